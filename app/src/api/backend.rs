@@ -1,0 +1,89 @@
+//! The seam between the UI crate and the server: `server` implements this trait and provides it as
+//! context, so server functions stay thin and this crate never sees SQL.
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use leptos::prelude::*;
+
+use super::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary, SessionUser};
+use super::error::AppError;
+
+#[async_trait]
+pub trait PortalBackend: Send + Sync + 'static {
+    /// Checks a password, counting failures per account and per client address.
+    async fn authenticate(
+        &self,
+        email: &str,
+        password: &str,
+        client: &str,
+    ) -> Result<String, AppError>;
+    async fn session_user(&self, user_id: &str) -> Result<Option<SessionUser>, AppError>;
+    async fn dashboard(
+        &self,
+        organization_id: &str,
+        viewer: &SessionUser,
+    ) -> Result<Dashboard, AppError>;
+    async fn create_namespace(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        name: &str,
+    ) -> Result<Namespace, AppError>;
+    async fn list_api_keys(&self, organization_id: &str) -> Result<Vec<ApiKey>, AppError>;
+    async fn create_api_key(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        name: &str,
+    ) -> Result<CreatedApiKey, AppError>;
+    async fn revoke_api_key(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        key_id: &str,
+    ) -> Result<(), AppError>;
+    async fn list_organizations(&self) -> Result<Vec<OrganizationSummary>, AppError>;
+}
+
+pub type SharedBackend = Arc<dyn PortalBackend>;
+
+pub const SESSION_USER_KEY: &str = "user_id";
+
+pub fn backend() -> Result<SharedBackend, AppError> {
+    use_context::<SharedBackend>().ok_or(AppError::Internal)
+}
+
+pub async fn session() -> Result<tower_sessions::Session, AppError> {
+    leptos_axum::extract::<tower_sessions::Session>()
+        .await
+        .map_err(|_| AppError::Internal)
+}
+
+/// The logged-in user, or `Unauthorized`.
+pub async fn require_user() -> Result<SessionUser, AppError> {
+    let session = session().await?;
+    let user_id: Option<String> = session
+        .get(SESSION_USER_KEY)
+        .await
+        .map_err(|_| AppError::Internal)?;
+    let Some(user_id) = user_id else {
+        return Err(AppError::Unauthorized);
+    };
+    backend()?
+        .session_user(&user_id)
+        .await?
+        .ok_or(AppError::Unauthorized)
+}
+
+/// Every server function ends here, so the HTTP status of an error is set in one place.
+pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(error) = &result {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(error.http_status());
+            if let Some(value) = error.retry_after() {
+                response.insert_header(axum::http::header::RETRY_AFTER, value);
+            }
+        }
+    }
+    result
+}

@@ -1,0 +1,189 @@
+//! Wire types shared by the server render and the browser bundle. No database rows, no domain internals.
+use serde::{Deserialize, Serialize};
+
+use super::error::AppError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Member => "member",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "owner" => Some(Self::Owner),
+            "member" => Some(Self::Member),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub organization_id: String,
+    pub organization_name: String,
+    pub role: Role,
+}
+
+/// The logged-in person as every page and server function sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub user_id: String,
+    pub email: String,
+    pub is_staff: bool,
+    pub memberships: Vec<Membership>,
+}
+
+impl SessionUser {
+    /// Someone outside the organization learns nothing about it, not even that it exists: 404.
+    pub fn role_in(&self, organization_id: &str) -> Result<Role, AppError> {
+        self.memberships
+            .iter()
+            .find(|m| m.organization_id == organization_id)
+            .map(|m| m.role)
+            .ok_or(AppError::NotFound)
+    }
+
+    /// Billing actions (keys, namespaces, plans, payment methods) are for owners only.
+    pub fn require_owner(&self, organization_id: &str) -> Result<(), AppError> {
+        match self.role_in(organization_id)? {
+            Role::Owner => Ok(()),
+            Role::Member => Err(AppError::Forbidden),
+        }
+    }
+
+    pub fn require_staff(&self) -> Result<(), AppError> {
+        if self.is_staff {
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
+        }
+    }
+
+    /// Where a fresh login lands.
+    pub fn home_path(&self) -> String {
+        match self.memberships.first() {
+            Some(m) => format!("/orgs/{}", m.organization_id),
+            None if self.is_staff => "/admin".to_owned(),
+            // A user in no organization has nothing to see; the not-found page says so.
+            None => "/no-organization".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Namespace {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub organization_id: String,
+    pub organization_name: String,
+    pub billing_email: String,
+    pub currency: String,
+    pub role: Role,
+    pub namespaces: Vec<Namespace>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    /// The visible start of the secret, so owners can tell keys apart.
+    pub prefix: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// Returned once, when the key is made; only its hash is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationSummary {
+    pub id: String,
+    pub name: String,
+    pub billing_email: String,
+    pub namespace_count: i64,
+    pub member_count: i64,
+    pub created_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(memberships: &[(&str, Role)], is_staff: bool) -> SessionUser {
+        SessionUser {
+            user_id: "usr_1".into(),
+            email: "a@b.test".into(),
+            is_staff,
+            memberships: memberships
+                .iter()
+                .map(|(org, role)| Membership {
+                    organization_id: (*org).into(),
+                    organization_name: (*org).into(),
+                    role: *role,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn an_organization_the_user_is_not_in_is_not_found() {
+        let u = user(&[("org_a", Role::Owner)], false);
+        assert_eq!(u.role_in("org_b"), Err(AppError::NotFound));
+        assert_eq!(u.require_owner("org_b"), Err(AppError::NotFound));
+    }
+
+    #[test]
+    fn members_read_and_owners_change() {
+        let u = user(&[("org_a", Role::Member), ("org_b", Role::Owner)], false);
+        assert_eq!(u.role_in("org_a"), Ok(Role::Member));
+        assert_eq!(u.require_owner("org_a"), Err(AppError::Forbidden));
+        assert_eq!(u.require_owner("org_b"), Ok(()));
+    }
+
+    #[test]
+    fn staff_pages_are_invisible_to_customers() {
+        assert_eq!(
+            user(&[("org_a", Role::Owner)], false).require_staff(),
+            Err(AppError::NotFound)
+        );
+        assert_eq!(user(&[], true).require_staff(), Ok(()));
+    }
+
+    #[test]
+    fn a_login_lands_on_the_first_organization_or_the_admin_console() {
+        assert_eq!(
+            user(&[("org_a", Role::Member)], true).home_path(),
+            "/orgs/org_a"
+        );
+        assert_eq!(user(&[], true).home_path(), "/admin");
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_stored_text() {
+        for role in [Role::Owner, Role::Member] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("admin"), None);
+    }
+}

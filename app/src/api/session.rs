@@ -1,0 +1,64 @@
+//! Log in, log out, and who is logged in.
+use leptos::prelude::*;
+
+use super::dto::SessionUser;
+use super::error::AppError;
+
+#[server(endpoint = "login")]
+pub async fn login(email: String, password: String) -> Result<(), AppError> {
+    use super::backend::{SESSION_USER_KEY, backend, respond, session};
+    respond(
+        async {
+            let client = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .await
+                .map(|info| info.0.ip().to_string())
+                .unwrap_or_default();
+            let backend = backend()?;
+            let user_id = backend
+                .authenticate(email.trim(), &password, &client)
+                .await?;
+            let user = backend
+                .session_user(&user_id)
+                .await?
+                .ok_or(AppError::Unauthorized)?;
+            let session = session().await?;
+            // A new id at login, so an id planted before login (session fixation) is worthless.
+            session.cycle_id().await.map_err(|_| AppError::Internal)?;
+            session
+                .insert(SESSION_USER_KEY, &user_id)
+                .await
+                .map_err(|_| AppError::Internal)?;
+            leptos_axum::redirect(&user.home_path());
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use super::backend::{respond, session};
+    respond(
+        async {
+            session()
+                .await?
+                .flush()
+                .await
+                .map_err(|_| AppError::Internal)?;
+            leptos_axum::redirect("/login");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// `None` when nobody is logged in: pages decide whether that means "go to the login page".
+#[server(endpoint = "whoami")]
+pub async fn whoami() -> Result<Option<SessionUser>, AppError> {
+    use super::backend::{require_user, respond};
+    respond(match require_user().await {
+        Ok(user) => Ok(Some(user)),
+        Err(AppError::Unauthorized) => Ok(None),
+        Err(other) => Err(other),
+    })
+}

@@ -1,0 +1,48 @@
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet};
+use leptos_router::hooks::use_params_map;
+
+use crate::api::session::{Logout, whoami};
+
+/// The organization of the current URL (`/orgs/:org/...`).
+pub fn use_organization_id() -> Signal<String> {
+    let params = use_params_map();
+    Signal::derive(move || params.read().get("org").unwrap_or_default())
+}
+
+#[component]
+pub fn LogoutButton() -> impl IntoView {
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <ActionForm action=logout attr:class="logout">
+            <button type="submit" id="logout">"Log out"</button>
+        </ActionForm>
+    }
+}
+
+/// Navigation for every page of one organization.
+#[component]
+pub fn OrgLayout() -> impl IntoView {
+    let organization_id = use_organization_id();
+    let user = Resource::new(|| (), |_| whoami());
+    let base = move || format!("/orgs/{}", organization_id.get());
+
+    view! {
+        <header class="topbar">
+            <nav aria-label="Main">
+                <A href=base exact=true>"Dashboard"</A>
+                <A href=move || format!("{}/namespaces", base())>"Namespaces & API keys"</A>
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        let staff = matches!(user.await, Ok(Some(u)) if u.is_staff);
+                        staff.then(|| view! { <A href="/admin">"Admin"</A> })
+                    })}
+                </Suspense>
+            </nav>
+            <LogoutButton/>
+        </header>
+        <main>
+            <Outlet/>
+        </main>
+    }
+}

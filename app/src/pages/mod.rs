@@ -1,0 +1,6 @@
+pub mod admin;
+pub mod dashboard;
+pub mod home;
+pub mod login;
+pub mod namespaces;
+pub mod not_found;

@@ -1,0 +1,160 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::dto::{ApiKey, Role};
+use crate::api::organization::{
+    CreateApiKey, CreateNamespace, RevokeApiKey, get_dashboard, list_api_keys,
+};
+use crate::components::error_view::ErrorView;
+use crate::components::field_error::{FieldError, field_message, form_message};
+use crate::components::layout::use_organization_id;
+
+#[component]
+pub fn NamespacesPage() -> impl IntoView {
+    let organization_id = use_organization_id();
+    let create_namespace = ServerAction::<CreateNamespace>::new();
+    let create_key = ServerAction::<CreateApiKey>::new();
+    let revoke_key = ServerAction::<RevokeApiKey>::new();
+
+    let dashboard = Resource::new(
+        move || (organization_id.get(), create_namespace.version().get()),
+        |(org, _)| get_dashboard(org),
+    );
+    let keys = Resource::new(
+        move || {
+            (
+                organization_id.get(),
+                create_key.version().get(),
+                revoke_key.version().get(),
+            )
+        },
+        |(org, _, _)| list_api_keys(org),
+    );
+
+    view! {
+        <Title text="Namespaces & API keys · Billing portal"/>
+        <h1>"Namespaces & API keys"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let dashboard = match dashboard.await {
+                    Ok(d) => d,
+                    Err(error) => return view! { <ErrorView error/> }.into_any(),
+                };
+                let keys = match keys.await {
+                    Ok(k) => k,
+                    Err(error) => return view! { <ErrorView error/> }.into_any(),
+                };
+                let is_owner = dashboard.role == Role::Owner;
+                view! {
+                    <section aria-labelledby="namespaces-heading">
+                        <h2 id="namespaces-heading">"Namespaces"</h2>
+                        <table id="namespaces">
+                            <thead><tr><th>"Name"</th><th>"Id"</th><th>"Created"</th></tr></thead>
+                            <tbody>
+                                {dashboard.namespaces.into_iter().map(|ns| view! {
+                                    <tr><td>{ns.name}</td><td><code>{ns.id}</code></td><td>{ns.created_at}</td></tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        {is_owner.then(|| view! { <NamespaceForm action=create_namespace organization_id/> })}
+                    </section>
+                    <section aria-labelledby="keys-heading">
+                        <h2 id="keys-heading">"API keys"</h2>
+                        <ApiKeyTable keys is_owner revoke_key organization_id/>
+                        {if is_owner {
+                            view! { <ApiKeyForm action=create_key organization_id/> }.into_any()
+                        } else {
+                            view! { <p id="member-note">"Only owners can create or revoke keys."</p> }.into_any()
+                        }}
+                    </section>
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn NamespaceForm(
+    action: ServerAction<CreateNamespace>,
+    organization_id: Signal<String>,
+) -> impl IntoView {
+    let name_error = Signal::derive(move || field_message(action.value().get(), "name"));
+    let form_error = move || form_message(action.value().get());
+    view! {
+        <ActionForm action attr:class="card form" attr:id="namespace-form">
+            <input type="hidden" name="organization_id" value=organization_id/>
+            <label for="namespace-name">"New namespace"</label>
+            <input id="namespace-name" name="name" required maxlength="63" aria-describedby="namespace-name-error"
+                placeholder="payments-prod"/>
+            <FieldError id="namespace-name-error" message=name_error/>
+            <p class="form-error" role="alert">{form_error}</p>
+            <button type="submit" id="create-namespace">"Create namespace"</button>
+        </ActionForm>
+    }
+}
+
+#[component]
+fn ApiKeyForm(
+    action: ServerAction<CreateApiKey>,
+    organization_id: Signal<String>,
+) -> impl IntoView {
+    let name_error = Signal::derive(move || field_message(action.value().get(), "name"));
+    let created = move || action.value().get().and_then(Result::ok);
+    view! {
+        <ActionForm action attr:class="card form" attr:id="api-key-form">
+            <input type="hidden" name="organization_id" value=organization_id/>
+            <label for="api-key-name">"New API key"</label>
+            <input id="api-key-name" name="name" required maxlength="100" aria-describedby="api-key-name-error"
+                placeholder="ingestion worker"/>
+            <FieldError id="api-key-name-error" message=name_error/>
+            <button type="submit" id="create-api-key">"Create API key"</button>
+        </ActionForm>
+        {move || created().map(|created| view! {
+            <div class="card secret" role="status">
+                <p>"Copy this key now. It is shown only once:"</p>
+                <code id="new-api-key-secret">{created.secret}</code>
+            </div>
+        })}
+    }
+}
+
+#[component]
+fn ApiKeyTable(
+    keys: Vec<ApiKey>,
+    is_owner: bool,
+    revoke_key: ServerAction<RevokeApiKey>,
+    organization_id: Signal<String>,
+) -> impl IntoView {
+    if keys.is_empty() {
+        return view! { <p id="no-api-keys">"No API keys yet."</p> }.into_any();
+    }
+    view! {
+        <table id="api-keys">
+            <thead><tr><th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"Status"</th><th></th></tr></thead>
+            <tbody>
+                {keys.into_iter().map(|key| {
+                    let revoked = key.revoked_at.is_some();
+                    let key_id = key.id.clone();
+                    view! {
+                        <tr data-key-id=key.id.clone()>
+                            <td>{key.name.clone()}</td>
+                            <td><code>{format!("{}…", key.prefix)}</code></td>
+                            <td>{key.created_at.clone()}</td>
+                            <td>{key.last_used_at.clone().unwrap_or_else(|| "never".to_owned())}</td>
+                            <td class="key-status">{if revoked { "revoked" } else { "active" }}</td>
+                            <td>
+                                {(is_owner && !revoked).then(|| view! {
+                                    <ActionForm action=revoke_key>
+                                        <input type="hidden" name="organization_id" value=organization_id/>
+                                        <input type="hidden" name="key_id" value=key_id/>
+                                        <button type="submit" class="danger">{format!("Revoke {}", key.name)}</button>
+                                    </ActionForm>
+                                })}
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }.into_any()
+}

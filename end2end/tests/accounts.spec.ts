@@ -1,0 +1,93 @@
+import { expect, test } from "@playwright/test";
+import { ACME_MEMBER, ACME_OWNER, GLOBEX_OWNER, STAFF, logIn, waitForHydration, watchConsole } from "./helpers";
+
+test("an owner logs in, creates a namespace and an API key, revokes it and logs out", async ({ page }) => {
+  const problems = watchConsole(page);
+  await logIn(page, ACME_OWNER);
+  await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
+  await expect(page.locator("#dashboard-namespaces")).toContainText("payments-prod");
+  await waitForHydration(page);
+
+  await page.getByRole("link", { name: "Namespaces & API keys" }).click();
+  await expect(page.getByRole("heading", { name: "Namespaces & API keys" })).toBeVisible();
+  const name = `e2e-${Date.now().toString(36)}`;
+  await page.getByLabel("New namespace").fill(name);
+  await page.getByRole("button", { name: "Create namespace" }).click();
+  await expect(page.locator("#namespaces")).toContainText(name);
+
+  await page.getByLabel("New namespace").fill("Not A Label");
+  await page.getByRole("button", { name: "Create namespace" }).click();
+  await expect(page.locator("#namespace-name-error")).toContainText("lowercase letters");
+
+  const keyName = `key ${name}`;
+  await page.getByLabel("New API key").fill(keyName);
+  await page.getByRole("button", { name: "Create API key" }).click();
+  const secret = page.locator("#new-api-key-secret");
+  await expect(secret).toHaveText(/^bpk_[A-Za-z0-9]{32}$/);
+  const row = page.locator("#api-keys tr", { hasText: keyName });
+  await expect(row.locator(".key-status")).toHaveText("active");
+
+  await row.getByRole("button", { name: `Revoke ${keyName}` }).click();
+  await expect(row.locator(".key-status")).toHaveText("revoked");
+
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.locator("#new-api-key-secret")).toHaveCount(0);
+
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await page.goBack();
+  await expect(page).toHaveURL(/\/login$/);
+  expect(problems).toEqual([]);
+});
+
+test("a wrong password shows one generic error", async ({ page }) => {
+  const problems = watchConsole(page);
+  await logIn(page, { email: ACME_OWNER.email, password: "not the password" });
+  await expect(page.locator("#login-error")).toHaveText("email or password is wrong");
+  await expect(page).toHaveURL(/\/login$/);
+  // The failed login answers 401 on purpose; that is the only console error allowed here.
+  expect(problems.filter((p) => !p.includes("401"))).toEqual([]);
+});
+
+test("a member sees the organization but cannot create keys", async ({ page }) => {
+  const problems = watchConsole(page);
+  await logIn(page, ACME_MEMBER);
+  await expect(page.locator("#role")).toHaveText("member");
+  await page.getByRole("link", { name: "Namespaces & API keys" }).click();
+  await expect(page.locator("#member-note")).toHaveText("Only owners can create or revoke keys.");
+  await expect(page.getByRole("button", { name: "Create API key" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Create namespace" })).toHaveCount(0);
+  expect(problems).toEqual([]);
+});
+
+test("a user of one organization opening another's pages gets not found", async ({ page, request }) => {
+  await logIn(page, ACME_OWNER);
+  await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
+  const acmeUrl = page.url();
+
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await logIn(page, GLOBEX_OWNER);
+  await expect(page.locator("#organization-name")).toHaveText("Globex");
+
+  const response = await page.goto(acmeUrl);
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Not found" })).toBeVisible();
+  await expect(page.locator("body")).not.toContainText("Acme Corp");
+  const namespaces = await page.goto(`${acmeUrl}/namespaces`);
+  expect(namespaces?.status()).toBe(404);
+  await expect(page.locator("body")).not.toContainText("payments-prod");
+});
+
+test("a staff admin reaches the admin page; no page logs console errors", async ({ page }) => {
+  const problems = watchConsole(page);
+  await logIn(page, STAFF);
+  await expect(page).toHaveURL(/\/admin$/);
+  await expect(page.locator("#organizations")).toContainText("Acme Corp");
+  await expect(page.locator("#organizations")).toContainText("Globex");
+  await waitForHydration(page);
+  await page.goto("/login");
+  await waitForHydration(page);
+  expect(problems).toEqual([]);
+});

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds the portal in release mode and runs it on the embedded SQLite database under data/,
+# with demo data loaded, on http://127.0.0.1:3000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh
+export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+cargo leptos build --release --precompress
+./target/release/server seed-demo
+echo
+echo "Open http://127.0.0.1:3000 and log in with one of the logins above. Ctrl-C stops the portal."
+exec ./target/release/server serve

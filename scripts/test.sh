@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole test suite: unit and API tests on SQLite and on PostgreSQL (a private cluster started
+# and stopped here), then the browser journeys in Chromium against a release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh
+export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+work=$(mktemp -d /tmp/portal-test.XXXXXX)
+chmod 755 "$work"
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  scripts/postgres.sh stop "$work/pg" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+section() { printf '\n==== %s\n' "$*"; }
+
+section "unit and API tests on SQLite"
+TEST_DATABASE=sqlite cargo test --locked -p app -p server --features app/ssr
+
+section "API tests on PostgreSQL (private cluster)"
+postgres_url=$(scripts/postgres.sh start "$work/pg")
+echo "cluster at $postgres_url"
+TEST_DATABASE=postgres TEST_POSTGRES_URL="$postgres_url" cargo test --locked -p server --test api
+
+section "browser journeys in Chromium (release build)"
+cargo leptos build --release --precompress
+database="sqlite:$work/e2e.db"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+base_url="http://127.0.0.1:$port"
+./target/release/server --database-url "$database" seed-demo >/dev/null
+./target/release/server --database-url "$database" --listen-addr "127.0.0.1:$port" --public-base-url "$base_url" \
+  --log-level warn &
+server_pid=$!
+(cd end2end && BASE_URL="$base_url" npx playwright test)
+
+section "WASM bundle size"
+wasm=target/site/pkg/portal.wasm
+printf 'portal.wasm: %s bytes raw, %s bytes gzip -9\n' "$(stat -c %s "$wasm")" "$(gzip -9c "$wasm" | wc -c)"
+
+section "all tests passed: SQLite, PostgreSQL, Chromium"

@@ -1,0 +1,144 @@
+//! Settings, read once from flags and the environment. Invalid values stop the start with a
+//! message that names the setting.
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use clap::{Args, ValueEnum};
+
+use crate::db::Backend;
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// `sqlite:<file>` (the embedded default) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite:data/portal.db", value_parser = parse_database_url)]
+    pub database_url: String,
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:3000")]
+    pub listen_addr: SocketAddr,
+    /// The origin browsers use to reach the portal; state-changing requests from any other origin are refused.
+    #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://127.0.0.1:3000", value_parser = parse_base_url)]
+    pub public_base_url: String,
+    /// Send the session cookie only over HTTPS. Turn on behind TLS.
+    #[arg(long, env = "SESSION_COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub session_cookie_secure: bool,
+    #[arg(long, env = "SESSION_IDLE_MINUTES", default_value_t = 120, value_parser = clap::value_parser!(i64).range(1..=43_200))]
+    pub session_idle_minutes: i64,
+    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..=1000))]
+    pub login_max_failures: i64,
+    #[arg(long, env = "LOGIN_FAILURE_WINDOW_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(i64).range(1..=1440))]
+    pub login_failure_window_minutes: i64,
+    /// Without it the portal uses its built-in test-mode processor.
+    #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true)]
+    pub stripe_secret_key: Option<Secret>,
+    #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub stripe_webhook_secret: Option<Secret>,
+    /// A tracing filter such as `info` or `server=debug,sqlx=warn`.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Where the built site (WASM, JS, CSS, public files) lives.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A secret value: never printed, never serialized.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(**redacted**)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        if value.trim().is_empty() {
+            Err("must not be empty".into())
+        } else {
+            Ok(Self(value.to_owned()))
+        }
+    }
+}
+
+fn parse_database_url(value: &str) -> Result<String, String> {
+    Backend::from_url(value)
+        .map(|_| value.to_owned())
+        .ok_or_else(|| "must start with sqlite: or postgres://".to_owned())
+}
+
+/// `scheme://host[:port]` without a path: the origin browsers send in the `Origin` header.
+fn parse_base_url(value: &str) -> Result<String, String> {
+    let trimmed = value.trim_end_matches('/');
+    let (scheme, rest) = trimmed
+        .split_once("://")
+        .ok_or("must look like http://host:port")?;
+    if scheme != "http" && scheme != "https" {
+        return Err("must start with http:// or https://".into());
+    }
+    if rest.is_empty() || rest.contains('/') {
+        return Err("must be an origin without a path, like https://billing.example.com".into());
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let cli = Cli::try_parse_from(["server", "--stripe-secret-key", "sk_test_123"]).unwrap();
+        let printed = format!("{:?}", cli.settings);
+        assert!(!printed.contains("sk_test_123"));
+        assert!(printed.contains("redacted"));
+        assert_eq!(
+            cli.settings.stripe_secret_key.unwrap().expose(),
+            "sk_test_123"
+        );
+    }
+
+    #[test]
+    fn invalid_settings_name_the_setting() {
+        for args in [
+            ["server", "--database-url", "mysql://x"],
+            ["server", "--public-base-url", "ftp://x"],
+            ["server", "--session-idle-minutes", "0"],
+            ["server", "--listen-addr", "nowhere"],
+        ] {
+            let error = Cli::try_parse_from(args).err().unwrap().to_string();
+            assert!(error.contains(args[1]), "{error}");
+        }
+    }
+
+    #[test]
+    fn base_url_is_an_origin() {
+        assert_eq!(
+            parse_base_url("https://billing.example.com/").unwrap(),
+            "https://billing.example.com"
+        );
+        assert!(parse_base_url("https://billing.example.com/portal").is_err());
+    }
+}

@@ -1,0 +1,176 @@
+//! The database: one pool for SQLite or PostgreSQL (chosen by the URL), migrations per dialect,
+//! and one module per aggregate holding all of its SQL.
+pub mod api_keys;
+pub mod audit;
+pub mod login_failures;
+pub mod namespaces;
+pub mod organizations;
+pub mod sessions;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+use crate::error::Error;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+
+    fn migrator(self) -> &'static Migrator {
+        match self {
+            Self::Sqlite => &SQLITE_MIGRATIONS,
+            Self::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+impl Db {
+    /// Opens the pool; an SQLite file and its folder are created when missing.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)
+            .ok_or_else(|| Error::Config(format!("DATABASE_URL: unsupported scheme in {url:?}")))?;
+        let url = match backend {
+            Backend::Sqlite => prepare_sqlite_url(url)?,
+            Backend::Postgres => url.to_owned(),
+        };
+        let options =
+            AnyConnectOptions::from_str(&url)?.log_statements(tracing::log::LevelFilter::Trace);
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                // SQLite has one writer at a time; a few connections serve concurrent reads in WAL mode.
+                Backend::Sqlite => 4,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("pragma journal_mode = wal").await?;
+                        conn.execute("pragma synchronous = normal").await?;
+                        conn.execute("pragma busy_timeout = 10000").await?;
+                        conn.execute("pragma foreign_keys = on").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, backend })
+    }
+
+    pub async fn migrate(&self) -> Result<(), Error> {
+        self.backend.migrator().run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Ready means reachable and every migration this binary knows is applied.
+    pub async fn is_ready(&self) -> Result<bool, Error> {
+        let applied: i64 =
+            sqlx::query_scalar("select count(*) from _sqlx_migrations where success = true")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(applied as usize >= self.backend.migrator().iter().count())
+    }
+}
+
+/// `sqlite:data/portal.db` → create `data/` and open read-write-create.
+fn prepare_sqlite_url(url: &str) -> Result<String, Error> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let file = path.split('?').next().unwrap_or_default();
+    if file.is_empty() || file == ":memory:" {
+        return Err(Error::Config(
+            "DATABASE_URL: an SQLite URL needs a file path".into(),
+        ));
+    }
+    if let Some(parent) = std::path::Path::new(file).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                Error::Config(format!(
+                    "DATABASE_URL: cannot create {}: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+    }
+    Ok(if path.contains("mode=") {
+        format!("sqlite:{path}")
+    } else if path.contains('?') {
+        format!("sqlite:{path}&mode=rwc")
+    } else {
+        format!("sqlite:{path}?mode=rwc")
+    })
+}
+
+/// A unique-constraint violation is the caller's conflict, named by the field it protects.
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_are_opened_read_write_create() {
+        assert_eq!(
+            prepare_sqlite_url("sqlite:/tmp/x.db").unwrap(),
+            "sqlite:/tmp/x.db?mode=rwc"
+        );
+        assert_eq!(
+            prepare_sqlite_url("sqlite:/tmp/x.db?cache=shared").unwrap(),
+            "sqlite:/tmp/x.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(
+            prepare_sqlite_url("sqlite:/tmp/x.db?mode=ro").unwrap(),
+            "sqlite:/tmp/x.db?mode=ro"
+        );
+        assert!(prepare_sqlite_url("sqlite::memory:").is_err());
+    }
+
+    #[test]
+    fn backend_follows_the_url_scheme() {
+        assert_eq!(
+            Backend::from_url("sqlite:data/portal.db"),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://u@h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(Backend::from_url("mysql://u@h/db"), None);
+    }
+}

@@ -1,0 +1,125 @@
+//! Organizations and their memberships.
+use app::api::dto::{Membership, OrganizationSummary, Role};
+use sqlx::{AnyConnection, FromRow};
+
+use crate::domain::time::display_ms;
+use crate::error::Error;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct OrganizationRow {
+    pub id: String,
+    pub name: String,
+    pub billing_email: String,
+    pub currency: String,
+    pub created_at: i64,
+}
+
+pub async fn insert_organization(
+    conn: &mut AnyConnection,
+    org: &OrganizationRow,
+) -> Result<(), Error> {
+    sqlx::query("insert into organizations (id, name, billing_email, currency, created_at) values ($1, $2, $3, $4, $5)")
+        .bind(&org.id)
+        .bind(&org.name)
+        .bind(&org.billing_email)
+        .bind(&org.currency)
+        .bind(org.created_at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn find_organization(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<OrganizationRow>, Error> {
+    Ok(sqlx::query_as(
+        "select id, name, billing_email, currency, created_at from organizations where id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn insert_membership(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    organization_id: &str,
+    role: Role,
+    now_ms: i64,
+) -> Result<(), Error> {
+    sqlx::query("insert into memberships (user_id, organization_id, role, created_at) values ($1, $2, $3, $4)")
+        .bind(user_id)
+        .bind(organization_id)
+        .bind(role.as_str())
+        .bind(now_ms)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(FromRow)]
+struct MembershipRow {
+    organization_id: String,
+    organization_name: String,
+    role: String,
+}
+
+pub async fn memberships_of(
+    conn: &mut AnyConnection,
+    user_id: &str,
+) -> Result<Vec<Membership>, Error> {
+    let rows: Vec<MembershipRow> = sqlx::query_as(
+        "select m.organization_id, o.name as organization_name, m.role
+         from memberships m join organizations o on o.id = m.organization_id
+         where m.user_id = $1 order by o.name, o.id",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let role = Role::parse(&row.role)
+                .ok_or_else(|| Error::Corrupt(format!("membership role {:?}", row.role)))?;
+            Ok(Membership {
+                organization_id: row.organization_id,
+                organization_name: row.organization_name,
+                role,
+            })
+        })
+        .collect()
+}
+
+#[derive(FromRow)]
+struct SummaryRow {
+    id: String,
+    name: String,
+    billing_email: String,
+    namespace_count: i64,
+    member_count: i64,
+    created_at: i64,
+}
+
+pub async fn list_organization_summaries(
+    conn: &mut AnyConnection,
+) -> Result<Vec<OrganizationSummary>, Error> {
+    let rows: Vec<SummaryRow> = sqlx::query_as(
+        "select o.id, o.name, o.billing_email, o.created_at,
+                (select count(*) from namespaces n where n.organization_id = o.id) as namespace_count,
+                (select count(*) from memberships m where m.organization_id = o.id) as member_count
+         from organizations o order by o.name, o.id",
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| OrganizationSummary {
+            id: r.id,
+            name: r.name,
+            billing_email: r.billing_email,
+            namespace_count: r.namespace_count,
+            member_count: r.member_count,
+            created_at: display_ms(r.created_at),
+        })
+        .collect())
+}

@@ -1,0 +1,44 @@
+//! `Authorization: Bearer <api key>` for the JSON API: the key's hash is looked up, never the key.
+use app::api::error::AppError;
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+
+use super::AppState;
+use crate::db::api_keys;
+use crate::domain::api_key::hash_api_key;
+use crate::domain::time::now_ms;
+use crate::error::Error;
+
+/// The organization an API request acts for.
+pub struct ApiCaller {
+    pub organization_id: String,
+    pub key_id: String,
+}
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let secret = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && s.len() <= 200)
+            .ok_or(AppError::Unauthorized)?;
+        let mut conn = state.db.pool.acquire().await.map_err(Error::from)?;
+        let key = api_keys::find_active_key_by_hash(&mut conn, &hash_api_key(secret))
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        api_keys::touch_api_key(&mut conn, &key.id, now_ms()).await?;
+        Ok(Self {
+            organization_id: key.organization_id,
+            key_id: key.id,
+        })
+    }
+}

@@ -1,0 +1,10 @@
+//! The billing portal's server: HTTP, backend logic and storage.
+pub mod backend;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod services;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,83 @@
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use server::config::Settings;
+use server::db::Db;
+use server::error::Error;
+use server::services::demo::{DEMO_LOGINS, seed_demo};
+use server::startup::{Application, shutdown_signal};
+use server::telemetry::init_tracing;
+
+/// The billing portal: serve it, migrate its database, or load demo data.
+#[derive(Parser)]
+#[command(name = "server", version)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the portal (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Load the demo customers and logins (idempotent) and print the logins.
+    SeedDemo,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(error) = init_tracing(&cli.settings.log_level, cli.settings.log_format) {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
+    }
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "stopped");
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    let settings = cli.settings;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(&settings).await?;
+            tracing::info!(address = %settings.listen_addr, port = app.port(), url = %settings.public_base_url, "portal listening");
+            app.run_until(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            Db::connect(&settings.database_url).await?.migrate().await?;
+            println!("migrations applied to {}", settings.database_url);
+            Ok(())
+        }
+        Command::SeedDemo => {
+            let db = Db::connect(&settings.database_url).await?;
+            db.migrate().await?;
+            let created = seed_demo(&db).await?;
+            println!(
+                "{}",
+                if created {
+                    "demo data loaded"
+                } else {
+                    "demo data already present"
+                }
+            );
+            println!("demo logins:");
+            for login in &DEMO_LOGINS {
+                println!(
+                    "  {:<28} {:<20} password: {}",
+                    login.who, login.email, login.password
+                );
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Demo data: two customers, an owner and a member, and a staff admin. Loading twice changes nothing.
+use app::api::dto::Role;
+
+use crate::db::Db;
+use crate::db::namespaces::{NamespaceRow, insert_namespace};
+use crate::db::organizations::{OrganizationRow, insert_membership, insert_organization};
+use crate::db::users::{UserRow, find_user_by_email, insert_staff_admin, insert_user};
+use crate::domain::ids::{IdKind, new_id};
+use crate::domain::password::hash_password;
+use crate::domain::time::now_ms;
+use crate::error::Error;
+
+pub struct DemoLogin {
+    pub who: &'static str,
+    pub email: &'static str,
+    pub password: &'static str,
+}
+
+pub const DEMO_LOGINS: [DemoLogin; 4] = [
+    DemoLogin {
+        who: "customer owner (Acme Corp)",
+        email: "owner@acme.test",
+        password: "acme-owner-pass",
+    },
+    DemoLogin {
+        who: "customer member (Acme Corp)",
+        email: "member@acme.test",
+        password: "acme-member-pass",
+    },
+    DemoLogin {
+        who: "customer owner (Globex)",
+        email: "owner@globex.test",
+        password: "globex-owner-pass",
+    },
+    DemoLogin {
+        who: "staff admin",
+        email: "admin@portal.test",
+        password: "portal-admin-pass",
+    },
+];
+
+struct DemoOrganization {
+    name: &'static str,
+    billing_email: &'static str,
+    namespaces: &'static [&'static str],
+    members: &'static [(usize, Role)],
+}
+
+const DEMO_ORGANIZATIONS: [DemoOrganization; 2] = [
+    DemoOrganization {
+        name: "Acme Corp",
+        billing_email: "billing@acme.test",
+        namespaces: &["payments-prod", "payments-staging"],
+        members: &[(0, Role::Owner), (1, Role::Member)],
+    },
+    DemoOrganization {
+        name: "Globex",
+        billing_email: "ap@globex.test",
+        namespaces: &["logistics"],
+        members: &[(2, Role::Owner)],
+    },
+];
+
+/// Returns false when the demo data was already there.
+pub async fn seed_demo(db: &Db) -> Result<bool, Error> {
+    let mut tx = db.pool.begin().await?;
+    if find_user_by_email(&mut tx, DEMO_LOGINS[3].email)
+        .await?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    let now = now_ms();
+    let mut user_ids = Vec::new();
+    for login in &DEMO_LOGINS {
+        let password = login.password.to_owned();
+        let password_hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
+        let user = UserRow {
+            id: new_id(IdKind::User, now),
+            email: login.email.to_owned(),
+            password_hash,
+        };
+        insert_user(&mut tx, &user, now).await?;
+        user_ids.push(user.id);
+    }
+    insert_staff_admin(&mut tx, &user_ids[3], now).await?;
+    for demo in &DEMO_ORGANIZATIONS {
+        let org = OrganizationRow {
+            id: new_id(IdKind::Organization, now),
+            name: demo.name.to_owned(),
+            billing_email: demo.billing_email.to_owned(),
+            currency: "USD".to_owned(),
+            created_at: now,
+        };
+        insert_organization(&mut tx, &org).await?;
+        for &(user, role) in demo.members {
+            insert_membership(&mut tx, &user_ids[user], &org.id, role, now).await?;
+        }
+        for name in demo.namespaces {
+            let ns = NamespaceRow {
+                id: new_id(IdKind::Namespace, now),
+                organization_id: org.id.clone(),
+                name: (*name).to_owned(),
+                created_at: now,
+            };
+            insert_namespace(&mut tx, &ns).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
+}

@@ -1,0 +1,4 @@
+//! Use cases: each one opens its own transaction and calls the database modules.
+pub mod accounts;
+pub mod demo;
+pub mod organizations;

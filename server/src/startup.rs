@@ -1,0 +1,141 @@
+//! Builds the application from settings: pool, migrations, router, listener. Binding happens
+//! here, so tests can ask for port 0 and read the real port back.
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::api::backend::SharedBackend;
+use leptos::prelude::LeptosOptions;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::backend::Backend;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::db::sessions::DbSessionStore;
+use crate::domain::time::now_ms;
+use crate::error::Error;
+use crate::http::{AppState, SessionSettings, guard::AllowedOrigin, router};
+use crate::services::accounts::LoginThrottle;
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    db: Db,
+}
+
+impl Application {
+    pub async fn build(settings: &Settings) -> Result<Self, Error> {
+        let db = Db::connect(&settings.database_url).await?;
+        db.migrate().await?;
+        let listener = TcpListener::bind(settings.listen_addr)
+            .await
+            .map_err(Error::io(format!("binding {}", settings.listen_addr)))?;
+        let address = listener
+            .local_addr()
+            .map_err(Error::io("reading the bound address"))?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name("portal")
+            .site_root(settings.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .site_addr(address)
+            .build();
+        let login_throttle = LoginThrottle {
+            max_failures: settings.login_max_failures,
+            window_ms: settings.login_failure_window_minutes * 60_000,
+        };
+        let backend: SharedBackend = Arc::new(Backend {
+            db: db.clone(),
+            login_throttle,
+        });
+        let state = AppState {
+            db: db.clone(),
+            backend,
+            leptos_options,
+            origin: Arc::new(AllowedOrigin(settings.public_base_url.clone())),
+        };
+        let sessions = SessionSettings {
+            cookie_secure: settings.session_cookie_secure,
+            idle_minutes: settings.session_idle_minutes,
+        };
+        Ok(Self {
+            listener,
+            router: router(state, sessions),
+            db,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish and
+    /// stops the background workers.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let (stop_workers, workers_stopped) = watch::channel(false);
+        let housekeeping = tokio::spawn(housekeeping(self.db.clone(), workers_stopped));
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let _ = stop_workers.send(true);
+        housekeeping.await?;
+        served.map_err(Error::io("serving HTTP"))
+    }
+}
+
+/// Removes expired sessions and old login failures every few minutes.
+async fn housekeeping(db: Db, mut stop: watch::Receiver<bool>) {
+    let store = DbSessionStore::new(db.pool.clone());
+    loop {
+        let now = now_ms();
+        if let Err(error) = store.delete_expired(now).await {
+            tracing::warn!(%error, "deleting expired sessions failed");
+        }
+        if let Ok(mut conn) = db.pool.acquire().await {
+            if let Err(error) = crate::db::login_failures::delete_login_failures_before(
+                &mut conn,
+                now - 24 * 3_600_000,
+            )
+            .await
+            {
+                tracing::warn!(%error, "deleting old login failures failed");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(300)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,6 @@
+//! API tests: the real server over real HTTP, on SQLite or PostgreSQL (see helpers).
+mod authz;
+mod helpers;
+mod namespaces_and_keys;
+mod operations;
+mod sessions;

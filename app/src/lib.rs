@@ -11,8 +11,8 @@ use leptos_router::{SsrMode, path};
 
 use components::layout::OrgLayout;
 use pages::{
-    admin::AdminPage, dashboard::DashboardPage, home::HomePage, login::LoginPage,
-    namespaces::NamespacesPage, not_found::NotFoundPage,
+    admin::AdminPage, dashboard::DashboardPage, home::HomePage, login::LoginPage, namespaces::NamespacesPage,
+    not_found::NotFoundPage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {

@@ -1,8 +1,6 @@
 //! The portal backend the UI's server functions call: a thin layer over the services.
 use app::api::backend::PortalBackend;
-use app::api::dto::{
-    ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary, SessionUser,
-};
+use app::api::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary, SessionUser};
 use app::api::error::AppError;
 use async_trait::async_trait;
 
@@ -17,12 +15,7 @@ pub struct Backend {
 
 #[async_trait]
 impl PortalBackend for Backend {
-    async fn authenticate(
-        &self,
-        email: &str,
-        password: &str,
-        client: &str,
-    ) -> Result<String, AppError> {
+    async fn authenticate(&self, email: &str, password: &str, client: &str) -> Result<String, AppError> {
         Ok(accounts::authenticate(&self.db, self.login_throttle, email, password, client).await?)
     }
 
@@ -30,11 +23,7 @@ impl PortalBackend for Backend {
         Ok(accounts::session_user(&self.db, user_id).await?)
     }
 
-    async fn dashboard(
-        &self,
-        organization_id: &str,
-        viewer: &SessionUser,
-    ) -> Result<Dashboard, AppError> {
+    async fn dashboard(&self, organization_id: &str, viewer: &SessionUser) -> Result<Dashboard, AppError> {
         Ok(organizations::dashboard(&self.db, organization_id, viewer).await?)
     }
 
@@ -60,12 +49,7 @@ impl PortalBackend for Backend {
         Ok(organizations::create_api_key(&self.db, actor, organization_id, name).await?)
     }
 
-    async fn revoke_api_key(
-        &self,
-        actor: &SessionUser,
-        organization_id: &str,
-        key_id: &str,
-    ) -> Result<(), AppError> {
+    async fn revoke_api_key(&self, actor: &SessionUser, organization_id: &str, key_id: &str) -> Result<(), AppError> {
         Ok(organizations::revoke_api_key(&self.db, &actor.email, organization_id, key_id).await?)
     }
 

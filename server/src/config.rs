@@ -27,6 +27,9 @@ pub struct Settings {
     pub login_max_failures: i64,
     #[arg(long, env = "LOGIN_FAILURE_WINDOW_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(i64).range(1..=1440))]
     pub login_failure_window_minutes: i64,
+    /// Usage events older than this are rejected at ingestion.
+    #[arg(long, env = "USAGE_MAX_AGE_DAYS", default_value_t = 35, value_parser = clap::value_parser!(i64).range(1..=400))]
+    pub usage_max_age_days: i64,
     /// Without it the portal uses its built-in test-mode processor.
     #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true)]
     pub stripe_secret_key: Option<Secret>,
@@ -68,11 +71,7 @@ impl FromStr for Secret {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        if value.trim().is_empty() {
-            Err("must not be empty".into())
-        } else {
-            Ok(Self(value.to_owned()))
-        }
+        if value.trim().is_empty() { Err("must not be empty".into()) } else { Ok(Self(value.to_owned())) }
     }
 }
 
@@ -85,9 +84,7 @@ fn parse_database_url(value: &str) -> Result<String, String> {
 /// `scheme://host[:port]` without a path: the origin browsers send in the `Origin` header.
 fn parse_base_url(value: &str) -> Result<String, String> {
     let trimmed = value.trim_end_matches('/');
-    let (scheme, rest) = trimmed
-        .split_once("://")
-        .ok_or("must look like http://host:port")?;
+    let (scheme, rest) = trimmed.split_once("://").ok_or("must look like http://host:port")?;
     if scheme != "http" && scheme != "https" {
         return Err("must start with http:// or https://".into());
     }
@@ -114,10 +111,7 @@ mod tests {
         let printed = format!("{:?}", cli.settings);
         assert!(!printed.contains("sk_test_123"));
         assert!(printed.contains("redacted"));
-        assert_eq!(
-            cli.settings.stripe_secret_key.unwrap().expose(),
-            "sk_test_123"
-        );
+        assert_eq!(cli.settings.stripe_secret_key.unwrap().expose(), "sk_test_123");
     }
 
     #[test]
@@ -135,10 +129,7 @@ mod tests {
 
     #[test]
     fn base_url_is_an_origin() {
-        assert_eq!(
-            parse_base_url("https://billing.example.com/").unwrap(),
-            "https://billing.example.com"
-        );
+        assert_eq!(parse_base_url("https://billing.example.com/").unwrap(), "https://billing.example.com");
         assert!(parse_base_url("https://billing.example.com/portal").is_err());
     }
 }

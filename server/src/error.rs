@@ -13,10 +13,7 @@ pub enum Error {
     #[error("configuration: {0}")]
     Config(String),
     #[error("{context}: {source}")]
-    Io {
-        context: String,
-        source: std::io::Error,
-    },
+    Io { context: String, source: std::io::Error },
     #[error("password hashing: {0}")]
     PasswordHash(String),
     #[error("background task: {0}")]
@@ -27,10 +24,7 @@ pub enum Error {
 
 impl Error {
     pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
-        move |source| Self::Io {
-            context: context.into(),
-            source,
-        }
+        move |source| Self::Io { context: context.into(), source }
     }
 }
 

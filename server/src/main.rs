@@ -3,8 +3,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use server::config::Settings;
 use server::db::Db;
+use server::domain::time::{display_ms, now_ms, parse_rfc3339_or_date};
 use server::error::Error;
 use server::services::demo::{DEMO_LOGINS, seed_demo};
+use server::services::usage::reconcile;
 use server::startup::{Application, shutdown_signal};
 use server::telemetry::init_tracing;
 
@@ -26,6 +28,16 @@ enum Command {
     Migrate,
     /// Load the demo customers and logins (idempotent) and print the logins.
     SeedDemo,
+    /// Recompute usage totals from the stored events and compare them with the rollups; exits
+    /// non-zero when any differ.
+    Reconcile {
+        /// Start (RFC 3339, or a date like 2026-11-01); default: the beginning of time.
+        #[arg(long)]
+        from: Option<String>,
+        /// End, exclusive; default: tomorrow.
+        #[arg(long)]
+        to: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -62,22 +74,40 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let db = Db::connect(&settings.database_url).await?;
             db.migrate().await?;
             let created = seed_demo(&db).await?;
-            println!(
-                "{}",
-                if created {
-                    "demo data loaded"
-                } else {
-                    "demo data already present"
-                }
-            );
+            println!("{}", if created { "demo data loaded" } else { "demo data already present" });
             println!("demo logins:");
             for login in &DEMO_LOGINS {
-                println!(
-                    "  {:<28} {:<20} password: {}",
-                    login.who, login.email, login.password
-                );
+                println!("  {:<28} {:<20} password: {}", login.who, login.email, login.password);
             }
             Ok(())
         }
+        Command::Reconcile { from, to } => {
+            let from = from.as_deref().map(parse_instant).transpose()?.unwrap_or(i64::MIN / 2);
+            let to = to.as_deref().map(parse_instant).transpose()?.unwrap_or(now_ms() + 86_400_000);
+            let db = Db::connect(&settings.database_url).await?;
+            let mismatches = reconcile(&db, from, to).await?;
+            for m in &mismatches {
+                println!(
+                    "MISMATCH {} {} {} {} {} events={} rollups={}",
+                    m.level,
+                    display_ms(m.at),
+                    m.organization_id,
+                    m.namespace_id,
+                    m.metric,
+                    m.from_events,
+                    m.from_rollups
+                );
+            }
+            if mismatches.is_empty() {
+                println!("reconcile: rollups match the events");
+                Ok(())
+            } else {
+                Err(Error::Corrupt(format!("{} reconciliation mismatches", mismatches.len())))
+            }
+        }
     }
+}
+
+fn parse_instant(text: &str) -> Result<i64, Error> {
+    parse_rfc3339_or_date(text).ok_or_else(|| Error::Config(format!("not a time or date: {text:?}")))
 }

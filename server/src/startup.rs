@@ -16,12 +16,14 @@ use crate::db::sessions::DbSessionStore;
 use crate::domain::time::now_ms;
 use crate::error::Error;
 use crate::http::{AppState, SessionSettings, guard::AllowedOrigin, router};
+use crate::jobs::rollup::{Metering, run_rollup_worker};
 use crate::services::accounts::LoginThrottle;
 
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     db: Db,
+    metering: Arc<Metering>,
 }
 
 impl Application {
@@ -31,9 +33,7 @@ impl Application {
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .map_err(Error::io(format!("binding {}", settings.listen_addr)))?;
-        let address = listener
-            .local_addr()
-            .map_err(Error::io("reading the bound address"))?;
+        let address = listener.local_addr().map_err(Error::io("reading the bound address"))?;
         let leptos_options = LeptosOptions::builder()
             .output_name("portal")
             .site_root(settings.site_root.as_str())
@@ -44,50 +44,37 @@ impl Application {
             max_failures: settings.login_max_failures,
             window_ms: settings.login_failure_window_minutes * 60_000,
         };
-        let backend: SharedBackend = Arc::new(Backend {
-            db: db.clone(),
-            login_throttle,
-        });
+        let metering = Metering::new(settings.usage_max_age_days * 86_400_000);
+        let backend: SharedBackend = Arc::new(Backend { db: db.clone(), login_throttle });
         let state = AppState {
             db: db.clone(),
             backend,
             leptos_options,
             origin: Arc::new(AllowedOrigin(settings.public_base_url.clone())),
+            metering: metering.clone(),
         };
         let sessions = SessionSettings {
             cookie_secure: settings.session_cookie_secure,
             idle_minutes: settings.session_idle_minutes,
         };
-        Ok(Self {
-            listener,
-            router: router(state, sessions),
-            db,
-        })
+        Ok(Self { listener, router: router(state, sessions), db, metering })
     }
 
     pub fn port(&self) -> u16 {
-        self.listener
-            .local_addr()
-            .map(|a| a.port())
-            .unwrap_or_default()
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish and
     /// stops the background workers.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), Error> {
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
         let (stop_workers, workers_stopped) = watch::channel(false);
-        let housekeeping = tokio::spawn(housekeeping(self.db.clone(), workers_stopped));
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let housekeeping = tokio::spawn(housekeeping(self.db.clone(), workers_stopped.clone()));
+        let rollups = tokio::spawn(run_rollup_worker(self.db.clone(), self.metering.clone(), workers_stopped));
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         let _ = stop_workers.send(true);
         housekeeping.await?;
+        rollups.await?;
         served.map_err(Error::io("serving HTTP"))
     }
 }
@@ -101,11 +88,8 @@ async fn housekeeping(db: Db, mut stop: watch::Receiver<bool>) {
             tracing::warn!(%error, "deleting expired sessions failed");
         }
         if let Ok(mut conn) = db.pool.acquire().await {
-            if let Err(error) = crate::db::login_failures::delete_login_failures_before(
-                &mut conn,
-                now - 24 * 3_600_000,
-            )
-            .await
+            if let Err(error) =
+                crate::db::login_failures::delete_login_failures_before(&mut conn, now - 24 * 3_600_000).await
             {
                 tracing::warn!(%error, "deleting old login failures failed");
             }

@@ -6,9 +6,7 @@ use crate::error::Error;
 
 pub fn init_tracing(level: &str, format: LogFormat) -> Result<(), Error> {
     let filter = EnvFilter::try_new(level).map_err(|e| Error::Config(format!("LOG_LEVEL: {e}")))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

@@ -11,18 +11,9 @@ use super::error::AppError;
 #[async_trait]
 pub trait PortalBackend: Send + Sync + 'static {
     /// Checks a password, counting failures per account and per client address.
-    async fn authenticate(
-        &self,
-        email: &str,
-        password: &str,
-        client: &str,
-    ) -> Result<String, AppError>;
+    async fn authenticate(&self, email: &str, password: &str, client: &str) -> Result<String, AppError>;
     async fn session_user(&self, user_id: &str) -> Result<Option<SessionUser>, AppError>;
-    async fn dashboard(
-        &self,
-        organization_id: &str,
-        viewer: &SessionUser,
-    ) -> Result<Dashboard, AppError>;
+    async fn dashboard(&self, organization_id: &str, viewer: &SessionUser) -> Result<Dashboard, AppError>;
     async fn create_namespace(
         &self,
         actor: &SessionUser,
@@ -36,12 +27,7 @@ pub trait PortalBackend: Send + Sync + 'static {
         organization_id: &str,
         name: &str,
     ) -> Result<CreatedApiKey, AppError>;
-    async fn revoke_api_key(
-        &self,
-        actor: &SessionUser,
-        organization_id: &str,
-        key_id: &str,
-    ) -> Result<(), AppError>;
+    async fn revoke_api_key(&self, actor: &SessionUser, organization_id: &str, key_id: &str) -> Result<(), AppError>;
     async fn list_organizations(&self) -> Result<Vec<OrganizationSummary>, AppError>;
 }
 
@@ -54,25 +40,17 @@ pub fn backend() -> Result<SharedBackend, AppError> {
 }
 
 pub async fn session() -> Result<tower_sessions::Session, AppError> {
-    leptos_axum::extract::<tower_sessions::Session>()
-        .await
-        .map_err(|_| AppError::Internal)
+    leptos_axum::extract::<tower_sessions::Session>().await.map_err(|_| AppError::Internal)
 }
 
 /// The logged-in user, or `Unauthorized`.
 pub async fn require_user() -> Result<SessionUser, AppError> {
     let session = session().await?;
-    let user_id: Option<String> = session
-        .get(SESSION_USER_KEY)
-        .await
-        .map_err(|_| AppError::Internal)?;
+    let user_id: Option<String> = session.get(SESSION_USER_KEY).await.map_err(|_| AppError::Internal)?;
     let Some(user_id) = user_id else {
         return Err(AppError::Unauthorized);
     };
-    backend()?
-        .session_user(&user_id)
-        .await?
-        .ok_or(AppError::Unauthorized)
+    backend()?.session_user(&user_id).await?.ok_or(AppError::Unauthorized)
 }
 
 /// Every server function ends here, so the HTTP status of an error is set in one place.

@@ -46,11 +46,7 @@ pub struct SessionUser {
 impl SessionUser {
     /// Someone outside the organization learns nothing about it, not even that it exists: 404.
     pub fn role_in(&self, organization_id: &str) -> Result<Role, AppError> {
-        self.memberships
-            .iter()
-            .find(|m| m.organization_id == organization_id)
-            .map(|m| m.role)
-            .ok_or(AppError::NotFound)
+        self.memberships.iter().find(|m| m.organization_id == organization_id).map(|m| m.role).ok_or(AppError::NotFound)
     }
 
     /// Billing actions (keys, namespaces, plans, payment methods) are for owners only.
@@ -62,11 +58,7 @@ impl SessionUser {
     }
 
     pub fn require_staff(&self) -> Result<(), AppError> {
-        if self.is_staff {
-            Ok(())
-        } else {
-            Err(AppError::NotFound)
-        }
+        if self.is_staff { Ok(()) } else { Err(AppError::NotFound) }
     }
 
     /// Where a fresh login lands.
@@ -163,19 +155,13 @@ mod tests {
 
     #[test]
     fn staff_pages_are_invisible_to_customers() {
-        assert_eq!(
-            user(&[("org_a", Role::Owner)], false).require_staff(),
-            Err(AppError::NotFound)
-        );
+        assert_eq!(user(&[("org_a", Role::Owner)], false).require_staff(), Err(AppError::NotFound));
         assert_eq!(user(&[], true).require_staff(), Ok(()));
     }
 
     #[test]
     fn a_login_lands_on_the_first_organization_or_the_admin_console() {
-        assert_eq!(
-            user(&[("org_a", Role::Member)], true).home_path(),
-            "/orgs/org_a"
-        );
+        assert_eq!(user(&[("org_a", Role::Member)], true).home_path(), "/orgs/org_a");
         assert_eq!(user(&[], true).home_path(), "/admin");
     }
 

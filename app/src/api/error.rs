@@ -20,8 +20,11 @@ pub enum AppError {
     Invalid { field: String, message: String },
     #[error("{field}: {message}")]
     Conflict { field: String, message: String },
-    #[error("request body is larger than {limit_bytes} bytes")]
-    PayloadTooLarge { limit_bytes: usize },
+    /// A body that cannot be read at all (not JSON, wrong shape).
+    #[error("{field}: {message}")]
+    Malformed { field: String, message: String },
+    #[error("request is larger than the limit of {limit}")]
+    PayloadTooLarge { limit: String },
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("cross-site request refused")]
@@ -36,17 +39,15 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            field: field.to_owned(),
-            message: message.into(),
-        }
+        Self::Invalid { field: field.to_owned(), message: message.into() }
+    }
+
+    pub fn malformed(field: &str, message: impl Into<String>) -> Self {
+        Self::Malformed { field: field.to_owned(), message: message.into() }
     }
 
     pub fn conflict(field: &str, message: impl Into<String>) -> Self {
-        Self::Conflict {
-            field: field.to_owned(),
-            message: message.into(),
-        }
+        Self::Conflict { field: field.to_owned(), message: message.into() }
     }
 
     pub fn status_code(&self) -> u16 {
@@ -58,7 +59,7 @@ impl AppError {
             Self::PayloadTooLarge { .. } => 413,
             Self::Invalid { .. } => 422,
             Self::RateLimited { .. } => 429,
-            Self::Transport(_) => 400,
+            Self::Transport(_) | Self::Malformed { .. } => 400,
             Self::Internal => 500,
         }
     }
@@ -66,7 +67,7 @@ impl AppError {
     /// The form field this error belongs to, for inline messages.
     pub fn field(&self) -> Option<&str> {
         match self {
-            Self::Invalid { field, .. } | Self::Conflict { field, .. } => Some(field),
+            Self::Invalid { field, .. } | Self::Conflict { field, .. } | Self::Malformed { field, .. } => Some(field),
             _ => None,
         }
     }
@@ -74,7 +75,9 @@ impl AppError {
     /// The message a person reads next to a field or at the top of a form.
     pub fn message(&self) -> String {
         match self {
-            Self::Invalid { message, .. } | Self::Conflict { message, .. } => message.clone(),
+            Self::Invalid { message, .. } | Self::Conflict { message, .. } | Self::Malformed { message, .. } => {
+                message.clone()
+            }
             other => other.to_string(),
         }
     }
@@ -101,9 +104,7 @@ mod http {
 
         pub fn retry_after(&self) -> Option<HeaderValue> {
             match self {
-                Self::RateLimited { retry_after_secs } => {
-                    HeaderValue::from_str(&retry_after_secs.to_string()).ok()
-                }
+                Self::RateLimited { retry_after_secs } => HeaderValue::from_str(&retry_after_secs.to_string()).ok(),
                 _ => None,
             }
         }
@@ -153,6 +154,7 @@ mod http {
                 Self::NotFound => "not_found",
                 Self::Invalid { .. } => "invalid",
                 Self::Conflict { .. } => "conflict",
+                Self::Malformed { .. } => "malformed",
                 Self::PayloadTooLarge { .. } => "payload_too_large",
                 Self::RateLimited { .. } => "rate_limited",
                 Self::CrossSite => "cross_site",

@@ -18,18 +18,13 @@ pub async fn get_dashboard(organization_id: String) -> Result<Dashboard, AppErro
 }
 
 #[server(endpoint = "create_namespace")]
-pub async fn create_namespace(
-    organization_id: String,
-    name: String,
-) -> Result<Namespace, AppError> {
+pub async fn create_namespace(organization_id: String, name: String) -> Result<Namespace, AppError> {
     use super::backend::{backend, require_user, respond};
     respond(
         async {
             let user = require_user().await?;
             user.require_owner(&organization_id)?;
-            backend()?
-                .create_namespace(&user, &organization_id, &name)
-                .await
+            backend()?.create_namespace(&user, &organization_id, &name).await
         }
         .await,
     )
@@ -49,18 +44,13 @@ pub async fn list_api_keys(organization_id: String) -> Result<Vec<ApiKey>, AppEr
 }
 
 #[server(endpoint = "create_api_key")]
-pub async fn create_api_key(
-    organization_id: String,
-    name: String,
-) -> Result<CreatedApiKey, AppError> {
+pub async fn create_api_key(organization_id: String, name: String) -> Result<CreatedApiKey, AppError> {
     use super::backend::{backend, require_user, respond};
     respond(
         async {
             let user = require_user().await?;
             user.require_owner(&organization_id)?;
-            backend()?
-                .create_api_key(&user, &organization_id, &name)
-                .await
+            backend()?.create_api_key(&user, &organization_id, &name).await
         }
         .await,
     )
@@ -73,9 +63,7 @@ pub async fn revoke_api_key(organization_id: String, key_id: String) -> Result<(
         async {
             let user = require_user().await?;
             user.require_owner(&organization_id)?;
-            backend()?
-                .revoke_api_key(&user, &organization_id, &key_id)
-                .await
+            backend()?.revoke_api_key(&user, &organization_id, &key_id).await
         }
         .await,
     )

@@ -14,20 +14,12 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
                 .map(|info| info.0.ip().to_string())
                 .unwrap_or_default();
             let backend = backend()?;
-            let user_id = backend
-                .authenticate(email.trim(), &password, &client)
-                .await?;
-            let user = backend
-                .session_user(&user_id)
-                .await?
-                .ok_or(AppError::Unauthorized)?;
+            let user_id = backend.authenticate(email.trim(), &password, &client).await?;
+            let user = backend.session_user(&user_id).await?.ok_or(AppError::Unauthorized)?;
             let session = session().await?;
             // A new id at login, so an id planted before login (session fixation) is worthless.
             session.cycle_id().await.map_err(|_| AppError::Internal)?;
-            session
-                .insert(SESSION_USER_KEY, &user_id)
-                .await
-                .map_err(|_| AppError::Internal)?;
+            session.insert(SESSION_USER_KEY, &user_id).await.map_err(|_| AppError::Internal)?;
             leptos_axum::redirect(&user.home_path());
             Ok(())
         }
@@ -40,11 +32,7 @@ pub async fn logout() -> Result<(), AppError> {
     use super::backend::{respond, session};
     respond(
         async {
-            session()
-                .await?
-                .flush()
-                .await
-                .map_err(|_| AppError::Internal)?;
+            session().await?.flush().await.map_err(|_| AppError::Internal)?;
             leptos_axum::redirect("/login");
             Ok(())
         }

@@ -2,9 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::dto::{ApiKey, Role};
-use crate::api::organization::{
-    CreateApiKey, CreateNamespace, RevokeApiKey, get_dashboard, list_api_keys,
-};
+use crate::api::organization::{CreateApiKey, CreateNamespace, RevokeApiKey, get_dashboard, list_api_keys};
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::use_organization_id;
@@ -16,18 +14,10 @@ pub fn NamespacesPage() -> impl IntoView {
     let create_key = ServerAction::<CreateApiKey>::new();
     let revoke_key = ServerAction::<RevokeApiKey>::new();
 
-    let dashboard = Resource::new(
-        move || (organization_id.get(), create_namespace.version().get()),
-        |(org, _)| get_dashboard(org),
-    );
+    let dashboard =
+        Resource::new(move || (organization_id.get(), create_namespace.version().get()), |(org, _)| get_dashboard(org));
     let keys = Resource::new(
-        move || {
-            (
-                organization_id.get(),
-                create_key.version().get(),
-                revoke_key.version().get(),
-            )
-        },
+        move || (organization_id.get(), create_key.version().get(), revoke_key.version().get()),
         |(org, _, _)| list_api_keys(org),
     );
 
@@ -74,10 +64,7 @@ pub fn NamespacesPage() -> impl IntoView {
 }
 
 #[component]
-fn NamespaceForm(
-    action: ServerAction<CreateNamespace>,
-    organization_id: Signal<String>,
-) -> impl IntoView {
+fn NamespaceForm(action: ServerAction<CreateNamespace>, organization_id: Signal<String>) -> impl IntoView {
     let name_error = Signal::derive(move || field_message(action.value().get(), "name"));
     let form_error = move || form_message(action.value().get());
     view! {
@@ -94,10 +81,7 @@ fn NamespaceForm(
 }
 
 #[component]
-fn ApiKeyForm(
-    action: ServerAction<CreateApiKey>,
-    organization_id: Signal<String>,
-) -> impl IntoView {
+fn ApiKeyForm(action: ServerAction<CreateApiKey>, organization_id: Signal<String>) -> impl IntoView {
     let name_error = Signal::derive(move || field_message(action.value().get(), "name"));
     let created = move || action.value().get().and_then(Result::ok);
     view! {

@@ -31,7 +31,8 @@ impl From<ApiKeyRow> for ApiKey {
     }
 }
 
-const COLUMNS: &str = "k.id, k.organization_id, k.name, k.prefix, u.email as created_by, k.created_at, k.last_used_at, k.revoked_at";
+const COLUMNS: &str =
+    "k.id, k.organization_id, k.name, k.prefix, u.email as created_by, k.created_at, k.last_used_at, k.revoked_at";
 
 pub async fn insert_api_key(
     conn: &mut AnyConnection,
@@ -55,10 +56,7 @@ pub async fn insert_api_key(
     Ok(())
 }
 
-pub async fn list_api_keys(
-    conn: &mut AnyConnection,
-    organization_id: &str,
-) -> Result<Vec<ApiKeyRow>, Error> {
+pub async fn list_api_keys(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<ApiKeyRow>, Error> {
     Ok(sqlx::query_as(&format!(
         "select {COLUMNS} from api_keys k join users u on u.id = k.created_by where k.organization_id = $1 order by k.created_at desc, k.id"
     ))
@@ -82,10 +80,7 @@ pub async fn find_api_key(
 }
 
 /// The key a bearer secret belongs to, if it exists and is not revoked.
-pub async fn find_active_key_by_hash(
-    conn: &mut AnyConnection,
-    secret_hash: &str,
-) -> Result<Option<ApiKeyRow>, Error> {
+pub async fn find_active_key_by_hash(conn: &mut AnyConnection, secret_hash: &str) -> Result<Option<ApiKeyRow>, Error> {
     Ok(sqlx::query_as(&format!(
         "select {COLUMNS} from api_keys k join users u on u.id = k.created_by where k.secret_hash = $1 and k.revoked_at is null"
     ))
@@ -95,26 +90,17 @@ pub async fn find_active_key_by_hash(
 }
 
 /// Returns whether this call revoked it (false when it was already revoked).
-pub async fn revoke_api_key(
-    conn: &mut AnyConnection,
-    key_id: &str,
-    now_ms: i64,
-) -> Result<bool, Error> {
-    let done =
-        sqlx::query("update api_keys set revoked_at = $1 where id = $2 and revoked_at is null")
-            .bind(now_ms)
-            .bind(key_id)
-            .execute(conn)
-            .await?;
+pub async fn revoke_api_key(conn: &mut AnyConnection, key_id: &str, now_ms: i64) -> Result<bool, Error> {
+    let done = sqlx::query("update api_keys set revoked_at = $1 where id = $2 and revoked_at is null")
+        .bind(now_ms)
+        .bind(key_id)
+        .execute(conn)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Recorded at minute precision so a busy key does not write on every request.
-pub async fn touch_api_key(
-    conn: &mut AnyConnection,
-    key_id: &str,
-    now_ms: i64,
-) -> Result<(), Error> {
+pub async fn touch_api_key(conn: &mut AnyConnection, key_id: &str, now_ms: i64) -> Result<(), Error> {
     sqlx::query("update api_keys set last_used_at = $1 where id = $2 and (last_used_at is null or last_used_at < $3)")
         .bind(now_ms)
         .bind(key_id)

@@ -14,11 +14,7 @@ pub struct AuditEntry<'a> {
     pub reason: Option<&'a str>,
 }
 
-pub async fn append_audit(
-    conn: &mut AnyConnection,
-    entry: AuditEntry<'_>,
-    now_ms: i64,
-) -> Result<(), Error> {
+pub async fn append_audit(conn: &mut AnyConnection, entry: AuditEntry<'_>, now_ms: i64) -> Result<(), Error> {
     sqlx::query(
         "insert into audit_log (id, organization_id, actor, action, target, before_json, after_json, reason, at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -45,12 +41,11 @@ pub struct AuditRow {
     pub after_json: Option<String>,
 }
 
-pub async fn list_audit(
-    conn: &mut AnyConnection,
-    organization_id: &str,
-) -> Result<Vec<AuditRow>, Error> {
-    Ok(sqlx::query_as("select actor, action, target, after_json from audit_log where organization_id = $1 order by at, id")
-        .bind(organization_id)
-        .fetch_all(conn)
-        .await?)
+pub async fn list_audit(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<AuditRow>, Error> {
+    Ok(sqlx::query_as(
+        "select actor, action, target, after_json from audit_log where organization_id = $1 order by at, id",
+    )
+    .bind(organization_id)
+    .fetch_all(conn)
+    .await?)
 }

@@ -27,42 +27,26 @@ pub async fn recent_failures(
     client: &str,
     since_ms: i64,
 ) -> Result<(i64, Option<i64>), Error> {
-    let by_email: (i64, Option<i64>) = sqlx::query_as(
-        "select count(*), min(at) from login_failures where email = $1 and at >= $2",
-    )
-    .bind(email)
-    .bind(since_ms)
-    .fetch_one(&mut *conn)
-    .await?;
-    let by_client: (i64, Option<i64>) = sqlx::query_as(
-        "select count(*), min(at) from login_failures where client = $1 and at >= $2",
-    )
-    .bind(client)
-    .bind(since_ms)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(if by_email.0 >= by_client.0 {
-        by_email
-    } else {
-        by_client
-    })
+    let by_email: (i64, Option<i64>) =
+        sqlx::query_as("select count(*), min(at) from login_failures where email = $1 and at >= $2")
+            .bind(email)
+            .bind(since_ms)
+            .fetch_one(&mut *conn)
+            .await?;
+    let by_client: (i64, Option<i64>) =
+        sqlx::query_as("select count(*), min(at) from login_failures where client = $1 and at >= $2")
+            .bind(client)
+            .bind(since_ms)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(if by_email.0 >= by_client.0 { by_email } else { by_client })
 }
 
 pub async fn clear_login_failures(conn: &mut AnyConnection, email: &str) -> Result<(), Error> {
-    sqlx::query("delete from login_failures where email = $1")
-        .bind(email)
-        .execute(conn)
-        .await?;
+    sqlx::query("delete from login_failures where email = $1").bind(email).execute(conn).await?;
     Ok(())
 }
 
-pub async fn delete_login_failures_before(
-    conn: &mut AnyConnection,
-    before_ms: i64,
-) -> Result<u64, Error> {
-    Ok(sqlx::query("delete from login_failures where at < $1")
-        .bind(before_ms)
-        .execute(conn)
-        .await?
-        .rows_affected())
+pub async fn delete_login_failures_before(conn: &mut AnyConnection, before_ms: i64) -> Result<u64, Error> {
+    Ok(sqlx::query("delete from login_failures where at < $1").bind(before_ms).execute(conn).await?.rows_affected())
 }

@@ -6,6 +6,7 @@ pub mod login_failures;
 pub mod namespaces;
 pub mod organizations;
 pub mod sessions;
+pub mod usage;
 pub mod users;
 
 use std::str::FromStr;
@@ -61,8 +62,7 @@ impl Db {
             Backend::Sqlite => prepare_sqlite_url(url)?,
             Backend::Postgres => url.to_owned(),
         };
-        let options =
-            AnyConnectOptions::from_str(&url)?.log_statements(tracing::log::LevelFilter::Trace);
+        let options = AnyConnectOptions::from_str(&url)?.log_statements(tracing::log::LevelFilter::Trace);
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 // SQLite has one writer at a time; a few connections serve concurrent reads in WAL mode.
@@ -93,33 +93,24 @@ impl Db {
 
     /// Ready means reachable and every migration this binary knows is applied.
     pub async fn is_ready(&self) -> Result<bool, Error> {
-        let applied: i64 =
-            sqlx::query_scalar("select count(*) from _sqlx_migrations where success = true")
-                .fetch_one(&self.pool)
-                .await?;
+        let applied: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations where success = true")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(applied as usize >= self.backend.migrator().iter().count())
     }
 }
 
 /// `sqlite:data/portal.db` → create `data/` and open read-write-create.
 fn prepare_sqlite_url(url: &str) -> Result<String, Error> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let file = path.split('?').next().unwrap_or_default();
     if file.is_empty() || file == ":memory:" {
-        return Err(Error::Config(
-            "DATABASE_URL: an SQLite URL needs a file path".into(),
-        ));
+        return Err(Error::Config("DATABASE_URL: an SQLite URL needs a file path".into()));
     }
     if let Some(parent) = std::path::Path::new(file).parent() {
         if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                Error::Config(format!(
-                    "DATABASE_URL: cannot create {}: {e}",
-                    parent.display()
-                ))
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::Config(format!("DATABASE_URL: cannot create {}: {e}", parent.display())))?;
         }
     }
     Ok(if path.contains("mode=") {
@@ -142,35 +133,20 @@ mod tests {
 
     #[test]
     fn sqlite_urls_are_opened_read_write_create() {
-        assert_eq!(
-            prepare_sqlite_url("sqlite:/tmp/x.db").unwrap(),
-            "sqlite:/tmp/x.db?mode=rwc"
-        );
+        assert_eq!(prepare_sqlite_url("sqlite:/tmp/x.db").unwrap(), "sqlite:/tmp/x.db?mode=rwc");
         assert_eq!(
             prepare_sqlite_url("sqlite:/tmp/x.db?cache=shared").unwrap(),
             "sqlite:/tmp/x.db?cache=shared&mode=rwc"
         );
-        assert_eq!(
-            prepare_sqlite_url("sqlite:/tmp/x.db?mode=ro").unwrap(),
-            "sqlite:/tmp/x.db?mode=ro"
-        );
+        assert_eq!(prepare_sqlite_url("sqlite:/tmp/x.db?mode=ro").unwrap(), "sqlite:/tmp/x.db?mode=ro");
         assert!(prepare_sqlite_url("sqlite::memory:").is_err());
     }
 
     #[test]
     fn backend_follows_the_url_scheme() {
-        assert_eq!(
-            Backend::from_url("sqlite:data/portal.db"),
-            Some(Backend::Sqlite)
-        );
-        assert_eq!(
-            Backend::from_url("postgres://u@h/db"),
-            Some(Backend::Postgres)
-        );
-        assert_eq!(
-            Backend::from_url("postgresql://u@h/db"),
-            Some(Backend::Postgres)
-        );
+        assert_eq!(Backend::from_url("sqlite:data/portal.db"), Some(Backend::Sqlite));
+        assert_eq!(Backend::from_url("postgres://u@h/db"), Some(Backend::Postgres));
+        assert_eq!(Backend::from_url("postgresql://u@h/db"), Some(Backend::Postgres));
         assert_eq!(Backend::from_url("mysql://u@h/db"), None);
     }
 }

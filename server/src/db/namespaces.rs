@@ -17,38 +17,31 @@ pub struct NamespaceRow {
 
 impl From<NamespaceRow> for Namespace {
     fn from(row: NamespaceRow) -> Self {
-        Self {
-            id: row.id,
-            name: row.name,
-            created_at: display_ms(row.created_at),
-        }
+        Self { id: row.id, name: row.name, created_at: display_ms(row.created_at) }
     }
 }
 
 /// A second namespace of the same name in one organization is a conflict on `name`.
 pub async fn insert_namespace(conn: &mut AnyConnection, ns: &NamespaceRow) -> Result<(), Error> {
-    sqlx::query(
-        "insert into namespaces (id, organization_id, name, created_at) values ($1, $2, $3, $4)",
-    )
-    .bind(&ns.id)
-    .bind(&ns.organization_id)
-    .bind(&ns.name)
-    .bind(ns.created_at)
-    .execute(conn)
-    .await
-    .map_err(|e| match is_unique_violation(&e) {
-        true => AppError::conflict("name", "a namespace with this name already exists").into(),
-        false => Error::from(e),
-    })?;
+    sqlx::query("insert into namespaces (id, organization_id, name, created_at) values ($1, $2, $3, $4)")
+        .bind(&ns.id)
+        .bind(&ns.organization_id)
+        .bind(&ns.name)
+        .bind(ns.created_at)
+        .execute(conn)
+        .await
+        .map_err(|e| match is_unique_violation(&e) {
+            true => AppError::conflict("name", "a namespace with this name already exists").into(),
+            false => Error::from(e),
+        })?;
     Ok(())
 }
 
-pub async fn list_namespaces(
-    conn: &mut AnyConnection,
-    organization_id: &str,
-) -> Result<Vec<NamespaceRow>, Error> {
-    Ok(sqlx::query_as("select id, organization_id, name, created_at from namespaces where organization_id = $1 order by name")
-        .bind(organization_id)
-        .fetch_all(conn)
-        .await?)
+pub async fn list_namespaces(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<NamespaceRow>, Error> {
+    Ok(sqlx::query_as(
+        "select id, organization_id, name, created_at from namespaces where organization_id = $1 order by name",
+    )
+    .bind(organization_id)
+    .fetch_all(conn)
+    .await?)
 }

@@ -14,31 +14,25 @@ pub struct OrganizationRow {
     pub created_at: i64,
 }
 
-pub async fn insert_organization(
-    conn: &mut AnyConnection,
-    org: &OrganizationRow,
-) -> Result<(), Error> {
-    sqlx::query("insert into organizations (id, name, billing_email, currency, created_at) values ($1, $2, $3, $4, $5)")
-        .bind(&org.id)
-        .bind(&org.name)
-        .bind(&org.billing_email)
-        .bind(&org.currency)
-        .bind(org.created_at)
-        .execute(conn)
-        .await?;
+pub async fn insert_organization(conn: &mut AnyConnection, org: &OrganizationRow) -> Result<(), Error> {
+    sqlx::query(
+        "insert into organizations (id, name, billing_email, currency, created_at) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(&org.id)
+    .bind(&org.name)
+    .bind(&org.billing_email)
+    .bind(&org.currency)
+    .bind(org.created_at)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-pub async fn find_organization(
-    conn: &mut AnyConnection,
-    id: &str,
-) -> Result<Option<OrganizationRow>, Error> {
-    Ok(sqlx::query_as(
-        "select id, name, billing_email, currency, created_at from organizations where id = $1",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await?)
+pub async fn find_organization(conn: &mut AnyConnection, id: &str) -> Result<Option<OrganizationRow>, Error> {
+    Ok(sqlx::query_as("select id, name, billing_email, currency, created_at from organizations where id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
 }
 
 pub async fn insert_membership(
@@ -65,10 +59,7 @@ struct MembershipRow {
     role: String,
 }
 
-pub async fn memberships_of(
-    conn: &mut AnyConnection,
-    user_id: &str,
-) -> Result<Vec<Membership>, Error> {
+pub async fn memberships_of(conn: &mut AnyConnection, user_id: &str) -> Result<Vec<Membership>, Error> {
     let rows: Vec<MembershipRow> = sqlx::query_as(
         "select m.organization_id, o.name as organization_name, m.role
          from memberships m join organizations o on o.id = m.organization_id
@@ -79,13 +70,9 @@ pub async fn memberships_of(
     .await?;
     rows.into_iter()
         .map(|row| {
-            let role = Role::parse(&row.role)
-                .ok_or_else(|| Error::Corrupt(format!("membership role {:?}", row.role)))?;
-            Ok(Membership {
-                organization_id: row.organization_id,
-                organization_name: row.organization_name,
-                role,
-            })
+            let role =
+                Role::parse(&row.role).ok_or_else(|| Error::Corrupt(format!("membership role {:?}", row.role)))?;
+            Ok(Membership { organization_id: row.organization_id, organization_name: row.organization_name, role })
         })
         .collect()
 }
@@ -100,9 +87,7 @@ struct SummaryRow {
     created_at: i64,
 }
 
-pub async fn list_organization_summaries(
-    conn: &mut AnyConnection,
-) -> Result<Vec<OrganizationSummary>, Error> {
+pub async fn list_organization_summaries(conn: &mut AnyConnection) -> Result<Vec<OrganizationSummary>, Error> {
     let rows: Vec<SummaryRow> = sqlx::query_as(
         "select o.id, o.name, o.billing_email, o.created_at,
                 (select count(*) from namespaces n where n.organization_id = o.id) as namespace_count,

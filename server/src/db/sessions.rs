@@ -30,8 +30,7 @@ fn backend(error: impl std::fmt::Display) -> session_store::Error {
 }
 
 fn encode(record: &Record) -> session_store::Result<(String, String, i64)> {
-    let data = serde_json::to_string(&record.data)
-        .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
     let expires_ms = (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64;
     Ok((record.id.to_string(), data, expires_ms))
 }
@@ -42,13 +41,12 @@ impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         loop {
             let (id, data, expires_ms) = encode(record)?;
-            let inserted =
-                sqlx::query("insert into sessions (id, data, expires_at) values ($1, $2, $3)")
-                    .bind(id)
-                    .bind(data)
-                    .bind(expires_ms)
-                    .execute(&self.pool)
-                    .await;
+            let inserted = sqlx::query("insert into sessions (id, data, expires_at) values ($1, $2, $3)")
+                .bind(id)
+                .bind(data)
+                .bind(expires_ms)
+                .execute(&self.pool)
+                .await;
             match inserted {
                 Ok(_) => return Ok(()),
                 Err(e) if is_unique_violation(&e) => record.id = Id::default(),
@@ -73,27 +71,20 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
-        let row: Option<(String, i64)> = sqlx::query_as(
-            "select data, expires_at from sessions where id = $1 and expires_at > $2",
-        )
-        .bind(session_id.to_string())
-        .bind(crate::domain::time::now_ms())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
+        let row: Option<(String, i64)> =
+            sqlx::query_as("select data, expires_at from sessions where id = $1 and expires_at > $2")
+                .bind(session_id.to_string())
+                .bind(crate::domain::time::now_ms())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
         let Some((data, expires_ms)) = row else {
             return Ok(None);
         };
-        let data =
-            serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        let expiry_date =
-            time::OffsetDateTime::from_unix_timestamp_nanos(expires_ms as i128 * 1_000_000)
-                .map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        Ok(Some(Record {
-            id: *session_id,
-            data,
-            expiry_date,
-        }))
+        let data = serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let expiry_date = time::OffsetDateTime::from_unix_timestamp_nanos(expires_ms as i128 * 1_000_000)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        Ok(Some(Record { id: *session_id, data, expiry_date }))
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {

@@ -10,11 +10,7 @@ pub struct UserRow {
     pub password_hash: String,
 }
 
-pub async fn insert_user(
-    conn: &mut AnyConnection,
-    user: &UserRow,
-    now_ms: i64,
-) -> Result<(), Error> {
+pub async fn insert_user(conn: &mut AnyConnection, user: &UserRow, now_ms: i64) -> Result<(), Error> {
     sqlx::query("insert into users (id, email, password_hash, created_at) values ($1, $2, $3, $4)")
         .bind(&user.id)
         .bind(&user.email)
@@ -25,32 +21,18 @@ pub async fn insert_user(
     Ok(())
 }
 
-pub async fn find_user_by_email(
-    conn: &mut AnyConnection,
-    email: &str,
-) -> Result<Option<UserRow>, Error> {
-    Ok(
-        sqlx::query_as("select id, email, password_hash from users where email = $1")
-            .bind(email)
-            .fetch_optional(conn)
-            .await?,
-    )
+pub async fn find_user_by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<UserRow>, Error> {
+    Ok(sqlx::query_as("select id, email, password_hash from users where email = $1")
+        .bind(email)
+        .fetch_optional(conn)
+        .await?)
 }
 
 pub async fn find_user(conn: &mut AnyConnection, id: &str) -> Result<Option<UserRow>, Error> {
-    Ok(
-        sqlx::query_as("select id, email, password_hash from users where id = $1")
-            .bind(id)
-            .fetch_optional(conn)
-            .await?,
-    )
+    Ok(sqlx::query_as("select id, email, password_hash from users where id = $1").bind(id).fetch_optional(conn).await?)
 }
 
-pub async fn insert_staff_admin(
-    conn: &mut AnyConnection,
-    user_id: &str,
-    now_ms: i64,
-) -> Result<(), Error> {
+pub async fn insert_staff_admin(conn: &mut AnyConnection, user_id: &str, now_ms: i64) -> Result<(), Error> {
     sqlx::query("insert into staff_admins (user_id, created_at) values ($1, $2)")
         .bind(user_id)
         .bind(now_ms)
@@ -60,10 +42,9 @@ pub async fn insert_staff_admin(
 }
 
 pub async fn is_staff_admin(conn: &mut AnyConnection, user_id: &str) -> Result<bool, Error> {
-    let found: Option<String> =
-        sqlx::query_scalar("select user_id from staff_admins where user_id = $1")
-            .bind(user_id)
-            .fetch_optional(conn)
-            .await?;
+    let found: Option<String> = sqlx::query_scalar("select user_id from staff_admins where user_id = $1")
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await?;
     Ok(found.is_some())
 }

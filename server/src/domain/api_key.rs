@@ -16,24 +16,13 @@ pub struct NewApiKey {
 }
 
 pub fn generate_api_key() -> NewApiKey {
-    let random: String = rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(RANDOM_CHARS)
-        .map(char::from)
-        .collect();
+    let random: String = rand::thread_rng().sample_iter(&Alphanumeric).take(RANDOM_CHARS).map(char::from).collect();
     let secret = format!("{SECRET_PREFIX}{random}");
-    NewApiKey {
-        prefix: secret[..VISIBLE_CHARS].to_owned(),
-        secret_hash: hash_api_key(&secret),
-        secret,
-    }
+    NewApiKey { prefix: secret[..VISIBLE_CHARS].to_owned(), secret_hash: hash_api_key(&secret), secret }
 }
 
 pub fn hash_api_key(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub enum IdKind {
     ApiKey,
     Audit,
     LoginFailure,
+    RollupMark,
 }
 
 impl IdKind {
@@ -23,6 +24,7 @@ impl IdKind {
             Self::ApiKey => "key",
             Self::Audit => "aud",
             Self::LoginFailure => "lf",
+            Self::RollupMark => "rm",
         }
     }
 }

@@ -4,3 +4,4 @@ pub mod ids;
 pub mod namespace_name;
 pub mod password;
 pub mod time;
+pub mod usage;

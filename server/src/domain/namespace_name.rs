@@ -16,10 +16,7 @@ impl NamespaceName {
         if name.len() > 63 {
             return invalid("must be at most 63 characters");
         }
-        if !name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
+        if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
             return invalid("may contain only lowercase letters, digits and hyphens");
         }
         if !name.as_bytes()[0].is_ascii_lowercase() {
@@ -49,26 +46,12 @@ mod tests {
 
     #[test]
     fn surrounding_spaces_are_trimmed() {
-        assert_eq!(
-            NamespaceName::parse("  web-app ").unwrap().as_str(),
-            "web-app"
-        );
+        assert_eq!(NamespaceName::parse("  web-app ").unwrap().as_str(), "web-app");
     }
 
     #[test]
     fn rejects_everything_else_naming_the_field() {
-        for bad in [
-            "",
-            "ab",
-            "Payments",
-            "pay_ments",
-            "pay ments",
-            "-abc",
-            "1abc",
-            "abc-",
-            "näme",
-            &"a".repeat(64),
-        ] {
+        for bad in ["", "ab", "Payments", "pay_ments", "pay ments", "-abc", "1abc", "abc-", "näme", &"a".repeat(64)] {
             let error = NamespaceName::parse(bad).unwrap_err();
             assert_eq!(error.field(), Some("name"), "{bad:?}");
         }

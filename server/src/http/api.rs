@@ -14,19 +14,11 @@ use crate::db::Db;
 use crate::services::organizations;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/v1/namespaces",
-        get(list_namespaces).post(create_namespace),
-    )
+    Router::new().route("/v1/namespaces", get(list_namespaces).post(create_namespace))
 }
 
-async fn list_namespaces(
-    caller: ApiCaller,
-    State(db): State<Db>,
-) -> Result<Json<Vec<Namespace>>, AppError> {
-    Ok(Json(
-        organizations::list_namespaces(&db, &caller.organization_id).await?,
-    ))
+async fn list_namespaces(caller: ApiCaller, State(db): State<Db>) -> Result<Json<Vec<Namespace>>, AppError> {
+    Ok(Json(organizations::list_namespaces(&db, &caller.organization_id).await?))
 }
 
 #[derive(Deserialize)]
@@ -41,7 +33,6 @@ async fn create_namespace(
     ApiJson(body): ApiJson<NewNamespace>,
 ) -> Result<(StatusCode, Json<Namespace>), AppError> {
     let actor = format!("api_key:{}", caller.key_id);
-    let namespace =
-        organizations::create_namespace(&db, &actor, &caller.organization_id, &body.name).await?;
+    let namespace = organizations::create_namespace(&db, &actor, &caller.organization_id, &body.name).await?;
     Ok((StatusCode::CREATED, Json(namespace)))
 }

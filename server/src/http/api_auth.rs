@@ -19,10 +19,7 @@ pub struct ApiCaller {
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let secret = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -32,13 +29,9 @@ impl FromRequestParts<AppState> for ApiCaller {
             .filter(|s| !s.is_empty() && s.len() <= 200)
             .ok_or(AppError::Unauthorized)?;
         let mut conn = state.db.pool.acquire().await.map_err(Error::from)?;
-        let key = api_keys::find_active_key_by_hash(&mut conn, &hash_api_key(secret))
-            .await?
-            .ok_or(AppError::Unauthorized)?;
+        let key =
+            api_keys::find_active_key_by_hash(&mut conn, &hash_api_key(secret)).await?.ok_or(AppError::Unauthorized)?;
         api_keys::touch_api_key(&mut conn, &key.id, now_ms()).await?;
-        Ok(Self {
-            organization_id: key.organization_id,
-            key_id: key.id,
-        })
+        Ok(Self { organization_id: key.organization_id, key_id: key.id })
     }
 }

@@ -22,19 +22,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 fn describe(rejection: JsonRejection) -> AppError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return AppError::PayloadTooLarge {
-            limit_bytes: DEFAULT_BODY_LIMIT,
-        };
+        return AppError::PayloadTooLarge { limit: format!("{DEFAULT_BODY_LIMIT} bytes") };
     }
     match rejection {
         JsonRejection::JsonDataError(error) => {
             let detail = error.body_text();
-            AppError::invalid(field_in(&detail).unwrap_or("body"), detail.clone())
+            // A named field is well-formed JSON with a wrong value; anything else (a cut-off
+            // body, say) could not be read at all.
+            match field_in(&detail) {
+                Some(field) => AppError::invalid(field, detail.clone()),
+                None => AppError::malformed("body", detail),
+            }
         }
         JsonRejection::MissingJsonContentType(_) => {
-            AppError::invalid("content-type", "send Content-Type: application/json")
+            AppError::malformed("content-type", "send Content-Type: application/json")
         }
-        other => AppError::invalid("body", other.body_text()),
+        other => AppError::malformed("body", other.body_text()),
     }
 }
 
@@ -51,10 +54,7 @@ mod tests {
 
     #[test]
     fn serde_messages_name_their_field() {
-        assert_eq!(
-            field_in("Failed to deserialize: missing field `name` at line 1 column 2"),
-            Some("name")
-        );
+        assert_eq!(field_in("Failed to deserialize: missing field `name` at line 1 column 2"), Some("name"));
         assert_eq!(field_in("expected value at line 1 column 1"), None);
     }
 }

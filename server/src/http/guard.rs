@@ -18,25 +18,14 @@ fn is_cookieless(path: &str) -> bool {
 }
 
 /// A state change that a browser sends from another site is refused, whatever it targets.
-pub async fn refuse_cross_site(
-    State(origin): State<Arc<AllowedOrigin>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let safe = matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
+pub async fn refuse_cross_site(State(origin): State<Arc<AllowedOrigin>>, request: Request, next: Next) -> Response {
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if safe || is_cookieless(request.uri().path()) {
         return next.run(request).await;
     }
     let headers = request.headers();
-    let foreign_origin = headers
-        .get(header::ORIGIN)
-        .is_some_and(|o| o.as_bytes() != origin.0.as_bytes());
-    let cross_site_fetch = headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v == "cross-site");
+    let foreign_origin = headers.get(header::ORIGIN).is_some_and(|o| o.as_bytes() != origin.0.as_bytes());
+    let cross_site_fetch = headers.get("sec-fetch-site").is_some_and(|v| v == "cross-site");
     if foreign_origin || cross_site_fetch {
         tracing::warn!(path = %request.uri().path(), "cross-site request refused");
         return AppError::CrossSite.into_response();
@@ -51,18 +40,9 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'un
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
 }

@@ -8,9 +8,7 @@ use super::AppState;
 use crate::db::Db;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
+    Router::new().route("/healthz", get(|| async { "ok" })).route("/readyz", get(readyz))
 }
 
 async fn readyz(State(db): State<Db>) -> (StatusCode, &'static str) {

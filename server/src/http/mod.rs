@@ -4,6 +4,7 @@ pub mod api_auth;
 pub mod api_json;
 pub mod guard;
 pub mod health;
+pub mod ingest;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::db::Db;
 use crate::db::sessions::DbSessionStore;
+use crate::jobs::rollup::Metering;
 
 /// Forms and JSON bodies of the portal are small; larger uploads get their own limit on their route.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -30,6 +32,7 @@ pub struct AppState {
     pub backend: SharedBackend,
     pub leptos_options: LeptosOptions,
     pub origin: Arc<guard::AllowedOrigin>,
+    pub metering: Arc<Metering>,
 }
 
 pub struct SessionSettings {
@@ -46,14 +49,13 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(sessions.cookie_secure)
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
-            sessions.idle_minutes,
-        )));
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(sessions.idle_minutes)));
     let request_id = HeaderName::from_static("x-request-id");
 
     Router::new()
         .merge(health::routes())
         .merge(api::routes())
+        .merge(ingest::routes())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -20,8 +20,7 @@ const MAX_EMAIL_LEN: usize = 254;
 const MAX_PASSWORD_LEN: usize = 1024;
 
 /// Verified against when the email is unknown, so both failures take the same time.
-static UNKNOWN_USER_HASH: LazyLock<String> =
-    LazyLock::new(|| hash_password("no such user").unwrap_or_default());
+static UNKNOWN_USER_HASH: LazyLock<String> = LazyLock::new(|| hash_password("no such user").unwrap_or_default());
 
 pub async fn authenticate(
     db: &Db,
@@ -40,21 +39,16 @@ pub async fn authenticate(
     let now = now_ms();
     let mut conn = db.pool.acquire().await?;
     let (failures, oldest) =
-        login_failures::recent_failures(&mut conn, &email, client, now - throttle.window_ms)
-            .await?;
+        login_failures::recent_failures(&mut conn, &email, client, now - throttle.window_ms).await?;
     if failures >= throttle.max_failures {
         let reopens_at = oldest.unwrap_or(now) + throttle.window_ms;
         let retry_after_secs = ((reopens_at - now).max(0) as u64).div_ceil(1000).max(1);
         return Err(AppError::RateLimited { retry_after_secs }.into());
     }
     let user = users::find_user_by_email(&mut conn, &email).await?;
-    let stored_hash = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| UNKNOWN_USER_HASH.clone());
+    let stored_hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| UNKNOWN_USER_HASH.clone());
     let password = password.to_owned();
-    let matches =
-        tokio::task::spawn_blocking(move || verify_password(&password, &stored_hash)).await?;
+    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &stored_hash)).await?;
     match user {
         Some(user) if matches => {
             login_failures::clear_login_failures(&mut conn, &email).await?;
@@ -75,10 +69,5 @@ pub async fn session_user(db: &Db, user_id: &str) -> Result<Option<SessionUser>,
     };
     let is_staff = users::is_staff_admin(&mut conn, user_id).await?;
     let memberships = organizations::memberships_of(&mut conn, user_id).await?;
-    Ok(Some(SessionUser {
-        user_id: user.id,
-        email: user.email,
-        is_staff,
-        memberships,
-    }))
+    Ok(Some(SessionUser { user_id: user.id, email: user.email, is_staff, memberships }))
 }

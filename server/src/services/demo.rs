@@ -17,26 +17,10 @@ pub struct DemoLogin {
 }
 
 pub const DEMO_LOGINS: [DemoLogin; 4] = [
-    DemoLogin {
-        who: "customer owner (Acme Corp)",
-        email: "owner@acme.test",
-        password: "acme-owner-pass",
-    },
-    DemoLogin {
-        who: "customer member (Acme Corp)",
-        email: "member@acme.test",
-        password: "acme-member-pass",
-    },
-    DemoLogin {
-        who: "customer owner (Globex)",
-        email: "owner@globex.test",
-        password: "globex-owner-pass",
-    },
-    DemoLogin {
-        who: "staff admin",
-        email: "admin@portal.test",
-        password: "portal-admin-pass",
-    },
+    DemoLogin { who: "customer owner (Acme Corp)", email: "owner@acme.test", password: "acme-owner-pass" },
+    DemoLogin { who: "customer member (Acme Corp)", email: "member@acme.test", password: "acme-member-pass" },
+    DemoLogin { who: "customer owner (Globex)", email: "owner@globex.test", password: "globex-owner-pass" },
+    DemoLogin { who: "staff admin", email: "admin@portal.test", password: "portal-admin-pass" },
 ];
 
 struct DemoOrganization {
@@ -64,10 +48,7 @@ const DEMO_ORGANIZATIONS: [DemoOrganization; 2] = [
 /// Returns false when the demo data was already there.
 pub async fn seed_demo(db: &Db) -> Result<bool, Error> {
     let mut tx = db.pool.begin().await?;
-    if find_user_by_email(&mut tx, DEMO_LOGINS[3].email)
-        .await?
-        .is_some()
-    {
+    if find_user_by_email(&mut tx, DEMO_LOGINS[3].email).await?.is_some() {
         return Ok(false);
     }
     let now = now_ms();
@@ -75,11 +56,7 @@ pub async fn seed_demo(db: &Db) -> Result<bool, Error> {
     for login in &DEMO_LOGINS {
         let password = login.password.to_owned();
         let password_hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
-        let user = UserRow {
-            id: new_id(IdKind::User, now),
-            email: login.email.to_owned(),
-            password_hash,
-        };
+        let user = UserRow { id: new_id(IdKind::User, now), email: login.email.to_owned(), password_hash };
         insert_user(&mut tx, &user, now).await?;
         user_ids.push(user.id);
     }

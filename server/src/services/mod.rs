@@ -2,3 +2,4 @@
 pub mod accounts;
 pub mod demo;
 pub mod organizations;
+pub mod usage;

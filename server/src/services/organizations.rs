@@ -1,7 +1,5 @@
 //! An organization's dashboard, namespaces and API keys, with an audit entry for every change.
-use app::api::dto::{
-    ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary, SessionUser,
-};
+use app::api::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary, SessionUser};
 use app::api::error::AppError;
 use serde_json::json;
 
@@ -17,16 +15,10 @@ use crate::error::Error;
 
 const MAX_KEY_NAME_LEN: usize = 100;
 
-pub async fn dashboard(
-    db: &Db,
-    organization_id: &str,
-    viewer: &SessionUser,
-) -> Result<Dashboard, Error> {
+pub async fn dashboard(db: &Db, organization_id: &str, viewer: &SessionUser) -> Result<Dashboard, Error> {
     let role = viewer.role_in(organization_id)?;
     let mut conn = db.pool.acquire().await?;
-    let org = organizations::find_organization(&mut conn, organization_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let org = organizations::find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
     let namespaces = namespaces::list_namespaces(&mut conn, organization_id).await?;
     Ok(Dashboard {
         organization_id: org.id,
@@ -40,19 +32,10 @@ pub async fn dashboard(
 
 pub async fn list_namespaces(db: &Db, organization_id: &str) -> Result<Vec<Namespace>, Error> {
     let mut conn = db.pool.acquire().await?;
-    Ok(namespaces::list_namespaces(&mut conn, organization_id)
-        .await?
-        .into_iter()
-        .map(Namespace::from)
-        .collect())
+    Ok(namespaces::list_namespaces(&mut conn, organization_id).await?.into_iter().map(Namespace::from).collect())
 }
 
-pub async fn create_namespace(
-    db: &Db,
-    actor: &str,
-    organization_id: &str,
-    raw_name: &str,
-) -> Result<Namespace, Error> {
+pub async fn create_namespace(db: &Db, actor: &str, organization_id: &str, raw_name: &str) -> Result<Namespace, Error> {
     let name = NamespaceName::parse(raw_name)?;
     let now = now_ms();
     let row = NamespaceRow {
@@ -79,11 +62,7 @@ pub async fn create_namespace(
 
 pub async fn list_api_keys(db: &Db, organization_id: &str) -> Result<Vec<ApiKey>, Error> {
     let mut conn = db.pool.acquire().await?;
-    Ok(api_keys::list_api_keys(&mut conn, organization_id)
-        .await?
-        .into_iter()
-        .map(ApiKey::from)
-        .collect())
+    Ok(api_keys::list_api_keys(&mut conn, organization_id).await?.into_iter().map(ApiKey::from).collect())
 }
 
 pub async fn create_api_key(
@@ -97,11 +76,7 @@ pub async fn create_api_key(
         return Err(AppError::invalid("name", "give the key a name").into());
     }
     if name.chars().count() > MAX_KEY_NAME_LEN {
-        return Err(AppError::invalid(
-            "name",
-            format!("must be at most {MAX_KEY_NAME_LEN} characters"),
-        )
-        .into());
+        return Err(AppError::invalid("name", format!("must be at most {MAX_KEY_NAME_LEN} characters")).into());
     }
     let now = now_ms();
     let generated = generate_api_key();
@@ -128,24 +103,14 @@ pub async fn create_api_key(
     };
     append_audit(&mut tx, audit, now).await?;
     tx.commit().await?;
-    Ok(CreatedApiKey {
-        key: row.into(),
-        secret: generated.secret,
-    })
+    Ok(CreatedApiKey { key: row.into(), secret: generated.secret })
 }
 
 /// A key of another organization is "not found"; revoking twice is harmless.
-pub async fn revoke_api_key(
-    db: &Db,
-    actor: &str,
-    organization_id: &str,
-    key_id: &str,
-) -> Result<(), Error> {
+pub async fn revoke_api_key(db: &Db, actor: &str, organization_id: &str, key_id: &str) -> Result<(), Error> {
     let now = now_ms();
     let mut tx = db.pool.begin().await?;
-    api_keys::find_api_key(&mut tx, organization_id, key_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    api_keys::find_api_key(&mut tx, organization_id, key_id).await?.ok_or(AppError::NotFound)?;
     if api_keys::revoke_api_key(&mut tx, key_id, now).await? {
         let audit = AuditEntry {
             organization_id: Some(organization_id),

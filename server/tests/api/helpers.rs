@@ -33,34 +33,18 @@ pub struct Login {
     pub password: &'static str,
 }
 
-pub const ACME_OWNER: Login = Login {
-    email: "owner@acme.test",
-    password: "acme-owner-pass",
-};
-pub const ACME_MEMBER: Login = Login {
-    email: "member@acme.test",
-    password: "acme-member-pass",
-};
-pub const GLOBEX_OWNER: Login = Login {
-    email: "owner@globex.test",
-    password: "globex-owner-pass",
-};
-pub const STAFF: Login = Login {
-    email: "admin@portal.test",
-    password: "portal-admin-pass",
-};
+pub const ACME_OWNER: Login = Login { email: "owner@acme.test", password: "acme-owner-pass" };
+pub const ACME_MEMBER: Login = Login { email: "member@acme.test", password: "acme-member-pass" };
+pub const GLOBEX_OWNER: Login = Login { email: "owner@globex.test", password: "globex-owner-pass" };
+pub const STAFF: Login = Login { email: "admin@portal.test", password: "portal-admin-pass" };
 
 static LOG_BACKEND: Once = Once::new();
 
 async fn fresh_database_url() -> String {
-    let unique = format!(
-        "t{}",
-        server::domain::ids::new_id(server::domain::ids::IdKind::User, 0).replace("usr_", "")
-    );
+    let unique = format!("t{}", server::domain::ids::new_id(server::domain::ids::IdKind::User, 0).replace("usr_", ""));
     match std::env::var("TEST_DATABASE").as_deref() {
         Ok("postgres") => {
-            let cluster = std::env::var("TEST_POSTGRES_URL")
-                .expect("TEST_POSTGRES_URL names the test cluster");
+            let cluster = std::env::var("TEST_POSTGRES_URL").expect("TEST_POSTGRES_URL names the test cluster");
             LOG_BACKEND.call_once(|| eprintln!("api tests run on PostgreSQL at {cluster}"));
             sqlx::any::install_default_drivers();
             let mut admin = sqlx::AnyConnection::connect(&format!("{cluster}/postgres"))
@@ -101,32 +85,19 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     ];
     args.extend_from_slice(extra);
     let settings = TestCli::parse_from(args).settings;
-    let app = Application::build(&settings)
-        .await
-        .expect("build the application");
+    let app = Application::build(&settings).await.expect("build the application");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let db = Db::connect(&url)
-        .await
-        .expect("connect to the test database");
+    let db = Db::connect(&url).await.expect("connect to the test database");
     seed_demo(&db).await.expect("seed demo data");
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    TestApp {
-        address,
-        db,
-        client: new_client(),
-        _stop: stop,
-    }
+    TestApp { address, db, client: new_client(), _stop: stop }
 }
 
 pub fn new_client() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(redirect::Policy::none())
-        .build()
-        .expect("http client")
+    Client::builder().cookie_store(true).redirect(redirect::Policy::none()).build().expect("http client")
 }
 
 impl TestApp {
@@ -139,12 +110,7 @@ impl TestApp {
         self.call_with(&self.client, function, form).await
     }
 
-    pub async fn call_with(
-        &self,
-        client: &Client,
-        function: &str,
-        form: &[(&str, &str)],
-    ) -> Response {
+    pub async fn call_with(&self, client: &Client, function: &str, form: &[(&str, &str)]) -> Response {
         client
             .post(self.url(&format!("/api/{function}")))
             .header("origin", ORIGIN)
@@ -155,39 +121,19 @@ impl TestApp {
     }
 
     pub async fn login(&self, login: &Login) -> Response {
-        self.call(
-            "login",
-            &[("email", login.email), ("password", login.password)],
-        )
-        .await
+        self.call("login", &[("email", login.email), ("password", login.password)]).await
     }
 
     /// A fresh client logged in as `login`.
     pub async fn client_for(&self, login: &Login) -> Client {
         let client = new_client();
-        let response = self
-            .call_with(
-                &client,
-                "login",
-                &[("email", login.email), ("password", login.password)],
-            )
-            .await;
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "login as {}",
-            login.email
-        );
+        let response = self.call_with(&client, "login", &[("email", login.email), ("password", login.password)]).await;
+        assert_eq!(response.status(), StatusCode::OK, "login as {}", login.email);
         client
     }
 
     pub async fn get_page(&self, client: &Client, path: &str) -> Response {
-        client
-            .get(self.url(path))
-            .header("accept", "text/html")
-            .send()
-            .await
-            .expect("request")
+        client.get(self.url(path)).header("accept", "text/html").send().await.expect("request")
     }
 
     pub async fn organization_id(&self, name: &str) -> String {
@@ -199,16 +145,11 @@ impl TestApp {
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(&self.db.pool)
-            .await
-            .expect("count")
+        sqlx::query_scalar(sql).fetch_one(&self.db.pool).await.expect("count")
     }
 
     pub fn api(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
-        new_client()
-            .request(method, self.url(path))
-            .bearer_auth(key)
+        new_client().request(method, self.url(path)).bearer_auth(key)
     }
 }
 
@@ -217,10 +158,50 @@ pub async fn json(response: Response) -> Value {
 }
 
 pub fn set_cookie(headers: &HeaderMap) -> String {
-    headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join("\n")
+    headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join("\n")
+}
+
+impl TestApp {
+    /// A fresh API key of the organization, made by its owner through the portal.
+    pub async fn api_key(&self, owner: &Login, organization: &str) -> String {
+        let client = self.client_for(owner).await;
+        let organization_id = self.organization_id(organization).await;
+        let created = self
+            .call_with(&client, "create_api_key", &[("organization_id", &organization_id), ("name", "test key")])
+            .await;
+        json(created).await["secret"].as_str().expect("secret").to_owned()
+    }
+
+    pub async fn send_events(&self, key: &str, events: &Value) -> Response {
+        self.api(reqwest::Method::POST, "/v1/usage/events", key).json(events).send().await.expect("request")
+    }
+
+    /// Waits until the rollup worker has recomputed every marked hour.
+    pub async fn wait_for_rollups(&self) {
+        for _ in 0..200 {
+            if self.count("select count(*) from usage_dirty_hours").await == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("rollups did not catch up within 5 s");
+    }
+
+    /// (namespace name, hour, total) of every stored rollup of `metric`.
+    pub async fn rollups(&self, metric: &str) -> Vec<(String, i64, i64)> {
+        sqlx::query_as(
+            "select n.name, h.hour, h.total from usage_hourly h join namespaces n on n.id = h.namespace_id
+             where h.metric = $1 order by n.name, h.hour",
+        )
+        .bind(metric)
+        .fetch_all(&self.db.pool)
+        .await
+        .expect("rollups")
+    }
+}
+
+/// An RFC 3339 time `minutes_ago` before now, on a whole minute.
+pub fn minutes_ago(minutes: i64) -> String {
+    let now = time::OffsetDateTime::now_utc().replace_second(0).unwrap().replace_nanosecond(0).unwrap();
+    (now - time::Duration::minutes(minutes)).format(&time::format_description::well_known::Rfc3339).unwrap()
 }

@@ -1,6 +1,8 @@
 //! API tests: the real server over real HTTP, on SQLite or PostgreSQL (see helpers).
 mod authz;
 mod helpers;
+mod ingest;
 mod namespaces_and_keys;
 mod operations;
+mod rollups;
 mod sessions;

@@ -20,12 +20,7 @@ async fn every_response_carries_a_request_id_and_security_headers() {
     let headers = response.headers();
     assert!(headers.contains_key("x-request-id"));
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert!(
-        headers["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("frame-ancestors 'none'")
-    );
+    assert!(headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
 }
 
 #[tokio::test]

@@ -10,10 +10,7 @@ async fn logging_in_sets_an_http_only_same_site_cookie_and_points_to_the_organiz
     let response = app.login(&ACME_OWNER).await;
 
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.headers()["location"],
-        format!("/orgs/{acme}").as_str()
-    );
+    assert_eq!(response.headers()["location"], format!("/orgs/{acme}").as_str());
     let cookie = set_cookie(response.headers());
     assert!(cookie.contains("portal_session="), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
@@ -32,27 +29,13 @@ async fn the_cookie_is_secure_when_configured() {
 async fn a_wrong_password_and_an_unknown_email_get_the_same_generic_answer() {
     let app = spawn_app().await;
 
-    let wrong_password = app
-        .call(
-            "login",
-            &[("email", ACME_OWNER.email), ("password", "nope")],
-        )
-        .await;
-    let unknown_email = app
-        .call(
-            "login",
-            &[("email", "nobody@acme.test"), ("password", "nope")],
-        )
-        .await;
+    let wrong_password = app.call("login", &[("email", ACME_OWNER.email), ("password", "nope")]).await;
+    let unknown_email = app.call("login", &[("email", "nobody@acme.test"), ("password", "nope")]).await;
 
     assert_eq!(wrong_password.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(unknown_email.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(json(wrong_password).await, json(unknown_email).await);
-    assert_eq!(
-        app.count("select count(*) from sessions").await,
-        0,
-        "no session for a failed login"
-    );
+    assert_eq!(app.count("select count(*) from sessions").await, 0, "no session for a failed login");
 }
 
 #[tokio::test]
@@ -65,10 +48,7 @@ async fn the_session_id_is_renewed_at_login() {
         .post(app.url("/api/login"))
         .header("origin", ORIGIN)
         .header("cookie", planted)
-        .form(&[
-            ("email", ACME_OWNER.email),
-            ("password", ACME_OWNER.password),
-        ])
+        .form(&[("email", ACME_OWNER.email), ("password", ACME_OWNER.password)])
         .send()
         .await
         .unwrap();
@@ -81,19 +61,13 @@ async fn the_session_id_is_renewed_at_login() {
 async fn logging_out_ends_the_session() {
     let app = spawn_app().await;
     app.login(&ACME_OWNER).await;
-    assert_eq!(
-        json(app.call("whoami", &[]).await).await["email"],
-        ACME_OWNER.email
-    );
+    assert_eq!(json(app.call("whoami", &[]).await).await["email"], ACME_OWNER.email);
 
     let response = app.call("logout", &[]).await;
 
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["location"], "/login");
-    assert_eq!(
-        json(app.call("whoami", &[]).await).await,
-        serde_json::Value::Null
-    );
+    assert_eq!(json(app.call("whoami", &[]).await).await, serde_json::Value::Null);
     assert_eq!(app.count("select count(*) from sessions").await, 0);
 }
 
@@ -101,23 +75,14 @@ async fn logging_out_ends_the_session() {
 async fn repeated_failed_logins_are_throttled_with_retry_after() {
     let app = spawn_app_with(&["--login-max-failures", "3"]).await;
     for _ in 0..3 {
-        let response = app
-            .call(
-                "login",
-                &[("email", ACME_OWNER.email), ("password", "wrong")],
-            )
-            .await;
+        let response = app.call("login", &[("email", ACME_OWNER.email), ("password", "wrong")]).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
 
     let throttled = app.login(&ACME_OWNER).await;
 
     assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = throttled.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after: u64 = throttled.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=15 * 60).contains(&retry_after), "{retry_after}");
     assert_eq!(json(throttled).await["kind"], "rate_limited");
 }
@@ -126,21 +91,15 @@ async fn repeated_failed_logins_are_throttled_with_retry_after() {
 async fn failed_logins_from_one_address_are_throttled_across_accounts() {
     let app = spawn_app_with(&["--login-max-failures", "3"]).await;
     for email in ["a@x.test", "b@x.test", "c@x.test"] {
-        app.call("login", &[("email", email), ("password", "wrong")])
-            .await;
+        app.call("login", &[("email", email), ("password", "wrong")]).await;
     }
-    assert_eq!(
-        app.login(&ACME_OWNER).await.status(),
-        StatusCode::TOO_MANY_REQUESTS
-    );
+    assert_eq!(app.login(&ACME_OWNER).await.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]
 async fn an_empty_email_is_an_error_naming_the_field() {
     let app = spawn_app().await;
-    let response = app
-        .call("login", &[("email", " "), ("password", "x")])
-        .await;
+    let response = app.call("login", &[("email", " "), ("password", "x")]).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(json(response).await["field"], "email");
 }

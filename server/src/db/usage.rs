@@ -1,0 +1,275 @@
+//! Usage events (append-only), dirty hours and hourly rollups: all metering SQL.
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{AnyConnection, FromRow};
+
+use crate::domain::usage::ValidEvent;
+use crate::error::Error;
+
+/// Rows per multi-row statement: 11 parameters each stays far below both databases' limits.
+const INSERT_CHUNK: usize = 500;
+const LOOKUP_CHUNK: usize = 500;
+
+pub async fn metric_keys(conn: &mut AnyConnection) -> Result<Vec<String>, Error> {
+    Ok(sqlx::query_scalar("select key from metrics order by key").fetch_all(conn).await?)
+}
+
+/// Names and ids of the organization's namespaces, each mapped to the id.
+pub async fn namespace_lookup(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+) -> Result<HashMap<String, String>, Error> {
+    let rows: Vec<(String, String)> = sqlx::query_as("select id, name from namespaces where organization_id = $1")
+        .bind(organization_id)
+        .fetch_all(conn)
+        .await?;
+    let mut lookup = HashMap::with_capacity(rows.len() * 2);
+    for (id, name) in rows {
+        lookup.insert(name, id.clone());
+        lookup.insert(id.clone(), id);
+    }
+    Ok(lookup)
+}
+
+pub async fn usage_closed_before(conn: &mut AnyConnection, organization_id: &str) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar("select usage_closed_before from organizations where id = $1")
+        .bind(organization_id)
+        .fetch_optional(conn)
+        .await?
+        .unwrap_or(0))
+}
+
+fn placeholders(rows: usize, columns: usize, first: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (0..columns).map(|c| format!("${}", first + r * columns + c)).collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Inserts the events whose id is new for the organization; returns the ids actually inserted.
+pub async fn insert_new_events(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    events: &[&ValidEvent],
+    received_at: i64,
+    closed_before: i64,
+) -> Result<HashSet<String>, Error> {
+    let mut inserted = HashSet::with_capacity(events.len());
+    for chunk in events.chunks(INSERT_CHUNK) {
+        let sql = format!(
+            "insert into usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour,
+                 properties, content_hash, received_at, late)
+             values {} on conflict (organization_id, event_id) do nothing returning event_id",
+            placeholders(chunk.len(), 11, 1)
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        for event in chunk {
+            query = query
+                .bind(organization_id)
+                .bind(&event.event_id)
+                .bind(&event.namespace_id)
+                .bind(&event.metric)
+                .bind(event.quantity)
+                .bind(event.occurred_at)
+                .bind(event.hour())
+                .bind(event.properties.as_deref())
+                .bind(&event.content_hash)
+                .bind(received_at)
+                .bind(i64::from(event.hour() < closed_before));
+        }
+        inserted.extend(query.fetch_all(&mut *conn).await?);
+    }
+    Ok(inserted)
+}
+
+/// Content hashes of already stored events, by event id.
+pub async fn stored_hashes(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    event_ids: &[&str],
+) -> Result<HashMap<String, String>, Error> {
+    let mut found = HashMap::with_capacity(event_ids.len());
+    for chunk in event_ids.chunks(LOOKUP_CHUNK) {
+        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "select event_id, content_hash from usage_events where organization_id = $1 and event_id in ({})",
+            list.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (String, String)>(&sql).bind(organization_id);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        found.extend(query.fetch_all(&mut *conn).await?);
+    }
+    Ok(found)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, FromRow)]
+pub struct HourKey {
+    pub organization_id: String,
+    pub namespace_id: String,
+    pub metric: String,
+    pub hour: i64,
+}
+
+/// Marks hours for recomputation. A mark that already waits keeps its `marked_at` (the watermark
+/// must not move past events still pending) and gets the new generation.
+pub async fn mark_dirty(
+    conn: &mut AnyConnection,
+    keys: &[HourKey],
+    generation: &str,
+    now_ms: i64,
+) -> Result<(), Error> {
+    for chunk in keys.chunks(INSERT_CHUNK) {
+        let sql = format!(
+            "insert into usage_dirty_hours (organization_id, namespace_id, metric, hour, generation, marked_at) values {}
+             on conflict (organization_id, namespace_id, metric, hour) do update set generation = excluded.generation",
+            placeholders(chunk.len(), 6, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for key in chunk {
+            query = query
+                .bind(&key.organization_id)
+                .bind(&key.namespace_id)
+                .bind(&key.metric)
+                .bind(key.hour)
+                .bind(generation)
+                .bind(now_ms);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DirtyHour {
+    pub organization_id: String,
+    pub namespace_id: String,
+    pub metric: String,
+    pub hour: i64,
+    pub generation: String,
+}
+
+pub async fn oldest_dirty_hours(conn: &mut AnyConnection, limit: i64) -> Result<Vec<DirtyHour>, Error> {
+    Ok(sqlx::query_as(
+        "select organization_id, namespace_id, metric, hour, generation from usage_dirty_hours order by marked_at limit $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Replaces the hour's rollup with the sum of its stored events: recomputed, never incremented.
+pub async fn recompute_hour(conn: &mut AnyConnection, key: &HourKey, now_ms: i64) -> Result<(), Error> {
+    sqlx::query(
+        "insert into usage_hourly (organization_id, namespace_id, metric, hour, total, event_count, computed_at)
+         select $1, $2, $3, $4, cast(coalesce(sum(quantity), 0) as bigint), count(*), $5
+         from usage_events where organization_id = $1 and namespace_id = $2 and metric = $3 and hour = $4
+         on conflict (organization_id, namespace_id, metric, hour)
+         do update set total = excluded.total, event_count = excluded.event_count, computed_at = excluded.computed_at",
+    )
+    .bind(&key.organization_id)
+    .bind(&key.namespace_id)
+    .bind(&key.metric)
+    .bind(key.hour)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Clears the mark only if no event touched the hour since it was read.
+pub async fn clear_dirty(conn: &mut AnyConnection, dirty: &DirtyHour) -> Result<(), Error> {
+    sqlx::query(
+        "delete from usage_dirty_hours
+         where organization_id = $1 and namespace_id = $2 and metric = $3 and hour = $4 and generation = $5",
+    )
+    .bind(&dirty.organization_id)
+    .bind(&dirty.namespace_id)
+    .bind(&dirty.metric)
+    .bind(dirty.hour)
+    .bind(&dirty.generation)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// When the oldest pending mark of the organization was made; `None` when nothing waits.
+pub async fn oldest_pending_mark(conn: &mut AnyConnection, organization_id: &str) -> Result<Option<i64>, Error> {
+    Ok(sqlx::query_scalar("select min(marked_at) from usage_dirty_hours where organization_id = $1")
+        .bind(organization_id)
+        .fetch_one(conn)
+        .await?)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct HourTotal {
+    pub namespace_id: String,
+    pub hour: i64,
+    pub total: i64,
+}
+
+/// The hourly totals of one metric in `[from, to)`, the numbers charts, tables, CSV and invoices share.
+pub async fn hourly_totals(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    metric: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<HourTotal>, Error> {
+    Ok(sqlx::query_as(
+        "select namespace_id, hour, total from usage_hourly
+         where organization_id = $1 and metric = $2 and hour >= $3 and hour < $4 order by hour, namespace_id",
+    )
+    .bind(organization_id)
+    .bind(metric)
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn late_event_count(conn: &mut AnyConnection, organization_id: &str) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar("select count(*) from usage_events where organization_id = $1 and late = 1")
+        .bind(organization_id)
+        .fetch_one(conn)
+        .await?)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct KeyedTotal {
+    pub organization_id: String,
+    pub namespace_id: String,
+    pub metric: String,
+    pub hour: i64,
+    pub total: i64,
+}
+
+/// Hourly sums straight from the events, for reconciliation.
+pub async fn event_sums(conn: &mut AnyConnection, from: i64, to: i64) -> Result<Vec<KeyedTotal>, Error> {
+    Ok(sqlx::query_as(
+        "select organization_id, namespace_id, metric, hour, cast(sum(quantity) as bigint) as total from usage_events
+         where hour >= $1 and hour < $2 group by organization_id, namespace_id, metric, hour",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn stored_rollups(conn: &mut AnyConnection, from: i64, to: i64) -> Result<Vec<KeyedTotal>, Error> {
+    Ok(sqlx::query_as(
+        "select organization_id, namespace_id, metric, hour, total from usage_hourly where hour >= $1 and hour < $2",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn pending_mark_count(conn: &mut AnyConnection) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar("select count(*) from usage_dirty_hours").fetch_one(conn).await?)
+}

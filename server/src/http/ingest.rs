@@ -1,0 +1,92 @@
+//! `POST /v1/usage/events`: a batch of usage events as a JSON array, `{"events": [...]}`, or NDJSON.
+use app::api::error::AppError;
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::post;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::AppState;
+use super::api_auth::ApiCaller;
+use crate::domain::usage::MAX_BATCH_EVENTS;
+use crate::services::usage::{self, EventOutcome};
+
+/// 1,000 events of about 1 KiB each, with room for properties.
+pub const INGEST_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/usage/events", post(ingest_events).layer(DefaultBodyLimit::max(INGEST_BODY_LIMIT)))
+}
+
+#[derive(Serialize)]
+struct IngestReply {
+    accepted: usize,
+    duplicates: usize,
+    rejected: usize,
+    results: Vec<IndexedOutcome>,
+}
+
+#[derive(Serialize)]
+struct IndexedOutcome {
+    index: usize,
+    #[serde(flatten)]
+    outcome: EventOutcome,
+}
+
+async fn ingest_events(
+    caller: ApiCaller,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<IngestReply>, AppError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge { limit: format!("{INGEST_BODY_LIMIT} bytes") },
+        _ => AppError::malformed("body", rejection.body_text()),
+    })?;
+    let events = parse_batch(&headers, &body)?;
+    let outcomes = usage::ingest(&state.db, &caller.organization_id, &events, state.metering.max_event_age_ms).await?;
+    state.metering.ingested.notify_one();
+    let count = |wanted: fn(&EventOutcome) -> bool| outcomes.iter().filter(|o| wanted(o)).count();
+    Ok(Json(IngestReply {
+        accepted: count(|o| matches!(o, EventOutcome::Accepted)),
+        duplicates: count(|o| matches!(o, EventOutcome::Duplicate)),
+        rejected: count(|o| matches!(o, EventOutcome::Rejected { .. })),
+        results: outcomes.into_iter().enumerate().map(|(index, outcome)| IndexedOutcome { index, outcome }).collect(),
+    }))
+}
+
+fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Value>, AppError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let events = if content_type.starts_with("application/x-ndjson") || content_type.starts_with("application/ndjson") {
+        let text = std::str::from_utf8(body).map_err(|_| AppError::malformed("body", "NDJSON must be UTF-8"))?;
+        text.lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(n, line)| {
+                serde_json::from_str(line).map_err(|e| AppError::malformed("body", format!("line {}: {e}", n + 1)))
+            })
+            .collect::<Result<Vec<Value>, _>>()?
+    } else if content_type.starts_with("application/json") {
+        match serde_json::from_slice::<Value>(body).map_err(|e| AppError::malformed("body", e.to_string()))? {
+            Value::Array(events) => events,
+            Value::Object(mut wrapper) => match wrapper.remove("events") {
+                Some(Value::Array(events)) => events,
+                _ => return Err(AppError::malformed("events", "send an array of events, or {\"events\": [...]}")),
+            },
+            _ => return Err(AppError::malformed("body", "send an array of events, or {\"events\": [...]}")),
+        }
+    } else {
+        return Err(AppError::malformed("content-type", "send application/json or application/x-ndjson"));
+    };
+    if events.len() > MAX_BATCH_EVENTS {
+        return Err(AppError::PayloadTooLarge { limit: format!("{MAX_BATCH_EVENTS} events per batch") });
+    }
+    if events.is_empty() {
+        return Err(AppError::invalid("events", "the batch is empty"));
+    }
+    Ok(events)
+}

@@ -1,0 +1,2 @@
+//! Background workers. Their work lives in durable rows, so a restart picks up where a crash left off.
+pub mod rollup;

@@ -1,0 +1,47 @@
+//! The rollup worker: recomputes dirty hours as soon as ingestion marks them, and at least every
+//! second (marks written by another instance, or left by a crash).
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, broadcast, watch};
+
+use crate::db::Db;
+use crate::services::usage::roll_up_dirty_hours;
+
+const HOURS_PER_PASS: i64 = 500;
+
+/// Shared by ingestion (which wakes the worker) and live views (which hear about new totals).
+pub struct Metering {
+    pub max_event_age_ms: i64,
+    pub ingested: Notify,
+    /// Organization ids whose rollups just changed.
+    pub rolled_up: broadcast::Sender<String>,
+}
+
+impl Metering {
+    pub fn new(max_event_age_ms: i64) -> Arc<Self> {
+        Arc::new(Self { max_event_age_ms, ingested: Notify::new(), rolled_up: broadcast::channel(1024).0 })
+    }
+}
+
+pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch::Receiver<bool>) {
+    loop {
+        match roll_up_dirty_hours(&db, HOURS_PER_PASS).await {
+            Ok((hours, organizations)) => {
+                for organization in organizations {
+                    // Nobody listening is fine: the pages read the rollups on their next load.
+                    let _ = metering.rolled_up.send(organization);
+                }
+                if hours as i64 == HOURS_PER_PASS && !*stop.borrow() {
+                    continue;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "rollup pass failed; retrying"),
+        }
+        tokio::select! {
+            _ = metering.ingested.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

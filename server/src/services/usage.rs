@@ -1,0 +1,197 @@
+//! Metering use cases: ingest a batch, roll dirty hours up, reconcile rollups with events.
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::db::Db;
+use crate::db::usage::{self, DirtyHour, HourKey, KeyedTotal};
+use crate::domain::ids::{IdKind, new_id};
+use crate::domain::time::now_ms;
+use crate::domain::usage::{EventRules, Rejection, ValidEvent, check_event};
+use crate::error::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum EventOutcome {
+    Accepted,
+    Duplicate,
+    Rejected { field: &'static str, reason: String },
+}
+
+fn conflict() -> EventOutcome {
+    EventOutcome::Rejected {
+        field: "id",
+        reason: "conflict: an event with this id and different content exists".into(),
+    }
+}
+
+impl From<Rejection> for EventOutcome {
+    fn from(r: Rejection) -> Self {
+        Self::Rejected { field: r.field, reason: r.reason }
+    }
+}
+
+/// Checks, deduplicates and stores a batch. Every event answered `Accepted` is committed, with
+/// its hour marked for rollup in the same transaction, before this returns.
+pub async fn ingest(
+    db: &Db,
+    organization_id: &str,
+    raw_events: &[Value],
+    max_age_ms: i64,
+) -> Result<Vec<EventOutcome>, Error> {
+    let now = now_ms();
+    let mut conn = db.pool.acquire().await?;
+    let namespaces = usage::namespace_lookup(&mut conn, organization_id).await?;
+    let metrics = usage::metric_keys(&mut conn).await?;
+    let closed_before = usage::usage_closed_before(&mut conn, organization_id).await?;
+    drop(conn);
+    let rules = EventRules { namespaces: &namespaces, metrics: &metrics, now_ms: now, max_age_ms };
+
+    let mut outcomes: Vec<Option<EventOutcome>> = vec![None; raw_events.len()];
+    // The first occurrence of an id in the batch is the candidate; later ones are compared to it.
+    let mut first_by_id: HashMap<&str, usize> = HashMap::new();
+    let mut checked: Vec<(usize, ValidEvent)> = Vec::with_capacity(raw_events.len());
+    for (index, raw) in raw_events.iter().enumerate() {
+        match check_event(raw, &rules) {
+            Ok(event) => checked.push((index, event)),
+            Err(rejection) => outcomes[index] = Some(rejection.into()),
+        }
+    }
+    let mut candidates: Vec<(usize, &ValidEvent)> = Vec::with_capacity(checked.len());
+    for (index, event) in &checked {
+        match first_by_id.get(event.event_id.as_str()) {
+            None => {
+                first_by_id.insert(&event.event_id, candidates.len());
+                candidates.push((*index, event));
+            }
+            Some(&candidate) => {
+                let same = candidates[candidate].1.content_hash == event.content_hash;
+                outcomes[*index] = Some(if same { EventOutcome::Duplicate } else { conflict() });
+            }
+        }
+    }
+
+    let events: Vec<&ValidEvent> = candidates.iter().map(|(_, e)| *e).collect();
+    let mut tx = db.pool.begin().await?;
+    let inserted = usage::insert_new_events(&mut tx, organization_id, &events, now, closed_before).await?;
+    let existing: Vec<&str> =
+        events.iter().filter(|e| !inserted.contains(&e.event_id)).map(|e| e.event_id.as_str()).collect();
+    let stored = usage::stored_hashes(&mut tx, organization_id, &existing).await?;
+    let mut dirty: HashSet<HourKey> = HashSet::new();
+    for (index, event) in &candidates {
+        outcomes[*index] = Some(if inserted.contains(&event.event_id) {
+            dirty.insert(HourKey {
+                organization_id: organization_id.to_owned(),
+                namespace_id: event.namespace_id.clone(),
+                metric: event.metric.clone(),
+                hour: event.hour(),
+            });
+            EventOutcome::Accepted
+        } else if stored.get(&event.event_id) == Some(&event.content_hash) {
+            EventOutcome::Duplicate
+        } else {
+            conflict()
+        });
+    }
+    let dirty: Vec<HourKey> = dirty.into_iter().collect();
+    usage::mark_dirty(&mut tx, &dirty, &new_id(IdKind::RollupMark, now), now).await?;
+    tx.commit().await?;
+    Ok(outcomes.into_iter().map(|o| o.unwrap_or_else(|| conflict())).collect())
+}
+
+/// One pass of the rollup worker: recompute up to `limit` dirty hours, oldest first. Returns the
+/// organizations whose totals changed, so live views can refresh.
+pub async fn roll_up_dirty_hours(db: &Db, limit: i64) -> Result<(usize, Vec<String>), Error> {
+    let mut conn = db.pool.acquire().await?;
+    let dirty = usage::oldest_dirty_hours(&mut conn, limit).await?;
+    drop(conn);
+    let mut organizations: Vec<String> = Vec::new();
+    for mark in &dirty {
+        roll_up_hour(db, mark).await?;
+        if !organizations.contains(&mark.organization_id) {
+            organizations.push(mark.organization_id.clone());
+        }
+    }
+    Ok((dirty.len(), organizations))
+}
+
+async fn roll_up_hour(db: &Db, mark: &DirtyHour) -> Result<(), Error> {
+    let key = HourKey {
+        organization_id: mark.organization_id.clone(),
+        namespace_id: mark.namespace_id.clone(),
+        metric: mark.metric.clone(),
+        hour: mark.hour,
+    };
+    let mut tx = db.pool.begin().await?;
+    usage::recompute_hour(&mut tx, &key, now_ms()).await?;
+    usage::clear_dirty(&mut tx, mark).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// "Usage complete through": every event ingested before this instant is in the rollups.
+pub async fn complete_through(db: &Db, organization_id: &str) -> Result<i64, Error> {
+    let mut conn = db.pool.acquire().await?;
+    Ok(match usage::oldest_pending_mark(&mut conn, organization_id).await? {
+        Some(marked_at) => marked_at - 1,
+        None => now_ms(),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    pub organization_id: String,
+    pub namespace_id: String,
+    pub metric: String,
+    /// The hour, or the day for daily sums.
+    pub at: i64,
+    pub level: &'static str,
+    pub from_events: i64,
+    pub from_rollups: i64,
+}
+
+/// Recomputes hourly and daily totals from the events in `[from, to)` and compares them with the
+/// stored rollups.
+pub async fn reconcile(db: &Db, from: i64, to: i64) -> Result<Vec<Mismatch>, Error> {
+    let mut conn = db.pool.acquire().await?;
+    let events = usage::event_sums(&mut conn, from, to).await?;
+    let rollups = usage::stored_rollups(&mut conn, from, to).await?;
+    let mut mismatches = compare(&events, &rollups, "hour", |hour| hour);
+    mismatches.extend(compare(&events, &rollups, "day", |hour| hour.div_euclid(86_400_000) * 86_400_000));
+    Ok(mismatches)
+}
+
+fn compare(
+    events: &[KeyedTotal],
+    rollups: &[KeyedTotal],
+    level: &'static str,
+    bucket: impl Fn(i64) -> i64,
+) -> Vec<Mismatch> {
+    type Key = (String, String, String, i64);
+    let sum = |rows: &[KeyedTotal]| {
+        let mut totals: BTreeMap<Key, i64> = BTreeMap::new();
+        for r in rows {
+            *totals
+                .entry((r.organization_id.clone(), r.namespace_id.clone(), r.metric.clone(), bucket(r.hour)))
+                .or_default() += r.total;
+        }
+        totals
+    };
+    let (from_events, from_rollups) = (sum(events), sum(rollups));
+    let keys: std::collections::BTreeSet<&Key> = from_events.keys().chain(from_rollups.keys()).collect();
+    keys.into_iter()
+        .filter_map(|key| {
+            let (e, r) = (from_events.get(key).copied().unwrap_or(0), from_rollups.get(key).copied().unwrap_or(0));
+            (e != r).then(|| Mismatch {
+                organization_id: key.0.clone(),
+                namespace_id: key.1.clone(),
+                metric: key.2.clone(),
+                at: key.3,
+                level,
+                from_events: e,
+                from_rollups: r,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,193 @@
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{ACME_OWNER, GLOBEX_OWNER, json, minutes_ago, spawn_app};
+
+fn event(id: &str, namespace: &str, quantity: i64, at: &str) -> Value {
+    json!({"id": id, "namespace": namespace, "metric": "actions", "quantity": quantity, "timestamp": at})
+}
+
+#[tokio::test]
+async fn a_batch_answers_accepted_duplicate_and_rejected_per_event_and_stores_the_valid_ones() {
+    let app = spawn_app().await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let at = minutes_ago(90);
+    app.send_events(&key, &json!([event("e1", "payments-prod", 5, &at)])).await;
+
+    let batch = json!([
+        event("e2", "payments-prod", 7, &at),
+        event("e1", "payments-prod", 5, &at),
+        event("e1", "payments-prod", 6, &at),
+        event("e3", "logistics", 1, &at),
+        {"id": "e4", "namespace": "payments-prod", "metric": "cpu", "quantity": 1, "timestamp": at},
+        event("e5", "payments-prod", -1, &at),
+        event("e6", "payments-prod", 1, "2020-01-01T00:00:00Z"),
+        event("e2", "payments-prod", 7, &at),
+    ]);
+    let response = app.send_events(&key, &batch).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let reply = json(response).await;
+    let statuses: Vec<(&str, Option<&str>)> = reply["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["status"].as_str().unwrap(), r["field"].as_str()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("accepted", None),
+            ("duplicate", None),
+            ("rejected", Some("id")),
+            ("rejected", Some("namespace")),
+            ("rejected", Some("metric")),
+            ("rejected", Some("quantity")),
+            ("rejected", Some("timestamp")),
+            ("duplicate", None),
+        ]
+    );
+    assert_eq!(
+        (reply["accepted"].as_i64(), reply["duplicates"].as_i64(), reply["rejected"].as_i64()),
+        (Some(1), Some(2), Some(5))
+    );
+    assert_eq!(reply["results"][3]["reason"], "unknown namespace");
+    assert_eq!(app.count("select count(*) from usage_events").await, 2);
+
+    app.wait_for_rollups().await;
+    let rollups = app.rollups("actions").await;
+    assert_eq!(rollups.len(), 1);
+    assert_eq!((rollups[0].0.as_str(), rollups[0].2), ("payments-prod", 12));
+}
+
+#[tokio::test]
+async fn ndjson_and_the_events_wrapper_are_accepted_too() {
+    let app = spawn_app().await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let at = minutes_ago(5);
+    let ndjson = format!("{}\n{}\n", event("n1", "payments-prod", 1, &at), event("n2", "payments-staging", 2, &at));
+
+    let response = app
+        .api(Method::POST, "/v1/usage/events", &key)
+        .header("content-type", "application/x-ndjson")
+        .body(ndjson)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(response).await["accepted"], 2);
+
+    let wrapped = app.send_events(&key, &json!({"events": [event("n3", "payments-prod", 3, &at)]})).await;
+    assert_eq!(json(wrapped).await["accepted"], 1);
+}
+
+#[tokio::test]
+async fn bad_bodies_and_bad_keys_are_refused_and_write_nothing() {
+    let app = spawn_app().await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let at = minutes_ago(5);
+
+    let malformed = app
+        .api(Method::POST, "/v1/usage/events", &key)
+        .header("content-type", "application/json")
+        .body("[{\"id\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json(malformed).await["error"]["field"], "body");
+
+    let too_many: Vec<Value> = (0..1001).map(|i| event(&format!("b{i}"), "payments-prod", 1, &at)).collect();
+    let oversized = app.send_events(&key, &Value::Array(too_many)).await;
+    assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let huge = app
+        .api(Method::POST, "/v1/usage/events", &key)
+        .header("content-type", "application/json")
+        .body(format!("[\"{}\"]", "x".repeat(3 * 1024 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let no_key = app.send_events("bpk_not_a_key", &json!([event("k1", "payments-prod", 1, &at)])).await;
+    assert_eq!(no_key.status(), StatusCode::UNAUTHORIZED);
+    let anonymous = app.client.post(app.url("/v1/usage/events")).json(&json!([])).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    assert_eq!(app.count("select count(*) from usage_events").await, 0);
+}
+
+#[tokio::test]
+async fn a_revoked_key_cannot_send_usage() {
+    let app = spawn_app().await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    let created =
+        json(app.call_with(&owner, "create_api_key", &[("organization_id", &acme), ("name", "k")]).await).await;
+    let key = created["secret"].as_str().unwrap();
+    let key_id = created["key"]["id"].as_str().unwrap();
+    app.call_with(&owner, "revoke_api_key", &[("organization_id", &acme), ("key_id", key_id)]).await;
+
+    let response = app.send_events(key, &json!([event("r1", "payments-prod", 1, &minutes_ago(1))])).await;
+
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn one_organization_cannot_write_to_another_organizations_namespace() {
+    let app = spawn_app().await;
+    let globex_key = app.api_key(&GLOBEX_OWNER, "Globex").await;
+    let acme_namespace: String = sqlx::query_scalar("select id from namespaces where name = 'payments-prod'")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let at = minutes_ago(1);
+
+    let by_name = json(app.send_events(&globex_key, &json!([event("x1", "payments-prod", 1, &at)])).await).await;
+    let by_id = json(app.send_events(&globex_key, &json!([event("x2", &acme_namespace, 1, &at)])).await).await;
+
+    assert_eq!(by_name["results"][0]["reason"], "unknown namespace");
+    assert_eq!(by_id["results"][0]["reason"], "unknown namespace");
+    assert_eq!(app.count("select count(*) from usage_events").await, 0);
+}
+
+#[tokio::test]
+async fn the_same_event_id_in_two_organizations_is_two_events() {
+    let app = spawn_app().await;
+    let acme = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let globex = app.api_key(&GLOBEX_OWNER, "Globex").await;
+    let at = minutes_ago(1);
+    assert_eq!(
+        json(app.send_events(&acme, &json!([event("same", "payments-prod", 1, &at)])).await).await["accepted"],
+        1
+    );
+    assert_eq!(json(app.send_events(&globex, &json!([event("same", "logistics", 1, &at)])).await).await["accepted"], 1);
+}
+
+#[tokio::test]
+async fn events_of_a_closed_period_are_stored_and_flagged_late() {
+    let app = spawn_app().await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let closed_before = server::domain::time::now_ms() - 30 * 60_000;
+    sqlx::query("update organizations set usage_closed_before = $1")
+        .bind(closed_before)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+
+    let reply = json(
+        app.send_events(
+            &key,
+            &json!([
+                event("old", "payments-prod", 4, &minutes_ago(120)),
+                event("new", "payments-prod", 1, &minutes_ago(0))
+            ]),
+        )
+        .await,
+    )
+    .await;
+
+    assert_eq!(reply["accepted"], 2);
+    assert_eq!(app.count("select count(*) from usage_events where late = 1").await, 1);
+    assert_eq!(app.count("select count(*) from usage_events where late = 1 and event_id = 'old'").await, 1);
+}

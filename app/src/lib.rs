@@ -12,7 +12,7 @@ use leptos_router::{SsrMode, path};
 use components::layout::OrgLayout;
 use pages::{
     admin::AdminPage, dashboard::DashboardPage, home::HomePage, login::LoginPage, namespaces::NamespacesPage,
-    not_found::NotFoundPage,
+    not_found::NotFoundPage, usage::UsagePage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
                     <ParentRoute path=path!("/orgs/:org") view=OrgLayout ssr=SsrMode::Async>
                         <Route path=path!("") view=DashboardPage ssr=SsrMode::Async/>
                         <Route path=path!("namespaces") view=NamespacesPage ssr=SsrMode::Async/>
+                        <Route path=path!("usage") view=UsagePage ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>
             </Router>

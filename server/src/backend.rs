@@ -1,12 +1,13 @@
 //! The portal backend the UI's server functions call: a thin layer over the services.
 use app::api::backend::PortalBackend;
+use app::api::dto::usage::{UsageRange, UsageReport};
 use app::api::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary, SessionUser};
 use app::api::error::AppError;
 use async_trait::async_trait;
 
 use crate::db::Db;
 use crate::services::accounts::{self, LoginThrottle};
-use crate::services::organizations;
+use crate::services::{organizations, usage_report};
 
 pub struct Backend {
     pub db: Db,
@@ -55,5 +56,14 @@ impl PortalBackend for Backend {
 
     async fn list_organizations(&self) -> Result<Vec<OrganizationSummary>, AppError> {
         Ok(organizations::list_organizations(&self.db).await?)
+    }
+
+    async fn usage_report(
+        &self,
+        organization_id: &str,
+        metric: &str,
+        range: UsageRange,
+    ) -> Result<UsageReport, AppError> {
+        Ok(usage_report::usage_report(&self.db, organization_id, metric, range).await?)
     }
 }

@@ -1,5 +1,6 @@
 //! The billing portal's server: HTTP, backend logic and storage.
 pub mod backend;
+pub mod chart;
 pub mod config;
 pub mod db;
 pub mod domain;

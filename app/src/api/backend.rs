@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use leptos::prelude::*;
 
+use super::dto::usage::{UsageRange, UsageReport};
 use super::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary, SessionUser};
 use super::error::AppError;
 
@@ -29,6 +30,12 @@ pub trait PortalBackend: Send + Sync + 'static {
     ) -> Result<CreatedApiKey, AppError>;
     async fn revoke_api_key(&self, actor: &SessionUser, organization_id: &str, key_id: &str) -> Result<(), AppError>;
     async fn list_organizations(&self) -> Result<Vec<OrganizationSummary>, AppError>;
+    async fn usage_report(
+        &self,
+        organization_id: &str,
+        metric: &str,
+        range: UsageRange,
+    ) -> Result<UsageReport, AppError>;
 }
 
 pub type SharedBackend = Arc<dyn PortalBackend>;

@@ -173,3 +173,75 @@ mod tests {
         assert_eq!(Role::parse("admin"), None);
     }
 }
+
+pub mod usage {
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum UsageRange {
+        Last24Hours,
+        Last7Days,
+        BillingPeriod,
+    }
+
+    impl UsageRange {
+        pub const ALL: [UsageRange; 3] = [Self::Last24Hours, Self::Last7Days, Self::BillingPeriod];
+
+        pub fn key(self) -> &'static str {
+            match self {
+                Self::Last24Hours => "24h",
+                Self::Last7Days => "7d",
+                Self::BillingPeriod => "period",
+            }
+        }
+
+        pub fn label(self) -> &'static str {
+            match self {
+                Self::Last24Hours => "Last 24 hours",
+                Self::Last7Days => "Last 7 days",
+                Self::BillingPeriod => "Current billing period",
+            }
+        }
+
+        /// Unknown keys fall back to the last 24 hours.
+        pub fn from_key(key: &str) -> Self {
+            Self::ALL.into_iter().find(|r| r.key() == key).unwrap_or(Self::Last24Hours)
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct MetricInfo {
+        pub key: String,
+        pub display_name: String,
+        pub display_unit: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct NamespaceUsage {
+        pub id: String,
+        pub name: String,
+        /// The period total, formatted in the metric's display unit.
+        pub total: String,
+    }
+
+    /// One row of the accessible table: an hour with usage, and each namespace's total in it.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct HourRow {
+        pub hour: String,
+        pub totals: Vec<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct UsageReport {
+        pub metric: MetricInfo,
+        pub metrics: Vec<MetricInfo>,
+        pub range: UsageRange,
+        pub from: String,
+        pub to: String,
+        pub namespaces: Vec<NamespaceUsage>,
+        pub rows: Vec<HourRow>,
+        pub chart_svg: String,
+        pub complete_through: String,
+        pub late_events: i64,
+    }
+}

@@ -5,3 +5,4 @@ pub mod dto;
 pub mod error;
 pub mod organization;
 pub mod session;
+pub mod usage;

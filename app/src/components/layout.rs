@@ -31,6 +31,7 @@ pub fn OrgLayout() -> impl IntoView {
         <header class="topbar">
             <nav aria-label="Main">
                 <A href=base exact=true>"Dashboard"</A>
+                <A href=move || format!("{}/usage", base())>"Usage"</A>
                 <A href=move || format!("{}/namespaces", base())>"Namespaces & API keys"</A>
                 <Suspense>
                     {move || Suspend::new(async move {

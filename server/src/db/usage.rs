@@ -273,3 +273,17 @@ pub async fn stored_rollups(conn: &mut AnyConnection, from: i64, to: i64) -> Res
 pub async fn pending_mark_count(conn: &mut AnyConnection) -> Result<i64, Error> {
     Ok(sqlx::query_scalar("select count(*) from usage_dirty_hours").fetch_one(conn).await?)
 }
+
+#[derive(Debug, Clone, FromRow)]
+pub struct MetricRow {
+    pub key: String,
+    pub display_name: String,
+    pub display_unit: String,
+    pub units_per_display: i64,
+}
+
+pub async fn metric_catalog(conn: &mut AnyConnection) -> Result<Vec<MetricRow>, Error> {
+    Ok(sqlx::query_as("select key, display_name, display_unit, units_per_display from metrics order by key")
+        .fetch_all(conn)
+        .await?)
+}

@@ -243,3 +243,53 @@ mod tests {
         assert_eq!(hour_of(-1), -HOUR_MS);
     }
 }
+
+/// `[from, to)` in whole hours for a usage view, ending with the current hour.
+pub fn range_bounds(range: app::api::dto::usage::UsageRange, now_ms: i64) -> (i64, i64) {
+    use app::api::dto::usage::UsageRange;
+    let to = hour_of(now_ms) + HOUR_MS;
+    let from = match range {
+        UsageRange::Last24Hours => to - 24 * HOUR_MS,
+        UsageRange::Last7Days => to - 7 * 24 * HOUR_MS,
+        // Calendar months in UTC until subscriptions bring their own anchor day.
+        UsageRange::BillingPeriod => {
+            let now =
+                OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000)).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            let first = now.date().replace_day(1).unwrap_or(now.date()).midnight().assume_utc();
+            (first.unix_timestamp_nanos() / 1_000_000) as i64
+        }
+    };
+    (from, to)
+}
+
+/// A quantity in the metric's display unit: `units_per_display` of the stored unit make one.
+pub fn format_quantity(quantity: i64, units_per_display: i64) -> String {
+    if units_per_display <= 1 {
+        return quantity.to_string();
+    }
+    let digits = units_per_display.ilog10() as usize;
+    format!("{}.{:0digits$}", quantity / units_per_display, quantity % units_per_display)
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+    use app::api::dto::usage::UsageRange;
+
+    const NOW: i64 = 1_795_253_400_000; // 2026-11-21T09:30:00Z
+
+    #[test]
+    fn ranges_end_with_the_current_hour() {
+        assert_eq!(range_bounds(UsageRange::Last24Hours, NOW), (1_795_255_200_000 - 24 * HOUR_MS, 1_795_255_200_000));
+        let (from, to) = range_bounds(UsageRange::Last7Days, NOW);
+        assert_eq!((to - from) / HOUR_MS, 168);
+        assert_eq!(range_bounds(UsageRange::BillingPeriod, NOW).0, 1_793_491_200_000, "2026-11-01T00:00:00Z");
+    }
+
+    #[test]
+    fn quantities_are_shown_in_display_units_without_floats() {
+        assert_eq!(format_quantity(1234, 1), "1234");
+        assert_eq!(format_quantity(1234, 1000), "1.234");
+        assert_eq!(format_quantity(5, 1000), "0.005");
+    }
+}

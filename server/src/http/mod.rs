@@ -5,6 +5,8 @@ pub mod api_json;
 pub mod guard;
 pub mod health;
 pub mod ingest;
+pub mod session_auth;
+pub mod usage;
 
 use std::sync::Arc;
 
@@ -56,6 +58,7 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .merge(health::routes())
         .merge(api::routes())
         .merge(ingest::routes())
+        .merge(usage::routes())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -3,3 +3,4 @@ pub mod accounts;
 pub mod demo;
 pub mod organizations;
 pub mod usage;
+pub mod usage_report;

@@ -6,3 +6,4 @@ mod namespaces_and_keys;
 mod operations;
 mod rollups;
 mod sessions;
+mod usage_views;

@@ -1,0 +1,24 @@
+//! The logged-in user for plain axum routes (the server functions have their own path in `app`).
+use app::api::backend::SESSION_USER_KEY;
+use app::api::dto::SessionUser;
+use app::api::error::AppError;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use tower_sessions::Session;
+
+use super::AppState;
+use crate::services::accounts;
+
+pub struct LoggedIn(pub SessionUser);
+
+impl FromRequestParts<AppState> for LoggedIn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = Session::from_request_parts(parts, state).await.map_err(|_| AppError::Internal)?;
+        let user_id: Option<String> = session.get(SESSION_USER_KEY).await.map_err(|_| AppError::Internal)?;
+        let user_id = user_id.ok_or(AppError::Unauthorized)?;
+        let user = accounts::session_user(&state.db, &user_id).await?.ok_or(AppError::Unauthorized)?;
+        Ok(Self(user))
+    }
+}

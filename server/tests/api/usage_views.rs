@@ -1,0 +1,108 @@
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{ACME_MEMBER, ACME_OWNER, GLOBEX_OWNER, json, minutes_ago, spawn_app};
+
+fn actions(id: &str, namespace: &str, quantity: i64) -> serde_json::Value {
+    json!({"id": id, "namespace": namespace, "metric": "actions", "quantity": quantity, "timestamp": minutes_ago(0)})
+}
+
+#[tokio::test]
+async fn the_usage_report_shows_the_rolled_up_totals_per_namespace_and_hour() {
+    let app = spawn_app().await;
+    let acme = app.organization_id("Acme Corp").await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    app.send_events(&key, &json!([actions("u1", "payments-prod", 1200), actions("u2", "payments-staging", 34)])).await;
+    app.wait_for_rollups().await;
+    let member = app.client_for(&ACME_MEMBER).await;
+
+    let report = json(
+        app.call_with(&member, "usage", &[("organization_id", &acme), ("metric", "actions"), ("range", "Last24Hours")])
+            .await,
+    )
+    .await;
+
+    let totals: Vec<(&str, &str)> = report["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["name"].as_str().unwrap(), n["total"].as_str().unwrap()))
+        .collect();
+    assert_eq!(totals, [("payments-prod", "1200"), ("payments-staging", "34")]);
+    assert_eq!(report["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(report["rows"][0]["totals"], json!(["1200", "34"]));
+    assert!(report["chart_svg"].as_str().unwrap().starts_with("<svg"));
+    assert!(report["complete_through"].as_str().unwrap().ends_with("UTC"));
+}
+
+#[tokio::test]
+async fn usage_of_another_organization_is_not_found_and_an_unknown_metric_is_named() {
+    let app = spawn_app().await;
+    let acme = app.organization_id("Acme Corp").await;
+    let globex = app.client_for(&GLOBEX_OWNER).await;
+    let response = app
+        .call_with(&globex, "usage", &[("organization_id", &acme), ("metric", "actions"), ("range", "Last7Days")])
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let csv = globex.get(app.url(&format!("/orgs/{acme}/usage.csv"))).send().await.unwrap();
+    assert_eq!(csv.status(), StatusCode::NOT_FOUND);
+
+    let owner = app.client_for(&ACME_OWNER).await;
+    let unknown =
+        app.call_with(&owner, "usage", &[("organization_id", &acme), ("metric", "cpu"), ("range", "Last7Days")]).await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json(unknown).await["field"], "metric");
+}
+
+#[tokio::test]
+async fn the_csv_holds_the_same_hourly_totals() {
+    let app = spawn_app().await;
+    let acme = app.organization_id("Acme Corp").await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    app.send_events(&key, &json!([{"id": "s", "namespace": "payments-prod", "metric": "active_storage_gbh", "quantity": 2500, "timestamp": minutes_ago(0)}]))
+        .await;
+    app.wait_for_rollups().await;
+    let owner = app.client_for(&ACME_OWNER).await;
+
+    let response = owner
+        .get(app.url(&format!("/orgs/{acme}/usage.csv?metric=active_storage_gbh&range=24h")))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let csv = response.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "hour_utc,namespace,metric,total_GBh");
+    assert_eq!(lines.len(), 2);
+    assert!(lines[1].ends_with(",payments-prod,active_storage_gbh,2.500"), "{csv}");
+    let anonymous = app.client.get(app.url(&format!("/orgs/{acme}/usage.csv"))).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_live_stream_announces_new_rollups_of_the_organization_within_a_second() {
+    let app = spawn_app().await;
+    let acme = app.organization_id("Acme Corp").await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    let mut stream = owner.get(app.url(&format!("/orgs/{acme}/usage/live"))).send().await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+
+    let sent = std::time::Instant::now();
+    app.send_events(&key, &json!([actions("live", "payments-prod", 3)])).await;
+    let chunk = tokio::time::timeout(Duration::from_secs(1), stream.chunk())
+        .await
+        .expect("an event within 1 s")
+        .unwrap()
+        .unwrap();
+
+    assert!(String::from_utf8_lossy(&chunk).contains("event: rollup"));
+    assert!(sent.elapsed() < Duration::from_secs(1));
+    let globex = app.client_for(&GLOBEX_OWNER).await;
+    let refused = globex.get(app.url(&format!("/orgs/{acme}/usage/live"))).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+}

@@ -85,7 +85,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let from = from.as_deref().map(parse_instant).transpose()?.unwrap_or(i64::MIN / 2);
             let to = to.as_deref().map(parse_instant).transpose()?.unwrap_or(now_ms() + 86_400_000);
             let db = Db::connect(&settings.database_url).await?;
-            let mismatches = reconcile(&db, from, to).await?;
+            let (mismatches, pending) = reconcile(&db, from, to).await?;
             for m in &mismatches {
                 println!(
                     "MISMATCH {} {} {} {} {} events={} rollups={}",
@@ -99,7 +99,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 );
             }
             if mismatches.is_empty() {
-                println!("reconcile: rollups match the events");
+                println!("reconcile: rollups match the events ({pending} hours still waiting for rollup)");
                 Ok(())
             } else {
                 Err(Error::Corrupt(format!("{} reconciliation mismatches", mismatches.len())))

@@ -287,3 +287,23 @@ pub async fn metric_catalog(conn: &mut AnyConnection) -> Result<Vec<MetricRow>, 
         .fetch_all(conn)
         .await?)
 }
+
+/// Usage before `before_ms` belongs to a finalized period from now on: later events for it are `late`.
+pub async fn close_usage_before(conn: &mut AnyConnection, organization_id: &str, before_ms: i64) -> Result<(), Error> {
+    sqlx::query("update organizations set usage_closed_before = $1 where id = $2 and usage_closed_before < $1")
+        .bind(before_ms)
+        .bind(organization_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn dirty_keys(conn: &mut AnyConnection, from: i64, to: i64) -> Result<Vec<HourKey>, Error> {
+    Ok(sqlx::query_as(
+        "select organization_id, namespace_id, metric, hour from usage_dirty_hours where hour >= $1 and hour < $2",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?)
+}

@@ -40,7 +40,7 @@ pub const STAFF: Login = Login { email: "admin@portal.test", password: "portal-a
 
 static LOG_BACKEND: Once = Once::new();
 
-async fn fresh_database_url() -> String {
+pub async fn fresh_database_url() -> String {
     let unique = format!("t{}", server::domain::ids::new_id(server::domain::ids::IdKind::User, 0).replace("usr_", ""));
     match std::env::var("TEST_DATABASE").as_deref() {
         Ok("postgres") => {

@@ -72,7 +72,7 @@ async fn any_stream_with_duplicates_and_conflicts_rolls_up_to_the_sums_of_the_un
         }
         app.wait_for_rollups().await;
         assert_eq!(app.count("select count(*) from usage_events").await, replay_before);
-        let mismatches = server::services::usage::reconcile(&app.db, i64::MIN / 2, i64::MAX / 2).await.unwrap();
+        let (mismatches, _) = server::services::usage::reconcile(&app.db, i64::MIN / 2, i64::MAX / 2).await.unwrap();
         assert_eq!(mismatches, vec![]);
     }
 }
@@ -90,7 +90,7 @@ async fn reconcile_reports_a_rollup_that_differs_from_its_events() {
     app.wait_for_rollups().await;
     sqlx::query("update usage_hourly set total = total + 1").execute(&app.db.pool).await.unwrap();
 
-    let mismatches = server::services::usage::reconcile(&app.db, i64::MIN / 2, i64::MAX / 2).await.unwrap();
+    let (mismatches, _) = server::services::usage::reconcile(&app.db, i64::MIN / 2, i64::MAX / 2).await.unwrap();
 
     let levels: Vec<(&str, i64, i64)> = mismatches.iter().map(|m| (m.level, m.from_events, m.from_rollups)).collect();
     assert_eq!(levels, [("hour", 3, 4), ("day", 3, 4)]);

@@ -1,0 +1,245 @@
+//! Load for the usage ingestion API, and the raw-insert baseline it is measured against.
+//!
+//! ```text
+//! loadgen setup    --database-url URL --organizations 4 --namespaces 5 --keys-file keys.json
+//! loadgen http     --url http://127.0.0.1:3000 --keys-file keys.json --events 1000000 --connections 8
+//! loadgen baseline --database-url URL --events 1000000
+//! ```
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use server::db::Db;
+use server::domain::time::now_ms;
+use tokio::sync::Mutex;
+
+mod baseline;
+mod setup;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create organizations, namespaces and API keys for a load run; write the keys to a file.
+    Setup {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long, default_value_t = 4)]
+        organizations: usize,
+        #[arg(long, default_value_t = 5)]
+        namespaces: usize,
+        #[arg(long, default_value = "loadgen-keys.json")]
+        keys_file: String,
+    },
+    /// Send batches of events over HTTP and report events/s and batch latency.
+    Http {
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        #[arg(long, default_value = "loadgen-keys.json")]
+        keys_file: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+        /// Share of events that repeat an id already sent (answered `duplicate`).
+        #[arg(long, default_value_t = 0.05)]
+        duplicate_share: f64,
+        /// Share of events dated inside the closed period (stored and flagged `late`).
+        #[arg(long, default_value_t = 0.01)]
+        late_share: f64,
+    },
+    /// Insert the same number of event rows straight into the database with its best bulk method.
+    Baseline {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 10_000)]
+        rows_per_transaction: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    match Cli::parse().command {
+        Command::Setup { database_url, organizations, namespaces, keys_file } => {
+            let db = Db::connect(&database_url).await?;
+            db.migrate().await?;
+            let targets = setup::create_targets(&db, organizations, namespaces).await?;
+            std::fs::write(&keys_file, serde_json::to_string_pretty(&targets)?)?;
+            println!("{organizations} organizations with {namespaces} namespaces each; keys in {keys_file}");
+        }
+        Command::Http { url, keys_file, events, connections, batch, duplicate_share, late_share } => {
+            let targets: Vec<setup::Target> = serde_json::from_str(&std::fs::read_to_string(&keys_file)?)?;
+            let shape = Shape { duplicate_share, late_share, batch };
+            run_http(&url, targets, events, connections, shape).await?;
+        }
+        Command::Baseline { database_url, events, rows_per_transaction } => {
+            let db = Db::connect(&database_url).await?;
+            let started = Instant::now();
+            baseline::insert_rows(&db, &database_url, events, rows_per_transaction).await?;
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "baseline {:?}: {events} rows in {secs:.1} s = {:.0} rows/s ({rows_per_transaction} rows per transaction)",
+                db.backend,
+                events as f64 / secs
+            );
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+struct Shape {
+    duplicate_share: f64,
+    late_share: f64,
+    batch: usize,
+}
+
+struct Totals {
+    latencies_us: Mutex<Vec<u64>>,
+    accepted: AtomicU64,
+    duplicates: AtomicU64,
+    rejected: AtomicU64,
+    failed_batches: AtomicU64,
+}
+
+async fn run_http(
+    url: &str,
+    targets: Vec<setup::Target>,
+    events: u64,
+    connections: usize,
+    shape: Shape,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let remaining = Arc::new(AtomicU64::new(events));
+    let totals = Arc::new(Totals {
+        latencies_us: Mutex::new(Vec::new()),
+        accepted: AtomicU64::new(0),
+        duplicates: AtomicU64::new(0),
+        rejected: AtomicU64::new(0),
+        failed_batches: AtomicU64::new(0),
+    });
+    let targets = Arc::new(targets);
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for worker in 0..connections {
+        let (remaining, totals, targets, url) = (remaining.clone(), totals.clone(), targets.clone(), url.to_owned());
+        workers
+            .push(tokio::spawn(async move { send_batches(worker, &url, &targets, &remaining, &totals, shape).await }));
+    }
+    for worker in workers {
+        worker.await?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let mut latencies = totals.latencies_us.lock().await.clone();
+    latencies.sort_unstable();
+    let pick =
+        |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).copied().unwrap_or(0) as f64 / 1000.0;
+    let sent = totals.accepted.load(Ordering::Relaxed)
+        + totals.duplicates.load(Ordering::Relaxed)
+        + totals.rejected.load(Ordering::Relaxed);
+    println!(
+        "http: {sent} events in {secs:.1} s = {:.0} events/s over {connections} connections, batches of {}; \
+         batch latency p50 {:.1} ms, p99 {:.1} ms; accepted {}, duplicates {}, rejected {}, failed batches {}",
+        sent as f64 / secs,
+        shape.batch,
+        pick(0.5),
+        pick(0.99),
+        totals.accepted.load(Ordering::Relaxed),
+        totals.duplicates.load(Ordering::Relaxed),
+        totals.rejected.load(Ordering::Relaxed),
+        totals.failed_batches.load(Ordering::Relaxed),
+    );
+    Ok(())
+}
+
+async fn send_batches(
+    worker: usize,
+    url: &str,
+    targets: &[setup::Target],
+    remaining: &AtomicU64,
+    totals: &Totals,
+    shape: Shape,
+) {
+    let client = reqwest::Client::new();
+    let mut rng = StdRng::seed_from_u64(worker as u64 ^ now_ms() as u64);
+    // One organization per connection, so a resent id reaches the organization that has it.
+    let target = &targets[worker % targets.len()];
+    let base_ms = now_ms();
+    let mut next_sequence: u64 = 0;
+    let endpoint = format!("{url}/v1/usage/events");
+    let mut latencies = Vec::new();
+    loop {
+        let want = shape.batch as u64;
+        let Ok(previous) =
+            remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| (r > 0).then(|| r.saturating_sub(want)))
+        else {
+            break;
+        };
+        let size = previous.min(want) as usize;
+        let batch: Vec<Value> = (0..size)
+            .map(|_| {
+                let sequence = if next_sequence > 0 && rng.gen_bool(shape.duplicate_share) {
+                    rng.gen_range(0..next_sequence)
+                } else {
+                    next_sequence += 1;
+                    next_sequence - 1
+                };
+                event(worker, sequence, target, base_ms, shape)
+            })
+            .collect();
+        let sent = Instant::now();
+        let reply = client.post(&endpoint).bearer_auth(&target.key).json(&batch).send().await;
+        latencies.push(sent.elapsed().as_micros() as u64);
+        match reply {
+            Ok(response) if response.status().is_success() => {
+                if let Ok(body) = response.json::<Value>().await {
+                    for (field, counter) in [
+                        ("accepted", &totals.accepted),
+                        ("duplicates", &totals.duplicates),
+                        ("rejected", &totals.rejected),
+                    ] {
+                        counter.fetch_add(body[field].as_u64().unwrap_or(0), Ordering::Relaxed);
+                    }
+                }
+            }
+            _ => {
+                totals.failed_batches.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    totals.latencies_us.lock().await.extend(latencies);
+}
+
+/// The event with this sequence number; the same number always gives the same event, so a resend
+/// is a true duplicate.
+fn event(worker: usize, sequence: u64, target: &setup::Target, base_ms: i64, shape: Shape) -> Value {
+    let mut rng = StdRng::seed_from_u64(((worker as u64) << 40) ^ sequence);
+    let minutes_ago = if rng.gen_bool(shape.late_share) { rng.gen_range(70..110) } else { rng.gen_range(0..50) };
+    let at_ms = base_ms - minutes_ago * 60_000 - rng.gen_range(0..60_000);
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(at_ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let namespace = &target.namespaces[rng.gen_range(0..target.namespaces.len())];
+    let (metric, quantity) = if rng.gen_bool(0.8) {
+        ("actions", rng.gen_range(1..500))
+    } else {
+        ("active_storage_gbh", rng.gen_range(1..5_000))
+    };
+    json!({
+        "id": format!("w{worker}-{sequence}"),
+        "namespace": namespace,
+        "metric": metric,
+        "quantity": quantity,
+        "timestamp": at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+    })
+}

@@ -1,0 +1,75 @@
+//! Organizations, namespaces and API keys for a load run, made through the server's own code.
+use app::api::dto::{Membership, Role, SessionUser};
+use serde::{Deserialize, Serialize};
+use server::db::Db;
+use server::db::namespaces::{NamespaceRow, insert_namespace};
+use server::db::organizations::{OrganizationRow, insert_membership, insert_organization};
+use server::db::usage::close_usage_before;
+use server::db::users::{UserRow, insert_user};
+use server::domain::ids::{IdKind, new_id};
+use server::domain::password::hash_password;
+use server::domain::time::now_ms;
+use server::services::organizations::create_api_key;
+
+#[derive(Serialize, Deserialize)]
+pub struct Target {
+    pub organization_id: String,
+    pub key: String,
+    pub namespaces: Vec<String>,
+}
+
+/// Usage older than an hour counts as a closed period, so the run has late events.
+pub async fn create_targets(
+    db: &Db,
+    organizations: usize,
+    namespaces: usize,
+) -> Result<Vec<Target>, Box<dyn std::error::Error>> {
+    let now = now_ms();
+    let password_hash = hash_password("loadgen")?;
+    let mut targets = Vec::new();
+    for o in 0..organizations {
+        let org = OrganizationRow {
+            id: new_id(IdKind::Organization, now),
+            name: format!("Load {o}"),
+            billing_email: format!("billing{o}@load.test"),
+            currency: "USD".into(),
+            created_at: now,
+        };
+        let user = UserRow {
+            id: new_id(IdKind::User, now),
+            email: format!("{}@load.test", org.id),
+            password_hash: password_hash.clone(),
+        };
+        let mut tx = db.pool.begin().await?;
+        insert_organization(&mut tx, &org).await?;
+        insert_user(&mut tx, &user, now).await?;
+        insert_membership(&mut tx, &user.id, &org.id, Role::Owner, now).await?;
+        let mut names = Vec::new();
+        for n in 0..namespaces {
+            let name = format!("load-{n}");
+            let row = NamespaceRow {
+                id: new_id(IdKind::Namespace, now),
+                organization_id: org.id.clone(),
+                name: name.clone(),
+                created_at: now,
+            };
+            insert_namespace(&mut tx, &row).await?;
+            names.push(name);
+        }
+        close_usage_before(&mut tx, &org.id, now - 3_600_000).await?;
+        tx.commit().await?;
+        let owner = SessionUser {
+            user_id: user.id.clone(),
+            email: user.email.clone(),
+            is_staff: false,
+            memberships: vec![Membership {
+                organization_id: org.id.clone(),
+                organization_name: org.name.clone(),
+                role: Role::Owner,
+            }],
+        };
+        let key = create_api_key(db, &owner, &org.id, "loadgen").await?;
+        targets.push(Target { organization_id: org.id, key: key.secret, namespaces: names });
+    }
+    Ok(targets)
+}

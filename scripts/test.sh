@@ -19,7 +19,7 @@ trap cleanup EXIT
 section() { printf '\n==== %s\n' "$*"; }
 
 section "unit and API tests on SQLite"
-TEST_DATABASE=sqlite cargo test --locked -p app -p server --features app/ssr
+TEST_DATABASE=sqlite cargo test --locked -p app -p server -p loadgen --features app/ssr
 
 section "API tests on PostgreSQL (private cluster)"
 postgres_url=$(scripts/postgres.sh start "$work/pg")

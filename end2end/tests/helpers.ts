@@ -5,11 +5,19 @@ export const ACME_MEMBER = { email: "member@acme.test", password: "acme-member-p
 export const GLOBEX_OWNER = { email: "owner@globex.test", password: "globex-owner-pass" };
 export const STAFF = { email: "admin@portal.test", password: "portal-admin-pass" };
 
-/** Collects console errors and page errors; a journey ends by asserting there were none. */
-export function watchConsole(page: Page): string[] {
+/**
+ * Collects console errors and page errors; a journey ends by asserting there were none. Chromium
+ * logs every 4xx answer as a console error, so a journey names the statuses it provokes on purpose
+ * (a rejected form, a page visited after logging out).
+ */
+export function watchConsole(page: Page, expectedStatuses: number[] = []): string[] {
   const problems: string[] = [];
   page.on("console", (message: ConsoleMessage) => {
-    if (message.type() === "error") problems.push(`console: ${message.text()}`);
+    const text = message.text();
+    const expected = expectedStatuses.some((status) => text.includes(`status of ${status} `));
+    if (message.type() === "error" && !(expected && text.startsWith("Failed to load resource"))) {
+      problems.push(`console: ${text}`);
+    }
   });
   page.on("pageerror", (error) => problems.push(`page: ${error.message}`));
   return problems;

@@ -44,7 +44,7 @@ impl Application {
             max_failures: settings.login_max_failures,
             window_ms: settings.login_failure_window_minutes * 60_000,
         };
-        let metering = Metering::new(settings.usage_max_age_days * 86_400_000);
+        let metering = Metering::new(&db, settings.usage_max_age_days * 86_400_000);
         let backend: SharedBackend = Arc::new(Backend { db: db.clone(), login_throttle });
         let state = AppState {
             db: db.clone(),

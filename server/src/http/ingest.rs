@@ -48,7 +48,9 @@ async fn ingest_events(
         _ => AppError::malformed("body", rejection.body_text()),
     })?;
     let events = parse_batch(&headers, &body)?;
-    let outcomes = usage::ingest(&state.db, &caller.organization_id, &events, state.metering.max_event_age_ms).await?;
+    let batch =
+        usage::check_batch(&state.db, &caller.organization_id, &events, state.metering.max_event_age_ms).await?;
+    let outcomes = state.metering.writer.store(batch).await?;
     state.metering.ingested.notify_one();
     let count = |wanted: fn(&EventOutcome) -> bool| outcomes.iter().filter(|o| wanted(o)).count();
     Ok(Json(IngestReply {

@@ -1,2 +1,3 @@
 //! Background workers. Their work lives in durable rows, so a restart picks up where a crash left off.
+pub mod ingest_writer;
 pub mod rollup;

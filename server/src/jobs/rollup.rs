@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::db::Db;
+use crate::jobs::ingest_writer::IngestWriter;
 use crate::services::usage::roll_up_dirty_hours;
 
 const HOURS_PER_PASS: i64 = 500;
@@ -13,14 +14,20 @@ const HOURS_PER_PASS: i64 = 500;
 /// Shared by ingestion (which wakes the worker) and live views (which hear about new totals).
 pub struct Metering {
     pub max_event_age_ms: i64,
+    pub writer: IngestWriter,
     pub ingested: Notify,
     /// Organization ids whose rollups just changed.
     pub rolled_up: broadcast::Sender<String>,
 }
 
 impl Metering {
-    pub fn new(max_event_age_ms: i64) -> Arc<Self> {
-        Arc::new(Self { max_event_age_ms, ingested: Notify::new(), rolled_up: broadcast::channel(1024).0 })
+    pub fn new(db: &Db, max_event_age_ms: i64) -> Arc<Self> {
+        Arc::new(Self {
+            max_event_age_ms,
+            writer: IngestWriter::start(db.clone()),
+            ingested: Notify::new(),
+            rolled_up: broadcast::channel(1024).0,
+        })
     }
 }
 

@@ -10,6 +10,7 @@ use crate::domain::ids::{IdKind, new_id};
 use crate::domain::time::now_ms;
 use crate::domain::usage::{EventRules, Rejection, ValidEvent, check_event};
 use crate::error::Error;
+use sqlx::AnyConnection;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -32,57 +33,86 @@ impl From<Rejection> for EventOutcome {
     }
 }
 
-/// Checks, deduplicates and stores a batch. Every event answered `Accepted` is committed, with
-/// its hour marked for rollup in the same transaction, before this returns.
-pub async fn ingest(
+/// A batch after its checks: the outcome of every event that was settled without the database,
+/// and the events still to be stored.
+pub struct CheckedBatch {
+    pub organization_id: String,
+    outcomes: Vec<Option<EventOutcome>>,
+    /// (index in the batch, event): the first occurrence of each id.
+    candidates: Vec<(usize, ValidEvent)>,
+    closed_before: i64,
+}
+
+impl CheckedBatch {
+    pub fn len(&self) -> usize {
+        self.candidates.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.candidates.is_empty()
+    }
+}
+
+/// Checks every event of a batch against the organization's namespaces and the metrics catalog,
+/// and settles repeated ids inside the batch.
+pub async fn check_batch(
     db: &Db,
     organization_id: &str,
     raw_events: &[Value],
     max_age_ms: i64,
-) -> Result<Vec<EventOutcome>, Error> {
-    let now = now_ms();
+) -> Result<CheckedBatch, Error> {
     let mut conn = db.pool.acquire().await?;
     let namespaces = usage::namespace_lookup(&mut conn, organization_id).await?;
     let metrics = usage::metric_keys(&mut conn).await?;
     let closed_before = usage::usage_closed_before(&mut conn, organization_id).await?;
     drop(conn);
-    let rules = EventRules { namespaces: &namespaces, metrics: &metrics, now_ms: now, max_age_ms };
+    let rules = EventRules { namespaces: &namespaces, metrics: &metrics, now_ms: now_ms(), max_age_ms };
 
     let mut outcomes: Vec<Option<EventOutcome>> = vec![None; raw_events.len()];
-    // The first occurrence of an id in the batch is the candidate; later ones are compared to it.
-    let mut first_by_id: HashMap<&str, usize> = HashMap::new();
-    let mut checked: Vec<(usize, ValidEvent)> = Vec::with_capacity(raw_events.len());
+    let mut first_by_id: HashMap<String, usize> = HashMap::new();
+    let mut candidates: Vec<(usize, ValidEvent)> = Vec::with_capacity(raw_events.len());
     for (index, raw) in raw_events.iter().enumerate() {
-        match check_event(raw, &rules) {
-            Ok(event) => checked.push((index, event)),
-            Err(rejection) => outcomes[index] = Some(rejection.into()),
-        }
-    }
-    let mut candidates: Vec<(usize, &ValidEvent)> = Vec::with_capacity(checked.len());
-    for (index, event) in &checked {
-        match first_by_id.get(event.event_id.as_str()) {
+        let event = match check_event(raw, &rules) {
+            Ok(event) => event,
+            Err(rejection) => {
+                outcomes[index] = Some(rejection.into());
+                continue;
+            }
+        };
+        // The first occurrence of an id is the one stored; later ones are compared to it.
+        match first_by_id.get(&event.event_id) {
             None => {
-                first_by_id.insert(&event.event_id, candidates.len());
-                candidates.push((*index, event));
+                first_by_id.insert(event.event_id.clone(), candidates.len());
+                candidates.push((index, event));
             }
-            Some(&candidate) => {
-                let same = candidates[candidate].1.content_hash == event.content_hash;
-                outcomes[*index] = Some(if same { EventOutcome::Duplicate } else { conflict() });
+            Some(&first) => {
+                let same = candidates[first].1.content_hash == event.content_hash;
+                outcomes[index] = Some(if same { EventOutcome::Duplicate } else { conflict() });
             }
         }
     }
+    Ok(CheckedBatch { organization_id: organization_id.to_owned(), outcomes, candidates, closed_before })
+}
 
-    let events: Vec<&ValidEvent> = candidates.iter().map(|(_, e)| *e).collect();
-    let mut tx = db.pool.begin().await?;
-    let inserted = usage::insert_new_events(&mut tx, organization_id, &events, now, closed_before).await?;
+/// Stores a checked batch inside the caller's transaction and settles every remaining outcome:
+/// new ids are accepted (and their hours marked for rollup), known ids are duplicates or conflicts.
+pub async fn store_batch(
+    conn: &mut AnyConnection,
+    batch: CheckedBatch,
+    generation: &str,
+    now: i64,
+) -> Result<Vec<EventOutcome>, Error> {
+    let CheckedBatch { organization_id, mut outcomes, candidates, closed_before } = batch;
+    let events: Vec<&ValidEvent> = candidates.iter().map(|(_, e)| e).collect();
+    let inserted = usage::insert_new_events(conn, &organization_id, &events, now, closed_before).await?;
     let existing: Vec<&str> =
         events.iter().filter(|e| !inserted.contains(&e.event_id)).map(|e| e.event_id.as_str()).collect();
-    let stored = usage::stored_hashes(&mut tx, organization_id, &existing).await?;
+    let stored = usage::stored_hashes(conn, &organization_id, &existing).await?;
     let mut dirty: HashSet<HourKey> = HashSet::new();
     for (index, event) in &candidates {
         outcomes[*index] = Some(if inserted.contains(&event.event_id) {
             dirty.insert(HourKey {
-                organization_id: organization_id.to_owned(),
+                organization_id: organization_id.clone(),
                 namespace_id: event.namespace_id.clone(),
                 metric: event.metric.clone(),
                 hour: event.hour(),
@@ -95,9 +125,22 @@ pub async fn ingest(
         });
     }
     let dirty: Vec<HourKey> = dirty.into_iter().collect();
-    usage::mark_dirty(&mut tx, &dirty, &new_id(IdKind::RollupMark, now), now).await?;
+    usage::mark_dirty(conn, &dirty, generation, now).await?;
+    Ok(outcomes.into_iter().map(|o| o.unwrap_or_else(conflict)).collect())
+}
+
+/// Stores several checked batches in one transaction: one commit for all of them. Nothing is
+/// answered before that commit, so `accepted` always means durable.
+pub async fn store_batches(db: &Db, batches: Vec<CheckedBatch>) -> Result<Vec<Vec<EventOutcome>>, Error> {
+    let now = now_ms();
+    let generation = new_id(IdKind::RollupMark, now);
+    let mut tx = db.pool.begin().await?;
+    let mut answers = Vec::with_capacity(batches.len());
+    for batch in batches {
+        answers.push(store_batch(&mut tx, batch, &generation, now).await?);
+    }
     tx.commit().await?;
-    Ok(outcomes.into_iter().map(|o| o.unwrap_or_else(|| conflict())).collect())
+    Ok(answers)
 }
 
 /// One pass of the rollup worker: recompute up to `limit` dirty hours, oldest first. Returns the

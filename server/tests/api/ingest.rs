@@ -168,7 +168,8 @@ async fn the_same_event_id_in_two_organizations_is_two_events() {
 async fn events_of_a_closed_period_are_stored_and_flagged_late() {
     let app = spawn_app().await;
     let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
-    let closed_before = server::domain::time::now_ms() - 30 * 60_000;
+    // Everything before the current hour is closed.
+    let closed_before = server::domain::usage::hour_of(server::domain::time::now_ms());
     sqlx::query("update organizations set usage_closed_before = $1")
         .bind(closed_before)
         .execute(&app.db.pool)

@@ -1,7 +1,11 @@
 //! Pure rules without I/O.
 pub mod api_key;
 pub mod ids;
+pub mod money;
 pub mod namespace_name;
 pub mod password;
+pub mod period;
+pub mod proration;
+pub mod rating;
 pub mod time;
 pub mod usage;

@@ -1,0 +1,77 @@
+//! Money in integer minor units. Intermediate amounts are exact fractions of a minor unit (i128
+//! numerator over a positive denominator); they are rounded once, per invoice line, half-up.
+
+/// An exact amount in minor units: `numerator / denominator`, denominator > 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exact {
+    pub numerator: i128,
+    pub denominator: i128,
+}
+
+impl Exact {
+    pub fn whole(minor: i64) -> Self {
+        Self { numerator: minor as i128, denominator: 1 }
+    }
+
+    /// `quantity × minor / per`: a price of `minor` per `per` units.
+    pub fn of_units(quantity: i64, minor: i64, per: i64) -> Self {
+        Self { numerator: quantity as i128 * minor as i128, denominator: per.max(1) as i128 }
+    }
+
+    /// The one rounding rule: half-up (away from zero at exactly one half), to the minor unit.
+    pub fn round_half_up(self) -> i64 {
+        let (n, d) = (self.numerator, self.denominator);
+        let rounded = if n >= 0 { (2 * n + d) / (2 * d) } else { -((-2 * n + d) / (2 * d)) };
+        rounded as i64
+    }
+
+    /// Fixed-point text for audit records: the unrounded amount to six decimals of a minor unit.
+    pub fn audit_text(self) -> String {
+        let micro = (self.numerator * 1_000_000) / self.denominator;
+        let sign = if micro < 0 { "-" } else { "" };
+        format!("{sign}{}.{:06}", micro.abs() / 1_000_000, micro.abs() % 1_000_000)
+    }
+}
+
+/// `12345` minor units of a two-decimal currency → `123.45`.
+pub fn format_minor(minor: i64) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", minor.unsigned_abs() / 100, minor.unsigned_abs() % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_half_up_once() {
+        assert_eq!(Exact { numerator: 5, denominator: 10 }.round_half_up(), 1);
+        assert_eq!(Exact { numerator: 4, denominator: 10 }.round_half_up(), 0);
+        assert_eq!(Exact { numerator: 15, denominator: 10 }.round_half_up(), 2);
+        assert_eq!(Exact { numerator: 25, denominator: 10 }.round_half_up(), 3);
+        assert_eq!(Exact { numerator: -5, denominator: 10 }.round_half_up(), -1);
+        assert_eq!(Exact { numerator: -4, denominator: 10 }.round_half_up(), 0);
+        assert_eq!(Exact::whole(700).round_half_up(), 700);
+    }
+
+    #[test]
+    fn fractional_unit_prices_stay_exact_until_the_line_is_rounded() {
+        // 25.00 USD per million actions, 1,234,567 actions → 3086.4175 cents → 3086.
+        let amount = Exact::of_units(1_234_567, 2_500, 1_000_000);
+        assert_eq!(amount.audit_text(), "3086.417500");
+        assert_eq!(amount.round_half_up(), 3086);
+    }
+
+    #[test]
+    fn minor_units_print_with_two_decimals() {
+        assert_eq!(format_minor(12_345), "123.45");
+        assert_eq!(format_minor(5), "0.05");
+        assert_eq!(format_minor(-250), "-2.50");
+    }
+
+    #[test]
+    fn no_overflow_at_the_largest_quantities() {
+        let amount = Exact::of_units(1_000_000_000_000, 1_000_000, 1);
+        assert_eq!(amount.round_half_up(), 1_000_000_000_000_000_000);
+    }
+}

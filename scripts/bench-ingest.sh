@@ -9,7 +9,8 @@ connections=${3:-8}
 export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 cargo leptos build --release >/dev/null
-cargo build --release --locked -p loadgen >/dev/null
+# The same flags as the server build of cargo-leptos, so the two share their compiled dependencies.
+RUSTFLAGS="--cfg erase_components" cargo build --release --locked -p loadgen >/dev/null
 
 work=$(mktemp -d /tmp/portal-bench.XXXXXX)
 chmod 755 "$work"

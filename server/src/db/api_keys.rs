@@ -99,7 +99,6 @@ pub async fn revoke_api_key(conn: &mut AnyConnection, key_id: &str, now_ms: i64)
     Ok(done.rows_affected() == 1)
 }
 
-/// Recorded at minute precision so a busy key does not write on every request.
 pub async fn touch_api_key(conn: &mut AnyConnection, key_id: &str, now_ms: i64) -> Result<(), Error> {
     sqlx::query("update api_keys set last_used_at = $1 where id = $2 and (last_used_at is null or last_used_at < $3)")
         .bind(now_ms)

@@ -1,7 +1,7 @@
 //! Usage events (append-only), dirty hours and hourly rollups: all metering SQL.
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{AnyConnection, FromRow};
+use sqlx::{AnyConnection, Connection, FromRow};
 
 use crate::domain::usage::ValidEvent;
 use crate::error::Error;
@@ -39,10 +39,17 @@ pub async fn usage_closed_before(conn: &mut AnyConnection, organization_id: &str
         .unwrap_or(0))
 }
 
-fn placeholders(rows: usize, columns: usize, first: usize) -> String {
+/// The `n`th bind placeholder. SQLite gets anonymous `?`: with numbered ones, binding looks every
+/// name up in a list, which is quadratic in the thousands of parameters of a multi-row statement.
+fn placeholder(conn: &AnyConnection, n: usize) -> String {
+    if conn.backend_name() == "SQLite" { "?".to_owned() } else { format!("${n}") }
+}
+
+/// `(p, p, …), (p, p, …)` for `rows` rows of `columns` values, numbered from 1.
+fn row_placeholders(conn: &AnyConnection, rows: usize, columns: usize) -> String {
     (0..rows)
         .map(|r| {
-            let cells: Vec<String> = (0..columns).map(|c| format!("${}", first + r * columns + c)).collect();
+            let cells: Vec<String> = (1..=columns).map(|c| placeholder(conn, r * columns + c)).collect();
             format!("({})", cells.join(", "))
         })
         .collect::<Vec<_>>()
@@ -63,7 +70,7 @@ pub async fn insert_new_events(
             "insert into usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour,
                  properties, content_hash, received_at, late)
              values {} on conflict (organization_id, event_id) do nothing returning event_id",
-            placeholders(chunk.len(), 11, 1)
+            row_placeholders(conn, chunk.len(), 11)
         );
         let mut query = sqlx::query_scalar::<_, String>(&sql);
         for event in chunk {
@@ -93,10 +100,11 @@ pub async fn stored_hashes(
 ) -> Result<HashMap<String, String>, Error> {
     let mut found = HashMap::with_capacity(event_ids.len());
     for chunk in event_ids.chunks(LOOKUP_CHUNK) {
-        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let ids: Vec<String> = (2..chunk.len() + 2).map(|n| placeholder(conn, n)).collect();
         let sql = format!(
-            "select event_id, content_hash from usage_events where organization_id = $1 and event_id in ({})",
-            list.join(", ")
+            "select event_id, content_hash from usage_events where organization_id = {} and event_id in ({})",
+            placeholder(conn, 1),
+            ids.join(", ")
         );
         let mut query = sqlx::query_as::<_, (String, String)>(&sql).bind(organization_id);
         for id in chunk {
@@ -127,7 +135,7 @@ pub async fn mark_dirty(
         let sql = format!(
             "insert into usage_dirty_hours (organization_id, namespace_id, metric, hour, generation, marked_at) values {}
              on conflict (organization_id, namespace_id, metric, hour) do update set generation = excluded.generation",
-            placeholders(chunk.len(), 6, 1)
+            row_placeholders(conn, chunk.len(), 6)
         );
         let mut query = sqlx::query(&sql);
         for key in chunk {

@@ -77,6 +77,8 @@ impl Db {
                         conn.execute("pragma synchronous = normal").await?;
                         conn.execute("pragma busy_timeout = 10000").await?;
                         conn.execute("pragma foreign_keys = on").await?;
+                        // 64 MiB of page cache: the events' unique index outgrows the 2 MiB default at once.
+                        conn.execute("pragma cache_size = -65536").await?;
                     }
                     Ok(())
                 })

@@ -6,21 +6,13 @@ cd "$(dirname "$0")/.."
 backend=${1:-sqlite}
 events=${2:-1000000}
 connections=${3:-8}
-export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# shellcheck source=scripts/scratch.sh
+source scripts/scratch.sh bench
 
 cargo leptos build --release >/dev/null
 # The same flags as the server build of cargo-leptos, so the two share their compiled dependencies.
 RUSTFLAGS="--cfg erase_components" cargo build --release --locked -p loadgen >/dev/null
 
-work=$(mktemp -d /tmp/portal-bench.XXXXXX)
-chmod 755 "$work"
-server_pid=""
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  scripts/postgres.sh stop "$work/pg" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 case "$backend" in
   sqlite) url="sqlite:$work/bench.db" ;;
@@ -32,7 +24,7 @@ case "$backend" in
   *) echo "usage: $0 sqlite|postgres [EVENTS] [CONNECTIONS]" >&2; exit 2 ;;
 esac
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 ./target/release/loadgen setup --database-url "$url" --keys-file "$work/keys.json" >/dev/null
 ./target/release/server --database-url "$url" --listen-addr "127.0.0.1:$port" --log-level warn &
 server_pid=$!

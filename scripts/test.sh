@@ -4,17 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
-export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-
-work=$(mktemp -d /tmp/portal-test.XXXXXX)
-chmod 755 "$work"
-server_pid=""
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  scripts/postgres.sh stop "$work/pg" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/scratch.sh
+source scripts/scratch.sh test
 
 section() { printf '\n==== %s\n' "$*"; }
 
@@ -29,7 +20,7 @@ TEST_DATABASE=postgres TEST_POSTGRES_URL="$postgres_url" cargo test --locked -p 
 section "browser journeys in Chromium (release build)"
 cargo leptos build --release --precompress
 database="sqlite:$work/e2e.db"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 base_url="http://127.0.0.1:$port"
 ./target/release/server --database-url "$database" seed-demo >/dev/null
 ./target/release/server --database-url "$database" --listen-addr "127.0.0.1:$port" --public-base-url "$base_url" \

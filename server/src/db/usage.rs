@@ -1,7 +1,7 @@
 //! Usage events (append-only), dirty hours and hourly rollups: all metering SQL.
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{AnyConnection, Connection, FromRow};
+use sqlx::{AnyConnection, FromRow};
 
 use crate::domain::usage::ValidEvent;
 use crate::error::Error;

@@ -1,6 +1,8 @@
 //! Pure rules without I/O.
 pub mod api_key;
 pub mod ids;
+pub mod invoice;
+pub mod ledger;
 pub mod money;
 pub mod namespace_name;
 pub mod password;

@@ -1,0 +1,133 @@
+//! Double-entry postings. A `Posting` can only be built balanced: the debits equal the credits,
+//! so no code path can write half of a money movement.
+
+/// The ledger accounts each organization has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Account {
+    /// What the customer owes.
+    Receivable,
+    Revenue,
+    /// Credits granted and not yet applied.
+    CustomerCredit,
+    /// Money collected by the processor and not yet paid out.
+    ProcessorClearing,
+}
+
+impl Account {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Receivable => "receivable",
+            Self::Revenue => "revenue",
+            Self::CustomerCredit => "customer_credit",
+            Self::ProcessorClearing => "processor_clearing",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub account: Account,
+    /// Positive debit, negative credit, in minor units.
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posting {
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostingError {
+    #[error("debits and credits differ by {0} minor units")]
+    Unbalanced(i64),
+    #[error("a posting needs at least one non-zero entry")]
+    Empty,
+}
+
+impl Posting {
+    pub fn new(entries: Vec<Entry>) -> Result<Self, PostingError> {
+        let entries: Vec<Entry> = entries.into_iter().filter(|e| e.amount_minor != 0).collect();
+        if entries.is_empty() {
+            return Err(PostingError::Empty);
+        }
+        let sum: i64 = entries.iter().map(|e| e.amount_minor).sum();
+        if sum != 0 {
+            return Err(PostingError::Unbalanced(sum));
+        }
+        Ok(Self { entries })
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Finalizing an invoice: the customer owes its total, first reduced by available credit.
+    pub fn invoice_finalized(total_minor: i64, credit_applied_minor: i64) -> Result<Self, PostingError> {
+        Self::new(vec![
+            Entry { account: Account::Receivable, amount_minor: total_minor - credit_applied_minor },
+            Entry { account: Account::CustomerCredit, amount_minor: credit_applied_minor },
+            Entry { account: Account::Revenue, amount_minor: -total_minor },
+        ])
+    }
+
+    pub fn payment_received(amount_minor: i64) -> Result<Self, PostingError> {
+        Self::new(vec![
+            Entry { account: Account::ProcessorClearing, amount_minor },
+            Entry { account: Account::Receivable, amount_minor: -amount_minor },
+        ])
+    }
+
+    /// A credit granted by staff: revenue given back, held for the next invoices.
+    pub fn credit_granted(amount_minor: i64) -> Result<Self, PostingError> {
+        Self::new(vec![
+            Entry { account: Account::Revenue, amount_minor },
+            Entry { account: Account::CustomerCredit, amount_minor: -amount_minor },
+        ])
+    }
+}
+
+/// The balance of one account over postings (debits positive).
+pub fn balance(postings: &[Posting], account: Account) -> i64 {
+    postings.iter().flat_map(|p| p.entries()).filter(|e| e.account == account).map(|e| e.amount_minor).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unbalanced_or_empty_postings_cannot_be_built() {
+        let one_sided = vec![Entry { account: Account::Receivable, amount_minor: 100 }];
+        assert_eq!(Posting::new(one_sided), Err(PostingError::Unbalanced(100)));
+        assert_eq!(Posting::new(vec![]), Err(PostingError::Empty));
+    }
+
+    #[test]
+    fn an_invoice_paid_after_a_credit_leaves_nothing_owed() {
+        let postings = vec![
+            Posting::credit_granted(2_000).unwrap(),
+            Posting::invoice_finalized(10_000, 2_000).unwrap(),
+            Posting::payment_received(8_000).unwrap(),
+        ];
+        assert_eq!(balance(&postings, Account::Receivable), 0);
+        assert_eq!(balance(&postings, Account::CustomerCredit), 0);
+        assert_eq!(balance(&postings, Account::Revenue), -8_000);
+        assert_eq!(balance(&postings, Account::ProcessorClearing), 8_000);
+    }
+
+    #[test]
+    fn every_built_posting_sums_to_zero() {
+        for (total, credit) in [(0, 0), (1, 0), (10_000, 10_000), (12_345, 45), (99, 0)] {
+            for posting in [
+                Posting::invoice_finalized(total, credit),
+                Posting::payment_received(total),
+                Posting::credit_granted(total),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                assert_eq!(posting.entries().iter().map(|e| e.amount_minor).sum::<i64>(), 0);
+            }
+        }
+    }
+}

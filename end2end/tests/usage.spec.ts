@@ -16,6 +16,7 @@ test("usage sent through the API appears on the open Usage page without a reload
   await page.getByRole("link", { name: "Usage" }).click();
   await expect(page.getByRole("heading", { name: "Usage", exact: true })).toBeVisible();
   await expect(page.locator("#chart svg")).toBeVisible();
+  await expect(page.locator("#estimate")).toHaveText(/^\d+\.\d{2} USD$/);
   const total = page.locator('#usage-totals tr[data-namespace="payments-prod"] .total');
   const before = Number(await total.textContent());
   // Marks this document: a reload would lose it.

@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::http::{AppState, SessionSettings, guard::AllowedOrigin, router};
 use crate::jobs::rollup::{Metering, run_rollup_worker};
 use crate::services::accounts::LoginThrottle;
+use crate::services::billing::ensure_catalog;
 
 pub struct Application {
     listener: TcpListener,
@@ -30,6 +31,7 @@ impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, Error> {
         let db = Db::connect(&settings.database_url).await?;
         db.migrate().await?;
+        ensure_catalog(&db).await?;
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .map_err(Error::io(format!("binding {}", settings.listen_addr)))?;

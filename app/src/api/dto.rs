@@ -231,6 +231,16 @@ pub mod usage {
         pub totals: Vec<String>,
     }
 
+    /// The current period's cost so far, rated like an invoice.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct CostEstimate {
+        pub plan: String,
+        pub period: String,
+        /// Formatted with its currency, e.g. `512.34 USD`.
+        pub total: String,
+        pub total_minor: i64,
+    }
+
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct UsageReport {
         pub metric: MetricInfo,
@@ -243,5 +253,6 @@ pub mod usage {
         pub chart_svg: String,
         pub complete_through: String,
         pub late_events: i64,
+        pub estimate: Option<CostEstimate>,
     }
 }

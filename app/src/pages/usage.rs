@@ -63,6 +63,10 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
                 <span id="late-events">{format!(" · {} late events (after their period closed)", report.late_events)}</span>
             })}
         </p>
+        {report.estimate.clone().map(|e| view! {
+            <p class="estimate">"Month-to-date estimate: " <strong id="estimate">{e.total}</strong>
+                {format!(" on the {} plan, period {}", e.plan, e.period)}</p>
+        })}
         <figure class="chart">
             <div id="chart" inner_html=report.chart_svg.clone()></div>
             <figcaption>{format!("{} per hour ({}), {} to {}", report.metric.display_name, unit, report.from, report.to)}</figcaption>

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod login_failures;
 pub mod namespaces;
 pub mod organizations;
+pub mod plans;
 pub mod sessions;
 pub mod usage;
 pub mod users;

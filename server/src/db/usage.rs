@@ -315,3 +315,21 @@ pub async fn dirty_keys(conn: &mut AnyConnection, from: i64, to: i64) -> Result<
     .fetch_all(conn)
     .await?)
 }
+
+/// (namespace, metric, total) over `[from, to)`, from the same hourly rollups the charts show.
+pub async fn period_totals(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(String, String, i64)>, Error> {
+    Ok(sqlx::query_as(
+        "select namespace_id, metric, cast(sum(total) as bigint) from usage_hourly
+         where organization_id = $1 and hour >= $2 and hour < $3 group by namespace_id, metric",
+    )
+    .bind(organization_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?)
+}

@@ -13,6 +13,9 @@ pub enum IdKind {
     Audit,
     LoginFailure,
     RollupMark,
+    Plan,
+    PlanVersion,
+    Subscription,
 }
 
 impl IdKind {
@@ -25,6 +28,9 @@ impl IdKind {
             Self::Audit => "aud",
             Self::LoginFailure => "lf",
             Self::RollupMark => "rm",
+            Self::Plan => "plan",
+            Self::PlanVersion => "pv",
+            Self::Subscription => "sub",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Pure rules without I/O.
 pub mod api_key;
+pub mod catalog;
 pub mod ids;
 pub mod invoice;
 pub mod ledger;

@@ -3,14 +3,14 @@
 use super::money::Exact;
 
 /// `minor` minor units per `per` units of the metric (e.g. 2,500 cents per 1,000,000 actions).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UnitPrice {
     pub minor: i64,
     pub per: i64,
 }
 
 /// A tier covers units up to `up_to` (inclusive, cumulative); the last tier has no bound.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tier {
     pub up_to: Option<i64>,
     pub unit_price: UnitPrice,
@@ -18,7 +18,8 @@ pub struct Tier {
     pub flat_minor: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PricingModel {
     PerUnit(UnitPrice),
     /// Each unit is priced by the tier it falls in.
@@ -32,7 +33,7 @@ pub enum PricingModel {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MetricPrice {
     pub metric: String,
     /// Free units per period, for the whole organization.
@@ -40,7 +41,7 @@ pub struct MetricPrice {
     pub model: PricingModel,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PlanVersion {
     pub base_fee_minor: i64,
     pub prices: Vec<MetricPrice>,

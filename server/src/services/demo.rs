@@ -9,6 +9,7 @@ use crate::domain::ids::{IdKind, new_id};
 use crate::domain::password::hash_password;
 use crate::domain::time::now_ms;
 use crate::error::Error;
+use crate::services::billing::subscribe;
 
 pub struct DemoLogin {
     pub who: &'static str,
@@ -28,6 +29,7 @@ struct DemoOrganization {
     billing_email: &'static str,
     namespaces: &'static [&'static str],
     members: &'static [(usize, Role)],
+    plan: &'static str,
 }
 
 const DEMO_ORGANIZATIONS: [DemoOrganization; 2] = [
@@ -36,12 +38,14 @@ const DEMO_ORGANIZATIONS: [DemoOrganization; 2] = [
         billing_email: "billing@acme.test",
         namespaces: &["payments-prod", "payments-staging"],
         members: &[(0, Role::Owner), (1, Role::Member)],
+        plan: "Business",
     },
     DemoOrganization {
         name: "Globex",
         billing_email: "ap@globex.test",
         namespaces: &["logistics"],
         members: &[(2, Role::Owner)],
+        plan: "Essentials",
     },
 ];
 
@@ -73,6 +77,7 @@ pub async fn seed_demo(db: &Db) -> Result<bool, Error> {
         for &(user, role) in demo.members {
             insert_membership(&mut tx, &user_ids[user], &org.id, role, now).await?;
         }
+        subscribe(&mut tx, &org.id, demo.plan, now).await?;
         for name in demo.namespaces {
             let ns = NamespaceRow {
                 id: new_id(IdKind::Namespace, now),

@@ -11,6 +11,7 @@ use crate::db::{Db, namespaces};
 use crate::domain::time::{display_ms, now_ms};
 use crate::domain::usage::{HOUR_MS, format_quantity, range_bounds};
 use crate::error::Error;
+use crate::services::billing::month_to_date_estimate;
 use crate::services::usage::complete_through;
 
 fn metric_info(row: &MetricRow) -> MetricInfo {
@@ -34,6 +35,7 @@ pub async fn usage_report(
     let late_events = usage::late_event_count(&mut conn, organization_id).await?;
     drop(conn);
     let complete_through = complete_through(db, organization_id).await?;
+    let estimate = month_to_date_estimate(db, organization_id).await?;
 
     let hours = ((to - from) / HOUR_MS) as usize;
     let grid = hourly_grid(&totals, from, hours, namespace_rows.iter().map(|n| n.id.as_str()));
@@ -67,6 +69,7 @@ pub async fn usage_report(
         chart_svg,
         complete_through: display_ms(complete_through),
         late_events,
+        estimate,
     })
 }
 

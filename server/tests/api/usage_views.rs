@@ -106,3 +106,28 @@ async fn a_live_stream_announces_new_rollups_of_the_organization_within_a_second
     let refused = globex.get(app.url(&format!("/orgs/{acme}/usage/live"))).send().await.unwrap();
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_month_to_date_estimate_rates_the_rollups_under_the_subscribed_plan() {
+    let app = spawn_app().await;
+    let acme = app.organization_id("Acme Corp").await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    let estimate = |report: serde_json::Value| report["estimate"]["total"].as_str().unwrap().to_owned();
+    let form = [("organization_id", acme.as_str()), ("metric", "actions"), ("range", "BillingPeriod")];
+    let report = || app.call_with(&owner, "usage", &form);
+
+    assert_eq!(estimate(json(report().await).await), "500.00 USD", "the Business base fee alone");
+
+    // 3,000,000 actions: 2,500,000 included, 500,000 at 45.00 USD per million = 22.50 USD.
+    app.send_events(
+        &key,
+        &json!([actions("m1", "payments-prod", 1_000_000), actions("m2", "payments-staging", 2_000_000)]),
+    )
+    .await;
+    app.wait_for_rollups().await;
+
+    let report = json(report().await).await;
+    assert_eq!(report["estimate"]["plan"], "Business");
+    assert_eq!(estimate(report), "522.50 USD");
+}

@@ -1,0 +1,97 @@
+//! The plan catalog and subscriptions.
+use sqlx::{AnyConnection, FromRow};
+
+use crate::domain::ids::{IdKind, new_id};
+use crate::error::Error;
+
+/// Creates the plan and its version when missing; never changes an existing version.
+pub async fn ensure_plan_version(
+    conn: &mut AnyConnection,
+    name: &str,
+    version: i64,
+    currency: &str,
+    base_fee_minor: i64,
+    prices_json: &str,
+    now_ms: i64,
+) -> Result<String, Error> {
+    let plan_id: Option<String> =
+        sqlx::query_scalar("select id from plans where name = $1").bind(name).fetch_optional(&mut *conn).await?;
+    let plan_id = match plan_id {
+        Some(id) => id,
+        None => {
+            let id = new_id(IdKind::Plan, now_ms);
+            sqlx::query("insert into plans (id, name, created_at) values ($1, $2, $3)")
+                .bind(&id)
+                .bind(name)
+                .bind(now_ms)
+                .execute(&mut *conn)
+                .await?;
+            id
+        }
+    };
+    let existing: Option<String> =
+        sqlx::query_scalar("select id from plan_versions where plan_id = $1 and version = $2")
+            .bind(&plan_id)
+            .bind(version)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let id = new_id(IdKind::PlanVersion, now_ms);
+    sqlx::query(
+        "insert into plan_versions (id, plan_id, version, currency, base_fee_minor, prices_json, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&id)
+    .bind(&plan_id)
+    .bind(version)
+    .bind(currency)
+    .bind(base_fee_minor)
+    .bind(prices_json)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+pub async fn insert_subscription(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    plan_version_id: &str,
+    status: &str,
+    anchor_at: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "insert into subscriptions (id, organization_id, plan_version_id, status, anchor_at, created_at) values ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(new_id(IdKind::Subscription, anchor_at))
+    .bind(organization_id)
+    .bind(plan_version_id)
+    .bind(status)
+    .bind(anchor_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SubscribedPlan {
+    pub plan_name: String,
+    pub currency: String,
+    pub base_fee_minor: i64,
+    pub prices_json: String,
+    pub status: String,
+    pub anchor_at: i64,
+}
+
+pub async fn subscribed_plan(conn: &mut AnyConnection, organization_id: &str) -> Result<Option<SubscribedPlan>, Error> {
+    Ok(sqlx::query_as(
+        "select p.name as plan_name, v.currency, v.base_fee_minor, v.prices_json, s.status, s.anchor_at
+         from subscriptions s join plan_versions v on v.id = s.plan_version_id join plans p on p.id = v.plan_id
+         where s.organization_id = $1",
+    )
+    .bind(organization_id)
+    .fetch_optional(conn)
+    .await?)
+}

@@ -38,7 +38,7 @@ fn row(i: u64) -> [String; 11] {
         format!("org_load{}", worker % 4),
         format!("w{worker}-{}", i / 8),
         format!("ns_load{}", i % 5),
-        if i % 5 == 0 { "active_storage_gbh".into() } else { "actions".into() },
+        if i.is_multiple_of(5) { "active_storage_gbh".into() } else { "actions".into() },
         (i % 500).to_string(),
         (hour + (i as i64 % 3_600_000)).to_string(),
         hour.to_string(),

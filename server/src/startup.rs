@@ -89,12 +89,11 @@ async fn housekeeping(db: Db, mut stop: watch::Receiver<bool>) {
         if let Err(error) = store.delete_expired(now).await {
             tracing::warn!(%error, "deleting expired sessions failed");
         }
-        if let Ok(mut conn) = db.pool.acquire().await {
-            if let Err(error) =
+        if let Ok(mut conn) = db.pool.acquire().await
+            && let Err(error) =
                 crate::db::login_failures::delete_login_failures_before(&mut conn, now - 24 * 3_600_000).await
-            {
-                tracing::warn!(%error, "deleting old login failures failed");
-            }
+        {
+            tracing::warn!(%error, "deleting old login failures failed");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(300)) => {}

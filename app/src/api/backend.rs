@@ -62,12 +62,12 @@ pub async fn require_user() -> Result<SessionUser, AppError> {
 
 /// Every server function ends here, so the HTTP status of an error is set in one place.
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(error) = &result {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(error.http_status());
-            if let Some(value) = error.retry_after() {
-                response.insert_header(axum::http::header::RETRY_AFTER, value);
-            }
+    if let Err(error) = &result
+        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+    {
+        response.set_status(error.http_status());
+        if let Some(value) = error.retry_after() {
+            response.insert_header(axum::http::header::RETRY_AFTER, value);
         }
     }
     result

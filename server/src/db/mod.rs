@@ -110,11 +110,11 @@ fn prepare_sqlite_url(url: &str) -> Result<String, Error> {
     if file.is_empty() || file == ":memory:" {
         return Err(Error::Config("DATABASE_URL: an SQLite URL needs a file path".into()));
     }
-    if let Some(parent) = std::path::Path::new(file).parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Error::Config(format!("DATABASE_URL: cannot create {}: {e}", parent.display())))?;
-        }
+    if let Some(parent) = std::path::Path::new(file).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::Config(format!("DATABASE_URL: cannot create {}: {e}", parent.display())))?;
     }
     Ok(if path.contains("mode=") {
         format!("sqlite:{path}")

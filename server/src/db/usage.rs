@@ -278,10 +278,6 @@ pub async fn stored_rollups(conn: &mut AnyConnection, from: i64, to: i64) -> Res
     .await?)
 }
 
-pub async fn pending_mark_count(conn: &mut AnyConnection) -> Result<i64, Error> {
-    Ok(sqlx::query_scalar("select count(*) from usage_dirty_hours").fetch_one(conn).await?)
-}
-
 #[derive(Debug, Clone, FromRow)]
 pub struct MetricRow {
     pub key: String,

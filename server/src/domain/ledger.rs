@@ -13,17 +13,6 @@ pub enum Account {
     ProcessorClearing,
 }
 
-impl Account {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Receivable => "receivable",
-            Self::Revenue => "revenue",
-            Self::CustomerCredit => "customer_credit",
-            Self::ProcessorClearing => "processor_clearing",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
     pub account: Account,

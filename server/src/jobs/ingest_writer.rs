@@ -39,12 +39,12 @@ impl IngestWriter {
 
 async fn write_batches(db: Db, mut waiting: mpsc::Receiver<(CheckedBatch, Reply)>) {
     while let Some(first) = waiting.recv().await {
-        let mut events = first.0.len();
+        let mut events = first.0.event_count();
         let mut group = vec![first];
         while events < MAX_EVENTS_PER_COMMIT {
             match waiting.try_recv() {
                 Ok(next) => {
-                    events += next.0.len();
+                    events += next.0.event_count();
                     group.push(next);
                 }
                 Err(_) => break,

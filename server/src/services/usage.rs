@@ -44,12 +44,8 @@ pub struct CheckedBatch {
 }
 
 impl CheckedBatch {
-    pub fn len(&self) -> usize {
+    pub fn event_count(&self) -> usize {
         self.candidates.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.candidates.is_empty()
     }
 }
 

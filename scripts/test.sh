@@ -15,7 +15,8 @@ TEST_DATABASE=sqlite cargo test --locked -p app -p server -p loadgen --features 
 section "API tests on PostgreSQL (private cluster)"
 postgres_url=$(scripts/postgres.sh start "$work/pg")
 echo "cluster at $postgres_url"
-TEST_DATABASE=postgres TEST_POSTGRES_URL="$postgres_url" cargo test --locked -p server --test api
+# The same packages and features as above, so nothing is compiled again (the unit tests rerun in a second).
+TEST_DATABASE=postgres TEST_POSTGRES_URL="$postgres_url" cargo test --locked -p app -p server -p loadgen --features app/ssr
 
 section "browser journeys in Chromium (release build)"
 cargo leptos build --release --precompress

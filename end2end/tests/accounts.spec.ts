@@ -7,6 +7,7 @@ test("an owner logs in, creates a namespace and an API key, revokes it and logs 
   await logIn(page, ACME_OWNER);
   await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
   await expect(page.locator("#dashboard-namespaces")).toContainText("payments-prod");
+  await expect(page.locator("#estimate")).toHaveText(/^\d+\.\d{2} USD$/);
   await waitForHydration(page);
 
   await page.getByRole("link", { name: "Namespaces & API keys" }).click();

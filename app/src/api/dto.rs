@@ -87,6 +87,7 @@ pub struct Dashboard {
     pub currency: String,
     pub role: Role,
     pub namespaces: Vec<Namespace>,
+    pub estimate: Option<usage::CostEstimate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,6 +22,10 @@ pub fn DashboardPage() -> impl IntoView {
                             <dt>"Currency"</dt><dd>{d.currency.clone()}</dd>
                             <dt>"Your role"</dt><dd id="role">{d.role.as_str()}</dd>
                         </dl>
+                        {d.estimate.clone().map(|e| view! {
+                            <p class="estimate">"Month-to-date estimate: " <strong id="estimate">{e.total}</strong>
+                                {format!(" on the {} plan, period {}", e.plan, e.period)}</p>
+                        })}
                         <h2>"Namespaces"</h2>
                         {if d.namespaces.is_empty() {
                             view! { <p>"No namespaces yet."</p> }.into_any()

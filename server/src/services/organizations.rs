@@ -12,6 +12,7 @@ use crate::domain::ids::{IdKind, new_id};
 use crate::domain::namespace_name::NamespaceName;
 use crate::domain::time::now_ms;
 use crate::error::Error;
+use crate::services::billing::month_to_date_estimate;
 
 const MAX_KEY_NAME_LEN: usize = 100;
 
@@ -27,6 +28,7 @@ pub async fn dashboard(db: &Db, organization_id: &str, viewer: &SessionUser) -> 
         currency: org.currency,
         role,
         namespaces: namespaces.into_iter().map(Namespace::from).collect(),
+        estimate: month_to_date_estimate(db, organization_id).await?,
     })
 }
 

@@ -130,4 +130,6 @@ async fn the_month_to_date_estimate_rates_the_rollups_under_the_subscribed_plan(
     let report = json(report().await).await;
     assert_eq!(report["estimate"]["plan"], "Business");
     assert_eq!(estimate(report), "522.50 USD");
+    let dashboard = json(app.call_with(&owner, "dashboard", &[("organization_id", &acme)]).await).await;
+    assert_eq!(dashboard["estimate"]["total"], "522.50 USD", "the dashboard shows the same estimate");
 }

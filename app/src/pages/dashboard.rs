@@ -3,6 +3,7 @@ use leptos_meta::Title;
 
 use crate::api::organization::get_dashboard;
 use crate::components::error_view::ErrorView;
+use crate::components::estimate::EstimateLine;
 use crate::components::layout::use_organization_id;
 
 #[component]
@@ -22,10 +23,7 @@ pub fn DashboardPage() -> impl IntoView {
                             <dt>"Currency"</dt><dd>{d.currency.clone()}</dd>
                             <dt>"Your role"</dt><dd id="role">{d.role.as_str()}</dd>
                         </dl>
-                        {d.estimate.clone().map(|e| view! {
-                            <p class="estimate">"Month-to-date estimate: " <strong id="estimate">{e.total}</strong>
-                                {format!(" on the {} plan, period {}", e.plan, e.period)}</p>
-                        })}
+                        <EstimateLine estimate=d.estimate.clone()/>
                         <h2>"Namespaces"</h2>
                         {if d.namespaces.is_empty() {
                             view! { <p>"No namespaces yet."</p> }.into_any()

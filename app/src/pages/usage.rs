@@ -5,6 +5,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::dto::usage::{UsageRange, UsageReport};
 use crate::api::usage::get_usage;
 use crate::components::error_view::ErrorView;
+use crate::components::estimate::EstimateLine;
 use crate::components::layout::use_organization_id;
 
 /// Hourly usage per namespace: a chart, the same numbers as a table, period totals and a CSV
@@ -63,10 +64,7 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
                 <span id="late-events">{format!(" · {} late events (after their period closed)", report.late_events)}</span>
             })}
         </p>
-        {report.estimate.clone().map(|e| view! {
-            <p class="estimate">"Month-to-date estimate: " <strong id="estimate">{e.total}</strong>
-                {format!(" on the {} plan, period {}", e.plan, e.period)}</p>
-        })}
+        <EstimateLine estimate=report.estimate.clone()/>
         <figure class="chart">
             <div id="chart" inner_html=report.chart_svg.clone()></div>
             <figcaption>{format!("{} per hour ({}), {} to {}", report.metric.display_name, unit, report.from, report.to)}</figcaption>

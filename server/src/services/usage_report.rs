@@ -28,8 +28,7 @@ pub async fn usage_report(
     let (from, to) = range_bounds(range, now);
     let mut conn = db.pool.acquire().await?;
     let catalog = usage::metric_catalog(&mut conn).await?;
-    let metric =
-        catalog.iter().find(|m| m.key == metric_key).ok_or_else(|| AppError::invalid("metric", "unknown metric"))?;
+    let metric = find_metric(&catalog, metric_key)?;
     let namespace_rows = namespaces::list_namespaces(&mut conn, organization_id).await?;
     let totals = usage::hourly_totals(&mut conn, organization_id, &metric.key, from, to).await?;
     let late_events = usage::late_event_count(&mut conn, organization_id).await?;
@@ -73,6 +72,10 @@ pub async fn usage_report(
     })
 }
 
+fn find_metric<'a>(catalog: &'a [MetricRow], key: &str) -> Result<&'a MetricRow, AppError> {
+    catalog.iter().find(|m| m.key == key).ok_or_else(|| AppError::invalid("metric", "unknown metric"))
+}
+
 /// One vector of hourly values per namespace, in the order given.
 fn hourly_grid<'a>(
     totals: &[HourTotal],
@@ -96,8 +99,7 @@ pub async fn usage_csv(db: &Db, organization_id: &str, metric_key: &str, range: 
     let (from, to) = range_bounds(range, now_ms());
     let mut conn = db.pool.acquire().await?;
     let catalog = usage::metric_catalog(&mut conn).await?;
-    let metric =
-        catalog.iter().find(|m| m.key == metric_key).ok_or_else(|| AppError::invalid("metric", "unknown metric"))?;
+    let metric = find_metric(&catalog, metric_key)?;
     let names: HashMap<String, String> =
         namespaces::list_namespaces(&mut conn, organization_id).await?.into_iter().map(|n| (n.id, n.name)).collect();
     let totals = usage::hourly_totals(&mut conn, organization_id, &metric.key, from, to).await?;

@@ -1,0 +1,16 @@
+use leptos::prelude::*;
+
+use crate::api::dto::usage::CostEstimate;
+
+/// The current period's cost so far, as the dashboard and the Usage page show it.
+#[component]
+pub fn EstimateLine(estimate: Option<CostEstimate>) -> impl IntoView {
+    estimate.map(|e| {
+        view! {
+            <p class="estimate">
+                "Month-to-date estimate: " <strong id="estimate">{e.total}</strong>
+                {format!(" on the {} plan, period {}", e.plan, e.period)}
+            </p>
+        }
+    })
+}

@@ -1,5 +1,7 @@
 //! The portal backend the UI's server functions call: a thin layer over the services.
-use app::api::backend::PortalBackend;
+use app::api::backend::{CreditForm, PortalBackend};
+use app::api::dto::admin::AdminCustomer;
+use app::api::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
 use app::api::dto::usage::{UsageRange, UsageReport};
 use app::api::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary, SessionUser};
 use app::api::error::AppError;
@@ -7,11 +9,14 @@ use async_trait::async_trait;
 
 use crate::db::Db;
 use crate::services::accounts::{self, LoginThrottle};
-use crate::services::{organizations, usage_report};
+use crate::services::admin_billing::{self, CreditRequest};
+use crate::services::invoicing::BillingRules;
+use crate::services::{invoice_views, organizations, plan_change, usage_report};
 
 pub struct Backend {
     pub db: Db,
     pub login_throttle: LoginThrottle,
+    pub billing: BillingRules,
 }
 
 #[async_trait]
@@ -65,5 +70,50 @@ impl PortalBackend for Backend {
         range: UsageRange,
     ) -> Result<UsageReport, AppError> {
         Ok(usage_report::usage_report(&self.db, organization_id, metric, range).await?)
+    }
+
+    async fn plan_page(&self, organization_id: &str) -> Result<PlanPage, AppError> {
+        Ok(plan_change::plan_page(&self.db, organization_id).await?)
+    }
+
+    async fn preview_plan_change(&self, organization_id: &str, plan: &str) -> Result<PlanChangePreview, AppError> {
+        Ok(plan_change::preview(&self.db, &self.billing, organization_id, plan).await?)
+    }
+
+    async fn confirm_plan_change(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        plan: &str,
+        token: &str,
+    ) -> Result<PlanPage, AppError> {
+        Ok(plan_change::confirm(&self.db, &self.billing, &actor.email, organization_id, plan, token).await?)
+    }
+
+    async fn invoices_page(&self, organization_id: &str) -> Result<InvoicesPage, AppError> {
+        Ok(invoice_views::invoices_page(&self.db, organization_id).await?)
+    }
+
+    async fn invoice_detail(&self, organization_id: &str, invoice_id: &str) -> Result<InvoiceDetail, AppError> {
+        Ok(invoice_views::invoice_detail(&self.db, organization_id, invoice_id).await?)
+    }
+
+    async fn admin_customer(&self, organization_id: &str) -> Result<AdminCustomer, AppError> {
+        Ok(admin_billing::admin_customer(&self.db, organization_id).await?)
+    }
+
+    async fn issue_credit(&self, actor: &SessionUser, form: CreditForm) -> Result<IssuedCredit, AppError> {
+        let request = CreditRequest {
+            organization_id: &form.organization_id,
+            amount: &form.amount,
+            reason: &form.reason,
+            expires: &form.expires,
+            idempotency_key: &form.idempotency_key,
+        };
+        Ok(admin_billing::issue_credit(&self.db, &actor.email, self.billing.credit_max_minor, &request).await?)
+    }
+
+    async fn void_invoice(&self, actor: &SessionUser, invoice_id: &str, reason: &str) -> Result<(), AppError> {
+        Ok(admin_billing::void_invoice(&self.db, &actor.email, invoice_id, reason).await?)
     }
 }

@@ -30,6 +30,21 @@ pub struct Settings {
     /// Usage events older than this are rejected at ingestion.
     #[arg(long, env = "USAGE_MAX_AGE_DAYS", default_value_t = 35, value_parser = clap::value_parser!(i64).range(1..=400))]
     pub usage_max_age_days: i64,
+    /// How long a draft invoice waits for late usage before it is finalized.
+    #[arg(long, env = "INVOICE_GRACE_HOURS", default_value_t = 48, value_parser = clap::value_parser!(i64).range(0..=720))]
+    pub invoice_grace_hours: i64,
+    /// Days between finalization and the due date.
+    #[arg(long, env = "PAYMENT_TERMS_DAYS", default_value_t = 14, value_parser = clap::value_parser!(i64).range(0..=120))]
+    pub payment_terms_days: i64,
+    /// When a move to a cheaper plan takes effect. Upgrades always take effect at once.
+    #[arg(long, env = "DOWNGRADE_TIMING", value_enum, default_value_t = DowngradeTiming::PeriodEnd)]
+    pub downgrade_timing: DowngradeTiming,
+    /// The largest credit one admin action may grant, in minor units.
+    #[arg(long, env = "CREDIT_MAX_MINOR", default_value_t = 1_000_000, value_parser = clap::value_parser!(i64).range(1..=1_000_000_000))]
+    pub credit_max_minor: i64,
+    /// How often the billing job looks for ended periods, drafts to re-rate and drafts to finalize.
+    #[arg(long, env = "BILLING_INTERVAL_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub billing_interval_seconds: u64,
     /// Without it the portal uses its built-in test-mode processor.
     #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true)]
     pub stripe_secret_key: Option<Secret>,
@@ -43,6 +58,12 @@ pub struct Settings {
     /// Where the built site (WASM, JS, CSS, public files) lives.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DowngradeTiming {
+    PeriodEnd,
+    Immediately,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

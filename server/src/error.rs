@@ -20,6 +20,21 @@ pub enum Error {
     Task(#[from] tokio::task::JoinError),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    #[error("ledger: {0}")]
+    Ledger(#[from] crate::domain::ledger::PostingError),
+}
+
+/// A refused state change is the caller's conflict, and the message names both states.
+impl From<crate::domain::invoice::IllegalTransition> for Error {
+    fn from(refused: crate::domain::invoice::IllegalTransition) -> Self {
+        Self::App(AppError::conflict("status", refused.to_string()))
+    }
+}
+
+impl From<crate::domain::subscription::IllegalSubscriptionTransition> for Error {
+    fn from(refused: crate::domain::subscription::IllegalSubscriptionTransition) -> Self {
+        Self::App(AppError::conflict("status", refused.to_string()))
+    }
 }
 
 impl Error {

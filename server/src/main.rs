@@ -5,7 +5,9 @@ use server::config::Settings;
 use server::db::Db;
 use server::domain::time::{display_ms, now_ms, parse_rfc3339_or_date};
 use server::error::Error;
+use server::services::billing_reconcile::reconcile_billing;
 use server::services::demo::{DEMO_LOGINS, seed_demo};
+use server::services::invoicing::BillingRules;
 use server::services::usage::reconcile;
 use server::startup::{Application, shutdown_signal};
 use server::telemetry::init_tracing;
@@ -98,12 +100,20 @@ async fn run(cli: Cli) -> Result<(), Error> {
                     m.from_rollups
                 );
             }
-            if mismatches.is_empty() {
-                println!("reconcile: rollups match the events ({pending} hours still waiting for rollup)");
-                Ok(())
-            } else {
-                Err(Error::Corrupt(format!("{} reconciliation mismatches", mismatches.len())))
+            println!("rollups: {} mismatches ({pending} hours still waiting for rollup)", mismatches.len());
+            let rules = BillingRules::from(&settings);
+            let billing = reconcile_billing(&db, &rules, (from, to), db.clock.now_ms()).await?;
+            for problem in &billing.mismatches {
+                println!("MISMATCH billing {problem}");
             }
+            println!(
+                "billing: {} invoices checked, {} mismatches ({} periods with late usage still to be adjusted)",
+                billing.invoices_checked,
+                billing.mismatches.len(),
+                billing.pending_adjustments
+            );
+            let total = mismatches.len() + billing.mismatches.len();
+            if total == 0 { Ok(()) } else { Err(Error::Corrupt(format!("{total} reconciliation mismatches"))) }
         }
     }
 }

@@ -13,18 +13,25 @@ use crate::backend::Backend;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::db::sessions::DbSessionStore;
-use crate::domain::time::now_ms;
+use crate::domain::time::{Clock, now_ms};
 use crate::error::Error;
 use crate::http::{AppState, SessionSettings, guard::AllowedOrigin, router};
 use crate::jobs::rollup::{Metering, run_rollup_worker};
 use crate::services::accounts::LoginThrottle;
 use crate::services::billing::ensure_catalog;
+use crate::services::invoicing::{BillingRules, CycleReport, run_billing_cycle};
 
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     db: Db,
     metering: Arc<Metering>,
+    billing: BillingJob,
+}
+
+struct BillingJob {
+    rules: BillingRules,
+    interval: Duration,
 }
 
 impl Application {
@@ -47,7 +54,8 @@ impl Application {
             window_ms: settings.login_failure_window_minutes * 60_000,
         };
         let metering = Metering::new(&db, settings.usage_max_age_days * 86_400_000);
-        let backend: SharedBackend = Arc::new(Backend { db: db.clone(), login_throttle });
+        let backend: SharedBackend =
+            Arc::new(Backend { db: db.clone(), login_throttle, billing: BillingRules::from(settings) });
         let state = AppState {
             db: db.clone(),
             backend,
@@ -59,7 +67,16 @@ impl Application {
             cookie_secure: settings.session_cookie_secure,
             idle_minutes: settings.session_idle_minutes,
         };
-        Ok(Self { listener, router: router(state, sessions), db, metering })
+        let billing = BillingJob {
+            rules: BillingRules::from(settings),
+            interval: Duration::from_secs(settings.billing_interval_seconds),
+        };
+        Ok(Self { listener, router: router(state, sessions), db, metering, billing })
+    }
+
+    /// The clock billing and metering run at; tests set it to travel through billing periods.
+    pub fn clock(&self) -> Clock {
+        self.db.clock.clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -71,12 +88,14 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
         let (stop_workers, workers_stopped) = watch::channel(false);
         let housekeeping = tokio::spawn(housekeeping(self.db.clone(), workers_stopped.clone()));
-        let rollups = tokio::spawn(run_rollup_worker(self.db.clone(), self.metering.clone(), workers_stopped));
+        let rollups = tokio::spawn(run_rollup_worker(self.db.clone(), self.metering.clone(), workers_stopped.clone()));
+        let billing = tokio::spawn(run_billing_job(self.db.clone(), self.billing, workers_stopped));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         let _ = stop_workers.send(true);
         housekeeping.await?;
         rollups.await?;
+        billing.await?;
         served.map_err(Error::io("serving HTTP"))
     }
 }
@@ -98,6 +117,22 @@ async fn housekeeping(db: Db, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(300)) => {}
             _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Runs the billing cycle on a timer. Its work lives in rows (period ends, drafts, credits), so a
+/// crash loses nothing: the next cycle after a restart finds the same work.
+async fn run_billing_job(db: Db, job: BillingJob, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(job.interval) => {}
+            _ = stop.changed() => return,
+        }
+        match run_billing_cycle(&db, &job.rules, db.clock.now_ms()).await {
+            Ok(report) if report != CycleReport::default() => tracing::info!(?report, "billing cycle"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "billing cycle failed"),
         }
     }
 }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use leptos::prelude::*;
 
+use super::dto::admin::AdminCustomer;
+use super::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
 use super::dto::usage::{UsageRange, UsageReport};
 use super::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary, SessionUser};
 use super::error::AppError;
@@ -36,6 +38,30 @@ pub trait PortalBackend: Send + Sync + 'static {
         metric: &str,
         range: UsageRange,
     ) -> Result<UsageReport, AppError>;
+    async fn plan_page(&self, organization_id: &str) -> Result<PlanPage, AppError>;
+    async fn preview_plan_change(&self, organization_id: &str, plan: &str) -> Result<PlanChangePreview, AppError>;
+    async fn confirm_plan_change(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        plan: &str,
+        token: &str,
+    ) -> Result<PlanPage, AppError>;
+    async fn invoices_page(&self, organization_id: &str) -> Result<InvoicesPage, AppError>;
+    async fn invoice_detail(&self, organization_id: &str, invoice_id: &str) -> Result<InvoiceDetail, AppError>;
+    async fn admin_customer(&self, organization_id: &str) -> Result<AdminCustomer, AppError>;
+    async fn issue_credit(&self, actor: &SessionUser, form: CreditForm) -> Result<IssuedCredit, AppError>;
+    async fn void_invoice(&self, actor: &SessionUser, invoice_id: &str, reason: &str) -> Result<(), AppError>;
+}
+
+/// The admin's credit form as submitted.
+pub struct CreditForm {
+    pub organization_id: String,
+    pub amount: String,
+    pub reason: String,
+    /// A date, or empty for no expiry.
+    pub expires: String,
+    pub idempotency_key: String,
 }
 
 pub type SharedBackend = Arc<dyn PortalBackend>;

@@ -257,3 +257,124 @@ pub mod usage {
         pub estimate: Option<CostEstimate>,
     }
 }
+
+/// Plans, plan changes, invoices and credits as the portal shows them. Amounts arrive formatted
+/// with their currency: the browser never does money arithmetic.
+pub mod billing {
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct PlanOption {
+        pub name: String,
+        pub base_fee: String,
+        /// One line per metric: what is included and the price after it.
+        pub terms: Vec<String>,
+        pub current: bool,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct PlanPage {
+        pub current_plan: String,
+        pub status: String,
+        pub period: String,
+        /// e.g. "Essentials from 2026-12-10 09:00 UTC".
+        pub scheduled_change: Option<String>,
+        pub plans: Vec<PlanOption>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct PlanChangePreview {
+        pub from_plan: String,
+        pub to_plan: String,
+        pub upgrade: bool,
+        /// False when the change waits for the end of the period.
+        pub immediate: bool,
+        pub effective_at: String,
+        pub period: String,
+        pub remaining_days: String,
+        pub period_days: String,
+        pub credit: String,
+        pub charge: String,
+        pub net: String,
+        /// How usage and included quantities split at the change.
+        pub usage_split: Vec<String>,
+        /// Confirming with this token applies exactly this preview, if nothing changed since.
+        pub token: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct InvoiceSummary {
+        pub id: String,
+        pub number: Option<String>,
+        pub period: String,
+        pub status: String,
+        pub total: String,
+        pub amount_due: String,
+        pub due: Option<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct CreditView {
+        pub amount: String,
+        pub remaining: String,
+        pub reason: String,
+        pub expires: Option<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct InvoicesPage {
+        pub invoices: Vec<InvoiceSummary>,
+        /// What the customer owes across open invoices, from the ledger.
+        pub balance_due: String,
+        /// Credit held for the next invoices, from the ledger.
+        pub credit_balance: String,
+        pub credits: Vec<CreditView>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct InvoiceLineView {
+        pub kind: String,
+        pub description: String,
+        pub namespace: Option<String>,
+        pub tier: Option<String>,
+        pub quantity: String,
+        pub unit_price: Option<String>,
+        pub amount: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct InvoiceDetail {
+        pub summary: InvoiceSummary,
+        pub organization_name: String,
+        pub billing_email: String,
+        pub lines: Vec<InvoiceLineView>,
+        pub subtotal: String,
+        pub credit_applied: String,
+        pub void_reason: Option<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct IssuedCredit {
+        pub id: String,
+        pub amount: String,
+        /// False when the idempotency key was used before: the earlier credit is returned.
+        pub created: bool,
+    }
+}
+
+pub mod admin {
+    use serde::{Deserialize, Serialize};
+
+    use super::billing::InvoicesPage;
+
+    /// One customer as staff see it on its admin page.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct AdminCustomer {
+        pub organization_id: String,
+        pub name: String,
+        pub billing_email: String,
+        pub plan: String,
+        pub subscription_status: String,
+        pub billing: InvoicesPage,
+    }
+}

@@ -1,6 +1,7 @@
 //! Server functions by area, their wire types and their error type.
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod billing;
 pub mod dto;
 pub mod error;
 pub mod organization;

@@ -2,11 +2,15 @@
 //! and one module per aggregate holding all of its SQL.
 pub mod api_keys;
 pub mod audit;
+pub mod credits;
+pub mod invoices;
+pub mod ledger;
 pub mod login_failures;
 pub mod namespaces;
 pub mod organizations;
 pub mod plans;
 pub mod sessions;
+pub mod subscriptions;
 pub mod usage;
 pub mod users;
 
@@ -17,6 +21,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+use crate::domain::time::Clock;
 use crate::error::Error;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -51,6 +56,8 @@ impl Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// What "now" is for everything that reads or writes this store on a timer or a deadline.
+    pub clock: Clock,
 }
 
 impl Db {
@@ -86,7 +93,7 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, clock: Clock::system() })
     }
 
     pub async fn migrate(&self) -> Result<(), Error> {

@@ -55,24 +55,37 @@ pub async fn ensure_plan_version(
     Ok(id)
 }
 
-pub async fn insert_subscription(
-    conn: &mut AnyConnection,
-    organization_id: &str,
-    plan_version_id: &str,
-    status: &str,
-    anchor_at: i64,
-) -> Result<(), Error> {
-    sqlx::query(
-        "insert into subscriptions (id, organization_id, plan_version_id, status, anchor_at, created_at) values ($1, $2, $3, $4, $5, $5)",
-    )
-    .bind(new_id(IdKind::Subscription, anchor_at))
-    .bind(organization_id)
-    .bind(plan_version_id)
-    .bind(status)
-    .bind(anchor_at)
-    .execute(conn)
-    .await?;
-    Ok(())
+#[derive(Debug, Clone, FromRow)]
+pub struct PlanVersionRow {
+    pub id: String,
+    pub plan_name: String,
+    pub version: i64,
+    pub currency: String,
+    pub base_fee_minor: i64,
+    pub prices_json: String,
+}
+
+const VERSION_COLUMNS: &str = "v.id, p.name as plan_name, v.version, v.currency, v.base_fee_minor, v.prices_json";
+
+pub async fn plan_version(conn: &mut AnyConnection, version_id: &str) -> Result<PlanVersionRow, Error> {
+    sqlx::query_as(&format!(
+        "select {VERSION_COLUMNS} from plan_versions v join plans p on p.id = v.plan_id where v.id = $1"
+    ))
+    .bind(version_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| Error::Corrupt(format!("plan version {version_id} is missing")))
+}
+
+/// The newest version of every plan: what can be subscribed to now, cheapest first.
+pub async fn current_versions(conn: &mut AnyConnection) -> Result<Vec<PlanVersionRow>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "select {VERSION_COLUMNS} from plan_versions v join plans p on p.id = v.plan_id
+         where v.version = (select max(w.version) from plan_versions w where w.plan_id = v.plan_id)
+         order by v.base_fee_minor, p.name"
+    ))
+    .fetch_all(conn)
+    .await?)
 }
 
 #[derive(Debug, Clone, FromRow)]

@@ -16,6 +16,11 @@ pub enum IdKind {
     Plan,
     PlanVersion,
     Subscription,
+    SubscriptionTransition,
+    PlanChange,
+    Invoice,
+    Credit,
+    LedgerTransaction,
 }
 
 impl IdKind {
@@ -31,6 +36,11 @@ impl IdKind {
             Self::Plan => "plan",
             Self::PlanVersion => "pv",
             Self::Subscription => "sub",
+            Self::SubscriptionTransition => "st",
+            Self::PlanChange => "pc",
+            Self::Invoice => "in",
+            Self::Credit => "cr",
+            Self::LedgerTransaction => "lt",
         }
     }
 }

@@ -25,6 +25,11 @@ impl InvoiceStatus {
             Self::Void => "void",
         }
     }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        use InvoiceStatus::*;
+        [Draft, Finalized, Open, Paid, Uncollectible, Void].into_iter().find(|s| s.as_str() == text)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

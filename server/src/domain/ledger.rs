@@ -73,6 +73,23 @@ impl Posting {
             Entry { account: Account::CustomerCredit, amount_minor: -amount_minor },
         ])
     }
+
+    /// Voiding reverses the finalization exactly: the credit it used goes back to the customer.
+    pub fn invoice_voided(total_minor: i64, credit_applied_minor: i64) -> Result<Self, PostingError> {
+        Self::new(vec![
+            Entry { account: Account::Receivable, amount_minor: credit_applied_minor - total_minor },
+            Entry { account: Account::CustomerCredit, amount_minor: -credit_applied_minor },
+            Entry { account: Account::Revenue, amount_minor: total_minor },
+        ])
+    }
+
+    /// The unused rest of an expired credit is no longer owed to the customer.
+    pub fn credit_expired(amount_minor: i64) -> Result<Self, PostingError> {
+        Self::new(vec![
+            Entry { account: Account::CustomerCredit, amount_minor },
+            Entry { account: Account::Revenue, amount_minor: -amount_minor },
+        ])
+    }
 }
 
 /// The balance of one account over postings (debits positive).
@@ -105,12 +122,25 @@ mod tests {
     }
 
     #[test]
+    fn a_void_undoes_its_finalization_and_returns_the_credit() {
+        let postings = vec![
+            Posting::credit_granted(2_000).unwrap(),
+            Posting::invoice_finalized(10_000, 2_000).unwrap(),
+            Posting::invoice_voided(10_000, 2_000).unwrap(),
+        ];
+        assert_eq!(balance(&postings, Account::Receivable), 0);
+        assert_eq!(balance(&postings, Account::CustomerCredit), -2_000);
+    }
+
+    #[test]
     fn every_built_posting_sums_to_zero() {
         for (total, credit) in [(0, 0), (1, 0), (10_000, 10_000), (12_345, 45), (99, 0)] {
             for posting in [
                 Posting::invoice_finalized(total, credit),
                 Posting::payment_received(total),
                 Posting::credit_granted(total),
+                Posting::invoice_voided(total, credit),
+                Posting::credit_expired(total),
             ]
             .into_iter()
             .flatten()

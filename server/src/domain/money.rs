@@ -39,9 +39,36 @@ pub fn format_minor(minor: i64) -> String {
     format!("{sign}{}.{:02}", minor.unsigned_abs() / 100, minor.unsigned_abs() % 100)
 }
 
+/// `25`, `25.5` or `25.50` → 2550 minor units. Only non-negative amounts with at most two
+/// decimals; anything else is refused with the reason.
+pub fn parse_minor(text: &str) -> Result<i64, &'static str> {
+    let text = text.trim();
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || (!fraction.is_empty() && !digits(fraction)) || text.ends_with('.') {
+        return Err("must be an amount such as 25 or 25.50");
+    }
+    if fraction.len() > 2 {
+        return Err("has more than two decimals");
+    }
+    let whole: i64 = whole.parse().map_err(|_| "is too large")?;
+    let cents: i64 = format!("{fraction:0<2}").parse().map_err(|_| "is not a number")?;
+    Ok(whole * 100 + cents)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_parse_to_minor_units_or_say_what_is_wrong() {
+        assert_eq!(parse_minor("25"), Ok(2_500));
+        assert_eq!(parse_minor("25.5"), Ok(2_550));
+        assert_eq!(parse_minor(" 0.07 "), Ok(7));
+        for bad in ["", "-5", "1.234", "1e3", "abc", "1.", ".5", "1,000.00", "9999999999999"] {
+            assert!(parse_minor(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn rounds_half_up_once() {

@@ -39,6 +39,21 @@ pub enum ProrationError {
     OutsidePeriod,
 }
 
+/// A change that waits for the period end: the old plan runs its whole period, nothing to prorate.
+pub fn at_period_end(input: ProrationInput) -> Proration {
+    let period_seconds = (input.period_end_ms - input.period_start_ms) / 1000;
+    Proration {
+        input: ProrationInput { change_at_ms: input.period_end_ms, ..input },
+        remaining_seconds: 0,
+        period_seconds,
+        credit_minor: 0,
+        charge_minor: 0,
+        net_minor: 0,
+        credit_unrounded: Exact::whole(0),
+        charge_unrounded: Exact::whole(0),
+    }
+}
+
 pub fn prorate(input: ProrationInput) -> Result<Proration, ProrationError> {
     let ProrationInput { period_start_ms, period_end_ms, change_at_ms, .. } = input;
     if !(period_start_ms <= change_at_ms && change_at_ms < period_end_ms) {

@@ -86,18 +86,41 @@ fn line(
     }
 }
 
-/// Rates one period. Included units are used up namespace by namespace in id order, so the
-/// result does not depend on the order of `usage`.
+/// Rates one whole period under one plan: the base fee, then the usage.
 pub fn rate(plan: &PlanVersion, usage: &[Usage]) -> Vec<Line> {
     let mut lines = vec![line(None, None, None, 1, None, Exact::whole(plan.base_fee_minor))];
-    for price in &plan.prices {
+    lines.extend(rate_usage(&plan.prices, Share::WHOLE, usage));
+    lines
+}
+
+/// The part of a period a plan was in effect: it gets that part of each included quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    pub part: i64,
+    pub whole: i64,
+}
+
+impl Share {
+    pub const WHOLE: Self = Self { part: 1, whole: 1 };
+
+    /// Rounded down: a partial unit is never free.
+    fn of(self, included: i64) -> i64 {
+        (included as i128 * self.part as i128 / self.whole.max(1) as i128) as i64
+    }
+}
+
+/// Usage lines only. Included units are used up namespace by namespace in id order, so the
+/// result does not depend on the order of `usage`.
+pub fn rate_usage(prices: &[MetricPrice], included_share: Share, usage: &[Usage]) -> Vec<Line> {
+    let mut lines = Vec::new();
+    for price in prices {
         let mut slices: Vec<(&str, i64)> = usage
             .iter()
             .filter(|u| u.metric == price.metric && u.quantity > 0)
             .map(|u| (u.namespace_id.as_str(), u.quantity))
             .collect();
         slices.sort();
-        let billable = allocate_included(&slices, price.included);
+        let billable = allocate_included(&slices, included_share.of(price.included));
         lines.extend(rate_metric(&price.metric, &price.model, &billable));
     }
     lines

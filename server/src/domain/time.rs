@@ -1,9 +1,39 @@
 //! Times are unix milliseconds in UTC everywhere below the UI.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use time::OffsetDateTime;
 use time::macros::format_description;
 
 pub fn now_ms() -> i64 {
     (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// The time billing and metering run at: the system clock, unless a test has set it. Clones
+/// share one setting, so a test moves the whole running server through billing periods.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    frozen_at: Arc<AtomicI64>,
+}
+
+const NOT_SET: i64 = i64::MIN;
+
+impl Clock {
+    pub fn system() -> Self {
+        Self { frozen_at: Arc::new(AtomicI64::new(NOT_SET)) }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        match self.frozen_at.load(Ordering::Relaxed) {
+            NOT_SET => now_ms(),
+            frozen => frozen,
+        }
+    }
+
+    /// Stops the clock at `ms` (tests only; nothing in the server calls it).
+    pub fn set(&self, ms: i64) {
+        self.frozen_at.store(ms, Ordering::Relaxed);
+    }
 }
 
 /// `2026-11-25 09:30 UTC`: what people read in the portal.
@@ -27,6 +57,15 @@ pub fn parse_rfc3339_or_date(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_set_clock_is_shared_by_its_clones() {
+        let clock = Clock::system();
+        let copy = clock.clone();
+        assert!((copy.now_ms() - now_ms()).abs() < 60_000);
+        clock.set(86_400_000);
+        assert_eq!(copy.now_ms(), 86_400_000);
+    }
 
     #[test]
     fn displays_minutes_in_utc() {

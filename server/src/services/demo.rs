@@ -7,9 +7,8 @@ use crate::db::organizations::{OrganizationRow, insert_membership, insert_organi
 use crate::db::users::{UserRow, find_user_by_email, insert_staff_admin, insert_user};
 use crate::domain::ids::{IdKind, new_id};
 use crate::domain::password::hash_password;
-use crate::domain::time::now_ms;
 use crate::error::Error;
-use crate::services::billing::subscribe;
+use crate::services::billing::{ensure_catalog, subscribe};
 
 pub struct DemoLogin {
     pub who: &'static str,
@@ -30,6 +29,7 @@ struct DemoOrganization {
     namespaces: &'static [&'static str],
     members: &'static [(usize, Role)],
     plan: &'static str,
+    trial_days: Option<i64>,
 }
 
 const DEMO_ORGANIZATIONS: [DemoOrganization; 2] = [
@@ -39,6 +39,7 @@ const DEMO_ORGANIZATIONS: [DemoOrganization; 2] = [
         namespaces: &["payments-prod", "payments-staging"],
         members: &[(0, Role::Owner), (1, Role::Member)],
         plan: "Business",
+        trial_days: None,
     },
     DemoOrganization {
         name: "Globex",
@@ -46,16 +47,18 @@ const DEMO_ORGANIZATIONS: [DemoOrganization; 2] = [
         namespaces: &["logistics"],
         members: &[(2, Role::Owner)],
         plan: "Essentials",
+        trial_days: Some(14),
     },
 ];
 
 /// Returns false when the demo data was already there.
 pub async fn seed_demo(db: &Db) -> Result<bool, Error> {
+    ensure_catalog(db).await?;
     let mut tx = db.pool.begin().await?;
     if find_user_by_email(&mut tx, DEMO_LOGINS[3].email).await?.is_some() {
         return Ok(false);
     }
-    let now = now_ms();
+    let now = db.clock.now_ms();
     let mut user_ids = Vec::new();
     for login in &DEMO_LOGINS {
         let password = login.password.to_owned();
@@ -77,7 +80,7 @@ pub async fn seed_demo(db: &Db) -> Result<bool, Error> {
         for &(user, role) in demo.members {
             insert_membership(&mut tx, &user_ids[user], &org.id, role, now).await?;
         }
-        subscribe(&mut tx, &org.id, demo.plan, now).await?;
+        subscribe(&mut tx, &org.id, demo.plan, demo.trial_days, now).await?;
         for name in demo.namespaces {
             let ns = NamespaceRow {
                 id: new_id(IdKind::Namespace, now),

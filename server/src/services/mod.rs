@@ -1,7 +1,12 @@
 //! Use cases: each one opens its own transaction and calls the database modules.
 pub mod accounts;
+pub mod admin_billing;
 pub mod billing;
+pub mod billing_reconcile;
 pub mod demo;
+pub mod invoice_views;
+pub mod invoicing;
 pub mod organizations;
+pub mod plan_change;
 pub mod usage;
 pub mod usage_report;

@@ -10,7 +10,6 @@ use crate::db::{Db, organizations};
 use crate::domain::api_key::generate_api_key;
 use crate::domain::ids::{IdKind, new_id};
 use crate::domain::namespace_name::NamespaceName;
-use crate::domain::time::now_ms;
 use crate::error::Error;
 use crate::services::billing::month_to_date_estimate;
 
@@ -39,7 +38,7 @@ pub async fn list_namespaces(db: &Db, organization_id: &str) -> Result<Vec<Names
 
 pub async fn create_namespace(db: &Db, actor: &str, organization_id: &str, raw_name: &str) -> Result<Namespace, Error> {
     let name = NamespaceName::parse(raw_name)?;
-    let now = now_ms();
+    let now = db.clock.now_ms();
     let row = NamespaceRow {
         id: new_id(IdKind::Namespace, now),
         organization_id: organization_id.to_owned(),
@@ -80,7 +79,7 @@ pub async fn create_api_key(
     if name.chars().count() > MAX_KEY_NAME_LEN {
         return Err(AppError::invalid("name", format!("must be at most {MAX_KEY_NAME_LEN} characters")).into());
     }
-    let now = now_ms();
+    let now = db.clock.now_ms();
     let generated = generate_api_key();
     let row = ApiKeyRow {
         id: new_id(IdKind::ApiKey, now),
@@ -110,7 +109,7 @@ pub async fn create_api_key(
 
 /// A key of another organization is "not found"; revoking twice is harmless.
 pub async fn revoke_api_key(db: &Db, actor: &str, organization_id: &str, key_id: &str) -> Result<(), Error> {
-    let now = now_ms();
+    let now = db.clock.now_ms();
     let mut tx = db.pool.begin().await?;
     api_keys::find_api_key(&mut tx, organization_id, key_id).await?.ok_or(AppError::NotFound)?;
     if api_keys::revoke_api_key(&mut tx, key_id, now).await? {

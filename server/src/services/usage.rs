@@ -7,7 +7,6 @@ use serde_json::Value;
 use crate::db::Db;
 use crate::db::usage::{self, DirtyHour, HourKey, KeyedTotal};
 use crate::domain::ids::{IdKind, new_id};
-use crate::domain::time::now_ms;
 use crate::domain::usage::{EventRules, Rejection, ValidEvent, check_event};
 use crate::error::Error;
 use sqlx::AnyConnection;
@@ -62,7 +61,7 @@ pub async fn check_batch(
     let metrics = usage::metric_keys(&mut conn).await?;
     let closed_before = usage::usage_closed_before(&mut conn, organization_id).await?;
     drop(conn);
-    let rules = EventRules { namespaces: &namespaces, metrics: &metrics, now_ms: now_ms(), max_age_ms };
+    let rules = EventRules { namespaces: &namespaces, metrics: &metrics, now_ms: db.clock.now_ms(), max_age_ms };
 
     let mut outcomes: Vec<Option<EventOutcome>> = vec![None; raw_events.len()];
     let mut first_by_id: HashMap<String, usize> = HashMap::new();
@@ -128,7 +127,7 @@ pub async fn store_batch(
 /// Stores several checked batches in one transaction: one commit for all of them. Nothing is
 /// answered before that commit, so `accepted` always means durable.
 pub async fn store_batches(db: &Db, batches: Vec<CheckedBatch>) -> Result<Vec<Vec<EventOutcome>>, Error> {
-    let now = now_ms();
+    let now = db.clock.now_ms();
     let generation = new_id(IdKind::RollupMark, now);
     let mut tx = db.pool.begin().await?;
     let mut answers = Vec::with_capacity(batches.len());
@@ -163,7 +162,7 @@ async fn roll_up_hour(db: &Db, mark: &DirtyHour) -> Result<(), Error> {
         hour: mark.hour,
     };
     let mut tx = db.pool.begin().await?;
-    usage::recompute_hour(&mut tx, &key, now_ms()).await?;
+    usage::recompute_hour(&mut tx, &key, db.clock.now_ms()).await?;
     usage::clear_dirty(&mut tx, mark).await?;
     tx.commit().await?;
     Ok(())
@@ -174,7 +173,7 @@ pub async fn complete_through(db: &Db, organization_id: &str) -> Result<i64, Err
     let mut conn = db.pool.acquire().await?;
     Ok(match usage::oldest_pending_mark(&mut conn, organization_id).await? {
         Some(marked_at) => marked_at - 1,
-        None => now_ms(),
+        None => db.clock.now_ms(),
     })
 }
 

@@ -8,7 +8,7 @@ use app::api::error::AppError;
 use crate::chart::{Series, hourly_chart_svg};
 use crate::db::usage::{self, HourTotal, MetricRow};
 use crate::db::{Db, namespaces};
-use crate::domain::time::{display_ms, now_ms};
+use crate::domain::time::display_ms;
 use crate::domain::usage::{HOUR_MS, format_quantity, range_bounds};
 use crate::error::Error;
 use crate::services::billing::month_to_date_estimate;
@@ -24,7 +24,7 @@ pub async fn usage_report(
     metric_key: &str,
     range: UsageRange,
 ) -> Result<UsageReport, Error> {
-    let now = now_ms();
+    let now = db.clock.now_ms();
     let (from, to) = range_bounds(range, now);
     let mut conn = db.pool.acquire().await?;
     let catalog = usage::metric_catalog(&mut conn).await?;
@@ -96,7 +96,7 @@ fn hourly_grid<'a>(
 
 /// `hour,namespace,metric,total` for every stored hourly total in the range, the same numbers as the page.
 pub async fn usage_csv(db: &Db, organization_id: &str, metric_key: &str, range: UsageRange) -> Result<String, Error> {
-    let (from, to) = range_bounds(range, now_ms());
+    let (from, to) = range_bounds(range, db.clock.now_ms());
     let mut conn = db.pool.acquire().await?;
     let catalog = usage::metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog, metric_key)?;

@@ -9,6 +9,7 @@ use serde_json::Value;
 use server::config::Settings;
 use server::db::Db;
 use server::services::demo::seed_demo;
+use server::services::invoicing::BillingRules;
 use server::startup::Application;
 use sqlx::Connection;
 use tokio::sync::oneshot;
@@ -23,7 +24,9 @@ struct TestCli {
 
 pub struct TestApp {
     pub address: String,
+    /// Shares the server's clock: setting it moves the running server through time.
     pub db: Db,
+    pub rules: BillingRules,
     pub client: Client,
     _stop: oneshot::Sender<()>,
 }
@@ -71,6 +74,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// `extra` are more command-line settings, e.g. `["--login-max-failures", "3"]`.
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    spawn_app_at(None, extra).await
+}
+
+/// With `start`, the server's clock stands still at that instant (unix ms) until the test moves
+/// it, and the demo data is created then.
+pub async fn spawn_app_at(start: Option<i64>, extra: &[&str]) -> TestApp {
     let url = fresh_database_url().await;
     let mut args = vec![
         "server",
@@ -87,13 +96,17 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let settings = TestCli::parse_from(args).settings;
     let app = Application::build(&settings).await.expect("build the application");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let db = Db::connect(&url).await.expect("connect to the test database");
+    let mut db = Db::connect(&url).await.expect("connect to the test database");
+    db.clock = app.clock();
+    if let Some(start) = start {
+        db.clock.set(start);
+    }
     seed_demo(&db).await.expect("seed demo data");
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    TestApp { address, db, client: new_client(), _stop: stop }
+    TestApp { address, db, rules: BillingRules::from(&settings), client: new_client(), _stop: stop }
 }
 
 pub fn new_client() -> Client {

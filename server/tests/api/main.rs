@@ -1,5 +1,6 @@
 //! API tests: the real server over real HTTP, on SQLite or PostgreSQL (see helpers).
 mod authz;
+mod billing;
 mod crash;
 mod helpers;
 mod ingest;

@@ -1,0 +1,112 @@
+//! Plans, plan changes, invoices (members read, owners change) and staff billing actions.
+use leptos::prelude::*;
+
+use super::dto::admin::AdminCustomer;
+use super::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
+use super::error::AppError;
+
+#[server(endpoint = "plan")]
+pub async fn get_plan_page(organization_id: String) -> Result<PlanPage, AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(
+        async {
+            require_user().await?.role_in(&organization_id)?;
+            backend()?.plan_page(&organization_id).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "preview_plan_change")]
+pub async fn preview_plan_change(organization_id: String, plan: String) -> Result<PlanChangePreview, AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(
+        async {
+            require_user().await?.require_owner(&organization_id)?;
+            backend()?.preview_plan_change(&organization_id, &plan).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "confirm_plan_change")]
+pub async fn confirm_plan_change(organization_id: String, plan: String, token: String) -> Result<PlanPage, AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(
+        async {
+            let user = require_user().await?;
+            user.require_owner(&organization_id)?;
+            backend()?.confirm_plan_change(&user, &organization_id, &plan, &token).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "invoices")]
+pub async fn get_invoices(organization_id: String) -> Result<InvoicesPage, AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(
+        async {
+            require_user().await?.role_in(&organization_id)?;
+            backend()?.invoices_page(&organization_id).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "invoice")]
+pub async fn get_invoice(organization_id: String, invoice_id: String) -> Result<InvoiceDetail, AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(
+        async {
+            require_user().await?.role_in(&organization_id)?;
+            backend()?.invoice_detail(&organization_id, &invoice_id).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "admin_customer")]
+pub async fn get_admin_customer(organization_id: String) -> Result<AdminCustomer, AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(
+        async {
+            require_user().await?.require_staff()?;
+            backend()?.admin_customer(&organization_id).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "issue_credit")]
+pub async fn issue_credit(
+    organization_id: String,
+    amount: String,
+    reason: String,
+    expires: String,
+    idempotency_key: String,
+) -> Result<IssuedCredit, AppError> {
+    use super::backend::{CreditForm, backend, require_user, respond};
+    respond(
+        async {
+            let user = require_user().await?;
+            user.require_staff()?;
+            let form = CreditForm { organization_id, amount, reason, expires, idempotency_key };
+            backend()?.issue_credit(&user, form).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "void_invoice")]
+pub async fn void_invoice(invoice_id: String, reason: String) -> Result<(), AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(
+        async {
+            let user = require_user().await?;
+            user.require_staff()?;
+            backend()?.void_invoice(&user, &invoice_id, &reason).await
+        }
+        .await,
+    )
+}

@@ -1,0 +1,90 @@
+//! The double-entry ledger: append-only transactions of balanced entries, one per cause.
+use sqlx::AnyConnection;
+
+use crate::domain::ids::{IdKind, new_id};
+use crate::domain::ledger::{Account, Posting};
+use crate::error::Error;
+
+pub fn account_name(account: Account) -> &'static str {
+    match account {
+        Account::Receivable => "receivable",
+        Account::Revenue => "revenue",
+        Account::CustomerCredit => "customer_credit",
+        Account::ProcessorClearing => "processor_clearing",
+    }
+}
+
+pub struct Cause<'a> {
+    pub organization_id: &'a str,
+    /// What happened, e.g. `invoice.finalized`; with `reference` it is unique.
+    pub kind: &'a str,
+    pub reference: &'a str,
+    pub at: i64,
+}
+
+/// Writes the posting in the caller's transaction. Returns false when this cause was posted
+/// before, so a retried operation never posts twice.
+pub async fn post(conn: &mut AnyConnection, cause: &Cause<'_>, posting: &Posting) -> Result<bool, Error> {
+    let id = new_id(IdKind::LedgerTransaction, cause.at);
+    let inserted = sqlx::query(
+        "insert into ledger_transactions (id, organization_id, kind, reference, at) values ($1, $2, $3, $4, $5)
+         on conflict (kind, reference) do nothing",
+    )
+    .bind(&id)
+    .bind(cause.organization_id)
+    .bind(cause.kind)
+    .bind(cause.reference)
+    .bind(cause.at)
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(false);
+    }
+    for entry in posting.entries() {
+        sqlx::query("insert into ledger_entries (transaction_id, account, amount_minor) values ($1, $2, $3)")
+            .bind(&id)
+            .bind(account_name(entry.account))
+            .bind(entry.amount_minor)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(true)
+}
+
+/// The organization's balance of one account (debits positive).
+pub async fn balance(conn: &mut AnyConnection, organization_id: &str, account: Account) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar(
+        "select cast(coalesce(sum(e.amount_minor), 0) as bigint) from ledger_entries e
+         join ledger_transactions t on t.id = e.transaction_id where t.organization_id = $1 and e.account = $2",
+    )
+    .bind(organization_id)
+    .bind(account_name(account))
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Transactions whose entries do not sum to zero: (transaction id, sum). Empty in a sound ledger.
+pub async fn unbalanced_transactions(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>, Error> {
+    Ok(sqlx::query_as(
+        "select transaction_id, cast(sum(amount_minor) as bigint) from ledger_entries
+         group by transaction_id having sum(amount_minor) <> 0",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Invoices past draft whose posted receivable differs from their amount due: (invoice id,
+/// amount due, posted).
+pub async fn receivable_mismatches(conn: &mut AnyConnection) -> Result<Vec<(String, i64, i64)>, Error> {
+    Ok(sqlx::query_as(
+        "select i.id, i.amount_due_minor, cast(coalesce(sum(e.amount_minor), 0) as bigint)
+         from invoices i
+         left join ledger_transactions t on t.kind = 'invoice.finalized' and t.reference = i.id
+         left join ledger_entries e on e.transaction_id = t.id and e.account = 'receivable'
+         where i.status not in ('draft', 'void')
+         group by i.id, i.amount_due_minor
+         having i.amount_due_minor <> cast(coalesce(sum(e.amount_minor), 0) as bigint)",
+    )
+    .fetch_all(conn)
+    .await?)
+}

@@ -1,0 +1,97 @@
+//! What customers see of their invoices, credits and balances. Balances come from the ledger.
+use app::api::dto::billing::{CreditView, InvoiceDetail, InvoiceLineView, InvoiceSummary, InvoicesPage};
+use app::api::error::AppError;
+
+use crate::db::invoices::{self, InvoiceRow, LineRow};
+use crate::db::usage::metric_catalog;
+use crate::db::{Db, credits, ledger, namespaces, organizations};
+use crate::domain::ledger::Account;
+use crate::domain::money::format_minor;
+use crate::domain::time::display_ms;
+use crate::domain::usage::format_quantity;
+use crate::error::Error;
+
+fn money(minor: i64, currency: &str) -> String {
+    format!("{} {currency}", format_minor(minor))
+}
+
+fn summary(invoice: &InvoiceRow) -> InvoiceSummary {
+    InvoiceSummary {
+        id: invoice.id.clone(),
+        number: invoice.number.clone(),
+        period: format!("{} to {}", display_ms(invoice.period_start), display_ms(invoice.period_end)),
+        status: invoice.status.clone(),
+        total: money(invoice.subtotal_minor, &invoice.currency),
+        amount_due: money(invoice.amount_due_minor, &invoice.currency),
+        due: invoice.due_at.map(display_ms),
+    }
+}
+
+pub async fn invoices_page(db: &Db, organization_id: &str) -> Result<InvoicesPage, Error> {
+    let mut conn = db.pool.acquire().await?;
+    let org = organizations::find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
+    let invoices = invoices::invoices_of(&mut conn, organization_id).await?;
+    let receivable = ledger::balance(&mut conn, organization_id, Account::Receivable).await?;
+    let credit = -ledger::balance(&mut conn, organization_id, Account::CustomerCredit).await?;
+    let now = db.clock.now_ms();
+    let credits = credits::credits_of(&mut conn, organization_id)
+        .await?
+        .into_iter()
+        .map(|c| CreditView {
+            amount: money(c.amount_minor, &org.currency),
+            remaining: if c.expires_at.is_some_and(|at| at <= now) {
+                "expired".to_owned()
+            } else {
+                money(c.remaining_minor, &org.currency)
+            },
+            reason: c.reason,
+            expires: c.expires_at.map(display_ms),
+        })
+        .collect();
+    Ok(InvoicesPage {
+        invoices: invoices.iter().map(summary).collect(),
+        balance_due: money(receivable, &org.currency),
+        credit_balance: money(credit, &org.currency),
+        credits,
+    })
+}
+
+pub async fn invoice_detail(db: &Db, organization_id: &str, invoice_id: &str) -> Result<InvoiceDetail, Error> {
+    let mut conn = db.pool.acquire().await?;
+    let invoice = invoices::invoice(&mut conn, invoice_id)
+        .await?
+        .filter(|i| i.organization_id == organization_id)
+        .ok_or(AppError::NotFound)?;
+    let org = organizations::find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
+    let names = namespaces::list_namespaces(&mut conn, organization_id).await?;
+    let metrics = metric_catalog(&mut conn).await?;
+    let lines = invoices::lines_of(&mut conn, invoice_id).await?;
+    let view = |line: LineRow| {
+        let metric = metrics.iter().find(|m| Some(&m.key) == line.metric.as_ref());
+        let per_display = metric.map_or(1, |m| m.units_per_display);
+        let unit = metric.map_or("", |m| m.display_unit.as_str());
+        InvoiceLineView {
+            kind: line.kind,
+            description: line.description,
+            namespace: line.namespace_id.map(|id| names.iter().find(|n| n.id == id).map_or(id, |n| n.name.clone())),
+            tier: line.tier.map(|t| format!("tier {}", t + 1)),
+            quantity: match metric {
+                Some(_) => format!("{} {unit}", format_quantity(line.quantity, per_display)),
+                None => line.quantity.to_string(),
+            },
+            unit_price: line.unit_price_minor.zip(line.unit_price_per).map(|(minor, per)| {
+                format!("{} per {} {unit}", money(minor, &invoice.currency), format_quantity(per, per_display))
+            }),
+            amount: money(line.amount_minor, &invoice.currency),
+        }
+    };
+    Ok(InvoiceDetail {
+        summary: summary(&invoice),
+        organization_name: org.name,
+        billing_email: org.billing_email,
+        lines: lines.into_iter().map(view).collect(),
+        subtotal: money(invoice.subtotal_minor, &invoice.currency),
+        credit_applied: money(invoice.credit_applied_minor, &invoice.currency),
+        void_reason: invoice.void_reason,
+    })
+}

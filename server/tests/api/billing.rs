@@ -1,0 +1,389 @@
+//! Billing over whole periods with the server's clock set by the test: trials, usage, plan
+//! changes with proration, drafts, late usage inside and after the grace period, finalization,
+//! credits and the ledger, on whichever database the suite runs on.
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use server::domain::time::parse_rfc3339_or_date;
+use server::services::billing_reconcile::reconcile_billing;
+use server::services::invoicing::{CycleReport, run_billing_cycle};
+
+use crate::helpers::*;
+
+fn at(text: &str) -> i64 {
+    parse_rfc3339_or_date(text).expect("an RFC 3339 instant")
+}
+
+impl TestApp {
+    async fn cycle_at(&self, text: &str) -> CycleReport {
+        let now = at(text);
+        self.db.clock.set(now);
+        run_billing_cycle(&self.db, &self.rules, now).await.expect("billing cycle")
+    }
+
+    /// (status, number, subtotal, credit applied, amount due) of the organization's invoices, oldest first.
+    async fn invoices(&self, organization_id: &str) -> Vec<(String, Option<String>, i64, i64, i64)> {
+        sqlx::query_as(
+            "select status, number, subtotal_minor, credit_applied_minor, amount_due_minor from invoices
+             where organization_id = $1 order by period_start",
+        )
+        .bind(organization_id)
+        .fetch_all(&self.db.pool)
+        .await
+        .expect("invoices")
+    }
+
+    /// (kind, description, quantity, amount) of every line of the organization's invoice `index`.
+    async fn lines(&self, organization_id: &str, index: usize) -> Vec<(String, String, i64, i64)> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("select id from invoices where organization_id = $1 order by period_start")
+                .bind(organization_id)
+                .fetch_all(&self.db.pool)
+                .await
+                .expect("invoice ids");
+        sqlx::query_as(
+            "select kind, description, quantity, amount_minor from invoice_lines where invoice_id = $1 order by position",
+        )
+        .bind(&ids[index])
+        .fetch_all(&self.db.pool)
+        .await
+        .expect("lines")
+    }
+
+    async fn ledger_balance(&self, organization_id: &str, account: &str) -> i64 {
+        sqlx::query_scalar(
+            "select cast(coalesce(sum(e.amount_minor), 0) as bigint) from ledger_entries e
+             join ledger_transactions t on t.id = e.transaction_id where t.organization_id = $1 and e.account = $2",
+        )
+        .bind(organization_id)
+        .bind(account)
+        .fetch_one(&self.db.pool)
+        .await
+        .expect("balance")
+    }
+
+    async fn subscription_status(&self, organization_id: &str) -> String {
+        sqlx::query_scalar("select status from subscriptions where organization_id = $1")
+            .bind(organization_id)
+            .fetch_one(&self.db.pool)
+            .await
+            .expect("subscription")
+    }
+
+    async fn events_at(&self, key: &str, events: &[(&str, &str, i64, &str)]) {
+        let batch: Vec<Value> = events
+            .iter()
+            .map(|(id, namespace, quantity, timestamp)| {
+                json!({"id": id, "namespace": namespace, "metric": "actions", "quantity": quantity, "timestamp": timestamp})
+            })
+            .collect();
+        let response = self.send_events(key, &json!(batch)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = json(response).await;
+        assert_eq!(body["accepted"], events.len(), "{body}");
+        self.wait_for_rollups().await;
+    }
+
+    async fn assert_reconciled(&self, pending_adjustments: usize) {
+        let now = self.db.clock.now_ms();
+        let result =
+            reconcile_billing(&self.db, &self.rules, (i64::MIN / 2, i64::MAX / 2), now).await.expect("reconcile");
+        assert!(result.mismatches.is_empty(), "{:?}", result.mismatches);
+        assert_eq!(result.pending_adjustments, pending_adjustments);
+    }
+}
+
+#[tokio::test]
+async fn trial_upgrade_late_usage_finalization_and_an_adjustment_on_the_next_invoice() {
+    let app = spawn_app_at(Some(at("2027-01-10T09:00:00Z")), &[]).await;
+    let globex = app.organization_id("Globex").await;
+    let owner = app.client_for(&GLOBEX_OWNER).await;
+
+    // The 14-day trial ends: active, no invoice for the free trial, the transition is logged.
+    let report = app.cycle_at("2027-01-24T09:00:00Z").await;
+    assert_eq!((report.trials_converted, report.periods_closed), (1, 1));
+    assert!(app.invoices(&globex).await.is_empty());
+    assert_eq!(app.subscription_status(&globex).await, "active");
+    assert_eq!(app.count("select count(*) from subscription_transitions where cause = 'trial ended'").await, 1);
+
+    // Usage in two namespaces, under Essentials (1,000,000 actions included, then 50.00 per started million).
+    let created = app.call_with(&owner, "create_namespace", &[("organization_id", &globex), ("name", "billing")]).await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let key = app.api_key(&GLOBEX_OWNER, "Globex").await;
+    app.db.clock.set(at("2027-01-27T00:00:00Z"));
+    app.events_at(
+        &key,
+        &[("e1", "logistics", 1_500_000, "2027-01-25T10:00:00Z"), ("e2", "billing", 300_000, "2027-01-26T10:00:00Z")],
+    )
+    .await;
+
+    // A mid-period upgrade: previewed with its proration, then confirmed with the preview's token.
+    app.db.clock.set(at("2027-02-08T09:00:00Z"));
+    let preview =
+        json(app.call_with(&owner, "preview_plan_change", &[("organization_id", &globex), ("plan", "Business")]).await)
+            .await;
+    assert_eq!(preview["immediate"], true, "{preview}");
+    assert_eq!(preview["remaining_days"], "16.0");
+    // 16 of 31 days: credit 100.00 × 16/31, charge 500.00 × 16/31, each rounded once.
+    assert_eq!((preview["credit"].as_str(), preview["charge"].as_str()), (Some("-51.61 USD"), Some("258.06 USD")));
+    assert_eq!(preview["net"], "206.45 USD");
+    let token = preview["token"].as_str().unwrap().to_owned();
+    let confirmed = app
+        .call_with(
+            &owner,
+            "confirm_plan_change",
+            &[("organization_id", &globex), ("plan", "Business"), ("token", &token)],
+        )
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    assert_eq!(json(confirmed).await["current_plan"], "Business");
+    let replay = app
+        .call_with(
+            &owner,
+            "confirm_plan_change",
+            &[("organization_id", &globex), ("plan", "Business"), ("token", &token)],
+        )
+        .await;
+    assert_eq!(replay.status(), StatusCode::UNPROCESSABLE_ENTITY, "already on Business");
+    assert_eq!(app.count("select count(*) from plan_changes").await, 1);
+
+    app.db.clock.set(at("2027-02-11T00:00:00Z"));
+    app.events_at(&key, &[("e3", "logistics", 3_000_000, "2027-02-10T10:00:00Z")]).await;
+
+    // The period ends: a draft with the base fee, both proration lines and usage split at the change.
+    let report = app.cycle_at("2027-02-24T10:00:00Z").await;
+    assert_eq!(report.periods_closed, 2, "Globex's period, and Acme's that ended on February 10");
+    let amounts: Vec<(String, i64)> = app.lines(&globex, 0).await.into_iter().map(|(k, _, _, a)| (k, a)).collect();
+    // Essentials keeps 15/31 of 1,000,000 included: 1,316,130 billable → 2 blocks. Business keeps
+    // 16/31 of 2,500,000: 1,709,678 billable at 45.00 per million → 76.94.
+    let expected =
+        [("base_fee", 10_000), ("proration", -5_161), ("proration", 25_806), ("usage", 10_000), ("usage", 7_694)];
+    assert_eq!(amounts, expected.map(|(k, a)| (k.to_owned(), a)));
+    assert_eq!(app.invoices(&globex).await[0].0, "draft");
+
+    // Late usage inside the grace period re-rates the draft.
+    app.db.clock.set(at("2027-02-25T09:00:00Z"));
+    app.events_at(&key, &[("e4", "billing", 500_000, "2027-02-20T10:00:00Z")]).await;
+    let report = app.cycle_at("2027-02-25T09:00:00Z").await;
+    assert_eq!((report.rerated, report.finalized), (1, 0));
+    let under_business: i64 = app.lines(&globex, 0).await[4..].iter().map(|l| l.3).sum();
+    assert_eq!(under_business, 7_694 + 2_250, "2,209,678 billable actions under Business, in two namespaces");
+
+    // After 48 hours: finalized with the first number of the year, open, and posted to the ledger.
+    let report = app.cycle_at("2027-02-26T10:00:00Z").await;
+    assert_eq!(report.finalized, 1);
+    let total = 10_000 - 5_161 + 25_806 + 10_000 + 9_944;
+    assert_eq!(app.invoices(&globex).await[0], ("open".into(), Some("INV-2027-000001".into()), total, 0, total));
+    assert_eq!(app.ledger_balance(&globex, "receivable").await, total);
+    assert_eq!(app.ledger_balance(&globex, "revenue").await, -total);
+    app.assert_reconciled(0).await;
+
+    // Late usage after finalization leaves the invoice alone and is adjusted on the next one.
+    app.db.clock.set(at("2027-02-27T00:00:00Z"));
+    app.events_at(&key, &[("e5", "logistics", 1_000_000, "2027-02-23T10:00:00Z")]).await;
+    assert_eq!(app.count("select count(*) from usage_events where late = 1").await, 1);
+    assert_eq!(app.invoices(&globex).await[0].2, total);
+    app.assert_reconciled(1).await;
+
+    app.cycle_at("2027-03-24T10:00:00Z").await;
+    let next = app.lines(&globex, 1).await;
+    assert_eq!((next[0].0.as_str(), next[0].3), ("base_fee", 50_000));
+    let adjustment = next.iter().find(|l| l.0 == "adjustment").expect("an adjustment line");
+    assert_eq!((adjustment.2, adjustment.3), (1_000_000, 4_500));
+    assert!(
+        adjustment.1.contains("2027-01-24 09:00 UTC to 2027-02-24 09:00 UTC"),
+        "names its period: {}",
+        adjustment.1
+    );
+    assert_eq!(app.invoices(&globex).await[0].2, total, "the finalized invoice never changes");
+    app.assert_reconciled(0).await;
+}
+
+#[tokio::test]
+async fn a_downgrade_waits_for_the_period_end_and_a_second_change_is_refused() {
+    let app = spawn_app_at(Some(at("2027-05-03T12:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    app.db.clock.set(at("2027-05-20T00:00:00Z"));
+
+    let preview =
+        json(app.call_with(&owner, "preview_plan_change", &[("organization_id", &acme), ("plan", "Essentials")]).await)
+            .await;
+    assert_eq!((preview["immediate"].as_bool(), preview["net"].as_str()), (Some(false), Some("0.00 USD")), "{preview}");
+    let token = preview["token"].as_str().unwrap().to_owned();
+    let page = json(
+        app.call_with(
+            &owner,
+            "confirm_plan_change",
+            &[("organization_id", &acme), ("plan", "Essentials"), ("token", &token)],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(page["current_plan"], "Business");
+    assert_eq!(page["scheduled_change"], "Essentials from 2027-06-03 12:00 UTC");
+
+    let again =
+        app.call_with(&owner, "preview_plan_change", &[("organization_id", &acme), ("plan", "Enterprise")]).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert!(json(again).await["message"].as_str().unwrap().contains("already scheduled"));
+    let member = app.client_for(&ACME_MEMBER).await;
+    let forbidden =
+        app.call_with(&member, "preview_plan_change", &[("organization_id", &acme), ("plan", "Enterprise")]).await;
+    assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
+
+    app.cycle_at("2027-06-03T12:00:00Z").await;
+    let lines = app.lines(&acme, 0).await;
+    assert_eq!(lines.iter().map(|l| l.3).sum::<i64>(), 50_000, "the whole period on Business, nothing prorated");
+    let page = json(app.call_with(&owner, "plan", &[("organization_id", &acme)]).await).await;
+    assert_eq!((page["current_plan"].as_str(), page["scheduled_change"].as_str()), (Some("Essentials"), None));
+    app.cycle_at("2027-07-03T12:00:00Z").await;
+    assert_eq!(app.lines(&acme, 1).await[0].3, 10_000, "the next period bills Essentials");
+}
+
+#[tokio::test]
+async fn a_credit_larger_than_an_invoice_pays_it_and_the_rest_carries_over() {
+    let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let staff = app.client_for(&STAFF).await;
+    let grant = [
+        ("organization_id", acme.as_str()),
+        ("amount", "800.00"),
+        ("reason", "outage in February"),
+        ("expires", ""),
+        ("idempotency_key", "k-1"),
+    ];
+    let first = json(app.call_with(&staff, "issue_credit", &grant).await).await;
+    let second = json(app.call_with(&staff, "issue_credit", &grant).await).await;
+    assert_eq!((first["created"].as_bool(), second["created"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(first["id"], second["id"], "a retried request returns the first credit");
+    assert_eq!(app.count("select count(*) from credits").await, 1);
+    assert_eq!(app.count("select count(*) from audit_log where action = 'credit.grant'").await, 1);
+
+    app.cycle_at("2027-04-01T00:00:00Z").await;
+    app.cycle_at("2027-04-03T01:00:00Z").await;
+    assert_eq!(app.invoices(&acme).await[0], ("paid".into(), Some("INV-2027-000001".into()), 50_000, 50_000, 0));
+    assert_eq!(app.ledger_balance(&acme, "customer_credit").await, -30_000, "300.00 of credit left");
+    app.cycle_at("2027-05-01T00:00:00Z").await;
+    app.cycle_at("2027-05-03T01:00:00Z").await;
+    assert_eq!(app.invoices(&acme).await[1], ("open".into(), Some("INV-2027-000002".into()), 50_000, 30_000, 20_000));
+    assert_eq!(app.ledger_balance(&acme, "customer_credit").await, 0);
+    assert_eq!(app.ledger_balance(&acme, "receivable").await, 20_000);
+    app.assert_reconciled(0).await;
+
+    let page =
+        json(app.call_with(&app.client_for(&ACME_MEMBER).await, "invoices", &[("organization_id", &acme)]).await).await;
+    assert_eq!((page["balance_due"].as_str(), page["credit_balance"].as_str()), (Some("200.00 USD"), Some("0.00 USD")));
+    let outsider = app.call_with(&app.client_for(&GLOBEX_OWNER).await, "invoices", &[("organization_id", &acme)]).await;
+    assert_eq!(outsider.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn bad_billing_requests_name_the_reason_and_change_nothing() {
+    let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    for (plan, status, field) in
+        [("Platinum", StatusCode::UNPROCESSABLE_ENTITY, "plan"), ("Business", StatusCode::UNPROCESSABLE_ENTITY, "plan")]
+    {
+        let response =
+            app.call_with(&owner, "preview_plan_change", &[("organization_id", &acme), ("plan", plan)]).await;
+        assert_eq!(response.status(), status, "{plan}");
+        assert_eq!(json(response).await["field"], field);
+    }
+    let forged = app
+        .call_with(
+            &owner,
+            "confirm_plan_change",
+            &[("organization_id", &acme), ("plan", "Enterprise"), ("token", "1.abc")],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::CONFLICT);
+
+    let staff = app.client_for(&STAFF).await;
+    for (amount, message) in
+        [("0", "more than zero"), ("-5", "amount such as"), ("10000.01", "must not exceed"), ("1.234", "two decimals")]
+    {
+        let response = app
+            .call_with(
+                &staff,
+                "issue_credit",
+                &[
+                    ("organization_id", &acme),
+                    ("amount", amount),
+                    ("reason", "r"),
+                    ("expires", ""),
+                    ("idempotency_key", amount),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{amount}");
+        let body = json(response).await;
+        assert_eq!(body["field"], "amount");
+        assert!(body["message"].as_str().unwrap().contains(message), "{body}");
+    }
+    let no_reason = app
+        .call_with(
+            &staff,
+            "issue_credit",
+            &[("organization_id", &acme), ("amount", "5"), ("reason", " "), ("expires", ""), ("idempotency_key", "x")],
+        )
+        .await;
+    assert_eq!(json(no_reason).await["field"], "reason");
+    let customer = app
+        .call_with(
+            &owner,
+            "issue_credit",
+            &[("organization_id", &acme), ("amount", "5"), ("reason", "me"), ("expires", ""), ("idempotency_key", "y")],
+        )
+        .await;
+    assert_eq!(customer.status(), StatusCode::NOT_FOUND, "customers do not learn the admin action exists");
+    assert_eq!(app.count("select count(*) from credits").await, 0);
+    assert_eq!(app.count("select count(*) from plan_changes").await, 0);
+
+    // A paid invoice cannot be voided; an open one can, and the ledger is reversed.
+    let grant = [
+        ("organization_id", acme.as_str()),
+        ("amount", "500"),
+        ("reason", "goodwill"),
+        ("expires", ""),
+        ("idempotency_key", "g"),
+    ];
+    assert_eq!(app.call_with(&staff, "issue_credit", &grant).await.status(), StatusCode::OK);
+    app.cycle_at("2027-04-01T00:00:00Z").await;
+    app.cycle_at("2027-04-03T01:00:00Z").await;
+    app.cycle_at("2027-05-01T00:00:00Z").await;
+    app.cycle_at("2027-05-03T01:00:00Z").await;
+    let ids: Vec<(String, String)> =
+        sqlx::query_as("select id, status from invoices where organization_id = $1 order by period_start")
+            .bind(&acme)
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!((ids[0].1.as_str(), ids[1].1.as_str()), ("paid", "open"));
+    let refused = app.call_with(&staff, "void_invoice", &[("invoice_id", &ids[0].0), ("reason", "mistake")]).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert_eq!(json(refused).await["message"], "an invoice cannot go from paid to void");
+    let voided = app.call_with(&staff, "void_invoice", &[("invoice_id", &ids[1].0), ("reason", "billed twice")]).await;
+    assert_eq!(voided.status(), StatusCode::OK);
+    assert_eq!(app.ledger_balance(&acme, "receivable").await, 0);
+    app.assert_reconciled(0).await;
+}
+
+#[tokio::test]
+async fn concurrent_invoice_runs_make_one_invoice_per_period_with_gapless_numbers() {
+    let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;
+    let now = at("2027-04-01T00:00:00Z");
+    app.db.clock.set(now);
+    let runs = (0..4).map(|_| run_billing_cycle(&app.db, &app.rules, now));
+    let reports = futures_util::future::join_all(runs).await;
+    let periods_closed: usize = reports.into_iter().map(|r| r.expect("cycle").periods_closed).sum();
+    assert_eq!(periods_closed, 2, "Acme's first period and Globex's trial, each closed once");
+    assert_eq!(app.count("select count(*) from invoices").await, 1);
+    let later = at("2027-04-03T01:00:00Z");
+    let runs = (0..4).map(|_| run_billing_cycle(&app.db, &app.rules, later));
+    let finalized: usize =
+        futures_util::future::join_all(runs).await.into_iter().map(|r| r.expect("cycle").finalized).sum();
+    assert_eq!(finalized, 1);
+    assert_eq!(app.count("select count(*) from ledger_transactions").await, 1);
+    assert_eq!(app.count("select max(last_number) from invoice_number_sequences").await, 1);
+}

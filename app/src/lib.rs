@@ -11,8 +11,16 @@ use leptos_router::{SsrMode, path};
 
 use components::layout::OrgLayout;
 use pages::{
-    admin::AdminPage, dashboard::DashboardPage, home::HomePage, login::LoginPage, namespaces::NamespacesPage,
-    not_found::NotFoundPage, usage::UsagePage,
+    admin::AdminPage,
+    admin_customer::AdminCustomerPage,
+    dashboard::DashboardPage,
+    home::HomePage,
+    invoices::{InvoicePage, InvoicesPage},
+    login::LoginPage,
+    namespaces::NamespacesPage,
+    not_found::NotFoundPage,
+    plan::PlanPage,
+    usage::UsagePage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -53,10 +61,14 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage/>
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/orgs/:org") view=AdminCustomerPage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("/orgs/:org") view=OrgLayout ssr=SsrMode::Async>
                         <Route path=path!("") view=DashboardPage ssr=SsrMode::Async/>
                         <Route path=path!("namespaces") view=NamespacesPage ssr=SsrMode::Async/>
                         <Route path=path!("usage") view=UsagePage ssr=SsrMode::Async/>
+                        <Route path=path!("invoices") view=InvoicesPage ssr=SsrMode::Async/>
+                        <Route path=path!("invoices/:invoice") view=InvoicePage ssr=SsrMode::Async/>
+                        <Route path=path!("plan") view=PlanPage ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>
             </Router>

@@ -75,8 +75,15 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::SeedDemo => {
             let db = Db::connect(&settings.database_url).await?;
             db.migrate().await?;
-            let created = seed_demo(&db).await?;
-            println!("{}", if created { "demo data loaded" } else { "demo data already present" });
+            let created = seed_demo(&db, Some(&BillingRules::from(&settings))).await?;
+            println!(
+                "{}",
+                if created {
+                    "demo data loaded (Acme Corp with 40 days of usage and its first invoice)"
+                } else {
+                    "demo data already present"
+                }
+            );
             println!("demo logins:");
             for login in &DEMO_LOGINS {
                 println!("  {:<28} {:<20} password: {}", login.who, login.email, login.password);

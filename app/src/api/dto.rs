@@ -376,5 +376,7 @@ pub mod admin {
         pub plan: String,
         pub subscription_status: String,
         pub billing: InvoicesPage,
+        /// A fresh idempotency key for the credit form: a double submit of that form grants once.
+        pub credit_form_key: String,
     }
 }

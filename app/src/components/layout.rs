@@ -20,6 +20,14 @@ pub fn LogoutButton() -> impl IntoView {
     }
 }
 
+/// The header of the staff pages.
+#[component]
+pub fn AdminHeader() -> impl IntoView {
+    view! {
+        <header class="topbar"><nav aria-label="Main"><A href="/admin" exact=true>"Admin"</A></nav><LogoutButton/></header>
+    }
+}
+
 /// Navigation for every page of one organization.
 #[component]
 pub fn OrgLayout() -> impl IntoView {
@@ -32,6 +40,8 @@ pub fn OrgLayout() -> impl IntoView {
             <nav aria-label="Main">
                 <A href=base exact=true>"Dashboard"</A>
                 <A href=move || format!("{}/usage", base())>"Usage"</A>
+                <A href=move || format!("{}/invoices", base())>"Invoices"</A>
+                <A href=move || format!("{}/plan", base())>"Plan"</A>
                 <A href=move || format!("{}/namespaces", base())>"Namespaces & API keys"</A>
                 <Suspense>
                     {move || Suspend::new(async move {

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 
 use crate::api::organization::list_organizations;
 use crate::components::error_view::ErrorView;
-use crate::components::layout::LogoutButton;
+use crate::components::layout::AdminHeader;
 
 /// Staff only: every organization the portal bills.
 #[component]
@@ -11,7 +11,7 @@ pub fn AdminPage() -> impl IntoView {
     let organizations = Resource::new(|| (), |_| list_organizations());
     view! {
         <Title text="Admin · Billing portal"/>
-        <header class="topbar"><nav aria-label="Main"><a href="/admin">"Admin"</a></nav><LogoutButton/></header>
+        <AdminHeader/>
         <main>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -23,7 +23,7 @@ pub fn AdminPage() -> impl IntoView {
                                     <th>"Namespaces"</th><th>"Members"</th><th>"Since"</th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|o| view! {
-                                        <tr><td>{o.name}</td><td><code>{o.id}</code></td><td>{o.billing_email}</td>
+                                        <tr><td><a href=format!("/admin/orgs/{}", o.id)>{o.name}</a></td><td><code>{o.id}</code></td><td>{o.billing_email}</td>
                                             <td>{o.namespace_count}</td><td>{o.member_count}</td><td>{o.created_at}</td></tr>
                                     }).collect_view()}
                                 </tbody>

@@ -1,7 +1,10 @@
 pub mod admin;
+pub mod admin_customer;
 pub mod dashboard;
 pub mod home;
+pub mod invoices;
 pub mod login;
 pub mod namespaces;
 pub mod not_found;
+pub mod plan;
 pub mod usage;

@@ -45,6 +45,15 @@ pub fn display_ms(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
+/// `2026-11-25T09:30:00Z`: how instants travel in JSON.
+pub fn display_rfc3339(ms: i64) -> String {
+    use time::format_description::well_known::Rfc3339;
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
 /// `2026-11-25T09:30:00Z` or `2026-11-25` (midnight UTC).
 pub fn parse_rfc3339_or_date(text: &str) -> Option<i64> {
     use time::format_description::well_known::Rfc3339;
@@ -71,6 +80,12 @@ mod tests {
     fn displays_minutes_in_utc() {
         assert_eq!(display_ms(1_795_253_400_000), "2026-11-21 09:30 UTC");
         assert_eq!(display_ms(0), "1970-01-01 00:00 UTC");
+    }
+
+    #[test]
+    fn instants_round_trip_through_rfc3339() {
+        assert_eq!(display_rfc3339(1_795_253_400_000), "2026-11-21T09:30:00Z");
+        assert_eq!(parse_rfc3339_or_date(&display_rfc3339(1_795_253_400_123)), Some(1_795_253_400_123));
     }
 
     #[test]

@@ -157,5 +157,6 @@ pub async fn admin_customer(db: &Db, organization_id: &str) -> Result<AdminCusto
         plan,
         subscription_status,
         billing: invoices_page(db, organization_id).await?,
+        credit_form_key: new_id(IdKind::Credit, db.clock.now_ms()),
     })
 }

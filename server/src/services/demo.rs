@@ -1,5 +1,6 @@
 //! Demo data: two customers, an owner and a member, and a staff admin. Loading twice changes nothing.
 use app::api::dto::Role;
+use serde_json::json;
 
 use crate::db::Db;
 use crate::db::namespaces::{NamespaceRow, insert_namespace};
@@ -7,8 +8,11 @@ use crate::db::organizations::{OrganizationRow, insert_membership, insert_organi
 use crate::db::users::{UserRow, find_user_by_email, insert_staff_admin, insert_user};
 use crate::domain::ids::{IdKind, new_id};
 use crate::domain::password::hash_password;
+use crate::domain::time::display_rfc3339;
 use crate::error::Error;
 use crate::services::billing::{ensure_catalog, subscribe};
+use crate::services::invoicing::{BillingRules, run_billing_cycle};
+use crate::services::usage::{check_batch, roll_up_dirty_hours, store_batches};
 
 pub struct DemoLogin {
     pub who: &'static str,
@@ -30,6 +34,8 @@ struct DemoOrganization {
     members: &'static [(usize, Role)],
     plan: &'static str,
     trial_days: Option<i64>,
+    /// With history, the subscription started this many days ago and has usage since.
+    history_days: i64,
 }
 
 const DEMO_ORGANIZATIONS: [DemoOrganization; 2] = [
@@ -40,6 +46,7 @@ const DEMO_ORGANIZATIONS: [DemoOrganization; 2] = [
         members: &[(0, Role::Owner), (1, Role::Member)],
         plan: "Business",
         trial_days: None,
+        history_days: 40,
     },
     DemoOrganization {
         name: "Globex",
@@ -48,11 +55,13 @@ const DEMO_ORGANIZATIONS: [DemoOrganization; 2] = [
         members: &[(2, Role::Owner)],
         plan: "Essentials",
         trial_days: Some(14),
+        history_days: 0,
     },
 ];
 
-/// Returns false when the demo data was already there.
-pub async fn seed_demo(db: &Db) -> Result<bool, Error> {
+/// Returns false when the demo data was already there. With `history`, Acme Corp has been a
+/// customer for 40 days: daily usage in both namespaces, its first period invoiced and finalized.
+pub async fn seed_demo(db: &Db, history: Option<&BillingRules>) -> Result<bool, Error> {
     ensure_catalog(db).await?;
     let mut tx = db.pool.begin().await?;
     if find_user_by_email(&mut tx, DEMO_LOGINS[3].email).await?.is_some() {
@@ -68,6 +77,7 @@ pub async fn seed_demo(db: &Db) -> Result<bool, Error> {
         user_ids.push(user.id);
     }
     insert_staff_admin(&mut tx, &user_ids[3], now).await?;
+    let mut seeded = Vec::new();
     for demo in &DEMO_ORGANIZATIONS {
         let org = OrganizationRow {
             id: new_id(IdKind::Organization, now),
@@ -77,10 +87,12 @@ pub async fn seed_demo(db: &Db) -> Result<bool, Error> {
             created_at: now,
         };
         insert_organization(&mut tx, &org).await?;
+        seeded.push((demo, org.id.clone()));
         for &(user, role) in demo.members {
             insert_membership(&mut tx, &user_ids[user], &org.id, role, now).await?;
         }
-        subscribe(&mut tx, &org.id, demo.plan, demo.trial_days, now).await?;
+        let started = if history.is_some() { now - demo.history_days * DAY_MS } else { now };
+        subscribe(&mut tx, &org.id, demo.plan, demo.trial_days, started).await?;
         for name in demo.namespaces {
             let ns = NamespaceRow {
                 id: new_id(IdKind::Namespace, now),
@@ -92,5 +104,50 @@ pub async fn seed_demo(db: &Db) -> Result<bool, Error> {
         }
     }
     tx.commit().await?;
+    if let Some(rules) = history {
+        for (demo, organization_id) in &seeded {
+            if demo.history_days > 0 {
+                seed_usage(db, demo, organization_id, rules, now).await?;
+            }
+        }
+        run_billing_cycle(db, rules, now).await?;
+    }
     Ok(true)
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// One event per namespace, metric and day, stored through the same checks as the ingestion API.
+async fn seed_usage(
+    db: &Db,
+    demo: &DemoOrganization,
+    organization_id: &str,
+    rules: &BillingRules,
+    now: i64,
+) -> Result<(), Error> {
+    let days = demo.history_days.min(rules.late_usage_window_ms / DAY_MS - 1);
+    let mut events = Vec::new();
+    for day in 1..=days {
+        for (index, namespace) in demo.namespaces.iter().enumerate() {
+            let scale = (index as i64 + 1) * (1 + day % 5);
+            let timestamp = now - day * DAY_MS;
+            for (metric, quantity) in [
+                ("actions", 60_000 * scale),
+                ("active_storage_gbh", 2_000 * scale),
+                ("retained_storage_gbh", 40_000 * scale),
+            ] {
+                events.push(json!({
+                    "id": format!("demo-{namespace}-{metric}-{day}"),
+                    "namespace": namespace,
+                    "metric": metric,
+                    "quantity": quantity,
+                    "timestamp": display_rfc3339(timestamp),
+                }));
+            }
+        }
+    }
+    let batch = check_batch(db, organization_id, &events, rules.late_usage_window_ms).await?;
+    store_batches(db, vec![batch]).await?;
+    while roll_up_dirty_hours(db, 1_000).await?.0 > 0 {}
+    Ok(())
 }

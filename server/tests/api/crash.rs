@@ -39,7 +39,7 @@ async fn a_server_killed_during_ingestion_loses_no_accepted_event_and_its_rollup
     let database_url = fresh_database_url().await;
     let db = server::db::Db::connect(&database_url).await.unwrap();
     db.migrate().await.unwrap();
-    server::services::demo::seed_demo(&db).await.unwrap();
+    server::services::demo::seed_demo(&db, None).await.unwrap();
     let port = free_port();
     let mut child = start_server(&database_url, port);
     wait_ready(port).await;

@@ -101,7 +101,7 @@ pub async fn spawn_app_at(start: Option<i64>, extra: &[&str]) -> TestApp {
     if let Some(start) = start {
         db.clock.set(start);
     }
-    seed_demo(&db).await.expect("seed demo data");
+    seed_demo(&db, None).await.expect("seed demo data");
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = stopped.await;

@@ -1,0 +1,90 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::billing::{IssueCredit, VoidInvoice, get_admin_customer};
+use crate::api::dto::billing::InvoiceSummary;
+use crate::components::error_view::ErrorView;
+use crate::components::field_error::{FieldError, field_message, form_message};
+use crate::components::layout::AdminHeader;
+use crate::pages::invoices::{CreditTable, InvoiceTable};
+
+/// Staff only: one customer's billing, with credits and voids (both audited).
+#[component]
+pub fn AdminCustomerPage() -> impl IntoView {
+    let params = use_params_map();
+    let organization_id = Signal::derive(move || params.read().get("org").unwrap_or_default());
+    let credit = ServerAction::<IssueCredit>::new();
+    let void = ServerAction::<VoidInvoice>::new();
+    let customer = Resource::new(
+        move || (organization_id.get(), credit.version().get(), void.version().get()),
+        |(org, _, _)| get_admin_customer(org),
+    );
+    view! {
+        <Title text="Customer · Admin · Billing portal"/>
+        <AdminHeader/>
+        <main>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let c = match customer.await {
+                        Ok(c) => c,
+                        Err(error) => return view! { <ErrorView error/> }.into_any(),
+                    };
+                    let voidable: Vec<InvoiceSummary> = c.billing.invoices.iter()
+                        .filter(|i| i.status == "open" || i.status == "finalized").cloned().collect();
+                    view! {
+                        <h1 id="customer-name">{c.name}</h1>
+                        <p>{c.billing_email} " · " {c.plan} " (" {c.subscription_status} ")"</p>
+                        <section class="card balances">
+                            <p>"Balance due: " <strong id="balance-due">{c.billing.balance_due}</strong></p>
+                            <p>"Credit balance: " <strong id="credit-balance">{c.billing.credit_balance}</strong></p>
+                        </section>
+                        <h2>"Invoices"</h2>
+                        <InvoiceTable invoices=c.billing.invoices link_base=None/>
+                        {voidable.into_iter().map(|i| view! { <VoidForm action=void invoice=i/> }).collect_view()}
+                        <h2>"Credits"</h2>
+                        <CreditTable credits=c.billing.credits/>
+                        <CreditForm action=credit organization_id=c.organization_id idempotency_key=c.credit_form_key/>
+                    }.into_any()
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+#[component]
+fn CreditForm(action: ServerAction<IssueCredit>, organization_id: String, idempotency_key: String) -> impl IntoView {
+    let error_of = move |field: &'static str| Signal::derive(move || field_message(action.value().get(), field));
+    let granted = move || action.value().get().and_then(Result::ok);
+    view! {
+        <ActionForm action attr:class="card form" attr:id="credit-form">
+            <input type="hidden" name="organization_id" value=organization_id/>
+            <input type="hidden" name="idempotency_key" value=idempotency_key/>
+            <label for="credit-amount">"Amount"</label>
+            <input id="credit-amount" name="amount" required inputmode="decimal" placeholder="25.00" aria-describedby="credit-amount-error"/>
+            <FieldError id="credit-amount-error" message=error_of("amount")/>
+            <label for="credit-reason">"Reason (recorded in the audit log)"</label>
+            <input id="credit-reason" name="reason" required maxlength="500" aria-describedby="credit-reason-error"/>
+            <FieldError id="credit-reason-error" message=error_of("reason")/>
+            <label for="credit-expires">"Expires on (optional)"</label>
+            <input id="credit-expires" name="expires" type="date" aria-describedby="credit-expires-error"/>
+            <FieldError id="credit-expires-error" message=error_of("expires")/>
+            <p class="form-error" role="alert">{move || form_message(action.value().get())}</p>
+            <button type="submit" id="issue-credit">"Issue credit"</button>
+        </ActionForm>
+        {move || granted().map(|g| view! { <p role="status" id="credit-issued">{format!("Credit of {} issued.", g.amount)}</p> })}
+    }
+}
+
+#[component]
+fn VoidForm(action: ServerAction<VoidInvoice>, invoice: InvoiceSummary) -> impl IntoView {
+    let label = invoice.number.unwrap_or_else(|| invoice.id.clone());
+    view! {
+        <ActionForm action attr:class="card form void-form">
+            <input type="hidden" name="invoice_id" value=invoice.id/>
+            <label>{format!("Void {label} (reason)")} <input name="reason" required maxlength="500"/></label>
+            <button type="submit">{format!("Void {label}")}</button>
+            <p class="form-error" role="alert">{move || action.value().get().and_then(|r| r.err()).map(|e| e.message())}</p>
+        </ActionForm>
+    }
+}

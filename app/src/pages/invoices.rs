@@ -1,0 +1,133 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::billing::{get_invoice, get_invoices};
+use crate::api::dto::billing::{CreditView, InvoiceSummary};
+use crate::components::error_view::ErrorView;
+use crate::components::layout::use_organization_id;
+
+/// Invoices of one organization, newest first, with balances from the ledger. `link_base` is
+/// where an invoice's number links to (`…/invoices`), or `None` for no links.
+#[component]
+pub fn InvoiceTable(invoices: Vec<InvoiceSummary>, link_base: Option<String>) -> impl IntoView {
+    if invoices.is_empty() {
+        return view! { <p id="no-invoices">"No invoices yet: the first one is drafted when the current period ends."</p> }
+            .into_any();
+    }
+    view! {
+        <table id="invoices">
+            <thead><tr><th>"Number"</th><th>"Period"</th><th>"Status"</th><th>"Total"</th><th>"Amount due"</th><th>"Due"</th></tr></thead>
+            <tbody>
+                {invoices.into_iter().map(|invoice| {
+                    let label = invoice.number.clone().unwrap_or_else(|| "Draft".to_owned());
+                    let number = match &link_base {
+                        Some(base) => view! { <a href=format!("{base}/{}", invoice.id)>{label}</a> }.into_any(),
+                        None => view! { <span>{label}</span> }.into_any(),
+                    };
+                    view! {
+                        <tr data-invoice=invoice.id.clone()>
+                            <td>{number}</td><td>{invoice.period}</td>
+                            <td><span class=format!("status {}", invoice.status)>{invoice.status.clone()}</span></td>
+                            <td>{invoice.total}</td><td>{invoice.amount_due}</td><td>{invoice.due.unwrap_or_default()}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn CreditTable(credits: Vec<CreditView>) -> impl IntoView {
+    (!credits.is_empty()).then(|| view! {
+        <table id="credits">
+            <thead><tr><th>"Credit"</th><th>"Left"</th><th>"Reason"</th><th>"Expires"</th></tr></thead>
+            <tbody>
+                {credits.into_iter().map(|c| view! {
+                    <tr><td>{c.amount}</td><td>{c.remaining}</td><td>{c.reason}</td><td>{c.expires.unwrap_or_else(|| "never".into())}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    })
+}
+
+#[component]
+pub fn InvoicesPage() -> impl IntoView {
+    let organization_id = use_organization_id();
+    let page = Resource::new(move || organization_id.get(), get_invoices);
+    view! {
+        <Title text="Invoices · Billing portal"/>
+        <h1>"Invoices"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(page) => view! {
+                        <section class="card balances">
+                            <p>"Balance due: " <strong id="balance-due">{page.balance_due}</strong></p>
+                            <p>"Credit balance: " <strong id="credit-balance">{page.credit_balance}</strong></p>
+                        </section>
+                        <InvoiceTable invoices=page.invoices link_base=Some(format!("/orgs/{}/invoices", organization_id.get_untracked()))/>
+                        <CreditTable credits=page.credits/>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorView error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// One invoice, laid out to print: lines by namespace and metric with tiers, prorations,
+/// adjustments, then credits and the amount due.
+#[component]
+pub fn InvoicePage() -> impl IntoView {
+    let organization_id = use_organization_id();
+    let params = use_params_map();
+    let invoice = Resource::new(
+        move || (organization_id.get(), params.read().get("invoice").unwrap_or_default()),
+        |(org, id)| get_invoice(org, id),
+    );
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let detail = match invoice.await {
+                    Ok(detail) => detail,
+                    Err(error) => return view! { <ErrorView error/> }.into_any(),
+                };
+                let s = detail.summary;
+                let title = s.number.clone().unwrap_or_else(|| "Draft invoice".to_owned());
+                view! {
+                    <Title text=format!("{title} · Billing portal")/>
+                    <article class="invoice" id="invoice">
+                        <header>
+                            <h1 id="invoice-number">{title}</h1>
+                            <p>{detail.organization_name} " · " {detail.billing_email}</p>
+                            <p>"Period " {s.period} " · status " <span id="invoice-status">{s.status}</span>
+                                {s.due.map(|d| format!(" · due {d}"))}</p>
+                            {detail.void_reason.map(|r| view! { <p>"Voided: " {r}</p> })}
+                        </header>
+                        <table id="invoice-lines">
+                            <thead><tr><th>"Description"</th><th>"Namespace"</th><th>"Tier"</th><th>"Quantity"</th><th>"Unit price"</th><th class="amount">"Amount"</th></tr></thead>
+                            <tbody>
+                                {detail.lines.into_iter().map(|l| view! {
+                                    <tr class=l.kind>
+                                        <td>{l.description}</td><td>{l.namespace.unwrap_or_default()}</td><td>{l.tier.unwrap_or_default()}</td>
+                                        <td>{l.quantity}</td><td>{l.unit_price.unwrap_or_default()}</td><td class="amount">{l.amount}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                            <tfoot>
+                                <tr><th colspan="5">"Subtotal"</th><td class="amount" id="invoice-subtotal">{detail.subtotal}</td></tr>
+                                <tr><th colspan="5">"Credit applied"</th><td class="amount" id="invoice-credit">{detail.credit_applied}</td></tr>
+                                <tr><th colspan="5">"Amount due"</th><td class="amount" id="invoice-amount-due">{s.amount_due}</td></tr>
+                            </tfoot>
+                        </table>
+                        <p class="no-print"><a href=format!("/orgs/{}/invoices", organization_id.get_untracked())>"All invoices"</a>
+                            " · use your browser's print command for a paper copy"</p>
+                    </article>
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}

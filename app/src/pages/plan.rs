@@ -1,0 +1,118 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::billing::{ConfirmPlanChange, PreviewPlanChange, get_plan_page};
+use crate::api::dto::Role;
+use crate::api::dto::billing::{PlanChangePreview, PlanOption};
+use crate::api::session::whoami;
+use crate::components::error_view::ErrorView;
+use crate::components::field_error::form_message;
+use crate::components::layout::use_organization_id;
+
+/// The plans on offer; owners preview a change with its proration and confirm it.
+#[component]
+pub fn PlanPage() -> impl IntoView {
+    let organization_id = use_organization_id();
+    let preview = ServerAction::<PreviewPlanChange>::new();
+    let confirm = ServerAction::<ConfirmPlanChange>::new();
+    let page = Resource::new(move || (organization_id.get(), confirm.version().get()), |(org, _)| get_plan_page(org));
+    let user = Resource::new(|| (), |_| whoami());
+
+    view! {
+        <Title text="Plan · Billing portal"/>
+        <h1>"Plan"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let page = match page.await {
+                    Ok(page) => page,
+                    Err(error) => return view! { <ErrorView error/> }.into_any(),
+                };
+                let org = organization_id.get_untracked();
+                let is_owner = matches!(user.await, Ok(Some(u)) if u.role_in(&org) == Ok(Role::Owner));
+                view! {
+                    <section class="card">
+                        <p>"Current plan: " <strong id="current-plan">{page.current_plan}</strong>
+                            " (" <span id="subscription-status">{page.status}</span> ")"</p>
+                        <p>"This period: " {page.period}</p>
+                        {page.scheduled_change.map(|change| view! {
+                            <p id="scheduled-change">"Scheduled: " {change}</p>
+                        })}
+                    </section>
+                    <div class="plans">
+                        {page.plans.into_iter().map(|plan| view! { <PlanCard plan is_owner preview organization_id/> }).collect_view()}
+                    </div>
+                    {(!is_owner).then(|| view! { <p id="member-note">"Only owners can change the plan."</p> })}
+                }.into_any()
+            })}
+        </Suspense>
+        <p class="form-error" role="alert" id="preview-error">{move || form_message(preview.value().get())}</p>
+        {move || preview.value().get().and_then(Result::ok).map(|p| view! { <Preview preview=p confirm organization_id/> })}
+    }
+}
+
+#[component]
+fn PlanCard(
+    plan: PlanOption,
+    is_owner: bool,
+    preview: ServerAction<PreviewPlanChange>,
+    organization_id: Signal<String>,
+) -> impl IntoView {
+    let current = plan.current;
+    let name = plan.name.clone();
+    let data_plan = plan.name.clone();
+    view! {
+        <section class="card plan" class:current=current data-plan=data_plan>
+            <h2>{plan.name}</h2>
+            <p class="fee">{plan.base_fee}</p>
+            <ul>{plan.terms.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}</ul>
+            {match (current, is_owner) {
+                (true, _) => Some(view! { <p class="badge">"Your plan"</p> }.into_any()),
+                (false, true) => Some(view! {
+                    <ActionForm action=preview>
+                        <input type="hidden" name="organization_id" value=organization_id/>
+                        <input type="hidden" name="plan" value=name/>
+                        <button type="submit" class="preview-change">"Preview change"</button>
+                    </ActionForm>
+                }.into_any()),
+                (false, false) => None,
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Preview(
+    preview: PlanChangePreview,
+    confirm: ServerAction<ConfirmPlanChange>,
+    organization_id: Signal<String>,
+) -> impl IntoView {
+    let when = if preview.immediate {
+        format!("takes effect now ({})", preview.effective_at)
+    } else {
+        format!("takes effect at the end of this period ({})", preview.effective_at)
+    };
+    let confirmed = move || confirm.value().get().is_some_and(|r| r.is_ok());
+    view! {
+        <section class="card" id="plan-preview" aria-labelledby="preview-heading">
+            <h2 id="preview-heading">{format!("{} → {}", preview.from_plan, preview.to_plan)}</h2>
+            <p>{if preview.upgrade { "Upgrade" } else { "Downgrade" }} ", " {when}</p>
+            <table>
+                <tbody>
+                    <tr><th>"Remaining time"</th><td id="preview-days">{format!("{} of {} days", preview.remaining_days, preview.period_days)}</td></tr>
+                    <tr><th>"Credit for unused " {preview.from_plan.clone()}</th><td id="preview-credit">{preview.credit}</td></tr>
+                    <tr><th>"Charge for remaining " {preview.to_plan.clone()}</th><td id="preview-charge">{preview.charge}</td></tr>
+                    <tr><th>"Net on your next invoice"</th><td id="preview-net">{preview.net}</td></tr>
+                </tbody>
+            </table>
+            <ul>{preview.usage_split.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}</ul>
+            <ActionForm action=confirm>
+                <input type="hidden" name="organization_id" value=organization_id/>
+                <input type="hidden" name="plan" value=preview.to_plan/>
+                <input type="hidden" name="token" value=preview.token/>
+                <button type="submit" id="confirm-change">"Confirm change"</button>
+            </ActionForm>
+            <p class="form-error" role="alert">{move || confirm.value().get().and_then(|r| r.err()).map(|e| e.message())}</p>
+            <Show when=confirmed><p role="status" id="change-confirmed">"Plan change confirmed."</p></Show>
+        </section>
+    }
+}

@@ -1,0 +1,68 @@
+import { expect, test } from "@playwright/test";
+import { ACME_MEMBER, ACME_OWNER, STAFF, logIn, waitForHydration, watchConsole } from "./helpers";
+
+test("a member reads the finalized demo invoice line by line", async ({ page }) => {
+  const problems = watchConsole(page);
+  await logIn(page, ACME_MEMBER);
+  await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
+  await waitForHydration(page);
+  await page.getByRole("link", { name: "Invoices" }).click();
+  await expect(page.getByRole("heading", { name: "Invoices" })).toBeVisible();
+  await expect(page.locator("#balance-due")).toHaveText(/^\d+\.\d{2} USD$/);
+  const row = page.locator("#invoices tbody tr").first();
+  await expect(row).toContainText("open");
+  await row.getByRole("link", { name: /^INV-\d{4}-000001$/ }).click();
+
+  await expect(page.locator("#invoice-number")).toHaveText(/^INV-\d{4}-000001$/);
+  await expect(page.locator("#invoice-status")).toHaveText("open");
+  const lines = page.locator("#invoice-lines tbody tr");
+  await expect(lines.first()).toContainText("Business plan");
+  await expect(page.locator("#invoice-lines tr.usage", { hasText: "payments-prod" }).first()).toContainText("tier");
+  await expect(page.locator("#invoice-amount-due")).toHaveText(/^\d+\.\d{2} USD$/);
+  expect(problems).toEqual([]);
+});
+
+test("an owner previews an upgrade with its proration and confirms it", async ({ page }) => {
+  const problems = watchConsole(page);
+  await logIn(page, ACME_OWNER);
+  await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
+  await waitForHydration(page);
+  await page.getByRole("link", { name: "Plan" }).click();
+  await expect(page.locator("#current-plan")).toHaveText("Business");
+
+  await page.locator('[data-plan="Enterprise"]').getByRole("button", { name: "Preview change" }).click();
+  const preview = page.locator("#plan-preview");
+  await expect(preview).toContainText("Business → Enterprise");
+  await expect(page.locator("#preview-credit")).toHaveText(/^-\d+\.\d{2} USD$/);
+  await expect(page.locator("#preview-charge")).toHaveText(/^\d+\.\d{2} USD$/);
+  await expect(page.locator("#preview-days")).toHaveText(/^\d+\.\d of \d+ days$/);
+  await expect(preview).toContainText("rated under Business");
+
+  await page.getByRole("button", { name: "Confirm change" }).click();
+  await expect(page.locator("#change-confirmed")).toBeVisible();
+  await expect(page.locator("#current-plan")).toHaveText("Enterprise");
+  expect(problems).toEqual([]);
+});
+
+test("staff grant a credit once, with the amount checked, and the customer's credit balance shows it", async ({ page }) => {
+  // 422: the zero amount below.
+  const problems = watchConsole(page, [422]);
+  await logIn(page, STAFF);
+  await expect(page.locator("#organizations")).toContainText("Acme Corp");
+  await waitForHydration(page);
+  await page.getByRole("link", { name: "Acme Corp" }).click();
+  await expect(page.locator("#customer-name")).toHaveText("Acme Corp");
+  await waitForHydration(page);
+
+  await page.getByLabel("Amount").fill("0");
+  await page.getByLabel("Reason (recorded in the audit log)").fill("e2e goodwill");
+  await page.getByRole("button", { name: "Issue credit" }).click();
+  await expect(page.locator("#credit-amount-error")).toContainText("more than zero");
+
+  await page.getByLabel("Amount").fill("25.00");
+  await page.getByRole("button", { name: "Issue credit" }).click();
+  await expect(page.locator("#credit-issued")).toHaveText("Credit of 25.00 USD issued.");
+  await expect(page.locator("#credit-balance")).toHaveText("25.00 USD");
+  await expect(page.locator("#credits")).toContainText("e2e goodwill");
+  expect(problems).toEqual([]);
+});

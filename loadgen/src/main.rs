@@ -4,6 +4,8 @@
 //! loadgen setup    --database-url URL --organizations 4 --namespaces 5 --keys-file keys.json
 //! loadgen http     --url http://127.0.0.1:3000 --keys-file keys.json --events 1000000 --connections 8
 //! loadgen baseline --database-url URL --events 1000000
+//! loadgen rating   --lines 10000000
+//! loadgen invoice-run --database-url URL --subscriptions 100000 --namespaces 10
 //! ```
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +20,7 @@ use server::domain::time::now_ms;
 use tokio::sync::Mutex;
 
 mod baseline;
+mod billing_bench;
 mod setup;
 
 #[derive(Parser)]
@@ -58,6 +61,22 @@ enum Command {
         #[arg(long, default_value_t = 0.01)]
         late_share: f64,
     },
+    /// Rate the Business plan repeatedly on one core and report invoice lines per second.
+    Rating {
+        #[arg(long, default_value_t = 10_000_000)]
+        lines: u64,
+        #[arg(long, default_value_t = 10)]
+        namespaces: usize,
+    },
+    /// Create subscriptions with rollups in a fresh database, then time drafting and finalizing their invoices.
+    InvoiceRun {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long, default_value_t = 100_000)]
+        subscriptions: usize,
+        #[arg(long, default_value_t = 10)]
+        namespaces: usize,
+    },
     /// Insert the same number of event rows straight into the database with its best bulk method.
     Baseline {
         #[arg(long, env = "DATABASE_URL")]
@@ -83,6 +102,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let targets: Vec<setup::Target> = serde_json::from_str(&std::fs::read_to_string(&keys_file)?)?;
             let shape = Shape { duplicate_share, late_share, batch };
             run_http(&url, targets, events, connections, shape).await?;
+        }
+        Command::Rating { lines, namespaces } => billing_bench::rating(lines, namespaces),
+        Command::InvoiceRun { database_url, subscriptions, namespaces } => {
+            let db = Db::connect(&database_url).await?;
+            db.migrate().await?;
+            billing_bench::invoice_run(&db, subscriptions, namespaces).await?;
         }
         Command::Baseline { database_url, events, rows_per_transaction } => {
             let db = Db::connect(&database_url).await?;

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use server::db::Db;
 use server::db::namespaces::{NamespaceRow, insert_namespace};
 use server::db::organizations::{OrganizationRow, insert_membership, insert_organization};
-use server::db::usage::close_usage_before;
+use server::db::usage::close_usage_before_many;
 use server::db::users::{UserRow, insert_user};
 use server::domain::ids::{IdKind, new_id};
 use server::domain::password::hash_password;
@@ -56,7 +56,7 @@ pub async fn create_targets(
             insert_namespace(&mut tx, &row).await?;
             names.push(name);
         }
-        close_usage_before(&mut tx, &org.id, now - 3_600_000).await?;
+        close_usage_before_many(&mut tx, std::slice::from_ref(&org.id), now - 3_600_000).await?;
         tx.commit().await?;
         let owner = SessionUser {
             user_id: user.id.clone(),

@@ -90,6 +90,10 @@ impl PortalBackend for Backend {
         Ok(plan_change::confirm(&self.db, &self.billing, &actor.email, organization_id, plan, token).await?)
     }
 
+    async fn cancel_subscription(&self, actor: &SessionUser, organization_id: &str) -> Result<PlanPage, AppError> {
+        Ok(plan_change::cancel_at_period_end(&self.db, &actor.email, organization_id).await?)
+    }
+
     async fn invoices_page(&self, organization_id: &str) -> Result<InvoicesPage, AppError> {
         Ok(invoice_views::invoices_page(&self.db, organization_id).await?)
     }

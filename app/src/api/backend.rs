@@ -47,6 +47,7 @@ pub trait PortalBackend: Send + Sync + 'static {
         plan: &str,
         token: &str,
     ) -> Result<PlanPage, AppError>;
+    async fn cancel_subscription(&self, actor: &SessionUser, organization_id: &str) -> Result<PlanPage, AppError>;
     async fn invoices_page(&self, organization_id: &str) -> Result<InvoicesPage, AppError>;
     async fn invoice_detail(&self, organization_id: &str, invoice_id: &str) -> Result<InvoiceDetail, AppError>;
     async fn admin_customer(&self, organization_id: &str) -> Result<AdminCustomer, AppError>;

@@ -42,6 +42,19 @@ pub async fn confirm_plan_change(organization_id: String, plan: String, token: S
     )
 }
 
+#[server(endpoint = "cancel_subscription")]
+pub async fn cancel_subscription(organization_id: String) -> Result<PlanPage, AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(
+        async {
+            let user = require_user().await?;
+            user.require_owner(&organization_id)?;
+            backend()?.cancel_subscription(&user, &organization_id).await
+        }
+        .await,
+    )
+}
+
 #[server(endpoint = "invoices")]
 pub async fn get_invoices(organization_id: String) -> Result<InvoicesPage, AppError> {
     use super::backend::{backend, require_user, respond};

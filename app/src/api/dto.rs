@@ -279,6 +279,8 @@ pub mod billing {
         pub period: String,
         /// e.g. "Essentials from 2026-12-10 09:00 UTC".
         pub scheduled_change: Option<String>,
+        /// When a requested cancellation takes effect.
+        pub cancels_at: Option<String>,
         pub plans: Vec<PlanOption>,
     }
 

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::billing::{ConfirmPlanChange, PreviewPlanChange, get_plan_page};
+use crate::api::billing::{CancelSubscription, ConfirmPlanChange, PreviewPlanChange, get_plan_page};
 use crate::api::dto::Role;
 use crate::api::dto::billing::{PlanChangePreview, PlanOption};
 use crate::api::session::whoami;
@@ -15,7 +15,11 @@ pub fn PlanPage() -> impl IntoView {
     let organization_id = use_organization_id();
     let preview = ServerAction::<PreviewPlanChange>::new();
     let confirm = ServerAction::<ConfirmPlanChange>::new();
-    let page = Resource::new(move || (organization_id.get(), confirm.version().get()), |(org, _)| get_plan_page(org));
+    let cancel = ServerAction::<CancelSubscription>::new();
+    let page = Resource::new(
+        move || (organization_id.get(), confirm.version().get(), cancel.version().get()),
+        |(org, _, _)| get_plan_page(org),
+    );
     let user = Resource::new(|| (), |_| whoami());
 
     view! {
@@ -29,6 +33,7 @@ pub fn PlanPage() -> impl IntoView {
                 };
                 let org = organization_id.get_untracked();
                 let is_owner = matches!(user.await, Ok(Some(u)) if u.role_in(&org) == Ok(Role::Owner));
+                let can_cancel = is_owner && page.status != "canceled";
                 view! {
                     <section class="card">
                         <p>"Current plan: " <strong id="current-plan">{page.current_plan}</strong>
@@ -37,6 +42,16 @@ pub fn PlanPage() -> impl IntoView {
                         {page.scheduled_change.map(|change| view! {
                             <p id="scheduled-change">"Scheduled: " {change}</p>
                         })}
+                        {match (page.cancels_at, can_cancel) {
+                            (Some(at), _) => Some(view! { <p id="cancels-at">"Cancels at the end of this period: " {at}</p> }.into_any()),
+                            (None, true) => Some(view! {
+                                <ActionForm action=cancel>
+                                    <input type="hidden" name="organization_id" value=organization_id/>
+                                    <button type="submit" class="danger" id="cancel-subscription">"Cancel at period end"</button>
+                                </ActionForm>
+                            }.into_any()),
+                            (None, false) => None,
+                        }}
                     </section>
                     <div class="plans">
                         {page.plans.into_iter().map(|plan| view! { <PlanCard plan is_owner preview organization_id/> }).collect_view()}

@@ -1,6 +1,7 @@
 //! Credits granted to organizations and the invoices they were applied to.
 use sqlx::{AnyConnection, FromRow};
 
+use crate::db::bulk::{bind_all_as, list_placeholders, texts};
 use crate::error::Error;
 
 pub struct NewCredit<'a> {
@@ -54,17 +55,34 @@ pub async fn insert_credit(conn: &mut AnyConnection, credit: &NewCredit<'_>) -> 
 
 /// Every credit of the organization, soonest expiry first (the order they are used up in).
 pub async fn credits_of(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<CreditRow>, Error> {
-    Ok(sqlx::query_as(
-        "select c.id, c.amount_minor, c.reason, c.expires_at, c.idempotency_key, c.created_by, c.created_at,
+    Ok(credits_of_many(conn, &[organization_id.to_owned()]).await?.into_iter().map(|(_, credit)| credit).collect())
+}
+
+/// `credits_of` for many organizations: (organization, credit).
+pub async fn credits_of_many(
+    conn: &mut AnyConnection,
+    organization_ids: &[String],
+) -> Result<Vec<(String, CreditRow)>, Error> {
+    let sql = format!(
+        "select c.organization_id, c.id, c.amount_minor, c.reason, c.expires_at, c.idempotency_key, c.created_by,
+             c.created_at,
              c.amount_minor - cast(coalesce((select sum(a.amount_minor) from credit_applications a
                  join invoices i on i.id = a.invoice_id where a.credit_id = c.id and i.status <> 'void'), 0) as bigint)
                  as remaining_minor
-         from credits c where c.organization_id = $1
+         from credits c where c.organization_id in ({})
          order by coalesce(c.expires_at, 9223372036854775807), c.created_at, c.id",
-    )
-    .bind(organization_id)
-    .fetch_all(conn)
-    .await?)
+        list_placeholders(conn, 1, organization_ids.len())
+    );
+    let values = texts(organization_ids);
+    let rows: Vec<OwnedCredit> = bind_all_as(sqlx::query_as(&sql), &values).fetch_all(conn).await?;
+    Ok(rows.into_iter().map(|r| (r.organization_id, r.credit)).collect())
+}
+
+#[derive(FromRow)]
+struct OwnedCredit {
+    organization_id: String,
+    #[sqlx(flatten)]
+    credit: CreditRow,
 }
 
 pub async fn apply_credit(

@@ -1,6 +1,9 @@
 //! Invoices, their lines and their gapless numbers.
 use sqlx::{AnyConnection, FromRow};
 
+use crate::db::bulk::{
+    Value, bind_all, bind_all_as, bind_all_scalar, list_placeholders, placeholder, row_placeholders, texts,
+};
 use crate::domain::invoice::InvoiceStatus;
 use crate::domain::invoice_builder::{InvoiceLine, LineKind};
 use crate::domain::money::Exact;
@@ -40,37 +43,6 @@ const INVOICE_COLUMNS: &str = "id, organization_id, subscription_id, period_star
     currency, subtotal_minor, credit_applied_minor, amount_due_minor, rated_at, finalize_after, due_at, created_at,
     finalized_at, paid_at, voided_at, void_reason";
 
-pub struct NewDraft<'a> {
-    pub id: &'a str,
-    pub organization_id: &'a str,
-    pub subscription_id: &'a str,
-    pub period: (i64, i64),
-    pub currency: &'a str,
-    pub finalize_after: i64,
-    pub now: i64,
-}
-
-/// Inserts the period's draft unless the subscription already has an invoice for that period.
-pub async fn insert_draft(conn: &mut AnyConnection, draft: &NewDraft<'_>) -> Result<bool, Error> {
-    let inserted = sqlx::query(
-        "insert into invoices (id, organization_id, subscription_id, period_start, period_end, status, currency,
-             subtotal_minor, amount_due_minor, rated_at, finalize_after, created_at)
-         values ($1, $2, $3, $4, $5, 'draft', $6, 0, 0, $7, $8, $7)
-         on conflict (subscription_id, period_start) do nothing",
-    )
-    .bind(draft.id)
-    .bind(draft.organization_id)
-    .bind(draft.subscription_id)
-    .bind(draft.period.0)
-    .bind(draft.period.1)
-    .bind(draft.currency)
-    .bind(draft.now)
-    .bind(draft.finalize_after)
-    .execute(conn)
-    .await?;
-    Ok(inserted.rows_affected() == 1)
-}
-
 /// Replaces a draft's lines by freshly rated ones. Refuses anything but a draft.
 pub async fn replace_draft_lines(
     conn: &mut AnyConnection,
@@ -92,30 +64,91 @@ pub async fn replace_draft_lines(
         return Err(Error::Corrupt(format!("invoice {invoice_id} is no longer a draft")));
     }
     sqlx::query("delete from invoice_lines where invoice_id = $1").bind(invoice_id).execute(&mut *conn).await?;
-    for (position, line) in lines.iter().enumerate() {
-        sqlx::query(
+    insert_lines(conn, &[(invoice_id.to_owned(), lines.to_vec())]).await
+}
+
+const LINE_INSERT_COLUMNS: usize = 14;
+
+/// Inserts the lines of many invoices in statements of up to 500 rows.
+pub async fn insert_lines(conn: &mut AnyConnection, invoices: &[(String, Vec<InvoiceLine>)]) -> Result<(), Error> {
+    let rows: Vec<Vec<Value>> = invoices
+        .iter()
+        .flat_map(|(invoice_id, lines)| {
+            lines.iter().enumerate().map(move |(position, line)| {
+                vec![
+                    Value::Text(invoice_id.clone()),
+                    Value::Int(position as i64),
+                    Value::Text(line.kind.as_str().to_owned()),
+                    Value::Text(line.description.clone()),
+                    Value::MaybeText(line.namespace_id.clone()),
+                    Value::MaybeText(line.metric.clone()),
+                    Value::MaybeInt(line.tier),
+                    Value::Int(line.quantity),
+                    Value::MaybeInt(line.unit_price.map(|p| p.minor)),
+                    Value::MaybeInt(line.unit_price.map(|p| p.per)),
+                    Value::Int(line.amount_minor),
+                    Value::Text(line.unrounded.audit_text()),
+                    Value::MaybeInt(line.usage_period.map(|p| p.0)),
+                    Value::MaybeInt(line.usage_period.map(|p| p.1)),
+                ]
+            })
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        let sql = format!(
             "insert into invoice_lines (invoice_id, position, kind, description, namespace_id, metric, tier, quantity,
-                 unit_price_minor, unit_price_per, amount_minor, unrounded, usage_from, usage_to)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(invoice_id)
-        .bind(position as i64)
-        .bind(line.kind.as_str())
-        .bind(&line.description)
-        .bind(line.namespace_id.as_deref())
-        .bind(line.metric.as_deref())
-        .bind(line.tier)
-        .bind(line.quantity)
-        .bind(line.unit_price.map(|p| p.minor))
-        .bind(line.unit_price.map(|p| p.per))
-        .bind(line.amount_minor)
-        .bind(line.unrounded.audit_text())
-        .bind(line.usage_period.map(|p| p.0))
-        .bind(line.usage_period.map(|p| p.1))
-        .execute(&mut *conn)
-        .await?;
+                 unit_price_minor, unit_price_per, amount_minor, unrounded, usage_from, usage_to) values {}",
+            row_placeholders(conn, 1, chunk.len(), LINE_INSERT_COLUMNS)
+        );
+        let values: Vec<Value> = chunk.iter().flatten().cloned().collect();
+        bind_all(sqlx::query(&sql), &values).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+pub struct RatedDraft {
+    pub id: String,
+    pub organization_id: String,
+    pub subscription_id: String,
+    pub period: (i64, i64),
+    pub currency: String,
+    pub subtotal_minor: i64,
+    pub finalize_after: i64,
+}
+
+/// Inserts drafts with their subtotals, skipping subscriptions that already have an invoice for
+/// the period. Returns the ids actually inserted.
+pub async fn insert_drafts(conn: &mut AnyConnection, drafts: &[RatedDraft], now: i64) -> Result<Vec<String>, Error> {
+    let mut inserted = Vec::with_capacity(drafts.len());
+    for chunk in drafts.chunks(500) {
+        let sql = format!(
+            "insert into invoices (id, organization_id, subscription_id, period_start, period_end, status, currency,
+                 subtotal_minor, amount_due_minor, rated_at, finalize_after, created_at) values {}
+             on conflict (subscription_id, period_start) do nothing returning id",
+            row_placeholders(conn, 1, chunk.len(), 12)
+        );
+        let values: Vec<Value> = chunk
+            .iter()
+            .flat_map(|d| {
+                [
+                    Value::Text(d.id.clone()),
+                    Value::Text(d.organization_id.clone()),
+                    Value::Text(d.subscription_id.clone()),
+                    Value::Int(d.period.0),
+                    Value::Int(d.period.1),
+                    Value::Text("draft".into()),
+                    Value::Text(d.currency.clone()),
+                    Value::Int(d.subtotal_minor),
+                    Value::Int(d.subtotal_minor.max(0)),
+                    Value::Int(now),
+                    Value::Int(d.finalize_after),
+                    Value::Int(now),
+                ]
+            })
+            .collect();
+        inserted.extend(bind_all_scalar(sqlx::query_scalar::<_, String>(&sql), &values).fetch_all(&mut *conn).await?);
+    }
+    Ok(inserted)
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -237,7 +270,7 @@ pub async fn finalized_periods(
 pub async fn drafts_due(conn: &mut AnyConnection, now: i64, limit: i64) -> Result<Vec<InvoiceRow>, Error> {
     Ok(sqlx::query_as(&format!(
         "select {INVOICE_COLUMNS} from invoices where status = 'draft' and finalize_after <= $1
-         order by finalize_after, id limit $2"
+         order by finalize_after limit $2"
     ))
     .bind(now)
     .bind(limit)
@@ -290,20 +323,6 @@ pub async fn invoices_of(conn: &mut AnyConnection, organization_id: &str) -> Res
     .await?)
 }
 
-/// The next number of the organization's year, in the caller's transaction: a rolled-back
-/// finalization gives its number back, so numbers have no gaps.
-pub async fn next_number(conn: &mut AnyConnection, organization_id: &str, year: i64) -> Result<i64, Error> {
-    Ok(sqlx::query_scalar(
-        "insert into invoice_number_sequences (organization_id, year, last_number) values ($1, $2, 1)
-         on conflict (organization_id, year) do update set last_number = invoice_number_sequences.last_number + 1
-         returning last_number",
-    )
-    .bind(organization_id)
-    .bind(year)
-    .fetch_one(conn)
-    .await?)
-}
-
 pub struct Finalization<'a> {
     pub invoice_id: &'a str,
     pub number: &'a str,
@@ -312,29 +331,6 @@ pub struct Finalization<'a> {
     pub status: InvoiceStatus,
     pub due_at: i64,
     pub now: i64,
-}
-
-pub async fn finalize(conn: &mut AnyConnection, f: &Finalization<'_>) -> Result<(), Error> {
-    let paid_at = (f.status == InvoiceStatus::Paid).then_some(f.now);
-    let updated = sqlx::query(
-        "update invoices set status = $1, number = $2, credit_applied_minor = $3, amount_due_minor = $4, due_at = $5,
-             finalized_at = $6, paid_at = $7
-         where id = $8 and status = 'draft'",
-    )
-    .bind(f.status.as_str())
-    .bind(f.number)
-    .bind(f.credit_applied_minor)
-    .bind(f.amount_due_minor)
-    .bind(f.due_at)
-    .bind(f.now)
-    .bind(paid_at)
-    .bind(f.invoice_id)
-    .execute(conn)
-    .await?;
-    if updated.rows_affected() != 1 {
-        return Err(Error::Corrupt(format!("invoice {} was finalized twice", f.invoice_id)));
-    }
-    Ok(())
 }
 
 pub async fn void(
@@ -354,4 +350,121 @@ pub async fn void(
     .execute(conn)
     .await?;
     Ok(updated.rows_affected() == 1)
+}
+
+/// Claims many drafts at once (see `claim_draft`); returns the ids still drafts.
+pub async fn claim_drafts(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<String>, Error> {
+    let sql = format!(
+        "update invoices set rated_at = rated_at where status = 'draft' and id in ({}) returning id",
+        list_placeholders(conn, 1, ids.len())
+    );
+    let values = texts(ids);
+    Ok(bind_all_scalar(sqlx::query_scalar(&sql), &values).fetch_all(conn).await?)
+}
+
+/// The listed drafts that a rollup changed since they were rated.
+pub async fn stale_among(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<String>, Error> {
+    let sql =
+        format!("select i.id from invoices i where i.id in ({}) and {STALE}", list_placeholders(conn, 1, ids.len()));
+    let values = texts(ids);
+    Ok(bind_all_scalar(sqlx::query_scalar(&sql), &values).fetch_all(conn).await?)
+}
+
+pub async fn invoices_by_ids(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<InvoiceRow>, Error> {
+    let sql = format!("select {INVOICE_COLUMNS} from invoices where id in ({})", list_placeholders(conn, 1, ids.len()));
+    let values = texts(ids);
+    Ok(bind_all_as(sqlx::query_as(&sql), &values).fetch_all(conn).await?)
+}
+
+/// The next number of each organization's year (organizations listed once each), in the
+/// caller's transaction: a rolled-back finalization gives its number back, so numbers have no gaps.
+pub async fn next_numbers(
+    conn: &mut AnyConnection,
+    organization_ids: &[String],
+    year: i64,
+) -> Result<Vec<(String, i64)>, Error> {
+    let sql = format!(
+        "insert into invoice_number_sequences (organization_id, year, last_number) values {}
+         on conflict (organization_id, year) do update set last_number = invoice_number_sequences.last_number + 1
+         returning organization_id, last_number",
+        row_placeholders(conn, 1, organization_ids.len(), 3)
+    );
+    let values: Vec<Value> =
+        organization_ids.iter().flat_map(|org| [Value::Text(org.clone()), Value::Int(year), Value::Int(1)]).collect();
+    Ok(bind_all_as(sqlx::query_as(&sql), &values).fetch_all(conn).await?)
+}
+
+/// Finalizes many drafts in one statement; every one must still be a draft.
+pub async fn finalize_many(conn: &mut AnyConnection, finalizations: &[Finalization<'_>]) -> Result<(), Error> {
+    let sql = format!(
+        "update invoices set status = v.column2, number = v.column3, credit_applied_minor = v.column4,
+             amount_due_minor = v.column5, due_at = v.column6, finalized_at = v.column7, paid_at = v.column8
+         from (values {}) as v where invoices.id = v.column1 and invoices.status = 'draft'",
+        row_placeholders(conn, 1, finalizations.len(), 8)
+    );
+    let values: Vec<Value> = finalizations
+        .iter()
+        .flat_map(|f| {
+            [
+                Value::Text(f.invoice_id.to_owned()),
+                Value::Text(f.status.as_str().to_owned()),
+                Value::Text(f.number.to_owned()),
+                Value::Int(f.credit_applied_minor),
+                Value::Int(f.amount_due_minor),
+                Value::Int(f.due_at),
+                Value::Int(f.now),
+                Value::MaybeInt((f.status == InvoiceStatus::Paid).then_some(f.now)),
+            ]
+        })
+        .collect();
+    let updated = bind_all(sqlx::query(&sql), &values).execute(conn).await?;
+    if updated.rows_affected() != finalizations.len() as u64 {
+        return Err(Error::Corrupt("a claimed draft was finalized by someone else".into()));
+    }
+    Ok(())
+}
+
+/// Finalized, not voided invoices of many subscriptions whose period ended in `(since, until]`:
+/// (subscription, period start, period end).
+pub async fn finalized_periods_of(
+    conn: &mut AnyConnection,
+    subscription_ids: &[String],
+    since: i64,
+    until: i64,
+) -> Result<Vec<(String, i64, i64)>, Error> {
+    let sql = format!(
+        "select subscription_id, period_start, period_end from invoices where status not in ('draft', 'void')
+         and period_end > {} and period_end <= {} and subscription_id in ({}) order by period_start",
+        placeholder(conn, 1),
+        placeholder(conn, 2),
+        list_placeholders(conn, 3, subscription_ids.len())
+    );
+    let values = texts(subscription_ids);
+    Ok(bind_all_as(sqlx::query_as(&sql).bind(since).bind(until), &values).fetch_all(conn).await?)
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct BilledLine {
+    pub subscription_id: String,
+    #[sqlx(flatten)]
+    pub line: LineRow,
+}
+
+/// `billed_usage_lines` (finalized only) for many subscriptions, for usage inside `[from, to)`.
+pub async fn billed_lines_of(
+    conn: &mut AnyConnection,
+    subscription_ids: &[String],
+    (from, to): (i64, i64),
+) -> Result<Vec<BilledLine>, Error> {
+    let sql = format!(
+        "select i.subscription_id, {LINE_COLUMNS} from invoice_lines l join invoices i on i.id = l.invoice_id
+         where i.status not in ('draft', 'void') and l.kind in ('usage', 'adjustment')
+           and l.usage_from >= {} and l.usage_to <= {} and i.subscription_id in ({})
+         order by i.period_start, l.position",
+        placeholder(conn, 1),
+        placeholder(conn, 2),
+        list_placeholders(conn, 3, subscription_ids.len())
+    );
+    let values = texts(subscription_ids);
+    Ok(bind_all_as(sqlx::query_as(&sql).bind(from).bind(to), &values).fetch_all(conn).await?)
 }

@@ -1,6 +1,7 @@
 //! The double-entry ledger: append-only transactions of balanced entries, one per cause.
 use sqlx::AnyConnection;
 
+use crate::db::bulk::{Value, bind_all, bind_all_scalar, row_placeholders};
 use crate::domain::ids::{IdKind, new_id};
 use crate::domain::ledger::{Account, Posting};
 use crate::error::Error;
@@ -24,31 +25,8 @@ pub struct Cause<'a> {
 
 /// Writes the posting in the caller's transaction. Returns false when this cause was posted
 /// before, so a retried operation never posts twice.
-pub async fn post(conn: &mut AnyConnection, cause: &Cause<'_>, posting: &Posting) -> Result<bool, Error> {
-    let id = new_id(IdKind::LedgerTransaction, cause.at);
-    let inserted = sqlx::query(
-        "insert into ledger_transactions (id, organization_id, kind, reference, at) values ($1, $2, $3, $4, $5)
-         on conflict (kind, reference) do nothing",
-    )
-    .bind(&id)
-    .bind(cause.organization_id)
-    .bind(cause.kind)
-    .bind(cause.reference)
-    .bind(cause.at)
-    .execute(&mut *conn)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Ok(false);
-    }
-    for entry in posting.entries() {
-        sqlx::query("insert into ledger_entries (transaction_id, account, amount_minor) values ($1, $2, $3)")
-            .bind(&id)
-            .bind(account_name(entry.account))
-            .bind(entry.amount_minor)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(true)
+pub async fn post(conn: &mut AnyConnection, cause: Cause<'_>, posting: Posting) -> Result<bool, Error> {
+    Ok(post_many(conn, &[(cause, posting)]).await? == 1)
 }
 
 /// The organization's balance of one account (debits positive).
@@ -87,4 +65,51 @@ pub async fn receivable_mismatches(conn: &mut AnyConnection) -> Result<Vec<(Stri
     )
     .fetch_all(conn)
     .await?)
+}
+
+/// `post` for many causes in two statements; causes posted before are skipped. Returns how many
+/// were posted now.
+pub async fn post_many(conn: &mut AnyConnection, postings: &[(Cause<'_>, Posting)]) -> Result<usize, Error> {
+    if postings.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<String> = postings.iter().map(|(cause, _)| new_id(IdKind::LedgerTransaction, cause.at)).collect();
+    let sql = format!(
+        "insert into ledger_transactions (id, organization_id, kind, reference, at) values {}
+         on conflict (kind, reference) do nothing returning id",
+        row_placeholders(conn, 1, postings.len(), 5)
+    );
+    let values: Vec<Value> = postings
+        .iter()
+        .zip(&ids)
+        .flat_map(|((cause, _), id)| {
+            [
+                Value::Text(id.clone()),
+                Value::Text(cause.organization_id.to_owned()),
+                Value::Text(cause.kind.to_owned()),
+                Value::Text(cause.reference.to_owned()),
+                Value::Int(cause.at),
+            ]
+        })
+        .collect();
+    let posted: std::collections::HashSet<String> =
+        bind_all_scalar(sqlx::query_scalar(&sql), &values).fetch_all(&mut *conn).await?.into_iter().collect();
+    let entries: Vec<Value> = postings
+        .iter()
+        .zip(&ids)
+        .filter(|(_, id)| posted.contains(*id))
+        .flat_map(|((_, posting), id)| {
+            posting.entries().iter().flat_map(move |e| {
+                [Value::Text(id.clone()), Value::Text(account_name(e.account).to_owned()), Value::Int(e.amount_minor)]
+            })
+        })
+        .collect();
+    for chunk in entries.chunks(3 * 500) {
+        let sql = format!(
+            "insert into ledger_entries (transaction_id, account, amount_minor) values {}",
+            row_placeholders(conn, 1, chunk.len() / 3, 3)
+        );
+        bind_all(sqlx::query(&sql), chunk).execute(&mut *conn).await?;
+    }
+    Ok(posted.len())
 }

@@ -2,6 +2,7 @@
 //! and one module per aggregate holding all of its SQL.
 pub mod api_keys;
 pub mod audit;
+pub mod bulk;
 pub mod credits;
 pub mod invoices;
 pub mod ledger;

@@ -87,24 +87,3 @@ pub async fn current_versions(conn: &mut AnyConnection) -> Result<Vec<PlanVersio
     .fetch_all(conn)
     .await?)
 }
-
-#[derive(Debug, Clone, FromRow)]
-pub struct SubscribedPlan {
-    pub plan_name: String,
-    pub currency: String,
-    pub base_fee_minor: i64,
-    pub prices_json: String,
-    pub status: String,
-    pub anchor_at: i64,
-}
-
-pub async fn subscribed_plan(conn: &mut AnyConnection, organization_id: &str) -> Result<Option<SubscribedPlan>, Error> {
-    Ok(sqlx::query_as(
-        "select p.name as plan_name, v.currency, v.base_fee_minor, v.prices_json, s.status, s.anchor_at
-         from subscriptions s join plan_versions v on v.id = s.plan_version_id join plans p on p.id = v.plan_id
-         where s.organization_id = $1",
-    )
-    .bind(organization_id)
-    .fetch_optional(conn)
-    .await?)
-}

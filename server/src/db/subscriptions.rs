@@ -1,6 +1,7 @@
 //! Subscriptions: their status with its transition log, their current period, and plan changes.
 use sqlx::{AnyConnection, FromRow};
 
+use crate::db::bulk::{bind_all_scalar, list_placeholders, placeholder, texts};
 use crate::domain::ids::{IdKind, new_id};
 use crate::domain::proration::Proration;
 use crate::domain::subscription::{SubscriptionStatus, transition};
@@ -71,7 +72,7 @@ pub async fn subscription_of(
 pub async fn periods_ended(conn: &mut AnyConnection, now: i64, limit: i64) -> Result<Vec<SubscriptionRow>, Error> {
     Ok(sqlx::query_as(&format!(
         "select {SUBSCRIPTION_COLUMNS} from subscriptions s
-         where s.current_period_end <= $1 and s.status <> 'canceled' order by s.current_period_end, s.id limit $2"
+         where s.current_period_end <= $1 and s.status <> 'canceled' order by s.current_period_end limit $2"
     ))
     .bind(now)
     .bind(limit)
@@ -86,22 +87,6 @@ pub async fn trials_ended(conn: &mut AnyConnection, now: i64) -> Result<Vec<Subs
     .bind(now)
     .fetch_all(conn)
     .await?)
-}
-
-/// Moves the subscription to its next period, only if nobody did since `row` was read. Returns
-/// whether this caller made the move: of concurrent invoice runs exactly one does.
-pub async fn advance_period(conn: &mut AnyConnection, row: &SubscriptionRow, next: (i64, i64)) -> Result<bool, Error> {
-    let moved = sqlx::query(
-        "update subscriptions set current_period_start = $1, current_period_end = $2
-         where id = $3 and current_period_start = $4",
-    )
-    .bind(next.0)
-    .bind(next.1)
-    .bind(&row.id)
-    .bind(row.current_period_start)
-    .execute(conn)
-    .await?;
-    Ok(moved.rows_affected() == 1)
 }
 
 pub struct Cause<'a> {
@@ -270,4 +255,44 @@ pub async fn mark_change_applied(conn: &mut AnyConnection, change_id: &str) -> R
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Moves every listed subscription still in `period` to `next`, in one statement. Returns the ids
+/// this caller moved: of concurrent invoice runs exactly one moves each subscription.
+pub async fn advance_periods(
+    conn: &mut AnyConnection,
+    ids: &[String],
+    period: (i64, i64),
+    next: (i64, i64),
+) -> Result<Vec<String>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "update subscriptions set current_period_start = {}, current_period_end = {}
+         where current_period_start = {} and current_period_end = {} and id in ({}) returning id",
+        placeholder(conn, 1),
+        placeholder(conn, 2),
+        placeholder(conn, 3),
+        placeholder(conn, 4),
+        list_placeholders(conn, 5, ids.len())
+    );
+    let values = texts(ids);
+    let query = sqlx::query_scalar(&sql).bind(next.0).bind(next.1).bind(period.0).bind(period.1);
+    Ok(bind_all_scalar(query, &values).fetch_all(conn).await?)
+}
+
+/// Which of the subscriptions have a plan change (applied or pending) at or after `since`.
+pub async fn with_changes_since(conn: &mut AnyConnection, ids: &[String], since: i64) -> Result<Vec<String>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "select distinct subscription_id from plan_changes where (effective_at >= {} or status = 'pending')
+         and subscription_id in ({})",
+        placeholder(conn, 1),
+        list_placeholders(conn, 2, ids.len())
+    );
+    let values = texts(ids);
+    Ok(bind_all_scalar(sqlx::query_scalar(&sql).bind(since), &values).fetch_all(conn).await?)
 }

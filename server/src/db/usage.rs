@@ -3,6 +3,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{AnyConnection, FromRow};
 
+use crate::db::bulk::{bind_all, bind_all_as, list_placeholders, placeholder, row_placeholders, texts};
 use crate::domain::usage::ValidEvent;
 use crate::error::Error;
 
@@ -39,23 +40,6 @@ pub async fn usage_closed_before(conn: &mut AnyConnection, organization_id: &str
         .unwrap_or(0))
 }
 
-/// The `n`th bind placeholder. SQLite gets anonymous `?`: with numbered ones, binding looks every
-/// name up in a list, which is quadratic in the thousands of parameters of a multi-row statement.
-fn placeholder(conn: &AnyConnection, n: usize) -> String {
-    if conn.backend_name() == "SQLite" { "?".to_owned() } else { format!("${n}") }
-}
-
-/// `(p, p, …), (p, p, …)` for `rows` rows of `columns` values, numbered from 1.
-fn row_placeholders(conn: &AnyConnection, rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let cells: Vec<String> = (1..=columns).map(|c| placeholder(conn, r * columns + c)).collect();
-            format!("({})", cells.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Inserts the events whose id is new for the organization; returns the ids actually inserted.
 pub async fn insert_new_events(
     conn: &mut AnyConnection,
@@ -70,7 +54,7 @@ pub async fn insert_new_events(
             "insert into usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour,
                  properties, content_hash, received_at, late)
              values {} on conflict (organization_id, event_id) do nothing returning event_id",
-            row_placeholders(conn, chunk.len(), 11)
+            row_placeholders(conn, 1, chunk.len(), 11)
         );
         let mut query = sqlx::query_scalar::<_, String>(&sql);
         for event in chunk {
@@ -135,7 +119,7 @@ pub async fn mark_dirty(
         let sql = format!(
             "insert into usage_dirty_hours (organization_id, namespace_id, metric, hour, generation, marked_at) values {}
              on conflict (organization_id, namespace_id, metric, hour) do update set generation = excluded.generation",
-            row_placeholders(conn, chunk.len(), 6)
+            row_placeholders(conn, 1, chunk.len(), 6)
         );
         let mut query = sqlx::query(&sql);
         for key in chunk {
@@ -292,16 +276,6 @@ pub async fn metric_catalog(conn: &mut AnyConnection) -> Result<Vec<MetricRow>, 
         .await?)
 }
 
-/// Usage before `before_ms` belongs to a finalized period from now on: later events for it are `late`.
-pub async fn close_usage_before(conn: &mut AnyConnection, organization_id: &str, before_ms: i64) -> Result<(), Error> {
-    sqlx::query("update organizations set usage_closed_before = $1 where id = $2 and usage_closed_before < $1")
-        .bind(before_ms)
-        .bind(organization_id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 pub async fn dirty_keys(conn: &mut AnyConnection, from: i64, to: i64) -> Result<Vec<HourKey>, Error> {
     Ok(sqlx::query_as(
         "select organization_id, namespace_id, metric, hour from usage_dirty_hours where hour >= $1 and hour < $2",
@@ -328,4 +302,45 @@ pub async fn period_totals(
     .bind(to)
     .fetch_all(conn)
     .await?)
+}
+
+/// (organization, namespace, metric, total) over `[from, to)` for many organizations at once.
+pub async fn period_totals_of(
+    conn: &mut AnyConnection,
+    organization_ids: &[String],
+    (from, to): (i64, i64),
+) -> Result<Vec<(String, String, String, i64)>, Error> {
+    if organization_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "select organization_id, namespace_id, metric, cast(sum(total) as bigint) from usage_hourly
+         where hour >= {} and hour < {} and organization_id in ({}) group by organization_id, namespace_id, metric",
+        placeholder(conn, 1),
+        placeholder(conn, 2),
+        list_placeholders(conn, 3, organization_ids.len())
+    );
+    let values = texts(organization_ids);
+    Ok(bind_all_as(sqlx::query_as(&sql).bind(from).bind(to), &values).fetch_all(conn).await?)
+}
+
+/// Usage before `before_ms` belongs to a finalized period from now on, for every listed
+/// organization: later events for it are `late`.
+pub async fn close_usage_before_many(
+    conn: &mut AnyConnection,
+    organization_ids: &[String],
+    before_ms: i64,
+) -> Result<(), Error> {
+    if organization_ids.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "update organizations set usage_closed_before = {} where usage_closed_before < {} and id in ({})",
+        placeholder(conn, 1),
+        placeholder(conn, 2),
+        list_placeholders(conn, 3, organization_ids.len())
+    );
+    let values = texts(organization_ids);
+    bind_all(sqlx::query(&sql).bind(before_ms).bind(before_ms), &values).execute(conn).await?;
+    Ok(())
 }

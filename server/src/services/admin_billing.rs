@@ -87,7 +87,7 @@ pub async fn issue_credit(
     let (stored, created) = credits::insert_credit(&mut tx, &credit).await?;
     if created {
         let cause = Cause { organization_id: &org.id, kind: "credit.granted", reference: &stored.id, at: now };
-        ledger::post(&mut tx, &cause, &Posting::credit_granted(amount)?).await?;
+        ledger::post(&mut tx, cause, Posting::credit_granted(amount)?).await?;
         let audit = AuditEntry {
             organization_id: Some(&org.id),
             actor: admin,
@@ -122,7 +122,7 @@ pub async fn void_invoice(db: &Db, admin: &str, invoice_id: &str, reason: &str) 
     if invoice.subtotal_minor > 0 {
         let cause =
             Cause { organization_id: &invoice.organization_id, kind: "invoice.voided", reference: invoice_id, at: now };
-        ledger::post(&mut tx, &cause, &Posting::invoice_voided(invoice.subtotal_minor, invoice.credit_applied_minor)?)
+        ledger::post(&mut tx, cause, Posting::invoice_voided(invoice.subtotal_minor, invoice.credit_applied_minor)?)
             .await?;
     }
     let audit = AuditEntry {

@@ -8,17 +8,14 @@ use time::OffsetDateTime;
 
 use crate::config::{DowngradeTiming, Settings};
 use crate::db::Db;
-use crate::db::credits::{self, NewCredit};
-use crate::db::invoices::{self, Finalization, NewDraft};
+use crate::db::credits::{self};
+use crate::db::invoices::{self};
 use crate::db::ledger::{self, Cause};
 use crate::db::plans::{self, PlanVersionRow};
 use crate::db::subscriptions::{self, SubscriptionRow};
-use crate::db::usage::{close_usage_before, period_totals};
-use crate::domain::ids::{IdKind, new_id};
-use crate::domain::invoice::{InvoiceStatus, invoice_number, transition};
+use crate::db::usage::period_totals;
 use crate::domain::invoice_builder::{
-    EarlierPeriod, InvoiceLine, PeriodCharges, PlanSegment, ProratedChange, build_lines, credit_to_apply, rate_segment,
-    subtotal_minor,
+    EarlierPeriod, InvoiceLine, PeriodCharges, PlanSegment, ProratedChange, build_lines, rate_segment,
 };
 use crate::domain::ledger::Posting;
 use crate::domain::period::period_containing;
@@ -27,9 +24,10 @@ use crate::domain::rating::{MetricPrice, Usage};
 use crate::domain::subscription::SubscriptionStatus;
 use crate::domain::usage::hour_of;
 use crate::error::Error;
+use crate::services::invoice_run::{close_periods, finalize_drafts};
 
 const HOUR_MS: i64 = 3_600_000;
-const BATCH: i64 = 500;
+const BATCH: i64 = 2_000;
 
 #[derive(Debug, Clone, Copy)]
 pub struct BillingRules {
@@ -93,6 +91,18 @@ impl PlanCache {
             self.versions.insert(id.to_owned(), (row, prices));
         }
         self.versions.get(id).ok_or_else(|| Error::Corrupt("plan cache".into()))
+    }
+
+    /// Reads every listed version that is not cached yet, so `cached` finds them all.
+    pub async fn load(&mut self, conn: &mut AnyConnection, ids: &[String]) -> Result<(), Error> {
+        for id in ids {
+            self.get(conn, id).await?;
+        }
+        Ok(())
+    }
+
+    pub fn cached(&self, id: &str) -> Result<&(PlanVersionRow, Vec<MetricPrice>), Error> {
+        self.versions.get(id).ok_or_else(|| Error::Corrupt(format!("plan version {id} was not loaded")))
     }
 }
 
@@ -210,59 +220,6 @@ pub async fn invoice_lines(
     Ok((lines, current.currency))
 }
 
-/// Drafts the invoice of the subscription's ended period and moves it to the next period, applies
-/// a plan change scheduled for the period end and a requested cancellation. Returns false when
-/// another run did it first.
-pub async fn draft_ended_period(
-    db: &Db,
-    rules: &BillingRules,
-    subscription: &SubscriptionRow,
-    now: i64,
-) -> Result<bool, Error> {
-    let period = (subscription.current_period_start, subscription.current_period_end);
-    let mut tx = db.pool.begin().await?;
-    if !subscriptions::advance_period(&mut tx, subscription, next_period(subscription.anchor_at, period.1)).await? {
-        return Ok(false);
-    }
-    let was_trial = subscription.trial_ends_at.is_some_and(|end| period.1 <= end);
-    if !was_trial {
-        let mut cache = PlanCache::default();
-        let (lines, currency) = invoice_lines(&mut tx, &mut cache, subscription, period, rules.late_since(now)).await?;
-        let id = new_id(IdKind::Invoice, now);
-        let draft = NewDraft {
-            id: &id,
-            organization_id: &subscription.organization_id,
-            subscription_id: &subscription.id,
-            period,
-            currency: &currency,
-            finalize_after: period.1 + rules.grace_ms,
-            now,
-        };
-        if invoices::insert_draft(&mut tx, &draft).await? {
-            invoices::replace_draft_lines(&mut tx, &id, &lines, now).await?;
-        }
-    }
-    if let Some(change) = subscriptions::pending_change(&mut tx, &subscription.id).await?
-        && change.effective_at <= period.1
-    {
-        subscriptions::set_plan_version(&mut tx, &subscription.id, &change.to_version_id).await?;
-        subscriptions::mark_change_applied(&mut tx, &change.id).await?;
-    }
-    if subscription.cancel_requested_at.is_some_and(|at| at < period.1) {
-        let cause = subscriptions::Cause { cause: "canceled at the end of the period", actor: "system", at: now };
-        subscriptions::change_status(
-            &mut tx,
-            &subscription.id,
-            subscription.status()?,
-            SubscriptionStatus::Canceled,
-            &cause,
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(true)
-}
-
 /// Re-rates a draft from the current rollups. Returns false when it is no longer a draft.
 pub async fn rerate_draft(
     db: &Db,
@@ -283,7 +240,7 @@ pub async fn rerate_draft(
     Ok(true)
 }
 
-async fn subscription_by_id(
+pub async fn subscription_by_id(
     conn: &mut AnyConnection,
     invoice: &invoices::InvoiceRow,
 ) -> Result<SubscriptionRow, Error> {
@@ -291,88 +248,6 @@ async fn subscription_by_id(
         .await?
         .filter(|s| s.id == invoice.subscription_id)
         .ok_or_else(|| Error::Corrupt(format!("invoice {} has no subscription", invoice.id)))
-}
-
-/// Freezes the lines, applies credits, assigns the next number and posts the ledger, all in one
-/// transaction. Returns false when another run finalized it first.
-pub async fn finalize_draft(
-    db: &Db,
-    rules: &BillingRules,
-    invoice: &invoices::InvoiceRow,
-    now: i64,
-) -> Result<bool, Error> {
-    let mut tx = db.pool.begin().await?;
-    if !invoices::claim_draft(&mut tx, &invoice.id).await? {
-        return Ok(false);
-    }
-    let subscription = subscription_by_id(&mut tx, invoice).await?;
-    let mut cache = PlanCache::default();
-    let period = (invoice.period_start, invoice.period_end);
-    let (lines, _) = invoice_lines(&mut tx, &mut cache, &subscription, period, rules.late_since(now)).await?;
-    invoices::replace_draft_lines(&mut tx, &invoice.id, &lines, now).await?;
-    let subtotal = subtotal_minor(&lines);
-    let org = &invoice.organization_id;
-
-    let usable: Vec<_> = credits::credits_of(&mut tx, org)
-        .await?
-        .into_iter()
-        .filter(|c| c.remaining_minor > 0 && c.expires_at.is_none_or(|at| at > now))
-        .collect();
-    let credit_applied = credit_to_apply(subtotal, usable.iter().map(|c| c.remaining_minor).sum());
-    let mut to_apply = credit_applied;
-    for credit in usable {
-        if to_apply == 0 {
-            break;
-        }
-        let part = to_apply.min(credit.remaining_minor);
-        credits::apply_credit(&mut tx, &credit.id, &invoice.id, part).await?;
-        to_apply -= part;
-    }
-
-    let year = instant(now).year();
-    let number = invoice_number(year, invoices::next_number(&mut tx, org, year as i64).await? as u32);
-    let amount_due = subtotal.max(0) - credit_applied;
-    let mut status = transition(InvoiceStatus::Draft, InvoiceStatus::Finalized)?;
-    status = transition(status, InvoiceStatus::Open)?;
-    if amount_due == 0 {
-        status = transition(status, InvoiceStatus::Paid)?;
-    }
-    let finalization = Finalization {
-        invoice_id: &invoice.id,
-        number: &number,
-        credit_applied_minor: credit_applied,
-        amount_due_minor: amount_due,
-        status,
-        due_at: now + rules.payment_terms_ms,
-        now,
-    };
-    invoices::finalize(&mut tx, &finalization).await?;
-    if subtotal > 0 {
-        let cause = Cause { organization_id: org, kind: "invoice.finalized", reference: &invoice.id, at: now };
-        ledger::post(&mut tx, &cause, &Posting::invoice_finalized(subtotal, credit_applied)?).await?;
-    } else if subtotal < 0 {
-        // A period that lowers what was billed before becomes a credit note: credit for the next invoices.
-        let credit_id = new_id(IdKind::Credit, now);
-        let reason = format!("Credit note {number}");
-        let key = format!("credit-note:{}", invoice.id);
-        let credit = NewCredit {
-            id: &credit_id,
-            organization_id: org,
-            amount_minor: -subtotal,
-            reason: &reason,
-            expires_at: None,
-            idempotency_key: &key,
-            created_by: "system",
-            now,
-        };
-        credits::insert_credit(&mut tx, &credit).await?;
-        let cause = Cause { organization_id: org, kind: "credit.granted", reference: &credit_id, at: now };
-        ledger::post(&mut tx, &cause, &Posting::credit_granted(-subtotal)?).await?;
-    }
-    close_usage_before(&mut tx, org, invoice.period_end).await?;
-    tx.commit().await?;
-    tracing::info!(invoice = %invoice.id, %number, subtotal, amount_due, "invoice finalized");
-    Ok(true)
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -405,23 +280,20 @@ pub async fn run_billing_cycle(db: &Db, rules: &BillingRules, now: i64) -> Resul
         tx.commit().await?;
         report.trials_converted += usize::from(converted);
     }
+    let mut cache = PlanCache::default();
     loop {
         let due = subscriptions::periods_ended(&mut *db.pool.acquire().await?, now, BATCH).await?;
         if due.is_empty() {
             break;
         }
-        for subscription in &due {
-            report.periods_closed += usize::from(draft_ended_period(db, rules, subscription, now).await?);
-        }
+        report.periods_closed += close_periods(db, &mut cache, rules, &due, now).await?;
     }
     loop {
         let due = invoices::drafts_due(&mut *db.pool.acquire().await?, now, BATCH).await?;
         if due.is_empty() {
             break;
         }
-        for invoice in &due {
-            report.finalized += usize::from(finalize_draft(db, rules, invoice, now).await?);
-        }
+        report.finalized += finalize_drafts(db, &mut cache, rules, &due, now).await?;
     }
     let mut after = String::new();
     loop {
@@ -447,7 +319,7 @@ async fn expire_credit(db: &Db, credit_id: &str, organization_id: &str, now: i64
         .find(|c| c.id == credit_id)
         .map_or(0, |c| c.remaining_minor);
     let cause = Cause { organization_id, kind: "credit.expired", reference: credit_id, at: now };
-    let posted = ledger::post(&mut tx, &cause, &Posting::credit_expired(remaining)?).await?;
+    let posted = ledger::post(&mut tx, cause, Posting::credit_expired(remaining)?).await?;
     tx.commit().await?;
     Ok(posted)
 }

@@ -4,6 +4,7 @@ pub mod admin_billing;
 pub mod billing;
 pub mod billing_reconcile;
 pub mod demo;
+pub mod invoice_run;
 pub mod invoice_views;
 pub mod invoicing;
 pub mod organizations;

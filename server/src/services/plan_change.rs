@@ -86,8 +86,37 @@ pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error
             display_ms(subscription.current_period_end)
         ),
         scheduled_change,
+        cancels_at: subscription
+            .cancel_requested_at
+            .filter(|_| subscription.status != "canceled")
+            .map(|_| display_ms(subscription.current_period_end)),
         plans,
     })
+}
+
+/// The subscription ends with the current period: that period is still invoiced, then no more.
+pub async fn cancel_at_period_end(db: &Db, actor: &str, organization_id: &str) -> Result<PlanPage, Error> {
+    let now = db.clock.now_ms();
+    let mut tx = db.pool.begin().await?;
+    let subscription = subscriptions::subscription_of(&mut tx, organization_id).await?.ok_or(AppError::NotFound)?;
+    if subscription.status()? == SubscriptionStatus::Canceled {
+        return Err(AppError::conflict("status", "the subscription is already canceled").into());
+    }
+    if !subscriptions::request_cancellation(&mut tx, &subscription.id, now).await? {
+        return Err(AppError::conflict("status", "a cancellation is already scheduled").into());
+    }
+    let audit = AuditEntry {
+        organization_id: Some(organization_id),
+        actor,
+        action: "subscription.cancel",
+        target: &subscription.id,
+        before: Some(json!({ "status": subscription.status })),
+        after: Some(json!({ "cancels_at": subscription.current_period_end })),
+        reason: None,
+    };
+    append_audit(&mut tx, audit, now).await?;
+    tx.commit().await?;
+    plan_page(db, organization_id).await
 }
 
 /// Everything a change depends on. Its fingerprint is the preview token: if any of it is

@@ -241,6 +241,34 @@ async fn a_downgrade_waits_for_the_period_end_and_a_second_change_is_refused() {
 }
 
 #[tokio::test]
+async fn a_cancellation_ends_the_subscription_with_the_period_after_its_last_invoice() {
+    let app = spawn_app_at(Some(at("2027-05-03T12:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    app.db.clock.set(at("2027-05-10T00:00:00Z"));
+    let page = json(app.call_with(&owner, "cancel_subscription", &[("organization_id", &acme)]).await).await;
+    assert_eq!(page["cancels_at"], "2027-06-03 12:00 UTC", "{page}");
+    let twice = app.call_with(&owner, "cancel_subscription", &[("organization_id", &acme)]).await;
+    assert_eq!(twice.status(), StatusCode::CONFLICT);
+    let member =
+        app.call_with(&app.client_for(&ACME_MEMBER).await, "cancel_subscription", &[("organization_id", &acme)]).await;
+    assert_eq!(member.status(), StatusCode::FORBIDDEN);
+
+    app.cycle_at("2027-06-03T12:00:00Z").await;
+    assert_eq!(app.subscription_status(&acme).await, "canceled");
+    assert_eq!(app.invoices(&acme).await.len(), 1, "the last period is still invoiced");
+    assert_eq!(
+        app.count("select count(*) from subscription_transitions where to_status = 'canceled' and actor = 'system'")
+            .await,
+        1
+    );
+    app.cycle_at("2027-07-03T12:00:00Z").await;
+    app.cycle_at("2027-08-03T12:00:00Z").await;
+    assert_eq!(app.invoices(&acme).await.len(), 1, "nothing after the cancellation");
+    assert_eq!(app.invoices(&acme).await[0].0, "open", "its draft was finalized");
+}
+
+#[tokio::test]
 async fn a_credit_larger_than_an_invoice_pays_it_and_the_rest_carries_over() {
     let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;
     let acme = app.organization_id("Acme Corp").await;

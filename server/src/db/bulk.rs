@@ -1,0 +1,62 @@
+//! Statements over many rows at once: placeholders for both dialects and values bound in order.
+use sqlx::any::AnyArguments;
+use sqlx::{Any, AnyConnection};
+
+/// The `n`th bind placeholder. SQLite gets anonymous `?`: with numbered ones, binding looks every
+/// name up in a list, which is quadratic in the thousands of parameters of a multi-row statement.
+/// Anonymous placeholders bind in textual order, so every statement binds in the order it reads.
+pub fn placeholder(conn: &AnyConnection, n: usize) -> String {
+    if conn.backend_name() == "SQLite" { "?".to_owned() } else { format!("${n}") }
+}
+
+/// `(p, p, …), (p, p, …)` for `rows` rows of `columns` values, numbered from `first`.
+pub fn row_placeholders(conn: &AnyConnection, first: usize, rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (0..columns).map(|c| placeholder(conn, first + r * columns + c)).collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `p, p, p` for an `in (…)` list of `n` values, numbered from `first`.
+pub fn list_placeholders(conn: &AnyConnection, first: usize, n: usize) -> String {
+    (0..n).map(|i| placeholder(conn, first + i)).collect::<Vec<_>>().join(", ")
+}
+
+#[derive(Debug, Clone)]
+pub enum Value {
+    Text(String),
+    Int(i64),
+    MaybeText(Option<String>),
+    MaybeInt(Option<i64>),
+}
+
+/// The same binding loop for the three query kinds sqlx has (rows, typed rows, one column).
+macro_rules! bind_values {
+    ($name:ident, $query:ident $(, $generic:ident)*) => {
+        pub fn $name<'q, $($generic),*>(
+            mut query: sqlx::query::$query<'q, Any, $($generic,)* AnyArguments<'q>>,
+            values: &'q [Value],
+        ) -> sqlx::query::$query<'q, Any, $($generic,)* AnyArguments<'q>> {
+            for value in values {
+                query = match value {
+                    Value::Text(v) => query.bind(v.as_str()),
+                    Value::Int(v) => query.bind(*v),
+                    Value::MaybeText(v) => query.bind(v.as_deref()),
+                    Value::MaybeInt(v) => query.bind(*v),
+                };
+            }
+            query
+        }
+    };
+}
+
+bind_values!(bind_all, Query);
+bind_values!(bind_all_as, QueryAs, O);
+bind_values!(bind_all_scalar, QueryScalar, O);
+
+pub fn texts(values: &[String]) -> Vec<Value> {
+    values.iter().cloned().map(Value::Text).collect()
+}

@@ -62,6 +62,7 @@ impl Application {
             leptos_options,
             origin: Arc::new(AllowedOrigin(settings.public_base_url.clone())),
             metering: metering.clone(),
+            stripe_webhook_secret: settings.stripe_webhook_secret.clone().map(Arc::new),
         };
         let sessions = SessionSettings {
             cookie_secure: settings.session_cookie_secure,

@@ -11,6 +11,7 @@ pub mod namespaces;
 pub mod organizations;
 pub mod plans;
 pub mod sessions;
+pub mod stripe_events;
 pub mod subscriptions;
 pub mod usage;
 pub mod users;

@@ -11,6 +11,7 @@ pub mod password;
 pub mod period;
 pub mod proration;
 pub mod rating;
+pub mod stripe_signature;
 pub mod subscription;
 pub mod time;
 pub mod usage;

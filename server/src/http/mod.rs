@@ -6,6 +6,7 @@ pub mod guard;
 pub mod health;
 pub mod ingest;
 pub mod session_auth;
+pub mod stripe_webhook;
 pub mod usage;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+use crate::config::Secret;
 use crate::db::Db;
 use crate::db::sessions::DbSessionStore;
 use crate::jobs::rollup::Metering;
@@ -35,6 +37,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub origin: Arc<guard::AllowedOrigin>,
     pub metering: Arc<Metering>,
+    /// Without it the webhook endpoint answers 404.
+    pub stripe_webhook_secret: Option<Arc<Secret>>,
 }
 
 pub struct SessionSettings {
@@ -59,6 +63,7 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .merge(api::routes())
         .merge(ingest::routes())
         .merge(usage::routes())
+        .merge(stripe_webhook::routes())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -8,4 +8,5 @@ mod namespaces_and_keys;
 mod operations;
 mod rollups;
 mod sessions;
+mod stripe_webhook;
 mod usage_views;

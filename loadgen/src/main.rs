@@ -4,6 +4,7 @@
 //! loadgen setup    --database-url URL --organizations 4 --namespaces 5 --keys-file keys.json
 //! loadgen http     --url http://127.0.0.1:3000 --keys-file keys.json --events 1000000 --connections 8
 //! loadgen baseline --database-url URL --events 1000000
+//! loadgen webhooks --url http://127.0.0.1:3000 --secret whsec_… --events 20000 --connections 8
 //! loadgen rating   --lines 10000000
 //! loadgen invoice-run --database-url URL --subscriptions 100000 --namespaces 10
 //! ```
@@ -22,6 +23,7 @@ use tokio::sync::Mutex;
 mod baseline;
 mod billing_bench;
 mod setup;
+mod webhook_bench;
 
 #[derive(Parser)]
 struct Cli {
@@ -60,6 +62,17 @@ enum Command {
         /// Share of events dated inside the closed period (stored and flagged `late`).
         #[arg(long, default_value_t = 0.01)]
         late_share: f64,
+    },
+    /// Post signed Stripe events with distinct ids to the webhook endpoint; report deliveries/s and ack latency.
+    Webhooks {
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        #[arg(long, env = "STRIPE_WEBHOOK_SECRET")]
+        secret: String,
+        #[arg(long, default_value_t = 20_000)]
+        events: u64,
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
     },
     /// Rate the Business plan repeatedly on one core and report invoice lines per second.
     Rating {
@@ -103,6 +116,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let shape = Shape { duplicate_share, late_share, batch };
             run_http(&url, targets, events, connections, shape).await?;
         }
+        Command::Webhooks { url, secret, events, connections } => {
+            webhook_bench::run(&url, &secret, events, connections).await?
+        }
         Command::Rating { lines, namespaces } => billing_bench::rating(lines, namespaces),
         Command::InvoiceRun { database_url, subscriptions, namespaces } => {
             let db = Db::connect(&database_url).await?;
@@ -139,6 +155,11 @@ struct Totals {
     failed_batches: AtomicU64,
 }
 
+/// The `q` quantile of sorted microsecond latencies, in milliseconds.
+fn percentile_ms(sorted_us: &[u64], q: f64) -> f64 {
+    sorted_us.get(((sorted_us.len() as f64 - 1.0) * q) as usize).copied().unwrap_or(0) as f64 / 1000.0
+}
+
 async fn run_http(
     url: &str,
     targets: Vec<setup::Target>,
@@ -168,8 +189,7 @@ async fn run_http(
     let secs = started.elapsed().as_secs_f64();
     let mut latencies = totals.latencies_us.lock().await.clone();
     latencies.sort_unstable();
-    let pick =
-        |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).copied().unwrap_or(0) as f64 / 1000.0;
+    let pick = |q: f64| percentile_ms(&latencies, q);
     let sent = totals.accepted.load(Ordering::Relaxed)
         + totals.duplicates.load(Ordering::Relaxed)
         + totals.rejected.load(Ordering::Relaxed);

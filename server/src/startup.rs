@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::http::{AppState, SessionSettings, guard::AllowedOrigin, router};
 use crate::jobs::rollup::{Metering, run_rollup_worker};
 use crate::services::accounts::LoginThrottle;
-use crate::services::billing::ensure_catalog;
+use crate::services::billing::{backfill_periods, ensure_catalog};
 use crate::services::invoicing::{BillingRules, CycleReport, run_billing_cycle};
 
 pub struct Application {
@@ -39,6 +39,13 @@ impl Application {
         let db = Db::connect(&settings.database_url).await?;
         db.migrate().await?;
         ensure_catalog(&db).await?;
+        let backfilled = backfill_periods(&db).await?;
+        if backfilled > 0 {
+            tracing::info!(
+                subscriptions = backfilled,
+                "billing periods set for subscriptions made before they were stored"
+            );
+        }
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .map_err(Error::io(format!("binding {}", settings.listen_addr)))?;

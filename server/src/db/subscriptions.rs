@@ -296,3 +296,20 @@ pub async fn with_changes_since(conn: &mut AnyConnection, ids: &[String], since:
     let values = texts(ids);
     Ok(bind_all_scalar(sqlx::query_scalar(&sql).bind(since), &values).fetch_all(conn).await?)
 }
+
+/// Subscriptions created before periods were stored (their period end is still 0).
+pub async fn without_period(conn: &mut AnyConnection) -> Result<Vec<SubscriptionRow>, Error> {
+    Ok(sqlx::query_as(&format!("select {SUBSCRIPTION_COLUMNS} from subscriptions s where s.current_period_end = 0"))
+        .fetch_all(conn)
+        .await?)
+}
+
+pub async fn set_period(conn: &mut AnyConnection, subscription_id: &str, period: (i64, i64)) -> Result<(), Error> {
+    sqlx::query("update subscriptions set current_period_start = $1, current_period_end = $2 where id = $3")
+        .bind(period.0)
+        .bind(period.1)
+        .bind(subscription_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -24,6 +24,19 @@ pub async fn ensure_catalog(db: &Db) -> Result<(), Error> {
     Ok(())
 }
 
+/// Gives subscriptions made before periods were stored the period they are in now, so the
+/// invoice run starts from the present instead of drafting every month since their anchor.
+pub async fn backfill_periods(db: &Db) -> Result<usize, Error> {
+    let now = db.clock.now_ms();
+    let mut tx = db.pool.begin().await?;
+    let missing = subscriptions::without_period(&mut tx).await?;
+    for subscription in &missing {
+        subscriptions::set_period(&mut tx, &subscription.id, next_period(subscription.anchor_at, now)).await?;
+    }
+    tx.commit().await?;
+    Ok(missing.len())
+}
+
 /// Subscribes an organization to the current version of a catalog plan, with an optional free
 /// trial. Periods are anchored at the start of the current hour (or at the trial's end): usage is
 /// metered in whole hours, so a period never splits one.

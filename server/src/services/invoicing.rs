@@ -66,9 +66,9 @@ pub fn millis(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-/// The billing period after the one ending at `end`.
-pub fn next_period(anchor_at: i64, end: i64) -> (i64, i64) {
-    let period = period_containing(instant(anchor_at), instant(end));
+/// The billing period containing `at`: for a period's end, the period after it.
+pub fn next_period(anchor_at: i64, at: i64) -> (i64, i64) {
+    let period = period_containing(instant(anchor_at), instant(at));
     (millis(period.start), millis(period.end))
 }
 

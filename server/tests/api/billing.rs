@@ -415,3 +415,25 @@ async fn concurrent_invoice_runs_make_one_invoice_per_period_with_gapless_number
     assert_eq!(app.count("select count(*) from ledger_transactions").await, 1);
     assert_eq!(app.count("select max(last_number) from invoice_number_sequences").await, 1);
 }
+
+#[tokio::test]
+async fn subscriptions_from_before_stored_periods_start_billing_from_the_present() {
+    let app = spawn_app_at(Some(at("2027-05-03T12:00:00Z")), &[]).await;
+    sqlx::query("update subscriptions set current_period_start = 0, current_period_end = 0")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    app.db.clock.set(at("2027-09-10T00:00:00Z"));
+    assert_eq!(server::services::billing::backfill_periods(&app.db).await.unwrap(), 2);
+    let report = app.cycle_at("2027-09-10T00:00:00Z").await;
+    assert_eq!(report.periods_closed, 0, "no invoice for the months before");
+    assert_eq!(app.count("select count(*) from invoices").await, 0);
+    let acme: (i64, i64) = sqlx::query_as(
+        "select s.current_period_start, s.current_period_end from subscriptions s
+         join organizations o on o.id = s.organization_id where o.name = 'Acme Corp'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(acme, (at("2027-09-03T12:00:00Z"), at("2027-10-03T12:00:00Z")));
+}

@@ -17,7 +17,9 @@ test("a member reads the finalized demo invoice line by line", async ({ page }) 
   await expect(page.locator("#invoice-status")).toHaveText("open");
   const lines = page.locator("#invoice-lines tbody tr");
   await expect(lines.first()).toContainText("Business plan");
-  await expect(page.locator("#invoice-lines tr.usage", { hasText: "payments-prod" }).first()).toContainText("tier");
+  const usageLine = page.locator("#invoice-lines tr.usage", { hasText: "payments-prod" }).first();
+  await expect(usageLine).toContainText("tier");
+  await expect(usageLine).toContainText("Actions under Business");
   await expect(page.locator("#invoice-amount-due")).toHaveText(/^\d+\.\d{2} USD$/);
   expect(problems).toEqual([]);
 });

@@ -70,9 +70,14 @@ pub async fn invoice_detail(db: &Db, organization_id: &str, invoice_id: &str) ->
         let metric = metrics.iter().find(|m| Some(&m.key) == line.metric.as_ref());
         let per_display = metric.map_or(1, |m| m.units_per_display);
         let unit = metric.map_or("", |m| m.display_unit.as_str());
+        // Stored descriptions name metrics by key; people read the catalog's display name.
+        let description = match metric {
+            Some(m) => line.description.replacen(&m.key, &m.display_name, 1),
+            None => line.description,
+        };
         InvoiceLineView {
             kind: line.kind,
-            description: line.description,
+            description,
             namespace: line.namespace_id.map(|id| names.iter().find(|n| n.id == id).map_or(id, |n| n.name.clone())),
             tier: line.tier.map(|t| format!("tier {}", t + 1)),
             quantity: match metric {

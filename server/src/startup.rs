@@ -61,8 +61,8 @@ impl Application {
             window_ms: settings.login_failure_window_minutes * 60_000,
         };
         let metering = Metering::new(&db, settings.usage_max_age_days * 86_400_000);
-        let backend: SharedBackend =
-            Arc::new(Backend { db: db.clone(), login_throttle, billing: BillingRules::from(settings) });
+        let billing_rules = BillingRules::from(settings);
+        let backend: SharedBackend = Arc::new(Backend { db: db.clone(), login_throttle, billing: billing_rules });
         let state = AppState {
             db: db.clone(),
             backend,
@@ -75,10 +75,8 @@ impl Application {
             cookie_secure: settings.session_cookie_secure,
             idle_minutes: settings.session_idle_minutes,
         };
-        let billing = BillingJob {
-            rules: BillingRules::from(settings),
-            interval: Duration::from_secs(settings.billing_interval_seconds),
-        };
+        let billing =
+            BillingJob { rules: billing_rules, interval: Duration::from_secs(settings.billing_interval_seconds) };
         Ok(Self { listener, router: router(state, sessions), db, metering, billing })
     }
 

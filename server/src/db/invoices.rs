@@ -300,11 +300,7 @@ pub async fn stale_drafts(
 /// Locks a draft for this transaction (the row in PostgreSQL, the database in SQLite) before
 /// anything is read. Returns false when it is no longer a draft.
 pub async fn claim_draft(conn: &mut AnyConnection, invoice_id: &str) -> Result<bool, Error> {
-    let claimed = sqlx::query("update invoices set rated_at = rated_at where id = $1 and status = 'draft'")
-        .bind(invoice_id)
-        .execute(conn)
-        .await?;
-    Ok(claimed.rows_affected() == 1)
+    Ok(!claim_drafts(conn, &[invoice_id.to_owned()]).await?.is_empty())
 }
 
 pub async fn invoice(conn: &mut AnyConnection, invoice_id: &str) -> Result<Option<InvoiceRow>, Error> {

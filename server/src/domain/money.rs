@@ -56,6 +56,11 @@ pub fn parse_minor(text: &str) -> Result<i64, &'static str> {
     Ok(whole * 100 + cents)
 }
 
+/// `12345` minor units of `USD` → `123.45 USD`: how amounts are shown everywhere.
+pub fn format_money(minor: i64, currency: &str) -> String {
+    format!("{} {currency}", format_minor(minor))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +99,7 @@ mod tests {
         assert_eq!(format_minor(12_345), "123.45");
         assert_eq!(format_minor(5), "0.05");
         assert_eq!(format_minor(-250), "-2.50");
+        assert_eq!(format_money(-5_161, "USD"), "-51.61 USD");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::db::{Db, invoices, organizations, plans, subscriptions};
 use crate::domain::ids::{IdKind, new_id};
 use crate::domain::invoice::{InvoiceStatus, transition};
 use crate::domain::ledger::Posting;
-use crate::domain::money::{format_minor, parse_minor};
+use crate::domain::money::{format_minor, format_money, parse_minor};
 use crate::domain::time::parse_rfc3339_or_date;
 use crate::error::Error;
 use crate::services::invoice_views::invoices_page;
@@ -100,11 +100,7 @@ pub async fn issue_credit(
         append_audit(&mut tx, audit, now).await?;
     }
     tx.commit().await?;
-    Ok(IssuedCredit {
-        id: stored.id,
-        amount: format!("{} {}", format_minor(stored.amount_minor), org.currency),
-        created,
-    })
+    Ok(IssuedCredit { id: stored.id, amount: format_money(stored.amount_minor, &org.currency), created })
 }
 
 /// Voids a finalized or open invoice: the finalization is reversed in the ledger and the credit it

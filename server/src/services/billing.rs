@@ -5,7 +5,7 @@ use app::api::dto::usage::CostEstimate;
 use crate::db::subscriptions::{self, NewSubscription};
 use crate::db::{Db, plans};
 use crate::domain::catalog::{self, CURRENCY};
-use crate::domain::money::format_minor;
+use crate::domain::money::format_money;
 use crate::domain::subscription::SubscriptionStatus;
 use crate::domain::time::display_ms;
 use crate::domain::usage::hour_of;
@@ -81,7 +81,7 @@ pub async fn month_to_date_estimate(db: &Db, organization_id: &str) -> Result<Op
         return Ok(Some(CostEstimate {
             plan: format!("{} (free trial)", plan.plan_name),
             period: span,
-            total: format!("{} {}", format_minor(0), plan.currency),
+            total: format_money(0, &plan.currency),
             total_minor: 0,
         }));
     }
@@ -90,7 +90,7 @@ pub async fn month_to_date_estimate(db: &Db, organization_id: &str) -> Result<Op
     Ok(Some(CostEstimate {
         plan: plan.plan_name,
         period: span,
-        total: format!("{} {}", format_minor(total), currency),
+        total: format_money(total, &currency),
         total_minor: total,
     }))
 }

@@ -1,11 +1,10 @@
 //! The billing half of `server reconcile`: the ledger balances, every invoice's receivable is
 //! posted, and what invoices bill for a period equals that period rated again from its rollups.
-use std::collections::BTreeMap;
-
-use crate::db::invoices::{self, InvoiceRow, LineRow};
-use crate::db::{Db, ledger, subscriptions};
+use crate::db::invoices::{self, InvoiceRow};
+use crate::db::{Db, ledger};
+use crate::domain::invoice_builder::{EarlierPeriod, adjustments};
 use crate::error::Error;
-use crate::services::invoicing::{BillingRules, PlanCache, rate_period};
+use crate::services::invoicing::{BillingRules, PlanCache, rate_period, subscription_by_id};
 
 #[derive(Debug, Default)]
 pub struct BillingReconciliation {
@@ -13,18 +12,6 @@ pub struct BillingReconciliation {
     /// Periods whose late usage is not on an invoice yet but still will be.
     pub pending_adjustments: usize,
     pub invoices_checked: usize,
-}
-
-/// (quantity, amount) per metric.
-fn by_metric(lines: impl Iterator<Item = (Option<String>, i64, i64)>) -> BTreeMap<String, (i64, i64)> {
-    let mut sums = BTreeMap::new();
-    for (metric, quantity, amount) in lines {
-        let entry = sums.entry(metric.unwrap_or_default()).or_insert((0, 0));
-        entry.0 += quantity;
-        entry.1 += amount;
-    }
-    sums.retain(|_, sum| *sum != (0, 0));
-    sums
 }
 
 pub async fn reconcile_billing(
@@ -41,32 +28,35 @@ pub async fn reconcile_billing(
     for (invoice, due, posted) in ledger::receivable_mismatches(&mut conn).await? {
         result.mismatches.push(format!("invoice {invoice}: amount due {due}, receivable posted {posted}"));
     }
+    let mut cache = PlanCache::default();
     for invoice in invoices::invoices_overlapping(&mut conn, from, to).await? {
         result.invoices_checked += 1;
-        check_usage(&mut conn, rules, &invoice, now, &mut result).await?;
+        check_usage(&mut conn, &mut cache, rules, &invoice, now, &mut result).await?;
     }
     Ok(result)
 }
 
 /// What the invoices bill for the period (its own usage lines, then adjustments on later
-/// invoices, drafts included) against the period rated again from today's rollups.
+/// invoices, drafts included) against the period rated again from today's rollups: the same
+/// comparison that makes adjustment lines, so a clean period is one that needs none.
 async fn check_usage(
     conn: &mut sqlx::AnyConnection,
+    cache: &mut PlanCache,
     rules: &BillingRules,
     invoice: &InvoiceRow,
     now: i64,
     result: &mut BillingReconciliation,
 ) -> Result<(), Error> {
     let period = (invoice.period_start, invoice.period_end);
-    let billed_lines = invoices::billed_usage_lines(conn, &invoice.subscription_id, period, true).await?;
-    let billed = by_metric(billed_lines.into_iter().map(|l: LineRow| (l.metric, l.quantity, l.amount_minor)));
-    let subscription = subscriptions::subscription_of(conn, &invoice.organization_id)
+    let billed = invoices::billed_usage_lines(conn, &invoice.subscription_id, period, true)
         .await?
-        .filter(|s| s.id == invoice.subscription_id)
-        .ok_or_else(|| Error::Corrupt(format!("invoice {} has no subscription", invoice.id)))?;
-    let rated = rate_period(conn, &mut PlanCache::default(), &subscription, period).await?;
-    let rated_now = by_metric(rated.usage_lines.into_iter().map(|l| (l.metric, l.quantity, l.amount_minor)));
-    if billed == rated_now {
+        .into_iter()
+        .map(|row| row.into_line())
+        .collect::<Result<Vec<_>, _>>()?;
+    let subscription = subscription_by_id(conn, invoice).await?;
+    let rated_now = rate_period(conn, cache, &subscription, period).await?.usage_lines;
+    let differences = adjustments(&EarlierPeriod { from_ms: period.0, to_ms: period.1, rated_now, billed });
+    if differences.is_empty() {
         return Ok(());
     }
     let will_be_adjusted = !invoices::has_fresh_draft(conn, &invoice.subscription_id).await?
@@ -74,10 +64,15 @@ async fn check_usage(
     if will_be_adjusted {
         result.pending_adjustments += 1;
     } else {
+        let unbilled: Vec<String> = differences
+            .iter()
+            .map(|d| format!("{} {} ({} minor units)", d.metric.as_deref().unwrap_or(""), d.quantity, d.amount_minor))
+            .collect();
         result.mismatches.push(format!(
-            "invoice {} ({}): billed {billed:?}, rollups rate to {rated_now:?}",
+            "invoice {} ({}): rollups differ from what was billed by {}",
             invoice.id,
-            invoice.number.as_deref().unwrap_or("draft")
+            invoice.number.as_deref().unwrap_or("draft"),
+            unbilled.join(", ")
         ));
     }
     Ok(())

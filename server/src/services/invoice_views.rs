@@ -6,14 +6,10 @@ use crate::db::invoices::{self, InvoiceRow, LineRow};
 use crate::db::usage::metric_catalog;
 use crate::db::{Db, credits, ledger, namespaces, organizations};
 use crate::domain::ledger::Account;
-use crate::domain::money::format_minor;
+use crate::domain::money::format_money;
 use crate::domain::time::display_ms;
 use crate::domain::usage::format_quantity;
 use crate::error::Error;
-
-fn money(minor: i64, currency: &str) -> String {
-    format!("{} {currency}", format_minor(minor))
-}
 
 fn summary(invoice: &InvoiceRow) -> InvoiceSummary {
     InvoiceSummary {
@@ -21,8 +17,8 @@ fn summary(invoice: &InvoiceRow) -> InvoiceSummary {
         number: invoice.number.clone(),
         period: format!("{} to {}", display_ms(invoice.period_start), display_ms(invoice.period_end)),
         status: invoice.status.clone(),
-        total: money(invoice.subtotal_minor, &invoice.currency),
-        amount_due: money(invoice.amount_due_minor, &invoice.currency),
+        total: format_money(invoice.subtotal_minor, &invoice.currency),
+        amount_due: format_money(invoice.amount_due_minor, &invoice.currency),
         due: invoice.due_at.map(display_ms),
     }
 }
@@ -38,11 +34,11 @@ pub async fn invoices_page(db: &Db, organization_id: &str) -> Result<InvoicesPag
         .await?
         .into_iter()
         .map(|c| CreditView {
-            amount: money(c.amount_minor, &org.currency),
+            amount: format_money(c.amount_minor, &org.currency),
             remaining: if c.expires_at.is_some_and(|at| at <= now) {
                 "expired".to_owned()
             } else {
-                money(c.remaining_minor, &org.currency)
+                format_money(c.remaining_minor, &org.currency)
             },
             reason: c.reason,
             expires: c.expires_at.map(display_ms),
@@ -50,8 +46,8 @@ pub async fn invoices_page(db: &Db, organization_id: &str) -> Result<InvoicesPag
         .collect();
     Ok(InvoicesPage {
         invoices: invoices.iter().map(summary).collect(),
-        balance_due: money(receivable, &org.currency),
-        credit_balance: money(credit, &org.currency),
+        balance_due: format_money(receivable, &org.currency),
+        credit_balance: format_money(credit, &org.currency),
         credits,
     })
 }
@@ -85,9 +81,9 @@ pub async fn invoice_detail(db: &Db, organization_id: &str, invoice_id: &str) ->
                 None => line.quantity.to_string(),
             },
             unit_price: line.unit_price_minor.zip(line.unit_price_per).map(|(minor, per)| {
-                format!("{} per {} {unit}", money(minor, &invoice.currency), format_quantity(per, per_display))
+                format!("{} per {} {unit}", format_money(minor, &invoice.currency), format_quantity(per, per_display))
             }),
-            amount: money(line.amount_minor, &invoice.currency),
+            amount: format_money(line.amount_minor, &invoice.currency),
         }
     };
     Ok(InvoiceDetail {
@@ -95,8 +91,8 @@ pub async fn invoice_detail(db: &Db, organization_id: &str, invoice_id: &str) ->
         organization_name: org.name,
         billing_email: org.billing_email,
         lines: lines.into_iter().map(view).collect(),
-        subtotal: money(invoice.subtotal_minor, &invoice.currency),
-        credit_applied: money(invoice.credit_applied_minor, &invoice.currency),
+        subtotal: format_money(invoice.subtotal_minor, &invoice.currency),
+        credit_applied: format_money(invoice.credit_applied_minor, &invoice.currency),
         void_reason: invoice.void_reason,
     })
 }

@@ -11,7 +11,7 @@ use crate::db::audit::{AuditEntry, append_audit};
 use crate::db::plans::{self, PlanVersionRow};
 use crate::db::subscriptions::{self, NewPlanChange, SubscriptionRow};
 use crate::db::usage::{MetricRow, metric_catalog};
-use crate::domain::money::format_minor;
+use crate::domain::money::format_money;
 use crate::domain::proration::{Proration, ProrationInput, at_period_end, prorate};
 use crate::domain::rating::{MetricPrice, PricingModel};
 use crate::domain::subscription::SubscriptionStatus;
@@ -23,21 +23,17 @@ use crate::services::invoicing::{BillingRules, PlanCache, rate_period};
 /// A preview can be confirmed for this long; after that the customer asks for a new one.
 const PREVIEW_VALID_MS: i64 = 15 * 60_000;
 
-fn money(minor: i64, currency: &str) -> String {
-    format!("{} {currency}", format_minor(minor))
-}
-
 fn describe_price(price: &MetricPrice, metrics: &[MetricRow], currency: &str) -> String {
     let (name, unit, per_display) =
         metrics.iter().find(|m| m.key == price.metric).map_or((price.metric.as_str(), "", 1), |m| {
             (m.display_name.as_str(), m.display_unit.as_str(), m.units_per_display)
         });
     let quantity = |q: i64| format!("{} {unit}", format_quantity(q, per_display));
-    let rate = |minor: i64, per: i64| format!("{} per {}", money(minor, currency), quantity(per));
+    let rate = |minor: i64, per: i64| format!("{} per {}", format_money(minor, currency), quantity(per));
     let after = match &price.model {
         PricingModel::PerUnit(p) => rate(p.minor, p.per),
         PricingModel::Package { block, minor_per_block } => {
-            format!("{} per started block of {}", money(*minor_per_block, currency), quantity(*block))
+            format!("{} per started block of {}", format_money(*minor_per_block, currency), quantity(*block))
         }
         PricingModel::Graduated(tiers) | PricingModel::Volume(tiers) => {
             let kind = if matches!(price.model, PricingModel::Graduated(_)) { "graduated" } else { "volume" };
@@ -72,7 +68,7 @@ pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error
         let (_, prices) = cache.get(&mut conn, &version.id).await?;
         plans.push(PlanOption {
             name: version.plan_name.clone(),
-            base_fee: format!("{} per month", money(version.base_fee_minor, &version.currency)),
+            base_fee: format!("{} per month", format_money(version.base_fee_minor, &version.currency)),
             terms: prices.iter().map(|p| describe_price(p, &metrics, &version.currency)).collect(),
             current: version.plan_name == current.plan_name,
         });
@@ -219,7 +215,7 @@ pub async fn preview(
                 "Usage before {} is rated under {} with {old_share}% of its included quantities ({} so far).",
                 display_ms(split),
                 planned.from.plan_name,
-                money(usage_so_far, currency)
+                format_money(usage_so_far, currency)
             ),
             format!(
                 "Usage from {} on is rated under {} with the other {}% of its included quantities.",
@@ -232,7 +228,7 @@ pub async fn preview(
         vec![format!(
             "This period stays on {} ({} of usage so far); {} applies from {}.",
             planned.from.plan_name,
-            money(usage_so_far, currency),
+            format_money(usage_so_far, currency),
             planned.to.plan_name,
             display_ms(period.1)
         )]
@@ -246,9 +242,9 @@ pub async fn preview(
         period: format!("{} to {}", display_ms(period.0), display_ms(period.1)),
         remaining_days: p.remaining_days(),
         period_days: format!("{}", p.period_seconds / 86_400),
-        credit: money(p.credit_minor, currency),
-        charge: money(p.charge_minor, currency),
-        net: money(p.net_minor, currency),
+        credit: format_money(p.credit_minor, currency),
+        charge: format_money(p.charge_minor, currency),
+        net: format_money(p.net_minor, currency),
         usage_split,
         token: planned.token(),
     })

@@ -19,6 +19,7 @@ use pages::{
     login::LoginPage,
     namespaces::NamespacesPage,
     not_found::NotFoundPage,
+    payment::PaymentPage,
     plan::PlanPage,
     usage::UsagePage,
 };
@@ -69,6 +70,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("invoices") view=InvoicesPage ssr=SsrMode::Async/>
                         <Route path=path!("invoices/:invoice") view=InvoicePage ssr=SsrMode::Async/>
                         <Route path=path!("plan") view=PlanPage ssr=SsrMode::Async/>
+                        <Route path=path!("payment") view=PaymentPage ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>
             </Router>

@@ -3,6 +3,7 @@ import { expect, Page, ConsoleMessage } from "@playwright/test";
 export const ACME_OWNER = { email: "owner@acme.test", password: "acme-owner-pass" };
 export const ACME_MEMBER = { email: "member@acme.test", password: "acme-member-pass" };
 export const GLOBEX_OWNER = { email: "owner@globex.test", password: "globex-owner-pass" };
+export const INITECH_OWNER = { email: "owner@initech.test", password: "initech-owner-pass" };
 export const STAFF = { email: "admin@portal.test", password: "portal-admin-pass" };
 
 /**

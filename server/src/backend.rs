@@ -1,7 +1,10 @@
 //! The portal backend the UI's server functions call: a thin layer over the services.
-use app::api::backend::{CreditForm, PortalBackend};
+use std::sync::Arc;
+
+use app::api::backend::{CreditForm, PortalBackend, TestCardForm};
 use app::api::dto::admin::AdminCustomer;
 use app::api::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
+use app::api::dto::payments::{BillingStatus, PaymentMethodPage};
 use app::api::dto::usage::{UsageRange, UsageReport};
 use app::api::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary, SessionUser};
 use app::api::error::AppError;
@@ -10,13 +13,16 @@ use async_trait::async_trait;
 use crate::db::Db;
 use crate::services::accounts::{self, LoginThrottle};
 use crate::services::admin_billing::{self, CreditRequest};
+use crate::services::collection::Collector;
 use crate::services::invoicing::BillingRules;
-use crate::services::{invoice_views, organizations, plan_change, usage_report};
+use crate::services::payment_methods::{self, CardForm};
+use crate::services::{invoice_views, organizations, payment_views, plan_change, usage_report};
 
 pub struct Backend {
     pub db: Db,
     pub login_throttle: LoginThrottle,
     pub billing: BillingRules,
+    pub collector: Arc<Collector>,
 }
 
 #[async_trait]
@@ -103,7 +109,7 @@ impl PortalBackend for Backend {
     }
 
     async fn admin_customer(&self, organization_id: &str) -> Result<AdminCustomer, AppError> {
-        Ok(admin_billing::admin_customer(&self.db, organization_id).await?)
+        Ok(admin_billing::admin_customer(&self.db, &self.collector.policy, organization_id).await?)
     }
 
     async fn issue_credit(&self, actor: &SessionUser, form: CreditForm) -> Result<IssuedCredit, AppError> {
@@ -119,5 +125,30 @@ impl PortalBackend for Backend {
 
     async fn void_invoice(&self, actor: &SessionUser, invoice_id: &str, reason: &str) -> Result<(), AppError> {
         Ok(admin_billing::void_invoice(&self.db, &actor.email, invoice_id, reason).await?)
+    }
+
+    async fn billing_status(&self, organization_id: &str) -> Result<BillingStatus, AppError> {
+        Ok(payment_views::billing_status(&self.db, &self.collector.policy, organization_id).await?)
+    }
+
+    async fn payment_method_page(&self, organization_id: &str) -> Result<PaymentMethodPage, AppError> {
+        let test_mode = self.collector.test_mode.is_some();
+        Ok(payment_views::payment_method_page(&self.db, &self.collector.policy, test_mode, organization_id).await?)
+    }
+
+    async fn save_test_card(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        card: TestCardForm,
+    ) -> Result<PaymentMethodPage, AppError> {
+        let form = CardForm { number: &card.number, exp_month: &card.exp_month, exp_year: &card.exp_year };
+        payment_methods::add_test_card(&self.db, &self.collector, &actor.email, organization_id, &form).await?;
+        self.payment_method_page(organization_id).await
+    }
+
+    async fn pay_now(&self, organization_id: &str) -> Result<PaymentMethodPage, AppError> {
+        payment_methods::pay_now(&self.db, &self.collector, organization_id).await?;
+        self.payment_method_page(organization_id).await
     }
 }

@@ -45,6 +45,18 @@ pub struct Settings {
     /// How often the billing job looks for ended periods, drafts to re-rate and drafts to finalize.
     #[arg(long, env = "BILLING_INTERVAL_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub billing_interval_seconds: u64,
+    /// Days after a failed payment on which it is retried; a failure on the last one suspends.
+    #[arg(long, env = "DUNNING_RETRY_DAYS", default_value = "3,7,10", value_parser = parse_retry_days)]
+    pub dunning_retry_days: String,
+    /// Day after the first failure on which an unpaid subscription is canceled.
+    #[arg(long, env = "DUNNING_CANCEL_DAY", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub dunning_cancel_day: u32,
+    /// How often the payments job runs due charges and dunning steps and drains the webhook inbox.
+    #[arg(long, env = "PAYMENTS_INTERVAL_SECONDS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub payments_interval_seconds: u64,
+    /// How long the built-in test-mode processor takes to answer a charge (simulated latency).
+    #[arg(long, env = "TEST_MODE_CHARGE_LATENCY_MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub test_mode_charge_latency_ms: u64,
     /// Without it the portal uses its built-in test-mode processor.
     #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true)]
     pub stripe_secret_key: Option<Secret>,
@@ -93,6 +105,18 @@ impl FromStr for Secret {
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         if value.trim().is_empty() { Err("must not be empty".into()) } else { Ok(Self(value.to_owned())) }
+    }
+}
+
+fn parse_retry_days(value: &str) -> Result<String, String> {
+    crate::domain::dunning::DunningPolicy::parse(value, u32::MAX).map(|_| value.to_owned()).map_err(|e| e.to_string())
+}
+
+impl Settings {
+    /// The dunning schedule; the two settings are checked against each other here.
+    pub fn dunning_policy(&self) -> Result<crate::domain::dunning::DunningPolicy, crate::error::Error> {
+        crate::domain::dunning::DunningPolicy::parse(&self.dunning_retry_days, self.dunning_cancel_day)
+            .map_err(|e| crate::error::Error::Config(format!("DUNNING_RETRY_DAYS / DUNNING_CANCEL_DAY: {e}")))
     }
 }
 

@@ -20,6 +20,8 @@ pub enum Error {
     Task(#[from] tokio::task::JoinError),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    #[error("payment processor: {0}")]
+    Processor(String),
     #[error("ledger: {0}")]
     Ledger(#[from] crate::domain::ledger::PostingError),
 }
@@ -34,6 +36,15 @@ impl From<crate::domain::invoice::IllegalTransition> for Error {
 impl From<crate::domain::subscription::IllegalSubscriptionTransition> for Error {
     fn from(refused: crate::domain::subscription::IllegalSubscriptionTransition) -> Self {
         Self::App(AppError::conflict("status", refused.to_string()))
+    }
+}
+
+impl From<crate::payments::ChannelError> for Error {
+    fn from(error: crate::payments::ChannelError) -> Self {
+        match error {
+            crate::payments::ChannelError::Store(error) => error,
+            other => Self::Processor(other.to_string()),
+        }
     }
 }
 

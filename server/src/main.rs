@@ -3,11 +3,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use server::config::Settings;
 use server::db::Db;
+use server::db::stripe_events;
 use server::domain::time::{display_ms, now_ms, parse_rfc3339_or_date};
 use server::error::Error;
 use server::services::billing_reconcile::reconcile_billing;
+use server::services::collection::Collector;
 use server::services::demo::{DEMO_LOGINS, seed_demo};
 use server::services::invoicing::BillingRules;
+use server::services::payment_events::process_event;
 use server::services::usage::reconcile;
 use server::startup::{Application, shutdown_signal};
 use server::telemetry::init_tracing;
@@ -40,6 +43,19 @@ enum Command {
         #[arg(long)]
         to: Option<String>,
     },
+    /// The Stripe webhook inbox.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Re-run one stored Stripe event now, whatever its status (e.g. a parked one after a fix).
+    Replay { id: String },
+    /// List events parked after failing every retry.
+    Parked,
 }
 
 #[tokio::main]
@@ -75,11 +91,12 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::SeedDemo => {
             let db = Db::connect(&settings.database_url).await?;
             db.migrate().await?;
-            let created = seed_demo(&db, Some(&BillingRules::from(&settings))).await?;
+            let collector = Collector::from_settings(&db, &settings)?;
+            let created = seed_demo(&db, Some((&BillingRules::from(&settings), &collector))).await?;
             println!(
                 "{}",
                 if created {
-                    "demo data loaded (Acme Corp with 40 days of usage and its first invoice)"
+                    "demo data loaded (Acme Corp and Initech with 40 days of usage and their first invoices; Initech is past due)"
                 } else {
                     "demo data already present"
                 }
@@ -87,6 +104,39 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("demo logins:");
             for login in &DEMO_LOGINS {
                 println!("  {:<28} {:<20} password: {}", login.who, login.email, login.password);
+            }
+            Ok(())
+        }
+        Command::Webhooks { command } => {
+            let db = Db::connect(&settings.database_url).await?;
+            db.migrate().await?;
+            let mut conn = db.pool.acquire().await?;
+            match command {
+                WebhookCommand::Replay { id } => {
+                    if !stripe_events::requeue(&mut conn, &id, db.clock.now_ms()).await? {
+                        return Err(Error::Config(format!("no stored event {id}")));
+                    }
+                    drop(conn);
+                    let collector = Collector::from_settings(&db, &settings)?;
+                    process_event(&db, &collector, &id, db.clock.now_ms()).await?;
+                    let summary = stripe_events::event_summary(&mut *db.pool.acquire().await?, &id).await?;
+                    if let Some(e) = summary {
+                        let error = e.last_error.unwrap_or_default();
+                        println!("{} {} {} {error}", e.id, e.event_type, e.status);
+                    }
+                }
+                WebhookCommand::Parked => {
+                    for e in stripe_events::parked_events(&mut conn, 1_000).await? {
+                        let error = e.last_error.unwrap_or_default();
+                        println!(
+                            "{} {} attempts={} received={} {error}",
+                            e.id,
+                            e.event_type,
+                            e.attempts,
+                            display_ms(e.received_at)
+                        );
+                    }
+                }
             }
             Ok(())
         }

@@ -16,9 +16,11 @@ use crate::db::sessions::DbSessionStore;
 use crate::domain::time::{Clock, now_ms};
 use crate::error::Error;
 use crate::http::{AppState, SessionSettings, guard::AllowedOrigin, router};
+use crate::jobs::payments::run_payments_job;
 use crate::jobs::rollup::{Metering, run_rollup_worker};
 use crate::services::accounts::LoginThrottle;
 use crate::services::billing::{backfill_periods, ensure_catalog};
+use crate::services::collection::Collector;
 use crate::services::invoicing::{BillingRules, CycleReport, run_billing_cycle};
 
 pub struct Application {
@@ -27,6 +29,8 @@ pub struct Application {
     db: Db,
     metering: Arc<Metering>,
     billing: BillingJob,
+    collector: Arc<Collector>,
+    payments_interval: Duration,
 }
 
 struct BillingJob {
@@ -62,7 +66,9 @@ impl Application {
         };
         let metering = Metering::new(&db, settings.usage_max_age_days * 86_400_000);
         let billing_rules = BillingRules::from(settings);
-        let backend: SharedBackend = Arc::new(Backend { db: db.clone(), login_throttle, billing: billing_rules });
+        let collector = Arc::new(Collector::from_settings(&db, settings)?);
+        let backend: SharedBackend =
+            Arc::new(Backend { db: db.clone(), login_throttle, billing: billing_rules, collector: collector.clone() });
         let state = AppState {
             db: db.clone(),
             backend,
@@ -77,7 +83,15 @@ impl Application {
         };
         let billing =
             BillingJob { rules: billing_rules, interval: Duration::from_secs(settings.billing_interval_seconds) };
-        Ok(Self { listener, router: router(state, sessions), db, metering, billing })
+        Ok(Self {
+            listener,
+            router: router(state, sessions),
+            db,
+            metering,
+            billing,
+            collector,
+            payments_interval: Duration::from_secs(settings.payments_interval_seconds),
+        })
     }
 
     /// The clock billing and metering run at; tests set it to travel through billing periods.
@@ -95,13 +109,16 @@ impl Application {
         let (stop_workers, workers_stopped) = watch::channel(false);
         let housekeeping = tokio::spawn(housekeeping(self.db.clone(), workers_stopped.clone()));
         let rollups = tokio::spawn(run_rollup_worker(self.db.clone(), self.metering.clone(), workers_stopped.clone()));
-        let billing = tokio::spawn(run_billing_job(self.db.clone(), self.billing, workers_stopped));
+        let billing = tokio::spawn(run_billing_job(self.db.clone(), self.billing, workers_stopped.clone()));
+        let payments =
+            tokio::spawn(run_payments_job(self.db.clone(), self.collector, self.payments_interval, workers_stopped));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         let _ = stop_workers.send(true);
         housekeeping.await?;
         rollups.await?;
         billing.await?;
+        payments.await?;
         served.map_err(Error::io("serving HTTP"))
     }
 }

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use super::dto::admin::AdminCustomer;
 use super::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
+use super::dto::payments::{BillingStatus, PaymentMethodPage};
 use super::dto::usage::{UsageRange, UsageReport};
 use super::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary, SessionUser};
 use super::error::AppError;
@@ -53,6 +54,23 @@ pub trait PortalBackend: Send + Sync + 'static {
     async fn admin_customer(&self, organization_id: &str) -> Result<AdminCustomer, AppError>;
     async fn issue_credit(&self, actor: &SessionUser, form: CreditForm) -> Result<IssuedCredit, AppError>;
     async fn void_invoice(&self, actor: &SessionUser, invoice_id: &str, reason: &str) -> Result<(), AppError>;
+    async fn billing_status(&self, organization_id: &str) -> Result<BillingStatus, AppError>;
+    async fn payment_method_page(&self, organization_id: &str) -> Result<PaymentMethodPage, AppError>;
+    /// Test mode only: attaches one of Stripe's test cards and retries what is owed at once.
+    async fn save_test_card(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        card: TestCardForm,
+    ) -> Result<PaymentMethodPage, AppError>;
+    async fn pay_now(&self, organization_id: &str) -> Result<PaymentMethodPage, AppError>;
+}
+
+/// The test-mode card form as submitted.
+pub struct TestCardForm {
+    pub number: String,
+    pub exp_month: String,
+    pub exp_year: String,
 }
 
 /// The admin's credit form as submitted.

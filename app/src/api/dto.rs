@@ -353,6 +353,8 @@ pub mod billing {
         pub subtotal: String,
         pub credit_applied: String,
         pub void_reason: Option<String>,
+        /// Every charge attempt on this invoice, oldest first.
+        pub payments: Vec<super::payments::PaymentView>,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -364,10 +366,85 @@ pub mod billing {
     }
 }
 
+pub mod payments {
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct CardView {
+        pub brand: String,
+        pub last4: String,
+        /// `MM/YYYY`.
+        pub expires: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct TimelineEntry {
+        pub at: String,
+        pub kind: String,
+        pub detail: String,
+    }
+
+    /// An invoice in dunning, with what happened so far and what comes next.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct PastDueInvoice {
+        pub invoice_id: String,
+        pub number: String,
+        pub amount_due: String,
+        pub next_retry: Option<String>,
+        /// Whole days until the service is suspended, while it is not yet.
+        pub suspends_in_days: Option<i64>,
+        pub cancels_on: Option<String>,
+        pub timeline: Vec<TimelineEntry>,
+    }
+
+    /// What the past-due banner shows on every page of an organization.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct BillingStatus {
+        pub subscription_status: String,
+        pub suspended: bool,
+        pub past_due: Vec<PastDueInvoice>,
+        /// The most recent failure, as the processor explained it.
+        pub last_failure: Option<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct PaymentView {
+        pub invoice_id: String,
+        pub invoice_number: String,
+        pub attempt: i64,
+        pub amount: String,
+        pub status: String,
+        pub failure: Option<String>,
+        pub at: String,
+        /// `automatic` (first charge, dunning) or `customer` (method update, Pay now).
+        pub trigger: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct PaymentMethodPage {
+        pub card: Option<CardView>,
+        /// The built-in test-mode processor: the card form takes Stripe's test cards.
+        pub test_mode: bool,
+        pub status: BillingStatus,
+        pub payments: Vec<PaymentView>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct NotificationView {
+        pub at: String,
+        pub kind: String,
+        pub recipient: String,
+        pub subject: String,
+        pub body: String,
+        pub delivery: Option<String>,
+    }
+}
+
 pub mod admin {
     use serde::{Deserialize, Serialize};
 
     use super::billing::InvoicesPage;
+    use super::payments::{BillingStatus, NotificationView};
 
     /// One customer as staff see it on its admin page.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -378,6 +455,9 @@ pub mod admin {
         pub plan: String,
         pub subscription_status: String,
         pub billing: InvoicesPage,
+        pub payment_status: BillingStatus,
+        /// The customer's mail log: every notification, newest first.
+        pub notifications: Vec<NotificationView>,
         /// A fresh idempotency key for the credit form: a double submit of that form grants once.
         pub credit_form_key: String,
     }

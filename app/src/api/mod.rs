@@ -5,5 +5,6 @@ pub mod billing;
 pub mod dto;
 pub mod error;
 pub mod organization;
+pub mod payments;
 pub mod session;
 pub mod usage;

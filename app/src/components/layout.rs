@@ -3,6 +3,7 @@ use leptos_router::components::{A, Outlet};
 use leptos_router::hooks::use_params_map;
 
 use crate::api::session::{Logout, whoami};
+use crate::components::past_due::{BillingRefresh, PastDueBanner};
 
 /// The organization of the current URL (`/orgs/:org/...`).
 pub fn use_organization_id() -> Signal<String> {
@@ -32,6 +33,7 @@ pub fn AdminHeader() -> impl IntoView {
 #[component]
 pub fn OrgLayout() -> impl IntoView {
     let organization_id = use_organization_id();
+    provide_context(BillingRefresh(RwSignal::new(0)));
     let user = Resource::new(|| (), |_| whoami());
     let base = move || format!("/orgs/{}", organization_id.get());
 
@@ -42,6 +44,7 @@ pub fn OrgLayout() -> impl IntoView {
                 <A href=move || format!("{}/usage", base())>"Usage"</A>
                 <A href=move || format!("{}/invoices", base())>"Invoices"</A>
                 <A href=move || format!("{}/plan", base())>"Plan"</A>
+                <A href=move || format!("{}/payment", base())>"Payment"</A>
                 <A href=move || format!("{}/namespaces", base())>"Namespaces & API keys"</A>
                 <Suspense>
                     {move || Suspend::new(async move {
@@ -53,6 +56,7 @@ pub fn OrgLayout() -> impl IntoView {
             <LogoutButton/>
         </header>
         <main>
+            <PastDueBanner/>
             <Outlet/>
         </main>
     }

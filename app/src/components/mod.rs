@@ -2,3 +2,4 @@ pub mod error_view;
 pub mod estimate;
 pub mod field_error;
 pub mod layout;
+pub mod past_due;

@@ -4,9 +4,11 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::billing::{IssueCredit, VoidInvoice, get_admin_customer};
 use crate::api::dto::billing::InvoiceSummary;
+use crate::api::dto::payments::NotificationView;
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::AdminHeader;
+use crate::components::past_due::Timeline;
 use crate::pages::invoices::{CreditTable, InvoiceTable};
 
 /// Staff only: one customer's billing, with credits and voids (both audited).
@@ -45,6 +47,16 @@ pub fn AdminCustomerPage() -> impl IntoView {
                         <h2>"Credits"</h2>
                         <CreditTable credits=c.billing.credits/>
                         <CreditForm action=credit organization_id=c.organization_id idempotency_key=c.credit_form_key/>
+                        <h2>"Collection"</h2>
+                        {c.payment_status.past_due.is_empty().then(|| view! { <p id="nothing-past-due">"Nothing is past due."</p> })}
+                        {c.payment_status.past_due.into_iter().map(|invoice| view! {
+                            <section class="card past-due">
+                                <h3>{format!("{} past due ({})", invoice.number, invoice.amount_due)}</h3>
+                                <Timeline entries=invoice.timeline/>
+                            </section>
+                        }).collect_view()}
+                        <h2>"Mail log"</h2>
+                        <MailLog notifications=c.notifications/>
                     }.into_any()
                 })}
             </Suspense>
@@ -87,4 +99,24 @@ fn VoidForm(action: ServerAction<VoidInvoice>, invoice: InvoiceSummary) -> impl 
             <p class="form-error" role="alert">{move || action.value().get().and_then(|r| r.err()).map(|e| e.message())}</p>
         </ActionForm>
     }
+}
+
+/// Notifications sent to the customer (kept here when no mail server is configured).
+#[component]
+fn MailLog(notifications: Vec<NotificationView>) -> impl IntoView {
+    if notifications.is_empty() {
+        return view! { <p class="empty">"No notifications yet."</p> }.into_any();
+    }
+    view! {
+        <table id="mail-log">
+            <thead><tr><th>"When"</th><th>"To"</th><th>"Subject"</th><th>"Message"</th><th>"Delivery"</th></tr></thead>
+            <tbody>
+                {notifications.into_iter().map(|n| view! {
+                    <tr data-kind=n.kind><td>{n.at}</td><td>{n.recipient}</td><td>{n.subject}</td><td>{n.body}</td>
+                        <td>{n.delivery.unwrap_or_else(|| "queued".into())}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }

@@ -6,6 +6,7 @@ use crate::api::billing::{get_invoice, get_invoices};
 use crate::api::dto::billing::{CreditView, InvoiceSummary};
 use crate::components::error_view::ErrorView;
 use crate::components::layout::use_organization_id;
+use crate::pages::payment::PaymentTable;
 
 /// Invoices of one organization, newest first, with balances from the ledger. `link_base` is
 /// where an invoice's number links to (`…/invoices`), or `None` for no links.
@@ -123,6 +124,8 @@ pub fn InvoicePage() -> impl IntoView {
                                 <tr><th colspan="5">"Amount due"</th><td class="amount" id="invoice-amount-due">{s.amount_due}</td></tr>
                             </tfoot>
                         </table>
+                        <h2>"Payments"</h2>
+                        <PaymentTable payments=detail.payments id="invoice-payments"/>
                         <p class="no-print"><a href=format!("/orgs/{}/invoices", organization_id.get_untracked())>"All invoices"</a>
                             " · use your browser's print command for a paper copy"</p>
                     </article>

@@ -6,5 +6,6 @@ pub mod invoices;
 pub mod login;
 pub mod namespaces;
 pub mod not_found;
+pub mod payment;
 pub mod plan;
 pub mod usage;

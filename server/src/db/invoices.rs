@@ -464,3 +464,24 @@ pub async fn billed_lines_of(
     let values = texts(subscription_ids);
     Ok(bind_all_as(sqlx::query_as(&sql).bind(from).bind(to), &values).fetch_all(conn).await?)
 }
+
+/// Moves an invoice from `from` to paid or uncollectible; false when it was no longer `from`.
+pub async fn settle_status(
+    conn: &mut AnyConnection,
+    invoice_id: &str,
+    from: InvoiceStatus,
+    to: InvoiceStatus,
+    now: i64,
+) -> Result<bool, Error> {
+    crate::domain::invoice::transition(from, to)?;
+    let paid_at = (to == InvoiceStatus::Paid).then_some(now);
+    let updated =
+        sqlx::query("update invoices set status = $1, paid_at = coalesce($2, paid_at) where id = $3 and status = $4")
+            .bind(to.as_str())
+            .bind(paid_at)
+            .bind(invoice_id)
+            .bind(from.as_str())
+            .execute(conn)
+            .await?;
+    Ok(updated.rows_affected() == 1)
+}

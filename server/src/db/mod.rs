@@ -3,16 +3,20 @@
 pub mod api_keys;
 pub mod audit;
 pub mod bulk;
+pub mod collections;
 pub mod credits;
 pub mod invoices;
 pub mod ledger;
 pub mod login_failures;
 pub mod namespaces;
+pub mod notifications;
 pub mod organizations;
+pub mod payments;
 pub mod plans;
 pub mod sessions;
 pub mod stripe_events;
 pub mod subscriptions;
+pub mod test_mode;
 pub mod usage;
 pub mod users;
 

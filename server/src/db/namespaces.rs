@@ -45,3 +45,14 @@ pub async fn list_namespaces(conn: &mut AnyConnection, organization_id: &str) ->
     .fetch_all(conn)
     .await?)
 }
+
+/// Marks every namespace of an organization suspended (`Some(at)`) or serving again (`None`).
+/// Usage is still recorded while suspended: suspension pauses service, never metering.
+pub async fn set_suspended(conn: &mut AnyConnection, organization_id: &str, at: Option<i64>) -> Result<(), Error> {
+    sqlx::query("update namespaces set suspended_at = $1 where organization_id = $2")
+        .bind(at)
+        .bind(organization_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -130,6 +130,14 @@ pub async fn change_status(
     Ok(true)
 }
 
+pub async fn status_of(conn: &mut AnyConnection, subscription_id: &str) -> Result<Option<SubscriptionStatus>, Error> {
+    let status: Option<String> = sqlx::query_scalar("select status from subscriptions where id = $1")
+        .bind(subscription_id)
+        .fetch_optional(conn)
+        .await?;
+    status.map(|s| SubscriptionStatus::parse(&s).ok_or_else(|| Error::Corrupt(format!("status {s}")))).transpose()
+}
+
 pub async fn set_plan_version(conn: &mut AnyConnection, subscription_id: &str, version_id: &str) -> Result<(), Error> {
     sqlx::query("update subscriptions set plan_version_id = $1 where id = $2")
         .bind(version_id)

@@ -21,6 +21,12 @@ pub enum IdKind {
     Invoice,
     Credit,
     LedgerTransaction,
+    Payment,
+    CollectionEvent,
+    Notification,
+    TestPaymentMethod,
+    TestPaymentIntent,
+    TestEvent,
 }
 
 impl IdKind {
@@ -41,6 +47,13 @@ impl IdKind {
             Self::Invoice => "in",
             Self::Credit => "cr",
             Self::LedgerTransaction => "lt",
+            Self::Payment => "pay",
+            Self::CollectionEvent => "ce",
+            Self::Notification => "ntf",
+            // The test-mode processor names its objects the way Stripe does.
+            Self::TestPaymentMethod => "pm_test",
+            Self::TestPaymentIntent => "pi_test",
+            Self::TestEvent => "evt_test",
         }
     }
 }

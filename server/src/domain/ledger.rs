@@ -66,6 +66,14 @@ impl Posting {
         ])
     }
 
+    /// Money given back to the customer through the processor: revenue reversed.
+    pub fn payment_refunded(amount_minor: i64) -> Result<Self, PostingError> {
+        Self::new(vec![
+            Entry { account: Account::Revenue, amount_minor },
+            Entry { account: Account::ProcessorClearing, amount_minor: -amount_minor },
+        ])
+    }
+
     /// A credit granted by staff: revenue given back, held for the next invoices.
     pub fn credit_granted(amount_minor: i64) -> Result<Self, PostingError> {
         Self::new(vec![
@@ -141,6 +149,7 @@ mod tests {
                 Posting::credit_granted(total),
                 Posting::invoice_voided(total, credit),
                 Posting::credit_expired(total),
+                Posting::payment_refunded(total),
             ]
             .into_iter()
             .flatten()

@@ -1,6 +1,7 @@
 //! Pure rules without I/O.
 pub mod api_key;
 pub mod catalog;
+pub mod dunning;
 pub mod ids;
 pub mod invoice;
 pub mod invoice_builder;
@@ -13,5 +14,6 @@ pub mod proration;
 pub mod rating;
 pub mod stripe_signature;
 pub mod subscription;
+pub mod test_cards;
 pub mod time;
 pub mod usage;

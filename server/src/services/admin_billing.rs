@@ -9,13 +9,16 @@ use crate::db::audit::{AuditEntry, append_audit};
 use crate::db::credits::{self, NewCredit};
 use crate::db::ledger::{self, Cause};
 use crate::db::{Db, invoices, organizations, plans, subscriptions};
+use crate::domain::dunning::DunningPolicy;
 use crate::domain::ids::{IdKind, new_id};
 use crate::domain::invoice::{InvoiceStatus, transition};
 use crate::domain::ledger::Posting;
 use crate::domain::money::{format_minor, format_money, parse_minor};
 use crate::domain::time::parse_rfc3339_or_date;
 use crate::error::Error;
+use crate::services::collection::stop_collecting;
 use crate::services::invoice_views::invoices_page;
+use crate::services::payment_views::{billing_status, mail_log};
 
 const MAX_REASON_LEN: usize = 500;
 const MAX_KEY_LEN: usize = 100;
@@ -131,11 +134,12 @@ pub async fn void_invoice(db: &Db, admin: &str, invoice_id: &str, reason: &str) 
         reason: Some(reason),
     };
     append_audit(&mut tx, audit, now).await?;
+    stop_collecting(&mut tx, &invoice, now).await?;
     tx.commit().await?;
     Ok(())
 }
 
-pub async fn admin_customer(db: &Db, organization_id: &str) -> Result<AdminCustomer, Error> {
+pub async fn admin_customer(db: &Db, policy: &DunningPolicy, organization_id: &str) -> Result<AdminCustomer, Error> {
     let mut conn = db.pool.acquire().await?;
     let org = organizations::find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
     let (plan, subscription_status) = match subscriptions::subscription_of(&mut conn, organization_id).await? {
@@ -153,6 +157,8 @@ pub async fn admin_customer(db: &Db, organization_id: &str) -> Result<AdminCusto
         plan,
         subscription_status,
         billing: invoices_page(db, organization_id).await?,
+        payment_status: billing_status(db, policy, organization_id).await?,
+        notifications: mail_log(db, organization_id).await?,
         credit_form_key: new_id(IdKind::Credit, db.clock.now_ms()),
     })
 }

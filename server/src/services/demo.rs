@@ -10,8 +10,11 @@ use crate::domain::ids::{IdKind, new_id};
 use crate::domain::password::hash_password;
 use crate::domain::time::display_rfc3339;
 use crate::error::Error;
+use crate::jobs::payments::run_payments_pass;
 use crate::services::billing::{ensure_catalog, subscribe};
-use crate::services::invoicing::{BillingRules, run_billing_cycle};
+use crate::services::collection::Collector;
+use crate::services::invoicing::{BillingRules, instant, run_billing_cycle};
+use crate::services::payment_methods::{CardForm, add_test_card};
 use crate::services::usage::{check_batch, roll_up_dirty_hours, store_batches};
 
 pub struct DemoLogin {
@@ -20,11 +23,12 @@ pub struct DemoLogin {
     pub password: &'static str,
 }
 
-pub const DEMO_LOGINS: [DemoLogin; 4] = [
+pub const DEMO_LOGINS: [DemoLogin; 5] = [
     DemoLogin { who: "customer owner (Acme Corp)", email: "owner@acme.test", password: "acme-owner-pass" },
     DemoLogin { who: "customer member (Acme Corp)", email: "member@acme.test", password: "acme-member-pass" },
     DemoLogin { who: "customer owner (Globex)", email: "owner@globex.test", password: "globex-owner-pass" },
     DemoLogin { who: "staff admin", email: "admin@portal.test", password: "portal-admin-pass" },
+    DemoLogin { who: "past-due owner (Initech)", email: "owner@initech.test", password: "initech-owner-pass" },
 ];
 
 struct DemoOrganization {
@@ -36,9 +40,11 @@ struct DemoOrganization {
     trial_days: Option<i64>,
     /// With history, the subscription started this many days ago and has usage since.
     history_days: i64,
+    /// A Stripe test card saved before the first invoice (with history only).
+    card: Option<&'static str>,
 }
 
-const DEMO_ORGANIZATIONS: [DemoOrganization; 2] = [
+const DEMO_ORGANIZATIONS: [DemoOrganization; 3] = [
     DemoOrganization {
         name: "Acme Corp",
         billing_email: "billing@acme.test",
@@ -47,6 +53,7 @@ const DEMO_ORGANIZATIONS: [DemoOrganization; 2] = [
         plan: "Business",
         trial_days: None,
         history_days: 40,
+        card: None,
     },
     DemoOrganization {
         name: "Globex",
@@ -56,12 +63,25 @@ const DEMO_ORGANIZATIONS: [DemoOrganization; 2] = [
         plan: "Essentials",
         trial_days: Some(14),
         history_days: 0,
+        card: None,
+    },
+    // Its card attaches but every charge is declined: the first invoice fails and dunning starts.
+    DemoOrganization {
+        name: "Initech",
+        billing_email: "billing@initech.test",
+        namespaces: &["tps-reports"],
+        members: &[(4, Role::Owner)],
+        plan: "Essentials",
+        trial_days: None,
+        history_days: 40,
+        card: Some("4000 0000 0000 0341"),
     },
 ];
 
-/// Returns false when the demo data was already there. With `history`, Acme Corp has been a
-/// customer for 40 days: daily usage in both namespaces, its first period invoiced and finalized.
-pub async fn seed_demo(db: &Db, history: Option<&BillingRules>) -> Result<bool, Error> {
+/// Returns false when the demo data was already there. With `history`, Acme Corp and Initech have
+/// been customers for 40 days: daily usage, their first period invoiced and finalized; Initech's
+/// card is declined, so it is past due.
+pub async fn seed_demo(db: &Db, history: Option<(&BillingRules, &Collector)>) -> Result<bool, Error> {
     ensure_catalog(db).await?;
     let mut tx = db.pool.begin().await?;
     if find_user_by_email(&mut tx, DEMO_LOGINS[3].email).await?.is_some() {
@@ -78,7 +98,8 @@ pub async fn seed_demo(db: &Db, history: Option<&BillingRules>) -> Result<bool, 
     }
     insert_staff_admin(&mut tx, &user_ids[3], now).await?;
     let mut seeded = Vec::new();
-    for demo in &DEMO_ORGANIZATIONS {
+    // The past-due customer only makes sense with the history that made it past due.
+    for demo in DEMO_ORGANIZATIONS.iter().filter(|d| d.card.is_none() || history.is_some()) {
         let org = OrganizationRow {
             id: new_id(IdKind::Organization, now),
             name: demo.name.to_owned(),
@@ -104,13 +125,19 @@ pub async fn seed_demo(db: &Db, history: Option<&BillingRules>) -> Result<bool, 
         }
     }
     tx.commit().await?;
-    if let Some(rules) = history {
+    if let Some((rules, collector)) = history {
         for (demo, organization_id) in &seeded {
             if demo.history_days > 0 {
                 seed_usage(db, demo, organization_id, rules, now).await?;
             }
+            if let Some(number) = demo.card {
+                let year = (instant(now).year() + 3).to_string();
+                let card = CardForm { number, exp_month: "12", exp_year: &year };
+                add_test_card(db, collector, DEMO_LOGINS[demo.members[0].0].email, organization_id, &card).await?;
+            }
         }
         run_billing_cycle(db, rules, now).await?;
+        run_payments_pass(db, collector).await?;
     }
     Ok(true)
 }

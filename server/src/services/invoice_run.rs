@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sqlx::AnyConnection;
 
 use crate::db::Db;
+use crate::db::collections;
 use crate::db::credits::{self, NewCredit};
 use crate::db::invoices::{self, Finalization, InvoiceRow, RatedDraft};
 use crate::db::ledger::{self, Cause};
@@ -323,6 +324,12 @@ async fn finalize_group(
         })
         .collect();
     invoices::finalize_many(&mut tx, &records).await?;
+    let to_collect: Vec<(&str, &str, &str)> = finalized
+        .iter()
+        .filter(|(_, _, _, amount_due, _)| *amount_due > 0)
+        .map(|(invoice, ..)| (invoice.id.as_str(), invoice.organization_id.as_str(), invoice.subscription_id.as_str()))
+        .collect();
+    collections::start_many(&mut tx, &to_collect, now).await?;
     for (credit_id, invoice_id, amount) in &applications {
         credits::apply_credit(&mut tx, credit_id, invoice_id, *amount).await?;
     }

@@ -10,6 +10,7 @@ use crate::domain::money::format_money;
 use crate::domain::time::display_ms;
 use crate::domain::usage::format_quantity;
 use crate::error::Error;
+use crate::services::payment_views::invoice_payments;
 
 fn summary(invoice: &InvoiceRow) -> InvoiceSummary {
     InvoiceSummary {
@@ -94,5 +95,6 @@ pub async fn invoice_detail(db: &Db, organization_id: &str, invoice_id: &str) ->
         subtotal: format_money(invoice.subtotal_minor, &invoice.currency),
         credit_applied: format_money(invoice.credit_applied_minor, &invoice.currency),
         void_reason: invoice.void_reason,
+        payments: invoice_payments(&mut conn, invoice_id).await?,
     })
 }

@@ -92,6 +92,10 @@ pub async fn spawn_app_at(start: Option<i64>, extra: &[&str]) -> TestApp {
         "--log-level",
         "warn",
     ];
+    // Tests drive payments themselves unless they ask for the background job.
+    if !extra.contains(&"--payments-interval-seconds") {
+        args.extend_from_slice(&["--payments-interval-seconds", "3600"]);
+    }
     args.extend_from_slice(extra);
     let settings = TestCli::parse_from(args).settings;
     let app = Application::build(&settings).await.expect("build the application");

@@ -6,6 +6,7 @@ mod helpers;
 mod ingest;
 mod namespaces_and_keys;
 mod operations;
+mod payments;
 mod rollups;
 mod sessions;
 mod stripe_webhook;

@@ -1,0 +1,60 @@
+//! Payment method, the past-due status every page shows, and "Pay now" (members read, owners act).
+use leptos::prelude::*;
+
+use super::dto::payments::{BillingStatus, PaymentMethodPage};
+use super::error::AppError;
+
+#[server(endpoint = "billing_status")]
+pub async fn get_billing_status(organization_id: String) -> Result<BillingStatus, AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(
+        async {
+            require_user().await?.role_in(&organization_id)?;
+            backend()?.billing_status(&organization_id).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "payment_method")]
+pub async fn get_payment_method_page(organization_id: String) -> Result<PaymentMethodPage, AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(
+        async {
+            require_user().await?.role_in(&organization_id)?;
+            backend()?.payment_method_page(&organization_id).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "save_test_card")]
+pub async fn save_test_card(
+    organization_id: String,
+    number: String,
+    exp_month: String,
+    exp_year: String,
+) -> Result<PaymentMethodPage, AppError> {
+    use super::backend::{TestCardForm, backend, require_user, respond};
+    respond(
+        async {
+            let user = require_user().await?;
+            user.require_owner(&organization_id)?;
+            let card = TestCardForm { number, exp_month, exp_year };
+            backend()?.save_test_card(&user, &organization_id, card).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "pay_now")]
+pub async fn pay_now(organization_id: String) -> Result<PaymentMethodPage, AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(
+        async {
+            require_user().await?.require_owner(&organization_id)?;
+            backend()?.pay_now(&organization_id).await
+        }
+        .await,
+    )
+}

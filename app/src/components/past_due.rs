@@ -1,0 +1,94 @@
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::api::dto::payments::{BillingStatus, TimelineEntry};
+use crate::api::payments::{PayNow, get_billing_status};
+use crate::components::field_error::form_message;
+use crate::components::layout::use_organization_id;
+
+/// Bumped whenever something may have changed what the organization owes, so the banner and
+/// the payment page read it again.
+#[derive(Clone, Copy)]
+pub struct BillingRefresh(pub RwSignal<u32>);
+
+pub fn use_billing_refresh() -> RwSignal<u32> {
+    use_context::<BillingRefresh>().map(|r| r.0).unwrap_or_else(|| RwSignal::new(0))
+}
+
+/// While a payment is past due: on every page of the organization, what is owed, why the last
+/// attempt failed, what happens next, and "Pay now". It polls while shown, because a payment
+/// can settle through a webhook at any moment, and disappears the moment nothing is past due.
+#[component]
+pub fn PastDueBanner() -> impl IntoView {
+    let organization_id = use_organization_id();
+    let refresh = use_billing_refresh();
+    let pay = ServerAction::<PayNow>::new();
+    let status = Resource::new(
+        move || (organization_id.get(), refresh.get(), pay.version().get()),
+        |(org, _, _)| get_billing_status(org),
+    );
+    Effect::new(move |_| {
+        let past_due = status.get().and_then(Result::ok).is_some_and(|s| !s.past_due.is_empty());
+        if past_due
+            && let Ok(handle) = set_interval_with_handle(move || refresh.update(|n| *n += 1), Duration::from_secs(5))
+        {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    view! {
+        <Transition>
+            {move || Suspend::new(async move {
+                status.await.ok().and_then(|status| banner(status, organization_id.get_untracked(), pay))
+            })}
+        </Transition>
+    }
+}
+
+fn banner(status: BillingStatus, org: String, pay: ServerAction<PayNow>) -> Option<AnyView> {
+    let invoice = status.past_due.first()?.clone();
+    let headline = if status.suspended { "Service suspended" } else { "Payment past due" };
+    Some(
+        view! {
+            <div id="past-due-banner" class="banner" role="alert">
+                <p>
+                    <strong>{headline} ": "</strong>
+                    {format!("invoice {} ({}) is unpaid.", invoice.number, invoice.amount_due)}
+                    {status.last_failure.map(|f| view! { " " <span id="last-failure">{format!("Last attempt: {f}")}</span> })}
+                </p>
+                <p>
+                    {invoice.next_retry.map(|at| format!("Next automatic retry: {at}. "))}
+                    {invoice.suspends_in_days.map(|d| view! {
+                        <span id="suspends-in">{format!("Service is suspended in {d} day{} unless paid. ", if d == 1 { "" } else { "s" })}</span>
+                    })}
+                    {invoice.cancels_on.map(|at| format!("Unpaid, the subscription is canceled on {at}."))}
+                </p>
+                <details>
+                    <summary>"What happened"</summary>
+                    <Timeline entries=invoice.timeline/>
+                </details>
+                <div class="actions">
+                    <A href=format!("/orgs/{org}/payment")>"Update payment method"</A>
+                    <ActionForm action=pay>
+                        <input type="hidden" name="organization_id" value=org/>
+                        <button type="submit" id="pay-now">"Pay now"</button>
+                    </ActionForm>
+                    <span class="form-error">{move || form_message(pay.value().get())}</span>
+                </div>
+            </div>
+        }
+        .into_any(),
+    )
+}
+
+#[component]
+pub fn Timeline(entries: Vec<TimelineEntry>) -> impl IntoView {
+    view! {
+        <ol class="timeline">
+            {entries.into_iter().map(|e| view! {
+                <li data-kind=e.kind.clone()><time>{e.at}</time> " " {e.detail}</li>
+            }).collect_view()}
+        </ol>
+    }
+}

@@ -1,0 +1,108 @@
+//! The built-in test-mode processor's own records: the cards it holds and the charges it made,
+//! the latter unique by idempotency key like a real processor's.
+use sqlx::{AnyConnection, FromRow};
+
+use crate::error::Error;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct TestPaymentMethodRow {
+    pub id: String,
+    pub customer_id: String,
+    pub card_number_last4: String,
+    pub behaviour: String,
+    pub brand: String,
+    pub exp_month: i64,
+    pub exp_year: i64,
+    pub created_at: i64,
+}
+
+pub async fn insert_payment_method(conn: &mut AnyConnection, method: &TestPaymentMethodRow) -> Result<(), Error> {
+    sqlx::query(
+        "insert into test_mode_payment_methods
+             (id, customer_id, card_number_last4, behaviour, brand, exp_month, exp_year, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&method.id)
+    .bind(&method.customer_id)
+    .bind(&method.card_number_last4)
+    .bind(&method.behaviour)
+    .bind(&method.brand)
+    .bind(method.exp_month)
+    .bind(method.exp_year)
+    .bind(method.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn payment_method(conn: &mut AnyConnection, id: &str) -> Result<Option<TestPaymentMethodRow>, Error> {
+    Ok(sqlx::query_as(
+        "select id, customer_id, card_number_last4, behaviour, brand, exp_month, exp_year, created_at
+         from test_mode_payment_methods where id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct TestChargeRow {
+    pub idempotency_key: String,
+    pub payment_intent_id: String,
+    pub customer_id: String,
+    pub payment_method_id: Option<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub status: String,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub created_at: i64,
+}
+
+const CHARGE_COLUMNS: &str = "idempotency_key, payment_intent_id, customer_id, payment_method_id, amount_minor,
+    currency, status, failure_code, failure_message, created_at";
+
+/// Records the charge unless one with this idempotency key exists; answers the stored one.
+pub async fn insert_charge(conn: &mut AnyConnection, charge: &TestChargeRow) -> Result<(TestChargeRow, bool), Error> {
+    let inserted = sqlx::query(&format!(
+        "insert into test_mode_charges ({CHARGE_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         on conflict (idempotency_key) do nothing"
+    ))
+    .bind(&charge.idempotency_key)
+    .bind(&charge.payment_intent_id)
+    .bind(&charge.customer_id)
+    .bind(&charge.payment_method_id)
+    .bind(charge.amount_minor)
+    .bind(&charge.currency)
+    .bind(&charge.status)
+    .bind(&charge.failure_code)
+    .bind(&charge.failure_message)
+    .bind(charge.created_at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    let stored = sqlx::query_as(&format!("select {CHARGE_COLUMNS} from test_mode_charges where idempotency_key = $1"))
+        .bind(&charge.idempotency_key)
+        .fetch_one(conn)
+        .await?;
+    Ok((stored, inserted))
+}
+
+pub async fn charge_by_intent(
+    conn: &mut AnyConnection,
+    payment_intent_id: &str,
+) -> Result<Option<TestChargeRow>, Error> {
+    Ok(sqlx::query_as(&format!("select {CHARGE_COLUMNS} from test_mode_charges where payment_intent_id = $1"))
+        .bind(payment_intent_id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// Counts charges per idempotency key: the crash tests prove there is never more than one.
+pub async fn count_charges_for(conn: &mut AnyConnection, customer_id: &str) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar("select count(*) from test_mode_charges where customer_id = $1")
+        .bind(customer_id)
+        .fetch_one(conn)
+        .await?)
+}

@@ -1,0 +1,117 @@
+//! What customers and staff see of payments: the card on file, the dunning banner with its
+//! timeline, payment history, and the mail log.
+use app::api::dto::payments::{
+    BillingStatus, CardView, NotificationView, PastDueInvoice, PaymentMethodPage, PaymentView, TimelineEntry,
+};
+use app::api::error::AppError;
+
+use crate::db::Db;
+use crate::db::collections::{events_of, open_collections_of};
+use crate::db::invoices;
+use crate::db::notifications::notifications_of;
+use crate::db::payments::{self, PaymentRow};
+use crate::db::subscriptions::subscription_of;
+use crate::domain::dunning::{DAY_MS, DunningPolicy, DunningStep};
+use crate::domain::money::format_money;
+use crate::domain::time::display_ms;
+use crate::error::Error;
+
+pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &str) -> Result<BillingStatus, Error> {
+    let mut conn = db.pool.acquire().await?;
+    let now = db.clock.now_ms();
+    let subscription_status =
+        subscription_of(&mut conn, organization_id).await?.map_or_else(|| "none".to_owned(), |s| s.status);
+    let suspended = subscription_status == "suspended";
+    let events = events_of(&mut conn, organization_id).await?;
+    let mut past_due = Vec::new();
+    for collection in open_collections_of(&mut conn, organization_id).await? {
+        if collection.status != "past_due" {
+            continue;
+        }
+        let invoice = invoices::invoice(&mut conn, &collection.invoice_id).await?.ok_or(AppError::NotFound)?;
+        let started = collection.dunning_started_at.unwrap_or(collection.updated_at);
+        let next_retry = match policy.step(collection.dunning_step as usize) {
+            Some(DunningStep::Retry { .. }) => Some(display_ms(collection.next_run_at)),
+            _ => None,
+        };
+        let suspends_at = policy.suspension_day().map(|day| started + i64::from(day) * DAY_MS);
+        past_due.push(PastDueInvoice {
+            invoice_id: invoice.id.clone(),
+            number: invoice.number.clone().unwrap_or_else(|| invoice.id.clone()),
+            amount_due: format_money(invoice.amount_due_minor, &invoice.currency),
+            next_retry,
+            suspends_in_days: suspends_at
+                .filter(|&at| !suspended && at > now)
+                .map(|at| (at - now + DAY_MS - 1) / DAY_MS),
+            cancels_on: Some(display_ms(started + i64::from(policy.cancel_day()) * DAY_MS)),
+            timeline: events
+                .iter()
+                .filter(|e| e.invoice_id == invoice.id)
+                .map(|e| TimelineEntry { at: display_ms(e.at), kind: e.kind.clone(), detail: e.detail.clone() })
+                .collect(),
+        });
+    }
+    let last_failure = payments::payments_of(&mut conn, organization_id)
+        .await?
+        .into_iter()
+        .find(|p| p.status != "pending")
+        .filter(|p| p.status == "failed")
+        .and_then(|p| p.failure_message);
+    Ok(BillingStatus { subscription_status, suspended, past_due, last_failure })
+}
+
+pub async fn payment_method_page(
+    db: &Db,
+    policy: &DunningPolicy,
+    test_mode: bool,
+    organization_id: &str,
+) -> Result<PaymentMethodPage, Error> {
+    let status = billing_status(db, policy, organization_id).await?;
+    let mut conn = db.pool.acquire().await?;
+    let card = payments::profile_of(&mut conn, organization_id).await?.and_then(|p| {
+        Some(CardView { brand: p.brand?, last4: p.last4?, expires: format!("{:02}/{}", p.exp_month?, p.exp_year?) })
+    });
+    let rows = payments::payments_of(&mut conn, organization_id).await?;
+    let payments = payment_views(&mut conn, rows).await?;
+    Ok(PaymentMethodPage { card, test_mode, status, payments })
+}
+
+/// Payment attempts with their invoice's number.
+pub async fn payment_views(conn: &mut sqlx::AnyConnection, rows: Vec<PaymentRow>) -> Result<Vec<PaymentView>, Error> {
+    let mut views = Vec::with_capacity(rows.len());
+    for row in rows {
+        let number = invoices::invoice(conn, &row.invoice_id).await?.and_then(|i| i.number);
+        views.push(PaymentView {
+            invoice_number: number.unwrap_or_else(|| row.invoice_id.clone()),
+            invoice_id: row.invoice_id,
+            attempt: row.attempt,
+            amount: format_money(row.amount_minor, &row.currency),
+            status: row.status,
+            failure: row.failure_message,
+            at: display_ms(row.updated_at),
+            trigger: row.trigger,
+        });
+    }
+    Ok(views)
+}
+
+pub async fn invoice_payments(conn: &mut sqlx::AnyConnection, invoice_id: &str) -> Result<Vec<PaymentView>, Error> {
+    let rows = payments::payments_of_invoice(conn, invoice_id).await?;
+    payment_views(conn, rows).await
+}
+
+pub async fn mail_log(db: &Db, organization_id: &str) -> Result<Vec<NotificationView>, Error> {
+    let mut conn = db.pool.acquire().await?;
+    Ok(notifications_of(&mut conn, organization_id)
+        .await?
+        .into_iter()
+        .map(|n| NotificationView {
+            at: display_ms(n.created_at),
+            kind: n.kind,
+            recipient: n.recipient,
+            subject: n.subject,
+            body: n.body,
+            delivery: n.delivery,
+        })
+        .collect())
+}

@@ -1,0 +1,353 @@
+//! Payments over days of dunning with the server's clock set by the test: the test-mode processor
+//! following Stripe's test cards, retries on days 3, 7 and 10, suspension, cancellation, the
+//! immediate retry after a card update, and signed Stripe events driving the same state.
+use std::time::Duration;
+
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use server::domain::dunning::{DAY_MS, DunningPolicy};
+use server::domain::stripe_signature::sign;
+use server::domain::time::parse_rfc3339_or_date;
+use server::jobs::payments::run_payments_pass;
+use server::services::billing_reconcile::reconcile_billing;
+use server::services::collection::Collector;
+use server::services::invoicing::run_billing_cycle;
+
+use crate::helpers::*;
+
+fn at(text: &str) -> i64 {
+    parse_rfc3339_or_date(text).expect("an RFC 3339 instant")
+}
+
+const START: &str = "2027-03-01T00:00:00Z";
+/// Acme's first period ends on April 1; its draft is finalized after the 48-hour grace.
+const FINALIZED: &str = "2027-04-03T01:00:00Z";
+
+struct Scenario {
+    app: TestApp,
+    collector: Collector,
+    acme: String,
+    owner: Client,
+}
+
+impl Scenario {
+    async fn new(extra: &[&str]) -> Self {
+        let app = spawn_app_at(Some(at(START)), extra).await;
+        let collector = Collector::test_mode(&app.db, DunningPolicy::default(), Duration::ZERO);
+        let acme = app.organization_id("Acme Corp").await;
+        let owner = app.client_for(&ACME_OWNER).await;
+        Self { app, collector, acme, owner }
+    }
+
+    async fn save_card(&self, number: &str) -> reqwest::Response {
+        let form =
+            [("organization_id", self.acme.as_str()), ("number", number), ("exp_month", "12"), ("exp_year", "2031")];
+        self.app.call_with(&self.owner, "save_test_card", &form).await
+    }
+
+    /// Closes and finalizes Acme's first period; answers the day-0 instant.
+    async fn finalize_first_invoice(&self) -> i64 {
+        for instant in ["2027-04-01T00:00:00Z", FINALIZED] {
+            self.app.db.clock.set(at(instant));
+            run_billing_cycle(&self.app.db, &self.app.rules, at(instant)).await.expect("billing cycle");
+        }
+        at(FINALIZED)
+    }
+
+    async fn pass_at(&self, now: i64) {
+        self.app.db.clock.set(now);
+        run_payments_pass(&self.app.db, &self.collector).await.expect("payments pass");
+    }
+
+    async fn subscription_status(&self) -> String {
+        self.text("select status from subscriptions where organization_id = $1").await
+    }
+
+    async fn invoice_status(&self) -> String {
+        self.text("select status from invoices where organization_id = $1").await
+    }
+
+    async fn text(&self, sql: &str) -> String {
+        sqlx::query_scalar(sql).bind(&self.acme).fetch_one(&self.app.db.pool).await.expect(sql)
+    }
+
+    /// (attempt, status, failure code, trigger) of every payment attempt, in order.
+    async fn payments(&self) -> Vec<(i64, String, Option<String>, String)> {
+        sqlx::query_as(
+            "select attempt, status, failure_code, trigger from payments where organization_id = $1 order by attempt",
+        )
+        .bind(&self.acme)
+        .fetch_all(&self.app.db.pool)
+        .await
+        .expect("payments")
+    }
+
+    async fn notification_kinds(&self) -> Vec<String> {
+        sqlx::query_scalar("select kind from notifications where organization_id = $1 order by created_at, id")
+            .bind(&self.acme)
+            .fetch_all(&self.app.db.pool)
+            .await
+            .expect("notifications")
+    }
+
+    async fn ledger(&self, account: &str) -> i64 {
+        sqlx::query_scalar(
+            "select cast(coalesce(sum(e.amount_minor), 0) as bigint) from ledger_entries e
+             join ledger_transactions t on t.id = e.transaction_id where t.organization_id = $1 and e.account = $2",
+        )
+        .bind(&self.acme)
+        .bind(account)
+        .fetch_one(&self.app.db.pool)
+        .await
+        .expect("ledger balance")
+    }
+
+    async fn banner(&self) -> Value {
+        json(self.app.call_with(&self.owner, "billing_status", &[("organization_id", &self.acme)]).await).await
+    }
+
+    async fn assert_reconciled(&self) {
+        let now = self.app.db.clock.now_ms();
+        let report = reconcile_billing(&self.app.db, &self.app.rules, (0, now + DAY_MS), now).await.expect("reconcile");
+        assert_eq!(report.mismatches, Vec::<String>::new());
+    }
+}
+
+fn failed(attempt: i64, code: &str, trigger: &str) -> (i64, String, Option<String>, String) {
+    (attempt, "failed".into(), Some(code.into()), trigger.into())
+}
+
+#[tokio::test]
+async fn a_declined_card_is_retried_on_days_3_and_7_and_a_new_card_on_day_8_pays_at_once() {
+    let s = Scenario::new(&[]).await;
+    let saved = json(s.save_card("4000 0000 0000 0341").await).await;
+    assert_eq!(saved["card"]["last4"], "0341", "{saved}");
+    let day0 = s.finalize_first_invoice().await;
+    let amount_due: i64 =
+        sqlx::query_scalar("select amount_due_minor from invoices").fetch_one(&s.app.db.pool).await.unwrap();
+    assert!(amount_due > 0);
+
+    s.pass_at(day0).await;
+    assert_eq!(s.subscription_status().await, "past_due");
+    assert_eq!(s.payments().await, vec![failed(1, "card_declined", "automatic")]);
+    let banner = s.banner().await;
+    let past_due = &banner["past_due"][0];
+    assert_eq!(past_due["number"].as_str().unwrap().len(), "INV-2027-000001".len());
+    assert_eq!(past_due["next_retry"], "2027-04-06 01:00 UTC");
+    assert_eq!(past_due["suspends_in_days"], 10);
+    assert_eq!(banner["last_failure"], "Your card was declined.");
+
+    s.pass_at(day0 + 3 * DAY_MS - 1).await;
+    assert_eq!(s.payments().await.len(), 1, "nothing runs before day 3");
+    s.pass_at(day0 + 3 * DAY_MS).await;
+    s.pass_at(day0 + 7 * DAY_MS).await;
+    assert_eq!(s.payments().await.len(), 3);
+    assert!(s.notification_kinds().await.contains(&"suspension_warning".to_owned()));
+    assert_eq!(s.banner().await["past_due"][0]["suspends_in_days"], 3);
+
+    // Day 8: a working card. Its setup runs through the webhook pipeline and pays at once.
+    s.app.db.clock.set(day0 + 8 * DAY_MS);
+    let page = json(s.save_card("4242 4242 4242 4242").await).await;
+    assert_eq!(page["card"]["last4"], "4242");
+    assert_eq!(page["status"]["past_due"], json!([]), "{page}");
+    assert_eq!(s.invoice_status().await, "paid");
+    assert_eq!(s.subscription_status().await, "active");
+    let payments = s.payments().await;
+    assert_eq!(payments[3], (4, "succeeded".into(), None, "customer".into()));
+    assert_eq!(s.ledger("receivable").await, 0);
+    assert_eq!(s.ledger("processor_clearing").await, amount_due);
+
+    // The processor's events for every attempt arrive afterwards, in any order: nothing changes.
+    s.pass_at(day0 + 8 * DAY_MS).await;
+    assert_eq!(s.app.count("select count(*) from stripe_events where status not in ('processed', 'ignored')").await, 0);
+    assert_eq!(s.invoice_status().await, "paid");
+    assert_eq!(s.payments().await, payments);
+    assert_eq!(s.app.count("select count(*) from ledger_transactions where kind = 'payment.received'").await, 1);
+    // Day 10 comes and goes without another charge; the processor charged once per attempt.
+    s.pass_at(day0 + 10 * DAY_MS).await;
+    assert_eq!(s.app.count("select count(*) from test_mode_charges").await, 4);
+    assert_eq!(s.app.count("select count(distinct idempotency_key) from test_mode_charges").await, 4);
+    let kinds = s.notification_kinds().await;
+    assert!(kinds.contains(&"payment_failed".to_owned()), "{kinds:?}");
+    assert_eq!(kinds.last().map(String::as_str), Some("receipt"), "the receipt comes last");
+    assert_eq!(s.app.count("select count(*) from notifications where delivered_at is null").await, 0);
+    s.assert_reconciled().await;
+}
+
+#[tokio::test]
+async fn unpaid_dunning_suspends_after_the_day_10_retry_and_cancels_on_day_30() {
+    let s = Scenario::new(&[]).await;
+    s.save_card("4000 0000 0000 9995").await;
+    let key = s.app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let day0 = s.finalize_first_invoice().await;
+    for day in [0, 3, 7] {
+        s.pass_at(day0 + day * DAY_MS).await;
+    }
+    assert_eq!(s.subscription_status().await, "past_due");
+    s.pass_at(day0 + 10 * DAY_MS).await;
+    assert_eq!(s.subscription_status().await, "suspended");
+    assert_eq!(s.app.count("select count(*) from namespaces where suspended_at is null").await, 1, "Globex's only");
+    let codes: Vec<Option<String>> = s.payments().await.into_iter().map(|p| p.2).collect();
+    assert_eq!(codes, vec![Some("insufficient_funds".to_owned()); 4]);
+    assert_eq!(s.banner().await["suspended"], true);
+
+    // Suspended namespaces still have their usage recorded.
+    let timestamp = server::domain::time::display_rfc3339(day0 + 10 * DAY_MS - 60_000);
+    let events = json!([{ "id": "while-suspended", "namespace": "payments-prod", "metric": "actions", "quantity": 5, "timestamp": timestamp }]);
+    let reply = json(s.app.send_events(&key, &events).await).await;
+    assert_eq!(reply["results"][0]["status"], "accepted", "{reply}");
+
+    s.pass_at(day0 + 30 * DAY_MS - 1).await;
+    assert_eq!(s.subscription_status().await, "suspended");
+    s.pass_at(day0 + 30 * DAY_MS).await;
+    assert_eq!(s.subscription_status().await, "canceled");
+    assert_eq!(s.invoice_status().await, "uncollectible");
+    assert_eq!(s.payments().await.len(), 4, "no charge on the cancellation day");
+    let kinds = s.notification_kinds().await;
+    for kind in ["payment_failed", "retry_scheduled", "suspension_warning", "suspended", "canceled"] {
+        assert!(kinds.contains(&kind.to_owned()), "{kind} in {kinds:?}");
+    }
+    let steps: Vec<String> =
+        sqlx::query_scalar("select kind from collection_events where organization_id = $1 order by at, id")
+            .bind(&s.acme)
+            .fetch_all(&s.app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(steps.iter().filter(|k| *k == "retry_failed").count(), 3);
+    assert_eq!(steps.last().map(String::as_str), Some("canceled"));
+    // Running the same days again changes nothing.
+    for day in [0, 3, 7, 10, 30] {
+        s.pass_at(day0 + day * DAY_MS).await;
+    }
+    assert_eq!(s.payments().await.len(), 4);
+    s.assert_reconciled().await;
+}
+
+#[tokio::test]
+async fn a_failed_retry_after_a_card_update_keeps_the_dunning_step_and_says_why() {
+    let s = Scenario::new(&[]).await;
+    s.save_card("4000 0000 0000 0341").await;
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    s.pass_at(day0 + 3 * DAY_MS).await;
+    s.app.db.clock.set(day0 + 4 * DAY_MS);
+    let page = json(s.save_card("4000 0025 0000 3155").await).await;
+    assert!(page["status"]["last_failure"].as_str().unwrap_or_default().contains("authentication"), "{page}");
+    let step: i64 = sqlx::query_scalar("select dunning_step from collections").fetch_one(&s.app.db.pool).await.unwrap();
+    assert_eq!(step, 1, "still waiting for the day-7 retry");
+    assert_eq!(s.banner().await["past_due"][0]["next_retry"], "2027-04-10 01:00 UTC");
+    // "Pay now" with the same card fails the same way, and still does not advance dunning.
+    let paid = s.app.call_with(&s.owner, "pay_now", &[("organization_id", &s.acme)]).await;
+    assert_eq!(paid.status(), StatusCode::OK);
+    assert_eq!(s.payments().await.len(), 4);
+    let step: i64 = sqlx::query_scalar("select dunning_step from collections").fetch_one(&s.app.db.pool).await.unwrap();
+    assert_eq!(step, 1);
+}
+
+#[tokio::test]
+async fn card_and_payment_requests_are_checked_and_refused_ones_change_nothing() {
+    let s = Scenario::new(&[]).await;
+    let member = s.app.client_for(&ACME_MEMBER).await;
+    let globex_owner = s.app.client_for(&GLOBEX_OWNER).await;
+    let call = |client: &Client, number: &str, month: &str| {
+        let form = [
+            ("organization_id", s.acme.clone()),
+            ("number", number.to_owned()),
+            ("exp_month", month.to_owned()),
+            ("exp_year", "2031".to_owned()),
+        ];
+        let request = client.post(s.app.url("/api/save_test_card")).header("origin", ORIGIN).form(&form);
+        async move { request.send().await.expect("request") }
+    };
+    assert_eq!(call(&member, "4242 4242 4242 4242", "12").await.status(), StatusCode::FORBIDDEN);
+    let hidden = call(&globex_owner, "4242 4242 4242 4242", "12").await;
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND, "another organization is not revealed");
+    for (number, month, field) in [
+        ("4242", "12", "number"),
+        ("4242 4242 4242 4241", "12", "number"),
+        ("4000 0000 0000 0002", "12", "number"),
+        ("5555 5555 5555 4444", "12", "number"),
+        ("4242 4242 4242 4242 4242 4242 4242 4242 42", "12", "number"),
+        ("4242 4242 4242 4242", "13", "exp_month"),
+    ] {
+        let response = call(&s.owner, number, month).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{number}/{month}");
+        assert_eq!(json(response).await["field"], field, "{number}/{month}");
+    }
+    let no_card = s.app.call_with(&s.owner, "pay_now", &[("organization_id", &s.acme)]).await;
+    assert_eq!(no_card.status(), StatusCode::CONFLICT);
+    assert_eq!(json(no_card).await["field"], "payment_method");
+    let member_pays = s.app.call_with(&member, "pay_now", &[("organization_id", &s.acme)]).await;
+    assert_eq!(member_pays.status(), StatusCode::FORBIDDEN);
+    for table in ["payment_profiles", "test_mode_payment_methods", "stripe_events", "payments"] {
+        assert_eq!(s.app.count(&format!("select count(*) from {table}")).await, 0, "{table}");
+    }
+    // A member may read the payment page, without the card form.
+    let page = s.app.call_with(&member, "payment_method", &[("organization_id", &s.acme)]).await;
+    assert_eq!(page.status(), StatusCode::OK);
+}
+
+const SECRET: &str = "whsec_payments_test";
+const SUCCEEDED: &str = include_str!("../fixtures/payment_intent.succeeded.json");
+
+/// The fixture, about our pending attempt, as a different event type and time.
+fn stripe_event(payment_id: &str, invoice_id: &str, event_type: &str, id: &str, created: i64) -> String {
+    let mut event: Value = serde_json::from_str(SUCCEEDED).unwrap();
+    event["id"] = json!(id);
+    event["type"] = json!(event_type);
+    event["created"] = json!(created);
+    let object = &mut event["data"]["object"];
+    object["metadata"] = json!({ "invoice_id": invoice_id, "payment_id": payment_id });
+    if event_type == "payment_intent.payment_failed" {
+        object["status"] = json!("requires_payment_method");
+        object["amount_received"] = json!(0);
+        object["last_payment_error"] = json!({ "type": "card_error", "code": "card_declined", "decline_code": "generic_decline", "message": "Your card was declined." });
+    }
+    event.to_string()
+}
+
+#[tokio::test]
+async fn signed_stripe_events_settle_an_attempt_once_in_either_order_through_the_background_worker() {
+    let s = Scenario::new(&["--stripe-webhook-secret", SECRET, "--payments-interval-seconds", "1"]).await;
+    s.finalize_first_invoice().await;
+    // The state a crash leaves between the processor's charge and our record of it.
+    let (invoice_id, amount): (String, i64) =
+        sqlx::query_as("select id, amount_due_minor from invoices").fetch_one(&s.app.db.pool).await.unwrap();
+    sqlx::query(
+        "insert into payments (id, invoice_id, organization_id, attempt, idempotency_key, amount_minor, currency,
+             payment_method_id, status, trigger, created_at, updated_at)
+         values ('pay_crashed', $1, $2, 1, 'k1', $3, 'USD', 'pm_x', 'pending', 'automatic', 0, 0)",
+    )
+    .bind(&invoice_id)
+    .bind(&s.acme)
+    .bind(amount)
+    .execute(&s.app.db.pool)
+    .await
+    .unwrap();
+
+    let now = s.app.db.clock.now_ms() / 1000;
+    let newer = stripe_event("pay_crashed", &invoice_id, "payment_intent.succeeded", "evt_ok", now);
+    let older = stripe_event("pay_crashed", &invoice_id, "payment_intent.payment_failed", "evt_failed", now - 60);
+    let deliver = |body: String| {
+        let url = s.app.url("/stripe/webhook");
+        async move {
+            let signature = format!("t={now},v1={}", sign(SECRET, now, body.as_bytes()));
+            new_client().post(url).header("stripe-signature", signature).body(body).send().await.unwrap()
+        }
+    };
+    // Newest first, then the older failure, then the success again (a redelivery).
+    for body in [newer.clone(), older, newer] {
+        assert_eq!(deliver(body).await.status(), StatusCode::OK);
+    }
+    for _ in 0..100 {
+        if s.app.count("select count(*) from stripe_events where status = 'pending'").await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(s.app.count("select count(*) from stripe_events where status = 'processed'").await, 2);
+    assert_eq!(s.invoice_status().await, "paid");
+    assert_eq!(s.payments().await, vec![(1, "succeeded".into(), None, "automatic".into())]);
+    assert_eq!(s.ledger("processor_clearing").await, amount);
+    assert_eq!(s.app.count("select count(*) from ledger_transactions where kind = 'payment.received'").await, 1);
+}

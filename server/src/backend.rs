@@ -4,7 +4,7 @@ use std::sync::Arc;
 use app::api::backend::{CreditForm, PortalBackend, TestCardForm};
 use app::api::dto::admin::AdminCustomer;
 use app::api::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
-use app::api::dto::payments::{BillingStatus, PaymentMethodPage};
+use app::api::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
 use app::api::dto::usage::{UsageRange, UsageReport};
 use app::api::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary, SessionUser};
 use app::api::error::AppError;
@@ -150,5 +150,9 @@ impl PortalBackend for Backend {
     async fn pay_now(&self, organization_id: &str) -> Result<PaymentMethodPage, AppError> {
         payment_methods::pay_now(&self.db, &self.collector, organization_id).await?;
         self.payment_method_page(organization_id).await
+    }
+
+    async fn parked_events(&self) -> Result<Vec<ParkedEvent>, AppError> {
+        Ok(payment_views::parked_events(&self.db).await?)
     }
 }

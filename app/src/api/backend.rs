@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use super::dto::admin::AdminCustomer;
 use super::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
-use super::dto::payments::{BillingStatus, PaymentMethodPage};
+use super::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
 use super::dto::usage::{UsageRange, UsageReport};
 use super::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary, SessionUser};
 use super::error::AppError;
@@ -64,6 +64,7 @@ pub trait PortalBackend: Send + Sync + 'static {
         card: TestCardForm,
     ) -> Result<PaymentMethodPage, AppError>;
     async fn pay_now(&self, organization_id: &str) -> Result<PaymentMethodPage, AppError>;
+    async fn parked_events(&self) -> Result<Vec<ParkedEvent>, AppError>;
 }
 
 /// The test-mode card form as submitted.

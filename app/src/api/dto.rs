@@ -429,6 +429,16 @@ pub mod payments {
         pub payments: Vec<PaymentView>,
     }
 
+    /// A webhook event that failed every retry and waits for a person (`server webhooks replay`).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ParkedEvent {
+        pub id: String,
+        pub event_type: String,
+        pub attempts: i64,
+        pub last_error: String,
+        pub received: String,
+    }
+
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct NotificationView {
         pub at: String,

@@ -1,7 +1,7 @@
 //! Payment method, the past-due status every page shows, and "Pay now" (members read, owners act).
 use leptos::prelude::*;
 
-use super::dto::payments::{BillingStatus, PaymentMethodPage};
+use super::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
 use super::error::AppError;
 
 #[server(endpoint = "billing_status")]
@@ -54,6 +54,18 @@ pub async fn pay_now(organization_id: String) -> Result<PaymentMethodPage, AppEr
         async {
             require_user().await?.require_owner(&organization_id)?;
             backend()?.pay_now(&organization_id).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "admin_parked_events")]
+pub async fn get_parked_events() -> Result<Vec<ParkedEvent>, AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(
+        async {
+            require_user().await?.require_staff()?;
+            backend()?.parked_events().await
         }
         .await,
     )

@@ -1,7 +1,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::api::dto::payments::ParkedEvent;
 use crate::api::organization::list_organizations;
+use crate::api::payments::get_parked_events;
 use crate::components::error_view::ErrorView;
 use crate::components::layout::AdminHeader;
 
@@ -9,6 +11,7 @@ use crate::components::layout::AdminHeader;
 #[component]
 pub fn AdminPage() -> impl IntoView {
     let organizations = Resource::new(|| (), |_| list_organizations());
+    let parked = Resource::new(|| (), |_| get_parked_events());
     view! {
         <Title text="Admin · Billing portal"/>
         <AdminHeader/>
@@ -33,6 +36,30 @@ pub fn AdminPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <h2>"Parked webhook events"</h2>
+            <Suspense>
+                {move || Suspend::new(async move { parked.await.ok().map(|events| view! { <ParkedEvents events/> }) })}
+            </Suspense>
         </main>
     }
+}
+
+/// Events that failed every retry: each needs a look, then `server webhooks replay <id>`.
+#[component]
+fn ParkedEvents(events: Vec<ParkedEvent>) -> impl IntoView {
+    if events.is_empty() {
+        return view! { <p id="no-parked-events">"None: every webhook event was processed."</p> }.into_any();
+    }
+    view! {
+        <table id="parked-events">
+            <thead><tr><th>"Event"</th><th>"Type"</th><th>"Attempts"</th><th>"Last error"</th><th>"Received"</th></tr></thead>
+            <tbody>
+                {events.into_iter().map(|e| view! {
+                    <tr><td><code>{e.id}</code></td><td>{e.event_type}</td><td>{e.attempts}</td><td>{e.last_error}</td><td>{e.received}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+        <p>"Replay one after fixing its cause: " <code>"server webhooks replay <id>"</code></p>
+    }
+    .into_any()
 }

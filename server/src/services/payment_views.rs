@@ -1,7 +1,8 @@
 //! What customers and staff see of payments: the card on file, the dunning banner with its
 //! timeline, payment history, and the mail log.
 use app::api::dto::payments::{
-    BillingStatus, CardView, NotificationView, PastDueInvoice, PaymentMethodPage, PaymentView, TimelineEntry,
+    BillingStatus, CardView, NotificationView, ParkedEvent, PastDueInvoice, PaymentMethodPage, PaymentView,
+    TimelineEntry,
 };
 use app::api::error::AppError;
 
@@ -112,6 +113,21 @@ pub async fn mail_log(db: &Db, organization_id: &str) -> Result<Vec<Notification
             subject: n.subject,
             body: n.body,
             delivery: n.delivery,
+        })
+        .collect())
+}
+
+pub async fn parked_events(db: &Db) -> Result<Vec<ParkedEvent>, Error> {
+    let mut conn = db.pool.acquire().await?;
+    Ok(crate::db::stripe_events::parked_events(&mut conn, 200)
+        .await?
+        .into_iter()
+        .map(|e| ParkedEvent {
+            id: e.id,
+            event_type: e.event_type,
+            attempts: e.attempts,
+            last_error: e.last_error.unwrap_or_default(),
+            received: display_ms(e.received_at),
         })
         .collect())
 }

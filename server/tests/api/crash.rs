@@ -1,5 +1,6 @@
-//! SIGKILL during ingestion: every event answered `accepted` survives exactly once, and the
-//! rollups catch up with the events after the restart.
+//! SIGKILL of the real binary: during ingestion every event answered `accepted` survives exactly
+//! once and the rollups catch up; during a charge and its webhook processing, the restarted server
+//! finishes the same charge with the same idempotency key and loses no event.
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -9,8 +10,13 @@ use serde_json::{Value, json};
 use crate::helpers::{ACME_OWNER, fresh_database_url, minutes_ago, new_client};
 
 fn start_server(database_url: &str, port: u16) -> Child {
+    start_server_with(database_url, port, &[])
+}
+
+fn start_server_with(database_url: &str, port: u16, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_server"))
         .args(["--database-url", database_url, "--listen-addr", &format!("127.0.0.1:{port}"), "--log-level", "error"])
+        .args(extra)
         .stdout(Stdio::null())
         .spawn()
         .expect("start the server binary")
@@ -119,6 +125,102 @@ async fn a_server_killed_during_ingestion_loses_no_accepted_event_and_its_rollup
         assert!(Instant::now() < deadline, "rollups did not catch up after the restart");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+}
+
+async fn count(db: &server::db::Db, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&db.pool).await.expect(sql)
+}
+
+#[tokio::test]
+async fn a_server_killed_while_charging_a_new_card_charges_it_once_after_the_restart() {
+    use server::config::DowngradeTiming;
+    use server::domain::dunning::DunningPolicy;
+    use server::services::collection::Collector;
+    use server::services::invoicing::BillingRules;
+
+    let database_url = fresh_database_url().await;
+    let db = server::db::Db::connect(&database_url).await.unwrap();
+    db.migrate().await.unwrap();
+    let day = 86_400_000;
+    let rules = BillingRules {
+        grace_ms: 2 * day,
+        payment_terms_ms: 14 * day,
+        late_usage_window_ms: 35 * day,
+        downgrade_timing: DowngradeTiming::PeriodEnd,
+        credit_max_minor: 1_000_000,
+    };
+    let collector = Collector::test_mode(&db, DunningPolicy::default(), Duration::ZERO);
+    // Initech's card is declined: it is past due when the server starts.
+    server::services::demo::seed_demo(&db, Some((&rules, &collector))).await.unwrap();
+    let initech: String =
+        sqlx::query_scalar("select id from organizations where name = 'Initech'").fetch_one(&db.pool).await.unwrap();
+    let port = free_port();
+    // The processor answers a charge 5 s after making it: the kill lands in between.
+    let slow = ["--test-mode-charge-latency-ms", "5000", "--payments-interval-seconds", "1"];
+    let mut child = start_server_with(&database_url, port, &slow);
+    wait_ready(port).await;
+
+    let client = new_client();
+    let base = format!("http://127.0.0.1:{port}");
+    let login = client
+        .post(format!("{base}/api/login"))
+        .form(&[("email", "owner@initech.test"), ("password", "initech-owner-pass")])
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_success());
+    let form = [
+        ("organization_id", initech.as_str()),
+        ("number", "4242424242424242"),
+        ("exp_month", "12"),
+        ("exp_year", "2035"),
+    ];
+    let request = client.post(format!("{base}/api/save_test_card")).form(&form).send();
+    let pending = tokio::spawn(request);
+    let charged = "select count(*) from test_mode_charges where idempotency_key like '%:method-%'";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count(&db, charged).await == 0 {
+        assert!(Instant::now() < deadline, "the new card was never charged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().expect("SIGKILL the server");
+    child.wait().unwrap();
+    assert!(pending.await.unwrap().is_err(), "the request died with the server");
+    let recorded = "select status from payments where idempotency_key like '%:method-%'";
+    let status: String = sqlx::query_scalar(recorded).fetch_one(&db.pool).await.unwrap();
+    assert_eq!(status, "pending", "charged by the processor, not yet recorded by us");
+
+    let mut restarted = start_server_with(&database_url, port, &["--payments-interval-seconds", "1"]);
+    wait_ready(port).await;
+    // The dead server's leases lapse (they would after a few minutes).
+    sqlx::query("update collections set lease_until = null").execute(&db.pool).await.unwrap();
+    sqlx::query("update stripe_events set next_attempt_at = 0 where status in ('pending', 'failed')")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let unsettled =
+            count(&db, "select count(*) from stripe_events where status not in ('processed', 'ignored')").await;
+        let paid = count(&db, "select count(*) from invoices where status = 'paid'").await;
+        if unsettled == 0 && paid == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not settled after the restart: {unsettled} events, {paid} paid");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(count(&db, charged).await, 1, "the same idempotency key: one charge");
+    let status: String = sqlx::query_scalar(recorded).fetch_one(&db.pool).await.unwrap();
+    assert_eq!(status, "succeeded");
+    assert_eq!(count(&db, "select count(*) from ledger_transactions where kind = 'payment.received'").await, 1);
+    let subscription: String = sqlx::query_scalar("select status from subscriptions where organization_id = $1")
+        .bind(&initech)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(subscription, "active");
     restarted.kill().unwrap();
     restarted.wait().unwrap();
 }

@@ -27,6 +27,7 @@ pub struct TestApp {
     /// Shares the server's clock: setting it moves the running server through time.
     pub db: Db,
     pub rules: BillingRules,
+    pub database_url: String,
     pub client: Client,
     _stop: oneshot::Sender<()>,
 }
@@ -110,7 +111,7 @@ pub async fn spawn_app_at(start: Option<i64>, extra: &[&str]) -> TestApp {
     tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    TestApp { address, db, rules: BillingRules::from(&settings), client: new_client(), _stop: stop }
+    TestApp { address, db, rules: BillingRules::from(&settings), database_url: url, client: new_client(), _stop: stop }
 }
 
 pub fn new_client() -> Client {

@@ -351,3 +351,91 @@ async fn signed_stripe_events_settle_an_attempt_once_in_either_order_through_the
     assert_eq!(s.ledger("processor_clearing").await, amount);
     assert_eq!(s.app.count("select count(*) from ledger_transactions where kind = 'payment.received'").await, 1);
 }
+
+#[tokio::test]
+async fn an_event_that_keeps_failing_is_retried_with_backoff_then_parked_and_replayed_by_hand() {
+    let s = Scenario::new(&["--stripe-webhook-secret", SECRET]).await;
+    s.save_card("4242 4242 4242 4242").await;
+    let customer = format!("cus_test_{}", s.acme);
+    let now = s.app.db.clock.now_ms();
+    // A setup with a method the processor does not know (yet): processing it fails.
+    let body = json!({
+        "id": "evt_setup_unknown_method", "object": "event", "api_version": "2024-06-20", "created": now / 1000,
+        "livemode": false, "pending_webhooks": 1, "type": "setup_intent.succeeded",
+        "request": { "id": "req_1", "idempotency_key": null },
+        "data": { "object": { "id": "seti_1", "object": "setup_intent", "customer": customer,
+            "payment_method": "pm_test_later", "status": "succeeded", "usage": "off_session", "livemode": false } }
+    })
+    .to_string();
+    let signature = format!("t={},v1={}", now / 1000, sign(SECRET, now / 1000, body.as_bytes()));
+    let response = new_client()
+        .post(s.app.url("/stripe/webhook"))
+        .header("stripe-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let state = || async {
+        sqlx::query_as::<_, (String, i64, i64)>(
+            "select status, attempts, next_attempt_at from stripe_events where id = 'evt_setup_unknown_method'",
+        )
+        .fetch_one(&s.app.db.pool)
+        .await
+        .unwrap()
+    };
+    s.pass_at(now).await;
+    let (status, attempts, next) = state().await;
+    assert_eq!((status.as_str(), attempts, next), ("failed", 1, now + 30_000));
+    s.pass_at(next - 1).await;
+    assert_eq!(state().await.1, 1, "not before its backoff");
+    s.pass_at(next).await;
+    let mut waits = vec![];
+    loop {
+        let (status, _, next) = state().await;
+        if status == "parked" {
+            break;
+        }
+        waits.push(next - s.app.db.clock.now_ms());
+        s.pass_at(next).await;
+    }
+    assert_eq!(waits, [60_000, 120_000, 240_000, 480_000, 960_000, 1_920_000]);
+    assert_eq!(state().await.1, 8);
+    let staff = s.app.client_for(&STAFF).await;
+    let parked = json(s.app.call_with(&staff, "admin_parked_events", &[]).await).await;
+    assert_eq!(parked[0]["id"], "evt_setup_unknown_method");
+    assert!(parked[0]["last_error"].as_str().unwrap().contains("pm_test_later"), "{parked}");
+    assert_eq!(s.app.call_with(&s.owner, "admin_parked_events", &[]).await.status(), StatusCode::NOT_FOUND);
+
+    // The cause is fixed (the processor has the method now); a person replays the event.
+    sqlx::query(
+        "insert into test_mode_payment_methods (id, customer_id, card_number_last4, behaviour, brand, exp_month,
+             exp_year, created_at) values ('pm_test_later', $1, '4444', 'succeeds', 'visa', 1, 2032, 0)",
+    )
+    .bind(&customer)
+    .execute(&s.app.db.pool)
+    .await
+    .unwrap();
+    let replay = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .args([
+            "--database-url",
+            &s.app.database_url,
+            "--log-level",
+            "error",
+            "webhooks",
+            "replay",
+            "evt_setup_unknown_method",
+        ])
+        .output()
+        .expect("run server webhooks replay");
+    let printed = String::from_utf8_lossy(&replay.stdout);
+    assert!(replay.status.success(), "{printed} {}", String::from_utf8_lossy(&replay.stderr));
+    assert!(printed.contains("evt_setup_unknown_method setup_intent.succeeded processed"), "{printed}");
+    let last4: String = sqlx::query_scalar("select last4 from payment_profiles where organization_id = $1")
+        .bind(&s.acme)
+        .fetch_one(&s.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(last4, "4444");
+}

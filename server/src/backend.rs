@@ -23,6 +23,8 @@ pub struct Backend {
     pub login_throttle: LoginThrottle,
     pub billing: BillingRules,
     pub collector: Arc<Collector>,
+    /// Where customers come back to after a processor's hosted page.
+    pub public_base_url: String,
 }
 
 #[async_trait]
@@ -150,6 +152,11 @@ impl PortalBackend for Backend {
     async fn pay_now(&self, organization_id: &str) -> Result<PaymentMethodPage, AppError> {
         payment_methods::pay_now(&self.db, &self.collector, organization_id).await?;
         self.payment_method_page(organization_id).await
+    }
+
+    async fn start_card_setup(&self, organization_id: &str) -> Result<String, AppError> {
+        let return_url = format!("{}/orgs/{organization_id}/payment", self.public_base_url);
+        Ok(payment_methods::start_setup(&self.db, &self.collector, organization_id, &return_url).await?)
     }
 
     async fn parked_events(&self) -> Result<Vec<ParkedEvent>, AppError> {

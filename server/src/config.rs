@@ -62,6 +62,9 @@ pub struct Settings {
     pub stripe_secret_key: Option<Secret>,
     #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
     pub stripe_webhook_secret: Option<Secret>,
+    /// Where the Stripe API is; only a test double is ever anywhere but the default.
+    #[arg(long, env = "STRIPE_API_BASE", value_parser = parse_base_url)]
+    pub stripe_api_base: Option<String>,
     /// A tracing filter such as `info` or `server=debug,sqlx=warn`.
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,

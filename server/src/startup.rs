@@ -67,8 +67,13 @@ impl Application {
         let metering = Metering::new(&db, settings.usage_max_age_days * 86_400_000);
         let billing_rules = BillingRules::from(settings);
         let collector = Arc::new(Collector::from_settings(&db, settings)?);
-        let backend: SharedBackend =
-            Arc::new(Backend { db: db.clone(), login_throttle, billing: billing_rules, collector: collector.clone() });
+        let backend: SharedBackend = Arc::new(Backend {
+            db: db.clone(),
+            login_throttle,
+            billing: billing_rules,
+            collector: collector.clone(),
+            public_base_url: settings.public_base_url.clone(),
+        });
         let state = AppState {
             db: db.clone(),
             backend,

@@ -64,6 +64,8 @@ pub trait PortalBackend: Send + Sync + 'static {
         card: TestCardForm,
     ) -> Result<PaymentMethodPage, AppError>;
     async fn pay_now(&self, organization_id: &str) -> Result<PaymentMethodPage, AppError>;
+    /// Stripe: the address of a hosted page where the customer adds a card.
+    async fn start_card_setup(&self, organization_id: &str) -> Result<String, AppError>;
     async fn parked_events(&self) -> Result<Vec<ParkedEvent>, AppError>;
 }
 

@@ -59,6 +59,19 @@ pub async fn pay_now(organization_id: String) -> Result<PaymentMethodPage, AppEr
     )
 }
 
+/// Stripe mode: where to send the owner to add or replace the card.
+#[server(endpoint = "start_card_setup")]
+pub async fn start_card_setup(organization_id: String) -> Result<String, AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(
+        async {
+            require_user().await?.require_owner(&organization_id)?;
+            backend()?.start_card_setup(&organization_id).await
+        }
+        .await,
+    )
+}
+
 #[server(endpoint = "admin_parked_events")]
 pub async fn get_parked_events() -> Result<Vec<ParkedEvent>, AppError> {
     use super::backend::{backend, require_user, respond};

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 
 use crate::api::dto::Role;
 use crate::api::dto::payments::{PaymentMethodPage, PaymentView};
-use crate::api::payments::{SaveTestCard, get_payment_method_page};
+use crate::api::payments::{SaveTestCard, StartCardSetup, get_payment_method_page};
 use crate::api::session::whoami;
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
@@ -70,7 +70,7 @@ fn PaymentDetails(
             }}
             {outcome.map(|text| view! { <p id="card-saved" role="status">{text}</p> })}
             {(is_owner && page.test_mode).then(|| view! { <CardForm save organization_id/> })}
-            {(is_owner && !page.test_mode).then(|| view! { <p>"Cards are entered on the payment processor's secure page."</p> })}
+            {(is_owner && !page.test_mode).then(|| view! { <HostedSetup organization_id/> })}
             {(!is_owner).then(|| view! { <p id="member-note">"Only owners can change the payment method."</p> })}
         </section>
         {page.status.past_due.into_iter().map(|invoice| view! {
@@ -100,6 +100,27 @@ fn CardForm(save: ServerAction<SaveTestCard>, organization_id: Signal<String>) -
             <FieldError id="exp-year-error" message=error("exp_year")/>
             <button type="submit" id="save-card">"Save card"</button>
             <p class="form-error" role="alert">{move || form_message(save.value().get())}</p>
+        </ActionForm>
+    }
+}
+
+/// Stripe mode: the card is entered on Stripe's page; the portal learns of it by webhook.
+#[component]
+fn HostedSetup(organization_id: Signal<String>) -> impl IntoView {
+    let start = ServerAction::<StartCardSetup>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(url)) = start.value().get() {
+            #[cfg(feature = "hydrate")]
+            let _ = window().location().set_href(&url);
+            #[cfg(not(feature = "hydrate"))]
+            let _ = url;
+        }
+    });
+    view! {
+        <ActionForm action=start>
+            <input type="hidden" name="organization_id" value=organization_id/>
+            <button type="submit" id="start-card-setup">"Add or replace card on Stripe"</button>
+            <p class="form-error" role="alert">{move || form_message(start.value().get())}</p>
         </ActionForm>
     }
 }

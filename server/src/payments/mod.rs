@@ -1,6 +1,7 @@
 //! Payment channels: the processors that hold customers' payment methods and move the money.
 //! Billing talks to them only through `PaymentChannel`, so another channel (a cloud marketplace,
 //! say) is one more implementation, not a change to billing.
+pub mod stripe;
 pub mod test_mode;
 
 use async_trait::async_trait;
@@ -52,11 +53,22 @@ pub enum ChannelError {
     Store(#[from] crate::error::Error),
 }
 
+/// How a customer adds a card with this channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetupStart {
+    /// The portal's own card form (test mode).
+    InPortalForm,
+    /// The processor's hosted page; the customer comes back to the portal afterwards.
+    Redirect(String),
+}
+
 #[async_trait]
 pub trait PaymentChannel: Send + Sync + 'static {
     /// The processor's customer for an organization, created on first use.
     async fn ensure_customer(&self, organization_id: &str, billing_email: &str) -> Result<String, ChannelError>;
     /// Charges a saved payment method without the customer present.
     async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ChannelError>;
+    /// Starts adding a payment method; the result arrives as a setup webhook event.
+    async fn start_setup(&self, customer_id: &str, return_url: &str) -> Result<SetupStart, ChannelError>;
     async fn payment_method(&self, payment_method_id: &str) -> Result<CardDetails, ChannelError>;
 }

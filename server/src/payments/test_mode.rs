@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{CardDetails, ChannelError, ChargeOutcome, ChargeRequest, PaymentChannel, PaymentFailure};
+use super::{CardDetails, ChannelError, ChargeOutcome, ChargeRequest, PaymentChannel, PaymentFailure, SetupStart};
 use crate::db::Db;
 use crate::db::stripe_events::{ReceivedEvent, insert_event};
 use crate::db::test_mode::{self, TestChargeRow, TestPaymentMethodRow};
@@ -122,6 +122,10 @@ impl PaymentChannel for TestModeChannel {
         tx.commit().await.map_err(Error::from)?;
         tokio::time::sleep(self.answer_latency).await;
         Ok(outcome_of(&charge))
+    }
+
+    async fn start_setup(&self, _customer_id: &str, _return_url: &str) -> Result<SetupStart, ChannelError> {
+        Ok(SetupStart::InPortalForm)
     }
 
     async fn payment_method(&self, payment_method_id: &str) -> Result<CardDetails, ChannelError> {

@@ -26,6 +26,7 @@ use crate::domain::money::format_money;
 use crate::domain::subscription::{SubscriptionStatus, transition};
 use crate::domain::time::display_ms;
 use crate::error::Error;
+use crate::payments::stripe::StripeChannel;
 use crate::payments::test_mode::TestModeChannel;
 use crate::payments::{ChannelError, ChargeOutcome, ChargeRequest, PaymentChannel, PaymentFailure};
 
@@ -45,14 +46,16 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// The channel the settings choose. Only the test-mode processor exists in this build, so a
-    /// Stripe key is refused at start rather than silently ignored.
+    /// The channel the settings choose: Stripe with a secret key, else the built-in test mode.
     pub fn from_settings(db: &Db, settings: &Settings) -> Result<Self, Error> {
         let policy = settings.dunning_policy()?;
-        if settings.stripe_secret_key.is_some() {
-            return Err(Error::Config(
-                "STRIPE_SECRET_KEY: the Stripe channel is not part of this build yet; unset it to use test mode".into(),
-            ));
+        if let Some(key) = &settings.stripe_secret_key {
+            let channel = StripeChannel::new(key.expose(), settings.stripe_api_base.as_deref())
+                .map_err(|e| Error::Config(format!("STRIPE_SECRET_KEY: {e}")))?;
+            if settings.stripe_webhook_secret.is_none() {
+                tracing::warn!("STRIPE_WEBHOOK_SECRET is not set: payment results and card updates will not arrive");
+            }
+            return Ok(Self { channel: Arc::new(channel), channel_name: "stripe", test_mode: None, policy });
         }
         let latency = Duration::from_millis(settings.test_mode_charge_latency_ms);
         Ok(Self::test_mode(db, policy, latency))

@@ -9,6 +9,7 @@ use crate::db::organizations::find_organization;
 use crate::db::payments;
 use crate::domain::test_cards::test_card;
 use crate::error::Error;
+use crate::payments::SetupStart;
 use crate::payments::test_mode::AttachError;
 use crate::services::collection::{Collector, RetryResult, retry_now};
 use crate::services::payment_events::process_event;
@@ -87,6 +88,20 @@ pub async fn add_test_card(
         process_event(db, collector, &event, now).await?;
     }
     Ok(())
+}
+
+/// The processor's hosted page where the owner adds a card (Stripe Checkout in setup mode).
+pub async fn start_setup(
+    db: &Db,
+    collector: &Collector,
+    organization_id: &str,
+    return_url: &str,
+) -> Result<String, Error> {
+    let customer = ensure_profile(db, collector, organization_id).await?;
+    match collector.channel.start_setup(&customer, return_url).await? {
+        SetupStart::Redirect(url) => Ok(url),
+        SetupStart::InPortalForm => Err(AppError::conflict("channel", "cards are entered in the portal's form").into()),
+    }
 }
 
 /// "Pay now": every invoice the organization owes, charged at once with the method on file.

@@ -2,6 +2,7 @@
 mod authz;
 mod billing;
 mod crash;
+mod fake_stripe;
 mod helpers;
 mod ingest;
 mod namespaces_and_keys;
@@ -9,5 +10,6 @@ mod operations;
 mod payments;
 mod rollups;
 mod sessions;
+mod stripe_channel;
 mod stripe_webhook;
 mod usage_views;

@@ -1,0 +1,185 @@
+//! The Stripe channel (async-stripe) against the fake Stripe: the requests it sends, how it reads
+//! declines, and its retries under one idempotency key; then the whole portal running on it.
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use server::domain::stripe_signature::sign;
+use server::domain::time::parse_rfc3339_or_date;
+use server::payments::stripe::StripeChannel;
+use server::payments::{ChannelError, ChargeOutcome, ChargeRequest, PaymentChannel, SetupStart};
+use server::services::invoicing::run_billing_cycle;
+
+use crate::fake_stripe::{FakeStripe, Scripted};
+use crate::helpers::*;
+
+fn charge<'a>(key: &'a str) -> ChargeRequest<'a> {
+    ChargeRequest {
+        customer_id: "cus_fake1",
+        payment_method_id: "pm_card_visa",
+        amount_minor: 12_345,
+        currency: "USD",
+        idempotency_key: key,
+        invoice_id: "in_1",
+        payment_id: "pay_1",
+    }
+}
+
+#[tokio::test]
+async fn the_adapter_sends_what_stripe_expects_and_reads_its_answers() {
+    let fake = FakeStripe::start().await;
+    let stripe = StripeChannel::new("sk_test_fake", Some(&fake.url)).unwrap();
+
+    let customer = stripe.ensure_customer("org_1", "ap@acme.test").await.unwrap();
+    assert_eq!(customer, "cus_fake1");
+    let sent = &fake.requests_to("/v1/customers")[0];
+    assert_eq!(sent.method, "POST");
+    assert_eq!(sent.field("email"), Some("ap@acme.test"));
+    assert_eq!(sent.field("metadata[organization_id]"), Some("org_1"));
+    assert_eq!(sent.idempotency_key.as_deref(), Some("customer-org_1"));
+    assert_eq!(sent.authorization.as_deref(), Some("Bearer sk_test_fake"));
+
+    let outcome = stripe.charge(&charge("in_1:first")).await.unwrap();
+    assert_eq!(outcome, ChargeOutcome::Succeeded { processor_payment_id: "pi_fake2".into() });
+    let sent = &fake.requests_to("/v1/payment_intents")[0];
+    for (field, value) in [
+        ("amount", "12345"),
+        ("currency", "usd"),
+        ("customer", "cus_fake1"),
+        ("payment_method", "pm_card_visa"),
+        ("confirm", "true"),
+        ("off_session", "true"),
+        ("metadata[invoice_id]", "in_1"),
+        ("metadata[payment_id]", "pay_1"),
+    ] {
+        assert_eq!(sent.field(field), Some(value), "{field}");
+    }
+    assert_eq!(sent.idempotency_key.as_deref(), Some("in_1:first"));
+
+    let card = stripe.payment_method("pm_card_visa").await.unwrap();
+    assert_eq!((card.brand.as_str(), card.last4.as_str(), card.exp_month, card.exp_year), ("visa", "4242", 8, 2032));
+    assert_eq!(fake.requests_to("/v1/payment_methods/pm_card_visa")[0].method, "GET");
+
+    let setup = stripe.start_setup("cus_fake1", "http://portal.test/orgs/org_1/payment").await.unwrap();
+    assert_eq!(setup, SetupStart::Redirect("https://checkout.stripe.com/c/pay/cs_test_fake4".into()));
+    let sent = &fake.requests_to("/v1/checkout/sessions")[0];
+    assert_eq!(sent.field("mode"), Some("setup"));
+    assert_eq!(sent.field("customer"), Some("cus_fake1"));
+    assert_eq!(sent.field("success_url"), Some("http://portal.test/orgs/org_1/payment?setup=done"));
+}
+
+#[tokio::test]
+async fn declines_become_reasons_and_transient_failures_are_retried_under_the_same_key() {
+    let fake = FakeStripe::start().await;
+    let stripe = StripeChannel::new("sk_test_fake", Some(&fake.url)).unwrap();
+
+    fake.then(Scripted::Decline("insufficient_funds"));
+    let ChargeOutcome::Failed { processor_payment_id, failure } = stripe.charge(&charge("k-decline")).await.unwrap()
+    else {
+        panic!("a decline is a failed charge")
+    };
+    assert_eq!(processor_payment_id.as_deref(), Some("pi_fake1"));
+    assert_eq!(failure.code, "insufficient_funds");
+    assert_eq!(failure.message, "Your card was declined.");
+
+    fake.then(Scripted::Status(500));
+    fake.then(Scripted::Status(429));
+    let outcome = stripe.charge(&charge("k-retried")).await.unwrap();
+    assert!(matches!(outcome, ChargeOutcome::Succeeded { .. }));
+    let keys: Vec<Option<String>> =
+        fake.requests_to("/v1/payment_intents").into_iter().skip(1).map(|r| r.idempotency_key).collect();
+    assert_eq!(keys, vec![Some("k-retried".to_owned()); 3], "three tries, one key");
+
+    // The same key again (a step run after a crash) is answered from Stripe's record: no new charge.
+    let before = fake.payment_intents_created();
+    assert_eq!(stripe.charge(&charge("k-retried")).await.unwrap(), outcome);
+    assert_eq!(fake.payment_intents_created(), before);
+
+    for _ in 0..3 {
+        fake.then(Scripted::Status(503));
+    }
+    assert!(matches!(stripe.charge(&charge("k-down")).await, Err(ChannelError::Unavailable(_))));
+    fake.then(Scripted::Status(400));
+    assert!(matches!(stripe.charge(&charge("k-bad")).await, Err(ChannelError::Refused(_))));
+}
+
+const SECRET: &str = "whsec_stripe_mode";
+
+#[tokio::test]
+async fn with_a_stripe_key_the_portal_sets_up_cards_on_stripe_and_charges_invoices_there() {
+    let fake = FakeStripe::start().await;
+    let start = parse_rfc3339_or_date("2027-03-01T00:00:00Z").unwrap();
+    let extra = [
+        "--stripe-secret-key",
+        "sk_test_fake",
+        "--stripe-api-base",
+        fake.url.as_str(),
+        "--stripe-webhook-secret",
+        SECRET,
+        "--payments-interval-seconds",
+        "1",
+    ];
+    let app = spawn_app_at(Some(start), &extra).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+
+    let page = json(app.call_with(&owner, "payment_method", &[("organization_id", &acme)]).await).await;
+    assert_eq!(page["test_mode"], false);
+    let refused = app
+        .call_with(
+            &owner,
+            "save_test_card",
+            &[("organization_id", &acme), ("number", "4242424242424242"), ("exp_month", "1"), ("exp_year", "2031")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT, "no card numbers through the portal with Stripe");
+    let setup = app.call_with(&owner, "start_card_setup", &[("organization_id", &acme)]).await;
+    assert_eq!(json(setup).await, json!("https://checkout.stripe.com/c/pay/cs_test_fake2"));
+
+    // Stripe reports the completed setup by webhook; the worker stores the card it reads back.
+    let created = start / 1000;
+    let event = json!({ "id": "evt_setup_1", "object": "event", "api_version": "2024-06-20", "created": created,
+        "livemode": false, "pending_webhooks": 1, "type": "setup_intent.succeeded",
+        "request": { "id": null, "idempotency_key": null },
+        "data": { "object": { "id": "seti_1", "object": "setup_intent", "customer": "cus_fake1",
+            "payment_method": "pm_card_visa", "status": "succeeded", "usage": "off_session", "livemode": false } } })
+    .to_string();
+    let signature = format!("t={created},v1={}", sign(SECRET, created, event.as_bytes()));
+    let delivered = new_client()
+        .post(app.url("/stripe/webhook"))
+        .header("stripe-signature", signature)
+        .body(event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivered.status(), StatusCode::OK);
+    let card_on_file = || async {
+        let page = json(app.call_with(&owner, "payment_method", &[("organization_id", &acme)]).await).await;
+        page["card"]["last4"].as_str().map(str::to_owned)
+    };
+    for _ in 0..50 {
+        if card_on_file().await.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(card_on_file().await.as_deref(), Some("4242"));
+
+    for instant in ["2027-04-01T00:00:00Z", "2027-04-03T01:00:00Z"] {
+        let now = parse_rfc3339_or_date(instant).unwrap();
+        app.db.clock.set(now);
+        run_billing_cycle(&app.db, &app.rules, now).await.unwrap();
+    }
+    let invoice: String = sqlx::query_scalar("select id from invoices").fetch_one(&app.db.pool).await.unwrap();
+    for _ in 0..50 {
+        if app.count("select count(*) from invoices where status = 'paid'").await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.count("select count(*) from invoices where status = 'paid'").await, 1);
+    let charged = fake.requests_to("/v1/payment_intents");
+    assert_eq!(charged.len(), 1);
+    assert_eq!(charged[0].idempotency_key.as_deref(), Some(format!("{invoice}:first").as_str()));
+    assert_eq!(charged[0].field("customer"), Some("cus_fake1"));
+}

@@ -1,7 +1,7 @@
 //! The portal backend the UI's server functions call: a thin layer over the services.
 use std::sync::Arc;
 
-use app::api::backend::{CreditForm, PortalBackend, TestCardForm};
+use app::api::backend::{CreditForm, PortalBackend, RefundForm, TestCardForm};
 use app::api::dto::admin::AdminCustomer;
 use app::api::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
 use app::api::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
@@ -16,6 +16,7 @@ use crate::services::admin_billing::{self, CreditRequest};
 use crate::services::collection::Collector;
 use crate::services::invoicing::BillingRules;
 use crate::services::payment_methods::{self, CardForm};
+use crate::services::refunds::{self, RefundRequest};
 use crate::services::{invoice_views, organizations, payment_views, plan_change, usage_report};
 
 pub struct Backend {
@@ -161,5 +162,15 @@ impl PortalBackend for Backend {
 
     async fn parked_events(&self) -> Result<Vec<ParkedEvent>, AppError> {
         Ok(payment_views::parked_events(&self.db).await?)
+    }
+
+    async fn refund_payment(&self, actor: &SessionUser, form: RefundForm) -> Result<(), AppError> {
+        let request = RefundRequest {
+            payment_id: &form.payment_id,
+            amount: &form.amount,
+            reason: &form.reason,
+            idempotency_key: &form.idempotency_key,
+        };
+        Ok(refunds::refund_payment(&self.db, &self.collector, &actor.email, &request).await?)
     }
 }

@@ -67,6 +67,15 @@ pub trait PortalBackend: Send + Sync + 'static {
     /// Stripe: the address of a hosted page where the customer adds a card.
     async fn start_card_setup(&self, organization_id: &str) -> Result<String, AppError>;
     async fn parked_events(&self) -> Result<Vec<ParkedEvent>, AppError>;
+    async fn refund_payment(&self, actor: &SessionUser, form: RefundForm) -> Result<(), AppError>;
+}
+
+/// The staff refund form as submitted.
+pub struct RefundForm {
+    pub payment_id: String,
+    pub amount: String,
+    pub reason: String,
+    pub idempotency_key: String,
 }
 
 /// The test-mode card form as submitted.

@@ -409,6 +409,7 @@ pub mod payments {
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct PaymentView {
+        pub id: String,
         pub invoice_id: String,
         pub invoice_number: String,
         pub attempt: i64,
@@ -418,6 +419,8 @@ pub mod payments {
         pub at: String,
         /// `automatic` (first charge, dunning) or `customer` (method update, Pay now).
         pub trigger: String,
+        /// How much of it was refunded, when any was.
+        pub refunded: Option<String>,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -468,6 +471,8 @@ pub mod admin {
         pub payment_status: BillingStatus,
         /// The customer's mail log: every notification, newest first.
         pub notifications: Vec<NotificationView>,
+        /// Every payment attempt, newest first; succeeded ones can be refunded.
+        pub payments: Vec<super::payments::PaymentView>,
         /// A fresh idempotency key for the credit form: a double submit of that form grants once.
         pub credit_form_key: String,
     }

@@ -83,3 +83,21 @@ pub async fn get_parked_events() -> Result<Vec<ParkedEvent>, AppError> {
         .await,
     )
 }
+
+#[server(endpoint = "refund_payment")]
+pub async fn refund_payment(
+    payment_id: String,
+    amount: String,
+    reason: String,
+    idempotency_key: String,
+) -> Result<(), AppError> {
+    use super::backend::{RefundForm, backend, require_user, respond};
+    respond(
+        async {
+            let user = require_user().await?;
+            user.require_staff()?;
+            backend()?.refund_payment(&user, RefundForm { payment_id, amount, reason, idempotency_key }).await
+        }
+        .await,
+    )
+}

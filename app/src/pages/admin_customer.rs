@@ -4,12 +4,14 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::billing::{IssueCredit, VoidInvoice, get_admin_customer};
 use crate::api::dto::billing::InvoiceSummary;
-use crate::api::dto::payments::NotificationView;
+use crate::api::dto::payments::{NotificationView, PaymentView};
+use crate::api::payments::RefundPayment;
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::AdminHeader;
 use crate::components::past_due::Timeline;
 use crate::pages::invoices::{CreditTable, InvoiceTable};
+use crate::pages::payment::PaymentTable;
 
 /// Staff only: one customer's billing, with credits and voids (both audited).
 #[component]
@@ -18,9 +20,10 @@ pub fn AdminCustomerPage() -> impl IntoView {
     let organization_id = Signal::derive(move || params.read().get("org").unwrap_or_default());
     let credit = ServerAction::<IssueCredit>::new();
     let void = ServerAction::<VoidInvoice>::new();
+    let refund = ServerAction::<RefundPayment>::new();
     let customer = Resource::new(
-        move || (organization_id.get(), credit.version().get(), void.version().get()),
-        |(org, _, _)| get_admin_customer(org),
+        move || (organization_id.get(), credit.version().get(), void.version().get(), refund.version().get()),
+        |(org, _, _, _)| get_admin_customer(org),
     );
     view! {
         <Title text="Customer · Admin · Billing portal"/>
@@ -34,6 +37,7 @@ pub fn AdminCustomerPage() -> impl IntoView {
                     };
                     let voidable: Vec<InvoiceSummary> = c.billing.invoices.iter()
                         .filter(|i| i.status == "open" || i.status == "finalized").cloned().collect();
+                    let refund_key_base = c.credit_form_key.clone();
                     view! {
                         <h1 id="customer-name">{c.name}</h1>
                         <p>{c.billing_email} " · " {c.plan} " (" {c.subscription_status} ")"</p>
@@ -47,6 +51,12 @@ pub fn AdminCustomerPage() -> impl IntoView {
                         <h2>"Credits"</h2>
                         <CreditTable credits=c.billing.credits/>
                         <CreditForm action=credit organization_id=c.organization_id idempotency_key=c.credit_form_key/>
+                        <h2>"Payments"</h2>
+                        <PaymentTable payments=c.payments.clone() id="admin-payments"/>
+                        {c.payments.into_iter().filter(|p| p.status == "succeeded").map(|p| {
+                            let key = format!("{refund_key_base}-{}", p.id);
+                            view! { <RefundForm action=refund payment=p idempotency_key=key/> }
+                        }).collect_view()}
                         <h2>"Collection"</h2>
                         {c.payment_status.past_due.is_empty().then(|| view! { <p id="nothing-past-due">"Nothing is past due."</p> })}
                         {c.payment_status.past_due.into_iter().map(|invoice| view! {
@@ -119,4 +129,29 @@ fn MailLog(notifications: Vec<NotificationView>) -> impl IntoView {
         </table>
     }
     .into_any()
+}
+
+/// Refunds part or all of a succeeded payment, with a reason for the audit log.
+#[component]
+fn RefundForm(action: ServerAction<RefundPayment>, payment: PaymentView, idempotency_key: String) -> impl IntoView {
+    let id = payment.id.clone();
+    let error_of = move |field: &'static str| Signal::derive(move || field_message(action.value().get(), field));
+    let amount_id = format!("refund-amount-{id}");
+    let reason_id = format!("refund-reason-{id}");
+    let error_id = format!("refund-amount-error-{id}");
+    let hidden_id = id.clone();
+    view! {
+        <ActionForm action attr:class="card form refund" attr:data-payment=id>
+            <h3>{format!("Refund {} of {} ({})", payment.amount, payment.invoice_number, payment.refunded.unwrap_or_else(|| "nothing refunded yet".into()))}</h3>
+            <input type="hidden" name="payment_id" value=hidden_id/>
+            <input type="hidden" name="idempotency_key" value=idempotency_key/>
+            <label for=amount_id.clone()>"Refund amount"</label>
+            <input id=amount_id name="amount" required inputmode="decimal" placeholder="10.00"/>
+            <FieldError id=error_id message=error_of("amount")/>
+            <label for=reason_id.clone()>"Refund reason"</label>
+            <input id=reason_id name="reason" required maxlength="500"/>
+            <p class="form-error" role="alert">{move || form_message(action.value().get())}</p>
+            <button type="submit">"Refund"</button>
+        </ActionForm>
+    }
 }

@@ -139,7 +139,8 @@ pub fn PaymentTable(payments: Vec<PaymentView>, #[prop(into)] id: String) -> imp
                     <tr>
                         <td>{p.at}</td><td>{p.invoice_number}</td><td>{p.attempt}</td><td>{p.amount}</td>
                         <td><span class=format!("status {}", p.status)>{p.status.clone()}</span>
-                            {p.failure.map(|f| format!(": {f}"))}</td>
+                            {p.failure.map(|f| format!(": {f}"))}
+                            {p.refunded.map(|r| format!(" (refunded {r})"))}</td>
                         <td>{p.trigger}</td>
                     </tr>
                 }).collect_view()}

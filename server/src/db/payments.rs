@@ -204,6 +204,22 @@ pub async fn settle(
     Ok(updated.rows_affected() == 1)
 }
 
+/// Remembers the processor's id of an attempt it accepted but has not finished.
+pub async fn set_processor_id(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+    processor_payment_id: &str,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query("update payments set processor_payment_id = $1, updated_at = $2 where id = $3 and status = 'pending'")
+        .bind(processor_payment_id)
+        .bind(now)
+        .bind(payment_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Raises the refunded amount to the processor's cumulative figure; returns what it added.
 pub async fn record_refunded(
     conn: &mut AnyConnection,

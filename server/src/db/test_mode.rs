@@ -106,3 +106,56 @@ pub async fn count_charges_for(conn: &mut AnyConnection, customer_id: &str) -> R
         .fetch_one(conn)
         .await?)
 }
+
+/// Records a refund unless one with this key exists, and raises the charge's refunded total.
+/// Answers the refund id and the charge's refunded total after it, or None when the refund
+/// would exceed what was charged.
+pub async fn insert_refund(
+    conn: &mut AnyConnection,
+    idempotency_key: &str,
+    refund_id: &str,
+    payment_intent_id: &str,
+    amount_minor: i64,
+    now: i64,
+) -> Result<Option<(String, i64, bool)>, Error> {
+    let existing: Option<String> =
+        sqlx::query_scalar("select refund_id from test_mode_refunds where idempotency_key = $1")
+            .bind(idempotency_key)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some(id) = existing {
+        let total = refunded_total(conn, payment_intent_id).await?;
+        return Ok(Some((id, total, false)));
+    }
+    let raised = sqlx::query(
+        "update test_mode_charges set refunded_minor = refunded_minor + $1
+         where payment_intent_id = $2 and status = 'succeeded' and refunded_minor + $1 <= amount_minor",
+    )
+    .bind(amount_minor)
+    .bind(payment_intent_id)
+    .execute(&mut *conn)
+    .await?;
+    if raised.rows_affected() != 1 {
+        return Ok(None);
+    }
+    sqlx::query(
+        "insert into test_mode_refunds (idempotency_key, refund_id, payment_intent_id, amount_minor, created_at)
+         values ($1, $2, $3, $4, $5)",
+    )
+    .bind(idempotency_key)
+    .bind(refund_id)
+    .bind(payment_intent_id)
+    .bind(amount_minor)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let total = refunded_total(conn, payment_intent_id).await?;
+    Ok(Some((refund_id.to_owned(), total, true)))
+}
+
+async fn refunded_total(conn: &mut AnyConnection, payment_intent_id: &str) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar("select refunded_minor from test_mode_charges where payment_intent_id = $1")
+        .bind(payment_intent_id)
+        .fetch_one(conn)
+        .await?)
+}

@@ -26,6 +26,7 @@ pub enum IdKind {
     Notification,
     TestPaymentMethod,
     TestPaymentIntent,
+    TestRefund,
     TestEvent,
 }
 
@@ -53,6 +54,7 @@ impl IdKind {
             // The test-mode processor names its objects the way Stripe does.
             Self::TestPaymentMethod => "pm_test",
             Self::TestPaymentIntent => "pi_test",
+            Self::TestRefund => "re_test",
             Self::TestEvent => "evt_test",
         }
     }

@@ -37,8 +37,18 @@ pub struct PaymentFailure {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChargeOutcome {
-    Succeeded { processor_payment_id: String },
-    Failed { processor_payment_id: Option<String>, failure: PaymentFailure },
+    Succeeded {
+        processor_payment_id: String,
+    },
+    Failed {
+        processor_payment_id: Option<String>,
+        failure: PaymentFailure,
+    },
+    /// Accepted but not finished (e.g. a bank still deciding): settled later by its webhook or by
+    /// asking for its state.
+    Pending {
+        processor_payment_id: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +78,16 @@ pub trait PaymentChannel: Send + Sync + 'static {
     async fn ensure_customer(&self, organization_id: &str, billing_email: &str) -> Result<String, ChannelError>;
     /// Charges a saved payment method without the customer present.
     async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ChannelError>;
+    /// Refunds part of a payment; answers the processor's refund id. The refund's effect on the
+    /// books arrives as a `charge.refunded` event, like a refund made in the processor's dashboard.
+    async fn refund(
+        &self,
+        processor_payment_id: &str,
+        amount_minor: i64,
+        idempotency_key: &str,
+    ) -> Result<String, ChannelError>;
+    /// What became of a payment the processor accepted without finishing.
+    async fn payment_state(&self, processor_payment_id: &str) -> Result<ChargeOutcome, ChannelError>;
     /// Starts adding a payment method; the result arrives as a setup webhook event.
     async fn start_setup(&self, customer_id: &str, return_url: &str) -> Result<SetupStart, ChannelError>;
     async fn payment_method(&self, payment_method_id: &str) -> Result<CardDetails, ChannelError>;

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_checkout::checkout_session::CreateCheckoutSession;
 use stripe_core::customer::CreateCustomer;
-use stripe_core::payment_intent::{CreatePaymentIntent, CreatePaymentIntentOffSession};
+use stripe_core::payment_intent::{CreatePaymentIntent, CreatePaymentIntentOffSession, RetrievePaymentIntent};
+use stripe_core::refund::CreateRefund;
 use stripe_core::{PaymentIntent, PaymentIntentStatus};
 use stripe_payment::payment_method::RetrievePaymentMethod;
 use stripe_shared::CheckoutSessionMode;
@@ -81,26 +82,25 @@ fn channel_error(error: StripeError) -> ChannelError {
     }
 }
 
-fn outcome_of(intent: &PaymentIntent) -> Result<ChargeOutcome, ChannelError> {
+fn outcome_of(intent: &PaymentIntent) -> ChargeOutcome {
     let id = intent.id.to_string();
     match &intent.status {
-        PaymentIntentStatus::Succeeded => Ok(ChargeOutcome::Succeeded { processor_payment_id: id }),
-        // Settled later by its webhook; until then the attempt stays pending and keeps its key.
-        PaymentIntentStatus::Processing => Err(ChannelError::Unavailable(format!("payment {id} is processing"))),
-        PaymentIntentStatus::RequiresAction => Ok(ChargeOutcome::Failed {
+        PaymentIntentStatus::Succeeded => ChargeOutcome::Succeeded { processor_payment_id: id },
+        PaymentIntentStatus::Processing => ChargeOutcome::Pending { processor_payment_id: id },
+        PaymentIntentStatus::RequiresAction => ChargeOutcome::Failed {
             processor_payment_id: Some(id),
             failure: PaymentFailure {
                 code: "authentication_required".into(),
                 message: "Your card requires authentication, which is not possible for an automatic payment.".into(),
             },
-        }),
-        other => Ok(ChargeOutcome::Failed {
+        },
+        other => ChargeOutcome::Failed {
             processor_payment_id: Some(id),
             failure: PaymentFailure {
                 code: other.as_str().to_owned(),
                 message: "The payment was not completed.".into(),
             },
-        }),
+        },
     }
 }
 
@@ -133,7 +133,7 @@ impl PaymentChannel for StripeChannel {
         })
         .await;
         match sent {
-            Ok(intent) => outcome_of(&intent),
+            Ok(intent) => Ok(outcome_of(&intent)),
             // A declined card: Stripe answers 402 with the failed PaymentIntent inside the error.
             Err(StripeError::Stripe(api, 402)) => Ok(ChargeOutcome::Failed {
                 processor_payment_id: api.payment_intent.as_ref().map(|p| p.id.to_string()),
@@ -148,6 +148,26 @@ impl PaymentChannel for StripeChannel {
             }),
             Err(error) => Err(channel_error(error)),
         }
+    }
+
+    async fn refund(
+        &self,
+        processor_payment_id: &str,
+        amount_minor: i64,
+        idempotency_key: &str,
+    ) -> Result<String, ChannelError> {
+        let request = CreateRefund::new().payment_intent(processor_payment_id).amount(amount_minor);
+        let refund =
+            with_retries(idempotency_key, |strategy| request.customize().request_strategy(strategy).send(&self.client))
+                .await
+                .map_err(channel_error)?;
+        Ok(refund.id.to_string())
+    }
+
+    async fn payment_state(&self, processor_payment_id: &str) -> Result<ChargeOutcome, ChannelError> {
+        let intent =
+            RetrievePaymentIntent::new(processor_payment_id).send(&self.client).await.map_err(channel_error)?;
+        Ok(outcome_of(&intent))
     }
 
     async fn start_setup(&self, customer_id: &str, return_url: &str) -> Result<SetupStart, ChannelError> {

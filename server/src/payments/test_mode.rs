@@ -124,6 +124,38 @@ impl PaymentChannel for TestModeChannel {
         Ok(outcome_of(&charge))
     }
 
+    async fn refund(
+        &self,
+        processor_payment_id: &str,
+        amount_minor: i64,
+        idempotency_key: &str,
+    ) -> Result<String, ChannelError> {
+        let now = self.db.clock.now_ms();
+        let mut tx = self.db.pool.begin().await.map_err(Error::from)?;
+        let charge = test_mode::charge_by_intent(&mut tx, processor_payment_id)
+            .await?
+            .ok_or_else(|| ChannelError::Refused(format!("no such payment: {processor_payment_id}")))?;
+        let refund_id = new_id(IdKind::TestRefund, now);
+        let refunded =
+            test_mode::insert_refund(&mut tx, idempotency_key, &refund_id, processor_payment_id, amount_minor, now)
+                .await?
+                .ok_or_else(|| ChannelError::Refused("the refund is more than what is left of the payment".into()))?;
+        let (refund_id, total, new) = refunded;
+        if new {
+            emit(&mut tx, now, "charge.refunded", refunded_charge_object(&charge, total)).await?;
+        }
+        tx.commit().await.map_err(Error::from)?;
+        Ok(refund_id)
+    }
+
+    async fn payment_state(&self, processor_payment_id: &str) -> Result<ChargeOutcome, ChannelError> {
+        let mut conn = self.db.pool.acquire().await.map_err(Error::from)?;
+        let charge = test_mode::charge_by_intent(&mut conn, processor_payment_id)
+            .await?
+            .ok_or_else(|| ChannelError::Refused(format!("no such payment: {processor_payment_id}")))?;
+        Ok(outcome_of(&charge))
+    }
+
     async fn start_setup(&self, _customer_id: &str, _return_url: &str) -> Result<SetupStart, ChannelError> {
         Ok(SetupStart::InPortalForm)
     }
@@ -195,6 +227,26 @@ fn payment_intent_object(charge: &TestChargeRow, request: &ChargeRequest<'_>) ->
         "confirm": true,
         "last_payment_error": last_payment_error,
         "metadata": { "invoice_id": request.invoice_id, "payment_id": request.payment_id },
+        "created": charge.created_at / 1000,
+        "livemode": false,
+    })
+}
+
+/// The charge behind a PaymentIntent, as `charge.refunded` carries it.
+fn refunded_charge_object(charge: &TestChargeRow, refunded_total: i64) -> Value {
+    json!({
+        "id": format!("ch_test_{}", &charge.payment_intent_id["pi_test_".len()..]),
+        "object": "charge",
+        "amount": charge.amount_minor,
+        "amount_captured": charge.amount_minor,
+        "amount_refunded": refunded_total,
+        "refunded": refunded_total == charge.amount_minor,
+        "currency": charge.currency.to_lowercase(),
+        "customer": charge.customer_id,
+        "payment_intent": charge.payment_intent_id,
+        "payment_method": charge.payment_method_id,
+        "paid": true,
+        "status": "succeeded",
         "created": charge.created_at / 1000,
         "livemode": false,
     })

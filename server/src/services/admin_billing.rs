@@ -18,12 +18,12 @@ use crate::domain::time::parse_rfc3339_or_date;
 use crate::error::Error;
 use crate::services::collection::stop_collecting;
 use crate::services::invoice_views::invoices_page;
-use crate::services::payment_views::{billing_status, mail_log};
+use crate::services::payment_views::{billing_status, mail_log, organization_payments};
 
 const MAX_REASON_LEN: usize = 500;
-const MAX_KEY_LEN: usize = 100;
+pub(crate) const MAX_KEY_LEN: usize = 100;
 
-fn reason_of(text: &str) -> Result<&str, AppError> {
+pub(crate) fn reason_of(text: &str) -> Result<&str, AppError> {
     let reason = text.trim();
     if reason.is_empty() {
         return Err(AppError::invalid("reason", "is required"));
@@ -159,6 +159,7 @@ pub async fn admin_customer(db: &Db, policy: &DunningPolicy, organization_id: &s
         billing: invoices_page(db, organization_id).await?,
         payment_status: billing_status(db, policy, organization_id).await?,
         notifications: mail_log(db, organization_id).await?,
+        payments: organization_payments(db, organization_id).await?,
         credit_form_key: new_id(IdKind::Credit, db.clock.now_ms()),
     })
 }

@@ -72,8 +72,9 @@ pub enum Attempt {
     Paid,
     Failed(PaymentFailure),
     NoPaymentMethod,
-    /// The processor could not be reached; the attempt stays pending and is retried with its key.
-    Unavailable(String),
+    /// Not decided yet (the processor could not be reached, or is still processing): the attempt
+    /// stays pending and the step runs again later with the same key.
+    Later(String),
     /// The invoice no longer needs paying (paid or voided meanwhile).
     NotDue,
 }
@@ -138,7 +139,7 @@ async fn run_step(db: &Db, collector: &Collector, row: &CollectionRow, now: i64)
     let attempt = attempt_charge(db, collector, &invoice, Some(key), "automatic", now).await?;
     match &attempt {
         Attempt::Paid | Attempt::NotDue => {}
-        Attempt::Unavailable(_) => {
+        Attempt::Later(_) => {
             let next = NextRun {
                 status: &row.status,
                 dunning_started_at: row.dunning_started_at,
@@ -242,11 +243,16 @@ async fn attempt_charge(
         invoice_id: &payment.invoice_id,
         payment_id: &payment.id,
     };
-    let outcome = match collector.channel.charge(&request).await {
+    // An attempt the processor accepted without finishing is asked about, not charged again.
+    let answer = match &payment.processor_payment_id {
+        Some(id) => collector.channel.payment_state(id).await,
+        None => collector.channel.charge(&request).await,
+    };
+    let outcome = match answer {
         Ok(outcome) => outcome,
         Err(ChannelError::Unavailable(reason)) => {
             tracing::warn!(%reason, payment = %payment.id, "payment processor unavailable");
-            return Ok(Attempt::Unavailable(reason));
+            return Ok(Attempt::Later(reason));
         }
         Err(ChannelError::Refused(reason)) => ChargeOutcome::Failed {
             processor_payment_id: None,
@@ -265,6 +271,10 @@ async fn attempt_charge(
             payments::settle(&mut tx, &payment.id, "failed", processor_payment_id.as_deref(), Some(reason), now)
                 .await?;
             Attempt::Failed(failure)
+        }
+        ChargeOutcome::Pending { processor_payment_id } => {
+            payments::set_processor_id(&mut tx, &payment.id, &processor_payment_id, now).await?;
+            Attempt::Later(format!("payment {processor_payment_id} is still processing"))
         }
     };
     tx.commit().await?;
@@ -469,7 +479,7 @@ pub async fn retry_now(
         let attempt = attempt_charge(db, collector, &invoice, key.map(str::to_owned), "customer", now).await?;
         match &attempt {
             Attempt::Failed(_) => after_failure(db, collector, &row, &invoice, &attempt, false, now).await?,
-            Attempt::NoPaymentMethod | Attempt::Unavailable(_) => {
+            Attempt::NoPaymentMethod | Attempt::Later(_) => {
                 collections::release(&mut *db.pool.acquire().await?, &row.invoice_id).await?
             }
             Attempt::Paid | Attempt::NotDue => {}

@@ -13,5 +13,6 @@ pub mod payment_events;
 pub mod payment_methods;
 pub mod payment_views;
 pub mod plan_change;
+pub mod refunds;
 pub mod usage;
 pub mod usage_report;

@@ -72,9 +72,15 @@ pub async fn payment_method_page(
     let card = payments::profile_of(&mut conn, organization_id).await?.and_then(|p| {
         Some(CardView { brand: p.brand?, last4: p.last4?, expires: format!("{:02}/{}", p.exp_month?, p.exp_year?) })
     });
-    let rows = payments::payments_of(&mut conn, organization_id).await?;
-    let payments = payment_views(&mut conn, rows).await?;
+    drop(conn);
+    let payments = organization_payments(db, organization_id).await?;
     Ok(PaymentMethodPage { card, test_mode, status, payments })
+}
+
+pub async fn organization_payments(db: &Db, organization_id: &str) -> Result<Vec<PaymentView>, Error> {
+    let mut conn = db.pool.acquire().await?;
+    let rows = payments::payments_of(&mut conn, organization_id).await?;
+    payment_views(&mut conn, rows).await
 }
 
 /// Payment attempts with their invoice's number.
@@ -83,6 +89,8 @@ pub async fn payment_views(conn: &mut sqlx::AnyConnection, rows: Vec<PaymentRow>
     for row in rows {
         let number = invoices::invoice(conn, &row.invoice_id).await?.and_then(|i| i.number);
         views.push(PaymentView {
+            id: row.id,
+            refunded: (row.refunded_minor > 0).then(|| format_money(row.refunded_minor, &row.currency)),
             invoice_number: number.unwrap_or_else(|| row.invoice_id.clone()),
             invoice_id: row.invoice_id,
             attempt: row.attempt,

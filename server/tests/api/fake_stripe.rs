@@ -34,6 +34,8 @@ pub enum Scripted {
     Status(u16),
     /// A card decline (402) with Stripe's decline code.
     Decline(&'static str),
+    /// A PaymentIntent accepted but still processing; retrieving it later finds it succeeded.
+    Processing,
 }
 
 #[derive(Default)]
@@ -111,6 +113,10 @@ async fn answer(
             };
             return reply(status, json!({ "error": { "type": kind, "message": format!("scripted {status}") } }));
         }
+        Some(Scripted::Processing) => {
+            books.created += 1;
+            (200, payment_intent(&recorded, books.created, "processing"))
+        }
         Some(Scripted::Decline(code)) => {
             books.created += 1;
             let intent = payment_intent(&recorded, books.created, "requires_payment_method");
@@ -119,6 +125,21 @@ async fn answer(
                 json!({ "error": { "type": "card_error", "code": "card_declined", "decline_code": code,
                 "message": "Your card was declined.", "payment_intent": intent } }),
             )
+        }
+        None if recorded.path.starts_with("/v1/payment_intents/") => {
+            let id = &recorded.path["/v1/payment_intents/".len()..];
+            let found = books.answered.values().find(|(_, body)| body["id"] == id).map(|(_, body)| body.clone());
+            return match found {
+                Some(mut intent) => {
+                    intent["status"] = json!("succeeded");
+                    intent["amount_received"] = intent["amount"].clone();
+                    reply(200, intent)
+                }
+                None => reply(
+                    404,
+                    json!({ "error": { "type": "invalid_request_error", "message": "No such payment_intent" } }),
+                ),
+            };
         }
         None => {
             books.created += 1;
@@ -145,6 +166,11 @@ fn success(request: &Recorded, n: u64) -> Value {
             "custom_fields": null, "footer": null, "rendering_options": null } })
     } else if path == "/v1/payment_intents" {
         payment_intent(request, n, "succeeded")
+    } else if path == "/v1/refunds" {
+        let amount: i64 = request.field("amount").and_then(|a| a.parse().ok()).unwrap_or_default();
+        json!({ "id": format!("re_fake{n}"), "object": "refund", "amount": amount, "created": CREATED,
+            "currency": "usd", "payment_intent": request.field("payment_intent"), "status": "succeeded",
+            "metadata": {} })
     } else if path == "/v1/checkout/sessions" {
         json!({ "id": format!("cs_test_fake{n}"), "object": "checkout.session", "created": CREATED,
             "expires_at": CREATED + 86_400, "livemode": false, "mode": "setup", "payment_method_types": ["card"],

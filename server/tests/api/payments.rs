@@ -439,3 +439,48 @@ async fn an_event_that_keeps_failing_is_retried_with_backoff_then_parked_and_rep
         .unwrap();
     assert_eq!(last4, "4444");
 }
+
+#[tokio::test]
+async fn staff_refund_part_of_a_payment_once_and_the_ledger_follows() {
+    let s = Scenario::new(&[]).await;
+    s.save_card("4242 4242 4242 4242").await;
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    assert_eq!(s.invoice_status().await, "paid");
+    let (payment_id, amount): (String, i64) =
+        sqlx::query_as("select id, amount_minor from payments").fetch_one(&s.app.db.pool).await.unwrap();
+    let staff = s.app.client_for(&STAFF).await;
+    let refund = |client: Client, amount: &str, key: &str| {
+        let form = [
+            ("payment_id", payment_id.clone()),
+            ("amount", amount.to_owned()),
+            ("reason", "goodwill".to_owned()),
+            ("idempotency_key", key.to_owned()),
+        ];
+        let request = client.post(s.app.url("/api/refund_payment")).header("origin", ORIGIN).form(&form);
+        async move { request.send().await.expect("request") }
+    };
+    assert_eq!(refund(s.owner.clone(), "10.00", "k1").await.status(), StatusCode::NOT_FOUND, "staff only");
+    let too_much = refund(staff.clone(), &format!("{}.01", amount / 100), "k0").await;
+    assert_eq!(too_much.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json(too_much).await["field"], "amount");
+    assert_eq!(refund(staff.clone(), "0", "k0").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(s.app.count("select count(*) from test_mode_refunds").await, 0, "refused refunds reach nobody");
+
+    let clearing_before = s.ledger("processor_clearing").await;
+    for _ in 0..2 {
+        // The same form submitted twice refunds once.
+        assert_eq!(refund(staff.clone(), "10.00", "k1").await.status(), StatusCode::OK);
+    }
+    assert_eq!(s.app.count("select count(*) from test_mode_refunds").await, 1);
+    let refunded: i64 =
+        sqlx::query_scalar("select refunded_minor from payments").fetch_one(&s.app.db.pool).await.unwrap();
+    assert_eq!(refunded, 1_000);
+    assert_eq!(s.ledger("processor_clearing").await, clearing_before - 1_000);
+    assert_eq!(s.app.count("select count(*) from ledger_transactions where kind = 'payment.refunded'").await, 1);
+    assert_eq!(s.app.count("select count(*) from audit_log where action = 'payment.refund'").await, 2);
+    let page = json(s.app.call_with(&staff, "admin_customer", &[("organization_id", &s.acme)]).await).await;
+    assert_eq!(page["payments"][0]["refunded"], "10.00 USD");
+    assert_eq!(s.invoice_status().await, "paid");
+    s.assert_reconciled().await;
+}

@@ -103,6 +103,27 @@ async fn declines_become_reasons_and_transient_failures_are_retried_under_the_sa
     assert!(matches!(stripe.charge(&charge("k-bad")).await, Err(ChannelError::Refused(_))));
 }
 
+#[tokio::test]
+async fn refunds_and_payment_states_go_to_stripe_under_their_keys() {
+    let fake = FakeStripe::start().await;
+    let stripe = StripeChannel::new("sk_test_fake", Some(&fake.url)).unwrap();
+    let refund = stripe.refund("pi_fake9", 1_000, "refund-k1").await.unwrap();
+    assert_eq!(refund, "re_fake1");
+    let sent = &fake.requests_to("/v1/refunds")[0];
+    assert_eq!(sent.field("payment_intent"), Some("pi_fake9"));
+    assert_eq!(sent.field("amount"), Some("1000"));
+    assert_eq!(sent.idempotency_key.as_deref(), Some("refund-k1"));
+
+    // A payment still processing is reported as such, then read back rather than charged again.
+    fake.then(Scripted::Processing);
+    let pending = stripe.charge(&charge("k-slow")).await.unwrap();
+    assert_eq!(pending, ChargeOutcome::Pending { processor_payment_id: "pi_fake2".into() });
+    let state = stripe.payment_state("pi_fake2").await.unwrap();
+    assert_eq!(state, ChargeOutcome::Succeeded { processor_payment_id: "pi_fake2".into() });
+    assert_eq!(fake.requests_to("/v1/payment_intents/pi_fake2")[0].method, "GET");
+    assert_eq!(fake.requests_to("/v1/payment_intents").len(), 1, "charged once");
+}
+
 const SECRET: &str = "whsec_stripe_mode";
 
 #[tokio::test]
@@ -165,12 +186,24 @@ async fn with_a_stripe_key_the_portal_sets_up_cards_on_stripe_and_charges_invoic
     }
     assert_eq!(card_on_file().await.as_deref(), Some("4242"));
 
+    // Stripe accepts the charge but is still processing it: the attempt waits, then is read back.
+    fake.then(Scripted::Processing);
+    let mut now = 0;
     for instant in ["2027-04-01T00:00:00Z", "2027-04-03T01:00:00Z"] {
-        let now = parse_rfc3339_or_date(instant).unwrap();
+        now = parse_rfc3339_or_date(instant).unwrap();
         app.db.clock.set(now);
         run_billing_cycle(&app.db, &app.rules, now).await.unwrap();
     }
     let invoice: String = sqlx::query_scalar("select id from invoices").fetch_one(&app.db.pool).await.unwrap();
+    let waiting = "select count(*) from payments where status = 'pending' and processor_payment_id is not null";
+    for _ in 0..50 {
+        if app.count(waiting).await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.count(waiting).await, 1, "pending, with Stripe's id remembered");
+    app.db.clock.set(now + 10 * 60_000);
     for _ in 0..50 {
         if app.count("select count(*) from invoices where status = 'paid'").await == 1 {
             break;
@@ -182,4 +215,5 @@ async fn with_a_stripe_key_the_portal_sets_up_cards_on_stripe_and_charges_invoic
     assert_eq!(charged.len(), 1);
     assert_eq!(charged[0].idempotency_key.as_deref(), Some(format!("{invoice}:first").as_str()));
     assert_eq!(charged[0].field("customer"), Some("cus_fake1"));
+    assert_eq!(fake.requests().iter().filter(|r| r.path.starts_with("/v1/payment_intents/")).count(), 1);
 }

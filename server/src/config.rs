@@ -57,6 +57,12 @@ pub struct Settings {
     /// How long the built-in test-mode processor takes to answer a charge (simulated latency).
     #[arg(long, env = "TEST_MODE_CHARGE_LATENCY_MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub test_mode_charge_latency_ms: u64,
+    /// An SMTP relay for customer notifications (`smtp://host:port`, no TLS); without it they are
+    /// kept in the mail log staff read.
+    #[arg(long, env = "SMTP_URL", value_parser = parse_smtp_url)]
+    pub smtp_url: Option<String>,
+    #[arg(long, env = "SMTP_FROM", default_value = "billing@localhost")]
+    pub smtp_from: String,
     /// Without it the portal uses its built-in test-mode processor.
     #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true)]
     pub stripe_secret_key: Option<Secret>,
@@ -109,6 +115,10 @@ impl FromStr for Secret {
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         if value.trim().is_empty() { Err("must not be empty".into()) } else { Ok(Self(value.to_owned())) }
     }
+}
+
+fn parse_smtp_url(value: &str) -> Result<String, String> {
+    crate::mail::relay_address(value).map(|_| value.to_owned())
 }
 
 fn parse_retry_days(value: &str) -> Result<String, String> {

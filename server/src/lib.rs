@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod mail;
 pub mod payments;
 pub mod services;
 pub mod startup;

@@ -16,7 +16,7 @@ use crate::db::sessions::DbSessionStore;
 use crate::domain::time::{Clock, now_ms};
 use crate::error::Error;
 use crate::http::{AppState, SessionSettings, guard::AllowedOrigin, router};
-use crate::jobs::payments::run_payments_job;
+use crate::jobs::payments::{Outbox, run_payments_job};
 use crate::jobs::rollup::{Metering, run_rollup_worker};
 use crate::services::accounts::LoginThrottle;
 use crate::services::billing::{backfill_periods, ensure_catalog};
@@ -30,6 +30,7 @@ pub struct Application {
     metering: Arc<Metering>,
     billing: BillingJob,
     collector: Arc<Collector>,
+    outbox: Outbox,
     payments_interval: Duration,
 }
 
@@ -95,6 +96,7 @@ impl Application {
             metering,
             billing,
             collector,
+            outbox: Outbox::from_settings(settings)?,
             payments_interval: Duration::from_secs(settings.payments_interval_seconds),
         })
     }
@@ -115,8 +117,13 @@ impl Application {
         let housekeeping = tokio::spawn(housekeeping(self.db.clone(), workers_stopped.clone()));
         let rollups = tokio::spawn(run_rollup_worker(self.db.clone(), self.metering.clone(), workers_stopped.clone()));
         let billing = tokio::spawn(run_billing_job(self.db.clone(), self.billing, workers_stopped.clone()));
-        let payments =
-            tokio::spawn(run_payments_job(self.db.clone(), self.collector, self.payments_interval, workers_stopped));
+        let payments = tokio::spawn(run_payments_job(
+            self.db.clone(),
+            self.collector,
+            self.outbox,
+            self.payments_interval,
+            workers_stopped,
+        ));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         let _ = stop_workers.send(true);

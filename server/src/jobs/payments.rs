@@ -5,19 +5,47 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::config::Settings;
 use crate::db::Db;
 use crate::db::notifications::{mark_delivered, undelivered};
 use crate::error::Error;
+use crate::mail::{Message, relay_address, send};
 use crate::services::collection::{Collector, run_collections};
 use crate::services::payment_events::process_inbox;
 
-pub async fn run_payments_job(db: Db, collector: Arc<Collector>, interval: Duration, mut stop: watch::Receiver<bool>) {
+/// Where notifications go: an SMTP relay, or (without one) the mail log alone.
+#[derive(Debug, Clone, Default)]
+pub struct Outbox {
+    /// `host:port`.
+    pub relay: Option<String>,
+    pub from: String,
+}
+
+impl Outbox {
+    pub fn from_settings(settings: &Settings) -> Result<Self, Error> {
+        let relay = settings
+            .smtp_url
+            .as_deref()
+            .map(relay_address)
+            .transpose()
+            .map_err(|e| Error::Config(format!("SMTP_URL: {e}")))?;
+        Ok(Self { relay, from: settings.smtp_from.clone() })
+    }
+}
+
+pub async fn run_payments_job(
+    db: Db,
+    collector: Arc<Collector>,
+    outbox: Outbox,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = stop.changed() => return,
         }
-        if let Err(error) = run_payments_pass(&db, &collector).await {
+        if let Err(error) = run_payments_pass(&db, &collector, &outbox).await {
             tracing::warn!(%error, "payments pass failed");
         }
     }
@@ -25,7 +53,7 @@ pub async fn run_payments_job(db: Db, collector: Arc<Collector>, interval: Durat
 
 /// One pass at the store's "now": webhook events first (they may settle charges), then due
 /// collection steps, then the notifications they wrote.
-pub async fn run_payments_pass(db: &Db, collector: &Collector) -> Result<(), Error> {
+pub async fn run_payments_pass(db: &Db, collector: &Collector, outbox: &Outbox) -> Result<(), Error> {
     let now = db.clock.now_ms();
     let inbox = process_inbox(db, collector, now).await?;
     if inbox.processed + inbox.failed + inbox.parked > 0 {
@@ -35,16 +63,32 @@ pub async fn run_payments_pass(db: &Db, collector: &Collector) -> Result<(), Err
     if collections.steps > 0 {
         tracing::info!(?collections, "collections");
     }
-    deliver_notifications(db, now).await
+    deliver_notifications(db, outbox, now).await
 }
 
-/// Without SMTP configured, notifications stay in the mail log that staff read; delivery marks
-/// them so each is handed over once.
-async fn deliver_notifications(db: &Db, now: i64) -> Result<(), Error> {
-    let mut conn = db.pool.acquire().await?;
-    for notification in undelivered(&mut conn, 100).await? {
-        tracing::info!(to = %notification.recipient, subject = %notification.subject, "notification kept in the mail log");
-        mark_delivered(&mut conn, &notification.id, "mail-log", now).await?;
+/// Hands each committed notification over once: to the SMTP relay, or without one to the mail
+/// log staff read. A relay that refuses or cannot be reached gets the message on a later pass.
+async fn deliver_notifications(db: &Db, outbox: &Outbox, now: i64) -> Result<(), Error> {
+    let pending = undelivered(&mut *db.pool.acquire().await?, 100).await?;
+    for notification in pending {
+        let delivery = match &outbox.relay {
+            Some(relay) => {
+                let message = Message {
+                    from: &outbox.from,
+                    to: &notification.recipient,
+                    subject: &notification.subject,
+                    body: &notification.body,
+                };
+                if let Err(error) = send(relay, &message).await {
+                    tracing::warn!(%error, to = %notification.recipient, "notification not sent; trying again later");
+                    return Ok(());
+                }
+                "smtp"
+            }
+            None => "mail-log",
+        };
+        tracing::info!(to = %notification.recipient, subject = %notification.subject, delivery, "notification delivered");
+        mark_delivered(&mut *db.pool.acquire().await?, &notification.id, delivery, now).await?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use server::domain::dunning::{DAY_MS, DunningPolicy};
 use server::domain::stripe_signature::sign;
 use server::domain::time::parse_rfc3339_or_date;
-use server::jobs::payments::run_payments_pass;
+use server::jobs::payments::{Outbox, run_payments_pass};
 use server::services::billing_reconcile::reconcile_billing;
 use server::services::collection::Collector;
 use server::services::invoicing::run_billing_cycle;
@@ -26,6 +26,7 @@ const FINALIZED: &str = "2027-04-03T01:00:00Z";
 struct Scenario {
     app: TestApp,
     collector: Collector,
+    outbox: Outbox,
     acme: String,
     owner: Client,
 }
@@ -36,7 +37,7 @@ impl Scenario {
         let collector = Collector::test_mode(&app.db, DunningPolicy::default(), Duration::ZERO);
         let acme = app.organization_id("Acme Corp").await;
         let owner = app.client_for(&ACME_OWNER).await;
-        Self { app, collector, acme, owner }
+        Self { app, collector, outbox: Outbox::default(), acme, owner }
     }
 
     async fn save_card(&self, number: &str) -> reqwest::Response {
@@ -56,7 +57,7 @@ impl Scenario {
 
     async fn pass_at(&self, now: i64) {
         self.app.db.clock.set(now);
-        run_payments_pass(&self.app.db, &self.collector).await.expect("payments pass");
+        run_payments_pass(&self.app.db, &self.collector, &self.outbox).await.expect("payments pass");
     }
 
     async fn subscription_status(&self) -> String {
@@ -483,4 +484,66 @@ async fn staff_refund_part_of_a_payment_once_and_the_ledger_follows() {
     assert_eq!(page["payments"][0]["refunded"], "10.00 USD");
     assert_eq!(s.invoice_status().await, "paid");
     s.assert_reconciled().await;
+}
+
+/// A relay that accepts every message and keeps its text.
+async fn fake_smtp() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = received.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 fake relay\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let answer: &[u8] = match line.split(' ').next().unwrap_or_default() {
+                        "EHLO" => b"250-fake relay\r\n250 8BITMIME\r\n",
+                        "DATA" => {
+                            write.write_all(b"354 go on\r\n").await.unwrap();
+                            let mut text = String::new();
+                            while let Ok(Some(line)) = lines.next_line().await {
+                                if line == "." {
+                                    break;
+                                }
+                                text.push_str(&line);
+                                text.push('\n');
+                            }
+                            kept.lock().unwrap().push(text);
+                            b"250 queued\r\n"
+                        }
+                        "QUIT" => break,
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(answer).await.unwrap();
+                }
+            });
+        }
+    });
+    (address, received)
+}
+
+#[tokio::test]
+async fn notifications_go_to_the_smtp_relay_when_one_is_configured() {
+    let (relay, received) = fake_smtp().await;
+    let mut s = Scenario::new(&[]).await;
+    s.outbox = Outbox { relay: Some(relay), from: "billing@portal.test".into() };
+    s.save_card("4000 0000 0000 0341").await;
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    let messages = received.lock().unwrap().clone();
+    assert_eq!(messages.len(), 2, "payment failed, retry scheduled: {messages:?}");
+    let failed = messages
+        .iter()
+        .find(|m| m.contains("Subject: Payment failed for INV-2027-000001"))
+        .expect("the failure notice");
+    assert!(failed.starts_with("From: billing@portal.test\nTo: billing@acme.test\n"), "{failed}");
+    assert!(failed.contains("Your card was declined."));
+    assert_eq!(s.app.count("select count(*) from notifications where delivery = 'smtp'").await, 2);
+    s.pass_at(day0 + 1).await;
+    assert_eq!(received.lock().unwrap().len(), 2, "each notification is sent once");
 }

@@ -289,6 +289,17 @@ async fn card_and_payment_requests_are_checked_and_refused_ones_change_nothing()
 }
 
 const SECRET: &str = "whsec_payments_test";
+const SETUP_SUCCEEDED: &str = include_str!("../fixtures/setup_intent.succeeded.json");
+
+/// Stripe's `setup_intent.succeeded` as sent, for our customer and method.
+pub fn setup_event(id: &str, customer: &str, payment_method: &str, created: i64) -> String {
+    let mut event: Value = serde_json::from_str(SETUP_SUCCEEDED).unwrap();
+    event["id"] = json!(id);
+    event["created"] = json!(created);
+    event["data"]["object"]["customer"] = json!(customer);
+    event["data"]["object"]["payment_method"] = json!(payment_method);
+    event.to_string()
+}
 const SUCCEEDED: &str = include_str!("../fixtures/payment_intent.succeeded.json");
 
 /// The fixture, about our pending attempt, as a different event type and time.
@@ -360,14 +371,7 @@ async fn an_event_that_keeps_failing_is_retried_with_backoff_then_parked_and_rep
     let customer = format!("cus_test_{}", s.acme);
     let now = s.app.db.clock.now_ms();
     // A setup with a method the processor does not know (yet): processing it fails.
-    let body = json!({
-        "id": "evt_setup_unknown_method", "object": "event", "api_version": "2024-06-20", "created": now / 1000,
-        "livemode": false, "pending_webhooks": 1, "type": "setup_intent.succeeded",
-        "request": { "id": "req_1", "idempotency_key": null },
-        "data": { "object": { "id": "seti_1", "object": "setup_intent", "customer": customer,
-            "payment_method": "pm_test_later", "status": "succeeded", "usage": "off_session", "livemode": false } }
-    })
-    .to_string();
+    let body = setup_event("evt_setup_unknown_method", &customer, "pm_test_later", now / 1000);
     let signature = format!("t={},v1={}", now / 1000, sign(SECRET, now / 1000, body.as_bytes()));
     let response = new_client()
         .post(s.app.url("/stripe/webhook"))

@@ -12,6 +12,7 @@ use server::services::invoicing::run_billing_cycle;
 
 use crate::fake_stripe::{FakeStripe, Scripted};
 use crate::helpers::*;
+use crate::payments::setup_event;
 
 fn charge<'a>(key: &'a str) -> ChargeRequest<'a> {
     ChargeRequest {
@@ -159,12 +160,7 @@ async fn with_a_stripe_key_the_portal_sets_up_cards_on_stripe_and_charges_invoic
 
     // Stripe reports the completed setup by webhook; the worker stores the card it reads back.
     let created = start / 1000;
-    let event = json!({ "id": "evt_setup_1", "object": "event", "api_version": "2024-06-20", "created": created,
-        "livemode": false, "pending_webhooks": 1, "type": "setup_intent.succeeded",
-        "request": { "id": null, "idempotency_key": null },
-        "data": { "object": { "id": "seti_1", "object": "setup_intent", "customer": "cus_fake1",
-            "payment_method": "pm_card_visa", "status": "succeeded", "usage": "off_session", "livemode": false } } })
-    .to_string();
+    let event = setup_event("evt_setup_1", "cus_fake1", "pm_card_visa", created);
     let signature = format!("t={created},v1={}", sign(SECRET, created, event.as_bytes()));
     let delivered = new_client()
         .post(app.url("/stripe/webhook"))

@@ -97,6 +97,9 @@ pub async fn start_setup(
     organization_id: &str,
     return_url: &str,
 ) -> Result<String, Error> {
+    if collector.test_mode.is_some() {
+        return Err(AppError::conflict("channel", "cards are entered in the portal's form").into());
+    }
     let customer = ensure_profile(db, collector, organization_id).await?;
     match collector.channel.start_setup(&customer, return_url).await? {
         SetupStart::Redirect(url) => Ok(url),

@@ -82,10 +82,17 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
 /// it, and the demo data is created then.
 pub async fn spawn_app_at(start: Option<i64>, extra: &[&str]) -> TestApp {
     let url = fresh_database_url().await;
+    let app = spawn_instance(&url, start, extra).await;
+    seed_demo(&app.db, None).await.expect("seed demo data");
+    app
+}
+
+/// One more server on an existing database (a second instance behind the same load balancer).
+pub async fn spawn_instance(url: &str, start: Option<i64>, extra: &[&str]) -> TestApp {
     let mut args = vec![
         "server",
         "--database-url",
-        &url,
+        url,
         "--listen-addr",
         "127.0.0.1:0",
         "--public-base-url",
@@ -101,17 +108,17 @@ pub async fn spawn_app_at(start: Option<i64>, extra: &[&str]) -> TestApp {
     let settings = TestCli::parse_from(args).settings;
     let app = Application::build(&settings).await.expect("build the application");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let mut db = Db::connect(&url).await.expect("connect to the test database");
+    let mut db = Db::connect(url).await.expect("connect to the test database");
     db.clock = app.clock();
     if let Some(start) = start {
         db.clock.set(start);
     }
-    seed_demo(&db, None).await.expect("seed demo data");
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    TestApp { address, db, rules: BillingRules::from(&settings), database_url: url, client: new_client(), _stop: stop }
+    let rules = BillingRules::from(&settings);
+    TestApp { address, db, rules, database_url: url.to_owned(), client: new_client(), _stop: stop }
 }
 
 pub fn new_client() -> Client {

@@ -1,5 +1,6 @@
 //! API tests: the real server over real HTTP, on SQLite or PostgreSQL (see helpers).
 mod authz;
+mod authz_matrix;
 mod billing;
 mod crash;
 mod fake_stripe;
@@ -9,6 +10,7 @@ mod namespaces_and_keys;
 mod operations;
 mod payments;
 mod rollups;
+mod scale_out;
 mod sessions;
 mod stripe_channel;
 mod stripe_webhook;

@@ -1,0 +1,147 @@
+//! Every server function and route × (anonymous, member, owner, owner of another organization,
+//! staff admin) → the status each must get. Inputs for the allowed callers are chosen invalid
+//! wherever a call would change something, so the matrix shows that authorization is decided
+//! before anything else and that refused calls change nothing.
+use reqwest::{Client, StatusCode};
+
+use crate::helpers::*;
+
+/// [anonymous, member, owner, other organization's owner, staff] for one call.
+type Expected = [u16; 5];
+
+struct Row {
+    function: &'static str,
+    form: Vec<(&'static str, String)>,
+    expected: Expected,
+}
+
+fn row(function: &'static str, form: &[(&'static str, &str)], expected: Expected) -> Row {
+    Row { function, form: form.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(), expected }
+}
+
+#[tokio::test]
+async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() {
+    let app = spawn_app().await;
+    let acme = app.organization_id("Acme Corp").await;
+    let org = acme.as_str();
+    let callers: [Client; 5] = [
+        new_client(),
+        app.client_for(&ACME_MEMBER).await,
+        app.client_for(&ACME_OWNER).await,
+        app.client_for(&GLOBEX_OWNER).await,
+        app.client_for(&STAFF).await,
+    ];
+    let rows = vec![
+        // Reads of one organization: its people only; everyone else learns nothing (404).
+        row("dashboard", &[("organization_id", org)], [401, 200, 200, 404, 404]),
+        row("api_keys", &[("organization_id", org)], [401, 200, 200, 404, 404]),
+        row(
+            "usage",
+            &[("organization_id", org), ("metric", "actions"), ("range", "Last24Hours")],
+            [401, 200, 200, 404, 404],
+        ),
+        row("plan", &[("organization_id", org)], [401, 200, 200, 404, 404]),
+        row("invoices", &[("organization_id", org)], [401, 200, 200, 404, 404]),
+        row("invoice", &[("organization_id", org), ("invoice_id", "in_unknown")], [401, 404, 404, 404, 404]),
+        row("billing_status", &[("organization_id", org)], [401, 200, 200, 404, 404]),
+        row("payment_method", &[("organization_id", org)], [401, 200, 200, 404, 404]),
+        // Changes to one organization: owners only (members 403); invalid input for the owner.
+        row("create_namespace", &[("organization_id", org), ("name", "")], [401, 403, 422, 404, 404]),
+        row("create_api_key", &[("organization_id", org), ("name", "")], [401, 403, 422, 404, 404]),
+        row("revoke_api_key", &[("organization_id", org), ("key_id", "key_unknown")], [401, 403, 404, 404, 404]),
+        row("preview_plan_change", &[("organization_id", org), ("plan", "Nonexistent")], [401, 403, 422, 404, 404]),
+        row(
+            "confirm_plan_change",
+            &[("organization_id", org), ("plan", "Nonexistent"), ("token", "forged")],
+            [401, 403, 409, 404, 404],
+        ),
+        row(
+            "save_test_card",
+            &[("organization_id", org), ("number", "1"), ("exp_month", "1"), ("exp_year", "2031")],
+            [401, 403, 422, 404, 404],
+        ),
+        row("pay_now", &[("organization_id", org)], [401, 403, 409, 404, 404]),
+        row("start_card_setup", &[("organization_id", org)], [401, 403, 409, 404, 404]),
+        // Staff only; to everyone else these do not exist.
+        row("admin_organizations", &[], [401, 404, 404, 404, 200]),
+        row("admin_customer", &[("organization_id", org)], [401, 404, 404, 404, 200]),
+        row("admin_parked_events", &[], [401, 404, 404, 404, 200]),
+        row(
+            "issue_credit",
+            &[("organization_id", org), ("amount", "0"), ("reason", "x"), ("expires", ""), ("idempotency_key", "k")],
+            [401, 404, 404, 404, 422],
+        ),
+        row("void_invoice", &[("invoice_id", "in_unknown"), ("reason", "")], [401, 404, 404, 404, 422]),
+        row(
+            "refund_payment",
+            &[("payment_id", "pay_unknown"), ("amount", "0"), ("reason", "x"), ("idempotency_key", "k")],
+            [401, 404, 404, 404, 422],
+        ),
+        // Anyone may ask who they are.
+        row("whoami", &[], [200, 200, 200, 200, 200]),
+        // Last, because it changes the subscription for the owner.
+        row("cancel_subscription", &[("organization_id", org)], [401, 403, 200, 404, 404]),
+    ];
+    let mut mismatches = Vec::new();
+    for row in &rows {
+        for (who, client) in callers.iter().enumerate() {
+            let status = app.call_with(client, row.function, &pairs(&row.form)).await.status().as_u16();
+            if status != row.expected[who] {
+                mismatches
+                    .push(format!("{} as {}: {status}, expected {}", row.function, NAMES[who], row.expected[who]));
+            }
+        }
+    }
+    assert_eq!(mismatches, Vec::<String>::new());
+    // Nothing a refused or invalid call could have written exists.
+    for table in ["payment_profiles", "credits", "plan_changes", "api_keys", "payments"] {
+        assert_eq!(app.count(&format!("select count(*) from {table}")).await, 0, "{table}");
+    }
+    assert_eq!(app.count("select count(*) from namespaces").await, 3, "the demo's namespaces only");
+}
+
+const NAMES: [&str; 5] = ["anonymous", "member", "owner", "other owner", "staff"];
+
+fn pairs<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    form.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[tokio::test]
+async fn every_organization_route_answers_each_kind_of_caller_as_the_matrix_says() {
+    let app = spawn_app().await;
+    let acme = app.organization_id("Acme Corp").await;
+    let callers: [Client; 5] = [
+        new_client(),
+        app.client_for(&ACME_MEMBER).await,
+        app.client_for(&ACME_OWNER).await,
+        app.client_for(&GLOBEX_OWNER).await,
+        app.client_for(&STAFF).await,
+    ];
+    // Pages: anonymous callers are sent to log in (302).
+    let pages: Vec<(String, Expected)> = vec![
+        (format!("/orgs/{acme}"), [302, 200, 200, 404, 404]),
+        (format!("/orgs/{acme}/usage"), [302, 200, 200, 404, 404]),
+        (format!("/orgs/{acme}/invoices"), [302, 200, 200, 404, 404]),
+        (format!("/orgs/{acme}/plan"), [302, 200, 200, 404, 404]),
+        (format!("/orgs/{acme}/payment"), [302, 200, 200, 404, 404]),
+        (format!("/orgs/{acme}/namespaces"), [302, 200, 200, 404, 404]),
+        (format!("/admin/orgs/{acme}"), [302, 404, 404, 404, 200]),
+        ("/admin".to_owned(), [302, 404, 404, 404, 200]),
+        (format!("/orgs/{acme}/usage.csv"), [401, 200, 200, 404, 404]),
+    ];
+    let mut mismatches = Vec::new();
+    for (path, expected) in &pages {
+        for (who, client) in callers.iter().enumerate() {
+            let status = app.get_page(client, path).await.status().as_u16();
+            if status != expected[who] {
+                mismatches.push(format!("GET {path} as {}: {status}, expected {}", NAMES[who], expected[who]));
+            }
+        }
+    }
+    assert_eq!(mismatches, Vec::<String>::new());
+    // The machine API takes API keys only: a session cookie is not enough.
+    for (who, client) in callers.iter().enumerate() {
+        let status = client.get(app.url("/v1/namespaces")).send().await.unwrap().status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{}", NAMES[who]);
+    }
+}

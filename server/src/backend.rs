@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use crate::db::Db;
 use crate::services::accounts::{self, LoginThrottle};
 use crate::services::admin_billing::{self, CreditRequest};
+use crate::services::admin_payments;
 use crate::services::collection::Collector;
 use crate::services::invoicing::BillingRules;
 use crate::services::payment_methods::{self, CardForm};
@@ -172,5 +173,29 @@ impl PortalBackend for Backend {
             idempotency_key: &form.idempotency_key,
         };
         Ok(refunds::refund_payment(&self.db, &self.collector, &actor.email, &request).await?)
+    }
+
+    async fn admin_retry_payments(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        reason: &str,
+    ) -> Result<usize, AppError> {
+        let results =
+            admin_payments::retry_payments(&self.db, &self.collector, &actor.email, organization_id, reason).await?;
+        Ok(results.len())
+    }
+
+    async fn mark_uncollectible(&self, actor: &SessionUser, invoice_id: &str, reason: &str) -> Result<(), AppError> {
+        Ok(admin_payments::mark_uncollectible(&self.db, &actor.email, invoice_id, reason).await?)
+    }
+
+    async fn replay_webhook_event(
+        &self,
+        actor: &SessionUser,
+        event_id: &str,
+        reason: &str,
+    ) -> Result<String, AppError> {
+        Ok(admin_payments::replay_event(&self.db, &self.collector, &actor.email, event_id, reason).await?)
     }
 }

@@ -68,6 +68,17 @@ pub trait PortalBackend: Send + Sync + 'static {
     async fn start_card_setup(&self, organization_id: &str) -> Result<String, AppError>;
     async fn parked_events(&self) -> Result<Vec<ParkedEvent>, AppError>;
     async fn refund_payment(&self, actor: &SessionUser, form: RefundForm) -> Result<(), AppError>;
+    /// Staff: charge what the organization owes now. Answers how many invoices were tried.
+    async fn admin_retry_payments(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        reason: &str,
+    ) -> Result<usize, AppError>;
+    async fn mark_uncollectible(&self, actor: &SessionUser, invoice_id: &str, reason: &str) -> Result<(), AppError>;
+    /// Staff: run a stored webhook event again; answers the status it ended in.
+    async fn replay_webhook_event(&self, actor: &SessionUser, event_id: &str, reason: &str)
+    -> Result<String, AppError>;
 }
 
 /// The staff refund form as submitted.

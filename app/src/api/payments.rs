@@ -101,3 +101,42 @@ pub async fn refund_payment(
         .await,
     )
 }
+
+#[server(endpoint = "admin_retry_payments")]
+pub async fn admin_retry_payments(organization_id: String, reason: String) -> Result<usize, AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(
+        async {
+            let user = require_user().await?;
+            user.require_staff()?;
+            backend()?.admin_retry_payments(&user, &organization_id, &reason).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "mark_uncollectible")]
+pub async fn mark_uncollectible(invoice_id: String, reason: String) -> Result<(), AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(
+        async {
+            let user = require_user().await?;
+            user.require_staff()?;
+            backend()?.mark_uncollectible(&user, &invoice_id, &reason).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "replay_webhook_event")]
+pub async fn replay_webhook_event(event_id: String, reason: String) -> Result<String, AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(
+        async {
+            let user = require_user().await?;
+            user.require_staff()?;
+            backend()?.replay_webhook_event(&user, &event_id, &reason).await
+        }
+        .await,
+    )
+}

@@ -5,7 +5,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::billing::{IssueCredit, VoidInvoice, get_admin_customer};
 use crate::api::dto::billing::InvoiceSummary;
 use crate::api::dto::payments::{NotificationView, PaymentView};
-use crate::api::payments::RefundPayment;
+use crate::api::payments::{AdminRetryPayments, MarkUncollectible, RefundPayment};
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::AdminHeader;
@@ -21,9 +21,15 @@ pub fn AdminCustomerPage() -> impl IntoView {
     let credit = ServerAction::<IssueCredit>::new();
     let void = ServerAction::<VoidInvoice>::new();
     let refund = ServerAction::<RefundPayment>::new();
+    let uncollectible = ServerAction::<MarkUncollectible>::new();
+    let retry = ServerAction::<AdminRetryPayments>::new();
     let customer = Resource::new(
-        move || (organization_id.get(), credit.version().get(), void.version().get(), refund.version().get()),
-        |(org, _, _, _)| get_admin_customer(org),
+        move || {
+            let versions =
+                [credit.version(), void.version(), refund.version(), uncollectible.version(), retry.version()];
+            (organization_id.get(), versions.map(|v| v.get()))
+        },
+        |(org, _)| get_admin_customer(org),
     );
     view! {
         <Title text="Customer · Admin · Billing portal"/>
@@ -38,6 +44,7 @@ pub fn AdminCustomerPage() -> impl IntoView {
                     let voidable: Vec<InvoiceSummary> = c.billing.invoices.iter()
                         .filter(|i| i.status == "open" || i.status == "finalized").cloned().collect();
                     let refund_key_base = c.credit_form_key.clone();
+                    let retry_org = c.organization_id.clone();
                     view! {
                         <h1 id="customer-name">{c.name}</h1>
                         <p>{c.billing_email} " · " {c.plan} " (" {c.subscription_status} ")"</p>
@@ -47,7 +54,8 @@ pub fn AdminCustomerPage() -> impl IntoView {
                         </section>
                         <h2>"Invoices"</h2>
                         <InvoiceTable invoices=c.billing.invoices link_base=None/>
-                        {voidable.into_iter().map(|i| view! { <VoidForm action=void invoice=i/> }).collect_view()}
+                        {voidable.iter().cloned().map(|i| view! { <VoidForm action=void invoice=i/> }).collect_view()}
+                        {voidable.into_iter().filter(|i| i.status == "open").map(|i| view! { <UncollectibleForm action=uncollectible invoice=i/> }).collect_view()}
                         <h2>"Credits"</h2>
                         <CreditTable credits=c.billing.credits/>
                         <CreditForm action=credit organization_id=c.organization_id idempotency_key=c.credit_form_key/>
@@ -59,6 +67,14 @@ pub fn AdminCustomerPage() -> impl IntoView {
                         }).collect_view()}
                         <h2>"Collection"</h2>
                         {c.payment_status.past_due.is_empty().then(|| view! { <p id="nothing-past-due">"Nothing is past due."</p> })}
+                        {(!c.payment_status.past_due.is_empty()).then(|| view! {
+                            <ActionForm action=retry attr:class="card form" attr:id="retry-form">
+                                <input type="hidden" name="organization_id" value=retry_org/>
+                                <label>"Retry the payment now (reason)" <input name="reason" required maxlength="500"/></label>
+                                <button type="submit" id="retry-payments">"Retry payment now"</button>
+                                <p class="form-error" role="alert">{move || form_message(retry.value().get())}</p>
+                            </ActionForm>
+                        })}
                         {c.payment_status.past_due.into_iter().map(|invoice| view! {
                             <section class="card past-due">
                                 <h3>{format!("{} past due ({})", invoice.number, invoice.amount_due)}</h3>
@@ -107,6 +123,20 @@ fn VoidForm(action: ServerAction<VoidInvoice>, invoice: InvoiceSummary) -> impl 
             <label>{format!("Void {label} (reason)")} <input name="reason" required maxlength="500"/></label>
             <button type="submit">{format!("Void {label}")}</button>
             <p class="form-error" role="alert">{move || action.value().get().and_then(|r| r.err()).map(|e| e.message())}</p>
+        </ActionForm>
+    }
+}
+
+/// Writes an open invoice off: collection stops; a later payment still settles it.
+#[component]
+fn UncollectibleForm(action: ServerAction<MarkUncollectible>, invoice: InvoiceSummary) -> impl IntoView {
+    let label = invoice.number.unwrap_or_else(|| invoice.id.clone());
+    view! {
+        <ActionForm action attr:class="card form uncollectible-form">
+            <input type="hidden" name="invoice_id" value=invoice.id/>
+            <label>{format!("Mark {label} uncollectible (reason)")} <input name="reason" required maxlength="500"/></label>
+            <button type="submit">{format!("Mark {label} uncollectible")}</button>
+            <p class="form-error" role="alert">{move || form_message(action.value().get())}</p>
         </ActionForm>
     }
 }

@@ -134,7 +134,7 @@ pub async fn void_invoice(db: &Db, admin: &str, invoice_id: &str, reason: &str) 
         reason: Some(reason),
     };
     append_audit(&mut tx, audit, now).await?;
-    stop_collecting(&mut tx, &invoice, now).await?;
+    stop_collecting(&mut tx, &invoice, "Invoice voided; collection stopped.", now).await?;
     tx.commit().await?;
     Ok(())
 }

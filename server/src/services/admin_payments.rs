@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::db::Db;
 use crate::db::audit::{AuditEntry, append_audit};
+use crate::db::organizations::find_organization;
 use crate::db::{invoices, stripe_events};
 use crate::domain::invoice::InvoiceStatus;
 use crate::error::Error;
@@ -13,7 +14,12 @@ use crate::services::admin_billing::reason_of;
 use crate::services::collection::{Collector, RetryResult, retry_now, stop_collecting};
 use crate::services::payment_events::process_event;
 
-async fn audit(db: &Db, organization_id: Option<&str>, entry: (&str, &str, &str), after: serde_json::Value) -> Result<(), Error> {
+async fn audit(
+    db: &Db,
+    organization_id: Option<&str>,
+    entry: (&str, &str, &str),
+    after: serde_json::Value,
+) -> Result<(), Error> {
     let (actor, action, target) = entry;
     let now = db.clock.now_ms();
     let audit = AuditEntry { organization_id, actor, action, target, before: None, after: Some(after), reason: None };
@@ -29,10 +35,16 @@ pub async fn retry_payments(
     reason: &str,
 ) -> Result<Vec<RetryResult>, Error> {
     let reason = reason_of(reason)?;
+    find_organization(&mut *db.pool.acquire().await?, organization_id).await?.ok_or(AppError::NotFound)?;
     let results = retry_now(db, collector, organization_id, None, db.clock.now_ms()).await?;
     let outcome: Vec<String> = results.iter().map(|r| format!("{}: {:?}", r.invoice_id, r.attempt)).collect();
-    audit(db, Some(organization_id), (admin, "payment.retry", organization_id), json!({ "results": outcome, "reason": reason }))
-        .await?;
+    audit(
+        db,
+        Some(organization_id),
+        (admin, "payment.retry", organization_id),
+        json!({ "results": outcome, "reason": reason }),
+    )
+    .await?;
     Ok(results)
 }
 
@@ -46,7 +58,7 @@ pub async fn mark_uncollectible(db: &Db, admin: &str, invoice_id: &str, reason: 
     if !invoices::settle_status(&mut tx, invoice_id, from, InvoiceStatus::Uncollectible, now).await? {
         return Err(AppError::conflict("status", "the invoice changed meanwhile; reload it").into());
     }
-    stop_collecting(&mut tx, &invoice, now).await?;
+    stop_collecting(&mut tx, &invoice, "Written off as uncollectible; collection stopped.", now).await?;
     let audit = AuditEntry {
         organization_id: Some(&invoice.organization_id),
         actor: admin,
@@ -62,7 +74,13 @@ pub async fn mark_uncollectible(db: &Db, admin: &str, invoice_id: &str, reason: 
 }
 
 /// Runs a parked (or any stored) webhook event again now; answers the status it ended in.
-pub async fn replay_event(db: &Db, collector: &Collector, admin: &str, event_id: &str, reason: &str) -> Result<String, Error> {
+pub async fn replay_event(
+    db: &Db,
+    collector: &Collector,
+    admin: &str,
+    event_id: &str,
+    reason: &str,
+) -> Result<String, Error> {
     let reason = reason_of(reason)?;
     let now = db.clock.now_ms();
     if !stripe_events::requeue(&mut *db.pool.acquire().await?, event_id, now).await? {

@@ -323,11 +323,15 @@ pub async fn payment_succeeded(
     Ok(true)
 }
 
-/// An invoice voided by staff is no longer collected; if it was the last one past due, the
-/// subscription is back in good standing.
-pub async fn stop_collecting(conn: &mut AnyConnection, invoice: &InvoiceRow, now: i64) -> Result<(), Error> {
+/// An invoice staff voided or wrote off is no longer collected; if it was the last one past due,
+/// the subscription is back in good standing.
+pub async fn stop_collecting(
+    conn: &mut AnyConnection,
+    invoice: &InvoiceRow,
+    detail: &str,
+    now: i64,
+) -> Result<(), Error> {
     if collections::finish(conn, &invoice.id, "stopped", now).await? {
-        let detail = "Invoice voided; collection stopped.";
         collections::record_event(conn, &invoice.id, &invoice.organization_id, "stopped", detail, now).await?;
         reactivate_when_settled(conn, invoice, now).await?;
     }

@@ -1,6 +1,7 @@
 //! Use cases: each one opens its own transaction and calls the database modules.
 pub mod accounts;
 pub mod admin_billing;
+pub mod admin_payments;
 pub mod billing;
 pub mod billing_reconcile;
 pub mod collection;

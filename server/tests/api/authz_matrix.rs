@@ -77,6 +77,9 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
             &[("payment_id", "pay_unknown"), ("amount", "0"), ("reason", "x"), ("idempotency_key", "k")],
             [401, 404, 404, 404, 422],
         ),
+        row("admin_retry_payments", &[("organization_id", org), ("reason", "")], [401, 404, 404, 404, 422]),
+        row("mark_uncollectible", &[("invoice_id", "in_unknown"), ("reason", "")], [401, 404, 404, 404, 422]),
+        row("replay_webhook_event", &[("event_id", "evt_unknown"), ("reason", "")], [401, 404, 404, 404, 422]),
         // Anyone may ask who they are.
         row("whoami", &[], [200, 200, 200, 200, 200]),
         // Last, because it changes the subscription for the owner.

@@ -551,3 +551,51 @@ async fn notifications_go_to_the_smtp_relay_when_one_is_configured() {
     s.pass_at(day0 + 1).await;
     assert_eq!(received.lock().unwrap().len(), 2, "each notification is sent once");
 }
+
+#[tokio::test]
+async fn staff_retry_now_write_off_and_replay_each_with_a_reason_and_an_audit_entry() {
+    let s = Scenario::new(&[]).await;
+    s.save_card("4000 0000 0000 0341").await;
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    let staff = s.app.client_for(&STAFF).await;
+    let retry = |reason: &'static str| {
+        let form = [("organization_id", s.acme.clone()), ("reason", reason.to_owned())];
+        let request = staff.post(s.app.url("/api/admin_retry_payments")).header("origin", ORIGIN).form(&form);
+        async move { request.send().await.expect("request") }
+    };
+    assert_eq!(retry("").await.status(), StatusCode::UNPROCESSABLE_ENTITY, "a reason is required");
+    assert_eq!(s.payments().await.len(), 1);
+    let tried = retry("customer called; card replaced at the bank").await;
+    assert_eq!(json(tried).await, json!(1));
+    assert_eq!(s.payments().await[1], failed(2, "card_declined", "customer"));
+    let step: i64 = sqlx::query_scalar("select dunning_step from collections").fetch_one(&s.app.db.pool).await.unwrap();
+    assert_eq!(step, 0, "a manual retry does not move dunning on");
+
+    let invoice_id: String = sqlx::query_scalar("select id from invoices").fetch_one(&s.app.db.pool).await.unwrap();
+    let write_off = s
+        .app
+        .call_with(&staff, "mark_uncollectible", &[("invoice_id", &invoice_id), ("reason", "customer insolvent")])
+        .await;
+    assert_eq!(write_off.status(), StatusCode::OK);
+    assert_eq!(s.invoice_status().await, "uncollectible");
+    assert_eq!(s.subscription_status().await, "active", "nothing is past due any more");
+    s.pass_at(day0 + 3 * DAY_MS).await;
+    assert_eq!(s.payments().await.len(), 2, "no more dunning for a written-off invoice");
+    let again =
+        s.app.call_with(&staff, "mark_uncollectible", &[("invoice_id", &invoice_id), ("reason", "twice")]).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+
+    let event: String =
+        sqlx::query_scalar("select id from stripe_events where event_type = 'payment_intent.payment_failed' limit 1")
+            .fetch_one(&s.app.db.pool)
+            .await
+            .unwrap();
+    let replayed =
+        s.app.call_with(&staff, "replay_webhook_event", &[("event_id", &event), ("reason", "checking")]).await;
+    assert_eq!(json(replayed).await, json!("processed"));
+    for action in ["payment.retry", "invoice.uncollectible", "webhook.replay"] {
+        let sql = format!("select count(*) from audit_log where action = '{action}' and actor = 'admin@portal.test'");
+        assert_eq!(s.app.count(&sql).await, 1, "{action}");
+    }
+}

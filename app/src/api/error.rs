@@ -32,9 +32,11 @@ pub enum AppError {
     /// The cause is logged on the server; the browser only learns that something failed.
     #[error("internal error")]
     Internal,
-    /// Transport failures between the browser and a server function (network, encoding).
-    #[error("request failed: {0}")]
-    Transport(String),
+    /// Transport failures between the browser and a server function (network, encoding, arguments
+    /// that do not decode). A struct variant: the internally tagged encoding cannot carry a bare
+    /// string, and failing to encode an error would take the whole response down.
+    #[error("request failed: {message}")]
+    Transport { message: String },
 }
 
 impl AppError {
@@ -59,7 +61,7 @@ impl AppError {
             Self::PayloadTooLarge { .. } => 413,
             Self::Invalid { .. } => 422,
             Self::RateLimited { .. } => 429,
-            Self::Transport(_) | Self::Malformed { .. } => 400,
+            Self::Transport { .. } | Self::Malformed { .. } => 400,
             Self::Internal => 500,
         }
     }
@@ -87,7 +89,7 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        Self::Transport(value.to_string())
+        Self::Transport { message: value.to_string() }
     }
 }
 
@@ -159,7 +161,7 @@ mod http {
                 Self::RateLimited { .. } => "rate_limited",
                 Self::CrossSite => "cross_site",
                 Self::Internal => "internal",
-                Self::Transport(_) => "bad_request",
+                Self::Transport { .. } => "bad_request",
             }
         }
     }

@@ -71,6 +71,7 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
             move || app::shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(axum::middleware::from_fn(guard::error_status_from_body))
         .layer(axum::middleware::from_fn_with_state(state.origin.clone(), guard::refuse_cross_site))
         .layer(session_layer)
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))

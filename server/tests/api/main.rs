@@ -4,6 +4,7 @@ mod authz_matrix;
 mod billing;
 mod crash;
 mod fake_stripe;
+mod fuzz;
 mod helpers;
 mod ingest;
 mod namespaces_and_keys;

@@ -135,13 +135,6 @@ pub async fn release(conn: &mut AnyConnection, invoice_id: &str) -> Result<(), E
     Ok(())
 }
 
-pub async fn collection(conn: &mut AnyConnection, invoice_id: &str) -> Result<Option<CollectionRow>, Error> {
-    Ok(sqlx::query_as(&format!("select {COLLECTION_COLUMNS} from collections where invoice_id = $1"))
-        .bind(invoice_id)
-        .fetch_optional(conn)
-        .await?)
-}
-
 pub async fn open_collections_of(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<CollectionRow>, Error> {
     Ok(sqlx::query_as(&format!(
         "select {COLLECTION_COLUMNS} from collections

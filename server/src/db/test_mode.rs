@@ -99,14 +99,6 @@ pub async fn charge_by_intent(
         .await?)
 }
 
-/// Counts charges per idempotency key: the crash tests prove there is never more than one.
-pub async fn count_charges_for(conn: &mut AnyConnection, customer_id: &str) -> Result<i64, Error> {
-    Ok(sqlx::query_scalar("select count(*) from test_mode_charges where customer_id = $1")
-        .bind(customer_id)
-        .fetch_one(conn)
-        .await?)
-}
-
 /// Records a refund unless one with this key exists, and raises the charge's refunded total.
 /// Answers the refund id and the charge's refunded total after it, or None when the refund
 /// would exceed what was charged.

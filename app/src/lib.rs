@@ -13,6 +13,7 @@ use components::layout::OrgLayout;
 use pages::{
     admin::AdminPage,
     admin_customer::AdminCustomerPage,
+    admin_operations::OperationsPage,
     dashboard::DashboardPage,
     home::HomePage,
     invoices::{InvoicePage, InvoicesPage},
@@ -63,6 +64,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage/>
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/orgs/:org") view=AdminCustomerPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/operations") view=OperationsPage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("/orgs/:org") view=OrgLayout ssr=SsrMode::Async>
                         <Route path=path!("") view=DashboardPage ssr=SsrMode::Async/>
                         <Route path=path!("namespaces") view=NamespacesPage ssr=SsrMode::Async/>

@@ -2,11 +2,11 @@
 use std::sync::Arc;
 
 use app::api::backend::{CreditForm, PortalBackend, RefundForm, TestCardForm};
-use app::api::dto::admin::AdminCustomer;
+use app::api::dto::admin::{AdminCustomer, CustomerSearch, Operations};
 use app::api::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
 use app::api::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
 use app::api::dto::usage::{UsageRange, UsageReport};
-use app::api::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary, SessionUser};
+use app::api::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, SessionUser};
 use app::api::error::AppError;
 use async_trait::async_trait;
 
@@ -18,7 +18,9 @@ use crate::services::collection::Collector;
 use crate::services::invoicing::BillingRules;
 use crate::services::payment_methods::{self, CardForm};
 use crate::services::refunds::{self, RefundRequest};
-use crate::services::{invoice_views, organizations, payment_views, plan_change, usage_report};
+use crate::services::{
+    customer_detail, invoice_views, operations, organizations, payment_views, plan_change, suspension, usage_report,
+};
 
 pub struct Backend {
     pub db: Db,
@@ -69,8 +71,26 @@ impl PortalBackend for Backend {
         Ok(organizations::revoke_api_key(&self.db, &actor.email, organization_id, key_id).await?)
     }
 
-    async fn list_organizations(&self) -> Result<Vec<OrganizationSummary>, AppError> {
-        Ok(organizations::list_organizations(&self.db).await?)
+    async fn search_customers(&self, query: &str, page: u32) -> Result<CustomerSearch, AppError> {
+        Ok(customer_detail::search_customers(&self.db, query, page).await?)
+    }
+
+    async fn operations(&self) -> Result<Operations, AppError> {
+        Ok(operations::operations(&self.db).await?)
+    }
+
+    async fn set_suspended(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        suspended: bool,
+        reason: &str,
+    ) -> Result<(), AppError> {
+        match suspended {
+            true => suspension::suspend(&self.db, &actor.email, organization_id, reason).await?,
+            false => suspension::unsuspend(&self.db, &actor.email, organization_id, reason).await?,
+        }
+        Ok(())
     }
 
     async fn usage_report(
@@ -96,8 +116,10 @@ impl PortalBackend for Backend {
         organization_id: &str,
         plan: &str,
         token: &str,
+        reason: Option<&str>,
     ) -> Result<PlanPage, AppError> {
-        Ok(plan_change::confirm(&self.db, &self.billing, &actor.email, organization_id, plan, token).await?)
+        let change = plan_change::Confirmation { actor: &actor.email, organization_id, plan, token, reason };
+        Ok(plan_change::confirm(&self.db, &self.billing, &change).await?)
     }
 
     async fn cancel_subscription(&self, actor: &SessionUser, organization_id: &str) -> Result<PlanPage, AppError> {
@@ -113,7 +135,7 @@ impl PortalBackend for Backend {
     }
 
     async fn admin_customer(&self, organization_id: &str) -> Result<AdminCustomer, AppError> {
-        Ok(admin_billing::admin_customer(&self.db, &self.collector.policy, organization_id).await?)
+        Ok(customer_detail::admin_customer(&self.db, &self.collector.policy, organization_id).await?)
     }
 
     async fn issue_credit(&self, actor: &SessionUser, form: CreditForm) -> Result<IssuedCredit, AppError> {

@@ -6,12 +6,11 @@ use server::db::Db;
 use server::db::stripe_events;
 use server::domain::time::{display_ms, now_ms, parse_rfc3339_or_date};
 use server::error::Error;
-use server::services::billing_reconcile::reconcile_billing;
 use server::services::collection::Collector;
 use server::services::demo::{DEMO_LOGINS, seed_demo};
 use server::services::invoicing::BillingRules;
 use server::services::payment_events::process_event;
-use server::services::usage::reconcile;
+use server::services::reconciliation::run_reconciliation;
 use server::startup::{Application, shutdown_signal};
 use server::telemetry::init_tracing;
 
@@ -144,32 +143,12 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let from = from.as_deref().map(parse_instant).transpose()?.unwrap_or(i64::MIN / 2);
             let to = to.as_deref().map(parse_instant).transpose()?.unwrap_or(now_ms() + 86_400_000);
             let db = Db::connect(&settings.database_url).await?;
-            let (mismatches, pending) = reconcile(&db, from, to).await?;
-            for m in &mismatches {
-                println!(
-                    "MISMATCH {} {} {} {} {} events={} rollups={}",
-                    m.level,
-                    display_ms(m.at),
-                    m.organization_id,
-                    m.namespace_id,
-                    m.metric,
-                    m.from_events,
-                    m.from_rollups
-                );
-            }
-            println!("rollups: {} mismatches ({pending} hours still waiting for rollup)", mismatches.len());
             let rules = BillingRules::from(&settings);
-            let billing = reconcile_billing(&db, &rules, (from, to), db.clock.now_ms()).await?;
-            for problem in &billing.mismatches {
-                println!("MISMATCH billing {problem}");
+            let report = run_reconciliation(&db, &rules, (from, to)).await?;
+            for line in report.mismatches.iter().chain(&report.summary) {
+                println!("{line}");
             }
-            println!(
-                "billing: {} invoices checked, {} mismatches ({} periods with late usage still to be adjusted)",
-                billing.invoices_checked,
-                billing.mismatches.len(),
-                billing.pending_adjustments
-            );
-            let total = mismatches.len() + billing.mismatches.len();
+            let total = report.mismatches.len();
             if total == 0 { Ok(()) } else { Err(Error::Corrupt(format!("{total} reconciliation mismatches"))) }
         }
     }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use leptos::prelude::*;
 
-use super::dto::admin::AdminCustomer;
+use super::dto::admin::{AdminCustomer, CustomerSearch, Operations};
 use super::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
 use super::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
 use super::dto::usage::{UsageRange, UsageReport};
-use super::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary, SessionUser};
+use super::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, SessionUser};
 use super::error::AppError;
 
 #[async_trait]
@@ -32,7 +32,16 @@ pub trait PortalBackend: Send + Sync + 'static {
         name: &str,
     ) -> Result<CreatedApiKey, AppError>;
     async fn revoke_api_key(&self, actor: &SessionUser, organization_id: &str, key_id: &str) -> Result<(), AppError>;
-    async fn list_organizations(&self) -> Result<Vec<OrganizationSummary>, AppError>;
+    async fn search_customers(&self, query: &str, page: u32) -> Result<CustomerSearch, AppError>;
+    async fn operations(&self) -> Result<Operations, AppError>;
+    /// Staff: suspend (`true`) or lift a suspension (`false`), with the reason for the audit log.
+    async fn set_suspended(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        suspended: bool,
+        reason: &str,
+    ) -> Result<(), AppError>;
     async fn usage_report(
         &self,
         organization_id: &str,
@@ -41,12 +50,14 @@ pub trait PortalBackend: Send + Sync + 'static {
     ) -> Result<UsageReport, AppError>;
     async fn plan_page(&self, organization_id: &str) -> Result<PlanPage, AppError>;
     async fn preview_plan_change(&self, organization_id: &str, plan: &str) -> Result<PlanChangePreview, AppError>;
+    /// `reason` is required when staff act for the customer, and audited.
     async fn confirm_plan_change(
         &self,
         actor: &SessionUser,
         organization_id: &str,
         plan: &str,
         token: &str,
+        reason: Option<&str>,
     ) -> Result<PlanPage, AppError>;
     async fn cancel_subscription(&self, actor: &SessionUser, organization_id: &str) -> Result<PlanPage, AppError>;
     async fn invoices_page(&self, organization_id: &str) -> Result<InvoicesPage, AppError>;

@@ -36,7 +36,7 @@ pub async fn confirm_plan_change(organization_id: String, plan: String, token: S
         async {
             let user = require_user().await?;
             user.require_owner(&organization_id)?;
-            backend()?.confirm_plan_change(&user, &organization_id, &plan, &token).await
+            backend()?.confirm_plan_change(&user, &organization_id, &plan, &token, None).await
         }
         .await,
     )

@@ -475,5 +475,115 @@ pub mod admin {
         pub payments: Vec<super::payments::PaymentView>,
         /// A fresh idempotency key for the credit form: a double submit of that form grants once.
         pub credit_form_key: String,
+        pub estimate: Option<super::usage::CostEstimate>,
+        /// Usage of the current period per namespace and metric, from the hourly rollups.
+        pub period_usage: Vec<UsageTotal>,
+        pub namespaces: Vec<NamespaceState>,
+        /// Every status change of the subscription, newest first.
+        pub status_history: Vec<StatusChange>,
+        /// Ledger transactions, newest first, with the balances after each.
+        pub ledger: Vec<LedgerLine>,
+        /// Stripe events about this customer, newest first.
+        pub webhook_events: Vec<WebhookEventView>,
+        /// Every audited change to this customer, newest first.
+        pub audit: Vec<AuditView>,
+        /// Plans staff can move the customer to, with the same proration preview as the owner's.
+        pub plans: Vec<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct UsageTotal {
+        pub namespace: String,
+        pub metric: String,
+        pub quantity: i64,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct NamespaceState {
+        pub id: String,
+        pub name: String,
+        pub suspended_since: Option<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct StatusChange {
+        pub at: String,
+        pub from: String,
+        pub to: String,
+        pub cause: String,
+        pub actor: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct LedgerLine {
+        pub at: String,
+        pub kind: String,
+        pub reference: String,
+        /// Change of what the customer owes (receivable), signed, formatted.
+        pub receivable_change: String,
+        /// What the customer owes after this transaction.
+        pub receivable_balance: String,
+        /// Unused credit after this transaction.
+        pub credit_balance: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct WebhookEventView {
+        pub id: String,
+        pub event_type: String,
+        pub status: String,
+        pub attempts: i64,
+        pub received: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct AuditView {
+        pub at: String,
+        pub actor: String,
+        pub action: String,
+        pub target: String,
+        pub reason: Option<String>,
+        /// `before → after`, as stored.
+        pub change: String,
+    }
+
+    /// One page of the staff customer search.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct CustomerSearch {
+        pub query: String,
+        pub page: u32,
+        pub customers: Vec<super::OrganizationSummary>,
+        pub has_next: bool,
+    }
+
+    /// The operations view: is the machinery keeping up?
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Operations {
+        pub events_last_minute: i64,
+        pub events_last_hour: i64,
+        /// The newest event time stored, i.e. how far ingestion has come.
+        pub ingestion_watermark: Option<String>,
+        pub dirty_hours: i64,
+        /// Age of the oldest hour still waiting for its rollup, in seconds.
+        pub rollup_lag_seconds: i64,
+        pub jobs: Vec<JobQueue>,
+        pub parked_events: i64,
+        pub last_reconcile: Option<ReconcileRun>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct JobQueue {
+        pub name: String,
+        pub queued: i64,
+        pub running: i64,
+        pub failed: i64,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ReconcileRun {
+        pub finished: String,
+        pub invoices_checked: i64,
+        pub mismatches: i64,
+        pub detail: String,
     }
 }

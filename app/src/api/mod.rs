@@ -1,4 +1,5 @@
 //! Server functions by area, their wire types and their error type.
+pub mod admin;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod billing;

@@ -1,7 +1,7 @@
 //! An organization's dashboard, namespaces and API keys. Members read; owners change.
 use leptos::prelude::*;
 
-use super::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary};
+use super::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace};
 use super::error::AppError;
 
 #[server(endpoint = "dashboard")]
@@ -64,18 +64,6 @@ pub async fn revoke_api_key(organization_id: String, key_id: String) -> Result<(
             let user = require_user().await?;
             user.require_owner(&organization_id)?;
             backend()?.revoke_api_key(&user, &organization_id, &key_id).await
-        }
-        .await,
-    )
-}
-
-#[server(endpoint = "admin_organizations")]
-pub async fn list_organizations() -> Result<Vec<OrganizationSummary>, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            require_user().await?.require_staff()?;
-            backend()?.list_organizations().await
         }
         .await,
     )

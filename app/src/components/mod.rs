@@ -3,3 +3,4 @@ pub mod estimate;
 pub mod field_error;
 pub mod layout;
 pub mod past_due;
+pub mod proration;

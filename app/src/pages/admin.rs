@@ -1,38 +1,38 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
 
+use crate::api::admin::search_customers;
+use crate::api::dto::admin::CustomerSearch;
 use crate::api::dto::payments::ParkedEvent;
-use crate::api::organization::list_organizations;
 use crate::api::payments::{ReplayWebhookEvent, get_parked_events};
 use crate::components::error_view::ErrorView;
 use crate::components::layout::AdminHeader;
 
-/// Staff only: every organization the portal bills.
+/// Staff only: find a customer by name, email, id or invoice number; parked webhook events.
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    let organizations = Resource::new(|| (), |_| list_organizations());
+    let query = use_query_map();
+    let search = move || query.read().get("q").unwrap_or_default();
+    let page = move || query.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
+    let results = Resource::new(move || (search(), page()), |(q, page)| search_customers(q, page));
     let replay = ServerAction::<ReplayWebhookEvent>::new();
     let parked = Resource::new(move || replay.version().get(), |_| get_parked_events());
     view! {
         <Title text="Admin · Billing portal"/>
         <AdminHeader/>
         <main>
+            <h1>"Customers"</h1>
+            <Form method="GET" action="/admin" attr:class="search" attr:role="search">
+                <label>"Name, email, organization id or invoice number "
+                    <input type="search" name="q" id="customer-search" maxlength="200" prop:value=search/></label>
+                <button type="submit">"Search"</button>
+            </Form>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match organizations.await {
-                        Ok(list) => view! {
-                            <h1>"Customers"</h1>
-                            <table id="organizations">
-                                <thead><tr><th>"Organization"</th><th>"Id"</th><th>"Billing email"</th>
-                                    <th>"Namespaces"</th><th>"Members"</th><th>"Since"</th></tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|o| view! {
-                                        <tr><td><a href=format!("/admin/orgs/{}", o.id)>{o.name}</a></td><td><code>{o.id}</code></td><td>{o.billing_email}</td>
-                                            <td>{o.namespace_count}</td><td>{o.member_count}</td><td>{o.created_at}</td></tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
+                    match results.await {
+                        Ok(found) => view! { <SearchResults found/> }.into_any(),
                         Err(error) => view! { <ErrorView error/> }.into_any(),
                     }
                 })}
@@ -43,6 +43,44 @@ pub fn AdminPage() -> impl IntoView {
             </Suspense>
         </main>
     }
+}
+
+#[component]
+fn SearchResults(found: CustomerSearch) -> impl IntoView {
+    if found.customers.is_empty() {
+        return view! { <p id="no-customers">"No customer matches."</p> }.into_any();
+    }
+    let link = |page: u32| format!("/admin?q={}&page={page}", percent_encode(&found.query));
+    let previous = (found.page > 0).then(|| link(found.page - 1));
+    let next = found.has_next.then(|| link(found.page + 1));
+    view! {
+        <table id="organizations">
+            <thead><tr><th>"Organization"</th><th>"Id"</th><th>"Billing email"</th>
+                <th>"Namespaces"</th><th>"Members"</th><th>"Since"</th></tr></thead>
+            <tbody>
+                {found.customers.into_iter().map(|o| view! {
+                    <tr><td><a href=format!("/admin/orgs/{}", o.id)>{o.name}</a></td><td><code>{o.id}</code></td><td>{o.billing_email}</td>
+                        <td>{o.namespace_count}</td><td>{o.member_count}</td><td>{o.created_at}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+        <nav class="pager" aria-label="Pages">
+            {previous.map(|href| view! { <a href=href rel="prev">"← Previous"</a> })}
+            <span>{format!(" Page {} ", found.page + 1)}</span>
+            {next.map(|href| view! { <a href=href rel="next" id="next-page">"Next →"</a> })}
+        </nav>
+    }
+    .into_any()
+}
+
+/// For a query string: everything but unreserved characters as `%XX` bytes.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Events that failed every retry: each needs a look, then `server webhooks replay <id>`.

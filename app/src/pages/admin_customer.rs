@@ -2,14 +2,18 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use crate::api::admin::{AdminChangePlan, AdminPreviewPlanChange, SuspendCustomer, UnsuspendCustomer};
 use crate::api::billing::{IssueCredit, VoidInvoice, get_admin_customer};
 use crate::api::dto::billing::InvoiceSummary;
 use crate::api::dto::payments::{NotificationView, PaymentView};
 use crate::api::payments::{AdminRetryPayments, MarkUncollectible, RefundPayment};
 use crate::components::error_view::ErrorView;
+use crate::components::estimate::EstimateLine;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::AdminHeader;
 use crate::components::past_due::Timeline;
+use crate::pages::admin_actions::{PlanChangeForStaff, SuspensionForm};
+use crate::pages::admin_records::{AuditLog, LedgerTable, NamespaceStates, PeriodUsage, StatusHistory, WebhookEvents};
 use crate::pages::invoices::{CreditTable, InvoiceTable};
 use crate::pages::payment::PaymentTable;
 
@@ -23,10 +27,22 @@ pub fn AdminCustomerPage() -> impl IntoView {
     let refund = ServerAction::<RefundPayment>::new();
     let uncollectible = ServerAction::<MarkUncollectible>::new();
     let retry = ServerAction::<AdminRetryPayments>::new();
+    let suspend = ServerAction::<SuspendCustomer>::new();
+    let unsuspend = ServerAction::<UnsuspendCustomer>::new();
+    let preview = ServerAction::<AdminPreviewPlanChange>::new();
+    let change_plan = ServerAction::<AdminChangePlan>::new();
     let customer = Resource::new(
         move || {
-            let versions =
-                [credit.version(), void.version(), refund.version(), uncollectible.version(), retry.version()];
+            let versions = [
+                credit.version(),
+                void.version(),
+                refund.version(),
+                uncollectible.version(),
+                retry.version(),
+                suspend.version(),
+                unsuspend.version(),
+                change_plan.version(),
+            ];
             (organization_id.get(), versions.map(|v| v.get()))
         },
         |(org, _)| get_admin_customer(org),
@@ -45,13 +61,32 @@ pub fn AdminCustomerPage() -> impl IntoView {
                         .filter(|i| i.status == "open" || i.status == "finalized").cloned().collect();
                     let refund_key_base = c.credit_form_key.clone();
                     let retry_org = c.organization_id.clone();
+                    let suspended = c.subscription_status == "suspended";
+                    let has_subscription = c.subscription_status != "none" && c.subscription_status != "canceled";
+                    let org = c.organization_id.clone();
                     view! {
                         <h1 id="customer-name">{c.name}</h1>
-                        <p>{c.billing_email} " · " {c.plan} " (" {c.subscription_status} ")"</p>
+                        <p>{c.billing_email} " · " <span id="customer-plan">{c.plan}</span> " (" <span id="customer-status">{c.subscription_status}</span> ") · "
+                            <code>{c.organization_id.clone()}</code></p>
                         <section class="card balances">
                             <p>"Balance due: " <strong id="balance-due">{c.billing.balance_due}</strong></p>
                             <p>"Credit balance: " <strong id="credit-balance">{c.billing.credit_balance}</strong></p>
+                            <EstimateLine estimate=c.estimate/>
                         </section>
+                        {view! {
+                        <h2>"Service"</h2>
+                        <NamespaceStates namespaces=c.namespaces/>
+                        {has_subscription.then(|| view! { <SuspensionForm suspend unsuspend organization_id=org.clone() suspended/> })}
+                        <h2>"Plan"</h2>
+                        {(has_subscription && !c.plans.is_empty()).then(|| view! {
+                            <PlanChangeForStaff preview confirm=change_plan organization_id=org.clone() plans=c.plans/>
+                        })}
+                        <h3>"Subscription history"</h3>
+                        <StatusHistory changes=c.status_history/>
+                        <h2>"Usage this period"</h2>
+                        <PeriodUsage usage=c.period_usage/>
+                        }.into_any()}
+                        {view! {
                         <h2>"Invoices"</h2>
                         <InvoiceTable invoices=c.billing.invoices link_base=None/>
                         {voidable.iter().cloned().map(|i| view! { <VoidForm action=void invoice=i/> }).collect_view()}
@@ -81,8 +116,17 @@ pub fn AdminCustomerPage() -> impl IntoView {
                                 <Timeline entries=invoice.timeline/>
                             </section>
                         }).collect_view()}
+                        }.into_any()}
+                        {view! {
+                        <h2>"Ledger"</h2>
+                        <LedgerTable lines=c.ledger/>
+                        <h2>"Processor events"</h2>
+                        <WebhookEvents events=c.webhook_events/>
                         <h2>"Mail log"</h2>
                         <MailLog notifications=c.notifications/>
+                        <h2>"Audit log"</h2>
+                        <AuditLog entries=c.audit/>
+                        }.into_any()}
                     }.into_any()
                 })}
             </Suspense>

@@ -1,5 +1,8 @@
 pub mod admin;
+pub mod admin_actions;
 pub mod admin_customer;
+pub mod admin_operations;
+pub mod admin_records;
 pub mod dashboard;
 pub mod home;
 pub mod invoices;

@@ -8,6 +8,7 @@ use crate::api::session::whoami;
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::form_message;
 use crate::components::layout::use_organization_id;
+use crate::components::proration::ProrationTable;
 
 /// The plans on offer; owners preview a change with its proration and confirm it.
 #[component]
@@ -101,29 +102,15 @@ fn Preview(
     confirm: ServerAction<ConfirmPlanChange>,
     organization_id: Signal<String>,
 ) -> impl IntoView {
-    let when = if preview.immediate {
-        format!("takes effect now ({})", preview.effective_at)
-    } else {
-        format!("takes effect at the end of this period ({})", preview.effective_at)
-    };
+    let (to_plan, token) = (preview.to_plan.clone(), preview.token.clone());
     let confirmed = move || confirm.value().get().is_some_and(|r| r.is_ok());
     view! {
         <section class="card" id="plan-preview" aria-labelledby="preview-heading">
-            <h2 id="preview-heading">{format!("{} → {}", preview.from_plan, preview.to_plan)}</h2>
-            <p>{if preview.upgrade { "Upgrade" } else { "Downgrade" }} ", " {when}</p>
-            <table>
-                <tbody>
-                    <tr><th>"Remaining time"</th><td id="preview-days">{format!("{} of {} days", preview.remaining_days, preview.period_days)}</td></tr>
-                    <tr><th>"Credit for unused " {preview.from_plan.clone()}</th><td id="preview-credit">{preview.credit}</td></tr>
-                    <tr><th>"Charge for remaining " {preview.to_plan.clone()}</th><td id="preview-charge">{preview.charge}</td></tr>
-                    <tr><th>"Net on your next invoice"</th><td id="preview-net">{preview.net}</td></tr>
-                </tbody>
-            </table>
-            <ul>{preview.usage_split.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}</ul>
+            <ProrationTable preview/>
             <ActionForm action=confirm>
                 <input type="hidden" name="organization_id" value=organization_id/>
-                <input type="hidden" name="plan" value=preview.to_plan/>
-                <input type="hidden" name="token" value=preview.token/>
+                <input type="hidden" name="plan" value=to_plan/>
+                <input type="hidden" name="token" value=token/>
                 <button type="submit" id="confirm-change">"Confirm change"</button>
             </ActionForm>
             <p class="form-error" role="alert">{move || confirm.value().get().and_then(|r| r.err()).map(|e| e.message())}</p>

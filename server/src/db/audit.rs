@@ -38,12 +38,17 @@ pub struct AuditRow {
     pub actor: String,
     pub action: String,
     pub target: String,
+    pub before_json: Option<String>,
     pub after_json: Option<String>,
+    pub reason: Option<String>,
+    pub at: i64,
 }
 
+/// The organization's audit log, newest first.
 pub async fn list_audit(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<AuditRow>, Error> {
     Ok(sqlx::query_as(
-        "select actor, action, target, after_json from audit_log where organization_id = $1 order by at, id",
+        "select actor, action, target, before_json, after_json, reason, at from audit_log
+         where organization_id = $1 order by at desc, id desc",
     )
     .bind(organization_id)
     .fetch_all(conn)

@@ -1,5 +1,5 @@
 //! The double-entry ledger: append-only transactions of balanced entries, one per cause.
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, FromRow};
 
 use crate::db::bulk::{Value, bind_all, bind_all_scalar, row_placeholders};
 use crate::domain::ids::{IdKind, new_id};
@@ -112,4 +112,30 @@ pub async fn post_many(conn: &mut AnyConnection, postings: &[(Cause<'_>, Posting
         bind_all(sqlx::query(&sql), chunk).execute(&mut *conn).await?;
     }
     Ok(posted.len())
+}
+
+#[derive(Debug, FromRow)]
+pub struct TransactionTotals {
+    pub at: i64,
+    pub kind: String,
+    pub reference: String,
+    pub receivable_minor: i64,
+    pub customer_credit_minor: i64,
+}
+
+/// Every transaction of the organization, oldest first, with what it moved on the two accounts
+/// a customer has a balance in.
+pub async fn transactions_of(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<TransactionTotals>, Error> {
+    Ok(sqlx::query_as(
+        "select t.at, t.kind, t.reference,
+                cast(coalesce(sum(case when e.account = 'receivable' then e.amount_minor else 0 end), 0) as bigint)
+                    as receivable_minor,
+                cast(coalesce(sum(case when e.account = 'customer_credit' then e.amount_minor else 0 end), 0) as bigint)
+                    as customer_credit_minor
+         from ledger_transactions t join ledger_entries e on e.transaction_id = t.id
+         where t.organization_id = $1 group by t.id, t.at, t.kind, t.reference order by t.at, t.id",
+    )
+    .bind(organization_id)
+    .fetch_all(conn)
+    .await?)
 }

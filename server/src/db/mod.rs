@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod login_failures;
 pub mod namespaces;
 pub mod notifications;
+pub mod operations;
 pub mod organizations;
 pub mod payments;
 pub mod plans;

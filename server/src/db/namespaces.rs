@@ -56,3 +56,14 @@ pub async fn set_suspended(conn: &mut AnyConnection, organization_id: &str, at: 
         .await?;
     Ok(())
 }
+
+/// (id, name, suspended since) of every namespace of the organization.
+pub async fn namespace_states(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+) -> Result<Vec<(String, String, Option<i64>)>, Error> {
+    Ok(sqlx::query_as("select id, name, suspended_at from namespaces where organization_id = $1 order by name")
+        .bind(organization_id)
+        .fetch_all(conn)
+        .await?)
+}

@@ -70,25 +70,34 @@ pub async fn claim_event(
     .await?)
 }
 
-/// Records how processing ended: `processed`, `ignored`, `failed` (with its next attempt) or `parked`.
+pub struct Settlement<'a> {
+    /// `processed`, `ignored`, `failed` (with its next attempt) or `parked`.
+    pub status: &'a str,
+    pub error: Option<&'a str>,
+    pub next_attempt_at: i64,
+    /// The customer the event turned out to be about, when it is one of ours.
+    pub organization_id: Option<&'a str>,
+}
+
+/// Records how processing ended.
 pub async fn settle_event(
     conn: &mut AnyConnection,
     id: &str,
-    status: &str,
-    error: Option<&str>,
-    next_attempt_at: i64,
+    settlement: &Settlement<'_>,
     now: i64,
 ) -> Result<(), Error> {
     sqlx::query(
         "update stripe_events set status = $1, last_error = $2, next_attempt_at = $3,
-             processed_at = case when $1 in ('processed', 'ignored') then $4 else processed_at end
+             processed_at = case when $1 in ('processed', 'ignored') then $4 else processed_at end,
+             organization_id = coalesce($6, organization_id)
          where id = $5",
     )
-    .bind(status)
-    .bind(error)
-    .bind(next_attempt_at)
+    .bind(settlement.status)
+    .bind(settlement.error)
+    .bind(settlement.next_attempt_at)
     .bind(now)
     .bind(id)
+    .bind(settlement.organization_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -133,4 +142,24 @@ pub async fn parked_events(conn: &mut AnyConnection, limit: i64) -> Result<Vec<E
     .bind(limit)
     .fetch_all(conn)
     .await?)
+}
+
+/// The Stripe events about one organization, newest first.
+pub async fn events_of(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    limit: i64,
+) -> Result<Vec<EventSummary>, Error> {
+    Ok(sqlx::query_as(
+        "select id, event_type, status, attempts, last_error, received_at from stripe_events
+         where organization_id = $1 order by received_at desc limit $2",
+    )
+    .bind(organization_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn parked_count(conn: &mut AnyConnection) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar("select count(*) from stripe_events where status = 'parked'").fetch_one(conn).await?)
 }

@@ -321,3 +321,33 @@ pub async fn set_period(conn: &mut AnyConnection, subscription_id: &str, period:
         .await?;
     Ok(())
 }
+
+#[derive(Debug, FromRow)]
+pub struct TransitionRow {
+    pub from_status: String,
+    pub to_status: String,
+    pub cause: String,
+    pub actor: String,
+    pub at: i64,
+}
+
+/// Every status change of the organization's subscriptions, newest first.
+pub async fn transitions_of(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<TransitionRow>, Error> {
+    Ok(sqlx::query_as(
+        "select t.from_status, t.to_status, t.cause, t.actor, t.at from subscription_transitions t
+         join subscriptions s on s.id = t.subscription_id where s.organization_id = $1 order by t.at desc, t.id desc",
+    )
+    .bind(organization_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The cause of the subscription's latest status change.
+pub async fn last_cause(conn: &mut AnyConnection, subscription_id: &str) -> Result<Option<String>, Error> {
+    Ok(sqlx::query_scalar(
+        "select cause from subscription_transitions where subscription_id = $1 order by at desc, id desc limit 1",
+    )
+    .bind(subscription_id)
+    .fetch_optional(conn)
+    .await?)
+}

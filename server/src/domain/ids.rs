@@ -28,6 +28,8 @@ pub enum IdKind {
     TestPaymentIntent,
     TestRefund,
     TestEvent,
+    ReconcileRun,
+    IngestCommit,
 }
 
 impl IdKind {
@@ -56,6 +58,8 @@ impl IdKind {
             Self::TestPaymentIntent => "pi_test",
             Self::TestRefund => "re_test",
             Self::TestEvent => "evt_test",
+            Self::ReconcileRun => "rec",
+            Self::IngestCommit => "ic",
         }
     }
 }

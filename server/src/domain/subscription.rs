@@ -36,7 +36,8 @@ pub struct IllegalSubscriptionTransition {
     pub to: SubscriptionStatus,
 }
 
-/// Canceled is final; a trial either converts or is canceled.
+/// Canceled is final; a trial either converts or is canceled. Staff may suspend an active
+/// subscription, and lifting a suspension returns to past due while an invoice is unpaid.
 pub fn transition(
     from: SubscriptionStatus,
     to: SubscriptionStatus,
@@ -48,10 +49,12 @@ pub fn transition(
             | (Trialing, Canceled)
             | (Active, PastDue)
             | (Active, Canceled)
+            | (Active, Suspended)
             | (PastDue, Active)
             | (PastDue, Suspended)
             | (PastDue, Canceled)
             | (Suspended, Active)
+            | (Suspended, PastDue)
             | (Suspended, Canceled)
     );
     if allowed { Ok(to) } else { Err(IllegalSubscriptionTransition { from, to }) }
@@ -65,7 +68,7 @@ mod tests {
     #[test]
     fn a_trial_converts_and_a_failed_payment_recovers() {
         let mut status = Trialing;
-        for next in [Active, PastDue, Active, PastDue, Suspended, Active, Canceled] {
+        for next in [Active, PastDue, Active, PastDue, Suspended, PastDue, Active, Suspended, Active, Canceled] {
             status = transition(status, next).unwrap();
         }
         assert_eq!(status, Canceled);
@@ -87,7 +90,7 @@ mod tests {
         let all = SubscriptionStatus::ALL;
         let allowed =
             all.iter().flat_map(|&f| all.iter().map(move |&t| (f, t))).filter(|&(f, t)| transition(f, t).is_ok());
-        assert_eq!(allowed.count(), 9);
+        assert_eq!(allowed.count(), 11);
         for status in all {
             assert_eq!(SubscriptionStatus::parse(status.as_str()), Some(status));
         }

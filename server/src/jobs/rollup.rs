@@ -1,15 +1,16 @@
 //! The rollup worker: recomputes dirty hours as soon as ingestion marks them, and at least every
 //! second (marks written by another instance, or left by a crash).
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, broadcast, watch};
 
-use crate::db::Db;
+use crate::db::{Db, operations};
 use crate::jobs::ingest_writer::IngestWriter;
 use crate::services::usage::roll_up_dirty_hours;
 
 const HOURS_PER_PASS: i64 = 500;
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// Shared by ingestion (which wakes the worker) and live views (which hear about new totals).
 pub struct Metering {
@@ -32,7 +33,14 @@ impl Metering {
 }
 
 pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch::Receiver<bool>) {
+    let mut next_prune = Instant::now();
     loop {
+        if Instant::now() >= next_prune {
+            next_prune = Instant::now() + PRUNE_EVERY;
+            if let Err(error) = prune(&db).await {
+                tracing::warn!(%error, "pruning ingestion commits failed");
+            }
+        }
         match roll_up_dirty_hours(&db, HOURS_PER_PASS).await {
             Ok((hours, organizations)) => {
                 for organization in organizations {
@@ -51,4 +59,9 @@ pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch:
             _ = stop.changed() => return,
         }
     }
+}
+
+async fn prune(db: &Db) -> Result<(), crate::error::Error> {
+    operations::prune_ingest_commits(&mut *db.pool.acquire().await?, db.clock.now_ms()).await?;
+    Ok(())
 }

@@ -1,6 +1,5 @@
 //! What staff do to an organization's money: grant credits and void invoices. Each action is
 //! audited with the admin and the reason, and posted to the ledger in the same transaction.
-use app::api::dto::admin::AdminCustomer;
 use app::api::dto::billing::IssuedCredit;
 use app::api::error::AppError;
 use serde_json::json;
@@ -8,8 +7,7 @@ use serde_json::json;
 use crate::db::audit::{AuditEntry, append_audit};
 use crate::db::credits::{self, NewCredit};
 use crate::db::ledger::{self, Cause};
-use crate::db::{Db, invoices, organizations, plans, subscriptions};
-use crate::domain::dunning::DunningPolicy;
+use crate::db::{Db, invoices, organizations};
 use crate::domain::ids::{IdKind, new_id};
 use crate::domain::invoice::{InvoiceStatus, transition};
 use crate::domain::ledger::Posting;
@@ -17,8 +15,6 @@ use crate::domain::money::{format_minor, format_money, parse_minor};
 use crate::domain::time::parse_rfc3339_or_date;
 use crate::error::Error;
 use crate::services::collection::stop_collecting;
-use crate::services::invoice_views::invoices_page;
-use crate::services::payment_views::{billing_status, mail_log, organization_payments};
 
 const MAX_REASON_LEN: usize = 500;
 pub(crate) const MAX_KEY_LEN: usize = 100;
@@ -137,29 +133,4 @@ pub async fn void_invoice(db: &Db, admin: &str, invoice_id: &str, reason: &str) 
     stop_collecting(&mut tx, &invoice, "Invoice voided; collection stopped.", now).await?;
     tx.commit().await?;
     Ok(())
-}
-
-pub async fn admin_customer(db: &Db, policy: &DunningPolicy, organization_id: &str) -> Result<AdminCustomer, Error> {
-    let mut conn = db.pool.acquire().await?;
-    let org = organizations::find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
-    let (plan, subscription_status) = match subscriptions::subscription_of(&mut conn, organization_id).await? {
-        Some(subscription) => {
-            let version = plans::plan_version(&mut conn, &subscription.plan_version_id).await?;
-            (version.plan_name, subscription.status)
-        }
-        None => ("none".to_owned(), "none".to_owned()),
-    };
-    drop(conn);
-    Ok(AdminCustomer {
-        organization_id: org.id,
-        name: org.name,
-        billing_email: org.billing_email,
-        plan,
-        subscription_status,
-        billing: invoices_page(db, organization_id).await?,
-        payment_status: billing_status(db, policy, organization_id).await?,
-        notifications: mail_log(db, organization_id).await?,
-        payments: organization_payments(db, organization_id).await?,
-        credit_form_key: new_id(IdKind::Credit, db.clock.now_ms()),
-    })
 }

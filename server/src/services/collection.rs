@@ -29,6 +29,7 @@ use crate::error::Error;
 use crate::payments::stripe::StripeChannel;
 use crate::payments::test_mode::TestModeChannel;
 use crate::payments::{ChannelError, ChargeOutcome, ChargeRequest, PaymentChannel, PaymentFailure};
+use crate::services::suspension::STAFF_SUSPENSION;
 
 /// How long a worker owns a timer it claimed; after a crash another picks it up when it lapses.
 const LEASE_MS: i64 = 5 * 60_000;
@@ -345,6 +346,10 @@ async fn reactivate_when_settled(conn: &mut AnyConnection, invoice: &InvoiceRow,
     if !matches!(status, Some(SubscriptionStatus::PastDue | SubscriptionStatus::Suspended)) {
         return Ok(());
     }
+    // Paying does not lift what staff decided; only staff do.
+    if subscriptions::last_cause(conn, &invoice.subscription_id).await?.as_deref() == Some(STAFF_SUSPENSION) {
+        return Ok(());
+    }
     let still_past_due = collections::open_collections_of(conn, org).await?.iter().any(|c| c.status == "past_due");
     if !still_past_due {
         let cause = "nothing past due";
@@ -510,7 +515,7 @@ async fn move_subscription(
     Ok(())
 }
 
-async fn notify(
+pub(crate) async fn notify(
     conn: &mut AnyConnection,
     organization_id: &str,
     kind: &str,

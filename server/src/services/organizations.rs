@@ -1,5 +1,5 @@
 //! An organization's dashboard, namespaces and API keys, with an audit entry for every change.
-use app::api::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, OrganizationSummary, SessionUser};
+use app::api::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, SessionUser};
 use app::api::error::AppError;
 use serde_json::json;
 
@@ -126,9 +126,4 @@ pub async fn revoke_api_key(db: &Db, actor: &str, organization_id: &str, key_id:
     }
     tx.commit().await?;
     Ok(())
-}
-
-pub async fn list_organizations(db: &Db) -> Result<Vec<OrganizationSummary>, Error> {
-    let mut conn = db.pool.acquire().await?;
-    organizations::list_organization_summaries(&mut conn).await
 }

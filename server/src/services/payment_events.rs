@@ -73,15 +73,14 @@ pub async fn process_event(db: &Db, collector: &Collector, id: &str, now: i64) -
     if let Some(error) = &error {
         tracing::warn!(event = %event.id, r#type = %event.event_type, attempts = event.attempts, %error, status, "stripe event failed");
     }
-    stripe_events::settle_event(
-        &mut *db.pool.acquire().await?,
-        &event.id,
+    let organization = organization_of(db, collector, &event.payload).await;
+    let settlement = stripe_events::Settlement {
         status,
-        error.as_deref(),
+        error: error.as_deref(),
         next_attempt_at,
-        now,
-    )
-    .await?;
+        organization_id: organization.as_deref(),
+    };
+    stripe_events::settle_event(&mut *db.pool.acquire().await?, &event.id, &settlement, now).await?;
     Ok(Some(status))
 }
 
@@ -216,6 +215,23 @@ async fn new_default_method(
     let results = retry_now(db, collector, &profile.organization_id, Some(&key), now).await?;
     tracing::info!(organization = %profile.organization_id, retried = results.len(), "payment method updated");
     Ok(Handled::Processed)
+}
+
+/// The customer an event is about, for the staff view of that customer: by our payment, else by
+/// the processor's customer id. Only a label, so a failed lookup leaves it unknown.
+async fn organization_of(db: &Db, collector: &Collector, payload: &str) -> Option<String> {
+    let payload: Value = serde_json::from_str(payload).ok()?;
+    let object = payload.pointer("/data/object")?;
+    if let Ok(Some(payment)) = our_payment(db, object).await {
+        return Some(payment.organization_id);
+    }
+    let customer = match object.get("object").and_then(Value::as_str) {
+        Some("customer") => object.get("id").and_then(Value::as_str),
+        _ => object.get("customer").and_then(id_of),
+    }?;
+    let mut conn = db.pool.acquire().await.ok()?;
+    let profile = payments::profile_by_customer(&mut conn, collector.channel_name, customer).await.ok()??;
+    Some(profile.organization_id)
 }
 
 /// The attempt an event is about: by our id in the metadata, else by the processor's id.

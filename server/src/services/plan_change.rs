@@ -18,6 +18,7 @@ use crate::domain::subscription::SubscriptionStatus;
 use crate::domain::time::display_ms;
 use crate::domain::usage::{format_quantity, hour_of};
 use crate::error::Error;
+use crate::services::admin_billing::reason_of;
 use crate::services::invoicing::{BillingRules, PlanCache, rate_period};
 
 /// A preview can be confirmed for this long; after that the customer asks for a new one.
@@ -252,14 +253,18 @@ pub async fn preview(
 
 /// Applies the previewed change if nothing changed since the preview (same plans, period and
 /// status, and the preview is recent); the amounts are the previewed ones, to the second.
-pub async fn confirm(
-    db: &Db,
-    rules: &BillingRules,
-    actor: &str,
-    organization_id: &str,
-    target_plan: &str,
-    token: &str,
-) -> Result<PlanPage, Error> {
+pub struct Confirmation<'a> {
+    pub actor: &'a str,
+    pub organization_id: &'a str,
+    pub plan: &'a str,
+    pub token: &'a str,
+    /// Staff acting for the customer must give one; it goes to the audit log.
+    pub reason: Option<&'a str>,
+}
+
+pub async fn confirm(db: &Db, rules: &BillingRules, change: &Confirmation<'_>) -> Result<PlanPage, Error> {
+    let Confirmation { actor, organization_id, plan: target_plan, token, reason } = *change;
+    let reason = reason.map(reason_of).transpose()?;
     let now = db.clock.now_ms();
     let stale = || AppError::conflict("token", "the plan or period changed since this preview; review the new preview");
     let change_at: i64 = token.split_once('.').and_then(|(at, _)| at.parse().ok()).ok_or_else(stale)?;
@@ -302,7 +307,7 @@ pub async fn confirm(
             "effective_at": planned.proration.input.change_at_ms,
             "net_minor": planned.proration.net_minor,
         })),
-        reason: None,
+        reason,
     };
     append_audit(&mut tx, audit, now).await?;
     tx.commit().await?;

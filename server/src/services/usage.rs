@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::db::Db;
 use crate::db::usage::{self, DirtyHour, HourKey, KeyedTotal};
+use crate::db::{Db, operations};
 use crate::domain::ids::{IdKind, new_id};
 use crate::domain::usage::{EventRules, Rejection, ValidEvent, check_event};
 use crate::error::Error;
@@ -129,10 +129,15 @@ pub async fn store_batch(
 pub async fn store_batches(db: &Db, batches: Vec<CheckedBatch>) -> Result<Vec<Vec<EventOutcome>>, Error> {
     let now = db.clock.now_ms();
     let generation = new_id(IdKind::RollupMark, now);
+    let newest_event_at = batches.iter().flat_map(|b| &b.candidates).map(|(_, e)| e.occurred_at).max();
     let mut tx = db.pool.begin().await?;
     let mut answers = Vec::with_capacity(batches.len());
     for batch in batches {
         answers.push(store_batch(&mut tx, batch, &generation, now).await?);
+    }
+    let accepted = answers.iter().flatten().filter(|o| matches!(o, EventOutcome::Accepted)).count();
+    if let (Some(newest), 1..) = (newest_event_at, accepted) {
+        operations::record_ingest_commit(&mut tx, accepted as i64, newest, now).await?;
     }
     tx.commit().await?;
     Ok(answers)

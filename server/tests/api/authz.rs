@@ -12,7 +12,7 @@ async fn anonymous_callers_get_401_from_every_server_function_and_are_sent_to_lo
         ("create_namespace", vec![("organization_id", acme.as_str()), ("name", "sneaky")]),
         ("create_api_key", vec![("organization_id", acme.as_str()), ("name", "sneaky")]),
         ("revoke_api_key", vec![("organization_id", acme.as_str()), ("key_id", "key_x")]),
-        ("admin_organizations", vec![]),
+        ("admin_search_customers", vec![("query", ""), ("page", "0")]),
     ] {
         assert_eq!(app.call(function, &form).await.status(), StatusCode::UNAUTHORIZED, "{function}");
     }
@@ -72,11 +72,12 @@ async fn only_staff_reach_the_admin_functions_and_page() {
     let owner = app.client_for(&ACME_OWNER).await;
     let staff = app.client_for(&STAFF).await;
 
-    assert_eq!(app.call_with(&owner, "admin_organizations", &[]).await.status(), StatusCode::NOT_FOUND);
+    let everyone = [("query", ""), ("page", "0")];
+    assert_eq!(app.call_with(&owner, "admin_search_customers", &everyone).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.get_page(&owner, "/admin").await.status(), StatusCode::NOT_FOUND);
 
-    let list = json(app.call_with(&staff, "admin_organizations", &[]).await).await;
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    let list = json(app.call_with(&staff, "admin_search_customers", &everyone).await).await;
+    let names: Vec<&str> = list["customers"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["Acme Corp", "Globex"]);
     let page = app.get_page(&staff, "/admin").await;
     assert_eq!(page.status(), StatusCode::OK);

@@ -63,7 +63,20 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
         row("pay_now", &[("organization_id", org)], [401, 403, 409, 404, 404]),
         row("start_card_setup", &[("organization_id", org)], [401, 403, 409, 404, 404]),
         // Staff only; to everyone else these do not exist.
-        row("admin_organizations", &[], [401, 404, 404, 404, 200]),
+        row("admin_search_customers", &[("query", ""), ("page", "0")], [401, 404, 404, 404, 200]),
+        row("admin_operations", &[], [401, 404, 404, 404, 200]),
+        row(
+            "admin_preview_plan_change",
+            &[("organization_id", org), ("plan", "Nonexistent")],
+            [401, 404, 404, 404, 422],
+        ),
+        row(
+            "admin_change_plan",
+            &[("organization_id", org), ("plan", "Nonexistent"), ("token", "forged"), ("reason", "")],
+            [401, 404, 404, 404, 422],
+        ),
+        row("admin_suspend", &[("organization_id", org), ("reason", "")], [401, 404, 404, 404, 422]),
+        row("admin_unsuspend", &[("organization_id", org), ("reason", "")], [401, 404, 404, 404, 422]),
         row("admin_customer", &[("organization_id", org)], [401, 404, 404, 404, 200]),
         row("admin_parked_events", &[], [401, 404, 404, 404, 200]),
         row(
@@ -130,6 +143,7 @@ async fn every_organization_route_answers_each_kind_of_caller_as_the_matrix_says
         (format!("/orgs/{acme}/namespaces"), [302, 200, 200, 404, 404]),
         (format!("/admin/orgs/{acme}"), [302, 404, 404, 404, 200]),
         ("/admin".to_owned(), [302, 404, 404, 404, 200]),
+        ("/admin/operations".to_owned(), [302, 404, 404, 404, 200]),
         (format!("/orgs/{acme}/usage.csv"), [401, 200, 200, 404, 404]),
     ];
     let mut mismatches = Vec::new();

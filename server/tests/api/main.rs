@@ -1,4 +1,5 @@
 //! API tests: the real server over real HTTP, on SQLite or PostgreSQL (see helpers).
+mod admin_console;
 mod authz;
 mod authz_matrix;
 mod billing;

@@ -15,7 +15,7 @@ use server::services::invoicing::run_billing_cycle;
 
 use crate::helpers::*;
 
-fn at(text: &str) -> i64 {
+pub fn at(text: &str) -> i64 {
     parse_rfc3339_or_date(text).expect("an RFC 3339 instant")
 }
 
@@ -23,16 +23,16 @@ const START: &str = "2027-03-01T00:00:00Z";
 /// Acme's first period ends on April 1; its draft is finalized after the 48-hour grace.
 const FINALIZED: &str = "2027-04-03T01:00:00Z";
 
-struct Scenario {
-    app: TestApp,
-    collector: Collector,
-    outbox: Outbox,
-    acme: String,
-    owner: Client,
+pub struct Scenario {
+    pub app: TestApp,
+    pub collector: Collector,
+    pub outbox: Outbox,
+    pub acme: String,
+    pub owner: Client,
 }
 
 impl Scenario {
-    async fn new(extra: &[&str]) -> Self {
+    pub async fn new(extra: &[&str]) -> Self {
         let app = spawn_app_at(Some(at(START)), extra).await;
         let collector = Collector::test_mode(&app.db, DunningPolicy::default(), Duration::ZERO);
         let acme = app.organization_id("Acme Corp").await;
@@ -40,14 +40,14 @@ impl Scenario {
         Self { app, collector, outbox: Outbox::default(), acme, owner }
     }
 
-    async fn save_card(&self, number: &str) -> reqwest::Response {
+    pub async fn save_card(&self, number: &str) -> reqwest::Response {
         let form =
             [("organization_id", self.acme.as_str()), ("number", number), ("exp_month", "12"), ("exp_year", "2031")];
         self.app.call_with(&self.owner, "save_test_card", &form).await
     }
 
     /// Closes and finalizes Acme's first period; answers the day-0 instant.
-    async fn finalize_first_invoice(&self) -> i64 {
+    pub async fn finalize_first_invoice(&self) -> i64 {
         for instant in ["2027-04-01T00:00:00Z", FINALIZED] {
             self.app.db.clock.set(at(instant));
             run_billing_cycle(&self.app.db, &self.app.rules, at(instant)).await.expect("billing cycle");
@@ -55,12 +55,12 @@ impl Scenario {
         at(FINALIZED)
     }
 
-    async fn pass_at(&self, now: i64) {
+    pub async fn pass_at(&self, now: i64) {
         self.app.db.clock.set(now);
         run_payments_pass(&self.app.db, &self.collector, &self.outbox).await.expect("payments pass");
     }
 
-    async fn subscription_status(&self) -> String {
+    pub async fn subscription_status(&self) -> String {
         self.text("select status from subscriptions where organization_id = $1").await
     }
 
@@ -107,7 +107,7 @@ impl Scenario {
         json(self.app.call_with(&self.owner, "billing_status", &[("organization_id", &self.acme)]).await).await
     }
 
-    async fn assert_reconciled(&self) {
+    pub async fn assert_reconciled(&self) {
         let now = self.app.db.clock.now_ms();
         let report = reconcile_billing(&self.app.db, &self.app.rules, (0, now + DAY_MS), now).await.expect("reconcile");
         assert_eq!(report.mismatches, Vec::<String>::new());

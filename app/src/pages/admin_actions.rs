@@ -1,0 +1,76 @@
+//! What staff do to a customer's service: suspend or lift a suspension, and change the plan for
+//! the customer after reviewing the same proration preview the owner would see.
+use leptos::prelude::*;
+
+use crate::api::admin::{AdminChangePlan, AdminPreviewPlanChange, SuspendCustomer, UnsuspendCustomer};
+use crate::components::field_error::form_message;
+use crate::components::proration::ProrationTable;
+
+#[component]
+pub fn SuspensionForm(
+    suspend: ServerAction<SuspendCustomer>,
+    unsuspend: ServerAction<UnsuspendCustomer>,
+    organization_id: String,
+    suspended: bool,
+) -> impl IntoView {
+    if suspended {
+        view! {
+            <ActionForm action=unsuspend attr:class="card form" attr:id="unsuspend-form">
+                <input type="hidden" name="organization_id" value=organization_id/>
+                <label>"Lift the suspension (reason)" <input name="reason" required maxlength="500"/></label>
+                <button type="submit" id="unsuspend">"Lift suspension"</button>
+                <p class="form-error" role="alert">{move || form_message(unsuspend.value().get())}</p>
+            </ActionForm>
+        }
+        .into_any()
+    } else {
+        view! {
+            <ActionForm action=suspend attr:class="card form" attr:id="suspend-form">
+                <input type="hidden" name="organization_id" value=organization_id/>
+                <label>"Suspend every namespace (reason)" <input name="reason" required maxlength="500"/></label>
+                <button type="submit" class="danger" id="suspend">"Suspend service"</button>
+                <p class="form-error" role="alert">{move || form_message(suspend.value().get())}</p>
+            </ActionForm>
+        }
+        .into_any()
+    }
+}
+
+#[component]
+pub fn PlanChangeForStaff(
+    preview: ServerAction<AdminPreviewPlanChange>,
+    confirm: ServerAction<AdminChangePlan>,
+    organization_id: String,
+    plans: Vec<String>,
+) -> impl IntoView {
+    let confirm_org = organization_id.clone();
+    view! {
+        <ActionForm action=preview attr:class="card form" attr:id="staff-plan-form">
+            <input type="hidden" name="organization_id" value=organization_id/>
+            <label>"Move to plan "
+                <select name="plan" id="staff-plan">
+                    {plans.into_iter().map(|p| { let value = p.clone(); view! { <option value=value>{p}</option> } }).collect_view()}
+                </select>
+            </label>
+            <button type="submit" id="staff-preview">"Preview change"</button>
+            <p class="form-error" role="alert">{move || form_message(preview.value().get())}</p>
+        </ActionForm>
+        {move || preview.value().get().and_then(Result::ok).map(|p| {
+            let (plan, token, org) = (p.to_plan.clone(), p.token.clone(), confirm_org.clone());
+            view! {
+                <section class="card" id="plan-preview">
+                    <ProrationTable preview=p/>
+                    <ActionForm action=confirm attr:class="form">
+                        <input type="hidden" name="organization_id" value=org/>
+                        <input type="hidden" name="plan" value=plan/>
+                        <input type="hidden" name="token" value=token/>
+                        <label>"Reason (recorded in the audit log)" <input name="reason" id="staff-plan-reason" required maxlength="500"/></label>
+                        <button type="submit" id="staff-confirm-change">"Change plan for the customer"</button>
+                        <p class="form-error" role="alert">{move || form_message(confirm.value().get())}</p>
+                    </ActionForm>
+                </section>
+            }
+        })}
+    }
+    .into_any()
+}

@@ -1,0 +1,64 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::admin::get_operations;
+use crate::api::dto::admin::Operations;
+use crate::components::error_view::ErrorView;
+use crate::components::layout::AdminHeader;
+
+/// Staff only: is the machinery keeping up? Ingestion, rollups, durable queues, reconciliation.
+#[component]
+pub fn OperationsPage() -> impl IntoView {
+    let operations = Resource::new(|| (), |_| get_operations());
+    view! {
+        <Title text="Operations · Admin · Billing portal"/>
+        <AdminHeader/>
+        <main>
+            <h1>"Operations"</h1>
+            <button type="button" id="refresh-operations" on:click=move |_| operations.refetch()>"Refresh"</button>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match operations.await {
+                        Ok(ops) => view! { <OperationsView ops/> }.into_any(),
+                        Err(error) => view! { <ErrorView error/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+#[component]
+fn OperationsView(ops: Operations) -> impl IntoView {
+    view! {
+        <section class="card">
+            <h2>"Metering"</h2>
+            <dl id="metering-figures">
+                <dt>"Events ingested, last minute"</dt><dd id="events-last-minute">{ops.events_last_minute}</dd>
+                <dt>"Events ingested, last hour"</dt><dd id="events-last-hour">{ops.events_last_hour}</dd>
+                <dt>"Newest event time (watermark)"</dt><dd id="watermark">{ops.ingestion_watermark.unwrap_or_else(|| "none in the last day".into())}</dd>
+                <dt>"Hours waiting for rollup"</dt><dd id="dirty-hours">{ops.dirty_hours}</dd>
+                <dt>"Rollup lag"</dt><dd id="rollup-lag">{format!("{} s", ops.rollup_lag_seconds)}</dd>
+            </dl>
+        </section>
+        <h2>"Queues"</h2>
+        <table id="job-queues">
+            <thead><tr><th>"Queue"</th><th>"Queued"</th><th>"Running"</th><th>"Failed"</th></tr></thead>
+            <tbody>
+                {ops.jobs.into_iter().map(|q| {
+                    let queue = q.name.clone();
+                    view! { <tr data-queue=queue><td>{q.name}</td><td>{q.queued}</td><td>{q.running}</td><td>{q.failed}</td></tr> }
+                }).collect_view()}
+            </tbody>
+        </table>
+        <p>"Parked webhook events: " <strong id="parked-count">{ops.parked_events}</strong> " (listed on " <a href="/admin">"Customers"</a> ")"</p>
+        <h2>"Reconciliation"</h2>
+        {match ops.last_reconcile {
+            Some(run) => view! {
+                <p id="last-reconcile">{format!("Last run {}: {} invoices checked, {} mismatches.", run.finished, run.invoices_checked, run.mismatches)}</p>
+                {(!run.detail.is_empty()).then(|| view! { <pre id="reconcile-detail">{run.detail}</pre> })}
+            }.into_any(),
+            None => view! { <p id="last-reconcile">"Never run: " <code>"server reconcile"</code> " records its result here."</p> }.into_any(),
+        }}
+    }
+}

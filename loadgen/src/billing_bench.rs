@@ -6,6 +6,7 @@ use server::db::Db;
 use server::domain::catalog;
 use server::domain::rating::{Usage, rate};
 use server::services::billing::ensure_catalog;
+use server::services::customer_detail::search_customers;
 use server::services::invoicing::{BillingRules, run_billing_cycle};
 use sqlx::AnyConnection;
 
@@ -193,5 +194,34 @@ pub async fn invoice_run(db: &Db, subscriptions: usize, namespaces: usize) -> Re
         draft_seconds + finalize_seconds,
         subscriptions as f64 / (draft_seconds + finalize_seconds)
     );
+    customer_search(db, subscriptions).await
+}
+
+/// Staff customer search over the organizations (with invoices) the invoice run left: the median
+/// and slowest of 20 runs per kind of query.
+async fn customer_search(db: &Db, organizations: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let middle = organizations / 2;
+    let queries = [
+        ("name prefix", format!("bench {middle}"), 0),
+        ("billing email prefix", format!("b{middle}@"), 0),
+        ("organization id", format!("org_bench{middle:07}"), 0),
+        ("invoice number (every organization has INV-2026-000001)", "inv-2026-000001".to_owned(), 0),
+        ("everyone, first page", String::new(), 0),
+        ("everyone, page 2,000", String::new(), 2_000),
+    ];
+    for (what, query, page) in queries {
+        let mut times = Vec::with_capacity(20);
+        let mut found = 0;
+        for _ in 0..20 {
+            let started = Instant::now();
+            found = search_customers(db, &query, page).await?.customers.len();
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "customer search, {what}: median {:.1} ms, slowest {:.1} ms ({found} on the page)",
+            times[10], times[19]
+        );
+    }
     Ok(())
 }

@@ -11,13 +11,13 @@ use tokio::sync::watch;
 
 use crate::backend::Backend;
 use crate::config::Settings;
-use crate::db::Db;
 use crate::db::sessions::DbSessionStore;
+use crate::db::{self, Db};
 use crate::domain::time::{Clock, now_ms};
 use crate::error::Error;
 use crate::http::{AppState, SessionSettings, guard::AllowedOrigin, router};
 use crate::jobs::payments::{Outbox, run_payments_job};
-use crate::jobs::rollup::{Metering, run_rollup_worker};
+use crate::jobs::rollup::{Metering, relay_rollup_notices, run_rollup_worker};
 use crate::services::accounts::LoginThrottle;
 use crate::services::billing::{backfill_periods, ensure_catalog};
 use crate::services::collection::Collector;
@@ -32,6 +32,8 @@ pub struct Application {
     collector: Arc<Collector>,
     outbox: Outbox,
     payments_interval: Duration,
+    /// For PostgreSQL's LISTEN, which needs a connection of its own.
+    database_url: String,
 }
 
 struct BillingJob {
@@ -98,6 +100,7 @@ impl Application {
             collector,
             outbox: Outbox::from_settings(settings)?,
             payments_interval: Duration::from_secs(settings.payments_interval_seconds),
+            database_url: settings.database_url.clone(),
         })
     }
 
@@ -116,6 +119,10 @@ impl Application {
         let (stop_workers, workers_stopped) = watch::channel(false);
         let housekeeping = tokio::spawn(housekeeping(self.db.clone(), workers_stopped.clone()));
         let rollups = tokio::spawn(run_rollup_worker(self.db.clone(), self.metering.clone(), workers_stopped.clone()));
+        let notices = (self.db.backend == db::Backend::Postgres).then(|| {
+            let relay = relay_rollup_notices(self.database_url, self.metering.clone(), workers_stopped.clone());
+            tokio::spawn(relay)
+        });
         let billing = tokio::spawn(run_billing_job(self.db.clone(), self.billing, workers_stopped.clone()));
         let payments = tokio::spawn(run_payments_job(
             self.db.clone(),
@@ -129,6 +136,9 @@ impl Application {
         let _ = stop_workers.send(true);
         housekeeping.await?;
         rollups.await?;
+        if let Some(notices) = notices {
+            notices.await?;
+        }
         billing.await?;
         payments.await?;
         served.map_err(Error::io("serving HTTP"))

@@ -64,7 +64,7 @@ pub fn PlanChangeForStaff(
                         <input type="hidden" name="organization_id" value=org/>
                         <input type="hidden" name="plan" value=plan/>
                         <input type="hidden" name="token" value=token/>
-                        <label>"Reason (recorded in the audit log)" <input name="reason" id="staff-plan-reason" required maxlength="500"/></label>
+                        <label>"Why staff change the plan (audit log)" <input name="reason" id="staff-plan-reason" required maxlength="500"/></label>
                         <button type="submit" id="staff-confirm-change">"Change plan for the customer"</button>
                         <p class="form-error" role="alert">{move || form_message(confirm.value().get())}</p>
                     </ActionForm>

@@ -62,6 +62,7 @@ pub fn AdminCustomerPage() -> impl IntoView {
                     let refund_key_base = c.credit_form_key.clone();
                     let retry_org = c.organization_id.clone();
                     let suspended = c.subscription_status == "suspended";
+                    let can_suspend = matches!(c.subscription_status.as_str(), "active" | "past_due");
                     let has_subscription = c.subscription_status != "none" && c.subscription_status != "canceled";
                     let org = c.organization_id.clone();
                     view! {
@@ -76,7 +77,7 @@ pub fn AdminCustomerPage() -> impl IntoView {
                         {view! {
                         <h2>"Service"</h2>
                         <NamespaceStates namespaces=c.namespaces/>
-                        {has_subscription.then(|| view! { <SuspensionForm suspend unsuspend organization_id=org.clone() suspended/> })}
+                        {(suspended || can_suspend).then(|| view! { <SuspensionForm suspend unsuspend organization_id=org.clone() suspended/> })}
                         <h2>"Plan"</h2>
                         {(has_subscription && !c.plans.is_empty()).then(|| view! {
                             <PlanChangeForStaff preview confirm=change_plan organization_id=org.clone() plans=c.plans/>

@@ -16,6 +16,7 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use super::AppState;
 use super::session_auth::LoggedIn;
+use crate::jobs::rollup::EVERY_ORGANIZATION;
 use crate::services::usage_report::usage_csv;
 
 pub fn routes() -> Router<AppState> {
@@ -51,7 +52,7 @@ async fn live_updates(
     user.role_in(&organization_id)?;
     let updates = BroadcastStream::new(state.metering.rolled_up.subscribe()).filter_map(move |changed| {
         let mine = match changed {
-            Ok(org) => org == organization_id,
+            Ok(org) => org == organization_id || org == EVERY_ORGANIZATION,
             // Missed notices mean "something changed": refreshing once is always right.
             Err(_) => true,
         };

@@ -1,11 +1,15 @@
 //! The rollup worker: recomputes dirty hours as soon as ingestion marks them, and at least every
-//! second (marks written by another instance, or left by a crash).
+//! second (marks written by another instance, or left by a crash). Each recomputation is announced
+//! to the live views of every instance: on PostgreSQL through NOTIFY, which all instances LISTEN
+//! to; on SQLite (one instance) directly.
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, broadcast, watch};
 
-use crate::db::{Db, operations};
+use sqlx::postgres::PgListener;
+
+use crate::db::{Backend, Db, operations};
 use crate::jobs::ingest_writer::IngestWriter;
 use crate::services::usage::roll_up_dirty_hours;
 
@@ -43,10 +47,7 @@ pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch:
         }
         match roll_up_dirty_hours(&db, HOURS_PER_PASS).await {
             Ok((hours, organizations)) => {
-                for organization in organizations {
-                    // Nobody listening is fine: the pages read the rollups on their next load.
-                    let _ = metering.rolled_up.send(organization);
-                }
+                announce(&db, &metering, organizations).await;
                 if hours as i64 == HOURS_PER_PASS && !*stop.borrow() {
                     continue;
                 }
@@ -64,4 +65,70 @@ pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch:
 async fn prune(db: &Db) -> Result<(), crate::error::Error> {
     operations::prune_ingest_commits(&mut *db.pool.acquire().await?, db.clock.now_ms()).await?;
     Ok(())
+}
+
+/// The NOTIFY channel that carries organization ids whose rollups changed.
+const ROLLUP_CHANNEL: &str = "usage_rolled_up";
+/// Sent to the live views when notices may have been missed: every organization refreshes once.
+pub const EVERY_ORGANIZATION: &str = "*";
+
+async fn announce(db: &Db, metering: &Metering, organizations: Vec<String>) {
+    for organization in organizations {
+        if db.backend == Backend::Postgres {
+            let notified = sqlx::query("select pg_notify($1, $2)")
+                .bind(ROLLUP_CHANNEL)
+                .bind(&organization)
+                .execute(&db.pool)
+                .await;
+            match notified {
+                Ok(_) => continue,
+                Err(error) => tracing::warn!(%error, "NOTIFY failed; telling this instance's live views only"),
+            }
+        }
+        // Nobody listening is fine: the pages read the rollups on their next load.
+        let _ = metering.rolled_up.send(organization);
+    }
+}
+
+/// PostgreSQL only: hands every instance's rollup notices to this instance's live views.
+pub async fn relay_rollup_notices(database_url: String, metering: Arc<Metering>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let listened = async {
+            let mut listener = PgListener::connect(&database_url).await?;
+            listener.listen(ROLLUP_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let mut listener = tokio::select! {
+            listened = listened => match listened {
+                Ok(listener) => listener,
+                Err(error) => {
+                    tracing::warn!(%error, "listening for rollup notices failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        _ = stop.changed() => return,
+                    }
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        loop {
+            tokio::select! {
+                notice = listener.try_recv() => match notice {
+                    Ok(Some(notice)) => {
+                        let _ = metering.rolled_up.send(notice.payload().to_owned());
+                    }
+                    // The connection dropped and comes back on the next call: notices may be lost.
+                    Ok(None) => {
+                        let _ = metering.rolled_up.send(EVERY_ORGANIZATION.to_owned());
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "rollup notices interrupted; listening again");
+                        let _ = metering.rolled_up.send(EVERY_ORGANIZATION.to_owned());
+                        break;
+                    }
+                },
+                _ = stop.changed() => return,
+            }
+        }
+    }
 }

@@ -111,3 +111,31 @@ async fn two_instances_on_one_database_do_every_piece_of_work_once() {
             .unwrap();
     assert_eq!(attempts, 1, "claimed by one instance");
 }
+
+/// On PostgreSQL every instance hears every rollup (LISTEN/NOTIFY), so a chart open on one
+/// instance moves when usage arrives through the other. (An embedded SQLite portal is one instance.)
+#[tokio::test]
+async fn a_live_chart_on_one_instance_hears_usage_ingested_through_the_other() {
+    let a = spawn_app().await;
+    if !a.database_url.starts_with("postgres") {
+        return;
+    }
+    let b = spawn_instance(&a.database_url, None, &[]).await;
+    let acme = a.organization_id("Acme Corp").await;
+    let key = a.api_key(&ACME_OWNER, "Acme Corp").await;
+    let owner = b.client_for(&ACME_OWNER).await;
+    let mut stream = owner.get(b.url(&format!("/orgs/{acme}/usage/live"))).send().await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    // Give B's listener its connection before the event: LISTEN only hears what comes after it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let event = json!([{ "id": "cross", "namespace": "payments-prod", "metric": "actions", "quantity": 1,
+                         "timestamp": minutes_ago(3) }]);
+    assert_eq!(a.send_events(&key, &event).await.status(), StatusCode::OK);
+    let chunk = tokio::time::timeout(Duration::from_secs(3), stream.chunk())
+        .await
+        .expect("a notice within 3 s")
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&chunk).contains("event: rollup"));
+}

@@ -9,6 +9,9 @@ source scripts/scratch.sh test
 
 section() { printf '\n==== %s\n' "$*"; }
 
+export FAULT_REPORT="$work/fault-report.txt"
+: >"$FAULT_REPORT"
+
 section "unit and API tests on SQLite"
 TEST_DATABASE=sqlite cargo test --locked -p app -p server -p loadgen --features app/ssr
 
@@ -32,5 +35,8 @@ server_pid=$!
 section "WASM bundle size"
 wasm=target/site/pkg/portal.wasm
 printf 'portal.wasm: %s bytes raw, %s bytes gzip -9\n' "$(stat -c %s "$wasm")" "$(gzip -9c "$wasm" | wc -c)"
+
+section "fault runs (SIGKILL at random moments)"
+cat "$FAULT_REPORT"
 
 section "all tests passed: SQLite, PostgreSQL, Chromium"

@@ -54,7 +54,7 @@ async fn insert_sqlite(db: &Db, events: u64, rows_per_transaction: usize) -> Res
     let mut next = 0u64;
     while next < events {
         let end = (next + rows_per_transaction as u64).min(events);
-        let mut tx = db.pool.begin().await?;
+        let mut tx = db.begin().await?;
         while next < end {
             let chunk = (end - next).min(500);
             // Anonymous placeholders: numbered ones make SQLite's binding quadratic in their count.

@@ -140,7 +140,7 @@ async fn create_subscriptions(
                 }
             }
         }
-        let mut tx = db.pool.begin().await?;
+        let mut tx = db.begin().await?;
         insert_rows(&mut tx, "organizations", "id, name, billing_email, currency, created_at", &orgs).await?;
         insert_rows(
             &mut tx,

@@ -40,7 +40,7 @@ pub async fn create_targets(
             email: format!("{}@load.test", org.id),
             password_hash: password_hash.clone(),
         };
-        let mut tx = db.pool.begin().await?;
+        let mut tx = db.begin().await?;
         insert_organization(&mut tx, &org).await?;
         insert_user(&mut tx, &user, now).await?;
         insert_membership(&mut tx, &user.id, &org.id, Role::Owner, now).await?;

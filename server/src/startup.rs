@@ -168,16 +168,17 @@ async fn housekeeping(db: Db, mut stop: watch::Receiver<bool>) {
 
 /// Runs the billing cycle on a timer. Its work lives in rows (period ends, drafts, credits), so a
 /// crash loses nothing: the next cycle after a restart finds the same work.
+/// The first cycle runs at start, so work a crash interrupted resumes at once.
 async fn run_billing_job(db: Db, job: BillingJob, mut stop: watch::Receiver<bool>) {
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(job.interval) => {}
-            _ = stop.changed() => return,
-        }
         match run_billing_cycle(&db, &job.rules, db.clock.now_ms()).await {
             Ok(report) if report != CycleReport::default() => tracing::info!(?report, "billing cycle"),
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "billing cycle failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(job.interval) => {}
+            _ = stop.changed() => return,
         }
     }
 }

@@ -68,6 +68,16 @@ pub struct Db {
 }
 
 impl Db {
+    /// A write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE): a deferred
+    /// transaction that reads first cannot upgrade once another connection has committed, and
+    /// SQLite then answers BUSY at once, without the busy timeout's wait.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Opens the pool; an SQLite file and its folder are created when missing.
     pub async fn connect(url: &str) -> Result<Self, Error> {
         sqlx::any::install_default_drivers();

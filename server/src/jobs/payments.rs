@@ -40,13 +40,14 @@ pub async fn run_payments_job(
     interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
+    // The first pass runs at start, so work a crash interrupted resumes at once.
     loop {
+        if let Err(error) = run_payments_pass(&db, &collector, &outbox).await {
+            tracing::warn!(%error, "payments pass failed");
+        }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = stop.changed() => return,
-        }
-        if let Err(error) = run_payments_pass(&db, &collector, &outbox).await {
-            tracing::warn!(%error, "payments pass failed");
         }
     }
 }

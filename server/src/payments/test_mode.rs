@@ -61,7 +61,7 @@ impl TestModeChannel {
             exp_year,
             created_at: now,
         };
-        let mut tx = self.db.pool.begin().await.map_err(Error::from)?;
+        let mut tx = self.db.begin().await.map_err(Error::from)?;
         test_mode::insert_payment_method(&mut tx, &method).await?;
         let setup_intent = format!("seti_test_{}", &method.id["pm_test_".len()..]);
         let attached = emit(&mut tx, now, "payment_method.attached", payment_method_object(&method)).await?;
@@ -93,7 +93,7 @@ impl PaymentChannel for TestModeChannel {
 
     async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ChannelError> {
         let now = self.db.clock.now_ms();
-        let mut tx = self.db.pool.begin().await.map_err(Error::from)?;
+        let mut tx = self.db.begin().await.map_err(Error::from)?;
         let method = test_mode::payment_method(&mut tx, request.payment_method_id)
             .await?
             .filter(|m| m.customer_id == request.customer_id)
@@ -131,7 +131,7 @@ impl PaymentChannel for TestModeChannel {
         idempotency_key: &str,
     ) -> Result<String, ChannelError> {
         let now = self.db.clock.now_ms();
-        let mut tx = self.db.pool.begin().await.map_err(Error::from)?;
+        let mut tx = self.db.begin().await.map_err(Error::from)?;
         let charge = test_mode::charge_by_intent(&mut tx, processor_payment_id)
             .await?
             .ok_or_else(|| ChannelError::Refused(format!("no such payment: {processor_payment_id}")))?;

@@ -70,7 +70,7 @@ pub async fn issue_credit(
     if expires_at.is_some_and(|at| at <= now) {
         return Err(AppError::invalid("expires", "must be in the future").into());
     }
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let org = organizations::find_organization(&mut tx, request.organization_id).await?.ok_or(AppError::NotFound)?;
     let id = new_id(IdKind::Credit, now);
     let credit = NewCredit {
@@ -107,7 +107,7 @@ pub async fn issue_credit(
 pub async fn void_invoice(db: &Db, admin: &str, invoice_id: &str, reason: &str) -> Result<(), Error> {
     let now = db.clock.now_ms();
     let reason = reason_of(reason)?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let invoice = invoices::invoice(&mut tx, invoice_id).await?.ok_or(AppError::NotFound)?;
     let from = invoice.status()?;
     transition(from, InvoiceStatus::Void)?;

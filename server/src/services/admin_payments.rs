@@ -52,7 +52,7 @@ pub async fn retry_payments(
 pub async fn mark_uncollectible(db: &Db, admin: &str, invoice_id: &str, reason: &str) -> Result<(), Error> {
     let reason = reason_of(reason)?;
     let now = db.clock.now_ms();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let invoice = invoices::invoice(&mut tx, invoice_id).await?.ok_or(AppError::NotFound)?;
     let from = invoice.status()?;
     if !invoices::settle_status(&mut tx, invoice_id, from, InvoiceStatus::Uncollectible, now).await? {

@@ -15,7 +15,7 @@ use crate::services::invoicing::{PlanCache, invoice_lines, next_period};
 /// Puts every catalog plan's current version in the database (idempotent).
 pub async fn ensure_catalog(db: &Db) -> Result<(), Error> {
     let now = db.clock.now_ms();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     for (name, version) in catalog::plans() {
         let prices = serde_json::to_string(&version.prices).map_err(|e| Error::Corrupt(e.to_string()))?;
         plans::ensure_plan_version(&mut tx, name, 1, CURRENCY, version.base_fee_minor, &prices, now).await?;
@@ -28,7 +28,7 @@ pub async fn ensure_catalog(db: &Db) -> Result<(), Error> {
 /// invoice run starts from the present instead of drafting every month since their anchor.
 pub async fn backfill_periods(db: &Db) -> Result<usize, Error> {
     let now = db.clock.now_ms();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let missing = subscriptions::without_period(&mut tx).await?;
     for subscription in &missing {
         subscriptions::set_period(&mut tx, &subscription.id, next_period(subscription.anchor_at, now)).await?;

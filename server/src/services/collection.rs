@@ -261,7 +261,7 @@ async fn attempt_charge(
         },
         Err(ChannelError::Store(error)) => return Err(error),
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let attempt = match outcome {
         ChargeOutcome::Succeeded { processor_payment_id } => {
             payment_succeeded(&mut tx, &payment, &processor_payment_id, now).await?;
@@ -375,7 +375,7 @@ async fn after_failure(
     let org = invoice.organization_id.as_str();
     let number = invoice.number.as_deref().unwrap_or(&invoice.id);
     let amount = format_money(invoice.amount_due_minor, &invoice.currency);
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let (started_at, next_step) = if row.status == "collecting" {
         let detail = format!("Payment of {amount} failed: {}", failure.message);
         collections::record_event(&mut tx, &invoice.id, org, "payment_failed", &detail, now).await?;
@@ -443,7 +443,7 @@ async fn after_failure(
 async fn cancel(db: &Db, row: &CollectionRow, invoice: &InvoiceRow, now: i64) -> Result<(), Error> {
     let org = invoice.organization_id.as_str();
     let number = invoice.number.as_deref().unwrap_or(&invoice.id);
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     if !collections::finish(&mut tx, &row.invoice_id, "canceled", now).await? {
         return Ok(());
     }

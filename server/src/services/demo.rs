@@ -83,7 +83,7 @@ const DEMO_ORGANIZATIONS: [DemoOrganization; 3] = [
 /// card is declined, so it is past due.
 pub async fn seed_demo(db: &Db, history: Option<(&BillingRules, &Collector)>) -> Result<bool, Error> {
     ensure_catalog(db).await?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     if find_user_by_email(&mut tx, DEMO_LOGINS[3].email).await?.is_some() {
         return Ok(false);
     }

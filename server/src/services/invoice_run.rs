@@ -64,7 +64,7 @@ async fn close_group(
     group: &[&SubscriptionRow],
     now: i64,
 ) -> Result<usize, Error> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let ids: Vec<String> = group.iter().map(|s| s.id.clone()).collect();
     let moved: HashSet<String> =
         subscriptions::advance_periods(&mut tx, &ids, period, next).await?.into_iter().collect();
@@ -259,7 +259,7 @@ async fn finalize_group(
     group: &[&InvoiceRow],
     now: i64,
 ) -> Result<usize, Error> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let ids: Vec<String> = group.iter().map(|i| i.id.clone()).collect();
     let claimed = invoices::claim_drafts(&mut tx, &ids).await?;
     if claimed.is_empty() {

@@ -227,7 +227,7 @@ pub async fn rerate_draft(
     invoice: &invoices::InvoiceRow,
     now: i64,
 ) -> Result<bool, Error> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     if !invoices::claim_draft(&mut tx, &invoice.id).await? {
         return Ok(false);
     }
@@ -267,7 +267,7 @@ pub async fn run_billing_cycle(db: &Db, rules: &BillingRules, now: i64) -> Resul
     // work takes its own transaction, and concurrent runs must not starve the pool.
     let trials = subscriptions::trials_ended(&mut *db.pool.acquire().await?, now).await?;
     for subscription in trials {
-        let mut tx = db.pool.begin().await?;
+        let mut tx = db.begin().await?;
         let cause = subscriptions::Cause { cause: "trial ended", actor: "system", at: now };
         let converted = subscriptions::change_status(
             &mut tx,
@@ -312,7 +312,7 @@ pub async fn run_billing_cycle(db: &Db, rules: &BillingRules, now: i64) -> Resul
 }
 
 async fn expire_credit(db: &Db, credit_id: &str, organization_id: &str, now: i64) -> Result<bool, Error> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let remaining = credits::credits_of(&mut tx, organization_id)
         .await?
         .into_iter()

@@ -45,7 +45,7 @@ pub async fn create_namespace(db: &Db, actor: &str, organization_id: &str, raw_n
         name: name.as_str().to_owned(),
         created_at: now,
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     namespaces::insert_namespace(&mut tx, &row).await?;
     let audit = AuditEntry {
         organization_id: Some(organization_id),
@@ -91,7 +91,7 @@ pub async fn create_api_key(
         last_used_at: None,
         revoked_at: None,
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     api_keys::insert_api_key(&mut tx, &row, &actor.user_id, &generated.secret_hash).await?;
     let audit = AuditEntry {
         organization_id: Some(organization_id),
@@ -110,7 +110,7 @@ pub async fn create_api_key(
 /// A key of another organization is "not found"; revoking twice is harmless.
 pub async fn revoke_api_key(db: &Db, actor: &str, organization_id: &str, key_id: &str) -> Result<(), Error> {
     let now = db.clock.now_ms();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     api_keys::find_api_key(&mut tx, organization_id, key_id).await?.ok_or(AppError::NotFound)?;
     if api_keys::revoke_api_key(&mut tx, key_id, now).await? {
         let audit = AuditEntry {

@@ -111,7 +111,7 @@ async fn handle(db: &Db, collector: &Collector, event: &ClaimedEvent, now: i64) 
         "payment_intent.succeeded" | "charge.succeeded" => {
             let Some(payment) = our_payment(db, object).await? else { return Ok(Handled::Ignored) };
             let processor_id = payment_intent_id(object).ok_or(EventError::Missing("payment intent id"))?;
-            let mut tx = db.pool.begin().await?;
+            let mut tx = db.begin().await?;
             payment_succeeded(&mut tx, &payment, processor_id, now).await?;
             tx.commit().await?;
             Ok(Handled::Processed)
@@ -140,7 +140,7 @@ async fn handle(db: &Db, collector: &Collector, event: &ClaimedEvent, now: i64) 
             let refunded =
                 object.get("amount_refunded").and_then(Value::as_i64).ok_or(EventError::Missing("amount_refunded"))?;
             let charge = object.get("id").and_then(Value::as_str).ok_or(EventError::Missing("id"))?;
-            let mut tx = db.pool.begin().await?;
+            let mut tx = db.begin().await?;
             let added =
                 payments::record_refunded(&mut tx, &payment.id, refunded.min(payment.amount_minor), now).await?;
             if added > 0 {

@@ -94,7 +94,7 @@ pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error
 /// The subscription ends with the current period: that period is still invoiced, then no more.
 pub async fn cancel_at_period_end(db: &Db, actor: &str, organization_id: &str) -> Result<PlanPage, Error> {
     let now = db.clock.now_ms();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let subscription = subscriptions::subscription_of(&mut tx, organization_id).await?.ok_or(AppError::NotFound)?;
     if subscription.status()? == SubscriptionStatus::Canceled {
         return Err(AppError::conflict("status", "the subscription is already canceled").into());
@@ -271,7 +271,7 @@ pub async fn confirm(db: &Db, rules: &BillingRules, change: &Confirmation<'_>) -
     if !(now - PREVIEW_VALID_MS..=now).contains(&change_at) {
         return Err(AppError::conflict("token", "this preview has expired; review the new preview").into());
     }
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     // Locks the subscription first, so two confirmations cannot both pass the checks below.
     sqlx::query("update subscriptions set plan_version_id = plan_version_id where organization_id = $1")
         .bind(organization_id)

@@ -18,7 +18,7 @@ pub const STAFF_SUSPENSION: &str = "suspended by staff";
 pub async fn suspend(db: &Db, admin: &str, organization_id: &str, reason: &str) -> Result<(), Error> {
     let reason = reason_of(reason)?;
     let now = db.clock.now_ms();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let subscription = subscriptions::subscription_of(&mut tx, organization_id).await?.ok_or(AppError::NotFound)?;
     let from = subscription.status()?;
     if !matches!(from, SubscriptionStatus::Active | SubscriptionStatus::PastDue) {
@@ -41,7 +41,7 @@ pub async fn suspend(db: &Db, admin: &str, organization_id: &str, reason: &str) 
 pub async fn unsuspend(db: &Db, admin: &str, organization_id: &str, reason: &str) -> Result<(), Error> {
     let reason = reason_of(reason)?;
     let now = db.clock.now_ms();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let subscription = subscriptions::subscription_of(&mut tx, organization_id).await?.ok_or(AppError::NotFound)?;
     let from = subscription.status()?;
     if from != SubscriptionStatus::Suspended {

@@ -130,7 +130,7 @@ pub async fn store_batches(db: &Db, batches: Vec<CheckedBatch>) -> Result<Vec<Ve
     let now = db.clock.now_ms();
     let generation = new_id(IdKind::RollupMark, now);
     let newest_event_at = batches.iter().flat_map(|b| &b.candidates).map(|(_, e)| e.occurred_at).max();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let mut answers = Vec::with_capacity(batches.len());
     for batch in batches {
         answers.push(store_batch(&mut tx, batch, &generation, now).await?);
@@ -166,7 +166,7 @@ async fn roll_up_hour(db: &Db, mark: &DirtyHour) -> Result<(), Error> {
         metric: mark.metric.clone(),
         hour: mark.hour,
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     usage::recompute_hour(&mut tx, &key, db.clock.now_ms()).await?;
     usage::clear_dirty(&mut tx, mark).await?;
     tx.commit().await?;

@@ -13,7 +13,7 @@ fn start_server(database_url: &str, port: u16) -> Child {
     start_server_with(database_url, port, &[])
 }
 
-fn start_server_with(database_url: &str, port: u16, extra: &[&str]) -> Child {
+pub fn start_server_with(database_url: &str, port: u16, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_server"))
         .args(["--database-url", database_url, "--listen-addr", &format!("127.0.0.1:{port}"), "--log-level", "error"])
         .args(extra)
@@ -22,7 +22,7 @@ fn start_server_with(database_url: &str, port: u16, extra: &[&str]) -> Child {
         .expect("start the server binary")
 }
 
-async fn wait_ready(port: u16) {
+pub async fn wait_ready(port: u16) {
     let client = new_client();
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -36,7 +36,7 @@ async fn wait_ready(port: u16) {
     panic!("server on port {port} did not become ready");
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 

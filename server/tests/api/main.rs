@@ -5,6 +5,7 @@ mod authz_matrix;
 mod billing;
 mod crash;
 mod fake_stripe;
+mod fault;
 mod fuzz;
 mod helpers;
 mod ingest;

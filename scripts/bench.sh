@@ -3,12 +3,13 @@
 #   scripts/bench.sh ingest   sqlite|postgres [EVENTS] [CONNECTIONS]: HTTP ingestion vs. the raw
 #                             insert rate of the same database, then reconcile
 #   scripts/bench.sh webhooks sqlite|postgres [EVENTS] [CONNECTIONS]: signed Stripe deliveries acked
+#   scripts/bench.sh pages    sqlite|postgres [REQUESTS] [USERS]: server-rendered pages of the demo
+#                             owner under concurrent users, after a cold start on the demo data
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-ingest}
 backend=${2:-sqlite}
-events=${3:-1000000}
-connections=${4:-8}
+if [ "$what" = pages ]; then events=${3:-5000} connections=${4:-50}; else events=${3:-1000000} connections=${4:-8}; fi
 secret=whsec_benchmark
 # shellcheck source=scripts/scratch.sh
 source scripts/scratch.sh bench
@@ -25,24 +26,38 @@ case "$backend" in
     psql "$cluster/postgres" -qc "create database bench"
     url="$cluster/bench"
     ;;
-  *) echo "usage: $0 ingest|webhooks sqlite|postgres [EVENTS] [CONNECTIONS]" >&2; exit 2 ;;
+  *) echo "usage: $0 ingest|webhooks|pages sqlite|postgres [EVENTS] [CONNECTIONS]" >&2; exit 2 ;;
 esac
 
 port=$(free_port)
-./target/release/loadgen setup --database-url "$url" --keys-file "$work/keys.json" >/dev/null
+if [ "$what" = pages ]; then
+  ./target/release/server --database-url "$url" seed-demo >/dev/null 2>&1
+else
+  ./target/release/loadgen setup --database-url "$url" --keys-file "$work/keys.json" >/dev/null
+fi
+started=$(date +%s%N)
 ./target/release/server --database-url "$url" --listen-addr "127.0.0.1:$port" --log-level warn \
+  --public-base-url "http://127.0.0.1:$port" \
   --stripe-webhook-secret "$secret" &
 server_pid=$!
-until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.2; done
+until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.01; done
+echo "cold start (process start to ready, migrated database): $(( ($(date +%s%N) - started) / 1000000 )) ms"
 
 echo "backend: $backend, events: $events, connections: $connections"
+if [ "$what" = pages ]; then
+  ./target/release/loadgen pages --url "http://127.0.0.1:$port" --database-url "$url" --requests "$events" \
+    --users "$connections"
+  echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server_pid/status)"
+  exit 0
+fi
 if [ "$what" = webhooks ]; then
   ./target/release/loadgen webhooks --url "http://127.0.0.1:$port" --secret "$secret" --events "$events" \
     --connections "$connections"
   echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server_pid/status)"
   exit 0
 fi
-./target/release/loadgen http --url "http://127.0.0.1:$port" --keys-file "$work/keys.json" --events "$events" --connections "$connections"
+./target/release/loadgen http --url "http://127.0.0.1:$port" --keys-file "$work/keys.json" --events "$events" \
+  --connections "$connections" --database-url "$url"
 echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server_pid/status)"
 ./target/release/loadgen baseline --database-url "$url" --events "$events" --rows-per-transaction 10000
 ./target/release/server --database-url "$url" reconcile | tail -n 1

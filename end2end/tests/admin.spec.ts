@@ -17,12 +17,16 @@ test("staff find a customer, suspend its service with a reason, lift it, and rea
   await waitForHydration(page);
 
   await page.getByLabel("Suspend every namespace (reason)").fill("e2e abuse check");
+  // The browser refuses the form until the action is confirmed.
+  expect(await page.locator("#suspend-form").evaluate((form) => (form as HTMLFormElement).checkValidity())).toBe(false);
+  await page.getByLabel("Confirm: suspend every namespace").check();
   await page.getByRole("button", { name: "Suspend service" }).click();
   await expect(page.locator("#customer-status")).toHaveText("suspended");
   await expect(page.locator("#admin-namespaces")).toContainText("suspended since");
   await expect(page.locator('#audit-log tr[data-action="subscription.suspend"]')).toContainText("e2e abuse check");
 
   await page.getByLabel("Lift the suspension (reason)").fill("e2e check done");
+  await page.getByLabel("Confirm: lift the suspension").check();
   await page.getByRole("button", { name: "Lift suspension" }).click();
   await expect(page.locator("#customer-status")).toHaveText("active");
   await expect(page.locator("#admin-namespaces")).not.toContainText("suspended since");

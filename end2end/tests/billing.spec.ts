@@ -58,6 +58,7 @@ test("staff grant a credit once, with the amount checked, and the customer's cre
 
   await page.getByLabel("Amount").fill("0");
   await page.getByLabel("Reason (recorded in the audit log)").fill("e2e goodwill");
+  await page.getByLabel("Confirm: grant this credit").check();
   await page.getByRole("button", { name: "Issue credit" }).click();
   await expect(page.locator("#credit-amount-error")).toContainText("more than zero");
 

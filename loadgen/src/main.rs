@@ -22,6 +22,8 @@ use tokio::sync::Mutex;
 
 mod baseline;
 mod billing_bench;
+mod page_bench;
+mod rollup_lag;
 mod setup;
 mod webhook_bench;
 
@@ -62,6 +64,9 @@ enum Command {
         /// Share of events dated inside the closed period (stored and flagged `late`).
         #[arg(long, default_value_t = 0.01)]
         late_share: f64,
+        /// The server's database: when given, rollup lag is sampled during the run.
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// Post signed Stripe events with distinct ids to the webhook endpoint; report deliveries/s and ack latency.
     Webhooks {
@@ -73,6 +78,18 @@ enum Command {
         events: u64,
         #[arg(long, default_value_t = 8)]
         connections: usize,
+    },
+    /// Fetch the demo owner's dashboard, usage and invoice pages with many concurrent users.
+    Pages {
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// The demo database the server runs on (for the organization and invoice ids).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long, default_value_t = 50)]
+        users: usize,
+        #[arg(long, default_value_t = 5_000)]
+        requests: u64,
     },
     /// Rate the Business plan repeatedly on one core and report invoice lines per second.
     Rating {
@@ -111,13 +128,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::fs::write(&keys_file, serde_json::to_string_pretty(&targets)?)?;
             println!("{organizations} organizations with {namespaces} namespaces each; keys in {keys_file}");
         }
-        Command::Http { url, keys_file, events, connections, batch, duplicate_share, late_share } => {
+        Command::Http { url, keys_file, events, connections, batch, duplicate_share, late_share, database_url } => {
             let targets: Vec<setup::Target> = serde_json::from_str(&std::fs::read_to_string(&keys_file)?)?;
             let shape = Shape { duplicate_share, late_share, batch };
+            let lag = match database_url {
+                Some(url) => Some(rollup_lag::Sampler::start(Db::connect(&url).await?)),
+                None => None,
+            };
             run_http(&url, targets, events, connections, shape).await?;
+            if let Some(lag) = lag {
+                lag.report().await?;
+            }
         }
         Command::Webhooks { url, secret, events, connections } => {
             webhook_bench::run(&url, &secret, events, connections).await?
+        }
+        Command::Pages { url, database_url, users, requests } => {
+            page_bench::run(&url, &Db::connect(&database_url).await?, users, requests).await?
         }
         Command::Rating { lines, namespaces } => billing_bench::rating(lines, namespaces),
         Command::InvoiceRun { database_url, subscriptions, namespaces } => {

@@ -1,3 +1,4 @@
+pub mod confirm;
 pub mod error_view;
 pub mod estimate;
 pub mod field_error;

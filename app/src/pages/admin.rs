@@ -7,6 +7,7 @@ use crate::api::admin::search_customers;
 use crate::api::dto::admin::CustomerSearch;
 use crate::api::dto::payments::ParkedEvent;
 use crate::api::payments::{ReplayWebhookEvent, get_parked_events};
+use crate::components::confirm::ConfirmCheck;
 use crate::components::error_view::ErrorView;
 use crate::components::layout::AdminHeader;
 
@@ -93,13 +94,17 @@ fn ParkedEvents(events: Vec<ParkedEvent>, replay: ServerAction<ReplayWebhookEven
         <table id="parked-events">
             <thead><tr><th>"Event"</th><th>"Type"</th><th>"Attempts"</th><th>"Last error"</th><th>"Received"</th><th>"Replay"</th></tr></thead>
             <tbody>
-                {events.into_iter().map(|e| view! {
+                {events.into_iter().map(|e| {
+                    let confirm = format!("Confirm: replay {}", e.id);
+                    view! {
                     <tr><td><code>{e.id.clone()}</code></td><td>{e.event_type}</td><td>{e.attempts}</td><td>{e.last_error}</td><td>{e.received}</td>
                         <td><ActionForm action=replay>
                             <input type="hidden" name="event_id" value=e.id/>
                             <label>"Reason" <input name="reason" required maxlength="500"/></label>
+                            <ConfirmCheck text=confirm/>
                             <button type="submit">"Replay"</button>
                         </ActionForm></td></tr>
+                    }
                 }).collect_view()}
             </tbody>
         </table>

@@ -7,6 +7,7 @@ use crate::api::billing::{IssueCredit, VoidInvoice, get_admin_customer};
 use crate::api::dto::billing::InvoiceSummary;
 use crate::api::dto::payments::{NotificationView, PaymentView};
 use crate::api::payments::{AdminRetryPayments, MarkUncollectible, RefundPayment};
+use crate::components::confirm::ConfirmCheck;
 use crate::components::error_view::ErrorView;
 use crate::components::estimate::EstimateLine;
 use crate::components::field_error::{FieldError, field_message, form_message};
@@ -107,6 +108,7 @@ pub fn AdminCustomerPage() -> impl IntoView {
                             <ActionForm action=retry attr:class="card form" attr:id="retry-form">
                                 <input type="hidden" name="organization_id" value=retry_org/>
                                 <label>"Retry the payment now (reason)" <input name="reason" required maxlength="500"/></label>
+                                <ConfirmCheck text="Confirm: charge the customer now"/>
                                 <button type="submit" id="retry-payments">"Retry payment now"</button>
                                 <p class="form-error" role="alert">{move || form_message(retry.value().get())}</p>
                             </ActionForm>
@@ -152,6 +154,7 @@ fn CreditForm(action: ServerAction<IssueCredit>, organization_id: String, idempo
             <label for="credit-expires">"Expires on (optional)"</label>
             <input id="credit-expires" name="expires" type="date" aria-describedby="credit-expires-error"/>
             <FieldError id="credit-expires-error" message=error_of("expires")/>
+            <ConfirmCheck text="Confirm: grant this credit"/>
             <p class="form-error" role="alert">{move || form_message(action.value().get())}</p>
             <button type="submit" id="issue-credit">"Issue credit"</button>
         </ActionForm>
@@ -166,6 +169,7 @@ fn VoidForm(action: ServerAction<VoidInvoice>, invoice: InvoiceSummary) -> impl 
         <ActionForm action attr:class="card form void-form">
             <input type="hidden" name="invoice_id" value=invoice.id/>
             <label>{format!("Void {label} (reason)")} <input name="reason" required maxlength="500"/></label>
+            <ConfirmCheck text=format!("Confirm: void {label}")/>
             <button type="submit">{format!("Void {label}")}</button>
             <p class="form-error" role="alert">{move || action.value().get().and_then(|r| r.err()).map(|e| e.message())}</p>
         </ActionForm>
@@ -180,6 +184,7 @@ fn UncollectibleForm(action: ServerAction<MarkUncollectible>, invoice: InvoiceSu
         <ActionForm action attr:class="card form uncollectible-form">
             <input type="hidden" name="invoice_id" value=invoice.id/>
             <label>{format!("Mark {label} uncollectible (reason)")} <input name="reason" required maxlength="500"/></label>
+            <ConfirmCheck text=format!("Confirm: write {label} off")/>
             <button type="submit">{format!("Mark {label} uncollectible")}</button>
             <p class="form-error" role="alert">{move || form_message(action.value().get())}</p>
         </ActionForm>
@@ -225,6 +230,7 @@ fn RefundForm(action: ServerAction<RefundPayment>, payment: PaymentView, idempot
             <FieldError id=error_id message=error_of("amount")/>
             <label for=reason_id.clone()>"Refund reason"</label>
             <input id=reason_id name="reason" required maxlength="500"/>
+            <ConfirmCheck text=format!("Confirm: refund payment {}", payment.id)/>
             <p class="form-error" role="alert">{move || form_message(action.value().get())}</p>
             <button type="submit">"Refund"</button>
         </ActionForm>

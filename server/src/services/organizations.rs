@@ -20,6 +20,9 @@ pub async fn dashboard(db: &Db, organization_id: &str, viewer: &SessionUser) -> 
     let mut conn = db.pool.acquire().await?;
     let org = organizations::find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
     let namespaces = namespaces::list_namespaces(&mut conn, organization_id).await?;
+    // Released before the estimate takes its own: holding one while waiting for another starves
+    // the pool once every connection is held by a request doing the same.
+    drop(conn);
     Ok(Dashboard {
         organization_id: org.id,
         organization_name: org.name,

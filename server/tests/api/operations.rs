@@ -29,3 +29,19 @@ async fn an_unknown_page_is_404() {
     let response = app.get_page(&app.client, "/no/such/page").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
+
+/// More concurrent page loads than the pool has connections: none may hold one connection while
+/// waiting for another (that starved the pool for the acquire timeout and answered 500).
+#[tokio::test]
+async fn forty_concurrent_dashboards_all_answer() {
+    let app = crate::helpers::spawn_app().await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&crate::helpers::ACME_OWNER).await;
+    let form = [("organization_id", acme.as_str())];
+    let calls = (0..40).map(|_| app.call_with(&owner, "dashboard", &form));
+    let started = std::time::Instant::now();
+    let answers = futures_util::future::join_all(calls).await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(statuses, vec![200; 40]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+}

@@ -15,6 +15,7 @@ use crate::services::usage::roll_up_dirty_hours;
 
 const HOURS_PER_PASS: i64 = 500;
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+const GATHER: Duration = Duration::from_millis(200);
 
 /// Shared by ingestion (which wakes the worker) and live views (which hear about new totals).
 pub struct Metering {
@@ -55,7 +56,9 @@ pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch:
             Err(error) => tracing::warn!(%error, "rollup pass failed; retrying"),
         }
         tokio::select! {
-            _ = metering.ingested.notified() => {}
+            // A moment's batches are gathered into one pass: a pass sums whole hours again, so
+            // one per batch would make recomputation compete with ingestion for the writer.
+            _ = metering.ingested.notified() => tokio::time::sleep(GATHER).await,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = stop.changed() => return,
         }

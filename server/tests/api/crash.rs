@@ -36,6 +36,27 @@ pub async fn wait_ready(port: u16) {
     panic!("server on port {port} did not become ready");
 }
 
+/// A new API key of Acme, made by its owner through the portal of the server at `base`.
+pub async fn acme_api_key(base: &str, db: &server::db::Db) -> String {
+    let client = new_client();
+    let login = client
+        .post(format!("{base}/api/login"))
+        .form(&[("email", ACME_OWNER.email), ("password", ACME_OWNER.password)]);
+    assert!(login.send().await.unwrap().status().is_success());
+    let acme: String =
+        sqlx::query_scalar("select id from organizations where name = 'Acme Corp'").fetch_one(&db.pool).await.unwrap();
+    let created: Value = client
+        .post(format!("{base}/api/create_api_key"))
+        .form(&[("organization_id", acme.as_str()), ("name", "test run")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["secret"].as_str().unwrap().to_owned()
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
@@ -50,27 +71,8 @@ async fn a_server_killed_during_ingestion_loses_no_accepted_event_and_its_rollup
     let mut child = start_server(&database_url, port);
     wait_ready(port).await;
 
-    let client = new_client();
     let base = format!("http://127.0.0.1:{port}");
-    let login = client
-        .post(format!("{base}/api/login"))
-        .form(&[("email", ACME_OWNER.email), ("password", ACME_OWNER.password)])
-        .send()
-        .await
-        .unwrap();
-    assert!(login.status().is_success());
-    let acme: String =
-        sqlx::query_scalar("select id from organizations where name = 'Acme Corp'").fetch_one(&db.pool).await.unwrap();
-    let created: Value = client
-        .post(format!("{base}/api/create_api_key"))
-        .form(&[("organization_id", acme.as_str()), ("name", "crash")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = created["secret"].as_str().unwrap().to_owned();
+    let key = acme_api_key(&base, &db).await;
 
     // Send batches until the kill makes requests fail; remember what was answered `accepted`.
     let sender = {

@@ -19,8 +19,8 @@ use server::services::billing::subscribe;
 use server::services::collection::Collector;
 use server::services::payment_methods::{CardForm, add_test_card};
 
-use crate::crash::{free_port, start_server_with, wait_ready};
-use crate::helpers::{ACME_OWNER, fresh_database_url, minutes_ago, new_client};
+use crate::crash::{acme_api_key, free_port, start_server_with, wait_ready};
+use crate::helpers::{fresh_database_url, minutes_ago, new_client};
 
 const KILLS: usize = 8;
 const CUSTOMERS: usize = 120;
@@ -54,7 +54,7 @@ async fn random_sigkills_during_ingestion_an_invoice_run_charges_and_webhooks_lo
     ];
     let mut server = Server(start_server_with(&database_url, port, &flags));
     wait_ready(port).await;
-    let key = api_key(&base, &db).await;
+    let key = acme_api_key(&base, &db).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let usage = tokio::spawn(send_usage(base.clone(), key, stop.clone()));
@@ -226,26 +226,6 @@ async fn customers_with_ended_periods_and_cards(db: &Db) -> usize {
         add_test_card(db, &collector, "fault-run", &id, &card).await.unwrap();
     }
     CUSTOMERS
-}
-
-async fn api_key(base: &str, db: &Db) -> String {
-    let client = new_client();
-    let login = client
-        .post(format!("{base}/api/login"))
-        .form(&[("email", ACME_OWNER.email), ("password", ACME_OWNER.password)]);
-    assert!(login.send().await.unwrap().status().is_success());
-    let acme: String =
-        sqlx::query_scalar("select id from organizations where name = 'Acme Corp'").fetch_one(&db.pool).await.unwrap();
-    let created: Value = client
-        .post(format!("{base}/api/create_api_key"))
-        .form(&[("organization_id", acme.as_str()), ("name", "fault run")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    created["secret"].as_str().unwrap().to_owned()
 }
 
 /// Batches of usage, through kills and restarts; answers the ids answered `accepted`.

@@ -22,6 +22,7 @@ use tokio::sync::Mutex;
 
 mod baseline;
 mod billing_bench;
+mod closed_loop;
 mod page_bench;
 mod rollup_lag;
 mod setup;

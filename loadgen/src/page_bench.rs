@@ -1,11 +1,8 @@
 //! Server-rendered pages under concurrent users: the demo owner's dashboard, usage and invoice
 //! pages, each fetched by many logged-in clients at once; reports requests/s and latency.
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
-
 use server::db::Db;
-use tokio::sync::Mutex;
+
+use crate::closed_loop;
 
 const OWNER: (&str, &str) = ("owner@acme.test", "acme-owner-pass");
 
@@ -46,44 +43,25 @@ async fn measure(
     users: usize,
     requests: u64,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let next = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let latencies_us = Arc::new(Mutex::new(Vec::with_capacity(requests as usize)));
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..users {
-        let (client, page) = (client.clone(), page.to_owned());
-        let (next, failed, latencies_us) = (next.clone(), failed.clone(), latencies_us.clone());
-        workers.push(tokio::spawn(async move {
-            let mut mine = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < requests {
-                let sent = Instant::now();
-                let answer = client.get(&page).send().await;
-                let ok = match answer {
-                    Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
-                    Err(_) => false,
-                };
-                mine.push(sent.elapsed().as_micros() as u64);
-                if !ok {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                }
+    let (client, page) = (client.clone(), page.to_owned());
+    let loaded = closed_loop::run(users, requests, move |_| {
+        let sent = client.get(&page).send();
+        async move {
+            match sent.await {
+                Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+                Err(_) => false,
             }
-            latencies_us.lock().await.extend(mine);
-        }));
-    }
-    for worker in workers {
-        worker.await?;
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    let mut latencies = latencies_us.lock().await.clone();
-    latencies.sort_unstable();
+        }
+    })
+    .await?;
     println!(
-        "page {name}: {requests} requests by {users} users in {seconds:.1} s = {:.0} pages/s; \
+        "page {name}: {requests} requests by {users} users in {:.1} s = {:.0} pages/s; \
          p50 {:.1} ms, p99 {:.1} ms; failed {}",
-        requests as f64 / seconds,
-        crate::percentile_ms(&latencies, 0.5),
-        crate::percentile_ms(&latencies, 0.99),
-        failed.load(Ordering::Relaxed)
+        loaded.seconds,
+        loaded.per_second(requests),
+        loaded.percentile_ms(0.5),
+        loaded.percentile_ms(0.99),
+        loaded.failed
     );
     Ok(())
 }

@@ -145,7 +145,7 @@ impl Application {
     }
 }
 
-/// Removes expired sessions and old login failures every few minutes.
+/// Removes expired sessions, old login failures and old ingestion commits every few minutes.
 async fn housekeeping(db: Db, mut stop: watch::Receiver<bool>) {
     let store = DbSessionStore::new(db.pool.clone());
     loop {
@@ -158,6 +158,11 @@ async fn housekeeping(db: Db, mut stop: watch::Receiver<bool>) {
                 crate::db::login_failures::delete_login_failures_before(&mut conn, now - 24 * 3_600_000).await
         {
             tracing::warn!(%error, "deleting old login failures failed");
+        }
+        if let Ok(mut conn) = db.pool.acquire().await
+            && let Err(error) = crate::db::operations::prune_ingest_commits(&mut conn, db.clock.now_ms()).await
+        {
+            tracing::warn!(%error, "pruning ingestion commits failed");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(300)) => {}

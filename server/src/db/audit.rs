@@ -44,13 +44,14 @@ pub struct AuditRow {
     pub at: i64,
 }
 
-/// The organization's audit log, newest first.
-pub async fn list_audit(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<AuditRow>, Error> {
+/// The organization's newest `limit` audit entries, newest first.
+pub async fn list_audit(conn: &mut AnyConnection, organization_id: &str, limit: i64) -> Result<Vec<AuditRow>, Error> {
     Ok(sqlx::query_as(
         "select actor, action, target, before_json, after_json, reason, at from audit_log
-         where organization_id = $1 order by at desc, id desc",
+         where organization_id = $1 order by at desc, id desc limit $2",
     )
     .bind(organization_id)
+    .bind(limit)
     .fetch_all(conn)
     .await?)
 }

@@ -3,18 +3,17 @@
 //! to the live views of every instance: on PostgreSQL through NOTIFY, which all instances LISTEN
 //! to; on SQLite (one instance) directly.
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{Notify, broadcast, watch};
 
 use sqlx::postgres::PgListener;
 
-use crate::db::{Backend, Db, operations};
+use crate::db::{Backend, Db};
 use crate::jobs::ingest_writer::IngestWriter;
 use crate::services::usage::roll_up_dirty_hours;
 
 const HOURS_PER_PASS: i64 = 500;
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
 const GATHER: Duration = Duration::from_millis(200);
 
 /// Shared by ingestion (which wakes the worker) and live views (which hear about new totals).
@@ -38,14 +37,7 @@ impl Metering {
 }
 
 pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch::Receiver<bool>) {
-    let mut next_prune = Instant::now();
     loop {
-        if Instant::now() >= next_prune {
-            next_prune = Instant::now() + PRUNE_EVERY;
-            if let Err(error) = prune(&db).await {
-                tracing::warn!(%error, "pruning ingestion commits failed");
-            }
-        }
         match roll_up_dirty_hours(&db, HOURS_PER_PASS).await {
             Ok((hours, organizations)) => {
                 announce(&db, &metering, organizations).await;
@@ -63,11 +55,6 @@ pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch:
             _ = stop.changed() => return,
         }
     }
-}
-
-async fn prune(db: &Db) -> Result<(), crate::error::Error> {
-    operations::prune_ingest_commits(&mut *db.pool.acquire().await?, db.clock.now_ms()).await?;
-    Ok(())
 }
 
 /// The NOTIFY channel that carries organization ids whose rollups changed.

@@ -14,7 +14,7 @@ use crate::services::billing::month_to_date_estimate;
 use crate::services::invoice_views::invoices_page;
 use crate::services::payment_views::{billing_status, mail_log, organization_payments};
 
-pub const SEARCH_PAGE_SIZE: i64 = 25;
+const SEARCH_PAGE_SIZE: i64 = 25;
 const MAX_QUERY_LEN: usize = 200;
 const MAX_PAGE: u32 = 10_000;
 /// The customer page shows the newest of these; the rest stay in the database.
@@ -96,10 +96,9 @@ pub async fn admin_customer(db: &Db, policy: &DunningPolicy, organization_id: &s
             received: display_ms(e.received_at),
         })
         .collect();
-    let audit = audit::list_audit(&mut conn, organization_id)
+    let audit = audit::list_audit(&mut conn, organization_id, RECENT_ROWS as i64)
         .await?
         .into_iter()
-        .take(RECENT_ROWS)
         .map(|a| AuditView {
             at: display_ms(a.at),
             actor: a.actor,

@@ -35,7 +35,7 @@ async fn random_sigkills_during_ingestion_an_invoice_run_charges_and_webhooks_lo
     let db = Db::connect(&database_url).await.unwrap();
     db.migrate().await.unwrap();
     server::services::demo::seed_demo(&db, None).await.unwrap();
-    let customers = customers_with_ended_periods_and_cards(&db).await;
+    customers_with_ended_periods_and_cards(&db).await;
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -145,7 +145,6 @@ async fn random_sigkills_during_ingestion_an_invoice_run_charges_and_webhooks_lo
         .expect("run server reconcile");
     let report = String::from_utf8_lossy(&reconcile.stdout);
     assert!(reconcile.status.success(), "{report}{}", String::from_utf8_lossy(&reconcile.stderr));
-    assert_eq!(customers, CUSTOMERS);
     let backend = database_url.split(':').next().unwrap_or_default();
     let report = format!(
         "fault run on {backend} (FAULT_SEED={seed}): {KILLS} kills survived; {} events and {} webhooks acknowledged, \
@@ -206,7 +205,7 @@ async fn count(db: &Db, sql: &str) -> i64 {
 
 /// Customers a month into their first period, each with a working test card: the first billing
 /// cycle after the start closes, invoices and charges them all.
-async fn customers_with_ended_periods_and_cards(db: &Db) -> usize {
+async fn customers_with_ended_periods_and_cards(db: &Db) {
     let collector = Collector::test_mode(db, DunningPolicy::default(), Duration::ZERO);
     let started = db.clock.now_ms() - 32 * DAY_MS;
     for n in 0..CUSTOMERS {
@@ -225,7 +224,6 @@ async fn customers_with_ended_periods_and_cards(db: &Db) -> usize {
         let card = CardForm { number: "4242424242424242", exp_month: "12", exp_year: "2035" };
         add_test_card(db, &collector, "fault-run", &id, &card).await.unwrap();
     }
-    CUSTOMERS
 }
 
 /// Batches of usage, through kills and restarts; answers the ids answered `accepted`.

@@ -14,9 +14,11 @@ secret=whsec_benchmark
 # shellcheck source=scripts/scratch.sh
 source scripts/scratch.sh bench
 
-cargo leptos build --release >/dev/null
-# The same flags as the server build of cargo-leptos, so the two share their compiled dependencies.
-RUSTFLAGS="--cfg erase_components" cargo build --release --locked -p loadgen >/dev/null
+cargo leptos build --release --split >/dev/null
+# Its own target directory: cargo-leptos builds the server with other settings, and sharing one
+# directory made each build throw the other's compiled dependencies away.
+CARGO_TARGET_DIR=target/loadgen cargo build --release --locked -p loadgen >/dev/null
+loadgen=target/loadgen/release/loadgen
 
 
 case "$backend" in
@@ -33,7 +35,7 @@ port=$(free_port)
 if [ "$what" = pages ]; then
   ./target/release/server --database-url "$url" seed-demo >/dev/null 2>&1
 else
-  ./target/release/loadgen setup --database-url "$url" --keys-file "$work/keys.json" >/dev/null
+  "$loadgen" setup --database-url "$url" --keys-file "$work/keys.json" >/dev/null
 fi
 started=$(date +%s%N)
 ./target/release/server --database-url "$url" --listen-addr "127.0.0.1:$port" --log-level warn \
@@ -45,19 +47,19 @@ echo "cold start (process start to ready, migrated database): $(( ($(date +%s%N)
 
 echo "backend: $backend, events: $events, connections: $connections"
 if [ "$what" = pages ]; then
-  ./target/release/loadgen pages --url "http://127.0.0.1:$port" --database-url "$url" --requests "$events" \
+  "$loadgen" pages --url "http://127.0.0.1:$port" --database-url "$url" --requests "$events" \
     --users "$connections"
   echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server_pid/status)"
   exit 0
 fi
 if [ "$what" = webhooks ]; then
-  ./target/release/loadgen webhooks --url "http://127.0.0.1:$port" --secret "$secret" --events "$events" \
+  "$loadgen" webhooks --url "http://127.0.0.1:$port" --secret "$secret" --events "$events" \
     --connections "$connections"
   echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server_pid/status)"
   exit 0
 fi
-./target/release/loadgen http --url "http://127.0.0.1:$port" --keys-file "$work/keys.json" --events "$events" \
+"$loadgen" http --url "http://127.0.0.1:$port" --keys-file "$work/keys.json" --events "$events" \
   --connections "$connections" --database-url "$url"
 echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server_pid/status)"
-./target/release/loadgen baseline --database-url "$url" --events "$events" --rows-per-transaction 10000
+"$loadgen" baseline --database-url "$url" --events "$events" --rows-per-transaction 10000
 ./target/release/server --database-url "$url" reconcile | tail -n 1

@@ -99,7 +99,7 @@ pub async fn stored_hashes(
     Ok(found)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, FromRow)]
 pub struct HourKey {
     pub organization_id: String,
     pub namespace_id: String,

@@ -2,17 +2,27 @@
 //! which stores every batch waiting at that moment in a single transaction and answers each
 //! request after the commit. Commits, not rows, limit insert rates (see the README's figures),
 //! so merging concurrent batches multiplies throughput while "accepted" still means durable.
-use tokio::sync::{mpsc, oneshot};
+//!
+//! SQLite has one writer at a time, so it gets one task. PostgreSQL gets several: while one
+//! group's transaction waits on the server, the next group is already being inserted.
+use std::sync::Arc;
 
-use crate::db::Db;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::db::{Backend, Db};
 use crate::error::Error;
 use crate::services::usage::{CheckedBatch, EventOutcome, store_batches};
 
 /// Events per transaction, at most; one request's batch is never split.
 const MAX_EVENTS_PER_COMMIT: usize = 20_000;
 const QUEUE_DEPTH: usize = 256;
+const POSTGRES_WRITERS: usize = 3;
+/// Two groups that insert the same new ids in different orders deadlock on PostgreSQL, which
+/// then aborts one of them; that group is simply stored again.
+const ATTEMPTS: usize = 3;
 
 type Reply = oneshot::Sender<Result<Vec<EventOutcome>, String>>;
+type Queue = Arc<Mutex<mpsc::Receiver<(CheckedBatch, Reply)>>>;
 
 #[derive(Clone)]
 pub struct IngestWriter {
@@ -20,10 +30,17 @@ pub struct IngestWriter {
 }
 
 impl IngestWriter {
-    /// Starts the writer task; it ends when every `IngestWriter` handle is dropped.
+    /// Starts the writer tasks; they end when every `IngestWriter` handle is dropped.
     pub fn start(db: Db) -> Self {
         let (queue, waiting) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(write_batches(db, waiting));
+        let waiting: Queue = Arc::new(Mutex::new(waiting));
+        let writers = match db.backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => POSTGRES_WRITERS,
+        };
+        for _ in 0..writers {
+            tokio::spawn(write_batches(db.clone(), waiting.clone()));
+        }
         Self { queue }
     }
 
@@ -37,21 +54,20 @@ impl IngestWriter {
     }
 }
 
-async fn write_batches(db: Db, mut waiting: mpsc::Receiver<(CheckedBatch, Reply)>) {
-    while let Some(first) = waiting.recv().await {
-        let mut events = first.0.event_count();
-        let mut group = vec![first];
-        while events < MAX_EVENTS_PER_COMMIT {
-            match waiting.try_recv() {
-                Ok(next) => {
-                    events += next.0.event_count();
-                    group.push(next);
-                }
-                Err(_) => break,
-            }
-        }
+async fn write_batches(db: Db, waiting: Queue) {
+    while let Some(group) = next_group(&waiting).await {
         let (batches, replies): (Vec<CheckedBatch>, Vec<Reply>) = group.into_iter().unzip();
-        match store_batches(&db, batches).await {
+        let mut attempt = 1;
+        let stored = loop {
+            match store_batches(&db, &batches).await {
+                Err(error) if attempt < ATTEMPTS && is_deadlock(&error) => {
+                    tracing::info!(attempt, "a usage group deadlocked with another writer; storing it again");
+                    attempt += 1;
+                }
+                stored => break stored,
+            }
+        };
+        match stored {
             Ok(answers) => {
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     let _ = reply.send(Ok(answer));
@@ -65,4 +81,26 @@ async fn write_batches(db: Db, mut waiting: mpsc::Receiver<(CheckedBatch, Reply)
             }
         }
     }
+}
+
+/// Every batch waiting at this moment, up to the group limit; `None` once the queue is closed.
+async fn next_group(waiting: &Queue) -> Option<Vec<(CheckedBatch, Reply)>> {
+    let mut waiting = waiting.lock().await;
+    let first = waiting.recv().await?;
+    let mut events = first.0.event_count();
+    let mut group = vec![first];
+    while events < MAX_EVENTS_PER_COMMIT {
+        match waiting.try_recv() {
+            Ok(next) => {
+                events += next.0.event_count();
+                group.push(next);
+            }
+            Err(_) => break,
+        }
+    }
+    Some(group)
+}
+
+fn is_deadlock(error: &Error) -> bool {
+    matches!(error, Error::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("40P01"))
 }

@@ -175,7 +175,7 @@ async fn seed_usage(
         }
     }
     let batch = check_batch(db, organization_id, &events, rules.late_usage_window_ms).await?;
-    store_batches(db, vec![batch]).await?;
+    store_batches(db, &[batch]).await?;
     while roll_up_dirty_hours(db, 1_000).await?.0 > 0 {}
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! Metering use cases: ingest a batch, roll dirty hours up, reconcile rollups with events.
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -90,21 +90,22 @@ pub async fn check_batch(
 }
 
 /// Stores a checked batch inside the caller's transaction and settles every remaining outcome:
-/// new ids are accepted (and their hours marked for rollup), known ids are duplicates or conflicts.
-pub async fn store_batch(
+/// new ids are accepted, known ids are duplicates or conflicts. The hours of accepted events are
+/// added to `dirty`.
+async fn store_batch(
     conn: &mut AnyConnection,
-    batch: CheckedBatch,
-    generation: &str,
+    batch: &CheckedBatch,
     now: i64,
+    dirty: &mut BTreeSet<HourKey>,
 ) -> Result<Vec<EventOutcome>, Error> {
-    let CheckedBatch { organization_id, mut outcomes, candidates, closed_before } = batch;
+    let CheckedBatch { organization_id, outcomes, candidates, closed_before } = batch;
+    let mut outcomes = outcomes.clone();
     let events: Vec<&ValidEvent> = candidates.iter().map(|(_, e)| e).collect();
-    let inserted = usage::insert_new_events(conn, &organization_id, &events, now, closed_before).await?;
+    let inserted = usage::insert_new_events(conn, organization_id, &events, now, *closed_before).await?;
     let existing: Vec<&str> =
         events.iter().filter(|e| !inserted.contains(&e.event_id)).map(|e| e.event_id.as_str()).collect();
-    let stored = usage::stored_hashes(conn, &organization_id, &existing).await?;
-    let mut dirty: HashSet<HourKey> = HashSet::new();
-    for (index, event) in &candidates {
+    let stored = usage::stored_hashes(conn, organization_id, &existing).await?;
+    for (index, event) in candidates {
         outcomes[*index] = Some(if inserted.contains(&event.event_id) {
             dirty.insert(HourKey {
                 organization_id: organization_id.clone(),
@@ -119,22 +120,25 @@ pub async fn store_batch(
             conflict()
         });
     }
-    let dirty: Vec<HourKey> = dirty.into_iter().collect();
-    usage::mark_dirty(conn, &dirty, generation, now).await?;
     Ok(outcomes.into_iter().map(|o| o.unwrap_or_else(conflict)).collect())
 }
 
 /// Stores several checked batches in one transaction: one commit for all of them. Nothing is
 /// answered before that commit, so `accepted` always means durable.
-pub async fn store_batches(db: &Db, batches: Vec<CheckedBatch>) -> Result<Vec<Vec<EventOutcome>>, Error> {
+pub async fn store_batches(db: &Db, batches: &[CheckedBatch]) -> Result<Vec<Vec<EventOutcome>>, Error> {
     let now = db.clock.now_ms();
     let generation = new_id(IdKind::RollupMark, now);
     let newest_event_at = batches.iter().flat_map(|b| &b.candidates).map(|(_, e)| e.occurred_at).max();
     let mut tx = db.begin().await?;
     let mut answers = Vec::with_capacity(batches.len());
+    // Marked once, in key order, after every insert: concurrent writers (PostgreSQL) then lock
+    // the shared mark rows in one order and cannot deadlock on them.
+    let mut dirty = BTreeSet::new();
     for batch in batches {
-        answers.push(store_batch(&mut tx, batch, &generation, now).await?);
+        answers.push(store_batch(&mut tx, batch, now, &mut dirty).await?);
     }
+    let dirty: Vec<HourKey> = dirty.into_iter().collect();
+    usage::mark_dirty(&mut tx, &dirty, &generation, now).await?;
     let accepted = answers.iter().flatten().filter(|o| matches!(o, EventOutcome::Accepted)).count();
     if let (Some(newest), 1..) = (newest_event_at, accepted) {
         operations::record_ingest_commit(&mut tx, accepted as i64, newest, now).await?;

@@ -192,3 +192,38 @@ async fn events_of_a_closed_period_are_stored_and_flagged_late() {
     assert_eq!(app.count("select count(*) from usage_events where late = 1").await, 1);
     assert_eq!(app.count("select count(*) from usage_events where late = 1 and event_id = 'old'").await, 1);
 }
+
+/// Clients that resend overlapping batches at once (PostgreSQL stores them with several writers
+/// whose transactions may deadlock on the same new ids): every event is accepted exactly once.
+#[tokio::test]
+async fn concurrent_overlapping_batches_accept_each_event_exactly_once() {
+    let app = spawn_app().await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let at = minutes_ago(30);
+    let ids: Vec<String> = (0..300).map(|n| format!("overlap-{n}")).collect();
+    let sends = (0..12).map(|client| {
+        // Each client sends the ids in its own order, so inserts lock them in different orders.
+        let mut order = ids.clone();
+        order.rotate_left(client * 25);
+        if client % 2 == 1 {
+            order.reverse();
+        }
+        let batch: Vec<Value> = order.iter().map(|id| event(id, "payments-prod", 2, &at)).collect();
+        let app = &app;
+        let key = &key;
+        async move {
+            let response = app.send_events(key, &Value::Array(batch)).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            json(response).await
+        }
+    });
+    let replies = futures_util::future::join_all(sends).await;
+
+    let accepted: i64 = replies.iter().map(|r| r["accepted"].as_i64().unwrap()).sum();
+    let duplicates: i64 = replies.iter().map(|r| r["duplicates"].as_i64().unwrap()).sum();
+    assert_eq!((accepted, duplicates), (300, 300 * 11));
+    assert_eq!(app.count("select count(*) from usage_events").await, 300);
+    app.wait_for_rollups().await;
+    let rollups = app.rollups("actions").await;
+    assert_eq!(rollups.iter().map(|r| r.2).sum::<i64>(), 600);
+}

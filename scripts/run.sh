@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/install.sh
 export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
-cargo leptos build --release --precompress
+cargo leptos build --release --precompress --split
 ./target/release/server seed-demo
 echo
 echo "Open http://127.0.0.1:3000 and log in with one of the logins above. Ctrl-C stops the portal."

@@ -22,7 +22,7 @@ echo "cluster at $postgres_url"
 TEST_DATABASE=postgres TEST_POSTGRES_URL="$postgres_url" cargo test --locked -p app -p server -p loadgen --features app/ssr
 
 section "browser journeys in Chromium (release build)"
-cargo leptos build --release --precompress
+cargo leptos build --release --precompress --split
 database="sqlite:$work/e2e.db"
 port=$(free_port)
 base_url="http://127.0.0.1:$port"
@@ -33,8 +33,7 @@ server_pid=$!
 (cd end2end && BASE_URL="$base_url" npx playwright test)
 
 section "WASM bundle size"
-wasm=target/site/pkg/portal.wasm
-printf 'portal.wasm: %s bytes raw, %s bytes gzip -9\n' "$(stat -c %s "$wasm")" "$(gzip -9c "$wasm" | wc -c)"
+scripts/wasm-size.sh
 
 section "fault runs (SIGKILL at random moments)"
 cat "$FAULT_REPORT"

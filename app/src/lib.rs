@@ -7,7 +7,7 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{SsrMode, path};
+use leptos_router::{Lazy, LazyRoute, SsrMode, lazy_route, path};
 
 use components::layout::OrgLayout;
 use pages::{
@@ -46,33 +46,30 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects run only in the browser, so this flips once the WASM has taken over the page;
-    // tests wait for it because clicks before hydration are lost.
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
-
     view! {
         <Stylesheet id="leptos" href="/pkg/portal.css"/>
         <Link rel="icon" href="/favicon.ico"/>
         <Title text="Billing portal"/>
-        <div id="root" data-hydrated=move || hydrated.get().to_string()>
+        // `hydrate` flips this once the page, lazy parts included, has hydrated; tests wait for
+        // it because clicks before hydration are lost.
+        <div id="root" data-hydrated="false">
             <Router>
                 <Routes fallback=NotFoundPage>
                     // Data pages render completely before the first byte, so their HTTP status
                     // (404 for another organization, 302 to the login page) is the real one.
-                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
-                    <Route path=path!("/login") view=LoginPage/>
-                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/orgs/:org") view=AdminCustomerPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/operations") view=OperationsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view={Lazy::<LoginRoute>::new()}/>
+                    <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/orgs/:org") view={Lazy::<AdminCustomerRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/operations") view={Lazy::<OperationsRoute>::new()} ssr=SsrMode::Async/>
                     <ParentRoute path=path!("/orgs/:org") view=OrgLayout ssr=SsrMode::Async>
-                        <Route path=path!("") view=DashboardPage ssr=SsrMode::Async/>
-                        <Route path=path!("namespaces") view=NamespacesPage ssr=SsrMode::Async/>
-                        <Route path=path!("usage") view=UsagePage ssr=SsrMode::Async/>
-                        <Route path=path!("invoices") view=InvoicesPage ssr=SsrMode::Async/>
-                        <Route path=path!("invoices/:invoice") view=InvoicePage ssr=SsrMode::Async/>
-                        <Route path=path!("plan") view=PlanPage ssr=SsrMode::Async/>
-                        <Route path=path!("payment") view=PaymentPage ssr=SsrMode::Async/>
+                        <Route path=path!("") view={Lazy::<DashboardRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("namespaces") view={Lazy::<NamespacesRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("usage") view={Lazy::<UsageRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("invoices") view={Lazy::<InvoicesRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("invoices/:invoice") view={Lazy::<InvoiceRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("plan") view={Lazy::<PlanRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("payment") view={Lazy::<PaymentRoute>::new()} ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>
             </Router>
@@ -80,9 +77,52 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// Every page is its own lazily loaded WASM chunk (`cargo leptos build --split`): the first
+/// download holds the router, the layout and the reactive runtime, and each page's code and wire
+/// types arrive when that page is first shown.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page/> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    HomeRoute => HomePage,
+    LoginRoute => LoginPage,
+    AdminRoute => AdminPage,
+    AdminCustomerRoute => AdminCustomerPage,
+    OperationsRoute => OperationsPage,
+    DashboardRoute => DashboardPage,
+    NamespacesRoute => NamespacesPage,
+    UsageRoute => UsagePage,
+    InvoicesRoute => InvoicesPage,
+    InvoiceRoute => InvoicePage,
+    PlanRoute => PlanPage,
+    PaymentRoute => PaymentPage,
+}
+
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    // The asynchronous hydration waits for the current page's chunk before it walks the DOM.
+    wasm_bindgen_futures::spawn_local(async {
+        let Some(body) = document().body() else { return };
+        let mounted = leptos::mount::hydrate_from_async(body, App).await;
+        mounted.forget();
+        if let Some(root) = document().get_element_by_id("root") {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
 }

@@ -62,7 +62,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/admin/orgs/:org") view={Lazy::<AdminCustomerRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/admin/operations") view={Lazy::<OperationsRoute>::new()} ssr=SsrMode::Async/>
-                    <ParentRoute path=path!("/orgs/:org") view=OrgLayout ssr=SsrMode::Async>
+                    <ParentRoute path=path!("/orgs/:org") view={Lazy::<OrgLayoutRoute>::new()} ssr=SsrMode::Async>
                         <Route path=path!("") view={Lazy::<DashboardRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("namespaces") view={Lazy::<NamespacesRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("usage") view={Lazy::<UsageRoute>::new()} ssr=SsrMode::Async/>
@@ -98,6 +98,7 @@ macro_rules! lazy_pages {
 }
 
 lazy_pages! {
+    OrgLayoutRoute => OrgLayout,
     HomeRoute => HomePage,
     LoginRoute => LoginPage,
     AdminRoute => AdminPage,

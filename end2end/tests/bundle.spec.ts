@@ -1,0 +1,34 @@
+import { test, expect, Request } from "@playwright/test";
+import { ACME_OWNER, waitForHydration } from "./helpers";
+
+// What a first visit downloads, compressed as served: the main module and the chunks of the pages
+// shown (each page's own chunk and the shared chunks it needs).
+const FIRST_PAGE_BUDGET_BYTES = 250 * 1024;
+
+test("the WASM a first visit downloads: the login page, then the dashboard", async ({ page }) => {
+  const wasm: Promise<number>[] = [];
+  page.on("requestfinished", (request: Request) => {
+    if (request.url().endsWith(".wasm")) wasm.push(request.sizes().then((sizes) => sizes.responseBodySize));
+  });
+  const transferred = async () => (await Promise.all(wasm)).reduce((sum, bytes) => sum + bytes, 0);
+
+  await page.goto("/login");
+  await waitForHydration(page);
+  const loginFiles = wasm.length;
+  const loginBytes = await transferred();
+
+  await page.getByLabel("Email").fill(ACME_OWNER.email);
+  await page.getByLabel("Password").fill(ACME_OWNER.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.locator("#dashboard-namespaces")).toContainText("payments-prod");
+  await waitForHydration(page);
+  const bothBytes = await transferred();
+
+  console.log(
+    `WASM transferred: login page ${loginBytes} bytes in ${loginFiles} files; ` +
+      `login and dashboard ${bothBytes} bytes in ${wasm.length} files`,
+  );
+  expect(loginFiles).toBeGreaterThan(1);
+  expect(loginBytes).toBeLessThan(FIRST_PAGE_BUDGET_BYTES);
+  expect(bothBytes).toBeGreaterThan(loginBytes);
+});

@@ -160,8 +160,19 @@ pub async fn roll_up_dirty_hours(db: &Db, limit: i64) -> Result<(usize, Vec<Stri
     // Several hours per transaction: under ingestion load each commit waits its turn behind the
     // ingestion writer's, so one commit per hour made the backlog, not the sums, the lag.
     for marks in dirty.chunks(HOURS_PER_COMMIT) {
+        // Key order, as ingestion marks them: both lock mark rows in one order, so a rollup
+        // transaction and an ingestion group cannot deadlock on PostgreSQL.
+        let mut marks: Vec<&usage::DirtyHour> = marks.iter().collect();
+        marks.sort_by(|a, b| {
+            (&a.organization_id, &a.namespace_id, &a.metric, a.hour).cmp(&(
+                &b.organization_id,
+                &b.namespace_id,
+                &b.metric,
+                b.hour,
+            ))
+        });
         let mut tx = db.begin().await?;
-        for mark in marks {
+        for mark in &marks {
             let key = HourKey {
                 organization_id: mark.organization_id.clone(),
                 namespace_id: mark.namespace_id.clone(),

@@ -77,9 +77,9 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Every page is its own lazily loaded WASM chunk (`cargo leptos build --split`): the first
-/// download holds the router, the layout and the reactive runtime, and each page's code and wire
-/// types arrive when that page is first shown.
+/// Every page, and the organization layout, is its own lazily loaded WASM chunk (`cargo leptos
+/// build --split`): the first download holds the router and the reactive runtime, and each page's
+/// code and wire types arrive when that page is first shown.
 macro_rules! lazy_pages {
     ($($route:ident => $page:ident),* $(,)?) => {$(
         struct $route;

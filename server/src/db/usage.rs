@@ -145,6 +145,17 @@ pub struct DirtyHour {
     pub generation: String,
 }
 
+impl DirtyHour {
+    pub fn key(&self) -> HourKey {
+        HourKey {
+            organization_id: self.organization_id.clone(),
+            namespace_id: self.namespace_id.clone(),
+            metric: self.metric.clone(),
+            hour: self.hour,
+        }
+    }
+}
+
 pub async fn oldest_dirty_hours(conn: &mut AnyConnection, limit: i64) -> Result<Vec<DirtyHour>, Error> {
     Ok(sqlx::query_as(
         "select organization_id, namespace_id, metric, hour, generation from usage_dirty_hours order by marked_at limit $1",

@@ -162,28 +162,15 @@ pub async fn roll_up_dirty_hours(db: &Db, limit: i64) -> Result<(usize, Vec<Stri
     for marks in dirty.chunks(HOURS_PER_COMMIT) {
         // Key order, as ingestion marks them: both lock mark rows in one order, so a rollup
         // transaction and an ingestion group cannot deadlock on PostgreSQL.
-        let mut marks: Vec<&usage::DirtyHour> = marks.iter().collect();
-        marks.sort_by(|a, b| {
-            (&a.organization_id, &a.namespace_id, &a.metric, a.hour).cmp(&(
-                &b.organization_id,
-                &b.namespace_id,
-                &b.metric,
-                b.hour,
-            ))
-        });
+        let mut marks: Vec<(HourKey, &usage::DirtyHour)> = marks.iter().map(|mark| (mark.key(), mark)).collect();
+        marks.sort_by(|a, b| a.0.cmp(&b.0));
         let mut tx = db.begin().await?;
-        for mark in &marks {
-            let key = HourKey {
-                organization_id: mark.organization_id.clone(),
-                namespace_id: mark.namespace_id.clone(),
-                metric: mark.metric.clone(),
-                hour: mark.hour,
-            };
-            usage::recompute_hour(&mut tx, &key, db.clock.now_ms()).await?;
+        for (key, mark) in &marks {
+            usage::recompute_hour(&mut tx, key, db.clock.now_ms()).await?;
             usage::clear_dirty(&mut tx, mark).await?;
         }
         tx.commit().await?;
-        for mark in marks {
+        for (_, mark) in marks {
             if !organizations.contains(&mark.organization_id) {
                 organizations.push(mark.organization_id.clone());
             }

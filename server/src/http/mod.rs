@@ -9,14 +9,14 @@ pub mod session_auth;
 pub mod stripe_webhook;
 pub mod usage;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use app::api::backend::SharedBackend;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::HeaderName;
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
@@ -46,8 +46,16 @@ pub struct SessionSettings {
     pub idle_minutes: i64,
 }
 
+/// Generated once per process: while leptos generates a route list it suppresses every resource
+/// load in the process (a global flag, leptos issue #4773), so a page rendering meanwhile in
+/// another server of the same process (the API tests run many) would wait forever.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+}
+
 pub fn router(state: AppState, sessions: SessionSettings) -> Router {
-    let routes = generate_route_list(app::App);
+    let routes = page_routes();
     let backend = state.backend.clone();
     let leptos_options = state.leptos_options.clone();
     let session_layer = SessionManagerLayer::new(DbSessionStore::new(state.db.pool.clone()))

@@ -121,8 +121,16 @@ pub async fn spawn_instance(url: &str, start: Option<i64>, extra: &[&str]) -> Te
     TestApp { address, db, rules, database_url: url.to_owned(), client: new_client(), _stop: stop }
 }
 
+/// A response that never ends (a hung render) fails its test after a minute instead of holding CI.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub fn new_client() -> Client {
-    Client::builder().cookie_store(true).redirect(redirect::Policy::none()).build().expect("http client")
+    Client::builder()
+        .cookie_store(true)
+        .redirect(redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("http client")
 }
 
 impl TestApp {

@@ -14,7 +14,12 @@ secret=whsec_benchmark
 # shellcheck source=scripts/scratch.sh
 source scripts/scratch.sh bench
 
-cargo leptos build --release --split >/dev/null
+# Only the pages benchmark serves the WASM bundle; the others skip its minutes-long front build.
+if [ "$what" = pages ]; then
+  cargo leptos build --release --split >/dev/null
+else
+  cargo leptos build --release --split --server-only >/dev/null
+fi
 # Its own target directory: cargo-leptos builds the server with other settings, and sharing one
 # directory made each build throw the other's compiled dependencies away.
 CARGO_TARGET_DIR=target/loadgen cargo build --release --locked -p loadgen >/dev/null

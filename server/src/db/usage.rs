@@ -3,7 +3,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{AnyConnection, FromRow};
 
-use crate::db::bulk::{bind_all, bind_all_as, list_placeholders, placeholder, row_placeholders, texts};
+use crate::db::bulk::{Value, bind_all, bind_all_as, list_placeholders, placeholder, row_placeholders, texts};
 use crate::domain::usage::ValidEvent;
 use crate::error::Error;
 
@@ -40,26 +40,45 @@ pub async fn usage_closed_before(conn: &mut AnyConnection, organization_id: &str
         .unwrap_or(0))
 }
 
+/// The number of a new ingestion commit, inside its transaction: numbers grow and are never reused.
+pub async fn next_commit_id(conn: &mut AnyConnection) -> Result<i64, Error> {
+    let sql = if conn.backend_name() == "SQLite" {
+        // SQLite has one writer at a time, so the counter row is never waited for.
+        "update usage_commit_counter set last = last + 1 returning last"
+    } else {
+        // A sequence, not a row: PostgreSQL's concurrent writers would queue on a counter row.
+        "select nextval('usage_commit_ids')"
+    };
+    Ok(sqlx::query_scalar(sql).fetch_one(conn).await?)
+}
+
+/// The ingestion commit that stores a set of new events, and what it needs to know about them.
+pub struct NewEvents<'a> {
+    pub organization_id: &'a str,
+    pub commit_id: i64,
+    pub received_at: i64,
+    /// Events for hours before this instant are stored as `late`.
+    pub closed_before: i64,
+}
+
 /// Inserts the events whose id is new for the organization; returns the ids actually inserted.
 pub async fn insert_new_events(
     conn: &mut AnyConnection,
-    organization_id: &str,
+    new: &NewEvents<'_>,
     events: &[&ValidEvent],
-    received_at: i64,
-    closed_before: i64,
 ) -> Result<HashSet<String>, Error> {
     let mut inserted = HashSet::with_capacity(events.len());
     for chunk in events.chunks(INSERT_CHUNK) {
         let sql = format!(
             "insert into usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour,
-                 properties, content_hash, received_at, late)
+                 properties, content_hash, received_at, late, commit_id)
              values {} on conflict (organization_id, event_id) do nothing returning event_id",
-            row_placeholders(conn, 1, chunk.len(), 11)
+            row_placeholders(conn, 1, chunk.len(), 12)
         );
         let mut query = sqlx::query_scalar::<_, String>(&sql);
         for event in chunk {
             query = query
-                .bind(organization_id)
+                .bind(new.organization_id)
                 .bind(&event.event_id)
                 .bind(&event.namespace_id)
                 .bind(&event.metric)
@@ -68,8 +87,9 @@ pub async fn insert_new_events(
                 .bind(event.hour())
                 .bind(event.properties.as_deref())
                 .bind(&event.content_hash)
-                .bind(received_at)
-                .bind(i64::from(event.hour() < closed_before));
+                .bind(new.received_at)
+                .bind(i64::from(event.hour() < new.closed_before))
+                .bind(new.commit_id);
         }
         inserted.extend(query.fetch_all(&mut *conn).await?);
     }
@@ -107,18 +127,13 @@ pub struct HourKey {
     pub hour: i64,
 }
 
-/// Marks hours for recomputation. A mark that already waits keeps its `marked_at` (the watermark
-/// must not move past events still pending) and gets the new generation.
-pub async fn mark_dirty(
-    conn: &mut AnyConnection,
-    keys: &[HourKey],
-    generation: &str,
-    now_ms: i64,
-) -> Result<(), Error> {
+/// Marks the hours one commit touched: each (hour, commit) gets its own mark, so writers never
+/// share a mark row and a mark's `marked_at` is the time its events became durable.
+pub async fn mark_dirty(conn: &mut AnyConnection, keys: &[HourKey], commit_id: i64, now_ms: i64) -> Result<(), Error> {
     for chunk in keys.chunks(INSERT_CHUNK) {
         let sql = format!(
-            "insert into usage_dirty_hours (organization_id, namespace_id, metric, hour, generation, marked_at) values {}
-             on conflict (organization_id, namespace_id, metric, hour) do update set generation = excluded.generation",
+            "insert into usage_dirty_hours (organization_id, namespace_id, metric, hour, commit_id, marked_at) values {}
+             on conflict do nothing",
             row_placeholders(conn, 1, chunk.len(), 6)
         );
         let mut query = sqlx::query(&sql);
@@ -128,7 +143,7 @@ pub async fn mark_dirty(
                 .bind(&key.namespace_id)
                 .bind(&key.metric)
                 .bind(key.hour)
-                .bind(generation)
+                .bind(commit_id)
                 .bind(now_ms);
         }
         query.execute(&mut *conn).await?;
@@ -137,15 +152,15 @@ pub async fn mark_dirty(
 }
 
 #[derive(Debug, Clone, FromRow)]
-pub struct DirtyHour {
+pub struct DirtyPart {
     pub organization_id: String,
     pub namespace_id: String,
     pub metric: String,
     pub hour: i64,
-    pub generation: String,
+    pub commit_id: i64,
 }
 
-impl DirtyHour {
+impl DirtyPart {
     pub fn key(&self) -> HourKey {
         HourKey {
             organization_id: self.organization_id.clone(),
@@ -156,48 +171,76 @@ impl DirtyHour {
     }
 }
 
-pub async fn oldest_dirty_hours(conn: &mut AnyConnection, limit: i64) -> Result<Vec<DirtyHour>, Error> {
+pub async fn oldest_dirty_parts(conn: &mut AnyConnection, limit: i64) -> Result<Vec<DirtyPart>, Error> {
     Ok(sqlx::query_as(
-        "select organization_id, namespace_id, metric, hour, generation from usage_dirty_hours order by marked_at limit $1",
+        "select organization_id, namespace_id, metric, hour, commit_id from usage_dirty_hours order by marked_at limit $1",
     )
     .bind(limit)
     .fetch_all(conn)
     .await?)
 }
 
-/// Replaces the hour's rollup with the sum of its stored events: recomputed, never incremented.
-pub async fn recompute_hour(conn: &mut AnyConnection, key: &HourKey, now_ms: i64) -> Result<(), Error> {
+/// Recomputes the hour's parts of the given commits from their stored events, then the hour's
+/// total from all its parts, and clears those commits' marks: recomputed, never incremented.
+pub async fn recompute_hour(
+    conn: &mut AnyConnection,
+    key: &HourKey,
+    commit_ids: &[i64],
+    now_ms: i64,
+) -> Result<(), Error> {
+    // Writing the hour's row first locks it: a second instance recomputing the same hour waits,
+    // and then sums parts that include this transaction's.
     sqlx::query(
         "insert into usage_hourly (organization_id, namespace_id, metric, hour, total, event_count, computed_at)
-         select $1, $2, $3, $4, cast(coalesce(sum(quantity), 0) as bigint), count(*), $5
-         from usage_events where organization_id = $1 and namespace_id = $2 and metric = $3 and hour = $4
-         on conflict (organization_id, namespace_id, metric, hour)
-         do update set total = excluded.total, event_count = excluded.event_count, computed_at = excluded.computed_at",
+         values ($1, $2, $3, $4, 0, 0, $5)
+         on conflict (organization_id, namespace_id, metric, hour) do update set computed_at = excluded.computed_at",
     )
     .bind(&key.organization_id)
     .bind(&key.namespace_id)
     .bind(&key.metric)
     .bind(key.hour)
     .bind(now_ms)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    let commits = list_placeholders(conn, 5, commit_ids.len());
+    let commit_values: Vec<Value> = commit_ids.iter().map(|id| Value::Int(*id)).collect();
+    let parts = format!(
+        "insert into usage_hourly_parts (organization_id, namespace_id, metric, hour, commit_id, total, event_count)
+         select organization_id, namespace_id, metric, hour, commit_id, cast(sum(quantity) as bigint), count(*)
+         from usage_events where organization_id = {} and namespace_id = {} and metric = {} and hour = {}
+             and commit_id in ({commits})
+         group by organization_id, namespace_id, metric, hour, commit_id
+         on conflict (organization_id, namespace_id, metric, hour, commit_id)
+         do update set total = excluded.total, event_count = excluded.event_count",
+        placeholder(conn, 1),
+        placeholder(conn, 2),
+        placeholder(conn, 3),
+        placeholder(conn, 4),
+    );
+    bind_all(bind_key(sqlx::query(&parts), key), &commit_values).execute(&mut *conn).await?;
+    let total = "update usage_hourly set (total, event_count) = (
+             select cast(coalesce(sum(total), 0) as bigint), cast(coalesce(sum(event_count), 0) as bigint)
+             from usage_hourly_parts
+             where organization_id = $1 and namespace_id = $2 and metric = $3 and hour = $4)
+         where organization_id = $1 and namespace_id = $2 and metric = $3 and hour = $4";
+    bind_key(sqlx::query(total), key).execute(&mut *conn).await?;
+    let clear = format!(
+        "delete from usage_dirty_hours where organization_id = {} and namespace_id = {} and metric = {} and hour = {}
+             and commit_id in ({commits})",
+        placeholder(conn, 1),
+        placeholder(conn, 2),
+        placeholder(conn, 3),
+        placeholder(conn, 4),
+    );
+    bind_all(bind_key(sqlx::query(&clear), key), &commit_values).execute(&mut *conn).await?;
     Ok(())
 }
 
-/// Clears the mark only if no event touched the hour since it was read.
-pub async fn clear_dirty(conn: &mut AnyConnection, dirty: &DirtyHour) -> Result<(), Error> {
-    sqlx::query(
-        "delete from usage_dirty_hours
-         where organization_id = $1 and namespace_id = $2 and metric = $3 and hour = $4 and generation = $5",
-    )
-    .bind(&dirty.organization_id)
-    .bind(&dirty.namespace_id)
-    .bind(&dirty.metric)
-    .bind(dirty.hour)
-    .bind(&dirty.generation)
-    .execute(conn)
-    .await?;
-    Ok(())
+fn bind_key<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    key: &'q HourKey,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query.bind(&key.organization_id).bind(&key.namespace_id).bind(&key.metric).bind(key.hour)
 }
 
 /// When the oldest pending mark of the organization was made; `None` when nothing waits.
@@ -289,7 +332,7 @@ pub async fn metric_catalog(conn: &mut AnyConnection) -> Result<Vec<MetricRow>, 
 
 pub async fn dirty_keys(conn: &mut AnyConnection, from: i64, to: i64) -> Result<Vec<HourKey>, Error> {
     Ok(sqlx::query_as(
-        "select organization_id, namespace_id, metric, hour from usage_dirty_hours where hour >= $1 and hour < $2",
+        "select distinct organization_id, namespace_id, metric, hour from usage_dirty_hours where hour >= $1 and hour < $2",
     )
     .bind(from)
     .bind(to)

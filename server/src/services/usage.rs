@@ -6,7 +6,6 @@ use serde_json::Value;
 
 use crate::db::usage::{self, HourKey, KeyedTotal};
 use crate::db::{Db, operations};
-use crate::domain::ids::{IdKind, new_id};
 use crate::domain::usage::{EventRules, Rejection, ValidEvent, check_event};
 use crate::error::Error;
 use sqlx::AnyConnection;
@@ -95,13 +94,14 @@ pub async fn check_batch(
 async fn store_batch(
     conn: &mut AnyConnection,
     batch: &CheckedBatch,
-    now: i64,
+    (commit_id, now): (i64, i64),
     dirty: &mut BTreeSet<HourKey>,
 ) -> Result<Vec<EventOutcome>, Error> {
     let CheckedBatch { organization_id, outcomes, candidates, closed_before } = batch;
     let mut outcomes = outcomes.clone();
     let events: Vec<&ValidEvent> = candidates.iter().map(|(_, e)| e).collect();
-    let inserted = usage::insert_new_events(conn, organization_id, &events, now, *closed_before).await?;
+    let new = usage::NewEvents { organization_id, commit_id, received_at: now, closed_before: *closed_before };
+    let inserted = usage::insert_new_events(conn, &new, &events).await?;
     let existing: Vec<&str> =
         events.iter().filter(|e| !inserted.contains(&e.event_id)).map(|e| e.event_id.as_str()).collect();
     let stored = usage::stored_hashes(conn, organization_id, &existing).await?;
@@ -127,18 +127,16 @@ async fn store_batch(
 /// answered before that commit, so `accepted` always means durable.
 pub async fn store_batches(db: &Db, batches: &[CheckedBatch]) -> Result<Vec<Vec<EventOutcome>>, Error> {
     let now = db.clock.now_ms();
-    let generation = new_id(IdKind::RollupMark, now);
     let newest_event_at = batches.iter().flat_map(|b| &b.candidates).map(|(_, e)| e.occurred_at).max();
     let mut tx = db.begin().await?;
+    let commit_id = usage::next_commit_id(&mut tx).await?;
     let mut answers = Vec::with_capacity(batches.len());
-    // Marked once, in key order, after every insert: concurrent writers (PostgreSQL) then lock
-    // the shared mark rows in one order and cannot deadlock on them.
     let mut dirty = BTreeSet::new();
     for batch in batches {
-        answers.push(store_batch(&mut tx, batch, now, &mut dirty).await?);
+        answers.push(store_batch(&mut tx, batch, (commit_id, now), &mut dirty).await?);
     }
     let dirty: Vec<HourKey> = dirty.into_iter().collect();
-    usage::mark_dirty(&mut tx, &dirty, &generation, now).await?;
+    usage::mark_dirty(&mut tx, &dirty, commit_id, now).await?;
     let accepted = answers.iter().flatten().filter(|o| matches!(o, EventOutcome::Accepted)).count();
     if let (Some(newest), 1..) = (newest_event_at, accepted) {
         operations::record_ingest_commit(&mut tx, accepted as i64, newest, now).await?;
@@ -147,36 +145,38 @@ pub async fn store_batches(db: &Db, batches: &[CheckedBatch]) -> Result<Vec<Vec<
     Ok(answers)
 }
 
-/// Dirty hours recomputed in one transaction.
+/// Hours recomputed in one transaction.
 const HOURS_PER_COMMIT: usize = 50;
 
-/// One pass of the rollup worker: recompute up to `limit` dirty hours, oldest first. Returns the
-/// organizations whose totals changed, so live views can refresh.
+/// One pass of the rollup worker: recompute the parts of up to `limit` marks, oldest first, and
+/// the totals of their hours. Returns the number of marks and the organizations whose totals
+/// changed, so live views can refresh.
 pub async fn roll_up_dirty_hours(db: &Db, limit: i64) -> Result<(usize, Vec<String>), Error> {
     let mut conn = db.pool.acquire().await?;
-    let dirty = usage::oldest_dirty_hours(&mut conn, limit).await?;
+    let marks = usage::oldest_dirty_parts(&mut conn, limit).await?;
     drop(conn);
+    // In key order, so concurrent instances (PostgreSQL) lock hours in one order and cannot deadlock.
+    let mut commits_by_hour: BTreeMap<HourKey, Vec<i64>> = BTreeMap::new();
+    for mark in &marks {
+        commits_by_hour.entry(mark.key()).or_default().push(mark.commit_id);
+    }
+    let hours: Vec<(HourKey, Vec<i64>)> = commits_by_hour.into_iter().collect();
     let mut organizations: Vec<String> = Vec::new();
     // Several hours per transaction: under ingestion load each commit waits its turn behind the
     // ingestion writer's, so one commit per hour made the backlog, not the sums, the lag.
-    for marks in dirty.chunks(HOURS_PER_COMMIT) {
-        // Key order, as ingestion marks them: both lock mark rows in one order, so a rollup
-        // transaction and an ingestion group cannot deadlock on PostgreSQL.
-        let mut marks: Vec<(HourKey, &usage::DirtyHour)> = marks.iter().map(|mark| (mark.key(), mark)).collect();
-        marks.sort_by(|a, b| a.0.cmp(&b.0));
+    for chunk in hours.chunks(HOURS_PER_COMMIT) {
         let mut tx = db.begin().await?;
-        for (key, mark) in &marks {
-            usage::recompute_hour(&mut tx, key, db.clock.now_ms()).await?;
-            usage::clear_dirty(&mut tx, mark).await?;
+        for (key, commit_ids) in chunk {
+            usage::recompute_hour(&mut tx, key, commit_ids, db.clock.now_ms()).await?;
         }
         tx.commit().await?;
-        for (_, mark) in marks {
-            if !organizations.contains(&mark.organization_id) {
-                organizations.push(mark.organization_id.clone());
+        for (key, _) in chunk {
+            if !organizations.contains(&key.organization_id) {
+                organizations.push(key.organization_id.clone());
             }
         }
     }
-    Ok((dirty.len(), organizations))
+    Ok((marks.len(), organizations))
 }
 
 /// "Usage complete through": every event ingested before this instant is in the rollups.

@@ -111,8 +111,8 @@ async fn recomputing_a_rolled_up_hour_again_gives_the_same_total() {
 
     // A crash after ingestion but before the rollup leaves the mark; marking again must not double.
     sqlx::query(
-        "insert into usage_dirty_hours (organization_id, namespace_id, metric, hour, generation, marked_at)
-         select organization_id, namespace_id, metric, hour, 'again', 0 from usage_hourly",
+        "insert into usage_dirty_hours (organization_id, namespace_id, metric, hour, commit_id, marked_at)
+         select organization_id, namespace_id, metric, hour, commit_id, 0 from usage_hourly_parts",
     )
     .execute(&app.db.pool)
     .await

@@ -14,6 +14,11 @@ use server::services::reconciliation::run_reconciliation;
 use server::startup::{Application, shutdown_signal};
 use server::telemetry::init_tracing;
 
+/// glibc's allocator spent a quarter of the ingestion CPU in malloc and free, much of it on
+/// arena locks between the runtime's threads (perf, `scripts/bench.sh ingest`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The billing portal: serve it, migrate its database, or load demo data.
 #[derive(Parser)]
 #[command(name = "server", version)]

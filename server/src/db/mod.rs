@@ -21,12 +21,15 @@ pub mod test_mode;
 pub mod usage;
 pub mod users;
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::domain::time::Clock;
 use crate::error::Error;
@@ -65,16 +68,49 @@ pub struct Db {
     pub backend: Backend,
     /// What "now" is for everything that reads or writes this store on a timer or a deadline.
     pub clock: Clock,
+    /// SQLite only: this process's write transactions take turns here, first come first served.
+    /// Left to SQLite, a waiting writer sleeps in growing steps (up to 100 ms) and loses the lock
+    /// to the ingestion writer again and again, so rollups lagged seconds behind under load.
+    write_turn: Arc<Mutex<()>>,
+}
+
+/// A write transaction; on SQLite it holds this process's write turn until it ends.
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 impl Db {
     /// A write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE): a deferred
     /// transaction that reads first cannot upgrade once another connection has committed, and
     /// SQLite then answers BUSY at once, without the busy timeout's wait.
-    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    pub async fn begin(&self) -> Result<WriteTx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => {
+                let turn = self.write_turn.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(WriteTx { tx, _turn: Some(turn) })
+            }
+            Backend::Postgres => Ok(WriteTx { tx: self.pool.begin().await?, _turn: None }),
         }
     }
 
@@ -110,7 +146,7 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool, backend, clock: Clock::system() })
+        Ok(Self { pool, backend, clock: Clock::system(), write_turn: Arc::new(Mutex::new(())) })
     }
 
     pub async fn migrate(&self) -> Result<(), Error> {

@@ -7,7 +7,7 @@ use crate::db::bulk::{Value, bind_all, bind_all_as, list_placeholders, placehold
 use crate::domain::usage::ValidEvent;
 use crate::error::Error;
 
-/// Rows per multi-row statement: 11 parameters each stays far below both databases' limits.
+/// Rows per multi-row statement: 12 parameters each stays far below both databases' limits.
 const INSERT_CHUNK: usize = 500;
 const LOOKUP_CHUNK: usize = 500;
 

@@ -180,67 +180,89 @@ pub async fn oldest_dirty_parts(conn: &mut AnyConnection, limit: i64) -> Result<
     .await?)
 }
 
-/// Recomputes the hour's parts of the given commits from their stored events, then the hour's
-/// total from all its parts, and clears those commits' marks: recomputed, never incremented.
-pub async fn recompute_hour(
-    conn: &mut AnyConnection,
-    key: &HourKey,
-    commit_ids: &[i64],
-    now_ms: i64,
-) -> Result<(), Error> {
-    // Writing the hour's row first locks it: a second instance recomputing the same hour waits,
-    // and then sums parts that include this transaction's.
-    sqlx::query(
-        "insert into usage_hourly (organization_id, namespace_id, metric, hour, total, event_count, computed_at)
-         values ($1, $2, $3, $4, 0, 0, $5)
-         on conflict (organization_id, namespace_id, metric, hour) do update set computed_at = excluded.computed_at",
-    )
-    .bind(&key.organization_id)
-    .bind(&key.namespace_id)
-    .bind(&key.metric)
-    .bind(key.hour)
-    .bind(now_ms)
-    .execute(&mut *conn)
-    .await?;
-    let commits = list_placeholders(conn, 5, commit_ids.len());
-    let commit_values: Vec<Value> = commit_ids.iter().map(|id| Value::Int(*id)).collect();
+/// Recomputes the parts of the given marks from their stored events, then the totals of their
+/// hours from all of each hour's parts, and clears the marks: recomputed, never incremented. Four
+/// statements however many marks, so the worker keeps up with PostgreSQL's concurrent writers.
+/// `marks` must be in key order.
+pub async fn recompute_parts(conn: &mut AnyConnection, marks: &[DirtyPart], now_ms: i64) -> Result<(), Error> {
+    let mut hours: Vec<HourKey> = marks.iter().map(DirtyPart::key).collect();
+    hours.dedup();
+    let hour_values: Vec<Value> = hours
+        .iter()
+        .flat_map(|h| {
+            [
+                Value::Text(h.organization_id.clone()),
+                Value::Text(h.namespace_id.clone()),
+                Value::Text(h.metric.clone()),
+                Value::Int(h.hour),
+            ]
+        })
+        .collect();
+    let mark_values: Vec<Value> = marks
+        .iter()
+        .flat_map(|m| {
+            [
+                Value::Text(m.organization_id.clone()),
+                Value::Text(m.namespace_id.clone()),
+                Value::Text(m.metric.clone()),
+                Value::Int(m.hour),
+                Value::Int(m.commit_id),
+            ]
+        })
+        .collect();
+
+    // Writing the hours' rows first locks them, in key order: a second instance recomputing the
+    // same hours waits, and then sums parts that include this transaction's.
+    let lock = format!(
+        "insert into usage_hourly (organization_id, namespace_id, metric, hour, computed_at, total, event_count)
+         values {} on conflict (organization_id, namespace_id, metric, hour) do update set computed_at = excluded.computed_at",
+        hour_rows_with(conn, hours.len(), &format!("{now_ms}, 0, 0"))
+    );
+    bind_all(sqlx::query(&lock), &hour_values).execute(&mut *conn).await?;
+
+    // `where true` keeps SQLite from reading the upsert's `on` as a join constraint.
     let parts = format!(
         "insert into usage_hourly_parts (organization_id, namespace_id, metric, hour, commit_id, total, event_count)
-         select organization_id, namespace_id, metric, hour, commit_id, cast(sum(quantity) as bigint), count(*)
-         from usage_events where organization_id = {} and namespace_id = {} and metric = {} and hour = {}
-             and commit_id in ({commits})
-         group by organization_id, namespace_id, metric, hour, commit_id
+         select e.organization_id, e.namespace_id, e.metric, e.hour, e.commit_id, cast(sum(e.quantity) as bigint), count(*)
+         from (values {}) as m
+         join usage_events e on e.organization_id = m.column1 and e.namespace_id = m.column2 and e.metric = m.column3
+             and e.hour = m.column4 and e.commit_id = m.column5
+         where true
+         group by e.organization_id, e.namespace_id, e.metric, e.hour, e.commit_id
          on conflict (organization_id, namespace_id, metric, hour, commit_id)
          do update set total = excluded.total, event_count = excluded.event_count",
-        placeholder(conn, 1),
-        placeholder(conn, 2),
-        placeholder(conn, 3),
-        placeholder(conn, 4),
+        row_placeholders(conn, 1, marks.len(), 5)
     );
-    bind_all(bind_key(sqlx::query(&parts), key), &commit_values).execute(&mut *conn).await?;
-    let total = "update usage_hourly set (total, event_count) = (
-             select cast(coalesce(sum(total), 0) as bigint), cast(coalesce(sum(event_count), 0) as bigint)
-             from usage_hourly_parts
-             where organization_id = $1 and namespace_id = $2 and metric = $3 and hour = $4)
-         where organization_id = $1 and namespace_id = $2 and metric = $3 and hour = $4";
-    bind_key(sqlx::query(total), key).execute(&mut *conn).await?;
+    bind_all(sqlx::query(&parts), &mark_values).execute(&mut *conn).await?;
+
+    let totals = format!(
+        "update usage_hourly set (total, event_count) = (
+             select cast(coalesce(sum(p.total), 0) as bigint), cast(coalesce(sum(p.event_count), 0) as bigint)
+             from usage_hourly_parts p
+             where p.organization_id = usage_hourly.organization_id and p.namespace_id = usage_hourly.namespace_id
+                 and p.metric = usage_hourly.metric and p.hour = usage_hourly.hour)
+         where (organization_id, namespace_id, metric, hour) in (values {})",
+        row_placeholders(conn, 1, hours.len(), 4)
+    );
+    bind_all(sqlx::query(&totals), &hour_values).execute(&mut *conn).await?;
+
     let clear = format!(
-        "delete from usage_dirty_hours where organization_id = {} and namespace_id = {} and metric = {} and hour = {}
-             and commit_id in ({commits})",
-        placeholder(conn, 1),
-        placeholder(conn, 2),
-        placeholder(conn, 3),
-        placeholder(conn, 4),
+        "delete from usage_dirty_hours where (organization_id, namespace_id, metric, hour, commit_id) in (values {})",
+        row_placeholders(conn, 1, marks.len(), 5)
     );
-    bind_all(bind_key(sqlx::query(&clear), key), &commit_values).execute(&mut *conn).await?;
+    bind_all(sqlx::query(&clear), &mark_values).execute(&mut *conn).await?;
     Ok(())
 }
 
-fn bind_key<'q>(
-    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    key: &'q HourKey,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    query.bind(&key.organization_id).bind(&key.namespace_id).bind(&key.metric).bind(key.hour)
+/// `(p, p, p, p, constants), …`: an hour key's four placeholders per row, then fixed SQL values.
+fn hour_rows_with(conn: &AnyConnection, rows: usize, constants: &str) -> String {
+    (0..rows)
+        .map(|r| {
+            let key: Vec<String> = (1..=4).map(|c| placeholder(conn, r * 4 + c)).collect();
+            format!("({}, {constants})", key.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// When the oldest pending mark of the organization was made; `None` when nothing waits.

@@ -145,37 +145,23 @@ pub async fn store_batches(db: &Db, batches: &[CheckedBatch]) -> Result<Vec<Vec<
     Ok(answers)
 }
 
-/// Hours recomputed in one transaction.
-const HOURS_PER_COMMIT: usize = 50;
-
 /// One pass of the rollup worker: recompute the parts of up to `limit` marks, oldest first, and
-/// the totals of their hours. Returns the number of marks and the organizations whose totals
-/// changed, so live views can refresh.
+/// the totals of their hours, in one transaction. Returns the number of marks and the
+/// organizations whose totals changed, so live views can refresh.
 pub async fn roll_up_dirty_hours(db: &Db, limit: i64) -> Result<(usize, Vec<String>), Error> {
     let mut conn = db.pool.acquire().await?;
-    let marks = usage::oldest_dirty_parts(&mut conn, limit).await?;
+    let mut marks = usage::oldest_dirty_parts(&mut conn, limit).await?;
     drop(conn);
-    // In key order, so concurrent instances (PostgreSQL) lock hours in one order and cannot deadlock.
-    let mut commits_by_hour: BTreeMap<HourKey, Vec<i64>> = BTreeMap::new();
-    for mark in &marks {
-        commits_by_hour.entry(mark.key()).or_default().push(mark.commit_id);
+    if marks.is_empty() {
+        return Ok((0, Vec::new()));
     }
-    let hours: Vec<(HourKey, Vec<i64>)> = commits_by_hour.into_iter().collect();
-    let mut organizations: Vec<String> = Vec::new();
-    // Several hours per transaction: under ingestion load each commit waits its turn behind the
-    // ingestion writer's, so one commit per hour made the backlog, not the sums, the lag.
-    for chunk in hours.chunks(HOURS_PER_COMMIT) {
-        let mut tx = db.begin().await?;
-        for (key, commit_ids) in chunk {
-            usage::recompute_hour(&mut tx, key, commit_ids, db.clock.now_ms()).await?;
-        }
-        tx.commit().await?;
-        for (key, _) in chunk {
-            if !organizations.contains(&key.organization_id) {
-                organizations.push(key.organization_id.clone());
-            }
-        }
-    }
+    // Key order: concurrent instances (PostgreSQL) then lock hours in one order and cannot deadlock.
+    marks.sort_by_cached_key(|mark| (mark.key(), mark.commit_id));
+    let mut tx = db.begin().await?;
+    usage::recompute_parts(&mut tx, &marks, db.clock.now_ms()).await?;
+    tx.commit().await?;
+    let mut organizations: Vec<String> = marks.iter().map(|mark| mark.organization_id.clone()).collect();
+    organizations.dedup();
     Ok((marks.len(), organizations))
 }
 

@@ -67,4 +67,4 @@ fi
   --connections "$connections" --database-url "$url"
 echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server_pid/status)"
 "$loadgen" baseline --database-url "$url" --events "$events" --rows-per-transaction 10000
-./target/release/server --database-url "$url" reconcile | tail -n 1
+./target/release/server --database-url "$url" reconcile | tail -n 2

@@ -185,42 +185,25 @@ pub async fn oldest_dirty_parts(conn: &mut AnyConnection, limit: i64) -> Result<
 /// statements however many marks, so the worker keeps up with PostgreSQL's concurrent writers.
 /// `marks` must be in key order.
 pub async fn recompute_parts(conn: &mut AnyConnection, marks: &[DirtyPart], now_ms: i64) -> Result<(), Error> {
-    let mut hours: Vec<HourKey> = marks.iter().map(DirtyPart::key).collect();
+    let keyed: Vec<(HourKey, i64)> = marks.iter().map(|mark| (mark.key(), mark.commit_id)).collect();
+    let mut hours: Vec<&HourKey> = keyed.iter().map(|(key, _)| key).collect();
     hours.dedup();
-    let hour_values: Vec<Value> = hours
-        .iter()
-        .flat_map(|h| {
-            [
-                Value::Text(h.organization_id.clone()),
-                Value::Text(h.namespace_id.clone()),
-                Value::Text(h.metric.clone()),
-                Value::Int(h.hour),
-            ]
-        })
-        .collect();
-    let mark_values: Vec<Value> = marks
-        .iter()
-        .flat_map(|m| {
-            [
-                Value::Text(m.organization_id.clone()),
-                Value::Text(m.namespace_id.clone()),
-                Value::Text(m.metric.clone()),
-                Value::Int(m.hour),
-                Value::Int(m.commit_id),
-            ]
-        })
-        .collect();
+    let hour_values: Vec<Value> = hours.iter().flat_map(|key| key_values(key)).collect();
+    let mark_values: Vec<Value> =
+        keyed.iter().flat_map(|(key, commit_id)| key_values(key).into_iter().chain([Value::Int(*commit_id)])).collect();
 
     // Writing the hours' rows first locks them, in key order: a second instance recomputing the
-    // same hours waits, and then sums parts that include this transaction's.
+    // same hours waits, and then sums parts that include this transaction's. `where true` keeps
+    // SQLite from reading the upsert's `on` as a join constraint.
     let lock = format!(
         "insert into usage_hourly (organization_id, namespace_id, metric, hour, computed_at, total, event_count)
-         values {} on conflict (organization_id, namespace_id, metric, hour) do update set computed_at = excluded.computed_at",
-        hour_rows_with(conn, hours.len(), &format!("{now_ms}, 0, 0"))
+         select m.column1, m.column2, m.column3, m.column4, {}, 0, 0 from (values {}) as m where true
+         on conflict (organization_id, namespace_id, metric, hour) do update set computed_at = excluded.computed_at",
+        placeholder(conn, 1),
+        row_placeholders(conn, 2, hours.len(), 4)
     );
-    bind_all(sqlx::query(&lock), &hour_values).execute(&mut *conn).await?;
+    bind_all(sqlx::query(&lock).bind(now_ms), &hour_values).execute(&mut *conn).await?;
 
-    // `where true` keeps SQLite from reading the upsert's `on` as a join constraint.
     let parts = format!(
         "insert into usage_hourly_parts (organization_id, namespace_id, metric, hour, commit_id, total, event_count)
          select e.organization_id, e.namespace_id, e.metric, e.hour, e.commit_id, cast(sum(e.quantity) as bigint), count(*)
@@ -254,15 +237,13 @@ pub async fn recompute_parts(conn: &mut AnyConnection, marks: &[DirtyPart], now_
     Ok(())
 }
 
-/// `(p, p, p, p, constants), …`: an hour key's four placeholders per row, then fixed SQL values.
-fn hour_rows_with(conn: &AnyConnection, rows: usize, constants: &str) -> String {
-    (0..rows)
-        .map(|r| {
-            let key: Vec<String> = (1..=4).map(|c| placeholder(conn, r * 4 + c)).collect();
-            format!("({}, {constants})", key.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+fn key_values(key: &HourKey) -> [Value; 4] {
+    [
+        Value::Text(key.organization_id.clone()),
+        Value::Text(key.namespace_id.clone()),
+        Value::Text(key.metric.clone()),
+        Value::Int(key.hour),
+    ]
 }
 
 /// When the oldest pending mark of the organization was made; `None` when nothing waits.

@@ -204,19 +204,26 @@ pub async fn recompute_parts(conn: &mut AnyConnection, marks: &[DirtyPart], now_
     );
     bind_all(sqlx::query(&lock).bind(now_ms), &hour_values).execute(&mut *conn).await?;
 
+    // A commit's events are found by its number alone (the only index they need besides their id)
+    // and grouped here; only the marked parts are kept, in key order like the hours' locks.
+    let mut commits: Vec<i64> = keyed.iter().map(|(_, commit_id)| *commit_id).collect();
+    commits.sort_unstable();
+    commits.dedup();
     let parts = format!(
         "insert into usage_hourly_parts (organization_id, namespace_id, metric, hour, commit_id, total, event_count)
-         select e.organization_id, e.namespace_id, e.metric, e.hour, e.commit_id, cast(sum(e.quantity) as bigint), count(*)
-         from (values {}) as m
-         join usage_events e on e.organization_id = m.column1 and e.namespace_id = m.column2 and e.metric = m.column3
-             and e.hour = m.column4 and e.commit_id = m.column5
-         where true
-         group by e.organization_id, e.namespace_id, e.metric, e.hour, e.commit_id
+         select organization_id, namespace_id, metric, hour, commit_id, cast(sum(quantity) as bigint), count(*)
+         from usage_events
+         where commit_id in ({})
+         group by organization_id, namespace_id, metric, hour, commit_id
+         having (organization_id, namespace_id, metric, hour, commit_id) in (values {})
+         order by organization_id, namespace_id, metric, hour, commit_id
          on conflict (organization_id, namespace_id, metric, hour, commit_id)
          do update set total = excluded.total, event_count = excluded.event_count",
-        row_placeholders(conn, 1, marks.len(), 5)
+        list_placeholders(conn, 1, commits.len()),
+        row_placeholders(conn, 1 + commits.len(), marks.len(), 5)
     );
-    bind_all(sqlx::query(&parts), &mark_values).execute(&mut *conn).await?;
+    let commit_values: Vec<Value> = commits.into_iter().map(Value::Int).collect();
+    bind_all(bind_all(sqlx::query(&parts), &commit_values), &mark_values).execute(&mut *conn).await?;
 
     let totals = format!(
         "update usage_hourly set (total, event_count) = (

@@ -7,7 +7,7 @@
 //! group's transaction waits on the server, the next group is already being inserted.
 use std::sync::Arc;
 
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, OwnedRwLockWriteGuard, RwLock, mpsc, oneshot};
 
 use crate::db::{Backend, Db};
 use crate::error::Error;
@@ -27,6 +27,8 @@ type Queue = Arc<Mutex<mpsc::Receiver<(CheckedBatch, Reply)>>>;
 #[derive(Clone)]
 pub struct IngestWriter {
     queue: mpsc::Sender<(CheckedBatch, Reply)>,
+    /// Writers share it while they store a group; `hold_off` takes it alone.
+    gate: Arc<RwLock<()>>,
 }
 
 impl IngestWriter {
@@ -38,10 +40,18 @@ impl IngestWriter {
             Backend::Sqlite => 1,
             Backend::Postgres => POSTGRES_WRITERS,
         };
+        let gate = Arc::new(RwLock::new(()));
         for _ in 0..writers {
-            tokio::spawn(write_batches(db.clone(), waiting.clone()));
+            tokio::spawn(write_batches(db.clone(), waiting.clone(), gate.clone()));
         }
-        Self { queue }
+        Self { queue, gate }
+    }
+
+    /// Waits for the groups being stored and keeps new ones from starting until the guard drops.
+    /// The rollup worker holds it for a pass: under full load, three PostgreSQL writers left a
+    /// pass a quarter of the CPU, and late in a 10-million-event run its lag passed a second.
+    pub async fn hold_off(&self) -> OwnedRwLockWriteGuard<()> {
+        self.gate.clone().write_owned().await
     }
 
     pub async fn store(&self, batch: CheckedBatch) -> Result<Vec<EventOutcome>, Error> {
@@ -54,9 +64,10 @@ impl IngestWriter {
     }
 }
 
-async fn write_batches(db: Db, waiting: Queue) {
+async fn write_batches(db: Db, waiting: Queue, gate: Arc<RwLock<()>>) {
     while let Some(group) = next_group(&waiting).await {
         let (batches, replies): (Vec<CheckedBatch>, Vec<Reply>) = group.into_iter().unzip();
+        let storing = gate.read().await;
         let mut attempt = 1;
         let stored = loop {
             match store_batches(&db, &batches).await {
@@ -67,6 +78,7 @@ async fn write_batches(db: Db, waiting: Queue) {
                 stored => break stored,
             }
         };
+        drop(storing);
         match stored {
             Ok(answers) => {
                 for (reply, answer) in replies.into_iter().zip(answers) {

@@ -39,7 +39,10 @@ impl Metering {
 
 pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch::Receiver<bool>) {
     loop {
-        match roll_up_dirty_hours(&db, MARKS_PER_PASS).await {
+        let writers_wait = metering.writer.hold_off().await;
+        let pass = roll_up_dirty_hours(&db, MARKS_PER_PASS).await;
+        drop(writers_wait);
+        match pass {
             Ok((marks, organizations)) => {
                 announce(&db, &metering, organizations).await;
                 if marks as i64 == MARKS_PER_PASS && !*stop.borrow() {

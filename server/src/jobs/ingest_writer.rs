@@ -27,8 +27,8 @@ type Queue = Arc<Mutex<mpsc::Receiver<(CheckedBatch, Reply)>>>;
 #[derive(Clone)]
 pub struct IngestWriter {
     queue: mpsc::Sender<(CheckedBatch, Reply)>,
-    /// Writers share it while they store a group; `hold_off` takes it alone.
-    gate: Arc<RwLock<()>>,
+    /// PostgreSQL only: writers share it while they store a group; `hold_off` takes it alone.
+    gate: Option<Arc<RwLock<()>>>,
 }
 
 impl IngestWriter {
@@ -40,7 +40,7 @@ impl IngestWriter {
             Backend::Sqlite => 1,
             Backend::Postgres => POSTGRES_WRITERS,
         };
-        let gate = Arc::new(RwLock::new(()));
+        let gate = (db.backend == Backend::Postgres).then(|| Arc::new(RwLock::new(())));
         for _ in 0..writers {
             tokio::spawn(write_batches(db.clone(), waiting.clone(), gate.clone()));
         }
@@ -50,8 +50,13 @@ impl IngestWriter {
     /// Waits for the groups being stored and keeps new ones from starting until the guard drops.
     /// The rollup worker holds it for a pass: under full load, three PostgreSQL writers left a
     /// pass a quarter of the CPU, and late in a 10-million-event run its lag passed a second.
-    pub async fn hold_off(&self) -> OwnedRwLockWriteGuard<()> {
-        self.gate.clone().write_owned().await
+    /// SQLite needs none: its one writer and the pass already take turns at the write lock, and
+    /// holding the writer off for the whole pass cost it throughput over 10 million events.
+    pub async fn hold_off(&self) -> Option<OwnedRwLockWriteGuard<()>> {
+        match &self.gate {
+            Some(gate) => Some(gate.clone().write_owned().await),
+            None => None,
+        }
     }
 
     pub async fn store(&self, batch: CheckedBatch) -> Result<Vec<EventOutcome>, Error> {
@@ -64,10 +69,13 @@ impl IngestWriter {
     }
 }
 
-async fn write_batches(db: Db, waiting: Queue, gate: Arc<RwLock<()>>) {
+async fn write_batches(db: Db, waiting: Queue, gate: Option<Arc<RwLock<()>>>) {
     while let Some(group) = next_group(&waiting).await {
         let (batches, replies): (Vec<CheckedBatch>, Vec<Reply>) = group.into_iter().unzip();
-        let storing = gate.read().await;
+        let storing = match &gate {
+            Some(gate) => Some(gate.read().await),
+            None => None,
+        };
         let mut attempt = 1;
         let stored = loop {
             match store_batches(&db, &batches).await {

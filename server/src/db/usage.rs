@@ -61,26 +61,35 @@ pub struct NewEvents<'a> {
     pub closed_before: i64,
 }
 
-/// Inserts the events whose id is new for the organization; returns the ids actually inserted.
+/// What storing a set of events found: the ids it inserted, and the content hashes of the ids
+/// that were already stored.
+pub struct StoredIds {
+    pub inserted: HashSet<String>,
+    pub already_stored: HashMap<String, String>,
+}
+
+/// Inserts the events whose id is new for the organization.
 ///
 /// SQLite: this transaction holds the only write lock, so an id not stored at the lookup is still
 /// new at the insert; plain inserts then spare a row sent back per event (12% faster). PostgreSQL:
-/// concurrent writers may carry the same new id, so the unique index settles each one.
+/// concurrent writers may carry the same new id, so the unique index settles each one, and only
+/// the ids it refused are looked up.
 pub async fn insert_new_events(
     conn: &mut AnyConnection,
     new: &NewEvents<'_>,
     events: &[&ValidEvent],
-) -> Result<HashSet<String>, Error> {
+) -> Result<StoredIds, Error> {
     let single_writer = conn.backend_name() == "SQLite";
-    let (events, settle) = if single_writer {
-        let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
-        let stored = stored_hashes(conn, new.organization_id, &ids).await?;
-        (events.iter().filter(|e| !stored.contains_key(&e.event_id)).copied().collect(), "")
+    let (fresh, settle, mut already_stored) = if single_writer {
+        let already_stored = stored_hashes(conn, new.organization_id, &event_ids(events)).await?;
+        let fresh = events.iter().filter(|e| !already_stored.contains_key(&e.event_id)).copied().collect();
+        (fresh, "", already_stored)
     } else {
-        (events.to_vec(), "on conflict (organization_id, event_id) do nothing returning event_id")
+        let settle = "on conflict (organization_id, event_id) do nothing returning event_id";
+        (events.to_vec(), settle, HashMap::new())
     };
-    let mut inserted = HashSet::with_capacity(events.len());
-    for chunk in events.chunks(INSERT_CHUNK) {
+    let mut inserted = HashSet::with_capacity(fresh.len());
+    for chunk in fresh.chunks(INSERT_CHUNK) {
         let sql = format!(
             "insert into usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour,
                  properties, content_hash, received_at, late, commit_id)
@@ -110,11 +119,19 @@ pub async fn insert_new_events(
             inserted.extend(returned);
         }
     }
-    Ok(inserted)
+    if !single_writer {
+        let refused: Vec<&str> = event_ids(events).into_iter().filter(|id| !inserted.contains(*id)).collect();
+        already_stored = stored_hashes(conn, new.organization_id, &refused).await?;
+    }
+    Ok(StoredIds { inserted, already_stored })
+}
+
+fn event_ids<'e>(events: &[&'e ValidEvent]) -> Vec<&'e str> {
+    events.iter().map(|e| e.event_id.as_str()).collect()
 }
 
 /// Content hashes of already stored events, by event id.
-pub async fn stored_hashes(
+async fn stored_hashes(
     conn: &mut AnyConnection,
     organization_id: &str,
     event_ids: &[&str],

@@ -101,10 +101,7 @@ async fn store_batch(
     let mut outcomes = outcomes.clone();
     let events: Vec<&ValidEvent> = candidates.iter().map(|(_, e)| e).collect();
     let new = usage::NewEvents { organization_id, commit_id, received_at: now, closed_before: *closed_before };
-    let inserted = usage::insert_new_events(conn, &new, &events).await?;
-    let existing: Vec<&str> =
-        events.iter().filter(|e| !inserted.contains(&e.event_id)).map(|e| e.event_id.as_str()).collect();
-    let stored = usage::stored_hashes(conn, organization_id, &existing).await?;
+    let usage::StoredIds { inserted, already_stored } = usage::insert_new_events(conn, &new, &events).await?;
     for (index, event) in candidates {
         outcomes[*index] = Some(if inserted.contains(&event.event_id) {
             dirty.insert(HourKey {
@@ -114,7 +111,7 @@ async fn store_batch(
                 hour: event.hour(),
             });
             EventOutcome::Accepted
-        } else if stored.get(&event.event_id) == Some(&event.content_hash) {
+        } else if already_stored.get(&event.event_id) == Some(&event.content_hash) {
             EventOutcome::Duplicate
         } else {
             conflict()

@@ -142,20 +142,21 @@ pub async fn store_batches(db: &Db, batches: &[CheckedBatch]) -> Result<Vec<Vec<
     Ok(answers)
 }
 
-/// One pass of the rollup worker: recompute the parts of up to `limit` marks, oldest first, and
-/// the totals of their hours, in one transaction. Returns the number of marks and the
-/// organizations whose totals changed, so live views can refresh.
+/// One pass of the rollup worker: recompute the parts of up to `limit` marks, oldest first, from
+/// their events, then the totals of their hours in one write transaction. Returns the number of
+/// marks and the organizations whose totals changed, so live views can refresh.
 pub async fn roll_up_dirty_hours(db: &Db, limit: i64) -> Result<(usize, Vec<String>), Error> {
     let mut conn = db.pool.acquire().await?;
     let mut marks = usage::oldest_dirty_parts(&mut conn, limit).await?;
-    drop(conn);
     if marks.is_empty() {
         return Ok((0, Vec::new()));
     }
     // Key order: concurrent instances (PostgreSQL) then lock hours in one order and cannot deadlock.
     marks.sort_by_cached_key(|mark| (mark.key(), mark.commit_id));
+    let parts = usage::part_totals(&mut conn, &marks).await?;
+    drop(conn);
     let mut tx = db.begin().await?;
-    usage::recompute_parts(&mut tx, &marks, db.clock.now_ms()).await?;
+    usage::store_parts(&mut tx, &marks, &parts, db.clock.now_ms()).await?;
     tx.commit().await?;
     let mut organizations: Vec<String> = marks.iter().map(|mark| mark.organization_id.clone()).collect();
     organizations.dedup();

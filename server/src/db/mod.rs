@@ -72,6 +72,10 @@ pub struct Db {
     /// Left to SQLite, a waiting writer sleeps in growing steps (up to 100 ms) and loses the lock
     /// to the ingestion writer again and again, so rollups lagged seconds behind under load.
     write_turn: Arc<Mutex<()>>,
+    /// SQLite only: the one connection write transactions use. An SQLite connection drops its
+    /// page cache whenever another connection has written, so writes spread over the pool read
+    /// the events' unique index back into each connection's cache again and again.
+    writer: Option<AnyPool>,
 }
 
 /// A write transaction; on SQLite it holds this process's write turn until it ends.
@@ -107,7 +111,7 @@ impl Db {
         match self.backend {
             Backend::Sqlite => {
                 let turn = self.write_turn.clone().lock_owned().await;
-                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                let tx = self.writer.as_ref().unwrap_or(&self.pool).begin_with("BEGIN IMMEDIATE").await?;
                 Ok(WriteTx { tx, _turn: Some(turn) })
             }
             Backend::Postgres => Ok(WriteTx { tx: self.pool.begin().await?, _turn: None }),
@@ -124,29 +128,12 @@ impl Db {
             Backend::Postgres => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?.log_statements(tracing::log::LevelFilter::Trace);
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                // SQLite has one writer at a time; a few connections serve concurrent reads in WAL mode.
-                Backend::Sqlite => 4,
-                Backend::Postgres => 16,
-            })
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute("pragma journal_mode = wal").await?;
-                        conn.execute("pragma synchronous = normal").await?;
-                        conn.execute("pragma busy_timeout = 10000").await?;
-                        conn.execute("pragma foreign_keys = on").await?;
-                        // 64 MiB of page cache: the events' unique index outgrows the 2 MiB default at once.
-                        conn.execute("pragma cache_size = -65536").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
-        Ok(Self { pool, backend, clock: Clock::system(), write_turn: Arc::new(Mutex::new(())) })
+        let (pool, writer) = match backend {
+            // SQLite has one writer at a time; a few connections serve concurrent reads in WAL mode.
+            Backend::Sqlite => (open_pool(&options, backend, 4).await?, Some(open_pool(&options, backend, 1).await?)),
+            Backend::Postgres => (open_pool(&options, backend, 16).await?, None),
+        };
+        Ok(Self { pool, backend, clock: Clock::system(), write_turn: Arc::new(Mutex::new(())), writer })
     }
 
     pub async fn migrate(&self) -> Result<(), Error> {
@@ -161,6 +148,27 @@ impl Db {
             .await?;
         Ok(applied as usize >= self.backend.migrator().iter().count())
     }
+}
+
+async fn open_pool(options: &AnyConnectOptions, backend: Backend, connections: u32) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute("pragma journal_mode = wal").await?;
+                    conn.execute("pragma synchronous = normal").await?;
+                    conn.execute("pragma busy_timeout = 10000").await?;
+                    conn.execute("pragma foreign_keys = on").await?;
+                    // 64 MiB of page cache: the events' unique index outgrows the 2 MiB default at once.
+                    conn.execute("pragma cache_size = -65536").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options.clone())
+        .await
 }
 
 /// `sqlite:data/portal.db` → create `data/` and open read-write-create.

@@ -104,7 +104,11 @@ pub struct CollectionReport {
 pub async fn run_collections(db: &Db, collector: &Collector, now: i64) -> Result<CollectionReport, Error> {
     let mut report = CollectionReport::default();
     loop {
-        let due = collections::claim_due(&mut *db.pool.acquire().await?, now, now + LEASE_MS, CLAIM_BATCH).await?;
+        // A write transaction, so that on SQLite the claim takes its turn at the write lock: left to
+        // SQLite's busy handler it waited seconds behind a heavy ingestion load.
+        let mut tx = db.begin().await?;
+        let due = collections::claim_due(&mut tx, now, now + LEASE_MS, CLAIM_BATCH).await?;
+        tx.commit().await?;
         if due.is_empty() {
             return Ok(report);
         }

@@ -19,6 +19,7 @@ pub mod stripe_events;
 pub mod subscriptions;
 pub mod test_mode;
 pub mod usage;
+pub mod usage_copy;
 pub mod users;
 
 use std::ops::{Deref, DerefMut};
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -76,6 +78,8 @@ pub struct Db {
     /// page cache whenever another connection has written, so writes spread over the pool read
     /// the events' unique index back into each connection's cache again and again.
     writer: Option<AnyPool>,
+    /// PostgreSQL only: native connections for the ingestion commit, which `COPY`s its events.
+    pub copying: Option<PgPool>,
 }
 
 /// A write transaction; on SQLite it holds this process's write turn until it ends.
@@ -128,12 +132,19 @@ impl Db {
             Backend::Postgres => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?.log_statements(tracing::log::LevelFilter::Trace);
-        let (pool, writer) = match backend {
+        let (pool, writer, copying) = match backend {
             // SQLite has one writer at a time; a few connections serve concurrent reads in WAL mode.
-            Backend::Sqlite => (open_pool(&options, backend, 4).await?, Some(open_pool(&options, backend, 1).await?)),
-            Backend::Postgres => (open_pool(&options, backend, 16).await?, None),
+            Backend::Sqlite => {
+                (open_pool(&options, backend, 4).await?, Some(open_pool(&options, backend, 1).await?), None)
+            }
+            Backend::Postgres => {
+                // One connection per ingestion writer task, and one to spare.
+                let native = PgConnectOptions::from_str(&url)?.log_statements(tracing::log::LevelFilter::Trace);
+                let copying = PgPoolOptions::new().max_connections(4).connect_with(native).await?;
+                (open_pool(&options, backend, 16).await?, None, Some(copying))
+            }
         };
-        Ok(Self { pool, backend, clock: Clock::system(), write_turn: Arc::new(Mutex::new(())), writer })
+        Ok(Self { pool, backend, clock: Clock::system(), write_turn: Arc::new(Mutex::new(())), writer, copying })
     }
 
     pub async fn migrate(&self) -> Result<(), Error> {

@@ -7,21 +7,23 @@ use crate::error::Error;
 
 const DAY_MS: i64 = 86_400_000;
 
-/// Called in the transaction of every ingestion commit.
-pub async fn record_ingest_commit(
-    conn: &mut AnyConnection,
+/// The record of one ingestion commit, for its transaction to execute. A statement, not a call,
+/// because PostgreSQL's ingestion commit runs on a native connection and SQLite's on `Any`.
+pub fn record_ingest_commit<'q, DB>(
     events: i64,
     newest_event_at: i64,
     now: i64,
-) -> Result<(), Error> {
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
     sqlx::query("insert into ingest_commits (id, at, events, newest_event_at) values ($1, $2, $3, $4)")
         .bind(new_id(IdKind::IngestCommit, now))
         .bind(now)
         .bind(events)
         .bind(newest_event_at)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// Ingestion commits are only needed for the last day's rates.

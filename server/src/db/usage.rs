@@ -40,16 +40,10 @@ pub async fn usage_closed_before(conn: &mut AnyConnection, organization_id: &str
         .unwrap_or(0))
 }
 
-/// The number of a new ingestion commit, inside its transaction: numbers grow and are never reused.
+/// SQLite: the number of a new ingestion commit, inside its transaction; numbers grow and are
+/// never reused. SQLite has one writer at a time, so the counter row is never waited for.
 pub async fn next_commit_id(conn: &mut AnyConnection) -> Result<i64, Error> {
-    let sql = if conn.backend_name() == "SQLite" {
-        // SQLite has one writer at a time, so the counter row is never waited for.
-        "update usage_commit_counter set last = last + 1 returning last"
-    } else {
-        // A sequence, not a row: PostgreSQL's concurrent writers would queue on a counter row.
-        "select nextval('usage_commit_ids')"
-    };
-    Ok(sqlx::query_scalar(sql).fetch_one(conn).await?)
+    Ok(sqlx::query_scalar("update usage_commit_counter set last = last + 1 returning last").fetch_one(conn).await?)
 }
 
 /// The ingestion commit that stores a set of new events, and what it needs to know about them.
@@ -68,35 +62,25 @@ pub struct StoredIds {
     pub already_stored: HashMap<String, String>,
 }
 
-/// Inserts the events whose id is new for the organization.
-///
-/// SQLite: this transaction holds the only write lock, so an id not stored at the lookup is still
-/// new at the insert; plain inserts then spare a row sent back per event (12% faster). PostgreSQL:
-/// concurrent writers may carry the same new id, so the unique index settles each one, and only
-/// the ids it refused are looked up.
+/// SQLite: inserts the events whose id is new for the organization. This transaction holds the
+/// only write lock, so an id not stored at the lookup is still new at the insert; plain inserts
+/// then spare a row sent back per event (12% faster than `on conflict do nothing returning`).
 pub async fn insert_new_events(
     conn: &mut AnyConnection,
     new: &NewEvents<'_>,
     events: &[&ValidEvent],
 ) -> Result<StoredIds, Error> {
-    let single_writer = conn.backend_name() == "SQLite";
-    let (fresh, settle, mut already_stored) = if single_writer {
-        let already_stored = stored_hashes(conn, new.organization_id, &event_ids(events)).await?;
-        let fresh = events.iter().filter(|e| !already_stored.contains_key(&e.event_id)).copied().collect();
-        (fresh, "", already_stored)
-    } else {
-        let settle = "on conflict (organization_id, event_id) do nothing returning event_id";
-        (events.to_vec(), settle, HashMap::new())
-    };
-    let mut inserted = HashSet::with_capacity(fresh.len());
+    let already_stored = stored_hashes(conn, new.organization_id, &event_ids(events)).await?;
+    let fresh: Vec<&ValidEvent> =
+        events.iter().filter(|e| !already_stored.contains_key(&e.event_id)).copied().collect();
     for chunk in fresh.chunks(INSERT_CHUNK) {
         let sql = format!(
             "insert into usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour,
                  properties, content_hash, received_at, late, commit_id)
-             values {} {settle}",
+             values {}",
             row_placeholders(conn, 1, chunk.len(), 12)
         );
-        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        let mut query = sqlx::query(&sql);
         for event in chunk {
             query = query
                 .bind(new.organization_id)
@@ -112,17 +96,9 @@ pub async fn insert_new_events(
                 .bind(i64::from(event.hour() < new.closed_before))
                 .bind(new.commit_id);
         }
-        let returned = query.fetch_all(&mut *conn).await?;
-        if single_writer {
-            inserted.extend(chunk.iter().map(|e| e.event_id.clone()));
-        } else {
-            inserted.extend(returned);
-        }
+        query.execute(&mut *conn).await?;
     }
-    if !single_writer {
-        let refused: Vec<&str> = event_ids(events).into_iter().filter(|id| !inserted.contains(*id)).collect();
-        already_stored = stored_hashes(conn, new.organization_id, &refused).await?;
-    }
+    let inserted = fresh.iter().map(|e| e.event_id.clone()).collect();
     Ok(StoredIds { inserted, already_stored })
 }
 
@@ -161,7 +137,7 @@ pub struct HourKey {
     pub hour: i64,
 }
 
-/// Marks the hours one commit touched: each (hour, commit) gets its own mark, so writers never
+/// SQLite: marks the hours one commit touched: each (hour, commit) gets its own mark, so writers never
 /// share a mark row and a mark's `marked_at` is the time its events became durable.
 pub async fn mark_dirty(conn: &mut AnyConnection, keys: &[HourKey], commit_id: i64, now_ms: i64) -> Result<(), Error> {
     for chunk in keys.chunks(INSERT_CHUNK) {

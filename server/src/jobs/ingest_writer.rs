@@ -17,9 +17,10 @@ use crate::services::usage::{CheckedBatch, EventOutcome, store_batches};
 const MAX_EVENTS_PER_COMMIT: usize = 20_000;
 const QUEUE_DEPTH: usize = 256;
 const POSTGRES_WRITERS: usize = 3;
-/// Two groups that insert the same new ids in different orders deadlock on PostgreSQL, which
-/// then aborts one of them; that group is simply stored again.
-const ATTEMPTS: usize = 3;
+/// Two PostgreSQL groups that copy the same new id conflict: the unique index refuses one of
+/// them (or, with several such ids in different orders, PostgreSQL ends a deadlock by aborting
+/// one). That group is stored again, and its lookup then finds the ids the other one stored.
+const ATTEMPTS: usize = 5;
 
 type Reply = oneshot::Sender<Result<Vec<EventOutcome>, String>>;
 type Queue = Arc<Mutex<mpsc::Receiver<(CheckedBatch, Reply)>>>;
@@ -79,8 +80,8 @@ async fn write_batches(db: Db, waiting: Queue, gate: Option<Arc<RwLock<()>>>) {
         let mut attempt = 1;
         let stored = loop {
             match store_batches(&db, &batches).await {
-                Err(error) if attempt < ATTEMPTS && is_deadlock(&error) => {
-                    tracing::info!(attempt, "a usage group deadlocked with another writer; storing it again");
+                Err(error) if attempt < ATTEMPTS && is_refused_by_another_writer(&error) => {
+                    tracing::info!(attempt, %error, "a usage group met another writer's new ids; storing it again");
                     attempt += 1;
                 }
                 stored => break stored,
@@ -121,6 +122,8 @@ async fn next_group(waiting: &Queue) -> Option<Vec<(CheckedBatch, Reply)>> {
     Some(group)
 }
 
-fn is_deadlock(error: &Error) -> bool {
-    matches!(error, Error::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("40P01"))
+/// A deadlock, or a unique violation: only an id another group stored after this one's lookup.
+fn is_refused_by_another_writer(error: &Error) -> bool {
+    matches!(error, Error::Database(sqlx::Error::Database(db))
+        if db.code().as_deref() == Some("40P01") || db.is_unique_violation())
 }

@@ -5,10 +5,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::db::usage::{self, HourKey, KeyedTotal};
-use crate::db::{Db, operations};
+use crate::db::{Db, operations, usage_copy};
 use crate::domain::usage::{EventRules, Rejection, ValidEvent, check_event};
 use crate::error::Error;
-use sqlx::AnyConnection;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -88,58 +87,88 @@ pub async fn check_batch(
     Ok(CheckedBatch { organization_id: organization_id.to_owned(), outcomes, candidates, closed_before })
 }
 
-/// Stores a checked batch inside the caller's transaction and settles every remaining outcome:
-/// new ids are accepted, known ids are duplicates or conflicts. The hours of accepted events are
-/// added to `dirty`.
-async fn store_batch(
-    conn: &mut AnyConnection,
-    batch: &CheckedBatch,
-    (commit_id, now): (i64, i64),
-    dirty: &mut BTreeSet<HourKey>,
-) -> Result<Vec<EventOutcome>, Error> {
-    let CheckedBatch { organization_id, outcomes, candidates, closed_before } = batch;
-    let mut outcomes = outcomes.clone();
-    let events: Vec<&ValidEvent> = candidates.iter().map(|(_, e)| e).collect();
-    let new = usage::NewEvents { organization_id, commit_id, received_at: now, closed_before: *closed_before };
-    let usage::StoredIds { inserted, already_stored } = usage::insert_new_events(conn, &new, &events).await?;
-    for (index, event) in candidates {
-        outcomes[*index] = Some(if inserted.contains(&event.event_id) {
-            dirty.insert(HourKey {
-                organization_id: organization_id.clone(),
-                namespace_id: event.namespace_id.clone(),
-                metric: event.metric.clone(),
-                hour: event.hour(),
-            });
-            EventOutcome::Accepted
-        } else if already_stored.get(&event.event_id) == Some(&event.content_hash) {
-            EventOutcome::Duplicate
-        } else {
-            conflict()
-        });
+impl CheckedBatch {
+    fn events(&self) -> Vec<&ValidEvent> {
+        self.candidates.iter().map(|(_, event)| event).collect()
     }
-    Ok(outcomes.into_iter().map(|o| o.unwrap_or_else(conflict)).collect())
+
+    fn new_events(&self, commit_id: i64, now: i64) -> usage::NewEvents<'_> {
+        usage::NewEvents {
+            organization_id: &self.organization_id,
+            commit_id,
+            received_at: now,
+            closed_before: self.closed_before,
+        }
+    }
+
+    /// Every outcome once the batch is stored: new ids are accepted, known ids are duplicates or
+    /// conflicts. The hours of accepted events are added to `dirty`.
+    fn settle(&self, stored: &usage::StoredIds, dirty: &mut BTreeSet<HourKey>) -> Vec<EventOutcome> {
+        let mut outcomes = self.outcomes.clone();
+        for (index, event) in &self.candidates {
+            outcomes[*index] = Some(if stored.inserted.contains(&event.event_id) {
+                dirty.insert(HourKey {
+                    organization_id: self.organization_id.clone(),
+                    namespace_id: event.namespace_id.clone(),
+                    metric: event.metric.clone(),
+                    hour: event.hour(),
+                });
+                EventOutcome::Accepted
+            } else if stored.already_stored.get(&event.event_id) == Some(&event.content_hash) {
+                EventOutcome::Duplicate
+            } else {
+                conflict()
+            });
+        }
+        outcomes.into_iter().map(|o| o.unwrap_or_else(conflict)).collect()
+    }
 }
 
 /// Stores several checked batches in one transaction: one commit for all of them. Nothing is
-/// answered before that commit, so `accepted` always means durable.
+/// answered before that commit, so `accepted` always means durable. PostgreSQL's commit runs on a
+/// native connection and copies its rows; SQLite's inserts them under its one write lock.
 pub async fn store_batches(db: &Db, batches: &[CheckedBatch]) -> Result<Vec<Vec<EventOutcome>>, Error> {
     let now = db.clock.now_ms();
-    let newest_event_at = batches.iter().flat_map(|b| &b.candidates).map(|(_, e)| e.occurred_at).max();
-    let mut tx = db.begin().await?;
-    let commit_id = usage::next_commit_id(&mut tx).await?;
     let mut answers = Vec::with_capacity(batches.len());
     let mut dirty = BTreeSet::new();
-    for batch in batches {
-        answers.push(store_batch(&mut tx, batch, (commit_id, now), &mut dirty).await?);
+    match &db.copying {
+        Some(pool) => {
+            let mut tx = pool.begin().await?;
+            let commit_id = usage_copy::next_commit_id(&mut tx).await?;
+            for batch in batches {
+                let stored =
+                    usage_copy::copy_new_events(&mut tx, &batch.new_events(commit_id, now), &batch.events()).await?;
+                answers.push(batch.settle(&stored, &mut dirty));
+            }
+            usage_copy::mark_dirty(&mut tx, &Vec::from_iter(dirty), commit_id, now).await?;
+            if let Some((accepted, newest)) = commit_record(batches, &answers) {
+                operations::record_ingest_commit(accepted, newest, now).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
+        None => {
+            let mut tx = db.begin().await?;
+            let commit_id = usage::next_commit_id(&mut tx).await?;
+            for batch in batches {
+                let stored =
+                    usage::insert_new_events(&mut tx, &batch.new_events(commit_id, now), &batch.events()).await?;
+                answers.push(batch.settle(&stored, &mut dirty));
+            }
+            usage::mark_dirty(&mut tx, &Vec::from_iter(dirty), commit_id, now).await?;
+            if let Some((accepted, newest)) = commit_record(batches, &answers) {
+                operations::record_ingest_commit(accepted, newest, now).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
     }
-    let dirty: Vec<HourKey> = dirty.into_iter().collect();
-    usage::mark_dirty(&mut tx, &dirty, commit_id, now).await?;
-    let accepted = answers.iter().flatten().filter(|o| matches!(o, EventOutcome::Accepted)).count();
-    if let (Some(newest), 1..) = (newest_event_at, accepted) {
-        operations::record_ingest_commit(&mut tx, accepted as i64, newest, now).await?;
-    }
-    tx.commit().await?;
     Ok(answers)
+}
+
+/// (events accepted, newest event time) for the record of an ingestion commit that accepted any.
+fn commit_record(batches: &[CheckedBatch], answers: &[Vec<EventOutcome>]) -> Option<(i64, i64)> {
+    let accepted = answers.iter().flatten().filter(|o| matches!(o, EventOutcome::Accepted)).count();
+    let newest = batches.iter().flat_map(|b| &b.candidates).map(|(_, e)| e.occurred_at).max()?;
+    (accepted > 0).then_some((accepted as i64, newest))
 }
 
 /// One pass of the rollup worker: recompute the parts of up to `limit` marks, oldest first, from

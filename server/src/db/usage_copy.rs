@@ -15,10 +15,10 @@ pub async fn next_commit_id(conn: &mut PgConnection) -> Result<i64, Error> {
     Ok(sqlx::query_scalar("select nextval('usage_commit_ids')").fetch_one(conn).await?)
 }
 
-/// Looks the events' ids up and copies the events whose id is new. Another writer may copy the
+/// Looks the events' ids up and copies the events whose id is new for the organization. Another writer may copy the
 /// same new id at the same time; the unique index then refuses one of the two commits, and the
 /// ingestion writer stores that group again (its lookup then finds the id).
-pub async fn copy_new_events(
+pub async fn insert_new_events(
     conn: &mut PgConnection,
     new: &NewEvents<'_>,
     events: &[&ValidEvent],

@@ -124,44 +124,37 @@ impl CheckedBatch {
     }
 }
 
+/// One ingestion commit on either kind of transaction: `$sql` is the module with that
+/// connection's three steps. A macro, because a function generic over sqlx's executors makes the
+/// writer task's future not `Send` (a known limit of the compiler with such bounds).
+macro_rules! store_in {
+    ($tx:expr, $sql:ident, $batches:expr, $now:expr) => {{
+        let mut tx = $tx;
+        let commit_id = $sql::next_commit_id(&mut tx).await?;
+        let mut answers = Vec::with_capacity($batches.len());
+        let mut dirty = BTreeSet::new();
+        for batch in $batches {
+            let stored = $sql::insert_new_events(&mut tx, &batch.new_events(commit_id, $now), &batch.events()).await?;
+            answers.push(batch.settle(&stored, &mut dirty));
+        }
+        $sql::mark_dirty(&mut tx, &Vec::from_iter(dirty), commit_id, $now).await?;
+        if let Some((accepted, newest)) = commit_record($batches, &answers) {
+            operations::record_ingest_commit(accepted, newest, $now).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        answers
+    }};
+}
+
 /// Stores several checked batches in one transaction: one commit for all of them. Nothing is
 /// answered before that commit, so `accepted` always means durable. PostgreSQL's commit runs on a
 /// native connection and copies its rows; SQLite's inserts them under its one write lock.
 pub async fn store_batches(db: &Db, batches: &[CheckedBatch]) -> Result<Vec<Vec<EventOutcome>>, Error> {
     let now = db.clock.now_ms();
-    let mut answers = Vec::with_capacity(batches.len());
-    let mut dirty = BTreeSet::new();
-    match &db.copying {
-        Some(pool) => {
-            let mut tx = pool.begin().await?;
-            let commit_id = usage_copy::next_commit_id(&mut tx).await?;
-            for batch in batches {
-                let stored =
-                    usage_copy::copy_new_events(&mut tx, &batch.new_events(commit_id, now), &batch.events()).await?;
-                answers.push(batch.settle(&stored, &mut dirty));
-            }
-            usage_copy::mark_dirty(&mut tx, &Vec::from_iter(dirty), commit_id, now).await?;
-            if let Some((accepted, newest)) = commit_record(batches, &answers) {
-                operations::record_ingest_commit(accepted, newest, now).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        }
-        None => {
-            let mut tx = db.begin().await?;
-            let commit_id = usage::next_commit_id(&mut tx).await?;
-            for batch in batches {
-                let stored =
-                    usage::insert_new_events(&mut tx, &batch.new_events(commit_id, now), &batch.events()).await?;
-                answers.push(batch.settle(&stored, &mut dirty));
-            }
-            usage::mark_dirty(&mut tx, &Vec::from_iter(dirty), commit_id, now).await?;
-            if let Some((accepted, newest)) = commit_record(batches, &answers) {
-                operations::record_ingest_commit(accepted, newest, now).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        }
-    }
-    Ok(answers)
+    Ok(match &db.copying {
+        Some(pool) => store_in!(pool.begin().await?, usage_copy, batches, now),
+        None => store_in!(db.begin().await?, usage, batches, now),
+    })
 }
 
 /// (events accepted, newest event time) for the record of an ingestion commit that accepted any.

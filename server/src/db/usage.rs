@@ -40,6 +40,16 @@ pub async fn usage_closed_before(conn: &mut AnyConnection, organization_id: &str
         .unwrap_or(0))
 }
 
+/// The number of the newest ingestion commit begun so far.
+pub async fn last_commit_id(conn: &mut AnyConnection) -> Result<i64, Error> {
+    let sql = if conn.backend_name() == "SQLite" {
+        "select last from usage_commit_counter"
+    } else {
+        "select last_value from usage_commit_ids"
+    };
+    Ok(sqlx::query_scalar(sql).fetch_one(conn).await?)
+}
+
 /// SQLite: the number of a new ingestion commit, inside its transaction; numbers grow and are
 /// never reused. SQLite has one writer at a time, so the counter row is never waited for.
 pub async fn next_commit_id(conn: &mut AnyConnection) -> Result<i64, Error> {
@@ -137,6 +147,12 @@ pub struct HourKey {
     pub hour: i64,
 }
 
+impl HourKey {
+    fn of(organization_id: &str, namespace_id: &str, metric: &str, hour: i64) -> Self {
+        Self { organization_id: organization_id.into(), namespace_id: namespace_id.into(), metric: metric.into(), hour }
+    }
+}
+
 /// SQLite: marks the hours one commit touched: each (hour, commit) gets its own mark, so writers never
 /// share a mark row and a mark's `marked_at` is the time its events became durable.
 pub async fn mark_dirty(conn: &mut AnyConnection, keys: &[HourKey], commit_id: i64, now_ms: i64) -> Result<(), Error> {
@@ -172,12 +188,7 @@ pub struct DirtyPart {
 
 impl DirtyPart {
     pub fn key(&self) -> HourKey {
-        HourKey {
-            organization_id: self.organization_id.clone(),
-            namespace_id: self.namespace_id.clone(),
-            metric: self.metric.clone(),
-            hour: self.hour,
-        }
+        HourKey::of(&self.organization_id, &self.namespace_id, &self.metric, self.hour)
     }
 }
 
@@ -190,21 +201,37 @@ pub async fn oldest_dirty_parts(conn: &mut AnyConnection, limit: i64) -> Result<
     .await?)
 }
 
-/// A part's total recomputed from its commit's events.
-#[derive(Debug, Clone, FromRow)]
+/// A part of an hour's total: the sum of the hour's events of commits `first_commit_id..=commit_id`.
+/// A commit's own part covers that commit alone; a folded part covers a run of settled commits.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct PartTotal {
     pub organization_id: String,
     pub namespace_id: String,
     pub metric: String,
     pub hour: i64,
+    pub first_commit_id: i64,
     pub commit_id: i64,
     pub total: i64,
     pub event_count: i64,
 }
 
-/// Sums the events of each marked part, in key order. A committed commit's events never change,
-/// so this read needs no write lock: on SQLite it runs beside the ingestion writer, which the
-/// same sums inside the write transaction kept waiting for a quarter of a 300k-event run.
+impl PartTotal {
+    pub fn key(&self) -> HourKey {
+        HourKey::of(&self.organization_id, &self.namespace_id, &self.metric, self.hour)
+    }
+
+    fn covers(&self, commit_id: i64) -> bool {
+        (self.first_commit_id..=self.commit_id).contains(&commit_id)
+    }
+}
+
+/// Commits per fold: a folded part never spans two buckets of this many, so recomputing one that
+/// is marked again reads the events of at most this many commits.
+const FOLD_BUCKET: i64 = 128;
+
+/// Sums the events of each marked commit's part, in key order. A committed commit's events never
+/// change, so this read needs no write lock: on SQLite it runs beside the ingestion writer, which
+/// the same sums inside the write transaction kept waiting for a quarter of a 300k-event run.
 pub async fn part_totals(conn: &mut AnyConnection, marks: &[DirtyPart]) -> Result<Vec<PartTotal>, Error> {
     // A commit's events are found by its number alone (the only index they need besides their id)
     // and grouped here; only the marked parts are kept.
@@ -212,8 +239,8 @@ pub async fn part_totals(conn: &mut AnyConnection, marks: &[DirtyPart]) -> Resul
     commits.sort_unstable();
     commits.dedup();
     let sql = format!(
-        "select organization_id, namespace_id, metric, hour, commit_id, cast(sum(quantity) as bigint) as total,
-             count(*) as event_count
+        "select organization_id, namespace_id, metric, hour, commit_id as first_commit_id, commit_id,
+             cast(sum(quantity) as bigint) as total, count(*) as event_count
          from usage_events
          where commit_id in ({})
          group by organization_id, namespace_id, metric, hour, commit_id
@@ -227,13 +254,16 @@ pub async fn part_totals(conn: &mut AnyConnection, marks: &[DirtyPart]) -> Resul
     Ok(bind_all_as(bind_all_as(sqlx::query_as(&sql), &commit_values), &mark_values).fetch_all(conn).await?)
 }
 
-/// Stores recomputed parts, recomputes the totals of their hours from all of each hour's parts,
-/// and clears the marks: four statements however many marks, so the worker keeps up with
-/// PostgreSQL's concurrent writers. `marks` and `parts` must be in key order.
+/// Stores the recomputed parts of the marks, folds the hours' settled parts, recomputes the
+/// hours' totals from their parts and clears the marks: a fixed number of statements however
+/// many marks, so the worker keeps up with PostgreSQL's concurrent writers. `marks` must be in
+/// key order; `commit_parts` are `part_totals` of the marks. Parts of commits at or below
+/// `fold_through`, whose transactions have ended, may be folded.
 pub async fn store_parts(
     conn: &mut AnyConnection,
     marks: &[DirtyPart],
-    parts: &[PartTotal],
+    commit_parts: &[PartTotal],
+    fold_through: Option<i64>,
     now_ms: i64,
 ) -> Result<(), Error> {
     let mut hours: Vec<HourKey> = marks.iter().map(DirtyPart::key).collect();
@@ -252,29 +282,11 @@ pub async fn store_parts(
     );
     bind_all(sqlx::query(&lock).bind(now_ms), &hour_values).execute(&mut *conn).await?;
 
-    if !parts.is_empty() {
-        let upsert = format!(
-            "insert into usage_hourly_parts (organization_id, namespace_id, metric, hour, commit_id, total, event_count)
-             values {}
-             on conflict (organization_id, namespace_id, metric, hour, commit_id)
-             do update set total = excluded.total, event_count = excluded.event_count",
-            row_placeholders(conn, 1, parts.len(), 7)
-        );
-        let part_values: Vec<Value> = parts
-            .iter()
-            .flat_map(|part| {
-                [
-                    Value::Text(part.organization_id.clone()),
-                    Value::Text(part.namespace_id.clone()),
-                    Value::Text(part.metric.clone()),
-                    Value::Int(part.hour),
-                    Value::Int(part.commit_id),
-                    Value::Int(part.total),
-                    Value::Int(part.event_count),
-                ]
-            })
-            .collect();
-        bind_all(sqlx::query(&upsert), &part_values).execute(&mut *conn).await?;
+    let claimed = claim_marks(conn, marks).await?;
+    let parts = recomputed_parts(conn, &claimed, commit_parts, &hour_values).await?;
+    upsert_parts(conn, &parts).await?;
+    if let Some(through) = fold_through {
+        fold_settled_parts(conn, &hours, through).await?;
     }
 
     let totals = format!(
@@ -287,14 +299,198 @@ pub async fn store_parts(
         row_placeholders(conn, 1, hours.len(), 4)
     );
     bind_all(sqlx::query(&totals), &hour_values).execute(&mut *conn).await?;
+    Ok(())
+}
 
-    let clear = format!(
-        "delete from usage_dirty_hours where (organization_id, namespace_id, metric, hour, commit_id) in (values {})",
+/// Clears the marks and returns those that were still there. Another instance that recomputed
+/// the same marks first has cleared them, and its parts may be folded already: storing them
+/// again would count them twice.
+async fn claim_marks(conn: &mut AnyConnection, marks: &[DirtyPart]) -> Result<Vec<DirtyPart>, Error> {
+    let sql = format!(
+        "delete from usage_dirty_hours where (organization_id, namespace_id, metric, hour, commit_id) in (values {})
+         returning organization_id, namespace_id, metric, hour, commit_id",
         row_placeholders(conn, 1, marks.len(), 5)
     );
-    let mark_values: Vec<Value> = marks.iter().flat_map(mark_values).collect();
-    bind_all(sqlx::query(&clear), &mark_values).execute(&mut *conn).await?;
+    let values: Vec<Value> = marks.iter().flat_map(mark_values).collect();
+    Ok(bind_all_as(sqlx::query_as(&sql), &values).fetch_all(conn).await?)
+}
+
+/// The part each claimed mark recomputes: its commit's own part, from the sums read before the
+/// transaction, or, for a commit inside a folded part (marked again, or a PostgreSQL commit that
+/// ended after its number was taken as settled), the whole folded part from its events.
+async fn recomputed_parts(
+    conn: &mut AnyConnection,
+    claimed: &[DirtyPart],
+    commit_parts: &[PartTotal],
+    hour_values: &[Value],
+) -> Result<Vec<PartTotal>, Error> {
+    let Some(lowest) = claimed.iter().map(|mark| mark.commit_id).min() else {
+        return Ok(Vec::new());
+    };
+    let sql = format!(
+        "select organization_id, namespace_id, metric, hour, first_commit_id, commit_id, total, event_count
+         from usage_hourly_parts
+         where first_commit_id < commit_id and commit_id >= {}
+             and (organization_id, namespace_id, metric, hour) in (values {})",
+        placeholder(conn, 1),
+        row_placeholders(conn, 2, hour_values.len() / 4, 4)
+    );
+    let folded: Vec<PartTotal> =
+        bind_all_as(sqlx::query_as(&sql).bind(lowest), hour_values).fetch_all(&mut *conn).await?;
+    let mut folded_by_hour: HashMap<HourKey, Vec<&PartTotal>> = HashMap::new();
+    for part in &folded {
+        folded_by_hour.entry(part.key()).or_default().push(part);
+    }
+    let by_commit: HashMap<(HourKey, i64), &PartTotal> =
+        commit_parts.iter().map(|part| ((part.key(), part.commit_id), part)).collect();
+
+    let mut parts = Vec::with_capacity(claimed.len());
+    let mut stale_folds: Vec<&PartTotal> = Vec::new();
+    for mark in claimed {
+        let key = mark.key();
+        let fold = folded_by_hour.get(&key).and_then(|folds| folds.iter().find(|f| f.covers(mark.commit_id)));
+        match fold {
+            Some(fold) if !stale_folds.contains(fold) => stale_folds.push(fold),
+            Some(_) => {}
+            None => parts.extend(by_commit.get(&(key, mark.commit_id)).map(|&part| part.clone())),
+        }
+    }
+    for fold in stale_folds {
+        parts.push(sum_events(conn, fold).await?);
+    }
+    Ok(parts)
+}
+
+/// The part recomputed from its commits' events.
+async fn sum_events(conn: &mut AnyConnection, part: &PartTotal) -> Result<PartTotal, Error> {
+    let (total, event_count): (i64, i64) = sqlx::query_as(
+        "select cast(coalesce(sum(quantity), 0) as bigint), count(*) from usage_events
+         where commit_id between $1 and $2 and organization_id = $3 and namespace_id = $4 and metric = $5
+             and hour = $6",
+    )
+    .bind(part.first_commit_id)
+    .bind(part.commit_id)
+    .bind(&part.organization_id)
+    .bind(&part.namespace_id)
+    .bind(&part.metric)
+    .bind(part.hour)
+    .fetch_one(conn)
+    .await?;
+    Ok(PartTotal { total, event_count, ..part.clone() })
+}
+
+async fn upsert_parts(conn: &mut AnyConnection, parts: &[PartTotal]) -> Result<(), Error> {
+    if parts.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "insert into usage_hourly_parts (organization_id, namespace_id, metric, hour, first_commit_id, commit_id,
+             total, event_count)
+         values {}
+         on conflict (organization_id, namespace_id, metric, hour, commit_id) do update set
+             first_commit_id = excluded.first_commit_id, total = excluded.total, event_count = excluded.event_count",
+        row_placeholders(conn, 1, parts.len(), 8)
+    );
+    let values: Vec<Value> = parts
+        .iter()
+        .flat_map(|part| {
+            let [organization_id, namespace_id, metric, hour] = key_values(&part.key());
+            [
+                organization_id,
+                namespace_id,
+                metric,
+                hour,
+                Value::Int(part.first_commit_id),
+                Value::Int(part.commit_id),
+                Value::Int(part.total),
+                Value::Int(part.event_count),
+            ]
+        })
+        .collect();
+    bind_all(sqlx::query(&sql), &values).execute(conn).await?;
     Ok(())
+}
+
+/// Folds each hour's settled parts into one per bucket of commits. A part is settled when its
+/// commits are at or below `through` and below every commit of the hour still marked, so a fold
+/// never covers a commit whose part is yet to be stored.
+async fn fold_settled_parts(conn: &mut AnyConnection, hours: &[HourKey], through: i64) -> Result<(), Error> {
+    let hour_values: Vec<Value> = hours.iter().flat_map(key_values).collect();
+    let sql = format!(
+        "select organization_id, namespace_id, metric, hour, min(commit_id) from usage_dirty_hours
+         where (organization_id, namespace_id, metric, hour) in (values {})
+         group by organization_id, namespace_id, metric, hour",
+        row_placeholders(conn, 1, hours.len(), 4)
+    );
+    let pending: HashMap<HourKey, i64> =
+        bind_all_as::<(String, String, String, i64, i64)>(sqlx::query_as(&sql), &hour_values)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|(organization_id, namespace_id, metric, hour, commit_id)| {
+                (HourKey { organization_id, namespace_id, metric, hour }, commit_id)
+            })
+            .collect();
+    let limits: Vec<Value> = hours
+        .iter()
+        .flat_map(|hour| {
+            let limit = pending.get(hour).map_or(through, |&marked| through.min(marked - 1));
+            let [organization_id, namespace_id, metric, hour] = key_values(hour);
+            [organization_id, namespace_id, metric, hour, Value::Int(limit)]
+        })
+        .collect();
+    // `cross join` makes SQLite walk the hours and look each one's parts up by key, instead of
+    // scanning every part of every hour ever stored.
+    let sql = format!(
+        "select p.organization_id, p.namespace_id, p.metric, p.hour, p.first_commit_id, p.commit_id, p.total,
+             p.event_count
+         from (values {}) as f cross join usage_hourly_parts p
+         where p.organization_id = f.column1 and p.namespace_id = f.column2 and p.metric = f.column3
+             and p.hour = f.column4 and p.commit_id <= f.column5
+         order by p.organization_id, p.namespace_id, p.metric, p.hour, p.commit_id",
+        row_placeholders(conn, 1, hours.len(), 5)
+    );
+    let settled: Vec<PartTotal> = bind_all_as(sqlx::query_as(&sql), &limits).fetch_all(&mut *conn).await?;
+    let (replaced, folds) = fold(&settled, FOLD_BUCKET);
+    if folds.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "delete from usage_hourly_parts where (organization_id, namespace_id, metric, hour, commit_id) in (values {})",
+        row_placeholders(conn, 1, replaced.len(), 5)
+    );
+    let replaced_values: Vec<Value> = replaced
+        .iter()
+        .flat_map(|part| {
+            let [organization_id, namespace_id, metric, hour] = key_values(&part.key());
+            [organization_id, namespace_id, metric, hour, Value::Int(part.commit_id)]
+        })
+        .collect();
+    bind_all(sqlx::query(&sql), &replaced_values).execute(&mut *conn).await?;
+    upsert_parts(conn, &folds).await
+}
+
+/// Parts in key and commit order → (the parts that fold, their folds): the parts of an hour whose
+/// commits share a bucket of `bucket` commits fold into one, when there are several.
+fn fold(parts: &[PartTotal], bucket: i64) -> (Vec<&PartTotal>, Vec<PartTotal>) {
+    let (mut replaced, mut folds) = (Vec::new(), Vec::new());
+    let same_fold = |a: &PartTotal, b: &PartTotal| {
+        (&a.organization_id, &a.namespace_id, &a.metric, a.hour, a.commit_id.div_euclid(bucket))
+            == (&b.organization_id, &b.namespace_id, &b.metric, b.hour, b.commit_id.div_euclid(bucket))
+    };
+    for run in parts.chunk_by(same_fold) {
+        // Parts of a bucket never overlap, so the first one's range starts the fold's.
+        if let [first, .., last] = run {
+            folds.push(PartTotal {
+                commit_id: last.commit_id,
+                total: run.iter().map(|part| part.total).sum(),
+                event_count: run.iter().map(|part| part.event_count).sum(),
+                ..first.clone()
+            });
+            replaced.extend(run);
+        }
+    }
+    (replaced, folds)
 }
 
 fn mark_values(mark: &DirtyPart) -> [Value; 5] {
@@ -465,4 +661,39 @@ pub async fn close_usage_before_many(
     let values = texts(organization_ids);
     bind_all(sqlx::query(&sql).bind(before_ms).bind(before_ms), &values).execute(conn).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(hour: i64, first_commit_id: i64, commit_id: i64, total: i64) -> PartTotal {
+        PartTotal {
+            organization_id: "org".into(),
+            namespace_id: "ns".into(),
+            metric: "actions".into(),
+            hour,
+            first_commit_id,
+            commit_id,
+            total,
+            event_count: commit_id - first_commit_id + 1,
+        }
+    }
+
+    #[test]
+    fn an_hours_parts_fold_per_bucket_of_commits() {
+        let parts =
+            [part(0, 5, 40, 100), part(0, 41, 41, 7), part(0, 50, 50, 3), part(0, 127, 127, 1), part(0, 128, 128, 2)];
+        let (replaced, folds) = fold(&parts, 128);
+        assert_eq!(replaced, parts[..4].iter().collect::<Vec<_>>());
+        assert_eq!(folds, [PartTotal { event_count: 36 + 1 + 1 + 1, ..part(0, 5, 127, 111) }]);
+    }
+
+    #[test]
+    fn a_part_alone_in_its_bucket_or_hour_stays_as_it_is() {
+        let parts = [part(0, 3, 3, 1), part(3_600_000, 4, 4, 2), part(3_600_000, 200, 200, 5)];
+        let (replaced, folds) = fold(&parts, 128);
+        assert!(replaced.is_empty());
+        assert!(folds.is_empty());
+    }
 }

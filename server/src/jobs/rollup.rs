@@ -2,8 +2,9 @@
 //! second (marks written by another instance, or left by a crash). Each recomputation is announced
 //! to the live views of every instance: on PostgreSQL through NOTIFY, which all instances LISTEN
 //! to; on SQLite (one instance) directly.
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, broadcast, watch};
 
@@ -11,7 +12,7 @@ use sqlx::postgres::PgListener;
 
 use crate::db::{Backend, Db};
 use crate::jobs::ingest_writer::IngestWriter;
-use crate::services::usage::roll_up_dirty_hours;
+use crate::services::usage::{last_commit_id, roll_up_dirty_hours};
 
 /// A pass is four statements whatever its size; a large one lets a backlog drain in few passes.
 const MARKS_PER_PASS: i64 = 2_000;
@@ -37,10 +38,43 @@ impl Metering {
     }
 }
 
+/// How long after a commit number is handed out its transaction is taken to have ended. It only
+/// matters for speed: a PostgreSQL commit that ends later, inside a fold, has the fold recomputed.
+const COMMITS_END_WITHIN: Duration = Duration::from_secs(1);
+
+/// The newest commit number begun, as seen by the passes of the last moments: what a pass saw
+/// `COMMITS_END_WITHIN` ago is settled now.
+#[derive(Default)]
+struct FoldHorizon {
+    seen: VecDeque<(Instant, i64)>,
+    settled: Option<i64>,
+}
+
+impl FoldHorizon {
+    /// Records the newest commit begun at `now`; returns the newest commit settled by then.
+    fn observe(&mut self, now: Instant, last_commit: i64) -> Option<i64> {
+        self.seen.push_back((now, last_commit));
+        while let Some(&(seen_at, commit)) = self.seen.front() {
+            if now.duration_since(seen_at) < COMMITS_END_WITHIN {
+                break;
+            }
+            self.settled = Some(commit);
+            self.seen.pop_front();
+        }
+        self.settled
+    }
+}
+
 pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch::Receiver<bool>) {
+    let mut horizon = FoldHorizon::default();
     loop {
         let writers_wait = metering.writer.hold_off().await;
-        let pass = roll_up_dirty_hours(&db, MARKS_PER_PASS).await;
+        let pass = match last_commit_id(&db).await {
+            Ok(last_commit) => {
+                roll_up_dirty_hours(&db, MARKS_PER_PASS, horizon.observe(Instant::now(), last_commit)).await
+            }
+            Err(error) => Err(error),
+        };
         drop(writers_wait);
         match pass {
             Ok((marks, organizations)) => {
@@ -124,5 +158,24 @@ pub async fn relay_rollup_notices(database_url: String, metering: Arc<Metering>,
                 _ = stop.changed() => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_number_is_settled_once_it_was_seen_long_enough_ago() {
+        let start = Instant::now();
+        let mut horizon = FoldHorizon::default();
+        assert_eq!(horizon.observe(start, 5), None);
+        assert_eq!(horizon.observe(start + Duration::from_millis(600), 9), None);
+        assert_eq!(horizon.observe(start + Duration::from_millis(1_000), 12), Some(5));
+        assert_eq!(horizon.observe(start + Duration::from_millis(1_200), 14), Some(5));
+        assert_eq!(horizon.observe(start + Duration::from_millis(1_700), 20), Some(9));
+        // Quiet for a while: everything seen until then is settled, and stays so.
+        assert_eq!(horizon.observe(start + Duration::from_millis(9_000), 20), Some(20));
+        assert_eq!(horizon.observe(start + Duration::from_millis(9_100), 23), Some(20));
     }
 }

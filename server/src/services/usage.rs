@@ -165,9 +165,14 @@ fn commit_record(batches: &[CheckedBatch], answers: &[Vec<EventOutcome>]) -> Opt
 }
 
 /// One pass of the rollup worker: recompute the parts of up to `limit` marks, oldest first, from
-/// their events, then the totals of their hours in one write transaction. Returns the number of
-/// marks and the organizations whose totals changed, so live views can refresh.
-pub async fn roll_up_dirty_hours(db: &Db, limit: i64) -> Result<(usize, Vec<String>), Error> {
+/// their events, then the totals of their hours in one write transaction. Parts of commits at or
+/// below `fold_through` (commits whose transactions have ended) may be folded. Returns the number
+/// of marks and the organizations whose totals changed, so live views can refresh.
+pub async fn roll_up_dirty_hours(
+    db: &Db,
+    limit: i64,
+    fold_through: Option<i64>,
+) -> Result<(usize, Vec<String>), Error> {
     let mut conn = db.pool.acquire().await?;
     let mut marks = usage::oldest_dirty_parts(&mut conn, limit).await?;
     if marks.is_empty() {
@@ -178,11 +183,16 @@ pub async fn roll_up_dirty_hours(db: &Db, limit: i64) -> Result<(usize, Vec<Stri
     let parts = usage::part_totals(&mut conn, &marks).await?;
     drop(conn);
     let mut tx = db.begin().await?;
-    usage::store_parts(&mut tx, &marks, &parts, db.clock.now_ms()).await?;
+    usage::store_parts(&mut tx, &marks, &parts, fold_through, db.clock.now_ms()).await?;
     tx.commit().await?;
     let mut organizations: Vec<String> = marks.iter().map(|mark| mark.organization_id.clone()).collect();
     organizations.dedup();
     Ok((marks.len(), organizations))
+}
+
+/// The number of the newest ingestion commit begun so far.
+pub async fn last_commit_id(db: &Db) -> Result<i64, Error> {
+    usage::last_commit_id(&mut *db.pool.acquire().await?).await
 }
 
 /// "Usage complete through": every event ingested before this instant is in the rollups.

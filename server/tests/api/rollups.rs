@@ -121,3 +121,47 @@ async fn recomputing_a_rolled_up_hour_again_gives_the_same_total() {
 
     assert_eq!(app.rollups("actions").await, before);
 }
+
+#[tokio::test]
+async fn settled_parts_fold_and_a_folded_part_marked_again_is_recomputed_from_its_events() {
+    let app = spawn_app().await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let at = minutes_ago(10);
+    let send = |id: &str, quantity: i64| json!([{"id": id, "namespace": "payments-prod", "metric": "actions", "quantity": quantity, "timestamp": at}]);
+    // Each request is answered after its own commit, and each commit gets its own part.
+    for quantity in 1..=4 {
+        app.send_events(&key, &send(&format!("f{quantity}"), quantity)).await;
+        app.wait_for_rollups().await;
+    }
+    // A pass more than a second later takes those commits as ended, and folds their parts.
+    tokio::time::sleep(std::time::Duration::from_millis(1_300)).await;
+    app.send_events(&key, &send("f5", 5)).await;
+    app.wait_for_rollups().await;
+    let parts_of_hour = "select count(*) from usage_hourly_parts where namespace_id =
+        (select id from namespaces where name = 'payments-prod')";
+    let folds = "select count(*) from usage_hourly_parts where first_commit_id < commit_id";
+    let (parts, folded) = (app.count(parts_of_hour).await, app.count(folds).await);
+    assert!(parts < 5 && folded >= 1, "{parts} parts, {folded} folded");
+    let before = app.rollups("actions").await;
+    assert_eq!(before.iter().map(|(_, _, total)| total).sum::<i64>(), 15);
+
+    // A fold marked again (here: after it was damaged) is summed again from its commits' events.
+    sqlx::query("update usage_hourly_parts set total = total + 1000 where first_commit_id < commit_id")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into usage_dirty_hours (organization_id, namespace_id, metric, hour, commit_id, marked_at)
+         select organization_id, namespace_id, metric, hour, first_commit_id + 1, 0 from usage_hourly_parts
+         where first_commit_id < commit_id",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    app.wait_for_rollups().await;
+
+    assert_eq!(app.rollups("actions").await, before);
+    // Recomputed in place: no second part for the same commits (a later commit may have joined it).
+    assert_eq!(app.count(folds).await, folded);
+    assert!(app.count(parts_of_hour).await <= parts);
+}

@@ -72,22 +72,29 @@ pub struct StoredIds {
     pub already_stored: HashMap<String, String>,
 }
 
-/// SQLite: inserts the events whose id is new for the organization. This transaction holds the
-/// only write lock, so an id not stored at the lookup is still new at the insert; plain inserts
-/// then spare a row sent back per event (12% faster than `on conflict do nothing returning`).
+/// SQLite: inserts the events whose id is new for the organization. The `seen` events are looked
+/// up first; the `unseen` ones are taken as new, and a chunk in which some were not (ids stored by
+/// another process, or before a restart) is looked up after its insert skipped them. This
+/// transaction holds the only write lock, so nothing else stores an id meanwhile.
 pub async fn insert_new_events(
     conn: &mut AnyConnection,
     new: &NewEvents<'_>,
-    events: &[&ValidEvent],
+    seen: &[&ValidEvent],
+    unseen: &[&ValidEvent],
 ) -> Result<StoredIds, Error> {
-    let already_stored = stored_hashes(conn, new.organization_id, &event_ids(events)).await?;
+    let mut already_stored: HashMap<String, String> = stored_events(conn, new.organization_id, &event_ids(seen))
+        .await?
+        .into_iter()
+        .map(|(event_id, content_hash, _)| (event_id, content_hash))
+        .collect();
     let fresh: Vec<&ValidEvent> =
-        events.iter().filter(|e| !already_stored.contains_key(&e.event_id)).copied().collect();
+        seen.iter().filter(|e| !already_stored.contains_key(&e.event_id)).chain(unseen).copied().collect();
     for chunk in fresh.chunks(INSERT_CHUNK) {
         let sql = format!(
             "insert into usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour,
                  properties, content_hash, received_at, late, commit_id)
-             values {}",
+             values {}
+             on conflict do nothing",
             row_placeholders(conn, 1, chunk.len(), 12)
         );
         let mut query = sqlx::query(&sql);
@@ -106,31 +113,43 @@ pub async fn insert_new_events(
                 .bind(i64::from(event.hour() < new.closed_before))
                 .bind(new.commit_id);
         }
-        query.execute(&mut *conn).await?;
+        if (query.execute(&mut *conn).await?.rows_affected() as usize) < chunk.len() {
+            // Ids this commit did not store were there before it; an earlier batch of this commit
+            // stores no id that a later one takes as unseen.
+            for (event_id, content_hash, commit_id) in
+                stored_events(conn, new.organization_id, &event_ids(chunk)).await?
+            {
+                if commit_id != new.commit_id {
+                    already_stored.insert(event_id, content_hash);
+                }
+            }
+        }
     }
-    let inserted = fresh.iter().map(|e| e.event_id.clone()).collect();
+    let inserted =
+        fresh.iter().filter(|e| !already_stored.contains_key(&e.event_id)).map(|e| e.event_id.clone()).collect();
     Ok(StoredIds { inserted, already_stored })
 }
 
-fn event_ids<'e>(events: &[&'e ValidEvent]) -> Vec<&'e str> {
+pub fn event_ids<'e>(events: &[&'e ValidEvent]) -> Vec<&'e str> {
     events.iter().map(|e| e.event_id.as_str()).collect()
 }
 
-/// Content hashes of already stored events, by event id.
-async fn stored_hashes(
+/// (event id, content hash, commit) of the stored events among `event_ids`.
+async fn stored_events(
     conn: &mut AnyConnection,
     organization_id: &str,
     event_ids: &[&str],
-) -> Result<HashMap<String, String>, Error> {
-    let mut found = HashMap::with_capacity(event_ids.len());
+) -> Result<Vec<(String, String, i64)>, Error> {
+    let mut found = Vec::new();
     for chunk in event_ids.chunks(LOOKUP_CHUNK) {
         let ids: Vec<String> = (2..chunk.len() + 2).map(|n| placeholder(conn, n)).collect();
         let sql = format!(
-            "select event_id, content_hash from usage_events where organization_id = {} and event_id in ({})",
+            "select event_id, content_hash, commit_id from usage_events
+             where organization_id = {} and event_id in ({})",
             placeholder(conn, 1),
             ids.join(", ")
         );
-        let mut query = sqlx::query_as::<_, (String, String)>(&sql).bind(organization_id);
+        let mut query = sqlx::query_as::<_, (String, String, i64)>(&sql).bind(organization_id);
         for id in chunk {
             query = query.bind(*id);
         }

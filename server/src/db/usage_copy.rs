@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::PgConnection;
 
-use crate::db::usage::{HourKey, NewEvents, StoredIds};
+use crate::db::usage::{HourKey, NewEvents, StoredIds, event_ids};
 use crate::domain::usage::ValidEvent;
 use crate::error::Error;
 
@@ -15,26 +15,31 @@ pub async fn next_commit_id(conn: &mut PgConnection) -> Result<i64, Error> {
     Ok(sqlx::query_scalar("select nextval('usage_commit_ids')").fetch_one(conn).await?)
 }
 
-/// Looks the events' ids up and copies the events whose id is new for the organization. Another writer may copy the
-/// same new id at the same time; the unique index then refuses one of the two commits, and the
-/// ingestion writer stores that group again (its lookup then finds the id).
+/// Looks the `seen` events' ids up and copies the events whose id is new for the organization; the
+/// `unseen` ones are taken as new. The unique index refuses the commit when one was not (an id
+/// stored by another instance or before a restart), or when another writer copies the same new
+/// id at the same time; the ingestion writer then stores that group again, looking every id up.
 pub async fn insert_new_events(
     conn: &mut PgConnection,
     new: &NewEvents<'_>,
-    events: &[&ValidEvent],
+    seen: &[&ValidEvent],
+    unseen: &[&ValidEvent],
 ) -> Result<StoredIds, Error> {
-    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
-    let already_stored: HashMap<String, String> = sqlx::query_as(
-        "select event_id, content_hash from usage_events where organization_id = $1 and event_id = any($2)",
-    )
-    .bind(new.organization_id)
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .collect();
+    let already_stored: HashMap<String, String> = if seen.is_empty() {
+        HashMap::new()
+    } else {
+        sqlx::query_as(
+            "select event_id, content_hash from usage_events where organization_id = $1 and event_id = any($2)",
+        )
+        .bind(new.organization_id)
+        .bind(event_ids(seen))
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect()
+    };
     let fresh: Vec<&ValidEvent> =
-        events.iter().filter(|e| !already_stored.contains_key(&e.event_id)).copied().collect();
+        seen.iter().filter(|e| !already_stored.contains_key(&e.event_id)).chain(unseen).copied().collect();
     let mut rows = String::with_capacity(fresh.len() * 200);
     let (received_at, commit_id) = (new.received_at.to_string(), new.commit_id.to_string());
     for event in &fresh {

@@ -12,6 +12,7 @@ pub mod password;
 pub mod period;
 pub mod proration;
 pub mod rating;
+pub mod seen_ids;
 pub mod stripe_signature;
 pub mod subscription;
 pub mod test_cards;

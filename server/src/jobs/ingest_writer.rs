@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, OwnedRwLockWriteGuard, RwLock, mpsc, oneshot};
 
 use crate::db::{Backend, Db};
+use crate::domain::seen_ids::SeenIds;
 use crate::error::Error;
 use crate::services::usage::{CheckedBatch, EventOutcome, store_batches};
 
@@ -21,6 +22,8 @@ const POSTGRES_WRITERS: usize = 3;
 /// them (or, with several such ids in different orders, PostgreSQL ends a deadlock by aborting
 /// one). That group is stored again, and its lookup then finds the ids the other one stored.
 const ATTEMPTS: usize = 5;
+/// Ids remembered as stored, per generation of the filter (two generations: 24 MB in all).
+const IDS_PER_GENERATION: usize = 8_000_000;
 
 type Reply = oneshot::Sender<Result<Vec<EventOutcome>, String>>;
 type Queue = Arc<Mutex<mpsc::Receiver<(CheckedBatch, Reply)>>>;
@@ -42,8 +45,9 @@ impl IngestWriter {
             Backend::Postgres => POSTGRES_WRITERS,
         };
         let gate = (db.backend == Backend::Postgres).then(|| Arc::new(RwLock::new(())));
+        let seen_ids = Arc::new(std::sync::Mutex::new(SeenIds::new(IDS_PER_GENERATION)));
         for _ in 0..writers {
-            tokio::spawn(write_batches(db.clone(), waiting.clone(), gate.clone()));
+            tokio::spawn(write_batches(db.clone(), waiting.clone(), gate.clone(), seen_ids.clone()));
         }
         Self { queue, gate }
     }
@@ -70,7 +74,12 @@ impl IngestWriter {
     }
 }
 
-async fn write_batches(db: Db, waiting: Queue, gate: Option<Arc<RwLock<()>>>) {
+async fn write_batches(
+    db: Db,
+    waiting: Queue,
+    gate: Option<Arc<RwLock<()>>>,
+    seen_ids: Arc<std::sync::Mutex<SeenIds>>,
+) {
     while let Some(group) = next_group(&waiting).await {
         let (batches, replies): (Vec<CheckedBatch>, Vec<Reply>) = group.into_iter().unzip();
         let storing = match &gate {
@@ -79,7 +88,9 @@ async fn write_batches(db: Db, waiting: Queue, gate: Option<Arc<RwLock<()>>>) {
         };
         let mut attempt = 1;
         let stored = loop {
-            match store_batches(&db, &batches).await {
+            // Stored again after a refusal, the group looks every id up: the filter may have been
+            // wrong about one of them.
+            match store_batches(&db, &batches, (attempt == 1).then_some(&*seen_ids)).await {
                 Err(error) if attempt < ATTEMPTS && is_refused_by_another_writer(&error) => {
                     tracing::info!(attempt, %error, "a usage group met another writer's new ids; storing it again");
                     attempt += 1;

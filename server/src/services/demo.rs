@@ -175,7 +175,7 @@ async fn seed_usage(
         }
     }
     let batch = check_batch(db, organization_id, &events, rules.late_usage_window_ms).await?;
-    store_batches(db, &[batch]).await?;
+    store_batches(db, &[batch], None).await?;
     // Every demo commit has ended, so all of them may be folded.
     let through = last_commit_id(db).await?;
     while roll_up_dirty_hours(db, 1_000, Some(through)).await?.0 > 0 {}

@@ -1,11 +1,13 @@
 //! Metering use cases: ingest a batch, roll dirty hours up, reconcile rollups with events.
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::db::usage::{self, HourKey, KeyedTotal};
 use crate::db::{Db, operations, usage_copy};
+use crate::domain::seen_ids::SeenIds;
 use crate::domain::usage::{EventRules, Rejection, ValidEvent, check_event};
 use crate::error::Error;
 
@@ -88,8 +90,23 @@ pub async fn check_batch(
 }
 
 impl CheckedBatch {
-    fn events(&self) -> Vec<&ValidEvent> {
-        self.candidates.iter().map(|(_, event)| event).collect()
+    /// The events whose id the filter has seen (to be looked up) and the others (taken as new).
+    /// Without a filter, every id is looked up.
+    fn split_by(&self, seen_ids: Option<&Mutex<SeenIds>>) -> (Vec<&ValidEvent>, Vec<&ValidEvent>) {
+        let events = self.candidates.iter().map(|(_, event)| event);
+        match seen_ids.map(|ids| ids.lock().unwrap_or_else(PoisonError::into_inner)) {
+            Some(ids) => events.partition(|event| ids.may_contain(&self.organization_id, &event.event_id)),
+            None => (events.collect(), Vec::new()),
+        }
+    }
+
+    fn remember(&self, stored: &usage::StoredIds, seen_ids: Option<&Mutex<SeenIds>>) {
+        if let Some(ids) = seen_ids {
+            let mut ids = ids.lock().unwrap_or_else(PoisonError::into_inner);
+            for event_id in &stored.inserted {
+                ids.insert(&self.organization_id, event_id);
+            }
+        }
     }
 
     fn new_events(&self, commit_id: i64, now: i64) -> usage::NewEvents<'_> {
@@ -128,13 +145,16 @@ impl CheckedBatch {
 /// connection's three steps. A macro, because a function generic over sqlx's executors makes the
 /// writer task's future not `Send` (a known limit of the compiler with such bounds).
 macro_rules! store_in {
-    ($tx:expr, $sql:ident, $batches:expr, $now:expr) => {{
+    ($tx:expr, $sql:ident, $batches:expr, $seen_ids:expr, $now:expr) => {{
         let mut tx = $tx;
         let commit_id = $sql::next_commit_id(&mut tx).await?;
         let mut answers = Vec::with_capacity($batches.len());
         let mut dirty = BTreeSet::new();
         for batch in $batches {
-            let stored = $sql::insert_new_events(&mut tx, &batch.new_events(commit_id, $now), &batch.events()).await?;
+            let (seen, unseen) = batch.split_by($seen_ids);
+            let stored = $sql::insert_new_events(&mut tx, &batch.new_events(commit_id, $now), &seen, &unseen).await?;
+            // Before the next batch: a later batch of this commit must look up the ids this one stored.
+            batch.remember(&stored, $seen_ids);
             answers.push(batch.settle(&stored, &mut dirty));
         }
         $sql::mark_dirty(&mut tx, &Vec::from_iter(dirty), commit_id, $now).await?;
@@ -148,12 +168,17 @@ macro_rules! store_in {
 
 /// Stores several checked batches in one transaction: one commit for all of them. Nothing is
 /// answered before that commit, so `accepted` always means durable. PostgreSQL's commit runs on a
-/// native connection and copies its rows; SQLite's inserts them under its one write lock.
-pub async fn store_batches(db: &Db, batches: &[CheckedBatch]) -> Result<Vec<Vec<EventOutcome>>, Error> {
+/// native connection and copies its rows; SQLite's inserts them under its one write lock. Only the
+/// ids `seen_ids` may have seen are looked up; without it, all are.
+pub async fn store_batches(
+    db: &Db,
+    batches: &[CheckedBatch],
+    seen_ids: Option<&Mutex<SeenIds>>,
+) -> Result<Vec<Vec<EventOutcome>>, Error> {
     let now = db.clock.now_ms();
     Ok(match &db.copying {
-        Some(pool) => store_in!(pool.begin().await?, usage_copy, batches, now),
-        None => store_in!(db.begin().await?, usage, batches, now),
+        Some(pool) => store_in!(pool.begin().await?, usage_copy, batches, seen_ids, now),
+        None => store_in!(db.begin().await?, usage, batches, seen_ids, now),
     })
 }
 

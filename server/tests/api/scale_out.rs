@@ -139,3 +139,23 @@ async fn a_live_chart_on_one_instance_hears_usage_ingested_through_the_other() {
         .unwrap();
     assert!(String::from_utf8_lossy(&chunk).contains("event: rollup"));
 }
+
+#[tokio::test]
+async fn an_id_stored_through_another_instance_is_answered_duplicate_or_conflict() {
+    let a = spawn_app().await;
+    let b = spawn_instance(&a.database_url, None, &[]).await;
+    let key = a.api_key(&ACME_OWNER, "Acme Corp").await;
+    let at = minutes_ago(5);
+    let event = |id: &str, quantity: i64| json!({"id": id, "namespace": "payments-prod", "metric": "actions", "quantity": quantity, "timestamp": at});
+    let first = json(a.send_events(&key, &json!([event("x1", 1), event("x2", 2)])).await).await;
+    assert_eq!(first["accepted"], 2);
+
+    // Instance b has never seen these ids; the database still knows them.
+    let again = json(b.send_events(&key, &json!([event("x1", 1), event("x2", 3), event("x3", 4)])).await).await;
+    let statuses: Vec<&str> =
+        again["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["duplicate", "rejected", "accepted"]);
+    assert_eq!(b.count("select count(*) from usage_events").await, 3);
+    b.wait_for_rollups().await;
+    assert_eq!(b.rollups("actions").await.iter().map(|r| r.2).sum::<i64>(), 1 + 2 + 4);
+}

@@ -145,7 +145,14 @@ fn content_hash(namespace_id: &str, metric: &str, quantity: i64, occurred_at: i6
         hasher.update(part.as_bytes());
         hasher.update([0u8]);
     }
-    hasher.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+    // Hex by hand: a `format!` per byte was a visible share of ingestion's CPU.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(32);
+    for byte in hasher.finalize().iter().take(16) {
+        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    hex
 }
 
 #[cfg(test)]
@@ -162,6 +169,13 @@ mod tests {
     fn fixtures() -> (HashMap<String, String>, Vec<String>) {
         let namespaces = HashMap::from([("web".to_owned(), "ns_1".to_owned()), ("ns_1".to_owned(), "ns_1".to_owned())]);
         (namespaces, vec!["actions".to_owned(), "active_storage_gbh".to_owned()])
+    }
+
+    #[test]
+    fn the_content_hash_is_the_first_half_of_the_sha256_of_the_fields_in_lowercase_hex() {
+        // Stored hashes must never change: a resent event is compared with the one stored before.
+        // Python: hashlib.sha256(b"ns_1\0actions\0" b"42\0" b"1700000000000\0\0").hexdigest()[:32]
+        assert_eq!(content_hash("ns_1", "actions", 42, 1_700_000_000_000, None), "010e166c2aab0e06d1c70b1445c97a2e");
     }
 
     fn event() -> Value {

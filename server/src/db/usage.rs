@@ -3,7 +3,9 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{AnyConnection, FromRow};
 
-use crate::db::bulk::{Value, bind_all, bind_all_as, list_placeholders, placeholder, row_placeholders, texts};
+use crate::db::bulk::{
+    Value, bind_all, bind_all_as, list_placeholders, listed_rows, placeholder, row_placeholders, texts,
+};
 use crate::domain::usage::ValidEvent;
 use crate::error::Error;
 
@@ -314,8 +316,8 @@ pub async fn store_parts(
              from usage_hourly_parts p
              where p.organization_id = usage_hourly.organization_id and p.namespace_id = usage_hourly.namespace_id
                  and p.metric = usage_hourly.metric and p.hour = usage_hourly.hour)
-         where (organization_id, namespace_id, metric, hour) in (values {})",
-        row_placeholders(conn, 1, hours.len(), 4)
+         where (organization_id, namespace_id, metric, hour) in ({})",
+        listed_rows(conn, 1, hours.len(), 4)
     );
     bind_all(sqlx::query(&totals), &hour_values).execute(&mut *conn).await?;
     Ok(())
@@ -326,9 +328,9 @@ pub async fn store_parts(
 /// again would count them twice.
 async fn claim_marks(conn: &mut AnyConnection, marks: &[DirtyPart]) -> Result<Vec<DirtyPart>, Error> {
     let sql = format!(
-        "delete from usage_dirty_hours where (organization_id, namespace_id, metric, hour, commit_id) in (values {})
+        "delete from usage_dirty_hours where (organization_id, namespace_id, metric, hour, commit_id) in ({})
          returning organization_id, namespace_id, metric, hour, commit_id",
-        row_placeholders(conn, 1, marks.len(), 5)
+        listed_rows(conn, 1, marks.len(), 5)
     );
     let values: Vec<Value> = marks.iter().flat_map(mark_values).collect();
     Ok(bind_all_as(sqlx::query_as(&sql), &values).fetch_all(conn).await?)
@@ -350,9 +352,9 @@ async fn recomputed_parts(
         "select organization_id, namespace_id, metric, hour, first_commit_id, commit_id, total, event_count
          from usage_hourly_parts
          where first_commit_id < commit_id and commit_id >= {}
-             and (organization_id, namespace_id, metric, hour) in (values {})",
+             and (organization_id, namespace_id, metric, hour) in ({})",
         placeholder(conn, 1),
-        row_placeholders(conn, 2, hour_values.len() / 4, 4)
+        listed_rows(conn, 2, hour_values.len() / 4, 4)
     );
     let folded: Vec<PartTotal> =
         bind_all_as(sqlx::query_as(&sql).bind(lowest), hour_values).fetch_all(&mut *conn).await?;
@@ -437,9 +439,9 @@ async fn fold_settled_parts(conn: &mut AnyConnection, hours: &[HourKey], through
     let hour_values: Vec<Value> = hours.iter().flat_map(key_values).collect();
     let sql = format!(
         "select organization_id, namespace_id, metric, hour, min(commit_id) from usage_dirty_hours
-         where (organization_id, namespace_id, metric, hour) in (values {})
+         where (organization_id, namespace_id, metric, hour) in ({})
          group by organization_id, namespace_id, metric, hour",
-        row_placeholders(conn, 1, hours.len(), 4)
+        listed_rows(conn, 1, hours.len(), 4)
     );
     let pending: HashMap<HourKey, i64> =
         bind_all_as::<(String, String, String, i64, i64)>(sqlx::query_as(&sql), &hour_values)
@@ -475,8 +477,8 @@ async fn fold_settled_parts(conn: &mut AnyConnection, hours: &[HourKey], through
         return Ok(());
     }
     let sql = format!(
-        "delete from usage_hourly_parts where (organization_id, namespace_id, metric, hour, commit_id) in (values {})",
-        row_placeholders(conn, 1, replaced.len(), 5)
+        "delete from usage_hourly_parts where (organization_id, namespace_id, metric, hour, commit_id) in ({})",
+        listed_rows(conn, 1, replaced.len(), 5)
     );
     let replaced_values: Vec<Value> = replaced
         .iter()

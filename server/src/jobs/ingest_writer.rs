@@ -58,10 +58,10 @@ impl IngestWriter {
     }
 
     /// Waits for the groups being stored and keeps new ones from starting until the guard drops.
-    /// The rollup worker holds it for a pass: under full load, three PostgreSQL writers left a
-    /// pass a quarter of the CPU, and late in a 10-million-event run its lag passed a second.
-    /// SQLite needs none: its one writer and the pass already take turns at the write lock, and
-    /// holding the writer off for the whole pass cost it throughput over 10 million events.
+    /// The rollup worker holds it while a pass writes: under full load, three PostgreSQL writers
+    /// left a pass a quarter of the CPU, and late in a 10-million-event run its lag passed a
+    /// second. Holding them off for the pass's read too cost a quarter of the ingestion rate.
+    /// SQLite needs none: its one writer and the pass already take turns at the write lock.
     pub async fn hold_off(&self) -> Option<OwnedRwLockWriteGuard<()>> {
         match &self.gate {
             Some(gate) => Some(gate.clone().write_owned().await),

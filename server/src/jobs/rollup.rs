@@ -11,8 +11,9 @@ use tokio::sync::{Notify, broadcast, watch};
 use sqlx::postgres::PgListener;
 
 use crate::db::{Backend, Db};
+use crate::error::Error;
 use crate::jobs::ingest_writer::IngestWriter;
-use crate::services::usage::{last_commit_id, roll_up_dirty_hours};
+use crate::services::usage::{last_commit_id, read_dirty_parts, store_rollup};
 
 /// A pass is four statements whatever its size; a large one lets a backlog drain in few passes.
 const MARKS_PER_PASS: i64 = 2_000;
@@ -68,14 +69,7 @@ impl FoldHorizon {
 pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch::Receiver<bool>) {
     let mut horizon = FoldHorizon::default();
     loop {
-        let writers_wait = metering.writer.hold_off().await;
-        let pass = match last_commit_id(&db).await {
-            Ok(last_commit) => {
-                roll_up_dirty_hours(&db, MARKS_PER_PASS, horizon.observe(Instant::now(), last_commit)).await
-            }
-            Err(error) => Err(error),
-        };
-        drop(writers_wait);
+        let pass = roll_up_once(&db, &metering, &mut horizon).await;
         match pass {
             Ok((marks, organizations)) => {
                 announce(&db, &metering, organizations).await;
@@ -93,6 +87,14 @@ pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch:
             _ = stop.changed() => return,
         }
     }
+}
+
+/// One pass; PostgreSQL's ingestion writers wait while it writes.
+async fn roll_up_once(db: &Db, metering: &Metering, horizon: &mut FoldHorizon) -> Result<(usize, Vec<String>), Error> {
+    let fold_through = horizon.observe(Instant::now(), last_commit_id(db).await?);
+    let reading = read_dirty_parts(db, MARKS_PER_PASS).await?;
+    let _writers_wait = metering.writer.hold_off().await;
+    store_rollup(db, reading, fold_through).await
 }
 
 /// The NOTIFY channel that carries organization ids whose rollups changed.

@@ -198,15 +198,37 @@ pub async fn roll_up_dirty_hours(
     limit: i64,
     fold_through: Option<i64>,
 ) -> Result<(usize, Vec<String>), Error> {
+    store_rollup(db, read_dirty_parts(db, limit).await?, fold_through).await
+}
+
+/// What a rollup pass reads before it writes: the oldest marks, in key order, and their commits'
+/// sums. A committed commit's events never change, so this needs no write lock.
+pub struct RollupReading {
+    marks: Vec<usage::DirtyPart>,
+    parts: Vec<usage::PartTotal>,
+}
+
+pub async fn read_dirty_parts(db: &Db, limit: i64) -> Result<RollupReading, Error> {
     let mut conn = db.pool.acquire().await?;
     let mut marks = usage::oldest_dirty_parts(&mut conn, limit).await?;
     if marks.is_empty() {
-        return Ok((0, Vec::new()));
+        return Ok(RollupReading { marks, parts: Vec::new() });
     }
     // Key order: concurrent instances (PostgreSQL) then lock hours in one order and cannot deadlock.
     marks.sort_by_cached_key(|mark| (mark.key(), mark.commit_id));
     let parts = usage::part_totals(&mut conn, &marks).await?;
-    drop(conn);
+    Ok(RollupReading { marks, parts })
+}
+
+/// The write half of a rollup pass, in one transaction.
+pub async fn store_rollup(
+    db: &Db,
+    RollupReading { marks, parts }: RollupReading,
+    fold_through: Option<i64>,
+) -> Result<(usize, Vec<String>), Error> {
+    if marks.is_empty() {
+        return Ok((0, Vec::new()));
+    }
     let mut tx = db.begin().await?;
     usage::store_parts(&mut tx, &marks, &parts, fold_through, db.clock.now_ms()).await?;
     tx.commit().await?;

@@ -255,24 +255,45 @@ const FOLD_BUCKET: i64 = 128;
 /// the same sums inside the write transaction kept waiting for a quarter of a 300k-event run.
 pub async fn part_totals(conn: &mut AnyConnection, marks: &[DirtyPart]) -> Result<Vec<PartTotal>, Error> {
     // A commit's events are found by its number alone (the only index they need besides their id)
-    // and grouped here; only the marked parts are kept.
+    // and grouped here; only the marked parts are kept. The commits are asked for as ranges: a
+    // list of numbers, estimated on PostgreSQL before the table has statistics, made it read the
+    // whole table (600 ms with 10 million events) instead of the index.
     let mut commits: Vec<i64> = marks.iter().map(|mark| mark.commit_id).collect();
     commits.sort_unstable();
     commits.dedup();
+    let runs = commit_runs(&commits);
+    let ranges: Vec<String> = (0..runs.len())
+        .map(|r| format!("commit_id between {} and {}", placeholder(conn, 1 + 2 * r), placeholder(conn, 2 + 2 * r)))
+        .collect();
     let sql = format!(
         "select organization_id, namespace_id, metric, hour, commit_id as first_commit_id, commit_id,
              cast(sum(quantity) as bigint) as total, count(*) as event_count
          from usage_events
-         where commit_id in ({})
+         where {}
          group by organization_id, namespace_id, metric, hour, commit_id
          having (organization_id, namespace_id, metric, hour, commit_id) in (values {})
          order by organization_id, namespace_id, metric, hour, commit_id",
-        list_placeholders(conn, 1, commits.len()),
-        row_placeholders(conn, 1 + commits.len(), marks.len(), 5)
+        ranges.join(" or "),
+        row_placeholders(conn, 1 + 2 * runs.len(), marks.len(), 5)
     );
-    let commit_values: Vec<Value> = commits.into_iter().map(Value::Int).collect();
+    let commit_values: Vec<Value> =
+        runs.into_iter().flat_map(|(first, last)| [Value::Int(first), Value::Int(last)]).collect();
     let mark_values: Vec<Value> = marks.iter().flat_map(mark_values).collect();
     Ok(bind_all_as(bind_all_as(sqlx::query_as(&sql), &commit_values), &mark_values).fetch_all(conn).await?)
+}
+
+/// Sorted commit numbers → ranges that cover them, reading at most a few commits that are not
+/// asked for (a pass's marks are the oldest, so their commits mostly follow each other).
+fn commit_runs(commits: &[i64]) -> Vec<(i64, i64)> {
+    const MAX_GAP: i64 = 8;
+    let mut runs: Vec<(i64, i64)> = Vec::new();
+    for &commit in commits {
+        match runs.last_mut() {
+            Some((_, last)) if commit - *last <= MAX_GAP => *last = commit,
+            _ => runs.push((commit, commit)),
+        }
+    }
+    runs
 }
 
 /// Stores the recomputed parts of the marks, folds the hours' settled parts, recomputes the
@@ -708,6 +729,12 @@ mod tests {
         let (replaced, folds) = fold(&parts, 128);
         assert_eq!(replaced, parts[..4].iter().collect::<Vec<_>>());
         assert_eq!(folds, [PartTotal { event_count: 36 + 1 + 1 + 1, ..part(0, 5, 127, 111) }]);
+    }
+
+    #[test]
+    fn commits_are_read_as_ranges_across_small_gaps() {
+        assert_eq!(commit_runs(&[3, 4, 5, 9, 30, 31, 1_000]), [(3, 9), (30, 31), (1_000, 1_000)]);
+        assert!(commit_runs(&[]).is_empty());
     }
 
     #[test]

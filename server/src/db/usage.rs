@@ -1,5 +1,5 @@
 //! Usage events (append-only), dirty hours and hourly rollups: all metering SQL.
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sqlx::{AnyConnection, FromRow};
 
@@ -326,9 +326,9 @@ pub async fn store_parts(
 
     let claimed = claim_marks(conn, marks).await?;
     let parts = recomputed_parts(conn, &claimed, commit_parts, &hour_values).await?;
-    upsert_parts(conn, &parts).await?;
-    if let Some(through) = fold_through {
-        fold_settled_parts(conn, &hours, through).await?;
+    match fold_through {
+        Some(through) => store_folding(conn, &hours, parts, through).await?,
+        None => upsert_parts(conn, &parts).await?,
     }
 
     let totals = format!(
@@ -453,10 +453,17 @@ async fn upsert_parts(conn: &mut AnyConnection, parts: &[PartTotal]) -> Result<(
     Ok(())
 }
 
-/// Folds each hour's settled parts into one per bucket of commits. A part is settled when its
-/// commits are at or below `through` and below every commit of the hour still marked, so a fold
-/// never covers a commit whose part is yet to be stored.
-async fn fold_settled_parts(conn: &mut AnyConnection, hours: &[HourKey], through: i64) -> Result<(), Error> {
+/// Stores a pass's parts and folds each hour's settled parts, stored or new, into one per bucket of
+/// commits. A part is settled when its commits are at or below `through` and below every commit
+/// of the hour still marked, so a fold never covers a commit whose part is yet to be stored. New
+/// parts that are settled already (always on SQLite, where no commit is in flight while a pass
+/// holds the write lock) fold before they are stored, sparing an insert and a delete each.
+async fn store_folding(
+    conn: &mut AnyConnection,
+    hours: &[HourKey],
+    parts: Vec<PartTotal>,
+    through: i64,
+) -> Result<(), Error> {
     let hour_values: Vec<Value> = hours.iter().flat_map(key_values).collect();
     let sql = format!(
         "select organization_id, namespace_id, metric, hour, min(commit_id) from usage_dirty_hours
@@ -473,12 +480,13 @@ async fn fold_settled_parts(conn: &mut AnyConnection, hours: &[HourKey], through
                 (HourKey { organization_id, namespace_id, metric, hour }, commit_id)
             })
             .collect();
-    let limits: Vec<Value> = hours
+    let limits: HashMap<&HourKey, i64> =
+        hours.iter().map(|hour| (hour, pending.get(hour).map_or(through, |&marked| through.min(marked - 1)))).collect();
+    let limit_values: Vec<Value> = hours
         .iter()
         .flat_map(|hour| {
-            let limit = pending.get(hour).map_or(through, |&marked| through.min(marked - 1));
-            let [organization_id, namespace_id, metric, hour] = key_values(hour);
-            [organization_id, namespace_id, metric, hour, Value::Int(limit)]
+            let [organization_id, namespace_id, metric, hour_start] = key_values(hour);
+            [organization_id, namespace_id, metric, hour_start, Value::Int(limits[hour])]
         })
         .collect();
     // `cross join` makes SQLite walk the hours and look each one's parts up by key, instead of
@@ -488,28 +496,49 @@ async fn fold_settled_parts(conn: &mut AnyConnection, hours: &[HourKey], through
              p.event_count
          from (values {}) as f cross join usage_hourly_parts p
          where p.organization_id = f.column1 and p.namespace_id = f.column2 and p.metric = f.column3
-             and p.hour = f.column4 and p.commit_id <= f.column5
-         order by p.organization_id, p.namespace_id, p.metric, p.hour, p.commit_id",
+             and p.hour = f.column4 and p.commit_id <= f.column5",
         row_placeholders(conn, 1, hours.len(), 5)
     );
-    let settled: Vec<PartTotal> = bind_all_as(sqlx::query_as(&sql), &limits).fetch_all(&mut *conn).await?;
-    let (replaced, folds) = fold(&settled, FOLD_BUCKET);
-    if folds.is_empty() {
-        return Ok(());
+    let stored: Vec<PartTotal> = bind_all_as(sqlx::query_as(&sql), &limit_values).fetch_all(&mut *conn).await?;
+    let in_table: HashSet<(HourKey, i64)> = stored.iter().map(|part| (part.key(), part.commit_id)).collect();
+
+    // A part summed again in this pass replaces the stored one of the same commits.
+    let mut settled: BTreeMap<(HourKey, i64), PartTotal> =
+        stored.into_iter().map(|part| ((part.key(), part.commit_id), part)).collect();
+    let (mut new_settled, mut rows) = (HashSet::new(), Vec::new());
+    for part in parts {
+        let key = part.key();
+        if limits.get(&key).is_some_and(|&limit| part.commit_id <= limit) {
+            new_settled.insert((key.clone(), part.commit_id));
+            settled.insert((key, part.commit_id), part);
+        } else {
+            rows.push(part);
+        }
     }
-    let sql = format!(
-        "delete from usage_hourly_parts where (organization_id, namespace_id, metric, hour, commit_id) in ({})",
-        listed_rows(conn, 1, replaced.len(), 5)
-    );
-    let replaced_values: Vec<Value> = replaced
+    let settled: Vec<PartTotal> = settled.into_values().collect();
+    let (replaced, folds) = fold(&settled, FOLD_BUCKET);
+    let replaced: HashSet<(HourKey, i64)> = replaced.iter().map(|part| (part.key(), part.commit_id)).collect();
+    let gone: Vec<Value> = replaced
         .iter()
-        .flat_map(|part| {
-            let [organization_id, namespace_id, metric, hour] = key_values(&part.key());
-            [organization_id, namespace_id, metric, hour, Value::Int(part.commit_id)]
+        .filter(|row| in_table.contains(*row))
+        .flat_map(|(hour, commit_id)| {
+            let [organization_id, namespace_id, metric, hour_start] = key_values(hour);
+            [organization_id, namespace_id, metric, hour_start, Value::Int(*commit_id)]
         })
         .collect();
-    bind_all(sqlx::query(&sql), &replaced_values).execute(&mut *conn).await?;
-    upsert_parts(conn, &folds).await
+    if !gone.is_empty() {
+        let sql = format!(
+            "delete from usage_hourly_parts where (organization_id, namespace_id, metric, hour, commit_id) in ({})",
+            listed_rows(conn, 1, gone.len() / 5, 5)
+        );
+        bind_all(sqlx::query(&sql), &gone).execute(&mut *conn).await?;
+    }
+    rows.extend(folds);
+    rows.extend(settled.into_iter().filter(|part| {
+        let row = (part.key(), part.commit_id);
+        new_settled.contains(&row) && !replaced.contains(&row)
+    }));
+    upsert_parts(conn, &rows).await
 }
 
 /// Parts in key and commit order → (the parts that fold, their folds): the parts of an hour whose

@@ -91,7 +91,12 @@ pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch:
 
 /// One pass; PostgreSQL's ingestion writers wait while it writes.
 async fn roll_up_once(db: &Db, metering: &Metering, horizon: &mut FoldHorizon) -> Result<(usize, Vec<String>), Error> {
-    let fold_through = horizon.observe(Instant::now(), last_commit_id(db).await?);
+    let last_commit = last_commit_id(db).await?;
+    // SQLite's counter shows only committed commits; PostgreSQL's sequence also numbers those in flight.
+    let fold_through = match db.backend {
+        Backend::Sqlite => Some(last_commit),
+        Backend::Postgres => horizon.observe(Instant::now(), last_commit),
+    };
     let reading = read_dirty_parts(db, MARKS_PER_PASS).await?;
     let _writers_wait = metering.writer.hold_off().await;
     store_rollup(db, reading, fold_through).await

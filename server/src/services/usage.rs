@@ -32,6 +32,9 @@ impl From<Rejection> for EventOutcome {
     }
 }
 
+/// (organization, namespace, metric, hour) of an accepted event, borrowed from its batch.
+type BorrowedHourKey<'b> = (&'b str, &'b str, &'b str, i64);
+
 /// A batch after its checks: the outcome of every event that was settled without the database,
 /// and the events still to be stored.
 pub struct CheckedBatch {
@@ -103,8 +106,8 @@ impl CheckedBatch {
     fn remember(&self, stored: &usage::StoredIds, seen_ids: Option<&Mutex<SeenIds>>) {
         if let Some(ids) = seen_ids {
             let mut ids = ids.lock().unwrap_or_else(PoisonError::into_inner);
-            for event_id in &stored.inserted {
-                ids.insert(&self.organization_id, event_id);
+            for (_, event) in self.candidates.iter().filter(|(_, event)| stored.was_inserted(&event.event_id)) {
+                ids.insert(&self.organization_id, &event.event_id);
             }
         }
     }
@@ -119,17 +122,13 @@ impl CheckedBatch {
     }
 
     /// Every outcome once the batch is stored: new ids are accepted, known ids are duplicates or
-    /// conflicts. The hours of accepted events are added to `dirty`.
-    fn settle(&self, stored: &usage::StoredIds, dirty: &mut BTreeSet<HourKey>) -> Vec<EventOutcome> {
+    /// conflicts. The hours of accepted events are added to `dirty`, borrowed: a commit's thousands
+    /// of events touch a few dozen hours, so keys are copied only once per hour.
+    fn settle<'b>(&'b self, stored: &usage::StoredIds, dirty: &mut BTreeSet<BorrowedHourKey<'b>>) -> Vec<EventOutcome> {
         let mut outcomes = self.outcomes.clone();
         for (index, event) in &self.candidates {
-            outcomes[*index] = Some(if stored.inserted.contains(&event.event_id) {
-                dirty.insert(HourKey {
-                    organization_id: self.organization_id.clone(),
-                    namespace_id: event.namespace_id.clone(),
-                    metric: event.metric.clone(),
-                    hour: event.hour(),
-                });
+            outcomes[*index] = Some(if stored.was_inserted(&event.event_id) {
+                dirty.insert((&self.organization_id, &event.namespace_id, &event.metric, event.hour()));
                 EventOutcome::Accepted
             } else if stored.already_stored.get(&event.event_id) == Some(&event.content_hash) {
                 EventOutcome::Duplicate
@@ -157,7 +156,8 @@ macro_rules! store_in {
             batch.remember(&stored, $seen_ids);
             answers.push(batch.settle(&stored, &mut dirty));
         }
-        $sql::mark_dirty(&mut tx, &Vec::from_iter(dirty), commit_id, $now).await?;
+        let dirty: Vec<HourKey> = dirty.into_iter().map(|(o, n, m, hour)| HourKey::of(o, n, m, hour)).collect();
+        $sql::mark_dirty(&mut tx, &dirty, commit_id, $now).await?;
         if let Some((accepted, newest)) = commit_record($batches, &answers) {
             operations::record_ingest_commit(accepted, newest, $now).execute(&mut *tx).await?;
         }

@@ -9,6 +9,7 @@ use crate::db::users::{UserRow, find_user_by_email, insert_staff_admin, insert_u
 use crate::domain::ids::{IdKind, new_id};
 use crate::domain::password::hash_password;
 use crate::domain::time::display_rfc3339;
+use crate::domain::usage::HOUR_MS;
 use crate::error::Error;
 use crate::jobs::payments::{Outbox, run_payments_pass};
 use crate::services::billing::{ensure_catalog, subscribe};
@@ -144,8 +145,13 @@ pub async fn seed_demo(db: &Db, history: Option<(&BillingRules, &Collector)>) ->
 }
 
 const DAY_MS: i64 = 86_400_000;
+/// A quiet day's usage of the first namespace, per metric.
+const DAILY_USAGE: [(&str, i64); 3] =
+    [("actions", 60_000), ("active_storage_gbh", 2_000), ("retained_storage_gbh", 40_000)];
 
-/// One event per namespace, metric and day, stored through the same checks as the ingestion API.
+/// One event per namespace, metric and day, and the last day hour by hour (so the Usage page's
+/// default range, the last 24 hours, is not empty), stored through the same checks as the
+/// ingestion API.
 async fn seed_usage(
     db: &Db,
     demo: &DemoOrganization,
@@ -155,22 +161,36 @@ async fn seed_usage(
 ) -> Result<(), Error> {
     let days = demo.history_days.min(rules.late_usage_window_ms / DAY_MS - 1);
     let mut events = Vec::new();
-    for day in 1..=days {
-        for (index, namespace) in demo.namespaces.iter().enumerate() {
-            let scale = (index as i64 + 1) * (1 + day % 5);
-            let timestamp = now - day * DAY_MS;
-            for (metric, quantity) in [
-                ("actions", 60_000 * scale),
-                ("active_storage_gbh", 2_000 * scale),
-                ("retained_storage_gbh", 40_000 * scale),
-            ] {
-                events.push(json!({
-                    "id": format!("demo-{namespace}-{metric}-{day}"),
-                    "namespace": namespace,
-                    "metric": metric,
-                    "quantity": quantity,
-                    "timestamp": display_rfc3339(timestamp),
-                }));
+    let mut push = |id: String, namespace: &str, metric: &str, quantity: i64, timestamp: i64| {
+        events.push(json!({
+            "id": id,
+            "namespace": namespace,
+            "metric": metric,
+            "quantity": quantity,
+            "timestamp": display_rfc3339(timestamp),
+        }));
+    };
+    for (index, namespace) in demo.namespaces.iter().enumerate() {
+        let size = index as i64 + 1;
+        for day in 1..=days {
+            let scale = size * (1 + day % 5);
+            for (metric, quantity) in DAILY_USAGE {
+                push(
+                    format!("demo-{namespace}-{metric}-{day}"),
+                    namespace,
+                    metric,
+                    quantity * scale,
+                    now - day * DAY_MS,
+                );
+            }
+        }
+        for hours_ago in 1..24 {
+            let timestamp = now - hours_ago * HOUR_MS;
+            // Busier during the (UTC) working day.
+            let busy = if (8..18).contains(&(timestamp.rem_euclid(DAY_MS) / HOUR_MS)) { 3 } else { 1 };
+            for (metric, quantity) in DAILY_USAGE {
+                let id = format!("demo-{namespace}-{metric}-h{hours_ago}");
+                push(id, namespace, metric, quantity / 24 * size * busy, timestamp);
             }
         }
     }

@@ -62,6 +62,7 @@ fn draw(
         .configure_mesh()
         .x_labels(hours.min(12))
         .x_label_formatter(&|index| hour_label(first_hour + index * HOUR_MS, hours > 48))
+        .y_label_formatter(&|value| axis_number(*value))
         .y_desc(unit)
         .light_line_style(RGBColor(235, 238, 242))
         .draw()?;
@@ -78,6 +79,13 @@ fn draw(
     }
     root.present()?;
     Ok(())
+}
+
+/// "16000", not plotters' "16000.0": whole counts read as counts; fractions (GBh) keep up to three
+/// decimals, without float noise such as 0.30000000000000004.
+fn axis_number(value: f64) -> String {
+    let text = format!("{value:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 fn hour_label(ms: i64, with_day: bool) -> String {
@@ -113,6 +121,15 @@ mod tests {
         }
         assert!(!svg.contains("#2E8B57"), "only two series");
         assert!(svg.contains("web") && svg.contains("batch"));
+    }
+
+    #[test]
+    fn axis_numbers_drop_empty_decimals_and_float_noise() {
+        assert_eq!(axis_number(16_000.0), "16000");
+        assert_eq!(axis_number(0.0), "0");
+        assert_eq!(axis_number(2.5), "2.5");
+        assert_eq!(axis_number(0.1 + 0.2), "0.3");
+        assert_eq!(axis_number(0.125), "0.125");
     }
 
     #[test]

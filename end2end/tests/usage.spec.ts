@@ -34,6 +34,7 @@ test("usage sent through the API appears on the open Usage page without a reload
   await expect(total).toHaveText(String(before + 42), { timeout: 3_000 });
   // The demo's usage stops an hour before it was loaded, so this hour holds only the new event.
   const column = (await page.locator("#usage-hourly thead th").allTextContents()).indexOf("payments-prod");
+  expect(column).toBeGreaterThan(0); // 0 is the hour column; -1 would make nth() pick the last cell
   await expect(page.locator("#usage-hourly tbody tr").last().locator("td").nth(column)).toHaveText("42");
   expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
 

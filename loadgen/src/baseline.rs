@@ -1,6 +1,7 @@
 //! The raw insert rate of the database itself, for rows shaped like usage events with the same
 //! unique key, so the HTTP figure can be read as a share of it.
-use server::db::{Backend, Db};
+use server::store::Db;
+use server::store::Dialect;
 use sqlx::Executor;
 
 const TABLE: &str = "loadgen_baseline_events";
@@ -23,9 +24,9 @@ pub async fn insert_rows(
             .as_str(),
         )
         .await?;
-    let result = match db.backend {
-        Backend::Sqlite => insert_sqlite(db, events, rows_per_transaction).await,
-        Backend::Postgres => copy_postgres(url, events, rows_per_transaction).await,
+    let result = match db.dialect {
+        Dialect::Sqlite => insert_sqlite(db, events, rows_per_transaction).await,
+        Dialect::Postgres => copy_postgres(url, events, rows_per_transaction).await,
     };
     db.pool.execute(format!("drop table {TABLE}").as_str()).await?;
     result

@@ -2,12 +2,13 @@
 //! over many subscriptions with rollups in every namespace and metric.
 use std::time::Instant;
 
-use server::db::Db;
-use server::domain::catalog;
-use server::domain::rating::{Usage, rate};
-use server::services::billing::ensure_catalog;
-use server::services::customer_detail::search_customers;
-use server::services::invoicing::{BillingRules, run_billing_cycle};
+use server::admin::customers::search_customers;
+use server::billing::domain::catalog;
+use server::billing::domain::rating::{Usage, rate};
+use server::billing::invoicing::run_billing_cycle;
+use server::billing::period_rating::BillingRules;
+use server::billing::subscriptions::ensure_catalog;
+use server::store::Db;
 use sqlx::AnyConnection;
 
 const METRICS: [&str; 3] = ["actions", "active_storage_gbh", "retained_storage_gbh"];
@@ -176,7 +177,7 @@ pub async fn invoice_run(db: &Db, subscriptions: usize, namespaces: usize) -> Re
         grace_ms: 48 * HOUR_MS,
         payment_terms_ms: 14 * 24 * HOUR_MS,
         late_usage_window_ms: 35 * 24 * HOUR_MS,
-        downgrade_timing: server::config::DowngradeTiming::PeriodEnd,
+        downgrade_timing: server::billing::domain::subscription::DowngradeTiming::PeriodEnd,
         credit_max_minor: 1_000_000,
     };
     let drafting = Instant::now();

@@ -16,8 +16,8 @@ use clap::{Parser, Subcommand};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use server::db::Db;
-use server::domain::time::now_ms;
+use server::shared::time::now_ms;
+use server::store::Db;
 use tokio::sync::Mutex;
 
 mod baseline;
@@ -160,7 +160,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let secs = started.elapsed().as_secs_f64();
             println!(
                 "baseline {:?}: {events} rows in {secs:.1} s = {:.0} rows/s ({rows_per_transaction} rows per transaction)",
-                db.backend,
+                db.dialect,
                 events as f64 / secs
             );
         }

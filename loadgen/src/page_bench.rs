@@ -1,6 +1,6 @@
 //! Server-rendered pages under concurrent users: the demo owner's dashboard, usage and invoice
 //! pages, each fetched by many logged-in clients at once; reports requests/s and latency.
-use server::db::Db;
+use server::store::Db;
 
 use crate::closed_loop;
 

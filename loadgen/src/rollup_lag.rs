@@ -2,8 +2,8 @@
 //! sampled every 100 ms while events stream in, and how long the backlog takes to drain after.
 use std::time::{Duration, Instant};
 
-use server::db::Db;
-use server::domain::time::now_ms;
+use server::shared::time::now_ms;
+use server::store::Db;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 

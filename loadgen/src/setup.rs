@@ -1,15 +1,15 @@
 //! Organizations, namespaces and API keys for a load run, made through the server's own code.
 use app::api::dto::{Membership, Role, SessionUser};
 use serde::{Deserialize, Serialize};
-use server::db::Db;
-use server::db::namespaces::{NamespaceRow, insert_namespace};
-use server::db::organizations::{OrganizationRow, insert_membership, insert_organization};
-use server::db::usage::close_usage_before_many;
-use server::db::users::{UserRow, insert_user};
-use server::domain::ids::{IdKind, new_id};
-use server::domain::password::hash_password;
-use server::domain::time::now_ms;
-use server::services::organizations::create_api_key;
+use server::accounts::db::namespaces::{NamespaceRow, insert_namespace};
+use server::accounts::db::organizations::{OrganizationRow, insert_membership, insert_organization};
+use server::accounts::db::users::{UserRow, insert_user};
+use server::accounts::domain::password::hash_password;
+use server::accounts::organizations::create_api_key;
+use server::metering::db::usage::close_usage_before_many;
+use server::shared::ids::{IdKind, new_id};
+use server::shared::time::now_ms;
+use server::store::Db;
 
 #[derive(Serialize, Deserialize)]
 pub struct Target {
@@ -25,7 +25,7 @@ pub async fn create_targets(
     namespaces: usize,
 ) -> Result<Vec<Target>, Box<dyn std::error::Error>> {
     let now = now_ms();
-    let password_hash = hash_password("loadgen")?;
+    let password_hash = hash_password("loadgen").map_err(server::error::Error::from)?;
     let mut targets = Vec::new();
     for o in 0..organizations {
         let org = OrganizationRow {
@@ -43,7 +43,7 @@ pub async fn create_targets(
         let mut tx = db.begin().await?;
         insert_organization(&mut tx, &org).await?;
         insert_user(&mut tx, &user, now).await?;
-        insert_membership(&mut tx, &user.id, &org.id, Role::Owner, now).await?;
+        insert_membership(&mut tx, &user.id, &org.id, Role::Owner.as_str(), now).await?;
         let mut names = Vec::new();
         for n in 0..namespaces {
             let name = format!("load-{n}");

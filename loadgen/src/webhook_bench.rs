@@ -1,7 +1,7 @@
 //! Webhook acknowledgement load: realistic Stripe events with distinct ids, signed the way Stripe
 //! signs them, posted over several connections; reports deliveries per second and latency.
-use server::domain::stripe_signature::sign;
-use server::domain::time::now_ms;
+use server::payments::domain::stripe_signature::sign;
+use server::shared::time::now_ms;
 
 use crate::closed_loop;
 

@@ -10,17 +10,23 @@ use app::api::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, SessionUser};
 use app::api::error::AppError;
 use async_trait::async_trait;
 
-use crate::db::Db;
-use crate::services::accounts::{self, LoginThrottle};
-use crate::services::admin_billing::{self, CreditRequest};
-use crate::services::admin_payments;
-use crate::services::collection::Collector;
-use crate::services::invoicing::BillingRules;
-use crate::services::payment_methods::{self, CardForm};
-use crate::services::refunds::{self, RefundRequest};
-use crate::services::{
-    customer_detail, invoice_views, operations, organizations, payment_views, plan_change, suspension, usage_report,
-};
+use crate::accounts::login::{self, LoginThrottle};
+use crate::accounts::organizations;
+use crate::admin::billing_actions::{self, CreditRequest};
+use crate::admin::customers;
+use crate::admin::operations;
+use crate::admin::payment_actions;
+use crate::admin::suspension;
+use crate::billing::period_rating::BillingRules;
+use crate::billing::plan_change;
+use crate::payments::collection::Collector;
+use crate::payments::methods::{self, CardForm};
+use crate::payments::refunds::{self, RefundRequest};
+use crate::payments::views;
+use crate::portal::dashboard;
+use crate::portal::invoice_pages;
+use crate::portal::usage_page;
+use crate::store::Db;
 
 pub struct Backend {
     pub db: Db,
@@ -34,15 +40,15 @@ pub struct Backend {
 #[async_trait]
 impl PortalBackend for Backend {
     async fn authenticate(&self, email: &str, password: &str, client: &str) -> Result<String, AppError> {
-        Ok(accounts::authenticate(&self.db, self.login_throttle, email, password, client).await?)
+        Ok(login::authenticate(&self.db, self.login_throttle, email, password, client).await?)
     }
 
     async fn session_user(&self, user_id: &str) -> Result<Option<SessionUser>, AppError> {
-        Ok(accounts::session_user(&self.db, user_id).await?)
+        Ok(login::session_user(&self.db, user_id).await?)
     }
 
     async fn dashboard(&self, organization_id: &str, viewer: &SessionUser) -> Result<Dashboard, AppError> {
-        Ok(organizations::dashboard(&self.db, organization_id, viewer).await?)
+        Ok(dashboard::dashboard(&self.db, organization_id, viewer).await?)
     }
 
     async fn create_namespace(
@@ -72,7 +78,7 @@ impl PortalBackend for Backend {
     }
 
     async fn search_customers(&self, query: &str, page: u32) -> Result<CustomerSearch, AppError> {
-        Ok(customer_detail::search_customers(&self.db, query, page).await?)
+        Ok(customers::search_customers(&self.db, query, page).await?)
     }
 
     async fn operations(&self) -> Result<Operations, AppError> {
@@ -99,7 +105,7 @@ impl PortalBackend for Backend {
         metric: &str,
         range: UsageRange,
     ) -> Result<UsageReport, AppError> {
-        Ok(usage_report::usage_report(&self.db, organization_id, metric, range).await?)
+        Ok(usage_page::usage_report(&self.db, organization_id, metric, range).await?)
     }
 
     async fn plan_page(&self, organization_id: &str) -> Result<PlanPage, AppError> {
@@ -127,15 +133,15 @@ impl PortalBackend for Backend {
     }
 
     async fn invoices_page(&self, organization_id: &str) -> Result<InvoicesPage, AppError> {
-        Ok(invoice_views::invoices_page(&self.db, organization_id).await?)
+        Ok(invoice_pages::invoices_page(&self.db, organization_id).await?)
     }
 
     async fn invoice_detail(&self, organization_id: &str, invoice_id: &str) -> Result<InvoiceDetail, AppError> {
-        Ok(invoice_views::invoice_detail(&self.db, organization_id, invoice_id).await?)
+        Ok(invoice_pages::invoice_detail(&self.db, organization_id, invoice_id).await?)
     }
 
     async fn admin_customer(&self, organization_id: &str) -> Result<AdminCustomer, AppError> {
-        Ok(customer_detail::admin_customer(&self.db, &self.collector.policy, organization_id).await?)
+        Ok(customers::admin_customer(&self.db, &self.collector.policy, organization_id).await?)
     }
 
     async fn issue_credit(&self, actor: &SessionUser, form: CreditForm) -> Result<IssuedCredit, AppError> {
@@ -146,20 +152,20 @@ impl PortalBackend for Backend {
             expires: &form.expires,
             idempotency_key: &form.idempotency_key,
         };
-        Ok(admin_billing::issue_credit(&self.db, &actor.email, self.billing.credit_max_minor, &request).await?)
+        Ok(billing_actions::issue_credit(&self.db, &actor.email, self.billing.credit_max_minor, &request).await?)
     }
 
     async fn void_invoice(&self, actor: &SessionUser, invoice_id: &str, reason: &str) -> Result<(), AppError> {
-        Ok(admin_billing::void_invoice(&self.db, &actor.email, invoice_id, reason).await?)
+        Ok(billing_actions::void_invoice(&self.db, &actor.email, invoice_id, reason).await?)
     }
 
     async fn billing_status(&self, organization_id: &str) -> Result<BillingStatus, AppError> {
-        Ok(payment_views::billing_status(&self.db, &self.collector.policy, organization_id).await?)
+        Ok(views::billing_status(&self.db, &self.collector.policy, organization_id).await?)
     }
 
     async fn payment_method_page(&self, organization_id: &str) -> Result<PaymentMethodPage, AppError> {
         let test_mode = self.collector.test_mode.is_some();
-        Ok(payment_views::payment_method_page(&self.db, &self.collector.policy, test_mode, organization_id).await?)
+        Ok(views::payment_method_page(&self.db, &self.collector.policy, test_mode, organization_id).await?)
     }
 
     async fn save_test_card(
@@ -169,22 +175,22 @@ impl PortalBackend for Backend {
         card: TestCardForm,
     ) -> Result<PaymentMethodPage, AppError> {
         let form = CardForm { number: &card.number, exp_month: &card.exp_month, exp_year: &card.exp_year };
-        payment_methods::add_test_card(&self.db, &self.collector, &actor.email, organization_id, &form).await?;
+        methods::add_test_card(&self.db, &self.collector, &actor.email, organization_id, &form).await?;
         self.payment_method_page(organization_id).await
     }
 
     async fn pay_now(&self, organization_id: &str) -> Result<PaymentMethodPage, AppError> {
-        payment_methods::pay_now(&self.db, &self.collector, organization_id).await?;
+        methods::pay_now(&self.db, &self.collector, organization_id).await?;
         self.payment_method_page(organization_id).await
     }
 
     async fn start_card_setup(&self, organization_id: &str) -> Result<String, AppError> {
         let return_url = format!("{}/orgs/{organization_id}/payment", self.public_base_url);
-        Ok(payment_methods::start_setup(&self.db, &self.collector, organization_id, &return_url).await?)
+        Ok(methods::start_setup(&self.db, &self.collector, organization_id, &return_url).await?)
     }
 
     async fn parked_events(&self) -> Result<Vec<ParkedEvent>, AppError> {
-        Ok(payment_views::parked_events(&self.db).await?)
+        Ok(views::parked_events(&self.db).await?)
     }
 
     async fn refund_payment(&self, actor: &SessionUser, form: RefundForm) -> Result<(), AppError> {
@@ -204,12 +210,12 @@ impl PortalBackend for Backend {
         reason: &str,
     ) -> Result<usize, AppError> {
         let results =
-            admin_payments::retry_payments(&self.db, &self.collector, &actor.email, organization_id, reason).await?;
+            payment_actions::retry_payments(&self.db, &self.collector, &actor.email, organization_id, reason).await?;
         Ok(results.len())
     }
 
     async fn mark_uncollectible(&self, actor: &SessionUser, invoice_id: &str, reason: &str) -> Result<(), AppError> {
-        Ok(admin_payments::mark_uncollectible(&self.db, &actor.email, invoice_id, reason).await?)
+        Ok(payment_actions::mark_uncollectible(&self.db, &actor.email, invoice_id, reason).await?)
     }
 
     async fn replay_webhook_event(
@@ -218,6 +224,6 @@ impl PortalBackend for Backend {
         event_id: &str,
         reason: &str,
     ) -> Result<String, AppError> {
-        Ok(admin_payments::replay_event(&self.db, &self.collector, &actor.email, event_id, reason).await?)
+        Ok(payment_actions::replay_event(&self.db, &self.collector, &actor.email, event_id, reason).await?)
     }
 }

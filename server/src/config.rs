@@ -4,9 +4,22 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use clap::{Args, ValueEnum};
 
-use crate::db::Backend;
+use crate::billing::domain::subscription::DowngradeTiming;
+use crate::billing::period_rating::BillingRules;
+use crate::error::Error;
+use crate::notifications::delivery::Outbox;
+use crate::notifications::mail::relay_address;
+use crate::payments::channel::stripe::StripeChannel;
+use crate::payments::collection::Collector;
+use crate::payments::domain::dunning::DunningPolicy;
+use crate::store::{Db, Dialect};
+
+const HOUR_MS: i64 = 3_600_000;
 
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
@@ -82,12 +95,6 @@ pub struct Settings {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DowngradeTiming {
-    PeriodEnd,
-    Immediately,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
     Json,
@@ -118,23 +125,58 @@ impl FromStr for Secret {
 }
 
 fn parse_smtp_url(value: &str) -> Result<String, String> {
-    crate::mail::relay_address(value).map(|_| value.to_owned())
+    relay_address(value).map(|_| value.to_owned())
 }
 
 fn parse_retry_days(value: &str) -> Result<String, String> {
-    crate::domain::dunning::DunningPolicy::parse(value, u32::MAX).map(|_| value.to_owned()).map_err(|e| e.to_string())
+    DunningPolicy::parse(value, u32::MAX).map(|_| value.to_owned()).map_err(|e| e.to_string())
 }
 
 impl Settings {
     /// The dunning schedule; the two settings are checked against each other here.
-    pub fn dunning_policy(&self) -> Result<crate::domain::dunning::DunningPolicy, crate::error::Error> {
-        crate::domain::dunning::DunningPolicy::parse(&self.dunning_retry_days, self.dunning_cancel_day)
-            .map_err(|e| crate::error::Error::Config(format!("DUNNING_RETRY_DAYS / DUNNING_CANCEL_DAY: {e}")))
+    pub fn dunning_policy(&self) -> Result<DunningPolicy, Error> {
+        DunningPolicy::parse(&self.dunning_retry_days, self.dunning_cancel_day)
+            .map_err(|e| Error::Config(format!("DUNNING_RETRY_DAYS / DUNNING_CANCEL_DAY: {e}")))
+    }
+
+    pub fn billing_rules(&self) -> BillingRules {
+        BillingRules {
+            grace_ms: self.invoice_grace_hours * HOUR_MS,
+            payment_terms_ms: self.payment_terms_days * 24 * HOUR_MS,
+            late_usage_window_ms: self.usage_max_age_days * 24 * HOUR_MS,
+            downgrade_timing: self.downgrade_timing,
+            credit_max_minor: self.credit_max_minor,
+        }
+    }
+
+    /// Stripe when a secret key is set, otherwise the built-in test-mode processor.
+    pub fn collector(&self, db: &Db) -> Result<Collector, Error> {
+        let policy = self.dunning_policy()?;
+        if let Some(key) = &self.stripe_secret_key {
+            let channel = StripeChannel::new(key.expose(), self.stripe_api_base.as_deref())
+                .map_err(|e| Error::Config(format!("STRIPE_SECRET_KEY: {e}")))?;
+            if self.stripe_webhook_secret.is_none() {
+                tracing::warn!("STRIPE_WEBHOOK_SECRET is not set: payment results and card updates will not arrive");
+            }
+            return Ok(Collector { channel: Arc::new(channel), channel_name: "stripe", test_mode: None, policy });
+        }
+        let latency = Duration::from_millis(self.test_mode_charge_latency_ms);
+        Ok(Collector::test_mode(db, policy, latency))
+    }
+
+    pub fn outbox(&self) -> Result<Outbox, Error> {
+        let relay = self
+            .smtp_url
+            .as_deref()
+            .map(relay_address)
+            .transpose()
+            .map_err(|e| Error::Config(format!("SMTP_URL: {e}")))?;
+        Ok(Outbox { relay, from: self.smtp_from.clone() })
     }
 }
 
 fn parse_database_url(value: &str) -> Result<String, String> {
-    Backend::from_url(value)
+    Dialect::from_url(value)
         .map(|_| value.to_owned())
         .ok_or_else(|| "must start with sqlite: or postgres://".to_owned())
 }

@@ -22,30 +22,9 @@ pub enum Error {
     Corrupt(String),
     #[error("payment processor: {0}")]
     Processor(String),
+    /// A posting that would not balance: a bug, never the caller's input.
     #[error("ledger: {0}")]
-    Ledger(#[from] crate::domain::ledger::PostingError),
-}
-
-/// A refused state change is the caller's conflict, and the message names both states.
-impl From<crate::domain::invoice::IllegalTransition> for Error {
-    fn from(refused: crate::domain::invoice::IllegalTransition) -> Self {
-        Self::App(AppError::conflict("status", refused.to_string()))
-    }
-}
-
-impl From<crate::domain::subscription::IllegalSubscriptionTransition> for Error {
-    fn from(refused: crate::domain::subscription::IllegalSubscriptionTransition) -> Self {
-        Self::App(AppError::conflict("status", refused.to_string()))
-    }
-}
-
-impl From<crate::payments::ChannelError> for Error {
-    fn from(error: crate::payments::ChannelError) -> Self {
-        match error {
-            crate::payments::ChannelError::Store(error) => error,
-            other => Self::Processor(other.to_string()),
-        }
-    }
+    Ledger(String),
 }
 
 impl Error {

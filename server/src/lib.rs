@@ -1,14 +1,24 @@
-//! The billing portal's server: HTTP, backend logic and storage.
+//! The billing portal's server, cut by what the business calls things.
+//!
+//! Contexts, lowest first (each imports only the ones before it): `accounts`, `notifications`,
+//! `metering`, `billing`, `payments`. Above them, `portal` (the customer's pages, read across
+//! contexts) and `admin` (the staff console, its actions and the books' checks). `shared` and
+//! `store` are the pure kernel and the database plumbing every context stands on; `http` and
+//! `jobs` call into contexts and nothing calls into them.
+pub mod accounts;
+pub mod admin;
 pub mod backend;
-pub mod chart;
+pub mod billing;
 pub mod config;
-pub mod db;
-pub mod domain;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod jobs;
-pub mod mail;
+pub mod metering;
+pub mod notifications;
 pub mod payments;
-pub mod services;
+pub mod portal;
+pub mod shared;
 pub mod startup;
+pub mod store;
 pub mod telemetry;

@@ -1,17 +1,15 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use server::admin::reconciliation::run_reconciliation;
 use server::config::Settings;
-use server::db::Db;
-use server::db::stripe_events;
-use server::domain::time::{display_ms, now_ms, parse_rfc3339_or_date};
+use server::demo::{DEMO_LOGINS, seed_demo};
 use server::error::Error;
-use server::services::collection::Collector;
-use server::services::demo::{DEMO_LOGINS, seed_demo};
-use server::services::invoicing::BillingRules;
-use server::services::payment_events::process_event;
-use server::services::reconciliation::run_reconciliation;
+use server::payments::db::stripe_events;
+use server::payments::processor_events::process_event;
+use server::shared::time::{display_ms, now_ms, parse_rfc3339_or_date};
 use server::startup::{Application, shutdown_signal};
+use server::store::Db;
 use server::telemetry::init_tracing;
 
 /// glibc's allocator spent a quarter of the ingestion CPU in malloc and free, much of it on
@@ -95,8 +93,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::SeedDemo => {
             let db = Db::connect(&settings.database_url).await?;
             db.migrate().await?;
-            let collector = Collector::from_settings(&db, &settings)?;
-            let created = seed_demo(&db, Some((&BillingRules::from(&settings), &collector))).await?;
+            let collector = settings.collector(&db)?;
+            let created = seed_demo(&db, Some((&settings.billing_rules(), &collector))).await?;
             println!(
                 "{}",
                 if created {
@@ -121,7 +119,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                         return Err(Error::Config(format!("no stored event {id}")));
                     }
                     drop(conn);
-                    let collector = Collector::from_settings(&db, &settings)?;
+                    let collector = settings.collector(&db)?;
                     process_event(&db, &collector, &id, db.clock.now_ms()).await?;
                     let summary = stripe_events::event_summary(&mut *db.pool.acquire().await?, &id).await?;
                     if let Some(e) = summary {
@@ -148,7 +146,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let from = from.as_deref().map(parse_instant).transpose()?.unwrap_or(i64::MIN / 2);
             let to = to.as_deref().map(parse_instant).transpose()?.unwrap_or(now_ms() + 86_400_000);
             let db = Db::connect(&settings.database_url).await?;
-            let rules = BillingRules::from(&settings);
+            let rules = settings.billing_rules();
             let report = run_reconciliation(&db, &rules, (from, to)).await?;
             for line in report.mismatches.iter().chain(&report.summary) {
                 println!("{line}");

@@ -9,19 +9,22 @@ use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::accounts::db::sessions::DbSessionStore;
+use crate::accounts::login::LoginThrottle;
 use crate::backend::Backend;
+use crate::billing::invoicing::{CycleReport, run_billing_cycle};
+use crate::billing::period_rating::BillingRules;
+use crate::billing::subscriptions::{backfill_periods, ensure_catalog};
 use crate::config::Settings;
-use crate::db::sessions::DbSessionStore;
-use crate::db::{self, Db};
-use crate::domain::time::{Clock, now_ms};
 use crate::error::Error;
 use crate::http::{AppState, SessionSettings, guard::AllowedOrigin, router};
-use crate::jobs::payments::{Outbox, run_payments_job};
+use crate::jobs::payments::run_payments_job;
 use crate::jobs::rollup::{Metering, relay_rollup_notices, run_rollup_worker};
-use crate::services::accounts::LoginThrottle;
-use crate::services::billing::{backfill_periods, ensure_catalog};
-use crate::services::collection::Collector;
-use crate::services::invoicing::{BillingRules, CycleReport, run_billing_cycle};
+use crate::notifications::delivery::Outbox;
+use crate::payments::collection::Collector;
+use crate::shared::time::{Clock, now_ms};
+use crate::store;
+use crate::store::Db;
 
 pub struct Application {
     listener: TcpListener,
@@ -68,8 +71,8 @@ impl Application {
             window_ms: settings.login_failure_window_minutes * 60_000,
         };
         let metering = Metering::new(&db, settings.usage_max_age_days * 86_400_000);
-        let billing_rules = BillingRules::from(settings);
-        let collector = Arc::new(Collector::from_settings(&db, settings)?);
+        let billing_rules = settings.billing_rules();
+        let collector = Arc::new(settings.collector(&db)?);
         let backend: SharedBackend = Arc::new(Backend {
             db: db.clone(),
             login_throttle,
@@ -98,7 +101,7 @@ impl Application {
             metering,
             billing,
             collector,
-            outbox: Outbox::from_settings(settings)?,
+            outbox: settings.outbox()?,
             payments_interval: Duration::from_secs(settings.payments_interval_seconds),
             database_url: settings.database_url.clone(),
         })
@@ -119,7 +122,7 @@ impl Application {
         let (stop_workers, workers_stopped) = watch::channel(false);
         let housekeeping = tokio::spawn(housekeeping(self.db.clone(), workers_stopped.clone()));
         let rollups = tokio::spawn(run_rollup_worker(self.db.clone(), self.metering.clone(), workers_stopped.clone()));
-        let notices = (self.db.backend == db::Backend::Postgres).then(|| {
+        let notices = (self.db.dialect == store::Dialect::Postgres).then(|| {
             let relay = relay_rollup_notices(self.database_url, self.metering.clone(), workers_stopped.clone());
             tokio::spawn(relay)
         });
@@ -155,12 +158,13 @@ async fn housekeeping(db: Db, mut stop: watch::Receiver<bool>) {
         }
         if let Ok(mut conn) = db.pool.acquire().await
             && let Err(error) =
-                crate::db::login_failures::delete_login_failures_before(&mut conn, now - 24 * 3_600_000).await
+                crate::accounts::db::login_failures::delete_login_failures_before(&mut conn, now - 24 * 3_600_000).await
         {
             tracing::warn!(%error, "deleting old login failures failed");
         }
         if let Ok(mut conn) = db.pool.acquire().await
-            && let Err(error) = crate::db::operations::prune_ingest_commits(&mut conn, db.clock.now_ms()).await
+            && let Err(error) =
+                crate::metering::db::ingest_commits::prune_ingest_commits(&mut conn, db.clock.now_ms()).await
         {
             tracing::warn!(%error, "pruning ingestion commits failed");
         }

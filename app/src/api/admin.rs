@@ -8,38 +8,20 @@ use super::error::AppError;
 
 #[server(endpoint = "admin_search_customers")]
 pub async fn search_customers(query: String, page: u32) -> Result<CustomerSearch, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            require_user().await?.require_staff()?;
-            backend()?.search_customers(&query, page).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |_user, backend| { backend.search_customers(&query, page).await })
 }
 
 #[server(endpoint = "admin_operations")]
 pub async fn get_operations() -> Result<Operations, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            require_user().await?.require_staff()?;
-            backend()?.operations().await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |_user, backend| { backend.operations().await })
 }
 
 #[server(endpoint = "admin_preview_plan_change")]
 pub async fn admin_preview_plan_change(organization_id: String, plan: String) -> Result<PlanChangePreview, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            require_user().await?.require_staff()?;
-            backend()?.preview_plan_change(&organization_id, &plan).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |_user, backend| { backend.preview_plan_change(&organization_id, &plan).await })
 }
 
 #[server(endpoint = "admin_change_plan")]
@@ -49,39 +31,20 @@ pub async fn admin_change_plan(
     token: String,
     reason: String,
 ) -> Result<PlanPage, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            let user = require_user().await?;
-            user.require_staff()?;
-            backend()?.confirm_plan_change(&user, &organization_id, &plan, &token, Some(&reason)).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |user, backend| {
+        backend.confirm_plan_change(&user, &organization_id, &plan, &token, Some(&reason)).await
+    })
 }
 
 #[server(endpoint = "admin_suspend")]
 pub async fn suspend_customer(organization_id: String, reason: String) -> Result<(), AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            let user = require_user().await?;
-            user.require_staff()?;
-            backend()?.set_suspended(&user, &organization_id, true, &reason).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |user, backend| { backend.set_suspended(&user, &organization_id, true, &reason).await })
 }
 
 #[server(endpoint = "admin_unsuspend")]
 pub async fn unsuspend_customer(organization_id: String, reason: String) -> Result<(), AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            let user = require_user().await?;
-            user.require_staff()?;
-            backend()?.set_suspended(&user, &organization_id, false, &reason).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |user, backend| { backend.set_suspended(&user, &organization_id, false, &reason).await })
 }

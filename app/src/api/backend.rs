@@ -139,6 +139,46 @@ pub async fn require_user() -> Result<SessionUser, AppError> {
     backend()?.session_user(&user_id).await?.ok_or(AppError::Unauthorized)
 }
 
+/// Whom a server function serves.
+pub enum Caller<'a> {
+    /// Any member of this organization (owner or member).
+    Member(&'a str),
+    /// An owner of this organization.
+    Owner(&'a str),
+    /// Staff.
+    Staff,
+}
+
+/// Loads the session's user and authorizes them as `caller`: another organization's data is
+/// "not found", a member asking for an owner's action is "forbidden".
+pub async fn authorize(caller: Caller<'_>) -> Result<SessionUser, AppError> {
+    let user = require_user().await?;
+    match caller {
+        Caller::Member(organization_id) => user.role_in(organization_id).map(drop)?,
+        Caller::Owner(organization_id) => user.require_owner(organization_id)?,
+        Caller::Staff => user.require_staff()?,
+    }
+    Ok(user)
+}
+
+/// The one shape of an authenticated server function: `serve!(caller, |user, backend| { … })`
+/// authorizes the session's user as `caller`, runs the block with the user and the backend, and
+/// lets an error set the HTTP status. A macro, not a function taking an async closure: the
+/// closure's future must be `Send`, which async closures cannot promise yet.
+macro_rules! serve {
+    ($caller:expr, |$user:pat_param, $backend:pat_param| $body:block) => {
+        $crate::api::backend::respond(
+            async {
+                let $user = $crate::api::backend::authorize($caller).await?;
+                let $backend = $crate::api::backend::backend()?;
+                $body
+            }
+            .await,
+        )
+    };
+}
+pub(crate) use serve;
+
 /// Every server function ends here, so the HTTP status of an error is set in one place.
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(error) = &result

@@ -7,88 +7,52 @@ use super::error::AppError;
 
 #[server(endpoint = "plan")]
 pub async fn get_plan_page(organization_id: String) -> Result<PlanPage, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            require_user().await?.role_in(&organization_id)?;
-            backend()?.plan_page(&organization_id).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Member(&organization_id), |_user, backend| { backend.plan_page(&organization_id).await })
 }
 
 #[server(endpoint = "preview_plan_change")]
 pub async fn preview_plan_change(organization_id: String, plan: String) -> Result<PlanChangePreview, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            require_user().await?.require_owner(&organization_id)?;
-            backend()?.preview_plan_change(&organization_id, &plan).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Owner(&organization_id), |_user, backend| {
+        backend.preview_plan_change(&organization_id, &plan).await
+    })
 }
 
 #[server(endpoint = "confirm_plan_change")]
 pub async fn confirm_plan_change(organization_id: String, plan: String, token: String) -> Result<PlanPage, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            let user = require_user().await?;
-            user.require_owner(&organization_id)?;
-            backend()?.confirm_plan_change(&user, &organization_id, &plan, &token, None).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Owner(&organization_id), |user, backend| {
+        backend.confirm_plan_change(&user, &organization_id, &plan, &token, None).await
+    })
 }
 
 #[server(endpoint = "cancel_subscription")]
 pub async fn cancel_subscription(organization_id: String) -> Result<PlanPage, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            let user = require_user().await?;
-            user.require_owner(&organization_id)?;
-            backend()?.cancel_subscription(&user, &organization_id).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Owner(&organization_id), |user, backend| {
+        backend.cancel_subscription(&user, &organization_id).await
+    })
 }
 
 #[server(endpoint = "invoices")]
 pub async fn get_invoices(organization_id: String) -> Result<InvoicesPage, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            require_user().await?.role_in(&organization_id)?;
-            backend()?.invoices_page(&organization_id).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Member(&organization_id), |_user, backend| { backend.invoices_page(&organization_id).await })
 }
 
 #[server(endpoint = "invoice")]
 pub async fn get_invoice(organization_id: String, invoice_id: String) -> Result<InvoiceDetail, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            require_user().await?.role_in(&organization_id)?;
-            backend()?.invoice_detail(&organization_id, &invoice_id).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Member(&organization_id), |_user, backend| {
+        backend.invoice_detail(&organization_id, &invoice_id).await
+    })
 }
 
 #[server(endpoint = "admin_customer")]
 pub async fn get_admin_customer(organization_id: String) -> Result<AdminCustomer, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            require_user().await?.require_staff()?;
-            backend()?.admin_customer(&organization_id).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |_user, backend| { backend.admin_customer(&organization_id).await })
 }
 
 #[server(endpoint = "issue_credit")]
@@ -99,27 +63,15 @@ pub async fn issue_credit(
     expires: String,
     idempotency_key: String,
 ) -> Result<IssuedCredit, AppError> {
-    use super::backend::{CreditForm, backend, require_user, respond};
-    respond(
-        async {
-            let user = require_user().await?;
-            user.require_staff()?;
-            let form = CreditForm { organization_id, amount, reason, expires, idempotency_key };
-            backend()?.issue_credit(&user, form).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, CreditForm, serve};
+    serve!(Caller::Staff, |user, backend| {
+        let form = CreditForm { organization_id, amount, reason, expires, idempotency_key };
+        backend.issue_credit(&user, form).await
+    })
 }
 
 #[server(endpoint = "void_invoice")]
 pub async fn void_invoice(invoice_id: String, reason: String) -> Result<(), AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            let user = require_user().await?;
-            user.require_staff()?;
-            backend()?.void_invoice(&user, &invoice_id, &reason).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |user, backend| { backend.void_invoice(&user, &invoice_id, &reason).await })
 }

@@ -3,6 +3,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::AppError;
 
+/// The longest reason a staff action may carry (the audit log keeps it).
+pub const MAX_REASON_LEN: usize = 500;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

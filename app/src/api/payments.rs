@@ -6,26 +6,14 @@ use super::error::AppError;
 
 #[server(endpoint = "billing_status")]
 pub async fn get_billing_status(organization_id: String) -> Result<BillingStatus, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            require_user().await?.role_in(&organization_id)?;
-            backend()?.billing_status(&organization_id).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Member(&organization_id), |_user, backend| { backend.billing_status(&organization_id).await })
 }
 
 #[server(endpoint = "payment_method")]
 pub async fn get_payment_method_page(organization_id: String) -> Result<PaymentMethodPage, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            require_user().await?.role_in(&organization_id)?;
-            backend()?.payment_method_page(&organization_id).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Member(&organization_id), |_user, backend| { backend.payment_method_page(&organization_id).await })
 }
 
 #[server(endpoint = "save_test_card")]
@@ -35,53 +23,30 @@ pub async fn save_test_card(
     exp_month: String,
     exp_year: String,
 ) -> Result<PaymentMethodPage, AppError> {
-    use super::backend::{TestCardForm, backend, require_user, respond};
-    respond(
-        async {
-            let user = require_user().await?;
-            user.require_owner(&organization_id)?;
-            let card = TestCardForm { number, exp_month, exp_year };
-            backend()?.save_test_card(&user, &organization_id, card).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, TestCardForm, serve};
+    serve!(Caller::Owner(&organization_id), |user, backend| {
+        let card = TestCardForm { number, exp_month, exp_year };
+        backend.save_test_card(&user, &organization_id, card).await
+    })
 }
 
 #[server(endpoint = "pay_now")]
 pub async fn pay_now(organization_id: String) -> Result<PaymentMethodPage, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            require_user().await?.require_owner(&organization_id)?;
-            backend()?.pay_now(&organization_id).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Owner(&organization_id), |_user, backend| { backend.pay_now(&organization_id).await })
 }
 
 /// Stripe mode: where to send the owner to add or replace the card.
 #[server(endpoint = "start_card_setup")]
 pub async fn start_card_setup(organization_id: String) -> Result<String, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            require_user().await?.require_owner(&organization_id)?;
-            backend()?.start_card_setup(&organization_id).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Owner(&organization_id), |_user, backend| { backend.start_card_setup(&organization_id).await })
 }
 
 #[server(endpoint = "admin_parked_events")]
 pub async fn get_parked_events() -> Result<Vec<ParkedEvent>, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            require_user().await?.require_staff()?;
-            backend()?.parked_events().await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |_user, backend| { backend.parked_events().await })
 }
 
 #[server(endpoint = "refund_payment")]
@@ -91,52 +56,26 @@ pub async fn refund_payment(
     reason: String,
     idempotency_key: String,
 ) -> Result<(), AppError> {
-    use super::backend::{RefundForm, backend, require_user, respond};
-    respond(
-        async {
-            let user = require_user().await?;
-            user.require_staff()?;
-            backend()?.refund_payment(&user, RefundForm { payment_id, amount, reason, idempotency_key }).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, RefundForm, serve};
+    serve!(Caller::Staff, |user, backend| {
+        backend.refund_payment(&user, RefundForm { payment_id, amount, reason, idempotency_key }).await
+    })
 }
 
 #[server(endpoint = "admin_retry_payments")]
 pub async fn admin_retry_payments(organization_id: String, reason: String) -> Result<usize, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            let user = require_user().await?;
-            user.require_staff()?;
-            backend()?.admin_retry_payments(&user, &organization_id, &reason).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |user, backend| { backend.admin_retry_payments(&user, &organization_id, &reason).await })
 }
 
 #[server(endpoint = "mark_uncollectible")]
 pub async fn mark_uncollectible(invoice_id: String, reason: String) -> Result<(), AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            let user = require_user().await?;
-            user.require_staff()?;
-            backend()?.mark_uncollectible(&user, &invoice_id, &reason).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |user, backend| { backend.mark_uncollectible(&user, &invoice_id, &reason).await })
 }
 
 #[server(endpoint = "replay_webhook_event")]
 pub async fn replay_webhook_event(event_id: String, reason: String) -> Result<String, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            let user = require_user().await?;
-            user.require_staff()?;
-            backend()?.replay_webhook_event(&user, &event_id, &reason).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |user, backend| { backend.replay_webhook_event(&user, &event_id, &reason).await })
 }

@@ -6,12 +6,8 @@ use super::error::AppError;
 
 #[server(endpoint = "usage")]
 pub async fn get_usage(organization_id: String, metric: String, range: UsageRange) -> Result<UsageReport, AppError> {
-    use super::backend::{backend, require_user, respond};
-    respond(
-        async {
-            require_user().await?.role_in(&organization_id)?;
-            backend()?.usage_report(&organization_id, &metric, range).await
-        }
-        .await,
-    )
+    use super::backend::{Caller, serve};
+    serve!(Caller::Member(&organization_id), |_user, backend| {
+        backend.usage_report(&organization_id, &metric, range).await
+    })
 }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::admin::{AdminChangePlan, AdminPreviewPlanChange, SuspendCustomer, UnsuspendCustomer};
-use crate::components::confirm::ConfirmCheck;
+use crate::components::confirm::StaffReason;
 use crate::components::field_error::form_message;
 use crate::components::proration::ProrationTable;
 
@@ -18,8 +18,7 @@ pub fn SuspensionForm(
         view! {
             <ActionForm action=unsuspend attr:class="card form" attr:id="unsuspend-form">
                 <input type="hidden" name="organization_id" value=organization_id/>
-                <label>"Lift the suspension (reason)" <input name="reason" required maxlength="500"/></label>
-                <ConfirmCheck text="Confirm: lift the suspension"/>
+                <StaffReason label="Lift the suspension (reason)" confirm="Confirm: lift the suspension"/>
                 <button type="submit" id="unsuspend">"Lift suspension"</button>
                 <p class="form-error" role="alert">{move || form_message(unsuspend.value().get())}</p>
             </ActionForm>
@@ -29,8 +28,7 @@ pub fn SuspensionForm(
         view! {
             <ActionForm action=suspend attr:class="card form" attr:id="suspend-form">
                 <input type="hidden" name="organization_id" value=organization_id/>
-                <label>"Suspend every namespace (reason)" <input name="reason" required maxlength="500"/></label>
-                <ConfirmCheck text="Confirm: suspend every namespace"/>
+                <StaffReason label="Suspend every namespace (reason)" confirm="Confirm: suspend every namespace"/>
                 <button type="submit" class="danger" id="suspend">"Suspend service"</button>
                 <p class="form-error" role="alert">{move || form_message(suspend.value().get())}</p>
             </ActionForm>
@@ -67,8 +65,8 @@ pub fn PlanChangeForStaff(
                         <input type="hidden" name="organization_id" value=org/>
                         <input type="hidden" name="plan" value=plan/>
                         <input type="hidden" name="token" value=token/>
-                        <label>"Why staff change the plan (audit log)" <input name="reason" id="staff-plan-reason" required maxlength="500"/></label>
-                        <ConfirmCheck text="Confirm: change the customer's plan"/>
+                        <StaffReason label="Why staff change the plan (audit log)" id="staff-plan-reason"
+                            confirm="Confirm: change the customer's plan"/>
                         <button type="submit" id="staff-confirm-change">"Change plan for the customer"</button>
                         <p class="form-error" role="alert">{move || form_message(confirm.value().get())}</p>
                     </ActionForm>

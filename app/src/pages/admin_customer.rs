@@ -4,10 +4,11 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::admin::{AdminChangePlan, AdminPreviewPlanChange, SuspendCustomer, UnsuspendCustomer};
 use crate::api::billing::{IssueCredit, VoidInvoice, get_admin_customer};
+use crate::api::dto::MAX_REASON_LEN;
 use crate::api::dto::billing::InvoiceSummary;
 use crate::api::dto::payments::{NotificationView, PaymentView};
 use crate::api::payments::{AdminRetryPayments, MarkUncollectible, RefundPayment};
-use crate::components::confirm::ConfirmCheck;
+use crate::components::confirm::{ConfirmCheck, StaffReason};
 use crate::components::error_view::ErrorView;
 use crate::components::estimate::EstimateLine;
 use crate::components::field_error::{FieldError, field_message, form_message};
@@ -107,8 +108,7 @@ pub fn AdminCustomerPage() -> impl IntoView {
                         {(!c.payment_status.past_due.is_empty()).then(|| view! {
                             <ActionForm action=retry attr:class="card form" attr:id="retry-form">
                                 <input type="hidden" name="organization_id" value=retry_org/>
-                                <label>"Retry the payment now (reason)" <input name="reason" required maxlength="500"/></label>
-                                <ConfirmCheck text="Confirm: charge the customer now"/>
+                                <StaffReason label="Retry the payment now (reason)" confirm="Confirm: charge the customer now"/>
                                 <button type="submit" id="retry-payments">"Retry payment now"</button>
                                 <p class="form-error" role="alert">{move || form_message(retry.value().get())}</p>
                             </ActionForm>
@@ -149,7 +149,7 @@ fn CreditForm(action: ServerAction<IssueCredit>, organization_id: String, idempo
             <input id="credit-amount" name="amount" required inputmode="decimal" placeholder="25.00" aria-describedby="credit-amount-error"/>
             <FieldError id="credit-amount-error" message=error_of("amount")/>
             <label for="credit-reason">"Reason (recorded in the audit log)"</label>
-            <input id="credit-reason" name="reason" required maxlength="500" aria-describedby="credit-reason-error"/>
+            <input id="credit-reason" name="reason" required maxlength=MAX_REASON_LEN aria-describedby="credit-reason-error"/>
             <FieldError id="credit-reason-error" message=error_of("reason")/>
             <label for="credit-expires">"Expires on (optional)"</label>
             <input id="credit-expires" name="expires" type="date" aria-describedby="credit-expires-error"/>
@@ -168,8 +168,7 @@ fn VoidForm(action: ServerAction<VoidInvoice>, invoice: InvoiceSummary) -> impl 
     view! {
         <ActionForm action attr:class="card form void-form">
             <input type="hidden" name="invoice_id" value=invoice.id/>
-            <label>{format!("Void {label} (reason)")} <input name="reason" required maxlength="500"/></label>
-            <ConfirmCheck text=format!("Confirm: void {label}")/>
+            <StaffReason label=format!("Void {label} (reason)") confirm=format!("Confirm: void {label}")/>
             <button type="submit">{format!("Void {label}")}</button>
             <p class="form-error" role="alert">{move || action.value().get().and_then(|r| r.err()).map(|e| e.message())}</p>
         </ActionForm>
@@ -183,8 +182,7 @@ fn UncollectibleForm(action: ServerAction<MarkUncollectible>, invoice: InvoiceSu
     view! {
         <ActionForm action attr:class="card form uncollectible-form">
             <input type="hidden" name="invoice_id" value=invoice.id/>
-            <label>{format!("Mark {label} uncollectible (reason)")} <input name="reason" required maxlength="500"/></label>
-            <ConfirmCheck text=format!("Confirm: write {label} off")/>
+            <StaffReason label=format!("Mark {label} uncollectible (reason)") confirm=format!("Confirm: write {label} off")/>
             <button type="submit">{format!("Mark {label} uncollectible")}</button>
             <p class="form-error" role="alert">{move || form_message(action.value().get())}</p>
         </ActionForm>
@@ -229,7 +227,7 @@ fn RefundForm(action: ServerAction<RefundPayment>, payment: PaymentView, idempot
             <input id=amount_id name="amount" required inputmode="decimal" placeholder="10.00"/>
             <FieldError id=error_id message=error_of("amount")/>
             <label for=reason_id.clone()>"Refund reason"</label>
-            <input id=reason_id name="reason" required maxlength="500"/>
+            <input id=reason_id name="reason" required maxlength=MAX_REASON_LEN/>
             <ConfirmCheck text=format!("Confirm: refund payment {}", payment.id)/>
             <p class="form-error" role="alert">{move || form_message(action.value().get())}</p>
             <button type="submit">"Refund"</button>

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use super::AppState;
 use super::api_auth::ApiCaller;
 use super::api_json::ApiJson;
-use crate::db::Db;
-use crate::services::organizations;
+use crate::accounts::organizations;
+use crate::store::Db;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/namespaces", get(list_namespaces).post(create_namespace))

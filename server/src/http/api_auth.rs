@@ -5,10 +5,10 @@ use axum::http::header;
 use axum::http::request::Parts;
 
 use super::AppState;
-use crate::db::api_keys;
-use crate::domain::api_key::hash_api_key;
-use crate::domain::time::now_ms;
+use crate::accounts::db::api_keys;
+use crate::accounts::domain::api_key::hash_api_key;
 use crate::error::Error;
+use crate::shared::time::now_ms;
 
 /// The organization an API request acts for.
 pub struct ApiCaller {

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 
 use super::AppState;
-use crate::db::Db;
+use crate::store::Db;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/healthz", get(|| async { "ok" })).route("/readyz", get(readyz))

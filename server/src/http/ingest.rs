@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use super::AppState;
 use super::api_auth::ApiCaller;
-use crate::domain::usage::MAX_BATCH_EVENTS;
-use crate::services::usage::{self, EventOutcome};
+use crate::metering::domain::usage::MAX_BATCH_EVENTS;
+use crate::metering::usage::{self, EventOutcome};
 
 /// 1,000 events of about 1 KiB each, with room for properties.
 pub const INGEST_BODY_LIMIT: usize = 2 * 1024 * 1024;

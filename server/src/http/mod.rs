@@ -22,10 +22,10 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+use crate::accounts::db::sessions::DbSessionStore;
 use crate::config::Secret;
-use crate::db::Db;
-use crate::db::sessions::DbSessionStore;
 use crate::jobs::rollup::Metering;
+use crate::store::Db;
 
 /// Forms and JSON bodies of the portal are small; larger uploads get their own limit on their route.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;

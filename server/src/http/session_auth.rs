@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use tower_sessions::Session;
 
 use super::AppState;
-use crate::services::accounts;
+use crate::accounts::login;
 
 pub struct LoggedIn(pub SessionUser);
 
@@ -18,7 +18,7 @@ impl FromRequestParts<AppState> for LoggedIn {
         let session = Session::from_request_parts(parts, state).await.map_err(|_| AppError::Internal)?;
         let user_id: Option<String> = session.get(SESSION_USER_KEY).await.map_err(|_| AppError::Internal)?;
         let user_id = user_id.ok_or(AppError::Unauthorized)?;
-        let user = accounts::session_user(&state.db, &user_id).await?.ok_or(AppError::Unauthorized)?;
+        let user = login::session_user(&state.db, &user_id).await?.ok_or(AppError::Unauthorized)?;
         Ok(Self(user))
     }
 }

@@ -10,10 +10,10 @@ use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::db::stripe_events::{ReceivedEvent, insert_event};
-use crate::domain::stripe_signature::verify;
 use crate::error::Error;
 use crate::http::AppState;
+use crate::payments::db::stripe_events::{ReceivedEvent, insert_event};
+use crate::payments::domain::stripe_signature::verify;
 
 /// Stripe's events are far smaller; anything larger is not from Stripe.
 const WEBHOOK_BODY_LIMIT: usize = 512 * 1024;

@@ -17,7 +17,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use super::AppState;
 use super::session_auth::LoggedIn;
 use crate::jobs::rollup::EVERY_ORGANIZATION;
-use crate::services::usage_report::usage_csv;
+use crate::portal::usage_page::usage_csv;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/orgs/{org}/usage.csv", get(download_csv)).route("/orgs/{org}/usage/live", get(live_updates))

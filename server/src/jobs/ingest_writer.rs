@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, OwnedRwLockWriteGuard, RwLock, mpsc, oneshot};
 
-use crate::db::{Backend, Db};
-use crate::domain::seen_ids::SeenIds;
 use crate::error::Error;
-use crate::services::usage::{CheckedBatch, EventOutcome, store_batches};
+use crate::metering::domain::seen_ids::SeenIds;
+use crate::metering::usage::{CheckedBatch, EventOutcome, store_batches};
+use crate::store::Db;
+use crate::store::Dialect;
 
 /// Events per transaction, at most; one request's batch is never split.
 const MAX_EVENTS_PER_COMMIT: usize = 20_000;
@@ -41,12 +42,12 @@ impl IngestWriter {
         let (queue, waiting) = mpsc::channel(QUEUE_DEPTH);
         let waiting: Queue = Arc::new(Mutex::new(waiting));
         let seen_ids = Arc::new(std::sync::Mutex::new(SeenIds::new(IDS_PER_GENERATION)));
-        let gate = match db.backend {
-            Backend::Sqlite => {
+        let gate = match db.dialect {
+            Dialect::Sqlite => {
                 spawn_on_own_thread(write_batches(db, waiting, None, seen_ids));
                 None
             }
-            Backend::Postgres => {
+            Dialect::Postgres => {
                 let gate = Arc::new(RwLock::new(()));
                 for _ in 0..POSTGRES_WRITERS {
                     tokio::spawn(write_batches(db.clone(), waiting.clone(), Some(gate.clone()), seen_ids.clone()));

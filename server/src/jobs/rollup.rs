@@ -10,10 +10,12 @@ use tokio::sync::{Notify, broadcast, watch};
 
 use sqlx::postgres::PgListener;
 
-use crate::db::{Backend, Db};
 use crate::error::Error;
 use crate::jobs::ingest_writer::IngestWriter;
-use crate::services::usage::{last_commit_id, read_dirty_parts, store_rollup};
+use crate::metering::db::usage;
+use crate::metering::usage::{last_commit_id, read_dirty_parts, store_rollup};
+use crate::store::Db;
+use crate::store::Dialect;
 
 /// A pass is four statements whatever its size; a large one lets a backlog drain in few passes.
 const MARKS_PER_PASS: i64 = 2_000;
@@ -93,9 +95,9 @@ pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch:
 async fn roll_up_once(db: &Db, metering: &Metering, horizon: &mut FoldHorizon) -> Result<(usize, Vec<String>), Error> {
     let last_commit = last_commit_id(db).await?;
     // SQLite's counter shows only committed commits; PostgreSQL's sequence also numbers those in flight.
-    let fold_through = match db.backend {
-        Backend::Sqlite => Some(last_commit),
-        Backend::Postgres => horizon.observe(Instant::now(), last_commit),
+    let fold_through = match db.dialect {
+        Dialect::Sqlite => Some(last_commit),
+        Dialect::Postgres => horizon.observe(Instant::now(), last_commit),
     };
     let reading = read_dirty_parts(db, MARKS_PER_PASS).await?;
     let _writers_wait = metering.writer.hold_off().await;
@@ -109,12 +111,8 @@ pub const EVERY_ORGANIZATION: &str = "*";
 
 async fn announce(db: &Db, metering: &Metering, organizations: Vec<String>) {
     for organization in organizations {
-        if db.backend == Backend::Postgres {
-            let notified = sqlx::query("select pg_notify($1, $2)")
-                .bind(ROLLUP_CHANNEL)
-                .bind(&organization)
-                .execute(&db.pool)
-                .await;
+        if db.dialect == Dialect::Postgres {
+            let notified = usage::notify_rolled_up(&db.pool, ROLLUP_CHANNEL, &organization).await;
             match notified {
                 Ok(_) => continue,
                 Err(error) => tracing::warn!(%error, "NOTIFY failed; telling this instance's live views only"),

@@ -1,94 +1,10 @@
-//! Payment channels: the processors that hold customers' payment methods and move the money.
-//! Billing talks to them only through `PaymentChannel`, so another channel (a cloud marketplace,
-//! say) is one more implementation, not a change to billing.
-pub mod stripe;
-pub mod test_mode;
-
-use async_trait::async_trait;
-
-/// A payment method as the customer recognises it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CardDetails {
-    pub payment_method_id: String,
-    pub brand: String,
-    pub last4: String,
-    pub exp_month: i64,
-    pub exp_year: i64,
-}
-
-pub struct ChargeRequest<'a> {
-    pub customer_id: &'a str,
-    pub payment_method_id: &'a str,
-    pub amount_minor: i64,
-    pub currency: &'a str,
-    /// Derived from the invoice and the attempt: the processor answers a repeated request with
-    /// the first answer, so a retry after a crash never charges twice.
-    pub idempotency_key: &'a str,
-    pub invoice_id: &'a str,
-    pub payment_id: &'a str,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaymentFailure {
-    /// The processor's decline code, e.g. `card_declined`, `insufficient_funds`.
-    pub code: String,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChargeOutcome {
-    Succeeded {
-        processor_payment_id: String,
-    },
-    Failed {
-        processor_payment_id: Option<String>,
-        failure: PaymentFailure,
-    },
-    /// Accepted but not finished (e.g. a bank still deciding): settled later by its webhook or by
-    /// asking for its state.
-    Pending {
-        processor_payment_id: String,
-    },
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ChannelError {
-    /// The processor could not be reached or kept failing: the attempt stays pending and is
-    /// retried with the same idempotency key.
-    #[error("the payment processor is unavailable: {0}")]
-    Unavailable(String),
-    #[error("the payment processor refused the request: {0}")]
-    Refused(String),
-    #[error(transparent)]
-    Store(#[from] crate::error::Error),
-}
-
-/// How a customer adds a card with this channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SetupStart {
-    /// The portal's own card form (test mode).
-    InPortalForm,
-    /// The processor's hosted page; the customer comes back to the portal afterwards.
-    Redirect(String),
-}
-
-#[async_trait]
-pub trait PaymentChannel: Send + Sync + 'static {
-    /// The processor's customer for an organization, created on first use.
-    async fn ensure_customer(&self, organization_id: &str, billing_email: &str) -> Result<String, ChannelError>;
-    /// Charges a saved payment method without the customer present.
-    async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ChargeOutcome, ChannelError>;
-    /// Refunds part of a payment; answers the processor's refund id. The refund's effect on the
-    /// books arrives as a `charge.refunded` event, like a refund made in the processor's dashboard.
-    async fn refund(
-        &self,
-        processor_payment_id: &str,
-        amount_minor: i64,
-        idempotency_key: &str,
-    ) -> Result<String, ChannelError>;
-    /// What became of a payment the processor accepted without finishing.
-    async fn payment_state(&self, processor_payment_id: &str) -> Result<ChargeOutcome, ChannelError>;
-    /// Starts adding a payment method; the result arrives as a setup webhook event.
-    async fn start_setup(&self, customer_id: &str, return_url: &str) -> Result<SetupStart, ChannelError>;
-    async fn payment_method(&self, payment_method_id: &str) -> Result<CardDetails, ChannelError>;
-}
+//! Getting paid: processor channels, collection and dunning, the processor's event inbox, refunds.
+pub mod channel;
+pub mod collection;
+pub mod db;
+pub mod domain;
+pub mod methods;
+pub mod pass;
+pub mod processor_events;
+pub mod refunds;
+pub mod views;

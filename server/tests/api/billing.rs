@@ -3,9 +3,9 @@
 //! credits and the ledger, on whichever database the suite runs on.
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use server::domain::time::parse_rfc3339_or_date;
-use server::services::billing_reconcile::reconcile_billing;
-use server::services::invoicing::{CycleReport, run_billing_cycle};
+use server::admin::reconciliation::invoices::reconcile_billing;
+use server::billing::invoicing::{CycleReport, run_billing_cycle};
+use server::shared::time::parse_rfc3339_or_date;
 
 use crate::helpers::*;
 
@@ -424,7 +424,7 @@ async fn subscriptions_from_before_stored_periods_start_billing_from_the_present
         .await
         .unwrap();
     app.db.clock.set(at("2027-09-10T00:00:00Z"));
-    assert_eq!(server::services::billing::backfill_periods(&app.db).await.unwrap(), 2);
+    assert_eq!(server::billing::subscriptions::backfill_periods(&app.db).await.unwrap(), 2);
     let report = app.cycle_at("2027-09-10T00:00:00Z").await;
     assert_eq!(report.periods_closed, 0, "no invoice for the months before");
     assert_eq!(app.count("select count(*) from invoices").await, 0);

@@ -37,7 +37,7 @@ pub async fn wait_ready(port: u16) {
 }
 
 /// A new API key of Acme, made by its owner through the portal of the server at `base`.
-pub async fn acme_api_key(base: &str, db: &server::db::Db) -> String {
+pub async fn acme_api_key(base: &str, db: &server::store::Db) -> String {
     let client = new_client();
     let login = client
         .post(format!("{base}/api/login"))
@@ -64,9 +64,9 @@ pub fn free_port() -> u16 {
 #[tokio::test]
 async fn a_server_killed_during_ingestion_loses_no_accepted_event_and_its_rollups_catch_up() {
     let database_url = fresh_database_url().await;
-    let db = server::db::Db::connect(&database_url).await.unwrap();
+    let db = server::store::Db::connect(&database_url).await.unwrap();
     db.migrate().await.unwrap();
-    server::services::demo::seed_demo(&db, None).await.unwrap();
+    server::demo::seed_demo(&db, None).await.unwrap();
     let port = free_port();
     let mut child = start_server(&database_url, port);
     wait_ready(port).await;
@@ -119,7 +119,7 @@ async fn a_server_killed_during_ingestion_loses_no_accepted_event_and_its_rollup
 
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (mismatches, pending) = server::services::usage::reconcile(&db, i64::MIN / 2, i64::MAX / 2).await.unwrap();
+        let (mismatches, pending) = server::metering::usage::reconcile(&db, i64::MIN / 2, i64::MAX / 2).await.unwrap();
         if pending == 0 {
             assert_eq!(mismatches, vec![]);
             break;
@@ -131,19 +131,19 @@ async fn a_server_killed_during_ingestion_loses_no_accepted_event_and_its_rollup
     restarted.wait().unwrap();
 }
 
-async fn count(db: &server::db::Db, sql: &str) -> i64 {
+async fn count(db: &server::store::Db, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&db.pool).await.expect(sql)
 }
 
 #[tokio::test]
 async fn a_server_killed_while_charging_a_new_card_charges_it_once_after_the_restart() {
-    use server::config::DowngradeTiming;
-    use server::domain::dunning::DunningPolicy;
-    use server::services::collection::Collector;
-    use server::services::invoicing::BillingRules;
+    use server::billing::domain::subscription::DowngradeTiming;
+    use server::billing::period_rating::BillingRules;
+    use server::payments::collection::Collector;
+    use server::payments::domain::dunning::DunningPolicy;
 
     let database_url = fresh_database_url().await;
-    let db = server::db::Db::connect(&database_url).await.unwrap();
+    let db = server::store::Db::connect(&database_url).await.unwrap();
     db.migrate().await.unwrap();
     let day = 86_400_000;
     let rules = BillingRules {
@@ -155,7 +155,7 @@ async fn a_server_killed_while_charging_a_new_card_charges_it_once_after_the_res
     };
     let collector = Collector::test_mode(&db, DunningPolicy::default(), Duration::ZERO);
     // Initech's card is declined: it is past due when the server starts.
-    server::services::demo::seed_demo(&db, Some((&rules, &collector))).await.unwrap();
+    server::demo::seed_demo(&db, Some((&rules, &collector))).await.unwrap();
     let initech: String =
         sqlx::query_scalar("select id from organizations where name = 'Initech'").fetch_one(&db.pool).await.unwrap();
     let port = free_port();

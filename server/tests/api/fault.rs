@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use server::db::Db;
-use server::db::organizations::{OrganizationRow, insert_organization};
-use server::domain::dunning::DunningPolicy;
-use server::domain::stripe_signature::sign;
-use server::services::billing::subscribe;
-use server::services::collection::Collector;
-use server::services::payment_methods::{CardForm, add_test_card};
+use server::accounts::db::organizations::{OrganizationRow, insert_organization};
+use server::billing::subscriptions::subscribe;
+use server::payments::collection::Collector;
+use server::payments::domain::dunning::DunningPolicy;
+use server::payments::domain::stripe_signature::sign;
+use server::payments::methods::{CardForm, add_test_card};
+use server::store::Db;
 
 use crate::crash::{acme_api_key, free_port, start_server_with, wait_ready};
 use crate::helpers::{fresh_database_url, minutes_ago, new_client};
@@ -34,7 +34,7 @@ async fn random_sigkills_during_ingestion_an_invoice_run_charges_and_webhooks_lo
     let database_url = fresh_database_url().await;
     let db = Db::connect(&database_url).await.unwrap();
     db.migrate().await.unwrap();
-    server::services::demo::seed_demo(&db, None).await.unwrap();
+    server::demo::seed_demo(&db, None).await.unwrap();
     customers_with_ended_periods_and_cards(&db).await;
 
     let port = free_port();

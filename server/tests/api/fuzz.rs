@@ -4,7 +4,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::StatusCode;
-use server::domain::stripe_signature::sign;
+use server::payments::domain::stripe_signature::sign;
 
 use crate::helpers::*;
 

@@ -6,11 +6,11 @@ use clap::Parser;
 use reqwest::header::HeaderMap;
 use reqwest::{Client, Response, StatusCode, redirect};
 use serde_json::Value;
+use server::billing::period_rating::BillingRules;
 use server::config::Settings;
-use server::db::Db;
-use server::services::demo::seed_demo;
-use server::services::invoicing::BillingRules;
+use server::demo::seed_demo;
 use server::startup::Application;
+use server::store::Db;
 use sqlx::Connection;
 use tokio::sync::oneshot;
 
@@ -45,7 +45,7 @@ pub const STAFF: Login = Login { email: "admin@portal.test", password: "portal-a
 static LOG_BACKEND: Once = Once::new();
 
 pub async fn fresh_database_url() -> String {
-    let unique = format!("t{}", server::domain::ids::new_id(server::domain::ids::IdKind::User, 0).replace("usr_", ""));
+    let unique = format!("t{}", server::shared::ids::new_id(server::shared::ids::IdKind::User, 0).replace("usr_", ""));
     match std::env::var("TEST_DATABASE").as_deref() {
         Ok("postgres") => {
             let cluster = std::env::var("TEST_POSTGRES_URL").expect("TEST_POSTGRES_URL names the test cluster");
@@ -117,7 +117,7 @@ pub async fn spawn_instance(url: &str, start: Option<i64>, extra: &[&str]) -> Te
     tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    let rules = BillingRules::from(&settings);
+    let rules = settings.billing_rules();
     TestApp { address, db, rules, database_url: url.to_owned(), client: new_client(), _stop: stop }
 }
 

@@ -169,7 +169,7 @@ async fn events_of_a_closed_period_are_stored_and_flagged_late() {
     let app = spawn_app().await;
     let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
     // Everything before the current hour is closed.
-    let closed_before = server::domain::usage::hour_of(server::domain::time::now_ms());
+    let closed_before = server::metering::domain::usage::hour_of(server::shared::time::now_ms());
     sqlx::query("update organizations set usage_closed_before = $1")
         .bind(closed_before)
         .execute(&app.db.pool)

@@ -20,7 +20,7 @@ async fn an_owner_creates_a_namespace_and_the_change_is_audited() {
         dashboard["namespaces"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["billing-eu", "payments-prod", "payments-staging"]);
     let mut conn = app.db.pool.acquire().await.unwrap();
-    let audit = server::db::audit::list_audit(&mut conn, &acme, 10).await.unwrap();
+    let audit = server::accounts::db::audit::list_audit(&mut conn, &acme, 10).await.unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!((audit[0].actor.as_str(), audit[0].action.as_str()), (ACME_OWNER.email, "namespace.create"));
     assert!(audit[0].after_json.as_deref().unwrap().contains("billing-eu"));

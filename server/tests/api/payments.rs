@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use server::domain::dunning::{DAY_MS, DunningPolicy};
-use server::domain::stripe_signature::sign;
-use server::domain::time::parse_rfc3339_or_date;
-use server::jobs::payments::{Outbox, run_payments_pass};
-use server::services::billing_reconcile::reconcile_billing;
-use server::services::collection::Collector;
-use server::services::invoicing::run_billing_cycle;
+use server::admin::reconciliation::invoices::reconcile_billing;
+use server::billing::invoicing::run_billing_cycle;
+use server::notifications::delivery::Outbox;
+use server::payments::collection::Collector;
+use server::payments::domain::dunning::{DAY_MS, DunningPolicy};
+use server::payments::domain::stripe_signature::sign;
+use server::payments::pass::run_payments_pass;
+use server::shared::time::parse_rfc3339_or_date;
 
 use crate::helpers::*;
 
@@ -193,7 +194,7 @@ async fn unpaid_dunning_suspends_after_the_day_10_retry_and_cancels_on_day_30() 
     assert_eq!(s.banner().await["suspended"], true);
 
     // Suspended namespaces still have their usage recorded.
-    let timestamp = server::domain::time::display_rfc3339(day0 + 10 * DAY_MS - 60_000);
+    let timestamp = server::shared::time::display_rfc3339(day0 + 10 * DAY_MS - 60_000);
     let events = json!([{ "id": "while-suspended", "namespace": "payments-prod", "metric": "actions", "quantity": 5, "timestamp": timestamp }]);
     let reply = json(s.app.send_events(&key, &events).await).await;
     assert_eq!(reply["results"][0]["status"], "accepted", "{reply}");

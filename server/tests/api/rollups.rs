@@ -52,8 +52,9 @@ async fn any_stream_with_duplicates_and_conflicts_rolls_up_to_the_sums_of_the_un
                 app.send_events(&key, &Value::Array(batch.iter().map(as_json).collect())).await.json().await.unwrap();
             for (sent, result) in batch.iter().zip(reply["results"].as_array().unwrap()) {
                 if result["status"] == "accepted" {
-                    let hour =
-                        server::domain::usage::hour_of(server::domain::time::parse_rfc3339_or_date(&sent.at).unwrap());
+                    let hour = server::metering::domain::usage::hour_of(
+                        server::shared::time::parse_rfc3339_or_date(&sent.at).unwrap(),
+                    );
                     *expected.entry((sent.namespace.to_owned(), hour)).or_default() += sent.quantity;
                 }
             }
@@ -72,7 +73,7 @@ async fn any_stream_with_duplicates_and_conflicts_rolls_up_to_the_sums_of_the_un
         }
         app.wait_for_rollups().await;
         assert_eq!(app.count("select count(*) from usage_events").await, replay_before);
-        let (mismatches, _) = server::services::usage::reconcile(&app.db, i64::MIN / 2, i64::MAX / 2).await.unwrap();
+        let (mismatches, _) = server::metering::usage::reconcile(&app.db, i64::MIN / 2, i64::MAX / 2).await.unwrap();
         assert_eq!(mismatches, vec![]);
     }
 }
@@ -90,7 +91,7 @@ async fn reconcile_reports_a_rollup_that_differs_from_its_events() {
     app.wait_for_rollups().await;
     sqlx::query("update usage_hourly set total = total + 1").execute(&app.db.pool).await.unwrap();
 
-    let (mismatches, _) = server::services::usage::reconcile(&app.db, i64::MIN / 2, i64::MAX / 2).await.unwrap();
+    let (mismatches, _) = server::metering::usage::reconcile(&app.db, i64::MIN / 2, i64::MAX / 2).await.unwrap();
 
     let levels: Vec<(&str, i64, i64)> = mismatches.iter().map(|m| (m.level, m.from_events, m.from_rollups)).collect();
     assert_eq!(levels, [("hour", 3, 4), ("day", 3, 4)]);

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use server::domain::dunning::DAY_MS;
-use server::domain::stripe_signature::sign;
-use server::domain::time::{display_rfc3339, parse_rfc3339_or_date};
-use server::services::invoicing::run_billing_cycle;
+use server::billing::invoicing::run_billing_cycle;
+use server::payments::domain::dunning::DAY_MS;
+use server::payments::domain::stripe_signature::sign;
+use server::shared::time::{display_rfc3339, parse_rfc3339_or_date};
 
 use crate::helpers::*;
 

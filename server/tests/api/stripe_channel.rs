@@ -4,11 +4,15 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use server::domain::stripe_signature::sign;
-use server::domain::time::parse_rfc3339_or_date;
-use server::payments::stripe::StripeChannel;
-use server::payments::{ChannelError, ChargeOutcome, ChargeRequest, PaymentChannel, SetupStart};
-use server::services::invoicing::run_billing_cycle;
+use server::billing::invoicing::run_billing_cycle;
+use server::payments::channel::ChannelError;
+use server::payments::channel::ChargeOutcome;
+use server::payments::channel::ChargeRequest;
+use server::payments::channel::PaymentChannel;
+use server::payments::channel::SetupStart;
+use server::payments::channel::stripe::StripeChannel;
+use server::payments::domain::stripe_signature::sign;
+use server::shared::time::parse_rfc3339_or_date;
 
 use crate::fake_stripe::{FakeStripe, Scripted};
 use crate::helpers::*;

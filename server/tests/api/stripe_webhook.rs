@@ -1,6 +1,6 @@
 //! `POST /stripe/webhook` with payloads as Stripe sends them, signed the way Stripe signs them.
 use reqwest::StatusCode;
-use server::domain::stripe_signature::sign;
+use server::payments::domain::stripe_signature::sign;
 
 use crate::helpers::*;
 

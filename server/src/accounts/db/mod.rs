@@ -1,0 +1,8 @@
+//! The SQL of accounts.
+pub mod api_keys;
+pub mod audit;
+pub mod login_failures;
+pub mod namespaces;
+pub mod organizations;
+pub mod sessions;
+pub mod users;

@@ -1,0 +1,84 @@
+//! Logging in and loading the logged-in user.
+use std::sync::LazyLock;
+
+use app::api::dto::{Membership, Role, SessionUser};
+use app::api::error::AppError;
+
+use crate::accounts::db::login_failures;
+use crate::accounts::db::organizations;
+use crate::accounts::db::users;
+use crate::accounts::domain::password::{hash_password, verify_password};
+use crate::error::Error;
+use crate::shared::time::now_ms;
+use crate::store::Db;
+
+/// Failed logins allowed per account and per client address within the window.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginThrottle {
+    pub max_failures: i64,
+    pub window_ms: i64,
+}
+
+const MAX_EMAIL_LEN: usize = 254;
+const MAX_PASSWORD_LEN: usize = 1024;
+
+/// Verified against when the email is unknown, so both failures take the same time.
+static UNKNOWN_USER_HASH: LazyLock<String> = LazyLock::new(|| hash_password("no such user").unwrap_or_default());
+
+pub async fn authenticate(
+    db: &Db,
+    throttle: LoginThrottle,
+    email: &str,
+    password: &str,
+    client: &str,
+) -> Result<String, Error> {
+    let email = email.trim().to_lowercase();
+    if email.is_empty() || email.len() > MAX_EMAIL_LEN {
+        return Err(AppError::invalid("email", "enter the email address of your account").into());
+    }
+    if password.is_empty() || password.len() > MAX_PASSWORD_LEN {
+        return Err(AppError::invalid("password", "enter your password").into());
+    }
+    let now = now_ms();
+    let mut conn = db.pool.acquire().await?;
+    let (failures, oldest) =
+        login_failures::recent_failures(&mut conn, &email, client, now - throttle.window_ms).await?;
+    if failures >= throttle.max_failures {
+        let reopens_at = oldest.unwrap_or(now) + throttle.window_ms;
+        let retry_after_secs = ((reopens_at - now).max(0) as u64).div_ceil(1000).max(1);
+        return Err(AppError::RateLimited { retry_after_secs }.into());
+    }
+    let user = users::find_user_by_email(&mut conn, &email).await?;
+    let stored_hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| UNKNOWN_USER_HASH.clone());
+    let password = password.to_owned();
+    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &stored_hash)).await?;
+    match user {
+        Some(user) if matches => {
+            login_failures::clear_login_failures(&mut conn, &email).await?;
+            Ok(user.id)
+        }
+        _ => {
+            login_failures::record_login_failure(&mut conn, &email, client, now).await?;
+            tracing::info!(client, "failed login");
+            Err(AppError::WrongCredentials.into())
+        }
+    }
+}
+
+pub async fn session_user(db: &Db, user_id: &str) -> Result<Option<SessionUser>, Error> {
+    let mut conn = db.pool.acquire().await?;
+    let Some(user) = users::find_user(&mut conn, user_id).await? else {
+        return Ok(None);
+    };
+    let is_staff = users::is_staff_admin(&mut conn, user_id).await?;
+    let memberships = organizations::memberships_of(&mut conn, user_id)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let role =
+                Role::parse(&row.role).ok_or_else(|| Error::Corrupt(format!("membership role {:?}", row.role)))?;
+            Ok(Membership { organization_id: row.organization_id, organization_name: row.organization_name, role })
+        })
+        .collect::<Result<_, Error>>()?;
+    Ok(Some(SessionUser { user_id: user.id, email: user.email, is_staff, memberships }))
+}

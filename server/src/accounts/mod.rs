@@ -1,0 +1,12 @@
+//! Who is who: users, sessions, organizations and their members, namespaces, API keys, the audit log.
+pub mod audit;
+pub mod db;
+pub mod domain;
+pub mod login;
+pub mod organizations;
+
+impl From<argon2::password_hash::Error> for crate::error::Error {
+    fn from(error: argon2::password_hash::Error) -> Self {
+        Self::PasswordHash(error.to_string())
+    }
+}

@@ -1,0 +1,8 @@
+//! The staff console: customers, staff actions, operations and the books' checks.
+pub mod billing_actions;
+pub mod customers;
+pub mod db;
+pub mod operations;
+pub mod payment_actions;
+pub mod reconciliation;
+pub mod suspension;

@@ -1,0 +1,39 @@
+//! The operations view: is ingestion flowing, are rollups keeping up, are the durable queues
+//! draining, and did the last reconciliation come out clean. Read from the database, so every
+//! instance shows the same figures.
+use app::api::dto::admin::{JobQueue, Operations, ReconcileRun};
+
+use crate::admin::db;
+use crate::error::Error;
+use crate::metering::db::ingest_commits;
+use crate::shared::time::display_ms;
+use crate::store::Db;
+
+pub async fn operations(db: &Db) -> Result<Operations, Error> {
+    let now = db.clock.now_ms();
+    let mut conn = db.pool.acquire().await?;
+    let (events_last_minute, events_last_hour, watermark) = ingest_commits::ingestion_stats(&mut conn, now).await?;
+    let (dirty_hours, oldest_mark) = db::rollup_backlog(&mut conn).await?;
+    let jobs: Vec<JobQueue> = db::queue_counts(&mut conn, now)
+        .await?
+        .into_iter()
+        .map(|q| JobQueue { name: q.name, queued: q.queued, running: q.running, failed: q.failed })
+        .collect();
+    let parked_events = crate::payments::db::stripe_events::parked_count(&mut conn).await?;
+    let last_reconcile = db::last_reconcile_run(&mut conn).await?.map(|run| ReconcileRun {
+        finished: display_ms(run.finished_at),
+        invoices_checked: run.invoices_checked,
+        mismatches: run.mismatches,
+        detail: run.detail,
+    });
+    Ok(Operations {
+        events_last_minute,
+        events_last_hour,
+        ingestion_watermark: watermark.map(display_ms),
+        dirty_hours,
+        rollup_lag_seconds: oldest_mark.map_or(0, |at| (now - at).max(0) / 1000),
+        jobs,
+        parked_events,
+        last_reconcile,
+    })
+}

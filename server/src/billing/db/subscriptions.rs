@@ -1,0 +1,363 @@
+//! Subscriptions: their status with its transition log, their current period, and plan changes.
+use sqlx::{AnyConnection, FromRow};
+
+use crate::billing::domain::proration::Proration;
+use crate::billing::domain::subscription::{SubscriptionStatus, transition};
+use crate::error::Error;
+use crate::shared::ids::{IdKind, new_id};
+use crate::store::bulk::{bind_all_scalar, list_placeholders, placeholder, texts};
+
+const SUBSCRIPTION_COLUMNS: &str = "s.id, s.organization_id, s.plan_version_id, s.status, s.anchor_at,
+    s.current_period_start, s.current_period_end, s.trial_ends_at, s.cancel_requested_at";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SubscriptionRow {
+    pub id: String,
+    pub organization_id: String,
+    pub plan_version_id: String,
+    pub status: String,
+    pub anchor_at: i64,
+    pub current_period_start: i64,
+    pub current_period_end: i64,
+    pub trial_ends_at: Option<i64>,
+    pub cancel_requested_at: Option<i64>,
+}
+
+impl SubscriptionRow {
+    pub fn status(&self) -> Result<SubscriptionStatus, Error> {
+        SubscriptionStatus::parse(&self.status).ok_or_else(|| Error::Corrupt(format!("status {}", self.status)))
+    }
+}
+
+pub struct NewSubscription<'a> {
+    pub organization_id: &'a str,
+    pub plan_version_id: &'a str,
+    pub status: SubscriptionStatus,
+    pub anchor_at: i64,
+    pub period: (i64, i64),
+    pub trial_ends_at: Option<i64>,
+}
+
+/// Locks the organization's subscription row until the transaction ends (a no-op update, since
+/// SQLite has no `for update`: its write transaction already excludes every other writer).
+pub async fn lock_subscription_of(conn: &mut AnyConnection, organization_id: &str) -> Result<(), Error> {
+    sqlx::query("update subscriptions set plan_version_id = plan_version_id where organization_id = $1")
+        .bind(organization_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_subscription(conn: &mut AnyConnection, new: &NewSubscription<'_>) -> Result<String, Error> {
+    let id = new_id(IdKind::Subscription, new.anchor_at);
+    sqlx::query(
+        "insert into subscriptions (id, organization_id, plan_version_id, status, anchor_at, created_at,
+             current_period_start, current_period_end, trial_ends_at)
+         values ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(new.organization_id)
+    .bind(new.plan_version_id)
+    .bind(new.status.as_str())
+    .bind(new.anchor_at)
+    .bind(new.period.0)
+    .bind(new.period.1)
+    .bind(new.trial_ends_at)
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+pub async fn subscription_of(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+) -> Result<Option<SubscriptionRow>, Error> {
+    Ok(sqlx::query_as(&format!("select {SUBSCRIPTION_COLUMNS} from subscriptions s where s.organization_id = $1"))
+        .bind(organization_id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// Subscriptions whose current period has ended by `now`: the invoice run's work list.
+pub async fn periods_ended(conn: &mut AnyConnection, now: i64, limit: i64) -> Result<Vec<SubscriptionRow>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "select {SUBSCRIPTION_COLUMNS} from subscriptions s
+         where s.current_period_end <= $1 and s.status <> 'canceled' order by s.current_period_end limit $2"
+    ))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn trials_ended(conn: &mut AnyConnection, now: i64) -> Result<Vec<SubscriptionRow>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "select {SUBSCRIPTION_COLUMNS} from subscriptions s where s.status = 'trialing' and s.trial_ends_at <= $1"
+    ))
+    .bind(now)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub struct TransitionCause<'a> {
+    pub cause: &'a str,
+    pub actor: &'a str,
+    pub at: i64,
+}
+
+/// Changes the status if the move is legal and logs it. Returns false, changing nothing, when the
+/// stored status is no longer `from` (someone else moved it first).
+pub async fn change_status(
+    conn: &mut AnyConnection,
+    subscription_id: &str,
+    from: SubscriptionStatus,
+    to: SubscriptionStatus,
+    cause: &TransitionCause<'_>,
+) -> Result<bool, Error> {
+    transition(from, to)?;
+    let changed = sqlx::query("update subscriptions set status = $1 where id = $2 and status = $3")
+        .bind(to.as_str())
+        .bind(subscription_id)
+        .bind(from.as_str())
+        .execute(&mut *conn)
+        .await?;
+    if changed.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "insert into subscription_transitions (id, subscription_id, from_status, to_status, cause, actor, at)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(new_id(IdKind::SubscriptionTransition, cause.at))
+    .bind(subscription_id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(cause.cause)
+    .bind(cause.actor)
+    .bind(cause.at)
+    .execute(conn)
+    .await?;
+    Ok(true)
+}
+
+pub async fn status_of(conn: &mut AnyConnection, subscription_id: &str) -> Result<Option<SubscriptionStatus>, Error> {
+    let status: Option<String> = sqlx::query_scalar("select status from subscriptions where id = $1")
+        .bind(subscription_id)
+        .fetch_optional(conn)
+        .await?;
+    status.map(|s| SubscriptionStatus::parse(&s).ok_or_else(|| Error::Corrupt(format!("status {s}")))).transpose()
+}
+
+pub async fn set_plan_version(conn: &mut AnyConnection, subscription_id: &str, version_id: &str) -> Result<(), Error> {
+    sqlx::query("update subscriptions set plan_version_id = $1 where id = $2")
+        .bind(version_id)
+        .bind(subscription_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn request_cancellation(conn: &mut AnyConnection, subscription_id: &str, at: i64) -> Result<bool, Error> {
+    let done =
+        sqlx::query("update subscriptions set cancel_requested_at = $1 where id = $2 and cancel_requested_at is null")
+            .bind(at)
+            .bind(subscription_id)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PlanChangeRow {
+    pub id: String,
+    pub from_version_id: String,
+    pub to_version_id: String,
+    pub direction: String,
+    pub status: String,
+    pub requested_at: i64,
+    pub effective_at: i64,
+    pub period_start: i64,
+    pub period_end: i64,
+    pub remaining_seconds: i64,
+    pub period_seconds: i64,
+    pub old_base_fee_minor: i64,
+    pub new_base_fee_minor: i64,
+    pub credit_minor: i64,
+    pub charge_minor: i64,
+    pub net_minor: i64,
+    pub credit_unrounded: String,
+    pub charge_unrounded: String,
+}
+
+pub struct NewPlanChange<'a> {
+    pub subscription_id: &'a str,
+    pub from_version_id: &'a str,
+    pub to_version_id: &'a str,
+    pub direction: &'a str,
+    pub pending: bool,
+    pub requested_by: &'a str,
+    pub requested_at: i64,
+    pub effective_at: i64,
+    pub proration: &'a Proration,
+}
+
+pub async fn insert_plan_change(conn: &mut AnyConnection, change: &NewPlanChange<'_>) -> Result<String, Error> {
+    let id = new_id(IdKind::PlanChange, change.requested_at);
+    let p = change.proration;
+    sqlx::query(
+        "insert into plan_changes (id, subscription_id, from_version_id, to_version_id, direction, status,
+             requested_by, requested_at, effective_at, period_start, period_end, remaining_seconds, period_seconds,
+             old_base_fee_minor, new_base_fee_minor, credit_minor, charge_minor, net_minor, credit_unrounded,
+             charge_unrounded)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+    )
+    .bind(&id)
+    .bind(change.subscription_id)
+    .bind(change.from_version_id)
+    .bind(change.to_version_id)
+    .bind(change.direction)
+    .bind(if change.pending { "pending" } else { "applied" })
+    .bind(change.requested_by)
+    .bind(change.requested_at)
+    .bind(change.effective_at)
+    .bind(p.input.period_start_ms)
+    .bind(p.input.period_end_ms)
+    .bind(p.remaining_seconds)
+    .bind(p.period_seconds)
+    .bind(p.input.old_base_fee_minor)
+    .bind(p.input.new_base_fee_minor)
+    .bind(p.credit_minor)
+    .bind(p.charge_minor)
+    .bind(p.net_minor)
+    .bind(p.credit_unrounded.audit_text())
+    .bind(p.charge_unrounded.audit_text())
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+const PLAN_CHANGE_COLUMNS: &str = "id, from_version_id, to_version_id, direction, status, requested_at, effective_at,
+    period_start, period_end, remaining_seconds, period_seconds, old_base_fee_minor, new_base_fee_minor,
+    credit_minor, charge_minor, net_minor, credit_unrounded, charge_unrounded";
+
+/// Applied changes that took effect inside `[from, to)`, in order.
+pub async fn applied_changes(
+    conn: &mut AnyConnection,
+    subscription_id: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<PlanChangeRow>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "select {PLAN_CHANGE_COLUMNS} from plan_changes where subscription_id = $1 and status = 'applied'
+         and effective_at >= $2 and effective_at < $3 order by effective_at, id"
+    ))
+    .bind(subscription_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn pending_change(conn: &mut AnyConnection, subscription_id: &str) -> Result<Option<PlanChangeRow>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "select {PLAN_CHANGE_COLUMNS} from plan_changes where subscription_id = $1 and status = 'pending'"
+    ))
+    .bind(subscription_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn mark_change_applied(conn: &mut AnyConnection, change_id: &str) -> Result<(), Error> {
+    sqlx::query("update plan_changes set status = 'applied' where id = $1 and status = 'pending'")
+        .bind(change_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Moves every listed subscription still in `period` to `next`, in one statement. Returns the ids
+/// this caller moved: of concurrent invoice runs exactly one moves each subscription.
+pub async fn advance_periods(
+    conn: &mut AnyConnection,
+    ids: &[String],
+    period: (i64, i64),
+    next: (i64, i64),
+) -> Result<Vec<String>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "update subscriptions set current_period_start = {}, current_period_end = {}
+         where current_period_start = {} and current_period_end = {} and id in ({}) returning id",
+        placeholder(conn, 1),
+        placeholder(conn, 2),
+        placeholder(conn, 3),
+        placeholder(conn, 4),
+        list_placeholders(conn, 5, ids.len())
+    );
+    let values = texts(ids);
+    let query = sqlx::query_scalar(&sql).bind(next.0).bind(next.1).bind(period.0).bind(period.1);
+    Ok(bind_all_scalar(query, &values).fetch_all(conn).await?)
+}
+
+/// Which of the subscriptions have a plan change (applied or pending) at or after `since`.
+pub async fn with_changes_since(conn: &mut AnyConnection, ids: &[String], since: i64) -> Result<Vec<String>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "select distinct subscription_id from plan_changes where (effective_at >= {} or status = 'pending')
+         and subscription_id in ({})",
+        placeholder(conn, 1),
+        list_placeholders(conn, 2, ids.len())
+    );
+    let values = texts(ids);
+    Ok(bind_all_scalar(sqlx::query_scalar(&sql).bind(since), &values).fetch_all(conn).await?)
+}
+
+/// Subscriptions created before periods were stored (their period end is still 0).
+pub async fn without_period(conn: &mut AnyConnection) -> Result<Vec<SubscriptionRow>, Error> {
+    Ok(sqlx::query_as(&format!("select {SUBSCRIPTION_COLUMNS} from subscriptions s where s.current_period_end = 0"))
+        .fetch_all(conn)
+        .await?)
+}
+
+pub async fn set_period(conn: &mut AnyConnection, subscription_id: &str, period: (i64, i64)) -> Result<(), Error> {
+    sqlx::query("update subscriptions set current_period_start = $1, current_period_end = $2 where id = $3")
+        .bind(period.0)
+        .bind(period.1)
+        .bind(subscription_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, FromRow)]
+pub struct TransitionRow {
+    pub from_status: String,
+    pub to_status: String,
+    pub cause: String,
+    pub actor: String,
+    pub at: i64,
+}
+
+/// Every status change of the organization's subscriptions, newest first.
+pub async fn transitions_of(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<TransitionRow>, Error> {
+    Ok(sqlx::query_as(
+        "select t.from_status, t.to_status, t.cause, t.actor, t.at from subscription_transitions t
+         join subscriptions s on s.id = t.subscription_id where s.organization_id = $1 order by t.at desc, t.id desc",
+    )
+    .bind(organization_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The cause of the subscription's latest status change.
+pub async fn last_cause(conn: &mut AnyConnection, subscription_id: &str) -> Result<Option<String>, Error> {
+    Ok(sqlx::query_scalar(
+        "select cause from subscription_transitions where subscription_id = $1 order by at desc, id desc limit 1",
+    )
+    .bind(subscription_id)
+    .fetch_optional(conn)
+    .await?)
+}

@@ -1,0 +1,9 @@
+//! Pure rules of billing.
+pub mod catalog;
+pub mod invoice;
+pub mod invoice_builder;
+pub mod ledger;
+pub mod period;
+pub mod proration;
+pub mod rating;
+pub mod subscription;

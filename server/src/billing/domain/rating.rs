@@ -1,0 +1,353 @@
+//! Rating: (plan version, usage per namespace and metric) → invoice lines. Pure and exact: line
+//! amounts are fractions until each line is rounded once (half-up).
+use crate::shared::money::Exact;
+
+/// `minor` minor units per `per` units of the metric (e.g. 2,500 cents per 1,000,000 actions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UnitPrice {
+    pub minor: i64,
+    pub per: i64,
+}
+
+/// A tier covers units up to `up_to` (inclusive, cumulative); the last tier has no bound.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Tier {
+    pub up_to: Option<i64>,
+    pub unit_price: UnitPrice,
+    /// Charged once when usage reaches the tier.
+    pub flat_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PricingModel {
+    PerUnit(UnitPrice),
+    /// Each unit is priced by the tier it falls in.
+    Graduated(Vec<Tier>),
+    /// All units are priced by the one tier the total falls in.
+    Volume(Vec<Tier>),
+    /// Every started block of `block` units costs `minor_per_block`.
+    Package {
+        block: i64,
+        minor_per_block: i64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MetricPrice {
+    pub metric: String,
+    /// Free units per period, for the whole organization.
+    pub included: i64,
+    pub model: PricingModel,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PlanVersion {
+    pub base_fee_minor: i64,
+    pub prices: Vec<MetricPrice>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    pub namespace_id: String,
+    pub metric: String,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// `None` for the base fee and for charges of the whole organization (package blocks, tier fees).
+    pub namespace_id: Option<String>,
+    pub metric: Option<String>,
+    /// Index into the metric's tiers.
+    pub tier: Option<usize>,
+    pub quantity: i64,
+    pub unit_price: Option<UnitPrice>,
+    pub unrounded: Exact,
+    pub amount_minor: i64,
+}
+
+fn line(
+    namespace_id: Option<&str>,
+    metric: Option<&str>,
+    tier: Option<usize>,
+    quantity: i64,
+    unit_price: Option<UnitPrice>,
+    unrounded: Exact,
+) -> Line {
+    Line {
+        namespace_id: namespace_id.map(str::to_owned),
+        metric: metric.map(str::to_owned),
+        tier,
+        quantity,
+        unit_price,
+        unrounded,
+        amount_minor: unrounded.round_half_up(),
+    }
+}
+
+/// Rates one whole period under one plan: the base fee, then the usage.
+pub fn rate(plan: &PlanVersion, usage: &[Usage]) -> Vec<Line> {
+    let mut lines = vec![line(None, None, None, 1, None, Exact::whole(plan.base_fee_minor))];
+    lines.extend(rate_usage(&plan.prices, Share::WHOLE, usage));
+    lines
+}
+
+/// The part of a period a plan was in effect: it gets that part of each included quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    pub part: i64,
+    pub whole: i64,
+}
+
+impl Share {
+    pub const WHOLE: Self = Self { part: 1, whole: 1 };
+
+    /// Rounded down: a partial unit is never free.
+    fn of(self, included: i64) -> i64 {
+        (included as i128 * self.part as i128 / self.whole.max(1) as i128) as i64
+    }
+}
+
+/// Usage lines only. Included units are used up namespace by namespace in id order, so the
+/// result does not depend on the order of `usage`.
+pub fn rate_usage(prices: &[MetricPrice], included_share: Share, usage: &[Usage]) -> Vec<Line> {
+    let mut lines = Vec::new();
+    for price in prices {
+        let mut slices: Vec<(&str, i64)> = usage
+            .iter()
+            .filter(|u| u.metric == price.metric && u.quantity > 0)
+            .map(|u| (u.namespace_id.as_str(), u.quantity))
+            .collect();
+        slices.sort();
+        let billable = allocate_included(&slices, included_share.of(price.included));
+        lines.extend(rate_metric(&price.metric, &price.model, &billable));
+    }
+    lines
+}
+
+/// Each namespace's billable units once the included units are used up in order.
+fn allocate_included<'a>(slices: &[(&'a str, i64)], included: i64) -> Vec<(&'a str, i64)> {
+    let mut free = included.max(0);
+    slices
+        .iter()
+        .map(|&(ns, q)| {
+            let covered = q.min(free);
+            free -= covered;
+            (ns, q - covered)
+        })
+        .filter(|&(_, q)| q > 0)
+        .collect()
+}
+
+fn rate_metric(metric: &str, model: &PricingModel, billable: &[(&str, i64)]) -> Vec<Line> {
+    let total: i64 = billable.iter().map(|(_, q)| q).sum();
+    let m = Some(metric);
+    match model {
+        PricingModel::PerUnit(p) => billable
+            .iter()
+            .map(|&(ns, q)| line(Some(ns), m, None, q, Some(*p), Exact::of_units(q, p.minor, p.per)))
+            .collect(),
+        PricingModel::Package { block, minor_per_block } => {
+            if total == 0 {
+                return Vec::new();
+            }
+            let blocks = (total + block - 1) / block.max(&1);
+            vec![line(
+                None,
+                m,
+                None,
+                total,
+                Some(UnitPrice { minor: *minor_per_block, per: *block }),
+                Exact::whole(blocks * minor_per_block),
+            )]
+        }
+        PricingModel::Volume(tiers) => {
+            if total == 0 {
+                return Vec::new();
+            }
+            let index = tiers.iter().position(|t| t.up_to.is_none_or(|up| total <= up)).unwrap_or(tiers.len() - 1);
+            let tier = &tiers[index];
+            let p = tier.unit_price;
+            let mut lines: Vec<Line> = billable
+                .iter()
+                .map(|&(ns, q)| line(Some(ns), m, Some(index), q, Some(p), Exact::of_units(q, p.minor, p.per)))
+                .collect();
+            if tier.flat_minor != 0 {
+                lines.push(line(None, m, Some(index), 0, None, Exact::whole(tier.flat_minor)));
+            }
+            lines
+        }
+        PricingModel::Graduated(tiers) => {
+            let mut lines = Vec::new();
+            let mut position = 0;
+            for &(ns, q) in billable {
+                let end = position + q;
+                let mut lower = 0;
+                for (index, tier) in tiers.iter().enumerate() {
+                    let upper = tier.up_to.unwrap_or(i64::MAX);
+                    let (from, to) = (position.max(lower), end.min(upper));
+                    if to > from {
+                        let p = tier.unit_price;
+                        lines.push(line(
+                            Some(ns),
+                            m,
+                            Some(index),
+                            to - from,
+                            Some(p),
+                            Exact::of_units(to - from, p.minor, p.per),
+                        ));
+                    }
+                    lower = upper;
+                }
+                position = end;
+            }
+            let mut lower = 0;
+            for (index, tier) in tiers.iter().enumerate() {
+                if tier.flat_minor != 0 && total > lower {
+                    lines.push(line(None, m, Some(index), 0, None, Exact::whole(tier.flat_minor)));
+                }
+                lower = tier.up_to.unwrap_or(i64::MAX);
+            }
+            lines
+        }
+    }
+}
+
+pub fn total_minor(lines: &[Line]) -> i64 {
+    lines.iter().map(|l| l.amount_minor).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    fn tiers() -> Vec<Tier> {
+        vec![
+            Tier { up_to: Some(1_000), unit_price: UnitPrice { minor: 10, per: 1 }, flat_minor: 0 },
+            Tier { up_to: Some(10_000), unit_price: UnitPrice { minor: 5, per: 1 }, flat_minor: 0 },
+            Tier { up_to: None, unit_price: UnitPrice { minor: 1, per: 2 }, flat_minor: 0 },
+        ]
+    }
+
+    fn plan(model: PricingModel, included: i64) -> PlanVersion {
+        PlanVersion { base_fee_minor: 10_000, prices: vec![MetricPrice { metric: "actions".into(), included, model }] }
+    }
+
+    fn usage(parts: &[(&str, i64)]) -> Vec<Usage> {
+        parts
+            .iter()
+            .map(|(ns, q)| Usage { namespace_id: (*ns).into(), metric: "actions".into(), quantity: *q })
+            .collect()
+    }
+
+    #[test]
+    fn the_base_fee_is_always_the_first_line() {
+        let lines = rate(&plan(PricingModel::PerUnit(UnitPrice { minor: 1, per: 1 }), 0), &[]);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].amount_minor, 10_000);
+    }
+
+    #[test]
+    fn included_units_are_used_up_in_namespace_order() {
+        let lines = rate(
+            &plan(PricingModel::PerUnit(UnitPrice { minor: 2, per: 1 }), 1_000),
+            &usage(&[("ns_b", 700), ("ns_a", 600)]),
+        );
+        let usage_lines: Vec<(Option<&str>, i64, i64)> =
+            lines[1..].iter().map(|l| (l.namespace_id.as_deref(), l.quantity, l.amount_minor)).collect();
+        assert_eq!(usage_lines, [(Some("ns_b"), 300, 600)]);
+    }
+
+    #[test]
+    fn graduated_tiers_split_across_namespaces_at_the_boundaries() {
+        let lines = rate(&plan(PricingModel::Graduated(tiers()), 0), &usage(&[("ns_a", 800), ("ns_b", 700)]));
+        let parts: Vec<(&str, Option<usize>, i64, i64)> = lines[1..]
+            .iter()
+            .map(|l| (l.namespace_id.as_deref().unwrap(), l.tier, l.quantity, l.amount_minor))
+            .collect();
+        assert_eq!(
+            parts,
+            [("ns_a", Some(0), 800, 8_000), ("ns_b", Some(0), 200, 2_000), ("ns_b", Some(1), 500, 2_500)]
+        );
+    }
+
+    #[test]
+    fn volume_pricing_prices_every_unit_by_the_one_tier_of_the_total() {
+        let lines = rate(&plan(PricingModel::Volume(tiers()), 0), &usage(&[("ns_a", 8_000), ("ns_b", 7_000)]));
+        assert!(lines[1..].iter().all(|l| l.tier == Some(2)));
+        assert_eq!(total_minor(&lines[1..]), 4_000 + 3_500);
+    }
+
+    #[test]
+    fn packages_charge_every_started_block() {
+        let model = PricingModel::Package { block: 1_000_000, minor_per_block: 2_500 };
+        assert_eq!(total_minor(&rate(&plan(model.clone(), 0), &usage(&[("a", 1_000_001)]))[1..]), 5_000);
+        assert_eq!(total_minor(&rate(&plan(model.clone(), 0), &usage(&[("a", 1_000_000)]))[1..]), 2_500);
+        assert_eq!(rate(&plan(model, 0), &usage(&[("a", 0)])).len(), 1);
+    }
+
+    #[test]
+    fn a_tier_fee_is_charged_once_when_usage_reaches_the_tier() {
+        let mut t = tiers();
+        t[1].flat_minor = 99;
+        let within_first = rate(&plan(PricingModel::Graduated(t.clone()), 0), &usage(&[("a", 1_000)]));
+        let into_second = rate(&plan(PricingModel::Graduated(t), 0), &usage(&[("a", 1_001), ("b", 5)]));
+        assert!(within_first.iter().all(|l| l.amount_minor != 99));
+        assert_eq!(into_second.iter().filter(|l| l.amount_minor == 99).count(), 1);
+    }
+
+    /// Exact per-tier amounts of `total` units, computed without lines.
+    fn graduated_exact(total: i64) -> i128 {
+        let (mut lower, mut sum) = (0, 0i128);
+        for t in tiers() {
+            let upper = t.up_to.unwrap_or(i64::MAX);
+            let units = (total.min(upper) - lower).max(0);
+            sum += units as i128 * t.unit_price.minor as i128 * 2 / t.unit_price.per as i128;
+            lower = upper;
+        }
+        sum
+    }
+
+    #[test]
+    fn properties_hold_for_random_usage() {
+        let mut rng = StdRng::seed_from_u64(42);
+        for _ in 0..2_000 {
+            let parts: Vec<(String, i64)> =
+                (0..rng.gen_range(0..5)).map(|i| (format!("ns_{i}"), rng.gen_range(0..30_000))).collect();
+            let refs: Vec<(&str, i64)> = parts.iter().map(|(n, q)| (n.as_str(), *q)).collect();
+            let used = usage(&refs);
+            let total: i64 = refs.iter().map(|(_, q)| q).sum();
+
+            let graduated = rate(&plan(PricingModel::Graduated(tiers()), 0), &used);
+            let halves: i128 = graduated[1..].iter().map(|l| l.unrounded.numerator * 2 / l.unrounded.denominator).sum();
+            assert_eq!(halves, graduated_exact(total), "graduated total is the sum of its tiers' amounts");
+
+            let volume = rate(&plan(PricingModel::Volume(tiers()), 0), &used);
+            let chosen: std::collections::BTreeSet<Option<usize>> = volume[1..].iter().map(|l| l.tier).collect();
+            assert!(chosen.len() <= 1, "volume pricing picks one tier");
+
+            for model in [
+                PricingModel::PerUnit(UnitPrice { minor: 3, per: 7 }),
+                PricingModel::Graduated(tiers()),
+                PricingModel::Volume(tiers()),
+                PricingModel::Package { block: 1_000, minor_per_block: 7 },
+            ] {
+                let lines = rate(&plan(model.clone(), rng.gen_range(0..5_000)), &used);
+                assert!(lines.iter().all(|l| l.amount_minor >= 0), "never negative");
+                if !matches!(model, PricingModel::Volume(_)) {
+                    let mut more = used.clone();
+                    more.push(Usage {
+                        namespace_id: "ns_more".into(),
+                        metric: "actions".into(),
+                        quantity: rng.gen_range(1..1_000),
+                    });
+                    let p = plan(model, 0);
+                    assert!(total_minor(&rate(&p, &more)) >= total_minor(&rate(&p, &used)), "monotonic in quantity");
+                }
+            }
+        }
+    }
+}

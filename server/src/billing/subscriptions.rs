@@ -1,0 +1,98 @@
+//! The plan catalog, subscribing, and the month-to-date cost estimate, rated by the same
+//! functions that rate invoices.
+use app::api::dto::usage::CostEstimate;
+
+use crate::billing::db::plans;
+use crate::billing::db::subscriptions::{self, NewSubscription};
+use crate::billing::domain::catalog::{self, CURRENCY};
+use crate::billing::domain::period::next_period;
+use crate::billing::domain::subscription::SubscriptionStatus;
+use crate::billing::period_rating::{PlanCache, invoice_lines};
+use crate::error::Error;
+use crate::metering::domain::usage::hour_of;
+use crate::shared::money::format_money;
+use crate::shared::time::display_ms;
+use crate::store::Db;
+
+/// Puts every catalog plan's current version in the database (idempotent).
+pub async fn ensure_catalog(db: &Db) -> Result<(), Error> {
+    let now = db.clock.now_ms();
+    let mut tx = db.begin().await?;
+    for (name, version) in catalog::plans() {
+        let prices = serde_json::to_string(&version.prices).map_err(|e| Error::Corrupt(e.to_string()))?;
+        plans::ensure_plan_version(&mut tx, name, 1, CURRENCY, version.base_fee_minor, &prices, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Gives subscriptions made before periods were stored the period they are in now, so the
+/// invoice run starts from the present instead of drafting every month since their anchor.
+pub async fn backfill_periods(db: &Db) -> Result<usize, Error> {
+    let now = db.clock.now_ms();
+    let mut tx = db.begin().await?;
+    let missing = subscriptions::without_period(&mut tx).await?;
+    for subscription in &missing {
+        subscriptions::set_period(&mut tx, &subscription.id, next_period(subscription.anchor_at, now)).await?;
+    }
+    tx.commit().await?;
+    Ok(missing.len())
+}
+
+/// Subscribes an organization to the current version of a catalog plan, with an optional free
+/// trial. Periods are anchored at the start of the current hour (or at the trial's end): usage is
+/// metered in whole hours, so a period never splits one.
+pub async fn subscribe(
+    conn: &mut sqlx::AnyConnection,
+    organization_id: &str,
+    plan_name: &str,
+    trial_days: Option<i64>,
+    now: i64,
+) -> Result<(), Error> {
+    let version = plans::current_versions(conn)
+        .await?
+        .into_iter()
+        .find(|v| v.plan_name == plan_name)
+        .ok_or_else(|| Error::Corrupt(format!("no plan {plan_name}")))?;
+    let start = hour_of(now);
+    let (status, anchor_at, period, trial_ends_at) = match trial_days {
+        Some(days) => {
+            let trial_end = start + days * 86_400_000;
+            (SubscriptionStatus::Trialing, trial_end, (start, trial_end), Some(trial_end))
+        }
+        None => (SubscriptionStatus::Active, start, next_period(start, start), None),
+    };
+    let new =
+        NewSubscription { organization_id, plan_version_id: &version.id, status, anchor_at, period, trial_ends_at };
+    subscriptions::insert_subscription(conn, &new).await?;
+    Ok(())
+}
+
+/// What the current period costs so far: base fee, prorations and usage rated under the plan in
+/// effect when it happened. `None` for an organization without a subscription.
+pub async fn month_to_date_estimate(db: &Db, organization_id: &str) -> Result<Option<CostEstimate>, Error> {
+    let mut conn = db.pool.acquire().await?;
+    let Some(subscription) = subscriptions::subscription_of(&mut conn, organization_id).await? else {
+        return Ok(None);
+    };
+    let period = (subscription.current_period_start, subscription.current_period_end);
+    let mut cache = PlanCache::default();
+    let plan = cache.get(&mut conn, &subscription.plan_version_id).await?.0.clone();
+    let span = format!("{} to {}", display_ms(period.0), display_ms(period.1));
+    if subscription.status()? == SubscriptionStatus::Trialing {
+        return Ok(Some(CostEstimate {
+            plan: format!("{} (free trial)", plan.plan_name),
+            period: span,
+            total: format_money(0, &plan.currency),
+            total_minor: 0,
+        }));
+    }
+    let (lines, currency) = invoice_lines(&mut conn, &mut cache, &subscription, period, None).await?;
+    let total = lines.iter().map(|l| l.amount_minor).sum();
+    Ok(Some(CostEstimate {
+        plan: plan.plan_name,
+        period: span,
+        total: format_money(total, &currency),
+        total_minor: total,
+    }))
+}

@@ -1,0 +1,206 @@
+//! Demo data: two customers, an owner and a member, and a staff admin. Loading twice changes nothing.
+use app::api::dto::Role;
+use serde_json::json;
+
+use crate::accounts::db::namespaces::{NamespaceRow, insert_namespace};
+use crate::accounts::db::organizations::{OrganizationRow, insert_membership, insert_organization};
+use crate::accounts::db::users::{UserRow, find_user_by_email, insert_staff_admin, insert_user};
+use crate::accounts::domain::password::hash_password;
+use crate::billing::domain::period::instant;
+use crate::billing::invoicing::run_billing_cycle;
+use crate::billing::period_rating::BillingRules;
+use crate::billing::subscriptions::{ensure_catalog, subscribe};
+use crate::error::Error;
+use crate::metering::domain::usage::HOUR_MS;
+use crate::metering::usage::{check_batch, last_commit_id, roll_up_dirty_hours, store_batches};
+use crate::notifications::delivery::Outbox;
+use crate::payments::collection::Collector;
+use crate::payments::methods::{CardForm, add_test_card};
+use crate::payments::pass::run_payments_pass;
+use crate::shared::ids::{IdKind, new_id};
+use crate::shared::time::display_rfc3339;
+use crate::store::Db;
+
+pub struct DemoLogin {
+    pub who: &'static str,
+    pub email: &'static str,
+    pub password: &'static str,
+}
+
+pub const DEMO_LOGINS: [DemoLogin; 5] = [
+    DemoLogin { who: "customer owner (Acme Corp)", email: "owner@acme.test", password: "acme-owner-pass" },
+    DemoLogin { who: "customer member (Acme Corp)", email: "member@acme.test", password: "acme-member-pass" },
+    DemoLogin { who: "customer owner (Globex)", email: "owner@globex.test", password: "globex-owner-pass" },
+    DemoLogin { who: "staff admin", email: "admin@portal.test", password: "portal-admin-pass" },
+    DemoLogin { who: "past-due owner (Initech)", email: "owner@initech.test", password: "initech-owner-pass" },
+];
+
+struct DemoOrganization {
+    name: &'static str,
+    billing_email: &'static str,
+    namespaces: &'static [&'static str],
+    members: &'static [(usize, Role)],
+    plan: &'static str,
+    trial_days: Option<i64>,
+    /// With history, the subscription started this many days ago and has usage since.
+    history_days: i64,
+    /// A Stripe test card saved before the first invoice (with history only).
+    card: Option<&'static str>,
+}
+
+const DEMO_ORGANIZATIONS: [DemoOrganization; 3] = [
+    DemoOrganization {
+        name: "Acme Corp",
+        billing_email: "billing@acme.test",
+        namespaces: &["payments-prod", "payments-staging"],
+        members: &[(0, Role::Owner), (1, Role::Member)],
+        plan: "Business",
+        trial_days: None,
+        history_days: 40,
+        card: None,
+    },
+    DemoOrganization {
+        name: "Globex",
+        billing_email: "ap@globex.test",
+        namespaces: &["logistics"],
+        members: &[(2, Role::Owner)],
+        plan: "Essentials",
+        trial_days: Some(14),
+        history_days: 0,
+        card: None,
+    },
+    // Its card attaches but every charge is declined: the first invoice fails and dunning starts.
+    DemoOrganization {
+        name: "Initech",
+        billing_email: "billing@initech.test",
+        namespaces: &["tps-reports"],
+        members: &[(4, Role::Owner)],
+        plan: "Essentials",
+        trial_days: None,
+        history_days: 40,
+        card: Some("4000 0000 0000 0341"),
+    },
+];
+
+/// Returns false when the demo data was already there. With `history`, Acme Corp and Initech have
+/// been customers for 40 days: daily usage, their first period invoiced and finalized; Initech's
+/// card is declined, so it is past due.
+pub async fn seed_demo(db: &Db, history: Option<(&BillingRules, &Collector)>) -> Result<bool, Error> {
+    ensure_catalog(db).await?;
+    let mut tx = db.begin().await?;
+    if find_user_by_email(&mut tx, DEMO_LOGINS[3].email).await?.is_some() {
+        return Ok(false);
+    }
+    let now = db.clock.now_ms();
+    let mut user_ids = Vec::new();
+    for login in &DEMO_LOGINS {
+        let password = login.password.to_owned();
+        let password_hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
+        let user = UserRow { id: new_id(IdKind::User, now), email: login.email.to_owned(), password_hash };
+        insert_user(&mut tx, &user, now).await?;
+        user_ids.push(user.id);
+    }
+    insert_staff_admin(&mut tx, &user_ids[3], now).await?;
+    let mut seeded = Vec::new();
+    // The past-due customer only makes sense with the history that made it past due.
+    for demo in DEMO_ORGANIZATIONS.iter().filter(|d| d.card.is_none() || history.is_some()) {
+        let org = OrganizationRow {
+            id: new_id(IdKind::Organization, now),
+            name: demo.name.to_owned(),
+            billing_email: demo.billing_email.to_owned(),
+            currency: "USD".to_owned(),
+            created_at: now,
+        };
+        insert_organization(&mut tx, &org).await?;
+        seeded.push((demo, org.id.clone()));
+        for &(user, role) in demo.members {
+            insert_membership(&mut tx, &user_ids[user], &org.id, role.as_str(), now).await?;
+        }
+        let started = if history.is_some() { now - demo.history_days * DAY_MS } else { now };
+        subscribe(&mut tx, &org.id, demo.plan, demo.trial_days, started).await?;
+        for name in demo.namespaces {
+            let ns = NamespaceRow {
+                id: new_id(IdKind::Namespace, now),
+                organization_id: org.id.clone(),
+                name: (*name).to_owned(),
+                created_at: now,
+            };
+            insert_namespace(&mut tx, &ns).await?;
+        }
+    }
+    tx.commit().await?;
+    if let Some((rules, collector)) = history {
+        for (demo, organization_id) in &seeded {
+            if demo.history_days > 0 {
+                seed_usage(db, demo, organization_id, rules, now).await?;
+            }
+            if let Some(number) = demo.card {
+                let year = (instant(now).year() + 3).to_string();
+                let card = CardForm { number, exp_month: "12", exp_year: &year };
+                add_test_card(db, collector, DEMO_LOGINS[demo.members[0].0].email, organization_id, &card).await?;
+            }
+        }
+        run_billing_cycle(db, rules, now).await?;
+        // The seed's own notices go to the mail log.
+        run_payments_pass(db, collector, &Outbox::default()).await?;
+    }
+    Ok(true)
+}
+
+const DAY_MS: i64 = 86_400_000;
+/// A quiet day's usage of the first namespace, per metric.
+const DAILY_USAGE: [(&str, i64); 3] =
+    [("actions", 60_000), ("active_storage_gbh", 2_000), ("retained_storage_gbh", 40_000)];
+
+/// One event per namespace, metric and day, and the last day hour by hour (so the Usage page's
+/// default range, the last 24 hours, is not empty), stored through the same checks as the
+/// ingestion API.
+async fn seed_usage(
+    db: &Db,
+    demo: &DemoOrganization,
+    organization_id: &str,
+    rules: &BillingRules,
+    now: i64,
+) -> Result<(), Error> {
+    let days = demo.history_days.min(rules.late_usage_window_ms / DAY_MS - 1);
+    let mut events = Vec::new();
+    let mut push = |id: String, namespace: &str, metric: &str, quantity: i64, timestamp: i64| {
+        events.push(json!({
+            "id": id,
+            "namespace": namespace,
+            "metric": metric,
+            "quantity": quantity,
+            "timestamp": display_rfc3339(timestamp),
+        }));
+    };
+    for (index, namespace) in demo.namespaces.iter().enumerate() {
+        let size = index as i64 + 1;
+        for day in 1..=days {
+            let scale = size * (1 + day % 5);
+            for (metric, quantity) in DAILY_USAGE {
+                push(
+                    format!("demo-{namespace}-{metric}-{day}"),
+                    namespace,
+                    metric,
+                    quantity * scale,
+                    now - day * DAY_MS,
+                );
+            }
+        }
+        for hours_ago in 1..24 {
+            let timestamp = now - hours_ago * HOUR_MS;
+            // Busier during the (UTC) working day.
+            let busy = if (8..18).contains(&(timestamp.rem_euclid(DAY_MS) / HOUR_MS)) { 3 } else { 1 };
+            for (metric, quantity) in DAILY_USAGE {
+                let id = format!("demo-{namespace}-{metric}-h{hours_ago}");
+                push(id, namespace, metric, quantity / 24 * size * busy, timestamp);
+            }
+        }
+    }
+    let batch = check_batch(db, organization_id, &events, rules.late_usage_window_ms).await?;
+    store_batches(db, &[batch], None).await?;
+    // Every demo commit has ended, so all of them may be folded.
+    let through = last_commit_id(db).await?;
+    while roll_up_dirty_hours(db, 1_000, Some(through)).await?.0 > 0 {}
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! Pure rules of metering.
+pub mod seen_ids;
+pub mod usage;

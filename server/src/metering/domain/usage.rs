@@ -1,0 +1,308 @@
+//! Usage events as clients send them, checked one by one: a bad event is rejected with the field
+//! and the reason, and never stops the good ones of the same batch.
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+pub const MAX_BATCH_EVENTS: usize = 1_000;
+pub const MAX_EVENT_ID_LEN: usize = 128;
+/// A trillion units per event: far above any real hour of usage, far below i64 overflow when summed.
+pub const MAX_QUANTITY: i64 = 1_000_000_000_000;
+pub const MAX_FUTURE_MS: i64 = 5 * 60_000;
+pub const MAX_PROPERTIES: usize = 16;
+pub const MAX_PROPERTY_KEY_LEN: usize = 64;
+pub const MAX_PROPERTY_VALUE_LEN: usize = 256;
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// What an event is checked against: the organization's namespaces and the metrics catalog.
+pub struct EventRules<'a> {
+    /// Both names and ids of the organization's namespaces, each mapped to the id.
+    pub namespaces: &'a HashMap<String, String>,
+    pub metrics: &'a [String],
+    pub now_ms: i64,
+    pub max_age_ms: i64,
+}
+
+/// An event that passed every check, in stored form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidEvent {
+    pub event_id: String,
+    pub namespace_id: String,
+    pub metric: String,
+    pub quantity: i64,
+    pub occurred_at: i64,
+    pub properties: Option<String>,
+    /// Equal for two sends of the same event, different when anything but the id differs.
+    pub content_hash: String,
+}
+
+impl ValidEvent {
+    pub fn hour(&self) -> i64 {
+        hour_of(self.occurred_at)
+    }
+}
+
+pub fn hour_of(ms: i64) -> i64 {
+    ms.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+fn reject<T>(field: &'static str, reason: impl Into<String>) -> Result<T, Rejection> {
+    Err(Rejection { field, reason: reason.into() })
+}
+
+pub fn check_event(raw: &Value, rules: &EventRules<'_>) -> Result<ValidEvent, Rejection> {
+    let Some(event) = raw.as_object() else { return reject("event", "must be a JSON object") };
+    let event_id = match event.get("id") {
+        Some(Value::String(id))
+            if !id.is_empty() && id.len() <= MAX_EVENT_ID_LEN && !id.chars().any(char::is_control) =>
+        {
+            id.clone()
+        }
+        Some(Value::String(_)) => return reject("id", format!("must be 1 to {MAX_EVENT_ID_LEN} printable characters")),
+        _ => return reject("id", "is required: a string that identifies this event"),
+    };
+    let namespace_id = match event.get("namespace").and_then(Value::as_str) {
+        Some(name) => match rules.namespaces.get(name) {
+            Some(id) => id.clone(),
+            None => return reject("namespace", "unknown namespace"),
+        },
+        None => return reject("namespace", "is required: the namespace name or id"),
+    };
+    let metric = match event.get("metric").and_then(Value::as_str) {
+        Some(metric) if rules.metrics.iter().any(|m| m == metric) => metric.to_owned(),
+        Some(_) => return reject("metric", "unknown metric"),
+        None => return reject("metric", "is required"),
+    };
+    let quantity = match event.get("quantity") {
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(q) if (0..=MAX_QUANTITY).contains(&q) => q,
+            Some(q) if q < 0 => return reject("quantity", "must not be negative"),
+            Some(_) => return reject("quantity", format!("must be at most {MAX_QUANTITY}")),
+            None => return reject("quantity", "must be a whole number in the metric's unit"),
+        },
+        _ => return reject("quantity", "is required: a whole number"),
+    };
+    let occurred_at = match event.get("timestamp").and_then(Value::as_str) {
+        Some(text) => match OffsetDateTime::parse(text, &Rfc3339) {
+            Ok(t) => (t.unix_timestamp_nanos() / 1_000_000) as i64,
+            Err(_) => return reject("timestamp", "must be an RFC 3339 time such as 2026-11-25T09:30:00Z"),
+        },
+        None => return reject("timestamp", "is required"),
+    };
+    if occurred_at > rules.now_ms + MAX_FUTURE_MS {
+        return reject("timestamp", "timestamp out of range: more than 5 minutes in the future");
+    }
+    if occurred_at < rules.now_ms - rules.max_age_ms {
+        return reject("timestamp", "timestamp out of range: older than the accepted maximum age");
+    }
+    let properties = match event.get("properties") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) => Some(check_properties(map)?),
+        Some(_) => return reject("properties", "must be an object of short strings"),
+    };
+    let content_hash = content_hash(&namespace_id, &metric, quantity, occurred_at, properties.as_deref());
+    Ok(ValidEvent { event_id, namespace_id, metric, quantity, occurred_at, properties, content_hash })
+}
+
+/// Properties are stored as canonical JSON (keys sorted), so the same map always hashes the same.
+fn check_properties(map: &Map<String, Value>) -> Result<String, Rejection> {
+    if map.len() > MAX_PROPERTIES {
+        return reject("properties", format!("at most {MAX_PROPERTIES} entries"));
+    }
+    let mut sorted = std::collections::BTreeMap::new();
+    for (key, value) in map {
+        if key.is_empty() || key.len() > MAX_PROPERTY_KEY_LEN {
+            return reject("properties", format!("keys must be 1 to {MAX_PROPERTY_KEY_LEN} characters"));
+        }
+        match value {
+            Value::String(s) if s.len() <= MAX_PROPERTY_VALUE_LEN => {
+                sorted.insert(key.clone(), s.clone());
+            }
+            _ => {
+                return reject(
+                    "properties",
+                    format!("values must be strings of at most {MAX_PROPERTY_VALUE_LEN} characters"),
+                );
+            }
+        }
+    }
+    serde_json::to_string(&sorted).map_err(|e| Rejection { field: "properties", reason: e.to_string() })
+}
+
+fn content_hash(namespace_id: &str, metric: &str, quantity: i64, occurred_at: i64, properties: Option<&str>) -> String {
+    let mut hasher = Sha256::new();
+    for part in [namespace_id, metric, &quantity.to_string(), &occurred_at.to_string(), properties.unwrap_or("")] {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    hex::encode(&hasher.finalize()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: i64 = 1_795_253_400_000; // 2026-11-21T09:30:00Z
+
+    fn rules_with<'a>(namespaces: &'a HashMap<String, String>, metrics: &'a [String]) -> EventRules<'a> {
+        EventRules { namespaces, metrics, now_ms: NOW, max_age_ms: 35 * 24 * HOUR_MS }
+    }
+
+    fn fixtures() -> (HashMap<String, String>, Vec<String>) {
+        let namespaces = HashMap::from([("web".to_owned(), "ns_1".to_owned()), ("ns_1".to_owned(), "ns_1".to_owned())]);
+        (namespaces, vec!["actions".to_owned(), "active_storage_gbh".to_owned()])
+    }
+
+    #[test]
+    fn the_content_hash_is_the_first_half_of_the_sha256_of_the_fields_in_lowercase_hex() {
+        // Stored hashes must never change: a resent event is compared with the one stored before.
+        // Python: hashlib.sha256(b"ns_1\0actions\0" b"42\0" b"1700000000000\0\0").hexdigest()[:32]
+        assert_eq!(content_hash("ns_1", "actions", 42, 1_700_000_000_000, None), "010e166c2aab0e06d1c70b1445c97a2e");
+    }
+
+    fn event() -> Value {
+        json!({"id": "e1", "namespace": "web", "metric": "actions", "quantity": 5, "timestamp": "2026-11-21T09:10:00Z"})
+    }
+
+    fn with(field: &str, value: Value) -> Value {
+        let mut e = event();
+        e[field] = value;
+        e
+    }
+
+    #[test]
+    fn a_valid_event_is_resolved_to_its_namespace_id_and_hour() {
+        let (ns, metrics) = fixtures();
+        let valid = check_event(&event(), &rules_with(&ns, &metrics)).unwrap();
+        assert_eq!(valid.namespace_id, "ns_1");
+        assert_eq!(valid.quantity, 5);
+        assert_eq!(valid.hour(), 1_795_251_600_000);
+        let by_id = check_event(&with("namespace", json!("ns_1")), &rules_with(&ns, &metrics)).unwrap();
+        assert_eq!(by_id.content_hash, valid.content_hash, "name and id are the same namespace");
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let (ns, metrics) = fixtures();
+        let rules = rules_with(&ns, &metrics);
+        let cases = [
+            (json!("not an object"), "event"),
+            (with("id", json!("")), "id"),
+            (with("id", json!(7)), "id"),
+            (with("namespace", json!("other-org-ns")), "namespace"),
+            (with("metric", json!("cpu")), "metric"),
+            (with("quantity", json!(-1)), "quantity"),
+            (with("quantity", json!(1.5)), "quantity"),
+            (with("quantity", json!(MAX_QUANTITY + 1)), "quantity"),
+            (with("quantity", json!("5")), "quantity"),
+            (with("timestamp", json!("yesterday")), "timestamp"),
+            (with("timestamp", json!("2026-11-21T09:36:00Z")), "timestamp"),
+            (with("timestamp", json!("2026-09-01T00:00:00Z")), "timestamp"),
+            (with("properties", json!({"k": 1})), "properties"),
+            (with("properties", json!([1])), "properties"),
+        ];
+        for (raw, field) in cases {
+            assert_eq!(check_event(&raw, &rules).unwrap_err().field, field, "{raw}");
+        }
+    }
+
+    #[test]
+    fn unknown_namespace_and_metric_say_so() {
+        let (ns, metrics) = fixtures();
+        let rules = rules_with(&ns, &metrics);
+        assert_eq!(check_event(&with("namespace", json!("x")), &rules).unwrap_err().reason, "unknown namespace");
+        assert_eq!(check_event(&with("metric", json!("x")), &rules).unwrap_err().reason, "unknown metric");
+    }
+
+    #[test]
+    fn a_timestamp_up_to_five_minutes_ahead_is_accepted() {
+        let (ns, metrics) = fixtures();
+        assert!(check_event(&with("timestamp", json!("2026-11-21T09:34:59Z")), &rules_with(&ns, &metrics)).is_ok());
+    }
+
+    #[test]
+    fn the_content_hash_ignores_the_order_of_properties_but_not_their_values() {
+        let (ns, metrics) = fixtures();
+        let rules = rules_with(&ns, &metrics);
+        let a = check_event(&with("properties", json!({"a": "1", "b": "2"})), &rules).unwrap();
+        let b = check_event(&with("properties", json!({"b": "2", "a": "1"})), &rules).unwrap();
+        let c = check_event(&with("properties", json!({"a": "1", "b": "3"})), &rules).unwrap();
+        assert_eq!(a.content_hash, b.content_hash);
+        assert_ne!(a.content_hash, c.content_hash);
+        let more = check_event(&with("quantity", json!(6)), &rules).unwrap();
+        assert_ne!(more.content_hash, check_event(&event(), &rules).unwrap().content_hash);
+    }
+
+    #[test]
+    fn hours_start_on_the_hour_also_before_1970() {
+        assert_eq!(hour_of(HOUR_MS + 1), HOUR_MS);
+        assert_eq!(hour_of(-1), -HOUR_MS);
+    }
+}
+
+/// The spans a usage view shows, each ending with the current hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageRange {
+    Last24Hours,
+    Last7Days,
+    BillingPeriod,
+}
+
+/// `[from, to)` in whole hours for a usage view, ending with the current hour.
+pub fn range_bounds(range: UsageRange, now_ms: i64) -> (i64, i64) {
+    let to = hour_of(now_ms) + HOUR_MS;
+    let from = match range {
+        UsageRange::Last24Hours => to - 24 * HOUR_MS,
+        UsageRange::Last7Days => to - 7 * 24 * HOUR_MS,
+        // Calendar months in UTC until subscriptions bring their own anchor day.
+        UsageRange::BillingPeriod => {
+            let now =
+                OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000)).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            let first = now.date().replace_day(1).unwrap_or(now.date()).midnight().assume_utc();
+            (first.unix_timestamp_nanos() / 1_000_000) as i64
+        }
+    };
+    (from, to)
+}
+
+/// A quantity in the metric's display unit: `units_per_display` of the stored unit make one.
+pub fn format_quantity(quantity: i64, units_per_display: i64) -> String {
+    if units_per_display <= 1 {
+        return quantity.to_string();
+    }
+    let digits = units_per_display.ilog10() as usize;
+    format!("{}.{:0digits$}", quantity / units_per_display, quantity % units_per_display)
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+
+    const NOW: i64 = 1_795_253_400_000; // 2026-11-21T09:30:00Z
+
+    #[test]
+    fn ranges_end_with_the_current_hour() {
+        assert_eq!(range_bounds(UsageRange::Last24Hours, NOW), (1_795_255_200_000 - 24 * HOUR_MS, 1_795_255_200_000));
+        let (from, to) = range_bounds(UsageRange::Last7Days, NOW);
+        assert_eq!((to - from) / HOUR_MS, 168);
+        assert_eq!(range_bounds(UsageRange::BillingPeriod, NOW).0, 1_793_491_200_000, "2026-11-01T00:00:00Z");
+    }
+
+    #[test]
+    fn quantities_are_shown_in_display_units_without_floats() {
+        assert_eq!(format_quantity(1234, 1), "1234");
+        assert_eq!(format_quantity(1234, 1000), "1.234");
+        assert_eq!(format_quantity(5, 1000), "0.005");
+    }
+}

@@ -1,0 +1,5 @@
+//! Usage: ingestion of events, hourly rollups, and the charts drawn from them.
+pub mod chart;
+pub mod db;
+pub mod domain;
+pub mod usage;

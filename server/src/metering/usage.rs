@@ -1,0 +1,325 @@
+//! Metering use cases: ingest a batch, roll dirty hours up, reconcile rollups with events.
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::metering::db::ingest_commits;
+use crate::metering::db::usage::{self, HourKey, KeyedTotal};
+use crate::metering::db::usage_copy;
+use crate::metering::domain::seen_ids::SeenIds;
+use crate::metering::domain::usage::{EventRules, Rejection, ValidEvent, check_event};
+use crate::store::Db;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum EventOutcome {
+    Accepted,
+    Duplicate,
+    Rejected { field: &'static str, reason: String },
+}
+
+fn conflict() -> EventOutcome {
+    EventOutcome::Rejected {
+        field: "id",
+        reason: "conflict: an event with this id and different content exists".into(),
+    }
+}
+
+impl From<Rejection> for EventOutcome {
+    fn from(r: Rejection) -> Self {
+        Self::Rejected { field: r.field, reason: r.reason }
+    }
+}
+
+/// (organization, namespace, metric, hour) of an accepted event, borrowed from its batch.
+type BorrowedHourKey<'b> = (&'b str, &'b str, &'b str, i64);
+
+/// A batch after its checks: the outcome of every event that was settled without the database,
+/// and the events still to be stored.
+pub struct CheckedBatch {
+    pub organization_id: String,
+    outcomes: Vec<Option<EventOutcome>>,
+    /// (index in the batch, event): the first occurrence of each id.
+    candidates: Vec<(usize, ValidEvent)>,
+    closed_before: i64,
+}
+
+impl CheckedBatch {
+    pub fn event_count(&self) -> usize {
+        self.candidates.len()
+    }
+}
+
+/// Checks every event of a batch against the organization's namespaces and the metrics catalog,
+/// and settles repeated ids inside the batch.
+pub async fn check_batch(
+    db: &Db,
+    organization_id: &str,
+    raw_events: &[Value],
+    max_age_ms: i64,
+) -> Result<CheckedBatch, Error> {
+    let mut conn = db.pool.acquire().await?;
+    let namespaces = usage::namespace_lookup(&mut conn, organization_id).await?;
+    let metrics = usage::metric_keys(&mut conn).await?;
+    let closed_before = usage::usage_closed_before(&mut conn, organization_id).await?;
+    drop(conn);
+    let rules = EventRules { namespaces: &namespaces, metrics: &metrics, now_ms: db.clock.now_ms(), max_age_ms };
+
+    let mut outcomes: Vec<Option<EventOutcome>> = vec![None; raw_events.len()];
+    let mut first_by_id: HashMap<String, usize> = HashMap::new();
+    let mut candidates: Vec<(usize, ValidEvent)> = Vec::with_capacity(raw_events.len());
+    for (index, raw) in raw_events.iter().enumerate() {
+        let event = match check_event(raw, &rules) {
+            Ok(event) => event,
+            Err(rejection) => {
+                outcomes[index] = Some(rejection.into());
+                continue;
+            }
+        };
+        // The first occurrence of an id is the one stored; later ones are compared to it.
+        match first_by_id.get(&event.event_id) {
+            None => {
+                first_by_id.insert(event.event_id.clone(), candidates.len());
+                candidates.push((index, event));
+            }
+            Some(&first) => {
+                let same = candidates[first].1.content_hash == event.content_hash;
+                outcomes[index] = Some(if same { EventOutcome::Duplicate } else { conflict() });
+            }
+        }
+    }
+    Ok(CheckedBatch { organization_id: organization_id.to_owned(), outcomes, candidates, closed_before })
+}
+
+impl CheckedBatch {
+    /// The events whose id the filter has seen (to be looked up) and the others (taken as new).
+    /// Without a filter, every id is looked up.
+    fn split_by(&self, seen_ids: Option<&Mutex<SeenIds>>) -> (Vec<&ValidEvent>, Vec<&ValidEvent>) {
+        let events = self.candidates.iter().map(|(_, event)| event);
+        match seen_ids.map(|ids| ids.lock().unwrap_or_else(PoisonError::into_inner)) {
+            Some(ids) => events.partition(|event| ids.may_contain(&self.organization_id, &event.event_id)),
+            None => (events.collect(), Vec::new()),
+        }
+    }
+
+    fn remember(&self, stored: &usage::StoredIds, seen_ids: Option<&Mutex<SeenIds>>) {
+        if let Some(ids) = seen_ids {
+            let mut ids = ids.lock().unwrap_or_else(PoisonError::into_inner);
+            for (_, event) in self.candidates.iter().filter(|(_, event)| stored.was_inserted(&event.event_id)) {
+                ids.insert(&self.organization_id, &event.event_id);
+            }
+        }
+    }
+
+    fn new_events(&self, commit_id: i64, now: i64) -> usage::NewEvents<'_> {
+        usage::NewEvents {
+            organization_id: &self.organization_id,
+            commit_id,
+            received_at: now,
+            closed_before: self.closed_before,
+        }
+    }
+
+    /// Every outcome once the batch is stored: new ids are accepted, known ids are duplicates or
+    /// conflicts. The hours of accepted events are added to `dirty`, borrowed: a commit's thousands
+    /// of events touch a few dozen hours, so keys are copied only once per hour.
+    fn settle<'b>(&'b self, stored: &usage::StoredIds, dirty: &mut BTreeSet<BorrowedHourKey<'b>>) -> Vec<EventOutcome> {
+        let mut outcomes = self.outcomes.clone();
+        for (index, event) in &self.candidates {
+            outcomes[*index] = Some(if stored.was_inserted(&event.event_id) {
+                dirty.insert((&self.organization_id, &event.namespace_id, &event.metric, event.hour()));
+                EventOutcome::Accepted
+            } else if stored.already_stored.get(&event.event_id) == Some(&event.content_hash) {
+                EventOutcome::Duplicate
+            } else {
+                conflict()
+            });
+        }
+        outcomes.into_iter().map(|o| o.unwrap_or_else(conflict)).collect()
+    }
+}
+
+/// One ingestion commit on either kind of transaction: `$sql` is the module with that
+/// connection's three steps. A macro, because a function generic over sqlx's executors makes the
+/// writer task's future not `Send` (a known limit of the compiler with such bounds).
+macro_rules! store_in {
+    ($tx:expr, $sql:ident, $batches:expr, $seen_ids:expr, $now:expr) => {{
+        let mut tx = $tx;
+        let commit_id = $sql::next_commit_id(&mut tx).await?;
+        let mut answers = Vec::with_capacity($batches.len());
+        let mut dirty = BTreeSet::new();
+        for batch in $batches {
+            let (seen, unseen) = batch.split_by($seen_ids);
+            let stored = $sql::insert_new_events(&mut tx, &batch.new_events(commit_id, $now), &seen, &unseen).await?;
+            // Before the next batch: a later batch of this commit must look up the ids this one stored.
+            batch.remember(&stored, $seen_ids);
+            answers.push(batch.settle(&stored, &mut dirty));
+        }
+        let dirty: Vec<HourKey> = dirty.into_iter().map(|(o, n, m, hour)| HourKey::of(o, n, m, hour)).collect();
+        $sql::mark_dirty(&mut tx, &dirty, commit_id, $now).await?;
+        if let Some((accepted, newest)) = commit_record($batches, &answers) {
+            ingest_commits::record_ingest_commit(accepted, newest, $now).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        answers
+    }};
+}
+
+/// Stores several checked batches in one transaction: one commit for all of them. Nothing is
+/// answered before that commit, so `accepted` always means durable. PostgreSQL's commit runs on a
+/// native connection and copies its rows; SQLite's inserts them under its one write lock. Only the
+/// ids `seen_ids` may have seen are looked up; without it, all are.
+pub async fn store_batches(
+    db: &Db,
+    batches: &[CheckedBatch],
+    seen_ids: Option<&Mutex<SeenIds>>,
+) -> Result<Vec<Vec<EventOutcome>>, Error> {
+    let now = db.clock.now_ms();
+    Ok(match &db.copying {
+        Some(pool) => store_in!(pool.begin().await?, usage_copy, batches, seen_ids, now),
+        None => store_in!(db.begin().await?, usage, batches, seen_ids, now),
+    })
+}
+
+/// (events accepted, newest event time) for the record of an ingestion commit that accepted any.
+fn commit_record(batches: &[CheckedBatch], answers: &[Vec<EventOutcome>]) -> Option<(i64, i64)> {
+    let accepted = answers.iter().flatten().filter(|o| matches!(o, EventOutcome::Accepted)).count();
+    let newest = batches.iter().flat_map(|b| &b.candidates).map(|(_, e)| e.occurred_at).max()?;
+    (accepted > 0).then_some((accepted as i64, newest))
+}
+
+/// One pass of the rollup worker: recompute the parts of up to `limit` marks, oldest first, from
+/// their events, then the totals of their hours in one write transaction. Parts of commits at or
+/// below `fold_through` (commits whose transactions have ended) may be folded. Returns the number
+/// of marks and the organizations whose totals changed, so live views can refresh.
+pub async fn roll_up_dirty_hours(
+    db: &Db,
+    limit: i64,
+    fold_through: Option<i64>,
+) -> Result<(usize, Vec<String>), Error> {
+    store_rollup(db, read_dirty_parts(db, limit).await?, fold_through).await
+}
+
+/// What a rollup pass reads before it writes: the oldest marks, in key order, and their commits'
+/// sums. A committed commit's events never change, so this needs no write lock.
+pub struct RollupReading {
+    marks: Vec<usage::DirtyPart>,
+    parts: Vec<usage::PartTotal>,
+}
+
+pub async fn read_dirty_parts(db: &Db, limit: i64) -> Result<RollupReading, Error> {
+    let mut conn = db.pool.acquire().await?;
+    let mut marks = usage::oldest_dirty_parts(&mut conn, limit).await?;
+    if marks.is_empty() {
+        return Ok(RollupReading { marks, parts: Vec::new() });
+    }
+    // Key order: concurrent instances (PostgreSQL) then lock hours in one order and cannot deadlock.
+    marks.sort_by_cached_key(|mark| (mark.key(), mark.commit_id));
+    let parts = usage::part_totals(&mut conn, &marks).await?;
+    Ok(RollupReading { marks, parts })
+}
+
+/// The write half of a rollup pass, in one transaction.
+pub async fn store_rollup(
+    db: &Db,
+    RollupReading { marks, parts }: RollupReading,
+    fold_through: Option<i64>,
+) -> Result<(usize, Vec<String>), Error> {
+    if marks.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    let mut tx = db.begin().await?;
+    usage::store_parts(&mut tx, &marks, &parts, fold_through, db.clock.now_ms()).await?;
+    tx.commit().await?;
+    let mut organizations: Vec<String> = marks.iter().map(|mark| mark.organization_id.clone()).collect();
+    organizations.dedup();
+    Ok((marks.len(), organizations))
+}
+
+/// The number of the newest ingestion commit begun so far.
+pub async fn last_commit_id(db: &Db) -> Result<i64, Error> {
+    usage::last_commit_id(&mut *db.pool.acquire().await?).await
+}
+
+/// "Usage complete through": every event ingested before this instant is in the rollups.
+pub async fn complete_through(db: &Db, organization_id: &str) -> Result<i64, Error> {
+    let mut conn = db.pool.acquire().await?;
+    Ok(match usage::oldest_pending_mark(&mut conn, organization_id).await? {
+        Some(marked_at) => marked_at - 1,
+        None => db.clock.now_ms(),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    pub organization_id: String,
+    pub namespace_id: String,
+    pub metric: String,
+    /// The hour, or the day for daily sums.
+    pub at: i64,
+    pub level: &'static str,
+    pub from_events: i64,
+    pub from_rollups: i64,
+}
+
+/// Recomputes hourly and daily totals from the events in `[from, to)` and compares them with the
+/// stored rollups. Hours still marked for rollup are behind by design and left out (their count
+/// is returned beside the mismatches).
+pub async fn reconcile(db: &Db, from: i64, to: i64) -> Result<(Vec<Mismatch>, usize), Error> {
+    let mut conn = db.pool.acquire().await?;
+    let pending: HashSet<HourKey> = usage::dirty_keys(&mut conn, from, to).await?.into_iter().collect();
+    let settled = |rows: Vec<KeyedTotal>| -> Vec<KeyedTotal> {
+        rows.into_iter()
+            .filter(|r| {
+                !pending.contains(&HourKey {
+                    organization_id: r.organization_id.clone(),
+                    namespace_id: r.namespace_id.clone(),
+                    metric: r.metric.clone(),
+                    hour: r.hour,
+                })
+            })
+            .collect()
+    };
+    let events = settled(usage::event_sums(&mut conn, from, to).await?);
+    let rollups = settled(usage::stored_rollups(&mut conn, from, to).await?);
+    let mut mismatches = compare(&events, &rollups, "hour", |hour| hour);
+    mismatches.extend(compare(&events, &rollups, "day", |hour| hour.div_euclid(86_400_000) * 86_400_000));
+    Ok((mismatches, pending.len()))
+}
+
+fn compare(
+    events: &[KeyedTotal],
+    rollups: &[KeyedTotal],
+    level: &'static str,
+    bucket: impl Fn(i64) -> i64,
+) -> Vec<Mismatch> {
+    type Key = (String, String, String, i64);
+    let sum = |rows: &[KeyedTotal]| {
+        let mut totals: BTreeMap<Key, i64> = BTreeMap::new();
+        for r in rows {
+            *totals
+                .entry((r.organization_id.clone(), r.namespace_id.clone(), r.metric.clone(), bucket(r.hour)))
+                .or_default() += r.total;
+        }
+        totals
+    };
+    let (from_events, from_rollups) = (sum(events), sum(rollups));
+    let keys: std::collections::BTreeSet<&Key> = from_events.keys().chain(from_rollups.keys()).collect();
+    keys.into_iter()
+        .filter_map(|key| {
+            let (e, r) = (from_events.get(key).copied().unwrap_or(0), from_rollups.get(key).copied().unwrap_or(0));
+            (e != r).then(|| Mismatch {
+                organization_id: key.0.clone(),
+                namespace_id: key.1.clone(),
+                metric: key.2.clone(),
+                at: key.3,
+                level,
+                from_events: e,
+                from_rollups: r,
+            })
+        })
+        .collect()
+}

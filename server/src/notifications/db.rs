@@ -1,0 +1,77 @@
+//! The outbox of customer notifications: written with their cause, delivered after commit.
+use sqlx::{AnyConnection, FromRow};
+
+use crate::error::Error;
+use crate::shared::ids::{IdKind, new_id};
+
+pub struct NewNotification<'a> {
+    pub organization_id: &'a str,
+    pub kind: &'a str,
+    /// With `kind`, unique: a step that runs again does not notify twice.
+    pub reference: &'a str,
+    pub recipient: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+}
+
+pub async fn enqueue(conn: &mut AnyConnection, notification: &NewNotification<'_>, now: i64) -> Result<(), Error> {
+    sqlx::query(
+        "insert into notifications (id, organization_id, kind, reference, recipient, subject, body, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (kind, reference) do nothing",
+    )
+    .bind(new_id(IdKind::Notification, now))
+    .bind(notification.organization_id)
+    .bind(notification.kind)
+    .bind(notification.reference)
+    .bind(notification.recipient)
+    .bind(notification.subject)
+    .bind(notification.body)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct NotificationRow {
+    pub id: String,
+    pub organization_id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+    pub delivery: Option<String>,
+}
+
+const NOTIFICATION_COLUMNS: &str =
+    "id, organization_id, kind, recipient, subject, body, created_at, delivered_at, delivery";
+
+pub async fn undelivered(conn: &mut AnyConnection, limit: i64) -> Result<Vec<NotificationRow>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "select {NOTIFICATION_COLUMNS} from notifications where delivered_at is null order by created_at limit $1"
+    ))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn mark_delivered(conn: &mut AnyConnection, id: &str, delivery: &str, now: i64) -> Result<(), Error> {
+    sqlx::query("update notifications set delivered_at = $1, delivery = $2 where id = $3 and delivered_at is null")
+        .bind(now)
+        .bind(delivery)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn notifications_of(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<NotificationRow>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "select {NOTIFICATION_COLUMNS} from notifications where organization_id = $1 order by created_at desc, id desc"
+    ))
+    .bind(organization_id)
+    .fetch_all(conn)
+    .await?)
+}

@@ -1,0 +1,252 @@
+//! Who pays with what (payment profiles) and every charge attempt (payments).
+use sqlx::{AnyConnection, FromRow};
+
+use crate::error::Error;
+use crate::payments::domain::card::CardDetails;
+use crate::payments::domain::status::PaymentStatus;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PaymentProfileRow {
+    pub organization_id: String,
+    pub channel: String,
+    pub customer_id: String,
+    pub payment_method_id: Option<String>,
+    pub brand: Option<String>,
+    pub last4: Option<String>,
+    pub exp_month: Option<i64>,
+    pub exp_year: Option<i64>,
+    pub method_set_at: i64,
+    pub updated_at: i64,
+}
+
+const PROFILE_COLUMNS: &str = "organization_id, channel, customer_id, payment_method_id, brand, last4, exp_month, exp_year, method_set_at, updated_at";
+
+pub async fn profile_of(conn: &mut AnyConnection, organization_id: &str) -> Result<Option<PaymentProfileRow>, Error> {
+    Ok(sqlx::query_as(&format!("select {PROFILE_COLUMNS} from payment_profiles where organization_id = $1"))
+        .bind(organization_id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub async fn profile_by_customer(
+    conn: &mut AnyConnection,
+    channel: &str,
+    customer_id: &str,
+) -> Result<Option<PaymentProfileRow>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "select {PROFILE_COLUMNS} from payment_profiles where channel = $1 and customer_id = $2"
+    ))
+    .bind(channel)
+    .bind(customer_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn insert_profile(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    channel: &str,
+    customer_id: &str,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "insert into payment_profiles (organization_id, channel, customer_id, updated_at) values ($1, $2, $3, $4)
+         on conflict (organization_id) do nothing",
+    )
+    .bind(organization_id)
+    .bind(channel)
+    .bind(customer_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Makes `card` the default unless a change the processor made later is already stored.
+/// Returns whether it was set.
+pub async fn set_default_method(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    card: &CardDetails,
+    set_at: i64,
+    now: i64,
+) -> Result<bool, Error> {
+    let updated = sqlx::query(
+        "update payment_profiles set payment_method_id = $1, brand = $2, last4 = $3, exp_month = $4, exp_year = $5,
+             method_set_at = $6, updated_at = $7
+         where organization_id = $8 and method_set_at <= $6",
+    )
+    .bind(&card.payment_method_id)
+    .bind(&card.brand)
+    .bind(&card.last4)
+    .bind(card.exp_month)
+    .bind(card.exp_year)
+    .bind(set_at)
+    .bind(now)
+    .bind(organization_id)
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PaymentRow {
+    pub id: String,
+    pub invoice_id: String,
+    pub organization_id: String,
+    pub attempt: i64,
+    pub idempotency_key: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub payment_method_id: String,
+    pub status: String,
+    pub processor_payment_id: Option<String>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub refunded_minor: i64,
+    pub trigger: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl PaymentRow {
+    pub fn status(&self) -> Result<PaymentStatus, Error> {
+        PaymentStatus::parse(&self.status).ok_or_else(|| Error::Corrupt(format!("payment status {:?}", self.status)))
+    }
+}
+
+const PAYMENT_COLUMNS: &str = "id, invoice_id, organization_id, attempt, idempotency_key, amount_minor, currency,
+    payment_method_id, status, processor_payment_id, failure_code, failure_message, refunded_minor, trigger, created_at, updated_at";
+
+pub async fn insert_payment(conn: &mut AnyConnection, payment: &PaymentRow) -> Result<(), Error> {
+    sqlx::query(&format!(
+        "insert into payments ({PAYMENT_COLUMNS})
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+    ))
+    .bind(&payment.id)
+    .bind(&payment.invoice_id)
+    .bind(&payment.organization_id)
+    .bind(payment.attempt)
+    .bind(&payment.idempotency_key)
+    .bind(payment.amount_minor)
+    .bind(&payment.currency)
+    .bind(&payment.payment_method_id)
+    .bind(&payment.status)
+    .bind(&payment.processor_payment_id)
+    .bind(&payment.failure_code)
+    .bind(&payment.failure_message)
+    .bind(payment.refunded_minor)
+    .bind(&payment.trigger)
+    .bind(payment.created_at)
+    .bind(payment.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn payments_of_invoice(conn: &mut AnyConnection, invoice_id: &str) -> Result<Vec<PaymentRow>, Error> {
+    Ok(sqlx::query_as(&format!("select {PAYMENT_COLUMNS} from payments where invoice_id = $1 order by attempt"))
+        .bind(invoice_id)
+        .fetch_all(conn)
+        .await?)
+}
+
+pub async fn payments_of(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<PaymentRow>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "select {PAYMENT_COLUMNS} from payments where organization_id = $1 order by created_at desc, attempt desc"
+    ))
+    .bind(organization_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn payment(conn: &mut AnyConnection, id: &str) -> Result<Option<PaymentRow>, Error> {
+    Ok(sqlx::query_as(&format!("select {PAYMENT_COLUMNS} from payments where id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub async fn payment_by_key(conn: &mut AnyConnection, idempotency_key: &str) -> Result<Option<PaymentRow>, Error> {
+    Ok(sqlx::query_as(&format!("select {PAYMENT_COLUMNS} from payments where idempotency_key = $1"))
+        .bind(idempotency_key)
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub async fn payment_by_processor_id(
+    conn: &mut AnyConnection,
+    processor_payment_id: &str,
+) -> Result<Option<PaymentRow>, Error> {
+    Ok(sqlx::query_as(&format!("select {PAYMENT_COLUMNS} from payments where processor_payment_id = $1"))
+        .bind(processor_payment_id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// Settles an attempt: a failure only a pending one, a success a pending or failed one (a
+/// PaymentIntent that failed can still succeed; one that succeeded never fails). Returns false
+/// when nothing changed.
+pub async fn settle(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+    status: PaymentStatus,
+    processor_payment_id: Option<&str>,
+    failure: Option<(&str, &str)>,
+    now: i64,
+) -> Result<bool, Error> {
+    let updated = sqlx::query(
+        "update payments set status = $1, processor_payment_id = coalesce($2, processor_payment_id),
+             failure_code = $3, failure_message = $4, updated_at = $5
+         where id = $6 and (status = 'pending' or (status = 'failed' and $1 = 'succeeded'))",
+    )
+    .bind(status.as_str())
+    .bind(processor_payment_id)
+    .bind(failure.map(|f| f.0))
+    .bind(failure.map(|f| f.1))
+    .bind(now)
+    .bind(payment_id)
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+/// Remembers the processor's id of an attempt it accepted but has not finished.
+pub async fn set_processor_id(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+    processor_payment_id: &str,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query("update payments set processor_payment_id = $1, updated_at = $2 where id = $3 and status = 'pending'")
+        .bind(processor_payment_id)
+        .bind(now)
+        .bind(payment_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Raises the refunded amount to the processor's cumulative figure; returns what it added.
+pub async fn record_refunded(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+    refunded_total_minor: i64,
+    now: i64,
+) -> Result<i64, Error> {
+    let before: i64 = sqlx::query_scalar("select refunded_minor from payments where id = $1")
+        .bind(payment_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if refunded_total_minor <= before {
+        return Ok(0);
+    }
+    sqlx::query("update payments set refunded_minor = $1, updated_at = $2 where id = $3 and refunded_minor = $4")
+        .bind(refunded_total_minor)
+        .bind(now)
+        .bind(payment_id)
+        .bind(before)
+        .execute(conn)
+        .await?;
+    Ok(refunded_total_minor - before)
+}

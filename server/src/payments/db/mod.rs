@@ -1,0 +1,5 @@
+//! The SQL of payments.
+pub mod attempts;
+pub mod collections;
+pub mod stripe_events;
+pub mod test_mode;

@@ -1,0 +1,21 @@
+//! One pass of the payments job, which demo data and tests also run directly.
+use crate::error::Error;
+use crate::notifications::delivery::{Outbox, deliver_notifications};
+use crate::payments::collection::{Collector, run_collections};
+use crate::payments::processor_events::process_inbox;
+use crate::store::Db;
+
+/// One pass at the store's "now": webhook events first (they may settle charges), then due
+/// collection steps, then the notifications they wrote.
+pub async fn run_payments_pass(db: &Db, collector: &Collector, outbox: &Outbox) -> Result<(), Error> {
+    let now = db.clock.now_ms();
+    let inbox = process_inbox(db, collector, now).await?;
+    if inbox.processed + inbox.failed + inbox.parked > 0 {
+        tracing::info!(?inbox, "webhook inbox");
+    }
+    let collections = run_collections(db, collector, now).await?;
+    if collections.steps > 0 {
+        tracing::info!(?collections, "collections");
+    }
+    deliver_notifications(db, outbox, now).await
+}

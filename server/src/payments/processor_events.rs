@@ -1,0 +1,291 @@
+//! Processing the webhook inbox: what each Stripe event (or the test-mode processor's copy of
+//! one) changes. Every handler is safe to run twice and in any order: attempts settle once, a
+//! paid invoice never goes back, and an older payment-method change never replaces a newer one.
+use serde_json::Value;
+
+use crate::billing::db::ledger::{self, PostingCause};
+use crate::billing::domain::ledger::Posting;
+use crate::error::Error;
+use crate::payments::collection::{Collector, payment_succeeded, retry_now};
+use crate::payments::db::attempts::{self, PaymentRow};
+use crate::payments::db::stripe_events::{self, ClaimedEvent};
+use crate::payments::domain::status::{InboxStatus, PaymentStatus};
+use crate::store::Db;
+
+/// A claimed event is ours until this lapses; then another worker may take it again.
+const PROCESSING_LEASE_MS: i64 = 2 * 60_000;
+/// After this many failed attempts an event is parked for a person to look at.
+pub const MAX_ATTEMPTS: i64 = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    Processed,
+    /// Not an event we act on, or about an object that is not ours.
+    Ignored,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct InboxReport {
+    pub processed: usize,
+    pub ignored: usize,
+    pub failed: usize,
+    pub parked: usize,
+}
+
+/// Processes every event that is due, oldest first.
+pub async fn process_inbox(db: &Db, collector: &Collector, now: i64) -> Result<InboxReport, Error> {
+    let mut report = InboxReport::default();
+    loop {
+        let due = stripe_events::due_events(&mut *db.pool.acquire().await?, now, 100).await?;
+        if due.is_empty() {
+            return Ok(report);
+        }
+        let mut progressed = false;
+        for id in due {
+            if let Some(status) = process_event(db, collector, &id, now).await? {
+                progressed = true;
+                match status {
+                    InboxStatus::Processed => report.processed += 1,
+                    InboxStatus::Ignored => report.ignored += 1,
+                    InboxStatus::Parked => report.parked += 1,
+                    InboxStatus::Failed | InboxStatus::Pending => report.failed += 1,
+                }
+            }
+        }
+        if !progressed {
+            return Ok(report);
+        }
+    }
+}
+
+/// Claims and processes one event; answers the status it ended in, or None when it was not
+/// due or another worker has it.
+pub async fn process_event(db: &Db, collector: &Collector, id: &str, now: i64) -> Result<Option<InboxStatus>, Error> {
+    let claimed =
+        stripe_events::claim_event(&mut *db.pool.acquire().await?, id, now, now + PROCESSING_LEASE_MS).await?;
+    let Some(event) = claimed else { return Ok(None) };
+    let outcome = handle(db, collector, &event, now).await;
+    let (status, error, next_attempt_at) = match outcome {
+        Ok(Handled::Processed) => (InboxStatus::Processed, None, now),
+        Ok(Handled::Ignored) => (InboxStatus::Ignored, None, now),
+        Err(error) if event.attempts >= MAX_ATTEMPTS => (InboxStatus::Parked, Some(error.to_string()), now),
+        Err(error) => (InboxStatus::Failed, Some(error.to_string()), now + backoff_ms(event.attempts)),
+    };
+    if let Some(error) = &error {
+        tracing::warn!(event = %event.id, r#type = %event.event_type, attempts = event.attempts, %error, status = status.as_str(), "stripe event failed");
+    }
+    let organization = organization_of(db, collector, &event.payload).await;
+    let settlement = stripe_events::Settlement {
+        status,
+        error: error.as_deref(),
+        next_attempt_at,
+        organization_id: organization.as_deref(),
+    };
+    stripe_events::settle_event(&mut *db.pool.acquire().await?, &event.id, &settlement, now).await?;
+    Ok(Some(status))
+}
+
+/// 30 s, 1 min, 2 min, … capped at an hour.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    (30_000i64 << attempts.clamp(1, 20).saturating_sub(1)).min(3_600_000)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum EventError {
+    #[error("the event has no {0}")]
+    Missing(&'static str),
+    #[error("the payload is not JSON: {0}")]
+    NotJson(String),
+}
+
+impl From<EventError> for Error {
+    fn from(error: EventError) -> Self {
+        Error::Corrupt(error.to_string())
+    }
+}
+
+async fn handle(db: &Db, collector: &Collector, event: &ClaimedEvent, now: i64) -> Result<Handled, Error> {
+    let payload: Value = serde_json::from_str(&event.payload).map_err(|e| EventError::NotJson(e.to_string()))?;
+    let object = payload.pointer("/data/object").ok_or(EventError::Missing("data.object"))?;
+    let created_ms = event.created * 1000;
+    match event.event_type.as_str() {
+        "payment_intent.succeeded" | "charge.succeeded" => {
+            let Some(payment) = our_payment(db, object).await? else { return Ok(Handled::Ignored) };
+            let processor_id = payment_intent_id(object).ok_or(EventError::Missing("payment intent id"))?;
+            let mut tx = db.begin().await?;
+            payment_succeeded(&mut tx, &payment, processor_id, now).await?;
+            tx.commit().await?;
+            Ok(Handled::Processed)
+        }
+        "payment_intent.payment_failed" | "charge.failed" => {
+            let Some(payment) = our_payment(db, object).await? else { return Ok(Handled::Ignored) };
+            let error = object.get("last_payment_error").filter(|e| !e.is_null());
+            let code = error
+                .and_then(|e| e.get("decline_code").or_else(|| e.get("code")))
+                .or_else(|| object.get("failure_code"))
+                .and_then(Value::as_str)
+                .unwrap_or("card_declined");
+            let message = error
+                .and_then(|e| e.get("message"))
+                .or_else(|| object.get("failure_message"))
+                .and_then(Value::as_str)
+                .unwrap_or("The payment failed.");
+            // Settling only a pending attempt: a late failure never undoes a success.
+            let mut conn = db.pool.acquire().await?;
+            attempts::settle(
+                &mut conn,
+                &payment.id,
+                PaymentStatus::Failed,
+                payment_intent_id(object),
+                Some((code, message)),
+                now,
+            )
+            .await?;
+            Ok(Handled::Processed)
+        }
+        "charge.refunded" => {
+            let Some(payment) = our_payment(db, object).await? else { return Ok(Handled::Ignored) };
+            let refunded =
+                object.get("amount_refunded").and_then(Value::as_i64).ok_or(EventError::Missing("amount_refunded"))?;
+            let charge = object.get("id").and_then(Value::as_str).ok_or(EventError::Missing("id"))?;
+            let mut tx = db.begin().await?;
+            let added =
+                attempts::record_refunded(&mut tx, &payment.id, refunded.min(payment.amount_minor), now).await?;
+            if added > 0 {
+                let reference = format!("{charge}:{refunded}");
+                let cause = PostingCause {
+                    organization_id: &payment.organization_id,
+                    kind: "payment.refunded",
+                    reference: &reference,
+                    at: now,
+                };
+                ledger::post(&mut tx, cause, Posting::payment_refunded(added)?).await?;
+            }
+            tx.commit().await?;
+            Ok(Handled::Processed)
+        }
+        "setup_intent.succeeded" => {
+            let method = object.get("payment_method").and_then(id_of).ok_or(EventError::Missing("payment_method"))?;
+            new_default_method(db, collector, object, method, created_ms, now).await
+        }
+        "customer.updated" => {
+            let method = object.pointer("/invoice_settings/default_payment_method").and_then(id_of);
+            match method {
+                Some(method) => new_default_method(db, collector, object, method, created_ms, now).await,
+                None => Ok(Handled::Ignored),
+            }
+        }
+        // Stripe also sends `setup_intent.succeeded` for a Checkout Session in setup mode, which
+        // carries the payment method; the session itself only confirms it.
+        "checkout.session.completed" if object.get("mode").and_then(Value::as_str) == Some("setup") => {
+            Ok(Handled::Processed)
+        }
+        // The method's details are read when it becomes the default; attaching alone changes nothing.
+        "payment_method.attached" => Ok(Handled::Processed),
+        _ => Ok(Handled::Ignored),
+    }
+}
+
+/// The customer has a new default method: store it unless a later change is stored, then retry
+/// what they owe at once.
+async fn new_default_method(
+    db: &Db,
+    collector: &Collector,
+    object: &Value,
+    method: &str,
+    set_at: i64,
+    now: i64,
+) -> Result<Handled, Error> {
+    let customer = object
+        .get("customer")
+        .and_then(id_of)
+        .or_else(|| {
+            (object.get("object").and_then(Value::as_str) == Some("customer"))
+                .then(|| object.get("id").and_then(Value::as_str))
+                .flatten()
+        })
+        .ok_or(EventError::Missing("customer"))?;
+    let mut conn = db.pool.acquire().await?;
+    let Some(profile) = attempts::profile_by_customer(&mut conn, collector.channel_name, customer).await? else {
+        return Ok(Handled::Ignored);
+    };
+    drop(conn);
+    if profile.payment_method_id.as_deref() != Some(method) {
+        let card = collector.channel.payment_method(method).await?;
+        let mut conn = db.pool.acquire().await?;
+        if !attempts::set_default_method(&mut conn, &profile.organization_id, &card, set_at, now).await? {
+            // A later change is already stored: this older one changes nothing.
+            return Ok(Handled::Processed);
+        }
+    }
+    // Keyed by the method: if this event runs again (after a crash), so does the same charge.
+    let key = format!("method-{method}");
+    let results = retry_now(db, collector, &profile.organization_id, Some(&key), now).await?;
+    tracing::info!(organization = %profile.organization_id, retried = results.len(), "payment method updated");
+    Ok(Handled::Processed)
+}
+
+/// The customer an event is about, for the staff view of that customer: by our payment, else by
+/// the processor's customer id. Only a label, so a failed lookup leaves it unknown.
+async fn organization_of(db: &Db, collector: &Collector, payload: &str) -> Option<String> {
+    let payload: Value = serde_json::from_str(payload).ok()?;
+    let object = payload.pointer("/data/object")?;
+    if let Ok(Some(payment)) = our_payment(db, object).await {
+        return Some(payment.organization_id);
+    }
+    let customer = match object.get("object").and_then(Value::as_str) {
+        Some("customer") => object.get("id").and_then(Value::as_str),
+        _ => object.get("customer").and_then(id_of),
+    }?;
+    let mut conn = db.pool.acquire().await.ok()?;
+    let profile = attempts::profile_by_customer(&mut conn, collector.channel_name, customer).await.ok()??;
+    Some(profile.organization_id)
+}
+
+/// The attempt an event is about: by our id in the metadata, else by the processor's id.
+async fn our_payment(db: &Db, object: &Value) -> Result<Option<PaymentRow>, Error> {
+    let mut conn = db.pool.acquire().await?;
+    if let Some(id) = object.pointer("/metadata/payment_id").and_then(Value::as_str)
+        && let Some(payment) = attempts::payment(&mut conn, id).await?
+    {
+        return Ok(Some(payment));
+    }
+    match payment_intent_id(object) {
+        Some(id) => attempts::payment_by_processor_id(&mut conn, id).await,
+        None => Ok(None),
+    }
+}
+
+/// A PaymentIntent's own id, or the one a Charge belongs to.
+fn payment_intent_id(object: &Value) -> Option<&str> {
+    match object.get("object").and_then(Value::as_str) {
+        Some("charge") => object.get("payment_intent").and_then(id_of),
+        _ => object.get("id").and_then(Value::as_str),
+    }
+}
+
+/// Stripe sends a related object as its id, or expanded as an object with an `id`.
+fn id_of(value: &Value) -> Option<&str> {
+    value.as_str().or_else(|| value.get("id").and_then(Value::as_str))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_30_seconds_up_to_an_hour() {
+        assert_eq!(backoff_ms(1), 30_000);
+        assert_eq!(backoff_ms(2), 60_000);
+        assert_eq!(backoff_ms(4), 240_000);
+        assert_eq!(backoff_ms(12), 3_600_000);
+    }
+
+    #[test]
+    fn related_objects_are_read_as_ids_or_expanded() {
+        let charge = serde_json::json!({ "object": "charge", "id": "ch_1", "payment_intent": { "id": "pi_1" } });
+        assert_eq!(payment_intent_id(&charge), Some("pi_1"));
+        let intent = serde_json::json!({ "object": "payment_intent", "id": "pi_2" });
+        assert_eq!(payment_intent_id(&intent), Some("pi_2"));
+    }
+}

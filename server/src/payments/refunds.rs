@@ -1,0 +1,68 @@
+//! Refunds by staff: through the payment channel under an idempotency key from the form, audited;
+//! the books follow the processor's `charge.refunded` event, like a refund made in its dashboard.
+use app::api::error::AppError;
+use serde_json::json;
+
+use crate::accounts::audit::{MAX_KEY_LEN, reason_of};
+use crate::accounts::db::audit::{AuditEntry, append_audit};
+use crate::error::Error;
+use crate::payments::channel::ChannelError;
+use crate::payments::collection::Collector;
+use crate::payments::db::attempts;
+use crate::payments::domain::status::PaymentStatus;
+use crate::payments::processor_events::process_inbox;
+use crate::shared::money::{format_minor, parse_minor};
+use crate::store::Db;
+
+pub struct RefundRequest<'a> {
+    pub payment_id: &'a str,
+    pub amount: &'a str,
+    pub reason: &'a str,
+    pub idempotency_key: &'a str,
+}
+
+pub async fn refund_payment(
+    db: &Db,
+    collector: &Collector,
+    admin: &str,
+    request: &RefundRequest<'_>,
+) -> Result<(), Error> {
+    let amount = parse_minor(request.amount).map_err(|reason| AppError::invalid("amount", reason))?;
+    if amount <= 0 {
+        return Err(AppError::invalid("amount", "must be more than zero").into());
+    }
+    let reason = reason_of(request.reason)?;
+    if request.idempotency_key.is_empty() || request.idempotency_key.len() > MAX_KEY_LEN {
+        return Err(AppError::invalid("idempotency_key", format!("must be 1 to {MAX_KEY_LEN} characters")).into());
+    }
+    let mut conn = db.pool.acquire().await?;
+    let payment = attempts::payment(&mut conn, request.payment_id).await?.ok_or(AppError::NotFound)?;
+    let processor_id = match (payment.status()?, &payment.processor_payment_id) {
+        (PaymentStatus::Succeeded, Some(id)) => id.clone(),
+        _ => return Err(AppError::conflict("payment_id", "only a succeeded payment can be refunded").into()),
+    };
+    let left = payment.amount_minor - payment.refunded_minor;
+    if amount > left {
+        return Err(AppError::invalid("amount", format!("must not exceed what is left: {}", format_minor(left))).into());
+    }
+    drop(conn);
+    let key = format!("refund-{}", request.idempotency_key);
+    let refund_id = collector.channel.refund(&processor_id, amount, &key).await.map_err(|e| match e {
+        ChannelError::Refused(message) => AppError::conflict("amount", message).into(),
+        other => Error::from(other),
+    })?;
+    let now = db.clock.now_ms();
+    let audit = AuditEntry {
+        organization_id: Some(&payment.organization_id),
+        actor: admin,
+        action: "payment.refund",
+        target: &payment.id,
+        before: Some(json!({ "refunded_minor": payment.refunded_minor })),
+        after: Some(json!({ "refund": refund_id, "amount_minor": amount })),
+        reason: Some(reason),
+    };
+    append_audit(&mut *db.pool.acquire().await?, audit, now).await?;
+    // The refund's event is usually waiting already (always in test mode): apply it now.
+    process_inbox(db, collector, now).await?;
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! What customers and staff see of payments: the card on file, the dunning banner with its
+//! timeline, payment history, and the mail log.
+use app::api::dto::payments::{
+    BillingStatus, CardView, NotificationView, ParkedEvent, PastDueInvoice, PaymentMethodPage, PaymentView,
+    TimelineEntry,
+};
+use app::api::error::AppError;
+
+use crate::billing::db::invoices;
+use crate::billing::db::subscriptions::subscription_of;
+use crate::billing::domain::subscription::SubscriptionStatus;
+use crate::error::Error;
+use crate::notifications::db::notifications_of;
+use crate::payments::db::attempts::{self, PaymentRow};
+use crate::payments::db::collections::{events_of, open_collections_of};
+use crate::payments::domain::dunning::{DAY_MS, DunningPolicy, DunningStep};
+use crate::payments::domain::status::{CollectionStatus, PaymentStatus};
+use crate::shared::money::format_money;
+use crate::shared::time::display_ms;
+use crate::store::Db;
+
+pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &str) -> Result<BillingStatus, Error> {
+    let mut conn = db.pool.acquire().await?;
+    let now = db.clock.now_ms();
+    let subscription_status =
+        subscription_of(&mut conn, organization_id).await?.map_or_else(|| "none".to_owned(), |s| s.status);
+    let suspended = subscription_status == SubscriptionStatus::Suspended.as_str();
+    let events = events_of(&mut conn, organization_id).await?;
+    let mut past_due = Vec::new();
+    for collection in open_collections_of(&mut conn, organization_id).await? {
+        if collection.status()? != CollectionStatus::PastDue {
+            continue;
+        }
+        let invoice = invoices::invoice(&mut conn, &collection.invoice_id).await?.ok_or(AppError::NotFound)?;
+        let started = collection.dunning_started_at.unwrap_or(collection.updated_at);
+        let next_retry = match policy.step(collection.dunning_step as usize) {
+            Some(DunningStep::Retry { .. }) => Some(display_ms(collection.next_run_at)),
+            _ => None,
+        };
+        let suspends_at = policy.suspension_day().map(|day| started + i64::from(day) * DAY_MS);
+        past_due.push(PastDueInvoice {
+            invoice_id: invoice.id.clone(),
+            number: invoice.number.clone().unwrap_or_else(|| invoice.id.clone()),
+            amount_due: format_money(invoice.amount_due_minor, &invoice.currency),
+            next_retry,
+            suspends_in_days: suspends_at
+                .filter(|&at| !suspended && at > now)
+                .map(|at| (at - now + DAY_MS - 1) / DAY_MS),
+            cancels_on: Some(display_ms(started + i64::from(policy.cancel_day()) * DAY_MS)),
+            timeline: events
+                .iter()
+                .filter(|e| e.invoice_id == invoice.id)
+                .map(|e| TimelineEntry { at: display_ms(e.at), kind: e.kind.clone(), detail: e.detail.clone() })
+                .collect(),
+        });
+    }
+    let last_failure = attempts::payments_of(&mut conn, organization_id)
+        .await?
+        .into_iter()
+        .find(|p| p.status().is_ok_and(|s| s != PaymentStatus::Pending))
+        .filter(|p| p.status().is_ok_and(|s| s == PaymentStatus::Failed))
+        .and_then(|p| p.failure_message);
+    Ok(BillingStatus { subscription_status, suspended, past_due, last_failure })
+}
+
+pub async fn payment_method_page(
+    db: &Db,
+    policy: &DunningPolicy,
+    test_mode: bool,
+    organization_id: &str,
+) -> Result<PaymentMethodPage, Error> {
+    let status = billing_status(db, policy, organization_id).await?;
+    let mut conn = db.pool.acquire().await?;
+    let card = attempts::profile_of(&mut conn, organization_id).await?.and_then(|p| {
+        Some(CardView { brand: p.brand?, last4: p.last4?, expires: format!("{:02}/{}", p.exp_month?, p.exp_year?) })
+    });
+    drop(conn);
+    let payments = organization_payments(db, organization_id).await?;
+    Ok(PaymentMethodPage { card, test_mode, status, payments })
+}
+
+pub async fn organization_payments(db: &Db, organization_id: &str) -> Result<Vec<PaymentView>, Error> {
+    let mut conn = db.pool.acquire().await?;
+    let rows = attempts::payments_of(&mut conn, organization_id).await?;
+    payment_views(&mut conn, rows).await
+}
+
+/// Payment attempts with their invoice's number.
+pub async fn payment_views(conn: &mut sqlx::AnyConnection, rows: Vec<PaymentRow>) -> Result<Vec<PaymentView>, Error> {
+    let mut views = Vec::with_capacity(rows.len());
+    for row in rows {
+        let number = invoices::invoice(conn, &row.invoice_id).await?.and_then(|i| i.number);
+        views.push(PaymentView {
+            id: row.id,
+            refunded: (row.refunded_minor > 0).then(|| format_money(row.refunded_minor, &row.currency)),
+            invoice_number: number.unwrap_or_else(|| row.invoice_id.clone()),
+            invoice_id: row.invoice_id,
+            attempt: row.attempt,
+            amount: format_money(row.amount_minor, &row.currency),
+            status: row.status,
+            failure: row.failure_message,
+            at: display_ms(row.updated_at),
+            trigger: row.trigger,
+        });
+    }
+    Ok(views)
+}
+
+pub async fn invoice_payments(conn: &mut sqlx::AnyConnection, invoice_id: &str) -> Result<Vec<PaymentView>, Error> {
+    let rows = attempts::payments_of_invoice(conn, invoice_id).await?;
+    payment_views(conn, rows).await
+}
+
+pub async fn mail_log(db: &Db, organization_id: &str) -> Result<Vec<NotificationView>, Error> {
+    let mut conn = db.pool.acquire().await?;
+    Ok(notifications_of(&mut conn, organization_id)
+        .await?
+        .into_iter()
+        .map(|n| NotificationView {
+            at: display_ms(n.created_at),
+            kind: n.kind,
+            recipient: n.recipient,
+            subject: n.subject,
+            body: n.body,
+            delivery: n.delivery,
+        })
+        .collect())
+}
+
+pub async fn parked_events(db: &Db) -> Result<Vec<ParkedEvent>, Error> {
+    let mut conn = db.pool.acquire().await?;
+    Ok(crate::payments::db::stripe_events::parked_events(&mut conn, 200)
+        .await?
+        .into_iter()
+        .map(|e| ParkedEvent {
+            id: e.id,
+            event_type: e.event_type,
+            attempts: e.attempts,
+            last_error: e.last_error.unwrap_or_default(),
+            received: display_ms(e.received_at),
+        })
+        .collect())
+}

@@ -1,0 +1,4 @@
+//! The customer's pages that read across contexts.
+pub mod dashboard;
+pub mod invoice_pages;
+pub mod usage_page;

@@ -1,0 +1,127 @@
+//! The Usage page's numbers: hourly totals per namespace, period totals, chart, watermark. They
+//! come from the same hourly rollups invoices are rated from, so the two always agree.
+use std::collections::HashMap;
+
+use app::api::dto::usage::{HourRow, MetricInfo, NamespaceUsage, UsageRange, UsageReport};
+use app::api::error::AppError;
+
+use crate::accounts::db::namespaces;
+use crate::billing::subscriptions::month_to_date_estimate;
+use crate::error::Error;
+use crate::metering::chart::{Series, hourly_chart_svg};
+use crate::metering::db::usage::{self, HourTotal, MetricRow};
+use crate::metering::domain::usage as usage_domain;
+use crate::metering::domain::usage::{HOUR_MS, format_quantity};
+use crate::metering::usage::complete_through;
+use crate::shared::time::display_ms;
+use crate::store::Db;
+
+fn metric_info(row: &MetricRow) -> MetricInfo {
+    MetricInfo { key: row.key.clone(), display_name: row.display_name.clone(), display_unit: row.display_unit.clone() }
+}
+
+pub async fn usage_report(
+    db: &Db,
+    organization_id: &str,
+    metric_key: &str,
+    range: UsageRange,
+) -> Result<UsageReport, Error> {
+    let now = db.clock.now_ms();
+    let (from, to) = range_bounds(range, now);
+    let mut conn = db.pool.acquire().await?;
+    let catalog = usage::metric_catalog(&mut conn).await?;
+    let metric = find_metric(&catalog, metric_key)?;
+    let namespace_rows = namespaces::list_namespaces(&mut conn, organization_id).await?;
+    let totals = usage::hourly_totals(&mut conn, organization_id, &metric.key, from, to).await?;
+    let late_events = usage::late_event_count(&mut conn, organization_id).await?;
+    drop(conn);
+    let complete_through = complete_through(db, organization_id).await?;
+    let estimate = month_to_date_estimate(db, organization_id).await?;
+
+    let hours = ((to - from) / HOUR_MS) as usize;
+    let grid = hourly_grid(&totals, from, hours, namespace_rows.iter().map(|n| n.id.as_str()));
+    let series: Vec<Series<'_>> =
+        namespace_rows.iter().zip(&grid).map(|(ns, values)| Series { label: &ns.name, values }).collect();
+    let chart_svg = hourly_chart_svg(from, hours, &series, metric.units_per_display, &metric.display_unit);
+    let rows = (0..hours)
+        .filter(|&h| grid.iter().any(|values| values[h] != 0))
+        .map(|h| HourRow {
+            hour: display_ms(from + h as i64 * HOUR_MS),
+            totals: grid.iter().map(|values| format_quantity(values[h], metric.units_per_display)).collect(),
+        })
+        .collect();
+    let namespaces = namespace_rows
+        .iter()
+        .zip(&grid)
+        .map(|(ns, values)| NamespaceUsage {
+            id: ns.id.clone(),
+            name: ns.name.clone(),
+            total: format_quantity(values.iter().sum(), metric.units_per_display),
+        })
+        .collect();
+    Ok(UsageReport {
+        metric: metric_info(metric),
+        metrics: catalog.iter().map(metric_info).collect(),
+        range,
+        from: display_ms(from),
+        to: display_ms(to),
+        namespaces,
+        rows,
+        chart_svg,
+        complete_through: display_ms(complete_through),
+        late_events,
+        estimate,
+    })
+}
+
+fn find_metric<'a>(catalog: &'a [MetricRow], key: &str) -> Result<&'a MetricRow, AppError> {
+    catalog.iter().find(|m| m.key == key).ok_or_else(|| AppError::invalid("metric", "unknown metric"))
+}
+
+/// One vector of hourly values per namespace, in the order given.
+fn hourly_grid<'a>(
+    totals: &[HourTotal],
+    from: i64,
+    hours: usize,
+    namespace_ids: impl Iterator<Item = &'a str>,
+) -> Vec<Vec<i64>> {
+    let index: HashMap<&str, usize> = namespace_ids.enumerate().map(|(i, id)| (id, i)).collect();
+    let mut grid = vec![vec![0; hours]; index.len()];
+    for t in totals {
+        let hour = ((t.hour - from) / HOUR_MS) as usize;
+        if let (Some(&ns), true) = (index.get(t.namespace_id.as_str()), hour < hours) {
+            grid[ns][hour] = t.total;
+        }
+    }
+    grid
+}
+
+/// `hour,namespace,metric,total` for every stored hourly total in the range, the same numbers as the page.
+pub async fn usage_csv(db: &Db, organization_id: &str, metric_key: &str, range: UsageRange) -> Result<String, Error> {
+    let (from, to) = range_bounds(range, db.clock.now_ms());
+    let mut conn = db.pool.acquire().await?;
+    let catalog = usage::metric_catalog(&mut conn).await?;
+    let metric = find_metric(&catalog, metric_key)?;
+    let names: HashMap<String, String> =
+        namespaces::list_namespaces(&mut conn, organization_id).await?.into_iter().map(|n| (n.id, n.name)).collect();
+    let totals = usage::hourly_totals(&mut conn, organization_id, &metric.key, from, to).await?;
+    let mut csv = format!("hour_utc,namespace,metric,total_{}\n", metric.display_unit.replace(' ', "_"));
+    for t in totals {
+        let hour = time::OffsetDateTime::from_unix_timestamp(t.hour / 1000)
+            .ok()
+            .and_then(|h| h.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_default();
+        let name = names.get(&t.namespace_id).map(String::as_str).unwrap_or(&t.namespace_id);
+        csv.push_str(&format!("{hour},{name},{},{}\n", metric.key, format_quantity(t.total, metric.units_per_display)));
+    }
+    Ok(csv)
+}
+
+fn range_bounds(range: UsageRange, now: i64) -> (i64, i64) {
+    let range = match range {
+        UsageRange::Last24Hours => usage_domain::UsageRange::Last24Hours,
+        UsageRange::Last7Days => usage_domain::UsageRange::Last7Days,
+        UsageRange::BillingPeriod => usage_domain::UsageRange::BillingPeriod,
+    };
+    usage_domain::range_bounds(range, now)
+}

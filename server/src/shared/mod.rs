@@ -1,0 +1,4 @@
+//! The pure kernel every context uses: identifiers, money and time.
+pub mod ids;
+pub mod money;
+pub mod time;

@@ -85,6 +85,7 @@ const DEMO_ORGANIZATIONS: [DemoOrganization; 3] = [
 /// Returns false when the demo data was already there. With `history`, Acme Corp and Initech have
 /// been customers for 40 days: daily usage, their first period invoiced and finalized; Initech's
 /// card is declined, so it is past due.
+#[tracing::instrument(skip_all)]
 pub async fn seed_demo(db: &Db, history: Option<(&BillingRules, &Collector)>) -> Result<bool, Error> {
     ensure_catalog(db).await?;
     let mut tx = db.begin().await?;

@@ -178,6 +178,7 @@ async fn housekeeping(db: Db, mut stop: watch::Receiver<bool>) {
 /// Runs the billing cycle on a timer. Its work lives in rows (period ends, drafts, credits), so a
 /// crash loses nothing: the next cycle after a restart finds the same work.
 /// The first cycle runs at start, so work a crash interrupted resumes at once.
+#[tracing::instrument(skip_all)]
 async fn run_billing_job(db: Db, job: BillingJob, mut stop: watch::Receiver<bool>) {
     loop {
         match run_billing_cycle(&db, &job.rules, db.clock.now_ms()).await {

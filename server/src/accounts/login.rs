@@ -25,6 +25,7 @@ const MAX_PASSWORD_LEN: usize = 1024;
 /// Verified against when the email is unknown, so both failures take the same time.
 static UNKNOWN_USER_HASH: LazyLock<String> = LazyLock::new(|| hash_password("no such user").unwrap_or_default());
 
+#[tracing::instrument(skip_all)]
 pub async fn authenticate(
     db: &Db,
     throttle: LoginThrottle,
@@ -65,6 +66,7 @@ pub async fn authenticate(
     }
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn session_user(db: &Db, user_id: &str) -> Result<Option<SessionUser>, Error> {
     let mut conn = db.pool.acquire().await?;
     let Some(user) = users::find_user(&mut conn, user_id).await? else {

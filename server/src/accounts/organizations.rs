@@ -35,11 +35,13 @@ impl From<ApiKeyRow> for ApiKey {
     }
 }
 
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn list_namespaces(db: &Db, organization_id: &str) -> Result<Vec<Namespace>, Error> {
     let mut conn = db.pool.acquire().await?;
     Ok(namespaces::list_namespaces(&mut conn, organization_id).await?.into_iter().map(Namespace::from).collect())
 }
 
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn create_namespace(db: &Db, actor: &str, organization_id: &str, raw_name: &str) -> Result<Namespace, Error> {
     let name = NamespaceName::parse(raw_name).map_err(|why| AppError::invalid("name", why.0))?;
     let now = db.clock.now_ms();
@@ -65,11 +67,13 @@ pub async fn create_namespace(db: &Db, actor: &str, organization_id: &str, raw_n
     Ok(row.into())
 }
 
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn list_api_keys(db: &Db, organization_id: &str) -> Result<Vec<ApiKey>, Error> {
     let mut conn = db.pool.acquire().await?;
     Ok(api_keys::list_api_keys(&mut conn, organization_id).await?.into_iter().map(ApiKey::from).collect())
 }
 
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn create_api_key(
     db: &Db,
     actor: &SessionUser,
@@ -112,6 +116,7 @@ pub async fn create_api_key(
 }
 
 /// A key of another organization is "not found"; revoking twice is harmless.
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn revoke_api_key(db: &Db, actor: &str, organization_id: &str, key_id: &str) -> Result<(), Error> {
     let now = db.clock.now_ms();
     let mut tx = db.begin().await?;

@@ -30,6 +30,7 @@ pub struct CreditRequest<'a> {
 
 /// Grants a credit once per idempotency key: a double click or a retried request returns the
 /// credit the first one created.
+#[tracing::instrument(skip_all)]
 pub async fn issue_credit(
     db: &Db,
     admin: &str,
@@ -93,6 +94,7 @@ pub async fn issue_credit(
 
 /// Voids a finalized or open invoice: the finalization is reversed in the ledger and the credit it
 /// used becomes available again. Paid invoices cannot be voided (refund them instead).
+#[tracing::instrument(skip_all, fields(invoice_id))]
 pub async fn void_invoice(db: &Db, admin: &str, invoice_id: &str, reason: &str) -> Result<(), Error> {
     let now = db.clock.now_ms();
     let reason = reason_of(reason)?;

@@ -31,6 +31,7 @@ const RECENT_ROWS: usize = 200;
 
 /// Customers whose name, billing email, member email, id or invoice number starts with `query`
 /// (case-insensitive), by name; an empty query lists everyone.
+#[tracing::instrument(skip_all)]
 pub async fn search_customers(db: &Db, query: &str, page: u32) -> Result<CustomerSearch, Error> {
     let query = query.trim();
     if query.chars().count() > MAX_QUERY_LEN {
@@ -60,6 +61,7 @@ pub async fn search_customers(db: &Db, query: &str, page: u32) -> Result<Custome
     Ok(CustomerSearch { query: query.to_owned(), page, customers, has_next })
 }
 
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn admin_customer(db: &Db, policy: &DunningPolicy, organization_id: &str) -> Result<AdminCustomer, Error> {
     let mut conn = db.pool.acquire().await?;
     let org = organizations::find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;

@@ -9,6 +9,7 @@ use crate::metering::db::ingest_commits;
 use crate::shared::time::display_ms;
 use crate::store::Db;
 
+#[tracing::instrument(skip_all)]
 pub async fn operations(db: &Db) -> Result<Operations, Error> {
     let now = db.clock.now_ms();
     let mut conn = db.pool.acquire().await?;

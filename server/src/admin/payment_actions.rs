@@ -29,6 +29,7 @@ async fn audit(
 }
 
 /// Charges every invoice the organization owes, now, with its card on file.
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn retry_payments(
     db: &Db,
     collector: &Collector,
@@ -51,6 +52,7 @@ pub async fn retry_payments(
 }
 
 /// Writes an open invoice off: no more collection; a later payment still settles it.
+#[tracing::instrument(skip_all, fields(invoice_id))]
 pub async fn mark_uncollectible(db: &Db, admin: &str, invoice_id: &str, reason: &str) -> Result<(), Error> {
     let reason = reason_of(reason)?;
     let now = db.clock.now_ms();
@@ -76,6 +78,7 @@ pub async fn mark_uncollectible(db: &Db, admin: &str, invoice_id: &str, reason: 
 }
 
 /// Runs a parked (or any stored) webhook event again now; answers the status it ended in.
+#[tracing::instrument(skip_all, fields(event_id))]
 pub async fn replay_event(
     db: &Db,
     collector: &Collector,

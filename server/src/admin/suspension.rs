@@ -15,6 +15,7 @@ use crate::payments::domain::status::CollectionStatus;
 use crate::shared::ids::{IdKind, new_id};
 use crate::store::Db;
 
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn suspend(db: &Db, admin: &str, organization_id: &str, reason: &str) -> Result<(), Error> {
     let reason = reason_of(reason)?;
     let now = db.clock.now_ms();
@@ -38,6 +39,7 @@ pub async fn suspend(db: &Db, admin: &str, organization_id: &str, reason: &str) 
 }
 
 /// Lifts a suspension: back to past due while an invoice is still being collected, else active.
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn unsuspend(db: &Db, admin: &str, organization_id: &str, reason: &str) -> Result<(), Error> {
     let reason = reason_of(reason)?;
     let now = db.clock.now_ms();

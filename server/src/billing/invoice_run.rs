@@ -34,6 +34,7 @@ type PeriodAndNext = ((i64, i64), (i64, i64));
 
 /// Closes the ended period of every listed subscription: drafts its invoice, moves it to the next
 /// period. Returns how many this run closed (a concurrent run closes the others).
+#[tracing::instrument(skip_all)]
 pub async fn close_periods(
     db: &Db,
     cache: &mut PlanCache,
@@ -225,6 +226,7 @@ async fn rate_plain<'s>(
 
 /// Finalizes the listed drafts. Each group holds one invoice per organization (numbers are
 /// drawn per organization); the rest wait for the next group.
+#[tracing::instrument(skip_all)]
 pub async fn finalize_drafts(
     db: &Db,
     cache: &mut PlanCache,

@@ -18,6 +18,7 @@ use crate::store::Dialect;
 const BATCH: i64 = 2_000;
 
 /// Re-rates a draft from the current rollups. Returns false when it is no longer a draft.
+#[tracing::instrument(skip_all)]
 pub async fn rerate_draft(
     db: &Db,
     rules: &BillingRules,
@@ -51,6 +52,7 @@ pub struct CycleReport {
 /// Closing this many periods in one cycle refreshes the planner's statistics of invoices.
 const MANY_DRAFTS: usize = 1_000;
 
+#[tracing::instrument(skip_all)]
 pub async fn run_billing_cycle(db: &Db, rules: &BillingRules, now: i64) -> Result<CycleReport, Error> {
     let mut report = CycleReport::default();
     // Work lists are read on a connection that is returned before the work starts: each piece of

@@ -51,6 +51,7 @@ fn describe_price(price: &MetricPrice, metrics: &[MetricRow], currency: &str) ->
     format!("{name}: {} included, then {after}", quantity(price.included))
 }
 
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error> {
     let mut conn = db.pool.acquire().await?;
     let subscription = subscriptions::subscription_of(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
@@ -92,6 +93,7 @@ pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error
 }
 
 /// The subscription ends with the current period: that period is still invoiced, then no more.
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn cancel_at_period_end(db: &Db, actor: &str, organization_id: &str) -> Result<PlanPage, Error> {
     let now = db.clock.now_ms();
     let mut tx = db.begin().await?;
@@ -194,6 +196,7 @@ async fn plan_change(
     Ok(PlannedChange { subscription, from, to, upgrade, immediate, requested_at: change_at, proration })
 }
 
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn preview(
     db: &Db,
     rules: &BillingRules,
@@ -262,6 +265,7 @@ pub struct Confirmation<'a> {
     pub reason: Option<&'a str>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn confirm(db: &Db, rules: &BillingRules, change: &Confirmation<'_>) -> Result<PlanPage, Error> {
     let Confirmation { actor, organization_id, plan: target_plan, token, reason } = *change;
     let reason = reason.map(reason_of).transpose()?;

@@ -15,6 +15,7 @@ use crate::shared::time::display_ms;
 use crate::store::Db;
 
 /// Puts every catalog plan's current version in the database (idempotent).
+#[tracing::instrument(skip_all)]
 pub async fn ensure_catalog(db: &Db) -> Result<(), Error> {
     let now = db.clock.now_ms();
     let mut tx = db.begin().await?;
@@ -28,6 +29,7 @@ pub async fn ensure_catalog(db: &Db) -> Result<(), Error> {
 
 /// Gives subscriptions made before periods were stored the period they are in now, so the
 /// invoice run starts from the present instead of drafting every month since their anchor.
+#[tracing::instrument(skip_all)]
 pub async fn backfill_periods(db: &Db) -> Result<usize, Error> {
     let now = db.clock.now_ms();
     let mut tx = db.begin().await?;
@@ -42,6 +44,7 @@ pub async fn backfill_periods(db: &Db) -> Result<usize, Error> {
 /// Subscribes an organization to the current version of a catalog plan, with an optional free
 /// trial. Periods are anchored at the start of the current hour (or at the trial's end): usage is
 /// metered in whole hours, so a period never splits one.
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn subscribe(
     conn: &mut sqlx::AnyConnection,
     organization_id: &str,
@@ -70,6 +73,7 @@ pub async fn subscribe(
 
 /// What the current period costs so far: base fee, prorations and usage rated under the plan in
 /// effect when it happened. `None` for an organization without a subscription.
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn month_to_date_estimate(db: &Db, organization_id: &str) -> Result<Option<CostEstimate>, Error> {
     let mut conn = db.pool.acquire().await?;
     let Some(subscription) = subscriptions::subscription_of(&mut conn, organization_id).await? else {

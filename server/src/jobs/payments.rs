@@ -10,6 +10,7 @@ use crate::payments::collection::Collector;
 use crate::payments::pass::run_payments_pass;
 use crate::store::Db;
 
+#[tracing::instrument(skip_all)]
 pub async fn run_payments_job(
     db: Db,
     collector: Arc<Collector>,

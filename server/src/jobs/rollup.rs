@@ -68,6 +68,7 @@ impl FoldHorizon {
     }
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch::Receiver<bool>) {
     let mut horizon = FoldHorizon::default();
     loop {
@@ -124,6 +125,7 @@ async fn announce(db: &Db, metering: &Metering, organizations: Vec<String>) {
 }
 
 /// PostgreSQL only: hands every instance's rollup notices to this instance's live views.
+#[tracing::instrument(skip_all)]
 pub async fn relay_rollup_notices(database_url: String, metering: Arc<Metering>, mut stop: watch::Receiver<bool>) {
     loop {
         let listened = async {

@@ -55,6 +55,7 @@ impl CheckedBatch {
 
 /// Checks every event of a batch against the organization's namespaces and the metrics catalog,
 /// and settles repeated ids inside the batch.
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn check_batch(
     db: &Db,
     organization_id: &str,
@@ -172,6 +173,7 @@ macro_rules! store_in {
 /// answered before that commit, so `accepted` always means durable. PostgreSQL's commit runs on a
 /// native connection and copies its rows; SQLite's inserts them under its one write lock. Only the
 /// ids `seen_ids` may have seen are looked up; without it, all are.
+#[tracing::instrument(skip_all)]
 pub async fn store_batches(
     db: &Db,
     batches: &[CheckedBatch],
@@ -195,6 +197,7 @@ fn commit_record(batches: &[CheckedBatch], answers: &[Vec<EventOutcome>]) -> Opt
 /// their events, then the totals of their hours in one write transaction. Parts of commits at or
 /// below `fold_through` (commits whose transactions have ended) may be folded. Returns the number
 /// of marks and the organizations whose totals changed, so live views can refresh.
+#[tracing::instrument(skip_all)]
 pub async fn roll_up_dirty_hours(
     db: &Db,
     limit: i64,
@@ -210,6 +213,7 @@ pub struct RollupReading {
     parts: Vec<usage::PartTotal>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn read_dirty_parts(db: &Db, limit: i64) -> Result<RollupReading, Error> {
     let mut conn = db.pool.acquire().await?;
     let mut marks = usage::oldest_dirty_parts(&mut conn, limit).await?;
@@ -223,6 +227,7 @@ pub async fn read_dirty_parts(db: &Db, limit: i64) -> Result<RollupReading, Erro
 }
 
 /// The write half of a rollup pass, in one transaction.
+#[tracing::instrument(skip_all)]
 pub async fn store_rollup(
     db: &Db,
     RollupReading { marks, parts }: RollupReading,
@@ -240,11 +245,13 @@ pub async fn store_rollup(
 }
 
 /// The number of the newest ingestion commit begun so far.
+#[tracing::instrument(skip_all)]
 pub async fn last_commit_id(db: &Db) -> Result<i64, Error> {
     usage::last_commit_id(&mut *db.pool.acquire().await?).await
 }
 
 /// "Usage complete through": every event ingested before this instant is in the rollups.
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn complete_through(db: &Db, organization_id: &str) -> Result<i64, Error> {
     let mut conn = db.pool.acquire().await?;
     Ok(match usage::oldest_pending_mark(&mut conn, organization_id).await? {
@@ -268,6 +275,7 @@ pub struct Mismatch {
 /// Recomputes hourly and daily totals from the events in `[from, to)` and compares them with the
 /// stored rollups. Hours still marked for rollup are behind by design and left out (their count
 /// is returned beside the mismatches).
+#[tracing::instrument(skip_all)]
 pub async fn reconcile(db: &Db, from: i64, to: i64) -> Result<(Vec<Mismatch>, usize), Error> {
     let mut conn = db.pool.acquire().await?;
     let pending: HashSet<HourKey> = usage::dirty_keys(&mut conn, from, to).await?.into_iter().collect();

@@ -14,6 +14,7 @@ pub struct Outbox {
 
 /// Hands each committed notification over once: to the SMTP relay, or without one to the mail
 /// log staff read. A relay that refuses or cannot be reached gets the message on a later pass.
+#[tracing::instrument(skip_all)]
 pub async fn deliver_notifications(db: &Db, outbox: &Outbox, now: i64) -> Result<(), Error> {
     let pending = undelivered(&mut *db.pool.acquire().await?, 100).await?;
     for notification in pending {

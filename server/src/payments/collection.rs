@@ -90,6 +90,7 @@ pub struct CollectionReport {
 }
 
 /// Runs every collection step that is due at `now`.
+#[tracing::instrument(skip_all)]
 pub async fn run_collections(db: &Db, collector: &Collector, now: i64) -> Result<CollectionReport, Error> {
     let mut report = CollectionReport::default();
     loop {
@@ -288,6 +289,7 @@ async fn attempt_charge(
 /// Everything a successful payment changes, once: the attempt, the invoice, the ledger, the
 /// timer, the subscription and its namespaces, and a receipt. Called for the processor's direct
 /// answer and for its webhook alike; the second call finds the attempt settled and does nothing.
+#[tracing::instrument(skip_all)]
 pub async fn payment_succeeded(
     conn: &mut AnyConnection,
     payment: &PaymentRow,
@@ -329,6 +331,7 @@ pub async fn payment_succeeded(
 
 /// An invoice staff voided or wrote off is no longer collected; if it was the last one past due,
 /// the subscription is back in good standing.
+#[tracing::instrument(skip_all)]
 pub async fn stop_collecting(
     conn: &mut AnyConnection,
     invoice: &InvoiceRow,
@@ -480,6 +483,7 @@ pub struct RetryResult {
 /// after a payment-method update, or when the customer presses "Pay now". A failure leaves
 /// dunning at its current step. `key` names the cause (e.g. the new method), so running the same
 /// cause again after a crash resends its idempotency key; None makes a fresh attempt.
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn retry_now(
     db: &Db,
     collector: &Collector,

@@ -17,6 +17,7 @@ use crate::store::Db;
 const MAX_CARD_INPUT_LEN: usize = 32;
 
 /// The processor's customer for the organization, created and stored on first use.
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn ensure_profile(db: &Db, collector: &Collector, organization_id: &str) -> Result<String, Error> {
     let mut conn = db.pool.acquire().await?;
     if let Some(profile) = attempts::profile_of(&mut conn, organization_id).await? {
@@ -40,6 +41,7 @@ pub struct CardForm<'a> {
 
 /// The test-mode card form: the card is attached by the test processor, whose events then run
 /// through the webhook pipeline at once (new default method, immediate retry of what is owed).
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn add_test_card(
     db: &Db,
     collector: &Collector,
@@ -91,6 +93,7 @@ pub async fn add_test_card(
 }
 
 /// The processor's hosted page where the owner adds a card (Stripe Checkout in setup mode).
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn start_setup(
     db: &Db,
     collector: &Collector,
@@ -108,6 +111,7 @@ pub async fn start_setup(
 }
 
 /// "Pay now": every invoice the organization owes, charged at once with the method on file.
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn pay_now(db: &Db, collector: &Collector, organization_id: &str) -> Result<Vec<RetryResult>, Error> {
     let mut conn = db.pool.acquire().await?;
     let has_method =

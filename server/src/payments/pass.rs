@@ -7,6 +7,7 @@ use crate::store::Db;
 
 /// One pass at the store's "now": webhook events first (they may settle charges), then due
 /// collection steps, then the notifications they wrote.
+#[tracing::instrument(skip_all)]
 pub async fn run_payments_pass(db: &Db, collector: &Collector, outbox: &Outbox) -> Result<(), Error> {
     let now = db.clock.now_ms();
     let inbox = process_inbox(db, collector, now).await?;

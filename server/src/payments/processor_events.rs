@@ -33,6 +33,7 @@ pub struct InboxReport {
 }
 
 /// Processes every event that is due, oldest first.
+#[tracing::instrument(skip_all)]
 pub async fn process_inbox(db: &Db, collector: &Collector, now: i64) -> Result<InboxReport, Error> {
     let mut report = InboxReport::default();
     loop {
@@ -60,6 +61,7 @@ pub async fn process_inbox(db: &Db, collector: &Collector, now: i64) -> Result<I
 
 /// Claims and processes one event; answers the status it ended in, or None when it was not
 /// due or another worker has it.
+#[tracing::instrument(skip_all)]
 pub async fn process_event(db: &Db, collector: &Collector, id: &str, now: i64) -> Result<Option<InboxStatus>, Error> {
     let claimed =
         stripe_events::claim_event(&mut *db.pool.acquire().await?, id, now, now + PROCESSING_LEASE_MS).await?;

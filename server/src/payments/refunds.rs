@@ -21,6 +21,7 @@ pub struct RefundRequest<'a> {
     pub idempotency_key: &'a str,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn refund_payment(
     db: &Db,
     collector: &Collector,

@@ -19,6 +19,7 @@ use crate::shared::money::format_money;
 use crate::shared::time::display_ms;
 use crate::store::Db;
 
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &str) -> Result<BillingStatus, Error> {
     let mut conn = db.pool.acquire().await?;
     let now = db.clock.now_ms();
@@ -63,6 +64,7 @@ pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &s
     Ok(BillingStatus { subscription_status, suspended, past_due, last_failure })
 }
 
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn payment_method_page(
     db: &Db,
     policy: &DunningPolicy,
@@ -79,6 +81,7 @@ pub async fn payment_method_page(
     Ok(PaymentMethodPage { card, test_mode, status, payments })
 }
 
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn organization_payments(db: &Db, organization_id: &str) -> Result<Vec<PaymentView>, Error> {
     let mut conn = db.pool.acquire().await?;
     let rows = attempts::payments_of(&mut conn, organization_id).await?;
@@ -86,6 +89,7 @@ pub async fn organization_payments(db: &Db, organization_id: &str) -> Result<Vec
 }
 
 /// Payment attempts with their invoice's number.
+#[tracing::instrument(skip_all)]
 pub async fn payment_views(conn: &mut sqlx::AnyConnection, rows: Vec<PaymentRow>) -> Result<Vec<PaymentView>, Error> {
     let mut views = Vec::with_capacity(rows.len());
     for row in rows {
@@ -106,11 +110,13 @@ pub async fn payment_views(conn: &mut sqlx::AnyConnection, rows: Vec<PaymentRow>
     Ok(views)
 }
 
+#[tracing::instrument(skip_all, fields(invoice_id))]
 pub async fn invoice_payments(conn: &mut sqlx::AnyConnection, invoice_id: &str) -> Result<Vec<PaymentView>, Error> {
     let rows = attempts::payments_of_invoice(conn, invoice_id).await?;
     payment_views(conn, rows).await
 }
 
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn mail_log(db: &Db, organization_id: &str) -> Result<Vec<NotificationView>, Error> {
     let mut conn = db.pool.acquire().await?;
     Ok(notifications_of(&mut conn, organization_id)
@@ -127,6 +133,7 @@ pub async fn mail_log(db: &Db, organization_id: &str) -> Result<Vec<Notification
         .collect())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn parked_events(db: &Db) -> Result<Vec<ParkedEvent>, Error> {
     let mut conn = db.pool.acquire().await?;
     Ok(crate::payments::db::stripe_events::parked_events(&mut conn, 200)

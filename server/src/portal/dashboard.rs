@@ -7,6 +7,7 @@ use crate::billing::subscriptions::month_to_date_estimate;
 use crate::error::Error;
 use crate::store::Db;
 
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn dashboard(db: &Db, organization_id: &str, viewer: &SessionUser) -> Result<Dashboard, Error> {
     let role = viewer.role_in(organization_id)?;
     let mut conn = db.pool.acquire().await?;

@@ -28,6 +28,7 @@ fn summary(invoice: &InvoiceRow) -> InvoiceSummary {
     }
 }
 
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn invoices_page(db: &Db, organization_id: &str) -> Result<InvoicesPage, Error> {
     let mut conn = db.pool.acquire().await?;
     let org = organizations::find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
@@ -57,6 +58,7 @@ pub async fn invoices_page(db: &Db, organization_id: &str) -> Result<InvoicesPag
     })
 }
 
+#[tracing::instrument(skip_all, fields(organization_id, invoice_id))]
 pub async fn invoice_detail(db: &Db, organization_id: &str, invoice_id: &str) -> Result<InvoiceDetail, Error> {
     let mut conn = db.pool.acquire().await?;
     let invoice = invoices::invoice(&mut conn, invoice_id)

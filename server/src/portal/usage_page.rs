@@ -20,6 +20,7 @@ fn metric_info(row: &MetricRow) -> MetricInfo {
     MetricInfo { key: row.key.clone(), display_name: row.display_name.clone(), display_unit: row.display_unit.clone() }
 }
 
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn usage_report(
     db: &Db,
     organization_id: &str,
@@ -97,6 +98,7 @@ fn hourly_grid<'a>(
 }
 
 /// `hour,namespace,metric,total` for every stored hourly total in the range, the same numbers as the page.
+#[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn usage_csv(db: &Db, organization_id: &str, metric_key: &str, range: UsageRange) -> Result<String, Error> {
     let (from, to) = range_bounds(range, db.clock.now_ms());
     let mut conn = db.pool.acquire().await?;

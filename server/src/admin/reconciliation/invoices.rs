@@ -15,6 +15,7 @@ pub struct BillingReconciliation {
     pub invoices_checked: usize,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn reconcile_billing(
     db: &Db,
     rules: &BillingRules,

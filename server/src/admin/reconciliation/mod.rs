@@ -20,6 +20,7 @@ pub struct ReconcileReport {
     pub summary: Vec<String>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn run_reconciliation(
     db: &Db,
     rules: &BillingRules,

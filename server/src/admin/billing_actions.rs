@@ -4,7 +4,7 @@ use app::api::dto::billing::IssuedCredit;
 use app::api::error::AppError;
 use serde_json::json;
 
-use crate::accounts::audit::{MAX_KEY_LEN, reason_of};
+use crate::accounts::audit::{idempotency_key_of, positive_amount_of, reason_of};
 use crate::accounts::db::audit::{AuditEntry, append_audit};
 use crate::accounts::db::organizations;
 use crate::billing::db::credits::{self, NewCredit};
@@ -15,7 +15,7 @@ use crate::billing::domain::ledger::Posting;
 use crate::error::Error;
 use crate::payments::collection::stop_collecting;
 use crate::shared::ids::{IdKind, new_id};
-use crate::shared::money::{format_minor, format_money, parse_minor};
+use crate::shared::money::{format_minor, format_money};
 use crate::shared::time::parse_rfc3339_or_date;
 use crate::store::Db;
 
@@ -38,18 +38,12 @@ pub async fn issue_credit(
     request: &CreditRequest<'_>,
 ) -> Result<IssuedCredit, Error> {
     let now = db.clock.now_ms();
-    let amount = parse_minor(request.amount).map_err(|reason| AppError::invalid("amount", reason))?;
-    if amount <= 0 {
-        return Err(AppError::invalid("amount", "must be more than zero").into());
-    }
+    let amount = positive_amount_of(request.amount)?;
     if amount > max_minor {
         return Err(AppError::invalid("amount", format!("must not exceed {}", format_minor(max_minor))).into());
     }
     let reason = reason_of(request.reason)?;
-    let key = request.idempotency_key.trim();
-    if key.is_empty() || key.len() > MAX_KEY_LEN {
-        return Err(AppError::invalid("idempotency_key", format!("must be 1 to {MAX_KEY_LEN} characters")).into());
-    }
+    let key = idempotency_key_of(request.idempotency_key.trim())?;
     let expires_at = match request.expires.trim() {
         "" => None,
         text => Some(

@@ -3,7 +3,7 @@
 use app::api::error::AppError;
 use serde_json::json;
 
-use crate::accounts::audit::{MAX_KEY_LEN, reason_of};
+use crate::accounts::audit::{idempotency_key_of, positive_amount_of, reason_of};
 use crate::accounts::db::audit::{AuditEntry, append_audit};
 use crate::error::Error;
 use crate::payments::channel::ChannelError;
@@ -11,7 +11,7 @@ use crate::payments::collection::Collector;
 use crate::payments::db::attempts;
 use crate::payments::domain::status::PaymentStatus;
 use crate::payments::processor_events::process_inbox;
-use crate::shared::money::{format_minor, parse_minor};
+use crate::shared::money::format_minor;
 use crate::store::Db;
 
 pub struct RefundRequest<'a> {
@@ -28,14 +28,9 @@ pub async fn refund_payment(
     admin: &str,
     request: &RefundRequest<'_>,
 ) -> Result<(), Error> {
-    let amount = parse_minor(request.amount).map_err(|reason| AppError::invalid("amount", reason))?;
-    if amount <= 0 {
-        return Err(AppError::invalid("amount", "must be more than zero").into());
-    }
+    let amount = positive_amount_of(request.amount)?;
     let reason = reason_of(request.reason)?;
-    if request.idempotency_key.is_empty() || request.idempotency_key.len() > MAX_KEY_LEN {
-        return Err(AppError::invalid("idempotency_key", format!("must be 1 to {MAX_KEY_LEN} characters")).into());
-    }
+    idempotency_key_of(request.idempotency_key)?;
     let mut conn = db.pool.acquire().await?;
     let payment = attempts::payment(&mut conn, request.payment_id).await?.ok_or(AppError::NotFound)?;
     let processor_id = match (payment.status()?, &payment.processor_payment_id) {

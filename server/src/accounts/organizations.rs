@@ -11,7 +11,7 @@ use crate::accounts::domain::namespace_name::NamespaceName;
 use crate::error::Error;
 use crate::shared::ids::{IdKind, new_id};
 use crate::shared::time::display_ms;
-use crate::store::Db;
+use crate::store::{Db, is_unique_violation};
 
 const MAX_KEY_NAME_LEN: usize = 100;
 
@@ -52,7 +52,12 @@ pub async fn create_namespace(db: &Db, actor: &str, organization_id: &str, raw_n
         created_at: now,
     };
     let mut tx = db.begin().await?;
-    namespaces::insert_namespace(&mut tx, &row).await?;
+    namespaces::insert_namespace(&mut tx, &row).await.map_err(|error| match error {
+        Error::Database(ref cause) if is_unique_violation(cause) => {
+            AppError::conflict("name", "a namespace with this name already exists").into()
+        }
+        other => other,
+    })?;
     let audit = AuditEntry {
         organization_id: Some(organization_id),
         actor,

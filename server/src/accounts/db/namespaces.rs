@@ -1,9 +1,7 @@
 //! Namespaces of an organization.
-use app::api::error::AppError;
 use sqlx::{AnyConnection, FromRow};
 
 use crate::error::Error;
-use crate::store::is_unique_violation;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct NamespaceRow {
@@ -13,7 +11,7 @@ pub struct NamespaceRow {
     pub created_at: i64,
 }
 
-/// A second namespace of the same name in one organization is a conflict on `name`.
+/// A second namespace of the same name in one organization breaks the unique index.
 pub async fn insert_namespace(conn: &mut AnyConnection, ns: &NamespaceRow) -> Result<(), Error> {
     sqlx::query("insert into namespaces (id, organization_id, name, created_at) values ($1, $2, $3, $4)")
         .bind(&ns.id)
@@ -21,11 +19,7 @@ pub async fn insert_namespace(conn: &mut AnyConnection, ns: &NamespaceRow) -> Re
         .bind(&ns.name)
         .bind(ns.created_at)
         .execute(conn)
-        .await
-        .map_err(|e| match is_unique_violation(&e) {
-            true => AppError::conflict("name", "a namespace with this name already exists").into(),
-            false => Error::from(e),
-        })?;
+        .await?;
     Ok(())
 }
 

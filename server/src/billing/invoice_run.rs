@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sqlx::AnyConnection;
 
+use crate::accounts::db::organizations::lock_organizations;
 use crate::billing::db::credits::{self, NewCredit};
 use crate::billing::db::invoices::{self, Finalization, InvoiceRow, RatedDraft};
 use crate::billing::db::ledger::{self, PostingCause};
@@ -279,7 +280,9 @@ async fn finalize_group(
     }
     let invoices = invoices::invoices_by_ids(&mut tx, &claimed).await?;
     let organizations: Vec<String> = invoices.iter().map(|i| i.organization_id.clone()).collect();
-
+    // Before the credits are read: another finalization of the same organization commits its
+    // draw-down first, and this one then reads what is left.
+    lock_organizations(&mut tx, &organizations).await?;
     let mut usable: HashMap<String, Vec<credits::CreditRow>> = HashMap::new();
     for (org, credit) in credits::credits_of_many(&mut tx, &organizations).await? {
         if credit.remaining_minor > 0 && credit.expires_at.is_none_or(|at| at > now) {

@@ -9,6 +9,7 @@ mod fault;
 mod fuzz;
 mod helpers;
 mod ingest;
+mod money_races;
 mod namespaces_and_keys;
 mod operations;
 mod payments;

@@ -3,6 +3,7 @@ use sqlx::{AnyConnection, FromRow};
 
 use crate::error::Error;
 use crate::store::Dialect;
+use crate::store::bulk::{bind_all, list_placeholders, texts};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct OrganizationRow {
@@ -32,6 +33,28 @@ pub async fn find_organization(conn: &mut AnyConnection, id: &str) -> Result<Opt
         .bind(id)
         .fetch_optional(conn)
         .await?)
+}
+
+/// Holds the organizations' rows until the transaction ends, taken in id order so two holders
+/// never wait for each other crosswise. Whatever spends an organization's credit takes it before
+/// reading what is left. `no key update`: rows that only reference the organization (drafts,
+/// payments, postings) still insert beside it. SQLite needs none: its write transaction already
+/// excludes every other writer.
+pub async fn lock_organizations(conn: &mut AnyConnection, organization_ids: &[String]) -> Result<(), Error> {
+    if Dialect::of(conn) == Dialect::Sqlite || organization_ids.is_empty() {
+        return Ok(());
+    }
+    let mut ids = organization_ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    for chunk in ids.chunks(1_000) {
+        let sql = format!(
+            "select id from organizations where id in ({}) order by id for no key update",
+            list_placeholders(conn, 1, chunk.len())
+        );
+        bind_all(sqlx::query(&sql), &texts(chunk)).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 pub async fn insert_membership(

@@ -1,5 +1,6 @@
 //! The billing half of `server reconcile`: the ledger balances, every invoice's receivable is
 //! posted, and what invoices bill for a period equals that period rated again from its rollups.
+use crate::billing::db::credits;
 use crate::billing::db::invoices::{self, InvoiceRow};
 use crate::billing::db::ledger;
 use crate::billing::domain::invoice_builder::{EarlierPeriod, adjustments};
@@ -29,6 +30,12 @@ pub async fn reconcile_billing(
     }
     for (invoice, due, posted) in ledger::receivable_mismatches(&mut conn).await? {
         result.mismatches.push(format!("invoice {invoice}: amount due {due}, receivable posted {posted}"));
+    }
+    for (credit, granted, applied) in credits::overspent_credits(&mut conn).await? {
+        result.mismatches.push(format!("credit {credit}: {applied} applied of {granted} granted"));
+    }
+    for (organization, balance) in ledger::overdrawn_credit_accounts(&mut conn).await? {
+        result.mismatches.push(format!("organization {organization}: customer credit overdrawn by {balance}"));
     }
     let mut cache = PlanCache::default();
     for invoice in invoices::invoices_overlapping(&mut conn, from, to).await? {

@@ -100,6 +100,17 @@ pub async fn apply_credit(
     Ok(())
 }
 
+/// (credit, granted, applied) of every credit applied beyond its amount, void invoices aside.
+pub async fn overspent_credits(conn: &mut AnyConnection) -> Result<Vec<(String, i64, i64)>, Error> {
+    Ok(sqlx::query_as(
+        "select c.id, c.amount_minor, cast(sum(a.amount_minor) as bigint) from credits c
+         join credit_applications a on a.credit_id = c.id join invoices i on i.id = a.invoice_id
+         where i.status <> 'void' group by c.id, c.amount_minor having sum(a.amount_minor) > c.amount_minor",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
 /// Credits that expired by `now` with something left and no expiry posted yet.
 pub async fn expired_unposted(conn: &mut AnyConnection, now: i64) -> Result<Vec<(String, String)>, Error> {
     Ok(sqlx::query_as(

@@ -114,6 +114,18 @@ pub async fn post_many(conn: &mut AnyConnection, postings: &[(PostingCause<'_>, 
     Ok(posted.len())
 }
 
+/// (organization, balance) of every customer-credit account that holds less than nothing: more
+/// credit was spent than granted. The account is credit-normal, so what a customer holds is negative.
+pub async fn overdrawn_credit_accounts(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>, Error> {
+    Ok(sqlx::query_as(
+        "select t.organization_id, cast(sum(e.amount_minor) as bigint) from ledger_transactions t
+         join ledger_entries e on e.transaction_id = t.id where e.account = 'customer_credit'
+         group by t.organization_id having sum(e.amount_minor) > 0",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
 #[derive(Debug, FromRow)]
 pub struct TransactionTotals {
     pub at: i64,

@@ -234,19 +234,27 @@ pub async fn record_refunded(
     refunded_total_minor: i64,
     now: i64,
 ) -> Result<i64, Error> {
-    let before: i64 = sqlx::query_scalar("select refunded_minor from payments where id = $1")
-        .bind(payment_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    if refunded_total_minor <= before {
-        return Ok(0);
-    }
-    sqlx::query("update payments set refunded_minor = $1, updated_at = $2 where id = $3 and refunded_minor = $4")
+    // A compare-and-set, read again on a miss: another transaction may record a larger total
+    // between this read and this write, and only what this call itself adds may be posted.
+    loop {
+        let before: i64 = sqlx::query_scalar("select refunded_minor from payments where id = $1")
+            .bind(payment_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        if refunded_total_minor <= before {
+            return Ok(0);
+        }
+        let updated = sqlx::query(
+            "update payments set refunded_minor = $1, updated_at = $2 where id = $3 and refunded_minor = $4",
+        )
         .bind(refunded_total_minor)
         .bind(now)
         .bind(payment_id)
         .bind(before)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-    Ok(refunded_total_minor - before)
+        if updated.rows_affected() == 1 {
+            return Ok(refunded_total_minor - before);
+        }
+    }
 }

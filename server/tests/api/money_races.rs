@@ -1,0 +1,161 @@
+//! Money paths raced by two transactions at once, made to overlap on purpose: a third
+//! transaction holds a lock both need until both have read what they are about to change. On
+//! SQLite (one writer) they run one after the other; on PostgreSQL they truly interleave.
+use std::time::Duration;
+
+use server::admin::reconciliation::invoices::reconcile_billing;
+use server::billing::db::invoices;
+use server::billing::invoice_run::finalize_drafts;
+use server::billing::invoicing::run_billing_cycle;
+use server::billing::period_rating::{BillingRules, PlanCache};
+use server::payments::db::attempts;
+use server::shared::time::parse_rfc3339_or_date;
+
+use crate::helpers::*;
+
+fn at(text: &str) -> i64 {
+    parse_rfc3339_or_date(text).expect("an RFC 3339 instant")
+}
+
+const YEAR_MS: i64 = 365 * 86_400_000;
+
+#[tokio::test]
+async fn two_finalizations_of_one_organization_at_once_spend_its_credit_once() {
+    let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let staff = app.client_for(&STAFF).await;
+    let grant = [
+        ("organization_id", acme.as_str()),
+        ("amount", "100.00"),
+        ("reason", "goodwill"),
+        ("expires", ""),
+        ("idempotency_key", "k-1"),
+    ];
+    assert!(app.call_with(&staff, "issue_credit", &grant).await.status().is_success());
+    // Drafts wait a year for late usage, so two periods' drafts of Acme are due together.
+    let rules = BillingRules { grace_ms: YEAR_MS, ..app.rules };
+    for instant in ["2027-04-01T00:00:00Z", "2027-05-01T00:00:00Z"] {
+        app.db.clock.set(at(instant));
+        run_billing_cycle(&app.db, &rules, at(instant)).await.expect("billing cycle");
+    }
+    let now = at("2027-05-01T00:00:00Z");
+    let drafts: Vec<_> = invoices::drafts_due(&mut *app.db.pool.acquire().await.unwrap(), now + YEAR_MS, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|draft| draft.organization_id == acme)
+        .collect();
+    assert_eq!(drafts.len(), 2, "Acme's March and April are drafts");
+
+    // Holds Acme's invoice-number row, which both finalizations take after reading the credits.
+    let mut holder = app.db.begin().await.unwrap();
+    invoices::next_numbers(&mut holder, &[acme.clone()], 2027).await.unwrap();
+    let finalize = |draft: invoices::InvoiceRow| {
+        let db = app.db.clone();
+        tokio::spawn(async move {
+            finalize_drafts(&db, &mut PlanCache::default(), &rules, &[draft], now).await.expect("finalize")
+        })
+    };
+    let (first, second) = (finalize(drafts[0].clone()), finalize(drafts[1].clone()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    holder.rollback().await.unwrap();
+    assert_eq!(first.await.unwrap() + second.await.unwrap(), 2);
+
+    let applied: i64 = sqlx::query_scalar("select cast(sum(amount_minor) as bigint) from credit_applications")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(applied, 10_000, "the 100.00 credit is applied once");
+    let invoice_credit: i64 =
+        sqlx::query_scalar("select cast(sum(credit_applied_minor) as bigint) from invoices where organization_id = $1")
+            .bind(&acme)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(invoice_credit, 10_000);
+    assert_eq!(billing_mismatches(&app).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn two_refund_totals_recorded_at_once_add_up_to_the_refunded_total() {
+    let s = crate::payments::Scenario::new(&[]).await;
+    s.save_card("4242 4242 4242 4242").await;
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    let payment_id: String = sqlx::query_scalar("select id from payments").fetch_one(&s.app.db.pool).await.unwrap();
+
+    // Two `charge.refunded` events (10.00, then 30.00 refunded in all) handled at the same time.
+    let mut first = s.app.db.begin().await.unwrap();
+    let added_first = attempts::record_refunded(&mut first, &payment_id, 1_000, day0).await.unwrap();
+    let second = {
+        let (db, payment_id) = (s.app.db.clone(), payment_id.clone());
+        tokio::spawn(async move {
+            let mut tx = db.begin().await.unwrap();
+            let added = attempts::record_refunded(&mut tx, &payment_id, 3_000, day0).await.unwrap();
+            tx.commit().await.unwrap();
+            added
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    first.commit().await.unwrap();
+    let added_second = second.await.unwrap();
+    assert_eq!((added_first, added_second), (1_000, 2_000), "each posts what it added, nothing twice");
+    let refunded: i64 =
+        sqlx::query_scalar("select refunded_minor from payments").fetch_one(&s.app.db.pool).await.unwrap();
+    assert_eq!(refunded, 3_000);
+}
+
+async fn billing_mismatches(app: &TestApp) -> Vec<String> {
+    let now = app.db.clock.now_ms();
+    reconcile_billing(&app.db, &app.rules, (i64::MIN / 2, i64::MAX / 2), now).await.expect("reconcile").mismatches
+}
+
+#[tokio::test]
+async fn reconcile_names_a_credit_spent_twice_and_an_overdrawn_credit_account() {
+    let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let staff = app.client_for(&STAFF).await;
+    let grant = [
+        ("organization_id", acme.as_str()),
+        ("amount", "100.00"),
+        ("reason", "goodwill"),
+        ("expires", ""),
+        ("idempotency_key", "k-1"),
+    ];
+    let credit = json(app.call_with(&staff, "issue_credit", &grant).await).await["id"].as_str().unwrap().to_owned();
+    for instant in ["2027-04-01T00:00:00Z", "2027-04-03T01:00:00Z", "2027-05-01T00:00:00Z"] {
+        app.db.clock.set(at(instant));
+        run_billing_cycle(&app.db, &app.rules, at(instant)).await.expect("billing cycle");
+    }
+    assert_eq!(billing_mismatches(&app).await, Vec::<String>::new());
+
+    // What a double draw-down leaves behind: the credit applied to April's draft too, and posted.
+    let april: String = sqlx::query_scalar("select id from invoices where status = 'draft' and organization_id = $1")
+        .bind(&acme)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    for (sql, values) in [
+        (
+            "insert into credit_applications (credit_id, invoice_id, amount_minor) values ($1, $2, 10000)",
+            [&credit, &april],
+        ),
+        (
+            "insert into ledger_transactions (id, organization_id, kind, reference, at) values ('tx-twice', $1, 'invoice.finalized', $2, 0)",
+            [&acme, &april],
+        ),
+    ] {
+        sqlx::query(sql).bind(values[0]).bind(values[1]).execute(&app.db.pool).await.unwrap();
+    }
+    for (account, amount) in [("customer_credit", 10_000i64), ("receivable", -10_000)] {
+        sqlx::query("insert into ledger_entries (transaction_id, account, amount_minor) values ('tx-twice', $1, $2)")
+            .bind(account)
+            .bind(amount)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+    }
+    let mismatches = billing_mismatches(&app).await;
+    assert!(mismatches.contains(&format!("credit {credit}: 20000 applied of 10000 granted")), "{mismatches:?}");
+    assert!(mismatches.contains(&format!("organization {acme}: customer credit overdrawn by 10000")), "{mismatches:?}");
+}

@@ -159,3 +159,37 @@ async fn reconcile_names_a_credit_spent_twice_and_an_overdrawn_credit_account() 
     assert!(mismatches.contains(&format!("credit {credit}: 20000 applied of 10000 granted")), "{mismatches:?}");
     assert!(mismatches.contains(&format!("organization {acme}: customer credit overdrawn by 10000")), "{mismatches:?}");
 }
+
+#[tokio::test]
+async fn a_credit_whose_expiry_is_posted_is_not_applied_by_a_run_that_started_before_it() {
+    let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let staff = app.client_for(&STAFF).await;
+    let grant = [
+        ("organization_id", acme.as_str()),
+        ("amount", "100.00"),
+        ("reason", "goodwill"),
+        ("expires", "2027-04-15"),
+        ("idempotency_key", "k-1"),
+    ];
+    assert!(app.call_with(&staff, "issue_credit", &grant).await.status().is_success());
+    let rules = BillingRules { grace_ms: YEAR_MS, ..app.rules };
+    // One instance's cycle after the expiry posts it while March is still a draft ...
+    for instant in ["2027-04-01T00:00:00Z", "2027-04-16T00:00:00Z"] {
+        app.db.clock.set(at(instant));
+        run_billing_cycle(&app.db, &rules, at(instant)).await.expect("billing cycle");
+    }
+    assert_eq!(app.count("select count(*) from ledger_transactions where kind = 'credit.expired'").await, 1);
+    // ... and another's, started the day before the expiry, finalizes March.
+    let draft = invoices::drafts_due(&mut *app.db.pool.acquire().await.unwrap(), at("2029-01-01T00:00:00Z"), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|draft| draft.organization_id == acme)
+        .expect("Acme's March draft");
+    let started = at("2027-04-14T00:00:00Z");
+    finalize_drafts(&app.db, &mut PlanCache::default(), &rules, &[draft], started).await.expect("finalize");
+
+    assert_eq!(app.count("select count(*) from credit_applications").await, 0, "an expired credit is spent");
+    assert_eq!(billing_mismatches(&app).await, Vec::<String>::new());
+}

@@ -26,6 +26,8 @@ pub struct CreditRow {
     pub created_at: i64,
     /// What is left after applications to invoices that are not void.
     pub remaining_minor: i64,
+    /// 1 once the expiry of what was left is posted: from then on nothing of it may be applied.
+    pub expiry_posted: i64,
 }
 
 /// Inserts the credit unless one with the same idempotency key exists; either way returns the
@@ -68,7 +70,9 @@ pub async fn credits_of_many(
              c.created_at,
              c.amount_minor - cast(coalesce((select sum(a.amount_minor) from credit_applications a
                  join invoices i on i.id = a.invoice_id where a.credit_id = c.id and i.status <> 'void'), 0) as bigint)
-                 as remaining_minor
+                 as remaining_minor,
+             cast(case when exists (select 1 from ledger_transactions t
+                 where t.kind = 'credit.expired' and t.reference = c.id) then 1 else 0 end as bigint) as expiry_posted
          from credits c where c.organization_id in ({})
          order by coalesce(c.expires_at, 9223372036854775807), c.created_at, c.id",
         list_placeholders(conn, 1, organization_ids.len())

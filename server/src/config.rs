@@ -55,6 +55,10 @@ pub struct Settings {
     /// The largest credit one admin action may grant, in minor units.
     #[arg(long, env = "CREDIT_MAX_MINOR", default_value_t = 1_000_000, value_parser = clap::value_parser!(i64).range(1..=1_000_000_000))]
     pub credit_max_minor: i64,
+    /// Addresses of the proxies in front of the portal, comma-separated: only from these is a
+    /// `Forwarded` or `X-Forwarded-For` header believed, to key login throttling on the real client.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// How often the billing job looks for ended periods, drafts to re-rate and drafts to finalize.
     #[arg(long, env = "BILLING_INTERVAL_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub billing_interval_seconds: u64,

@@ -17,6 +17,7 @@ use crate::billing::period_rating::BillingRules;
 use crate::billing::subscriptions::{backfill_periods, ensure_catalog};
 use crate::config::Settings;
 use crate::error::Error;
+use crate::http::client_address::TrustedProxies;
 use crate::http::{AppState, SessionSettings, guard::AllowedOrigin, router};
 use crate::jobs::payments::run_payments_job;
 use crate::jobs::rollup::{Metering, relay_rollup_notices, run_rollup_worker};
@@ -85,6 +86,7 @@ impl Application {
             backend,
             leptos_options,
             origin: Arc::new(AllowedOrigin(settings.public_base_url.clone())),
+            trusted_proxies: Arc::new(TrustedProxies(settings.trusted_proxies.clone())),
             metering: metering.clone(),
             stripe_webhook_secret: settings.stripe_webhook_secret.clone().map(Arc::new),
         };

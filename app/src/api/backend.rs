@@ -139,6 +139,10 @@ pub async fn require_user() -> Result<SessionUser, AppError> {
     backend()?.session_user(&user_id).await?.ok_or(AppError::Unauthorized)
 }
 
+/// The client's address as the server resolved it (behind trusted proxies, the real client's).
+#[derive(Debug, Clone)]
+pub struct ClientAddress(pub String);
+
 /// Whom a server function serves.
 pub enum Caller<'a> {
     /// Any member of this organization (owner or member).

@@ -6,12 +6,12 @@ use super::error::AppError;
 
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String) -> Result<(), AppError> {
-    use super::backend::{SESSION_USER_KEY, backend, respond, session};
+    use super::backend::{ClientAddress, SESSION_USER_KEY, backend, respond, session};
     respond(
         async {
-            let client = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            let client = leptos_axum::extract::<axum::Extension<ClientAddress>>()
                 .await
-                .map(|info| info.0.ip().to_string())
+                .map(|address| address.0.0)
                 .unwrap_or_default();
             let backend = backend()?;
             let user_id = backend.authenticate(email.trim(), &password, &client).await?;

@@ -2,6 +2,7 @@
 pub mod api;
 pub mod api_auth;
 pub mod api_json;
+pub mod client_address;
 pub mod guard;
 pub mod health;
 pub mod ingest;
@@ -36,6 +37,7 @@ pub struct AppState {
     pub backend: SharedBackend,
     pub leptos_options: LeptosOptions,
     pub origin: Arc<guard::AllowedOrigin>,
+    pub trusted_proxies: Arc<client_address::TrustedProxies>,
     pub metering: Arc<Metering>,
     /// Without it the webhook endpoint answers 404.
     pub stripe_webhook_secret: Option<Arc<Secret>>,
@@ -82,6 +84,7 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .layer(axum::middleware::from_fn(guard::error_status_from_body))
         .layer(axum::middleware::from_fn_with_state(state.origin.clone(), guard::refuse_cross_site))
         .layer(session_layer)
+        .layer(axum::middleware::from_fn_with_state(state.trusted_proxies.clone(), client_address::resolve_client))
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(axum::middleware::from_fn(guard::security_headers))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

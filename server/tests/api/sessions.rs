@@ -103,3 +103,43 @@ async fn an_empty_email_is_an_error_naming_the_field() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(json(response).await["field"], "email");
 }
+
+impl crate::helpers::TestApp {
+    async fn login_from(&self, forwarded_for: &str, email: &str, password: &str) -> StatusCode {
+        self.client
+            .post(self.url("/api/login"))
+            .header("origin", ORIGIN)
+            .header("x-forwarded-for", forwarded_for)
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .expect("request")
+            .status()
+    }
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_failed_logins_are_throttled_per_real_client() {
+    let app = spawn_app_with(&["--login-max-failures", "3", "--trusted-proxies", "127.0.0.1"]).await;
+    for email in ["a@x.test", "b@x.test", "c@x.test"] {
+        // The proxy appends the address it saw; what the client claimed before it is not trusted.
+        app.login_from("10.9.9.9, 203.0.113.7", email, "wrong").await;
+    }
+    assert_eq!(
+        app.login_from("203.0.113.7", ACME_OWNER.email, ACME_OWNER.password).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(app.login_from("198.51.100.4", ACME_OWNER.email, ACME_OWNER.password).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_forwarded_for_header_from_an_untrusted_peer_is_ignored() {
+    let app = spawn_app_with(&["--login-max-failures", "3"]).await;
+    for (email, spoofed) in [("a@x.test", "203.0.113.1"), ("b@x.test", "203.0.113.2"), ("c@x.test", "203.0.113.3")] {
+        app.login_from(spoofed, email, "wrong").await;
+    }
+    assert_eq!(
+        app.login_from("198.51.100.4", ACME_OWNER.email, ACME_OWNER.password).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

@@ -2,6 +2,8 @@
 //! server and hydrated in the browser.
 pub mod api;
 pub mod components;
+#[cfg(feature = "ssr")]
+pub mod csp;
 pub mod pages;
 
 use leptos::prelude::*;
@@ -26,6 +28,8 @@ use pages::{
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    csp::set_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

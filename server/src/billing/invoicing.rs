@@ -3,6 +3,7 @@
 //! drives it all from durable rows, so a restart picks up exactly where it stopped. The
 //! drafting and finalizing themselves are in `invoice_run`.
 
+use crate::accounts::db::organizations::lock_organizations;
 use crate::billing::db::credits::{self};
 use crate::billing::db::invoices::{self};
 use crate::billing::db::ledger::{self, PostingCause};
@@ -111,11 +112,16 @@ pub async fn run_billing_cycle(db: &Db, rules: &BillingRules, now: i64) -> Resul
 
 async fn expire_credit(db: &Db, credit_id: &str, organization_id: &str, now: i64) -> Result<bool, Error> {
     let mut tx = db.begin().await?;
+    // A finalization spending this credit holds the organization: what is left is read after it.
+    lock_organizations(&mut tx, &[organization_id.to_owned()]).await?;
     let remaining = credits::credits_of(&mut tx, organization_id)
         .await?
         .into_iter()
         .find(|c| c.id == credit_id)
         .map_or(0, |c| c.remaining_minor);
+    if remaining <= 0 {
+        return Ok(false);
+    }
     let cause = PostingCause { organization_id, kind: "credit.expired", reference: credit_id, at: now };
     let posted = ledger::post(&mut tx, cause, Posting::credit_expired(remaining)?).await?;
     tx.commit().await?;

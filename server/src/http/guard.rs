@@ -1,4 +1,5 @@
 //! Cross-site request refusal and security headers, for every route.
+use app::csp::content_security_policy;
 use std::sync::Arc;
 
 use app::api::error::AppError;
@@ -33,14 +34,16 @@ pub async fn refuse_cross_site(State(origin): State<Arc<AllowedOrigin>>, request
     next.run(request).await
 }
 
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; \
-     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
-     base-uri 'self'; form-action 'self'";
-
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    // Pages set their own, with the nonce of their scripts (`app::csp`); everything else gets the
+    // same policy without one.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(policy) = HeaderValue::from_str(&content_security_policy(None))
+    {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));

@@ -193,3 +193,53 @@ async fn a_credit_whose_expiry_is_posted_is_not_applied_by_a_run_that_started_be
     assert_eq!(app.count("select count(*) from credit_applications").await, 0, "an expired credit is spent");
     assert_eq!(billing_mismatches(&app).await, Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn a_credit_expiring_while_a_finalization_spends_it_is_spent_or_expired_never_both() {
+    let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let staff = app.client_for(&STAFF).await;
+    let grant = [
+        ("organization_id", acme.as_str()),
+        ("amount", "100.00"),
+        ("reason", "goodwill"),
+        ("expires", "2027-04-15"),
+        ("idempotency_key", "k-1"),
+    ];
+    assert!(app.call_with(&staff, "issue_credit", &grant).await.status().is_success());
+    let rules = BillingRules { grace_ms: YEAR_MS, ..app.rules };
+    app.db.clock.set(at("2027-04-01T00:00:00Z"));
+    run_billing_cycle(&app.db, &rules, at("2027-04-01T00:00:00Z")).await.expect("billing cycle");
+    let draft = invoices::drafts_due(&mut *app.db.pool.acquire().await.unwrap(), at("2029-01-01T00:00:00Z"), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|draft| draft.organization_id == acme)
+        .expect("Acme's March draft");
+
+    // A finalization from before the expiry has read the credit and waits for the number row ...
+    let mut holder = app.db.begin().await.unwrap();
+    invoices::next_numbers(&mut holder, &[acme.clone()], 2027).await.unwrap();
+    let finalization = {
+        let db = app.db.clone();
+        tokio::spawn(async move {
+            let before_expiry = at("2027-04-14T00:00:00Z");
+            finalize_drafts(&db, &mut PlanCache::default(), &rules, &[draft], before_expiry).await.expect("finalize")
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ... while a cycle after the expiry expires what it reads as left.
+    let expiry = {
+        let db = app.db.clone();
+        tokio::spawn(async move { run_billing_cycle(&db, &rules, at("2027-04-16T00:00:00Z")).await.expect("cycle") })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holder.rollback().await.unwrap();
+    assert_eq!(finalization.await.unwrap(), 1);
+    expiry.await.unwrap();
+
+    let spent = app.count("select count(*) from credit_applications").await;
+    let expired = app.count("select count(*) from ledger_transactions where kind = 'credit.expired'").await;
+    assert_eq!((spent, expired), (1, 0), "spent by the finalization, so nothing is left to expire");
+    assert_eq!(billing_mismatches(&app).await, Vec::<String>::new());
+}

@@ -1,6 +1,6 @@
 use reqwest::StatusCode;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{ACME_OWNER, spawn_app};
 
 #[tokio::test]
 async fn health_and_readiness_answer_with_the_database_migrated() {
@@ -44,4 +44,40 @@ async fn forty_concurrent_dashboards_all_answer() {
     let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
     assert_eq!(statuses, vec![200; 40]);
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+}
+
+/// (the policy's script nonce, the page) of a rendered page.
+async fn page_and_script_nonce(response: reqwest::Response) -> (String, String) {
+    let policy = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let scripts = policy.split(';').find(|d| d.trim().starts_with("script-src")).expect("a script-src").to_owned();
+    assert!(!scripts.contains("unsafe-inline"), "{policy}");
+    let nonce = scripts
+        .split_whitespace()
+        .find_map(|source| source.strip_prefix("'nonce-")?.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("no nonce in {policy}"))
+        .to_owned();
+    (nonce, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn pages_run_inline_scripts_only_with_the_nonce_of_their_response() {
+    let app = spawn_app().await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    let mut nonces = Vec::new();
+    for (client, path) in [(&app.client, "/login".to_owned()), (&owner, format!("/orgs/{acme}/usage"))] {
+        let (nonce, page) = page_and_script_nonce(app.get_page(client, &path).await).await;
+        let scripts: Vec<&str> = page.split("<script").skip(1).map(|tag| tag.split('>').next().unwrap_or("")).collect();
+        assert!(!scripts.is_empty(), "{path} has its hydration script");
+        for tag in scripts {
+            assert!(tag.contains(&format!("nonce=\"{nonce}\"")), "{path}: <script{tag}> without the nonce");
+        }
+        nonces.push(nonce);
+    }
+    let (again, _) = page_and_script_nonce(app.get_page(&app.client, "/login").await).await;
+    assert!(!nonces.contains(&again), "a nonce is used once");
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let policy = health.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let scripts = policy.split(';').find(|d| d.trim().starts_with("script-src")).expect("a script-src");
+    assert!(!scripts.contains("unsafe-inline") && !scripts.contains("nonce"), "{policy}");
 }

@@ -196,7 +196,15 @@ async fn attempt_charge(
     let Some(method) = profile.payment_method_id.clone() else { return Ok(Attempt::NoPaymentMethod) };
     let earlier = attempts::payments_of_invoice(&mut conn, &invoice.id).await?;
     let key = format!("{}:{}", invoice.id, key.unwrap_or_else(|| format!("attempt-{}", earlier.len() + 1)));
-    let payment = match attempts::payment_by_key(&mut conn, &key).await? {
+    // One attempt in flight per invoice: one whose outcome is unknown (the processor may have
+    // charged it before a crash or a timeout) is sent again under its own key, which the processor
+    // answers once, before a new attempt may charge beside it.
+    let in_flight = earlier.iter().find(|p| p.status().is_ok_and(|s| s == PaymentStatus::Pending)).cloned();
+    let stored = match in_flight {
+        Some(payment) => Some(payment),
+        None => attempts::payment_by_key(&mut conn, &key).await?,
+    };
+    let payment = match stored {
         Some(payment) => payment,
         None => {
             let payment = PaymentRow {

@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use server::admin::reconciliation::invoices::reconcile_billing;
 use server::billing::invoicing::run_billing_cycle;
 use server::notifications::delivery::Outbox;
+use server::payments::channel::{ChargeOutcome, ChargeRequest};
 use server::payments::collection::Collector;
+use server::payments::db::attempts;
 use server::payments::domain::dunning::{DAY_MS, DunningPolicy};
 use server::payments::domain::stripe_signature::sign;
 use server::payments::pass::run_payments_pass;
@@ -599,4 +601,67 @@ async fn staff_retry_now_write_off_and_replay_each_with_a_reason_and_an_audit_en
         let sql = format!("select count(*) from audit_log where action = '{action}' and actor = 'admin@portal.test'");
         assert_eq!(s.app.count(&sql).await, 1, "{action}");
     }
+}
+
+/// The processor charged the first attempt, then the server died before recording it: the
+/// attempt is pending with no processor id. "Pay now" must settle that attempt under its own key
+/// before it makes another one, or the customer pays twice.
+#[tokio::test]
+async fn pay_now_settles_an_attempt_of_unknown_outcome_before_making_another() {
+    let s = Scenario::new(&[]).await;
+    s.save_card("4242 4242 4242 4242").await;
+    let day0 = s.finalize_first_invoice().await;
+    let invoice: (String, i64, String) = sqlx::query_as(
+        "select id, amount_due_minor, currency from invoices where organization_id = $1 and status = 'open'",
+    )
+    .bind(&s.acme)
+    .fetch_one(&s.app.db.pool)
+    .await
+    .unwrap();
+    let mut conn = s.app.db.pool.acquire().await.unwrap();
+    let profile = attempts::profile_of(&mut conn, &s.acme).await.unwrap().expect("a card on file");
+    let payment = attempts::PaymentRow {
+        id: "pay-unknown".into(),
+        invoice_id: invoice.0.clone(),
+        organization_id: s.acme.clone(),
+        attempt: 1,
+        idempotency_key: format!("{}:first", invoice.0),
+        amount_minor: invoice.1,
+        currency: invoice.2.clone(),
+        payment_method_id: profile.payment_method_id.clone().unwrap(),
+        status: "pending".into(),
+        processor_payment_id: None,
+        failure_code: None,
+        failure_message: None,
+        refunded_minor: 0,
+        trigger: "automatic".into(),
+        created_at: day0,
+        updated_at: day0,
+    };
+    attempts::insert_payment(&mut conn, &payment).await.unwrap();
+    drop(conn);
+    let charged = s
+        .collector
+        .channel
+        .charge(&ChargeRequest {
+            customer_id: &profile.customer_id,
+            payment_method_id: &payment.payment_method_id,
+            amount_minor: payment.amount_minor,
+            currency: &payment.currency,
+            idempotency_key: &payment.idempotency_key,
+            invoice_id: &payment.invoice_id,
+            payment_id: &payment.id,
+        })
+        .await
+        .expect("the processor charges");
+    assert!(matches!(charged, ChargeOutcome::Succeeded { .. }));
+
+    let pay_now = s.app.call_with(&s.owner, "pay_now", &[("organization_id", s.acme.as_str())]).await;
+    assert_eq!(pay_now.status(), StatusCode::OK);
+
+    assert_eq!(s.app.count("select count(*) from test_mode_charges").await, 1, "the customer is charged once");
+    assert_eq!(s.app.count("select count(*) from payments").await, 1);
+    assert_eq!(s.invoice_status().await, "paid");
+    assert_eq!(s.app.count("select count(*) from ledger_transactions where kind = 'payment.received'").await, 1);
+    s.assert_reconciled().await;
 }

@@ -19,61 +19,86 @@ fn at(text: &str) -> i64 {
 
 const YEAR_MS: i64 = 365 * 86_400_000;
 
-#[tokio::test]
-async fn two_finalizations_of_one_organization_at_once_spend_its_credit_once() {
-    let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;
-    let acme = app.organization_id("Acme Corp").await;
-    let staff = app.client_for(&STAFF).await;
-    let grant = [
-        ("organization_id", acme.as_str()),
-        ("amount", "100.00"),
-        ("reason", "goodwill"),
-        ("expires", ""),
-        ("idempotency_key", "k-1"),
-    ];
-    assert!(app.call_with(&staff, "issue_credit", &grant).await.status().is_success());
-    // Drafts wait a year for late usage, so two periods' drafts of Acme are due together.
-    let rules = BillingRules { grace_ms: YEAR_MS, ..app.rules };
-    for instant in ["2027-04-01T00:00:00Z", "2027-05-01T00:00:00Z"] {
-        app.db.clock.set(at(instant));
-        run_billing_cycle(&app.db, &rules, at(instant)).await.expect("billing cycle");
-    }
-    let now = at("2027-05-01T00:00:00Z");
-    let drafts: Vec<_> = invoices::drafts_due(&mut *app.db.pool.acquire().await.unwrap(), now + YEAR_MS, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|draft| draft.organization_id == acme)
-        .collect();
-    assert_eq!(drafts.len(), 2, "Acme's March and April are drafts");
+/// Acme on March 1, 2027 with a 100.00 credit, and rules whose drafts wait a year for late usage,
+/// so drafts of several periods are there to finalize when a test chooses.
+struct CreditScenario {
+    app: TestApp,
+    acme: String,
+    credit: String,
+    rules: BillingRules,
+}
 
-    // Holds Acme's invoice-number row, which both finalizations take after reading the credits.
-    let mut holder = app.db.begin().await.unwrap();
-    invoices::next_numbers(&mut holder, &[acme.clone()], 2027).await.unwrap();
-    let finalize = |draft: invoices::InvoiceRow| {
-        let db = app.db.clone();
+impl CreditScenario {
+    async fn new(expires: &str) -> Self {
+        let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;
+        let acme = app.organization_id("Acme Corp").await;
+        let staff = app.client_for(&STAFF).await;
+        let grant = [
+            ("organization_id", acme.as_str()),
+            ("amount", "100.00"),
+            ("reason", "goodwill"),
+            ("expires", expires),
+            ("idempotency_key", "k-1"),
+        ];
+        let credit = json(app.call_with(&staff, "issue_credit", &grant).await).await["id"].as_str().unwrap().to_owned();
+        let rules = BillingRules { grace_ms: YEAR_MS, ..app.rules };
+        Self { app, acme, credit, rules }
+    }
+
+    async fn cycle_at(&self, instant: &str) {
+        self.app.db.clock.set(at(instant));
+        run_billing_cycle(&self.app.db, &self.rules, at(instant)).await.expect("billing cycle");
+    }
+
+    async fn drafts(&self) -> Vec<invoices::InvoiceRow> {
+        let mut conn = self.app.db.pool.acquire().await.unwrap();
+        let due = invoices::drafts_due(&mut conn, at("2029-01-01T00:00:00Z"), 10).await.unwrap();
+        due.into_iter().filter(|draft| draft.organization_id == self.acme).collect()
+    }
+
+    /// Holds Acme's invoice-number row, which a finalization takes after reading the credits.
+    async fn hold_invoice_numbers(&self) -> server::store::WriteTx {
+        let mut holder = self.app.db.begin().await.unwrap();
+        invoices::next_numbers(&mut holder, &[self.acme.clone()], 2027).await.unwrap();
+        holder
+    }
+
+    fn finalize_later(&self, draft: invoices::InvoiceRow, now: i64) -> tokio::task::JoinHandle<usize> {
+        let (db, rules) = (self.app.db.clone(), self.rules);
         tokio::spawn(async move {
             finalize_drafts(&db, &mut PlanCache::default(), &rules, &[draft], now).await.expect("finalize")
         })
-    };
-    let (first, second) = (finalize(drafts[0].clone()), finalize(drafts[1].clone()));
+    }
+}
+
+#[tokio::test]
+async fn two_finalizations_of_one_organization_at_once_spend_its_credit_once() {
+    let s = CreditScenario::new("").await;
+    s.cycle_at("2027-04-01T00:00:00Z").await;
+    s.cycle_at("2027-05-01T00:00:00Z").await;
+    let drafts = s.drafts().await;
+    assert_eq!(drafts.len(), 2, "Acme's March and April are drafts");
+
+    let holder = s.hold_invoice_numbers().await;
+    let now = at("2027-05-01T00:00:00Z");
+    let (first, second) = (s.finalize_later(drafts[0].clone(), now), s.finalize_later(drafts[1].clone(), now));
     tokio::time::sleep(Duration::from_millis(500)).await;
     holder.rollback().await.unwrap();
     assert_eq!(first.await.unwrap() + second.await.unwrap(), 2);
 
     let applied: i64 = sqlx::query_scalar("select cast(sum(amount_minor) as bigint) from credit_applications")
-        .fetch_one(&app.db.pool)
+        .fetch_one(&s.app.db.pool)
         .await
         .unwrap();
     assert_eq!(applied, 10_000, "the 100.00 credit is applied once");
     let invoice_credit: i64 =
         sqlx::query_scalar("select cast(sum(credit_applied_minor) as bigint) from invoices where organization_id = $1")
-            .bind(&acme)
-            .fetch_one(&app.db.pool)
+            .bind(&s.acme)
+            .fetch_one(&s.app.db.pool)
             .await
             .unwrap();
     assert_eq!(invoice_credit, 10_000);
-    assert_eq!(billing_mismatches(&app).await, Vec::<String>::new());
+    assert_eq!(billing_mismatches(&s.app).await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -112,26 +137,17 @@ async fn billing_mismatches(app: &TestApp) -> Vec<String> {
 
 #[tokio::test]
 async fn reconcile_names_a_credit_spent_twice_and_an_overdrawn_credit_account() {
-    let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;
-    let acme = app.organization_id("Acme Corp").await;
-    let staff = app.client_for(&STAFF).await;
-    let grant = [
-        ("organization_id", acme.as_str()),
-        ("amount", "100.00"),
-        ("reason", "goodwill"),
-        ("expires", ""),
-        ("idempotency_key", "k-1"),
-    ];
-    let credit = json(app.call_with(&staff, "issue_credit", &grant).await).await["id"].as_str().unwrap().to_owned();
+    let s = CreditScenario::new("").await;
     for instant in ["2027-04-01T00:00:00Z", "2027-04-03T01:00:00Z", "2027-05-01T00:00:00Z"] {
-        app.db.clock.set(at(instant));
-        run_billing_cycle(&app.db, &app.rules, at(instant)).await.expect("billing cycle");
+        s.app.db.clock.set(at(instant));
+        run_billing_cycle(&s.app.db, &s.app.rules, at(instant)).await.expect("billing cycle");
     }
-    assert_eq!(billing_mismatches(&app).await, Vec::<String>::new());
+    let (app, acme, credit) = (&s.app, &s.acme, &s.credit);
+    assert_eq!(billing_mismatches(app).await, Vec::<String>::new());
 
     // What a double draw-down leaves behind: the credit applied to April's draft too, and posted.
     let april: String = sqlx::query_scalar("select id from invoices where status = 'draft' and organization_id = $1")
-        .bind(&acme)
+        .bind(acme)
         .fetch_one(&app.db.pool)
         .await
         .unwrap();
@@ -155,82 +171,39 @@ async fn reconcile_names_a_credit_spent_twice_and_an_overdrawn_credit_account() 
             .await
             .unwrap();
     }
-    let mismatches = billing_mismatches(&app).await;
+    let mismatches = billing_mismatches(app).await;
     assert!(mismatches.contains(&format!("credit {credit}: 20000 applied of 10000 granted")), "{mismatches:?}");
     assert!(mismatches.contains(&format!("organization {acme}: customer credit overdrawn by 10000")), "{mismatches:?}");
 }
 
 #[tokio::test]
 async fn a_credit_whose_expiry_is_posted_is_not_applied_by_a_run_that_started_before_it() {
-    let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;
-    let acme = app.organization_id("Acme Corp").await;
-    let staff = app.client_for(&STAFF).await;
-    let grant = [
-        ("organization_id", acme.as_str()),
-        ("amount", "100.00"),
-        ("reason", "goodwill"),
-        ("expires", "2027-04-15"),
-        ("idempotency_key", "k-1"),
-    ];
-    assert!(app.call_with(&staff, "issue_credit", &grant).await.status().is_success());
-    let rules = BillingRules { grace_ms: YEAR_MS, ..app.rules };
+    let s = CreditScenario::new("2027-04-15").await;
     // One instance's cycle after the expiry posts it while March is still a draft ...
-    for instant in ["2027-04-01T00:00:00Z", "2027-04-16T00:00:00Z"] {
-        app.db.clock.set(at(instant));
-        run_billing_cycle(&app.db, &rules, at(instant)).await.expect("billing cycle");
-    }
-    assert_eq!(app.count("select count(*) from ledger_transactions where kind = 'credit.expired'").await, 1);
+    s.cycle_at("2027-04-01T00:00:00Z").await;
+    s.cycle_at("2027-04-16T00:00:00Z").await;
+    assert_eq!(s.app.count("select count(*) from ledger_transactions where kind = 'credit.expired'").await, 1);
     // ... and another's, started the day before the expiry, finalizes March.
-    let draft = invoices::drafts_due(&mut *app.db.pool.acquire().await.unwrap(), at("2029-01-01T00:00:00Z"), 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|draft| draft.organization_id == acme)
-        .expect("Acme's March draft");
-    let started = at("2027-04-14T00:00:00Z");
-    finalize_drafts(&app.db, &mut PlanCache::default(), &rules, &[draft], started).await.expect("finalize");
+    let march = s.drafts().await.remove(0);
+    assert_eq!(s.finalize_later(march, at("2027-04-14T00:00:00Z")).await.unwrap(), 1);
 
-    assert_eq!(app.count("select count(*) from credit_applications").await, 0, "an expired credit is spent");
-    assert_eq!(billing_mismatches(&app).await, Vec::<String>::new());
+    assert_eq!(s.app.count("select count(*) from credit_applications").await, 0, "an expired credit is spent");
+    assert_eq!(billing_mismatches(&s.app).await, Vec::<String>::new());
 }
 
 #[tokio::test]
 async fn a_credit_expiring_while_a_finalization_spends_it_is_spent_or_expired_never_both() {
-    let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;
-    let acme = app.organization_id("Acme Corp").await;
-    let staff = app.client_for(&STAFF).await;
-    let grant = [
-        ("organization_id", acme.as_str()),
-        ("amount", "100.00"),
-        ("reason", "goodwill"),
-        ("expires", "2027-04-15"),
-        ("idempotency_key", "k-1"),
-    ];
-    assert!(app.call_with(&staff, "issue_credit", &grant).await.status().is_success());
-    let rules = BillingRules { grace_ms: YEAR_MS, ..app.rules };
-    app.db.clock.set(at("2027-04-01T00:00:00Z"));
-    run_billing_cycle(&app.db, &rules, at("2027-04-01T00:00:00Z")).await.expect("billing cycle");
-    let draft = invoices::drafts_due(&mut *app.db.pool.acquire().await.unwrap(), at("2029-01-01T00:00:00Z"), 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|draft| draft.organization_id == acme)
-        .expect("Acme's March draft");
+    let s = CreditScenario::new("2027-04-15").await;
+    s.cycle_at("2027-04-01T00:00:00Z").await;
+    let march = s.drafts().await.remove(0);
 
     // A finalization from before the expiry has read the credit and waits for the number row ...
-    let mut holder = app.db.begin().await.unwrap();
-    invoices::next_numbers(&mut holder, &[acme.clone()], 2027).await.unwrap();
-    let finalization = {
-        let db = app.db.clone();
-        tokio::spawn(async move {
-            let before_expiry = at("2027-04-14T00:00:00Z");
-            finalize_drafts(&db, &mut PlanCache::default(), &rules, &[draft], before_expiry).await.expect("finalize")
-        })
-    };
+    let holder = s.hold_invoice_numbers().await;
+    let finalization = s.finalize_later(march, at("2027-04-14T00:00:00Z"));
     tokio::time::sleep(Duration::from_millis(300)).await;
     // ... while a cycle after the expiry expires what it reads as left.
     let expiry = {
-        let db = app.db.clone();
+        let (db, rules) = (s.app.db.clone(), s.rules);
         tokio::spawn(async move { run_billing_cycle(&db, &rules, at("2027-04-16T00:00:00Z")).await.expect("cycle") })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -238,8 +211,8 @@ async fn a_credit_expiring_while_a_finalization_spends_it_is_spent_or_expired_ne
     assert_eq!(finalization.await.unwrap(), 1);
     expiry.await.unwrap();
 
-    let spent = app.count("select count(*) from credit_applications").await;
-    let expired = app.count("select count(*) from ledger_transactions where kind = 'credit.expired'").await;
+    let spent = s.app.count("select count(*) from credit_applications").await;
+    let expired = s.app.count("select count(*) from ledger_transactions where kind = 'credit.expired'").await;
     assert_eq!((spent, expired), (1, 0), "spent by the finalization, so nothing is left to expire");
-    assert_eq!(billing_mismatches(&app).await, Vec::<String>::new());
+    assert_eq!(billing_mismatches(&s.app).await, Vec::<String>::new());
 }

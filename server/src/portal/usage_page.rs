@@ -6,12 +6,13 @@ use app::api::dto::usage::{HourRow, MetricInfo, NamespaceUsage, UsageRange, Usag
 use app::api::error::AppError;
 
 use crate::accounts::db::namespaces;
+use crate::billing::db::subscriptions;
 use crate::billing::subscriptions::month_to_date_estimate;
 use crate::error::Error;
 use crate::metering::chart::{Series, hourly_chart_svg};
 use crate::metering::db::usage::{self, HourTotal, MetricRow};
 use crate::metering::domain::usage as usage_domain;
-use crate::metering::domain::usage::{HOUR_MS, format_quantity};
+use crate::metering::domain::usage::{HOUR_MS, format_quantity, hour_of};
 use crate::metering::usage::complete_through;
 use crate::shared::time::display_ms;
 use crate::store::Db;
@@ -28,7 +29,7 @@ pub async fn usage_report(
     range: UsageRange,
 ) -> Result<UsageReport, Error> {
     let now = db.clock.now_ms();
-    let (from, to) = range_bounds(range, now);
+    let (from, to) = view_bounds(db, organization_id, range, now).await?;
     let mut conn = db.pool.acquire().await?;
     let catalog = usage::metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog, metric_key)?;
@@ -100,7 +101,7 @@ fn hourly_grid<'a>(
 /// `hour,namespace,metric,total` for every stored hourly total in the range, the same numbers as the page.
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn usage_csv(db: &Db, organization_id: &str, metric_key: &str, range: UsageRange) -> Result<String, Error> {
-    let (from, to) = range_bounds(range, db.clock.now_ms());
+    let (from, to) = view_bounds(db, organization_id, range, db.clock.now_ms()).await?;
     let mut conn = db.pool.acquire().await?;
     let catalog = usage::metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog, metric_key)?;
@@ -119,11 +120,19 @@ pub async fn usage_csv(db: &Db, organization_id: &str, metric_key: &str, range: 
     Ok(csv)
 }
 
-fn range_bounds(range: UsageRange, now: i64) -> (i64, i64) {
-    let range = match range {
+/// `[from, to)` of a view, in whole hours ending with the current one. The billing period is the
+/// subscription's own, anchored at its start day, from its first whole hour: the hours the
+/// month-to-date estimate and the next invoice rate, so the page's totals are theirs.
+async fn view_bounds(db: &Db, organization_id: &str, range: UsageRange, now: i64) -> Result<(i64, i64), Error> {
+    let view = match range {
         UsageRange::Last24Hours => usage_domain::UsageRange::Last24Hours,
         UsageRange::Last7Days => usage_domain::UsageRange::Last7Days,
         UsageRange::BillingPeriod => usage_domain::UsageRange::BillingPeriod,
     };
-    usage_domain::range_bounds(range, now)
+    let (from, to) = usage_domain::range_bounds(view, now);
+    if range != UsageRange::BillingPeriod {
+        return Ok((from, to));
+    }
+    let subscription = subscriptions::subscription_of(&mut *db.pool.acquire().await?, organization_id).await?;
+    Ok((subscription.map_or(from, |s| hour_of(s.current_period_start + HOUR_MS - 1)), to))
 }

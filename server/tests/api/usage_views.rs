@@ -133,3 +133,32 @@ async fn the_month_to_date_estimate_rates_the_rollups_under_the_subscribed_plan(
     let dashboard = json(app.call_with(&owner, "dashboard", &[("organization_id", &acme)]).await).await;
     assert_eq!(dashboard["estimate"]["total"], "522.50 USD", "the dashboard shows the same estimate");
 }
+
+/// A subscription that started on March 14: its period runs to April 14, across the calendar month.
+#[tokio::test]
+async fn the_current_period_of_the_usage_page_is_the_subscriptions_and_matches_the_estimate() {
+    let app =
+        crate::helpers::spawn_app_at(Some(server::shared::time::parse_rfc3339_or_date("2027-03-14").unwrap()), &[])
+            .await;
+    let acme = app.organization_id("Acme Corp").await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    app.db.clock.set(server::shared::time::parse_rfc3339_or_date("2027-04-02T00:00:00Z").unwrap());
+    let at = |id: &str, quantity: i64, timestamp: &str| json!({"id": id, "namespace": "payments-prod", "metric": "actions", "quantity": quantity, "timestamp": timestamp});
+    let sent = app
+        .send_events(
+            &key,
+            &json!([at("p1", 1_000_000, "2027-03-20T10:00:00Z"), at("p2", 2_000_000, "2027-04-01T12:00:00Z")]),
+        )
+        .await;
+    assert_eq!(sent.status(), StatusCode::OK);
+    app.wait_for_rollups().await;
+    let owner = app.client_for(&ACME_OWNER).await;
+
+    let form = [("organization_id", acme.as_str()), ("metric", "actions"), ("range", "BillingPeriod")];
+    let report = json(app.call_with(&owner, "usage", &form).await).await;
+
+    let prod = report["namespaces"].as_array().unwrap().iter().find(|n| n["name"] == "payments-prod").unwrap().clone();
+    assert_eq!(prod["total"], "3000000", "both events are in the period March 14 to April 14");
+    // 3,000,000 actions: 2,500,000 included, 500,000 at 45.00 USD per million = 22.50 USD.
+    assert_eq!(report["estimate"]["total"], "522.50 USD", "the estimate rates the same usage");
+}

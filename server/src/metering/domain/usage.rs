@@ -265,7 +265,7 @@ pub fn range_bounds(range: UsageRange, now_ms: i64) -> (i64, i64) {
     let from = match range {
         UsageRange::Last24Hours => to - 24 * HOUR_MS,
         UsageRange::Last7Days => to - 7 * 24 * HOUR_MS,
-        // Calendar months in UTC until subscriptions bring their own anchor day.
+        // The calendar month in UTC; the Usage page uses the subscription's own period when it has one.
         UsageRange::BillingPeriod => {
             let now =
                 OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000)).unwrap_or(OffsetDateTime::UNIX_EPOCH);

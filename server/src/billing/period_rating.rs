@@ -12,7 +12,7 @@ use crate::billing::domain::invoice_builder::{
     EarlierPeriod, InvoiceLine, PeriodCharges, PlanSegment, ProratedChange, build_lines, rate_segment,
 };
 use crate::billing::domain::proration::{Proration, ProrationInput, prorate};
-use crate::billing::domain::rating::{MetricPrice, Usage};
+use crate::billing::domain::rating::{MetricPrice, Usage, validate_prices};
 use crate::billing::domain::subscription::DowngradeTiming;
 use crate::error::Error;
 use crate::metering::db::usage::period_totals;
@@ -53,6 +53,8 @@ impl PlanCache {
             let row = plans::plan_version(conn, id).await?;
             let prices: Vec<MetricPrice> =
                 serde_json::from_str(&row.prices_json).map_err(|e| Error::Corrupt(format!("plan prices: {e}")))?;
+            // Refused loudly at load: a price that cannot be rated must not bill anyone quietly.
+            validate_prices(&prices).map_err(|invalid| Error::Corrupt(format!("plan version {id}: {invalid}")))?;
             self.versions.insert(id.to_owned(), (row, prices));
         }
         self.versions.get(id).ok_or_else(|| Error::Corrupt("plan cache".into()))

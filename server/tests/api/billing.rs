@@ -437,3 +437,16 @@ async fn subscriptions_from_before_stored_periods_start_billing_from_the_present
     .unwrap();
     assert_eq!(acme, (at("2027-09-03T12:00:00Z"), at("2027-10-03T12:00:00Z")));
 }
+
+#[tokio::test]
+async fn a_stored_plan_that_cannot_be_rated_stops_its_invoice_run_naming_the_metric() {
+    let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;
+    let package = r#"[{"metric":"actions","included":0,"model":{"package":{"block":0,"minor_per_block":2500}}}]"#;
+    sqlx::query("update plan_versions set prices_json = $1").bind(package).execute(&app.db.pool).await.unwrap();
+    app.db.clock.set(at("2027-04-01T00:00:00Z"));
+
+    let refused = run_billing_cycle(&app.db, &app.rules, at("2027-04-01T00:00:00Z")).await.unwrap_err();
+
+    assert!(refused.to_string().contains("actions: a package block must be positive"), "{refused}");
+    assert_eq!(app.count("select count(*) from invoices").await, 0, "nothing is billed from it");
+}

@@ -47,6 +47,69 @@ pub struct PlanVersion {
     pub prices: Vec<MetricPrice>,
 }
 
+/// Why a plan's prices cannot be rated, and for which metric.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{metric}: {why}")]
+pub struct InvalidPlan {
+    pub metric: String,
+    pub why: &'static str,
+}
+
+/// Checks that every price can be rated: positive blocks and unit quantities, no negative price,
+/// tiers non-empty and ascending with only the last one unbounded, each metric priced once.
+pub fn validate_prices(prices: &[MetricPrice]) -> Result<(), InvalidPlan> {
+    for (index, price) in prices.iter().enumerate() {
+        let refuse = |why| Err(InvalidPlan { metric: price.metric.clone(), why });
+        if prices[..index].iter().any(|earlier| earlier.metric == price.metric) {
+            return refuse("a metric is priced twice");
+        }
+        if price.included < 0 {
+            return refuse("included units must not be negative");
+        }
+        if let Err(why) = validate_model(&price.model) {
+            return refuse(why);
+        }
+    }
+    Ok(())
+}
+
+fn validate_model(model: &PricingModel) -> Result<(), &'static str> {
+    let unit = |price: &UnitPrice| match (price.per > 0, price.minor >= 0) {
+        (false, _) => Err("a unit price must be per a positive quantity"),
+        (_, false) => Err("a price must not be negative"),
+        _ => Ok(()),
+    };
+    match model {
+        PricingModel::PerUnit(price) => unit(price),
+        PricingModel::Package { block, minor_per_block } => match (*block > 0, *minor_per_block >= 0) {
+            (false, _) => Err("a package block must be positive"),
+            (_, false) => Err("a price must not be negative"),
+            _ => Ok(()),
+        },
+        PricingModel::Graduated(tiers) | PricingModel::Volume(tiers) => {
+            let Some((last, bounded)) = tiers.split_last() else { return Err("tiers must not be empty") };
+            let mut floor = 0;
+            for tier in bounded {
+                let Some(up_to) = tier.up_to else { return Err("only the last tier may be unbounded") };
+                if up_to <= floor {
+                    return Err("tiers must ascend");
+                }
+                floor = up_to;
+            }
+            if last.up_to.is_some() {
+                return Err("the last tier must be unbounded");
+            }
+            for tier in tiers {
+                unit(&tier.unit_price)?;
+                if tier.flat_minor < 0 {
+                    return Err("a price must not be negative");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Usage {
     pub namespace_id: String,
@@ -234,6 +297,38 @@ mod tests {
 
     fn plan(model: PricingModel, included: i64) -> PlanVersion {
         PlanVersion { base_fee_minor: 10_000, prices: vec![MetricPrice { metric: "actions".into(), included, model }] }
+    }
+
+    #[test]
+    fn the_catalog_s_plans_are_valid() {
+        for (name, version) in crate::billing::domain::catalog::plans() {
+            assert_eq!(validate_prices(&version.prices), Ok(()), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_plan_that_cannot_be_rated_is_refused_naming_the_metric_and_why() {
+        let unit = UnitPrice { minor: 1, per: 1 };
+        let tier = |up_to| Tier { up_to, unit_price: unit, flat_minor: 0 };
+        let refused = [
+            (PricingModel::Package { block: 0, minor_per_block: 5 }, "a package block must be positive"),
+            (PricingModel::PerUnit(UnitPrice { minor: 1, per: 0 }), "a unit price must be per a positive quantity"),
+            (PricingModel::PerUnit(UnitPrice { minor: -1, per: 1 }), "a price must not be negative"),
+            (PricingModel::Graduated(vec![]), "tiers must not be empty"),
+            (PricingModel::Volume(vec![tier(Some(100)), tier(Some(100)), tier(None)]), "tiers must ascend"),
+            (PricingModel::Graduated(vec![tier(Some(100))]), "the last tier must be unbounded"),
+            (PricingModel::Volume(vec![tier(None), tier(None)]), "only the last tier may be unbounded"),
+            (PricingModel::Graduated(vec![tier(Some(0)), tier(None)]), "tiers must ascend"),
+        ];
+        for (model, why) in refused {
+            let prices = plan(model.clone(), 0).prices;
+            assert_eq!(validate_prices(&prices), Err(InvalidPlan { metric: "actions".into(), why }), "{model:?}");
+        }
+        let negative_included = plan(PricingModel::PerUnit(unit), -1).prices;
+        assert_eq!(validate_prices(&negative_included).unwrap_err().why, "included units must not be negative");
+        let twice = [plan(PricingModel::PerUnit(unit), 0).prices, plan(PricingModel::PerUnit(unit), 0).prices].concat();
+        assert_eq!(validate_prices(&twice).unwrap_err().why, "a metric is priced twice");
+        assert_eq!(validate_prices(&plan(PricingModel::Graduated(tiers()), 0).prices), Ok(()));
     }
 
     fn usage(parts: &[(&str, i64)]) -> Vec<Usage> {

@@ -12,14 +12,13 @@ use clap::{Args, ValueEnum};
 use crate::billing::domain::subscription::DowngradeTiming;
 use crate::billing::period_rating::BillingRules;
 use crate::error::Error;
+use crate::metering::domain::usage::HOUR_MS;
 use crate::notifications::delivery::Outbox;
 use crate::notifications::mail::relay_address;
 use crate::payments::channel::stripe::StripeChannel;
 use crate::payments::collection::Collector;
 use crate::payments::domain::dunning::DunningPolicy;
 use crate::store::{Db, Dialect};
-
-const HOUR_MS: i64 = 3_600_000;
 
 #[derive(Debug, Clone, Args)]
 pub struct Settings {

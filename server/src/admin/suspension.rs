@@ -11,7 +11,6 @@ use crate::billing::domain::subscription::{STAFF_SUSPENSION, SubscriptionStatus}
 use crate::error::Error;
 use crate::notifications::outbox::notify;
 use crate::payments::db::collections;
-use crate::payments::domain::status::CollectionStatus;
 use crate::shared::ids::{IdKind, new_id};
 use crate::store::Db;
 
@@ -49,10 +48,7 @@ pub async fn unsuspend(db: &Db, admin: &str, organization_id: &str, reason: &str
     if from != SubscriptionStatus::Suspended {
         return Err(AppError::conflict("status", "the subscription is not suspended").into());
     }
-    let past_due = collections::open_collections_of(&mut tx, organization_id)
-        .await?
-        .iter()
-        .any(|c| c.status().is_ok_and(|s| s == CollectionStatus::PastDue));
+    let past_due = collections::has_past_due(&mut tx, organization_id).await?;
     let to = if past_due { SubscriptionStatus::PastDue } else { SubscriptionStatus::Active };
     let cause = subscriptions::TransitionCause { cause: "suspension lifted by staff", actor: admin, at: now };
     change(&mut tx, &subscription.id, from, to, &cause).await?;

@@ -285,9 +285,7 @@ async fn finalize_group(
     lock_organizations(&mut tx, &organizations).await?;
     let mut usable: HashMap<String, Vec<credits::CreditRow>> = HashMap::new();
     for (org, credit) in credits::credits_of_many(&mut tx, &organizations).await? {
-        // A run that started before the expiry must not spend what another run already expired.
-        let spendable = credit.expires_at.is_none_or(|at| at > now) && credit.expiry_posted == 0;
-        if credit.remaining_minor > 0 && spendable {
+        if credit.remaining_minor > 0 && credit.expires_at.is_none_or(|at| at > now) {
             usable.entry(org).or_default().push(credit);
         }
     }

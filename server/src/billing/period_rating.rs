@@ -16,9 +16,7 @@ use crate::billing::domain::rating::{MetricPrice, Usage, validate_prices};
 use crate::billing::domain::subscription::DowngradeTiming;
 use crate::error::Error;
 use crate::metering::db::usage::period_totals;
-use crate::metering::domain::usage::hour_of;
-
-const HOUR_MS: i64 = 3_600_000;
+use crate::metering::domain::usage::{HOUR_MS, hour_of};
 
 #[derive(Debug, Clone, Copy)]
 pub struct BillingRules {

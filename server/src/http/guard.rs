@@ -1,8 +1,8 @@
 //! Cross-site request refusal and security headers, for every route.
-use app::csp::content_security_policy;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use app::api::error::AppError;
+use app::csp::content_security_policy;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -34,15 +34,18 @@ pub async fn refuse_cross_site(State(origin): State<Arc<AllowedOrigin>>, request
     next.run(request).await
 }
 
+/// Built once: every response that is not a page (ingestion batches among them) carries it.
+static NOT_A_PAGE_POLICY: LazyLock<HeaderValue> = LazyLock::new(|| {
+    HeaderValue::from_str(&content_security_policy(None)).expect("the policy is a valid header value")
+});
+
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     // Pages set their own, with the nonce of their scripts (`app::csp`); everything else gets the
     // same policy without one.
-    if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
-        && let Ok(policy) = HeaderValue::from_str(&content_security_policy(None))
-    {
-        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, NOT_A_PAGE_POLICY.clone());
     }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

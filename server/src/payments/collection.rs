@@ -364,10 +364,7 @@ async fn reactivate_when_settled(conn: &mut AnyConnection, invoice: &InvoiceRow,
     if subscriptions::last_cause(conn, &invoice.subscription_id).await?.as_deref() == Some(STAFF_SUSPENSION) {
         return Ok(());
     }
-    let still_past_due = collections::open_collections_of(conn, org)
-        .await?
-        .iter()
-        .any(|c| c.status().is_ok_and(|s| s == CollectionStatus::PastDue));
+    let still_past_due = collections::has_past_due(conn, org).await?;
     if !still_past_due {
         let cause = "nothing past due";
         move_subscription(conn, &invoice.subscription_id, SubscriptionStatus::Active, cause, now).await?;

@@ -29,8 +29,8 @@ pub async fn usage_report(
     range: UsageRange,
 ) -> Result<UsageReport, Error> {
     let now = db.clock.now_ms();
-    let (from, to) = view_bounds(db, organization_id, range, now).await?;
     let mut conn = db.pool.acquire().await?;
+    let (from, to) = view_bounds(&mut conn, organization_id, range, now).await?;
     let catalog = usage::metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog, metric_key)?;
     let namespace_rows = namespaces::list_namespaces(&mut conn, organization_id).await?;
@@ -101,8 +101,8 @@ fn hourly_grid<'a>(
 /// `hour,namespace,metric,total` for every stored hourly total in the range, the same numbers as the page.
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn usage_csv(db: &Db, organization_id: &str, metric_key: &str, range: UsageRange) -> Result<String, Error> {
-    let (from, to) = view_bounds(db, organization_id, range, db.clock.now_ms()).await?;
     let mut conn = db.pool.acquire().await?;
+    let (from, to) = view_bounds(&mut conn, organization_id, range, db.clock.now_ms()).await?;
     let catalog = usage::metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog, metric_key)?;
     let names: HashMap<String, String> =
@@ -123,7 +123,12 @@ pub async fn usage_csv(db: &Db, organization_id: &str, metric_key: &str, range: 
 /// `[from, to)` of a view, in whole hours ending with the current one. The billing period is the
 /// subscription's own, anchored at its start day, from its first whole hour: the hours the
 /// month-to-date estimate and the next invoice rate, so the page's totals are theirs.
-async fn view_bounds(db: &Db, organization_id: &str, range: UsageRange, now: i64) -> Result<(i64, i64), Error> {
+async fn view_bounds(
+    conn: &mut sqlx::AnyConnection,
+    organization_id: &str,
+    range: UsageRange,
+    now: i64,
+) -> Result<(i64, i64), Error> {
     let view = match range {
         UsageRange::Last24Hours => usage_domain::UsageRange::Last24Hours,
         UsageRange::Last7Days => usage_domain::UsageRange::Last7Days,
@@ -133,6 +138,6 @@ async fn view_bounds(db: &Db, organization_id: &str, range: UsageRange, now: i64
     if range != UsageRange::BillingPeriod {
         return Ok((from, to));
     }
-    let subscription = subscriptions::subscription_of(&mut *db.pool.acquire().await?, organization_id).await?;
+    let subscription = subscriptions::subscription_of(conn, organization_id).await?;
     Ok((subscription.map_or(from, |s| hour_of(s.current_period_start + HOUR_MS - 1)), to))
 }

@@ -24,10 +24,9 @@ pub struct CreditRow {
     pub idempotency_key: String,
     pub created_by: String,
     pub created_at: i64,
-    /// What is left after applications to invoices that are not void.
+    /// What is left after applications to invoices that are not void; nothing once the expiry of
+    /// what was left is posted, so no later run can spend it.
     pub remaining_minor: i64,
-    /// 1 once the expiry of what was left is posted: from then on nothing of it may be applied.
-    pub expiry_posted: i64,
 }
 
 /// Inserts the credit unless one with the same idempotency key exists; either way returns the
@@ -68,11 +67,11 @@ pub async fn credits_of_many(
     let sql = format!(
         "select c.organization_id, c.id, c.amount_minor, c.reason, c.expires_at, c.idempotency_key, c.created_by,
              c.created_at,
-             c.amount_minor - cast(coalesce((select sum(a.amount_minor) from credit_applications a
-                 join invoices i on i.id = a.invoice_id where a.credit_id = c.id and i.status <> 'void'), 0) as bigint)
-                 as remaining_minor,
-             cast(case when exists (select 1 from ledger_transactions t
-                 where t.kind = 'credit.expired' and t.reference = c.id) then 1 else 0 end as bigint) as expiry_posted
+             case when exists (select 1 from ledger_transactions t
+                     where t.kind = 'credit.expired' and t.reference = c.id) then 0
+                 else c.amount_minor - cast(coalesce((select sum(a.amount_minor) from credit_applications a
+                     join invoices i on i.id = a.invoice_id where a.credit_id = c.id and i.status <> 'void'), 0) as bigint)
+             end as remaining_minor
          from credits c where c.organization_id in ({})
          order by coalesce(c.expires_at, 9223372036854775807), c.created_at, c.id",
         list_placeholders(conn, 1, organization_ids.len())

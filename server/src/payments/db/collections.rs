@@ -125,6 +125,16 @@ pub async fn release(conn: &mut AnyConnection, invoice_id: &str) -> Result<(), E
     Ok(())
 }
 
+/// Whether any invoice of the organization is past due (in dunning).
+pub async fn has_past_due(conn: &mut AnyConnection, organization_id: &str) -> Result<bool, Error> {
+    let count: i64 =
+        sqlx::query_scalar("select count(*) from collections where organization_id = $1 and status = 'past_due'")
+            .bind(organization_id)
+            .fetch_one(conn)
+            .await?;
+    Ok(count > 0)
+}
+
 pub async fn open_collections_of(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<CollectionRow>, Error> {
     Ok(sqlx::query_as(&format!(
         "select {COLLECTION_COLUMNS} from collections

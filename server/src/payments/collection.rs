@@ -26,6 +26,7 @@ use crate::payments::channel::PaymentFailure;
 use crate::payments::channel::test_mode::TestModeChannel;
 use crate::payments::db::attempts::{self, PaymentRow};
 use crate::payments::db::collections::{self, CollectionRow, NextRun};
+use crate::payments::db::overpayments;
 use crate::payments::domain::dunning::{DunningPolicy, DunningStep};
 use crate::payments::domain::status::{CollectionStatus, PaymentStatus};
 use crate::shared::ids::{IdKind, new_id};
@@ -311,10 +312,11 @@ pub async fn payment_succeeded(
         .await?
         .ok_or_else(|| Error::Corrupt(format!("payment {} of a missing invoice", payment.id)))?;
     let from = invoice.status()?;
-    if matches!(from, InvoiceStatus::Open | InvoiceStatus::Uncollectible) {
-        invoices::settle_status(conn, &invoice.id, from, InvoiceStatus::Paid, now).await?;
-    } else {
-        tracing::warn!(invoice = %invoice.id, status = from.as_str(), "payment received for an invoice not open");
+    // The compare-and-set decides which of two successes at once pays the invoice.
+    let owed = matches!(from, InvoiceStatus::Open | InvoiceStatus::Uncollectible)
+        && invoices::settle_status(conn, &invoice.id, from, InvoiceStatus::Paid, now).await?;
+    if !owed {
+        return overpaid(conn, payment, &invoice, now).await;
     }
     let org = invoice.organization_id.as_str();
     let cause = PostingCause { organization_id: org, kind: "payment.received", reference: &payment.id, at: now };
@@ -331,6 +333,40 @@ pub async fn payment_succeeded(
         &payment.id,
         &format!("Receipt for invoice {number}"),
         &format!("We received your payment of {amount} for invoice {number}. Thank you."),
+        now,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// A payment for an invoice no longer owed (another attempt paid it, or staff voided it while
+/// this one was in flight): the money is held as an overpayment and a refund of all of it is
+/// ordered, which the payments job sends.
+async fn overpaid(
+    conn: &mut AnyConnection,
+    payment: &PaymentRow,
+    invoice: &InvoiceRow,
+    now: i64,
+) -> Result<bool, Error> {
+    let org = invoice.organization_id.as_str();
+    tracing::warn!(payment = %payment.id, invoice = %invoice.id, "payment received for an invoice not owed; refunding it");
+    let cause = PostingCause { organization_id: org, kind: "payment.overpaid", reference: &payment.id, at: now };
+    ledger::post(conn, cause, Posting::overpayment_received(payment.amount_minor)?).await?;
+    overpayments::order_refund(conn, &payment.id, org, payment.amount_minor, now).await?;
+    let amount = format_money(payment.amount_minor, &payment.currency);
+    let number = invoice.number.as_deref().unwrap_or(&invoice.id);
+    let detail = format!("A further payment of {amount} arrived for an invoice not owed; it is being refunded.");
+    collections::record_event(conn, &invoice.id, org, "overpaid", &detail, now).await?;
+    notify(
+        conn,
+        org,
+        "overpayment_refund",
+        &payment.id,
+        &format!("Refund of {amount} for invoice {number}"),
+        &format!(
+            "We received a payment of {amount} for invoice {number}, which was not owed. \
+             It is being refunded to the card it came from."
+        ),
         now,
     )
     .await?;

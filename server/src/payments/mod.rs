@@ -4,6 +4,7 @@ pub mod collection;
 pub mod db;
 pub mod domain;
 pub mod methods;
+pub mod overpayments;
 pub mod pass;
 pub mod processor_events;
 pub mod refunds;

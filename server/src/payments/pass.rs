@@ -2,11 +2,12 @@
 use crate::error::Error;
 use crate::notifications::delivery::{Outbox, deliver_notifications};
 use crate::payments::collection::{Collector, run_collections};
+use crate::payments::overpayments::refund_overpayments;
 use crate::payments::processor_events::process_inbox;
 use crate::store::Db;
 
 /// One pass at the store's "now": webhook events first (they may settle charges), then due
-/// collection steps, then the notifications they wrote.
+/// collection steps, then refunds of overpayments, then the notifications they wrote.
 #[tracing::instrument(skip_all)]
 pub async fn run_payments_pass(db: &Db, collector: &Collector, outbox: &Outbox) -> Result<(), Error> {
     let now = db.clock.now_ms();
@@ -17,6 +18,10 @@ pub async fn run_payments_pass(db: &Db, collector: &Collector, outbox: &Outbox) 
     let collections = run_collections(db, collector, now).await?;
     if collections.steps > 0 {
         tracing::info!(?collections, "collections");
+    }
+    let refunds = refund_overpayments(db, collector, now).await?;
+    if refunds > 0 {
+        tracing::info!(refunds, "overpayments refunded");
     }
     deliver_notifications(db, outbox, now).await
 }

@@ -8,6 +8,7 @@ use crate::billing::domain::ledger::Posting;
 use crate::error::Error;
 use crate::payments::collection::{Collector, payment_succeeded, retry_now};
 use crate::payments::db::attempts::{self, PaymentRow};
+use crate::payments::db::overpayments;
 use crate::payments::db::stripe_events::{self, ClaimedEvent};
 use crate::payments::domain::status::{InboxStatus, PaymentStatus};
 use crate::store::Db;
@@ -154,14 +155,16 @@ async fn handle(db: &Db, collector: &Collector, event: &ClaimedEvent, now: i64) 
             let added =
                 attempts::record_refunded(&mut tx, &payment.id, refunded.min(payment.amount_minor), now).await?;
             if added > 0 {
-                let reference = format!("{charge}:{refunded}");
-                let cause = PostingCause {
-                    organization_id: &payment.organization_id,
-                    kind: "payment.refunded",
-                    reference: &reference,
-                    at: now,
+                // An overpayment never was revenue: giving it back only empties what was held.
+                let (kind, posting) = if overpayments::is_overpayment(&mut tx, &payment.id).await? {
+                    ("overpayment.refunded", Posting::overpayment_refunded(added)?)
+                } else {
+                    ("payment.refunded", Posting::payment_refunded(added)?)
                 };
-                ledger::post(&mut tx, cause, Posting::payment_refunded(added)?).await?;
+                let reference = format!("{charge}:{refunded}");
+                let cause =
+                    PostingCause { organization_id: &payment.organization_id, kind, reference: &reference, at: now };
+                ledger::post(&mut tx, cause, posting).await?;
             }
             tx.commit().await?;
             Ok(Handled::Processed)

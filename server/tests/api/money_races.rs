@@ -8,6 +8,8 @@ use server::billing::db::invoices;
 use server::billing::invoice_run::finalize_drafts;
 use server::billing::invoicing::run_billing_cycle;
 use server::billing::period_rating::{BillingRules, PlanCache};
+use server::payments::channel::ChargeOutcome;
+use server::payments::collection::payment_succeeded;
 use server::payments::db::attempts;
 use server::shared::time::parse_rfc3339_or_date;
 
@@ -128,6 +130,51 @@ async fn two_refund_totals_recorded_at_once_add_up_to_the_refunded_total() {
     let refunded: i64 =
         sqlx::query_scalar("select refunded_minor from payments").fetch_one(&s.app.db.pool).await.unwrap();
     assert_eq!(refunded, 3_000);
+}
+
+/// Two attempts of one invoice both succeed and their answers are recorded at the same time: one
+/// pays the invoice, the other is an overpayment to refund, never a second `payment.received`.
+#[tokio::test]
+async fn two_successes_for_one_invoice_recorded_at_once_pay_it_once() {
+    let s = crate::payments::Scenario::new(&[]).await;
+    s.save_card("4242 4242 4242 4242").await;
+    let day0 = s.finalize_first_invoice().await;
+    let mut charged = Vec::new();
+    for (attempt, step) in [(1, "first"), (2, "second")] {
+        let payment = s.insert_attempt(attempt, step, day0).await;
+        let outcome = s.charge(&payment).await;
+        let ChargeOutcome::Succeeded { processor_payment_id } = outcome else { panic!("{outcome:?}") };
+        charged.push((payment, processor_payment_id));
+    }
+
+    // Holds the invoice row, which both read as open before either marks it paid.
+    let mut holder = s.app.db.begin().await.unwrap();
+    sqlx::query("update invoices set status = status where organization_id = $1")
+        .bind(&s.acme)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let recorders: Vec<_> = charged
+        .into_iter()
+        .map(|(payment, processor_id)| {
+            let db = s.app.db.clone();
+            tokio::spawn(async move {
+                let mut tx = db.begin().await.unwrap();
+                payment_succeeded(&mut tx, &payment, &processor_id, day0).await.unwrap();
+                tx.commit().await.unwrap();
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    holder.rollback().await.unwrap();
+    for recorder in recorders {
+        recorder.await.unwrap();
+    }
+
+    assert_eq!(s.app.count("select count(*) from ledger_transactions where kind = 'payment.received'").await, 1);
+    assert_eq!(s.app.count("select count(*) from overpayment_refunds").await, 1);
+    assert_eq!(s.ledger("receivable").await, 0);
+    s.assert_reconciled().await;
 }
 
 async fn billing_mismatches(app: &TestApp) -> Vec<String> {

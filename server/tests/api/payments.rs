@@ -9,7 +9,7 @@ use server::admin::reconciliation::invoices::reconcile_billing;
 use server::billing::invoicing::run_billing_cycle;
 use server::notifications::delivery::Outbox;
 use server::payments::channel::{ChargeOutcome, ChargeRequest};
-use server::payments::collection::Collector;
+use server::payments::collection::{Collector, payment_succeeded};
 use server::payments::db::attempts;
 use server::payments::domain::dunning::{DAY_MS, DunningPolicy};
 use server::payments::domain::stripe_signature::sign;
@@ -67,7 +67,7 @@ impl Scenario {
         self.text("select status from subscriptions where organization_id = $1").await
     }
 
-    async fn invoice_status(&self) -> String {
+    pub async fn invoice_status(&self) -> String {
         self.text("select status from invoices where organization_id = $1").await
     }
 
@@ -94,7 +94,7 @@ impl Scenario {
             .expect("notifications")
     }
 
-    async fn ledger(&self, account: &str) -> i64 {
+    pub async fn ledger(&self, account: &str) -> i64 {
         sqlx::query_scalar(
             "select cast(coalesce(sum(e.amount_minor), 0) as bigint) from ledger_entries e
              join ledger_transactions t on t.id = e.transaction_id where t.organization_id = $1 and e.account = $2",
@@ -108,6 +108,69 @@ impl Scenario {
 
     async fn banner(&self) -> Value {
         json(self.app.call_with(&self.owner, "billing_status", &[("organization_id", &self.acme)]).await).await
+    }
+
+    /// A pending attempt on Acme's latest invoice, written as the collector writes one before it
+    /// calls the processor.
+    pub async fn insert_attempt(&self, attempt: i64, step: &str, now: i64) -> attempts::PaymentRow {
+        let invoice: (String, i64, String) = sqlx::query_as(
+            "select id, amount_due_minor, currency from invoices where organization_id = $1
+             order by finalized_at desc limit 1",
+        )
+        .bind(&self.acme)
+        .fetch_one(&self.app.db.pool)
+        .await
+        .unwrap();
+        let mut conn = self.app.db.pool.acquire().await.unwrap();
+        let profile = attempts::profile_of(&mut conn, &self.acme).await.unwrap().expect("a card on file");
+        let payment = attempts::PaymentRow {
+            id: format!("pay-{step}"),
+            invoice_id: invoice.0.clone(),
+            organization_id: self.acme.clone(),
+            attempt,
+            idempotency_key: format!("{}:{step}", invoice.0),
+            amount_minor: invoice.1,
+            currency: invoice.2.clone(),
+            payment_method_id: profile.payment_method_id.clone().unwrap(),
+            status: "pending".into(),
+            processor_payment_id: None,
+            failure_code: None,
+            failure_message: None,
+            refunded_minor: 0,
+            trigger: "automatic".into(),
+            created_at: now,
+            updated_at: now,
+        };
+        attempts::insert_payment(&mut conn, &payment).await.unwrap();
+        payment
+    }
+
+    /// The processor charges the attempt, as it would before the server hears the answer.
+    pub async fn charge(&self, payment: &attempts::PaymentRow) -> ChargeOutcome {
+        let mut conn = self.app.db.pool.acquire().await.unwrap();
+        let profile = attempts::profile_of(&mut conn, &self.acme).await.unwrap().expect("a card on file");
+        drop(conn);
+        self.collector
+            .channel
+            .charge(&ChargeRequest {
+                customer_id: &profile.customer_id,
+                payment_method_id: &payment.payment_method_id,
+                amount_minor: payment.amount_minor,
+                currency: &payment.currency,
+                idempotency_key: &payment.idempotency_key,
+                invoice_id: &payment.invoice_id,
+                payment_id: &payment.id,
+            })
+            .await
+            .expect("the processor answers")
+    }
+
+    /// The processor's success for `payment` arrives, as its webhook or its direct answer does.
+    async fn succeeded(&self, payment: &attempts::PaymentRow, outcome: ChargeOutcome) {
+        let ChargeOutcome::Succeeded { processor_payment_id } = outcome else { panic!("{outcome:?}") };
+        let mut tx = self.app.db.begin().await.unwrap();
+        payment_succeeded(&mut tx, payment, &processor_payment_id, self.app.db.clock.now_ms()).await.unwrap();
+        tx.commit().await.unwrap();
     }
 
     pub async fn assert_reconciled(&self) {
@@ -611,49 +674,8 @@ async fn pay_now_settles_an_attempt_of_unknown_outcome_before_making_another() {
     let s = Scenario::new(&[]).await;
     s.save_card("4242 4242 4242 4242").await;
     let day0 = s.finalize_first_invoice().await;
-    let invoice: (String, i64, String) = sqlx::query_as(
-        "select id, amount_due_minor, currency from invoices where organization_id = $1 and status = 'open'",
-    )
-    .bind(&s.acme)
-    .fetch_one(&s.app.db.pool)
-    .await
-    .unwrap();
-    let mut conn = s.app.db.pool.acquire().await.unwrap();
-    let profile = attempts::profile_of(&mut conn, &s.acme).await.unwrap().expect("a card on file");
-    let payment = attempts::PaymentRow {
-        id: "pay-unknown".into(),
-        invoice_id: invoice.0.clone(),
-        organization_id: s.acme.clone(),
-        attempt: 1,
-        idempotency_key: format!("{}:first", invoice.0),
-        amount_minor: invoice.1,
-        currency: invoice.2.clone(),
-        payment_method_id: profile.payment_method_id.clone().unwrap(),
-        status: "pending".into(),
-        processor_payment_id: None,
-        failure_code: None,
-        failure_message: None,
-        refunded_minor: 0,
-        trigger: "automatic".into(),
-        created_at: day0,
-        updated_at: day0,
-    };
-    attempts::insert_payment(&mut conn, &payment).await.unwrap();
-    drop(conn);
-    let charged = s
-        .collector
-        .channel
-        .charge(&ChargeRequest {
-            customer_id: &profile.customer_id,
-            payment_method_id: &payment.payment_method_id,
-            amount_minor: payment.amount_minor,
-            currency: &payment.currency,
-            idempotency_key: &payment.idempotency_key,
-            invoice_id: &payment.invoice_id,
-            payment_id: &payment.id,
-        })
-        .await
-        .expect("the processor charges");
+    let payment = s.insert_attempt(1, "first", day0).await;
+    let charged = s.charge(&payment).await;
     assert!(matches!(charged, ChargeOutcome::Succeeded { .. }));
 
     let pay_now = s.app.call_with(&s.owner, "pay_now", &[("organization_id", s.acme.as_str())]).await;
@@ -663,5 +685,66 @@ async fn pay_now_settles_an_attempt_of_unknown_outcome_before_making_another() {
     assert_eq!(s.app.count("select count(*) from payments").await, 1);
     assert_eq!(s.invoice_status().await, "paid");
     assert_eq!(s.app.count("select count(*) from ledger_transactions where kind = 'payment.received'").await, 1);
+    s.assert_reconciled().await;
+}
+
+/// A second payment for an invoice already paid (a failed PaymentIntent that succeeded after all,
+/// beside the attempt that paid): the money is not kept as revenue but refunded, and the books
+/// show the invoice paid once.
+#[tokio::test]
+async fn a_second_payment_for_a_paid_invoice_is_refunded_and_never_counted_twice() {
+    let s = Scenario::new(&[]).await;
+    s.save_card("4242 4242 4242 4242").await;
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    assert_eq!(s.invoice_status().await, "paid");
+    let amount = s.app.count("select amount_due_minor from invoices where status = 'paid'").await;
+
+    let second = s.insert_attempt(2, "second", day0).await;
+    let outcome = s.charge(&second).await;
+    s.succeeded(&second, outcome).await;
+    s.pass_at(day0 + 60_000).await; // sends the refund
+    s.pass_at(day0 + 120_000).await; // applies the processor's `charge.refunded`
+
+    assert_eq!(s.invoice_status().await, "paid");
+    assert_eq!(s.app.count("select count(*) from test_mode_refunds").await, 1, "the second payment is refunded");
+    assert_eq!(s.app.count("select refunded_minor from payments where id = 'pay-second'").await, amount);
+    assert_eq!(s.ledger("receivable").await, 0);
+    assert_eq!(s.ledger("overpayments").await, 0);
+    assert_eq!(s.ledger("revenue").await, -amount, "revenue is the invoice, once");
+    assert_eq!(s.ledger("processor_clearing").await, amount);
+    assert!(s.notification_kinds().await.contains(&"overpayment_refund".to_owned()));
+    s.assert_reconciled().await;
+
+    // The refund order is sent once, however often the job runs.
+    s.pass_at(day0 + 20 * 60_000).await;
+    assert_eq!(s.app.count("select count(*) from test_mode_refunds").await, 1);
+}
+
+/// Staff void an invoice while its charge is in flight; the charge then succeeds. The customer
+/// owes nothing for a void invoice, so the payment is refunded.
+#[tokio::test]
+async fn a_payment_that_lands_after_its_invoice_was_voided_is_refunded() {
+    let s = Scenario::new(&[]).await;
+    s.save_card("4242 4242 4242 4242").await;
+    let day0 = s.finalize_first_invoice().await;
+    let in_flight = s.insert_attempt(1, "first", day0).await;
+    let staff = s.app.client_for(&STAFF).await;
+    let voided = s
+        .app
+        .call_with(&staff, "void_invoice", &[("invoice_id", &in_flight.invoice_id), ("reason", "billed twice")])
+        .await;
+    assert_eq!(voided.status(), StatusCode::OK);
+
+    let outcome = s.charge(&in_flight).await;
+    s.succeeded(&in_flight, outcome).await;
+    s.pass_at(day0 + 60_000).await;
+    s.pass_at(day0 + 120_000).await;
+
+    assert_eq!(s.invoice_status().await, "void");
+    assert_eq!(s.app.count("select count(*) from test_mode_refunds").await, 1);
+    assert_eq!(s.ledger("receivable").await, 0);
+    assert_eq!(s.ledger("revenue").await, 0);
+    assert_eq!(s.ledger("processor_clearing").await, 0);
     s.assert_reconciled().await;
 }

@@ -6,6 +6,7 @@ use crate::billing::db::ledger;
 use crate::billing::domain::invoice_builder::{EarlierPeriod, adjustments};
 use crate::billing::period_rating::{BillingRules, PlanCache, rate_period, subscription_by_id};
 use crate::error::Error;
+use crate::payments::db::overpayments;
 use crate::store::Db;
 
 #[derive(Debug, Default)]
@@ -36,6 +37,12 @@ pub async fn reconcile_billing(
     }
     for (organization, balance) in ledger::overdrawn_credit_accounts(&mut conn).await? {
         result.mismatches.push(format!("organization {organization}: customer credit overdrawn by {balance}"));
+    }
+    for (invoice, due, collected) in overpayments::overcollected_invoices(&mut conn).await? {
+        result.mismatches.push(format!("invoice {invoice}: {collected} collected for {due} due"));
+    }
+    for (organization, held, owed) in overpayments::overpayment_mismatches(&mut conn).await? {
+        result.mismatches.push(format!("organization {organization}: overpayments {held} held, {owed} owed back"));
     }
     let mut cache = PlanCache::default();
     for invoice in invoices::invoices_overlapping(&mut conn, from, to).await? {

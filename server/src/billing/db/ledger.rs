@@ -12,6 +12,7 @@ pub fn account_name(account: Account) -> &'static str {
         Account::Revenue => "revenue",
         Account::CustomerCredit => "customer_credit",
         Account::ProcessorClearing => "processor_clearing",
+        Account::Overpayments => "overpayments",
     }
 }
 

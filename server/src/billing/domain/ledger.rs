@@ -11,6 +11,8 @@ pub enum Account {
     CustomerCredit,
     /// Money collected by the processor and not yet paid out.
     ProcessorClearing,
+    /// Money received for an invoice no longer owed, held until it is refunded.
+    Overpayments,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +77,22 @@ impl Posting {
     }
 
     /// A credit granted by staff: revenue given back, held for the next invoices.
+    /// A payment for an invoice no longer owed: received, but owed back to the customer.
+    pub fn overpayment_received(amount_minor: i64) -> Result<Self, PostingError> {
+        Self::new(vec![
+            Entry { account: Account::ProcessorClearing, amount_minor },
+            Entry { account: Account::Overpayments, amount_minor: -amount_minor },
+        ])
+    }
+
+    /// An overpayment given back: it never was revenue, so only the amount held moves.
+    pub fn overpayment_refunded(amount_minor: i64) -> Result<Self, PostingError> {
+        Self::new(vec![
+            Entry { account: Account::Overpayments, amount_minor },
+            Entry { account: Account::ProcessorClearing, amount_minor: -amount_minor },
+        ])
+    }
+
     pub fn credit_granted(amount_minor: i64) -> Result<Self, PostingError> {
         Self::new(vec![
             Entry { account: Account::Revenue, amount_minor },
@@ -141,6 +159,20 @@ mod tests {
     }
 
     #[test]
+    fn an_overpayment_refunded_leaves_revenue_and_the_receivable_untouched() {
+        let postings = vec![
+            Posting::invoice_finalized(10_000, 0).unwrap(),
+            Posting::payment_received(10_000).unwrap(),
+            Posting::overpayment_received(10_000).unwrap(),
+            Posting::overpayment_refunded(10_000).unwrap(),
+        ];
+        assert_eq!(balance(&postings, Account::Receivable), 0);
+        assert_eq!(balance(&postings, Account::Overpayments), 0);
+        assert_eq!(balance(&postings, Account::Revenue), -10_000);
+        assert_eq!(balance(&postings, Account::ProcessorClearing), 10_000);
+    }
+
+    #[test]
     fn every_built_posting_sums_to_zero() {
         for (total, credit) in [(0, 0), (1, 0), (10_000, 10_000), (12_345, 45), (99, 0)] {
             for posting in [
@@ -150,6 +182,8 @@ mod tests {
                 Posting::invoice_voided(total, credit),
                 Posting::credit_expired(total),
                 Posting::payment_refunded(total),
+                Posting::overpayment_received(total),
+                Posting::overpayment_refunded(total),
             ]
             .into_iter()
             .flatten()

@@ -1,5 +1,6 @@
 //! The SQL of payments.
 pub mod attempts;
 pub mod collections;
+pub mod overpayments;
 pub mod stripe_events;
 pub mod test_mode;

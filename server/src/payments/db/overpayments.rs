@@ -1,0 +1,140 @@
+//! Overpayments: payments that succeeded for an invoice no longer owed, and the durable order to
+//! refund each.
+use sqlx::{AnyConnection, FromRow};
+
+use crate::error::Error;
+use crate::store::Dialect;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct OverpaymentRow {
+    pub payment_id: String,
+    pub organization_id: String,
+    pub amount_minor: i64,
+    pub processor_payment_id: Option<String>,
+    pub refunded_minor: i64,
+}
+
+/// Orders the refund of `amount_minor` of the payment; false when it was ordered before.
+pub async fn order_refund(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+    organization_id: &str,
+    amount_minor: i64,
+    now: i64,
+) -> Result<bool, Error> {
+    let inserted = sqlx::query(
+        "insert into overpayment_refunds (payment_id, organization_id, amount_minor, status, created_at, updated_at)
+         values ($1, $2, $3, 'due', $4, $4) on conflict (payment_id) do nothing",
+    )
+    .bind(payment_id)
+    .bind(organization_id)
+    .bind(amount_minor)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+pub async fn is_overpayment(conn: &mut AnyConnection, payment_id: &str) -> Result<bool, Error> {
+    let found: Option<String> = sqlx::query_scalar("select payment_id from overpayment_refunds where payment_id = $1")
+        .bind(payment_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Leases up to `limit` refunds not sent yet, with what the processor needs to send them.
+pub async fn claim_due(
+    conn: &mut AnyConnection,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<OverpaymentRow>, Error> {
+    let skip_locked = if Dialect::of(conn) == Dialect::Sqlite { "" } else { "for update skip locked" };
+    let claimed: Vec<String> = sqlx::query_scalar(&format!(
+        "update overpayment_refunds set lease_until = $1
+         where payment_id in (
+             select payment_id from overpayment_refunds
+             where status = 'due' and (lease_until is null or lease_until < $2)
+             order by created_at limit $3 {skip_locked})
+         returning payment_id"
+    ))
+    .bind(lease_until)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut rows = Vec::with_capacity(claimed.len());
+    for payment_id in claimed {
+        let row = sqlx::query_as(
+            "select o.payment_id, o.organization_id, o.amount_minor, p.processor_payment_id, p.refunded_minor
+             from overpayment_refunds o join payments p on p.id = o.payment_id where o.payment_id = $1",
+        )
+        .bind(&payment_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+pub async fn mark_sent(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+    processor_refund_id: Option<&str>,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "update overpayment_refunds set status = 'sent', processor_refund_id = $1, lease_until = null,
+             last_error = null, updated_at = $2
+         where payment_id = $3",
+    )
+    .bind(processor_refund_id)
+    .bind(now)
+    .bind(payment_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Keeps the refund due, tried again once the lease lapses, with the reason staff will see.
+pub async fn record_error(conn: &mut AnyConnection, payment_id: &str, error: &str, now: i64) -> Result<(), Error> {
+    sqlx::query("update overpayment_refunds set last_error = $1, updated_at = $2 where payment_id = $3")
+        .bind(error)
+        .bind(now)
+        .bind(payment_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Invoices whose payments, less their refunds, come to more than they ask: (invoice id, amount
+/// due, collected). Overpayments are not counted: they are owed back, not applied. Empty when
+/// no customer paid an invoice twice.
+pub async fn overcollected_invoices(conn: &mut AnyConnection) -> Result<Vec<(String, i64, i64)>, Error> {
+    Ok(sqlx::query_as(
+        "select i.id, i.amount_due_minor, cast(sum(p.amount_minor - p.refunded_minor) as bigint)
+         from invoices i join payments p on p.invoice_id = i.id and p.status = 'succeeded'
+         where not exists (select 1 from overpayment_refunds o where o.payment_id = p.id)
+         group by i.id, i.amount_due_minor
+         having sum(p.amount_minor - p.refunded_minor) > i.amount_due_minor",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Organizations whose overpayments account differs from their overpayments not yet refunded:
+/// (organization, held in the ledger, owed back by the payments).
+pub async fn overpayment_mismatches(conn: &mut AnyConnection) -> Result<Vec<(String, i64, i64)>, Error> {
+    Ok(sqlx::query_as(
+        "select organization_id, cast(sum(held) as bigint), cast(sum(owed) as bigint) from (
+             select t.organization_id, -e.amount_minor as held, 0 as owed from ledger_transactions t
+             join ledger_entries e on e.transaction_id = t.id where e.account = 'overpayments'
+             union all
+             select p.organization_id, 0, p.amount_minor - p.refunded_minor from payments p
+             join overpayment_refunds o on o.payment_id = p.id where p.status = 'succeeded'
+         ) balances group by organization_id having sum(held) <> sum(owed)",
+    )
+    .fetch_all(conn)
+    .await?)
+}

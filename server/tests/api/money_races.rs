@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use server::admin::reconciliation::invoices::reconcile_billing;
 use server::billing::db::invoices;
+use server::billing::db::ledger::{self, PostingCause};
+use server::billing::domain::ledger::Posting;
 use server::billing::invoice_run::finalize_drafts;
 use server::billing::invoicing::run_billing_cycle;
 use server::billing::period_rating::{BillingRules, PlanCache};
@@ -32,12 +34,16 @@ struct CreditScenario {
 
 impl CreditScenario {
     async fn new(expires: &str) -> Self {
+        Self::with_credit("100.00", expires).await
+    }
+
+    async fn with_credit(amount: &str, expires: &str) -> Self {
         let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;
         let acme = app.organization_id("Acme Corp").await;
         let staff = app.client_for(&STAFF).await;
         let grant = [
             ("organization_id", acme.as_str()),
-            ("amount", "100.00"),
+            ("amount", amount),
             ("reason", "goodwill"),
             ("expires", expires),
             ("idempotency_key", "k-1"),
@@ -175,6 +181,43 @@ async fn two_successes_for_one_invoice_recorded_at_once_pay_it_once() {
     assert_eq!(s.app.count("select count(*) from overpayment_refunds").await, 1);
     assert_eq!(s.ledger("receivable").await, 0);
     s.assert_reconciled().await;
+}
+
+/// The ledger itself refuses a posting that would spend more customer credit than was granted,
+/// whichever code path builds it.
+#[tokio::test]
+async fn the_ledger_refuses_to_overdraw_a_customer_credit_account() {
+    let s = CreditScenario::new("").await;
+    let spend = |amount: i64| {
+        let (db, acme) = (s.app.db.clone(), s.acme.clone());
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            let reference = format!("spend-{amount}");
+            let cause = PostingCause { organization_id: &acme, kind: "credit.expired", reference: &reference, at: 0 };
+            let posted = ledger::post(&mut tx, cause, Posting::credit_expired(amount).unwrap()).await;
+            if posted.is_ok() {
+                tx.commit().await.unwrap();
+            }
+            posted.map_err(|error| error.to_string())
+        }
+    };
+    assert_eq!(spend(6_000).await, Ok(true), "60.00 of the 100.00 granted");
+    let refused = spend(4_001).await.expect_err("40.01 more than is left");
+    assert!(refused.contains("customer credit"), "{refused}");
+    assert_eq!(ledger_balance(&s.app, &s.acme, "customer_credit").await, -4_000);
+    assert_eq!(spend(4_000).await, Ok(true), "what is left can still be spent");
+}
+
+async fn ledger_balance(app: &TestApp, organization_id: &str, account: &str) -> i64 {
+    sqlx::query_scalar(
+        "select cast(coalesce(sum(e.amount_minor), 0) as bigint) from ledger_entries e
+         join ledger_transactions t on t.id = e.transaction_id where t.organization_id = $1 and e.account = $2",
+    )
+    .bind(organization_id)
+    .bind(account)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap()
 }
 
 async fn billing_mismatches(app: &TestApp) -> Vec<String> {

@@ -112,7 +112,37 @@ pub async fn post_many(conn: &mut AnyConnection, postings: &[(PostingCause<'_>, 
         );
         bind_all(sqlx::query(&sql), chunk).execute(&mut *conn).await?;
     }
+    refuse_overdrawn_credit(conn, postings, &ids, &posted).await?;
     Ok(posted.len())
+}
+
+/// Fails the caller's transaction when a posting just written spends more customer credit than the
+/// organization holds. Callers that spend credit hold the organization's lock, so this is the
+/// backstop that turns a missed lock into an error instead of credit spent twice.
+async fn refuse_overdrawn_credit(
+    conn: &mut AnyConnection,
+    postings: &[(PostingCause<'_>, Posting)],
+    ids: &[String],
+    posted: &std::collections::HashSet<String>,
+) -> Result<(), Error> {
+    let mut spenders: Vec<&str> = postings
+        .iter()
+        .zip(ids)
+        .filter(|((_, posting), id)| {
+            posted.contains(*id)
+                && posting.entries().iter().any(|e| e.account == Account::CustomerCredit && e.amount_minor > 0)
+        })
+        .map(|((cause, _), _)| cause.organization_id)
+        .collect();
+    spenders.sort_unstable();
+    spenders.dedup();
+    for organization_id in spenders {
+        let held = balance(conn, organization_id, Account::CustomerCredit).await?;
+        if held > 0 {
+            return Err(Error::Ledger(format!("customer credit of {organization_id} would be overdrawn by {held}")));
+        }
+    }
+    Ok(())
 }
 
 /// (organization, balance) of every customer-credit account that holds less than nothing: more

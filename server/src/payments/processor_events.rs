@@ -15,8 +15,10 @@ use crate::store::Db;
 
 /// A claimed event is ours until this lapses; then another worker may take it again.
 const PROCESSING_LEASE_MS: i64 = 2 * 60_000;
-/// After this many failed attempts an event is parked for a person to look at.
-pub const MAX_ATTEMPTS: i64 = 8;
+/// An event still failing this long after it arrived is parked for a person to look at: Stripe
+/// itself stops resending an event after three days.
+const RETRY_WINDOW_MS: i64 = 72 * 3_600_000;
+const MAX_BACKOFF_MS: i64 = 6 * 3_600_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handled {
@@ -71,7 +73,7 @@ pub async fn process_event(db: &Db, collector: &Collector, id: &str, now: i64) -
     let (status, error, next_attempt_at) = match outcome {
         Ok(Handled::Processed) => (InboxStatus::Processed, None, now),
         Ok(Handled::Ignored) => (InboxStatus::Ignored, None, now),
-        Err(error) if event.attempts >= MAX_ATTEMPTS => (InboxStatus::Parked, Some(error.to_string()), now),
+        Err(error) if now - event.received_at >= RETRY_WINDOW_MS => (InboxStatus::Parked, Some(error.to_string()), now),
         Err(error) => (InboxStatus::Failed, Some(error.to_string()), now + backoff_ms(event.attempts)),
     };
     if let Some(error) = &error {
@@ -88,9 +90,9 @@ pub async fn process_event(db: &Db, collector: &Collector, id: &str, now: i64) -
     Ok(Some(status))
 }
 
-/// 30 s, 1 min, 2 min, … capped at an hour.
+/// 30 s, 1 min, 2 min, … capped at six hours.
 pub fn backoff_ms(attempts: i64) -> i64 {
-    (30_000i64 << attempts.clamp(1, 20).saturating_sub(1)).min(3_600_000)
+    (30_000i64 << attempts.clamp(1, 20).saturating_sub(1)).min(MAX_BACKOFF_MS)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -279,11 +281,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_from_30_seconds_up_to_an_hour() {
+    fn backoff_doubles_from_30_seconds_up_to_six_hours() {
         assert_eq!(backoff_ms(1), 30_000);
         assert_eq!(backoff_ms(2), 60_000);
         assert_eq!(backoff_ms(4), 240_000);
-        assert_eq!(backoff_ms(12), 3_600_000);
+        assert_eq!(backoff_ms(10), 15_360_000);
+        assert_eq!(backoff_ms(11), 21_600_000);
+        assert_eq!(backoff_ms(400), 21_600_000);
     }
 
     #[test]

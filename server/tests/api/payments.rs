@@ -471,8 +471,13 @@ async fn an_event_that_keeps_failing_is_retried_with_backoff_then_parked_and_rep
         waits.push(next - s.app.db.clock.now_ms());
         s.pass_at(next).await;
     }
-    assert_eq!(waits, [60_000, 120_000, 240_000, 480_000, 960_000, 1_920_000]);
-    assert_eq!(state().await.1, 8);
+    // Doubling up to six hours, for as long as Stripe itself would keep sending it: three days.
+    let hours = |h: i64| h * 3_600_000;
+    assert_eq!(waits[..9], [60_000, 120_000, 240_000, 480_000, 960_000, 1_920_000, 3_840_000, 7_680_000, 15_360_000]);
+    assert!(waits[9..].iter().all(|wait| *wait == hours(6)), "{waits:?}");
+    let failing_for = s.app.db.clock.now_ms() - now;
+    assert!((hours(72)..hours(78)).contains(&failing_for), "parked after {failing_for} ms");
+    assert_eq!(state().await.1, 2 + waits.len() as i64, "the first two attempts come before the waits recorded");
     let staff = s.app.client_for(&STAFF).await;
     let parked = json(s.app.call_with(&staff, "admin_parked_events", &[]).await).await;
     assert_eq!(parked[0]["id"], "evt_setup_unknown_method");

@@ -49,6 +49,7 @@ pub struct ClaimedEvent {
     pub created: i64,
     pub payload: String,
     pub attempts: i64,
+    pub received_at: i64,
 }
 
 /// Takes one event for processing until `lease_until` (its next attempt time doubles as the
@@ -62,7 +63,7 @@ pub async fn claim_event(
     Ok(sqlx::query_as(
         "update stripe_events set attempts = attempts + 1, next_attempt_at = $1
          where id = $2 and status in ('pending', 'failed') and next_attempt_at <= $3
-         returning id, event_type, created, payload, attempts",
+         returning id, event_type, created, payload, attempts, received_at",
     )
     .bind(lease_until)
     .bind(id)

@@ -1,7 +1,6 @@
 //! Processing the webhook inbox: what each Stripe event (or the test-mode processor's copy of
 //! one) changes. Every handler is safe to run twice and in any order: attempts settle once, a
 //! paid invoice never goes back, and an older payment-method change never replaces a newer one.
-use serde_json::Value;
 
 use crate::billing::db::ledger::{self, PostingCause};
 use crate::billing::domain::ledger::Posting;
@@ -11,6 +10,7 @@ use crate::payments::db::attempts::{self, PaymentRow};
 use crate::payments::db::overpayments;
 use crate::payments::db::stripe_events::{self, ClaimedEvent};
 use crate::payments::domain::status::{InboxStatus, PaymentStatus};
+use crate::payments::domain::stripe_event::{EventObject, StripeEvent};
 use crate::store::Db;
 
 /// A claimed event is ours until this lapses; then another worker may take it again.
@@ -99,8 +99,8 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 enum EventError {
     #[error("the event has no {0}")]
     Missing(&'static str),
-    #[error("the payload is not JSON: {0}")]
-    NotJson(String),
+    #[error("the payload is not a Stripe event: {0}")]
+    Unreadable(String),
 }
 
 impl From<EventError> for Error {
@@ -110,13 +110,13 @@ impl From<EventError> for Error {
 }
 
 async fn handle(db: &Db, collector: &Collector, event: &ClaimedEvent, now: i64) -> Result<Handled, Error> {
-    let payload: Value = serde_json::from_str(&event.payload).map_err(|e| EventError::NotJson(e.to_string()))?;
-    let object = payload.pointer("/data/object").ok_or(EventError::Missing("data.object"))?;
+    let payload = StripeEvent::parse(&event.payload).map_err(|e| EventError::Unreadable(e.to_string()))?;
+    let object = &payload.data.object;
     let created_ms = event.created * 1000;
     match event.event_type.as_str() {
         "payment_intent.succeeded" | "charge.succeeded" => {
             let Some(payment) = our_payment(db, object).await? else { return Ok(Handled::Ignored) };
-            let processor_id = payment_intent_id(object).ok_or(EventError::Missing("payment intent id"))?;
+            let processor_id = object.payment_intent_id().ok_or(EventError::Missing("payment intent id"))?;
             let mut tx = db.begin().await?;
             payment_succeeded(&mut tx, &payment, processor_id, now).await?;
             tx.commit().await?;
@@ -124,35 +124,17 @@ async fn handle(db: &Db, collector: &Collector, event: &ClaimedEvent, now: i64) 
         }
         "payment_intent.payment_failed" | "charge.failed" => {
             let Some(payment) = our_payment(db, object).await? else { return Ok(Handled::Ignored) };
-            let error = object.get("last_payment_error").filter(|e| !e.is_null());
-            let code = error
-                .and_then(|e| e.get("decline_code").or_else(|| e.get("code")))
-                .or_else(|| object.get("failure_code"))
-                .and_then(Value::as_str)
-                .unwrap_or("card_declined");
-            let message = error
-                .and_then(|e| e.get("message"))
-                .or_else(|| object.get("failure_message"))
-                .and_then(Value::as_str)
-                .unwrap_or("The payment failed.");
             // Settling only a pending attempt: a late failure never undoes a success.
             let mut conn = db.pool.acquire().await?;
-            attempts::settle(
-                &mut conn,
-                &payment.id,
-                PaymentStatus::Failed,
-                payment_intent_id(object),
-                Some((code, message)),
-                now,
-            )
-            .await?;
+            let failure = Some(object.failure());
+            attempts::settle(&mut conn, &payment.id, PaymentStatus::Failed, object.payment_intent_id(), failure, now)
+                .await?;
             Ok(Handled::Processed)
         }
         "charge.refunded" => {
             let Some(payment) = our_payment(db, object).await? else { return Ok(Handled::Ignored) };
-            let refunded =
-                object.get("amount_refunded").and_then(Value::as_i64).ok_or(EventError::Missing("amount_refunded"))?;
-            let charge = object.get("id").and_then(Value::as_str).ok_or(EventError::Missing("id"))?;
+            let refunded = object.amount_refunded.ok_or(EventError::Missing("amount_refunded"))?;
+            let charge = object.id.as_deref().ok_or(EventError::Missing("id"))?;
             let mut tx = db.begin().await?;
             let added =
                 attempts::record_refunded(&mut tx, &payment.id, refunded.min(payment.amount_minor), now).await?;
@@ -172,21 +154,16 @@ async fn handle(db: &Db, collector: &Collector, event: &ClaimedEvent, now: i64) 
             Ok(Handled::Processed)
         }
         "setup_intent.succeeded" => {
-            let method = object.get("payment_method").and_then(id_of).ok_or(EventError::Missing("payment_method"))?;
-            new_default_method(db, collector, object, method, created_ms, now).await
+            let method = object.payment_method.as_ref().ok_or(EventError::Missing("payment_method"))?;
+            new_default_method(db, collector, object, method.id(), created_ms, now).await
         }
-        "customer.updated" => {
-            let method = object.pointer("/invoice_settings/default_payment_method").and_then(id_of);
-            match method {
-                Some(method) => new_default_method(db, collector, object, method, created_ms, now).await,
-                None => Ok(Handled::Ignored),
-            }
-        }
+        "customer.updated" => match object.default_payment_method() {
+            Some(method) => new_default_method(db, collector, object, method, created_ms, now).await,
+            None => Ok(Handled::Ignored),
+        },
         // Stripe also sends `setup_intent.succeeded` for a Checkout Session in setup mode, which
         // carries the payment method; the session itself only confirms it.
-        "checkout.session.completed" if object.get("mode").and_then(Value::as_str) == Some("setup") => {
-            Ok(Handled::Processed)
-        }
+        "checkout.session.completed" if object.is_setup_session() => Ok(Handled::Processed),
         // The method's details are read when it becomes the default; attaching alone changes nothing.
         "payment_method.attached" => Ok(Handled::Processed),
         _ => Ok(Handled::Ignored),
@@ -198,20 +175,12 @@ async fn handle(db: &Db, collector: &Collector, event: &ClaimedEvent, now: i64) 
 async fn new_default_method(
     db: &Db,
     collector: &Collector,
-    object: &Value,
+    object: &EventObject,
     method: &str,
     set_at: i64,
     now: i64,
 ) -> Result<Handled, Error> {
-    let customer = object
-        .get("customer")
-        .and_then(id_of)
-        .or_else(|| {
-            (object.get("object").and_then(Value::as_str) == Some("customer"))
-                .then(|| object.get("id").and_then(Value::as_str))
-                .flatten()
-        })
-        .ok_or(EventError::Missing("customer"))?;
+    let customer = object.customer_id().ok_or(EventError::Missing("customer"))?;
     let mut conn = db.pool.acquire().await?;
     let Some(profile) = attempts::profile_by_customer(&mut conn, collector.channel_name, customer).await? else {
         return Ok(Handled::Ignored);
@@ -235,45 +204,29 @@ async fn new_default_method(
 /// The customer an event is about, for the staff view of that customer: by our payment, else by
 /// the processor's customer id. Only a label, so a failed lookup leaves it unknown.
 async fn organization_of(db: &Db, collector: &Collector, payload: &str) -> Option<String> {
-    let payload: Value = serde_json::from_str(payload).ok()?;
-    let object = payload.pointer("/data/object")?;
+    let payload = StripeEvent::parse(payload).ok()?;
+    let object = &payload.data.object;
     if let Ok(Some(payment)) = our_payment(db, object).await {
         return Some(payment.organization_id);
     }
-    let customer = match object.get("object").and_then(Value::as_str) {
-        Some("customer") => object.get("id").and_then(Value::as_str),
-        _ => object.get("customer").and_then(id_of),
-    }?;
+    let customer = object.customer_id()?;
     let mut conn = db.pool.acquire().await.ok()?;
     let profile = attempts::profile_by_customer(&mut conn, collector.channel_name, customer).await.ok()??;
     Some(profile.organization_id)
 }
 
 /// The attempt an event is about: by our id in the metadata, else by the processor's id.
-async fn our_payment(db: &Db, object: &Value) -> Result<Option<PaymentRow>, Error> {
+async fn our_payment(db: &Db, object: &EventObject) -> Result<Option<PaymentRow>, Error> {
     let mut conn = db.pool.acquire().await?;
-    if let Some(id) = object.pointer("/metadata/payment_id").and_then(Value::as_str)
+    if let Some(id) = object.our_payment_id()
         && let Some(payment) = attempts::payment(&mut conn, id).await?
     {
         return Ok(Some(payment));
     }
-    match payment_intent_id(object) {
+    match object.payment_intent_id() {
         Some(id) => attempts::payment_by_processor_id(&mut conn, id).await,
         None => Ok(None),
     }
-}
-
-/// A PaymentIntent's own id, or the one a Charge belongs to.
-fn payment_intent_id(object: &Value) -> Option<&str> {
-    match object.get("object").and_then(Value::as_str) {
-        Some("charge") => object.get("payment_intent").and_then(id_of),
-        _ => object.get("id").and_then(Value::as_str),
-    }
-}
-
-/// Stripe sends a related object as its id, or expanded as an object with an `id`.
-fn id_of(value: &Value) -> Option<&str> {
-    value.as_str().or_else(|| value.get("id").and_then(Value::as_str))
 }
 
 #[cfg(test)]
@@ -288,13 +241,5 @@ mod tests {
         assert_eq!(backoff_ms(10), 15_360_000);
         assert_eq!(backoff_ms(11), 21_600_000);
         assert_eq!(backoff_ms(400), 21_600_000);
-    }
-
-    #[test]
-    fn related_objects_are_read_as_ids_or_expanded() {
-        let charge = serde_json::json!({ "object": "charge", "id": "ch_1", "payment_intent": { "id": "pi_1" } });
-        assert_eq!(payment_intent_id(&charge), Some("pi_1"));
-        let intent = serde_json::json!({ "object": "payment_intent", "id": "pi_2" });
-        assert_eq!(payment_intent_id(&intent), Some("pi_2"));
     }
 }

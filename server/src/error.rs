@@ -22,6 +22,9 @@ pub enum Error {
     Corrupt(String),
     #[error("payment processor: {0}")]
     Processor(String),
+    /// A sum or rounding beyond 64 bits: billing stops with this instead of a wrapped amount.
+    #[error("{0}")]
+    Amount(String),
     /// A posting that would not balance: a bug, never the caller's input.
     #[error("ledger: {0}")]
     Ledger(String),
@@ -30,6 +33,12 @@ pub enum Error {
 impl Error {
     pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         move |source| Self::Io { context: context.into(), source }
+    }
+}
+
+impl From<crate::shared::money::AmountOutOfRange> for Error {
+    fn from(error: crate::shared::money::AmountOutOfRange) -> Self {
+        Self::Amount(error.to_string())
     }
 }
 

@@ -23,6 +23,7 @@ use crate::billing::period_rating::{BillingRules, PlanCache, invoice_lines, subs
 use crate::error::Error;
 use crate::metering::db::usage::{close_usage_before_many, period_totals_of};
 use crate::shared::ids::{IdKind, new_id};
+use crate::shared::money::{AmountOutOfRange, checked_sum};
 use crate::store::Db;
 
 /// Subscriptions or invoices per transaction: few statements each, and short enough locks.
@@ -96,16 +97,18 @@ async fn close_group(
 
     let drafts: Vec<RatedDraft> = rated
         .iter()
-        .map(|(subscription, lines, currency)| RatedDraft {
-            id: new_id(IdKind::Invoice, now),
-            organization_id: subscription.organization_id.clone(),
-            subscription_id: subscription.id.clone(),
-            period,
-            currency: currency.clone(),
-            subtotal_minor: subtotal_minor(lines),
-            finalize_after: period.1 + rules.grace_ms,
+        .map(|(subscription, lines, currency)| {
+            Ok(RatedDraft {
+                id: new_id(IdKind::Invoice, now),
+                organization_id: subscription.organization_id.clone(),
+                subscription_id: subscription.id.clone(),
+                period,
+                currency: currency.clone(),
+                subtotal_minor: subtotal_minor(lines)?,
+                finalize_after: period.1 + rules.grace_ms,
+            })
         })
-        .collect();
+        .collect::<Result<_, Error>>()?;
     let inserted: HashSet<String> = invoices::insert_drafts(&mut tx, &drafts, now).await?.into_iter().collect();
     let lines: Vec<(String, Vec<InvoiceLine>)> = drafts
         .iter()
@@ -203,14 +206,15 @@ async fn rate_plain<'s>(
             .flatten()
             .map(|&(from, to)| {
                 let usage = earlier_usage.remove(&(subscription.organization_id.clone(), from)).unwrap_or_default();
-                EarlierPeriod {
+                Ok(EarlierPeriod {
                     from_ms: from,
                     to_ms: to,
-                    rated_now: rate_segment(&segment(from, to, usage), (from, to)),
+                    rated_now: rate_segment(&segment(from, to, usage), (from, to))?,
                     billed: billed.remove(&(subscription.id.clone(), from)).unwrap_or_default(),
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_, AmountOutOfRange>>()
+            .map_err(|e| out_of_range(subscription, e))?;
         let usage = usage_now.remove(&subscription.organization_id).unwrap_or_default();
         let charges = PeriodCharges {
             period,
@@ -220,9 +224,15 @@ async fn rate_plain<'s>(
             segments: vec![segment(period.0, period.1, usage)],
             earlier,
         };
-        rated.push((subscription, build_lines(&charges), plan.currency.clone()));
+        let lines = build_lines(&charges).map_err(|e| out_of_range(subscription, e))?;
+        rated.push((subscription, lines, plan.currency.clone()));
     }
     Ok(rated)
+}
+
+/// Names the subscription whose period cannot be billed, so staff know where to look.
+fn out_of_range(subscription: &SubscriptionRow, error: AmountOutOfRange) -> Error {
+    Error::Amount(format!("subscription {} of {}: {error}", subscription.id, subscription.organization_id))
 }
 
 /// Finalizes the listed drafts. Each group holds one invoice per organization (numbers are
@@ -297,7 +307,8 @@ async fn finalize_group(
     let mut finalized = Vec::with_capacity(invoices.len());
     for invoice in &invoices {
         let available = usable.get(&invoice.organization_id).map_or(&[][..], Vec::as_slice);
-        let applied = credit_to_apply(invoice.subtotal_minor, available.iter().map(|c| c.remaining_minor).sum());
+        let applied =
+            credit_to_apply(invoice.subtotal_minor, checked_sum(available.iter().map(|c| c.remaining_minor))?);
         let mut left = applied;
         for credit in available {
             let part = left.min(credit.remaining_minor);

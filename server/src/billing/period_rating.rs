@@ -124,7 +124,7 @@ pub async fn rate_period(
             .collect();
         let (row, prices) = cache.get(conn, version_id).await?;
         let segment = PlanSegment { plan_name: &row.plan_name, prices, from_ms: *from, to_ms: to, usage };
-        usage_lines.extend(rate_segment(&segment, period));
+        usage_lines.extend(rate_segment(&segment, period)?);
     }
     let mut changes = Vec::new();
     for change in inside {
@@ -178,7 +178,7 @@ pub async fn invoice_lines(
         segments: Vec::new(),
         earlier,
     };
-    let mut lines = build_lines(&charges);
+    let mut lines = build_lines(&charges)?;
     // Usage lines were rated per segment above; they go between prorations and adjustments.
     let adjustments_from = lines.iter().position(|l| l.usage_period.is_some()).unwrap_or(lines.len());
     lines.splice(adjustments_from..adjustments_from, current.usage_lines);

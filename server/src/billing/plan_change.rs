@@ -17,7 +17,7 @@ use crate::billing::period_rating::{BillingRules, PlanCache, rate_period};
 use crate::error::Error;
 use crate::metering::db::usage::{MetricRow, metric_catalog};
 use crate::metering::domain::usage::{format_quantity, hour_of};
-use crate::shared::money::format_money;
+use crate::shared::money::{checked_sum, format_money};
 use crate::shared::time::display_ms;
 use crate::store::Db;
 
@@ -211,7 +211,7 @@ pub async fn preview(
     let split = hour_of(p.input.change_at_ms + 3_600_000 - 1).min(period.1);
     let mut cache = PlanCache::default();
     let so_far = rate_period(&mut conn, &mut cache, &planned.subscription, period).await?;
-    let usage_so_far: i64 = so_far.usage_lines.iter().map(|l| l.amount_minor).sum();
+    let usage_so_far = checked_sum(so_far.usage_lines.iter().map(|l| l.amount_minor))?;
     let old_share = (split - period.0) * 100 / (period.1 - period.0).max(1);
     let usage_split = if planned.immediate {
         vec![

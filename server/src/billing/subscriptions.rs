@@ -10,7 +10,7 @@ use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::period_rating::{PlanCache, invoice_lines};
 use crate::error::Error;
 use crate::metering::domain::usage::hour_of;
-use crate::shared::money::format_money;
+use crate::shared::money::{checked_sum, format_money};
 use crate::shared::time::display_ms;
 use crate::store::Db;
 
@@ -92,7 +92,7 @@ pub async fn month_to_date_estimate(db: &Db, organization_id: &str) -> Result<Op
         }));
     }
     let (lines, currency) = invoice_lines(&mut conn, &mut cache, &subscription, period, None).await?;
-    let total = lines.iter().map(|l| l.amount_minor).sum();
+    let total = checked_sum(lines.iter().map(|l| l.amount_minor))?;
     Ok(Some(CostEstimate {
         plan: plan.plan_name,
         period: span,

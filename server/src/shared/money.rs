@@ -1,6 +1,16 @@
 //! Money in integer minor units. Intermediate amounts are exact fractions of a minor unit (i128
 //! numerator over a positive denominator); they are rounded once, per invoice line, half-up.
 
+/// A money amount or quantity sum too large for a 64-bit integer of minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an amount or quantity is too large to bill")]
+pub struct AmountOutOfRange;
+
+/// The sum of minor amounts or quantities, or an error instead of a wrapped total.
+pub fn checked_sum(values: impl IntoIterator<Item = i64>) -> Result<i64, AmountOutOfRange> {
+    values.into_iter().try_fold(0i64, |sum, value| sum.checked_add(value).ok_or(AmountOutOfRange))
+}
+
 /// An exact amount in minor units: `numerator / denominator`, denominator > 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exact {
@@ -19,10 +29,13 @@ impl Exact {
     }
 
     /// The one rounding rule: half-up (away from zero at exactly one half), to the minor unit.
-    pub fn round_half_up(self) -> i64 {
+    /// An amount beyond what a minor-unit integer holds is an error, never a wrapped number.
+    pub fn round_half_up(self) -> Result<i64, AmountOutOfRange> {
         let (n, d) = (self.numerator, self.denominator);
-        let rounded = if n >= 0 { (2 * n + d) / (2 * d) } else { -((-2 * n + d) / (2 * d)) };
-        rounded as i64
+        let twice = n.unsigned_abs().checked_mul(2).ok_or(AmountOutOfRange)?;
+        let magnitude = twice.checked_add(d.unsigned_abs()).ok_or(AmountOutOfRange)? / (2 * d.unsigned_abs());
+        let magnitude = i64::try_from(magnitude).map_err(|_| AmountOutOfRange)?;
+        Ok(if n >= 0 { magnitude } else { -magnitude })
     }
 
     /// Fixed-point text for audit records: the unrounded amount to six decimals of a minor unit.
@@ -77,13 +90,13 @@ mod tests {
 
     #[test]
     fn rounds_half_up_once() {
-        assert_eq!(Exact { numerator: 5, denominator: 10 }.round_half_up(), 1);
-        assert_eq!(Exact { numerator: 4, denominator: 10 }.round_half_up(), 0);
-        assert_eq!(Exact { numerator: 15, denominator: 10 }.round_half_up(), 2);
-        assert_eq!(Exact { numerator: 25, denominator: 10 }.round_half_up(), 3);
-        assert_eq!(Exact { numerator: -5, denominator: 10 }.round_half_up(), -1);
-        assert_eq!(Exact { numerator: -4, denominator: 10 }.round_half_up(), 0);
-        assert_eq!(Exact::whole(700).round_half_up(), 700);
+        assert_eq!(Exact { numerator: 5, denominator: 10 }.round_half_up(), Ok(1));
+        assert_eq!(Exact { numerator: 4, denominator: 10 }.round_half_up(), Ok(0));
+        assert_eq!(Exact { numerator: 15, denominator: 10 }.round_half_up(), Ok(2));
+        assert_eq!(Exact { numerator: 25, denominator: 10 }.round_half_up(), Ok(3));
+        assert_eq!(Exact { numerator: -5, denominator: 10 }.round_half_up(), Ok(-1));
+        assert_eq!(Exact { numerator: -4, denominator: 10 }.round_half_up(), Ok(0));
+        assert_eq!(Exact::whole(700).round_half_up(), Ok(700));
     }
 
     #[test]
@@ -91,7 +104,7 @@ mod tests {
         // 25.00 USD per million actions, 1,234,567 actions → 3086.4175 cents → 3086.
         let amount = Exact::of_units(1_234_567, 2_500, 1_000_000);
         assert_eq!(amount.audit_text(), "3086.417500");
-        assert_eq!(amount.round_half_up(), 3086);
+        assert_eq!(amount.round_half_up(), Ok(3086));
     }
 
     #[test]
@@ -105,6 +118,16 @@ mod tests {
     #[test]
     fn no_overflow_at_the_largest_quantities() {
         let amount = Exact::of_units(1_000_000_000_000, 1_000_000, 1);
-        assert_eq!(amount.round_half_up(), 1_000_000_000_000_000_000);
+        assert_eq!(amount.round_half_up(), Ok(1_000_000_000_000_000_000));
+    }
+
+    #[test]
+    fn amounts_beyond_64_bits_are_errors_not_wrapped_numbers() {
+        assert_eq!(Exact::of_units(i64::MAX, i64::MAX, 1).round_half_up(), Err(AmountOutOfRange));
+        assert_eq!(Exact::of_units(-i64::MAX, i64::MAX, 1).round_half_up(), Err(AmountOutOfRange));
+        assert_eq!(Exact::of_units(i64::MAX, 2, 2).round_half_up(), Ok(i64::MAX));
+        assert_eq!(checked_sum([i64::MAX, 1]), Err(AmountOutOfRange));
+        assert_eq!(checked_sum([i64::MAX, 1, -1]), Err(AmountOutOfRange));
+        assert_eq!(checked_sum([5, -2, 7]), Ok(10));
     }
 }

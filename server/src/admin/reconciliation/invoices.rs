@@ -71,7 +71,7 @@ async fn check_usage(
         .collect::<Result<Vec<_>, _>>()?;
     let subscription = subscription_by_id(conn, invoice).await?;
     let rated_now = rate_period(conn, cache, &subscription, period).await?.usage_lines;
-    let differences = adjustments(&EarlierPeriod { from_ms: period.0, to_ms: period.1, rated_now, billed });
+    let differences = adjustments(&EarlierPeriod { from_ms: period.0, to_ms: period.1, rated_now, billed })?;
     if differences.is_empty() {
         return Ok(());
     }

@@ -5,7 +5,7 @@ use crate::billing::domain::invoice::InvoiceStatus;
 use crate::billing::domain::invoice_builder::{InvoiceLine, LineKind};
 use crate::billing::domain::rating::UnitPrice;
 use crate::error::Error;
-use crate::shared::money::Exact;
+use crate::shared::money::{Exact, checked_sum};
 use crate::store::bulk::{
     Value, bind_all, bind_all_as, bind_all_scalar, list_placeholders, placeholder, row_placeholders, texts,
 };
@@ -50,7 +50,7 @@ pub async fn replace_draft_lines(
     lines: &[InvoiceLine],
     now: i64,
 ) -> Result<(), Error> {
-    let subtotal: i64 = lines.iter().map(|l| l.amount_minor).sum();
+    let subtotal = checked_sum(lines.iter().map(|l| l.amount_minor))?;
     let updated = sqlx::query(
         "update invoices set subtotal_minor = $1, amount_due_minor = $2, rated_at = $3 where id = $4 and status = 'draft'",
     )

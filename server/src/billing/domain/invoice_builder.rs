@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::proration::Proration;
 use super::rating::{Line, MetricPrice, Share, UnitPrice, Usage, rate_usage};
-use crate::shared::money::Exact;
+use crate::shared::money::{AmountOutOfRange, Exact, checked_sum};
 use crate::shared::time::display_ms;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,8 +83,8 @@ pub struct PeriodCharges<'a> {
     pub earlier: Vec<EarlierPeriod>,
 }
 
-fn whole_line(kind: LineKind, description: String, amount: Exact) -> InvoiceLine {
-    InvoiceLine {
+fn whole_line(kind: LineKind, description: String, amount: Exact) -> Result<InvoiceLine, AmountOutOfRange> {
+    Ok(InvoiceLine {
         kind,
         description,
         namespace_id: None,
@@ -92,10 +92,10 @@ fn whole_line(kind: LineKind, description: String, amount: Exact) -> InvoiceLine
         tier: None,
         quantity: 1,
         unit_price: None,
-        amount_minor: amount.round_half_up(),
+        amount_minor: amount.round_half_up()?,
         unrounded: amount,
         usage_period: None,
-    }
+    })
 }
 
 fn span(from_ms: i64, to_ms: i64) -> String {
@@ -103,9 +103,9 @@ fn span(from_ms: i64, to_ms: i64) -> String {
 }
 
 /// Usage lines of one segment, with the segment's share of each included quantity.
-pub fn rate_segment(segment: &PlanSegment, period: (i64, i64)) -> Vec<InvoiceLine> {
+pub fn rate_segment(segment: &PlanSegment, period: (i64, i64)) -> Result<Vec<InvoiceLine>, AmountOutOfRange> {
     let share = Share { part: segment.to_ms - segment.from_ms, whole: period.1 - period.0 };
-    rate_usage(segment.prices, share, &segment.usage)
+    Ok(rate_usage(segment.prices, share, &segment.usage)?
         .into_iter()
         .map(|line: Line| InvoiceLine {
             kind: LineKind::Usage,
@@ -119,59 +119,59 @@ pub fn rate_segment(segment: &PlanSegment, period: (i64, i64)) -> Vec<InvoiceLin
             unrounded: line.unrounded,
             usage_period: Some((segment.from_ms, segment.to_ms)),
         })
-        .collect()
+        .collect())
 }
 
 /// Per metric: (quantity, amount) of the lines, counting tier fee lines (quantity 0) by amount only.
-fn by_metric(lines: &[InvoiceLine]) -> BTreeMap<&str, (i64, i64)> {
+fn by_metric(lines: &[InvoiceLine]) -> Result<BTreeMap<&str, (i64, i64)>, AmountOutOfRange> {
     let mut sums = BTreeMap::new();
     for line in lines {
-        let entry = sums.entry(line.metric.as_deref().unwrap_or("")).or_insert((0, 0));
-        entry.0 += line.quantity;
-        entry.1 += line.amount_minor;
+        let entry: &mut (i64, i64) = sums.entry(line.metric.as_deref().unwrap_or("")).or_insert((0, 0));
+        entry.0 = checked_sum([entry.0, line.quantity])?;
+        entry.1 = checked_sum([entry.1, line.amount_minor])?;
     }
-    sums
+    Ok(sums)
 }
 
 /// One line per metric whose quantity or amount changed since the period was billed. A negative
 /// amount is a credit for usage that was billed and is no longer there.
-pub fn adjustments(earlier: &EarlierPeriod) -> Vec<InvoiceLine> {
-    let (now, billed) = (by_metric(&earlier.rated_now), by_metric(&earlier.billed));
+pub fn adjustments(earlier: &EarlierPeriod) -> Result<Vec<InvoiceLine>, AmountOutOfRange> {
+    let (now, billed) = (by_metric(&earlier.rated_now)?, by_metric(&earlier.billed)?);
     let metrics: std::collections::BTreeSet<&str> = now.keys().chain(billed.keys()).copied().collect();
-    metrics
-        .into_iter()
-        .filter_map(|metric| {
-            let (q_now, a_now) = now.get(metric).copied().unwrap_or_default();
-            let (q_billed, a_billed) = billed.get(metric).copied().unwrap_or_default();
-            let (quantity, amount) = (q_now - q_billed, a_now - a_billed);
-            if quantity == 0 && amount == 0 {
-                return None;
-            }
-            let what = if amount >= 0 { "Late usage" } else { "Usage correction" };
-            Some(InvoiceLine {
-                kind: LineKind::Adjustment,
-                description: format!("{what}: {metric} for {}", span(earlier.from_ms, earlier.to_ms)),
-                namespace_id: None,
-                metric: Some(metric.to_owned()),
-                tier: None,
-                quantity,
-                unit_price: None,
-                amount_minor: amount,
-                unrounded: Exact::whole(amount),
-                usage_period: Some((earlier.from_ms, earlier.to_ms)),
-            })
-        })
-        .collect()
+    let mut lines = Vec::new();
+    for metric in metrics {
+        let (q_now, a_now) = now.get(metric).copied().unwrap_or_default();
+        let (q_billed, a_billed) = billed.get(metric).copied().unwrap_or_default();
+        let quantity = q_now.checked_sub(q_billed).ok_or(AmountOutOfRange)?;
+        let amount = a_now.checked_sub(a_billed).ok_or(AmountOutOfRange)?;
+        if quantity == 0 && amount == 0 {
+            continue;
+        }
+        let what = if amount >= 0 { "Late usage" } else { "Usage correction" };
+        lines.push(InvoiceLine {
+            kind: LineKind::Adjustment,
+            description: format!("{what}: {metric} for {}", span(earlier.from_ms, earlier.to_ms)),
+            namespace_id: None,
+            metric: Some(metric.to_owned()),
+            tier: None,
+            quantity,
+            unit_price: None,
+            amount_minor: amount,
+            unrounded: Exact::whole(amount),
+            usage_period: Some((earlier.from_ms, earlier.to_ms)),
+        });
+    }
+    Ok(lines)
 }
 
 /// Every line of the period's invoice, in a stable order: base fee, prorations, usage, adjustments.
-pub fn build_lines(charges: &PeriodCharges) -> Vec<InvoiceLine> {
+pub fn build_lines(charges: &PeriodCharges) -> Result<Vec<InvoiceLine>, AmountOutOfRange> {
     let (start, end) = charges.period;
     let mut lines = vec![whole_line(
         LineKind::BaseFee,
         format!("{} plan, {}", charges.base_plan, span(start, end)),
         Exact::whole(charges.base_fee_minor),
-    )];
+    )?];
     for change in &charges.changes {
         let p = change.proration;
         let days = p.remaining_days();
@@ -179,24 +179,24 @@ pub fn build_lines(charges: &PeriodCharges) -> Vec<InvoiceLine> {
             LineKind::Proration,
             format!("Unused time on {} ({days} days)", change.from_plan),
             p.credit_unrounded,
-        ));
+        )?);
         lines.push(whole_line(
             LineKind::Proration,
             format!("Remaining time on {} ({days} days)", change.to_plan),
             p.charge_unrounded,
-        ));
+        )?);
     }
     for segment in &charges.segments {
-        lines.extend(rate_segment(segment, charges.period));
+        lines.extend(rate_segment(segment, charges.period)?);
     }
     for earlier in &charges.earlier {
-        lines.extend(adjustments(earlier));
+        lines.extend(adjustments(earlier)?);
     }
-    lines
+    Ok(lines)
 }
 
-pub fn subtotal_minor(lines: &[InvoiceLine]) -> i64 {
-    lines.iter().map(|l| l.amount_minor).sum()
+pub fn subtotal_minor(lines: &[InvoiceLine]) -> Result<i64, AmountOutOfRange> {
+    checked_sum(lines.iter().map(|l| l.amount_minor))
 }
 
 /// Credit applied to an invoice: as much as is available, never more than the subtotal.
@@ -259,7 +259,7 @@ mod tests {
             ],
             earlier: vec![],
         };
-        let lines = build_lines(&charges);
+        let lines = build_lines(&charges).unwrap();
         let amounts: Vec<(LineKind, i64)> = lines.iter().map(|l| (l.kind, l.amount_minor)).collect();
         // half of 100 included under Small: 100 billable at 2; half of 1,000 under Large: 200 at 1.
         assert_eq!(
@@ -272,7 +272,7 @@ mod tests {
                 (LineKind::Usage, 200)
             ]
         );
-        assert_eq!(subtotal_minor(&lines), 3_400);
+        assert_eq!(subtotal_minor(&lines), Ok(3_400));
         assert_eq!(lines[1].description, "Unused time on Small (15.0 days)");
     }
 
@@ -284,16 +284,17 @@ mod tests {
                 &PlanSegment { plan_name: "P", prices: &p, from_ms: 0, to_ms: PERIOD.1, usage: vec![usage("a", q)] },
                 PERIOD,
             )
+            .unwrap()
         };
         let earlier = EarlierPeriod { from_ms: 0, to_ms: PERIOD.1, rated_now: rate(120), billed: rate(100) };
-        let lines = adjustments(&earlier);
+        let lines = adjustments(&earlier).unwrap();
         assert_eq!(lines.len(), 1);
         assert_eq!((lines[0].kind, lines[0].quantity, lines[0].amount_minor), (LineKind::Adjustment, 20, 60));
         assert!(lines[0].description.starts_with("Late usage: actions for 1970-01-01 00:00 UTC"));
         let lowered = EarlierPeriod { rated_now: rate(90), billed: rate(100), ..earlier.clone() };
-        assert_eq!(adjustments(&lowered)[0].amount_minor, -30);
+        assert_eq!(adjustments(&lowered).unwrap()[0].amount_minor, -30);
         let settled = EarlierPeriod { rated_now: rate(100), billed: rate(100), ..earlier };
-        assert!(adjustments(&settled).is_empty());
+        assert!(adjustments(&settled).unwrap().is_empty());
     }
 
     #[test]

@@ -75,15 +75,18 @@ mod tests {
         assert_eq!((p.start, p.end), (datetime!(2026-12-20 00:00 UTC), datetime!(2027-01-20 00:00 UTC)));
     }
 
-    #[test]
-    fn every_instant_lies_in_exactly_its_period() {
-        let anchor = datetime!(2024-01-31 12:00 UTC);
-        let mut t = datetime!(2024-01-31 12:00 UTC);
-        while t < datetime!(2026-12-31 00:00 UTC) {
-            let p = period_containing(anchor, t);
-            assert!(p.start <= t && t < p.end, "{t}");
-            assert_eq!(period_containing(anchor, p.end).start, p.end, "periods tile without gaps");
-            t += time::Duration::hours(37);
+    proptest::proptest! {
+        /// Any anchor (any day, any time of day) and any instant from 2000 to 2100.
+        #[test]
+        fn every_instant_lies_in_exactly_its_period_and_periods_tile(
+            anchor in 946_684_800_000i64..4_102_444_800_000,
+            at in 946_684_800_000i64..4_102_444_800_000,
+        ) {
+            let (start, end) = next_period(anchor, at);
+            proptest::prop_assert!(start <= at && at < end);
+            proptest::prop_assert_eq!(next_period(anchor, end).0, end, "the next period starts where this one ends");
+            let days = (end - start) / 86_400_000;
+            proptest::prop_assert!((28..=31).contains(&days), "a month long: {} days", days);
         }
     }
 }

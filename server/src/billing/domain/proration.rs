@@ -1,6 +1,6 @@
 //! A plan change in the middle of a period: credit for the unused time of the old base fee,
 //! charge for the remaining time of the new one, computed to the second and rounded once per line.
-use crate::shared::money::Exact;
+use crate::shared::money::{AmountOutOfRange, Exact, checked_sum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProrationInput {
@@ -37,6 +37,8 @@ impl Proration {
 pub enum ProrationError {
     #[error("the change must fall inside the billing period")]
     OutsidePeriod,
+    #[error(transparent)]
+    Amount(#[from] AmountOutOfRange),
 }
 
 /// A change that waits for the period end: the old plan runs its whole period, nothing to prorate.
@@ -68,14 +70,14 @@ pub fn prorate(input: ProrationInput) -> Result<Proration, ProrationError> {
     let credit_unrounded =
         Exact { numerator: -share(input.old_base_fee_minor).numerator, ..share(input.old_base_fee_minor) };
     let charge_unrounded = share(input.new_base_fee_minor);
-    let (credit_minor, charge_minor) = (credit_unrounded.round_half_up(), charge_unrounded.round_half_up());
+    let (credit_minor, charge_minor) = (credit_unrounded.round_half_up()?, charge_unrounded.round_half_up()?);
     Ok(Proration {
         input,
         remaining_seconds,
         period_seconds,
         credit_minor,
         charge_minor,
-        net_minor: credit_minor + charge_minor,
+        net_minor: checked_sum([credit_minor, charge_minor])?,
         credit_unrounded,
         charge_unrounded,
     })
@@ -124,12 +126,27 @@ mod tests {
         assert_eq!(prorate(input(-1, 1, 2)), Err(ProrationError::OutsidePeriod));
     }
 
-    #[test]
-    fn the_same_fee_nets_to_zero_at_any_second() {
-        for second in (0..30 * 86_400).step_by(7_919) {
-            let mut i = input(0, 12_345, 12_345);
-            i.change_at_ms = second as i64 * 1000;
-            assert_eq!(prorate(i).unwrap().net_minor, 0);
+    proptest::proptest! {
+        /// At any second of the period: the credit is at most the old fee, the charge at most the
+        /// new one, both shrink as the change comes later, and an unchanged fee nets to zero.
+        #[test]
+        fn prorated_amounts_stay_within_the_fees(
+            second in 0i64..30 * 86_400,
+            later in 1i64..86_400,
+            old in 0i64..10_000_000_000,
+            new in 0i64..10_000_000_000,
+        ) {
+            let mut i = input(0, old, new);
+            i.change_at_ms = second * 1000;
+            let p = prorate(i).unwrap();
+            proptest::prop_assert!(-old <= p.credit_minor && p.credit_minor <= 0);
+            proptest::prop_assert!(0 <= p.charge_minor && p.charge_minor <= new);
+            proptest::prop_assert_eq!(p.net_minor, p.credit_minor + p.charge_minor);
+            i.change_at_ms = ((second + later) * 1000).min(30 * DAY - 1000);
+            let after = prorate(i).unwrap();
+            proptest::prop_assert!(after.charge_minor <= p.charge_minor && after.credit_minor >= p.credit_minor);
+            let same = prorate(ProrationInput { new_base_fee_minor: old, ..i }).unwrap();
+            proptest::prop_assert_eq!(same.net_minor, 0);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Rating: (plan version, usage per namespace and metric) → invoice lines. Pure and exact: line
 //! amounts are fractions until each line is rounded once (half-up).
-use crate::shared::money::Exact;
+use crate::shared::money::{AmountOutOfRange, Exact, checked_sum};
 
 /// `minor` minor units per `per` units of the metric (e.g. 2,500 cents per 1,000,000 actions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -137,23 +137,23 @@ fn line(
     quantity: i64,
     unit_price: Option<UnitPrice>,
     unrounded: Exact,
-) -> Line {
-    Line {
+) -> Result<Line, AmountOutOfRange> {
+    Ok(Line {
         namespace_id: namespace_id.map(str::to_owned),
         metric: metric.map(str::to_owned),
         tier,
         quantity,
         unit_price,
         unrounded,
-        amount_minor: unrounded.round_half_up(),
-    }
+        amount_minor: unrounded.round_half_up()?,
+    })
 }
 
 /// Rates one whole period under one plan: the base fee, then the usage.
-pub fn rate(plan: &PlanVersion, usage: &[Usage]) -> Vec<Line> {
-    let mut lines = vec![line(None, None, None, 1, None, Exact::whole(plan.base_fee_minor))];
-    lines.extend(rate_usage(&plan.prices, Share::WHOLE, usage));
-    lines
+pub fn rate(plan: &PlanVersion, usage: &[Usage]) -> Result<Vec<Line>, AmountOutOfRange> {
+    let mut lines = vec![line(None, None, None, 1, None, Exact::whole(plan.base_fee_minor))?];
+    lines.extend(rate_usage(&plan.prices, Share::WHOLE, usage)?);
+    Ok(lines)
 }
 
 /// The part of a period a plan was in effect: it gets that part of each included quantity.
@@ -174,7 +174,11 @@ impl Share {
 
 /// Usage lines only. Included units are used up namespace by namespace in id order, so the
 /// result does not depend on the order of `usage`.
-pub fn rate_usage(prices: &[MetricPrice], included_share: Share, usage: &[Usage]) -> Vec<Line> {
+pub fn rate_usage(
+    prices: &[MetricPrice],
+    included_share: Share,
+    usage: &[Usage],
+) -> Result<Vec<Line>, AmountOutOfRange> {
     let mut lines = Vec::new();
     for price in prices {
         let mut slices: Vec<(&str, i64)> = usage
@@ -184,9 +188,9 @@ pub fn rate_usage(prices: &[MetricPrice], included_share: Share, usage: &[Usage]
             .collect();
         slices.sort();
         let billable = allocate_included(&slices, included_share.of(price.included));
-        lines.extend(rate_metric(&price.metric, &price.model, &billable));
+        lines.extend(rate_metric(&price.metric, &price.model, &billable)?);
     }
-    lines
+    Ok(lines)
 }
 
 /// Each namespace's billable units once the included units are used up in order.
@@ -203,8 +207,8 @@ fn allocate_included<'a>(slices: &[(&'a str, i64)], included: i64) -> Vec<(&'a s
         .collect()
 }
 
-fn rate_metric(metric: &str, model: &PricingModel, billable: &[(&str, i64)]) -> Vec<Line> {
-    let total: i64 = billable.iter().map(|(_, q)| q).sum();
+fn rate_metric(metric: &str, model: &PricingModel, billable: &[(&str, i64)]) -> Result<Vec<Line>, AmountOutOfRange> {
+    let total = checked_sum(billable.iter().map(|(_, q)| *q))?;
     let m = Some(metric);
     match model {
         PricingModel::PerUnit(p) => billable
@@ -213,21 +217,17 @@ fn rate_metric(metric: &str, model: &PricingModel, billable: &[(&str, i64)]) -> 
             .collect(),
         PricingModel::Package { block, minor_per_block } => {
             if total == 0 {
-                return Vec::new();
+                return Ok(Vec::new());
             }
-            let blocks = (total + block - 1) / block.max(&1);
-            vec![line(
-                None,
-                m,
-                None,
-                total,
-                Some(UnitPrice { minor: *minor_per_block, per: *block }),
-                Exact::whole(blocks * minor_per_block),
-            )]
+            let block = (*block).max(1);
+            let blocks = total / block + i64::from(total % block != 0);
+            let amount = blocks.checked_mul(*minor_per_block).ok_or(AmountOutOfRange)?;
+            let price = UnitPrice { minor: *minor_per_block, per: block };
+            Ok(vec![line(None, m, None, total, Some(price), Exact::whole(amount))?])
         }
         PricingModel::Volume(tiers) => {
             if total == 0 {
-                return Vec::new();
+                return Ok(Vec::new());
             }
             let index = tiers.iter().position(|t| t.up_to.is_none_or(|up| total <= up)).unwrap_or(tiers.len() - 1);
             let tier = &tiers[index];
@@ -235,11 +235,11 @@ fn rate_metric(metric: &str, model: &PricingModel, billable: &[(&str, i64)]) -> 
             let mut lines: Vec<Line> = billable
                 .iter()
                 .map(|&(ns, q)| line(Some(ns), m, Some(index), q, Some(p), Exact::of_units(q, p.minor, p.per)))
-                .collect();
+                .collect::<Result<_, _>>()?;
             if tier.flat_minor != 0 {
-                lines.push(line(None, m, Some(index), 0, None, Exact::whole(tier.flat_minor)));
+                lines.push(line(None, m, Some(index), 0, None, Exact::whole(tier.flat_minor))?);
             }
-            lines
+            Ok(lines)
         }
         PricingModel::Graduated(tiers) => {
             let mut lines = Vec::new();
@@ -259,7 +259,7 @@ fn rate_metric(metric: &str, model: &PricingModel, billable: &[(&str, i64)]) -> 
                             to - from,
                             Some(p),
                             Exact::of_units(to - from, p.minor, p.per),
-                        ));
+                        )?);
                     }
                     lower = upper;
                 }
@@ -268,24 +268,22 @@ fn rate_metric(metric: &str, model: &PricingModel, billable: &[(&str, i64)]) -> 
             let mut lower = 0;
             for (index, tier) in tiers.iter().enumerate() {
                 if tier.flat_minor != 0 && total > lower {
-                    lines.push(line(None, m, Some(index), 0, None, Exact::whole(tier.flat_minor)));
+                    lines.push(line(None, m, Some(index), 0, None, Exact::whole(tier.flat_minor))?);
                 }
                 lower = tier.up_to.unwrap_or(i64::MAX);
             }
-            lines
+            Ok(lines)
         }
     }
 }
 
-pub fn total_minor(lines: &[Line]) -> i64 {
-    lines.iter().map(|l| l.amount_minor).sum()
+pub fn total_minor(lines: &[Line]) -> Result<i64, AmountOutOfRange> {
+    checked_sum(lines.iter().map(|l| l.amount_minor))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::rngs::StdRng;
-    use rand::{Rng, SeedableRng};
 
     fn tiers() -> Vec<Tier> {
         vec![
@@ -331,6 +329,26 @@ mod tests {
         assert_eq!(validate_prices(&plan(PricingModel::Graduated(tiers()), 0).prices), Ok(()));
     }
 
+    fn rated(plan: &PlanVersion, usage: &[Usage]) -> Vec<Line> {
+        rate(plan, usage).expect("amounts in range")
+    }
+
+    fn amount_of(lines: &[Line]) -> i64 {
+        total_minor(lines).expect("amounts in range")
+    }
+
+    #[test]
+    fn amounts_beyond_64_bits_are_refused_not_wrapped() {
+        let huge = PricingModel::PerUnit(UnitPrice { minor: i64::MAX / 2, per: 1 });
+        assert_eq!(rate(&plan(huge, 0), &usage(&[("a", 3)])), Err(AmountOutOfRange));
+        let package = PricingModel::Package { block: 1, minor_per_block: i64::MAX / 2 };
+        assert_eq!(rate(&plan(package, 0), &usage(&[("a", 3)])), Err(AmountOutOfRange));
+        let per_unit = PricingModel::PerUnit(UnitPrice { minor: 1, per: 1 });
+        assert_eq!(rate(&plan(per_unit.clone(), 0), &usage(&[("a", i64::MAX), ("b", 1)])), Err(AmountOutOfRange));
+        let lines = rated(&plan(per_unit, 0), &usage(&[("a", i64::MAX / 2), ("b", i64::MAX / 2)]));
+        assert_eq!(total_minor(&lines), Err(AmountOutOfRange), "the base fee on top is one too many");
+    }
+
     fn usage(parts: &[(&str, i64)]) -> Vec<Usage> {
         parts
             .iter()
@@ -340,14 +358,14 @@ mod tests {
 
     #[test]
     fn the_base_fee_is_always_the_first_line() {
-        let lines = rate(&plan(PricingModel::PerUnit(UnitPrice { minor: 1, per: 1 }), 0), &[]);
+        let lines = rated(&plan(PricingModel::PerUnit(UnitPrice { minor: 1, per: 1 }), 0), &[]);
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0].amount_minor, 10_000);
     }
 
     #[test]
     fn included_units_are_used_up_in_namespace_order() {
-        let lines = rate(
+        let lines = rated(
             &plan(PricingModel::PerUnit(UnitPrice { minor: 2, per: 1 }), 1_000),
             &usage(&[("ns_b", 700), ("ns_a", 600)]),
         );
@@ -358,7 +376,7 @@ mod tests {
 
     #[test]
     fn graduated_tiers_split_across_namespaces_at_the_boundaries() {
-        let lines = rate(&plan(PricingModel::Graduated(tiers()), 0), &usage(&[("ns_a", 800), ("ns_b", 700)]));
+        let lines = rated(&plan(PricingModel::Graduated(tiers()), 0), &usage(&[("ns_a", 800), ("ns_b", 700)]));
         let parts: Vec<(&str, Option<usize>, i64, i64)> = lines[1..]
             .iter()
             .map(|l| (l.namespace_id.as_deref().unwrap(), l.tier, l.quantity, l.amount_minor))
@@ -371,25 +389,25 @@ mod tests {
 
     #[test]
     fn volume_pricing_prices_every_unit_by_the_one_tier_of_the_total() {
-        let lines = rate(&plan(PricingModel::Volume(tiers()), 0), &usage(&[("ns_a", 8_000), ("ns_b", 7_000)]));
+        let lines = rated(&plan(PricingModel::Volume(tiers()), 0), &usage(&[("ns_a", 8_000), ("ns_b", 7_000)]));
         assert!(lines[1..].iter().all(|l| l.tier == Some(2)));
-        assert_eq!(total_minor(&lines[1..]), 4_000 + 3_500);
+        assert_eq!(amount_of(&lines[1..]), 4_000 + 3_500);
     }
 
     #[test]
     fn packages_charge_every_started_block() {
         let model = PricingModel::Package { block: 1_000_000, minor_per_block: 2_500 };
-        assert_eq!(total_minor(&rate(&plan(model.clone(), 0), &usage(&[("a", 1_000_001)]))[1..]), 5_000);
-        assert_eq!(total_minor(&rate(&plan(model.clone(), 0), &usage(&[("a", 1_000_000)]))[1..]), 2_500);
-        assert_eq!(rate(&plan(model, 0), &usage(&[("a", 0)])).len(), 1);
+        assert_eq!(amount_of(&rated(&plan(model.clone(), 0), &usage(&[("a", 1_000_001)]))[1..]), 5_000);
+        assert_eq!(amount_of(&rated(&plan(model.clone(), 0), &usage(&[("a", 1_000_000)]))[1..]), 2_500);
+        assert_eq!(rated(&plan(model, 0), &usage(&[("a", 0)])).len(), 1);
     }
 
     #[test]
     fn a_tier_fee_is_charged_once_when_usage_reaches_the_tier() {
         let mut t = tiers();
         t[1].flat_minor = 99;
-        let within_first = rate(&plan(PricingModel::Graduated(t.clone()), 0), &usage(&[("a", 1_000)]));
-        let into_second = rate(&plan(PricingModel::Graduated(t), 0), &usage(&[("a", 1_001), ("b", 5)]));
+        let within_first = rated(&plan(PricingModel::Graduated(t.clone()), 0), &usage(&[("a", 1_000)]));
+        let into_second = rated(&plan(PricingModel::Graduated(t), 0), &usage(&[("a", 1_001), ("b", 5)]));
         assert!(within_first.iter().all(|l| l.amount_minor != 99));
         assert_eq!(into_second.iter().filter(|l| l.amount_minor == 99).count(), 1);
     }
@@ -406,42 +424,50 @@ mod tests {
         sum
     }
 
-    #[test]
-    fn properties_hold_for_random_usage() {
-        let mut rng = StdRng::seed_from_u64(42);
-        for _ in 0..2_000 {
-            let parts: Vec<(String, i64)> =
-                (0..rng.gen_range(0..5)).map(|i| (format!("ns_{i}"), rng.gen_range(0..30_000))).collect();
-            let refs: Vec<(&str, i64)> = parts.iter().map(|(n, q)| (n.as_str(), *q)).collect();
-            let used = usage(&refs);
-            let total: i64 = refs.iter().map(|(_, q)| q).sum();
+    fn models() -> impl proptest::strategy::Strategy<Value = PricingModel> {
+        proptest::prop_oneof![
+            proptest::strategy::Just(PricingModel::PerUnit(UnitPrice { minor: 3, per: 7 })),
+            proptest::strategy::Just(PricingModel::Graduated(tiers())),
+            proptest::strategy::Just(PricingModel::Volume(tiers())),
+            proptest::strategy::Just(PricingModel::Package { block: 1_000, minor_per_block: 7 }),
+        ]
+    }
 
-            let graduated = rate(&plan(PricingModel::Graduated(tiers()), 0), &used);
+    fn namespaces(quantities: &[i64]) -> Vec<Usage> {
+        let named: Vec<(String, i64)> = quantities.iter().enumerate().map(|(i, q)| (format!("ns_{i}"), *q)).collect();
+        usage(&named.iter().map(|(n, q)| (n.as_str(), *q)).collect::<Vec<_>>())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_graduated_total_is_the_sum_of_its_tiers_and_volume_picks_one_tier(
+            quantities in proptest::collection::vec(0i64..30_000, 0..5),
+        ) {
+            let used = namespaces(&quantities);
+            let graduated = rated(&plan(PricingModel::Graduated(tiers()), 0), &used);
             let halves: i128 = graduated[1..].iter().map(|l| l.unrounded.numerator * 2 / l.unrounded.denominator).sum();
-            assert_eq!(halves, graduated_exact(total), "graduated total is the sum of its tiers' amounts");
-
-            let volume = rate(&plan(PricingModel::Volume(tiers()), 0), &used);
+            proptest::prop_assert_eq!(halves, graduated_exact(quantities.iter().sum()));
+            let volume = rated(&plan(PricingModel::Volume(tiers()), 0), &used);
             let chosen: std::collections::BTreeSet<Option<usize>> = volume[1..].iter().map(|l| l.tier).collect();
-            assert!(chosen.len() <= 1, "volume pricing picks one tier");
+            proptest::prop_assert!(chosen.len() <= 1);
+        }
 
-            for model in [
-                PricingModel::PerUnit(UnitPrice { minor: 3, per: 7 }),
-                PricingModel::Graduated(tiers()),
-                PricingModel::Volume(tiers()),
-                PricingModel::Package { block: 1_000, minor_per_block: 7 },
-            ] {
-                let lines = rate(&plan(model.clone(), rng.gen_range(0..5_000)), &used);
-                assert!(lines.iter().all(|l| l.amount_minor >= 0), "never negative");
-                if !matches!(model, PricingModel::Volume(_)) {
-                    let mut more = used.clone();
-                    more.push(Usage {
-                        namespace_id: "ns_more".into(),
-                        metric: "actions".into(),
-                        quantity: rng.gen_range(1..1_000),
-                    });
-                    let p = plan(model, 0);
-                    assert!(total_minor(&rate(&p, &more)) >= total_minor(&rate(&p, &used)), "monotonic in quantity");
-                }
+        #[test]
+        fn amounts_are_never_negative_and_grow_with_usage(
+            quantities in proptest::collection::vec(0i64..30_000, 0..5),
+            included in 0i64..5_000,
+            more in 1i64..1_000,
+            model in models(),
+        ) {
+            let used = namespaces(&quantities);
+            let lines = rated(&plan(model.clone(), included), &used);
+            proptest::prop_assert!(lines.iter().all(|l| l.amount_minor >= 0));
+            // Volume pricing may drop to a cheaper tier as usage grows; every other model grows.
+            if !matches!(model, PricingModel::Volume(_)) {
+                let mut with_more = used.clone();
+                with_more.push(Usage { namespace_id: "ns_more".into(), metric: "actions".into(), quantity: more });
+                let p = plan(model, included);
+                proptest::prop_assert!(amount_of(&rated(&p, &with_more)) >= amount_of(&rated(&p, &used)));
             }
         }
     }

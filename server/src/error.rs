@@ -31,6 +31,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// An amount or sum beyond 64 bits, here or in the database (PostgreSQL's
+    /// `numeric_value_out_of_range`, SQLite's "integer overflow"): retrying cannot help.
+    pub fn is_out_of_range(&self) -> bool {
+        match self {
+            Self::Amount(_) => true,
+            Self::Database(sqlx::Error::Database(error)) => {
+                error.code().as_deref() == Some("22003") || error.message().contains("integer overflow")
+            }
+            _ => false,
+        }
+    }
+
     pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         move |source| Self::Io { context: context.into(), source }
     }

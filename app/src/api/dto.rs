@@ -572,6 +572,18 @@ pub mod admin {
         pub jobs: Vec<JobQueue>,
         pub parked_events: i64,
         pub last_reconcile: Option<ReconcileRun>,
+        /// Hours whose rollup cannot be computed (a sum beyond 64 bits), newest first.
+        pub rollups_set_aside: Vec<SetAsideRollup>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct SetAsideRollup {
+        pub organization: String,
+        pub namespace: String,
+        pub metric: String,
+        pub hour: String,
+        pub set_aside: String,
+        pub error: String,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::admin::get_operations;
-use crate::api::dto::admin::Operations;
+use crate::api::dto::admin::{Operations, SetAsideRollup};
 use crate::components::error_view::ErrorView;
 use crate::components::layout::AdminHeader;
 
@@ -40,6 +40,7 @@ fn OperationsView(ops: Operations) -> impl IntoView {
                 <dt>"Hours waiting for rollup"</dt><dd id="dirty-hours">{ops.dirty_hours}</dd>
                 <dt>"Rollup lag"</dt><dd id="rollup-lag">{format!("{} s", ops.rollup_lag_seconds)}</dd>
             </dl>
+            <SetAsideRollups rollups=ops.rollups_set_aside/>
         </section>
         <h2>"Queues"</h2>
         <table id="job-queues">
@@ -61,4 +62,26 @@ fn OperationsView(ops: Operations) -> impl IntoView {
             None => view! { <p id="last-reconcile">"Never run: " <code>"server reconcile"</code> " records its result here."</p> }.into_any(),
         }}
     }
+}
+
+/// Hours the rollup worker had to set aside: until someone corrects their events, their usage is
+/// missing from rollups and invoices.
+#[component]
+fn SetAsideRollups(rollups: Vec<SetAsideRollup>) -> impl IntoView {
+    if rollups.is_empty() {
+        return view! { <p id="rollups-set-aside">"No rollups set aside."</p> }.into_any();
+    }
+    view! {
+        <h3>"Rollups set aside"</h3>
+        <p>"These hours cannot be summed, so their usage is missing from rollups and invoices until their events are corrected."</p>
+        <table id="rollups-set-aside">
+                <thead><tr><th>"Customer"</th><th>"Namespace"</th><th>"Metric"</th><th>"Hour"</th><th>"Set aside"</th><th>"Error"</th></tr></thead>
+                <tbody>
+                    {rollups.into_iter().map(|r| view! {
+                        <tr><td>{r.organization}</td><td>{r.namespace}</td><td>{r.metric}</td><td>{r.hour}</td><td>{r.set_aside}</td><td>{r.error}</td></tr>
+                    }).collect_view()}
+                </tbody>
+        </table>
+    }
+    .into_any()
 }

@@ -1,11 +1,12 @@
 //! The operations view: is ingestion flowing, are rollups keeping up, are the durable queues
 //! draining, and did the last reconciliation come out clean. Read from the database, so every
 //! instance shows the same figures.
-use app::api::dto::admin::{JobQueue, Operations, ReconcileRun};
+use app::api::dto::admin::{JobQueue, Operations, ReconcileRun, SetAsideRollup};
 
 use crate::admin::db;
 use crate::error::Error;
 use crate::metering::db::ingest_commits;
+use crate::metering::db::set_aside;
 use crate::shared::time::display_ms;
 use crate::store::Db;
 
@@ -27,6 +28,18 @@ pub async fn operations(db: &Db) -> Result<Operations, Error> {
         mismatches: run.mismatches,
         detail: run.detail,
     });
+    let rollups_set_aside = set_aside::recent(&mut conn, 50)
+        .await?
+        .into_iter()
+        .map(|row| SetAsideRollup {
+            organization: row.organization_name,
+            namespace: row.namespace_name,
+            metric: row.metric,
+            hour: display_ms(row.hour),
+            set_aside: display_ms(row.set_aside_at),
+            error: row.error,
+        })
+        .collect();
     Ok(Operations {
         events_last_minute,
         events_last_hour,
@@ -36,5 +49,6 @@ pub async fn operations(db: &Db) -> Result<Operations, Error> {
         jobs,
         parked_events,
         last_reconcile,
+        rollups_set_aside,
     })
 }

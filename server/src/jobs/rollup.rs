@@ -13,7 +13,7 @@ use sqlx::postgres::PgListener;
 use crate::error::Error;
 use crate::jobs::ingest_writer::IngestWriter;
 use crate::metering::db::usage;
-use crate::metering::usage::{last_commit_id, read_dirty_parts, store_rollup};
+use crate::metering::usage::{last_commit_id, read_dirty_parts, set_aside_unsummable_hours, store_rollup};
 use crate::store::Db;
 use crate::store::Dialect;
 
@@ -80,6 +80,16 @@ pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch:
                     continue;
                 }
             }
+            Err(error) if error.is_out_of_range() => {
+                // Without a horizon nothing is folded, which is always safe.
+                let fold_through = fold_horizon(&db, &mut horizon).await.unwrap_or(None);
+                let _writers_wait = metering.writer.hold_off().await;
+                match set_aside_unsummable_hours(&db, MARKS_PER_PASS, fold_through).await {
+                    Ok(count) => tracing::warn!(count, "rollup marks set aside"),
+                    Err(error) => tracing::warn!(%error, "setting rollup marks aside failed; retrying"),
+                }
+                continue;
+            }
             Err(error) => tracing::warn!(%error, "rollup pass failed; retrying"),
         }
         tokio::select! {
@@ -94,15 +104,20 @@ pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch:
 
 /// One pass; PostgreSQL's ingestion writers wait while it writes.
 async fn roll_up_once(db: &Db, metering: &Metering, horizon: &mut FoldHorizon) -> Result<(usize, Vec<String>), Error> {
-    let last_commit = last_commit_id(db).await?;
-    // SQLite's counter shows only committed commits; PostgreSQL's sequence also numbers those in flight.
-    let fold_through = match db.dialect {
-        Dialect::Sqlite => Some(last_commit),
-        Dialect::Postgres => horizon.observe(Instant::now(), last_commit),
-    };
+    let fold_through = fold_horizon(db, horizon).await?;
     let reading = read_dirty_parts(db, MARKS_PER_PASS).await?;
     let _writers_wait = metering.writer.hold_off().await;
     store_rollup(db, reading, fold_through).await
+}
+
+/// The newest commit whose parts may be folded. SQLite's counter shows only committed commits;
+/// PostgreSQL's sequence also numbers those in flight.
+async fn fold_horizon(db: &Db, horizon: &mut FoldHorizon) -> Result<Option<i64>, Error> {
+    let last_commit = last_commit_id(db).await?;
+    Ok(match db.dialect {
+        Dialect::Sqlite => Some(last_commit),
+        Dialect::Postgres => horizon.observe(Instant::now(), last_commit),
+    })
 }
 
 /// The NOTIFY channel that carries organization ids whose rollups changed.

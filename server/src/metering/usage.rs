@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::metering::db::ingest_commits;
+use crate::metering::db::set_aside;
 use crate::metering::db::usage::{self, HourKey, KeyedTotal};
 use crate::metering::db::usage_copy;
 use crate::metering::domain::seen_ids::SeenIds;
@@ -242,6 +243,34 @@ pub async fn store_rollup(
     let mut organizations: Vec<String> = marks.iter().map(|mark| mark.organization_id.clone()).collect();
     organizations.dedup();
     Ok((marks.len(), organizations))
+}
+
+/// After a pass failed with a sum beyond 64 bits: the oldest marks are rolled up hour by hour, and
+/// the marks of an hour that cannot be summed are set aside for staff. Returns how many were.
+#[tracing::instrument(skip_all)]
+pub async fn set_aside_unsummable_hours(db: &Db, limit: i64, fold_through: Option<i64>) -> Result<usize, Error> {
+    let mut marks = usage::oldest_dirty_parts(&mut *db.pool.acquire().await?, limit).await?;
+    marks.sort_by_cached_key(|mark| (mark.key(), mark.commit_id));
+    let mut set_aside = 0;
+    for hour in marks.chunk_by(|a, b| a.key() == b.key()) {
+        let attempt = async {
+            let parts = usage::part_totals(&mut *db.pool.acquire().await?, hour).await?;
+            store_rollup(db, RollupReading { marks: hour.to_vec(), parts }, fold_through).await
+        };
+        match attempt.await {
+            Ok(_) => {}
+            Err(error) if error.is_out_of_range() => {
+                tracing::error!(%error, organization = %hour[0].organization_id, namespace = %hour[0].namespace_id,
+                    metric = %hour[0].metric, hour = hour[0].hour, "rollup set aside: the hour cannot be summed");
+                let mut tx = db.begin().await?;
+                set_aside::set_aside(&mut tx, hour, &error.to_string(), db.clock.now_ms()).await?;
+                tx.commit().await?;
+                set_aside += hour.len();
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(set_aside)
 }
 
 /// The number of the newest ingestion commit begun so far.

@@ -209,7 +209,7 @@ impl TestApp {
         self.api(reqwest::Method::POST, "/v1/usage/events", key).json(events).send().await.expect("request")
     }
 
-    /// Waits until the rollup worker has recomputed every marked hour.
+    /// Waits until the rollup worker has recomputed (or set aside) every marked hour.
     pub async fn wait_for_rollups(&self) {
         for _ in 0..200 {
             if self.count("select count(*) from usage_dirty_hours").await == 0 {

@@ -7,7 +7,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use crate::helpers::{ACME_OWNER, minutes_ago, spawn_app};
+use crate::helpers::{ACME_OWNER, STAFF, json as json_of, minutes_ago, spawn_app};
 
 struct Sent {
     id: String,
@@ -165,4 +165,47 @@ async fn settled_parts_fold_and_a_folded_part_marked_again_is_recomputed_from_it
     // Recomputed in place: no second part for the same commits (a later commit may have joined it).
     assert_eq!(app.count(folds).await, folded);
     assert!(app.count(parts_of_hour).await <= parts);
+}
+
+/// An hour whose events sum beyond 64 bits cannot be rolled up. Its mark is set aside with the
+/// error for staff, and every other hour keeps rolling up instead of waiting behind it for ever.
+#[tokio::test]
+async fn an_hour_that_cannot_be_summed_is_set_aside_and_the_others_still_roll_up() {
+    let app = spawn_app().await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let at = minutes_ago(90);
+    let events = json!([
+        {"id": "huge-1", "namespace": "payments-prod", "metric": "actions", "quantity": 1, "timestamp": at},
+        {"id": "huge-2", "namespace": "payments-prod", "metric": "actions", "quantity": 1, "timestamp": at},
+    ]);
+    assert_eq!(app.send_events(&key, &events).await.status(), 200);
+    app.wait_for_rollups().await;
+
+    // Stored quantities no sum can hold, and the hour marked again, as the oldest mark.
+    sqlx::query("update usage_events set quantity = 9223372036854775000 where event_id like 'huge-%'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into usage_dirty_hours (organization_id, namespace_id, metric, hour, commit_id, marked_at)
+         select organization_id, namespace_id, metric, hour, commit_id, 0 from usage_events where event_id = 'huge-1'",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+
+    let later = json!([{"id": "fine-1", "namespace": "payments-staging", "metric": "actions", "quantity": 7, "timestamp": minutes_ago(10)}]);
+    assert_eq!(app.send_events(&key, &later).await.status(), 200);
+    app.wait_for_rollups().await;
+
+    let staging: Vec<i64> =
+        app.rollups("actions").await.into_iter().filter(|r| r.0 == "payments-staging").map(|r| r.2).collect();
+    assert_eq!(staging.iter().sum::<i64>(), 7, "the later hour rolled up");
+    assert_eq!(app.count("select count(*) from usage_rollups_set_aside").await, 1);
+    let staff = app.client_for(&STAFF).await;
+    let operations = json_of(app.call_with(&staff, "admin_operations", &[]).await).await;
+    let set_aside = &operations["rollups_set_aside"][0];
+    assert_eq!(set_aside["namespace"], "payments-prod", "{operations}");
+    assert_eq!(set_aside["metric"], "actions");
+    assert!(!set_aside["error"].as_str().unwrap().is_empty());
 }

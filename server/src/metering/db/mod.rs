@@ -1,4 +1,5 @@
 //! The SQL of metering.
 pub mod ingest_commits;
+pub mod set_aside;
 pub mod usage;
 pub mod usage_copy;

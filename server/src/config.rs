@@ -14,7 +14,6 @@ use crate::billing::period_rating::BillingRules;
 use crate::error::Error;
 use crate::metering::domain::usage::HOUR_MS;
 use crate::notifications::delivery::Outbox;
-use crate::notifications::mail::relay_address;
 use crate::payments::channel::stripe::StripeChannel;
 use crate::payments::collection::Collector;
 use crate::payments::domain::dunning::DunningPolicy;
@@ -73,10 +72,11 @@ pub struct Settings {
     /// How long the built-in test-mode processor takes to answer a charge (simulated latency).
     #[arg(long, env = "TEST_MODE_CHARGE_LATENCY_MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub test_mode_charge_latency_ms: u64,
-    /// An SMTP relay for customer notifications (`smtp://host:port`, no TLS); without it they are
-    /// kept in the mail log staff read.
-    #[arg(long, env = "SMTP_URL", value_parser = parse_smtp_url)]
-    pub smtp_url: Option<String>,
+    /// An SMTP relay for customer notifications: `smtp://host:port` (plain),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://user:pass@host` (TLS).
+    /// Without it they are kept in the mail log staff read.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<Secret>,
     #[arg(long, env = "SMTP_FROM", default_value = "billing@localhost")]
     pub smtp_from: String,
     /// Without it the portal uses its built-in test-mode processor.
@@ -127,10 +127,6 @@ impl FromStr for Secret {
     }
 }
 
-fn parse_smtp_url(value: &str) -> Result<String, String> {
-    relay_address(value).map(|_| value.to_owned())
-}
-
 fn parse_retry_days(value: &str) -> Result<String, String> {
     DunningPolicy::parse(value, u32::MAX).map(|_| value.to_owned()).map_err(|e| e.to_string())
 }
@@ -168,13 +164,10 @@ impl Settings {
     }
 
     pub fn outbox(&self) -> Result<Outbox, Error> {
-        let relay = self
-            .smtp_url
-            .as_deref()
-            .map(relay_address)
-            .transpose()
-            .map_err(|e| Error::Config(format!("SMTP_URL: {e}")))?;
-        Ok(Outbox { relay, from: self.smtp_from.clone() })
+        let Some(url) = &self.smtp_url else { return Ok(Outbox::default()) };
+        let domain = self.public_base_url.split("://").nth(1).unwrap_or("localhost");
+        let domain = domain.split(['/', ':']).next().filter(|host| !host.is_empty()).unwrap_or("localhost");
+        Outbox::smtp(url.expose(), &self.smtp_from, domain).map_err(|e| Error::Config(format!("SMTP_URL: {e}")))
     }
 }
 

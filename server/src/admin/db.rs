@@ -41,7 +41,11 @@ pub async fn queue_counts(conn: &mut AnyConnection, now: i64) -> Result<Vec<Queu
          select 'period close', count(*), 0, 0
          from subscriptions where status <> 'canceled' and current_period_end <= $1
          union all
-         select 'notifications', count(*), 0, 0 from notifications where delivered_at is null",
+         select 'notifications',
+                cast(coalesce(sum(case when parked_at is null and (next_attempt_at is null or next_attempt_at <= $1) then 1 else 0 end), 0) as bigint),
+                cast(coalesce(sum(case when parked_at is null and next_attempt_at > $1 and last_error is null then 1 else 0 end), 0) as bigint),
+                cast(coalesce(sum(case when parked_at is not null or last_error is not null then 1 else 0 end), 0) as bigint)
+         from notifications where delivered_at is null",
     )
     .bind(now)
     .fetch_all(conn)

@@ -3,6 +3,7 @@ use sqlx::{AnyConnection, FromRow};
 
 use crate::error::Error;
 use crate::shared::ids::{IdKind, new_id};
+use crate::store::Dialect;
 
 pub struct NewNotification<'a> {
     pub organization_id: &'a str,
@@ -43,24 +44,69 @@ pub struct NotificationRow {
     pub created_at: i64,
     pub delivered_at: Option<i64>,
     pub delivery: Option<String>,
+    pub attempts: i64,
+    pub parked_at: Option<i64>,
+    pub last_error: Option<String>,
 }
 
-const NOTIFICATION_COLUMNS: &str =
-    "id, organization_id, kind, recipient, subject, body, created_at, delivered_at, delivery";
+const NOTIFICATION_COLUMNS: &str = "id, organization_id, kind, recipient, subject, body, created_at, delivered_at,
+    delivery, attempts, parked_at, last_error";
 
-pub async fn undelivered(conn: &mut AnyConnection, limit: i64) -> Result<Vec<NotificationRow>, Error> {
+/// Leases up to `limit` notifications due for (another) delivery attempt until `lease_until`,
+/// oldest first, counting the attempt. PostgreSQL skips rows another worker has locked.
+pub async fn claim_due(
+    conn: &mut AnyConnection,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<NotificationRow>, Error> {
+    let skip_locked = if Dialect::of(conn) == Dialect::Sqlite { "" } else { "for update skip locked" };
     Ok(sqlx::query_as(&format!(
-        "select {NOTIFICATION_COLUMNS} from notifications where delivered_at is null order by created_at limit $1"
+        "update notifications set next_attempt_at = $1, attempts = attempts + 1
+         where id in (
+             select id from notifications
+             where delivered_at is null and parked_at is null and (next_attempt_at is null or next_attempt_at <= $2)
+             order by created_at limit $3 {skip_locked})
+         returning {NOTIFICATION_COLUMNS}"
     ))
+    .bind(lease_until)
+    .bind(now)
     .bind(limit)
     .fetch_all(conn)
     .await?)
 }
 
 pub async fn mark_delivered(conn: &mut AnyConnection, id: &str, delivery: &str, now: i64) -> Result<(), Error> {
-    sqlx::query("update notifications set delivered_at = $1, delivery = $2 where id = $3 and delivered_at is null")
+    sqlx::query(
+        "update notifications set delivered_at = $1, delivery = $2, last_error = null
+         where id = $3 and delivered_at is null",
+    )
+    .bind(now)
+    .bind(delivery)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// After a temporary failure: the next attempt at `next_attempt_at`, with the reason.
+pub async fn retry_later(conn: &mut AnyConnection, id: &str, next_attempt_at: i64, error: &str) -> Result<(), Error> {
+    sqlx::query(
+        "update notifications set next_attempt_at = $1, last_error = $2 where id = $3 and delivered_at is null",
+    )
+    .bind(next_attempt_at)
+    .bind(error)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// After a permanent failure: no more attempts; staff see it with the reason.
+pub async fn park(conn: &mut AnyConnection, id: &str, error: &str, now: i64) -> Result<(), Error> {
+    sqlx::query("update notifications set parked_at = $1, last_error = $2 where id = $3 and delivered_at is null")
         .bind(now)
-        .bind(delivery)
+        .bind(error)
         .bind(id)
         .execute(conn)
         .await?;

@@ -1,41 +1,82 @@
-//! Handing committed notices over: to an SMTP relay, or without one to the mail log staff read.
+//! Handing committed notices over, each on its own: to an SMTP relay, or without one to the mail
+//! log staff read. A message the relay refuses for now is tried again with a backoff; one it
+//! refuses for good (or with no valid address) is parked for staff. Neither holds back the rest.
+use std::sync::Arc;
+
 use crate::error::Error;
-use crate::notifications::db::{mark_delivered, undelivered};
-use crate::notifications::mail::{Message, send};
+use crate::notifications::db::{claim_due, mark_delivered, park, retry_later};
+use crate::notifications::mail::{MailFailure, Mailer, OutgoingMail};
 use crate::store::Db;
 
+/// A claimed notification is this worker's until the lease lapses; after a crash another sends it.
+const LEASE_MS: i64 = 2 * 60_000;
+const CLAIM_BATCH: i64 = 100;
+
 /// Where notifications go: an SMTP relay, or (without one) the mail log alone.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Outbox {
-    /// `host:port`.
-    pub relay: Option<String>,
-    pub from: String,
+    mailer: Option<Arc<Mailer>>,
 }
 
-/// Hands each committed notification over once: to the SMTP relay, or without one to the mail
-/// log staff read. A relay that refuses or cannot be reached gets the message on a later pass.
+impl Outbox {
+    pub fn smtp(url: &str, from: &str, message_id_domain: &str) -> Result<Self, String> {
+        Ok(Self { mailer: Some(Arc::new(Mailer::new(url, from, message_id_domain)?)) })
+    }
+}
+
+/// 1 min, 2, 4 … doubling up to 6 hours between attempts.
+fn backoff_ms(attempts: i64) -> i64 {
+    (60_000i64 << attempts.clamp(1, 20).saturating_sub(1)).min(6 * 3_600_000)
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn deliver_notifications(db: &Db, outbox: &Outbox, now: i64) -> Result<(), Error> {
-    let pending = undelivered(&mut *db.pool.acquire().await?, 100).await?;
-    for notification in pending {
-        let delivery = match &outbox.relay {
-            Some(relay) => {
-                let message = Message {
-                    from: &outbox.from,
+    let due = {
+        let mut tx = db.begin().await?;
+        let due = claim_due(&mut tx, now, now + LEASE_MS, CLAIM_BATCH).await?;
+        tx.commit().await?;
+        due
+    };
+    for notification in due {
+        let result = match &outbox.mailer {
+            None => Ok("mail-log"),
+            Some(mailer) => {
+                let mail = OutgoingMail {
+                    id: &notification.id,
                     to: &notification.recipient,
                     subject: &notification.subject,
                     body: &notification.body,
                 };
-                if let Err(error) = send(relay, &message).await {
-                    tracing::warn!(%error, to = %notification.recipient, "notification not sent; trying again later");
-                    return Ok(());
-                }
-                "smtp"
+                mailer.send(&mail).await.map(|()| "smtp")
             }
-            None => "mail-log",
         };
-        tracing::info!(to = %notification.recipient, subject = %notification.subject, delivery, "notification delivered");
-        mark_delivered(&mut *db.pool.acquire().await?, &notification.id, delivery, now).await?;
+        let mut conn = db.pool.acquire().await?;
+        match result {
+            Ok(delivery) => {
+                tracing::info!(notification = %notification.id, delivery, "notification delivered");
+                mark_delivered(&mut conn, &notification.id, delivery, now).await?;
+            }
+            Err(MailFailure::Transient(error)) => {
+                tracing::warn!(notification = %notification.id, %error, "notification not sent; trying again later");
+                retry_later(&mut conn, &notification.id, now + backoff_ms(notification.attempts), &error).await?;
+            }
+            Err(MailFailure::Permanent(error)) => {
+                tracing::warn!(notification = %notification.id, %error, "notification refused; parked for staff");
+                park(&mut conn, &notification.id, &error, now).await?;
+            }
+        }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_a_minute_up_to_six_hours() {
+        assert_eq!(backoff_ms(1), 60_000);
+        assert_eq!(backoff_ms(3), 240_000);
+        assert_eq!(backoff_ms(30), 21_600_000);
+    }
 }

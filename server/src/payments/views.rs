@@ -127,8 +127,13 @@ pub async fn mail_log(db: &Db, organization_id: &str) -> Result<Vec<Notification
             kind: n.kind,
             recipient: n.recipient,
             subject: n.subject,
+            delivery: match (n.delivery, n.parked_at, n.last_error) {
+                (Some(delivery), _, _) => Some(delivery),
+                (None, Some(_), error) => Some(format!("not delivered: {}", error.unwrap_or_default())),
+                (None, None, Some(error)) => Some(format!("trying again: {error}")),
+                (None, None, None) => None,
+            },
             body: n.body,
-            delivery: n.delivery,
         })
         .collect())
 }

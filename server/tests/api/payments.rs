@@ -7,7 +7,8 @@ use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use server::admin::reconciliation::invoices::reconcile_billing;
 use server::billing::invoicing::run_billing_cycle;
-use server::notifications::delivery::Outbox;
+use server::notifications::db::{NewNotification, enqueue};
+use server::notifications::delivery::{Outbox, deliver_notifications};
 use server::payments::channel::{ChargeOutcome, ChargeRequest};
 use server::payments::collection::{Collector, payment_succeeded};
 use server::payments::db::attempts;
@@ -578,6 +579,9 @@ async fn fake_smtp() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) 
                 while let Ok(Some(line)) = lines.next_line().await {
                     let answer: &[u8] = match line.split(' ').next().unwrap_or_default() {
                         "EHLO" => b"250-fake relay\r\n250 8BITMIME\r\n",
+                        // One mailbox that does not exist, one that is full for now.
+                        "RCPT" if line.contains("refused@") => b"550 5.1.1 no such user\r\n",
+                        "RCPT" if line.contains("later@") => b"451 4.2.2 mailbox full, try later\r\n",
                         "DATA" => {
                             write.write_all(b"354 go on\r\n").await.unwrap();
                             let mut text = String::new();
@@ -606,7 +610,7 @@ async fn fake_smtp() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) 
 async fn notifications_go_to_the_smtp_relay_when_one_is_configured() {
     let (relay, received) = fake_smtp().await;
     let mut s = Scenario::new(&[]).await;
-    s.outbox = Outbox { relay: Some(relay), from: "billing@portal.test".into() };
+    s.outbox = Outbox::smtp(&format!("smtp://{relay}"), "billing@portal.test", "portal.test").unwrap();
     s.save_card("4000 0000 0000 0341").await;
     let day0 = s.finalize_first_invoice().await;
     s.pass_at(day0).await;
@@ -616,8 +620,12 @@ async fn notifications_go_to_the_smtp_relay_when_one_is_configured() {
         .iter()
         .find(|m| m.contains("Subject: Payment failed for INV-2027-000001"))
         .expect("the failure notice");
-    assert!(failed.starts_with("From: billing@portal.test\nTo: billing@acme.test\n"), "{failed}");
-    assert!(failed.contains("Your card was declined."));
+    for header in ["From: billing@portal.test\n", "To: billing@acme.test\n", "Date: ", "Content-Type: text/plain; charset=utf-8\n"] {
+        assert!(failed.contains(header), "{header:?} in {failed}");
+    }
+    assert!(failed.contains("Message-ID: <ntf"), "a Message-ID from the notification's id: {failed}");
+    // Long lines travel quoted-printable, with soft line breaks.
+    assert!(failed.replace("=\n", "").contains("Your card was declined."), "{failed}");
     assert_eq!(s.app.count("select count(*) from notifications where delivery = 'smtp'").await, 2);
     s.pass_at(day0 + 1).await;
     assert_eq!(received.lock().unwrap().len(), 2, "each notification is sent once");
@@ -752,4 +760,67 @@ async fn a_payment_that_lands_after_its_invoice_was_voided_is_refunded() {
     assert_eq!(s.ledger("revenue").await, 0);
     assert_eq!(s.ledger("processor_clearing").await, 0);
     s.assert_reconciled().await;
+}
+
+/// Each message is delivered on its own: a mailbox that does not exist parks its message for
+/// staff, one that is full for now is tried again later, and neither holds back the others.
+#[tokio::test]
+async fn one_undeliverable_notice_never_holds_back_the_others() {
+    let (relay, received) = fake_smtp().await;
+    let mut s = Scenario::new(&[]).await;
+    s.outbox = Outbox::smtp(&format!("smtp://{relay}"), "billing@portal.test", "portal.test").unwrap();
+    let now = s.app.db.clock.now_ms();
+    sqlx::query("delete from notifications").execute(&s.app.db.pool).await.unwrap();
+    let mut conn = s.app.db.pool.acquire().await.unwrap();
+    for (reference, recipient, subject) in [
+        ("1", "refused@acme.test", "Receipt"),
+        ("2", "later@acme.test", "Receipt"),
+        ("3", "", "Receipt"),
+        ("4", "ok@acme.test", "Reçu — facture INV-1"),
+    ] {
+        let notice = NewNotification {
+            organization_id: &s.acme,
+            kind: "receipt",
+            reference,
+            recipient,
+            subject,
+            body: "Merci.",
+        };
+        enqueue(&mut conn, &notice, now + reference.parse::<i64>().unwrap()).await.unwrap();
+    }
+    drop(conn);
+
+    deliver_notifications(&s.app.db, &s.outbox, now + 10).await.unwrap();
+    let messages = received.lock().unwrap().clone();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].contains("To: ok@acme.test"));
+    assert!(messages[0].contains("Subject: =?utf-8?"), "a UTF-8 subject is encoded: {}", messages[0]);
+
+    let state = || async {
+        sqlx::query_as::<_, (String, Option<String>, i64, i64, Option<String>)>(
+            "select recipient, delivery, case when parked_at is null then 0 else 1 end, attempts, last_error
+             from notifications order by created_at",
+        )
+        .fetch_all(&s.app.db.pool)
+        .await
+        .unwrap()
+    };
+    let rows = state().await;
+    assert_eq!((rows[0].2, rows[0].3), (1, 1), "no such user: parked");
+    assert!(rows[0].4.as_deref().unwrap().contains("550"), "{rows:?}");
+    assert_eq!((rows[1].2, rows[1].3, rows[1].1.as_deref()), (0, 1, None), "mailbox full: tried again later");
+    assert_eq!(rows[2].2, 1, "no address at all: parked without asking the relay");
+    assert_eq!(rows[3].1.as_deref(), Some("smtp"));
+
+    deliver_notifications(&s.app.db, &s.outbox, now + 20).await.unwrap();
+    assert_eq!(state().await[1].3, 1, "not before its backoff");
+    deliver_notifications(&s.app.db, &s.outbox, now + 10 + 60_000).await.unwrap();
+    assert_eq!(state().await[1].3, 2, "tried again after a minute");
+    assert_eq!(received.lock().unwrap().len(), 1, "delivered messages are not sent again");
+
+    let staff = s.app.client_for(&STAFF).await;
+    let customer = json(s.app.call_with(&staff, "admin_customer", &[("organization_id", &s.acme)]).await).await;
+    let log = customer["notifications"].as_array().unwrap();
+    let refused = log.iter().find(|n| n["recipient"] == "refused@acme.test").unwrap();
+    assert!(refused["delivery"].as_str().unwrap().starts_with("not delivered: "), "{refused}");
 }

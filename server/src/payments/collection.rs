@@ -39,6 +39,9 @@ const LEASE_MS: i64 = 5 * 60_000;
 /// When the processor is unreachable the step is tried again this much later, with the same key.
 const UNAVAILABLE_RETRY_MS: i64 = 10 * 60_000;
 const CLAIM_BATCH: i64 = 100;
+/// Stripe forgets an idempotency key 24 hours after its first use. An attempt of unknown outcome
+/// whose key is older than this is looked up by our payment id before anything is sent again.
+const KEY_TRUSTED_MS: i64 = 23 * 3_600_000;
 
 pub struct Collector {
     pub channel: Arc<dyn PaymentChannel>,
@@ -253,7 +256,25 @@ async fn attempt_charge(
     // An attempt the processor accepted without finishing is asked about, not charged again.
     let answer = match &payment.processor_payment_id {
         Some(id) => collector.channel.payment_state(id).await,
-        None => collector.channel.charge(&request).await,
+        None => {
+            let key_sent_at = attempts::key_sent_at(&mut *db.pool.acquire().await?, &payment.id).await?;
+            if now - key_sent_at < KEY_TRUSTED_MS {
+                collector.channel.charge(&request).await
+            } else {
+                match collector.channel.find_payment(&payment.id).await {
+                    Ok(Some(outcome)) => Ok(outcome),
+                    Ok(None) => {
+                        let key = next_key_generation(&payment.idempotency_key);
+                        let mut conn = db.pool.acquire().await?;
+                        if !attempts::renew_key(&mut conn, &payment.id, &payment.idempotency_key, &key, now).await? {
+                            return Ok(Attempt::Later("another worker is sending this attempt".into()));
+                        }
+                        collector.channel.charge(&ChargeRequest { idempotency_key: &key, ..request }).await
+                    }
+                    Err(error) => Err(error),
+                }
+            }
+        }
     };
     let outcome = match answer {
         Ok(outcome) => outcome,
@@ -293,6 +314,15 @@ async fn attempt_charge(
     };
     tx.commit().await?;
     Ok(attempt)
+}
+
+/// `…:first` → `…:first:gen2` → `…:first:gen3`: a key the processor has never seen, naming the
+/// attempt it belongs to.
+fn next_key_generation(key: &str) -> String {
+    match key.rsplit_once(":gen").and_then(|(base, n)| Some((base, n.parse::<u32>().ok()?))) {
+        Some((base, generation)) => format!("{base}:gen{}", generation + 1),
+        None => format!("{key}:gen2"),
+    }
 }
 
 /// Everything a successful payment changes, once: the attempt, the invoice, the ledger, the
@@ -568,4 +598,17 @@ async fn move_subscription(
         subscriptions::change_status(conn, subscription_id, from, to, &cause).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_generation_of_a_key_names_the_attempt_and_a_new_number() {
+        assert_eq!(next_key_generation("in_1:first"), "in_1:first:gen2");
+        assert_eq!(next_key_generation("in_1:first:gen2"), "in_1:first:gen3");
+        assert_eq!(next_key_generation("in_1:day-3:gen9"), "in_1:day-3:gen10");
+        assert_eq!(next_key_generation("in_1:method-pm_gen"), "in_1:method-pm_gen:gen2");
+    }
 }

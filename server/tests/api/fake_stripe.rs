@@ -1,6 +1,8 @@
 //! A local stand-in for the Stripe endpoints the portal uses: it records every request (path,
 //! form fields, Idempotency-Key) and answers with Stripe-shaped objects, replaying the stored
-//! answer for a repeated idempotency key as Stripe does. Tests queue failures to drive declines,
+//! answer for a repeated idempotency key as Stripe does, and, as Stripe does, forgetting a key 24
+//! hours after its first use on its own clock, which tests move forward. PaymentIntents are kept
+//! for ever and found by the PaymentIntent search API. Tests queue failures to drive declines,
 //! 429s and 5xx answers.
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -38,12 +40,20 @@ pub enum Scripted {
     Processing,
 }
 
+/// How long Stripe remembers an idempotency key.
+const KEY_LIFETIME_SECS: i64 = 24 * 3600;
+
 #[derive(Default)]
 struct Books {
     requests: Vec<Recorded>,
     script: VecDeque<Scripted>,
-    answered: HashMap<String, (u16, Value)>,
+    /// Idempotency key → the answer and when the key was first used (seconds on the fake's clock).
+    answered: HashMap<String, (u16, Value, i64)>,
+    /// Every PaymentIntent created, by id.
+    intents: Vec<Value>,
     created: u64,
+    /// Seconds the fake's clock has been moved forward.
+    clock: i64,
 }
 
 #[derive(Clone)]
@@ -76,7 +86,12 @@ impl FakeStripe {
 
     /// PaymentIntents actually created (a replayed idempotency key creates none).
     pub fn payment_intents_created(&self) -> usize {
-        self.books.lock().unwrap().answered.values().filter(|(_, body)| body["object"] == "payment_intent").count()
+        self.books.lock().unwrap().intents.len()
+    }
+
+    /// Moves the fake's clock on: keys first used longer ago than a day are forgotten.
+    pub fn advance(&self, by: std::time::Duration) {
+        self.books.lock().unwrap().clock += by.as_secs() as i64;
     }
 }
 
@@ -97,10 +112,15 @@ async fn answer(
     };
     let mut books = books.lock().unwrap();
     books.requests.push(recorded.clone());
+    let now = books.clock;
+    books.answered.retain(|_, (_, _, first_used)| now - *first_used < KEY_LIFETIME_SECS);
     if let Some(key) = &recorded.idempotency_key
-        && let Some((status, body)) = books.answered.get(key)
+        && let Some((status, body, _)) = books.answered.get(key)
     {
         return reply(*status, body.clone());
+    }
+    if recorded.path == "/v1/payment_intents/search" {
+        return reply(200, search(&books.intents, uri.query().unwrap_or_default()));
     }
     let (status, body) = match books.script.pop_front() {
         Some(Scripted::Status(status)) => {
@@ -128,7 +148,7 @@ async fn answer(
         }
         None if recorded.path.starts_with("/v1/payment_intents/") => {
             let id = &recorded.path["/v1/payment_intents/".len()..];
-            let found = books.answered.values().find(|(_, body)| body["id"] == id).map(|(_, body)| body.clone());
+            let found = books.intents.iter().find(|intent| intent["id"] == id).cloned();
             return match found {
                 Some(mut intent) => {
                     intent["status"] = json!("succeeded");
@@ -146,10 +166,50 @@ async fn answer(
             (200, success(&recorded, books.created))
         }
     };
+    let intent = if body["object"] == "payment_intent" { Some(&body) } else { body["error"].get("payment_intent") };
+    if let Some(intent) = intent {
+        books.intents.push(intent.clone());
+    }
     if let Some(key) = &recorded.idempotency_key {
-        books.answered.insert(key.clone(), (status, body.clone()));
+        books.answered.insert(key.clone(), (status, body.clone(), now));
     }
     reply(status, body)
+}
+
+/// Stripe's search for the one query the portal makes: `metadata['payment_id']:'<id>'`.
+fn search(intents: &[Value], query: &str) -> Value {
+    let query: String = url_decode(query);
+    let wanted = query.split("metadata['payment_id']:'").nth(1).and_then(|rest| rest.split('\'').next());
+    let data: Vec<Value> = intents
+        .iter()
+        .filter(|intent| wanted.is_some() && intent["metadata"]["payment_id"].as_str() == wanted)
+        .cloned()
+        .collect();
+    json!({ "object": "search_result", "url": "/v1/payment_intents/search", "has_more": false,
+        "next_page": null, "data": data })
+}
+
+fn url_decode(text: &str) -> String {
+    let text = text.replace('+', " ");
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (
+            bytes[i],
+            bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()),
+        ) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn reply(status: u16, body: Value) -> Response {

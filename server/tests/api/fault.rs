@@ -1,8 +1,9 @@
 //! The fault run: the real binary is killed with SIGKILL at random moments while usage streams in,
 //! an invoice run closes hundreds of periods, their cards are charged and Stripe events arrive;
 //! it is restarted each time. Afterwards nothing acknowledged is lost, nothing happened twice and
-//! `server reconcile` exits 0. `FAULT_SEED` replays a run; the seed and the kills survived are
-//! printed, and appended to the file `FAULT_REPORT` names.
+//! `server reconcile` exits 0. `FAULT_SEED` replays a run and `FAULT_KILLS` sets how many kills
+//! it makes (`scripts/soak.sh` runs many); the seed and the kills survived are printed, and
+//! appended to the file `FAULT_REPORT` names.
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +23,7 @@ use server::store::Db;
 use crate::crash::{acme_api_key, free_port, start_server_with, wait_ready};
 use crate::helpers::{fresh_database_url, minutes_ago, new_client};
 
+/// Kills per run unless `FAULT_KILLS` says otherwise.
 const KILLS: usize = 8;
 const CUSTOMERS: usize = 120;
 const SECRET: &str = "whsec_fault_run";
@@ -30,6 +32,7 @@ const DAY_MS: i64 = 86_400_000;
 #[tokio::test]
 async fn random_sigkills_during_ingestion_an_invoice_run_charges_and_webhooks_lose_and_repeat_nothing() {
     let seed: u64 = std::env::var("FAULT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    let kills: usize = std::env::var("FAULT_KILLS").ok().and_then(|k| k.parse().ok()).unwrap_or(KILLS);
     let mut rng = StdRng::seed_from_u64(seed);
     let database_url = fresh_database_url().await;
     let db = Db::connect(&database_url).await.unwrap();
@@ -59,9 +62,9 @@ async fn random_sigkills_during_ingestion_an_invoice_run_charges_and_webhooks_lo
     let stop = Arc::new(AtomicBool::new(false));
     let usage = tokio::spawn(send_usage(base.clone(), key, stop.clone()));
     let webhooks = tokio::spawn(send_webhooks(base.clone(), stop.clone()));
-    for kill in 1..=KILLS {
+    for kill in 1..=kills {
         tokio::time::sleep(Duration::from_millis(rng.gen_range(200..1_500))).await;
-        println!("kill {kill} of {KILLS}, with {}", progress(&db).await);
+        println!("kill {kill} of {kills}, with {}", progress(&db).await);
         server.kill();
         lapse_leases(&db).await;
         server = Server(start_server_with(&database_url, port, &flags));
@@ -147,7 +150,7 @@ async fn random_sigkills_during_ingestion_an_invoice_run_charges_and_webhooks_lo
     assert!(reconcile.status.success(), "{report}{}", String::from_utf8_lossy(&reconcile.stderr));
     let backend = database_url.split(':').next().unwrap_or_default();
     let report = format!(
-        "fault run on {backend} (FAULT_SEED={seed}): {KILLS} kills survived; {} events and {} webhooks acknowledged, \
+        "fault run on {backend} (FAULT_SEED={seed} FAULT_KILLS={kills}): {kills} kills survived; {} events and {} webhooks acknowledged, \
          {CUSTOMERS} invoices charged once; reconcile clean",
         accepted_events.len(),
         acknowledged_webhooks.len()

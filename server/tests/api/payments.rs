@@ -620,7 +620,12 @@ async fn notifications_go_to_the_smtp_relay_when_one_is_configured() {
         .iter()
         .find(|m| m.contains("Subject: Payment failed for INV-2027-000001"))
         .expect("the failure notice");
-    for header in ["From: billing@portal.test\n", "To: billing@acme.test\n", "Date: ", "Content-Type: text/plain; charset=utf-8\n"] {
+    for header in [
+        "From: billing@portal.test\n",
+        "To: billing@acme.test\n",
+        "Date: ",
+        "Content-Type: text/plain; charset=utf-8\n",
+    ] {
         assert!(failed.contains(header), "{header:?} in {failed}");
     }
     assert!(failed.contains("Message-ID: <ntf"), "a Message-ID from the notification's id: {failed}");

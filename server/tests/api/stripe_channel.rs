@@ -1,5 +1,6 @@
 //! The Stripe channel (async-stripe) against the fake Stripe: the requests it sends, how it reads
 //! declines, and its retries under one idempotency key; then the whole portal running on it.
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -11,6 +12,8 @@ use server::payments::channel::ChargeRequest;
 use server::payments::channel::PaymentChannel;
 use server::payments::channel::SetupStart;
 use server::payments::channel::stripe::StripeChannel;
+use server::payments::collection::{Collector, retry_now};
+use server::payments::domain::dunning::DunningPolicy;
 use server::payments::domain::stripe_signature::sign;
 use server::shared::time::parse_rfc3339_or_date;
 
@@ -216,4 +219,86 @@ async fn with_a_stripe_key_the_portal_sets_up_cards_on_stripe_and_charges_invoic
     assert_eq!(charged[0].idempotency_key.as_deref(), Some(format!("{invoice}:first").as_str()));
     assert_eq!(charged[0].field("customer"), Some("cus_fake1"));
     assert_eq!(fake.requests().iter().filter(|r| r.path.starts_with("/v1/payment_intents/")).count(), 1);
+}
+
+/// Acme's invoice open, with a card on Stripe, and an attempt written as the collector writes one
+/// before it calls Stripe; `charged` says whether Stripe received it before the server died.
+async fn an_attempt_of_unknown_outcome(
+    fake: &FakeStripe,
+    charged: bool,
+) -> (crate::payments::Scenario, Collector, i64) {
+    let s = crate::payments::Scenario::new(&[]).await;
+    s.save_card("4242 4242 4242 4242").await;
+    let day0 = s.finalize_first_invoice().await;
+    let mut conn = s.app.db.pool.acquire().await.unwrap();
+    sqlx::query(
+        "update payment_profiles set channel = 'stripe', customer_id = 'cus_fake1', payment_method_id = 'pm_card_visa'",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+    let collector = Collector {
+        channel: Arc::new(StripeChannel::new("sk_test_fake", Some(&fake.url)).unwrap()),
+        channel_name: "stripe",
+        test_mode: None,
+        policy: DunningPolicy::default(),
+    };
+    let payment = s.insert_attempt(1, "first", day0).await;
+    if charged {
+        let outcome = collector
+            .channel
+            .charge(&ChargeRequest {
+                customer_id: "cus_fake1",
+                payment_method_id: "pm_card_visa",
+                amount_minor: payment.amount_minor,
+                currency: &payment.currency,
+                idempotency_key: &payment.idempotency_key,
+                invoice_id: &payment.invoice_id,
+                payment_id: &payment.id,
+            })
+            .await
+            .unwrap();
+        assert!(matches!(outcome, ChargeOutcome::Succeeded { .. }));
+    }
+    (s, collector, day0)
+}
+
+/// Stripe forgets an idempotency key after 24 hours. An attempt whose outcome is unknown for
+/// longer is settled from the PaymentIntent Stripe already has, found by our payment id; sending
+/// it again under the old key would charge the customer a second time.
+#[tokio::test]
+async fn an_attempt_unknown_for_over_a_day_is_settled_from_stripe_not_charged_again() {
+    let fake = FakeStripe::start().await;
+    let (s, collector, day0) = an_attempt_of_unknown_outcome(&fake, true).await;
+    fake.advance(Duration::from_secs(25 * 3600));
+    let now = day0 + 25 * 3_600_000;
+    s.app.db.clock.set(now);
+
+    retry_now(&s.app.db, &collector, &s.acme, None, now).await.unwrap();
+    assert_eq!(fake.payment_intents_created(), 1, "charged once");
+    assert_eq!(fake.requests_to("/v1/payment_intents/search").len(), 1);
+    assert_eq!(s.invoice_status().await, "paid");
+    s.assert_reconciled().await;
+}
+
+/// The same, when the attempt never reached Stripe: nothing is found, so it is sent again under a
+/// key naming a new generation of the attempt, and charged once.
+#[tokio::test]
+async fn an_attempt_stripe_never_saw_is_sent_again_under_a_new_generation_of_its_key() {
+    let fake = FakeStripe::start().await;
+    let (s, collector, day0) = an_attempt_of_unknown_outcome(&fake, false).await;
+    fake.advance(Duration::from_secs(25 * 3600));
+    let now = day0 + 25 * 3_600_000;
+    s.app.db.clock.set(now);
+
+    retry_now(&s.app.db, &collector, &s.acme, None, now).await.unwrap();
+    let charges = fake.requests_to("/v1/payment_intents");
+    assert_eq!(charges.len(), 1);
+    let key = charges[0].idempotency_key.clone().unwrap();
+    assert!(key.ends_with(":first:gen2"), "{key}");
+    assert_eq!(s.invoice_status().await, "paid");
+    // A later pass finds the attempt settled and sends nothing.
+    retry_now(&s.app.db, &collector, &s.acme, None, now + 3_600_000).await.unwrap();
+    assert_eq!(fake.payment_intents_created(), 1);
 }

@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_checkout::checkout_session::CreateCheckoutSession;
 use stripe_core::customer::CreateCustomer;
-use stripe_core::payment_intent::{CreatePaymentIntent, CreatePaymentIntentOffSession, RetrievePaymentIntent};
+use stripe_core::payment_intent::{
+    CreatePaymentIntent, CreatePaymentIntentOffSession, RetrievePaymentIntent, SearchPaymentIntent,
+};
 use stripe_core::refund::CreateRefund;
 use stripe_core::{PaymentIntent, PaymentIntentStatus};
 use stripe_payment::payment_method::RetrievePaymentMethod;
@@ -169,6 +171,14 @@ impl PaymentChannel for StripeChannel {
         let intent =
             RetrievePaymentIntent::new(processor_payment_id).send(&self.client).await.map_err(channel_error)?;
         Ok(outcome_of(&intent))
+    }
+
+    async fn find_payment(&self, payment_id: &str) -> Result<Option<ChargeOutcome>, ChannelError> {
+        // Our ids are letters, digits and underscores, so nothing in them can break the query.
+        let query = format!("metadata['payment_id']:'{payment_id}'");
+        let found = SearchPaymentIntent::new(query).send(&self.client).await.map_err(channel_error)?;
+        let succeeded = found.data.iter().find(|intent| intent.status == PaymentIntentStatus::Succeeded);
+        Ok(succeeded.or(found.data.first()).map(outcome_of))
     }
 
     async fn start_setup(&self, customer_id: &str, return_url: &str) -> Result<SetupStart, ChannelError> {

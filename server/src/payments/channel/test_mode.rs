@@ -113,6 +113,7 @@ impl PaymentChannel for TestModeChannel {
             failure_code: failure.map(|f| f.0.to_owned()),
             failure_message: failure.map(|f| f.1.to_owned()),
             created_at: now,
+            payment_id: Some(request.payment_id.to_owned()),
         };
         let (charge, new) = test_mode::insert_charge(&mut tx, &attempt).await?;
         if new {
@@ -155,6 +156,12 @@ impl PaymentChannel for TestModeChannel {
             .await?
             .ok_or_else(|| ChannelError::Refused(format!("no such payment: {processor_payment_id}")))?;
         Ok(outcome_of(&charge))
+    }
+
+    async fn find_payment(&self, payment_id: &str) -> Result<Option<ChargeOutcome>, ChannelError> {
+        let mut conn = self.db.pool.acquire().await.map_err(Error::from)?;
+        let charges = test_mode::charges_of_payment(&mut conn, payment_id).await?;
+        Ok(charges.first().map(outcome_of))
     }
 
     async fn start_setup(&self, _customer_id: &str, _return_url: &str) -> Result<SetupStart, ChannelError> {

@@ -118,10 +118,11 @@ impl PaymentRow {
 const PAYMENT_COLUMNS: &str = "id, invoice_id, organization_id, attempt, idempotency_key, amount_minor, currency,
     payment_method_id, status, processor_payment_id, failure_code, failure_message, refunded_minor, trigger, created_at, updated_at";
 
+/// Writes a new attempt; its key counts as sent from its creation.
 pub async fn insert_payment(conn: &mut AnyConnection, payment: &PaymentRow) -> Result<(), Error> {
     sqlx::query(&format!(
-        "insert into payments ({PAYMENT_COLUMNS})
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        "insert into payments ({PAYMENT_COLUMNS}, key_sent_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15)"
     ))
     .bind(&payment.id)
     .bind(&payment.invoice_id)
@@ -206,6 +207,35 @@ pub async fn settle(
     .bind(failure.map(|f| f.1))
     .bind(now)
     .bind(payment_id)
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+/// When the attempt's current idempotency key was first sent.
+pub async fn key_sent_at(conn: &mut AnyConnection, payment_id: &str) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar("select coalesce(key_sent_at, created_at) from payments where id = $1")
+        .bind(payment_id)
+        .fetch_one(conn)
+        .await?)
+}
+
+/// Replaces a pending attempt's key by `next`, unless another worker replaced it first.
+pub async fn renew_key(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+    from: &str,
+    next: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let updated = sqlx::query(
+        "update payments set idempotency_key = $1, key_sent_at = $2, updated_at = $2
+         where id = $3 and idempotency_key = $4 and status = 'pending'",
+    )
+    .bind(next)
+    .bind(now)
+    .bind(payment_id)
+    .bind(from)
     .execute(conn)
     .await?;
     Ok(updated.rows_affected() == 1)

@@ -57,15 +57,17 @@ pub struct TestChargeRow {
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
     pub created_at: i64,
+    /// Our payment attempt, as Stripe keeps it in the PaymentIntent's metadata.
+    pub payment_id: Option<String>,
 }
 
 const CHARGE_COLUMNS: &str = "idempotency_key, payment_intent_id, customer_id, payment_method_id, amount_minor,
-    currency, status, failure_code, failure_message, created_at";
+    currency, status, failure_code, failure_message, created_at, payment_id";
 
 /// Records the charge unless one with this idempotency key exists; answers the stored one.
 pub async fn insert_charge(conn: &mut AnyConnection, charge: &TestChargeRow) -> Result<(TestChargeRow, bool), Error> {
     let inserted = sqlx::query(&format!(
-        "insert into test_mode_charges ({CHARGE_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        "insert into test_mode_charges ({CHARGE_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          on conflict (idempotency_key) do nothing"
     ))
     .bind(&charge.idempotency_key)
@@ -78,6 +80,7 @@ pub async fn insert_charge(conn: &mut AnyConnection, charge: &TestChargeRow) -> 
     .bind(&charge.failure_code)
     .bind(&charge.failure_message)
     .bind(charge.created_at)
+    .bind(&charge.payment_id)
     .execute(&mut *conn)
     .await?
     .rows_affected()
@@ -97,6 +100,17 @@ pub async fn charge_by_intent(
         .bind(payment_intent_id)
         .fetch_optional(conn)
         .await?)
+}
+
+/// The charges made for one payment attempt of ours, succeeded ones first.
+pub async fn charges_of_payment(conn: &mut AnyConnection, payment_id: &str) -> Result<Vec<TestChargeRow>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "select {CHARGE_COLUMNS} from test_mode_charges where payment_id = $1
+         order by case when status = 'succeeded' then 0 else 1 end, created_at"
+    ))
+    .bind(payment_id)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Records a refund unless one with this key exists, and raises the charge's refunded total.

@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use crate::error::Error;
-use crate::notifications::db::{claim_due, mark_delivered, park, retry_later};
+use crate::notifications::db::{NotificationRow, claim_due, mark_delivered, park, retry_later};
 use crate::notifications::mail::{MailFailure, Mailer, OutgoingMail};
 use crate::store::Db;
 
-/// A claimed notification is this worker's until the lease lapses; after a crash another sends it.
-const LEASE_MS: i64 = 2 * 60_000;
-const CLAIM_BATCH: i64 = 100;
+/// A claimed batch is this worker's until the lease lapses; after a crash another sends it. The
+/// lease outlasts a batch in which every message waits out lettre's one-minute timeout.
+const LEASE_MS: i64 = 15 * 60_000;
+const CLAIM_BATCH: i64 = 10;
 
 /// Where notifications go: an SMTP relay, or (without one) the mail log alone.
 #[derive(Clone, Default)]
@@ -31,12 +32,21 @@ fn backoff_ms(attempts: i64) -> i64 {
 
 #[tracing::instrument(skip_all)]
 pub async fn deliver_notifications(db: &Db, outbox: &Outbox, now: i64) -> Result<(), Error> {
-    let due = {
-        let mut tx = db.begin().await?;
-        let due = claim_due(&mut tx, now, now + LEASE_MS, CLAIM_BATCH).await?;
-        tx.commit().await?;
-        due
-    };
+    loop {
+        let due = {
+            let mut tx = db.begin().await?;
+            let due = claim_due(&mut tx, now, now + LEASE_MS, CLAIM_BATCH).await?;
+            tx.commit().await?;
+            due
+        };
+        if due.is_empty() {
+            return Ok(());
+        }
+        deliver_batch(db, outbox, due, now).await?;
+    }
+}
+
+async fn deliver_batch(db: &Db, outbox: &Outbox, due: Vec<NotificationRow>, now: i64) -> Result<(), Error> {
     for notification in due {
         let result = match &outbox.mailer {
             None => Ok("mail-log"),

@@ -257,20 +257,24 @@ async fn attempt_charge(
     let answer = match &payment.processor_payment_id {
         Some(id) => collector.channel.payment_state(id).await,
         None => {
-            let key_sent_at = attempts::key_sent_at(&mut *db.pool.acquire().await?, &payment.id).await?;
+            // The key and when it was first sent are read together, now: another worker may have
+            // renewed the key since this one read the attempt.
+            let (key, key_sent_at) = attempts::current_key(&mut *db.pool.acquire().await?, &payment.id).await?;
             if now - key_sent_at < KEY_TRUSTED_MS {
-                collector.channel.charge(&request).await
+                collector.channel.charge(&ChargeRequest { idempotency_key: &key, ..request }).await
             } else {
                 match collector.channel.find_payment(&payment.id).await {
                     Ok(Some(outcome)) => Ok(outcome),
                     Ok(None) => {
-                        let key = next_key_generation(&payment.idempotency_key);
+                        let next = next_key_generation(&key);
                         let mut conn = db.pool.acquire().await?;
-                        if !attempts::renew_key(&mut conn, &payment.id, &payment.idempotency_key, &key, now).await? {
+                        if !attempts::renew_key(&mut conn, &payment.id, &key, &next, now).await? {
                             return Ok(Attempt::Later("another worker is sending this attempt".into()));
                         }
-                        collector.channel.charge(&ChargeRequest { idempotency_key: &key, ..request }).await
+                        collector.channel.charge(&ChargeRequest { idempotency_key: &next, ..request }).await
                     }
+                    // A lookup that failed says nothing about the card: look again later.
+                    Err(ChannelError::Refused(reason)) => Err(ChannelError::Unavailable(reason)),
                     Err(error) => Err(error),
                 }
             }
@@ -341,10 +345,23 @@ pub async fn payment_succeeded(
     let invoice = invoices::invoice(conn, &payment.invoice_id)
         .await?
         .ok_or_else(|| Error::Corrupt(format!("payment {} of a missing invoice", payment.id)))?;
-    let from = invoice.status()?;
-    // The compare-and-set decides which of two successes at once pays the invoice.
-    let owed = matches!(from, InvoiceStatus::Open | InvoiceStatus::Uncollectible)
-        && invoices::settle_status(conn, &invoice.id, from, InvoiceStatus::Paid, now).await?;
+    // The compare-and-set decides which of two successes at once pays the invoice. A miss is read
+    // again: dunning may just have written the invoice off, and a written-off invoice is still owed.
+    let mut invoice = invoice;
+    let mut owed = false;
+    for _ in 0..2 {
+        let from = invoice.status()?;
+        if !matches!(from, InvoiceStatus::Open | InvoiceStatus::Uncollectible) {
+            break;
+        }
+        if invoices::settle_status(conn, &invoice.id, from, InvoiceStatus::Paid, now).await? {
+            owed = true;
+            break;
+        }
+        invoice = invoices::invoice(conn, &payment.invoice_id)
+            .await?
+            .ok_or_else(|| Error::Corrupt(format!("payment {} of a missing invoice", payment.id)))?;
+    }
     if !owed {
         return overpaid(conn, payment, &invoice, now).await;
     }

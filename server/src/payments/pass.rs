@@ -10,18 +10,19 @@ use crate::store::Db;
 /// collection steps, then refunds of overpayments, then the notifications they wrote.
 #[tracing::instrument(skip_all)]
 pub async fn run_payments_pass(db: &Db, collector: &Collector, outbox: &Outbox) -> Result<(), Error> {
-    let now = db.clock.now_ms();
-    let inbox = process_inbox(db, collector, now).await?;
+    // Each stage reads the clock when it starts: its leases must run from the moment it claims,
+    // not from the start of a pass whose earlier stages may have taken minutes.
+    let inbox = process_inbox(db, collector, db.clock.now_ms()).await?;
     if inbox.processed + inbox.failed + inbox.parked > 0 {
         tracing::info!(?inbox, "webhook inbox");
     }
-    let collections = run_collections(db, collector, now).await?;
+    let collections = run_collections(db, collector, db.clock.now_ms()).await?;
     if collections.steps > 0 {
         tracing::info!(?collections, "collections");
     }
-    let refunds = refund_overpayments(db, collector, now).await?;
+    let refunds = refund_overpayments(db, collector, db.clock.now_ms()).await?;
     if refunds > 0 {
         tracing::info!(refunds, "overpayments refunded");
     }
-    deliver_notifications(db, outbox, now).await
+    deliver_notifications(db, outbox, db.clock.now_ms()).await
 }

@@ -101,6 +101,8 @@ enum EventError {
     Missing(&'static str),
     #[error("the payload is not a Stripe event: {0}")]
     Unreadable(String),
+    #[error("{0}; retried later")]
+    NotYet(&'static str),
 }
 
 impl From<EventError> for Error {
@@ -133,6 +135,11 @@ async fn handle(db: &Db, collector: &Collector, event: &ClaimedEvent, now: i64) 
         }
         "charge.refunded" => {
             let Some(payment) = our_payment(db, object).await? else { return Ok(Handled::Ignored) };
+            // Events come in any order: a refund waits until the success it gives back is recorded,
+            // which decides whether it reverses revenue or an overpayment.
+            if payment.status()? != PaymentStatus::Succeeded {
+                return Err(EventError::NotYet("the refunded payment's success is not recorded yet").into());
+            }
             let refunded = object.amount_refunded.ok_or(EventError::Missing("amount_refunded"))?;
             let charge = object.id.as_deref().ok_or(EventError::Missing("id"))?;
             let mut tx = db.begin().await?;

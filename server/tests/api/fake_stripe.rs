@@ -119,9 +119,6 @@ async fn answer(
     {
         return reply(*status, body.clone());
     }
-    if recorded.path == "/v1/payment_intents/search" {
-        return reply(200, search(&books.intents, uri.query().unwrap_or_default()));
-    }
     let (status, body) = match books.script.pop_front() {
         Some(Scripted::Status(status)) => {
             let kind = if status == 429 {
@@ -145,6 +142,9 @@ async fn answer(
                 json!({ "error": { "type": "card_error", "code": "card_declined", "decline_code": code,
                 "message": "Your card was declined.", "payment_intent": intent } }),
             )
+        }
+        None if recorded.path == "/v1/payment_intents/search" => {
+            return reply(200, search(&books.intents, uri.query().unwrap_or_default()));
         }
         None if recorded.path.starts_with("/v1/payment_intents/") => {
             let id = &recorded.path["/v1/payment_intents/".len()..];

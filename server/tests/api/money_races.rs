@@ -220,6 +220,40 @@ async fn ledger_balance(app: &TestApp, organization_id: &str, account: &str) -> 
     .unwrap()
 }
 
+/// Dunning writes the invoice off at the moment a payment for it succeeds. A written-off invoice
+/// is still owed, so the payment pays it; it is not refunded as an overpayment.
+#[tokio::test]
+async fn a_success_recorded_while_dunning_writes_the_invoice_off_still_pays_it() {
+    let s = crate::payments::Scenario::new(&[]).await;
+    s.save_card("4242 4242 4242 4242").await;
+    let day0 = s.finalize_first_invoice().await;
+    let payment = s.insert_attempt(1, "first", day0).await;
+    let ChargeOutcome::Succeeded { processor_payment_id } = s.charge(&payment).await else { panic!("charged") };
+
+    // The write-off, not committed yet, holds the invoice row the success is about to change.
+    let mut write_off = s.app.db.begin().await.unwrap();
+    sqlx::query("update invoices set status = 'uncollectible' where organization_id = $1")
+        .bind(&s.acme)
+        .execute(&mut *write_off)
+        .await
+        .unwrap();
+    let recorder = {
+        let db = s.app.db.clone();
+        tokio::spawn(async move {
+            let mut tx = db.begin().await.unwrap();
+            payment_succeeded(&mut tx, &payment, &processor_payment_id, day0).await.unwrap();
+            tx.commit().await.unwrap();
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    write_off.commit().await.unwrap();
+    recorder.await.unwrap();
+
+    assert_eq!(s.invoice_status().await, "paid");
+    assert_eq!(s.app.count("select count(*) from overpayment_refunds").await, 0, "nothing to refund");
+    assert_eq!(s.ledger("receivable").await, 0);
+}
+
 async fn billing_mismatches(app: &TestApp) -> Vec<String> {
     let now = app.db.clock.now_ms();
     reconcile_billing(&app.db, &app.rules, (i64::MIN / 2, i64::MAX / 2), now).await.expect("reconcile").mismatches

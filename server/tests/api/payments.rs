@@ -829,3 +829,40 @@ async fn one_undeliverable_notice_never_holds_back_the_others() {
     let refused = log.iter().find(|n| n["recipient"] == "refused@acme.test").unwrap();
     assert!(refused["delivery"].as_str().unwrap().starts_with("not delivered: "), "{refused}");
 }
+
+/// Stripe's `charge.refunded` can arrive before the success it refunds (events come in any order).
+/// The refund waits for the success, so a success that turns out to be an overpayment is held and
+/// given back once, and the books end up where they would in the usual order.
+#[tokio::test]
+async fn a_refund_event_that_arrives_before_its_success_is_applied_after_it() {
+    let s = Scenario::new(&[]).await;
+    s.save_card("4242 4242 4242 4242").await;
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    let amount = s.app.count("select amount_due_minor from invoices where status = 'paid'").await;
+
+    // A second payment for the paid invoice, refunded in Stripe's dashboard before its success is recorded.
+    let second = s.insert_attempt(2, "second", day0).await;
+    let outcome = s.charge(&second).await;
+    let ChargeOutcome::Succeeded { processor_payment_id } = &outcome else { panic!("{outcome:?}") };
+    s.collector.channel.refund(processor_payment_id, amount, "dashboard-refund").await.unwrap();
+    // Stripe's success event is late: the attempt is pending with Stripe's id when the refund's arrives.
+    attempts::set_processor_id(&mut *s.app.db.pool.acquire().await.unwrap(), &second.id, processor_payment_id, day0)
+        .await
+        .unwrap();
+    sqlx::query("delete from stripe_events where event_type = 'payment_intent.succeeded' and status = 'pending'")
+        .execute(&s.app.db.pool)
+        .await
+        .unwrap();
+    s.pass_at(day0 + 60_000).await; // the refund event first: it must wait for the success
+    s.succeeded(&second, outcome).await;
+    for minutes in [2, 3, 10, 30] {
+        s.pass_at(day0 + minutes * 60_000).await;
+    }
+
+    assert_eq!(s.ledger("revenue").await, -amount, "revenue is the invoice, once");
+    assert_eq!(s.ledger("overpayments").await, 0);
+    assert_eq!(s.ledger("processor_clearing").await, amount);
+    assert_eq!(s.app.count("select count(*) from test_mode_refunds").await, 1, "refunded once");
+    s.assert_reconciled().await;
+}

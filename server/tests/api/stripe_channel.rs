@@ -302,3 +302,21 @@ async fn an_attempt_stripe_never_saw_is_sent_again_under_a_new_generation_of_its
     retry_now(&s.app.db, &collector, &s.acme, None, now + 3_600_000).await.unwrap();
     assert_eq!(fake.payment_intents_created(), 1);
 }
+
+/// A lookup Stripe refuses (or cannot answer) says nothing about the card: the attempt stays
+/// pending and is looked up again later; it is not recorded as a failed payment.
+#[tokio::test]
+async fn a_failed_lookup_of_an_old_attempt_leaves_it_pending_not_failed() {
+    let fake = FakeStripe::start().await;
+    let (s, collector, day0) = an_attempt_of_unknown_outcome(&fake, true).await;
+    fake.advance(Duration::from_secs(25 * 3600));
+    let now = day0 + 25 * 3_600_000;
+    s.app.db.clock.set(now);
+    fake.then(Scripted::Status(400));
+
+    retry_now(&s.app.db, &collector, &s.acme, None, now).await.unwrap();
+    assert_eq!(s.app.count("select count(*) from payments where status = 'pending'").await, 1);
+    assert_eq!(s.invoice_status().await, "open");
+    assert_eq!(s.app.count("select count(*) from notifications where kind = 'payment_failed'").await, 0);
+    assert_eq!(fake.payment_intents_created(), 1, "nothing sent again");
+}

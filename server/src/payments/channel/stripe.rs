@@ -66,7 +66,8 @@ where
 
 fn is_transient(error: &StripeError) -> bool {
     match error {
-        StripeError::Stripe(_, status) => *status == 429 || *status >= 500,
+        // 409: the same idempotency key is in use by a request still running.
+        StripeError::Stripe(_, status) => *status == 409 || *status == 429 || *status >= 500,
         StripeError::ClientError(_) | StripeError::Timeout => true,
         StripeError::JSONDeserialize(_) | StripeError::ConfigError(_) => false,
     }
@@ -177,8 +178,13 @@ impl PaymentChannel for StripeChannel {
         // Our ids are letters, digits and underscores, so nothing in them can break the query.
         let query = format!("metadata['payment_id']:'{payment_id}'");
         let found = SearchPaymentIntent::new(query).send(&self.client).await.map_err(channel_error)?;
-        let succeeded = found.data.iter().find(|intent| intent.status == PaymentIntentStatus::Succeeded);
-        Ok(succeeded.or(found.data.first()).map(outcome_of))
+        // A success settles the attempt; else one still processing keeps it pending; only then a failure.
+        let rank = |intent: &&PaymentIntent| match intent.status {
+            PaymentIntentStatus::Succeeded => 0,
+            PaymentIntentStatus::Processing => 1,
+            _ => 2,
+        };
+        Ok(found.data.iter().min_by_key(rank).map(outcome_of))
     }
 
     async fn start_setup(&self, customer_id: &str, return_url: &str) -> Result<SetupStart, ChannelError> {

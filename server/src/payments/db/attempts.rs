@@ -212,9 +212,9 @@ pub async fn settle(
     Ok(updated.rows_affected() == 1)
 }
 
-/// When the attempt's current idempotency key was first sent.
-pub async fn key_sent_at(conn: &mut AnyConnection, payment_id: &str) -> Result<i64, Error> {
-    Ok(sqlx::query_scalar("select coalesce(key_sent_at, created_at) from payments where id = $1")
+/// The attempt's current idempotency key and when it was first sent.
+pub async fn current_key(conn: &mut AnyConnection, payment_id: &str) -> Result<(String, i64), Error> {
+    Ok(sqlx::query_as("select idempotency_key, coalesce(key_sent_at, created_at) from payments where id = $1")
         .bind(payment_id)
         .fetch_one(conn)
         .await?)

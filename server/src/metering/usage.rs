@@ -254,7 +254,7 @@ pub async fn set_aside_unsummable_hours(db: &Db, limit: i64, fold_through: Optio
     let mut set_aside = 0;
     for hour in marks.chunk_by(|a, b| a.key() == b.key()) {
         let attempt = async {
-            let parts = usage::part_totals(&mut *db.pool.acquire().await?, hour).await?;
+            let parts = usage::part_totals_of_hour(&mut *db.pool.acquire().await?, hour).await?;
             store_rollup(db, RollupReading { marks: hour.to_vec(), parts }, fold_through).await
         };
         match attempt.await {

@@ -168,7 +168,8 @@ async fn settled_parts_fold_and_a_folded_part_marked_again_is_recomputed_from_it
 }
 
 /// An hour whose events sum beyond 64 bits cannot be rolled up. Its mark is set aside with the
-/// error for staff, and every other hour keeps rolling up instead of waiting behind it for ever.
+/// error for staff, and every other hour, even one stored by the same commit, keeps rolling up
+/// instead of waiting behind it (or being set aside with it).
 #[tokio::test]
 async fn an_hour_that_cannot_be_summed_is_set_aside_and_the_others_still_roll_up() {
     let app = spawn_app().await;
@@ -177,22 +178,22 @@ async fn an_hour_that_cannot_be_summed_is_set_aside_and_the_others_still_roll_up
     let events = json!([
         {"id": "huge-1", "namespace": "payments-prod", "metric": "actions", "quantity": 1, "timestamp": at},
         {"id": "huge-2", "namespace": "payments-prod", "metric": "actions", "quantity": 1, "timestamp": at},
+        {"id": "same-commit", "namespace": "payments-staging", "metric": "actions", "quantity": 5, "timestamp": at},
     ]);
     assert_eq!(app.send_events(&key, &events).await.status(), 200);
     app.wait_for_rollups().await;
 
-    // Stored quantities no sum can hold, and the hour marked again, as the oldest mark.
-    sqlx::query("update usage_events set quantity = 9223372036854775000 where event_id like 'huge-%'")
-        .execute(&app.db.pool)
-        .await
-        .unwrap();
-    sqlx::query(
+    // Stored quantities no sum can hold, a change beside them in the same commit, and both hours
+    // marked again as the oldest marks.
+    for sql in [
+        "update usage_events set quantity = 9223372036854775000 where event_id like 'huge-%'",
+        "update usage_events set quantity = 9 where event_id = 'same-commit'",
         "insert into usage_dirty_hours (organization_id, namespace_id, metric, hour, commit_id, marked_at)
-         select organization_id, namespace_id, metric, hour, commit_id, 0 from usage_events where event_id = 'huge-1'",
-    )
-    .execute(&app.db.pool)
-    .await
-    .unwrap();
+         select organization_id, namespace_id, metric, hour, commit_id, 0 from usage_events
+         where event_id in ('huge-1', 'same-commit')",
+    ] {
+        sqlx::query(sql).execute(&app.db.pool).await.unwrap();
+    }
 
     let later = json!([{"id": "fine-1", "namespace": "payments-staging", "metric": "actions", "quantity": 7, "timestamp": minutes_ago(10)}]);
     assert_eq!(app.send_events(&key, &later).await.status(), 200);
@@ -200,7 +201,7 @@ async fn an_hour_that_cannot_be_summed_is_set_aside_and_the_others_still_roll_up
 
     let staging: Vec<i64> =
         app.rollups("actions").await.into_iter().filter(|r| r.0 == "payments-staging").map(|r| r.2).collect();
-    assert_eq!(staging.iter().sum::<i64>(), 7, "the later hour rolled up");
+    assert_eq!(staging, [9, 7], "the hour of the same commit and the later hour rolled up");
     assert_eq!(app.count("select count(*) from usage_rollups_set_aside").await, 1);
     let staff = app.client_for(&STAFF).await;
     let operations = json_of(app.call_with(&staff, "admin_operations", &[]).await).await;

@@ -293,6 +293,36 @@ pub async fn part_totals(conn: &mut AnyConnection, marks: &[DirtyPart]) -> Resul
     Ok(bind_all_as(bind_all_as(sqlx::query_as(&sql), &commit_values), &mark_values).fetch_all(conn).await?)
 }
 
+/// `part_totals` for the marks of one hour, filtering by the hour before summing: on SQLite the
+/// general query sums every hour of the commits before it keeps the marked ones, so one hour that
+/// cannot be summed would fail the others stored by the same commits.
+pub async fn part_totals_of_hour(conn: &mut AnyConnection, marks: &[DirtyPart]) -> Result<Vec<PartTotal>, Error> {
+    let Some(first) = marks.first() else { return Ok(Vec::new()) };
+    let mut commits: Vec<i64> = marks.iter().map(|mark| mark.commit_id).collect();
+    commits.sort_unstable();
+    commits.dedup();
+    let sql = format!(
+        "select organization_id, namespace_id, metric, hour, commit_id as first_commit_id, commit_id,
+             cast(sum(quantity) as bigint) as total, count(*) as event_count
+         from usage_events
+         where organization_id = {} and namespace_id = {} and metric = {} and hour = {} and commit_id in ({})
+         group by organization_id, namespace_id, metric, hour, commit_id
+         order by commit_id",
+        placeholder(conn, 1),
+        placeholder(conn, 2),
+        placeholder(conn, 3),
+        placeholder(conn, 4),
+        list_placeholders(conn, 5, commits.len())
+    );
+    let commit_values: Vec<Value> = commits.into_iter().map(Value::Int).collect();
+    let query = sqlx::query_as(&sql)
+        .bind(&first.organization_id)
+        .bind(&first.namespace_id)
+        .bind(&first.metric)
+        .bind(first.hour);
+    Ok(bind_all_as(query, &commit_values).fetch_all(conn).await?)
+}
+
 /// Sorted commit numbers → ranges that cover them, reading at most a few commits that are not
 /// asked for (a pass's marks are the oldest, so their commits mostly follow each other).
 fn commit_runs(commits: &[i64]) -> Vec<(i64, i64)> {

@@ -258,8 +258,35 @@ pub async fn finalize_drafts(
                 later.push(invoice);
             }
         }
-        finalized += finalize_group(db, cache, rules, &group, now).await?;
+        finalized += match finalize_group(db, cache, rules, &group, now).await {
+            Ok(count) => count,
+            // The ledger refused one organization's posting (its books are already wrong): the
+            // group is finalized one by one, and the refused invoices stay drafts for a person.
+            Err(Error::Ledger(_)) => finalize_one_by_one(db, cache, rules, &group, now).await?,
+            Err(error) => return Err(error),
+        };
         waiting = later;
+    }
+    Ok(finalized)
+}
+
+async fn finalize_one_by_one(
+    db: &Db,
+    cache: &mut PlanCache,
+    rules: &BillingRules,
+    group: &[&InvoiceRow],
+    now: i64,
+) -> Result<usize, Error> {
+    let mut finalized = 0;
+    for invoice in group {
+        match finalize_group(db, cache, rules, &[invoice], now).await {
+            Ok(count) => finalized += count,
+            Err(Error::Ledger(reason)) => {
+                tracing::error!(invoice = %invoice.id, organization = %invoice.organization_id, %reason,
+                    "finalization refused by the ledger; the invoice stays a draft");
+            }
+            Err(error) => return Err(error),
+        }
     }
     Ok(finalized)
 }

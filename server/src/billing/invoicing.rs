@@ -92,7 +92,12 @@ pub async fn run_billing_cycle(db: &Db, rules: &BillingRules, now: i64) -> Resul
         if due.is_empty() {
             break;
         }
-        report.finalized += finalize_drafts(db, &mut cache, rules, &due, now).await?;
+        let finalized = finalize_drafts(db, &mut cache, rules, &due, now).await?;
+        report.finalized += finalized;
+        // Drafts the ledger refuses stay due; without progress the run stops here until a person acts.
+        if finalized == 0 {
+            break;
+        }
     }
     let mut after = String::new();
     loop {

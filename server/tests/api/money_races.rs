@@ -208,6 +208,44 @@ async fn the_ledger_refuses_to_overdraw_a_customer_credit_account() {
     assert_eq!(spend(4_000).await, Ok(true), "what is left can still be spent");
 }
 
+/// A customer whose credit account is already overdrawn (by an earlier bug) has its finalization
+/// refused by the ledger; every other customer's invoice is still finalized, and the run ends.
+#[tokio::test]
+async fn a_customer_whose_books_refuse_a_posting_does_not_hold_back_the_others() {
+    let s = CreditScenario::new("").await;
+    s.cycle_at("2027-04-01T00:00:00Z").await;
+    s.cycle_at("2027-04-16T00:00:00Z").await;
+    for (account, amount) in [("customer_credit", 13_000i64), ("revenue", -13_000)] {
+        if account == "customer_credit" {
+            sqlx::query("insert into ledger_transactions (id, organization_id, kind, reference, at) values ('tx-bug', $1, 'legacy.bug', 'x', 0)")
+                .bind(&s.acme)
+                .execute(&s.app.db.pool)
+                .await
+                .unwrap();
+        }
+        sqlx::query("insert into ledger_entries (transaction_id, account, amount_minor) values ('tx-bug', $1, $2)")
+            .bind(account)
+            .bind(amount)
+            .execute(&s.app.db.pool)
+            .await
+            .unwrap();
+    }
+    let mut conn = s.app.db.pool.acquire().await.unwrap();
+    let drafts = invoices::drafts_due(&mut conn, at("2029-01-01T00:00:00Z"), 100).await.unwrap();
+    drop(conn);
+    let others = drafts.iter().filter(|d| d.organization_id != s.acme).count();
+    assert!(others > 0, "other customers have drafts too");
+
+    let finalized =
+        finalize_drafts(&s.app.db, &mut PlanCache::default(), &s.rules, &drafts, at("2027-04-16T00:00:00Z"))
+            .await
+            .expect("the run goes on");
+    assert_eq!(finalized, others);
+    let acme_drafts = "select count(*) from invoices where status = 'draft' and organization_id = $1";
+    let left: i64 = sqlx::query_scalar(acme_drafts).bind(&s.acme).fetch_one(&s.app.db.pool).await.unwrap();
+    assert_eq!(left, 1, "Acme's invoice waits for a person");
+}
+
 async fn ledger_balance(app: &TestApp, organization_id: &str, account: &str) -> i64 {
     sqlx::query_scalar(
         "select cast(coalesce(sum(e.amount_minor), 0) as bigint) from ledger_entries e

@@ -358,6 +358,8 @@ pub mod billing {
         pub void_reason: Option<String>,
         /// Every charge attempt on this invoice, oldest first.
         pub payments: Vec<super::payments::PaymentView>,
+        /// Chargebacks of this invoice's payments, oldest first.
+        pub disputes: Vec<super::payments::DisputeView>,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -445,6 +447,20 @@ pub mod payments {
         pub received: String,
     }
 
+    /// A chargeback: the card holder's bank disputes one of our payments.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct DisputeView {
+        pub id: String,
+        pub customer: String,
+        pub invoice: String,
+        pub amount: String,
+        pub reason: String,
+        pub status: String,
+        /// When the evidence must reach the processor, while that is still open.
+        pub evidence_due: Option<String>,
+        pub opened: String,
+    }
+
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct NotificationView {
         pub at: String,
@@ -476,6 +492,8 @@ pub mod admin {
         pub notifications: Vec<NotificationView>,
         /// Every payment attempt, newest first; succeeded ones can be refunded.
         pub payments: Vec<super::payments::PaymentView>,
+        /// Chargebacks, newest first.
+        pub disputes: Vec<super::payments::DisputeView>,
         /// A fresh idempotency key for the credit form: a double submit of that form grants once.
         pub credit_form_key: String,
         pub estimate: Option<super::usage::CostEstimate>,
@@ -574,6 +592,8 @@ pub mod admin {
         pub last_reconcile: Option<ReconcileRun>,
         /// Hours whose rollup cannot be computed (a sum beyond 64 bits), newest first.
         pub rollups_set_aside: Vec<SetAsideRollup>,
+        /// Chargebacks still being decided, the soonest evidence deadline first.
+        pub open_disputes: Vec<super::payments::DisputeView>,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

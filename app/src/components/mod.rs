@@ -1,4 +1,5 @@
 pub mod confirm;
+pub mod disputes;
 pub mod error_view;
 pub mod estimate;
 pub mod field_error;

@@ -9,6 +9,7 @@ use crate::api::dto::billing::InvoiceSummary;
 use crate::api::dto::payments::{NotificationView, PaymentView};
 use crate::api::payments::{AdminRetryPayments, MarkUncollectible, RefundPayment};
 use crate::components::confirm::{ConfirmCheck, StaffReason};
+use crate::components::disputes::DisputeTable;
 use crate::components::error_view::ErrorView;
 use crate::components::estimate::EstimateLine;
 use crate::components::field_error::{FieldError, field_message, form_message};
@@ -99,6 +100,8 @@ pub fn AdminCustomerPage() -> impl IntoView {
                         <CreditForm action=credit organization_id=c.organization_id idempotency_key=c.credit_form_key/>
                         <h2>"Payments"</h2>
                         <PaymentTable payments=c.payments.clone() id="admin-payments"/>
+                        <h3>"Disputes"</h3>
+                        <DisputeTable disputes=c.disputes id="admin-disputes" empty="No disputes."/>
                         {c.payments.into_iter().filter(|p| p.status == "succeeded").map(|p| {
                             let key = format!("{refund_key_base}-{}", p.id);
                             view! { <RefundForm action=refund payment=p idempotency_key=key/> }

@@ -3,6 +3,7 @@ use leptos_meta::Title;
 
 use crate::api::admin::get_operations;
 use crate::api::dto::admin::{Operations, SetAsideRollup};
+use crate::components::disputes::DisputeTable;
 use crate::components::error_view::ErrorView;
 use crate::components::layout::AdminHeader;
 
@@ -52,6 +53,8 @@ fn OperationsView(ops: Operations) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+        <h2>"Open disputes"</h2>
+        <DisputeTable disputes=ops.open_disputes id="open-disputes" empty="No open disputes."/>
         <p>"Parked webhook events: " <strong id="parked-count">{ops.parked_events}</strong> " (listed on " <a href="/admin">"Customers"</a> ")"</p>
         <h2>"Reconciliation"</h2>
         {match ops.last_reconcile {

@@ -107,6 +107,11 @@ pub fn InvoicePage() -> impl IntoView {
                             <p>"Period " {s.period} " · status " <span id="invoice-status">{s.status}</span>
                                 {s.due.map(|d| format!(" · due {d}"))}</p>
                             {detail.void_reason.map(|r| view! { <p>"Voided: " {r}</p> })}
+                            {detail.disputes.into_iter().map(|d| view! {
+                                <p class="notice" id="invoice-disputed">
+                                    {format!("A payment of {} for this invoice is disputed by the card holder's bank ({}; {}).", d.amount, d.reason, d.status)}
+                                </p>
+                            }).collect_view()}
                         </header>
                         <table id="invoice-lines">
                             <thead><tr><th>"Description"</th><th>"Namespace"</th><th>"Tier"</th><th>"Quantity"</th><th>"Unit price"</th><th class="amount">"Amount"</th></tr></thead>

@@ -14,9 +14,10 @@ use crate::billing::db::subscriptions;
 use crate::billing::subscriptions::month_to_date_estimate;
 use crate::error::Error;
 use crate::metering::db::usage;
+use crate::payments::db::disputes;
 use crate::payments::db::stripe_events;
 use crate::payments::domain::dunning::DunningPolicy;
-use crate::payments::views::{billing_status, mail_log, organization_payments};
+use crate::payments::views::{billing_status, dispute_views, mail_log, organization_payments};
 use crate::portal::invoice_pages::invoices_page;
 use crate::shared::ids::{IdKind, new_id};
 use crate::shared::money::format_money;
@@ -129,6 +130,7 @@ pub async fn admin_customer(db: &Db, policy: &DunningPolicy, organization_id: &s
             change: format!("{} → {}", a.before_json.as_deref().unwrap_or("–"), a.after_json.as_deref().unwrap_or("–")),
         })
         .collect();
+    let disputes = dispute_views(disputes::disputes_of(&mut conn, organization_id).await?);
     drop(conn);
     Ok(AdminCustomer {
         organization_id: org.id,
@@ -140,6 +142,7 @@ pub async fn admin_customer(db: &Db, policy: &DunningPolicy, organization_id: &s
         payment_status: billing_status(db, policy, organization_id).await?,
         notifications: mail_log(db, organization_id).await?,
         payments: organization_payments(db, organization_id).await?,
+        disputes,
         credit_form_key: new_id(IdKind::Credit, db.clock.now_ms()),
         estimate: month_to_date_estimate(db, organization_id).await?,
         period_usage,

@@ -7,6 +7,8 @@ use crate::admin::db;
 use crate::error::Error;
 use crate::metering::db::ingest_commits;
 use crate::metering::db::set_aside;
+use crate::payments::db::disputes;
+use crate::payments::views::dispute_views;
 use crate::shared::time::display_ms;
 use crate::store::Db;
 
@@ -40,6 +42,7 @@ pub async fn operations(db: &Db) -> Result<Operations, Error> {
             error: row.error,
         })
         .collect();
+    let open_disputes = dispute_views(disputes::open_disputes(&mut conn, 50).await?);
     Ok(Operations {
         events_last_minute,
         events_last_hour,
@@ -50,5 +53,6 @@ pub async fn operations(db: &Db) -> Result<Operations, Error> {
         parked_events,
         last_reconcile,
         rollups_set_aside,
+        open_disputes,
     })
 }

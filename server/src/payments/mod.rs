@@ -2,6 +2,7 @@
 pub mod channel;
 pub mod collection;
 pub mod db;
+pub mod disputes;
 pub mod domain;
 pub mod methods;
 pub mod overpayments;

@@ -9,6 +9,7 @@ use crate::payments::collection::{Collector, payment_succeeded, retry_now};
 use crate::payments::db::attempts::{self, PaymentRow};
 use crate::payments::db::overpayments;
 use crate::payments::db::stripe_events::{self, ClaimedEvent};
+use crate::payments::disputes::apply_dispute;
 use crate::payments::domain::status::{InboxStatus, PaymentStatus};
 use crate::payments::domain::stripe_event::{EventObject, StripeEvent};
 use crate::store::Db;
@@ -157,6 +158,18 @@ async fn handle(db: &Db, collector: &Collector, event: &ClaimedEvent, now: i64) 
                     PostingCause { organization_id: &payment.organization_id, kind, reference: &reference, at: now };
                 ledger::post(&mut tx, cause, posting).await?;
             }
+            tx.commit().await?;
+            Ok(Handled::Processed)
+        }
+        "charge.dispute.created"
+        | "charge.dispute.updated"
+        | "charge.dispute.closed"
+        | "charge.dispute.funds_withdrawn"
+        | "charge.dispute.funds_reinstated" => {
+            let Some(payment) = our_payment(db, object).await? else { return Ok(Handled::Ignored) };
+            let dispute = object.dispute().ok_or(EventError::Missing("dispute id, amount, currency or status"))?;
+            let mut tx = db.begin().await?;
+            apply_dispute(&mut tx, &payment, &dispute, event.created * 1000, now).await?;
             tx.commit().await?;
             Ok(Handled::Processed)
         }

@@ -1,8 +1,8 @@
 //! What customers and staff see of payments: the card on file, the dunning banner with its
 //! timeline, payment history, and the mail log.
 use app::api::dto::payments::{
-    BillingStatus, CardView, NotificationView, ParkedEvent, PastDueInvoice, PaymentMethodPage, PaymentView,
-    TimelineEntry,
+    BillingStatus, CardView, DisputeView, NotificationView, ParkedEvent, PastDueInvoice, PaymentMethodPage,
+    PaymentView, TimelineEntry,
 };
 use app::api::error::AppError;
 
@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::notifications::db::notifications_of;
 use crate::payments::db::attempts::{self, PaymentRow};
 use crate::payments::db::collections::{events_of, open_collections_of};
+use crate::payments::db::disputes::DisputeRow;
 use crate::payments::domain::dunning::{DAY_MS, DunningPolicy, DunningStep};
 use crate::payments::domain::status::{CollectionStatus, PaymentStatus};
 use crate::shared::money::format_money;
@@ -153,3 +154,25 @@ pub async fn parked_events(db: &Db) -> Result<Vec<ParkedEvent>, Error> {
         })
         .collect())
 }
+
+/// Disputes as staff and customers read them.
+pub fn dispute_views(rows: Vec<DisputeRow>) -> Vec<DisputeView> {
+    rows.into_iter()
+        .map(|d| DisputeView {
+            customer: d.organization_name,
+            invoice: d.invoice_number.unwrap_or(d.invoice_id),
+            amount: format_money(d.amount_minor, &d.currency.to_uppercase()),
+            reason: d.reason.replace('_', " "),
+            evidence_due: d
+                .evidence_due_by
+                .filter(|_| DISPUTE_AWAITS_EVIDENCE.contains(&d.status.as_str()))
+                .map(display_ms),
+            status: d.status.replace('_', " "),
+            opened: display_ms(d.created_at),
+            id: d.id,
+        })
+        .collect()
+}
+
+/// Statuses in which evidence can still be submitted.
+const DISPUTE_AWAITS_EVIDENCE: [&str; 2] = ["warning_needs_response", "needs_response"];

@@ -11,7 +11,8 @@ use crate::billing::domain::ledger::Account;
 use crate::error::Error;
 use crate::metering::db::usage::metric_catalog;
 use crate::metering::domain::usage::format_quantity;
-use crate::payments::views::invoice_payments;
+use crate::payments::db::disputes;
+use crate::payments::views::{dispute_views, invoice_payments};
 use crate::shared::money::format_money;
 use crate::shared::time::display_ms;
 use crate::store::Db;
@@ -102,5 +103,6 @@ pub async fn invoice_detail(db: &Db, organization_id: &str, invoice_id: &str) ->
         credit_applied: format_money(invoice.credit_applied_minor, &invoice.currency),
         void_reason: invoice.void_reason,
         payments: invoice_payments(&mut conn, invoice_id).await?,
+        disputes: dispute_views(disputes::disputes_of_invoice(&mut conn, invoice_id).await?),
     })
 }

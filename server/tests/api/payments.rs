@@ -866,3 +866,105 @@ async fn a_refund_event_that_arrives_before_its_success_is_applied_after_it() {
     assert_eq!(s.app.count("select count(*) from test_mode_refunds").await, 1, "refunded once");
     s.assert_reconciled().await;
 }
+
+const DISPUTE_CREATED: &str = include_str!("../fixtures/charge.dispute.created.json");
+
+/// Stripe's dispute event about our payment, with the dispute in `status` and the balance
+/// movements so far.
+fn dispute_event(
+    event_type: &str,
+    id: &str,
+    created: i64,
+    intent: &str,
+    amount: i64,
+    status: &str,
+    movements: Value,
+) -> String {
+    let mut event: Value = serde_json::from_str(DISPUTE_CREATED).unwrap();
+    event["id"] = json!(id);
+    event["type"] = json!(event_type);
+    event["created"] = json!(created);
+    let dispute = &mut event["data"]["object"];
+    dispute["payment_intent"] = json!(intent);
+    dispute["amount"] = json!(amount);
+    dispute["status"] = json!(status);
+    dispute["balance_transactions"] = movements;
+    dispute["evidence_details"]["due_by"] = json!(created + 10 * 86_400);
+    event.to_string()
+}
+
+async fn deliver_signed(s: &Scenario, body: String) {
+    let now = s.app.db.clock.now_ms() / 1000;
+    let signature = format!("t={now},v1={}", sign(SECRET, now, body.as_bytes()));
+    let response = new_client()
+        .post(s.app.url("/stripe/webhook"))
+        .header("stripe-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// A chargeback, told by Stripe's events in any order: the dispute is tied to our payment and
+/// invoice, staff see it open with its evidence deadline, the withdrawn funds and the fee are
+/// posted once, and the dispute lost writes the revenue off; an older event never undoes a newer one.
+#[tokio::test]
+async fn a_dispute_is_recorded_posted_and_shown_whatever_the_order_of_its_events() {
+    let s = Scenario::new(&["--stripe-webhook-secret", SECRET]).await;
+    s.save_card("4242 4242 4242 4242").await;
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    let (invoice, intent, amount): (String, String, i64) = sqlx::query_as(
+        "select invoice_id, processor_payment_id, amount_minor from payments where status = 'succeeded'",
+    )
+    .fetch_one(&s.app.db.pool)
+    .await
+    .unwrap();
+    let t = day0 / 1000 + 86_400;
+    let withdrawal = json!([{ "id": "txn_withdrawal", "object": "balance_transaction", "amount": -amount, "fee": 1500, "net": -amount - 1500 }]);
+
+    deliver_signed(
+        &s,
+        dispute_event("charge.dispute.created", "evt_d1", t, &intent, amount, "needs_response", json!([])),
+    )
+    .await;
+    s.pass_at(day0 + 86_400_000).await;
+    let staff = s.app.client_for(&STAFF).await;
+    let operations = json(s.app.call_with(&staff, "admin_operations", &[]).await).await;
+    let open = &operations["open_disputes"][0];
+    assert_eq!(open["reason"], "fraudulent", "{operations}");
+    assert_eq!(open["status"], "needs response");
+    assert!(open["evidence_due"].as_str().is_some(), "{open}");
+
+    // The closing event arrives before the withdrawal it includes, then the older withdrawal event.
+    let lost = dispute_event("charge.dispute.closed", "evt_d3", t + 20, &intent, amount, "lost", withdrawal.clone());
+    deliver_signed(&s, lost).await;
+    let withdrawn = dispute_event(
+        "charge.dispute.funds_withdrawn",
+        "evt_d2",
+        t + 10,
+        &intent,
+        amount,
+        "needs_response",
+        withdrawal,
+    );
+    deliver_signed(&s, withdrawn).await;
+    s.pass_at(day0 + 86_400_000 + 60_000).await;
+
+    assert_eq!(s.app.count("select count(*) from disputes where status = 'lost'").await, 1, "the newest state is kept");
+    assert_eq!(s.ledger("revenue").await, 0, "the revenue of a lost dispute is written off");
+    assert_eq!(s.ledger("disputed").await, 0);
+    assert_eq!(s.ledger("dispute_fees").await, 1500);
+    assert_eq!(s.ledger("processor_clearing").await, -1500);
+    assert_eq!(s.app.count("select count(*) from ledger_transactions where kind like 'dispute.%'").await, 2);
+    let operations = json(s.app.call_with(&staff, "admin_operations", &[]).await).await;
+    assert_eq!(operations["open_disputes"], json!([]));
+    let customer = json(s.app.call_with(&staff, "admin_customer", &[("organization_id", &s.acme)]).await).await;
+    assert_eq!(customer["disputes"][0]["status"], "lost");
+    let detail =
+        json(s.app.call_with(&s.owner, "invoice", &[("organization_id", &s.acme), ("invoice_id", &invoice)]).await)
+            .await;
+    assert_eq!(detail["disputes"][0]["status"], "lost", "{detail}");
+    s.assert_reconciled().await;
+}

@@ -13,6 +13,8 @@ pub fn account_name(account: Account) -> &'static str {
         Account::CustomerCredit => "customer_credit",
         Account::ProcessorClearing => "processor_clearing",
         Account::Overpayments => "overpayments",
+        Account::Disputed => "disputed",
+        Account::DisputeFees => "dispute_fees",
     }
 }
 

@@ -13,6 +13,10 @@ pub enum Account {
     ProcessorClearing,
     /// Money received for an invoice no longer owed, held until it is refunded.
     Overpayments,
+    /// Money the card network took back while a dispute is open.
+    Disputed,
+    /// What disputes cost in processor fees.
+    DisputeFees,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +94,32 @@ impl Posting {
         Self::new(vec![
             Entry { account: Account::Overpayments, amount_minor },
             Entry { account: Account::ProcessorClearing, amount_minor: -amount_minor },
+        ])
+    }
+
+    /// A dispute's funds taken back, and its fee: the processor's balance pays both.
+    pub fn dispute_funds_withdrawn(amount_minor: i64, fee_minor: i64) -> Result<Self, PostingError> {
+        Self::new(vec![
+            Entry { account: Account::Disputed, amount_minor },
+            Entry { account: Account::DisputeFees, amount_minor: fee_minor },
+            Entry { account: Account::ProcessorClearing, amount_minor: -(amount_minor + fee_minor) },
+        ])
+    }
+
+    /// A dispute won: the funds come back, and the fee if the processor returns it.
+    pub fn dispute_funds_reinstated(amount_minor: i64, fee_minor: i64) -> Result<Self, PostingError> {
+        Self::new(vec![
+            Entry { account: Account::ProcessorClearing, amount_minor: amount_minor + fee_minor },
+            Entry { account: Account::Disputed, amount_minor: -amount_minor },
+            Entry { account: Account::DisputeFees, amount_minor: -fee_minor },
+        ])
+    }
+
+    /// A dispute lost: what was held is gone for good, and so is the revenue it paid for.
+    pub fn dispute_lost(amount_minor: i64) -> Result<Self, PostingError> {
+        Self::new(vec![
+            Entry { account: Account::Revenue, amount_minor },
+            Entry { account: Account::Disputed, amount_minor: -amount_minor },
         ])
     }
 
@@ -172,6 +202,25 @@ mod tests {
         assert_eq!(balance(&postings, Account::ProcessorClearing), 10_000);
     }
 
+    #[test]
+    fn a_dispute_lost_costs_the_revenue_and_the_fee_and_one_won_costs_nothing() {
+        let paid = [Posting::invoice_finalized(10_000, 0).unwrap(), Posting::payment_received(10_000).unwrap()];
+        let mut lost = paid.to_vec();
+        lost.extend([Posting::dispute_funds_withdrawn(10_000, 1_500).unwrap(), Posting::dispute_lost(10_000).unwrap()]);
+        assert_eq!(balance(&lost, Account::Revenue), 0);
+        assert_eq!(balance(&lost, Account::Disputed), 0);
+        assert_eq!(balance(&lost, Account::DisputeFees), 1_500);
+        assert_eq!(balance(&lost, Account::ProcessorClearing), -1_500);
+        let mut won = paid.to_vec();
+        won.extend([
+            Posting::dispute_funds_withdrawn(10_000, 1_500).unwrap(),
+            Posting::dispute_funds_reinstated(10_000, 1_500).unwrap(),
+        ]);
+        assert_eq!(balance(&won, Account::Revenue), -10_000);
+        assert_eq!((balance(&won, Account::Disputed), balance(&won, Account::DisputeFees)), (0, 0));
+        assert_eq!(balance(&won, Account::ProcessorClearing), 10_000);
+    }
+
     proptest::proptest! {
         /// Every posting the code can build balances, whatever the amounts.
         #[test]
@@ -186,6 +235,9 @@ mod tests {
                 Posting::payment_refunded(total),
                 Posting::overpayment_received(total),
                 Posting::overpayment_refunded(total),
+                Posting::dispute_funds_withdrawn(total, credit),
+                Posting::dispute_funds_reinstated(total, credit),
+                Posting::dispute_lost(total),
             ]
             .into_iter()
             .flatten()

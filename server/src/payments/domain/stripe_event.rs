@@ -32,6 +32,41 @@ pub struct EventObject {
     pub failure_message: Option<String>,
     pub invoice_settings: Option<InvoiceSettings>,
     pub mode: Option<String>,
+    pub amount: Option<i64>,
+    pub currency: Option<String>,
+    pub status: Option<String>,
+    pub reason: Option<String>,
+    pub evidence_details: Option<EvidenceDetails>,
+    pub balance_transactions: Option<Vec<BalanceTransaction>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EvidenceDetails {
+    pub due_by: Option<i64>,
+}
+
+/// A movement of the processor's balance a dispute caused: funds withdrawn (negative amount, a
+/// positive fee) or reinstated (positive amount, a returned fee negative).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct BalanceTransaction {
+    pub id: String,
+    pub amount: i64,
+    #[serde(default)]
+    pub fee: i64,
+}
+
+/// What the portal keeps of a Stripe dispute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisputeFacts<'a> {
+    pub id: &'a str,
+    pub amount_minor: i64,
+    pub currency: &'a str,
+    pub reason: &'a str,
+    pub status: &'a str,
+    /// Milliseconds.
+    pub evidence_due_by: Option<i64>,
+    pub balance_transactions: &'a [BalanceTransaction],
 }
 
 /// Stripe sends a related object as its id, or expanded as an object with an `id`.
@@ -80,9 +115,29 @@ impl EventObject {
         self.metadata.as_ref()?.get("payment_id").map(String::as_str)
     }
 
-    /// A PaymentIntent's own id, or the one a Charge belongs to.
+    /// A PaymentIntent's own id, or the one a Charge or a Dispute belongs to.
     pub fn payment_intent_id(&self) -> Option<&str> {
-        if self.is("charge") { self.payment_intent.as_ref().map(Related::id) } else { self.id.as_deref() }
+        if self.is("charge") || self.is("dispute") {
+            self.payment_intent.as_ref().map(Related::id)
+        } else {
+            self.id.as_deref()
+        }
+    }
+
+    /// A Dispute's facts, or None when the object is not a complete dispute.
+    pub fn dispute(&self) -> Option<DisputeFacts<'_>> {
+        if !self.is("dispute") {
+            return None;
+        }
+        Some(DisputeFacts {
+            id: self.id.as_deref()?,
+            amount_minor: self.amount?,
+            currency: self.currency.as_deref()?,
+            reason: self.reason.as_deref().unwrap_or("general"),
+            status: self.status.as_deref()?,
+            evidence_due_by: self.evidence_details.as_ref().and_then(|e| e.due_by).map(|s| s * 1000),
+            balance_transactions: self.balance_transactions.as_deref().unwrap_or_default(),
+        })
     }
 
     /// The processor's customer the object belongs to: a Customer is its own.
@@ -159,6 +214,27 @@ mod tests {
             "failure_message": "Your card has expired.", "metadata": { "payment_id": "pay_1" } }));
         assert_eq!(charge.failure(), ("expired_card", "Your card has expired."));
         assert_eq!(charge.our_payment_id(), Some("pay_1"));
+    }
+
+    #[test]
+    fn a_dispute_is_read_with_its_intent_due_date_and_balance_movements() {
+        let event = StripeEvent::parse(include_str!("../../../tests/fixtures/charge.dispute.created.json")).unwrap();
+        let created = &event.data.object;
+        assert_eq!(created.payment_intent_id(), Some("pi_3QdTjpLkdIwHu7ix0R4bA1tH"));
+        let dispute = created.dispute().expect("a dispute");
+        assert_eq!(
+            (dispute.id, dispute.amount_minor, dispute.status),
+            ("dp_1QdUa2LkdIwHu7ix0eX5dBzq", 96_500, "needs_response")
+        );
+        assert_eq!((dispute.reason, dispute.evidence_due_by), ("fraudulent", Some(1_796_169_599_000)));
+        assert!(dispute.balance_transactions.is_empty());
+        let withdrawn = object(serde_json::json!({ "object": "dispute", "id": "dp_1", "amount": 5, "currency": "usd",
+            "status": "lost", "balance_transactions": [{ "id": "txn_1", "amount": -5, "fee": 1500, "net": -1505 }] }));
+        assert_eq!(
+            withdrawn.dispute().unwrap().balance_transactions,
+            [BalanceTransaction { id: "txn_1".into(), amount: -5, fee: 1500 }]
+        );
+        assert!(object(serde_json::json!({ "object": "charge", "id": "ch_1" })).dispute().is_none());
     }
 
     #[test]

@@ -1,0 +1,56 @@
+//! Disputes: what a `charge.dispute.*` event changes. Every event carries the whole dispute, so
+//! any order of events ends in the same state: the newest state is kept, each balance movement is
+//! posted once by its processor id, and a lost dispute writes its revenue off once.
+use sqlx::AnyConnection;
+
+use crate::billing::db::ledger::{self, PostingCause};
+use crate::billing::domain::ledger::Posting;
+use crate::error::Error;
+use crate::notifications::outbox::notify;
+use crate::payments::db::attempts::PaymentRow;
+use crate::payments::db::disputes::{self, DisputeRecord};
+use crate::payments::domain::stripe_event::DisputeFacts;
+use crate::shared::money::format_money;
+
+pub async fn apply_dispute(
+    conn: &mut AnyConnection,
+    payment: &PaymentRow,
+    dispute: &DisputeFacts<'_>,
+    event_created: i64,
+    now: i64,
+) -> Result<(), Error> {
+    let org = payment.organization_id.as_str();
+    let record = DisputeRecord {
+        id: dispute.id,
+        payment_id: &payment.id,
+        invoice_id: &payment.invoice_id,
+        organization_id: org,
+        amount_minor: dispute.amount_minor,
+        currency: dispute.currency,
+        reason: dispute.reason,
+        status: dispute.status,
+        evidence_due_by: dispute.evidence_due_by,
+        event_created,
+    };
+    disputes::record(conn, &record, now).await?;
+    for movement in dispute.balance_transactions {
+        let (kind, posting) = if movement.amount < 0 {
+            ("dispute.funds_withdrawn", Posting::dispute_funds_withdrawn(-movement.amount, movement.fee)?)
+        } else {
+            ("dispute.funds_reinstated", Posting::dispute_funds_reinstated(movement.amount, -movement.fee)?)
+        };
+        let cause = PostingCause { organization_id: org, kind, reference: &movement.id, at: now };
+        ledger::post(conn, cause, posting).await?;
+    }
+    if dispute.status == "lost" {
+        let cause = PostingCause { organization_id: org, kind: "dispute.lost", reference: dispute.id, at: now };
+        ledger::post(conn, cause, Posting::dispute_lost(dispute.amount_minor)?).await?;
+    }
+    let amount = format_money(dispute.amount_minor, &dispute.currency.to_uppercase());
+    let body = format!(
+        "Your bank has disputed a payment of {amount} to us (reason: {}). If this was a mistake, please contact \
+         your bank or reply to this message.",
+        dispute.reason.replace('_', " ")
+    );
+    notify(conn, org, "payment_disputed", dispute.id, "A payment was disputed", &body, now).await
+}

@@ -30,6 +30,8 @@ pub fn rating(lines_wanted: u64, namespaces: usize) {
             })
         })
         .collect();
+    // The Business plan's amounts are far from 64 bits; a refusal here is a bug in rating.
+    let rate = |plan, usage: &[Usage]| rate(plan, usage).expect("the benchmark's amounts are in range");
     let started = Instant::now();
     let (mut lines, mut total) = (0u64, 0i64);
     while lines < lines_wanted {

@@ -178,7 +178,8 @@ async fn answer(
 
 /// Stripe's search for the one query the portal makes: `metadata['payment_id']:'<id>'`.
 fn search(intents: &[Value], query: &str) -> Value {
-    let query: String = url_decode(query);
+    let url = reqwest::Url::parse(&format!("http://fake/?{query}")).expect("a query string");
+    let query: String = url.query_pairs().find(|(k, _)| k == "query").map(|(_, v)| v.into_owned()).unwrap_or_default();
     let wanted = query.split("metadata['payment_id']:'").nth(1).and_then(|rest| rest.split('\'').next());
     let data: Vec<Value> = intents
         .iter()
@@ -187,29 +188,6 @@ fn search(intents: &[Value], query: &str) -> Value {
         .collect();
     json!({ "object": "search_result", "url": "/v1/payment_intents/search", "has_more": false,
         "next_page": null, "data": data })
-}
-
-fn url_decode(text: &str) -> String {
-    let text = text.replace('+', " ");
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (
-            bytes[i],
-            bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()),
-        ) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn reply(status: u16, body: Value) -> Response {

@@ -20,6 +20,7 @@ use crate::billing::domain::period::{instant, next_period};
 use crate::billing::domain::rating::Usage;
 use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::period_rating::{BillingRules, PlanCache, invoice_lines, subscription_by_id};
+use crate::billing::subscriptions::end_subscription;
 use crate::error::Error;
 use crate::metering::db::usage::{close_usage_before_many, period_totals_of};
 use crate::shared::ids::{IdKind, new_id};
@@ -44,18 +45,65 @@ pub async fn close_periods(
     due: &[SubscriptionRow],
     now: i64,
 ) -> Result<usize, Error> {
+    let mut closed = 0;
+    let (ended, live): (Vec<&SubscriptionRow>, Vec<&SubscriptionRow>) =
+        due.iter().partition(|s| s.ended_at.is_some() && s.status == SubscriptionStatus::Canceled.as_str());
+    for subscription in ended {
+        closed += usize::from(close_ended_period(db, cache, rules, subscription, now).await?);
+    }
     let mut groups: BTreeMap<PeriodAndNext, Vec<&SubscriptionRow>> = BTreeMap::new();
-    for subscription in due {
+    for subscription in live {
         let period = (subscription.current_period_start, subscription.current_period_end);
         groups.entry((period, next_period(subscription.anchor_at, period.1))).or_default().push(subscription);
     }
-    let mut closed = 0;
     for ((period, next), subscriptions) in groups {
         for group in subscriptions.chunks(GROUP) {
             closed += close_group(db, cache, rules, period, next, group, now).await?;
         }
     }
     Ok(closed)
+}
+
+/// One period of a canceled subscription, up to its end: a whole period as usual, or the last one
+/// up to the instant it ended (its final invoice). The periods are closed one call at a time, so
+/// the run's loop closes every one of them. Returns whether this call closed it.
+async fn close_ended_period(
+    db: &Db,
+    cache: &mut PlanCache,
+    rules: &BillingRules,
+    subscription: &SubscriptionRow,
+    now: i64,
+) -> Result<bool, Error> {
+    let Some(ended_at) = subscription.ended_at else { return Ok(false) };
+    let current = (subscription.current_period_start, subscription.current_period_end);
+    let (period, next) = if ended_at < current.1 {
+        ((current.0, ended_at), (ended_at, ended_at))
+    } else {
+        (current, next_period(subscription.anchor_at, current.1))
+    };
+    let mut tx = db.begin().await?;
+    if subscriptions::advance_periods(&mut tx, std::slice::from_ref(&subscription.id), current, next).await?.is_empty()
+    {
+        return Ok(false);
+    }
+    if subscription.trial_ends_at.is_none_or(|end| period.1 > end) {
+        let late_since = Some(now - rules.late_usage_window_ms);
+        let (lines, currency) = invoice_lines(&mut tx, cache, subscription, period, late_since).await?;
+        let draft = RatedDraft {
+            id: new_id(IdKind::Invoice, now),
+            organization_id: subscription.organization_id.clone(),
+            subscription_id: subscription.id.clone(),
+            period,
+            currency,
+            subtotal_minor: subtotal_minor(&lines).map_err(|e| out_of_range(subscription, e))?,
+            finalize_after: period.1 + rules.grace_ms,
+        };
+        if !invoices::insert_drafts(&mut tx, std::slice::from_ref(&draft), now).await?.is_empty() {
+            invoices::insert_lines(&mut tx, &[(draft.id, lines)]).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 async fn close_group(
@@ -146,6 +194,7 @@ async fn apply_period_end_changes(
             subscriptions::TransitionCause { cause: "canceled at the end of the period", actor: "system", at: now };
         let from = subscription.status()?;
         subscriptions::change_status(conn, &subscription.id, from, SubscriptionStatus::Canceled, &cause).await?;
+        end_subscription(conn, subscription, period.1).await?;
     }
     Ok(())
 }
@@ -221,6 +270,7 @@ async fn rate_plain<'s>(
             base_plan: &plan.plan_name,
             base_fee_minor: plan.base_fee_minor,
             changes: Vec::new(),
+            ended_early: None,
             segments: vec![segment(period.0, period.1, usage)],
             earlier,
         };

@@ -11,6 +11,7 @@ use crate::billing::db::subscriptions::{self, SubscriptionRow};
 use crate::billing::domain::invoice_builder::{
     EarlierPeriod, InvoiceLine, PeriodCharges, PlanSegment, ProratedChange, build_lines, rate_segment,
 };
+use crate::billing::domain::period::next_period;
 use crate::billing::domain::proration::{Proration, ProrationInput, prorate};
 use crate::billing::domain::rating::{MetricPrice, Usage, validate_prices};
 use crate::billing::domain::subscription::DowngradeTiming;
@@ -88,7 +89,20 @@ pub struct RatedPeriod {
     pub base_fee_minor: i64,
     pub currency: String,
     pub changes: Vec<(String, String, Proration)>,
+    /// The plan in effect when the subscription ended before the period's end, and its credit.
+    pub ended_early: Option<(String, Proration)>,
     pub usage_lines: Vec<InvoiceLine>,
+}
+
+/// The anchored period that `period` is part of: itself, unless the subscription ended inside it.
+/// Included quantities and the base fee are shared out over the whole one.
+fn whole_period(subscription: &SubscriptionRow, period: (i64, i64)) -> (i64, i64) {
+    match subscription.ended_at {
+        Some(ended_at) if ended_at == period.1 => {
+            (period.0, next_period(subscription.anchor_at, period.0).1.max(period.1))
+        }
+        _ => period,
+    }
 }
 
 /// Usage in an hour is rated under the plan in effect at its end: rollups are hourly, so a change
@@ -99,6 +113,7 @@ pub async fn rate_period(
     subscription: &SubscriptionRow,
     period: (i64, i64),
 ) -> Result<RatedPeriod, Error> {
+    let whole = whole_period(subscription, period);
     let from_start = subscriptions::applied_changes(conn, &subscription.id, period.0, i64::MAX).await?;
     let at_start = match from_start.first() {
         Some(first) if first.effective_at == period.0 => first.to_version_id.clone(),
@@ -124,8 +139,24 @@ pub async fn rate_period(
             .collect();
         let (row, prices) = cache.get(conn, version_id).await?;
         let segment = PlanSegment { plan_name: &row.plan_name, prices, from_ms: *from, to_ms: to, usage };
-        usage_lines.extend(rate_segment(&segment, period)?);
+        usage_lines.extend(rate_segment(&segment, whole)?);
     }
+    let ended_early = if whole.1 > period.1 {
+        let in_effect = boundaries.last().map_or(&at_start, |(_, version_id)| version_id);
+        let (row, _) = cache.get(conn, in_effect).await?;
+        let input = ProrationInput {
+            period_start_ms: whole.0,
+            period_end_ms: whole.1,
+            change_at_ms: period.1,
+            old_base_fee_minor: row.base_fee_minor,
+            new_base_fee_minor: 0,
+        };
+        let proration = prorate(input)
+            .map_err(|e| Error::Corrupt(format!("subscription {} ended at {}: {e}", subscription.id, period.1)))?;
+        Some((row.plan_name.clone(), proration))
+    } else {
+        None
+    };
     let mut changes = Vec::new();
     for change in inside {
         let from_name = cache.get(conn, &change.from_version_id).await?.0.plan_name.clone();
@@ -138,6 +169,7 @@ pub async fn rate_period(
         base_fee_minor: base.base_fee_minor,
         currency: base.currency.clone(),
         changes,
+        ended_early,
         usage_lines,
     })
 }
@@ -175,6 +207,11 @@ pub async fn invoice_lines(
             .iter()
             .map(|(from_plan, to_plan, proration)| ProratedChange { from_plan, to_plan, proration })
             .collect(),
+        ended_early: current.ended_early.as_ref().map(|(plan, proration)| ProratedChange {
+            from_plan: plan,
+            to_plan: "",
+            proration,
+        }),
         segments: Vec::new(),
         earlier,
     };

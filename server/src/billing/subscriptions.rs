@@ -9,6 +9,7 @@ use crate::billing::domain::period::next_period;
 use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::period_rating::{PlanCache, invoice_lines};
 use crate::error::Error;
+use crate::metering::db::usage::end_usage_at;
 use crate::metering::domain::usage::hour_of;
 use crate::shared::money::{checked_sum, format_money};
 use crate::shared::time::display_ms;
@@ -25,6 +26,17 @@ pub async fn ensure_catalog(db: &Db) -> Result<(), Error> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// A subscription canceled at `at` stops there: the invoice run bills its period up to `at` (the
+/// final invoice), and usage from `at` on is refused, since no period would bill it.
+pub async fn end_subscription(
+    conn: &mut sqlx::AnyConnection,
+    subscription: &subscriptions::SubscriptionRow,
+    at: i64,
+) -> Result<(), Error> {
+    subscriptions::end_at(conn, &subscription.id, at).await?;
+    end_usage_at(conn, &subscription.organization_id, at).await
 }
 
 /// Gives subscriptions made before periods were stored the period they are in now, so the

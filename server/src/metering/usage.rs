@@ -66,9 +66,15 @@ pub async fn check_batch(
     let mut conn = db.pool.acquire().await?;
     let namespaces = usage::namespace_lookup(&mut conn, organization_id).await?;
     let metrics = usage::metric_keys(&mut conn).await?;
-    let closed_before = usage::usage_closed_before(&mut conn, organization_id).await?;
+    let window = usage::usage_window(&mut conn, organization_id).await?;
     drop(conn);
-    let rules = EventRules { namespaces: &namespaces, metrics: &metrics, now_ms: db.clock.now_ms(), max_age_ms };
+    let rules = EventRules {
+        namespaces: &namespaces,
+        metrics: &metrics,
+        now_ms: db.clock.now_ms(),
+        max_age_ms,
+        ends_at: window.ends_at,
+    };
 
     let mut outcomes: Vec<Option<EventOutcome>> = vec![None; raw_events.len()];
     let mut first_by_id: HashMap<String, usize> = HashMap::new();
@@ -93,7 +99,12 @@ pub async fn check_batch(
             }
         }
     }
-    Ok(CheckedBatch { organization_id: organization_id.to_owned(), outcomes, candidates, closed_before })
+    Ok(CheckedBatch {
+        organization_id: organization_id.to_owned(),
+        outcomes,
+        candidates,
+        closed_before: window.closed_before,
+    })
 }
 
 impl CheckedBatch {

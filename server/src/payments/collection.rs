@@ -16,6 +16,7 @@ use crate::billing::domain::invoice::InvoiceStatus;
 use crate::billing::domain::ledger::Posting;
 use crate::billing::domain::subscription::STAFF_SUSPENSION;
 use crate::billing::domain::subscription::{SubscriptionStatus, transition};
+use crate::billing::subscriptions::end_subscription;
 use crate::error::Error;
 use crate::notifications::outbox::notify;
 use crate::payments::channel::ChannelError;
@@ -553,9 +554,19 @@ async fn cancel(db: &Db, row: &CollectionRow, invoice: &InvoiceRow, now: i64) ->
     }
     let cause = "unpaid at the end of dunning";
     move_subscription(&mut tx, &invoice.subscription_id, SubscriptionStatus::Canceled, cause, now).await?;
+    let canceled = subscriptions::subscription_of(&mut tx, org)
+        .await?
+        .filter(|s| s.id == invoice.subscription_id && s.status == SubscriptionStatus::Canceled.as_str());
+    if let Some(subscription) = canceled {
+        // The period in progress is billed to this instant by the next invoice run.
+        end_subscription(&mut tx, &subscription, now).await?;
+    }
     let detail = format!("Subscription canceled; invoice {number} marked uncollectible.");
     collections::record_event(&mut tx, &invoice.id, org, "canceled", &detail, now).await?;
-    let body = format!("Invoice {number} remained unpaid, so your subscription has been canceled.");
+    let body = format!(
+        "Invoice {number} remained unpaid, so your subscription has been canceled. A final invoice for the \
+         current period, up to today, follows."
+    );
     notify(&mut tx, org, "canceled", &invoice.id, "Your subscription is canceled", &body, now).await?;
     tx.commit().await?;
     Ok(())

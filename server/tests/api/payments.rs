@@ -291,6 +291,91 @@ async fn unpaid_dunning_suspends_after_the_day_10_retry_and_cancels_on_day_30() 
     s.assert_reconciled().await;
 }
 
+/// Dunning's day 30 falls two days into May: April was never closed (no billing run since April
+/// 3), and May is in progress. Both are billed: April whole, May to the cancellation instant with
+/// the unused part of the base fee credited back; usage after it is refused.
+#[tokio::test]
+async fn a_dunning_cancellation_bills_every_period_up_to_the_cancellation_instant() {
+    let s = Scenario::new(&[]).await;
+    s.save_card("4000 0000 0000 9995").await;
+    let key = s.app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let day0 = s.finalize_first_invoice().await;
+    let event = |id: &str, at: &str, quantity: i64| json!([{ "id": id, "namespace": "payments-prod", "metric": "actions", "quantity": quantity, "timestamp": at }]);
+    for day in [0, 3, 7, 10] {
+        s.pass_at(day0 + day * DAY_MS).await;
+    }
+    s.app.db.clock.set(at("2027-04-20T12:00:00Z"));
+    let reply = json(s.app.send_events(&key, &event("in-april", "2027-04-20T11:00:00Z", 100_000_000)).await).await;
+    assert_eq!(reply["results"][0]["status"], "accepted", "{reply}");
+    s.app.db.clock.set(at("2027-05-03T00:30:00Z"));
+    let reply = json(s.app.send_events(&key, &event("in-may", "2027-05-02T10:00:00Z", 200_000_000)).await).await;
+    assert_eq!(reply["results"][0]["status"], "accepted", "{reply}");
+    s.app.wait_for_rollups().await;
+
+    let canceled_at = day0 + 30 * DAY_MS;
+    s.pass_at(canceled_at).await;
+    assert_eq!(s.subscription_status().await, "canceled");
+    s.app.db.clock.set(canceled_at + 60_000);
+    let late = json(s.app.send_events(&key, &event("after", "2027-05-03T01:00:30Z", 5)).await).await;
+    assert_eq!(late["results"][0]["status"], "rejected", "{late}");
+    assert_eq!(late["results"][0]["field"], "timestamp", "{late}");
+
+    for now in [canceled_at + 60_000, canceled_at + 49 * 3_600_000] {
+        s.app.db.clock.set(now);
+        run_billing_cycle(&s.app.db, &s.app.rules, now).await.expect("billing cycle");
+    }
+    let periods: Vec<(i64, i64, String)> = sqlx::query_as(
+        "select period_start, period_end, status from invoices where organization_id = $1 order by period_start",
+    )
+    .bind(&s.acme)
+    .fetch_all(&s.app.db.pool)
+    .await
+    .unwrap();
+    let april = (at("2027-04-01T00:00:00Z"), at("2027-05-01T00:00:00Z"));
+    let may = (april.1, canceled_at);
+    assert_eq!(periods.len(), 3, "March, April, and May to the cancellation: {periods:?}");
+    assert_eq!((periods[1].0, periods[1].1), april);
+    assert_eq!((periods[2].0, periods[2].1), may);
+    assert!(periods[1..].iter().all(|p| p.2 == "open"), "both finalized and owed: {periods:?}");
+    let lines_of = |period: (i64, i64)| {
+        sqlx::query_as::<_, (String, i64, Option<i64>)>(
+            "select l.kind, l.amount_minor, l.quantity from invoice_lines l join invoices i on i.id = l.invoice_id
+             where i.organization_id = $1 and i.period_start = $2 and i.period_end = $3 order by l.position",
+        )
+        .bind(&s.acme)
+        .bind(period.0)
+        .bind(period.1)
+        .fetch_all(&s.app.db.pool)
+    };
+    let april_lines = lines_of(april).await.unwrap();
+    let may_lines = lines_of(may).await.unwrap();
+    let base_fee = april_lines[0].1;
+    assert_eq!(april_lines[0].0, "base_fee");
+    assert!(!april_lines.iter().any(|l| l.0 == "proration"), "{april_lines:?}");
+    // May ran 49 hours of its 744: the fee for the rest is credited, rounded once.
+    let unused = may_lines.iter().find(|l| l.0 == "proration").expect("the unused fee is credited").1;
+    let expected = -((base_fee as i128 * 695 * 2 + 744) / (744 * 2)) as i64;
+    assert_eq!(unused, expected, "{may_lines:?}");
+    let usage_amount =
+        |lines: &[(String, i64, Option<i64>)]| lines.iter().filter(|l| l.0 == "usage").map(|l| l.1).sum::<i64>();
+    assert!(usage_amount(&april_lines) > 0, "April's usage is billed: {april_lines:?}");
+    assert!(usage_amount(&may_lines) > usage_amount(&april_lines), "May's usage is billed: {may_lines:?}");
+    s.assert_reconciled().await;
+
+    // Reconcile finds an hour no period bills: here the final invoice made to start after it.
+    sqlx::query("update invoices set period_start = $1 where organization_id = $2 and period_start = $3")
+        .bind(at("2027-05-03T00:00:00Z"))
+        .bind(&s.acme)
+        .bind(may.0)
+        .execute(&s.app.db.pool)
+        .await
+        .unwrap();
+    let now = s.app.db.clock.now_ms();
+    let report = reconcile_billing(&s.app.db, &s.app.rules, (0, now), now).await.expect("reconcile");
+    let unbilled = format!("organization {}: usage in the hour of 2027-05-02T10:00:00Z is in no billed period", s.acme);
+    assert!(report.mismatches.contains(&unbilled), "{:?}", report.mismatches);
+}
+
 #[tokio::test]
 async fn a_failed_retry_after_a_card_update_keeps_the_dunning_step_and_says_why() {
     let s = Scenario::new(&[]).await;

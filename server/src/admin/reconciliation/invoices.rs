@@ -1,5 +1,6 @@
 //! The billing half of `server reconcile`: the ledger balances, every invoice's receivable is
-//! posted, and what invoices bill for a period equals that period rated again from its rollups.
+//! posted, every hour of usage lies in a billed period, and what invoices bill for a period equals
+//! that period rated again from its rollups.
 use crate::billing::db::credits;
 use crate::billing::db::invoices::{self, InvoiceRow};
 use crate::billing::db::ledger;
@@ -7,6 +8,7 @@ use crate::billing::domain::invoice_builder::{EarlierPeriod, adjustments};
 use crate::billing::period_rating::{BillingRules, PlanCache, rate_period, subscription_by_id};
 use crate::error::Error;
 use crate::payments::db::overpayments;
+use crate::shared::time::display_rfc3339;
 use crate::store::Db;
 
 #[derive(Debug, Default)]
@@ -16,6 +18,9 @@ pub struct BillingReconciliation {
     pub pending_adjustments: usize,
     pub invoices_checked: usize,
 }
+
+/// Unbilled hours listed at most: the first ones show where to look.
+const UNBILLED_SHOWN: i64 = 20;
 
 #[tracing::instrument(skip_all)]
 pub async fn reconcile_billing(
@@ -43,6 +48,12 @@ pub async fn reconcile_billing(
     }
     for (organization, held, owed) in overpayments::overpayment_mismatches(&mut conn).await? {
         result.mismatches.push(format!("organization {organization}: overpayments {held} held, {owed} owed back"));
+    }
+    for (organization, hour) in invoices::unbilled_usage_hours(&mut conn, (from, to), UNBILLED_SHOWN).await? {
+        let hour = display_rfc3339(hour);
+        result
+            .mismatches
+            .push(format!("organization {organization}: usage in the hour of {hour} is in no billed period"));
     }
     let mut cache = PlanCache::default();
     for invoice in invoices::invoices_overlapping(&mut conn, from, to).await? {

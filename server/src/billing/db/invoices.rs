@@ -520,3 +520,38 @@ pub async fn settle_status(
             .await?;
     Ok(updated.rows_affected() == 1)
 }
+
+/// (organization, hour) of rolled-up usage in `[from, to)` that no period bills: not inside any
+/// invoice's period, a trial, or the open period of a subscription that has not ended. Usage
+/// dated before the subscription's first period (a backdated event) is left out. At most `limit`,
+/// oldest first.
+pub async fn unbilled_usage_hours(
+    conn: &mut AnyConnection,
+    (from, to): (i64, i64),
+    limit: i64,
+) -> Result<Vec<(String, i64)>, Error> {
+    Ok(sqlx::query_as(
+        "select h.organization_id, h.hour from (
+             select distinct organization_id, hour from usage_hourly where hour >= $1 and hour < $2 and total <> 0
+         ) h
+         where not exists (
+             select 1 from invoices i
+             where i.organization_id = h.organization_id and i.period_start <= h.hour and h.hour < i.period_end
+         ) and not exists (
+             select 1 from subscriptions s
+             where s.organization_id = h.organization_id and (
+                 h.hour < coalesce(s.trial_ends_at, 0)
+                 or h.hour < (select coalesce(min(f.period_start), s.current_period_start) from invoices f
+                              where f.subscription_id = s.id)
+                 or (h.hour >= s.current_period_start and (s.ended_at is null and s.status <> 'canceled'
+                     or h.hour < s.ended_at))
+             )
+         )
+         order by h.hour, h.organization_id limit $3",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}

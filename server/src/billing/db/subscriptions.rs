@@ -8,7 +8,7 @@ use crate::shared::ids::{IdKind, new_id};
 use crate::store::bulk::{bind_all_scalar, list_placeholders, placeholder, texts};
 
 const SUBSCRIPTION_COLUMNS: &str = "s.id, s.organization_id, s.plan_version_id, s.status, s.anchor_at,
-    s.current_period_start, s.current_period_end, s.trial_ends_at, s.cancel_requested_at";
+    s.current_period_start, s.current_period_end, s.trial_ends_at, s.cancel_requested_at, s.ended_at";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct SubscriptionRow {
@@ -21,6 +21,8 @@ pub struct SubscriptionRow {
     pub current_period_end: i64,
     pub trial_ends_at: Option<i64>,
     pub cancel_requested_at: Option<i64>,
+    /// Canceled before its period's end: the last period is billed up to here.
+    pub ended_at: Option<i64>,
 }
 
 impl SubscriptionRow {
@@ -79,10 +81,18 @@ pub async fn subscription_of(
 }
 
 /// Subscriptions whose current period has ended by `now`: the invoice run's work list.
+/// Subscriptions with a period to close: live ones whose period ended, and canceled ones whose
+/// periods up to their end are not all closed yet.
 pub async fn periods_ended(conn: &mut AnyConnection, now: i64, limit: i64) -> Result<Vec<SubscriptionRow>, Error> {
     Ok(sqlx::query_as(&format!(
-        "select {SUBSCRIPTION_COLUMNS} from subscriptions s
-         where s.current_period_end <= $1 and s.status <> 'canceled' order by s.current_period_end limit $2"
+        "select * from (
+             select {SUBSCRIPTION_COLUMNS} from subscriptions s
+             where s.current_period_end <= $1 and s.status <> 'canceled'
+             union all
+             select {SUBSCRIPTION_COLUMNS} from subscriptions s
+             where s.ended_at is not null and s.status = 'canceled' and s.current_period_start < s.ended_at
+                 and (s.ended_at <= $1 or s.current_period_end <= $1)
+         ) due order by current_period_end limit $2"
     ))
     .bind(now)
     .bind(limit)
@@ -165,6 +175,16 @@ pub async fn request_cancellation(conn: &mut AnyConnection, subscription_id: &st
             .execute(conn)
             .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Records that the subscription stopped at `at`, before its period's end; the first end stays.
+pub async fn end_at(conn: &mut AnyConnection, subscription_id: &str, at: i64) -> Result<(), Error> {
+    sqlx::query("update subscriptions set ended_at = $1 where id = $2 and ended_at is null")
+        .bind(at)
+        .bind(subscription_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, FromRow)]

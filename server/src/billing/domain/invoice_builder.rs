@@ -79,6 +79,8 @@ pub struct PeriodCharges<'a> {
     pub base_plan: &'a str,
     pub base_fee_minor: i64,
     pub changes: Vec<ProratedChange<'a>>,
+    /// The subscription was canceled before the period's end: the fee for the rest comes back.
+    pub ended_early: Option<ProratedChange<'a>>,
     pub segments: Vec<PlanSegment<'a>>,
     pub earlier: Vec<EarlierPeriod>,
 }
@@ -186,6 +188,17 @@ pub fn build_lines(charges: &PeriodCharges) -> Result<Vec<InvoiceLine>, AmountOu
             p.charge_unrounded,
         )?);
     }
+    if let Some(ended) = &charges.ended_early {
+        lines.push(whole_line(
+            LineKind::Proration,
+            format!(
+                "Unused time on {} after the cancellation ({} days)",
+                ended.from_plan,
+                ended.proration.remaining_days()
+            ),
+            ended.proration.credit_unrounded,
+        )?);
+    }
     for segment in &charges.segments {
         lines.extend(rate_segment(segment, charges.period)?);
     }
@@ -226,6 +239,40 @@ mod tests {
     }
 
     #[test]
+    fn a_period_ended_early_credits_the_unused_fee_and_includes_only_its_share() {
+        let small = prices(100, 2);
+        let ended_at = 180 * HOUR;
+        let proration = prorate(ProrationInput {
+            period_start_ms: PERIOD.0,
+            period_end_ms: PERIOD.1,
+            change_at_ms: ended_at,
+            old_base_fee_minor: 1_000,
+            new_base_fee_minor: 0,
+        })
+        .unwrap();
+        let charges = PeriodCharges {
+            period: PERIOD,
+            base_plan: "Small",
+            base_fee_minor: 1_000,
+            changes: vec![],
+            ended_early: Some(ProratedChange { from_plan: "Small", to_plan: "", proration: &proration }),
+            segments: vec![PlanSegment {
+                plan_name: "Small",
+                prices: &small,
+                from_ms: 0,
+                to_ms: ended_at,
+                usage: vec![usage("a", 150)],
+            }],
+            earlier: vec![],
+        };
+        let lines = build_lines(&charges).unwrap();
+        let amounts: Vec<(LineKind, i64)> = lines.iter().map(|l| (l.kind, l.amount_minor)).collect();
+        // A quarter of the period: three quarters of the fee back, a quarter of 100 included.
+        assert_eq!(amounts, vec![(LineKind::BaseFee, 1_000), (LineKind::Proration, -750), (LineKind::Usage, 250)]);
+        assert_eq!(lines[1].description, "Unused time on Small after the cancellation (22.5 days)");
+    }
+
+    #[test]
     fn a_mid_period_upgrade_splits_fees_usage_and_included_units() {
         let (old, new) = (prices(100, 2), prices(1_000, 1));
         let proration = prorate(ProrationInput {
@@ -241,6 +288,7 @@ mod tests {
             base_plan: "Small",
             base_fee_minor: 1_000,
             changes: vec![ProratedChange { from_plan: "Small", to_plan: "Large", proration: &proration }],
+            ended_early: None,
             segments: vec![
                 PlanSegment {
                     plan_name: "Small",

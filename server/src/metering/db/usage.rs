@@ -41,12 +41,32 @@ pub async fn namespace_lookup(
     Ok(lookup)
 }
 
-pub async fn usage_closed_before(conn: &mut AnyConnection, organization_id: &str) -> Result<i64, Error> {
-    Ok(sqlx::query_scalar("select usage_closed_before from organizations where id = $1")
+/// Where the organization's usage stands: hours before `closed_before` belong to finalized
+/// periods (late usage), and none may happen at or after `ends_at`.
+#[derive(Debug, Clone, Copy, Default, FromRow)]
+pub struct UsageWindow {
+    pub closed_before: i64,
+    pub ends_at: Option<i64>,
+}
+
+pub async fn usage_window(conn: &mut AnyConnection, organization_id: &str) -> Result<UsageWindow, Error> {
+    Ok(sqlx::query_as(
+        "select usage_closed_before as closed_before, usage_ends_at as ends_at from organizations where id = $1",
+    )
+    .bind(organization_id)
+    .fetch_optional(conn)
+    .await?
+    .unwrap_or_default())
+}
+
+/// No usage of the organization is accepted from `at` on: its subscription ended there.
+pub async fn end_usage_at(conn: &mut AnyConnection, organization_id: &str, at: i64) -> Result<(), Error> {
+    sqlx::query("update organizations set usage_ends_at = $1 where id = $2 and usage_ends_at is null")
+        .bind(at)
         .bind(organization_id)
-        .fetch_optional(conn)
-        .await?
-        .unwrap_or(0))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// The number of the newest ingestion commit begun so far.

@@ -25,6 +25,8 @@ pub struct EventRules<'a> {
     pub metrics: &'a [String],
     pub now_ms: i64,
     pub max_age_ms: i64,
+    /// The organization's subscription ended here: later usage has no period to be billed in.
+    pub ends_at: Option<i64>,
 }
 
 /// An event that passed every check, in stored form.
@@ -105,6 +107,10 @@ pub fn check_event(raw: &Value, rules: &EventRules<'_>) -> Result<ValidEvent, Re
     if occurred_at < rules.now_ms - rules.max_age_ms {
         return reject("timestamp", "timestamp out of range: older than the accepted maximum age");
     }
+    if let Some(ends_at) = rules.ends_at.filter(|&ends_at| occurred_at >= ends_at) {
+        let when = crate::shared::time::display_rfc3339(ends_at);
+        return reject("timestamp", format!("the subscription ended at {when}; later usage is not accepted"));
+    }
     let properties = match event.get("properties") {
         None | Some(Value::Null) => None,
         Some(Value::Object(map)) => Some(check_properties(map)?),
@@ -156,7 +162,7 @@ mod tests {
     const NOW: i64 = 1_795_253_400_000; // 2026-11-21T09:30:00Z
 
     fn rules_with<'a>(namespaces: &'a HashMap<String, String>, metrics: &'a [String]) -> EventRules<'a> {
-        EventRules { namespaces, metrics, now_ms: NOW, max_age_ms: 35 * 24 * HOUR_MS }
+        EventRules { namespaces, metrics, now_ms: NOW, max_age_ms: 35 * 24 * HOUR_MS, ends_at: None }
     }
 
     fn fixtures() -> (HashMap<String, String>, Vec<String>) {
@@ -190,6 +196,17 @@ mod tests {
         assert_eq!(valid.hour(), 1_795_251_600_000);
         let by_id = check_event(&with("namespace", json!("ns_1")), &rules_with(&ns, &metrics)).unwrap();
         assert_eq!(by_id.content_hash, valid.content_hash, "name and id are the same namespace");
+    }
+
+    #[test]
+    fn usage_from_the_end_of_the_subscription_on_is_refused() {
+        let (ns, metrics) = fixtures();
+        let occurred_at = check_event(&event(), &rules_with(&ns, &metrics)).unwrap().occurred_at;
+        let ended = |ends_at| EventRules { ends_at: Some(ends_at), ..rules_with(&ns, &metrics) };
+        assert!(check_event(&event(), &ended(occurred_at + 1)).is_ok());
+        let refused = check_event(&event(), &ended(occurred_at)).unwrap_err();
+        assert_eq!(refused.field, "timestamp");
+        assert!(refused.reason.contains("2026-11-21T09:10:00Z"), "{}", refused.reason);
     }
 
     #[test]

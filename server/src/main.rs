@@ -6,6 +6,7 @@ use server::config::Settings;
 use server::demo::{DEMO_LOGINS, seed_demo};
 use server::error::Error;
 use server::payments::db::stripe_events;
+use server::payments::processor_checks::run_check_now;
 use server::payments::processor_events::process_event;
 use server::shared::time::{display_ms, now_ms, parse_rfc3339_or_date};
 use server::startup::{Application, shutdown_signal};
@@ -44,6 +45,10 @@ enum Command {
         /// End, exclusive; default: tomorrow.
         #[arg(long)]
         to: Option<String>,
+        /// Also read the payment processor's events and charges since the last check: apply
+        /// events that never arrived, and list charges our payments do not account for.
+        #[arg(long)]
+        processor: bool,
     },
     /// The Stripe webhook inbox.
     Webhooks {
@@ -142,12 +147,26 @@ async fn run(cli: Cli) -> Result<(), Error> {
             }
             Ok(())
         }
-        Command::Reconcile { from, to } => {
+        Command::Reconcile { from, to, processor } => {
             let from = from.as_deref().map(parse_instant).transpose()?.unwrap_or(i64::MIN / 2);
             let to = to.as_deref().map(parse_instant).transpose()?.unwrap_or(now_ms() + 86_400_000);
             let db = Db::connect(&settings.database_url).await?;
             let rules = settings.billing_rules();
-            let report = run_reconciliation(&db, &rules, (from, to)).await?;
+            let mut report = run_reconciliation(&db, &rules, (from, to)).await?;
+            if processor {
+                let collector = settings.collector(&db)?;
+                let check = run_check_now(&db, &collector, db.clock.now_ms()).await?;
+                report
+                    .mismatches
+                    .extend(check.discrepancies.iter().map(|problem| format!("MISMATCH processor {problem}")));
+                report.summary.push(format!(
+                    "processor: since {}, {} events recovered, {} charges checked, {} discrepancies",
+                    display_ms(check.since),
+                    check.events_recovered,
+                    check.charges_checked,
+                    check.discrepancies.len()
+                ));
+            }
             for line in report.mismatches.iter().chain(&report.summary) {
                 println!("{line}");
             }

@@ -590,6 +590,8 @@ pub mod admin {
         pub jobs: Vec<JobQueue>,
         pub parked_events: i64,
         pub last_reconcile: Option<ReconcileRun>,
+        /// The last comparison with the payment processor's records.
+        pub last_processor_check: Option<ProcessorCheckRun>,
         /// Hours whose rollup cannot be computed (a sum beyond 64 bits), newest first.
         pub rollups_set_aside: Vec<SetAsideRollup>,
         /// Chargebacks still being decided, the soonest evidence deadline first.
@@ -612,6 +614,18 @@ pub mod admin {
         pub queued: i64,
         pub running: i64,
         pub failed: i64,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ProcessorCheckRun {
+        pub finished: String,
+        /// Processor records from this instant on were read.
+        pub since: String,
+        /// Events the processor holds that never reached the webhook inbox, applied by this check.
+        pub events_recovered: i64,
+        pub charges_checked: i64,
+        pub discrepancies: i64,
+        pub detail: String,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -64,6 +64,17 @@ fn OperationsView(ops: Operations) -> impl IntoView {
             }.into_any(),
             None => view! { <p id="last-reconcile">"Never run: " <code>"server reconcile"</code> " records its result here."</p> }.into_any(),
         }}
+        <h3>"Against the payment processor"</h3>
+        {match ops.last_processor_check {
+            Some(check) => view! {
+                <p id="processor-check">{format!(
+                    "Last checked {} (records since {}): {} missed events applied, {} charges checked, {} discrepancies.",
+                    check.finished, check.since, check.events_recovered, check.charges_checked, check.discrepancies
+                )}</p>
+                {(!check.detail.is_empty()).then(|| view! { <pre id="processor-discrepancies">{check.detail}</pre> })}
+            }.into_any(),
+            None => view! { <p id="processor-check">"Not checked yet: the payments job checks once a day, and " <code>"server reconcile --processor"</code> " on demand."</p> }.into_any(),
+        }}
     }
 }
 

@@ -1,13 +1,14 @@
 //! The operations view: is ingestion flowing, are rollups keeping up, are the durable queues
-//! draining, and did the last reconciliation come out clean. Read from the database, so every
+//! draining, and did the last reconciliations (ours, and against the processor) come out clean. Read from the database, so every
 //! instance shows the same figures.
-use app::api::dto::admin::{JobQueue, Operations, ReconcileRun, SetAsideRollup};
+use app::api::dto::admin::{JobQueue, Operations, ProcessorCheckRun, ReconcileRun, SetAsideRollup};
 
 use crate::admin::db;
 use crate::error::Error;
 use crate::metering::db::ingest_commits;
 use crate::metering::db::set_aside;
 use crate::payments::db::disputes;
+use crate::payments::db::processor_checks;
 use crate::payments::views::dispute_views;
 use crate::shared::time::display_ms;
 use crate::store::Db;
@@ -29,6 +30,14 @@ pub async fn operations(db: &Db) -> Result<Operations, Error> {
         invoices_checked: run.invoices_checked,
         mismatches: run.mismatches,
         detail: run.detail,
+    });
+    let last_processor_check = processor_checks::last_check(&mut conn).await?.map(|check| ProcessorCheckRun {
+        finished: display_ms(check.finished_at),
+        since: display_ms(check.since),
+        events_recovered: check.events_recovered,
+        charges_checked: check.charges_checked,
+        discrepancies: check.discrepancies,
+        detail: check.detail,
     });
     let rollups_set_aside = set_aside::recent(&mut conn, 50)
         .await?
@@ -52,6 +61,7 @@ pub async fn operations(db: &Db) -> Result<Operations, Error> {
         jobs,
         parked_events,
         last_reconcile,
+        last_processor_check,
         rollups_set_aside,
         open_disputes,
     })

@@ -7,6 +7,7 @@ pub mod domain;
 pub mod methods;
 pub mod overpayments;
 pub mod pass;
+pub mod processor_checks;
 pub mod processor_events;
 pub mod refunds;
 pub mod views;

@@ -51,6 +51,8 @@ struct Books {
     answered: HashMap<String, (u16, Value, i64)>,
     /// Every PaymentIntent created, by id.
     intents: Vec<Value>,
+    /// Every event Stripe would have sent by webhook, oldest first (the tests deliver, or lose, them).
+    events: Vec<Value>,
     created: u64,
     /// Seconds the fake's clock has been moved forward.
     clock: i64,
@@ -87,6 +89,25 @@ impl FakeStripe {
     /// PaymentIntents actually created (a replayed idempotency key creates none).
     pub fn payment_intents_created(&self) -> usize {
         self.books.lock().unwrap().intents.len()
+    }
+
+    /// A charge made outside the portal (in Stripe's dashboard, say), with its event.
+    pub fn foreign_charge(&self, amount: i64, customer: &str) {
+        let mut books = self.books.lock().unwrap();
+        books.created += 1;
+        let request = Recorded {
+            method: "POST".into(),
+            path: "/v1/payment_intents".into(),
+            form: vec![
+                ("amount".into(), amount.to_string()),
+                ("currency".into(), "usd".into()),
+                ("customer".into(), customer.into()),
+            ],
+            idempotency_key: None,
+            authorization: None,
+        };
+        let intent = payment_intent(&request, books.created, "succeeded");
+        books.record_intent(intent);
     }
 
     /// Moves the fake's clock on: keys first used longer ago than a day are forgotten.
@@ -143,6 +164,12 @@ async fn answer(
                 "message": "Your card was declined.", "payment_intent": intent } }),
             )
         }
+        None if method == Method::GET && recorded.path == "/v1/events" => {
+            return reply(200, list("/v1/events", &books.events));
+        }
+        None if method == Method::GET && recorded.path == "/v1/payment_intents" => {
+            return reply(200, list("/v1/payment_intents", &books.intents));
+        }
         None if recorded.path == "/v1/payment_intents/search" => {
             return reply(200, search(&books.intents, uri.query().unwrap_or_default()));
         }
@@ -168,12 +195,33 @@ async fn answer(
     };
     let intent = if body["object"] == "payment_intent" { Some(&body) } else { body["error"].get("payment_intent") };
     if let Some(intent) = intent {
-        books.intents.push(intent.clone());
+        books.record_intent(intent.clone());
     }
     if let Some(key) = &recorded.idempotency_key {
         books.answered.insert(key.clone(), (status, body.clone(), now));
     }
     reply(status, body)
+}
+
+impl Books {
+    fn record_intent(&mut self, intent: Value) {
+        if intent["status"] == "succeeded" {
+            let n = self.events.len() + 1;
+            self.events.push(
+                json!({ "id": format!("evt_fake{n}"), "object": "event", "api_version": "2025-03-31.basil",
+                "created": CREATED + self.clock, "livemode": false, "pending_webhooks": 1,
+                "request": { "id": null, "idempotency_key": null }, "type": "payment_intent.succeeded",
+                "data": { "object": intent.clone() } }),
+            );
+        }
+        self.intents.push(intent);
+    }
+}
+
+/// A list as Stripe answers one, newest first, in one page.
+fn list(url: &str, oldest_first: &[Value]) -> Value {
+    let data: Vec<Value> = oldest_first.iter().rev().cloned().collect();
+    json!({ "object": "list", "url": url, "has_more": false, "data": data })
 }
 
 /// Stripe's search for the one query the portal makes: `metadata['payment_id']:'<id>'`.

@@ -15,6 +15,7 @@ use server::payments::channel::stripe::StripeChannel;
 use server::payments::collection::{Collector, retry_now};
 use server::payments::domain::dunning::DunningPolicy;
 use server::payments::domain::stripe_signature::sign;
+use server::payments::processor_checks::run_check_now;
 use server::shared::time::parse_rfc3339_or_date;
 
 use crate::fake_stripe::{FakeStripe, Scripted};
@@ -214,7 +215,7 @@ async fn with_a_stripe_key_the_portal_sets_up_cards_on_stripe_and_charges_invoic
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(app.count("select count(*) from invoices where status = 'paid'").await, 1);
-    let charged = fake.requests_to("/v1/payment_intents");
+    let charged: Vec<_> = fake.requests_to("/v1/payment_intents").into_iter().filter(|r| r.method == "POST").collect();
     assert_eq!(charged.len(), 1);
     assert_eq!(charged[0].idempotency_key.as_deref(), Some(format!("{invoice}:first").as_str()));
     assert_eq!(charged[0].field("customer"), Some("cus_fake1"));
@@ -319,4 +320,59 @@ async fn a_failed_lookup_of_an_old_attempt_leaves_it_pending_not_failed() {
     assert_eq!(s.invoice_status().await, "open");
     assert_eq!(s.app.count("select count(*) from notifications where kind = 'payment_failed'").await, 0);
     assert_eq!(fake.payment_intents_created(), 1, "nothing sent again");
+}
+
+/// Webhooks get lost. The processor check reads Stripe's events and charges back: the lost
+/// `payment_intent.succeeded` is applied by the webhook's own handler (the invoice is paid, once),
+/// and a charge made outside the portal is listed for staff, by the operations view and by
+/// `server reconcile --processor`, which exits non-zero.
+#[tokio::test]
+async fn the_processor_check_applies_a_lost_webhook_and_lists_a_charge_the_portal_never_made() {
+    let fake = FakeStripe::start().await;
+    let (s, collector, day0) = an_attempt_of_unknown_outcome(&fake, true).await;
+    fake.foreign_charge(1_234, "cus_stranger");
+    let now = day0 + 60_000;
+    s.app.db.clock.set(now);
+
+    let check = run_check_now(&s.app.db, &collector, now).await.unwrap();
+    assert_eq!(check.events_recovered, 2, "the lost success and the foreign charge's event");
+    assert_eq!(s.invoice_status().await, "paid");
+    assert_eq!(s.app.count("select count(*) from payments where status = 'succeeded'").await, 1);
+    assert_eq!(s.app.count("select count(*) from ledger_transactions where kind = 'payment.received'").await, 1);
+    assert_eq!(check.charges_checked, 2);
+    assert_eq!(
+        check.discrepancies,
+        vec!["charge pi_fake2 of 12.34 USD (cus_stranger) matches no payment of ours".to_owned()]
+    );
+    assert_eq!(fake.payment_intents_created(), 2, "nothing charged by the check");
+
+    // The next check starts where this one did: nothing new to apply, the stranger still listed.
+    let again = run_check_now(&s.app.db, &collector, now + 3_600_000).await.unwrap();
+    assert_eq!((again.events_recovered, again.discrepancies.len()), (0, 1));
+    assert_eq!(again.since, now - 3_600_000, "from the last check's start, with an hour's overlap");
+    s.assert_reconciled().await;
+
+    let admin = s.app.client_for(&STAFF).await;
+    let page = s.app.get_page(&admin, "/admin/operations").await.text().await.unwrap();
+    assert!(page.contains("2 charges checked, 1 discrepancies"), "{page}");
+    assert!(page.contains("charge pi_fake2 of 12.34 USD (cus_stranger) matches no payment of ours"));
+
+    // Run beside this test's runtime, which keeps serving the fake Stripe meanwhile.
+    let (database_url, stripe_url) = (s.app.database_url.clone(), fake.url.clone());
+    let command = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--database-url", &database_url, "--stripe-secret-key", "sk_test_fake"])
+            .args(["--stripe-api-base", &stripe_url, "reconcile", "--processor"])
+            .output()
+            .expect("run server reconcile --processor")
+    })
+    .await
+    .unwrap();
+    let printed = String::from_utf8_lossy(&command.stdout);
+    assert!(!command.status.success(), "{printed}{}", String::from_utf8_lossy(&command.stderr));
+    assert!(
+        printed.contains("MISMATCH processor charge pi_fake2 of 12.34 USD (cus_stranger) matches no payment of ours"),
+        "{printed}"
+    );
+    assert!(printed.contains("processor: since"), "{printed}");
 }

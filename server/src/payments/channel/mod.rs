@@ -65,6 +65,29 @@ pub enum ChannelError {
     Store(#[from] Error),
 }
 
+/// An event as the processor keeps it, for the events its webhooks may have failed to deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedEvent {
+    pub id: String,
+    pub event_type: String,
+    /// Seconds since the epoch, as Stripe dates events.
+    pub created: i64,
+    pub livemode: bool,
+    /// The event as the processor sent it, stored in the inbox like a delivered one.
+    pub payload: String,
+}
+
+/// A successful charge as the processor records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessorCharge {
+    pub processor_payment_id: String,
+    /// Our attempt, from the charge's metadata; None for a charge made outside the portal.
+    pub payment_id: Option<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub customer_id: Option<String>,
+}
+
 /// How a customer adds a card with this channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SetupStart {
@@ -96,4 +119,8 @@ pub trait PaymentChannel: Send + Sync + 'static {
     /// Starts adding a payment method; the result arrives as a setup webhook event.
     async fn start_setup(&self, customer_id: &str, return_url: &str) -> Result<SetupStart, ChannelError>;
     async fn payment_method(&self, payment_method_id: &str) -> Result<CardDetails, ChannelError>;
+    /// Every event the processor created since `since_ms`, oldest first.
+    async fn events_since(&self, since_ms: i64) -> Result<Vec<ListedEvent>, ChannelError>;
+    /// Every succeeded charge created since `since_ms`.
+    async fn charges_since(&self, since_ms: i64) -> Result<Vec<ProcessorCharge>, ChannelError>;
 }

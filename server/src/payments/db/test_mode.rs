@@ -102,6 +102,16 @@ pub async fn charge_by_intent(
         .await?)
 }
 
+pub async fn succeeded_charges_since(conn: &mut AnyConnection, since_ms: i64) -> Result<Vec<TestChargeRow>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "select {CHARGE_COLUMNS} from test_mode_charges where status = 'succeeded' and created_at >= $1
+         order by created_at"
+    ))
+    .bind(since_ms)
+    .fetch_all(conn)
+    .await?)
+}
+
 /// The charges made for one payment attempt of ours, succeeded ones first.
 pub async fn charges_of_payment(conn: &mut AnyConnection, payment_id: &str) -> Result<Vec<TestChargeRow>, Error> {
     Ok(sqlx::query_as(&format!(

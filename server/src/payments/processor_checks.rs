@@ -1,0 +1,122 @@
+//! Reconciliation with the processor: webhooks get lost, so once a day (and on `server reconcile
+//! --processor`) the processor's own records since the last check are read back. Events missing
+//! from the inbox are stored there and applied by the same handlers as delivered ones; then every
+//! charge the processor made is compared with our payments, and one we cannot account for (made
+//! outside the portal, a different amount, a second charge for one attempt, a success we record
+//! as otherwise) is a discrepancy for staff.
+use crate::billing::domain::period::instant;
+use crate::error::Error;
+use crate::payments::channel::ProcessorCharge;
+use crate::payments::collection::Collector;
+use crate::payments::db::attempts::{self, PaymentRow};
+use crate::payments::db::processor_checks::{self, FinishedCheck};
+use crate::payments::db::stripe_events::{ReceivedEvent, insert_event};
+use crate::payments::domain::status::PaymentStatus;
+use crate::payments::processor_events::process_inbox;
+use crate::shared::ids::{IdKind, new_id};
+use crate::shared::money::format_money;
+use crate::store::Db;
+
+/// Each check reads again what happened while the previous one ran, and a little before.
+const OVERLAP_MS: i64 = 3_600_000;
+/// The first check reaches back as far as Stripe keeps events.
+const FIRST_LOOKBACK_MS: i64 = 30 * 86_400_000;
+/// Discrepancy lines a check keeps in its record; the command prints them all.
+const DETAIL_LINES: usize = 20;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ProcessorCheck {
+    pub since: i64,
+    pub events_recovered: usize,
+    pub charges_checked: usize,
+    pub discrepancies: Vec<String>,
+}
+
+/// The day's check, run by the first instance that claims it; None when it already ran today.
+pub async fn run_daily_check(db: &Db, collector: &Collector, now: i64) -> Result<Option<ProcessorCheck>, Error> {
+    let id = format!("day-{}", instant(now).date());
+    check_processor(db, collector, &id, now).await
+}
+
+/// A check run by hand: always runs.
+pub async fn run_check_now(db: &Db, collector: &Collector, now: i64) -> Result<ProcessorCheck, Error> {
+    let id = new_id(IdKind::ReconcileRun, now);
+    check_processor(db, collector, &id, now).await?.ok_or_else(|| Error::Corrupt(format!("check {id} taken")))
+}
+
+#[tracing::instrument(skip_all, fields(check = id))]
+async fn check_processor(db: &Db, collector: &Collector, id: &str, now: i64) -> Result<Option<ProcessorCheck>, Error> {
+    let mut conn = db.pool.acquire().await?;
+    let since = processor_checks::last_finished_start(&mut conn)
+        .await?
+        .map_or(now - FIRST_LOOKBACK_MS, |start| start - OVERLAP_MS);
+    if !processor_checks::claim_check(&mut conn, id, now, since).await? {
+        return Ok(None);
+    }
+    drop(conn);
+    let mut check = ProcessorCheck { since, ..ProcessorCheck::default() };
+    for event in collector.channel.events_since(since).await? {
+        let received = ReceivedEvent {
+            id: &event.id,
+            event_type: &event.event_type,
+            created: event.created,
+            livemode: event.livemode,
+            payload: &event.payload,
+            received_at: now,
+        };
+        if insert_event(&mut *db.pool.acquire().await?, &received).await? {
+            tracing::warn!(event = %event.id, r#type = %event.event_type, "event never delivered; recovered from the processor");
+            check.events_recovered += 1;
+        }
+    }
+    if check.events_recovered > 0 {
+        process_inbox(db, collector, now).await?;
+    }
+    for charge in collector.channel.charges_since(since).await? {
+        check.charges_checked += 1;
+        if let Some(problem) = discrepancy(db, &charge).await? {
+            check.discrepancies.push(problem);
+        }
+    }
+    let detail = check.discrepancies.iter().take(DETAIL_LINES).cloned().collect::<Vec<_>>().join("\n");
+    let finished = FinishedCheck {
+        finished_at: db.clock.now_ms(),
+        events_recovered: check.events_recovered as i64,
+        charges_checked: check.charges_checked as i64,
+        discrepancies: check.discrepancies.len() as i64,
+        detail: &detail,
+    };
+    processor_checks::finish_check(&mut *db.pool.acquire().await?, id, &finished).await?;
+    Ok(Some(check))
+}
+
+/// What is wrong with a charge the processor made, from our payments' point of view.
+async fn discrepancy(db: &Db, charge: &ProcessorCharge) -> Result<Option<String>, Error> {
+    let mut conn = db.pool.acquire().await?;
+    let by_metadata = match &charge.payment_id {
+        Some(payment_id) => attempts::payment(&mut conn, payment_id).await?,
+        None => None,
+    };
+    let ours: Option<PaymentRow> = match by_metadata {
+        Some(payment) => Some(payment),
+        None => attempts::payment_by_processor_id(&mut conn, &charge.processor_payment_id).await?,
+    };
+    let pi = &charge.processor_payment_id;
+    let amount = format_money(charge.amount_minor, &charge.currency);
+    let Some(payment) = ours else {
+        let customer = charge.customer_id.as_deref().unwrap_or("no customer");
+        return Ok(Some(format!("charge {pi} of {amount} ({customer}) matches no payment of ours")));
+    };
+    let id = &payment.id;
+    if payment.amount_minor != charge.amount_minor || !payment.currency.eq_ignore_ascii_case(&charge.currency) {
+        let ours = format_money(payment.amount_minor, &payment.currency);
+        return Ok(Some(format!("charge {pi} of {amount}: payment {id} asked for {ours}")));
+    }
+    if let Some(recorded) = payment.processor_payment_id.as_deref().filter(|recorded| recorded != pi) {
+        return Ok(Some(format!("charge {pi} of {amount} is a second charge for payment {id} (recorded: {recorded})")));
+    }
+    if payment.status()? != PaymentStatus::Succeeded {
+        return Ok(Some(format!("charge {pi} of {amount} succeeded; payment {id} is {}", payment.status)));
+    }
+    Ok(None)
+}

@@ -193,8 +193,10 @@ async fn apply_period_end_changes(
         let cause =
             subscriptions::TransitionCause { cause: "canceled at the end of the period", actor: "system", at: now };
         let from = subscription.status()?;
-        subscriptions::change_status(conn, &subscription.id, from, SubscriptionStatus::Canceled, &cause).await?;
-        end_subscription(conn, subscription, period.1).await?;
+        // Dunning may have moved it since it was read; then it is not canceled here, nor ended.
+        if subscriptions::change_status(conn, &subscription.id, from, SubscriptionStatus::Canceled, &cause).await? {
+            end_subscription(conn, subscription, period.1).await?;
+        }
     }
     Ok(())
 }

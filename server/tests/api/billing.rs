@@ -4,7 +4,10 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::admin::reconciliation::invoices::reconcile_billing;
+use server::billing::db::subscriptions::periods_ended;
+use server::billing::invoice_run::close_periods;
 use server::billing::invoicing::{CycleReport, run_billing_cycle};
+use server::billing::period_rating::PlanCache;
 use server::shared::time::parse_rfc3339_or_date;
 
 use crate::helpers::*;
@@ -266,6 +269,30 @@ async fn a_cancellation_ends_the_subscription_with_the_period_after_its_last_inv
     app.cycle_at("2027-08-03T12:00:00Z").await;
     assert_eq!(app.invoices(&acme).await.len(), 1, "nothing after the cancellation");
     assert_eq!(app.invoices(&acme).await[0].0, "open", "its draft was finalized");
+}
+
+/// The invoice run read the subscription as active, then dunning made it past due before the run
+/// closed its period: the cancellation at the period end did not happen, so nothing may end.
+#[tokio::test]
+async fn a_period_end_cancellation_that_loses_a_race_with_dunning_ends_nothing() {
+    let app = spawn_app_at(Some(at("2027-05-03T12:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    app.db.clock.set(at("2027-05-10T00:00:00Z"));
+    let canceled = app.call_with(&owner, "cancel_subscription", &[("organization_id", &acme)]).await;
+    assert_eq!(canceled.status(), StatusCode::OK);
+    let now = at("2027-06-03T12:00:00Z");
+    app.db.clock.set(now);
+    let due = periods_ended(&mut *app.db.pool.acquire().await.unwrap(), now, 10).await.unwrap();
+    sqlx::query("update subscriptions set status = 'past_due' where organization_id = $1")
+        .bind(&acme)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    close_periods(&app.db, &mut PlanCache::default(), &app.rules, &due, now).await.unwrap();
+    assert_eq!(app.subscription_status(&acme).await, "past_due");
+    assert_eq!(app.count("select count(*) from subscriptions where ended_at is not null").await, 0);
+    assert_eq!(app.count("select count(*) from organizations where usage_ends_at is not null").await, 0);
 }
 
 #[tokio::test]

@@ -74,6 +74,7 @@ pub async fn check_batch(
         now_ms: db.clock.now_ms(),
         max_age_ms,
         ends_at: window.ends_at,
+        closed_before: window.closed_before,
     };
 
     let mut outcomes: Vec<Option<EventOutcome>> = vec![None; raw_events.len()];

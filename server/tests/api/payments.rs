@@ -362,6 +362,29 @@ async fn a_dunning_cancellation_bills_every_period_up_to_the_cancellation_instan
     assert!(usage_amount(&may_lines) > usage_amount(&april_lines), "May's usage is billed: {may_lines:?}");
     s.assert_reconciled().await;
 
+    // Once the final invoice is issued, usage dated before the end has no invoice to go on.
+    let after_final = json(s.app.send_events(&key, &event("too-late", "2027-05-02T11:00:00Z", 7)).await).await;
+    assert_eq!(after_final["results"][0]["field"], "timestamp", "{after_final}");
+    assert!(after_final["results"][0]["reason"].as_str().unwrap().contains("final invoice"), "{after_final}");
+    // An event checked just before the final invoice closed the period and stored just after:
+    // nothing would bill it, and reconcile says so.
+    let closed_before: i64 = sqlx::query_scalar("select usage_closed_before from organizations where id = $1")
+        .bind(&s.acme)
+        .fetch_one(&s.app.db.pool)
+        .await
+        .unwrap();
+    let set_closed_before = |at: i64| {
+        sqlx::query("update organizations set usage_closed_before = $1 where id = $2").bind(at).bind(&s.acme)
+    };
+    set_closed_before(0).execute(&s.app.db.pool).await.unwrap();
+    let raced = json(s.app.send_events(&key, &event("raced", "2027-05-02T11:00:00Z", 7)).await).await;
+    assert_eq!(raced["results"][0]["status"], "accepted", "{raced}");
+    set_closed_before(closed_before).execute(&s.app.db.pool).await.unwrap();
+    s.app.wait_for_rollups().await;
+    let now = s.app.db.clock.now_ms();
+    let report = reconcile_billing(&s.app.db, &s.app.rules, (0, now), now).await.expect("reconcile");
+    assert!(report.mismatches.iter().any(|m| m.contains("rollups differ from what was billed")), "{report:?}");
+
     // Reconcile finds an hour no period bills: here the final invoice made to start after it.
     sqlx::query("update invoices set period_start = $1 where organization_id = $2 and period_start = $3")
         .bind(at("2027-05-03T00:00:00Z"))

@@ -86,7 +86,10 @@ async fn check_usage(
     if differences.is_empty() {
         return Ok(());
     }
-    let will_be_adjusted = !invoices::has_fresh_draft(conn, &invoice.subscription_id).await?
+    // An ended subscription has no later invoice to carry an adjustment.
+    let has_later_invoice = subscription.ended_at.is_none_or(|ended_at| ended_at > period.1);
+    let will_be_adjusted = has_later_invoice
+        && !invoices::has_fresh_draft(conn, &invoice.subscription_id).await?
         && period.1 > now - rules.late_usage_window_ms;
     if will_be_adjusted {
         result.pending_adjustments += 1;

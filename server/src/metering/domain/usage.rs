@@ -27,6 +27,9 @@ pub struct EventRules<'a> {
     pub max_age_ms: i64,
     /// The organization's subscription ended here: later usage has no period to be billed in.
     pub ends_at: Option<i64>,
+    /// Hours before this belong to finalized periods; once it reaches `ends_at` the final invoice
+    /// is issued and no invoice would ever bill more usage.
+    pub closed_before: i64,
 }
 
 /// An event that passed every check, in stored form.
@@ -107,9 +110,14 @@ pub fn check_event(raw: &Value, rules: &EventRules<'_>) -> Result<ValidEvent, Re
     if occurred_at < rules.now_ms - rules.max_age_ms {
         return reject("timestamp", "timestamp out of range: older than the accepted maximum age");
     }
-    if let Some(ends_at) = rules.ends_at.filter(|&ends_at| occurred_at >= ends_at) {
+    if let Some(ends_at) = rules.ends_at {
         let when = crate::shared::time::display_rfc3339(ends_at);
-        return reject("timestamp", format!("the subscription ended at {when}; later usage is not accepted"));
+        if rules.closed_before >= ends_at {
+            return reject("timestamp", format!("the subscription ended at {when} and its final invoice is issued"));
+        }
+        if occurred_at >= ends_at {
+            return reject("timestamp", format!("the subscription ended at {when}; later usage is not accepted"));
+        }
     }
     let properties = match event.get("properties") {
         None | Some(Value::Null) => None,
@@ -162,7 +170,7 @@ mod tests {
     const NOW: i64 = 1_795_253_400_000; // 2026-11-21T09:30:00Z
 
     fn rules_with<'a>(namespaces: &'a HashMap<String, String>, metrics: &'a [String]) -> EventRules<'a> {
-        EventRules { namespaces, metrics, now_ms: NOW, max_age_ms: 35 * 24 * HOUR_MS, ends_at: None }
+        EventRules { namespaces, metrics, now_ms: NOW, max_age_ms: 35 * 24 * HOUR_MS, ends_at: None, closed_before: 0 }
     }
 
     fn fixtures() -> (HashMap<String, String>, Vec<String>) {
@@ -199,7 +207,7 @@ mod tests {
     }
 
     #[test]
-    fn usage_from_the_end_of_the_subscription_on_is_refused() {
+    fn usage_from_the_end_of_the_subscription_on_and_after_its_final_invoice_is_refused() {
         let (ns, metrics) = fixtures();
         let occurred_at = check_event(&event(), &rules_with(&ns, &metrics)).unwrap().occurred_at;
         let ended = |ends_at| EventRules { ends_at: Some(ends_at), ..rules_with(&ns, &metrics) };
@@ -207,6 +215,10 @@ mod tests {
         let refused = check_event(&event(), &ended(occurred_at)).unwrap_err();
         assert_eq!(refused.field, "timestamp");
         assert!(refused.reason.contains("2026-11-21T09:10:00Z"), "{}", refused.reason);
+        let invoiced = EventRules { closed_before: occurred_at + 1, ..ended(occurred_at + 1) };
+        let refused = check_event(&event(), &invoiced).unwrap_err();
+        assert_eq!(refused.field, "timestamp");
+        assert!(refused.reason.contains("final invoice"), "{}", refused.reason);
     }
 
     #[test]

@@ -553,11 +553,11 @@ async fn cancel(db: &Db, row: &CollectionRow, invoice: &InvoiceRow, now: i64) ->
         invoices::settle_status(&mut tx, &invoice.id, InvoiceStatus::Open, InvoiceStatus::Uncollectible, now).await?;
     }
     let cause = "unpaid at the end of dunning";
-    move_subscription(&mut tx, &invoice.subscription_id, SubscriptionStatus::Canceled, cause, now).await?;
-    let canceled = subscriptions::subscription_of(&mut tx, org)
-        .await?
-        .filter(|s| s.id == invoice.subscription_id && s.status == SubscriptionStatus::Canceled.as_str());
-    if let Some(subscription) = canceled {
+    let moved = move_subscription(&mut tx, &invoice.subscription_id, SubscriptionStatus::Canceled, cause, now).await?;
+    // A subscription canceled earlier ended then; this cancellation ends nothing more.
+    let canceled_here =
+        subscriptions::subscription_of(&mut tx, org).await?.filter(|s| moved && s.id == invoice.subscription_id);
+    if let Some(subscription) = canceled_here {
         // The period in progress is billed to this instant by the next invoice run.
         end_subscription(&mut tx, &subscription, now).await?;
     }
@@ -619,13 +619,13 @@ async fn move_subscription(
     to: SubscriptionStatus,
     cause: &str,
     now: i64,
-) -> Result<(), Error> {
-    let Some(from) = subscriptions::status_of(conn, subscription_id).await? else { return Ok(()) };
-    if from != to && transition(from, to).is_ok() {
-        let cause = subscriptions::TransitionCause { cause, actor: "dunning", at: now };
-        subscriptions::change_status(conn, subscription_id, from, to, &cause).await?;
+) -> Result<bool, Error> {
+    let Some(from) = subscriptions::status_of(conn, subscription_id).await? else { return Ok(false) };
+    if from == to || transition(from, to).is_err() {
+        return Ok(false);
     }
-    Ok(())
+    let cause = subscriptions::TransitionCause { cause, actor: "dunning", at: now };
+    subscriptions::change_status(conn, subscription_id, from, to, &cause).await
 }
 
 #[cfg(test)]

@@ -399,6 +399,28 @@ async fn a_dunning_cancellation_bills_every_period_up_to_the_cancellation_instan
     assert!(report.mismatches.contains(&unbilled), "{:?}", report.mismatches);
 }
 
+/// A subscription canceled before its end was recorded (a row from before that column): dunning's
+/// last step on an older invoice must not end it now and bill a period the customer had left.
+#[tokio::test]
+async fn dunning_ends_nothing_when_the_subscription_was_already_canceled() {
+    let s = Scenario::new(&[]).await;
+    s.save_card("4000 0000 0000 9995").await;
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    sqlx::query("update subscriptions set status = 'canceled' where organization_id = $1")
+        .bind(&s.acme)
+        .execute(&s.app.db.pool)
+        .await
+        .unwrap();
+    for day in [3, 7, 10, 30] {
+        s.pass_at(day0 + day * DAY_MS).await;
+    }
+    let collection: String = sqlx::query_scalar("select status from collections").fetch_one(&s.app.db.pool).await.unwrap();
+    assert_eq!(collection, "canceled", "dunning reached its last step");
+    assert_eq!(s.app.count("select count(*) from subscriptions where ended_at is not null").await, 0);
+    assert_eq!(s.app.count("select count(*) from organizations where usage_ends_at is not null").await, 0);
+}
+
 #[tokio::test]
 async fn a_failed_retry_after_a_card_update_keeps_the_dunning_step_and_says_why() {
     let s = Scenario::new(&[]).await;

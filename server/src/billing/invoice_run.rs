@@ -192,8 +192,8 @@ async fn apply_period_end_changes(
     if subscription.cancel_requested_at.is_some_and(|at| at < period.1) {
         let cause =
             subscriptions::TransitionCause { cause: "canceled at the end of the period", actor: "system", at: now };
-        let from = subscription.status()?;
-        // Dunning may have moved it since it was read; then it is not canceled here, nor ended.
+        // Read again: dunning may have moved it since. Whatever it is now, the owner's request holds.
+        let from = subscriptions::status_of(conn, &subscription.id).await?.unwrap_or(subscription.status()?);
         if subscriptions::change_status(conn, &subscription.id, from, SubscriptionStatus::Canceled, &cause).await? {
             end_subscription(conn, subscription, period.1).await?;
         }

@@ -15,7 +15,7 @@ use crate::billing::domain::subscription::DowngradeTiming;
 use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::period_rating::{BillingRules, PlanCache, rate_period};
 use crate::error::Error;
-use crate::metering::db::usage::{MetricRow, metric_catalog};
+use crate::metering::db::usage::{MetricRow, end_usage_at, metric_catalog};
 use crate::metering::domain::usage::{format_quantity, hour_of};
 use crate::shared::money::{checked_sum, format_money};
 use crate::shared::time::display_ms;
@@ -104,6 +104,8 @@ pub async fn cancel_at_period_end(db: &Db, actor: &str, organization_id: &str) -
     if !subscriptions::request_cancellation(&mut tx, &subscription.id, now).await? {
         return Err(AppError::conflict("status", "a cancellation is already scheduled").into());
     }
+    // From the period end on, usage has no period to be billed in, even before the run closes it.
+    end_usage_at(&mut tx, organization_id, subscription.current_period_end).await?;
     let audit = AuditEntry {
         organization_id: Some(organization_id),
         actor,

@@ -256,6 +256,14 @@ async fn a_cancellation_ends_the_subscription_with_the_period_after_its_last_inv
     let member =
         app.call_with(&app.client_for(&ACME_MEMBER).await, "cancel_subscription", &[("organization_id", &acme)]).await;
     assert_eq!(member.status(), StatusCode::FORBIDDEN);
+    // Between the period end and the invoice run that closes it, usage has no period to go on.
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    app.db.clock.set(at("2027-06-03T12:30:00Z"));
+    let event = |id: &str, at: &str| json!([{ "id": id, "namespace": "payments-prod", "metric": "actions", "quantity": 1, "timestamp": at }]);
+    let before_end = json(app.send_events(&key, &event("before-end", "2027-06-03T11:59:59Z")).await).await;
+    assert_eq!(before_end["results"][0]["status"], "accepted", "{before_end}");
+    let after_end = json(app.send_events(&key, &event("after-end", "2027-06-03T12:10:00Z")).await).await;
+    assert_eq!(after_end["results"][0]["field"], "timestamp", "{after_end}");
 
     app.cycle_at("2027-06-03T12:00:00Z").await;
     assert_eq!(app.subscription_status(&acme).await, "canceled");
@@ -272,9 +280,9 @@ async fn a_cancellation_ends_the_subscription_with_the_period_after_its_last_inv
 }
 
 /// The invoice run read the subscription as active, then dunning made it past due before the run
-/// closed its period: the cancellation at the period end did not happen, so nothing may end.
+/// closed its period: the owner's cancellation still ends it at the period end.
 #[tokio::test]
-async fn a_period_end_cancellation_that_loses_a_race_with_dunning_ends_nothing() {
+async fn a_period_end_cancellation_that_races_dunning_still_ends_at_the_period_end() {
     let app = spawn_app_at(Some(at("2027-05-03T12:00:00Z")), &[]).await;
     let acme = app.organization_id("Acme Corp").await;
     let owner = app.client_for(&ACME_OWNER).await;
@@ -290,9 +298,10 @@ async fn a_period_end_cancellation_that_loses_a_race_with_dunning_ends_nothing()
         .await
         .unwrap();
     close_periods(&app.db, &mut PlanCache::default(), &app.rules, &due, now).await.unwrap();
-    assert_eq!(app.subscription_status(&acme).await, "past_due");
-    assert_eq!(app.count("select count(*) from subscriptions where ended_at is not null").await, 0);
-    assert_eq!(app.count("select count(*) from organizations where usage_ends_at is not null").await, 0);
+    assert_eq!(app.subscription_status(&acme).await, "canceled");
+    let end = at("2027-06-03T12:00:00Z");
+    assert_eq!(app.count(&format!("select count(*) from subscriptions where ended_at = {end}")).await, 1);
+    assert_eq!(app.count(&format!("select count(*) from organizations where usage_ends_at = {end}")).await, 1);
 }
 
 #[tokio::test]

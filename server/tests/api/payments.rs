@@ -373,9 +373,8 @@ async fn a_dunning_cancellation_bills_every_period_up_to_the_cancellation_instan
         .fetch_one(&s.app.db.pool)
         .await
         .unwrap();
-    let set_closed_before = |at: i64| {
-        sqlx::query("update organizations set usage_closed_before = $1 where id = $2").bind(at).bind(&s.acme)
-    };
+    let set_closed_before =
+        |at: i64| sqlx::query("update organizations set usage_closed_before = $1 where id = $2").bind(at).bind(&s.acme);
     set_closed_before(0).execute(&s.app.db.pool).await.unwrap();
     let raced = json(s.app.send_events(&key, &event("raced", "2027-05-02T11:00:00Z", 7)).await).await;
     assert_eq!(raced["results"][0]["status"], "accepted", "{raced}");
@@ -415,7 +414,8 @@ async fn dunning_ends_nothing_when_the_subscription_was_already_canceled() {
     for day in [3, 7, 10, 30] {
         s.pass_at(day0 + day * DAY_MS).await;
     }
-    let collection: String = sqlx::query_scalar("select status from collections").fetch_one(&s.app.db.pool).await.unwrap();
+    let collection: String =
+        sqlx::query_scalar("select status from collections").fetch_one(&s.app.db.pool).await.unwrap();
     assert_eq!(collection, "canceled", "dunning reached its last step");
     assert_eq!(s.app.count("select count(*) from subscriptions where ended_at is not null").await, 0);
     assert_eq!(s.app.count("select count(*) from organizations where usage_ends_at is not null").await, 0);

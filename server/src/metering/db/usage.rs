@@ -59,13 +59,17 @@ pub async fn usage_window(conn: &mut AnyConnection, organization_id: &str) -> Re
     .unwrap_or_default())
 }
 
-/// No usage of the organization is accepted from `at` on: its subscription ended there.
+/// No usage of the organization is accepted from `at` on: its subscription ends there. An earlier
+/// end already set (dunning's cancellation before a requested one) stays.
 pub async fn end_usage_at(conn: &mut AnyConnection, organization_id: &str, at: i64) -> Result<(), Error> {
-    sqlx::query("update organizations set usage_ends_at = $1 where id = $2 and usage_ends_at is null")
-        .bind(at)
-        .bind(organization_id)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "update organizations set usage_ends_at = $1 where id = $2 and (usage_ends_at is null or usage_ends_at > $3)",
+    )
+    .bind(at)
+    .bind(organization_id)
+    .bind(at)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -36,7 +36,7 @@ use crate::shared::time::display_ms;
 use crate::store::Db;
 
 /// How long a worker owns a timer it claimed; after a crash another picks it up when it lapses.
-const LEASE_MS: i64 = 5 * 60_000;
+pub const COLLECTION_LEASE_MS: i64 = 5 * 60_000;
 /// When the processor is unreachable the step is tried again this much later, with the same key.
 const UNAVAILABLE_RETRY_MS: i64 = 10 * 60_000;
 const CLAIM_BATCH: i64 = 100;
@@ -102,7 +102,7 @@ pub async fn run_collections(db: &Db, collector: &Collector, now: i64) -> Result
         // A write transaction, so that on SQLite the claim takes its turn at the write lock: left to
         // SQLite's busy handler it waited seconds behind a heavy ingestion load.
         let mut tx = db.begin().await?;
-        let due = collections::claim_due(&mut tx, now, now + LEASE_MS, CLAIM_BATCH).await?;
+        let due = collections::claim_due(&mut tx, now, now + COLLECTION_LEASE_MS, CLAIM_BATCH).await?;
         tx.commit().await?;
         if due.is_empty() {
             return Ok(report);
@@ -594,7 +594,8 @@ pub async fn retry_now(
     let mut results = Vec::new();
     for row in open {
         let claimed =
-            collections::claim_now(&mut *db.pool.acquire().await?, &row.invoice_id, now, now + LEASE_MS).await?;
+            collections::claim_now(&mut *db.pool.acquire().await?, &row.invoice_id, now, now + COLLECTION_LEASE_MS)
+                .await?;
         // Another worker holds this one and is charging it right now.
         let Some(row) = claimed else { continue };
         let Some(invoice) = still_due(db, &row, now).await? else { continue };

@@ -7,12 +7,12 @@
 use crate::billing::domain::period::instant;
 use crate::error::Error;
 use crate::payments::channel::ProcessorCharge;
-use crate::payments::collection::Collector;
+use crate::payments::collection::{COLLECTION_LEASE_MS, Collector};
 use crate::payments::db::attempts::{self, PaymentRow};
 use crate::payments::db::processor_checks::{self, FinishedCheck};
 use crate::payments::db::stripe_events::{ReceivedEvent, insert_event};
 use crate::payments::domain::status::PaymentStatus;
-use crate::payments::processor_events::process_inbox;
+use crate::payments::processor_events::{handles, process_inbox};
 use crate::shared::ids::{IdKind, new_id};
 use crate::shared::money::format_money;
 use crate::store::Db;
@@ -21,6 +21,8 @@ use crate::store::Db;
 const OVERLAP_MS: i64 = 3_600_000;
 /// The first check reaches back as far as Stripe keeps events.
 const FIRST_LOOKBACK_MS: i64 = 30 * 86_400_000;
+/// A pending attempt younger than this may still be in a collection pass's hands (its lease).
+const IN_FLIGHT_MS: i64 = COLLECTION_LEASE_MS;
 /// Discrepancy lines a check keeps in its record; the command prints them all.
 const DETAIL_LINES: usize = 20;
 
@@ -55,28 +57,41 @@ async fn check_processor(db: &Db, collector: &Collector, id: &str, now: i64) -> 
     }
     drop(conn);
     let mut check = ProcessorCheck { since, ..ProcessorCheck::default() };
-    for event in collector.channel.events_since(since).await? {
-        let received = ReceivedEvent {
-            id: &event.id,
-            event_type: &event.event_type,
-            created: event.created,
-            livemode: event.livemode,
-            payload: &event.payload,
-            received_at: now,
-        };
-        if insert_event(&mut *db.pool.acquire().await?, &received).await? {
-            tracing::warn!(event = %event.id, r#type = %event.event_type, "event never delivered; recovered from the processor");
-            check.events_recovered += 1;
+    // Page by page, however many there are: nothing older is left out, and memory stays one page.
+    let mut after: Option<String> = None;
+    loop {
+        let page = collector.channel.events_page(since, after.as_deref()).await?;
+        for event in page.items.iter().filter(|event| handles(&event.event_type)) {
+            let received = ReceivedEvent {
+                id: &event.id,
+                event_type: &event.event_type,
+                created: event.created,
+                livemode: event.livemode,
+                payload: &event.payload,
+                received_at: now,
+            };
+            if insert_event(&mut *db.pool.acquire().await?, &received).await? {
+                tracing::warn!(event = %event.id, r#type = %event.event_type, "event never delivered; recovered from the processor");
+                check.events_recovered += 1;
+            }
         }
+        let Some(next) = page.next else { break };
+        after = Some(next);
     }
     if check.events_recovered > 0 {
         process_inbox(db, collector, now).await?;
     }
-    for charge in collector.channel.charges_since(since).await? {
-        check.charges_checked += 1;
-        if let Some(problem) = discrepancy(db, &charge).await? {
-            check.discrepancies.push(problem);
+    let mut after: Option<String> = None;
+    loop {
+        let page = collector.channel.charges_page(since, after.as_deref()).await?;
+        for charge in &page.items {
+            check.charges_checked += 1;
+            if let Some(problem) = discrepancy(db, charge, now).await? {
+                check.discrepancies.push(problem);
+            }
         }
+        let Some(next) = page.next else { break };
+        after = Some(next);
     }
     let detail = check.discrepancies.iter().take(DETAIL_LINES).cloned().collect::<Vec<_>>().join("\n");
     let finished = FinishedCheck {
@@ -91,7 +106,7 @@ async fn check_processor(db: &Db, collector: &Collector, id: &str, now: i64) -> 
 }
 
 /// What is wrong with a charge the processor made, from our payments' point of view.
-async fn discrepancy(db: &Db, charge: &ProcessorCharge) -> Result<Option<String>, Error> {
+async fn discrepancy(db: &Db, charge: &ProcessorCharge, now: i64) -> Result<Option<String>, Error> {
     let mut conn = db.pool.acquire().await?;
     let by_metadata = match &charge.payment_id {
         Some(payment_id) => attempts::payment(&mut conn, payment_id).await?,
@@ -115,7 +130,12 @@ async fn discrepancy(db: &Db, charge: &ProcessorCharge) -> Result<Option<String>
     if let Some(recorded) = payment.processor_payment_id.as_deref().filter(|recorded| recorded != pi) {
         return Ok(Some(format!("charge {pi} of {amount} is a second charge for payment {id} (recorded: {recorded})")));
     }
-    if payment.status()? != PaymentStatus::Succeeded {
+    let status = payment.status()?;
+    // An attempt a collection pass is still making: its answer is recorded when the call returns.
+    if status == PaymentStatus::Pending && payment.updated_at > now - IN_FLIGHT_MS {
+        return Ok(None);
+    }
+    if status != PaymentStatus::Succeeded {
         return Ok(Some(format!("charge {pi} of {amount} succeeded; payment {id} is {}", payment.status)));
     }
     Ok(None)

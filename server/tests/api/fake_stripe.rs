@@ -110,6 +110,20 @@ impl FakeStripe {
         books.record_intent(intent);
     }
 
+    /// An event of a kind the portal does not act on, created in the account.
+    pub fn account_event(&self, event_type: &str) {
+        let mut books = self.books.lock().unwrap();
+        let n = books.events.len() + 1;
+        let created = CREATED + books.clock;
+        books.events.push(json!({ "id": format!("evt_fake{n}"), "object": "event", "created": created,
+            "livemode": false, "type": event_type, "data": { "object": { "object": "balance" } } }));
+    }
+
+    /// Every event the fake holds, oldest first.
+    pub fn events(&self) -> Vec<Value> {
+        self.books.lock().unwrap().events.clone()
+    }
+
     /// Moves the fake's clock on: keys first used longer ago than a day are forgotten.
     pub fn advance(&self, by: std::time::Duration) {
         self.books.lock().unwrap().clock += by.as_secs() as i64;
@@ -165,10 +179,10 @@ async fn answer(
             )
         }
         None if method == Method::GET && recorded.path == "/v1/events" => {
-            return reply(200, list("/v1/events", &books.events));
+            return reply(200, list("/v1/events", &books.events, uri.query().unwrap_or_default()));
         }
         None if method == Method::GET && recorded.path == "/v1/payment_intents" => {
-            return reply(200, list("/v1/payment_intents", &books.intents));
+            return reply(200, list("/v1/payment_intents", &books.intents, uri.query().unwrap_or_default()));
         }
         None if recorded.path == "/v1/payment_intents/search" => {
             return reply(200, search(&books.intents, uri.query().unwrap_or_default()));
@@ -218,10 +232,20 @@ impl Books {
     }
 }
 
-/// A list as Stripe answers one, newest first, in one page.
-fn list(url: &str, oldest_first: &[Value]) -> Value {
-    let data: Vec<Value> = oldest_first.iter().rev().cloned().collect();
-    json!({ "object": "list", "url": url, "has_more": false, "data": data })
+/// Objects per page of the fake's lists: small, so every list is read across pages.
+const LIST_PAGE: usize = 2;
+
+/// A list as Stripe answers one: newest first, a page at a time after `starting_after`.
+fn list(url: &str, oldest_first: &[Value], query: &str) -> Value {
+    let query = reqwest::Url::parse(&format!("http://fake/?{query}")).expect("a query string");
+    let after = query.query_pairs().find(|(k, _)| k == "starting_after").map(|(_, v)| v.into_owned());
+    let newest_first = oldest_first.iter().rev();
+    let rest: Vec<&Value> = match after {
+        Some(after) => newest_first.skip_while(|o| o["id"] != after.as_str()).skip(1).collect(),
+        None => newest_first.collect(),
+    };
+    let data: Vec<Value> = rest.iter().take(LIST_PAGE).map(|o| (*o).clone()).collect();
+    json!({ "object": "list", "url": url, "has_more": rest.len() > LIST_PAGE, "data": data })
 }
 
 /// Stripe's search for the one query the portal makes: `metadata['payment_id']:'<id>'`.

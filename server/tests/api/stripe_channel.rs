@@ -13,6 +13,7 @@ use server::payments::channel::PaymentChannel;
 use server::payments::channel::SetupStart;
 use server::payments::channel::stripe::StripeChannel;
 use server::payments::collection::{Collector, retry_now};
+use server::payments::db::stripe_events::{ReceivedEvent, insert_event};
 use server::payments::domain::dunning::DunningPolicy;
 use server::payments::domain::stripe_signature::sign;
 use server::payments::processor_checks::run_check_now;
@@ -326,6 +327,44 @@ async fn a_failed_lookup_of_an_old_attempt_leaves_it_pending_not_failed() {
 /// `payment_intent.succeeded` is applied by the webhook's own handler (the invoice is paid, once),
 /// and a charge made outside the portal is listed for staff, by the operations view and by
 /// `server reconcile --processor`, which exits non-zero.
+/// The check reads every page to the oldest; it recovers only events the portal acts on; a charge
+/// whose success is delivered but not yet applied is not a discrepancy while it is that fresh.
+#[tokio::test]
+async fn the_processor_check_reads_every_page_and_counts_only_what_it_acts_on() {
+    let fake = FakeStripe::start().await;
+    let (s, collector, day0) = an_attempt_of_unknown_outcome(&fake, true).await;
+    let success = fake.events()[0].clone();
+    let delivered = ReceivedEvent {
+        id: success["id"].as_str().unwrap(),
+        event_type: success["type"].as_str().unwrap(),
+        created: success["created"].as_i64().unwrap(),
+        livemode: false,
+        payload: &success.to_string(),
+        received_at: day0,
+    };
+    assert!(insert_event(&mut *s.app.db.pool.acquire().await.unwrap(), &delivered).await.unwrap());
+    for _ in 0..3 {
+        fake.account_event("balance.available");
+    }
+    let now = day0 + 60_000;
+    s.app.db.clock.set(now);
+
+    let check = run_check_now(&s.app.db, &collector, now).await.unwrap();
+    assert_eq!(check.events_recovered, 0, "balance events are not ours to apply");
+    assert_eq!(check.charges_checked, 1);
+    assert_eq!(check.discrepancies, Vec::<String>::new(), "the success waits in the inbox");
+
+    for amount in [101, 102, 103] {
+        fake.foreign_charge(amount, "cus_stranger");
+    }
+    let check = run_check_now(&s.app.db, &collector, now + 60_000).await.unwrap();
+    assert_eq!(check.events_recovered, 3, "each foreign charge's success, across pages");
+    assert_eq!(check.charges_checked, 4);
+    assert_eq!(check.discrepancies.len(), 3, "{:?}", check.discrepancies);
+    assert!(check.discrepancies[2].contains("of 1.01 USD"), "the oldest, on the last page: {:?}", check.discrepancies);
+    assert_eq!(s.invoice_status().await, "paid", "the waiting success was applied with them");
+}
+
 #[tokio::test]
 async fn the_processor_check_applies_a_lost_webhook_and_lists_a_charge_the_portal_never_made() {
     let fake = FakeStripe::start().await;

@@ -77,6 +77,14 @@ pub struct ListedEvent {
     pub payload: String,
 }
 
+/// One page of a list the processor keeps, newest first; `next` is where the following page
+/// starts, None after the last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPage<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
 /// A successful charge as the processor records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessorCharge {
@@ -119,8 +127,10 @@ pub trait PaymentChannel: Send + Sync + 'static {
     /// Starts adding a payment method; the result arrives as a setup webhook event.
     async fn start_setup(&self, customer_id: &str, return_url: &str) -> Result<SetupStart, ChannelError>;
     async fn payment_method(&self, payment_method_id: &str) -> Result<CardDetails, ChannelError>;
-    /// Every event the processor created since `since_ms`, oldest first.
-    async fn events_since(&self, since_ms: i64) -> Result<Vec<ListedEvent>, ChannelError>;
-    /// Every succeeded charge created since `since_ms`.
-    async fn charges_since(&self, since_ms: i64) -> Result<Vec<ProcessorCharge>, ChannelError>;
+    /// A page of the events the processor created since `since_ms`, starting after `after`.
+    async fn events_page(&self, since_ms: i64, after: Option<&str>) -> Result<ListPage<ListedEvent>, ChannelError>;
+    /// A page of the charges created since `since_ms`, starting after `after`: the succeeded
+    /// ones among them.
+    async fn charges_page(&self, since_ms: i64, after: Option<&str>)
+    -> Result<ListPage<ProcessorCharge>, ChannelError>;
 }

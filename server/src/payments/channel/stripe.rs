@@ -20,16 +20,13 @@ use stripe_payment::payment_method::RetrievePaymentMethod;
 use stripe_shared::CheckoutSessionMode;
 
 use super::{
-    ChannelError, ChargeOutcome, ChargeRequest, ListedEvent, PaymentChannel, PaymentFailure, ProcessorCharge,
+    ChannelError, ChargeOutcome, ChargeRequest, ListPage, ListedEvent, PaymentChannel, PaymentFailure, ProcessorCharge,
     SetupStart,
 };
 use crate::payments::domain::card::CardDetails;
 
 /// Objects per page of a list, Stripe's maximum.
 const PAGE: i64 = 100;
-/// A reconciliation reads at most this many of each kind: Stripe keeps events for 30 days, and a
-/// month of a busy account beyond this is a case for Stripe's own reports, not one run.
-const MOST_LISTED: usize = 100_000;
 
 /// The query of one page of `GET /v1/events`: `created[gte]`, `limit`, `starting_after`.
 #[derive(serde::Serialize)]
@@ -237,64 +234,57 @@ impl PaymentChannel for StripeChannel {
         })
     }
 
-    async fn events_since(&self, since_ms: i64) -> Result<Vec<ListedEvent>, ChannelError> {
-        let mut events = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page =
-                EventPage { created: Since { gte: since_ms / 1000 }, limit: PAGE, starting_after: after.as_deref() };
-            // Read untyped: each event is stored as Stripe wrote it, as a delivered one is.
-            let raw: miniserde::json::Value = RequestBuilder::new(StripeMethod::Get, "/events")
-                .query(&page)
-                .customize()
-                .send(&self.client)
-                .await
-                .map_err(channel_error)?;
-            let list: serde_json::Value = serde_json::from_str(&miniserde::json::to_string(&raw))
-                .map_err(|e| ChannelError::Refused(format!("an event list that is not JSON: {e}")))?;
-            let data = list["data"].as_array().cloned().unwrap_or_default();
-            for event in &data {
-                let text = |field: &str| event[field].as_str().map(str::to_owned);
-                let (Some(id), Some(event_type)) = (text("id"), text("type")) else {
-                    return Err(ChannelError::Refused("an event without an id or a type".into()));
-                };
-                let created = event["created"].as_i64().unwrap_or_default();
-                let livemode = event["livemode"].as_bool().unwrap_or_default();
-                events.push(ListedEvent { id, event_type, created, livemode, payload: event.to_string() });
-            }
-            after = data.last().and_then(|event| event["id"].as_str()).map(str::to_owned);
-            if !list["has_more"].as_bool().unwrap_or_default() || after.is_none() || events.len() >= MOST_LISTED {
-                break;
-            }
+    async fn events_page(&self, since_ms: i64, after: Option<&str>) -> Result<ListPage<ListedEvent>, ChannelError> {
+        let page = EventPage { created: Since { gte: since_ms / 1000 }, limit: PAGE, starting_after: after };
+        // Read untyped: each event is stored as Stripe wrote it, as a delivered one is.
+        let raw: miniserde::json::Value = RequestBuilder::new(StripeMethod::Get, "/events")
+            .query(&page)
+            .customize()
+            .send(&self.client)
+            .await
+            .map_err(channel_error)?;
+        let list: serde_json::Value = serde_json::from_str(&miniserde::json::to_string(&raw))
+            .map_err(|e| ChannelError::Refused(format!("an event list that is not JSON: {e}")))?;
+        let data = list["data"].as_array().cloned().unwrap_or_default();
+        let mut events = Vec::with_capacity(data.len());
+        for event in &data {
+            let text = |field: &str| event[field].as_str().map(str::to_owned);
+            let (Some(id), Some(event_type)) = (text("id"), text("type")) else {
+                return Err(ChannelError::Refused("an event without an id or a type".into()));
+            };
+            let created = event["created"].as_i64().unwrap_or_default();
+            let livemode = event["livemode"].as_bool().unwrap_or_default();
+            events.push(ListedEvent { id, event_type, created, livemode, payload: event.to_string() });
         }
-        // Stripe lists the newest first; they are applied in the order they happened.
-        events.reverse();
-        Ok(events)
+        let has_more = list["has_more"].as_bool().unwrap_or_default();
+        let next = events.last().filter(|_| has_more).map(|event| event.id.clone());
+        Ok(ListPage { items: events, next })
     }
 
-    async fn charges_since(&self, since_ms: i64) -> Result<Vec<ProcessorCharge>, ChannelError> {
-        let mut charges = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let mut request =
-                ListPaymentIntent::new().created(stripe_types::RangeQueryTs::gte(since_ms / 1000)).limit(PAGE);
-            if let Some(id) = &after {
-                request = request.starting_after(id.as_str());
-            }
-            let page = request.send(&self.client).await.map_err(channel_error)?;
-            for intent in page.data.iter().filter(|i| i.status == PaymentIntentStatus::Succeeded) {
-                charges.push(ProcessorCharge {
-                    processor_payment_id: intent.id.to_string(),
-                    payment_id: intent.metadata.get("payment_id").cloned(),
-                    amount_minor: intent.amount,
-                    currency: intent.currency.to_string().to_uppercase(),
-                    customer_id: intent.customer.as_ref().map(|c| c.id().to_string()),
-                });
-            }
-            after = page.data.last().map(|intent| intent.id.to_string());
-            if !page.has_more || after.is_none() || charges.len() >= MOST_LISTED {
-                return Ok(charges);
-            }
+    async fn charges_page(
+        &self,
+        since_ms: i64,
+        after: Option<&str>,
+    ) -> Result<ListPage<ProcessorCharge>, ChannelError> {
+        let mut request =
+            ListPaymentIntent::new().created(stripe_types::RangeQueryTs::gte(since_ms / 1000)).limit(PAGE);
+        if let Some(id) = after {
+            request = request.starting_after(id);
         }
+        let page = request.send(&self.client).await.map_err(channel_error)?;
+        let next = page.data.last().filter(|_| page.has_more).map(|intent| intent.id.to_string());
+        let items = page
+            .data
+            .into_iter()
+            .filter(|intent| intent.status == PaymentIntentStatus::Succeeded)
+            .map(|intent| ProcessorCharge {
+                processor_payment_id: intent.id.to_string(),
+                payment_id: intent.metadata.get("payment_id").cloned(),
+                amount_minor: intent.amount,
+                currency: intent.currency.to_string().to_uppercase(),
+                customer_id: intent.customer.as_ref().map(|c| c.id().to_string()),
+            })
+            .collect();
+        Ok(ListPage { items, next })
     }
 }

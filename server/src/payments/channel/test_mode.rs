@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    ChannelError, ChargeOutcome, ChargeRequest, ListedEvent, PaymentChannel, PaymentFailure, ProcessorCharge,
+    ChannelError, ChargeOutcome, ChargeRequest, ListPage, ListedEvent, PaymentChannel, PaymentFailure, ProcessorCharge,
     SetupStart,
 };
 use crate::error::Error;
@@ -169,14 +169,19 @@ impl PaymentChannel for TestModeChannel {
 
     /// None to recover: this processor writes each event into the inbox in the transaction of
     /// what it reports, so none can be lost on the way.
-    async fn events_since(&self, _since_ms: i64) -> Result<Vec<ListedEvent>, ChannelError> {
-        Ok(Vec::new())
+    async fn events_page(&self, _since_ms: i64, _after: Option<&str>) -> Result<ListPage<ListedEvent>, ChannelError> {
+        Ok(ListPage { items: Vec::new(), next: None })
     }
 
-    async fn charges_since(&self, since_ms: i64) -> Result<Vec<ProcessorCharge>, ChannelError> {
+    /// Test mode's charges are rows of this database: all of them in one page.
+    async fn charges_page(
+        &self,
+        since_ms: i64,
+        _after: Option<&str>,
+    ) -> Result<ListPage<ProcessorCharge>, ChannelError> {
         let mut conn = self.db.pool.acquire().await.map_err(Error::from)?;
         let charges = test_mode::succeeded_charges_since(&mut conn, since_ms).await?;
-        Ok(charges
+        let items = charges
             .into_iter()
             .map(|charge| ProcessorCharge {
                 processor_payment_id: charge.payment_intent_id,
@@ -185,7 +190,8 @@ impl PaymentChannel for TestModeChannel {
                 currency: charge.currency.to_uppercase(),
                 customer_id: Some(charge.customer_id),
             })
-            .collect())
+            .collect();
+        Ok(ListPage { items, next: None })
     }
 
     async fn start_setup(&self, _customer_id: &str, _return_url: &str) -> Result<SetupStart, ChannelError> {

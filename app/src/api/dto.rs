@@ -596,6 +596,18 @@ pub mod admin {
         pub rollups_set_aside: Vec<SetAsideRollup>,
         /// Chargebacks still being decided, the soonest evidence deadline first.
         pub open_disputes: Vec<super::payments::DisputeView>,
+        /// Overpayments the processor would not refund, waiting for staff.
+        pub refused_refunds: Vec<RefusedRefund>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RefusedRefund {
+        pub organization: String,
+        pub payment_id: String,
+        /// What is still owed back, formatted with its currency.
+        pub amount: String,
+        pub reason: String,
+        pub refused: String,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

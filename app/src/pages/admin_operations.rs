@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::admin::get_operations;
-use crate::api::dto::admin::{Operations, SetAsideRollup};
+use crate::api::dto::admin::{Operations, RefusedRefund, SetAsideRollup};
 use crate::components::disputes::DisputeTable;
 use crate::components::error_view::ErrorView;
 use crate::components::layout::AdminHeader;
@@ -55,6 +55,7 @@ fn OperationsView(ops: Operations) -> impl IntoView {
         </table>
         <h2>"Open disputes"</h2>
         <DisputeTable disputes=ops.open_disputes id="open-disputes" empty="No open disputes."/>
+        <RefusedRefunds refunds=ops.refused_refunds/>
         <p>"Parked webhook events: " <strong id="parked-count">{ops.parked_events}</strong> " (listed on " <a href="/admin">"Customers"</a> ")"</p>
         <h2>"Reconciliation"</h2>
         {match ops.last_reconcile {
@@ -95,6 +96,27 @@ fn SetAsideRollups(rollups: Vec<SetAsideRollup>) -> impl IntoView {
                         <tr><td>{r.organization}</td><td>{r.namespace}</td><td>{r.metric}</td><td>{r.hour}</td><td>{r.set_aside}</td><td>{r.error}</td></tr>
                     }).collect_view()}
                 </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+/// Overpayments the processor would not give back: asking again would be refused again.
+#[component]
+fn RefusedRefunds(refunds: Vec<RefusedRefund>) -> impl IntoView {
+    if refunds.is_empty() {
+        return view! { <p id="refused-refunds">"No overpayment refunds refused."</p> }.into_any();
+    }
+    view! {
+        <h2>"Overpayment refunds refused"</h2>
+        <p>"The processor refused these refunds. Refund each by hand in the processor's dashboard; its refund event settles the books and removes it from this list."</p>
+        <table id="refused-refunds">
+            <thead><tr><th>"Customer"</th><th>"Payment"</th><th>"Owed back"</th><th>"Refused"</th><th>"Reason"</th></tr></thead>
+            <tbody>
+                {refunds.into_iter().map(|r| view! {
+                    <tr><td>{r.organization}</td><td>{r.payment_id}</td><td>{r.amount}</td><td>{r.refused}</td><td>{r.reason}</td></tr>
+                }).collect_view()}
+            </tbody>
         </table>
     }
     .into_any()

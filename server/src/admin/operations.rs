@@ -1,15 +1,17 @@
 //! The operations view: is ingestion flowing, are rollups keeping up, are the durable queues
 //! draining, and did the last reconciliations (ours, and against the processor) come out clean. Read from the database, so every
 //! instance shows the same figures.
-use app::api::dto::admin::{JobQueue, Operations, ProcessorCheckRun, ReconcileRun, SetAsideRollup};
+use app::api::dto::admin::{JobQueue, Operations, ProcessorCheckRun, ReconcileRun, RefusedRefund, SetAsideRollup};
 
 use crate::admin::db;
 use crate::error::Error;
 use crate::metering::db::ingest_commits;
 use crate::metering::db::set_aside;
 use crate::payments::db::disputes;
+use crate::payments::db::overpayments;
 use crate::payments::db::processor_checks;
 use crate::payments::views::dispute_views;
+use crate::shared::money::format_money;
 use crate::shared::time::display_ms;
 use crate::store::Db;
 
@@ -52,6 +54,17 @@ pub async fn operations(db: &Db) -> Result<Operations, Error> {
         })
         .collect();
     let open_disputes = dispute_views(disputes::open_disputes(&mut conn, 50).await?);
+    let refused_refunds = overpayments::refused(&mut conn, 50)
+        .await?
+        .into_iter()
+        .map(|row| RefusedRefund {
+            organization: row.organization_name,
+            amount: format_money(row.amount_minor, &row.currency),
+            payment_id: row.payment_id,
+            reason: row.reason,
+            refused: display_ms(row.refused_at),
+        })
+        .collect();
     Ok(Operations {
         events_last_minute,
         events_last_hour,
@@ -64,5 +77,6 @@ pub async fn operations(db: &Db) -> Result<Operations, Error> {
         last_processor_check,
         rollups_set_aside,
         open_disputes,
+        refused_refunds,
     })
 }

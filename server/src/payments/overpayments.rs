@@ -31,9 +31,14 @@ pub async fn refund_overpayments(db: &Db, collector: &Collector, now: i64) -> Re
                 overpayments::mark_sent(&mut conn, &overpayment.payment_id, Some(&refund_id), now).await?;
                 sent += 1;
             }
-            // The lease lapses and the same refund is asked for again, under the same key.
             Err(ChannelError::Store(error)) => return Err(error),
-            Err(error) => {
+            // Asking again would be refused again: staff refund it by hand, and its event settles the books.
+            Err(ChannelError::Refused(reason)) => {
+                tracing::warn!(%reason, payment = %overpayment.payment_id, "overpayment refund refused");
+                overpayments::mark_refused(&mut conn, &overpayment.payment_id, &reason, now).await?;
+            }
+            // The lease lapses and the same refund is asked for again, under the same key.
+            Err(error @ ChannelError::Unavailable(_)) => {
                 tracing::warn!(%error, payment = %overpayment.payment_id, "overpayment refund not sent");
                 overpayments::record_error(&mut conn, &overpayment.payment_id, &error.to_string(), now).await?;
             }

@@ -827,6 +827,36 @@ async fn pay_now_settles_an_attempt_of_unknown_outcome_before_making_another() {
     s.assert_reconciled().await;
 }
 
+/// The processor refuses to refund an overpayment (here: it knows no such charge). Asking again
+/// would be refused again: the refund waits for staff on the operations view instead.
+#[tokio::test]
+async fn a_refused_overpayment_refund_is_not_asked_again_and_staff_see_it() {
+    let s = Scenario::new(&[]).await;
+    s.save_card("4242 4242 4242 4242").await;
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    let second = s.insert_attempt(2, "second", day0).await;
+    let outcome = s.charge(&second).await;
+    s.succeeded(&second, outcome).await;
+    sqlx::query("update payments set processor_payment_id = 'pi_unknown' where id = 'pay-second'")
+        .execute(&s.app.db.pool)
+        .await
+        .unwrap();
+    s.pass_at(day0 + 60_000).await;
+    let refused_at = "select count(*) from overpayment_refunds where refused_at is not null";
+    assert_eq!(s.app.count(refused_at).await, 1);
+    let updated = "select updated_at from overpayment_refunds";
+    let first_try = s.app.count(updated).await;
+    s.pass_at(day0 + 20 * 60_000).await;
+    assert_eq!(s.app.count(updated).await, first_try, "not asked again once its lease lapsed");
+    assert_eq!(s.app.count("select count(*) from test_mode_refunds").await, 0);
+
+    let admin = s.app.client_for(&STAFF).await;
+    let page = s.app.get_page(&admin, "/admin/operations").await.text().await.unwrap();
+    assert!(page.contains("Overpayment refunds refused"), "{page}");
+    assert!(page.contains("no such payment: pi_unknown"), "{page}");
+}
+
 /// A second payment for an invoice already paid (a failed PaymentIntent that succeeded after all,
 /// beside the attempt that paid): the money is not kept as revenue but refunded, and the books
 /// show the invoice paid once.

@@ -55,7 +55,7 @@ pub async fn claim_due(
         "update overpayment_refunds set lease_until = $1
          where payment_id in (
              select payment_id from overpayment_refunds
-             where status = 'due' and (lease_until is null or lease_until < $2)
+             where status = 'due' and refused_at is null and (lease_until is null or lease_until < $2)
              order by created_at limit $3 {skip_locked})
          returning payment_id"
     ))
@@ -106,6 +106,46 @@ pub async fn record_error(conn: &mut AnyConnection, payment_id: &str, error: &st
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The processor refused the refund: it is not asked for again, and staff see why.
+pub async fn mark_refused(conn: &mut AnyConnection, payment_id: &str, error: &str, now: i64) -> Result<(), Error> {
+    sqlx::query(
+        "update overpayment_refunds set refused_at = $1, last_error = $2, lease_until = null, updated_at = $3
+         where payment_id = $4",
+    )
+    .bind(now)
+    .bind(error)
+    .bind(now)
+    .bind(payment_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct RefusedRefundRow {
+    pub organization_name: String,
+    pub payment_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub reason: String,
+    pub refused_at: i64,
+}
+
+/// Refunds the processor refused and nobody has refunded by hand since, newest first.
+pub async fn refused(conn: &mut AnyConnection, limit: i64) -> Result<Vec<RefusedRefundRow>, Error> {
+    Ok(sqlx::query_as(
+        "select g.name as organization_name, o.payment_id, o.amount_minor - p.refunded_minor as amount_minor,
+                p.currency, coalesce(o.last_error, '') as reason, o.refused_at
+         from overpayment_refunds o join payments p on p.id = o.payment_id
+         join organizations g on g.id = o.organization_id
+         where o.refused_at is not null and p.refunded_minor < o.amount_minor
+         order by o.refused_at desc limit $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Invoices whose payments, less their refunds, come to more than they ask: (invoice id, amount

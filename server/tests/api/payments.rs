@@ -827,6 +827,27 @@ async fn pay_now_settles_an_attempt_of_unknown_outcome_before_making_another() {
     s.assert_reconciled().await;
 }
 
+/// An attempt whose key was renewed (the processor had forgotten it) and that then failed is still
+/// the attempt of its dunning step: running the step again must not make a second one.
+#[tokio::test]
+async fn a_step_whose_attempt_was_sent_under_a_renewed_key_is_not_attempted_twice() {
+    let s = Scenario::new(&[]).await;
+    s.save_card("4000 0000 0000 9995").await;
+    let day0 = s.finalize_first_invoice().await;
+    s.insert_attempt(1, "first", day0).await;
+    sqlx::query(
+        "update payments set idempotency_key = idempotency_key || ':gen2', status = 'failed',
+             failure_code = 'card_declined', failure_message = 'Your card was declined.'
+         where id = 'pay-first'",
+    )
+    .execute(&s.app.db.pool)
+    .await
+    .unwrap();
+    s.pass_at(day0).await;
+    assert_eq!(s.app.count("select count(*) from payments").await, 1, "the step's attempt is the renewed one");
+    assert_eq!(s.app.count("select count(*) from test_mode_charges").await, 0, "the card is not charged again");
+}
+
 /// The processor refuses to refund an overpayment (here: it knows no such charge). Asking again
 /// would be refused again: the refund waits for staff on the operations view instead.
 #[tokio::test]

@@ -168,11 +168,19 @@ pub async fn payment(conn: &mut AnyConnection, id: &str) -> Result<Option<Paymen
         .await?)
 }
 
+/// The attempt sent under `idempotency_key`, or under a later generation of it (`<key>:genN`,
+/// renewed after the processor forgot the key).
 pub async fn payment_by_key(conn: &mut AnyConnection, idempotency_key: &str) -> Result<Option<PaymentRow>, Error> {
-    Ok(sqlx::query_as(&format!("select {PAYMENT_COLUMNS} from payments where idempotency_key = $1"))
-        .bind(idempotency_key)
-        .fetch_optional(conn)
-        .await?)
+    let generations = format!("{idempotency_key}:gen");
+    Ok(sqlx::query_as(&format!(
+        "select {PAYMENT_COLUMNS} from payments
+         where idempotency_key = $1 or substr(idempotency_key, 1, length($2)) = $3"
+    ))
+    .bind(idempotency_key)
+    .bind(&generations)
+    .bind(&generations)
+    .fetch_optional(conn)
+    .await?)
 }
 
 pub async fn payment_by_processor_id(

@@ -341,7 +341,7 @@ pub async fn payment_succeeded(
     now: i64,
 ) -> Result<bool, Error> {
     if !attempts::settle(conn, &payment.id, PaymentStatus::Succeeded, Some(processor_payment_id), None, now).await? {
-        return Ok(false);
+        return second_charge(conn, payment, processor_payment_id, now).await;
     }
     let invoice = invoices::invoice(conn, &payment.invoice_id)
         .await?
@@ -385,6 +385,47 @@ pub async fn payment_succeeded(
     )
     .await?;
     Ok(true)
+}
+
+/// A success for an attempt already settled as succeeded under another PaymentIntent: the
+/// processor charged it twice (two generations of its key both went through). The second charge
+/// is recorded as an attempt of its own and refunded as an overpayment; news of it that arrives
+/// again finds that attempt and changes nothing.
+async fn second_charge(
+    conn: &mut AnyConnection,
+    payment: &PaymentRow,
+    processor_payment_id: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let Some(recorded) = attempts::payment(conn, &payment.id).await? else { return Ok(false) };
+    let charged_elsewhere = recorded.processor_payment_id.as_deref().is_some_and(|id| id != processor_payment_id);
+    if recorded.status()? != PaymentStatus::Succeeded || !charged_elsewhere {
+        return Ok(false);
+    }
+    if attempts::payment_by_processor_id(conn, processor_payment_id).await?.is_some() {
+        return Ok(false);
+    }
+    let invoice = invoices::invoice(conn, &payment.invoice_id)
+        .await?
+        .ok_or_else(|| Error::Corrupt(format!("payment {} of a missing invoice", payment.id)))?;
+    let earlier = attempts::payments_of_invoice(conn, &invoice.id).await?;
+    let second = PaymentRow {
+        id: new_id(IdKind::Payment, now),
+        attempt: earlier.iter().map(|p| p.attempt).max().unwrap_or(0) + 1,
+        idempotency_key: format!("{}:second-charge-{processor_payment_id}", recorded.idempotency_key),
+        status: PaymentStatus::Succeeded.as_str().to_owned(),
+        processor_payment_id: Some(processor_payment_id.to_owned()),
+        failure_code: None,
+        failure_message: None,
+        refunded_minor: 0,
+        trigger: "second_charge".to_owned(),
+        created_at: now,
+        updated_at: now,
+        ..recorded
+    };
+    tracing::warn!(payment = %payment.id, second = %processor_payment_id, "the processor charged one attempt twice");
+    attempts::insert_payment(conn, &second).await?;
+    overpaid(conn, &second, &invoice, now).await
 }
 
 /// A payment for an invoice no longer owed (another attempt paid it, or staff voided it while

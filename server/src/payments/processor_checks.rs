@@ -108,13 +108,12 @@ async fn check_processor(db: &Db, collector: &Collector, id: &str, now: i64) -> 
 /// What is wrong with a charge the processor made, from our payments' point of view.
 async fn discrepancy(db: &Db, charge: &ProcessorCharge, now: i64) -> Result<Option<String>, Error> {
     let mut conn = db.pool.acquire().await?;
-    let by_metadata = match &charge.payment_id {
-        Some(payment_id) => attempts::payment(&mut conn, payment_id).await?,
-        None => None,
-    };
-    let ours: Option<PaymentRow> = match by_metadata {
-        Some(payment) => Some(payment),
-        None => attempts::payment_by_processor_id(&mut conn, &charge.processor_payment_id).await?,
+    // By the charge's own id first: a second charge for one attempt is recorded as its own attempt.
+    let by_processor_id = attempts::payment_by_processor_id(&mut conn, &charge.processor_payment_id).await?;
+    let ours: Option<PaymentRow> = match (by_processor_id, &charge.payment_id) {
+        (Some(payment), _) => Some(payment),
+        (None, Some(payment_id)) => attempts::payment(&mut conn, payment_id).await?,
+        (None, None) => None,
     };
     let pi = &charge.processor_payment_id;
     let amount = format_money(charge.amount_minor, &charge.currency);

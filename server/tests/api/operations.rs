@@ -1,6 +1,6 @@
 use reqwest::StatusCode;
 
-use crate::helpers::{ACME_OWNER, spawn_app};
+use crate::helpers::{ACME_OWNER, STAFF, spawn_app};
 
 #[tokio::test]
 async fn health_and_readiness_answer_with_the_database_migrated() {
@@ -73,6 +73,14 @@ async fn pages_run_inline_scripts_only_with_the_nonce_of_their_response() {
             assert!(tag.contains(&format!("nonce=\"{nonce}\"")), "{path}: <script{tag}> without the nonce");
         }
         nonces.push(nonce);
+    }
+    // Every time: a page whose policy lacks its nonce does not hydrate at all.
+    let staff = app.client_for(&STAFF).await;
+    for _ in 0..30 {
+        for (client, path) in [(&staff, "/admin/operations".to_owned()), (&owner, format!("/orgs/{acme}"))] {
+            let (nonce, page) = page_and_script_nonce(app.get_page(client, &path).await).await;
+            assert!(page.contains(&format!("nonce=\"{nonce}\"")), "{path}: the scripts carry the policy's nonce");
+        }
     }
     let (again, _) = page_and_script_nonce(app.get_page(&app.client, "/login").await).await;
     assert!(!nonces.contains(&again), "a nonce is used once");

@@ -6,7 +6,7 @@
 //! as otherwise) is a discrepancy for staff.
 use crate::billing::domain::period::instant;
 use crate::error::Error;
-use crate::payments::channel::ProcessorCharge;
+use crate::payments::channel::{ProcessorCharge, ProcessorCustomer};
 use crate::payments::collection::{COLLECTION_LEASE_MS, Collector};
 use crate::payments::db::attempts::{self, PaymentRow};
 use crate::payments::db::processor_checks::{self, FinishedCheck};
@@ -93,6 +93,17 @@ async fn check_processor(db: &Db, collector: &Collector, id: &str, now: i64) -> 
         let Some(next) = page.next else { break };
         after = Some(next);
     }
+    let mut after: Option<String> = None;
+    loop {
+        let page = collector.channel.customers_page(after.as_deref()).await?;
+        for customer in &page.items {
+            if let Some(problem) = method_discrepancy(db, collector.channel_name, customer).await? {
+                check.discrepancies.push(problem);
+            }
+        }
+        let Some(next) = page.next else { break };
+        after = Some(next);
+    }
     let detail = check.discrepancies.iter().take(DETAIL_LINES).cloned().collect::<Vec<_>>().join("\n");
     let finished = FinishedCheck {
         finished_at: db.clock.now_ms(),
@@ -138,4 +149,24 @@ async fn discrepancy(db: &Db, charge: &ProcessorCharge, now: i64) -> Result<Opti
         return Ok(Some(format!("charge {pi} of {amount} succeeded; payment {id} is {}", payment.status)));
     }
     Ok(None)
+}
+
+/// A customer whose default method at the processor is not the one we would charge: a change
+/// whose event is older than the processor keeps, or one made in its dashboard.
+async fn method_discrepancy(db: &Db, channel: &str, customer: &ProcessorCustomer) -> Result<Option<String>, Error> {
+    let mut conn = db.pool.acquire().await?;
+    let Some(profile) = attempts::profile_by_customer(&mut conn, channel, &customer.customer_id).await? else {
+        return Ok(None);
+    };
+    if profile.payment_method_id == customer.default_payment_method {
+        return Ok(None);
+    }
+    let name = |method: &Option<String>| method.clone().unwrap_or_else(|| "none".to_owned());
+    Ok(Some(format!(
+        "customer {} ({}): the processor's default payment method is {}, ours is {}",
+        customer.customer_id,
+        profile.organization_id,
+        name(&customer.default_payment_method),
+        name(&profile.payment_method_id)
+    )))
 }

@@ -51,6 +51,8 @@ struct Books {
     answered: HashMap<String, (u16, Value, i64)>,
     /// Every PaymentIntent created, by id.
     intents: Vec<Value>,
+    /// Customers listed by `GET /v1/customers`, oldest first.
+    customers: Vec<Value>,
     /// Every event Stripe would have sent by webhook, oldest first (the tests deliver, or lose, them).
     events: Vec<Value>,
     created: u64,
@@ -119,6 +121,13 @@ impl FakeStripe {
             "livemode": false, "type": event_type, "data": { "object": { "object": "balance" } } }));
     }
 
+    /// A customer the account holds, with the method it charges by default.
+    pub fn customer_with_default(&self, id: &str, default_payment_method: &str) {
+        let mut books = self.books.lock().unwrap();
+        books.customers.retain(|c| c["id"] != id);
+        books.customers.push(customer(id, None, Some(default_payment_method)));
+    }
+
     /// Every event the fake holds, oldest first.
     pub fn events(&self) -> Vec<Value> {
         self.books.lock().unwrap().events.clone()
@@ -180,6 +189,9 @@ async fn answer(
         }
         None if method == Method::GET && recorded.path == "/v1/events" => {
             return reply(200, list("/v1/events", &books.events, uri.query().unwrap_or_default()));
+        }
+        None if method == Method::GET && recorded.path == "/v1/customers" => {
+            return reply(200, list("/v1/customers", &books.customers, uri.query().unwrap_or_default()));
         }
         None if method == Method::GET && recorded.path == "/v1/payment_intents" => {
             return reply(200, list("/v1/payment_intents", &books.intents, uri.query().unwrap_or_default()));
@@ -268,12 +280,16 @@ fn reply(status: u16, body: Value) -> Response {
 
 const CREATED: i64 = 1_795_253_400;
 
+fn customer(id: &str, email: Option<&str>, default_payment_method: Option<&str>) -> Value {
+    json!({ "id": id, "object": "customer", "created": CREATED, "livemode": false, "email": email,
+        "metadata": {}, "invoice_settings": { "default_payment_method": default_payment_method,
+        "custom_fields": null, "footer": null, "rendering_options": null } })
+}
+
 fn success(request: &Recorded, n: u64) -> Value {
     let path = request.path.as_str();
     if path == "/v1/customers" {
-        json!({ "id": format!("cus_fake{n}"), "object": "customer", "created": CREATED, "livemode": false,
-            "email": request.field("email"), "metadata": {}, "invoice_settings": { "default_payment_method": null,
-            "custom_fields": null, "footer": null, "rendering_options": null } })
+        customer(&format!("cus_fake{n}"), request.field("email"), None)
     } else if path == "/v1/payment_intents" {
         payment_intent(request, n, "succeeded")
     } else if path == "/v1/refunds" {

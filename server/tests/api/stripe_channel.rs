@@ -370,6 +370,8 @@ async fn the_processor_check_applies_a_lost_webhook_and_lists_a_charge_the_porta
     let fake = FakeStripe::start().await;
     let (s, collector, day0) = an_attempt_of_unknown_outcome(&fake, true).await;
     fake.foreign_charge(1_234, "cus_stranger");
+    fake.customer_with_default("cus_stranger", "pm_theirs");
+    fake.customer_with_default("cus_fake1", "pm_card_visa");
     let now = day0 + 60_000;
     s.app.db.clock.set(now);
 
@@ -414,4 +416,13 @@ async fn the_processor_check_applies_a_lost_webhook_and_lists_a_charge_the_porta
         "{printed}"
     );
     assert!(printed.contains("processor: since"), "{printed}");
+
+    // A default method changed at the processor, with no event left to say so, is listed too.
+    fake.customer_with_default("cus_fake1", "pm_from_the_dashboard");
+    let later = run_check_now(&s.app.db, &collector, now + 7_200_000).await.unwrap();
+    let changed = format!(
+        "customer cus_fake1 ({}): the processor's default payment method is pm_from_the_dashboard, ours is pm_card_visa",
+        s.acme
+    );
+    assert!(later.discrepancies.contains(&changed), "{:?}", later.discrepancies);
 }

@@ -85,6 +85,13 @@ pub struct ListPage<T> {
     pub next: Option<String>,
 }
 
+/// A customer as the processor keeps it: the method it would charge by default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessorCustomer {
+    pub customer_id: String,
+    pub default_payment_method: Option<String>,
+}
+
 /// A successful charge as the processor records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessorCharge {
@@ -133,4 +140,6 @@ pub trait PaymentChannel: Send + Sync + 'static {
     /// ones among them.
     async fn charges_page(&self, since_ms: i64, after: Option<&str>)
     -> Result<ListPage<ProcessorCharge>, ChannelError>;
+    /// A page of the processor's customers, starting after `after`.
+    async fn customers_page(&self, after: Option<&str>) -> Result<ListPage<ProcessorCustomer>, ChannelError>;
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_checkout::checkout_session::CreateCheckoutSession;
 use stripe_client_core::{RequestBuilder, StripeMethod};
-use stripe_core::customer::CreateCustomer;
+use stripe_core::customer::{CreateCustomer, ListCustomer};
 use stripe_core::payment_intent::{
     CreatePaymentIntent, CreatePaymentIntentOffSession, ListPaymentIntent, RetrievePaymentIntent, SearchPaymentIntent,
 };
@@ -21,7 +21,7 @@ use stripe_shared::CheckoutSessionMode;
 
 use super::{
     ChannelError, ChargeOutcome, ChargeRequest, ListPage, ListedEvent, PaymentChannel, PaymentFailure, ProcessorCharge,
-    SetupStart,
+    ProcessorCustomer, SetupStart,
 };
 use crate::payments::domain::card::CardDetails;
 
@@ -283,6 +283,27 @@ impl PaymentChannel for StripeChannel {
                 amount_minor: intent.amount,
                 currency: intent.currency.to_string().to_uppercase(),
                 customer_id: intent.customer.as_ref().map(|c| c.id().to_string()),
+            })
+            .collect();
+        Ok(ListPage { items, next })
+    }
+
+    async fn customers_page(&self, after: Option<&str>) -> Result<ListPage<ProcessorCustomer>, ChannelError> {
+        let mut request = ListCustomer::new().limit(PAGE);
+        if let Some(id) = after {
+            request = request.starting_after(id);
+        }
+        let page = request.send(&self.client).await.map_err(channel_error)?;
+        let next = page.data.last().filter(|_| page.has_more).map(|customer| customer.id.to_string());
+        let items = page
+            .data
+            .into_iter()
+            .map(|customer| ProcessorCustomer {
+                customer_id: customer.id.to_string(),
+                default_payment_method: customer
+                    .invoice_settings
+                    .and_then(|settings| settings.default_payment_method)
+                    .map(|method| method.id().to_string()),
             })
             .collect();
         Ok(ListPage { items, next })

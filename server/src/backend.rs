@@ -6,10 +6,11 @@ use app::api::dto::admin::{AdminCustomer, CustomerSearch, Operations};
 use app::api::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
 use app::api::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
 use app::api::dto::usage::{UsageRange, UsageReport};
-use app::api::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, SessionUser};
+use app::api::dto::{ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace, SessionUser};
 use app::api::error::AppError;
 use async_trait::async_trait;
 
+use crate::accounts::billing_details;
 use crate::accounts::login::{self, LoginThrottle};
 use crate::accounts::organizations;
 use crate::admin::billing_actions::{self, CreditRequest};
@@ -49,6 +50,23 @@ impl PortalBackend for Backend {
 
     async fn dashboard(&self, organization_id: &str, viewer: &SessionUser) -> Result<Dashboard, AppError> {
         Ok(dashboard::dashboard(&self.db, organization_id, viewer).await?)
+    }
+
+    async fn billing_details(
+        &self,
+        organization_id: &str,
+        viewer: &SessionUser,
+    ) -> Result<BillingDetailsPage, AppError> {
+        Ok(billing_details::billing_details_page(&self.db, organization_id, viewer).await?)
+    }
+
+    async fn save_billing_details(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        details: BillingDetails,
+    ) -> Result<BillingDetailsPage, AppError> {
+        Ok(billing_details::save(&self.db, actor, organization_id, &details).await?)
     }
 
     async fn create_namespace(

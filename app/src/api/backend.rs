@@ -9,7 +9,7 @@ use super::dto::admin::{AdminCustomer, CustomerSearch, Operations};
 use super::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
 use super::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
 use super::dto::usage::{UsageRange, UsageReport};
-use super::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace, SessionUser};
+use super::dto::{ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace, SessionUser};
 use super::error::AppError;
 
 #[async_trait]
@@ -32,6 +32,18 @@ pub trait PortalBackend: Send + Sync + 'static {
         name: &str,
     ) -> Result<CreatedApiKey, AppError>;
     async fn revoke_api_key(&self, actor: &SessionUser, organization_id: &str, key_id: &str) -> Result<(), AppError>;
+    async fn billing_details(
+        &self,
+        organization_id: &str,
+        viewer: &SessionUser,
+    ) -> Result<BillingDetailsPage, AppError>;
+    /// Refuses the first bad field and changes nothing; audited.
+    async fn save_billing_details(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        details: BillingDetails,
+    ) -> Result<BillingDetailsPage, AppError>;
     async fn search_customers(&self, query: &str, page: u32) -> Result<CustomerSearch, AppError>;
     async fn operations(&self) -> Result<Operations, AppError>;
     /// Staff: suspend (`true`) or lift a suspension (`false`), with the reason for the audit log.

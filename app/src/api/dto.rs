@@ -93,6 +93,35 @@ pub struct Dashboard {
     pub estimate: Option<usage::CostEstimate>,
 }
 
+/// What invoices print about the customer, and where its billing mail goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingDetails {
+    pub legal_name: String,
+    pub address_line1: String,
+    pub address_line2: String,
+    pub city: String,
+    pub postal_code: String,
+    pub region: String,
+    /// ISO 3166-1 alpha-2, or empty.
+    pub country: String,
+    pub tax_id: String,
+    pub billing_email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Country {
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingDetailsPage {
+    pub details: BillingDetails,
+    pub countries: Vec<Country>,
+    /// Owners change the details; members read them.
+    pub can_edit: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKey {
     pub id: String,

@@ -1,7 +1,7 @@
 //! An organization's dashboard, namespaces and API keys. Members read; owners change.
 use leptos::prelude::*;
 
-use super::dto::{ApiKey, CreatedApiKey, Dashboard, Namespace};
+use super::dto::{ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace};
 use super::error::AppError;
 
 #[server(endpoint = "dashboard")]
@@ -37,5 +37,42 @@ pub async fn revoke_api_key(organization_id: String, key_id: String) -> Result<(
     use super::backend::{Caller, serve};
     serve!(Caller::Owner(&organization_id), |user, backend| {
         backend.revoke_api_key(&user, &organization_id, &key_id).await
+    })
+}
+
+#[server(endpoint = "billing_details")]
+pub async fn get_billing_details(organization_id: String) -> Result<BillingDetailsPage, AppError> {
+    use super::backend::{Caller, serve};
+    serve!(Caller::Member(&organization_id), |user, backend| { backend.billing_details(&organization_id, &user).await })
+}
+
+#[server(endpoint = "save_billing_details")]
+#[allow(clippy::too_many_arguments)]
+pub async fn save_billing_details(
+    organization_id: String,
+    legal_name: String,
+    address_line1: String,
+    address_line2: String,
+    city: String,
+    postal_code: String,
+    region: String,
+    country: String,
+    tax_id: String,
+    billing_email: String,
+) -> Result<BillingDetailsPage, AppError> {
+    use super::backend::{Caller, serve};
+    let details = BillingDetails {
+        legal_name,
+        address_line1,
+        address_line2,
+        city,
+        postal_code,
+        region,
+        country,
+        tax_id,
+        billing_email,
+    };
+    serve!(Caller::Owner(&organization_id), |user, backend| {
+        backend.save_billing_details(&user, &organization_id, details).await
     })
 }

@@ -257,15 +257,18 @@ async fn organization_of(db: &Db, collector: &Collector, payload: &str) -> Optio
 }
 
 /// The attempt an event is about: by our id in the metadata, else by the processor's id.
+/// The attempt an event is about: the one recorded with its PaymentIntent first (a second charge
+/// for one attempt is an attempt of its own, yet carries the first one's metadata), then the one
+/// its metadata names.
 async fn our_payment(db: &Db, object: &EventObject) -> Result<Option<PaymentRow>, Error> {
     let mut conn = db.pool.acquire().await?;
-    if let Some(id) = object.our_payment_id()
-        && let Some(payment) = attempts::payment(&mut conn, id).await?
+    if let Some(id) = object.payment_intent_id()
+        && let Some(payment) = attempts::payment_by_processor_id(&mut conn, id).await?
     {
         return Ok(Some(payment));
     }
-    match object.payment_intent_id() {
-        Some(id) => attempts::payment_by_processor_id(&mut conn, id).await,
+    match object.our_payment_id() {
+        Some(id) => attempts::payment(&mut conn, id).await,
         None => Ok(None),
     }
 }

@@ -12,6 +12,7 @@ use server::notifications::delivery::{Outbox, deliver_notifications};
 use server::payments::channel::{ChargeOutcome, ChargeRequest};
 use server::payments::collection::{Collector, payment_succeeded};
 use server::payments::db::attempts;
+use server::payments::db::stripe_events::{ReceivedEvent, insert_event};
 use server::payments::domain::dunning::{DAY_MS, DunningPolicy};
 use server::payments::domain::stripe_signature::sign;
 use server::payments::pass::run_payments_pass;
@@ -868,6 +869,31 @@ async fn a_second_charge_for_one_attempt_is_refunded_as_an_overpayment() {
     assert_eq!(s.app.count("select count(*) from overpayment_refunds").await, 1);
     assert_eq!(s.ledger("overpayments").await, -amount, "held until it is refunded");
     assert_eq!(s.app.count("select count(*) from ledger_transactions where kind = 'payment.received'").await, 1);
+    s.assert_reconciled().await;
+
+    // Its refund's event carries the metadata of the attempt it was charged for (Stripe copies a
+    // PaymentIntent's metadata onto its charge); it gives back the second charge, not the first.
+    let refunded = json!({ "id": "evt_second_refunded", "object": "event", "type": "charge.refunded",
+        "created": 1_800_000_000, "livemode": false, "data": { "object": { "id": "ch_second", "object": "charge",
+        "amount": amount, "amount_refunded": amount, "currency": "usd", "payment_intent": "pi_second_charge",
+        "metadata": { "payment_id": payment.id }, "refunded": true, "status": "succeeded" } } });
+    let event = ReceivedEvent {
+        id: "evt_second_refunded",
+        event_type: "charge.refunded",
+        created: 1_800_000_000,
+        livemode: false,
+        payload: &refunded.to_string(),
+        received_at: day0,
+    };
+    insert_event(&mut *s.app.db.pool.acquire().await.unwrap(), &event).await.unwrap();
+    s.pass_at(day0 + 60_000).await;
+    assert_eq!(
+        s.app.count("select refunded_minor from payments where processor_payment_id = 'pi_second_charge'").await,
+        amount
+    );
+    assert_eq!(s.app.count(&format!("select refunded_minor from payments where id = '{}'", payment.id)).await, 0);
+    assert_eq!(s.ledger("overpayments").await, 0, "what was held is given back");
+    assert_eq!(s.app.count("select count(*) from ledger_transactions where kind = 'payment.refunded'").await, 0);
     s.assert_reconciled().await;
 }
 

@@ -120,7 +120,9 @@ async fn close_group(
     let moved: HashSet<String> =
         subscriptions::advance_periods(&mut tx, &ids, period, next).await?.into_iter().collect();
     let moved: Vec<&SubscriptionRow> = group.iter().copied().filter(|s| moved.contains(&s.id)).collect();
+    let moved = without_changes_since_listed(&mut tx, moved, period, next).await?;
     if moved.is_empty() {
+        tx.commit().await?;
         return Ok(0);
     }
     let late_since = now - rules.late_usage_window_ms;
@@ -173,6 +175,30 @@ async fn close_group(
     }
     tx.commit().await?;
     Ok(moved.len())
+}
+
+/// The subscriptions whose status, cancellation or end are still as listed. One canceled, ended
+/// or asked to cancel since (by dunning or its owner, committed before this transaction moved it)
+/// is moved back: the next run lists it again as it is now and bills it that way. Moving a row
+/// holds it, so none can change after this check.
+async fn without_changes_since_listed<'a>(
+    conn: &mut AnyConnection,
+    moved: Vec<&'a SubscriptionRow>,
+    period: (i64, i64),
+    next: (i64, i64),
+) -> Result<Vec<&'a SubscriptionRow>, Error> {
+    let ids: Vec<String> = moved.iter().map(|s| s.id.clone()).collect();
+    let stored: HashMap<String, (String, Option<i64>, Option<i64>)> = subscriptions::end_states(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|(id, status, cancel_requested_at, ended_at)| (id, (status, cancel_requested_at, ended_at)))
+        .collect();
+    let (unchanged, changed): (Vec<&SubscriptionRow>, Vec<&SubscriptionRow>) = moved
+        .into_iter()
+        .partition(|s| stored.get(&s.id) == Some(&(s.status.clone(), s.cancel_requested_at, s.ended_at)));
+    let changed: Vec<String> = changed.iter().map(|s| s.id.clone()).collect();
+    subscriptions::advance_periods(conn, &changed, next, period).await?;
+    Ok(unchanged)
 }
 
 /// A plan change scheduled for the period end takes effect; a requested cancellation ends the

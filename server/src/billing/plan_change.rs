@@ -9,13 +9,14 @@ use crate::accounts::audit::reason_of;
 use crate::accounts::db::audit::{AuditEntry, append_audit};
 use crate::billing::db::plans::{self, PlanVersionRow};
 use crate::billing::db::subscriptions::{self, NewPlanChange, SubscriptionRow};
+use crate::billing::domain::period::next_period;
 use crate::billing::domain::proration::{Proration, ProrationInput, at_period_end, prorate};
 use crate::billing::domain::rating::{MetricPrice, PricingModel};
 use crate::billing::domain::subscription::DowngradeTiming;
 use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::period_rating::{BillingRules, PlanCache, rate_period};
 use crate::error::Error;
-use crate::metering::db::usage::{MetricRow, end_usage_at, metric_catalog};
+use crate::metering::db::usage::{MetricRow, end_usage_at, metric_catalog, usage_window};
 use crate::metering::domain::usage::{format_quantity, hour_of};
 use crate::shared::money::{checked_sum, format_money};
 use crate::shared::time::display_ms;
@@ -65,6 +66,7 @@ pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error
         }
         None => None,
     };
+    let usage_window = usage_window(&mut conn, organization_id).await?;
     let mut plans = Vec::new();
     for version in plans::current_versions(&mut conn).await? {
         let (_, prices) = cache.get(&mut conn, &version.id).await?;
@@ -87,7 +89,7 @@ pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error
         cancels_at: subscription
             .cancel_requested_at
             .filter(|_| subscription.status != "canceled")
-            .map(|_| display_ms(subscription.current_period_end)),
+            .map(|_| display_ms(usage_window.ends_at.unwrap_or(subscription.current_period_end))),
         plans,
     })
 }
@@ -97,6 +99,8 @@ pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error
 pub async fn cancel_at_period_end(db: &Db, actor: &str, organization_id: &str) -> Result<PlanPage, Error> {
     let now = db.clock.now_ms();
     let mut tx = db.begin().await?;
+    // Held until commit: the invoice run closing this period sees the request whole, or not at all.
+    subscriptions::lock_subscription_of(&mut tx, organization_id).await?;
     let subscription = subscriptions::subscription_of(&mut tx, organization_id).await?.ok_or(AppError::NotFound)?;
     if subscription.status()? == SubscriptionStatus::Canceled {
         return Err(AppError::conflict("status", "the subscription is already canceled").into());
@@ -104,15 +108,20 @@ pub async fn cancel_at_period_end(db: &Db, actor: &str, organization_id: &str) -
     if !subscriptions::request_cancellation(&mut tx, &subscription.id, now).await? {
         return Err(AppError::conflict("status", "a cancellation is already scheduled").into());
     }
-    // From the period end on, usage has no period to be billed in, even before the run closes it.
-    end_usage_at(&mut tx, organization_id, subscription.current_period_end).await?;
+    // A period that ended but is not closed yet is over: the one in progress is the next.
+    let ends_at = match subscription.current_period_end {
+        end if now < end => end,
+        _ => next_period(subscription.anchor_at, now).1,
+    };
+    // From that end on, usage has no period to be billed in, even before the run closes it.
+    end_usage_at(&mut tx, organization_id, ends_at).await?;
     let audit = AuditEntry {
         organization_id: Some(organization_id),
         actor,
         action: "subscription.cancel",
         target: &subscription.id,
         before: Some(json!({ "status": subscription.status })),
-        after: Some(json!({ "cancels_at": subscription.current_period_end })),
+        after: Some(json!({ "cancels_at": ends_at })),
         reason: None,
     };
     append_audit(&mut tx, audit, now).await?;

@@ -9,7 +9,7 @@ use crate::billing::domain::period::next_period;
 use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::period_rating::{PlanCache, invoice_lines};
 use crate::error::Error;
-use crate::metering::db::usage::end_usage_at;
+use crate::metering::db::usage::{end_usage_at, usage_window};
 use crate::metering::domain::usage::hour_of;
 use crate::shared::money::{checked_sum, format_money};
 use crate::shared::time::display_ms;
@@ -35,8 +35,12 @@ pub async fn end_subscription(
     subscription: &subscriptions::SubscriptionRow,
     at: i64,
 ) -> Result<(), Error> {
-    subscriptions::end_at(conn, &subscription.id, at).await?;
-    end_usage_at(conn, &subscription.organization_id, at).await
+    // An end its owner asked for that has passed already stands; a canceler that read the clock
+    // before the invoice run moved the period on ends no earlier than the period it is in.
+    let requested_end = usage_window(conn, &subscription.organization_id).await?.ends_at;
+    let end = requested_end.map_or(at, |end| end.min(at)).max(subscription.current_period_start);
+    subscriptions::end_at(conn, &subscription.id, end).await?;
+    end_usage_at(conn, &subscription.organization_id, end).await
 }
 
 /// Gives subscriptions made before periods were stored the period they are in now, so the

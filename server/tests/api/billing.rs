@@ -4,10 +4,12 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::admin::reconciliation::invoices::reconcile_billing;
-use server::billing::db::subscriptions::periods_ended;
+use server::billing::db::subscriptions::{TransitionCause, change_status, periods_ended, subscription_of};
+use server::billing::domain::subscription::SubscriptionStatus;
 use server::billing::invoice_run::close_periods;
 use server::billing::invoicing::{CycleReport, run_billing_cycle};
 use server::billing::period_rating::PlanCache;
+use server::billing::subscriptions::end_subscription;
 use server::shared::time::parse_rfc3339_or_date;
 
 use crate::helpers::*;
@@ -280,7 +282,8 @@ async fn a_cancellation_ends_the_subscription_with_the_period_after_its_last_inv
 }
 
 /// The invoice run read the subscription as active, then dunning made it past due before the run
-/// closed its period: the owner's cancellation still ends it at the period end.
+/// closed its period: that run leaves it to the next, which ends it at the period end as its owner
+/// asked.
 #[tokio::test]
 async fn a_period_end_cancellation_that_races_dunning_still_ends_at_the_period_end() {
     let app = spawn_app_at(Some(at("2027-05-03T12:00:00Z")), &[]).await;
@@ -298,10 +301,96 @@ async fn a_period_end_cancellation_that_races_dunning_still_ends_at_the_period_e
         .await
         .unwrap();
     close_periods(&app.db, &mut PlanCache::default(), &app.rules, &due, now).await.unwrap();
+    let acme_period = format!("select current_period_start from subscriptions where organization_id = '{acme}'");
+    assert_eq!(app.count(&acme_period).await, at("2027-05-03T12:00:00Z"), "not from a list that no longer holds");
+    assert_eq!(app.subscription_status(&acme).await, "past_due");
+    app.cycle_at("2027-06-03T12:01:00Z").await;
     assert_eq!(app.subscription_status(&acme).await, "canceled");
     let end = at("2027-06-03T12:00:00Z");
     assert_eq!(app.count(&format!("select count(*) from subscriptions where ended_at = {end}")).await, 1);
     assert_eq!(app.count(&format!("select count(*) from organizations where usage_ends_at = {end}")).await, 1);
+}
+
+/// The period ended but the invoice run has not closed it yet when the owner cancels: the period
+/// in progress is the next one, and the subscription ends with it, its usage accepted till then.
+#[tokio::test]
+async fn a_cancellation_asked_before_the_run_closed_the_ended_period_ends_with_the_period_in_progress() {
+    let app = spawn_app_at(Some(at("2027-05-03T12:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    app.db.clock.set(at("2027-06-03T12:05:00Z"));
+    let page = json(app.call_with(&owner, "cancel_subscription", &[("organization_id", &acme)]).await).await;
+    assert_eq!(page["cancels_at"], "2027-07-03 12:00 UTC", "{page}");
+    app.cycle_at("2027-06-03T12:05:00Z").await;
+    app.db.clock.set(at("2027-06-10T00:00:00Z"));
+    let event = json!([{ "id": "in-june", "namespace": "payments-prod", "metric": "actions", "quantity": 1, "timestamp": "2027-06-09T10:00:00Z" }]);
+    let reply = json(app.send_events(&key, &event).await).await;
+    assert_eq!(reply["results"][0]["status"], "accepted", "{reply}");
+    assert_eq!(app.subscription_status(&acme).await, "active");
+    app.cycle_at("2027-07-03T12:05:00Z").await;
+    assert_eq!(app.subscription_status(&acme).await, "canceled");
+    let june: i64 =
+        app.count(&format!("select count(*) from invoices where period_start = {}", at("2027-06-03T12:00:00Z"))).await;
+    assert_eq!(june, 1, "the period in progress is billed, up to its end");
+}
+
+/// Dunning canceled the subscription after the invoice run listed it: the run must not bill the
+/// whole period from that list, but the period up to the cancellation, from a fresh one.
+#[tokio::test]
+async fn a_subscription_that_ended_after_the_run_listed_it_is_billed_to_its_end() {
+    let app = spawn_app_at(Some(at("2027-05-03T12:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let now = at("2027-06-03T12:01:00Z");
+    app.db.clock.set(now);
+    let due = periods_ended(&mut *app.db.pool.acquire().await.unwrap(), now, 10).await.unwrap();
+    let ended_at = at("2027-06-03T11:00:00Z");
+    sqlx::query("update subscriptions set status = 'canceled', ended_at = $1 where organization_id = $2")
+        .bind(ended_at)
+        .bind(&acme)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    close_periods(&app.db, &mut PlanCache::default(), &app.rules, &due, now).await.unwrap();
+    app.cycle_at("2027-06-03T12:02:00Z").await;
+    let periods: Vec<(i64, i64)> = sqlx::query_as(
+        "select period_start, period_end from invoices where organization_id = $1 order by period_start",
+    )
+    .bind(&acme)
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(periods, vec![(at("2027-05-03T12:00:00Z"), ended_at)], "billed to the cancellation, once");
+}
+
+/// The owner asked to cancel at the period end; dunning's last step came after that end, before
+/// the run: the subscription ended where the owner asked, and nothing after it is billed.
+#[tokio::test]
+async fn a_dunning_cancellation_after_the_requested_end_ends_at_the_requested_end() {
+    let app = spawn_app_at(Some(at("2027-05-03T12:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    app.db.clock.set(at("2027-05-20T00:00:00Z"));
+    let canceled = app.call_with(&owner, "cancel_subscription", &[("organization_id", &acme)]).await;
+    assert_eq!(canceled.status(), StatusCode::OK);
+    let now = at("2027-06-03T12:30:00Z");
+    app.db.clock.set(now);
+    let mut tx = app.db.begin().await.unwrap();
+    let subscription = subscription_of(&mut tx, &acme).await.unwrap().unwrap();
+    let cause = TransitionCause { cause: "unpaid at the end of dunning", actor: "dunning", at: now };
+    let from = subscription.status().unwrap();
+    assert!(change_status(&mut tx, &subscription.id, from, SubscriptionStatus::Canceled, &cause).await.unwrap());
+    end_subscription(&mut tx, &subscription, now).await.unwrap();
+    tx.commit().await.unwrap();
+    app.cycle_at("2027-06-03T12:31:00Z").await;
+    let periods: Vec<(i64, i64)> = sqlx::query_as(
+        "select period_start, period_end from invoices where organization_id = $1 order by period_start",
+    )
+    .bind(&acme)
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(periods, vec![(at("2027-05-03T12:00:00Z"), at("2027-06-03T12:00:00Z"))]);
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use crate::billing::domain::proration::Proration;
 use crate::billing::domain::subscription::{SubscriptionStatus, transition};
 use crate::error::Error;
 use crate::shared::ids::{IdKind, new_id};
-use crate::store::bulk::{bind_all_scalar, list_placeholders, placeholder, texts};
+use crate::store::bulk::{bind_all_as, bind_all_scalar, list_placeholders, placeholder, texts};
 
 const SUBSCRIPTION_COLUMNS: &str = "s.id, s.organization_id, s.plan_version_id, s.status, s.anchor_at,
     s.current_period_start, s.current_period_end, s.trial_ends_at, s.cancel_requested_at, s.ended_at";
@@ -318,6 +318,21 @@ pub async fn advance_periods(
     let values = texts(ids);
     let query = sqlx::query_scalar(&sql).bind(next.0).bind(next.1).bind(period.0).bind(period.1);
     Ok(bind_all_scalar(query, &values).fetch_all(conn).await?)
+}
+
+/// (id, status, cancellation requested, ended) of each listed subscription as stored now.
+pub async fn end_states(
+    conn: &mut AnyConnection,
+    ids: &[String],
+) -> Result<Vec<(String, String, Option<i64>, Option<i64>)>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "select id, status, cancel_requested_at, ended_at from subscriptions where id in ({})",
+        list_placeholders(conn, 1, ids.len())
+    );
+    Ok(bind_all_as(sqlx::query_as(&sql), &texts(ids)).fetch_all(conn).await?)
 }
 
 /// Which of the subscriptions have a plan change (applied or pending) at or after `since`.

@@ -16,6 +16,7 @@ use pages::{
     admin::AdminPage,
     admin_customer::AdminCustomerPage,
     admin_operations::OperationsPage,
+    billing_details::BillingDetailsPage,
     dashboard::DashboardPage,
     home::HomePage,
     invoices::{InvoicePage, InvoicesPage},
@@ -74,6 +75,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("invoices/:invoice") view={Lazy::<InvoiceRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("plan") view={Lazy::<PlanRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("payment") view={Lazy::<PaymentRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("billing-details") view={Lazy::<BillingDetailsRoute>::new()} ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>
             </Router>
@@ -115,6 +117,7 @@ lazy_pages! {
     InvoiceRoute => InvoicePage,
     PlanRoute => PlanPage,
     PaymentRoute => PaymentPage,
+    BillingDetailsRoute => BillingDetailsPage,
 }
 
 #[cfg(feature = "hydrate")]

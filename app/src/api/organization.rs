@@ -1,7 +1,7 @@
 //! An organization's dashboard, namespaces and API keys. Members read; owners change.
 use leptos::prelude::*;
 
-use super::dto::{ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace};
+use super::dto::{ApiKey, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace};
 use super::error::AppError;
 
 #[server(endpoint = "dashboard")]
@@ -61,6 +61,7 @@ pub async fn save_billing_details(
     billing_email: String,
 ) -> Result<BillingDetailsPage, AppError> {
     use super::backend::{Caller, serve};
+    use super::dto::BillingDetails;
     let details = BillingDetails {
         legal_name,
         address_line1,

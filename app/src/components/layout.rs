@@ -45,6 +45,7 @@ pub fn OrgLayout() -> impl IntoView {
                 <A href=move || format!("{}/invoices", base())>"Invoices"</A>
                 <A href=move || format!("{}/plan", base())>"Plan"</A>
                 <A href=move || format!("{}/payment", base())>"Payment"</A>
+                <A href=move || format!("{}/billing-details", base())>"Billing details"</A>
                 <A href=move || format!("{}/namespaces", base())>"Namespaces & API keys"</A>
                 <Suspense>
                     {move || Suspend::new(async move {

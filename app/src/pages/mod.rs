@@ -3,6 +3,7 @@ pub mod admin_actions;
 pub mod admin_customer;
 pub mod admin_operations;
 pub mod admin_records;
+pub mod billing_details;
 pub mod dashboard;
 pub mod home;
 pub mod invoices;

@@ -18,7 +18,6 @@ use crate::billing::domain::subscription::STAFF_SUSPENSION;
 use crate::billing::domain::subscription::{SubscriptionStatus, transition};
 use crate::billing::subscriptions::end_subscription;
 use crate::error::Error;
-use crate::metering::db::usage::usage_window;
 use crate::notifications::outbox::notify;
 use crate::payments::channel::ChannelError;
 use crate::payments::channel::ChargeOutcome;

@@ -45,6 +45,7 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
         row("invoice", &[("organization_id", org), ("invoice_id", "in_unknown")], [401, 404, 404, 404, 404]),
         row("billing_status", &[("organization_id", org)], [401, 200, 200, 404, 404]),
         row("payment_method", &[("organization_id", org)], [401, 200, 200, 404, 404]),
+        row("billing_details", &[("organization_id", org)], [401, 200, 200, 404, 404]),
         // Changes to one organization: owners only (members 403); invalid input for the owner.
         row("create_namespace", &[("organization_id", org), ("name", "")], [401, 403, 422, 404, 404]),
         row("create_api_key", &[("organization_id", org), ("name", "")], [401, 403, 422, 404, 404]),
@@ -61,6 +62,22 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
             [401, 403, 422, 404, 404],
         ),
         row("pay_now", &[("organization_id", org)], [401, 403, 409, 404, 404]),
+        row(
+            "save_billing_details",
+            &[
+                ("organization_id", org),
+                ("legal_name", "Acme"),
+                ("address_line1", ""),
+                ("address_line2", ""),
+                ("city", ""),
+                ("postal_code", ""),
+                ("region", ""),
+                ("country", ""),
+                ("tax_id", ""),
+                ("billing_email", "not an address"),
+            ],
+            [401, 403, 422, 404, 404],
+        ),
         row("start_card_setup", &[("organization_id", org)], [401, 403, 409, 404, 404]),
         // Staff only; to everyone else these do not exist.
         row("admin_search_customers", &[("query", ""), ("page", "0")], [401, 404, 404, 404, 200]),
@@ -110,7 +127,7 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
     }
     assert_eq!(mismatches, Vec::<String>::new());
     // Nothing a refused or invalid call could have written exists.
-    for table in ["payment_profiles", "credits", "plan_changes", "api_keys", "payments"] {
+    for table in ["payment_profiles", "credits", "plan_changes", "api_keys", "payments", "billing_details"] {
         assert_eq!(app.count(&format!("select count(*) from {table}")).await, 0, "{table}");
     }
     assert_eq!(app.count("select count(*) from namespaces").await, 3, "the demo's namespaces only");
@@ -141,6 +158,7 @@ async fn every_organization_route_answers_each_kind_of_caller_as_the_matrix_says
         (format!("/orgs/{acme}/plan"), [302, 200, 200, 404, 404]),
         (format!("/orgs/{acme}/payment"), [302, 200, 200, 404, 404]),
         (format!("/orgs/{acme}/namespaces"), [302, 200, 200, 404, 404]),
+        (format!("/orgs/{acme}/billing-details"), [302, 200, 200, 404, 404]),
         (format!("/admin/orgs/{acme}"), [302, 404, 404, 404, 200]),
         ("/admin".to_owned(), [302, 404, 404, 404, 200]),
         ("/admin/operations".to_owned(), [302, 404, 404, 404, 200]),

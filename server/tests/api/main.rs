@@ -3,6 +3,7 @@ mod admin_console;
 mod authz;
 mod authz_matrix;
 mod billing;
+mod billing_details;
 mod crash;
 mod fake_stripe;
 mod fault;

@@ -148,6 +148,10 @@ async fn handle(db: &Db, collector: &Collector, event: &ClaimedEvent, now: i64) 
         }
         "payment_intent.payment_failed" | "charge.failed" => {
             let Some(payment) = our_payment(db, object).await? else { return Ok(Handled::Ignored) };
+            // Another charge of this attempt failing says nothing about the one recorded.
+            if is_another_charge(&payment, object) {
+                return Ok(Handled::Ignored);
+            }
             // Settling only a pending attempt: a late failure never undoes a success.
             let mut conn = db.pool.acquire().await?;
             let failure = Some(object.failure());
@@ -157,6 +161,9 @@ async fn handle(db: &Db, collector: &Collector, event: &ClaimedEvent, now: i64) 
         }
         "charge.refunded" => {
             let Some(payment) = our_payment(db, object).await? else { return Ok(Handled::Ignored) };
+            if is_another_charge(&payment, object) {
+                return Err(EventError::NotYet("the refunded charge's success is not recorded yet").into());
+            }
             // Events come in any order: a refund waits until the success it gives back is recorded,
             // which decides whether it reverses revenue or an overpayment.
             if payment.status()? != PaymentStatus::Succeeded {
@@ -188,6 +195,9 @@ async fn handle(db: &Db, collector: &Collector, event: &ClaimedEvent, now: i64) 
         | "charge.dispute.funds_withdrawn"
         | "charge.dispute.funds_reinstated" => {
             let Some(payment) = our_payment(db, object).await? else { return Ok(Handled::Ignored) };
+            if is_another_charge(&payment, object) {
+                return Err(EventError::NotYet("the disputed charge's success is not recorded yet").into());
+            }
             let dispute = object.dispute().ok_or(EventError::Missing("dispute id, amount, currency or status"))?;
             let mut tx = db.begin().await?;
             apply_dispute(&mut tx, &payment, &dispute, event.created * 1000, now).await?;
@@ -256,7 +266,6 @@ async fn organization_of(db: &Db, collector: &Collector, payload: &str) -> Optio
     Some(profile.organization_id)
 }
 
-/// The attempt an event is about: by our id in the metadata, else by the processor's id.
 /// The attempt an event is about: the one recorded with its PaymentIntent first (a second charge
 /// for one attempt is an attempt of its own, yet carries the first one's metadata), then the one
 /// its metadata names.
@@ -271,6 +280,15 @@ async fn our_payment(db: &Db, object: &EventObject) -> Result<Option<PaymentRow>
         Some(id) => attempts::payment(&mut conn, id).await,
         None => Ok(None),
     }
+}
+
+/// The attempt its metadata names was settled under another PaymentIntent: the event is about a
+/// second charge of that attempt, which becomes an attempt of its own once its success arrives.
+fn is_another_charge(payment: &PaymentRow, object: &EventObject) -> bool {
+    matches!(
+        (payment.processor_payment_id.as_deref(), object.payment_intent_id()),
+        (Some(recorded), Some(charged)) if recorded != charged
+    )
 }
 
 #[cfg(test)]

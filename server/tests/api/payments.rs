@@ -873,19 +873,10 @@ async fn a_second_charge_for_one_attempt_is_refunded_as_an_overpayment() {
 
     // Its refund's event carries the metadata of the attempt it was charged for (Stripe copies a
     // PaymentIntent's metadata onto its charge); it gives back the second charge, not the first.
-    let refunded = json!({ "id": "evt_second_refunded", "object": "event", "type": "charge.refunded",
-        "created": 1_800_000_000, "livemode": false, "data": { "object": { "id": "ch_second", "object": "charge",
-        "amount": amount, "amount_refunded": amount, "currency": "usd", "payment_intent": "pi_second_charge",
-        "metadata": { "payment_id": payment.id }, "refunded": true, "status": "succeeded" } } });
-    let event = ReceivedEvent {
-        id: "evt_second_refunded",
-        event_type: "charge.refunded",
-        created: 1_800_000_000,
-        livemode: false,
-        payload: &refunded.to_string(),
-        received_at: day0,
-    };
-    insert_event(&mut *s.app.db.pool.acquire().await.unwrap(), &event).await.unwrap();
+    let charge = json!({ "id": "ch_second", "object": "charge", "amount": amount, "amount_refunded": amount,
+        "currency": "usd", "payment_intent": "pi_second_charge", "metadata": { "payment_id": payment.id },
+        "refunded": true, "status": "succeeded" });
+    receive(&s, &event_about("evt_second_refunded", "charge.refunded", charge), day0).await;
     s.pass_at(day0 + 60_000).await;
     assert_eq!(
         s.app.count("select refunded_minor from payments where processor_payment_id = 'pi_second_charge'").await,
@@ -895,6 +886,64 @@ async fn a_second_charge_for_one_attempt_is_refunded_as_an_overpayment() {
     assert_eq!(s.ledger("overpayments").await, 0, "what was held is given back");
     assert_eq!(s.app.count("select count(*) from ledger_transactions where kind = 'payment.refunded'").await, 0);
     s.assert_reconciled().await;
+}
+
+fn event_about(id: &str, event_type: &str, object: Value) -> (String, String, String) {
+    let payload = json!({ "id": id, "object": "event", "type": event_type, "created": 1_800_000_000,
+        "livemode": false, "data": { "object": object } });
+    (id.to_owned(), event_type.to_owned(), payload.to_string())
+}
+
+async fn receive(s: &Scenario, (id, event_type, payload): &(String, String, String), at: i64) {
+    let event = ReceivedEvent { id, event_type, created: 1_800_000_000, livemode: false, payload, received_at: at };
+    insert_event(&mut *s.app.db.pool.acquire().await.unwrap(), &event).await.unwrap();
+}
+
+/// A second charge's refund (or dispute) can arrive before its success: it names the first
+/// attempt in its metadata, and must wait for the second charge to be recorded, not land on the
+/// first. A second charge's failure changes nothing about the attempt recorded.
+#[tokio::test]
+async fn events_about_a_second_charge_never_land_on_the_first_attempt() {
+    let s = Scenario::new(&[]).await;
+    s.save_card("4242 4242 4242 4242").await;
+    let day0 = s.finalize_first_invoice().await;
+    let payment = s.insert_attempt(1, "first", day0).await;
+    let outcome = s.charge(&payment).await;
+    s.succeeded(&payment, outcome).await;
+    let amount = s.app.count("select amount_due_minor from invoices where status = 'paid'").await;
+    let charge = json!({ "id": "ch_third", "object": "charge", "amount": amount, "amount_refunded": amount,
+        "currency": "usd", "payment_intent": "pi_third", "metadata": { "payment_id": payment.id },
+        "refunded": true, "status": "succeeded" });
+    receive(&s, &event_about("evt_third_refunded", "charge.refunded", charge), day0).await;
+    s.pass_at(day0 + 60_000).await;
+    assert_eq!(s.app.count(&format!("select refunded_minor from payments where id = '{}'", payment.id)).await, 0);
+    assert_eq!(s.app.count("select count(*) from ledger_transactions where kind = 'payment.refunded'").await, 0);
+
+    s.succeeded(&payment, ChargeOutcome::Succeeded { processor_payment_id: "pi_third".into() }).await;
+    s.pass_at(day0 + 10 * 60_000).await;
+    assert_eq!(
+        s.app.count("select refunded_minor from payments where processor_payment_id = 'pi_third'").await,
+        amount
+    );
+    assert_eq!(s.app.count(&format!("select refunded_minor from payments where id = '{}'", payment.id)).await, 0);
+    assert_eq!(s.ledger("overpayments").await, 0);
+    assert_eq!(s.app.count("select count(*) from ledger_transactions where kind = 'payment.refunded'").await, 0);
+
+    // A pending attempt recorded under one PaymentIntent; another of its charges fails.
+    let second = s.insert_attempt(9, "later", day0).await;
+    attempts::set_processor_id(&mut *s.app.db.pool.acquire().await.unwrap(), &second.id, "pi_second_gen1", day0)
+        .await
+        .unwrap();
+    let failed = json!({ "id": "pi_second_gen2", "object": "payment_intent", "amount": amount, "currency": "usd",
+        "status": "requires_payment_method", "metadata": { "payment_id": second.id },
+        "last_payment_error": { "code": "card_declined", "message": "Your card was declined." } });
+    receive(&s, &event_about("evt_gen2_failed", "payment_intent.payment_failed", failed), day0).await;
+    s.pass_at(day0 + 11 * 60_000).await;
+    let status = format!(
+        "select count(*) from payments where id = '{}' and status = 'pending' and processor_payment_id = 'pi_second_gen1'",
+        second.id
+    );
+    assert_eq!(s.app.count(&status).await, 1, "the recorded charge is still awaited");
 }
 
 /// The processor refuses to refund an overpayment (here: it knows no such charge). Asking again

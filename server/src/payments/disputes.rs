@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::notifications::outbox::notify;
 use crate::payments::db::attempts::PaymentRow;
 use crate::payments::db::disputes::{self, DisputeRecord};
+use crate::payments::db::overpayments;
 use crate::payments::domain::stripe_event::DisputeFacts;
 use crate::shared::money::format_money;
 
@@ -44,7 +45,15 @@ pub async fn apply_dispute(
     }
     if dispute.status == "lost" {
         let cause = PostingCause { organization_id: org, kind: "dispute.lost", reference: dispute.id, at: now };
-        ledger::post(conn, cause, Posting::dispute_lost(dispute.amount_minor)?).await?;
+        // Money held as an overpayment never was revenue: losing it settles what was owed back.
+        let posting = match overpayments::still_owed(conn, &payment.id).await? {
+            Some(owed) => {
+                overpayments::settled_by_dispute(conn, &payment.id, now).await?;
+                Posting::overpayment_dispute_lost(dispute.amount_minor, owed)?
+            }
+            None => Posting::dispute_lost(dispute.amount_minor)?,
+        };
+        ledger::post(conn, cause, posting).await?;
     }
     let amount = format_money(dispute.amount_minor, &dispute.currency.to_uppercase());
     let body = format!(

@@ -16,6 +16,7 @@ use server::payments::db::stripe_events::{ReceivedEvent, insert_event};
 use server::payments::domain::dunning::{DAY_MS, DunningPolicy};
 use server::payments::domain::stripe_signature::sign;
 use server::payments::pass::run_payments_pass;
+use server::payments::processor_events::process_inbox;
 use server::shared::time::parse_rfc3339_or_date;
 
 use crate::helpers::*;
@@ -1178,6 +1179,35 @@ async fn deliver_signed(s: &Scenario, body: String) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// A dispute of money we held as an overpayment: lost, the bank gave it back, so nothing is owed
+/// back any more and nothing comes off revenue; the refund order is not sent.
+#[tokio::test]
+async fn a_lost_dispute_of_an_overpayment_settles_what_was_owed_back_not_revenue() {
+    let s = Scenario::new(&["--stripe-webhook-secret", SECRET]).await;
+    s.save_card("4242 4242 4242 4242").await;
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    let amount = s.app.count("select amount_due_minor from invoices where status = 'paid'").await;
+    let second = s.insert_attempt(2, "second", day0).await;
+    let outcome = s.charge(&second).await;
+    let ChargeOutcome::Succeeded { processor_payment_id: intent } = outcome.clone() else { panic!("{outcome:?}") };
+    s.succeeded(&second, outcome).await;
+    assert_eq!(s.ledger("overpayments").await, -amount);
+
+    let t = day0 / 1000 + 600;
+    let withdrawal = json!([{ "id": "txn_over", "object": "balance_transaction", "amount": -amount, "fee": 1500, "net": -amount - 1500 }]);
+    deliver_signed(&s, dispute_event("charge.dispute.closed", "evt_over_lost", t, &intent, amount, "lost", withdrawal))
+        .await;
+    process_inbox(&s.app.db, &s.collector, day0 + 60_000).await.unwrap();
+    assert_eq!(s.ledger("overpayments").await, 0, "nothing is owed back any more");
+    assert_eq!(s.ledger("revenue").await, -amount, "the invoice's revenue stands");
+    assert_eq!(s.ledger("disputed").await, 0);
+    assert_eq!(s.ledger("dispute_fees").await, 1500);
+    s.pass_at(day0 + 20 * 60_000).await;
+    assert_eq!(s.app.count("select count(*) from test_mode_refunds").await, 0, "the bank gave it back already");
+    s.assert_reconciled().await;
 }
 
 /// A chargeback, told by Stripe's events in any order: the dispute is tied to our payment and

@@ -123,6 +123,17 @@ impl Posting {
         ])
     }
 
+    /// A dispute lost on money held as an overpayment: the bank gave back what we still owed
+    /// back (`held_minor`), so that debt is settled; any more was refunded already and is lost.
+    pub fn overpayment_dispute_lost(amount_minor: i64, held_minor: i64) -> Result<Self, PostingError> {
+        let settled = held_minor.clamp(0, amount_minor);
+        Self::new(vec![
+            Entry { account: Account::Overpayments, amount_minor: settled },
+            Entry { account: Account::Revenue, amount_minor: amount_minor - settled },
+            Entry { account: Account::Disputed, amount_minor: -amount_minor },
+        ])
+    }
+
     pub fn credit_granted(amount_minor: i64) -> Result<Self, PostingError> {
         Self::new(vec![
             Entry { account: Account::Revenue, amount_minor },
@@ -175,6 +186,16 @@ mod tests {
         assert_eq!(balance(&postings, Account::CustomerCredit), 0);
         assert_eq!(balance(&postings, Account::Revenue), -8_000);
         assert_eq!(balance(&postings, Account::ProcessorClearing), 8_000);
+    }
+
+    #[test]
+    fn a_lost_dispute_of_an_overpayment_settles_what_was_held_and_loses_the_rest() {
+        let entries =
+            |posting: Posting| posting.entries().iter().map(|e| (e.account, e.amount_minor)).collect::<Vec<_>>();
+        let all_held = Posting::overpayment_dispute_lost(5_000, 5_000).unwrap();
+        assert_eq!(entries(all_held), vec![(Account::Overpayments, 5_000), (Account::Disputed, -5_000)]);
+        let refunded_before = Posting::overpayment_dispute_lost(5_000, 0).unwrap();
+        assert_eq!(entries(refunded_before), vec![(Account::Revenue, 5_000), (Account::Disputed, -5_000)]);
     }
 
     #[test]
@@ -237,6 +258,7 @@ mod tests {
                 Posting::overpayment_refunded(total),
                 Posting::dispute_funds_withdrawn(total, credit),
                 Posting::dispute_funds_reinstated(total, credit),
+                Posting::overpayment_dispute_lost(total, credit),
                 Posting::dispute_lost(total),
             ]
             .into_iter()

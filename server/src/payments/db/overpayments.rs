@@ -35,6 +35,31 @@ pub async fn order_refund(
     Ok(inserted.rows_affected() == 1)
 }
 
+/// What is still owed back of the payment when it is an overpayment; None when it is not one.
+pub async fn still_owed(conn: &mut AnyConnection, payment_id: &str) -> Result<Option<i64>, Error> {
+    Ok(sqlx::query_scalar(
+        "select o.amount_minor - p.refunded_minor from overpayment_refunds o join payments p on p.id = o.payment_id
+         where o.payment_id = $1",
+    )
+    .bind(payment_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The bank gave the money back in a lost dispute: the refund not sent yet never will be.
+pub async fn settled_by_dispute(conn: &mut AnyConnection, payment_id: &str, now: i64) -> Result<(), Error> {
+    sqlx::query(
+        "update overpayment_refunds set status = 'sent', lease_until = null,
+             last_error = 'returned by the bank in a lost dispute', updated_at = $1
+         where payment_id = $2 and status = 'due'",
+    )
+    .bind(now)
+    .bind(payment_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn is_overpayment(conn: &mut AnyConnection, payment_id: &str) -> Result<bool, Error> {
     let found: Option<String> = sqlx::query_scalar("select payment_id from overpayment_refunds where payment_id = $1")
         .bind(payment_id)
@@ -171,8 +196,12 @@ pub async fn overpayment_mismatches(conn: &mut AnyConnection) -> Result<Vec<(Str
              select t.organization_id, -e.amount_minor as held, 0 as owed from ledger_transactions t
              join ledger_entries e on e.transaction_id = t.id where e.account = 'overpayments'
              union all
-             select p.organization_id, 0, p.amount_minor - p.refunded_minor from payments p
-             join overpayment_refunds o on o.payment_id = p.id where p.status = 'succeeded'
+             select p.organization_id, 0, case when owed < 0 then 0 else owed end from (
+                 select p.organization_id, p.amount_minor - p.refunded_minor - coalesce((
+                     select sum(d.amount_minor) from disputes d where d.payment_id = p.id and d.status = 'lost'
+                 ), 0) as owed
+                 from payments p join overpayment_refunds o on o.payment_id = p.id where p.status = 'succeeded'
+             ) p
          ) balances group by organization_id having sum(held) <> sum(owed)",
     )
     .fetch_all(conn)

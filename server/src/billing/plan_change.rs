@@ -170,6 +170,16 @@ async fn plan_change(
     if !matches!(status, SubscriptionStatus::Active | SubscriptionStatus::Trialing) {
         return Err(AppError::conflict("plan", format!("a {} subscription cannot change plan", status.as_str())).into());
     }
+    // The period ended and the invoice run has not closed it yet: a change now would land in
+    // the period being invoiced. The run closes it within minutes.
+    if change_at >= subscription.current_period_end {
+        let ended = display_ms(subscription.current_period_end);
+        return Err(AppError::conflict(
+            "plan",
+            format!("the period that ended {ended} is being invoiced; try again in a few minutes"),
+        )
+        .into());
+    }
     let mut cache = PlanCache::default();
     let from = cache.get(conn, &subscription.plan_version_id).await?.0.clone();
     let to = plans::current_versions(conn)

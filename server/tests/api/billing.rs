@@ -393,6 +393,28 @@ async fn a_dunning_cancellation_after_the_requested_end_ends_at_the_requested_en
     assert_eq!(periods, vec![(at("2027-05-03T12:00:00Z"), at("2027-06-03T12:00:00Z"))]);
 }
 
+/// Between a period's end and the run that closes it, a plan change would land in the period
+/// being invoiced: it is refused until the run has closed it.
+#[tokio::test]
+async fn a_plan_change_waits_for_the_run_to_close_the_ended_period() {
+    let app = spawn_app_at(Some(at("2027-05-03T12:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    app.db.clock.set(at("2027-06-03T12:05:00Z"));
+    for plan in ["Essentials", "Enterprise"] {
+        let preview = app.call_with(&owner, "preview_plan_change", &[("organization_id", &acme), ("plan", plan)]).await;
+        assert_eq!(preview.status(), StatusCode::CONFLICT, "{plan}");
+        let error = json(preview).await;
+        assert!(error["message"].as_str().unwrap_or_default().contains("being invoiced"), "{error}");
+    }
+    app.cycle_at("2027-06-03T12:05:00Z").await;
+    let preview =
+        app.call_with(&owner, "preview_plan_change", &[("organization_id", &acme), ("plan", "Essentials")]).await;
+    assert_eq!(preview.status(), StatusCode::OK);
+    let preview = json(preview).await;
+    assert!(preview["period"].as_str().unwrap().starts_with("2027-06-03 12:00 UTC"), "{preview}");
+}
+
 #[tokio::test]
 async fn a_credit_larger_than_an_invoice_pays_it_and_the_rest_carries_over() {
     let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;

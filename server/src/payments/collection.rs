@@ -587,6 +587,9 @@ async fn cancel(db: &Db, row: &CollectionRow, invoice: &InvoiceRow, now: i64) ->
     let org = invoice.organization_id.as_str();
     let number = invoice.number.as_deref().unwrap_or(&invoice.id);
     let mut tx = db.begin().await?;
+    // The invoice before its collection, as a payment that settles both takes them: the other
+    // order would deadlock with a success recorded at the same moment.
+    invoices::lock_invoice(&mut tx, &invoice.id).await?;
     if !collections::finish(&mut tx, &row.invoice_id, CollectionStatus::Canceled, now).await? {
         return Ok(());
     }
@@ -606,7 +609,7 @@ async fn cancel(db: &Db, row: &CollectionRow, invoice: &InvoiceRow, now: i64) ->
     collections::record_event(&mut tx, &invoice.id, org, "canceled", &detail, now).await?;
     let body = format!(
         "Invoice {number} remained unpaid, so your subscription has been canceled. A final invoice for the \
-         current period, up to today, follows."
+         period up to the cancellation follows."
     );
     notify(&mut tx, org, "canceled", &invoice.id, "Your subscription is canceled", &body, now).await?;
     tx.commit().await?;

@@ -13,6 +13,8 @@ use server::billing::period_rating::{BillingRules, PlanCache};
 use server::payments::channel::ChargeOutcome;
 use server::payments::collection::payment_succeeded;
 use server::payments::db::attempts;
+use server::payments::domain::dunning::DAY_MS;
+use server::payments::pass::run_payments_pass;
 use server::shared::time::parse_rfc3339_or_date;
 
 use crate::helpers::*;
@@ -181,6 +183,41 @@ async fn two_successes_for_one_invoice_recorded_at_once_pay_it_once() {
     assert_eq!(s.app.count("select count(*) from overpayment_refunds").await, 1);
     assert_eq!(s.ledger("receivable").await, 0);
     s.assert_reconciled().await;
+}
+
+/// Dunning's last step and a payment's success at the same moment: the success holds the
+/// invoice and then wants its collection. Dunning takes them in the same order, so neither is
+/// aborted as a deadlock (PostgreSQL would abort one; SQLite runs them one after the other).
+#[tokio::test]
+async fn dunning_cancellation_and_a_payment_success_at_once_do_not_deadlock() {
+    let s = crate::payments::Scenario::new(&[]).await;
+    s.save_card("4000 0000 0000 9995").await;
+    let day0 = s.finalize_first_invoice().await;
+    for day in [0, 3, 7, 10] {
+        s.pass_at(day0 + day * DAY_MS).await;
+    }
+    let invoice: String =
+        sqlx::query_scalar("select invoice_id from collections").fetch_one(&s.app.db.pool).await.unwrap();
+    let mut success = s.app.db.begin().await.unwrap();
+    sqlx::query("update invoices set status = status where id = $1")
+        .bind(&invoice)
+        .execute(&mut *success)
+        .await
+        .unwrap();
+    s.app.db.clock.set(day0 + 30 * DAY_MS);
+    let dunning = run_payments_pass(&s.app.db, &s.collector, &s.outbox);
+    let rest_of_the_success = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let finished = sqlx::query("update collections set status = status where invoice_id = $1")
+            .bind(&invoice)
+            .execute(&mut *success)
+            .await;
+        success.commit().await.map(|_| finished)
+    };
+    let (dunning, success) = tokio::join!(dunning, rest_of_the_success);
+    assert!(matches!(success, Ok(Ok(_))), "the success is not aborted: {success:?}");
+    dunning.expect("the dunning pass is not aborted either");
+    assert_eq!(s.subscription_status().await, "canceled");
 }
 
 /// The ledger itself refuses a posting that would spend more customer credit than was granted,

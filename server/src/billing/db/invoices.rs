@@ -521,6 +521,13 @@ pub async fn settle_status(
     Ok(updated.rows_affected() == 1)
 }
 
+/// Holds the invoice's row until the transaction ends (a no-op update, since SQLite has no
+/// `for update`). Whatever settles an invoice and its collection takes the invoice first.
+pub async fn lock_invoice(conn: &mut AnyConnection, invoice_id: &str) -> Result<(), Error> {
+    sqlx::query("update invoices set status = status where id = $1").bind(invoice_id).execute(conn).await?;
+    Ok(())
+}
+
 /// (organization, hour) of rolled-up usage in `[from, to)` that no period bills: not inside any
 /// invoice's period, a trial, or the open period of a subscription that has not ended. Usage
 /// dated before the subscription's first period (a backdated event) is left out. At most `limit`,

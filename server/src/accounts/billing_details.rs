@@ -9,6 +9,20 @@ use crate::accounts::domain::billing_details::{self as rules, countries};
 use crate::error::Error;
 use crate::store::Db;
 
+fn typed(details: &BillingDetails) -> rules::BillingDetails {
+    rules::BillingDetails {
+        legal_name: details.legal_name.clone(),
+        address_line1: details.address_line1.clone(),
+        address_line2: details.address_line2.clone(),
+        city: details.city.clone(),
+        postal_code: details.postal_code.clone(),
+        region: details.region.clone(),
+        country: details.country.clone(),
+        tax_id: details.tax_id.clone(),
+        billing_email: details.billing_email.clone(),
+    }
+}
+
 impl From<BillingDetailsRow> for BillingDetails {
     fn from(row: BillingDetailsRow) -> Self {
         Self {
@@ -55,7 +69,7 @@ pub async fn save(
     organization_id: &str,
     details: &BillingDetails,
 ) -> Result<BillingDetailsPage, Error> {
-    let checked = rules::check(details).map_err(|refusal| AppError::invalid(refusal.field, refusal.reason))?;
+    let checked = rules::check(&typed(details)).map_err(|refusal| AppError::invalid(refusal.field, refusal.reason))?;
     let now = db.clock.now_ms();
     let mut tx = db.begin().await?;
     let before = billing_details::billing_details(&mut tx, organization_id).await?.ok_or(AppError::NotFound)?;

@@ -1,11 +1,25 @@
 //! An organization's billing details, as invoices will print them: checked before they are stored,
 //! so mail never goes to something that cannot be an address and a tax id has its country's shape.
-pub use app::api::dto::BillingDetails;
 use isocountry::CountryCode;
 
 pub const MAX_TEXT_LEN: usize = 200;
 /// RFC 5321's limit on a forward path.
 pub const MAX_EMAIL_LEN: usize = 254;
+
+/// The details as typed, or as stored once checked (then `country` is an ISO 3166-1 alpha-2 code
+/// or empty, and `tax_id` is in its stored form).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BillingDetails {
+    pub legal_name: String,
+    pub address_line1: String,
+    pub address_line2: String,
+    pub city: String,
+    pub postal_code: String,
+    pub region: String,
+    pub country: String,
+    pub tax_id: String,
+    pub billing_email: String,
+}
 
 /// The field refused and why, in words for the person who typed it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -45,15 +45,21 @@ pub async fn apply_dispute(
     }
     if dispute.status == "lost" {
         let cause = PostingCause { organization_id: org, kind: "dispute.lost", reference: dispute.id, at: now };
-        // Money held as an overpayment never was revenue: losing it settles what was owed back.
-        let posting = match overpayments::still_owed(conn, &payment.id).await? {
-            Some(owed) => {
-                overpayments::settled_by_dispute(conn, &payment.id, now).await?;
-                Posting::overpayment_dispute_lost(dispute.amount_minor, owed)?
+        // Money held as an overpayment never was revenue: losing it settles what was still owed
+        // back. What its refund already gave back (asked of the processor, maybe not yet told)
+        // the customer now has twice: that part is lost.
+        let overpayment = overpayments::state(conn, &payment.id, now).await?;
+        let posting = match &overpayment {
+            Some(state) => {
+                let held = if state.refund_sent() { 0 } else { state.owed_minor };
+                Posting::overpayment_dispute_lost(dispute.amount_minor, held)?
             }
             None => Posting::dispute_lost(dispute.amount_minor)?,
         };
-        ledger::post(conn, cause, posting).await?;
+        let settles_all = overpayment.is_some_and(|state| state.owed_minor <= dispute.amount_minor);
+        if ledger::post(conn, cause, posting).await? && settles_all {
+            overpayments::settled_by_dispute(conn, &payment.id, now).await?;
+        }
     }
     let amount = format_money(dispute.amount_minor, &dispute.currency.to_uppercase());
     let body = format!(

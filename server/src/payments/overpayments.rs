@@ -18,10 +18,10 @@ pub async fn refund_overpayments(db: &Db, collector: &Collector, now: i64) -> Re
     tx.commit().await?;
     let mut sent = 0;
     for overpayment in due {
-        let left = overpayment.amount_minor - overpayment.refunded_minor;
+        let left = overpayment.owed_minor;
         let mut conn = db.pool.acquire().await?;
         let Some(processor_id) = overpayment.processor_payment_id.as_deref().filter(|_| left > 0) else {
-            // Staff refunded it by hand already, all of it.
+            // Refunded by hand already, or returned by the bank in a lost dispute: all of it.
             overpayments::mark_sent(&mut conn, &overpayment.payment_id, None, now).await?;
             continue;
         };

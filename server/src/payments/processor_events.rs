@@ -194,11 +194,21 @@ async fn handle(db: &Db, collector: &Collector, event: &ClaimedEvent, now: i64) 
         | "charge.dispute.closed"
         | "charge.dispute.funds_withdrawn"
         | "charge.dispute.funds_reinstated" => {
-            let Some(payment) = our_payment(db, object).await? else { return Ok(Handled::Ignored) };
-            if is_another_charge(&payment, object) {
-                return Err(EventError::NotYet("the disputed charge's success is not recorded yet").into());
+            // A dispute names only its PaymentIntent: one we have not recorded may be a second
+            // charge whose success is on its way. One that never comes is parked for staff.
+            let not_yet = || EventError::NotYet("the disputed charge's success is not recorded yet");
+            let Some(payment) = our_payment(db, object).await? else { return Err(not_yet().into()) };
+            if is_another_charge(&payment, object) || payment.status()? != PaymentStatus::Succeeded {
+                return Err(not_yet().into());
             }
             let dispute = object.dispute().ok_or(EventError::Missing("dispute id, amount, currency or status"))?;
+            let mut conn = db.pool.acquire().await?;
+            let in_flight =
+                overpayments::state(&mut conn, &payment.id, now).await?.is_some_and(|s| s.refund_in_flight());
+            if dispute.status == "lost" && in_flight {
+                return Err(EventError::NotYet("its overpayment's refund is being sent").into());
+            }
+            drop(conn);
             let mut tx = db.begin().await?;
             apply_dispute(&mut tx, &payment, &dispute, event.created * 1000, now).await?;
             tx.commit().await?;

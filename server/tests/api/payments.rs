@@ -1210,6 +1210,114 @@ async fn a_lost_dispute_of_an_overpayment_settles_what_was_owed_back_not_revenue
     s.assert_reconciled().await;
 }
 
+/// An overpayment held, for the dispute tests: (scenario, day0, amount, its PaymentIntent).
+async fn an_overpayment_held() -> (Scenario, i64, i64, String) {
+    let s = Scenario::new(&["--stripe-webhook-secret", SECRET]).await;
+    s.save_card("4242 4242 4242 4242").await;
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    let amount = s.app.count("select amount_due_minor from invoices where status = 'paid'").await;
+    let second = s.insert_attempt(2, "second", day0).await;
+    let outcome = s.charge(&second).await;
+    let ChargeOutcome::Succeeded { processor_payment_id: intent } = outcome.clone() else { panic!("{outcome:?}") };
+    s.succeeded(&second, outcome).await;
+    (s, day0, amount, intent)
+}
+
+async fn lose_dispute(s: &Scenario, id: &str, intent: &str, amount: i64, at: i64) {
+    let withdrawal = json!([{ "id": format!("txn_{id}"), "object": "balance_transaction", "amount": -amount, "fee": 0, "net": -amount }]);
+    deliver_signed(
+        s,
+        dispute_event("charge.dispute.closed", &format!("evt_{id}"), at / 1000, intent, amount, "lost", withdrawal),
+    )
+    .await;
+}
+
+/// The bank returned part of an overpayment in a lost dispute: the rest is still refunded.
+#[tokio::test]
+async fn a_partly_lost_dispute_of_an_overpayment_leaves_the_rest_to_refund() {
+    let (s, day0, amount, intent) = an_overpayment_held().await;
+    lose_dispute(&s, "part", &intent, 30_000, day0).await;
+    process_inbox(&s.app.db, &s.collector, day0 + 60_000).await.unwrap();
+    for minutes in [2, 10] {
+        s.pass_at(day0 + minutes * 60_000).await;
+    }
+    let refunded: Vec<i64> =
+        sqlx::query_scalar("select amount_minor from test_mode_refunds").fetch_all(&s.app.db.pool).await.unwrap();
+    assert_eq!(refunded, vec![amount - 30_000], "the part the bank did not return");
+    assert_eq!(s.ledger("overpayments").await, 0);
+    s.assert_reconciled().await;
+}
+
+/// The refund was already asked of the processor when the dispute was lost (its own event not in
+/// yet): the customer got it twice, which is a loss, and what was held is given back once.
+#[tokio::test]
+async fn a_lost_dispute_of_an_overpayment_already_refunded_is_a_loss_counted_once() {
+    let (s, day0, amount, intent) = an_overpayment_held().await;
+    s.pass_at(day0 + 60_000).await; // sends the refund; its event waits in the inbox
+    sqlx::query("delete from stripe_events where event_type = 'charge.refunded' and status = 'pending'")
+        .execute(&s.app.db.pool)
+        .await
+        .unwrap();
+    lose_dispute(&s, "after_refund", &intent, amount, day0 + 120_000).await;
+    process_inbox(&s.app.db, &s.collector, day0 + 180_000).await.unwrap();
+    assert_eq!(s.ledger("overpayments").await, -amount, "still held until the refund's own event");
+    // The refund's event, as Stripe would send it after all.
+    let charge = json!({ "id": "ch_refund", "object": "charge", "amount": amount, "amount_refunded": amount,
+        "currency": "usd", "payment_intent": intent, "refunded": true, "status": "succeeded" });
+    receive(&s, &event_about("evt_late_refund", "charge.refunded", charge), day0 + 200_000).await;
+    process_inbox(&s.app.db, &s.collector, day0 + 240_000).await.unwrap();
+    assert_eq!(s.ledger("overpayments").await, 0, "given back once");
+    assert_eq!(s.ledger("revenue").await, 0, "the invoice's revenue, less what the customer got twice");
+    s.assert_reconciled().await;
+}
+
+/// A refund the processor refused, then the dispute lost: the bank returned it, so staff are not
+/// asked to refund it by hand any more.
+#[tokio::test]
+async fn a_refused_refund_the_bank_returned_in_a_lost_dispute_leaves_the_staff_list() {
+    let (s, day0, amount, intent) = an_overpayment_held().await;
+    sqlx::query("update test_mode_charges set payment_intent_id = 'pi_renamed' where payment_intent_id = $1")
+        .bind(&intent)
+        .execute(&s.app.db.pool)
+        .await
+        .unwrap();
+    s.pass_at(day0 + 60_000).await;
+    assert_eq!(s.app.count("select count(*) from overpayment_refunds where refused_at is not null").await, 1);
+    lose_dispute(&s, "refused", &intent, amount, day0 + 120_000).await;
+    process_inbox(&s.app.db, &s.collector, day0 + 180_000).await.unwrap();
+    let staff = s.app.client_for(&STAFF).await;
+    let operations = json(s.app.call_with(&staff, "admin_operations", &[]).await).await;
+    assert_eq!(operations["refused_refunds"], json!([]), "{operations}");
+    assert_eq!(s.ledger("overpayments").await, 0);
+    s.assert_reconciled().await;
+}
+
+/// A dispute of a charge whose success is not recorded yet waits for it instead of being dropped.
+#[tokio::test]
+async fn a_dispute_of_a_charge_not_recorded_yet_waits_for_its_success() {
+    let (s, day0, _, _) = an_overpayment_held().await;
+    deliver_signed(
+        &s,
+        dispute_event(
+            "charge.dispute.created",
+            "evt_early",
+            day0 / 1000,
+            "pi_not_yet",
+            1_000,
+            "needs_response",
+            json!([]),
+        ),
+    )
+    .await;
+    process_inbox(&s.app.db, &s.collector, day0 + 60_000).await.unwrap();
+    let status: String = sqlx::query_scalar("select status from stripe_events where id = 'evt_early'")
+        .fetch_one(&s.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "failed", "tried again later, not ignored");
+}
+
 /// A chargeback, told by Stripe's events in any order: the dispute is tied to our payment and
 /// invoice, staff see it open with its evidence deadline, the withdrawn funds and the fee are
 /// posted once, and the dispute lost writes the revenue off; an older event never undoes a newer one.

@@ -5,13 +5,20 @@ use sqlx::{AnyConnection, FromRow};
 use crate::error::Error;
 use crate::store::Dialect;
 
+/// What lost disputes of payment `p` settled of what it owed back, read from their postings:
+/// the bank returned that much, so it is neither held nor refunded any more.
+const SETTLED_BY_DISPUTES: &str = "(select cast(coalesce(sum(e.amount_minor), 0) as bigint) from disputes d
+     join ledger_transactions t on t.kind = 'dispute.lost' and t.reference = d.id
+     join ledger_entries e on e.transaction_id = t.id and e.account = 'overpayments'
+     where d.payment_id = p.id)";
+
 #[derive(Debug, Clone, FromRow)]
 pub struct OverpaymentRow {
     pub payment_id: String,
     pub organization_id: String,
-    pub amount_minor: i64,
+    /// What is still owed back: ordered, less refunds and what lost disputes returned.
+    pub owed_minor: i64,
     pub processor_payment_id: Option<String>,
-    pub refunded_minor: i64,
 }
 
 /// Orders the refund of `amount_minor` of the payment; false when it was ordered before.
@@ -35,18 +42,42 @@ pub async fn order_refund(
     Ok(inserted.rows_affected() == 1)
 }
 
-/// What is still owed back of the payment when it is an overpayment; None when it is not one.
-pub async fn still_owed(conn: &mut AnyConnection, payment_id: &str) -> Result<Option<i64>, Error> {
-    Ok(sqlx::query_scalar(
-        "select o.amount_minor - p.refunded_minor from overpayment_refunds o join payments p on p.id = o.payment_id
-         where o.payment_id = $1",
-    )
+/// Where an overpayment's refund stands, for a dispute of it.
+#[derive(Debug, Clone, FromRow)]
+pub struct OverpaymentState {
+    /// Still owed back: ordered, less refunds and what lost disputes returned.
+    pub owed_minor: i64,
+    /// The refund was asked of the processor (its own event has maybe not arrived yet).
+    refund_sent: i64,
+    /// A payments job holds the refund under its lease: it may be asking for it right now.
+    refund_in_flight: i64,
+}
+
+impl OverpaymentState {
+    pub fn refund_sent(&self) -> bool {
+        self.refund_sent != 0
+    }
+
+    pub fn refund_in_flight(&self) -> bool {
+        self.refund_in_flight != 0
+    }
+}
+
+/// The overpayment's refund state; None when the payment is not an overpayment.
+pub async fn state(conn: &mut AnyConnection, payment_id: &str, now: i64) -> Result<Option<OverpaymentState>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "select o.amount_minor - p.refunded_minor - {SETTLED_BY_DISPUTES} as owed_minor,
+                case when o.processor_refund_id is null then 0 else 1 end as refund_sent,
+                case when o.status = 'due' and coalesce(o.lease_until, 0) > $1 then 1 else 0 end as refund_in_flight
+         from overpayment_refunds o join payments p on p.id = o.payment_id where o.payment_id = $2"
+    ))
+    .bind(now)
     .bind(payment_id)
     .fetch_optional(conn)
     .await?)
 }
 
-/// The bank gave the money back in a lost dispute: the refund not sent yet never will be.
+/// A lost dispute returned all that was owed back: the refund not sent yet never will be.
 pub async fn settled_by_dispute(conn: &mut AnyConnection, payment_id: &str, now: i64) -> Result<(), Error> {
     sqlx::query(
         "update overpayment_refunds set status = 'sent', lease_until = null,
@@ -91,10 +122,11 @@ pub async fn claim_due(
     .await?;
     let mut rows = Vec::with_capacity(claimed.len());
     for payment_id in claimed {
-        let row = sqlx::query_as(
-            "select o.payment_id, o.organization_id, o.amount_minor, p.processor_payment_id, p.refunded_minor
-             from overpayment_refunds o join payments p on p.id = o.payment_id where o.payment_id = $1",
-        )
+        let row = sqlx::query_as(&format!(
+            "select o.payment_id, o.organization_id, o.amount_minor - p.refunded_minor - {SETTLED_BY_DISPUTES}
+                 as owed_minor, p.processor_payment_id
+             from overpayment_refunds o join payments p on p.id = o.payment_id where o.payment_id = $1"
+        ))
         .bind(&payment_id)
         .fetch_one(&mut *conn)
         .await?;
@@ -160,14 +192,16 @@ pub struct RefusedRefundRow {
 
 /// Refunds the processor refused and nobody has refunded by hand since, newest first.
 pub async fn refused(conn: &mut AnyConnection, limit: i64) -> Result<Vec<RefusedRefundRow>, Error> {
-    Ok(sqlx::query_as(
-        "select g.name as organization_name, o.payment_id, o.amount_minor - p.refunded_minor as amount_minor,
-                p.currency, coalesce(o.last_error, '') as reason, o.refused_at
-         from overpayment_refunds o join payments p on p.id = o.payment_id
-         join organizations g on g.id = o.organization_id
-         where o.refused_at is not null and p.refunded_minor < o.amount_minor
-         order by o.refused_at desc limit $1",
-    )
+    Ok(sqlx::query_as(&format!(
+        "select * from (
+             select g.name as organization_name, o.payment_id,
+                    o.amount_minor - p.refunded_minor - {SETTLED_BY_DISPUTES} as amount_minor,
+                    p.currency, coalesce(o.last_error, '') as reason, o.refused_at
+             from overpayment_refunds o join payments p on p.id = o.payment_id
+             join organizations g on g.id = o.organization_id
+             where o.refused_at is not null and o.status = 'due'
+         ) r where r.amount_minor > 0 order by r.refused_at desc limit $1"
+    ))
     .bind(limit)
     .fetch_all(conn)
     .await?)
@@ -191,19 +225,15 @@ pub async fn overcollected_invoices(conn: &mut AnyConnection) -> Result<Vec<(Str
 /// Organizations whose overpayments account differs from their overpayments not yet refunded:
 /// (organization, held in the ledger, owed back by the payments).
 pub async fn overpayment_mismatches(conn: &mut AnyConnection) -> Result<Vec<(String, i64, i64)>, Error> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as(&format!(
         "select organization_id, cast(sum(held) as bigint), cast(sum(owed) as bigint) from (
              select t.organization_id, -e.amount_minor as held, 0 as owed from ledger_transactions t
              join ledger_entries e on e.transaction_id = t.id where e.account = 'overpayments'
              union all
-             select p.organization_id, 0, case when owed < 0 then 0 else owed end from (
-                 select p.organization_id, p.amount_minor - p.refunded_minor - coalesce((
-                     select sum(d.amount_minor) from disputes d where d.payment_id = p.id and d.status = 'lost'
-                 ), 0) as owed
-                 from payments p join overpayment_refunds o on o.payment_id = p.id where p.status = 'succeeded'
-             ) p
-         ) balances group by organization_id having sum(held) <> sum(owed)",
-    )
+             select p.organization_id, 0, p.amount_minor - p.refunded_minor - {SETTLED_BY_DISPUTES} from payments p
+             join overpayment_refunds o on o.payment_id = p.id where p.status = 'succeeded'
+         ) balances group by organization_id having sum(held) <> sum(owed)"
+    ))
     .fetch_all(conn)
     .await?)
 }

@@ -158,6 +158,19 @@ impl PlannedChange {
     }
 }
 
+/// The period ended and the invoice run has not closed it yet: a change now would land in the
+/// period being invoiced. The run closes it within minutes.
+fn refuse_while_the_period_is_invoiced(subscription: &SubscriptionRow, at: i64) -> Result<(), AppError> {
+    if at < subscription.current_period_end {
+        return Ok(());
+    }
+    let ended = display_ms(subscription.current_period_end);
+    Err(AppError::conflict(
+        "plan",
+        format!("the period that ended {ended} is being invoiced; try again in a few minutes"),
+    ))
+}
+
 async fn plan_change(
     conn: &mut sqlx::AnyConnection,
     rules: &BillingRules,
@@ -170,16 +183,7 @@ async fn plan_change(
     if !matches!(status, SubscriptionStatus::Active | SubscriptionStatus::Trialing) {
         return Err(AppError::conflict("plan", format!("a {} subscription cannot change plan", status.as_str())).into());
     }
-    // The period ended and the invoice run has not closed it yet: a change now would land in
-    // the period being invoiced. The run closes it within minutes.
-    if change_at >= subscription.current_period_end {
-        let ended = display_ms(subscription.current_period_end);
-        return Err(AppError::conflict(
-            "plan",
-            format!("the period that ended {ended} is being invoiced; try again in a few minutes"),
-        )
-        .into());
-    }
+    refuse_while_the_period_is_invoiced(&subscription, change_at)?;
     let mut cache = PlanCache::default();
     let from = cache.get(conn, &subscription.plan_version_id).await?.0.clone();
     let to = plans::current_versions(conn)
@@ -303,6 +307,7 @@ pub async fn confirm(db: &Db, rules: &BillingRules, change: &Confirmation<'_>) -
     if planned.token() != token {
         return Err(stale().into());
     }
+    refuse_while_the_period_is_invoiced(&planned.subscription, now)?;
     let change = NewPlanChange {
         subscription_id: &planned.subscription.id,
         from_version_id: &planned.from.id,

@@ -407,6 +407,20 @@ async fn a_plan_change_waits_for_the_run_to_close_the_ended_period() {
         let error = json(preview).await;
         assert!(error["message"].as_str().unwrap_or_default().contains("being invoiced"), "{error}");
     }
+    // Previewed before the end, confirmed after it: refused too.
+    app.db.clock.set(at("2027-06-03T11:59:00Z"));
+    let early =
+        json(app.call_with(&owner, "preview_plan_change", &[("organization_id", &acme), ("plan", "Enterprise")]).await)
+            .await;
+    app.db.clock.set(at("2027-06-03T12:05:00Z"));
+    let token = early["token"].as_str().unwrap();
+    let form = [("organization_id", acme.as_str()), ("plan", "Enterprise"), ("token", token)];
+    let confirmed = app.call_with(&owner, "confirm_plan_change", &form).await;
+    assert_eq!(confirmed.status(), StatusCode::CONFLICT);
+    let refusal = json(confirmed).await;
+    assert!(refusal["message"].as_str().unwrap_or_default().contains("being invoiced"), "{refusal}");
+    assert_eq!(app.count("select count(*) from plan_changes").await, 0);
+
     app.cycle_at("2027-06-03T12:05:00Z").await;
     let preview =
         app.call_with(&owner, "preview_plan_change", &[("organization_id", &acme), ("plan", "Essentials")]).await;

@@ -1,7 +1,7 @@
 //! The Content-Security-Policy, written once. Scripts run from our own origin, or inline only
 //! with the nonce of the response they came in: leptos puts a fresh one on every inline script it
 //! renders (the hydration loader, resolved resources), so nothing injected into a page can run.
-use leptos::prelude::*;
+//! The server's security-headers middleware sets it, with the nonce read from the page.
 
 /// The policy for a response; `nonce` is the page's, `None` for responses that are not pages.
 pub fn content_security_policy(nonce: Option<&str>) -> String {
@@ -10,15 +10,4 @@ pub fn content_security_policy(nonce: Option<&str>) -> String {
         "default-src 'self'; script-src 'self'{inline_scripts} 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
          img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
     )
-}
-
-/// Gives the page being rendered its policy, with the nonce leptos put on its scripts.
-pub fn set_page_policy() {
-    let (Some(nonce), Some(response)) = (use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
-        return;
-    };
-    let policy = content_security_policy(Some(&nonce.to_string()));
-    if let Ok(value) = axum::http::HeaderValue::from_str(&policy) {
-        response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
-    }
 }

@@ -29,8 +29,6 @@ use pages::{
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    csp::set_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -92,3 +92,20 @@ test("a staff admin reaches the admin page; no page logs console errors", async 
   await waitForHydration(page);
   expect(problems).toEqual([]);
 });
+
+test("every load of a page carries its scripts' nonce in its policy and hydrates", async ({ page }) => {
+  const problems = watchConsole(page);
+  await logIn(page, ACME_OWNER);
+  await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
+  const billingDetails = page.url().replace(/\/?$/, "/billing-details");
+  for (let load = 0; load < 5; load++) {
+    const response = await page.goto(billingDetails);
+    const policy = response?.headers()["content-security-policy"] ?? "";
+    const nonce = /'nonce-([^']+)'/.exec(policy)?.[1];
+    expect(nonce, policy).toBeTruthy();
+    expect(await response?.text()).toContain(`nonce="${nonce}"`);
+    await waitForHydration(page);
+  }
+  await expect(page.getByRole("heading", { name: "Billing details" })).toBeVisible();
+  expect(problems).toEqual([]);
+});

@@ -3,10 +3,12 @@ use std::sync::{Arc, LazyLock};
 
 use app::api::error::AppError;
 use app::csp::content_security_policy;
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 
 /// The portal's public origin, e.g. `https://billing.example.com`.
 #[derive(Debug)]
@@ -40,17 +42,46 @@ static NOT_A_PAGE_POLICY: LazyLock<HeaderValue> = LazyLock::new(|| {
 });
 
 pub async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
+    let mut response = with_content_security_policy(next.run(request).await).await;
     let headers = response.headers_mut();
-    // Pages set their own, with the nonce of their scripts (`app::csp`); everything else gets the
-    // same policy without one.
-    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, NOT_A_PAGE_POLICY.clone());
-    }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
+}
+
+/// A page's policy admits its inline scripts by the nonce leptos wrote on them, read from the
+/// document itself: its head, with the hydration scripts, comes in the first chunk. (Set through
+/// leptos' response options instead, the header went missing on some browser loads, and the page
+/// never hydrated.) Everything else gets the policy without a nonce.
+async fn with_content_security_policy(response: Response) -> Response {
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    if !is_page {
+        let mut response = response;
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, NOT_A_PAGE_POLICY.clone());
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let mut chunks = body.into_data_stream();
+    let first = chunks.next().await;
+    let nonce = first.as_ref().and_then(|chunk| chunk.as_ref().ok()).and_then(|html| script_nonce(html));
+    let policy =
+        HeaderValue::from_str(&content_security_policy(nonce.as_deref())).unwrap_or_else(|_| NOT_A_PAGE_POLICY.clone());
+    parts.headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    Response::from_parts(parts, Body::from_stream(futures_util::stream::iter(first).chain(chunks)))
+}
+
+/// The first `nonce="…"` of a document: leptos' hydration scripts in its head, before any content.
+fn script_nonce(html: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(html);
+    let start = text.find("nonce=\"")? + "nonce=\"".len();
+    let length = text[start..].find('"')?;
+    let nonce = &text[start..start + length];
+    nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_+/=".contains(&b)).then(|| nonce.to_owned())
 }
 
 /// Server functions that fail before their body runs (arguments that do not decode) are answered

@@ -22,15 +22,20 @@ echo "cluster at $postgres_url"
 TEST_DATABASE=postgres TEST_POSTGRES_URL="$postgres_url" cargo test --locked -p app -p server -p loadgen --features app/ssr
 
 section "browser journeys in Chromium (release build)"
+# Room left for the release build: when it fails on a CI machine, these lines tell whether disk or
+# memory ran out.
+df -h . /tmp | sed 's/^/  /'
+free -m | sed 's/^/  /'
 cargo leptos build --release --precompress --split
 database="sqlite:$work/e2e.db"
 port=$(free_port)
 base_url="http://127.0.0.1:$port"
 ./target/release/server --database-url "$database" seed-demo >/dev/null
+mail_dir="$work/mail"
 ./target/release/server --database-url "$database" --listen-addr "127.0.0.1:$port" --public-base-url "$base_url" \
-  --log-level warn &
+  --mail-log-dir "$mail_dir" --log-level warn &
 server_pid=$!
-(cd end2end && BASE_URL="$base_url" npx playwright test)
+(cd end2end && BASE_URL="$base_url" MAIL_DIR="$mail_dir" npx playwright test)
 
 section "WASM bundle size"
 scripts/wasm-size.sh

@@ -13,6 +13,7 @@ use leptos_router::{Lazy, LazyRoute, SsrMode, lazy_route, path};
 
 use components::layout::OrgLayout;
 use pages::{
+    account::{ConfirmSignUpPage, ForgotPasswordPage, ResetPasswordPage, SignUpPage},
     admin::AdminPage,
     admin_customer::AdminCustomerPage,
     admin_operations::OperationsPage,
@@ -62,6 +63,10 @@ pub fn App() -> impl IntoView {
                     // (404 for another organization, 302 to the login page) is the real one.
                     <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/login") view={Lazy::<LoginRoute>::new()}/>
+                    <Route path=path!("/signup") view={Lazy::<SignUpRoute>::new()}/>
+                    <Route path=path!("/signup/confirm") view={Lazy::<ConfirmSignUpRoute>::new()}/>
+                    <Route path=path!("/password-reset") view={Lazy::<ForgotPasswordRoute>::new()}/>
+                    <Route path=path!("/password-reset/confirm") view={Lazy::<ResetPasswordRoute>::new()}/>
                     <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/admin/orgs/:org") view={Lazy::<AdminCustomerRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/admin/operations") view={Lazy::<OperationsRoute>::new()} ssr=SsrMode::Async/>
@@ -105,6 +110,10 @@ lazy_pages! {
     OrgLayoutRoute => OrgLayout,
     HomeRoute => HomePage,
     LoginRoute => LoginPage,
+    SignUpRoute => SignUpPage,
+    ConfirmSignUpRoute => ConfirmSignUpPage,
+    ForgotPasswordRoute => ForgotPasswordPage,
+    ResetPasswordRoute => ResetPasswordPage,
     AdminRoute => AdminPage,
     AdminCustomerRoute => AdminCustomerPage,
     OperationsRoute => OperationsPage,

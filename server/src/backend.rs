@@ -1,7 +1,7 @@
 //! The portal backend the UI's server functions call: a thin layer over the services.
 use std::sync::Arc;
 
-use app::api::backend::{CreditForm, PortalBackend, RefundForm, TestCardForm};
+use app::api::backend::{Authenticated, CreditForm, PortalBackend, RefundForm, TestCardForm};
 use app::api::dto::admin::{AdminCustomer, CustomerSearch, Operations};
 use app::api::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
 use app::api::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
@@ -20,6 +20,9 @@ use crate::admin::payment_actions;
 use crate::admin::suspension;
 use crate::billing::period_rating::BillingRules;
 use crate::billing::plan_change;
+use crate::onboarding::mail_throttle::MailThrottle;
+use crate::onboarding::password_reset;
+use crate::onboarding::signup::{self, SignUpForm};
 use crate::payments::collection::Collector;
 use crate::payments::methods::{self, CardForm};
 use crate::payments::refunds::{self, RefundRequest};
@@ -34,18 +37,40 @@ pub struct Backend {
     pub login_throttle: LoginThrottle,
     pub billing: BillingRules,
     pub collector: Arc<Collector>,
-    /// Where customers come back to after a processor's hosted page.
+    /// Where customers come back to after a processor's hosted page, and what mailed links open.
     pub public_base_url: String,
+    pub mail_throttle: MailThrottle,
 }
 
 #[async_trait]
 impl PortalBackend for Backend {
-    async fn authenticate(&self, email: &str, password: &str, client: &str) -> Result<String, AppError> {
-        Ok(login::authenticate(&self.db, self.login_throttle, email, password, client).await?)
+    async fn authenticate(&self, email: &str, password: &str, client: &str) -> Result<Authenticated, AppError> {
+        let user_id = login::authenticate(&self.db, self.login_throttle, email, password, client).await?;
+        Ok(Authenticated { user_id, at: self.db.clock.now_ms() })
     }
 
-    async fn session_user(&self, user_id: &str) -> Result<Option<SessionUser>, AppError> {
-        Ok(login::session_user(&self.db, user_id).await?)
+    async fn session_user(&self, user_id: &str, authenticated_at: i64) -> Result<Option<SessionUser>, AppError> {
+        Ok(login::session_user(&self.db, user_id, authenticated_at).await?)
+    }
+
+    async fn sign_up(&self, email: &str, password: &str, organization_name: &str) -> Result<(), AppError> {
+        let form = SignUpForm { email, password, organization_name };
+        Ok(signup::sign_up(&self.db, self.mail_throttle, &self.public_base_url, &form).await?)
+    }
+
+    async fn confirm_sign_up(&self, token: &str) -> Result<(Authenticated, String), AppError> {
+        let confirmed = signup::confirm_sign_up(&self.db, token).await?;
+        let authenticated = Authenticated { user_id: confirmed.user_id, at: self.db.clock.now_ms() };
+        Ok((authenticated, confirmed.organization_id))
+    }
+
+    async fn request_password_reset(&self, email: &str) -> Result<(), AppError> {
+        Ok(password_reset::request_password_reset(&self.db, self.mail_throttle, &self.public_base_url, email).await?)
+    }
+
+    async fn reset_password(&self, token: &str, password: &str) -> Result<(), AppError> {
+        password_reset::reset_password(&self.db, token, password).await?;
+        Ok(())
     }
 
     async fn dashboard(&self, organization_id: &str, viewer: &SessionUser) -> Result<Dashboard, AppError> {

@@ -38,6 +38,9 @@ pub struct Settings {
     pub login_max_failures: i64,
     #[arg(long, env = "LOGIN_FAILURE_WINDOW_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(i64).range(1..=1440))]
     pub login_failure_window_minutes: i64,
+    /// Sign-up confirmations and password-reset links mailed to one address within an hour.
+    #[arg(long, env = "ACCOUNT_MAILS_PER_HOUR", default_value_t = 5, value_parser = clap::value_parser!(i64).range(1..=1000))]
+    pub account_mails_per_hour: i64,
     /// Usage events older than this are rejected at ingestion.
     #[arg(long, env = "USAGE_MAX_AGE_DAYS", default_value_t = 35, value_parser = clap::value_parser!(i64).range(1..=400))]
     pub usage_max_age_days: i64,
@@ -79,6 +82,10 @@ pub struct Settings {
     pub smtp_url: Option<Secret>,
     #[arg(long, env = "SMTP_FROM", default_value = "billing@localhost")]
     pub smtp_from: String,
+    /// Without an SMTP relay, every message is also written to this folder as a `.eml` file: the
+    /// inbox of a demo or a development machine (sign-up and password-reset links arrive there).
+    #[arg(long, env = "MAIL_LOG_DIR")]
+    pub mail_log_dir: Option<std::path::PathBuf>,
     /// Without it the portal uses its built-in test-mode processor.
     #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true)]
     pub stripe_secret_key: Option<Secret>,
@@ -164,10 +171,16 @@ impl Settings {
     }
 
     pub fn outbox(&self) -> Result<Outbox, Error> {
-        let Some(url) = &self.smtp_url else { return Ok(Outbox::default()) };
         let domain = self.public_base_url.split("://").nth(1).unwrap_or("localhost");
         let domain = domain.split(['/', ':']).next().filter(|host| !host.is_empty()).unwrap_or("localhost");
-        Outbox::smtp(url.expose(), &self.smtp_from, domain).map_err(|e| Error::Config(format!("SMTP_URL: {e}")))
+        match (&self.smtp_url, &self.mail_log_dir) {
+            (Some(url), _) => {
+                Outbox::smtp(url.expose(), &self.smtp_from, domain).map_err(|e| Error::Config(format!("SMTP_URL: {e}")))
+            }
+            (None, Some(folder)) => Outbox::folder(folder.clone(), &self.smtp_from, domain)
+                .map_err(|e| Error::Config(format!("MAIL_LOG_DIR: {e}"))),
+            (None, None) => Ok(Outbox::default()),
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! code imports nothing but the kernel, and SQL modules import no use case.
 
 /// Lowest first. A module may import its own top-level module and any listed before it.
-const LAYERS: [&str; 17] = [
+const LAYERS: [&str; 18] = [
     "shared",
     "error",
     "store",
@@ -11,6 +11,7 @@ const LAYERS: [&str; 17] = [
     "metering",
     "billing",
     "payments",
+    "onboarding",
     "portal",
     "admin",
     "demo",

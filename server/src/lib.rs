@@ -1,7 +1,7 @@
 //! The billing portal's server, cut by what the business calls things.
 //!
 //! Contexts, lowest first (each imports only the ones before it): `accounts`, `notifications`,
-//! `metering`, `billing`, `payments`. Above them, `portal` (the customer's pages, read across
+//! `metering`, `billing`, `payments`, `onboarding` (sign-up and password reset). Above them, `portal` (the customer's pages, read across
 //! contexts) and `admin` (the staff console, its actions and the books' checks). `shared` and
 //! `store` are the pure kernel and the database plumbing every context stands on; `http` and
 //! `jobs` call into contexts and nothing calls into them.
@@ -16,6 +16,7 @@ pub mod http;
 pub mod jobs;
 pub mod metering;
 pub mod notifications;
+pub mod onboarding;
 pub mod payments;
 pub mod portal;
 pub mod shared;

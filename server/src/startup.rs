@@ -22,6 +22,7 @@ use crate::http::{AppState, SessionSettings, guard::AllowedOrigin, router};
 use crate::jobs::payments::run_payments_job;
 use crate::jobs::rollup::{Metering, relay_rollup_notices, run_rollup_worker};
 use crate::notifications::delivery::Outbox;
+use crate::onboarding::mail_throttle::MailThrottle;
 use crate::payments::collection::Collector;
 use crate::shared::time::{Clock, now_ms};
 use crate::store;
@@ -80,6 +81,7 @@ impl Application {
             billing: billing_rules,
             collector: collector.clone(),
             public_base_url: settings.public_base_url.clone(),
+            mail_throttle: MailThrottle { max_mails: settings.account_mails_per_hour, window_ms: 3_600_000 },
         });
         let state = AppState {
             db: db.clone(),

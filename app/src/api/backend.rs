@@ -15,8 +15,16 @@ use super::error::AppError;
 #[async_trait]
 pub trait PortalBackend: Send + Sync + 'static {
     /// Checks a password, counting failures per account and per client address.
-    async fn authenticate(&self, email: &str, password: &str, client: &str) -> Result<String, AppError>;
-    async fn session_user(&self, user_id: &str) -> Result<Option<SessionUser>, AppError>;
+    async fn authenticate(&self, email: &str, password: &str, client: &str) -> Result<Authenticated, AppError>;
+    /// `None` when the user is gone or the session began before their sessions were ended (a
+    /// password reset).
+    async fn session_user(&self, user_id: &str, authenticated_at: i64) -> Result<Option<SessionUser>, AppError>;
+    /// Mails a confirmation link (or, to an address with an account, a note saying so).
+    async fn sign_up(&self, email: &str, password: &str, organization_name: &str) -> Result<(), AppError>;
+    /// Makes the organization and its owner from a confirmation link, and logs the owner in.
+    async fn confirm_sign_up(&self, token: &str) -> Result<(Authenticated, String), AppError>;
+    async fn request_password_reset(&self, email: &str) -> Result<(), AppError>;
+    async fn reset_password(&self, token: &str, password: &str) -> Result<(), AppError>;
     async fn dashboard(&self, organization_id: &str, viewer: &SessionUser) -> Result<Dashboard, AppError>;
     async fn create_namespace(
         &self,
@@ -131,7 +139,24 @@ pub struct CreditForm {
 
 pub type SharedBackend = Arc<dyn PortalBackend>;
 
+/// Who logged in, and when: a session older than its user's last password reset is not honored.
+pub struct Authenticated {
+    pub user_id: String,
+    pub at: i64,
+}
+
 pub const SESSION_USER_KEY: &str = "user_id";
+pub const SESSION_AUTHENTICATED_AT_KEY: &str = "authenticated_at";
+
+/// Starts the session of someone who just proved who they are.
+pub async fn log_in(authenticated: &Authenticated) -> Result<(), AppError> {
+    let session = session().await?;
+    // A new id at login, so an id planted before login (session fixation) is worthless.
+    session.cycle_id().await.map_err(|_| AppError::Internal)?;
+    session.insert(SESSION_USER_KEY, &authenticated.user_id).await.map_err(|_| AppError::Internal)?;
+    session.insert(SESSION_AUTHENTICATED_AT_KEY, authenticated.at).await.map_err(|_| AppError::Internal)?;
+    Ok(())
+}
 
 pub fn backend() -> Result<SharedBackend, AppError> {
     use_context::<SharedBackend>().ok_or(AppError::Internal)
@@ -148,7 +173,10 @@ pub async fn require_user() -> Result<SessionUser, AppError> {
     let Some(user_id) = user_id else {
         return Err(AppError::Unauthorized);
     };
-    backend()?.session_user(&user_id).await?.ok_or(AppError::Unauthorized)
+    // Sessions from before this key existed count as begun at the epoch.
+    let authenticated_at: i64 =
+        session.get(SESSION_AUTHENTICATED_AT_KEY).await.map_err(|_| AppError::Internal)?.unwrap_or_default();
+    backend()?.session_user(&user_id, authenticated_at).await?.ok_or(AppError::Unauthorized)
 }
 
 /// The client's address as the server resolved it (behind trusted proxies, the real client's).

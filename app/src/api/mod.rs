@@ -1,4 +1,5 @@
 //! Server functions by area, their wire types and their error type.
+pub mod account;
 pub mod admin;
 #[cfg(feature = "ssr")]
 pub mod backend;

@@ -6,7 +6,7 @@ use super::error::AppError;
 
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String) -> Result<(), AppError> {
-    use super::backend::{ClientAddress, SESSION_USER_KEY, backend, respond, session};
+    use super::backend::{ClientAddress, backend, log_in, respond};
     respond(
         async {
             let client = leptos_axum::extract::<axum::Extension<ClientAddress>>()
@@ -14,12 +14,10 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
                 .map(|address| address.0.0)
                 .unwrap_or_default();
             let backend = backend()?;
-            let user_id = backend.authenticate(email.trim(), &password, &client).await?;
-            let user = backend.session_user(&user_id).await?.ok_or(AppError::Unauthorized)?;
-            let session = session().await?;
-            // A new id at login, so an id planted before login (session fixation) is worthless.
-            session.cycle_id().await.map_err(|_| AppError::Internal)?;
-            session.insert(SESSION_USER_KEY, &user_id).await.map_err(|_| AppError::Internal)?;
+            let authenticated = backend.authenticate(email.trim(), &password, &client).await?;
+            let user =
+                backend.session_user(&authenticated.user_id, authenticated.at).await?.ok_or(AppError::Unauthorized)?;
+            log_in(&authenticated).await?;
             leptos_axum::redirect(&user.home_path());
             Ok(())
         }

@@ -13,13 +13,18 @@ use crate::components::layout::use_organization_id;
 pub fn BillingDetailsPage() -> impl IntoView {
     let organization_id = use_organization_id();
     let save = ServerAction::<SaveBillingDetails>::new();
-    let page =
-        Resource::new(move || (organization_id.get(), save.version().get()), |(org, _)| get_billing_details(org));
+    // Reloaded after a save that succeeded only: after a refused one the form keeps what was typed
+    // (a reload would put the stored country back and lose the rest).
+    let last_success = Memo::new(move |previous: Option<&usize>| match save.value().get() {
+        Some(Ok(_)) => save.version().get(),
+        _ => previous.copied().unwrap_or_default(),
+    });
+    let page = Resource::new(move || (organization_id.get(), last_success.get()), |(org, _)| get_billing_details(org));
     view! {
         <Title text="Billing details · Billing portal"/>
         <h1>"Billing details"</h1>
         <p>"Invoices show these details, and invoices and payment notices go to the billing email."</p>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(page) if page.can_edit => view! { <DetailsForm page action=save organization_id/> }.into_any(),
@@ -27,7 +32,7 @@ pub fn BillingDetailsPage() -> impl IntoView {
                     Err(error) => view! { <ErrorView error/> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

@@ -21,6 +21,8 @@ pub fn LoginPage() -> impl IntoView {
                 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"/>
                 <button type="submit" id="login-submit">"Log in"</button>
             </ActionForm>
+            <p><a href="/password-reset">"Forgot your password?"</a></p>
+            <p>"New here? " <a href="/signup">"Create an account"</a></p>
         </main>
     }
 }

@@ -1,3 +1,4 @@
+pub mod account;
 pub mod admin;
 pub mod admin_actions;
 pub mod admin_customer;

@@ -7,7 +7,8 @@ use app::api::error::AppError;
 use crate::accounts::db::login_failures;
 use crate::accounts::db::organizations;
 use crate::accounts::db::users;
-use crate::accounts::domain::password::{hash_password, verify_password};
+use crate::accounts::domain::email::MAX_EMAIL_LEN;
+use crate::accounts::domain::password::{MAX_PASSWORD_LEN, hash_password, verify_password};
 use crate::error::Error;
 use crate::shared::time::now_ms;
 use crate::store::Db;
@@ -18,9 +19,6 @@ pub struct LoginThrottle {
     pub max_failures: i64,
     pub window_ms: i64,
 }
-
-const MAX_EMAIL_LEN: usize = 254;
-const MAX_PASSWORD_LEN: usize = 1024;
 
 /// Verified against when the email is unknown, so both failures take the same time.
 static UNKNOWN_USER_HASH: LazyLock<String> = LazyLock::new(|| hash_password("no such user").unwrap_or_default());
@@ -67,11 +65,14 @@ pub async fn authenticate(
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn session_user(db: &Db, user_id: &str) -> Result<Option<SessionUser>, Error> {
+pub async fn session_user(db: &Db, user_id: &str, authenticated_at: i64) -> Result<Option<SessionUser>, Error> {
     let mut conn = db.pool.acquire().await?;
     let Some(user) = users::find_user(&mut conn, user_id).await? else {
         return Ok(None);
     };
+    if users::sessions_valid_from(&mut conn, user_id).await?.is_none_or(|from| authenticated_at < from) {
+        return Ok(None);
+    }
     let is_staff = users::is_staff_admin(&mut conn, user_id).await?;
     let memberships = organizations::memberships_of(&mut conn, user_id)
         .await?

@@ -11,3 +11,15 @@ impl From<argon2::password_hash::Error> for crate::error::Error {
         Self::PasswordHash(error.to_string())
     }
 }
+
+impl From<domain::refusal::Refusal> for app::api::error::AppError {
+    fn from(refusal: domain::refusal::Refusal) -> Self {
+        Self::invalid(refusal.field, refusal.reason)
+    }
+}
+
+impl From<domain::refusal::Refusal> for crate::error::Error {
+    fn from(refusal: domain::refusal::Refusal) -> Self {
+        Self::App(refusal.into())
+    }
+}

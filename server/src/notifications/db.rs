@@ -6,7 +6,8 @@ use crate::shared::ids::{IdKind, new_id};
 use crate::store::Dialect;
 
 pub struct NewNotification<'a> {
-    pub organization_id: &'a str,
+    /// `None` for mail about an account without an organization yet (a sign-up, a password reset).
+    pub organization_id: Option<&'a str>,
     pub kind: &'a str,
     /// With `kind`, unique: a step that runs again does not notify twice.
     pub reference: &'a str,
@@ -36,7 +37,7 @@ pub async fn enqueue(conn: &mut AnyConnection, notification: &NewNotification<'_
 #[derive(Debug, Clone, FromRow)]
 pub struct NotificationRow {
     pub id: String,
-    pub organization_id: String,
+    pub organization_id: Option<String>,
     pub kind: String,
     pub recipient: String,
     pub subject: String,
@@ -120,4 +121,24 @@ pub async fn notifications_of(conn: &mut AnyConnection, organization_id: &str) -
     .bind(organization_id)
     .fetch_all(conn)
     .await?)
+}
+
+/// How many mails of these kinds went to `recipient` since `since`: what throttles mail anyone can
+/// ask for (sign-ups, password resets), so the portal cannot be used to flood an inbox.
+pub async fn recent_mail_count(
+    conn: &mut AnyConnection,
+    recipient: &str,
+    kinds: &[&str],
+    since: i64,
+) -> Result<(i64, Option<i64>), Error> {
+    let placeholders = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "select count(*), min(created_at) from notifications
+         where recipient = $1 and created_at >= $2 and kind in ({placeholders})"
+    );
+    let mut query = sqlx::query_as::<_, (i64, Option<i64>)>(&sql).bind(recipient).bind(since);
+    for kind in kinds {
+        query = query.bind(*kind);
+    }
+    Ok(query.fetch_one(conn).await?)
 }

@@ -13,7 +13,8 @@ use crate::store::Db;
 const LEASE_MS: i64 = 15 * 60_000;
 const CLAIM_BATCH: i64 = 10;
 
-/// Where notifications go: an SMTP relay, or (without one) the mail log alone.
+/// Where notifications go: an SMTP relay, a folder of `.eml` files, or (with neither) the mail log
+/// in the database alone.
 #[derive(Clone, Default)]
 pub struct Outbox {
     mailer: Option<Arc<Mailer>>,
@@ -22,6 +23,10 @@ pub struct Outbox {
 impl Outbox {
     pub fn smtp(url: &str, from: &str, message_id_domain: &str) -> Result<Self, String> {
         Ok(Self { mailer: Some(Arc::new(Mailer::new(url, from, message_id_domain)?)) })
+    }
+
+    pub fn folder(folder: std::path::PathBuf, from: &str, message_id_domain: &str) -> Result<Self, String> {
+        Ok(Self { mailer: Some(Arc::new(Mailer::folder(folder, from, message_id_domain)?)) })
     }
 }
 
@@ -57,7 +62,7 @@ async fn deliver_batch(db: &Db, outbox: &Outbox, due: Vec<NotificationRow>, now:
                     subject: &notification.subject,
                     body: &notification.body,
                 };
-                mailer.send(&mail).await.map(|()| "smtp")
+                mailer.send(&mail).await.map(|()| mailer.delivery())
             }
         };
         let mut conn = db.pool.acquire().await?;

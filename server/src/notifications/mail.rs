@@ -1,6 +1,9 @@
-//! Sending one notification through an SMTP relay with lettre: plain, STARTTLS or TLS and login as
-//! the relay's URL says, a MIME message with `Date`, a `Message-ID` made from the notification's
-//! id (so a message sent again is recognisably the same one) and UTF-8 headers encoded.
+//! Sending one notification with lettre: through an SMTP relay (plain, STARTTLS or TLS and login as
+//! the relay's URL says), or, without one, into a folder as `<notification id>.eml` files (the
+//! mail log a demo or a developer reads). A MIME message with `Date`, a `Message-ID` made from the
+//! notification's id (so a message sent again is recognisably the same one) and UTF-8 headers.
+use std::path::PathBuf;
+
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::AsyncSmtpTransport;
@@ -15,8 +18,13 @@ pub enum MailFailure {
     Transient(String),
 }
 
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Folder(PathBuf),
+}
+
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    transport: Transport,
     from: Mailbox,
     /// The right-hand side of every `Message-ID`.
     domain: String,
@@ -38,8 +46,26 @@ impl Mailer {
                 "must look like smtp://host:port, smtp://user:pass@host:587?tls=required or smtps://…".to_owned()
             })?
             .build();
+        Self::with(Transport::Smtp(transport), from, domain)
+    }
+
+    /// Writes each message into `folder` instead of sending it.
+    pub fn folder(folder: PathBuf, from: &str, domain: &str) -> Result<Self, String> {
+        std::fs::create_dir_all(&folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        Self::with(Transport::Folder(folder), from, domain)
+    }
+
+    fn with(transport: Transport, from: &str, domain: &str) -> Result<Self, String> {
         let from = from.parse().map_err(|e| format!("the sender address is not valid: {e}"))?;
         Ok(Self { transport, from, domain: domain.to_owned() })
+    }
+
+    /// How a delivered message went out, as the mail log records it.
+    pub fn delivery(&self) -> &'static str {
+        match self.transport {
+            Transport::Smtp(_) => "smtp",
+            Transport::Folder(_) => "mail-log",
+        }
     }
 
     pub async fn send(&self, mail: &OutgoingMail<'_>) -> Result<(), MailFailure> {
@@ -56,7 +82,16 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN)
             .body(mail.body.to_owned())
             .map_err(|e| MailFailure::Permanent(format!("the message cannot be built: {e}")))?;
-        self.transport.send(message).await.map(|_| ()).map_err(|error| {
+        let transport = match &self.transport {
+            Transport::Smtp(transport) => transport,
+            Transport::Folder(folder) => {
+                let file = folder.join(format!("{}.eml", mail.id));
+                return tokio::fs::write(&file, message.formatted())
+                    .await
+                    .map_err(|e| MailFailure::Transient(format!("cannot write {}: {e}", file.display())));
+            }
+        };
+        transport.send(message).await.map(|_| ()).map_err(|error| {
             if error.is_permanent() {
                 MailFailure::Permanent(error.to_string())
             } else {

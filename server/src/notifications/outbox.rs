@@ -16,6 +16,13 @@ pub async fn notify(
     now: i64,
 ) -> Result<(), Error> {
     let recipient = find_organization(conn, organization_id).await?.map(|o| o.billing_email).unwrap_or_default();
-    let notification = NewNotification { organization_id, kind, reference, recipient: &recipient, subject, body };
+    let notification = NewNotification {
+        organization_id: Some(organization_id),
+        kind,
+        reference,
+        recipient: &recipient,
+        subject,
+        body,
+    };
     enqueue(conn, &notification, now).await
 }

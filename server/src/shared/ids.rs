@@ -29,6 +29,8 @@ pub enum IdKind {
     TestEvent,
     ReconcileRun,
     IngestCommit,
+    Signup,
+    PasswordReset,
 }
 
 impl IdKind {
@@ -58,6 +60,8 @@ impl IdKind {
             Self::TestEvent => "evt_test",
             Self::ReconcileRun => "rec",
             Self::IngestCommit => "ic",
+            Self::Signup => "sgn",
+            Self::PasswordReset => "pwr",
         }
     }
 }

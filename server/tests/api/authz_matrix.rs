@@ -110,8 +110,16 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
         row("admin_retry_payments", &[("organization_id", org), ("reason", "")], [401, 404, 404, 404, 422]),
         row("mark_uncollectible", &[("invoice_id", "in_unknown"), ("reason", "")], [401, 404, 404, 404, 422]),
         row("replay_webhook_event", &[("event_id", "evt_unknown"), ("reason", "")], [401, 404, 404, 404, 422]),
-        // Anyone may ask who they are.
+        // Anyone may ask who they are, sign up and recover an account; invalid input for all.
         row("whoami", &[], [200, 200, 200, 200, 200]),
+        row(
+            "sign_up",
+            &[("email", "not an address"), ("password", "x"), ("organization_name", "x")],
+            [422, 422, 422, 422, 422],
+        ),
+        row("confirm_sign_up", &[("token", "forged")], [422, 422, 422, 422, 422]),
+        row("request_password_reset", &[("email", "not an address")], [422, 422, 422, 422, 422]),
+        row("reset_password", &[("token", "forged"), ("password", "x")], [422, 422, 422, 422, 422]),
         // Last, because it changes the subscription for the owner.
         row("cancel_subscription", &[("organization_id", org)], [401, 403, 200, 404, 404]),
     ];
@@ -127,7 +135,16 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
     }
     assert_eq!(mismatches, Vec::<String>::new());
     // Nothing a refused or invalid call could have written exists.
-    for table in ["payment_profiles", "credits", "plan_changes", "api_keys", "payments", "billing_details"] {
+    for table in [
+        "payment_profiles",
+        "credits",
+        "plan_changes",
+        "api_keys",
+        "payments",
+        "billing_details",
+        "signups",
+        "password_resets",
+    ] {
         assert_eq!(app.count(&format!("select count(*) from {table}")).await, 0, "{table}");
     }
     assert_eq!(app.count("select count(*) from namespaces").await, 3, "the demo's namespaces only");
@@ -163,6 +180,11 @@ async fn every_organization_route_answers_each_kind_of_caller_as_the_matrix_says
         ("/admin".to_owned(), [302, 404, 404, 404, 200]),
         ("/admin/operations".to_owned(), [302, 404, 404, 404, 200]),
         (format!("/orgs/{acme}/usage.csv"), [401, 200, 200, 404, 404]),
+        // Pages for visitors: open to everyone.
+        ("/signup".to_owned(), [200, 200, 200, 200, 200]),
+        ("/signup/confirm?token=forged".to_owned(), [200, 200, 200, 200, 200]),
+        ("/password-reset".to_owned(), [200, 200, 200, 200, 200]),
+        ("/password-reset/confirm?token=forged".to_owned(), [200, 200, 200, 200, 200]),
     ];
     let mut mismatches = Vec::new();
     for (path, expected) in &pages {

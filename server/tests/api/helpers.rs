@@ -238,3 +238,47 @@ pub fn minutes_ago(minutes: i64) -> String {
     let now = time::OffsetDateTime::now_utc().replace_second(0).unwrap().replace_nanosecond(0).unwrap();
     (now - time::Duration::minutes(minutes)).format(&time::format_description::well_known::Rfc3339).unwrap()
 }
+
+/// A relay that accepts every message and keeps its text.
+pub async fn fake_smtp() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = received.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 fake relay\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let answer: &[u8] = match line.split(' ').next().unwrap_or_default() {
+                        "EHLO" => b"250-fake relay\r\n250 8BITMIME\r\n",
+                        // One mailbox that does not exist, one that is full for now.
+                        "RCPT" if line.contains("refused@") => b"550 5.1.1 no such user\r\n",
+                        "RCPT" if line.contains("later@") => b"451 4.2.2 mailbox full, try later\r\n",
+                        "DATA" => {
+                            write.write_all(b"354 go on\r\n").await.unwrap();
+                            let mut text = String::new();
+                            while let Ok(Some(line)) = lines.next_line().await {
+                                if line == "." {
+                                    break;
+                                }
+                                text.push_str(&line);
+                                text.push('\n');
+                            }
+                            kept.lock().unwrap().push(text);
+                            b"250 queued\r\n"
+                        }
+                        "QUIT" => break,
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(answer).await.unwrap();
+                }
+            });
+        }
+    });
+    (address, received)
+}

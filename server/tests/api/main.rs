@@ -17,6 +17,7 @@ mod payments;
 mod rollups;
 mod scale_out;
 mod sessions;
+mod signup;
 mod stripe_channel;
 mod stripe_webhook;
 mod usage_views;

@@ -5,5 +5,7 @@ pub mod billing_details;
 pub mod login_failures;
 pub mod namespaces;
 pub mod organizations;
+pub mod password_resets;
 pub mod sessions;
+pub mod signups;
 pub mod users;

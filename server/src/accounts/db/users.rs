@@ -32,6 +32,25 @@ pub async fn find_user(conn: &mut AnyConnection, id: &str) -> Result<Option<User
     Ok(sqlx::query_as("select id, email, password_hash from users where id = $1").bind(id).fetch_optional(conn).await?)
 }
 
+/// Sets a new password and ends every session started before `now`.
+pub async fn set_password(conn: &mut AnyConnection, user_id: &str, password_hash: &str, now: i64) -> Result<(), Error> {
+    sqlx::query("update users set password_hash = $1, sessions_valid_from = $2 where id = $3")
+        .bind(password_hash)
+        .bind(now)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Sessions started before this instant are no longer honored.
+pub async fn sessions_valid_from(conn: &mut AnyConnection, user_id: &str) -> Result<Option<i64>, Error> {
+    Ok(sqlx::query_scalar("select sessions_valid_from from users where id = $1")
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await?)
+}
+
 pub async fn insert_staff_admin(conn: &mut AnyConnection, user_id: &str, now_ms: i64) -> Result<(), Error> {
     sqlx::query("insert into staff_admins (user_id, created_at) values ($1, $2)")
         .bind(user_id)

@@ -2,7 +2,8 @@
 //! randomness, so a fast hash is as safe as a slow one and lookups stay cheap on every request.
 use rand::Rng;
 use rand::distributions::Alphanumeric;
-use sha2::{Digest, Sha256};
+
+use super::one_time_token::hash_secret;
 
 const SECRET_PREFIX: &str = "bpk_";
 const RANDOM_CHARS: usize = 32;
@@ -22,7 +23,7 @@ pub fn generate_api_key() -> NewApiKey {
 }
 
 pub fn hash_api_key(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    hash_secret(secret)
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //! so mail never goes to something that cannot be an address and a tax id has its country's shape.
 use isocountry::CountryCode;
 
+use super::email::email_address;
+use super::refusal::{Refusal, refuse};
+
 pub const MAX_TEXT_LEN: usize = 200;
-/// RFC 5321's limit on a forward path.
-pub const MAX_EMAIL_LEN: usize = 254;
 
 /// The details as typed, or as stored once checked (then `country` is an ISO 3166-1 alpha-2 code
 /// or empty, and `tax_id` is in its stored form).
@@ -19,17 +20,6 @@ pub struct BillingDetails {
     pub country: String,
     pub tax_id: String,
     pub billing_email: String,
-}
-
-/// The field refused and why, in words for the person who typed it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub field: &'static str,
-    pub reason: String,
-}
-
-fn refuse<T>(field: &'static str, reason: impl Into<String>) -> Result<T, Refusal> {
-    Err(Refusal { field, reason: reason.into() })
 }
 
 /// Checks every field; answers the details in stored form, or the first field refused.
@@ -77,17 +67,10 @@ pub fn check(raw: &BillingDetails) -> Result<BillingDetails, Refusal> {
 
 /// An address mail can be sent to, trimmed; refused with the field `billing_email`.
 pub fn billing_email(raw: &str) -> Result<String, Refusal> {
-    let email = raw.trim();
-    if email.is_empty() {
+    if raw.trim().is_empty() {
         return refuse("billing_email", "is required: invoices and payment notices go there");
     }
-    if email.len() > MAX_EMAIL_LEN {
-        return refuse("billing_email", format!("must be at most {MAX_EMAIL_LEN} characters"));
-    }
-    match email.parse::<lettre::Address>() {
-        Ok(_) => Ok(email.to_owned()),
-        Err(_) => refuse("billing_email", "is not an email address such as billing@example.com"),
-    }
+    email_address("billing_email", raw)
 }
 
 /// An ISO 3166-1 alpha-2 code, upper-cased; empty stays empty.

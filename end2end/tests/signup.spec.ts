@@ -1,0 +1,82 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { expect, test, Page } from "@playwright/test";
+import { waitForHydration, watchConsole } from "./helpers";
+
+const PASSWORD = "violet tractor mango 17";
+const NEW_PASSWORD = "amber kettle orbit 42";
+
+/** The link to `path` in the newest mail to `to` in the server's mail log folder (MAIL_DIR). */
+async function mailedLink(to: string, path: string): Promise<string> {
+  const folder = process.env.MAIL_DIR;
+  if (!folder) throw new Error("MAIL_DIR names the server's mail log folder");
+  let link = "";
+  await expect
+    .poll(
+      () => {
+        const mails = readdirSync(folder)
+          .filter((name) => name.endsWith(".eml"))
+          .map((name) => readFileSync(join(folder, name), "utf8").replace(/=\r?\n/g, "").replace(/=3D/g, "="))
+          .filter((mail) => mail.includes(`To: ${to}`) && mail.includes(path));
+        const found = mails.map((mail) => mail.match(/https?:\/\/\S+\?token=[A-Za-z0-9]+/)?.[0]).find(Boolean);
+        link = found ?? "";
+        return link;
+      },
+      { timeout: 15_000 },
+    )
+    .toContain(path);
+  return link;
+}
+
+async function submitAfterHydration(page: Page, url: string) {
+  await page.goto(url);
+  await waitForHydration(page);
+}
+
+test("a visitor signs up, confirms by the mailed link, lands on the new organization, and resets a forgotten password", async ({ page }) => {
+  // 422: the weak password tried first.
+  const problems = watchConsole(page, [422]);
+  const email = `grace+${Date.now()}@hooli.test`;
+  await page.goto("/login");
+  await waitForHydration(page);
+  await page.getByRole("link", { name: "Create an account" }).click();
+  await expect(page.getByRole("heading", { name: "Create your account" })).toBeVisible();
+  await waitForHydration(page);
+
+  await page.getByLabel("Work email").fill(email);
+  await page.getByLabel("Organization name").fill("Hooli");
+  await page.getByLabel("Password").fill("password1234");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.locator("#signup-password-error")).toContainText("too easy to guess");
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.locator("#signup-sent")).toContainText("Check your inbox");
+
+  const confirmLink = await mailedLink(email, "/signup/confirm");
+  await submitAfterHydration(page, confirmLink);
+  await page.getByRole("button", { name: "Confirm and continue" }).click();
+  await expect(page.locator("#organization-name")).toHaveText("Hooli");
+  await waitForHydration(page);
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page.getByRole("heading", { name: "Log in to the billing portal" })).toBeVisible();
+
+  await waitForHydration(page);
+  await page.getByRole("link", { name: "Forgot your password?" }).click();
+  await waitForHydration(page);
+  await page.getByLabel("Email").fill(email);
+  await page.getByRole("button", { name: "Send a reset link" }).click();
+  await expect(page.locator("#reset-sent")).toBeVisible();
+  const resetLink = await mailedLink(email, "/password-reset/confirm");
+  await submitAfterHydration(page, resetLink);
+  await page.getByLabel("New password").fill(NEW_PASSWORD);
+  await page.getByRole("button", { name: "Set password" }).click();
+  await expect(page.locator("#password-changed")).toBeVisible();
+
+  await page.getByRole("link", { name: "Log in" }).click();
+  await waitForHydration(page);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(NEW_PASSWORD);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.locator("#organization-name")).toHaveText("Hooli");
+  expect(problems).toEqual([]);
+});

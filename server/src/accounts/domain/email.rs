@@ -1,0 +1,42 @@
+//! Email addresses as people type them: trimmed, and parsed by lettre, which sends the mail, so an
+//! address accepted here is one mail can go to.
+use super::refusal::{Refusal, refuse};
+
+/// RFC 5321's limit on a forward path.
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// The address trimmed, or a refusal naming `field`.
+pub fn email_address(field: &'static str, raw: &str) -> Result<String, Refusal> {
+    let email = raw.trim();
+    if email.is_empty() {
+        return refuse(field, "is required");
+    }
+    if email.len() > MAX_EMAIL_LEN {
+        return refuse(field, format!("must be at most {MAX_EMAIL_LEN} characters"));
+    }
+    match email.parse::<lettre::Address>() {
+        Ok(_) => Ok(email.to_owned()),
+        Err(_) => refuse(field, "is not an email address such as name@example.com"),
+    }
+}
+
+/// The form accounts are looked up by: trimmed and lower-cased.
+pub fn account_email(field: &'static str, raw: &str) -> Result<String, Refusal> {
+    email_address(field, raw).map(|email| email.to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_trimmed_and_checked_and_accounts_compare_lower_cased() {
+        assert_eq!(email_address("email", "  Ada@Example.com ").unwrap(), "Ada@Example.com");
+        assert_eq!(account_email("email", "Ada@Example.COM").unwrap(), "ada@example.com");
+        for bad in ["", "ada", "ada@", "@example.com", "a b@example.com"] {
+            assert_eq!(email_address("email", bad).unwrap_err().field, "email", "{bad:?}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(email_address("email", &long).unwrap_err().reason.contains("254"));
+    }
+}

@@ -54,6 +54,7 @@ test("a visitor signs up, confirms by the mailed link, lands on the new organiza
 
   const confirmLink = await mailedLink(email, "/signup/confirm");
   await submitAfterHydration(page, confirmLink);
+  await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Confirm and continue" }).click();
   await expect(page.locator("#organization-name")).toHaveText("Hooli");
   await waitForHydration(page);

@@ -24,11 +24,17 @@ create table password_resets (
 );
 create index password_resets_user on password_resets(user_id, created_at);
 
--- Sessions started before this instant are no longer honored (a password reset ends them all).
-alter table users add column sessions_valid_from bigint not null default 0;
+-- A session remembers the generation it began in; a password reset starts the next one, so every
+-- session begun before it (even one whose login was still checking the old password) ends.
+alter table users add column session_generation bigint not null default 0;
+
+-- Every request for mail anyone can ask for (a sign-up, a reset link), counted per address whether
+-- or not mail follows, so the limit says nothing about which addresses have accounts.
+create table account_mail_requests (
+    address text not null,
+    at bigint not null
+);
+create index account_mail_requests_address on account_mail_requests(address, at);
 
 -- Mail about an account that has no organization yet (a sign-up's confirmation, a password reset).
 alter table notifications alter column organization_id drop not null;
-
--- Mail anyone can ask for (sign-ups, resets) is throttled per address by counting what went there.
-create index notifications_recipient on notifications(recipient, created_at);

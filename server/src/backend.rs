@@ -45,12 +45,12 @@ pub struct Backend {
 #[async_trait]
 impl PortalBackend for Backend {
     async fn authenticate(&self, email: &str, password: &str, client: &str) -> Result<Authenticated, AppError> {
-        let user_id = login::authenticate(&self.db, self.login_throttle, email, password, client).await?;
-        Ok(Authenticated { user_id, at: self.db.clock.now_ms() })
+        let (user_id, generation) = login::authenticate(&self.db, self.login_throttle, email, password, client).await?;
+        Ok(Authenticated { user_id, generation })
     }
 
-    async fn session_user(&self, user_id: &str, authenticated_at: i64) -> Result<Option<SessionUser>, AppError> {
-        Ok(login::session_user(&self.db, user_id, authenticated_at).await?)
+    async fn session_user(&self, user_id: &str, generation: i64) -> Result<Option<SessionUser>, AppError> {
+        Ok(login::session_user(&self.db, user_id, generation).await?)
     }
 
     async fn sign_up(&self, email: &str, password: &str, organization_name: &str) -> Result<(), AppError> {
@@ -58,9 +58,9 @@ impl PortalBackend for Backend {
         Ok(signup::sign_up(&self.db, self.mail_throttle, &self.public_base_url, &form).await?)
     }
 
-    async fn confirm_sign_up(&self, token: &str) -> Result<(Authenticated, String), AppError> {
-        let confirmed = signup::confirm_sign_up(&self.db, token).await?;
-        let authenticated = Authenticated { user_id: confirmed.user_id, at: self.db.clock.now_ms() };
+    async fn confirm_sign_up(&self, token: &str, password: &str) -> Result<(Authenticated, String), AppError> {
+        let confirmed = signup::confirm_sign_up(&self.db, token, password).await?;
+        let authenticated = Authenticated { user_id: confirmed.user_id, generation: 0 };
         Ok((authenticated, confirmed.organization_id))
     }
 

@@ -97,7 +97,12 @@ pub async fn seed_demo(db: &Db, history: Option<(&BillingRules, &Collector)>) ->
     for login in &DEMO_LOGINS {
         let password = login.password.to_owned();
         let password_hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
-        let user = UserRow { id: new_id(IdKind::User, now), email: login.email.to_owned(), password_hash };
+        let user = UserRow {
+            id: new_id(IdKind::User, now),
+            email: login.email.to_owned(),
+            password_hash,
+            session_generation: 0,
+        };
         insert_user(&mut tx, &user, now).await?;
         user_ids.push(user.id);
     }

@@ -10,14 +10,15 @@ pub async fn sign_up(email: String, password: String, organization_name: String)
     respond(async { backend()?.sign_up(&email, &password, &organization_name).await }.await)
 }
 
-/// Uses a confirmation link: the organization and its owner are made, the owner is logged in and
-/// sent to their dashboard.
+/// Uses a confirmation link with the password chosen at sign-up (so whoever typed someone else's
+/// address cannot choose their password): the organization and its owner are made, the owner is
+/// logged in and sent to their dashboard.
 #[server(endpoint = "confirm_sign_up")]
-pub async fn confirm_sign_up(token: String) -> Result<(), AppError> {
+pub async fn confirm_sign_up(token: String, password: String) -> Result<(), AppError> {
     use super::backend::{backend, log_in, respond};
     respond(
         async {
-            let (authenticated, organization_id) = backend()?.confirm_sign_up(&token).await?;
+            let (authenticated, organization_id) = backend()?.confirm_sign_up(&token, &password).await?;
             log_in(&authenticated).await?;
             leptos_axum::redirect(&format!("/orgs/{organization_id}"));
             Ok(())

@@ -16,13 +16,14 @@ use super::error::AppError;
 pub trait PortalBackend: Send + Sync + 'static {
     /// Checks a password, counting failures per account and per client address.
     async fn authenticate(&self, email: &str, password: &str, client: &str) -> Result<Authenticated, AppError>;
-    /// `None` when the user is gone or the session began before their sessions were ended (a
-    /// password reset).
-    async fn session_user(&self, user_id: &str, authenticated_at: i64) -> Result<Option<SessionUser>, AppError>;
+    /// `None` when the user is gone or the session began in an earlier session generation (before
+    /// a password reset).
+    async fn session_user(&self, user_id: &str, generation: i64) -> Result<Option<SessionUser>, AppError>;
     /// Mails a confirmation link (or, to an address with an account, a note saying so).
     async fn sign_up(&self, email: &str, password: &str, organization_name: &str) -> Result<(), AppError>;
-    /// Makes the organization and its owner from a confirmation link, and logs the owner in.
-    async fn confirm_sign_up(&self, token: &str) -> Result<(Authenticated, String), AppError>;
+    /// Makes the organization and its owner from a confirmation link and the password chosen at
+    /// sign-up, and logs the owner in.
+    async fn confirm_sign_up(&self, token: &str, password: &str) -> Result<(Authenticated, String), AppError>;
     async fn request_password_reset(&self, email: &str) -> Result<(), AppError>;
     async fn reset_password(&self, token: &str, password: &str) -> Result<(), AppError>;
     async fn dashboard(&self, organization_id: &str, viewer: &SessionUser) -> Result<Dashboard, AppError>;
@@ -139,14 +140,15 @@ pub struct CreditForm {
 
 pub type SharedBackend = Arc<dyn PortalBackend>;
 
-/// Who logged in, and when: a session older than its user's last password reset is not honored.
+/// Who logged in, and the session generation their password was checked in: a password reset
+/// starts the next one, and sessions of an earlier one are not honored.
 pub struct Authenticated {
     pub user_id: String,
-    pub at: i64,
+    pub generation: i64,
 }
 
 pub const SESSION_USER_KEY: &str = "user_id";
-pub const SESSION_AUTHENTICATED_AT_KEY: &str = "authenticated_at";
+pub const SESSION_GENERATION_KEY: &str = "session_generation";
 
 /// Starts the session of someone who just proved who they are.
 pub async fn log_in(authenticated: &Authenticated) -> Result<(), AppError> {
@@ -154,7 +156,7 @@ pub async fn log_in(authenticated: &Authenticated) -> Result<(), AppError> {
     // A new id at login, so an id planted before login (session fixation) is worthless.
     session.cycle_id().await.map_err(|_| AppError::Internal)?;
     session.insert(SESSION_USER_KEY, &authenticated.user_id).await.map_err(|_| AppError::Internal)?;
-    session.insert(SESSION_AUTHENTICATED_AT_KEY, authenticated.at).await.map_err(|_| AppError::Internal)?;
+    session.insert(SESSION_GENERATION_KEY, authenticated.generation).await.map_err(|_| AppError::Internal)?;
     Ok(())
 }
 
@@ -173,10 +175,10 @@ pub async fn require_user() -> Result<SessionUser, AppError> {
     let Some(user_id) = user_id else {
         return Err(AppError::Unauthorized);
     };
-    // Sessions from before this key existed count as begun at the epoch.
-    let authenticated_at: i64 =
-        session.get(SESSION_AUTHENTICATED_AT_KEY).await.map_err(|_| AppError::Internal)?.unwrap_or_default();
-    backend()?.session_user(&user_id, authenticated_at).await?.ok_or(AppError::Unauthorized)
+    // Sessions from before generations existed belong to the first one.
+    let generation: i64 =
+        session.get(SESSION_GENERATION_KEY).await.map_err(|_| AppError::Internal)?.unwrap_or_default();
+    backend()?.session_user(&user_id, generation).await?.ok_or(AppError::Unauthorized)
 }
 
 /// The client's address as the server resolved it (behind trusted proxies, the real client's).

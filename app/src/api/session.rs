@@ -15,8 +15,10 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
                 .unwrap_or_default();
             let backend = backend()?;
             let authenticated = backend.authenticate(email.trim(), &password, &client).await?;
-            let user =
-                backend.session_user(&authenticated.user_id, authenticated.at).await?.ok_or(AppError::Unauthorized)?;
+            let user = backend
+                .session_user(&authenticated.user_id, authenticated.generation)
+                .await?
+                .ok_or(AppError::Unauthorized)?;
             log_in(&authenticated).await?;
             leptos_axum::redirect(&user.home_path());
             Ok(())

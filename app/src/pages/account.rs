@@ -59,6 +59,7 @@ pub fn ConfirmSignUpPage() -> impl IntoView {
     let confirm = ServerAction::<ConfirmSignUp>::new();
     let token = link_token();
     let error = move || form_message(confirm.value().get()).or_else(|| field_message(confirm.value().get(), "token"));
+    let password_error = Signal::derive(move || field_message(confirm.value().get(), "password"));
     view! {
         <Title text="Confirm your email · Billing portal"/>
         <main class="login">
@@ -67,7 +68,11 @@ pub fn ConfirmSignUpPage() -> impl IntoView {
             <ActionForm action=confirm attr:class="card form" attr:id="confirm-form">
                 <p class="form-error" id="confirm-error" role="alert">{error}</p>
                 <input type="hidden" name="token" value=token/>
-                <p>"Confirm this address to create your organization and log in."</p>
+                <p>"Enter the password you chose when signing up to create your organization and log in."</p>
+                <label for="confirm-password">"Password"</label>
+                <input id="confirm-password" name="password" type="password" autocomplete="current-password" required
+                    maxlength="1024" aria-describedby="confirm-password-error"/>
+                <FieldError id="confirm-password-error" message=password_error/>
                 <button type="submit" id="confirm-submit">"Confirm and continue"</button>
             </ActionForm>
             <p><a href="/signup">"Sign up again"</a>" · "<a href="/login">"Log in"</a></p>

@@ -30,7 +30,7 @@ pub async fn authenticate(
     email: &str,
     password: &str,
     client: &str,
-) -> Result<String, Error> {
+) -> Result<(String, i64), Error> {
     let email = email.trim().to_lowercase();
     if email.is_empty() || email.len() > MAX_EMAIL_LEN {
         return Err(AppError::invalid("email", "enter the email address of your account").into());
@@ -54,7 +54,7 @@ pub async fn authenticate(
     match user {
         Some(user) if matches => {
             login_failures::clear_login_failures(&mut conn, &email).await?;
-            Ok(user.id)
+            Ok((user.id, user.session_generation))
         }
         _ => {
             login_failures::record_login_failure(&mut conn, &email, client, now).await?;
@@ -65,14 +65,13 @@ pub async fn authenticate(
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn session_user(db: &Db, user_id: &str, authenticated_at: i64) -> Result<Option<SessionUser>, Error> {
+/// The session's user, or `None` when the user is gone or the session began in an earlier session
+/// generation (before a password reset).
+pub async fn session_user(db: &Db, user_id: &str, generation: i64) -> Result<Option<SessionUser>, Error> {
     let mut conn = db.pool.acquire().await?;
-    let Some(user) = users::find_user(&mut conn, user_id).await? else {
+    let Some(user) = users::find_user(&mut conn, user_id).await?.filter(|u| u.session_generation == generation) else {
         return Ok(None);
     };
-    if users::sessions_valid_from(&mut conn, user_id).await?.is_none_or(|from| authenticated_at < from) {
-        return Ok(None);
-    }
     let is_staff = users::is_staff_admin(&mut conn, user_id).await?;
     let memberships = organizations::memberships_of(&mut conn, user_id)
         .await?

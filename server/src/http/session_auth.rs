@@ -1,5 +1,5 @@
 //! The logged-in user for plain axum routes (the server functions have their own path in `app`).
-use app::api::backend::{SESSION_AUTHENTICATED_AT_KEY, SESSION_USER_KEY};
+use app::api::backend::{SESSION_GENERATION_KEY, SESSION_USER_KEY};
 use app::api::dto::SessionUser;
 use app::api::error::AppError;
 use axum::extract::FromRequestParts;
@@ -18,9 +18,8 @@ impl FromRequestParts<AppState> for LoggedIn {
         let session = Session::from_request_parts(parts, state).await.map_err(|_| AppError::Internal)?;
         let user_id: Option<String> = session.get(SESSION_USER_KEY).await.map_err(|_| AppError::Internal)?;
         let user_id = user_id.ok_or(AppError::Unauthorized)?;
-        let authenticated_at: Option<i64> =
-            session.get(SESSION_AUTHENTICATED_AT_KEY).await.map_err(|_| AppError::Internal)?;
-        let user = login::session_user(&state.db, &user_id, authenticated_at.unwrap_or_default())
+        let generation: Option<i64> = session.get(SESSION_GENERATION_KEY).await.map_err(|_| AppError::Internal)?;
+        let user = login::session_user(&state.db, &user_id, generation.unwrap_or_default())
             .await?
             .ok_or(AppError::Unauthorized)?;
         Ok(Self(user))

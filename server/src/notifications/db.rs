@@ -77,9 +77,12 @@ pub async fn claim_due(
     .await?)
 }
 
+/// Marks a notice delivered. Account mail carries a one-time link: once handed over, its text is
+/// not kept, so the database (or a backup of it) holds no link that still works.
 pub async fn mark_delivered(conn: &mut AnyConnection, id: &str, delivery: &str, now: i64) -> Result<(), Error> {
     sqlx::query(
-        "update notifications set delivered_at = $1, delivery = $2, last_error = null
+        "update notifications set delivered_at = $1, delivery = $2, last_error = null,
+             body = case when kind like 'account.%' then '(sent; its link is not kept)' else body end
          where id = $3 and delivered_at is null",
     )
     .bind(now)
@@ -121,24 +124,4 @@ pub async fn notifications_of(conn: &mut AnyConnection, organization_id: &str) -
     .bind(organization_id)
     .fetch_all(conn)
     .await?)
-}
-
-/// How many mails of these kinds went to `recipient` since `since`: what throttles mail anyone can
-/// ask for (sign-ups, password resets), so the portal cannot be used to flood an inbox.
-pub async fn recent_mail_count(
-    conn: &mut AnyConnection,
-    recipient: &str,
-    kinds: &[&str],
-    since: i64,
-) -> Result<(i64, Option<i64>), Error> {
-    let placeholders = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
-    let sql = format!(
-        "select count(*), min(created_at) from notifications
-         where recipient = $1 and created_at >= $2 and kind in ({placeholders})"
-    );
-    let mut query = sqlx::query_as::<_, (i64, Option<i64>)>(&sql).bind(recipient).bind(since);
-    for kind in kinds {
-        query = query.bind(*kind);
-    }
-    Ok(query.fetch_one(conn).await?)
 }

@@ -1,13 +1,11 @@
 //! Mail anyone can ask for (sign-up confirmations, password resets) is limited per address, so the
-//! portal cannot be used to flood someone's inbox. The count is of mail written, the same whether
-//! the address has an account or not, so the limit reveals nothing either.
+//! portal cannot be used to flood someone's inbox. Requests are counted, not mails: the same for an
+//! address with an account and one without, so the limit reveals nothing either.
 use app::api::error::AppError;
-use sqlx::AnyConnection;
 
+use crate::accounts::db::mail_requests::{lock_address, recent_mail_requests, record_mail_request};
 use crate::error::Error;
-use crate::notifications::db::recent_mail_count;
-
-pub const ACCOUNT_MAIL_KINDS: &[&str] = &["account.signup", "account.signup_existing", "account.password_reset"];
+use crate::store::Db;
 
 #[derive(Debug, Clone, Copy)]
 pub struct MailThrottle {
@@ -15,17 +13,19 @@ pub struct MailThrottle {
     pub window_ms: i64,
 }
 
-pub async fn check_mail_throttle(
-    conn: &mut AnyConnection,
-    throttle: MailThrottle,
-    address: &str,
-    now: i64,
-) -> Result<(), Error> {
-    let (sent, oldest) = recent_mail_count(conn, address, ACCOUNT_MAIL_KINDS, now - throttle.window_ms).await?;
-    if sent < throttle.max_mails {
-        return Ok(());
+/// Counts a request for mail to `address`, or refuses it with the wait when the limit is reached.
+pub async fn count_mail_request(db: &Db, throttle: MailThrottle, address: &str) -> Result<(), Error> {
+    let now = db.clock.now_ms();
+    let mut tx = db.begin().await?;
+    // Requests at once for one address take turns, so none slips past the count.
+    lock_address(&mut tx, address).await?;
+    let (sent, oldest) = recent_mail_requests(&mut tx, address, now - throttle.window_ms).await?;
+    if sent >= throttle.max_mails {
+        let reopens_at = oldest.unwrap_or(now) + throttle.window_ms;
+        let retry_after_secs = ((reopens_at - now).max(0) as u64).div_ceil(1000).max(1);
+        return Err(AppError::RateLimited { retry_after_secs }.into());
     }
-    let reopens_at = oldest.unwrap_or(now) + throttle.window_ms;
-    let retry_after_secs = ((reopens_at - now).max(0) as u64).div_ceil(1000).max(1);
-    Err(AppError::RateLimited { retry_after_secs }.into())
+    record_mail_request(&mut tx, address, now).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -11,7 +11,7 @@ use crate::accounts::domain::one_time_token::{generate_token, hash_secret};
 use crate::accounts::domain::password::{hash_password, new_password};
 use crate::error::Error;
 use crate::notifications::db::enqueue;
-use crate::onboarding::mail_throttle::{MailThrottle, check_mail_throttle};
+use crate::onboarding::mail_throttle::{MailThrottle, count_mail_request};
 use crate::onboarding::signup::account_mail;
 use crate::shared::ids::{IdKind, new_id};
 use crate::store::Db;
@@ -22,9 +22,9 @@ pub const RESET_LINK_TTL_MS: i64 = 3_600_000;
 #[tracing::instrument(skip_all)]
 pub async fn request_password_reset(db: &Db, throttle: MailThrottle, base_url: &str, email: &str) -> Result<(), Error> {
     let email = account_email("email", email)?;
+    count_mail_request(db, throttle, &email).await?;
     let now = db.clock.now_ms();
     let mut tx = db.begin().await?;
-    check_mail_throttle(&mut tx, throttle, &email, now).await?;
     if let Some(user) = find_user_by_email(&mut tx, &email).await? {
         let token = generate_token();
         let id = new_id(IdKind::PasswordReset, now);
@@ -65,7 +65,7 @@ pub async fn reset_password(db: &Db, token: &str, password: &str) -> Result<Stri
     if !use_resets_of(&mut tx, &reset.id, &user.id, now).await? {
         return Err(invalid().into());
     }
-    set_password(&mut tx, &user.id, &password_hash, now).await?;
+    set_password(&mut tx, &user.id, &password_hash).await?;
     clear_login_failures(&mut tx, &user.email).await?;
     let audit = AuditEntry {
         organization_id: None,

@@ -12,13 +12,13 @@ use crate::accounts::db::users::{UserRow, find_user_by_email, insert_user};
 use crate::accounts::domain::email::account_email;
 use crate::accounts::domain::one_time_token::{generate_token, hash_secret};
 use crate::accounts::domain::organization_name::organization_name;
-use crate::accounts::domain::password::{hash_password, new_password};
+use crate::accounts::domain::password::{MAX_PASSWORD_LEN, hash_password, new_password, verify_password};
 use crate::billing::domain::catalog::CURRENCY;
 use crate::error::Error;
 use crate::notifications::db::{NewNotification, enqueue};
-use crate::onboarding::mail_throttle::{MailThrottle, check_mail_throttle};
+use crate::onboarding::mail_throttle::{MailThrottle, count_mail_request};
 use crate::shared::ids::{IdKind, new_id};
-use crate::store::Db;
+use crate::store::{Db, is_unique_violation};
 
 /// A confirmation link works for a day.
 pub const SIGNUP_LINK_TTL_MS: i64 = 24 * 3_600_000;
@@ -36,11 +36,12 @@ pub async fn sign_up(db: &Db, throttle: MailThrottle, base_url: &str, form: &Sig
     let email = account_email("email", form.email)?;
     let organization = organization_name(form.organization_name)?;
     new_password(form.password, &[&email, &organization])?;
+    // Counted before the (deliberately slow) hash, so a flood costs no CPU past the limit.
+    count_mail_request(db, throttle, &email).await?;
     let password = form.password.to_owned();
     let password_hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
     let now = db.clock.now_ms();
     let mut tx = db.begin().await?;
-    check_mail_throttle(&mut tx, throttle, &email, now).await?;
     let id = new_id(IdKind::Signup, now);
     if find_user_by_email(&mut tx, &email).await?.is_some() {
         let body = format!(
@@ -92,15 +93,24 @@ pub struct Confirmed {
 }
 
 /// Uses a confirmation link: makes the user, the organization (billing email: the user's) and the
-/// owner membership, once. A second use, or an address that got an account meanwhile, is refused.
+/// owner membership, once. The password chosen at sign-up is asked again, so a stranger who typed
+/// someone's address cannot set the password of the account its owner then confirms. A second
+/// use, or an address that got an account meanwhile, is refused.
 #[tracing::instrument(skip_all)]
-pub async fn confirm_sign_up(db: &Db, token: &str) -> Result<Confirmed, Error> {
-    let now = db.clock.now_ms();
-    let mut tx = db.begin().await?;
-    let signup = signup_by_token(&mut tx, &hash_secret(token.trim())).await?;
-    let Some(signup) = signup.filter(|s| s.expires_at > now) else {
+pub async fn confirm_sign_up(db: &Db, token: &str, password: &str) -> Result<Confirmed, Error> {
+    let token_hash = hash_secret(token.trim());
+    let signup = signup_by_token(&mut *db.pool.acquire().await?, &token_hash).await?;
+    let Some(signup) = signup.filter(|s| s.expires_at > db.clock.now_ms()) else {
         return Err(AppError::invalid("token", "this link is not valid or has expired: sign up again").into());
     };
+    let (typed, stored) = (password.to_owned(), signup.password_hash.clone());
+    let matches = password.len() <= MAX_PASSWORD_LEN
+        && tokio::task::spawn_blocking(move || verify_password(&typed, &stored)).await?;
+    if !matches {
+        return Err(AppError::invalid("password", "is not the password chosen when signing up").into());
+    }
+    let now = db.clock.now_ms();
+    let mut tx = db.begin().await?;
     if !confirm_signup(&mut tx, &signup.id, now).await? {
         return Err(used_link());
     }
@@ -108,9 +118,17 @@ pub async fn confirm_sign_up(db: &Db, token: &str) -> Result<Confirmed, Error> {
         return Err(used_link());
     }
     let organization_id = new_id(IdKind::Organization, now);
-    let user =
-        UserRow { id: new_id(IdKind::User, now), email: signup.email.clone(), password_hash: signup.password_hash };
-    insert_user(&mut tx, &user, now).await?;
+    let user = UserRow {
+        id: new_id(IdKind::User, now),
+        email: signup.email.clone(),
+        password_hash: signup.password_hash,
+        session_generation: 0,
+    };
+    insert_user(&mut tx, &user, now).await.map_err(|error| match error {
+        // Two sign-ups of one address confirmed at once: the second finds the first's user.
+        Error::Database(e) if is_unique_violation(&e) => used_link(),
+        other => other,
+    })?;
     let organization = OrganizationRow {
         id: organization_id.clone(),
         name: signup.organization_name.clone(),

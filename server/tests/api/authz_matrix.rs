@@ -117,7 +117,7 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
             &[("email", "not an address"), ("password", "x"), ("organization_name", "x")],
             [422, 422, 422, 422, 422],
         ),
-        row("confirm_sign_up", &[("token", "forged")], [422, 422, 422, 422, 422]),
+        row("confirm_sign_up", &[("token", "forged"), ("password", "x")], [422, 422, 422, 422, 422]),
         row("request_password_reset", &[("email", "not an address")], [422, 422, 422, 422, 422]),
         row("reset_password", &[("token", "forged"), ("password", "x")], [422, 422, 422, 422, 422]),
         // Last, because it changes the subscription for the owner.

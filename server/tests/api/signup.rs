@@ -58,8 +58,9 @@ async fn sign_up(app: &TestApp, email: &str, password: &str, organization: &str)
     app.call_with(&new_client(), "sign_up", &form).await
 }
 
+/// Uses a confirmation link with the password the sign-ups here chose.
 async fn confirm(app: &TestApp, client: &Client, token: &str) -> reqwest::Response {
-    app.call_with(client, "confirm_sign_up", &[("token", token)]).await
+    app.call_with(client, "confirm_sign_up", &[("token", token), ("password", PASSWORD)]).await
 }
 
 #[tokio::test]
@@ -243,4 +244,48 @@ async fn without_a_relay_mail_is_written_to_the_mail_log_folder() {
         .unwrap();
     assert_eq!(delivery, "mail-log");
     std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[tokio::test]
+async fn confirming_needs_the_password_chosen_at_sign_up_so_a_stranger_cannot_pick_it_for_the_owner() {
+    let (app, inbox) = app_with_inbox(None, &[]).await;
+    sign_up(&app, "victim@corp.test", "attacker knows this one 1", "Corp").await;
+    let token = token_in(&inbox.deliver(&app).await[0], "/signup/confirm");
+    let without = app.call_with(&new_client(), "confirm_sign_up", &[("token", &token), ("password", PASSWORD)]).await;
+    assert_eq!(without.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json(without).await["field"], "password");
+    assert_eq!(app.count("select count(*) from users where email = 'victim@corp.test'").await, 0);
+    let form = [("token", token.as_str()), ("password", "attacker knows this one 1")];
+    assert_eq!(app.call_with(&new_client(), "confirm_sign_up", &form).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_session_begun_in_the_instant_of_a_reset_ends_with_it() {
+    let (app, inbox) = app_with_inbox(Some(START), &[]).await;
+    let logged_in = app.client_for(&ACME_OWNER).await;
+    app.call_with(&new_client(), "request_password_reset", &[("email", ACME_OWNER.email)]).await;
+    let token = token_in(&inbox.deliver(&app).await[0], "/password-reset/confirm");
+    let reset = app.call_with(&new_client(), "reset_password", &[("token", &token), ("password", PASSWORD)]).await;
+    assert_eq!(reset.status(), StatusCode::OK);
+    assert_eq!(json(app.call_with(&logged_in, "whoami", &[]).await).await, Value::Null);
+}
+
+#[tokio::test]
+async fn requests_for_an_address_without_an_account_count_toward_its_limit_too() {
+    let (app, _inbox) = app_with_inbox(None, &["--account-mails-per-hour", "1"]).await;
+    for address in ["nobody@acme.test", ACME_OWNER.email] {
+        let first = app.call_with(&new_client(), "request_password_reset", &[("email", address)]).await;
+        assert_eq!(first.status(), StatusCode::OK, "{address}");
+        let second = app.call_with(&new_client(), "request_password_reset", &[("email", address)]).await;
+        assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS, "{address}: the limit says nothing of accounts");
+    }
+}
+
+#[tokio::test]
+async fn a_mailed_link_is_not_kept_in_the_mail_log_once_delivered() {
+    let (app, inbox) = app_with_inbox(None, &[]).await;
+    sign_up(&app, "grace@hooli.test", PASSWORD, "Hooli").await;
+    app.call_with(&new_client(), "request_password_reset", &[("email", ACME_OWNER.email)]).await;
+    assert_eq!(inbox.deliver(&app).await.len(), 2);
+    assert_eq!(app.count("select count(*) from notifications where body like '%token=%'").await, 0);
 }

@@ -3,6 +3,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod billing_details;
 pub mod login_failures;
+pub mod mail_requests;
 pub mod namespaces;
 pub mod organizations;
 pub mod password_resets;

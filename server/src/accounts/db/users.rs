@@ -8,6 +8,8 @@ pub struct UserRow {
     pub id: String,
     pub email: String,
     pub password_hash: String,
+    /// Read with the hash: a login checked against this hash belongs to this generation.
+    pub session_generation: i64,
 }
 
 pub async fn insert_user(conn: &mut AnyConnection, user: &UserRow, now_ms: i64) -> Result<(), Error> {
@@ -22,33 +24,27 @@ pub async fn insert_user(conn: &mut AnyConnection, user: &UserRow, now_ms: i64) 
 }
 
 pub async fn find_user_by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<UserRow>, Error> {
-    Ok(sqlx::query_as("select id, email, password_hash from users where email = $1")
+    Ok(sqlx::query_as("select id, email, password_hash, session_generation from users where email = $1")
         .bind(email)
         .fetch_optional(conn)
         .await?)
 }
 
 pub async fn find_user(conn: &mut AnyConnection, id: &str) -> Result<Option<UserRow>, Error> {
-    Ok(sqlx::query_as("select id, email, password_hash from users where id = $1").bind(id).fetch_optional(conn).await?)
+    Ok(sqlx::query_as("select id, email, password_hash, session_generation from users where id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
 }
 
-/// Sets a new password and ends every session started before `now`.
-pub async fn set_password(conn: &mut AnyConnection, user_id: &str, password_hash: &str, now: i64) -> Result<(), Error> {
-    sqlx::query("update users set password_hash = $1, sessions_valid_from = $2 where id = $3")
+/// Sets a new password and starts the next session generation, ending every session of the old.
+pub async fn set_password(conn: &mut AnyConnection, user_id: &str, password_hash: &str) -> Result<(), Error> {
+    sqlx::query("update users set password_hash = $1, session_generation = session_generation + 1 where id = $2")
         .bind(password_hash)
-        .bind(now)
         .bind(user_id)
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// Sessions started before this instant are no longer honored.
-pub async fn sessions_valid_from(conn: &mut AnyConnection, user_id: &str) -> Result<Option<i64>, Error> {
-    Ok(sqlx::query_scalar("select sessions_valid_from from users where id = $1")
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await?)
 }
 
 pub async fn insert_staff_admin(conn: &mut AnyConnection, user_id: &str, now_ms: i64) -> Result<(), Error> {

@@ -39,6 +39,7 @@ pub async fn create_targets(
             id: new_id(IdKind::User, now),
             email: format!("{}@load.test", org.id),
             password_hash: password_hash.clone(),
+            session_generation: 0,
         };
         let mut tx = db.begin().await?;
         insert_organization(&mut tx, &org).await?;

@@ -117,7 +117,9 @@ fn TextField(
     let error_id = format!("{id}-error");
     view! {
         <label for=id.clone()>{label}</label>
-        <input id=id name=name type=kind value=value maxlength="200" autocomplete=autocomplete required=required
+        // `prop:value` as well: after a save the form is rebuilt in place, which sets attributes,
+        // and an attribute no longer changes what an input shows once someone has typed in it.
+        <input id=id name=name type=kind value=value.clone() prop:value=value maxlength="200" autocomplete=autocomplete required=required
             aria-describedby=error_id.clone()/>
         <FieldError id=error_id message=error/>
     }

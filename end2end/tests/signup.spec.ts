@@ -56,8 +56,11 @@ test("a visitor signs up, confirms by the mailed link, lands on the new organiza
   await submitAfterHydration(page, confirmLink);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Confirm and continue" }).click();
-  await expect(page.locator("#organization-name")).toHaveText("Hooli");
+  await expect(page.getByRole("heading", { name: "Choose a plan to start" })).toBeVisible();
   await waitForHydration(page);
+  await page.locator('[data-plan="Business"]').getByRole("button", { name: "Start 14-day free trial" }).click();
+  await expect(page.locator("#current-plan")).toHaveText("Business");
+  await expect(page.locator("#subscription-status")).toHaveText("trialing");
   await page.getByRole("button", { name: "Log out" }).click();
   await expect(page.getByRole("heading", { name: "Log in to the billing portal" })).toBeVisible();
 

@@ -175,6 +175,10 @@ impl PortalBackend for Backend {
         Ok(plan_change::cancel_at_period_end(&self.db, &actor.email, organization_id).await?)
     }
 
+    async fn start_plan(&self, actor: &SessionUser, organization_id: &str, plan: &str) -> Result<PlanPage, AppError> {
+        Ok(plan_change::start_plan(&self.db, &actor.email, organization_id, plan).await?)
+    }
+
     async fn invoices_page(&self, organization_id: &str) -> Result<InvoicesPage, AppError> {
         Ok(invoice_pages::invoices_page(&self.db, organization_id).await?)
     }

@@ -12,7 +12,7 @@ pub async fn sign_up(email: String, password: String, organization_name: String)
 
 /// Uses a confirmation link with the password chosen at sign-up (so whoever typed someone else's
 /// address cannot choose their password): the organization and its owner are made, the owner is
-/// logged in and sent to their dashboard.
+/// logged in and sent to choose a plan.
 #[server(endpoint = "confirm_sign_up")]
 pub async fn confirm_sign_up(token: String, password: String) -> Result<(), AppError> {
     use super::backend::{backend, log_in, respond};
@@ -20,7 +20,7 @@ pub async fn confirm_sign_up(token: String, password: String) -> Result<(), AppE
         async {
             let (authenticated, organization_id) = backend()?.confirm_sign_up(&token, &password).await?;
             log_in(&authenticated).await?;
-            leptos_axum::redirect(&format!("/orgs/{organization_id}"));
+            leptos_axum::redirect(&format!("/orgs/{organization_id}/plan"));
             Ok(())
         }
         .await,

@@ -81,6 +81,8 @@ pub trait PortalBackend: Send + Sync + 'static {
         reason: Option<&str>,
     ) -> Result<PlanPage, AppError>;
     async fn cancel_subscription(&self, actor: &SessionUser, organization_id: &str) -> Result<PlanPage, AppError>;
+    /// Starts an organization without a plan on one (with its free trial, if it has one).
+    async fn start_plan(&self, actor: &SessionUser, organization_id: &str, plan: &str) -> Result<PlanPage, AppError>;
     async fn invoices_page(&self, organization_id: &str) -> Result<InvoicesPage, AppError>;
     async fn invoice_detail(&self, organization_id: &str, invoice_id: &str) -> Result<InvoiceDetail, AppError>;
     async fn admin_customer(&self, organization_id: &str) -> Result<AdminCustomer, AppError>;

@@ -35,6 +35,14 @@ pub async fn cancel_subscription(organization_id: String) -> Result<PlanPage, Ap
     })
 }
 
+#[server(endpoint = "start_plan")]
+pub async fn start_plan(organization_id: String, plan: String) -> Result<PlanPage, AppError> {
+    use super::backend::{Caller, serve};
+    serve!(Caller::Owner(&organization_id), |user, backend| {
+        backend.start_plan(&user, &organization_id, &plan).await
+    })
+}
+
 #[server(endpoint = "invoices")]
 pub async fn get_invoices(organization_id: String) -> Result<InvoicesPage, AppError> {
     use super::backend::{Caller, serve};

@@ -302,6 +302,8 @@ pub mod billing {
         /// One line per metric: what is included and the price after it.
         pub terms: Vec<String>,
         pub current: bool,
+        /// e.g. "14-day free trial": what starting on this plan gives a customer without one.
+        pub trial: Option<String>,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -314,6 +316,8 @@ pub mod billing {
         /// When a requested cancellation takes effect.
         pub cancels_at: Option<String>,
         pub plans: Vec<PlanOption>,
+        /// False for an organization that has not chosen a plan yet (just signed up).
+        pub subscribed: bool,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

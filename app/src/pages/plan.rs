@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::billing::{CancelSubscription, ConfirmPlanChange, PreviewPlanChange, get_plan_page};
+use crate::api::billing::{CancelSubscription, ConfirmPlanChange, PreviewPlanChange, StartPlan, get_plan_page};
 use crate::api::dto::Role;
 use crate::api::dto::billing::{PlanChangePreview, PlanOption};
 use crate::api::session::whoami;
@@ -17,9 +17,10 @@ pub fn PlanPage() -> impl IntoView {
     let preview = ServerAction::<PreviewPlanChange>::new();
     let confirm = ServerAction::<ConfirmPlanChange>::new();
     let cancel = ServerAction::<CancelSubscription>::new();
+    let start = ServerAction::<StartPlan>::new();
     let page = Resource::new(
-        move || (organization_id.get(), confirm.version().get(), cancel.version().get()),
-        |(org, _, _)| get_plan_page(org),
+        move || (organization_id.get(), confirm.version().get(), cancel.version().get(), start.version().get()),
+        |(org, _, _, _)| get_plan_page(org),
     );
     let user = Resource::new(|| (), |_| whoami());
 
@@ -35,6 +36,19 @@ pub fn PlanPage() -> impl IntoView {
                 let org = organization_id.get_untracked();
                 let is_owner = matches!(user.await, Ok(Some(u)) if u.role_in(&org) == Ok(Role::Owner));
                 let can_cancel = is_owner && page.status != "canceled";
+                if !page.subscribed {
+                    return view! {
+                        <section class="card" id="choose-plan">
+                            <h2>"Choose a plan to start"</h2>
+                            <p>"Usage is metered from the moment you start. You can change plans at any time."</p>
+                        </section>
+                        <div class="plans">
+                            {page.plans.into_iter().map(|plan| view! { <StartCard plan is_owner start organization_id/> }).collect_view()}
+                        </div>
+                        <p class="form-error" role="alert" id="start-error">{move || form_message(start.value().get())}</p>
+                        {(!is_owner).then(|| view! { <p id="member-note">"Only owners can choose the plan."</p> })}
+                    }.into_any();
+                }
                 view! {
                     <section class="card">
                         <p>"Current plan: " <strong id="current-plan">{page.current_plan}</strong>
@@ -92,6 +106,34 @@ fn PlanCard(
                 }.into_any()),
                 (false, false) => None,
             }}
+        </section>
+    }
+}
+
+/// A plan on offer to an organization without one: its terms, its trial, and a button to start.
+#[component]
+fn StartCard(
+    plan: PlanOption,
+    is_owner: bool,
+    start: ServerAction<StartPlan>,
+    organization_id: Signal<String>,
+) -> impl IntoView {
+    let name = plan.name.clone();
+    let data_plan = plan.name.clone();
+    let label = plan.trial.as_ref().map_or_else(|| "Subscribe".to_owned(), |trial| format!("Start {trial}"));
+    view! {
+        <section class="card plan" data-plan=data_plan>
+            <h2>{plan.name}</h2>
+            <p class="fee">{plan.base_fee}</p>
+            {plan.trial.map(|trial| view! { <p class="badge">{trial}</p> })}
+            <ul>{plan.terms.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}</ul>
+            {is_owner.then(|| view! {
+                <ActionForm action=start>
+                    <input type="hidden" name="organization_id" value=organization_id/>
+                    <input type="hidden" name="plan" value=name/>
+                    <button type="submit" class="start-plan">{label}</button>
+                </ActionForm>
+            })}
         </section>
     }
 }

@@ -7,14 +7,17 @@ use sha2::{Digest, Sha256};
 
 use crate::accounts::audit::reason_of;
 use crate::accounts::db::audit::{AuditEntry, append_audit};
+use crate::accounts::db::organizations::lock_organizations;
 use crate::billing::db::plans::{self, PlanVersionRow};
 use crate::billing::db::subscriptions::{self, NewPlanChange, SubscriptionRow};
+use crate::billing::domain::catalog::trial_days;
 use crate::billing::domain::period::next_period;
 use crate::billing::domain::proration::{Proration, ProrationInput, at_period_end, prorate};
 use crate::billing::domain::rating::{MetricPrice, PricingModel};
 use crate::billing::domain::subscription::DowngradeTiming;
 use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::period_rating::{BillingRules, PlanCache, rate_period};
+use crate::billing::subscriptions::subscribe;
 use crate::error::Error;
 use crate::metering::db::usage::{MetricRow, end_usage_at, metric_catalog, usage_window};
 use crate::metering::domain::usage::{format_quantity, hour_of};
@@ -55,9 +58,18 @@ fn describe_price(price: &MetricPrice, metrics: &[MetricRow], currency: &str) ->
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error> {
     let mut conn = db.pool.acquire().await?;
-    let subscription = subscriptions::subscription_of(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
-    let metrics = metric_catalog(&mut conn).await?;
     let mut cache = PlanCache::default();
+    let Some(subscription) = subscriptions::subscription_of(&mut conn, organization_id).await? else {
+        return Ok(PlanPage {
+            current_plan: String::new(),
+            status: "none".into(),
+            period: String::new(),
+            scheduled_change: None,
+            cancels_at: None,
+            plans: plan_options(&mut conn, &mut cache, None).await?,
+            subscribed: false,
+        });
+    };
     let current = cache.get(&mut conn, &subscription.plan_version_id).await?.0.clone();
     let scheduled_change = match subscriptions::pending_change(&mut conn, &subscription.id).await? {
         Some(change) => {
@@ -67,16 +79,7 @@ pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error
         None => None,
     };
     let usage_window = usage_window(&mut conn, organization_id).await?;
-    let mut plans = Vec::new();
-    for version in plans::current_versions(&mut conn).await? {
-        let (_, prices) = cache.get(&mut conn, &version.id).await?;
-        plans.push(PlanOption {
-            name: version.plan_name.clone(),
-            base_fee: format!("{} per month", format_money(version.base_fee_minor, &version.currency)),
-            terms: prices.iter().map(|p| describe_price(p, &metrics, &version.currency)).collect(),
-            current: version.plan_name == current.plan_name,
-        });
-    }
+    let plans = plan_options(&mut conn, &mut cache, Some(&current.plan_name)).await?;
     Ok(PlanPage {
         current_plan: current.plan_name,
         status: subscription.status.clone(),
@@ -91,7 +94,62 @@ pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error
             .filter(|_| subscription.status != "canceled")
             .map(|_| display_ms(usage_window.ends_at.unwrap_or(subscription.current_period_end))),
         plans,
+        subscribed: true,
     })
+}
+
+async fn plan_options(
+    conn: &mut sqlx::AnyConnection,
+    cache: &mut PlanCache,
+    current: Option<&str>,
+) -> Result<Vec<PlanOption>, Error> {
+    let metrics = metric_catalog(conn).await?;
+    let mut plans = Vec::new();
+    for version in plans::current_versions(conn).await? {
+        let (_, prices) = cache.get(conn, &version.id).await?;
+        plans.push(PlanOption {
+            name: version.plan_name.clone(),
+            base_fee: format!("{} per month", format_money(version.base_fee_minor, &version.currency)),
+            terms: prices.iter().map(|p| describe_price(p, &metrics, &version.currency)).collect(),
+            current: current == Some(version.plan_name.as_str()),
+            trial: trial_days(&version.plan_name).map(|days| format!("{days}-day free trial")),
+        });
+    }
+    Ok(plans)
+}
+
+/// An organization without a plan (just signed up) starts on one, with the plan's free trial where
+/// it has one. Once it has a plan, changes go through preview and confirm instead.
+#[tracing::instrument(skip_all, fields(organization_id))]
+pub async fn start_plan(db: &Db, actor: &str, organization_id: &str, plan: &str) -> Result<PlanPage, Error> {
+    let now = db.clock.now_ms();
+    let mut tx = db.begin().await?;
+    // Two starts at once: the second waits here, then finds the first one's subscription.
+    lock_organizations(&mut tx, &[organization_id.to_owned()]).await?;
+    if subscriptions::subscription_of(&mut tx, organization_id).await?.is_some() {
+        return Err(AppError::Conflict {
+            field: "plan".into(),
+            message: "this organization has a plan already: preview a change instead".into(),
+        }
+        .into());
+    }
+    if !plans::current_versions(&mut tx).await?.iter().any(|version| version.plan_name == plan) {
+        return Err(AppError::invalid("plan", "is not a plan on offer").into());
+    }
+    let trial = trial_days(plan);
+    subscribe(&mut tx, organization_id, plan, trial, now).await?;
+    let audit = AuditEntry {
+        organization_id: Some(organization_id),
+        actor,
+        action: "subscription.start",
+        target: organization_id,
+        before: None,
+        after: Some(json!({ "plan": plan, "trial_days": trial })),
+        reason: None,
+    };
+    append_audit(&mut tx, audit, now).await?;
+    tx.commit().await?;
+    plan_page(db, organization_id).await
 }
 
 /// The subscription ends with the current period: that period is still invoiced, then no more.

@@ -79,6 +79,7 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
             [401, 403, 422, 404, 404],
         ),
         row("start_card_setup", &[("organization_id", org)], [401, 403, 409, 404, 404]),
+        row("start_plan", &[("organization_id", org), ("plan", "Business")], [401, 403, 409, 404, 404]),
         // Staff only; to everyone else these do not exist.
         row("admin_search_customers", &[("query", ""), ("page", "0")], [401, 404, 404, 404, 200]),
         row("admin_operations", &[], [401, 404, 404, 404, 200]),

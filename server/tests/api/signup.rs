@@ -84,7 +84,7 @@ async fn only_the_mailed_link_creates_the_organization_and_its_owner_who_is_then
     let confirmed = confirm(&app, &browser, &token).await;
     assert_eq!(confirmed.status(), StatusCode::OK);
     let hooli = app.organization_id("Hooli").await;
-    assert_eq!(confirmed.headers()["location"], format!("/orgs/{hooli}").as_str());
+    assert_eq!(confirmed.headers()["location"], format!("/orgs/{hooli}/plan").as_str());
     let me = json(app.call_with(&browser, "whoami", &[]).await).await;
     assert_eq!(me["email"], "grace@hooli.test");
     assert_eq!(me["memberships"][0]["organization_id"], hooli.as_str());
@@ -98,6 +98,23 @@ async fn only_the_mailed_link_creates_the_organization_and_its_owner_who_is_then
     assert_eq!(app.count("select count(*) from audit_log where action = 'organization.sign_up'").await, 1);
     let dashboard = app.get_page(&browser, &format!("/orgs/{hooli}")).await;
     assert_eq!(dashboard.status(), StatusCode::OK, "a new organization without a plan has a dashboard");
+
+    let plans = json(app.call_with(&browser, "plan", &[("organization_id", &hooli)]).await).await;
+    assert_eq!(plans["subscribed"], false);
+    let offered: Vec<_> =
+        plans["plans"].as_array().unwrap().iter().map(|p| (p["name"].clone(), p["trial"].clone())).collect();
+    assert_eq!(offered[1], (Value::from("Business"), Value::from("14-day free trial")));
+    assert_eq!(offered[2], (Value::from("Enterprise"), Value::Null), "Enterprise is sold with a contract");
+    let unknown = app.call_with(&browser, "start_plan", &[("organization_id", &hooli), ("plan", "Gold")]).await;
+    assert_eq!(json(unknown).await["field"], "plan");
+    let started = app.call_with(&browser, "start_plan", &[("organization_id", &hooli), ("plan", "Business")]).await;
+    assert_eq!(started.status(), StatusCode::OK);
+    let started = json(started).await;
+    assert_eq!((started["current_plan"].as_str(), started["status"].as_str()), (Some("Business"), Some("trialing")));
+    let again = app.call_with(&browser, "start_plan", &[("organization_id", &hooli), ("plan", "Essentials")]).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT, "a plan is started once; later changes are previewed");
+    assert_eq!(app.count("select count(*) from subscriptions s join organizations o on o.id = s.organization_id where o.name = 'Hooli'").await, 1);
+    assert_eq!(app.count("select count(*) from audit_log where action = 'subscription.start'").await, 1);
 
     let login = app.call_with(&new_client(), "login", &[("email", "grace@hooli.test"), ("password", PASSWORD)]).await;
     assert_eq!(login.status(), StatusCode::OK, "the password chosen at sign-up logs in");

@@ -23,6 +23,14 @@ fn storage(included_gbh: i64, active_cents_per_gbh: i64, retained_millicents_per
     ]
 }
 
+/// Days of free trial a customer starting on a plan gets; Enterprise is sold with a contract.
+pub fn trial_days(plan: &str) -> Option<i64> {
+    match plan {
+        "Essentials" | "Business" => Some(14),
+        _ => None,
+    }
+}
+
 /// (name, version 1) of every plan in the catalog.
 pub fn plans() -> Vec<(&'static str, PlanVersion)> {
     let [essentials_active, essentials_retained] = storage(1_000, 42, 1_050);

@@ -6,6 +6,7 @@ use server::accounts::db::organizations::{OrganizationRow, insert_membership, in
 use server::accounts::db::users::{UserRow, insert_user};
 use server::accounts::domain::password::hash_password;
 use server::accounts::organizations::create_api_key;
+use server::billing::subscriptions::{ensure_catalog, subscribe};
 use server::metering::db::usage::close_usage_before_many;
 use server::shared::ids::{IdKind, new_id};
 use server::shared::time::now_ms;
@@ -26,6 +27,8 @@ pub async fn create_targets(
 ) -> Result<Vec<Target>, Box<dyn std::error::Error>> {
     let now = now_ms();
     let password_hash = hash_password("loadgen").map_err(server::error::Error::from)?;
+    // Usage is accepted only for organizations with a plan.
+    ensure_catalog(db).await?;
     let mut targets = Vec::new();
     for o in 0..organizations {
         let org = OrganizationRow {
@@ -57,6 +60,7 @@ pub async fn create_targets(
             insert_namespace(&mut tx, &row).await?;
             names.push(name);
         }
+        subscribe(&mut tx, &org.id, "Business", None, now).await?;
         close_usage_before_many(&mut tx, std::slice::from_ref(&org.id), now - 3_600_000).await?;
         tx.commit().await?;
         let owner = SessionUser {

@@ -75,6 +75,7 @@ pub async fn check_batch(
         max_age_ms,
         ends_at: window.ends_at,
         closed_before: window.closed_before,
+        subscribed: window.subscriptions > 0,
     };
 
     let mut outcomes: Vec<Option<EventOutcome>> = vec![None; raw_events.len()];

@@ -47,11 +47,15 @@ pub async fn namespace_lookup(
 pub struct UsageWindow {
     pub closed_before: i64,
     pub ends_at: Option<i64>,
+    /// 0 for an organization that has not chosen a plan yet: no period would bill its usage.
+    pub subscriptions: i64,
 }
 
 pub async fn usage_window(conn: &mut AnyConnection, organization_id: &str) -> Result<UsageWindow, Error> {
     Ok(sqlx::query_as(
-        "select usage_closed_before as closed_before, usage_ends_at as ends_at from organizations where id = $1",
+        "select usage_closed_before as closed_before, usage_ends_at as ends_at,
+                (select count(*) from subscriptions s where s.organization_id = o.id) as subscriptions
+         from organizations o where id = $1",
     )
     .bind(organization_id)
     .fetch_optional(conn)

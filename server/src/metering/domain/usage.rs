@@ -30,6 +30,8 @@ pub struct EventRules<'a> {
     /// Hours before this belong to finalized periods; once it reaches `ends_at` the final invoice
     /// is issued and no invoice would ever bill more usage.
     pub closed_before: i64,
+    /// False until the organization chooses a plan (a new sign-up): no period would bill usage.
+    pub subscribed: bool,
 }
 
 /// An event that passed every check, in stored form.
@@ -110,6 +112,12 @@ pub fn check_event(raw: &Value, rules: &EventRules<'_>) -> Result<ValidEvent, Re
     if occurred_at < rules.now_ms - rules.max_age_ms {
         return reject("timestamp", "timestamp out of range: older than the accepted maximum age");
     }
+    if !rules.subscribed {
+        return reject(
+            "organization",
+            "has no plan yet: its owner chooses one on the Plan page, then usage is accepted",
+        );
+    }
     if let Some(ends_at) = rules.ends_at {
         let when = crate::shared::time::display_rfc3339(ends_at);
         if rules.closed_before >= ends_at {
@@ -170,7 +178,15 @@ mod tests {
     const NOW: i64 = 1_795_253_400_000; // 2026-11-21T09:30:00Z
 
     fn rules_with<'a>(namespaces: &'a HashMap<String, String>, metrics: &'a [String]) -> EventRules<'a> {
-        EventRules { namespaces, metrics, now_ms: NOW, max_age_ms: 35 * 24 * HOUR_MS, ends_at: None, closed_before: 0 }
+        EventRules {
+            namespaces,
+            metrics,
+            now_ms: NOW,
+            max_age_ms: 35 * 24 * HOUR_MS,
+            ends_at: None,
+            closed_before: 0,
+            subscribed: true,
+        }
     }
 
     fn fixtures() -> (HashMap<String, String>, Vec<String>) {
@@ -204,6 +220,15 @@ mod tests {
         assert_eq!(valid.hour(), 1_795_251_600_000);
         let by_id = check_event(&with("namespace", json!("ns_1")), &rules_with(&ns, &metrics)).unwrap();
         assert_eq!(by_id.content_hash, valid.content_hash, "name and id are the same namespace");
+    }
+
+    #[test]
+    fn usage_of_an_organization_without_a_plan_is_refused() {
+        let (ns, metrics) = fixtures();
+        let unsubscribed = EventRules { subscribed: false, ..rules_with(&ns, &metrics) };
+        let refused = check_event(&event(), &unsubscribed).unwrap_err();
+        assert_eq!(refused.field, "organization");
+        assert!(refused.reason.contains("Plan page"), "{}", refused.reason);
     }
 
     #[test]

@@ -183,7 +183,9 @@ async fn with_a_stripe_key_the_portal_sets_up_cards_on_stripe_and_charges_invoic
         let page = json(app.call_with(&owner, "payment_method", &[("organization_id", &acme)]).await).await;
         page["card"]["last4"].as_str().map(str::to_owned)
     };
-    for _ in 0..50 {
+    // The payments job passes every second; beside the whole suite on PostgreSQL one pass has
+    // taken over five, so each wait allows thirty.
+    for _ in 0..300 {
         if card_on_file().await.is_some() {
             break;
         }
@@ -201,7 +203,7 @@ async fn with_a_stripe_key_the_portal_sets_up_cards_on_stripe_and_charges_invoic
     }
     let invoice: String = sqlx::query_scalar("select id from invoices").fetch_one(&app.db.pool).await.unwrap();
     let waiting = "select count(*) from payments where status = 'pending' and processor_payment_id is not null";
-    for _ in 0..50 {
+    for _ in 0..300 {
         if app.count(waiting).await == 1 {
             break;
         }
@@ -209,7 +211,7 @@ async fn with_a_stripe_key_the_portal_sets_up_cards_on_stripe_and_charges_invoic
     }
     assert_eq!(app.count(waiting).await, 1, "pending, with Stripe's id remembered");
     app.db.clock.set(now + 10 * 60_000);
-    for _ in 0..50 {
+    for _ in 0..300 {
         if app.count("select count(*) from invoices where status = 'paid'").await == 1 {
             break;
         }

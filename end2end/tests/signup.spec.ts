@@ -58,6 +58,10 @@ test("a visitor signs up, confirms by the mailed link, lands on the new organiza
   await page.getByRole("button", { name: "Confirm and continue" }).click();
   await expect(page.getByRole("heading", { name: "Choose a plan to start" })).toBeVisible();
   await waitForHydration(page);
+  await page.getByRole("link", { name: "Dashboard" }).click();
+  await expect(page.locator("#organization-name")).toHaveText("Hooli");
+  await page.locator("#choose-plan-prompt").getByRole("link", { name: "See the plans and their free trials" }).click();
+  await expect(page.locator("#choose-plan")).toBeVisible();
   await page.locator('[data-plan="Business"]').getByRole("button", { name: "Start 14-day free trial" }).click();
   await expect(page.locator("#current-plan")).toHaveText("Business");
   await expect(page.locator("#subscription-status")).toHaveText("trialing");

@@ -23,6 +23,14 @@ pub fn DashboardPage() -> impl IntoView {
                             <dt>"Currency"</dt><dd>{d.currency.clone()}</dd>
                             <dt>"Your role"</dt><dd id="role">{d.role.as_str()}</dd>
                         </dl>
+                        // Only an organization without a plan (just signed up) has no estimate.
+                        {d.estimate.is_none().then(|| view! {
+                            <section class="card" id="choose-plan-prompt">
+                                <h2>"Choose a plan to start"</h2>
+                                <p>"Usage is accepted once the organization has a plan. "
+                                    <a href=format!("/orgs/{}/plan", d.organization_id)>"See the plans and their free trials"</a></p>
+                            </section>
+                        })}
                         <EstimateLine estimate=d.estimate.clone()/>
                         <h2>"Namespaces"</h2>
                         {if d.namespaces.is_empty() {

@@ -60,7 +60,7 @@ impl PortalBackend for Backend {
 
     async fn confirm_sign_up(&self, token: &str, password: &str) -> Result<(Authenticated, String), AppError> {
         let confirmed = signup::confirm_sign_up(&self.db, token, password).await?;
-        let authenticated = Authenticated { user_id: confirmed.user_id, generation: 0 };
+        let authenticated = Authenticated { user_id: confirmed.user_id, generation: confirmed.session_generation };
         Ok((authenticated, confirmed.organization_id))
     }
 
@@ -69,8 +69,7 @@ impl PortalBackend for Backend {
     }
 
     async fn reset_password(&self, token: &str, password: &str) -> Result<(), AppError> {
-        password_reset::reset_password(&self.db, token, password).await?;
-        Ok(())
+        Ok(password_reset::reset_password(&self.db, token, password).await?)
     }
 
     async fn dashboard(&self, organization_id: &str, viewer: &SessionUser) -> Result<Dashboard, AppError> {

@@ -170,17 +170,19 @@ pub async fn session() -> Result<tower_sessions::Session, AppError> {
     leptos_axum::extract::<tower_sessions::Session>().await.map_err(|_| AppError::Internal)
 }
 
+/// Who the session belongs to, or `Unauthorized` when nobody logged in.
+pub async fn session_login(session: &tower_sessions::Session) -> Result<Authenticated, AppError> {
+    let user_id: Option<String> = session.get(SESSION_USER_KEY).await.map_err(|_| AppError::Internal)?;
+    let user_id = user_id.ok_or(AppError::Unauthorized)?;
+    // Sessions from before generations existed belong to the first one.
+    let generation: Option<i64> = session.get(SESSION_GENERATION_KEY).await.map_err(|_| AppError::Internal)?;
+    Ok(Authenticated { user_id, generation: generation.unwrap_or_default() })
+}
+
 /// The logged-in user, or `Unauthorized`.
 pub async fn require_user() -> Result<SessionUser, AppError> {
-    let session = session().await?;
-    let user_id: Option<String> = session.get(SESSION_USER_KEY).await.map_err(|_| AppError::Internal)?;
-    let Some(user_id) = user_id else {
-        return Err(AppError::Unauthorized);
-    };
-    // Sessions from before generations existed belong to the first one.
-    let generation: i64 =
-        session.get(SESSION_GENERATION_KEY).await.map_err(|_| AppError::Internal)?.unwrap_or_default();
-    backend()?.session_user(&user_id, generation).await?.ok_or(AppError::Unauthorized)
+    let login = session_login(&session().await?).await?;
+    backend()?.session_user(&login.user_id, login.generation).await?.ok_or(AppError::Unauthorized)
 }
 
 /// The client's address as the server resolved it (behind trusted proxies, the real client's).

@@ -44,10 +44,9 @@ pub fn SignUpPage() -> impl IntoView {
                     </ActionForm>
                 }
             >
-                <section class="card" id="signup-sent" role="status">
-                    <h2>"Check your inbox"</h2>
+                <Outcome id="signup-sent" title="Check your inbox">
                     <p>"We sent a link to confirm your email. It works once, for 24 hours; your organization is created when you open it."</p>
-                </section>
+                </Outcome>
             </Show>
             <p>"Already have an account? " <a href="/login">"Log in"</a></p>
         </main>
@@ -103,10 +102,9 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                     </ActionForm>
                 }
             >
-                <section class="card" id="reset-sent" role="status">
-                    <h2>"Check your inbox"</h2>
+                <Outcome id="reset-sent" title="Check your inbox">
                     <p>"If an account uses this address, a link to choose a new password is on its way. It works once, for an hour."</p>
-                </section>
+                </Outcome>
             </Show>
             <p><a href="/login">"Back to log in"</a></p>
         </main>
@@ -138,11 +136,21 @@ pub fn ResetPasswordPage() -> impl IntoView {
                     </ActionForm>
                 }
             >
-                <section class="card" id="password-changed" role="status">
-                    <h2>"Password changed"</h2>
+                <Outcome id="password-changed" title="Password changed">
                     <p>"You were logged out everywhere. " <a href="/login">"Log in"</a>" with your new password."</p>
-                </section>
+                </Outcome>
             </Show>
         </main>
+    }
+}
+
+/// What a visitor's finished step led to, announced to screen readers as it appears.
+#[component]
+fn Outcome(id: &'static str, title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <section class="card" id=id role="status">
+            <h2>{title}</h2>
+            {children()}
+        </section>
     }
 }

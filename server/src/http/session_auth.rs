@@ -1,5 +1,5 @@
 //! The logged-in user for plain axum routes (the server functions have their own path in `app`).
-use app::api::backend::{SESSION_GENERATION_KEY, SESSION_USER_KEY};
+use app::api::backend::session_login;
 use app::api::dto::SessionUser;
 use app::api::error::AppError;
 use axum::extract::FromRequestParts;
@@ -16,12 +16,9 @@ impl FromRequestParts<AppState> for LoggedIn {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let session = Session::from_request_parts(parts, state).await.map_err(|_| AppError::Internal)?;
-        let user_id: Option<String> = session.get(SESSION_USER_KEY).await.map_err(|_| AppError::Internal)?;
-        let user_id = user_id.ok_or(AppError::Unauthorized)?;
-        let generation: Option<i64> = session.get(SESSION_GENERATION_KEY).await.map_err(|_| AppError::Internal)?;
-        let user = login::session_user(&state.db, &user_id, generation.unwrap_or_default())
-            .await?
-            .ok_or(AppError::Unauthorized)?;
+        let login = session_login(&session).await?;
+        let user =
+            login::session_user(&state.db, &login.user_id, login.generation).await?.ok_or(AppError::Unauthorized)?;
         Ok(Self(user))
     }
 }

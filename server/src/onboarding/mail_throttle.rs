@@ -1,9 +1,8 @@
 //! Mail anyone can ask for (sign-up confirmations, password resets) is limited per address, so the
 //! portal cannot be used to flood someone's inbox. Requests are counted, not mails: the same for an
 //! address with an account and one without, so the limit reveals nothing either.
-use app::api::error::AppError;
-
 use crate::accounts::db::mail_requests::{lock_address, recent_mail_requests, record_mail_request};
+use crate::accounts::domain::throttle::window_full;
 use crate::error::Error;
 use crate::store::Db;
 
@@ -21,9 +20,7 @@ pub async fn count_mail_request(db: &Db, throttle: MailThrottle, address: &str) 
     lock_address(&mut tx, address).await?;
     let (sent, oldest) = recent_mail_requests(&mut tx, address, now - throttle.window_ms).await?;
     if sent >= throttle.max_mails {
-        let reopens_at = oldest.unwrap_or(now) + throttle.window_ms;
-        let retry_after_secs = ((reopens_at - now).max(0) as u64).div_ceil(1000).max(1);
-        return Err(AppError::RateLimited { retry_after_secs }.into());
+        return Err(window_full(oldest, throttle.window_ms, now).into());
     }
     record_mail_request(&mut tx, address, now).await?;
     tx.commit().await?;

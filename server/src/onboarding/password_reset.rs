@@ -44,7 +44,7 @@ pub async fn request_password_reset(db: &Db, throttle: MailThrottle, base_url: &
 
 /// Sets the new password through a link; answers the user's id.
 #[tracing::instrument(skip_all)]
-pub async fn reset_password(db: &Db, token: &str, password: &str) -> Result<String, Error> {
+pub async fn reset_password(db: &Db, token: &str, password: &str) -> Result<(), Error> {
     let invalid = || AppError::invalid("token", "this link is not valid, was used or has expired: ask for a new one");
     let token_hash = hash_secret(token.trim());
     let (reset, user) = {
@@ -78,5 +78,5 @@ pub async fn reset_password(db: &Db, token: &str, password: &str) -> Result<Stri
     };
     append_audit(&mut tx, audit, now).await?;
     tx.commit().await?;
-    Ok(user.id)
+    Ok(())
 }

@@ -89,6 +89,8 @@ pub(crate) fn account_mail<'a>(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Confirmed {
     pub user_id: String,
+    /// The new user's first session generation: a password change later ends the session.
+    pub session_generation: i64,
     pub organization_id: String,
 }
 
@@ -149,7 +151,7 @@ pub async fn confirm_sign_up(db: &Db, token: &str, password: &str) -> Result<Con
     };
     append_audit(&mut tx, audit, now).await?;
     tx.commit().await?;
-    Ok(Confirmed { user_id: user.id, organization_id })
+    Ok(Confirmed { user_id: user.id, session_generation: user.session_generation, organization_id })
 }
 
 fn used_link() -> Error {

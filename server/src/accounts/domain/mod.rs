@@ -7,3 +7,4 @@ pub mod one_time_token;
 pub mod organization_name;
 pub mod password;
 pub mod refusal;
+pub mod throttle;

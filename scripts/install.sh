@@ -15,12 +15,14 @@ apt_packages=()
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium chromium-driver)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs npm)
+# pdftotext reads the invoice PDFs back in the API tests.
+command -v pdftotext >/dev/null 2>&1 || apt_packages+=(poppler-utils)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   step "apt-get install ${apt_packages[*]}"
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_packages[@]}"
 else
-  skip "Debian packages (chromium, postgresql, node)"
+  skip "Debian packages (chromium, postgresql, node, poppler-utils)"
 fi
 
 if rustup target list --installed | grep -qx wasm32-unknown-unknown; then

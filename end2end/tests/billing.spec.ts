@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { expect, test } from "@playwright/test";
 import { ACME_MEMBER, ACME_OWNER, STAFF, logIn, waitForHydration, watchConsole } from "./helpers";
 
@@ -21,6 +22,28 @@ test("a member reads the finalized demo invoice line by line", async ({ page }) 
   await expect(usageLine).toContainText("tier");
   await expect(usageLine).toContainText("Actions under Business");
   await expect(page.locator("#invoice-amount-due")).toHaveText(/^\d+\.\d{2} USD$/);
+  expect(problems).toEqual([]);
+});
+
+test("an owner downloads the invoice as a PDF named after its number", async ({ page }) => {
+  const problems = watchConsole(page);
+  await logIn(page, ACME_OWNER);
+  await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
+  await waitForHydration(page);
+  await page.getByRole("link", { name: "Invoices" }).click();
+  await page.locator("#invoices tbody tr").first().getByRole("link", { name: /^INV-\d{4}-000001$/ }).click();
+  const number = (await page.locator("#invoice-number").textContent()) ?? "";
+  expect(number).toMatch(/^INV-\d{4}-000001$/);
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "Download PDF" }).click(),
+  ]);
+  expect(download.suggestedFilename()).toBe(`${number}.pdf`);
+  const pdf = await readFile(await download.path());
+  expect(pdf.subarray(0, 5).toString()).toBe("%PDF-");
+  expect(pdf.length).toBeGreaterThan(1500);
+  // Still on the invoice: the download did not navigate away.
+  await expect(page.locator("#invoice-number")).toHaveText(number);
   expect(problems).toEqual([]);
 });
 

@@ -17,6 +17,7 @@ use crate::notifications::delivery::Outbox;
 use crate::payments::channel::stripe::StripeChannel;
 use crate::payments::collection::Collector;
 use crate::payments::domain::dunning::DunningPolicy;
+use crate::portal::documents::Seller;
 use crate::store::{Db, Dialect};
 
 #[derive(Debug, Clone, Args)]
@@ -99,6 +100,17 @@ pub struct Settings {
     pub log_level: String,
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// The seller printed at the top of every invoice, credit note and receipt.
+    #[arg(long, env = "SELLER_NAME", default_value = "Durable Cloud Ltd")]
+    pub seller_name: String,
+    /// The seller's postal address, its lines separated by `;`.
+    #[arg(long, env = "SELLER_ADDRESS", default_value = "")]
+    pub seller_address: String,
+    #[arg(long, env = "SELLER_TAX_ID")]
+    pub seller_tax_id: Option<String>,
+    /// Where customers write about a bill; printed under the seller's address.
+    #[arg(long, env = "SELLER_EMAIL")]
+    pub seller_email: Option<String>,
     /// Where the built site (WASM, JS, CSS, public files) lives.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
@@ -168,6 +180,23 @@ impl Settings {
         }
         let latency = Duration::from_millis(self.test_mode_charge_latency_ms);
         Ok(Collector::test_mode(db, policy, latency))
+    }
+
+    pub fn seller(&self) -> Seller {
+        let present =
+            |value: &Option<String>| value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        Seller {
+            name: self.seller_name.trim().to_owned(),
+            address: self
+                .seller_address
+                .split(';')
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            tax_id: present(&self.seller_tax_id),
+            email: present(&self.seller_email),
+        }
     }
 
     pub fn outbox(&self) -> Result<Outbox, Error> {

@@ -24,6 +24,7 @@ use crate::jobs::rollup::{Metering, relay_rollup_notices, run_rollup_worker};
 use crate::notifications::delivery::Outbox;
 use crate::onboarding::mail_throttle::MailThrottle;
 use crate::payments::collection::Collector;
+use crate::portal::documents::Documents;
 use crate::shared::time::{Clock, now_ms};
 use crate::store;
 use crate::store::Db;
@@ -83,9 +84,15 @@ impl Application {
             public_base_url: settings.public_base_url.clone(),
             mail_throttle: MailThrottle { max_mails: settings.account_mails_per_hour, window_ms: 3_600_000 },
         });
+        let documents = Arc::new(Documents {
+            db: db.clone(),
+            seller: settings.seller(),
+            public_base_url: settings.public_base_url.clone(),
+        });
         let state = AppState {
             db: db.clone(),
             backend,
+            documents: documents.clone(),
             leptos_options,
             origin: Arc::new(AllowedOrigin(settings.public_base_url.clone())),
             trusted_proxies: Arc::new(TrustedProxies(settings.trusted_proxies.clone())),
@@ -105,7 +112,7 @@ impl Application {
             metering,
             billing,
             collector,
-            outbox: settings.outbox()?,
+            outbox: settings.outbox()?.with_attachments(documents),
             payments_interval: Duration::from_secs(settings.payments_interval_seconds),
             database_url: settings.database_url.clone(),
         })

@@ -92,14 +92,14 @@ pub fn AdminCustomerPage() -> impl IntoView {
                         }.into_any()}
                         {view! {
                         <h2>"Invoices"</h2>
-                        <InvoiceTable invoices=c.billing.invoices link_base=None/>
+                        <InvoiceTable invoices=c.billing.invoices link_base=None organization_id=c.organization_id.clone()/>
                         {voidable.iter().cloned().map(|i| view! { <VoidForm action=void invoice=i/> }).collect_view()}
                         {voidable.into_iter().filter(|i| i.status == "open").map(|i| view! { <UncollectibleForm action=uncollectible invoice=i/> }).collect_view()}
                         <h2>"Credits"</h2>
                         <CreditTable credits=c.billing.credits/>
-                        <CreditForm action=credit organization_id=c.organization_id idempotency_key=c.credit_form_key/>
+                        <CreditForm action=credit organization_id=c.organization_id.clone() idempotency_key=c.credit_form_key/>
                         <h2>"Payments"</h2>
-                        <PaymentTable payments=c.payments.clone() id="admin-payments"/>
+                        <PaymentTable payments=c.payments.clone() id="admin-payments" organization_id=c.organization_id.clone()/>
                         <h3>"Disputes"</h3>
                         <DisputeTable disputes=c.disputes id="admin-disputes" empty="No disputes."/>
                         {c.payments.into_iter().filter(|p| p.status == "succeeded").map(|p| {

@@ -8,20 +8,33 @@ use crate::components::error_view::ErrorView;
 use crate::components::layout::use_organization_id;
 use crate::pages::payment::PaymentTable;
 
+/// Where a finalized invoice's PDF downloads from.
+pub fn invoice_pdf_href(organization_id: &str, invoice_id: &str) -> String {
+    format!("/orgs/{organization_id}/invoices/{invoice_id}/pdf")
+}
+
 /// Invoices of one organization, newest first, with balances from the ledger. `link_base` is
 /// where an invoice's number links to (`…/invoices`), or `None` for no links.
 #[component]
-pub fn InvoiceTable(invoices: Vec<InvoiceSummary>, link_base: Option<String>) -> impl IntoView {
+pub fn InvoiceTable(
+    invoices: Vec<InvoiceSummary>,
+    link_base: Option<String>,
+    organization_id: String,
+) -> impl IntoView {
     if invoices.is_empty() {
         return view! { <p id="no-invoices">"No invoices yet: the first one is drafted when the current period ends."</p> }
             .into_any();
     }
     view! {
         <table id="invoices">
-            <thead><tr><th>"Number"</th><th>"Period"</th><th>"Status"</th><th>"Total"</th><th>"Amount due"</th><th>"Due"</th></tr></thead>
+            <thead><tr><th>"Number"</th><th>"Period"</th><th>"Status"</th><th>"Total"</th><th>"Amount due"</th><th>"Due"</th><th>"PDF"</th></tr></thead>
             <tbody>
                 {invoices.into_iter().map(|invoice| {
                     let label = invoice.number.clone().unwrap_or_else(|| "Draft".to_owned());
+                    let pdf = invoice.number.as_ref().map(|number| view! {
+                        <a href=invoice_pdf_href(&organization_id, &invoice.id) download=""
+                            aria-label=format!("Download {number} as PDF")>"PDF"</a>
+                    });
                     let number = match &link_base {
                         Some(base) => view! { <a href=format!("{base}/{}", invoice.id)>{label}</a> }.into_any(),
                         None => view! { <span>{label}</span> }.into_any(),
@@ -31,6 +44,7 @@ pub fn InvoiceTable(invoices: Vec<InvoiceSummary>, link_base: Option<String>) ->
                             <td>{number}</td><td>{invoice.period}</td>
                             <td><span class=format!("status {}", invoice.status)>{invoice.status.clone()}</span></td>
                             <td>{invoice.total}</td><td>{invoice.amount_due}</td><td>{invoice.due.unwrap_or_default()}</td>
+                            <td>{pdf}</td>
                         </tr>
                     }
                 }).collect_view()}
@@ -69,7 +83,8 @@ pub fn InvoicesPage() -> impl IntoView {
                             <p>"Balance due: " <strong id="balance-due">{page.balance_due}</strong></p>
                             <p>"Credit balance: " <strong id="credit-balance">{page.credit_balance}</strong></p>
                         </section>
-                        <InvoiceTable invoices=page.invoices link_base=Some(format!("/orgs/{}/invoices", organization_id.get_untracked()))/>
+                        <InvoiceTable invoices=page.invoices link_base=Some(format!("/orgs/{}/invoices", organization_id.get_untracked()))
+                            organization_id=organization_id.get_untracked()/>
                         <CreditTable credits=page.credits/>
                     }.into_any(),
                     Err(error) => view! { <ErrorView error/> }.into_any(),
@@ -98,6 +113,10 @@ pub fn InvoicePage() -> impl IntoView {
                 };
                 let s = detail.summary;
                 let title = s.number.clone().unwrap_or_else(|| "Draft invoice".to_owned());
+                let org = organization_id.get_untracked();
+                let pdf = s.number.is_some().then(|| view! {
+                    <p class="no-print"><a id="invoice-pdf" href=invoice_pdf_href(&org, &s.id) download="">"Download PDF"</a></p>
+                });
                 view! {
                     <Title text=format!("{title} · Billing portal")/>
                     <article class="invoice" id="invoice">
@@ -106,6 +125,7 @@ pub fn InvoicePage() -> impl IntoView {
                             <p>{detail.organization_name} " · " {detail.billing_email}</p>
                             <p>"Period " {s.period} " · status " <span id="invoice-status">{s.status}</span>
                                 {s.due.map(|d| format!(" · due {d}"))}</p>
+                            {pdf}
                             {detail.void_reason.map(|r| view! { <p>"Voided: " {r}</p> })}
                             {detail.disputes.into_iter().map(|d| view! {
                                 <p class="notice" id="invoice-disputed">
@@ -130,7 +150,7 @@ pub fn InvoicePage() -> impl IntoView {
                             </tfoot>
                         </table>
                         <h2>"Payments"</h2>
-                        <PaymentTable payments=detail.payments id="invoice-payments"/>
+                        <PaymentTable payments=detail.payments id="invoice-payments" organization_id=org.clone()/>
                         <p class="no-print"><a href=format!("/orgs/{}/invoices", organization_id.get_untracked())>"All invoices"</a>
                             " · use your browser's print command for a paper copy"</p>
                     </article>

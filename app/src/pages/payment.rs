@@ -80,7 +80,7 @@ fn PaymentDetails(
             </section>
         }).collect_view()}
         <h2>"Payment history"</h2>
-        <PaymentTable payments=page.payments id="payments"/>
+        <PaymentTable payments=page.payments id="payments" organization_id=organization_id.get_untracked()/>
     }
 }
 
@@ -127,22 +127,29 @@ fn HostedSetup(organization_id: Signal<String>) -> impl IntoView {
 
 /// Payment attempts, newest first.
 #[component]
-pub fn PaymentTable(payments: Vec<PaymentView>, #[prop(into)] id: String) -> impl IntoView {
+pub fn PaymentTable(payments: Vec<PaymentView>, #[prop(into)] id: String, organization_id: String) -> impl IntoView {
     if payments.is_empty() {
         return view! { <p class="empty">"No payments yet."</p> }.into_any();
     }
     view! {
         <table id=id>
-            <thead><tr><th>"When"</th><th>"Invoice"</th><th>"Attempt"</th><th>"Amount"</th><th>"Result"</th><th>"Started by"</th></tr></thead>
+            <thead><tr><th>"When"</th><th>"Invoice"</th><th>"Attempt"</th><th>"Amount"</th><th>"Result"</th><th>"Started by"</th><th>"Receipt"</th></tr></thead>
             <tbody>
-                {payments.into_iter().map(|p| view! {
+                {payments.into_iter().map(|p| {
+                    let receipt = (p.status == "succeeded").then(|| view! {
+                        <a href=format!("/orgs/{organization_id}/payments/{}/receipt", p.id) download=""
+                            aria-label=format!("Download the receipt of {} attempt {}", p.invoice_number, p.attempt)>"Receipt"</a>
+                    });
+                    view! {
                     <tr>
                         <td>{p.at}</td><td>{p.invoice_number}</td><td>{p.attempt}</td><td>{p.amount}</td>
                         <td><span class=format!("status {}", p.status)>{p.status.clone()}</span>
                             {p.failure.map(|f| format!(": {f}"))}
                             {p.refunded.map(|r| format!(" (refunded {r})"))}</td>
                         <td>{p.trigger}</td>
+                        <td>{receipt}</td>
                     </tr>
+                    }
                 }).collect_view()}
             </tbody>
         </table>

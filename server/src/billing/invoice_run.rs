@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sqlx::AnyConnection;
 
-use crate::accounts::db::organizations::lock_organizations;
+use crate::accounts::db::organizations::{billing_emails, lock_organizations};
 use crate::billing::db::credits::{self, NewCredit};
 use crate::billing::db::invoices::{self, Finalization, InvoiceRow, RatedDraft};
 use crate::billing::db::ledger::{self, PostingCause};
@@ -23,8 +23,11 @@ use crate::billing::period_rating::{BillingRules, PlanCache, invoice_lines, subs
 use crate::billing::subscriptions::end_subscription;
 use crate::error::Error;
 use crate::metering::db::usage::{close_usage_before_many, period_totals_of};
+use crate::notifications::db::{NewNotification, enqueue_many};
+use crate::notifications::outbox::invoice_document;
 use crate::shared::ids::{IdKind, new_id};
-use crate::shared::money::{AmountOutOfRange, checked_sum};
+use crate::shared::money::{AmountOutOfRange, checked_sum, format_money};
+use crate::shared::time::display_ms;
 use crate::store::Db;
 
 /// Subscriptions or invoices per transaction: few statements each, and short enough locks.
@@ -467,6 +470,29 @@ async fn finalize_group(
         }
     }
     ledger::post_many(&mut tx, &postings).await?;
+    let emails = billing_emails(&mut tx, &organizations).await?;
+    let texts: Vec<(String, String, String)> = finalized
+        .iter()
+        .zip(&records)
+        .map(|((invoice, number, _, amount_due, _), record)| {
+            let (subject, body) = invoice_mail(invoice, number, *amount_due, record.due_at);
+            (invoice_document(&invoice.organization_id, &invoice.id), subject, body)
+        })
+        .collect();
+    let mails: Vec<NewNotification> = finalized
+        .iter()
+        .zip(&texts)
+        .map(|((invoice, ..), (attachment, subject, body))| NewNotification {
+            organization_id: Some(&invoice.organization_id),
+            kind: "invoice.finalized",
+            reference: &invoice.id,
+            recipient: emails.get(&invoice.organization_id).map_or("", String::as_str),
+            subject,
+            body,
+            attachment: Some(attachment),
+        })
+        .collect();
+    enqueue_many(&mut tx, &mails, now).await?;
     let mut by_period_end: HashMap<i64, Vec<String>> = HashMap::new();
     for invoice in &invoices {
         by_period_end.entry(invoice.period_end).or_default().push(invoice.organization_id.clone());
@@ -477,6 +503,29 @@ async fn finalize_group(
     tx.commit().await?;
     tracing::debug!(invoices = invoices.len(), "invoices finalized");
     Ok(invoices.len())
+}
+
+/// The mail that goes with a finalized invoice's PDF: what it is for, what is owed and by when.
+fn invoice_mail(invoice: &InvoiceRow, number: &str, amount_due: i64, due_at: i64) -> (String, String) {
+    let period = format!("{} to {}", display_ms(invoice.period_start), display_ms(invoice.period_end));
+    if invoice.subtotal_minor < 0 {
+        let credit = format_money(-invoice.subtotal_minor, &invoice.currency);
+        let body =
+            format!("Credit note {number} for {period} is attached: {credit} is credit held for your next invoices.");
+        return (format!("Credit note {number}"), body);
+    }
+    let total = format_money(invoice.subtotal_minor, &invoice.currency);
+    let body = if amount_due == 0 {
+        format!("Invoice {number} for {period} is attached: {total}, covered by your credit. Nothing is owed.")
+    } else {
+        format!(
+            "Invoice {number} for {period} is attached: {total}, of which {} is due by {}. \
+             The card on file is charged automatically; the invoice is also under Invoices in the billing portal.",
+            format_money(amount_due, &invoice.currency),
+            display_ms(due_at)
+        )
+    };
+    (format!("Invoice {number}"), body)
 }
 
 /// A period that lowers what was billed before becomes credit for the next invoices.

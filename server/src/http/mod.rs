@@ -3,6 +3,7 @@ pub mod api;
 pub mod api_auth;
 pub mod api_json;
 pub mod client_address;
+pub mod documents;
 pub mod guard;
 pub mod health;
 pub mod ingest;
@@ -26,6 +27,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use crate::accounts::db::sessions::DbSessionStore;
 use crate::config::Secret;
 use crate::jobs::rollup::Metering;
+use crate::portal::documents::Documents;
 use crate::store::Db;
 
 /// Forms and JSON bodies of the portal are small; larger uploads get their own limit on their route.
@@ -35,6 +37,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 pub struct AppState {
     pub db: Db,
     pub backend: SharedBackend,
+    pub documents: Arc<Documents>,
     pub leptos_options: LeptosOptions,
     pub origin: Arc<guard::AllowedOrigin>,
     pub trusted_proxies: Arc<client_address::TrustedProxies>,
@@ -73,6 +76,7 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .merge(api::routes())
         .merge(ingest::routes())
         .merge(usage::routes())
+        .merge(documents::routes())
         .merge(stripe_webhook::routes())
         .leptos_routes_with_context(
             &state,

@@ -4,6 +4,7 @@ use sqlx::{AnyConnection, FromRow};
 use crate::error::Error;
 use crate::shared::ids::{IdKind, new_id};
 use crate::store::Dialect;
+use crate::store::bulk::{Value, bind_all, row_placeholders};
 
 pub struct NewNotification<'a> {
     /// `None` for mail about an account without an organization yet (a sign-up, a password reset).
@@ -14,23 +15,45 @@ pub struct NewNotification<'a> {
     pub recipient: &'a str,
     pub subject: &'a str,
     pub body: &'a str,
+    /// What to attach when the mail is sent, e.g. `invoice:<organization>:<invoice>`.
+    pub attachment: Option<&'a str>,
 }
 
 pub async fn enqueue(conn: &mut AnyConnection, notification: &NewNotification<'_>, now: i64) -> Result<(), Error> {
-    sqlx::query(
-        "insert into notifications (id, organization_id, kind, reference, recipient, subject, body, created_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (kind, reference) do nothing",
-    )
-    .bind(new_id(IdKind::Notification, now))
-    .bind(notification.organization_id)
-    .bind(notification.kind)
-    .bind(notification.reference)
-    .bind(notification.recipient)
-    .bind(notification.subject)
-    .bind(notification.body)
-    .bind(now)
-    .execute(conn)
-    .await?;
+    enqueue_many(conn, std::slice::from_ref(notification), now).await
+}
+
+/// Queues many notices in one statement (an invoice run finalizes thousands at once).
+pub async fn enqueue_many(
+    conn: &mut AnyConnection,
+    notifications: &[NewNotification<'_>],
+    now: i64,
+) -> Result<(), Error> {
+    if notifications.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "insert into notifications (id, organization_id, kind, reference, recipient, subject, body, attachment, created_at)
+         values {} on conflict (kind, reference) do nothing",
+        row_placeholders(conn, 1, notifications.len(), 9)
+    );
+    let values: Vec<Value> = notifications
+        .iter()
+        .flat_map(|n| {
+            [
+                Value::Text(new_id(IdKind::Notification, now)),
+                Value::MaybeText(n.organization_id.map(str::to_owned)),
+                Value::Text(n.kind.to_owned()),
+                Value::Text(n.reference.to_owned()),
+                Value::Text(n.recipient.to_owned()),
+                Value::Text(n.subject.to_owned()),
+                Value::Text(n.body.to_owned()),
+                Value::MaybeText(n.attachment.map(str::to_owned)),
+                Value::Int(now),
+            ]
+        })
+        .collect();
+    bind_all(sqlx::query(&sql), &values).execute(conn).await?;
     Ok(())
 }
 
@@ -42,6 +65,7 @@ pub struct NotificationRow {
     pub recipient: String,
     pub subject: String,
     pub body: String,
+    pub attachment: Option<String>,
     pub created_at: i64,
     pub delivered_at: Option<i64>,
     pub delivery: Option<String>,
@@ -50,7 +74,8 @@ pub struct NotificationRow {
     pub last_error: Option<String>,
 }
 
-const NOTIFICATION_COLUMNS: &str = "id, organization_id, kind, recipient, subject, body, created_at, delivered_at,
+const NOTIFICATION_COLUMNS: &str =
+    "id, organization_id, kind, recipient, subject, body, attachment, created_at, delivered_at,
     delivery, attempts, parked_at, last_error";
 
 /// Leases up to `limit` notifications due for (another) delivery attempt until `lease_until`,

@@ -3,9 +3,11 @@
 //! refuses for good (or with no valid address) is parked for staff. Neither holds back the rest.
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use crate::error::Error;
 use crate::notifications::db::{NotificationRow, claim_due, mark_delivered, park, retry_later};
-use crate::notifications::mail::{MailFailure, Mailer, OutgoingMail};
+use crate::notifications::mail::{Attachment, MailFailure, Mailer, OutgoingMail};
 use crate::store::Db;
 
 /// A claimed batch is this worker's until the lease lapses; after a crash another sends it. The
@@ -18,15 +20,27 @@ const CLAIM_BATCH: i64 = 10;
 #[derive(Clone, Default)]
 pub struct Outbox {
     mailer: Option<Arc<Mailer>>,
+    attachments: Option<Arc<dyn Attachments>>,
+}
+
+/// Makes the file a notice names (an invoice's PDF) when it is sent, so the outbox stores a
+/// reference, not the document.
+#[async_trait]
+pub trait Attachments: Send + Sync {
+    async fn attachment(&self, reference: &str) -> Result<Attachment, Error>;
 }
 
 impl Outbox {
+    pub fn with_attachments(self, attachments: Arc<dyn Attachments>) -> Self {
+        Self { attachments: Some(attachments), ..self }
+    }
+
     pub fn smtp(url: &str, from: &str, message_id_domain: &str) -> Result<Self, String> {
-        Ok(Self { mailer: Some(Arc::new(Mailer::new(url, from, message_id_domain)?)) })
+        Ok(Self { mailer: Some(Arc::new(Mailer::new(url, from, message_id_domain)?)), attachments: None })
     }
 
     pub fn folder(folder: std::path::PathBuf, from: &str, message_id_domain: &str) -> Result<Self, String> {
-        Ok(Self { mailer: Some(Arc::new(Mailer::folder(folder, from, message_id_domain)?)) })
+        Ok(Self { mailer: Some(Arc::new(Mailer::folder(folder, from, message_id_domain)?)), attachments: None })
     }
 }
 
@@ -55,15 +69,7 @@ async fn deliver_batch(db: &Db, outbox: &Outbox, due: Vec<NotificationRow>, now:
     for notification in due {
         let result = match &outbox.mailer {
             None => Ok("mail-log"),
-            Some(mailer) => {
-                let mail = OutgoingMail {
-                    id: &notification.id,
-                    to: &notification.recipient,
-                    subject: &notification.subject,
-                    body: &notification.body,
-                };
-                mailer.send(&mail).await.map(|()| mailer.delivery())
-            }
+            Some(mailer) => send(outbox, mailer, &notification).await.map(|()| mailer.delivery()),
         };
         let mut conn = db.pool.acquire().await?;
         match result {
@@ -82,6 +88,27 @@ async fn deliver_batch(db: &Db, outbox: &Outbox, due: Vec<NotificationRow>, now:
         }
     }
     Ok(())
+}
+
+async fn send(outbox: &Outbox, mailer: &Mailer, notification: &NotificationRow) -> Result<(), MailFailure> {
+    let attachment = match (&notification.attachment, &outbox.attachments) {
+        (None, _) => None,
+        (Some(reference), Some(attachments)) => Some(
+            attachments
+                .attachment(reference)
+                .await
+                .map_err(|error| MailFailure::Transient(format!("the attachment cannot be made: {error}")))?,
+        ),
+        (Some(_), None) => return Err(MailFailure::Transient("no documents to attach are configured".into())),
+    };
+    let mail = OutgoingMail {
+        id: &notification.id,
+        to: &notification.recipient,
+        subject: &notification.subject,
+        body: &notification.body,
+        attachment: attachment.as_ref(),
+    };
+    mailer.send(&mail).await
 }
 
 #[cfg(test)]

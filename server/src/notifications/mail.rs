@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, Message};
+use lettre::message::{Attachment as MailAttachment, Mailbox, Message, MultiPart, SinglePart};
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncTransport, Tokio1Executor};
 
@@ -30,11 +30,19 @@ pub struct Mailer {
     domain: String,
 }
 
+/// A file sent with a notice.
+pub struct Attachment {
+    pub name: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
 pub struct OutgoingMail<'a> {
     pub id: &'a str,
     pub to: &'a str,
     pub subject: &'a str,
     pub body: &'a str,
+    pub attachment: Option<&'a Attachment>,
 }
 
 impl Mailer {
@@ -73,15 +81,23 @@ impl Mailer {
             .to
             .parse()
             .map_err(|e| MailFailure::Permanent(format!("the address {:?} is not valid: {e}", mail.to)))?;
-        let message = Message::builder()
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject)
             .date_now()
-            .message_id(Some(format!("<{}@{}>", mail.id, self.domain)))
-            .header(ContentType::TEXT_PLAIN)
-            .body(mail.body.to_owned())
-            .map_err(|e| MailFailure::Permanent(format!("the message cannot be built: {e}")))?;
+            .message_id(Some(format!("<{}@{}>", mail.id, self.domain)));
+        let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(mail.body.to_owned());
+        let built = match mail.attachment {
+            None => builder.singlepart(text),
+            Some(file) => {
+                let content_type = ContentType::parse(file.content_type)
+                    .map_err(|e| MailFailure::Permanent(format!("the attachment's type is not valid: {e}")))?;
+                let part = MailAttachment::new(file.name.clone()).body(file.bytes.clone(), content_type);
+                builder.multipart(MultiPart::mixed().singlepart(text).singlepart(part))
+            }
+        };
+        let message = built.map_err(|e| MailFailure::Permanent(format!("the message cannot be built: {e}")))?;
         let transport = match &self.transport {
             Transport::Smtp(transport) => transport,
             Transport::Folder(folder) => {

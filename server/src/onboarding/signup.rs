@@ -82,7 +82,7 @@ pub(crate) fn account_mail<'a>(
     subject: &'a str,
     body: &'a str,
 ) -> NewNotification<'a> {
-    NewNotification { organization_id: None, kind, reference, recipient: to, subject, body }
+    NewNotification { organization_id: None, kind, reference, recipient: to, subject, body, attachment: None }
 }
 
 /// Who was signed up by a confirmation link.

@@ -18,7 +18,7 @@ use crate::billing::domain::subscription::STAFF_SUSPENSION;
 use crate::billing::domain::subscription::{SubscriptionStatus, transition};
 use crate::billing::subscriptions::end_subscription;
 use crate::error::Error;
-use crate::notifications::outbox::notify;
+use crate::notifications::outbox::{Notice, notify, notify_with, receipt_document};
 use crate::payments::channel::ChannelError;
 use crate::payments::channel::ChargeOutcome;
 use crate::payments::channel::ChargeRequest;
@@ -374,16 +374,17 @@ pub async fn payment_succeeded(
     let number = invoice.number.as_deref().unwrap_or(&invoice.id);
     collections::record_event(conn, &invoice.id, org, "paid", &format!("Payment of {amount} succeeded."), now).await?;
     reactivate_when_settled(conn, &invoice, now).await?;
-    notify(
-        conn,
-        org,
-        "receipt",
-        &payment.id,
-        &format!("Receipt for invoice {number}"),
-        &format!("We received your payment of {amount} for invoice {number}. Thank you."),
-        now,
-    )
-    .await?;
+    let receipt = receipt_document(org, &payment.id);
+    let notice = Notice {
+        kind: "receipt",
+        reference: &payment.id,
+        subject: &format!("Receipt for invoice {number}"),
+        body: &format!(
+            "We received your payment of {amount} for invoice {number}. Thank you. The receipt is attached."
+        ),
+        attachment: Some(&receipt),
+    };
+    notify_with(conn, org, &notice, now).await?;
     Ok(true)
 }
 

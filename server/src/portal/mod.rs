@@ -1,4 +1,5 @@
 //! The customer's pages that read across contexts.
 pub mod dashboard;
+pub mod documents;
 pub mod invoice_pages;
 pub mod usage_page;

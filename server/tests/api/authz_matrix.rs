@@ -203,3 +203,40 @@ async fn every_organization_route_answers_each_kind_of_caller_as_the_matrix_says
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{}", NAMES[who]);
     }
 }
+
+#[tokio::test]
+async fn every_document_route_answers_each_kind_of_caller_as_the_matrix_says() {
+    let s = crate::payments::Scenario::new(&[]).await;
+    s.save_card("4242 4242 4242 4242").await;
+    let paid_on = s.finalize_first_invoice().await;
+    s.pass_at(paid_on).await;
+    let acme = &s.acme;
+    let (invoice, payment): (String, String) =
+        sqlx::query_as("select invoice_id, id from payments where organization_id = $1 and status = 'succeeded'")
+            .bind(acme)
+            .fetch_one(&s.app.db.pool)
+            .await
+            .expect("a paid invoice");
+    let callers: [Client; 5] = [
+        new_client(),
+        s.app.client_for(&ACME_MEMBER).await,
+        s.app.client_for(&ACME_OWNER).await,
+        s.app.client_for(&GLOBEX_OWNER).await,
+        s.app.client_for(&STAFF).await,
+    ];
+    // Staff download them from the console too.
+    let routes: [(String, Expected); 2] = [
+        (format!("/orgs/{acme}/invoices/{invoice}/pdf"), [401, 200, 200, 404, 200]),
+        (format!("/orgs/{acme}/payments/{payment}/receipt"), [401, 200, 200, 404, 200]),
+    ];
+    let mut mismatches = Vec::new();
+    for (path, expected) in &routes {
+        for (who, client) in callers.iter().enumerate() {
+            let status = s.app.get_page(client, path).await.status().as_u16();
+            if status != expected[who] {
+                mismatches.push(format!("GET {path} as {}: {status}, expected {}", NAMES[who], expected[who]));
+            }
+        }
+    }
+    assert_eq!(mismatches, Vec::<String>::new());
+}

@@ -9,6 +9,7 @@ use serde_json::Value;
 use server::billing::period_rating::BillingRules;
 use server::config::Settings;
 use server::demo::seed_demo;
+use server::portal::documents::Documents;
 use server::startup::Application;
 use server::store::Db;
 use sqlx::Connection;
@@ -28,6 +29,8 @@ pub struct TestApp {
     pub db: Db,
     pub rules: BillingRules,
     pub database_url: String,
+    /// The server's documents, for an outbox a test drives itself.
+    pub documents: std::sync::Arc<Documents>,
     pub client: Client,
     _stop: oneshot::Sender<()>,
 }
@@ -118,7 +121,12 @@ pub async fn spawn_instance(url: &str, start: Option<i64>, extra: &[&str]) -> Te
         let _ = stopped.await;
     }));
     let rules = settings.billing_rules();
-    TestApp { address, db, rules, database_url: url.to_owned(), client: new_client(), _stop: stop }
+    let documents = std::sync::Arc::new(Documents {
+        db: db.clone(),
+        seller: settings.seller(),
+        public_base_url: settings.public_base_url.clone(),
+    });
+    TestApp { address, db, rules, database_url: url.to_owned(), documents, client: new_client(), _stop: stop }
 }
 
 /// A response that never ends (a hung render) fails its test after a minute instead of holding CI.

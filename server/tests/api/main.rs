@@ -5,6 +5,7 @@ mod authz_matrix;
 mod billing;
 mod billing_details;
 mod crash;
+mod documents;
 mod fake_stripe;
 mod fault;
 mod fuzz;

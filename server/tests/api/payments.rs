@@ -689,12 +689,14 @@ async fn staff_refund_part_of_a_payment_once_and_the_ledger_follows() {
 async fn notifications_go_to_the_smtp_relay_when_one_is_configured() {
     let (relay, received) = fake_smtp().await;
     let mut s = Scenario::new(&[]).await;
-    s.outbox = Outbox::smtp(&format!("smtp://{relay}"), "billing@portal.test", "portal.test").unwrap();
+    s.outbox = Outbox::smtp(&format!("smtp://{relay}"), "billing@portal.test", "portal.test")
+        .unwrap()
+        .with_attachments(s.app.documents.clone());
     s.save_card("4000 0000 0000 0341").await;
     let day0 = s.finalize_first_invoice().await;
     s.pass_at(day0).await;
     let messages = received.lock().unwrap().clone();
-    assert_eq!(messages.len(), 2, "payment failed, retry scheduled: {messages:?}");
+    assert_eq!(messages.len(), 3, "the invoice, payment failed, retry scheduled: {messages:?}");
     let failed = messages
         .iter()
         .find(|m| m.contains("Subject: Payment failed for INV-2027-000001"))
@@ -710,9 +712,9 @@ async fn notifications_go_to_the_smtp_relay_when_one_is_configured() {
     assert!(failed.contains("Message-ID: <ntf"), "a Message-ID from the notification's id: {failed}");
     // Long lines travel quoted-printable, with soft line breaks.
     assert!(failed.replace("=\n", "").contains("Your card was declined."), "{failed}");
-    assert_eq!(s.app.count("select count(*) from notifications where delivery = 'smtp'").await, 2);
+    assert_eq!(s.app.count("select count(*) from notifications where delivery = 'smtp'").await, 3);
     s.pass_at(day0 + 1).await;
-    assert_eq!(received.lock().unwrap().len(), 2, "each notification is sent once");
+    assert_eq!(received.lock().unwrap().len(), 3, "each notification is sent once");
 }
 
 #[tokio::test]
@@ -1021,6 +1023,7 @@ async fn one_undeliverable_notice_never_holds_back_the_others() {
             recipient,
             subject,
             body: "Merci.",
+            attachment: None,
         };
         enqueue(&mut conn, &notice, now + reference.parse::<i64>().unwrap()).await.unwrap();
     }

@@ -9,7 +9,7 @@ use crate::accounts::db::organizations;
 use crate::accounts::db::users;
 use crate::accounts::domain::email::MAX_EMAIL_LEN;
 use crate::accounts::domain::password::{MAX_PASSWORD_LEN, hash_password, verify_password};
-use crate::accounts::domain::throttle::window_full;
+use crate::accounts::domain::throttle::retry_after_secs;
 use crate::error::Error;
 use crate::shared::time::now_ms;
 use crate::store::Db;
@@ -44,7 +44,8 @@ pub async fn authenticate(
     let (failures, oldest) =
         login_failures::recent_failures(&mut conn, &email, client, now - throttle.window_ms).await?;
     if failures >= throttle.max_failures {
-        return Err(window_full(oldest, throttle.window_ms, now).into());
+        let retry_after_secs = retry_after_secs(oldest, throttle.window_ms, now);
+        return Err(AppError::RateLimited { retry_after_secs }.into());
     }
     let user = users::find_user_by_email(&mut conn, &email).await?;
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| UNKNOWN_USER_HASH.clone());

@@ -1,8 +1,10 @@
 //! Mail anyone can ask for (sign-up confirmations, password resets) is limited per address, so the
 //! portal cannot be used to flood someone's inbox. Requests are counted, not mails: the same for an
 //! address with an account and one without, so the limit reveals nothing either.
+use app::api::error::AppError;
+
 use crate::accounts::db::mail_requests::{lock_address, recent_mail_requests, record_mail_request};
-use crate::accounts::domain::throttle::window_full;
+use crate::accounts::domain::throttle::retry_after_secs;
 use crate::error::Error;
 use crate::store::Db;
 
@@ -20,7 +22,8 @@ pub async fn count_mail_request(db: &Db, throttle: MailThrottle, address: &str) 
     lock_address(&mut tx, address).await?;
     let (sent, oldest) = recent_mail_requests(&mut tx, address, now - throttle.window_ms).await?;
     if sent >= throttle.max_mails {
-        return Err(window_full(oldest, throttle.window_ms, now).into());
+        let retry_after_secs = retry_after_secs(oldest, throttle.window_ms, now);
+        return Err(AppError::RateLimited { retry_after_secs }.into());
     }
     record_mail_request(&mut tx, address, now).await?;
     tx.commit().await?;

@@ -475,7 +475,8 @@ async fn finalize_group(
         .iter()
         .zip(&records)
         .map(|((invoice, number, _, amount_due, _), record)| {
-            let (subject, body) = invoice_mail(invoice, number, *amount_due, record.due_at);
+            let (subject, body) =
+                invoice_mail(invoice, number, (record.credit_applied_minor, *amount_due), record.due_at);
             (invoice_document(&invoice.organization_id, &invoice.id), subject, body)
         })
         .collect();
@@ -506,7 +507,12 @@ async fn finalize_group(
 }
 
 /// The mail that goes with a finalized invoice's PDF: what it is for, what is owed and by when.
-fn invoice_mail(invoice: &InvoiceRow, number: &str, amount_due: i64, due_at: i64) -> (String, String) {
+fn invoice_mail(
+    invoice: &InvoiceRow,
+    number: &str,
+    (applied, amount_due): (i64, i64),
+    due_at: i64,
+) -> (String, String) {
     let period = format!("{} to {}", display_ms(invoice.period_start), display_ms(invoice.period_end));
     if invoice.subtotal_minor < 0 {
         let credit = format_money(-invoice.subtotal_minor, &invoice.currency);
@@ -515,7 +521,9 @@ fn invoice_mail(invoice: &InvoiceRow, number: &str, amount_due: i64, due_at: i64
         return (format!("Credit note {number}"), body);
     }
     let total = format_money(invoice.subtotal_minor, &invoice.currency);
-    let body = if amount_due == 0 {
+    let body = if amount_due == 0 && applied == 0 {
+        format!("Invoice {number} for {period} is attached: {total}. Nothing is owed.")
+    } else if amount_due == 0 {
         format!("Invoice {number} for {period} is attached: {total}, covered by your credit. Nothing is owed.")
     } else {
         format!(

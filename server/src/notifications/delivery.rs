@@ -24,7 +24,8 @@ pub struct Outbox {
 }
 
 /// Makes the file a notice names (an invoice's PDF) when it is sent, so the outbox stores a
-/// reference, not the document.
+/// reference, not the document. A document withdrawn since the notice was written (a voided
+/// invoice) is an error: its mail is held back for staff rather than sent.
 #[async_trait]
 pub trait Attachments: Send + Sync {
     async fn attachment(&self, reference: &str) -> Result<Attachment, Error>;
@@ -90,16 +91,24 @@ async fn deliver_batch(db: &Db, outbox: &Outbox, due: Vec<NotificationRow>, now:
     Ok(())
 }
 
+/// Why an attachment could not be made decides whether sending again can help: a database or
+/// disk that failed may work later; a document that is gone, withdrawn or unknown will not.
+fn attachment_failure(error: Error) -> MailFailure {
+    match error {
+        Error::Database(_) | Error::Io { .. } | Error::Task(_) => {
+            MailFailure::Transient(format!("the attachment cannot be made now: {error}"))
+        }
+        other => MailFailure::Permanent(format!("the attachment cannot be made: {other}")),
+    }
+}
+
 async fn send(outbox: &Outbox, mailer: &Mailer, notification: &NotificationRow) -> Result<(), MailFailure> {
     let attachment = match (&notification.attachment, &outbox.attachments) {
         (None, _) => None,
-        (Some(reference), Some(attachments)) => Some(
-            attachments
-                .attachment(reference)
-                .await
-                .map_err(|error| MailFailure::Transient(format!("the attachment cannot be made: {error}")))?,
-        ),
-        (Some(_), None) => return Err(MailFailure::Transient("no documents to attach are configured".into())),
+        (Some(reference), Some(attachments)) => {
+            Some(attachments.attachment(reference).await.map_err(attachment_failure)?)
+        }
+        (Some(_), None) => return Err(MailFailure::Permanent("no documents to attach are configured".into())),
     };
     let mail = OutgoingMail {
         id: &notification.id,

@@ -213,9 +213,67 @@ async fn a_finalized_invoice_is_mailed_once_with_its_pdf_and_a_payment_with_its_
     for printed in ["Receipt", "INV-2027-000001-R1", "Amount paid", paid, "Visa ending 4242"] {
         assert!(text.contains(printed), "{printed:?} in {text}");
     }
-    assert!(pdf_text(&pdf).await.contains("Paid on"), "the invoice, once paid, says so");
+    assert!(pdf_text(&pdf).await.contains("Paid in full on 2027-04-03"), "the invoice, once paid, says so");
 
     s.pass_at(day0 + 60_000).await;
     assert_eq!(received.lock().unwrap().len(), 2, "each is sent once");
     assert_eq!(s.app.count("select count(*) from notifications where kind = 'invoice.finalized'").await, 1);
+
+    // A refund days later changes the payment's row, not the day it was paid.
+    s.app.db.clock.set(day0 + 5 * 86_400_000);
+    let staff = s.app.client_for(&STAFF).await;
+    let form =
+        [("payment_id", payment.as_str()), ("amount", "10.00"), ("reason", "goodwill"), ("idempotency_key", "r1")];
+    let refund =
+        staff.post(s.app.url("/api/refund_payment")).header("origin", ORIGIN).form(&form).send().await.unwrap();
+    assert_eq!(refund.status(), StatusCode::OK);
+    let after = download(&s.app, &s.owner, &format!("/orgs/{}/payments/{payment}/receipt", s.acme)).await.2;
+    let text = pdf_text(&after).await;
+    assert!(text.contains("Paid on 2027-04-03 01:00 UTC"), "{text}");
+    assert!(text.contains("10.00 USD of it was refunded."), "{text}");
+}
+
+async fn parked(s: &Scenario, kind: &str) -> (i64, Option<String>) {
+    sqlx::query_as(
+        "select case when parked_at is null then 0 else 1 end, last_error from notifications where kind = $1",
+    )
+    .bind(kind)
+    .fetch_one(&s.app.db.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_mail_of_an_invoice_voided_before_it_was_sent_is_held_back_and_staff_see_why() {
+    let (relay, received) = fake_smtp().await;
+    let mut s = Scenario::new(&[]).await;
+    s.outbox = Outbox::smtp(&format!("smtp://{relay}"), "billing@portal.test", "portal.test")
+        .unwrap()
+        .with_attachments(s.app.documents.clone());
+    let day0 = s.finalize_first_invoice().await;
+    let invoice = latest_invoice(&s).await;
+    let staff = s.app.client_for(&STAFF).await;
+    let voided =
+        s.app.call_with(&staff, "void_invoice", &[("invoice_id", &invoice), ("reason", "billed by mistake")]).await;
+    assert_eq!(voided.status(), StatusCode::OK);
+    s.pass_at(day0).await;
+    let messages = received.lock().unwrap().clone();
+    assert!(!messages.iter().any(|m| m.contains("Subject: Invoice INV-2027-000001")), "{messages:?}");
+    let (is_parked, error) = parked(&s, "invoice.finalized").await;
+    assert_eq!(is_parked, 1, "not tried again");
+    assert!(error.as_deref().unwrap_or_default().contains("voided"), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_mail_whose_document_cannot_be_made_is_parked_not_tried_forever() {
+    let (relay, received) = fake_smtp().await;
+    let mut s = Scenario::new(&[]).await;
+    // An outbox that was given no documents to attach: the mail waits for staff, visibly.
+    s.outbox = Outbox::smtp(&format!("smtp://{relay}"), "billing@portal.test", "portal.test").unwrap();
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    assert!(received.lock().unwrap().is_empty());
+    let (is_parked, error) = parked(&s, "invoice.finalized").await;
+    assert_eq!(is_parked, 1);
+    assert!(error.as_deref().unwrap_or_default().contains("attach"), "{error:?}");
 }

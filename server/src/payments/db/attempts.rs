@@ -121,8 +121,9 @@ const PAYMENT_COLUMNS: &str = "id, invoice_id, organization_id, attempt, idempot
 /// Writes a new attempt; its key counts as sent from its creation.
 pub async fn insert_payment(conn: &mut AnyConnection, payment: &PaymentRow) -> Result<(), Error> {
     sqlx::query(&format!(
-        "insert into payments ({PAYMENT_COLUMNS}, key_sent_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15)"
+        "insert into payments ({PAYMENT_COLUMNS}, key_sent_at, succeeded_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15,
+                 case when $9 = 'succeeded' then $16 end)"
     ))
     .bind(&payment.id)
     .bind(&payment.invoice_id)
@@ -206,7 +207,8 @@ pub async fn settle(
 ) -> Result<bool, Error> {
     let updated = sqlx::query(
         "update payments set status = $1, processor_payment_id = coalesce($2, processor_payment_id),
-             failure_code = $3, failure_message = $4, updated_at = $5
+             failure_code = $3, failure_message = $4, updated_at = $5,
+             succeeded_at = case when $1 = 'succeeded' then $5 else succeeded_at end
          where id = $6 and (status = 'pending' or (status = 'failed' and $1 = 'succeeded'))",
     )
     .bind(status.as_str())
@@ -218,6 +220,15 @@ pub async fn settle(
     .execute(conn)
     .await?;
     Ok(updated.rows_affected() == 1)
+}
+
+/// When the attempt succeeded: kept while refunds and disputes change the row later.
+pub async fn succeeded_at(conn: &mut AnyConnection, payment_id: &str) -> Result<Option<i64>, Error> {
+    Ok(sqlx::query_scalar("select succeeded_at from payments where id = $1")
+        .bind(payment_id)
+        .fetch_optional(conn)
+        .await?
+        .flatten())
 }
 
 /// The attempt's current idempotency key and when it was first sent.

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use crate::accounts::db::billing_details::{BillingDetailsRow, billing_details};
 use crate::accounts::domain::billing_details::countries;
 use crate::billing::db::invoices;
+use crate::billing::domain::invoice::InvoiceStatus;
 use crate::error::Error;
 use crate::notifications::delivery::Attachments;
 use crate::notifications::mail::Attachment;
@@ -108,21 +109,30 @@ impl Documents {
         let mut facts =
             vec![("Issued".to_owned(), display_ms(finalized_at)), ("Period".to_owned(), detail.summary.period.clone())];
         facts.extend(detail.summary.due.clone().filter(|_| !credit_note).map(|due| ("Due".to_owned(), due)));
-        facts.push(("Status".to_owned(), detail.summary.status.clone()));
+        if !credit_note {
+            facts.push(("Status".to_owned(), detail.summary.status.clone()));
+        }
         let mut totals = vec![("Subtotal".to_owned(), detail.subtotal.clone())];
         if invoice.credit_applied_minor != 0 {
-            totals.push(("Credit applied".to_owned(), format!("-{}", detail.credit_applied)));
+            totals.push(("Credit applied".to_owned(), detail.credit_applied.clone()));
         }
         totals.push(("Amount due".to_owned(), detail.summary.amount_due.clone()));
         let page = format!("{}/orgs/{organization_id}/invoices/{invoice_id}", self.public_base_url);
-        let notes = match (&detail.void_reason, invoice.paid_at) {
-            (Some(reason), _) => vec![format!("This invoice was voided: {reason}. Nothing is owed for it.")],
+        let notes = match (invoice.status()?, invoice.paid_at) {
+            (InvoiceStatus::Void, _) => vec![format!(
+                "This invoice was voided: {}. Nothing is owed for it.",
+                detail.void_reason.clone().unwrap_or_default()
+            )],
             _ if credit_note => vec![format!(
                 "This credit note's {} is credit held for your next invoices.",
                 format_money(-invoice.subtotal_minor, &invoice.currency)
             )],
-            (None, Some(paid_at)) => vec![format!("Paid on {}. Thank you.", display_ms(paid_at))],
-            (None, None) => vec![
+            (InvoiceStatus::Uncollectible, _) => {
+                vec!["This invoice was written off as uncollectible; its amount is no longer collected.".to_owned()]
+            }
+            (_, Some(_)) if invoice.amount_due_minor == 0 => vec!["Nothing is owed for this invoice.".to_owned()],
+            (_, Some(paid_at)) => vec![format!("Paid in full on {}. Thank you.", display_ms(paid_at))],
+            (_, None) => vec![
                 format!(
                     "Amount due {} by {}.",
                     detail.summary.amount_due,
@@ -158,12 +168,15 @@ impl Documents {
             .await?
             .filter(|p| p.payment_method_id.as_deref() == Some(payment.payment_method_id.as_str()))
             .and_then(|p| Some(format!("{} ending {}", capitalized(&p.brand?), p.last4?)));
+        let paid_at = attempts::succeeded_at(&mut conn, payment_id).await?.unwrap_or(payment.updated_at);
+        let credit_applied =
+            invoices::invoice(&mut conn, &payment.invoice_id).await?.map_or(0, |i| i.credit_applied_minor);
         drop(conn);
         let detail = invoice_detail(&self.db, organization_id, &payment.invoice_id).await?;
         let invoice_number = detail.summary.number.clone().unwrap_or_else(|| payment.invoice_id.clone());
         let paid = format_money(payment.amount_minor, &payment.currency);
         let mut facts = vec![
-            ("Paid on".to_owned(), display_ms(payment.updated_at)),
+            ("Paid on".to_owned(), display_ms(paid_at)),
             ("Invoice".to_owned(), invoice_number.clone()),
             ("Period".to_owned(), detail.summary.period.clone()),
         ];
@@ -172,6 +185,11 @@ impl Documents {
         if payment.refunded_minor > 0 {
             notes.push(format!("{} of it was refunded.", format_money(payment.refunded_minor, &payment.currency)));
         }
+        let mut totals = vec![("Invoice total".to_owned(), detail.subtotal.clone())];
+        if credit_applied != 0 {
+            totals.push(("Credit applied".to_owned(), detail.credit_applied.clone()));
+        }
+        totals.push(("Amount paid".to_owned(), paid));
         let number = format!("{invoice_number}-R{}", payment.attempt);
         let document = Document {
             title: "Receipt".to_owned(),
@@ -180,7 +198,7 @@ impl Documents {
             customer: customer_lines(&details, &detail.organization_name),
             facts,
             lines: document_lines(&detail),
-            totals: vec![("Invoice total".to_owned(), detail.subtotal.clone()), ("Amount paid".to_owned(), paid)],
+            totals,
             notes,
         };
         Ok(PdfFile { name: format!("{number}.pdf"), bytes: pdf::render(&document) })
@@ -193,7 +211,16 @@ impl Documents {
 impl Attachments for Documents {
     async fn attachment(&self, reference: &str) -> Result<Attachment, Error> {
         let file = match reference.split(':').collect::<Vec<_>>().as_slice() {
-            ["invoice", organization_id, invoice_id] => self.invoice_pdf(organization_id, invoice_id).await?,
+            ["invoice", organization_id, invoice_id] => {
+                let mut conn = self.db.pool.acquire().await?;
+                let invoice = invoices::invoice(&mut conn, invoice_id).await?.ok_or(AppError::NotFound)?;
+                if invoice.status()? == InvoiceStatus::Void {
+                    let message = "the invoice was voided before its mail was sent";
+                    return Err(AppError::conflict("invoice", message).into());
+                }
+                drop(conn);
+                self.invoice_pdf(organization_id, invoice_id).await?
+            }
             ["receipt", organization_id, payment_id] => self.receipt_pdf(organization_id, payment_id).await?,
             _ => return Err(Error::Corrupt(format!("an attachment reference {reference:?}"))),
         };

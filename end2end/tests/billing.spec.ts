@@ -69,6 +69,24 @@ test("an owner previews an upgrade with its proration and confirms it", async ({
   expect(problems).toEqual([]);
 });
 
+test("an owner cancels at the period end, saying why, and takes it back", async ({ page }) => {
+  const problems = watchConsole(page);
+  await logIn(page, ACME_OWNER);
+  await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
+  await waitForHydration(page);
+  await page.getByRole("link", { name: "Plan" }).click();
+  await page.getByText("Cancel the subscription").click();
+  await expect(page.locator("#cancel-effect")).toContainText("That period is invoiced as usual");
+  await page.getByLabel("Why are you leaving? (optional)").fill("Trying another region");
+  await page.getByRole("button", { name: "Cancel at period end" }).click();
+  await expect(page.locator("#cancels-at")).toContainText("Cancels at the end of this period");
+
+  await page.getByRole("button", { name: "Keep my subscription" }).click();
+  await expect(page.locator("#cancels-at")).toHaveCount(0);
+  await expect(page.getByText("Cancel the subscription")).toBeVisible();
+  expect(problems).toEqual([]);
+});
+
 test("staff grant a credit once, with the amount checked, and the customer's credit balance shows it", async ({ page }) => {
   // 422: the zero amount below.
   const problems = watchConsole(page, [422]);

@@ -170,8 +170,17 @@ impl PortalBackend for Backend {
         Ok(plan_change::confirm(&self.db, &self.billing, &change).await?)
     }
 
-    async fn cancel_subscription(&self, actor: &SessionUser, organization_id: &str) -> Result<PlanPage, AppError> {
-        Ok(plan_change::cancel_at_period_end(&self.db, &actor.email, organization_id).await?)
+    async fn cancel_subscription(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        reason: Option<&str>,
+    ) -> Result<PlanPage, AppError> {
+        Ok(plan_change::cancel_at_period_end(&self.db, &actor.email, organization_id, reason).await?)
+    }
+
+    async fn keep_subscription(&self, actor: &SessionUser, organization_id: &str) -> Result<PlanPage, AppError> {
+        Ok(plan_change::keep_subscription(&self.db, &actor.email, organization_id).await?)
     }
 
     async fn start_plan(&self, actor: &SessionUser, organization_id: &str, plan: &str) -> Result<PlanPage, AppError> {

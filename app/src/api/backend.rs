@@ -80,7 +80,14 @@ pub trait PortalBackend: Send + Sync + 'static {
         token: &str,
         reason: Option<&str>,
     ) -> Result<PlanPage, AppError>;
-    async fn cancel_subscription(&self, actor: &SessionUser, organization_id: &str) -> Result<PlanPage, AppError>;
+    async fn cancel_subscription(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        reason: Option<&str>,
+    ) -> Result<PlanPage, AppError>;
+    /// Takes back a cancellation at the period end while the period runs.
+    async fn keep_subscription(&self, actor: &SessionUser, organization_id: &str) -> Result<PlanPage, AppError>;
     /// Starts an organization without a plan on one (with its free trial, if it has one).
     async fn start_plan(&self, actor: &SessionUser, organization_id: &str, plan: &str) -> Result<PlanPage, AppError>;
     async fn invoices_page(&self, organization_id: &str) -> Result<InvoicesPage, AppError>;

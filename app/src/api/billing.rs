@@ -27,11 +27,20 @@ pub async fn confirm_plan_change(organization_id: String, plan: String, token: S
     })
 }
 
+/// `reason` is optional: why the customer leaves, in their words.
 #[server(endpoint = "cancel_subscription")]
-pub async fn cancel_subscription(organization_id: String) -> Result<PlanPage, AppError> {
+pub async fn cancel_subscription(organization_id: String, reason: Option<String>) -> Result<PlanPage, AppError> {
     use super::backend::{Caller, serve};
     serve!(Caller::Owner(&organization_id), |user, backend| {
-        backend.cancel_subscription(&user, &organization_id).await
+        backend.cancel_subscription(&user, &organization_id, reason.as_deref()).await
+    })
+}
+
+#[server(endpoint = "keep_subscription")]
+pub async fn keep_subscription(organization_id: String) -> Result<PlanPage, AppError> {
+    use super::backend::{Caller, serve};
+    serve!(Caller::Owner(&organization_id), |user, backend| {
+        backend.keep_subscription(&user, &organization_id).await
     })
 }
 

@@ -1,7 +1,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::billing::{CancelSubscription, ConfirmPlanChange, PreviewPlanChange, StartPlan, get_plan_page};
+use crate::api::billing::{
+    CancelSubscription, ConfirmPlanChange, KeepSubscription, PreviewPlanChange, StartPlan, get_plan_page,
+};
 use crate::api::dto::Role;
 use crate::api::dto::billing::{PlanChangePreview, PlanOption};
 use crate::api::session::whoami;
@@ -17,10 +19,15 @@ pub fn PlanPage() -> impl IntoView {
     let preview = ServerAction::<PreviewPlanChange>::new();
     let confirm = ServerAction::<ConfirmPlanChange>::new();
     let cancel = ServerAction::<CancelSubscription>::new();
+    let keep = ServerAction::<KeepSubscription>::new();
     let start = ServerAction::<StartPlan>::new();
     let page = Resource::new(
-        move || (organization_id.get(), confirm.version().get(), cancel.version().get(), start.version().get()),
-        |(org, _, _, _)| get_plan_page(org),
+        move || {
+            let versions =
+                (confirm.version().get(), cancel.version().get(), keep.version().get(), start.version().get());
+            (organization_id.get(), versions)
+        },
+        |(org, _)| get_plan_page(org),
     );
     let user = Resource::new(|| (), |_| whoami());
 
@@ -36,6 +43,7 @@ pub fn PlanPage() -> impl IntoView {
                 let org = organization_id.get_untracked();
                 let is_owner = matches!(user.await, Ok(Some(u)) if u.role_in(&org) == Ok(Role::Owner));
                 let can_cancel = is_owner && page.status != "canceled";
+                let period = page.period.clone();
                 if !page.subscribed {
                     return view! {
                         <section class="card" id="choose-plan">
@@ -58,15 +66,20 @@ pub fn PlanPage() -> impl IntoView {
                             <p id="scheduled-change">"Scheduled: " {change}</p>
                         })}
                         {match (page.cancels_at, can_cancel) {
-                            (Some(at), _) => Some(view! { <p id="cancels-at">"Cancels at the end of this period: " {at}</p> }.into_any()),
-                            (None, true) => Some(view! {
-                                <ActionForm action=cancel>
+                            (Some(at), true) => Some(view! {
+                                <p id="cancels-at">"Cancels at the end of this period: " {at}</p>
+                                <ActionForm action=keep>
                                     <input type="hidden" name="organization_id" value=organization_id/>
-                                    <button type="submit" class="danger" id="cancel-subscription">"Cancel at period end"</button>
+                                    <button type="submit" id="keep-subscription">"Keep my subscription"</button>
                                 </ActionForm>
                             }.into_any()),
+                            (Some(at), false) => Some(view! { <p id="cancels-at">"Cancels at the end of this period: " {at}</p> }.into_any()),
+                            (None, true) => Some(view! { <CancelForm cancel organization_id period/> }.into_any()),
                             (None, false) => None,
                         }}
+                        <p class="form-error" role="alert" id="cancel-error">
+                            {move || form_message(cancel.value().get()).or_else(|| form_message(keep.value().get()))}
+                        </p>
                     </section>
                     <div class="plans">
                         {page.plans.into_iter().map(|plan| view! { <PlanCard plan is_owner preview organization_id/> }).collect_view()}
@@ -77,6 +90,31 @@ pub fn PlanPage() -> impl IntoView {
         </Suspense>
         <p class="form-error" role="alert" id="preview-error">{move || form_message(preview.value().get())}</p>
         {move || preview.value().get().and_then(Result::ok).map(|p| view! { <Preview preview=p confirm organization_id/> })}
+    }
+}
+
+/// Canceling says what is still billed and asks, without insisting, why.
+#[component]
+fn CancelForm(
+    cancel: ServerAction<CancelSubscription>,
+    organization_id: Signal<String>,
+    period: String,
+) -> impl IntoView {
+    view! {
+        <details class="cancel">
+            <summary>"Cancel the subscription"</summary>
+            <ActionForm action=cancel attr:class="form" attr:id="cancel-form">
+                <input type="hidden" name="organization_id" value=organization_id/>
+                <p id="cancel-effect">{format!(
+                    "Your plan runs to the end of this period ({period}). That period is invoiced as usual, its plan fee \
+                     and its usage; nothing is billed after it, and usage sent after it is refused. You can keep the \
+                     subscription until the period ends."
+                )}</p>
+                <label for="cancel-reason">"Why are you leaving? (optional)"</label>
+                <textarea id="cancel-reason" name="reason" maxlength="500" rows="3"></textarea>
+                <button type="submit" class="danger" id="cancel-subscription">"Cancel at period end"</button>
+            </ActionForm>
+        </details>
     }
 }
 

@@ -1,5 +1,6 @@
 //! The Plan page: the catalog, a preview of a change with its proration, and the confirmation
 //! that stores the proration record with every input.
+use app::api::dto::MAX_REASON_LEN;
 use app::api::dto::billing::{PlanChangePreview, PlanOption, PlanPage};
 use app::api::error::AppError;
 use serde_json::json;
@@ -19,7 +20,7 @@ use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::period_rating::{BillingRules, PlanCache, rate_period};
 use crate::billing::subscriptions::subscribe;
 use crate::error::Error;
-use crate::metering::db::usage::{MetricRow, end_usage_at, metric_catalog, usage_window};
+use crate::metering::db::usage::{MetricRow, end_usage_at, metric_catalog, reopen_usage, usage_window};
 use crate::metering::domain::usage::{format_quantity, hour_of};
 use crate::shared::money::{checked_sum, format_money};
 use crate::shared::time::display_ms;
@@ -153,8 +154,18 @@ pub async fn start_plan(db: &Db, actor: &str, organization_id: &str, plan: &str)
 }
 
 /// The subscription ends with the current period: that period is still invoiced, then no more.
+/// The customer may say why; the reason is kept in the audit log.
 #[tracing::instrument(skip_all, fields(organization_id))]
-pub async fn cancel_at_period_end(db: &Db, actor: &str, organization_id: &str) -> Result<PlanPage, Error> {
+pub async fn cancel_at_period_end(
+    db: &Db,
+    actor: &str,
+    organization_id: &str,
+    reason: Option<&str>,
+) -> Result<PlanPage, Error> {
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if reason.is_some_and(|r| r.chars().count() > MAX_REASON_LEN) {
+        return Err(AppError::invalid("reason", format!("is longer than {MAX_REASON_LEN} characters")).into());
+    }
     let now = db.clock.now_ms();
     let mut tx = db.begin().await?;
     // Held until commit: the invoice run closing this period sees the request whole, or not at all.
@@ -180,6 +191,44 @@ pub async fn cancel_at_period_end(db: &Db, actor: &str, organization_id: &str) -
         target: &subscription.id,
         before: Some(json!({ "status": subscription.status })),
         after: Some(json!({ "cancels_at": ends_at })),
+        reason,
+    };
+    append_audit(&mut tx, audit, now).await?;
+    tx.commit().await?;
+    plan_page(db, organization_id).await
+}
+
+/// Takes back a cancellation asked for at the period end, while that period is still running:
+/// the subscription renews as if it had never been asked, and usage after the end is accepted
+/// again. Once the period has ended the cancellation stands.
+#[tracing::instrument(skip_all, fields(organization_id))]
+pub async fn keep_subscription(db: &Db, actor: &str, organization_id: &str) -> Result<PlanPage, Error> {
+    let now = db.clock.now_ms();
+    let mut tx = db.begin().await?;
+    // The same lock as the cancellation's: the invoice run ending the period waits, or went first.
+    subscriptions::lock_subscription_of(&mut tx, organization_id).await?;
+    let subscription = subscriptions::subscription_of(&mut tx, organization_id).await?.ok_or(AppError::NotFound)?;
+    if subscription.cancel_requested_at.is_none() || subscription.status()? == SubscriptionStatus::Canceled {
+        return Err(AppError::conflict("status", "no cancellation is waiting to be taken back").into());
+    }
+    let ends_at = usage_window(&mut tx, organization_id).await?.ends_at.unwrap_or(subscription.current_period_end);
+    if now >= ends_at {
+        let ended = display_ms(ends_at);
+        return Err(
+            AppError::conflict("status", format!("the subscription ended {ended}; it can no longer be kept")).into()
+        );
+    }
+    if !subscriptions::withdraw_cancellation(&mut tx, &subscription.id).await? {
+        return Err(AppError::conflict("status", "no cancellation is waiting to be taken back").into());
+    }
+    reopen_usage(&mut tx, organization_id, ends_at).await?;
+    let audit = AuditEntry {
+        organization_id: Some(organization_id),
+        actor,
+        action: "subscription.keep",
+        target: &subscription.id,
+        before: Some(json!({ "cancels_at": ends_at })),
+        after: Some(json!({ "status": subscription.status })),
         reason: None,
     };
     append_audit(&mut tx, audit, now).await?;

@@ -281,6 +281,73 @@ async fn a_cancellation_ends_the_subscription_with_the_period_after_its_last_inv
     assert_eq!(app.invoices(&acme).await[0].0, "open", "its draft was finalized");
 }
 
+#[tokio::test]
+async fn a_cancellation_taken_back_before_the_period_ends_renews_as_if_never_asked() {
+    let app = spawn_app_at(Some(at("2027-05-03T12:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    let org = [("organization_id", acme.as_str())];
+    let nothing_to_keep = app.call_with(&owner, "keep_subscription", &org).await;
+    assert_eq!(nothing_to_keep.status(), StatusCode::CONFLICT);
+
+    app.db.clock.set(at("2027-05-10T00:00:00Z"));
+    let reason = [("organization_id", acme.as_str()), ("reason", "  moving to another region  ")];
+    let page = json(app.call_with(&owner, "cancel_subscription", &reason).await).await;
+    assert_eq!(page["cancels_at"], "2027-06-03 12:00 UTC", "{page}");
+    assert_eq!(
+        app.count("select count(*) from audit_log where action = 'subscription.cancel' and reason = 'moving to another region'")
+            .await,
+        1,
+        "the reason is kept, trimmed"
+    );
+    let member = app.call_with(&app.client_for(&ACME_MEMBER).await, "keep_subscription", &org).await;
+    assert_eq!(member.status(), StatusCode::FORBIDDEN);
+
+    app.db.clock.set(at("2027-05-20T00:00:00Z"));
+    let kept = json(app.call_with(&owner, "keep_subscription", &org).await).await;
+    assert_eq!(kept["cancels_at"], Value::Null, "{kept}");
+    assert_eq!(app.count("select count(*) from audit_log where action = 'subscription.keep'").await, 1);
+    let again = app.call_with(&owner, "keep_subscription", &org).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT, "kept once");
+
+    // Usage after the old end is accepted again, and the next period is invoiced as usual.
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    app.db.clock.set(at("2027-06-05T00:00:00Z"));
+    let event = json!([{ "id": "after-end", "namespace": "payments-prod", "metric": "actions", "quantity": 1, "timestamp": "2027-06-04T10:00:00Z" }]);
+    let sent = json(app.send_events(&key, &event).await).await;
+    assert_eq!(sent["results"][0]["status"], "accepted", "{sent}");
+    app.cycle_at("2027-06-05T12:00:00Z").await;
+    app.cycle_at("2027-07-05T12:00:00Z").await;
+    assert_eq!(app.subscription_status(&acme).await, "active");
+    assert_eq!(app.invoices(&acme).await.len(), 2, "both periods invoiced");
+}
+
+#[tokio::test]
+async fn a_cancellation_cannot_be_taken_back_once_its_period_has_ended() {
+    let app = spawn_app_at(Some(at("2027-05-03T12:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    let org = [("organization_id", acme.as_str())];
+    app.db.clock.set(at("2027-05-10T00:00:00Z"));
+    assert_eq!(app.call_with(&owner, "cancel_subscription", &org).await.status(), StatusCode::OK);
+    let too_long = "x".repeat(501);
+    let long = app
+        .call_with(&owner, "cancel_subscription", &[("organization_id", acme.as_str()), ("reason", &too_long)])
+        .await;
+    assert_eq!(long.status(), StatusCode::UNPROCESSABLE_ENTITY, "a reason over 500 characters is refused");
+    assert_eq!(json(long).await["field"], "reason");
+    // After the period's end, before the invoice run: the end stands.
+    app.db.clock.set(at("2027-06-03T12:30:00Z"));
+    let late = app.call_with(&owner, "keep_subscription", &org).await;
+    assert_eq!(late.status(), StatusCode::CONFLICT);
+    let message = json(late).await["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("ended 2027-06-03 12:00 UTC"), "{message}");
+    app.cycle_at("2027-06-03T12:30:00Z").await;
+    assert_eq!(app.subscription_status(&acme).await, "canceled");
+    let after = app.call_with(&owner, "keep_subscription", &org).await;
+    assert_eq!(after.status(), StatusCode::CONFLICT);
+}
+
 /// The invoice run read the subscription as active, then dunning made it past due before the run
 /// closed its period: that run leaves it to the next, which ends it at the period end as its owner
 /// asked.

@@ -177,6 +177,19 @@ pub async fn request_cancellation(conn: &mut AnyConnection, subscription_id: &st
     Ok(done.rows_affected() == 1)
 }
 
+/// Withdraws a requested cancellation of a subscription that has not ended. Returns false when
+/// there was none to withdraw (or the subscription ended meanwhile).
+pub async fn withdraw_cancellation(conn: &mut AnyConnection, subscription_id: &str) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "update subscriptions set cancel_requested_at = null
+         where id = $1 and cancel_requested_at is not null and status <> 'canceled'",
+    )
+    .bind(subscription_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Records that the subscription stopped at `at`, before its period's end; the first end stays.
 pub async fn end_at(conn: &mut AnyConnection, subscription_id: &str, at: i64) -> Result<(), Error> {
     sqlx::query("update subscriptions set ended_at = $1 where id = $2 and ended_at is null")

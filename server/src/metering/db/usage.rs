@@ -63,6 +63,17 @@ pub async fn usage_window(conn: &mut AnyConnection, organization_id: &str) -> Re
     .unwrap_or_default())
 }
 
+/// Accepts the organization's usage again after an end that was withdrawn, unless the end was
+/// moved meanwhile (by dunning's cancellation, which stays).
+pub async fn reopen_usage(conn: &mut AnyConnection, organization_id: &str, ended_at: i64) -> Result<(), Error> {
+    sqlx::query("update organizations set usage_ends_at = null where id = $1 and usage_ends_at = $2")
+        .bind(organization_id)
+        .bind(ended_at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// No usage of the organization is accepted from `at` on: its subscription ends there. An earlier
 /// end already set (dunning's cancellation before a requested one) stays.
 pub async fn end_usage_at(conn: &mut AnyConnection, organization_id: &str, at: i64) -> Result<(), Error> {

@@ -65,6 +65,22 @@ test("a visitor signs up, confirms by the mailed link, lands on the new organiza
   await page.locator('[data-plan="Business"]').getByRole("button", { name: "Start 14-day free trial" }).click();
   await expect(page.locator("#current-plan")).toHaveText("Business");
   await expect(page.locator("#subscription-status")).toHaveText("trialing");
+
+  // The dashboard's first steps: the plan is ticked, a namespace and a key follow from its links.
+  await page.getByRole("link", { name: "Dashboard" }).click();
+  const steps = page.locator("#get-started");
+  await expect(steps.locator('[data-step="plan"]')).toHaveClass(/done/);
+  await steps.getByRole("link", { name: "Create a namespace" }).click();
+  await page.getByLabel("New namespace").fill("checkout");
+  await page.getByRole("button", { name: "Create namespace" }).click();
+  await page.getByLabel("New API key").fill("production");
+  await page.getByRole("button", { name: "Create API key" }).click();
+  await expect(page.locator("#new-api-key-secret")).toHaveText(/^bpk_/);
+  await page.getByRole("link", { name: "Dashboard" }).click();
+  await expect(steps.locator('[data-step="namespace"]')).toHaveClass(/done/);
+  await expect(steps.locator('[data-step="key"]')).toHaveClass(/done/);
+  await expect(steps.locator('[data-step="event"]')).not.toHaveClass(/done/);
+  await expect(page.locator("#first-event-command")).toContainText('"namespace": "checkout"');
   await page.getByRole("button", { name: "Log out" }).click();
   await expect(page.getByRole("heading", { name: "Log in to the billing portal" })).toBeVisible();
 

@@ -73,7 +73,7 @@ impl PortalBackend for Backend {
     }
 
     async fn dashboard(&self, organization_id: &str, viewer: &SessionUser) -> Result<Dashboard, AppError> {
-        Ok(dashboard::dashboard(&self.db, organization_id, viewer).await?)
+        Ok(dashboard::dashboard(&self.db, organization_id, viewer, &self.public_base_url).await?)
     }
 
     async fn billing_details(

@@ -91,6 +91,19 @@ pub struct Dashboard {
     pub role: Role,
     pub namespaces: Vec<Namespace>,
     pub estimate: Option<usage::CostEstimate>,
+    /// The first steps of a new organization, until all are done.
+    pub getting_started: Option<GettingStarted>,
+}
+
+/// The steps from sign-up to the first metered event, each done once its row exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GettingStarted {
+    pub has_plan: bool,
+    pub first_namespace: Option<String>,
+    pub has_api_key: bool,
+    pub has_usage: bool,
+    /// Where usage events are sent: `<public base URL>/v1/usage/events`.
+    pub events_url: String,
 }
 
 /// What invoices print about the customer, and where its billing mail goes.

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::api::dto::GettingStarted;
 use crate::api::organization::get_dashboard;
 use crate::components::error_view::ErrorView;
 use crate::components::estimate::EstimateLine;
@@ -23,13 +24,8 @@ pub fn DashboardPage() -> impl IntoView {
                             <dt>"Currency"</dt><dd>{d.currency.clone()}</dd>
                             <dt>"Your role"</dt><dd id="role">{d.role.as_str()}</dd>
                         </dl>
-                        // Only an organization without a plan (just signed up) has no estimate.
-                        {d.estimate.is_none().then(|| view! {
-                            <section class="card" id="choose-plan-prompt">
-                                <h2>"Choose a plan to start"</h2>
-                                <p>"Usage is accepted once the organization has a plan. "
-                                    <a href=format!("/orgs/{}/plan", d.organization_id)>"See the plans and their free trials"</a></p>
-                            </section>
+                        {d.getting_started.clone().map(|steps| view! {
+                            <GettingStartedCard steps organization_id=d.organization_id.clone()/>
                         })}
                         <EstimateLine estimate=d.estimate.clone()/>
                         <h2>"Namespaces"</h2>
@@ -47,5 +43,58 @@ pub fn DashboardPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// A command that sends one event, for the customer to paste into a shell with the key exported
+/// as `PORTAL_API_KEY`; the timestamp is the shell's own clock.
+fn first_event_command(events_url: &str, namespace: &str) -> String {
+    format!(
+        "curl -X POST {events_url} \\\n  -H \"Authorization: Bearer $PORTAL_API_KEY\" \\\n  \
+         -H \"Content-Type: application/json\" \\\n  \
+         -d '[{{\"id\": \"first-event\", \"namespace\": \"{namespace}\", \"metric\": \"actions\", \
+         \"quantity\": 1, \"timestamp\": \"'\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"'\"}}]'"
+    )
+}
+
+/// From sign-up to the first metered event: each step links to where it is done and is ticked
+/// once done; the card goes away when all are.
+#[component]
+fn GettingStartedCard(steps: GettingStarted, organization_id: String) -> impl IntoView {
+    let plan = format!("/orgs/{organization_id}/plan");
+    let namespaces = format!("/orgs/{organization_id}/namespaces");
+    let namespace = steps.first_namespace.clone().unwrap_or_else(|| "your-namespace".to_owned());
+    let command = first_event_command(&steps.events_url, &namespace);
+    let state = |done: bool| if done { "done" } else { "to do" };
+    view! {
+        <section class="card getting-started" id="get-started" aria-labelledby="get-started-title">
+            <h2 id="get-started-title">"Get started"</h2>
+            <ol class="steps">
+                <li data-step="plan" class:done=steps.has_plan id="choose-plan-prompt">
+                    <span class="step-state">{state(steps.has_plan)}</span>
+                    <strong>"Choose a plan. "</strong>
+                    "Usage is accepted once the organization has one. "
+                    {(!steps.has_plan).then(|| view! { <a href=plan.clone()>"See the plans and their free trials"</a> })}
+                </li>
+                <li data-step="namespace" class:done=steps.first_namespace.is_some()>
+                    <span class="step-state">{state(steps.first_namespace.is_some())}</span>
+                    <strong>"Name your first namespace. "</strong>
+                    "Usage is counted per namespace. "
+                    {steps.first_namespace.is_none().then(|| view! { <a href=namespaces.clone()>"Create a namespace"</a> })}
+                </li>
+                <li data-step="key" class:done=steps.has_api_key>
+                    <span class="step-state">{state(steps.has_api_key)}</span>
+                    <strong>"Create an API key. "</strong>
+                    "Its secret is shown once: keep it where your service reads its settings. "
+                    {(!steps.has_api_key).then(|| view! { <a href=namespaces.clone()>"Create an API key"</a> })}
+                </li>
+                <li data-step="event" class:done=steps.has_usage>
+                    <span class="step-state">{state(steps.has_usage)}</span>
+                    <strong>"Send your first event. "</strong>
+                    "With the key in " <code>"PORTAL_API_KEY"</code> ", from a shell:"
+                    <pre class="snippet" id="first-event-command" tabindex="0"><code>{command}</code></pre>
+                </li>
+            </ol>
+        </section>
     }
 }

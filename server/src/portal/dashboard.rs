@@ -1,18 +1,34 @@
-//! The organization's dashboard: who it is, its namespaces and this period's estimate.
-use app::api::dto::{Dashboard, Namespace, SessionUser};
+//! The organization's dashboard: who it is, its first steps, its namespaces and this period's
+//! estimate.
+use app::api::dto::{Dashboard, GettingStarted, Namespace, SessionUser};
 use app::api::error::AppError;
 
-use crate::accounts::db::{namespaces, organizations};
+use crate::accounts::db::{api_keys, namespaces, organizations};
+use crate::billing::db::subscriptions::subscription_of;
 use crate::billing::subscriptions::month_to_date_estimate;
 use crate::error::Error;
+use crate::metering::db::usage::has_usage;
 use crate::store::Db;
 
 #[tracing::instrument(skip_all, fields(organization_id))]
-pub async fn dashboard(db: &Db, organization_id: &str, viewer: &SessionUser) -> Result<Dashboard, Error> {
+pub async fn dashboard(
+    db: &Db,
+    organization_id: &str,
+    viewer: &SessionUser,
+    public_base_url: &str,
+) -> Result<Dashboard, Error> {
     let role = viewer.role_in(organization_id)?;
     let mut conn = db.pool.acquire().await?;
     let org = organizations::find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
     let namespaces = namespaces::list_namespaces(&mut conn, organization_id).await?;
+    let steps = GettingStarted {
+        has_plan: subscription_of(&mut conn, organization_id).await?.is_some(),
+        first_namespace: namespaces.first().map(|n| n.name.clone()),
+        has_api_key: api_keys::list_api_keys(&mut conn, organization_id).await?.iter().any(|k| k.revoked_at.is_none()),
+        has_usage: has_usage(&mut conn, organization_id).await?,
+        events_url: format!("{public_base_url}/v1/usage/events"),
+    };
+    let done = steps.has_plan && steps.first_namespace.is_some() && steps.has_api_key && steps.has_usage;
     // Released before the estimate takes its own: holding one while waiting for another starves
     // the pool once every connection is held by a request doing the same.
     drop(conn);
@@ -24,5 +40,6 @@ pub async fn dashboard(db: &Db, organization_id: &str, viewer: &SessionUser) -> 
         role,
         namespaces: namespaces.into_iter().map(Namespace::from).collect(),
         estimate: month_to_date_estimate(db, organization_id).await?,
+        getting_started: (!done).then_some(steps),
     })
 }

@@ -160,3 +160,25 @@ async fn the_json_api_answers_bad_input_with_errors_naming_the_field() {
 
     assert_eq!(app.count("select count(*) from namespaces").await, before + 1);
 }
+
+#[tokio::test]
+async fn the_dashboards_first_steps_tick_off_as_a_key_and_an_event_arrive_then_go_away() {
+    let app = spawn_app().await;
+    let acme = app.organization_id("Acme Corp").await;
+    app.login(&ACME_OWNER).await;
+    let steps =
+        || async { json(app.call("dashboard", &[("organization_id", &acme)]).await).await["getting_started"].clone() };
+
+    let first = steps().await;
+    assert_eq!(first["has_plan"], true, "{first}");
+    assert_eq!(first["first_namespace"], "payments-prod");
+    assert_eq!((first["has_api_key"].clone(), first["has_usage"].clone()), (body!(false), body!(false)));
+    assert_eq!(first["events_url"], format!("{}/v1/usage/events", crate::helpers::ORIGIN));
+
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    assert_eq!(steps().await["has_api_key"], true);
+    let event = body!([{ "id": "first", "namespace": "payments-prod", "metric": "actions", "quantity": 1,
+        "timestamp": crate::helpers::minutes_ago(1) }]);
+    assert_eq!(app.send_events(&key, &event).await.status(), StatusCode::OK);
+    assert_eq!(steps().await, serde_json::Value::Null, "every step done: the card goes away");
+}

@@ -74,6 +74,15 @@ pub async fn reopen_usage(conn: &mut AnyConnection, organization_id: &str, ended
     Ok(())
 }
 
+/// Whether the organization ever sent an accepted usage event.
+pub async fn has_usage(conn: &mut AnyConnection, organization_id: &str) -> Result<bool, Error> {
+    let found: Option<i64> = sqlx::query_scalar("select 1 from usage_events where organization_id = $1 limit 1")
+        .bind(organization_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
 /// No usage of the organization is accepted from `at` on: its subscription ends there. An earlier
 /// end already set (dunning's cancellation before a requested one) stays.
 pub async fn end_usage_at(conn: &mut AnyConnection, organization_id: &str, at: i64) -> Result<(), Error> {

@@ -13,7 +13,7 @@ use leptos_router::{Lazy, LazyRoute, SsrMode, lazy_route, path};
 
 use components::layout::OrgLayout;
 use pages::{
-    account::{ConfirmSignUpPage, ForgotPasswordPage, ResetPasswordPage, SignUpPage},
+    account::{AcceptInvitationPage, ConfirmSignUpPage, ForgotPasswordPage, ResetPasswordPage, SignUpPage},
     admin::AdminPage,
     admin_customer::AdminCustomerPage,
     admin_operations::OperationsPage,
@@ -26,6 +26,7 @@ use pages::{
     not_found::NotFoundPage,
     payment::PaymentPage,
     plan::PlanPage,
+    team::TeamPage,
     usage::UsagePage,
 };
 
@@ -67,6 +68,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signup/confirm") view={Lazy::<ConfirmSignUpRoute>::new()}/>
                     <Route path=path!("/password-reset") view={Lazy::<ForgotPasswordRoute>::new()}/>
                     <Route path=path!("/password-reset/confirm") view={Lazy::<ResetPasswordRoute>::new()}/>
+                    <Route path=path!("/invitation") view={Lazy::<AcceptInvitationRoute>::new()}/>
                     <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/admin/orgs/:org") view={Lazy::<AdminCustomerRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/admin/operations") view={Lazy::<OperationsRoute>::new()} ssr=SsrMode::Async/>
@@ -79,6 +81,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("plan") view={Lazy::<PlanRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("payment") view={Lazy::<PaymentRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("billing-details") view={Lazy::<BillingDetailsRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("team") view={Lazy::<TeamRoute>::new()} ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>
             </Router>
@@ -114,6 +117,7 @@ lazy_pages! {
     ConfirmSignUpRoute => ConfirmSignUpPage,
     ForgotPasswordRoute => ForgotPasswordPage,
     ResetPasswordRoute => ResetPasswordPage,
+    AcceptInvitationRoute => AcceptInvitationPage,
     AdminRoute => AdminPage,
     AdminCustomerRoute => AdminCustomerPage,
     OperationsRoute => OperationsPage,
@@ -125,6 +129,7 @@ lazy_pages! {
     PlanRoute => PlanPage,
     PaymentRoute => PaymentPage,
     BillingDetailsRoute => BillingDetailsPage,
+    TeamRoute => TeamPage,
 }
 
 #[cfg(feature = "hydrate")]

@@ -104,3 +104,39 @@ test("a visitor signs up, confirms by the mailed link, lands on the new organiza
   await expect(page.locator("#organization-name")).toHaveText("Hooli");
   expect(problems).toEqual([]);
 });
+
+test("an owner invites a teammate, who accepts by the mailed link and lands in the organization", async ({ page, browser }) => {
+  const problems = watchConsole(page);
+  const email = `dana+${Date.now()}@acme.test`;
+  await page.goto("/login");
+  await waitForHydration(page);
+  await page.getByLabel("Email").fill("owner@acme.test");
+  await page.getByLabel("Password").fill("acme-owner-pass");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
+  await waitForHydration(page);
+  await page.getByRole("link", { name: "Team" }).click();
+  await expect(page.getByRole("heading", { name: "Team" })).toBeVisible();
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Role").selectOption("member");
+  await page.getByRole("button", { name: "Send invitation" }).click();
+  await expect(page.locator("#invite-sent")).toBeVisible();
+  await expect(page.locator("#invitations tr", { hasText: email })).toBeVisible();
+
+  const invited = await browser.newPage();
+  const invitedProblems = watchConsole(invited);
+  await submitAfterHydration(invited, await mailedLink(email, "/invitation"));
+  await invited.getByLabel("Password").fill(PASSWORD);
+  await invited.getByRole("button", { name: "Accept invitation" }).click();
+  await expect(invited.locator("#organization-name")).toHaveText("Acme Corp");
+  await expect(invited.locator("#role")).toHaveText("member");
+
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.locator("#members tr", { hasText: email })).toBeVisible();
+  await expect(page.locator("#no-invitations")).toBeVisible();
+  await page.getByRole("button", { name: `Remove ${email}` }).click();
+  await expect(page.locator("#members tr", { hasText: email })).toHaveCount(0);
+  expect(problems).toEqual([]);
+  expect(invitedProblems).toEqual([]);
+});

@@ -6,7 +6,9 @@ use app::api::dto::admin::{AdminCustomer, CustomerSearch, Operations};
 use app::api::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
 use app::api::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
 use app::api::dto::usage::{UsageRange, UsageReport};
-use app::api::dto::{ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace, SessionUser};
+use app::api::dto::{
+    ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace, SessionUser, TeamPage,
+};
 use app::api::error::AppError;
 use async_trait::async_trait;
 
@@ -20,6 +22,7 @@ use crate::admin::payment_actions;
 use crate::admin::suspension;
 use crate::billing::period_rating::BillingRules;
 use crate::billing::plan_change;
+use crate::onboarding::invitations::{self, Invite};
 use crate::onboarding::mail_throttle::MailThrottle;
 use crate::onboarding::password_reset;
 use crate::onboarding::signup::{self, SignUpForm};
@@ -74,6 +77,43 @@ impl PortalBackend for Backend {
 
     async fn dashboard(&self, organization_id: &str, viewer: &SessionUser) -> Result<Dashboard, AppError> {
         Ok(dashboard::dashboard(&self.db, organization_id, viewer, &self.public_base_url).await?)
+    }
+
+    async fn team_page(&self, viewer: &SessionUser, organization_id: &str) -> Result<TeamPage, AppError> {
+        Ok(invitations::team_page(&self.db, organization_id, viewer).await?)
+    }
+
+    async fn invite_member(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        email: &str,
+        role: &str,
+    ) -> Result<TeamPage, AppError> {
+        let invite = Invite { organization_id, email, role };
+        Ok(invitations::invite(&self.db, self.mail_throttle, &self.public_base_url, actor, &invite).await?)
+    }
+
+    async fn withdraw_invitation(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        invitation_id: &str,
+    ) -> Result<TeamPage, AppError> {
+        Ok(invitations::withdraw(&self.db, actor, organization_id, invitation_id).await?)
+    }
+
+    async fn remove_member(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        user_id: &str,
+    ) -> Result<TeamPage, AppError> {
+        Ok(invitations::remove_member(&self.db, actor, organization_id, user_id).await?)
+    }
+
+    async fn accept_invitation(&self, token: &str, password: &str) -> Result<(Authenticated, String), AppError> {
+        Ok(invitations::accept(&self.db, token, password).await?)
     }
 
     async fn billing_details(

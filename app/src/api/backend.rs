@@ -9,7 +9,9 @@ use super::dto::admin::{AdminCustomer, CustomerSearch, Operations};
 use super::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
 use super::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
 use super::dto::usage::{UsageRange, UsageReport};
-use super::dto::{ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace, SessionUser};
+use super::dto::{
+    ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace, SessionUser, TeamPage,
+};
 use super::error::AppError;
 
 #[async_trait]
@@ -27,6 +29,28 @@ pub trait PortalBackend: Send + Sync + 'static {
     async fn request_password_reset(&self, email: &str) -> Result<(), AppError>;
     async fn reset_password(&self, token: &str, password: &str) -> Result<(), AppError>;
     async fn dashboard(&self, organization_id: &str, viewer: &SessionUser) -> Result<Dashboard, AppError>;
+    async fn team_page(&self, viewer: &SessionUser, organization_id: &str) -> Result<TeamPage, AppError>;
+    async fn invite_member(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        email: &str,
+        role: &str,
+    ) -> Result<TeamPage, AppError>;
+    async fn withdraw_invitation(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        invitation_id: &str,
+    ) -> Result<TeamPage, AppError>;
+    async fn remove_member(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        user_id: &str,
+    ) -> Result<TeamPage, AppError>;
+    /// Joins the organization of an invitation's link; answers who to log in and the organization.
+    async fn accept_invitation(&self, token: &str, password: &str) -> Result<(Authenticated, String), AppError>;
     async fn create_namespace(
         &self,
         actor: &SessionUser,

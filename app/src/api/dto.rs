@@ -95,6 +95,34 @@ pub struct Dashboard {
     pub getting_started: Option<GettingStarted>,
 }
 
+/// An organization's people and the invitations waiting for an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamPage {
+    pub members: Vec<TeamMember>,
+    pub invitations: Vec<TeamInvitation>,
+    /// Owners invite and remove; members read.
+    pub can_manage: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamMember {
+    pub user_id: String,
+    pub email: String,
+    pub role: String,
+    pub since: String,
+    /// False for the last owner, who stays.
+    pub removable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamInvitation {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub invited_by: String,
+    pub expires: String,
+}
+
 /// The steps from sign-up to the first metered event, each done once its row exists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GettingStarted {

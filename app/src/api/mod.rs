@@ -9,4 +9,5 @@ pub mod error;
 pub mod organization;
 pub mod payments;
 pub mod session;
+pub mod team;
 pub mod usage;

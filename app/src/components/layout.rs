@@ -47,6 +47,7 @@ pub fn OrgLayout() -> impl IntoView {
                 <A href=move || format!("{}/payment", base())>"Payment"</A>
                 <A href=move || format!("{}/billing-details", base())>"Billing details"</A>
                 <A href=move || format!("{}/namespaces", base())>"Namespaces & API keys"</A>
+                <A href=move || format!("{}/team", base())>"Team"</A>
                 <Suspense>
                     {move || Suspend::new(async move {
                         let staff = matches!(user.await, Ok(Some(u)) if u.is_staff);

@@ -1,9 +1,11 @@
-//! Pages for visitors: signing up, confirming the email, and resetting a forgotten password.
+//! Pages for visitors: signing up, confirming the email, resetting a forgotten password and
+//! accepting an invitation to a team.
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::account::{ConfirmSignUp, RequestPasswordReset, ResetPassword, SignUp};
+use crate::api::team::AcceptInvitation;
 use crate::components::field_error::{FieldError, field_message, form_message};
 
 /// The one-time token of a mailed link, from `?token=`.
@@ -152,5 +154,32 @@ fn Outcome(id: &'static str, title: &'static str, children: Children) -> impl In
             <h2>{title}</h2>
             {children()}
         </section>
+    }
+}
+
+#[component]
+pub fn AcceptInvitationPage() -> impl IntoView {
+    let accept = ServerAction::<AcceptInvitation>::new();
+    let token = link_token();
+    let error = move || form_message(accept.value().get()).or_else(|| field_message(accept.value().get(), "token"));
+    let password_error = Signal::derive(move || field_message(accept.value().get(), "password"));
+    view! {
+        <Title text="Join your team · Billing portal"/>
+        <main class="login">
+            <h1>"Join your team"</h1>
+            // A button, not the link itself: mail scanners that open links must not use them up.
+            <ActionForm action=accept attr:class="card form" attr:id="accept-form">
+                <p class="form-error" id="accept-error" role="alert">{error}</p>
+                <input type="hidden" name="token" value=token/>
+                <p>"New here? Choose a password for your account. Already have one? Enter its password."</p>
+                <label for="accept-password">"Password"</label>
+                <input id="accept-password" name="password" type="password" autocomplete="new-password" required
+                    maxlength="1024" aria-describedby="accept-password-hint accept-password-error"/>
+                <p class="hint" id="accept-password-hint">"A new password needs at least 10 characters."</p>
+                <FieldError id="accept-password-error" message=password_error/>
+                <button type="submit" id="accept-submit">"Accept invitation"</button>
+            </ActionForm>
+            <p><a href="/login">"Log in"</a></p>
+        </main>
     }
 }

@@ -13,4 +13,5 @@ pub mod namespaces;
 pub mod not_found;
 pub mod payment;
 pub mod plan;
+pub mod team;
 pub mod usage;

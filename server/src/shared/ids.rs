@@ -31,6 +31,7 @@ pub enum IdKind {
     IngestCommit,
     Signup,
     PasswordReset,
+    Invitation,
 }
 
 impl IdKind {
@@ -62,6 +63,7 @@ impl IdKind {
             Self::IngestCommit => "ic",
             Self::Signup => "sgn",
             Self::PasswordReset => "pwr",
+            Self::Invitation => "inv",
         }
     }
 }

@@ -121,6 +121,19 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
         row("confirm_sign_up", &[("token", "forged"), ("password", "x")], [422, 422, 422, 422, 422]),
         row("request_password_reset", &[("email", "not an address")], [422, 422, 422, 422, 422]),
         row("reset_password", &[("token", "forged"), ("password", "x")], [422, 422, 422, 422, 422]),
+        row("accept_invitation", &[("token", "forged"), ("password", "x")], [422, 422, 422, 422, 422]),
+        row("team", &[("organization_id", org)], [401, 200, 200, 404, 404]),
+        row(
+            "invite_member",
+            &[("organization_id", org), ("email", "not an address"), ("role", "member")],
+            [401, 403, 422, 404, 404],
+        ),
+        row(
+            "withdraw_invitation",
+            &[("organization_id", org), ("invitation_id", "inv_forged")],
+            [401, 403, 404, 404, 404],
+        ),
+        row("remove_member", &[("organization_id", org), ("user_id", "usr_forged")], [401, 403, 404, 404, 404]),
         // Last, because they change the subscription for the owner (and take it back).
         row("cancel_subscription", &[("organization_id", org)], [401, 403, 200, 404, 404]),
         row("keep_subscription", &[("organization_id", org)], [401, 403, 200, 404, 404]),
@@ -178,6 +191,7 @@ async fn every_organization_route_answers_each_kind_of_caller_as_the_matrix_says
         (format!("/orgs/{acme}/payment"), [302, 200, 200, 404, 404]),
         (format!("/orgs/{acme}/namespaces"), [302, 200, 200, 404, 404]),
         (format!("/orgs/{acme}/billing-details"), [302, 200, 200, 404, 404]),
+        (format!("/orgs/{acme}/team"), [302, 200, 200, 404, 404]),
         (format!("/admin/orgs/{acme}"), [302, 404, 404, 404, 200]),
         ("/admin".to_owned(), [302, 404, 404, 404, 200]),
         ("/admin/operations".to_owned(), [302, 404, 404, 404, 200]),
@@ -187,6 +201,7 @@ async fn every_organization_route_answers_each_kind_of_caller_as_the_matrix_says
         ("/signup/confirm?token=forged".to_owned(), [200, 200, 200, 200, 200]),
         ("/password-reset".to_owned(), [200, 200, 200, 200, 200]),
         ("/password-reset/confirm?token=forged".to_owned(), [200, 200, 200, 200, 200]),
+        ("/invitation?token=forged".to_owned(), [200, 200, 200, 200, 200]),
     ];
     let mut mismatches = Vec::new();
     for (path, expected) in &pages {

@@ -21,4 +21,5 @@ mod sessions;
 mod signup;
 mod stripe_channel;
 mod stripe_webhook;
+mod team;
 mod usage_views;

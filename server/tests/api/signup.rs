@@ -12,14 +12,14 @@ const PASSWORD: &str = "violet tractor mango 17";
 const HOUR_MS: i64 = 3_600_000;
 const START: i64 = 1_798_761_600_000; // 2027-01-01T00:00:00Z
 
-struct Inbox {
+pub(crate) struct Inbox {
     relay: Outbox,
     received: Arc<Mutex<Vec<String>>>,
 }
 
 /// The server, its clock standing at `start` if given, with its mail going to a local relay: the
 /// payments job's first pass may hand a notice over before the test does.
-async fn app_with_inbox(start: Option<i64>, extra: &[&str]) -> (TestApp, Inbox) {
+pub(crate) async fn app_with_inbox(start: Option<i64>, extra: &[&str]) -> (TestApp, Inbox) {
     let (address, received) = fake_smtp().await;
     let url = format!("smtp://{address}");
     let app = spawn_app_at(start, &[&["--smtp-url", &url, "--smtp-from", "portal@portal.test"], extra].concat()).await;
@@ -30,7 +30,7 @@ async fn app_with_inbox(start: Option<i64>, extra: &[&str]) -> (TestApp, Inbox) 
 impl Inbox {
     /// Hands every queued notice to the relay and answers what arrived, decoded from
     /// quoted-printable.
-    async fn deliver(&self, app: &TestApp) -> Vec<String> {
+    pub(crate) async fn deliver(&self, app: &TestApp) -> Vec<String> {
         deliver_notifications(&app.db, &self.relay, app.db.clock.now_ms()).await.unwrap();
         // A notice the payments job claimed first is in its hands until it is delivered.
         for _ in 0..100 {
@@ -48,7 +48,7 @@ impl Inbox {
 }
 
 /// The token of the one link to `path` in `mail`.
-fn token_in(mail: &str, path: &str) -> String {
+pub(crate) fn token_in(mail: &str, path: &str) -> String {
     let start = mail.find(&format!("{path}?token=")).unwrap_or_else(|| panic!("a link to {path} in {mail}"));
     mail[start + path.len() + 7..].chars().take_while(char::is_ascii_alphanumeric).collect()
 }

@@ -2,6 +2,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod billing_details;
+pub mod invitations;
 pub mod login_failures;
 pub mod mail_requests;
 pub mod namespaces;

@@ -1,0 +1,112 @@
+//! The team: invitations by mail (read from a real SMTP listener), accepted by a new or an
+//! existing account, withdrawn, and members removed but never the last owner.
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{ACME_MEMBER, ACME_OWNER, GLOBEX_OWNER, TestApp, json, new_client};
+use crate::signup::{app_with_inbox, token_in};
+
+const PASSWORD: &str = "copper lantern orbit 42";
+
+async fn invite(app: &TestApp, owner: &reqwest::Client, org: &str, email: &str, role: &str) -> reqwest::Response {
+    app.call_with(owner, "invite_member", &[("organization_id", org), ("email", email), ("role", role)]).await
+}
+
+#[tokio::test]
+async fn an_invited_person_joins_with_a_new_account_once_and_an_owner_removes_them() {
+    let (app, inbox) = app_with_inbox(None, &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+
+    let page = json(invite(&app, &owner, &acme, "  Dana@Example.test ", "member").await).await;
+    assert_eq!(page["invitations"][0]["email"], "dana@example.test", "{page}");
+    assert_eq!(page["invitations"][0]["invited_by"], ACME_OWNER.email);
+    let twice = invite(&app, &owner, &acme, "dana@example.test", "owner").await;
+    assert_eq!(twice.status(), StatusCode::CONFLICT, "one invitation waits per address");
+    let mails = inbox.deliver(&app).await;
+    let mail = mails.iter().find(|m| m.contains("To: dana@example.test")).expect("the invitation");
+    assert!(mail.contains("Subject: Join Acme Corp in the billing portal"), "{mail}");
+    let token = token_in(mail, "/invitation");
+
+    let dana = new_client();
+    let weak = app.call_with(&dana, "accept_invitation", &[("token", &token), ("password", "short")]).await;
+    assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json(weak).await["field"], "password");
+    let accepted = app.call_with(&dana, "accept_invitation", &[("token", &token), ("password", PASSWORD)]).await;
+    assert!(accepted.status().is_success() || accepted.status().is_redirection(), "{}", accepted.status());
+    let role: Value =
+        json(app.call_with(&dana, "dashboard", &[("organization_id", &acme)]).await).await["role"].clone();
+    assert_eq!(role, "member", "logged in as the new member");
+    let again = app.call_with(&new_client(), "accept_invitation", &[("token", &token), ("password", PASSWORD)]).await;
+    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY, "a link works once");
+    assert_eq!(
+        app.count("select count(*) from audit_log where action in ('invitation.create', 'invitation.accept')").await,
+        2
+    );
+
+    let team = json(app.call_with(&owner, "team", &[("organization_id", &acme)]).await).await;
+    let dana_id =
+        team["members"].as_array().unwrap().iter().find(|m| m["email"] == "dana@example.test").unwrap()["user_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let by_member = app.call_with(&dana, "remove_member", &[("organization_id", &acme), ("user_id", &dana_id)]).await;
+    assert_eq!(by_member.status(), StatusCode::FORBIDDEN, "members do not change the team");
+    let removed = app.call_with(&owner, "remove_member", &[("organization_id", &acme), ("user_id", &dana_id)]).await;
+    assert_eq!(removed.status(), StatusCode::OK);
+    let gone = app.call_with(&dana, "dashboard", &[("organization_id", &acme)]).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND, "a removed member sees nothing of the organization");
+    assert_eq!(app.count("select count(*) from audit_log where action = 'membership.remove'").await, 1);
+}
+
+#[tokio::test]
+async fn an_existing_account_joins_with_its_own_password_and_a_withdrawn_link_does_nothing() {
+    let (app, inbox) = app_with_inbox(None, &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    invite(&app, &owner, &acme, GLOBEX_OWNER.email, "owner").await;
+    let mails = inbox.deliver(&app).await;
+    let token = token_in(mails.iter().find(|m| m.contains(GLOBEX_OWNER.email)).unwrap(), "/invitation");
+    let client = new_client();
+    let wrong = app.call_with(&client, "accept_invitation", &[("token", &token), ("password", PASSWORD)]).await;
+    assert_eq!(json(wrong).await["field"], "password", "an existing account proves its password");
+    app.call_with(&client, "accept_invitation", &[("token", &token), ("password", GLOBEX_OWNER.password)]).await;
+    let role = json(app.call_with(&client, "dashboard", &[("organization_id", &acme)]).await).await["role"].clone();
+    assert_eq!(role, "owner");
+
+    let page = json(invite(&app, &owner, &acme, "erin@example.test", "member").await).await;
+    let id = page["invitations"][0]["id"].as_str().unwrap().to_owned();
+    let token = token_in(&inbox.deliver(&app).await[0], "/invitation");
+    let withdrawn =
+        app.call_with(&owner, "withdraw_invitation", &[("organization_id", &acme), ("invitation_id", &id)]).await;
+    assert_eq!(json(withdrawn).await["invitations"], Value::Array(vec![]));
+    let used = app.call_with(&new_client(), "accept_invitation", &[("token", &token), ("password", PASSWORD)]).await;
+    assert_eq!(used.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.count("select count(*) from users where email = 'erin@example.test'").await, 0, "nothing made");
+}
+
+#[tokio::test]
+async fn the_last_owner_stays_and_bad_invitations_name_their_field() {
+    let (app, _inbox) = app_with_inbox(None, &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    let team = json(app.call_with(&owner, "team", &[("organization_id", &acme)]).await).await;
+    let members = team["members"].as_array().unwrap();
+    let me = members.iter().find(|m| m["email"] == ACME_OWNER.email).unwrap();
+    assert_eq!(me["removable"], false, "{team}");
+    let last = app
+        .call_with(&owner, "remove_member", &[("organization_id", &acme), ("user_id", me["user_id"].as_str().unwrap())])
+        .await;
+    assert_eq!(last.status(), StatusCode::CONFLICT);
+
+    for (email, role, field) in [
+        ("not an address", "member", "email"),
+        ("sam@example.test", "admin", "role"),
+        (ACME_MEMBER.email, "member", "email"),
+    ] {
+        let refused = invite(&app, &owner, &acme, email, role).await;
+        assert!(refused.status().is_client_error(), "{email} {role}");
+        assert_eq!(json(refused).await["field"], field, "{email} {role}");
+    }
+    assert_eq!(app.count("select count(*) from invitations").await, 0, "refused invitations write nothing");
+}

@@ -112,8 +112,13 @@ impl PortalBackend for Backend {
         Ok(invitations::remove_member(&self.db, actor, organization_id, user_id).await?)
     }
 
-    async fn accept_invitation(&self, token: &str, password: &str) -> Result<(Authenticated, String), AppError> {
-        Ok(invitations::accept(&self.db, token, password).await?)
+    async fn accept_invitation(
+        &self,
+        token: &str,
+        password: &str,
+        client: &str,
+    ) -> Result<(Authenticated, String), AppError> {
+        Ok(invitations::accept(&self.db, self.login_throttle, client, token, password).await?)
     }
 
     async fn billing_details(

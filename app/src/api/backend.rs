@@ -50,7 +50,12 @@ pub trait PortalBackend: Send + Sync + 'static {
         user_id: &str,
     ) -> Result<TeamPage, AppError>;
     /// Joins the organization of an invitation's link; answers who to log in and the organization.
-    async fn accept_invitation(&self, token: &str, password: &str) -> Result<(Authenticated, String), AppError>;
+    async fn accept_invitation(
+        &self,
+        token: &str,
+        password: &str,
+        client: &str,
+    ) -> Result<(Authenticated, String), AppError>;
     async fn create_namespace(
         &self,
         actor: &SessionUser,

@@ -203,10 +203,11 @@ pub async fn cancel_at_period_end(
 /// again. Once the period has ended the cancellation stands.
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn keep_subscription(db: &Db, actor: &str, organization_id: &str) -> Result<PlanPage, Error> {
-    let now = db.clock.now_ms();
     let mut tx = db.begin().await?;
     // The same lock as the cancellation's: the invoice run ending the period waits, or went first.
     subscriptions::lock_subscription_of(&mut tx, organization_id).await?;
+    // Read once the lock is held: a keep that waited behind the run past the period's end is late.
+    let now = db.clock.now_ms();
     let subscription = subscriptions::subscription_of(&mut tx, organization_id).await?.ok_or(AppError::NotFound)?;
     if subscription.cancel_requested_at.is_none() || subscription.status()? == SubscriptionStatus::Canceled {
         return Err(AppError::conflict("status", "no cancellation is waiting to be taken back").into());

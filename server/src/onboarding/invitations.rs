@@ -12,7 +12,8 @@ use crate::accounts::db::organizations::{find_organization, insert_membership, l
 use crate::accounts::db::users::{UserRow, find_user_by_email, insert_user};
 use crate::accounts::domain::email::account_email;
 use crate::accounts::domain::one_time_token::{generate_token, hash_secret};
-use crate::accounts::domain::password::{MAX_PASSWORD_LEN, hash_password, new_password, verify_password};
+use crate::accounts::domain::password::{hash_password, new_password};
+use crate::accounts::login::{LoginThrottle, authenticate};
 use crate::error::Error;
 use crate::notifications::db::enqueue;
 use crate::onboarding::mail_throttle::{MailThrottle, count_mail_request};
@@ -165,6 +166,10 @@ pub async fn remove_member(
     // Two owners removing each other at once: the second sees the first's removal.
     lock_organizations(&mut tx, &[organization_id.to_owned()]).await?;
     let members = db::members_of(&mut tx, organization_id).await?;
+    // Read again under the lock: an owner removed by another owner a moment ago removes nobody.
+    if !members.iter().any(|m| m.user_id == actor.user_id && m.role == Role::Owner.as_str()) {
+        return Err(AppError::Forbidden.into());
+    }
     let member = members.iter().find(|m| m.user_id == user_id).ok_or(AppError::NotFound)?;
     let owners = members.iter().filter(|m| m.role == Role::Owner.as_str()).count();
     if member.role == Role::Owner.as_str() && owners == 1 {
@@ -183,9 +188,17 @@ pub async fn remove_member(
 }
 
 /// Uses an invitation's link: an address without an account chooses its password here; one with
-/// an account proves it with its password. Answers who to log in and the organization joined.
+/// an account proves it with its password, checked as a login is (failures counted and limited
+/// per account and client), so a link seen by someone else is no way to guess it. Answers who to
+/// log in and the organization joined.
 #[tracing::instrument(skip_all)]
-pub async fn accept(db: &Db, token: &str, password: &str) -> Result<(Authenticated, String), Error> {
+pub async fn accept(
+    db: &Db,
+    throttle: LoginThrottle,
+    client: &str,
+    token: &str,
+    password: &str,
+) -> Result<(Authenticated, String), Error> {
     let invalid = || AppError::invalid("token", "this invitation is not valid, was used, withdrawn or has expired");
     let token_hash = hash_secret(token.trim());
     let (invitation, user) = {
@@ -196,12 +209,12 @@ pub async fn accept(db: &Db, token: &str, password: &str) -> Result<(Authenticat
     };
     let new_user = match user {
         Some(user) => {
-            let (typed, stored) = (password.to_owned(), user.password_hash.clone());
-            let matches = password.len() <= MAX_PASSWORD_LEN
-                && tokio::task::spawn_blocking(move || verify_password(&typed, &stored)).await?;
-            if !matches {
-                return Err(AppError::invalid("password", "is not the password of your account").into());
-            }
+            authenticate(db, throttle, &invitation.email, password, client).await.map_err(|error| match error {
+                Error::App(AppError::WrongCredentials) => {
+                    AppError::invalid("password", "is not the password of your account").into()
+                }
+                other => other,
+            })?;
             Err(user)
         }
         None => {

@@ -110,3 +110,80 @@ async fn the_last_owner_stays_and_bad_invitations_name_their_field() {
     }
     assert_eq!(app.count("select count(*) from invitations").await, 0, "refused invitations write nothing");
 }
+
+#[tokio::test]
+async fn guessing_an_existing_accounts_password_through_an_invitation_is_throttled_like_a_login() {
+    let (app, inbox) = app_with_inbox(None, &["--login-max-failures", "2"]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    invite(&app, &owner, &acme, GLOBEX_OWNER.email, "member").await;
+    let token = token_in(&inbox.deliver(&app).await[0], "/invitation");
+    let guesser = new_client();
+    for guess in ["guess one is wrong", "guess two is wrong"] {
+        let wrong = app.call_with(&guesser, "accept_invitation", &[("token", &token), ("password", guess)]).await;
+        assert_eq!(json(wrong).await["field"], "password");
+    }
+    let right =
+        app.call_with(&guesser, "accept_invitation", &[("token", &token), ("password", GLOBEX_OWNER.password)]).await;
+    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS, "the account's failures count here too");
+    let joined = format!(
+        "select count(*) from memberships m join users u on u.id = m.user_id
+         where u.email = '{}' and m.organization_id = '{acme}'",
+        GLOBEX_OWNER.email
+    );
+    assert_eq!(app.count(&joined).await, 0);
+}
+
+#[tokio::test]
+async fn an_owner_removed_meanwhile_removes_nobody() {
+    let (app, inbox) = app_with_inbox(None, &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    invite(&app, &owner, &acme, GLOBEX_OWNER.email, "owner").await;
+    invite(&app, &owner, &acme, "carol@example.test", "owner").await;
+    let mails = inbox.deliver(&app).await;
+    let link_to =
+        |email: &str| token_in(mails.iter().find(|m| m.contains(&format!("To: {email}"))).unwrap(), "/invitation");
+    let second = new_client();
+    app.call_with(
+        &second,
+        "accept_invitation",
+        &[("token", &link_to(GLOBEX_OWNER.email)), ("password", GLOBEX_OWNER.password)],
+    )
+    .await;
+    app.call_with(
+        &new_client(),
+        "accept_invitation",
+        &[("token", &link_to("carol@example.test")), ("password", PASSWORD)],
+    )
+    .await;
+    let team = json(app.call_with(&owner, "team", &[("organization_id", &acme)]).await).await;
+    let id_of = |email: &str| {
+        team["members"].as_array().unwrap().iter().find(|m| m["email"] == email).unwrap()["user_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (first_id, second_id) = (id_of(ACME_OWNER.email), id_of(GLOBEX_OWNER.email));
+    // The first owner's request was authorized before the second owner removed them.
+    let stale = server::accounts::login::session_user(&app.db, &first_id, 0).await.unwrap().unwrap();
+    let removed = app.call_with(&second, "remove_member", &[("organization_id", &acme), ("user_id", &first_id)]).await;
+    assert_eq!(removed.status(), StatusCode::OK);
+    let late = server::onboarding::invitations::remove_member(&app.db, &stale, &acme, &second_id).await;
+    assert!(late.is_err(), "no longer an owner");
+    let owners = format!("select count(*) from memberships where organization_id = '{acme}' and role = 'owner'");
+    assert_eq!(app.count(&owners).await, 2, "the second owner stays");
+}
+
+#[tokio::test]
+async fn an_invitation_that_expires_while_it_is_being_used_is_not_used() {
+    let (app, _inbox) = app_with_inbox(None, &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    let page = json(invite(&app, &owner, &acme, "late@example.test", "member").await).await;
+    let id = page["invitations"][0]["id"].as_str().unwrap().to_owned();
+    let expired = app.db.clock.now_ms() + server::onboarding::invitations::INVITATION_TTL_MS;
+    let mut conn = app.db.pool.acquire().await.unwrap();
+    let used = server::accounts::db::invitations::accept_invitation(&mut conn, &id, expired).await.unwrap();
+    assert!(!used, "checked again where it is used");
+}

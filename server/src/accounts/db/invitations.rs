@@ -101,13 +101,15 @@ pub async fn usable_invitation(
     .await?)
 }
 
-/// Uses the invitation: `false` when it was used or withdrawn meanwhile.
+/// Uses the invitation: `false` when it was used, withdrawn or expired meanwhile.
 pub async fn accept_invitation(conn: &mut AnyConnection, id: &str, now: i64) -> Result<bool, Error> {
     let done = sqlx::query(
-        "update invitations set accepted_at = $1 where id = $2 and accepted_at is null and revoked_at is null",
+        "update invitations set accepted_at = $1
+         where id = $2 and accepted_at is null and revoked_at is null and expires_at > $3",
     )
     .bind(now)
     .bind(id)
+    .bind(now)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

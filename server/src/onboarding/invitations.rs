@@ -70,6 +70,10 @@ fn audit<'a>(organization_id: &'a str, actor: &'a str, action: &'a str, target: 
     }
 }
 
+fn invitation_waiting() -> AppError {
+    AppError::conflict("email", "has an invitation waiting: withdraw it to send a new one")
+}
+
 pub struct Invite<'a> {
     pub organization_id: &'a str,
     pub email: &'a str,
@@ -94,6 +98,10 @@ pub async fn invite(
         if db::members_of(&mut conn, org).await?.iter().any(|m| m.email == email) {
             return Err(AppError::conflict("email", "is a member already").into());
         }
+        // Before the count: a refused invitation sends no mail, so it uses none of the allowance.
+        if db::pending_invitations(&mut conn, org, db.clock.now_ms()).await?.iter().any(|i| i.email == email) {
+            return Err(invitation_waiting().into());
+        }
     }
     count_mail_request(db, throttle, &email).await?;
     let now = db.clock.now_ms();
@@ -112,9 +120,7 @@ pub async fn invite(
         expires_at: now + INVITATION_TTL_MS,
     };
     db::insert_invitation(&mut tx, &invitation, now).await.map_err(|error| match error {
-        Error::Database(e) if is_unique_violation(&e) => {
-            AppError::conflict("email", "has an invitation waiting: withdraw it to send a new one").into()
-        }
+        Error::Database(e) if is_unique_violation(&e) => invitation_waiting().into(),
         other => other,
     })?;
     let body = format!(
@@ -180,6 +186,8 @@ pub async fn remove_member(
         .into());
     }
     db::delete_membership(&mut tx, organization_id, user_id).await?;
+    // What a removed owner sent goes with them: an invitation to an address they hold included.
+    db::revoke_invitations_by(&mut tx, organization_id, &member.email, now).await?;
     let mut entry = audit(organization_id, &actor.email, "membership.remove", user_id);
     entry.before = Some(json!({ "email": member.email, "role": member.role }));
     append_audit(&mut tx, entry, now).await?;

@@ -187,3 +187,43 @@ async fn an_invitation_that_expires_while_it_is_being_used_is_not_used() {
     let used = server::accounts::db::invitations::accept_invitation(&mut conn, &id, expired).await.unwrap();
     assert!(!used, "checked again where it is used");
 }
+
+#[tokio::test]
+async fn a_refused_second_invitation_does_not_use_up_the_addresss_mail_allowance() {
+    let (app, _inbox) = app_with_inbox(None, &["--account-mails-per-hour", "2"]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    let page = json(invite(&app, &owner, &acme, "fay@example.test", "member").await).await;
+    let id = page["invitations"][0]["id"].as_str().unwrap().to_owned();
+    let waiting = invite(&app, &owner, &acme, "fay@example.test", "member").await;
+    assert_eq!(waiting.status(), StatusCode::CONFLICT);
+    app.call_with(&owner, "withdraw_invitation", &[("organization_id", &acme), ("invitation_id", &id)]).await;
+    let again = invite(&app, &owner, &acme, "fay@example.test", "owner").await;
+    assert_eq!(again.status(), StatusCode::OK, "the refused one was not counted");
+}
+
+#[tokio::test]
+async fn removing_an_owner_withdraws_the_invitations_they_sent() {
+    let (app, inbox) = app_with_inbox(None, &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    invite(&app, &owner, &acme, GLOBEX_OWNER.email, "owner").await;
+    let token = token_in(&inbox.deliver(&app).await[0], "/invitation");
+    let second = new_client();
+    app.call_with(&second, "accept_invitation", &[("token", &token), ("password", GLOBEX_OWNER.password)]).await;
+    invite(&app, &second, &acme, "mallory@example.test", "owner").await;
+    let token = token_in(&inbox.deliver(&app).await[0], "/invitation");
+
+    let team = json(app.call_with(&owner, "team", &[("organization_id", &acme)]).await).await;
+    let second_id =
+        team["members"].as_array().unwrap().iter().find(|m| m["email"] == GLOBEX_OWNER.email).unwrap()["user_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let removed =
+        json(app.call_with(&owner, "remove_member", &[("organization_id", &acme), ("user_id", &second_id)]).await)
+            .await;
+    assert_eq!(removed["invitations"], Value::Array(vec![]), "{removed}");
+    let used = app.call_with(&new_client(), "accept_invitation", &[("token", &token), ("password", PASSWORD)]).await;
+    assert_eq!(used.status(), StatusCode::UNPROCESSABLE_ENTITY, "a removed owner's invitation does nothing");
+}

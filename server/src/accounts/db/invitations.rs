@@ -134,6 +134,25 @@ pub async fn revoke_invitation(
     Ok(done.rows_affected() == 1)
 }
 
+/// Withdraws every pending invitation `invited_by` sent for the organization.
+pub async fn revoke_invitations_by(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    invited_by: &str,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "update invitations set revoked_at = $1
+         where organization_id = $2 and invited_by = $3 and accepted_at is null and revoked_at is null",
+    )
+    .bind(now)
+    .bind(organization_id)
+    .bind(invited_by)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct MemberRow {
     pub user_id: String,

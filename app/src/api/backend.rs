@@ -225,6 +225,11 @@ pub async fn require_user() -> Result<SessionUser, AppError> {
 #[derive(Debug, Clone)]
 pub struct ClientAddress(pub String);
 
+/// The calling client's address, or empty when the server set none (a test without the layer).
+pub async fn client_address() -> String {
+    leptos_axum::extract::<axum::Extension<ClientAddress>>().await.map(|address| address.0.0).unwrap_or_default()
+}
+
 /// Whom a server function serves.
 pub enum Caller<'a> {
     /// Any member of this organization (owner or member).

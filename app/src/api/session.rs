@@ -6,13 +6,10 @@ use super::error::AppError;
 
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String) -> Result<(), AppError> {
-    use super::backend::{ClientAddress, backend, log_in, respond};
+    use super::backend::{backend, client_address, log_in, respond};
     respond(
         async {
-            let client = leptos_axum::extract::<axum::Extension<ClientAddress>>()
-                .await
-                .map(|address| address.0.0)
-                .unwrap_or_default();
+            let client = client_address().await;
             let backend = backend()?;
             let authenticated = backend.authenticate(email.trim(), &password, &client).await?;
             let user = backend

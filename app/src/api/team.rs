@@ -40,13 +40,10 @@ pub async fn remove_member(organization_id: String, user_id: String) -> Result<T
 /// asked. Logs in and goes to the organization joined.
 #[server(endpoint = "accept_invitation")]
 pub async fn accept_invitation(token: String, password: String) -> Result<(), AppError> {
-    use super::backend::{ClientAddress, backend, log_in, respond};
+    use super::backend::{backend, client_address, log_in, respond};
     respond(
         async {
-            let client = leptos_axum::extract::<axum::Extension<ClientAddress>>()
-                .await
-                .map(|address| address.0.0)
-                .unwrap_or_default();
+            let client = client_address().await;
             let (authenticated, organization_id) = backend()?.accept_invitation(&token, &password, &client).await?;
             log_in(&authenticated).await?;
             leptos_axum::redirect(&format!("/orgs/{organization_id}"));

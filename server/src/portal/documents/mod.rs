@@ -48,6 +48,17 @@ pub struct PdfFile {
     pub bytes: Vec<u8>,
 }
 
+/// What one kind of document says beyond the seller, the customer and the lines.
+struct Parts<'a> {
+    title: &'a str,
+    number: String,
+    details: &'a BillingDetailsRow,
+    detail: &'a InvoiceDetail,
+    facts: Vec<(String, String)>,
+    totals: Vec<(String, String)>,
+    notes: Vec<String>,
+}
+
 pub struct Documents {
     pub db: Db,
     pub seller: Seller,
@@ -143,17 +154,9 @@ impl Documents {
                 page,
             ],
         };
-        let document = Document {
-            title: if credit_note { "Credit note" } else { "Invoice" }.to_owned(),
-            number: number.clone(),
-            seller: self.seller.lines(),
-            customer: customer_lines(&details, &detail.organization_name),
-            facts,
-            lines: document_lines(&detail),
-            totals,
-            notes,
-        };
-        Ok(PdfFile { name: format!("{number}.pdf"), bytes: pdf::render(&document) })
+        let title = if credit_note { "Credit note" } else { "Invoice" };
+        let parts = Parts { title, number, details: &details, detail: &detail, facts, totals, notes };
+        Ok(self.render(parts))
     }
 
     /// The receipt of a successful payment.
@@ -191,17 +194,23 @@ impl Documents {
         }
         totals.push(("Amount paid".to_owned(), paid));
         let number = format!("{invoice_number}-R{}", payment.attempt);
+        let parts = Parts { title: "Receipt", number, details: &details, detail: &detail, facts, totals, notes };
+        Ok(self.render(parts))
+    }
+
+    /// The seller, the customer and the invoice's lines around what differs between documents.
+    fn render(&self, parts: Parts<'_>) -> PdfFile {
         let document = Document {
-            title: "Receipt".to_owned(),
-            number: number.clone(),
+            title: parts.title.to_owned(),
+            number: parts.number.clone(),
             seller: self.seller.lines(),
-            customer: customer_lines(&details, &detail.organization_name),
-            facts,
-            lines: document_lines(&detail),
-            totals,
-            notes,
+            customer: customer_lines(parts.details, &parts.detail.organization_name),
+            facts: parts.facts,
+            lines: document_lines(parts.detail),
+            totals: parts.totals,
+            notes: parts.notes,
         };
-        Ok(PdfFile { name: format!("{number}.pdf"), bytes: pdf::render(&document) })
+        PdfFile { name: format!("{}.pdf", parts.number), bytes: pdf::render(&document) }
     }
 }
 

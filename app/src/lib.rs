@@ -15,6 +15,7 @@ use components::layout::OrgLayout;
 use pages::{
     account::{AcceptInvitationPage, ConfirmSignUpPage, ForgotPasswordPage, ResetPasswordPage, SignUpPage},
     admin::AdminPage,
+    admin_coupons::CouponsAdminPage,
     admin_customer::AdminCustomerPage,
     admin_operations::OperationsPage,
     billing_details::BillingDetailsPage,
@@ -72,6 +73,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/admin/orgs/:org") view={Lazy::<AdminCustomerRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/admin/operations") view={Lazy::<OperationsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/coupons") view={Lazy::<CouponsRoute>::new()} ssr=SsrMode::Async/>
                     <ParentRoute path=path!("/orgs/:org") view={Lazy::<OrgLayoutRoute>::new()} ssr=SsrMode::Async>
                         <Route path=path!("") view={Lazy::<DashboardRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("namespaces") view={Lazy::<NamespacesRoute>::new()} ssr=SsrMode::Async/>
@@ -121,6 +123,7 @@ lazy_pages! {
     AdminRoute => AdminPage,
     AdminCustomerRoute => AdminCustomerPage,
     OperationsRoute => OperationsPage,
+    CouponsRoute => CouponsAdminPage,
     DashboardRoute => DashboardPage,
     NamespacesRoute => NamespacesPage,
     UsageRoute => UsagePage,

@@ -2,8 +2,10 @@
 use std::sync::Arc;
 
 use app::api::backend::{Authenticated, CreditForm, PortalBackend, RefundForm, TestCardForm};
-use app::api::dto::admin::{AdminCustomer, CustomerSearch, Operations};
-use app::api::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
+use app::api::dto::admin::{AdminCustomer, CouponForm, CouponsPage, CustomerSearch, Operations, PromotionCodeForm};
+use app::api::dto::billing::{
+    InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage, PromotionPreview,
+};
 use app::api::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
 use app::api::dto::usage::{UsageRange, UsageReport};
 use app::api::dto::{
@@ -20,6 +22,7 @@ use crate::admin::customers;
 use crate::admin::operations;
 use crate::admin::payment_actions;
 use crate::admin::suspension;
+use crate::billing::coupons;
 use crate::billing::period_rating::BillingRules;
 use crate::billing::plan_change;
 use crate::onboarding::invitations::{self, Invite};
@@ -230,6 +233,36 @@ impl PortalBackend for Backend {
 
     async fn start_plan(&self, actor: &SessionUser, organization_id: &str, plan: &str) -> Result<PlanPage, AppError> {
         Ok(plan_change::start_plan(&self.db, &actor.email, organization_id, plan).await?)
+    }
+
+    async fn preview_promotion_code(&self, organization_id: &str, code: &str) -> Result<PromotionPreview, AppError> {
+        Ok(coupons::preview_code(&self.db, organization_id, code).await?)
+    }
+
+    async fn redeem_promotion_code(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        code: &str,
+    ) -> Result<PlanPage, AppError> {
+        coupons::redeem_code(&self.db, &actor.email, organization_id, code).await?;
+        Ok(plan_change::plan_page(&self.db, organization_id).await?)
+    }
+
+    async fn coupons(&self) -> Result<CouponsPage, AppError> {
+        Ok(coupons::coupons_page(&self.db).await?)
+    }
+
+    async fn create_coupon(&self, actor: &SessionUser, form: CouponForm) -> Result<CouponsPage, AppError> {
+        Ok(coupons::create_coupon(&self.db, &actor.email, &form).await?)
+    }
+
+    async fn create_promotion_code(
+        &self,
+        actor: &SessionUser,
+        form: PromotionCodeForm,
+    ) -> Result<CouponsPage, AppError> {
+        Ok(coupons::create_promotion_code(&self.db, &actor.email, &form).await?)
     }
 
     async fn invoices_page(&self, organization_id: &str) -> Result<InvoicesPage, AppError> {

@@ -2,7 +2,7 @@
 //! the owner's proration preview, suspension). Every change carries a reason for the audit log.
 use leptos::prelude::*;
 
-use super::dto::admin::{CustomerSearch, Operations};
+use super::dto::admin::{CouponForm, CouponsPage, CustomerSearch, Operations, PromotionCodeForm};
 use super::dto::billing::{PlanChangePreview, PlanPage};
 use super::error::AppError;
 
@@ -47,4 +47,22 @@ pub async fn suspend_customer(organization_id: String, reason: String) -> Result
 pub async fn unsuspend_customer(organization_id: String, reason: String) -> Result<(), AppError> {
     use super::backend::{Caller, serve};
     serve!(Caller::Staff, |user, backend| { backend.set_suspended(&user, &organization_id, false, &reason).await })
+}
+
+#[server(endpoint = "admin_coupons")]
+pub async fn get_coupons() -> Result<CouponsPage, AppError> {
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |_user, backend| { backend.coupons().await })
+}
+
+#[server(endpoint = "admin_create_coupon")]
+pub async fn create_coupon(form: CouponForm) -> Result<CouponsPage, AppError> {
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |user, backend| { backend.create_coupon(&user, form).await })
+}
+
+#[server(endpoint = "admin_create_promotion_code")]
+pub async fn create_promotion_code(form: PromotionCodeForm) -> Result<CouponsPage, AppError> {
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |user, backend| { backend.create_promotion_code(&user, form).await })
 }

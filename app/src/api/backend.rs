@@ -5,8 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use leptos::prelude::*;
 
-use super::dto::admin::{AdminCustomer, CustomerSearch, Operations};
-use super::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
+use super::dto::admin::{AdminCustomer, CouponForm, CouponsPage, CustomerSearch, Operations, PromotionCodeForm};
+use super::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage, PromotionPreview};
 use super::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
 use super::dto::usage::{UsageRange, UsageReport};
 use super::dto::{
@@ -119,6 +119,20 @@ pub trait PortalBackend: Send + Sync + 'static {
     async fn keep_subscription(&self, actor: &SessionUser, organization_id: &str) -> Result<PlanPage, AppError>;
     /// Starts an organization without a plan on one (with its free trial, if it has one).
     async fn start_plan(&self, actor: &SessionUser, organization_id: &str, plan: &str) -> Result<PlanPage, AppError>;
+    async fn preview_promotion_code(&self, organization_id: &str, code: &str) -> Result<PromotionPreview, AppError>;
+    async fn redeem_promotion_code(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        code: &str,
+    ) -> Result<PlanPage, AppError>;
+    async fn coupons(&self) -> Result<CouponsPage, AppError>;
+    async fn create_coupon(&self, actor: &SessionUser, form: CouponForm) -> Result<CouponsPage, AppError>;
+    async fn create_promotion_code(
+        &self,
+        actor: &SessionUser,
+        form: PromotionCodeForm,
+    ) -> Result<CouponsPage, AppError>;
     async fn invoices_page(&self, organization_id: &str) -> Result<InvoicesPage, AppError>;
     async fn invoice_detail(&self, organization_id: &str, invoice_id: &str) -> Result<InvoiceDetail, AppError>;
     async fn admin_customer(&self, organization_id: &str) -> Result<AdminCustomer, AppError>;

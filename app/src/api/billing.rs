@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 use super::dto::admin::AdminCustomer;
-use super::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage};
+use super::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage, PromotionPreview};
 use super::error::AppError;
 
 #[server(endpoint = "plan")]
@@ -91,4 +91,21 @@ pub async fn issue_credit(
 pub async fn void_invoice(invoice_id: String, reason: String) -> Result<(), AppError> {
     use super::backend::{Caller, serve};
     serve!(Caller::Staff, |user, backend| { backend.void_invoice(&user, &invoice_id, &reason).await })
+}
+
+/// What a promotion code would take off this period's invoice so far, before it is applied.
+#[server(endpoint = "preview_promotion_code")]
+pub async fn preview_promotion_code(organization_id: String, code: String) -> Result<PromotionPreview, AppError> {
+    use super::backend::{Caller, serve};
+    serve!(Caller::Owner(&organization_id), |_user, backend| {
+        backend.preview_promotion_code(&organization_id, &code).await
+    })
+}
+
+#[server(endpoint = "redeem_promotion_code")]
+pub async fn redeem_promotion_code(organization_id: String, code: String) -> Result<PlanPage, AppError> {
+    use super::backend::{Caller, serve};
+    serve!(Caller::Owner(&organization_id), |user, backend| {
+        backend.redeem_promotion_code(&user, &organization_id, &code).await
+    })
 }

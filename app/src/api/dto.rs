@@ -359,6 +359,30 @@ pub mod billing {
         pub plans: Vec<PlanOption>,
         /// False for an organization that has not chosen a plan yet (just signed up).
         pub subscribed: bool,
+        /// The promotion code whose discount the next invoices receive.
+        pub discount: Option<ActiveDiscount>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ActiveDiscount {
+        pub code: String,
+        /// e.g. "20% off the next 3 invoices".
+        pub terms: String,
+        /// e.g. "2 invoices left", "every invoice".
+        pub remaining: String,
+    }
+
+    /// What a promotion code would do, before the owner applies it.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct PromotionPreview {
+        pub code: String,
+        pub terms: String,
+        /// The current period's invoice so far, as it stands and with the discount.
+        pub period_so_far: String,
+        pub discount: String,
+        pub after_discount: String,
+        /// Plans the coupon is limited to; empty for every plan.
+        pub plans: Vec<String>,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -548,6 +572,66 @@ pub mod payments {
 
 pub mod admin {
     use serde::{Deserialize, Serialize};
+
+    /// The coupons staff created, with their promotion codes and how often each was redeemed.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct CouponsPage {
+        pub coupons: Vec<CouponView>,
+        /// Every plan a coupon can be limited to.
+        pub plans: Vec<String>,
+        /// Currencies an amount off can be in: those of the plans.
+        pub currencies: Vec<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct CouponView {
+        pub id: String,
+        pub name: String,
+        pub terms: String,
+        /// e.g. "3 of 100 redeemed".
+        pub redeemed: String,
+        pub redeem_by: Option<String>,
+        /// Empty for every plan.
+        pub plans: Vec<String>,
+        pub codes: Vec<PromotionCodeView>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct PromotionCodeView {
+        pub code: String,
+        pub redeemed: String,
+        pub redeem_by: Option<String>,
+    }
+
+    /// A new coupon as staff type it; every field is checked and a refusal names it.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct CouponForm {
+        pub name: String,
+        /// `percent` or `amount`.
+        pub kind: String,
+        /// A whole percentage (`20`) or an amount (`25.00`).
+        pub value: String,
+        /// For an amount off.
+        pub currency: String,
+        /// `once`, `repeating` or `forever`.
+        pub duration: String,
+        /// Invoices discounted by a repeating coupon.
+        pub invoices: String,
+        /// A date; empty for no end.
+        pub redeem_by: String,
+        /// Empty for no limit.
+        pub max_redemptions: String,
+        /// Plan names separated by commas; empty for every plan.
+        pub plans: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct PromotionCodeForm {
+        pub coupon_id: String,
+        pub code: String,
+        pub redeem_by: String,
+        pub max_redemptions: String,
+    }
 
     use super::billing::InvoicesPage;
     use super::payments::{BillingStatus, NotificationView};

@@ -25,7 +25,7 @@ pub fn LogoutButton() -> impl IntoView {
 #[component]
 pub fn AdminHeader() -> impl IntoView {
     view! {
-        <header class="topbar"><nav aria-label="Main"><A href="/admin" exact=true>"Customers"</A><A href="/admin/operations">"Operations"</A></nav><LogoutButton/></header>
+        <header class="topbar"><nav aria-label="Main"><A href="/admin" exact=true>"Customers"</A><A href="/admin/operations">"Operations"</A><A href="/admin/coupons">"Coupons"</A></nav><LogoutButton/></header>
     }
 }
 

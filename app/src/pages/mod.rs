@@ -1,6 +1,7 @@
 pub mod account;
 pub mod admin;
 pub mod admin_actions;
+pub mod admin_coupons;
 pub mod admin_customer;
 pub mod admin_operations;
 pub mod admin_records;

@@ -2,10 +2,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::billing::{
-    CancelSubscription, ConfirmPlanChange, KeepSubscription, PreviewPlanChange, StartPlan, get_plan_page,
+    CancelSubscription, ConfirmPlanChange, KeepSubscription, PreviewPlanChange, PreviewPromotionCode,
+    RedeemPromotionCode, StartPlan, get_plan_page,
 };
 use crate::api::dto::Role;
-use crate::api::dto::billing::{PlanChangePreview, PlanOption};
+use crate::api::dto::billing::{ActiveDiscount, PlanChangePreview, PlanOption, PromotionPreview};
 use crate::api::session::whoami;
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::form_message;
@@ -21,10 +22,16 @@ pub fn PlanPage() -> impl IntoView {
     let cancel = ServerAction::<CancelSubscription>::new();
     let keep = ServerAction::<KeepSubscription>::new();
     let start = ServerAction::<StartPlan>::new();
+    let redeem = ServerAction::<RedeemPromotionCode>::new();
     let page = Resource::new(
         move || {
-            let versions =
-                (confirm.version().get(), cancel.version().get(), keep.version().get(), start.version().get());
+            let versions = (
+                confirm.version().get(),
+                cancel.version().get(),
+                keep.version().get(),
+                start.version().get(),
+                redeem.version().get(),
+            );
             (organization_id.get(), versions)
         },
         |(org, _)| get_plan_page(org),
@@ -43,6 +50,7 @@ pub fn PlanPage() -> impl IntoView {
                 let org = organization_id.get_untracked();
                 let is_owner = matches!(user.await, Ok(Some(u)) if u.role_in(&org) == Ok(Role::Owner));
                 let can_cancel = is_owner && page.status != "canceled";
+                let can_apply_code = can_cancel;
                 let period = page.period.clone();
                 if !page.subscribed {
                     return view! {
@@ -81,6 +89,7 @@ pub fn PlanPage() -> impl IntoView {
                             {move || form_message(cancel.value().get()).or_else(|| form_message(keep.value().get()))}
                         </p>
                     </section>
+                    <PromotionCode discount=page.discount can_apply=can_apply_code redeem organization_id/>
                     <div class="plans">
                         {page.plans.into_iter().map(|plan| view! { <PlanCard plan is_owner preview organization_id/> }).collect_view()}
                     </div>
@@ -90,6 +99,76 @@ pub fn PlanPage() -> impl IntoView {
         </Suspense>
         <p class="form-error" role="alert" id="preview-error">{move || form_message(preview.value().get())}</p>
         {move || preview.value().get().and_then(Result::ok).map(|p| view! { <Preview preview=p confirm organization_id/> })}
+    }
+}
+
+/// The discount running, or for owners a code to preview against this period and apply.
+#[component]
+fn PromotionCode(
+    discount: Option<ActiveDiscount>,
+    can_apply: bool,
+    redeem: ServerAction<RedeemPromotionCode>,
+    organization_id: Signal<String>,
+) -> impl IntoView {
+    let preview = ServerAction::<PreviewPromotionCode>::new();
+    let code_error = move || preview.value().get().and_then(Result::err).map(|error| error.message());
+    match (discount, can_apply) {
+        (Some(discount), _) => Some(view! {
+            <section class="card" id="active-discount" aria-labelledby="discount-heading">
+                <h2 id="discount-heading">"Discount"</h2>
+                <p><code id="discount-code">{discount.code}</code> ": " <span id="discount-terms">{discount.terms}</span>
+                    " (" <span id="discount-remaining">{discount.remaining}</span> ")"</p>
+                <p class="hint">"It comes off each invoice when the invoice is finalized."</p>
+            </section>
+        }.into_any()),
+        (None, true) => Some(view! {
+            <section class="card" id="promotion-code" aria-labelledby="promotion-heading">
+                <h2 id="promotion-heading">"Promotion code"</h2>
+                <ActionForm action=preview attr:class="form inline" attr:id="promotion-form">
+                    <input type="hidden" name="organization_id" value=organization_id/>
+                    <label for="promotion-code-input">"Code"</label>
+                    <input id="promotion-code-input" name="code" required maxlength="32" autocomplete="off"
+                        aria-describedby="promotion-code-error"/>
+                    <button type="submit" id="preview-promotion">"Preview"</button>
+                </ActionForm>
+                <p class="field-error" role="alert" id="promotion-code-error">{code_error}</p>
+                {move || preview.value().get().and_then(Result::ok).map(|p| view! { <PromotionEffect preview=p redeem organization_id/> })}
+            </section>
+        }.into_any()),
+        (None, false) => None,
+    }
+}
+
+/// What the code takes off this period's invoice as it stands, and the button that applies it.
+#[component]
+fn PromotionEffect(
+    preview: PromotionPreview,
+    redeem: ServerAction<RedeemPromotionCode>,
+    organization_id: Signal<String>,
+) -> impl IntoView {
+    let code = preview.code.clone();
+    let plans = (!preview.plans.is_empty()).then(|| format!("For the {} plans only.", preview.plans.join(", ")));
+    view! {
+        <div id="promotion-preview" role="status">
+            <p><strong>{preview.code}</strong> ": " {preview.terms}</p>
+            <table class="figures">
+                <tbody>
+                    <tr><th scope="row">"This period so far"</th><td class="amount" id="promotion-so-far">{preview.period_so_far}</td></tr>
+                    <tr><th scope="row">"Discount"</th><td class="amount" id="promotion-discount">{preview.discount}</td></tr>
+                    <tr><th scope="row">"After the discount"</th><td class="amount" id="promotion-after">{preview.after_discount}</td></tr>
+                </tbody>
+            </table>
+            {plans.map(|text| view! { <p class="hint">{text}</p> })}
+            <p class="hint">"The discount is taken off the invoice when it is finalized, from the usage billed then."</p>
+            <ActionForm action=redeem>
+                <input type="hidden" name="organization_id" value=organization_id/>
+                <input type="hidden" name="code" value=code/>
+                <button type="submit" id="apply-promotion">"Apply code"</button>
+            </ActionForm>
+            <p class="form-error" role="alert" id="apply-promotion-error">
+                {move || redeem.value().get().and_then(Result::err).map(|error| error.message())}
+            </p>
+        </div>
     }
 }
 

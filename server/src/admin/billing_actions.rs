@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::accounts::audit::{idempotency_key_of, positive_amount_of, reason_of};
 use crate::accounts::db::audit::{AuditEntry, append_audit};
 use crate::accounts::db::organizations;
+use crate::billing::db::coupons;
 use crate::billing::db::credits::{self, NewCredit};
 use crate::billing::db::invoices;
 use crate::billing::db::ledger::{self, PostingCause};
@@ -108,6 +109,16 @@ pub async fn void_invoice(db: &Db, admin: &str, invoice_id: &str, reason: &str) 
         };
         ledger::post(&mut tx, cause, Posting::invoice_voided(invoice.subtotal_minor, invoice.credit_applied_minor)?)
             .await?;
+    }
+    let discount = coupons::discount_of(&mut tx, invoice_id).await?;
+    if discount > 0 {
+        let cause = PostingCause {
+            organization_id: &invoice.organization_id,
+            kind: "invoice.discount_voided",
+            reference: invoice_id,
+            at: now,
+        };
+        ledger::post(&mut tx, cause, Posting::invoice_discount_voided(discount)?).await?;
     }
     let audit = AuditEntry {
         organization_id: Some(&invoice.organization_id),

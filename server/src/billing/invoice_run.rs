@@ -7,10 +7,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sqlx::AnyConnection;
 
 use crate::accounts::db::organizations::{billing_emails, lock_organizations};
+use crate::billing::coupons::{DueDiscount, due_discounts};
+use crate::billing::db::coupons;
 use crate::billing::db::credits::{self, NewCredit};
 use crate::billing::db::invoices::{self, Finalization, InvoiceRow, RatedDraft};
 use crate::billing::db::ledger::{self, PostingCause};
 use crate::billing::db::subscriptions::{self, SubscriptionRow};
+use crate::billing::domain::discount::discount_line;
 use crate::billing::domain::invoice::{InvoiceStatus, invoice_number, transition};
 use crate::billing::domain::invoice_builder::{
     EarlierPeriod, InvoiceLine, PeriodCharges, PlanSegment, build_lines, credit_to_apply, rate_segment, subtotal_minor,
@@ -410,13 +413,15 @@ async fn finalize_group(
     let year = instant(now).year();
     let numbers: HashMap<String, i64> =
         invoices::next_numbers(&mut tx, &organizations, year as i64).await?.into_iter().collect();
+    let mut due_discounts = due_discounts(&mut tx, &claimed).await?;
 
     let mut applications = Vec::new();
     let mut finalized = Vec::with_capacity(invoices.len());
     for invoice in &invoices {
+        let discount = take_discount(&mut tx, invoice, due_discounts.remove(&invoice.id)).await?;
+        let subtotal = invoice.subtotal_minor - discount;
         let available = usable.get(&invoice.organization_id).map_or(&[][..], Vec::as_slice);
-        let applied =
-            credit_to_apply(invoice.subtotal_minor, checked_sum(available.iter().map(|c| c.remaining_minor))?);
+        let applied = credit_to_apply(subtotal, checked_sum(available.iter().map(|c| c.remaining_minor))?);
         let mut left = applied;
         for credit in available {
             let part = left.min(credit.remaining_minor);
@@ -425,7 +430,7 @@ async fn finalize_group(
                 left -= part;
             }
         }
-        let amount_due = invoice.subtotal_minor.max(0) - applied;
+        let amount_due = subtotal.max(0) - applied;
         let mut status = transition(InvoiceStatus::Draft, InvoiceStatus::Finalized)?;
         status = transition(status, InvoiceStatus::Open)?;
         if amount_due == 0 {
@@ -434,16 +439,18 @@ async fn finalize_group(
         let sequence = numbers
             .get(&invoice.organization_id)
             .ok_or_else(|| Error::Corrupt(format!("no invoice number for {}", invoice.organization_id)))?;
-        finalized.push((invoice, invoice_number(year, *sequence as u32), applied, amount_due, status));
+        let number = invoice_number(year, *sequence as u32);
+        finalized.push(Finalized { invoice, number, subtotal, discount, applied, amount_due, status });
     }
     let records: Vec<Finalization> = finalized
         .iter()
-        .map(|(invoice, number, applied, amount_due, status)| Finalization {
-            invoice_id: &invoice.id,
-            number,
-            credit_applied_minor: *applied,
-            amount_due_minor: *amount_due,
-            status: *status,
+        .map(|f| Finalization {
+            invoice_id: &f.invoice.id,
+            number: &f.number,
+            subtotal_minor: f.subtotal,
+            credit_applied_minor: f.applied,
+            amount_due_minor: f.amount_due,
+            status: f.status,
             due_at: now + rules.payment_terms_ms,
             now,
         })
@@ -451,22 +458,25 @@ async fn finalize_group(
     invoices::finalize_many(&mut tx, &records).await?;
     let to_collect: Vec<(&str, &str, &str)> = finalized
         .iter()
-        .filter(|(_, _, _, amount_due, _)| *amount_due > 0)
-        .map(|(invoice, ..)| (invoice.id.as_str(), invoice.organization_id.as_str(), invoice.subscription_id.as_str()))
+        .filter(|f| f.amount_due > 0)
+        .map(|f| (f.invoice.id.as_str(), f.invoice.organization_id.as_str(), f.invoice.subscription_id.as_str()))
         .collect();
     invoices::start_collections(&mut tx, &to_collect, now).await?;
     for (credit_id, invoice_id, amount) in &applications {
         credits::apply_credit(&mut tx, credit_id, invoice_id, *amount).await?;
     }
     let mut postings = Vec::new();
-    for (invoice, number, applied, _, _) in &finalized {
-        let org = invoice.organization_id.as_str();
-        if invoice.subtotal_minor > 0 {
-            let cause =
-                PostingCause { organization_id: org, kind: "invoice.finalized", reference: &invoice.id, at: now };
-            postings.push((cause, Posting::invoice_finalized(invoice.subtotal_minor, *applied)?));
-        } else if invoice.subtotal_minor < 0 {
-            credit_note(&mut tx, invoice, number, now).await?;
+    for f in &finalized {
+        let (org, reference) = (f.invoice.organization_id.as_str(), f.invoice.id.as_str());
+        if f.subtotal > 0 {
+            let cause = PostingCause { organization_id: org, kind: "invoice.finalized", reference, at: now };
+            postings.push((cause, Posting::invoice_finalized(f.subtotal, f.applied)?));
+        } else if f.subtotal < 0 {
+            credit_note(&mut tx, f.invoice, &f.number, now).await?;
+        }
+        if f.discount > 0 {
+            let cause = PostingCause { organization_id: org, kind: "invoice.discounted", reference, at: now };
+            postings.push((cause, Posting::invoice_discounted(f.discount)?));
         }
     }
     ledger::post_many(&mut tx, &postings).await?;
@@ -474,20 +484,19 @@ async fn finalize_group(
     let texts: Vec<(String, String, String)> = finalized
         .iter()
         .zip(&records)
-        .map(|((invoice, number, _, amount_due, _), record)| {
-            let (subject, body) =
-                invoice_mail(invoice, number, (record.credit_applied_minor, *amount_due), record.due_at);
-            (invoice_document(&invoice.organization_id, &invoice.id), subject, body)
+        .map(|(f, record)| {
+            let (subject, body) = invoice_mail(f, record.due_at);
+            (invoice_document(&f.invoice.organization_id, &f.invoice.id), subject, body)
         })
         .collect();
     let mails: Vec<NewNotification> = finalized
         .iter()
         .zip(&texts)
-        .map(|((invoice, ..), (attachment, subject, body))| NewNotification {
-            organization_id: Some(&invoice.organization_id),
+        .map(|(f, (attachment, subject, body))| NewNotification {
+            organization_id: Some(&f.invoice.organization_id),
             kind: "invoice.finalized",
-            reference: &invoice.id,
-            recipient: emails.get(&invoice.organization_id).map_or("", String::as_str),
+            reference: &f.invoice.id,
+            recipient: emails.get(&f.invoice.organization_id).map_or("", String::as_str),
             subject,
             body,
             attachment: Some(attachment),
@@ -506,21 +515,41 @@ async fn finalize_group(
     Ok(invoices.len())
 }
 
+/// An invoice as it is finalized: its total after the discount, the credit it used, what is owed.
+struct Finalized<'a> {
+    invoice: &'a InvoiceRow,
+    number: String,
+    subtotal: i64,
+    discount: i64,
+    applied: i64,
+    amount_due: i64,
+    status: InvoiceStatus,
+}
+
+/// Takes the discount due off the invoice: a discount line, and the record that counts it against
+/// its coupon's duration. Returns the amount; nothing comes off an invoice that owes nothing.
+async fn take_discount(conn: &mut AnyConnection, invoice: &InvoiceRow, due: Option<DueDiscount>) -> Result<i64, Error> {
+    let Some(due) = due else { return Ok(0) };
+    let amount = due.terms.discount_minor(invoice.subtotal_minor, &invoice.currency)?;
+    if amount > 0 {
+        invoices::append_line(conn, &invoice.id, &discount_line(&due.code, &due.terms, amount)).await?;
+        coupons::record_discount(conn, &invoice.id, &due.redemption_id, amount).await?;
+    }
+    Ok(amount)
+}
+
 /// The mail that goes with a finalized invoice's PDF: what it is for, what is owed and by when.
-fn invoice_mail(
-    invoice: &InvoiceRow,
-    number: &str,
-    (applied, amount_due): (i64, i64),
-    due_at: i64,
-) -> (String, String) {
+fn invoice_mail(finalized: &Finalized, due_at: i64) -> (String, String) {
+    let Finalized { invoice, number, subtotal, applied, amount_due, .. } = finalized;
+    let (applied, amount_due) = (*applied, *amount_due);
     let period = format!("{} to {}", display_ms(invoice.period_start), display_ms(invoice.period_end));
-    if invoice.subtotal_minor < 0 {
-        let credit = format_money(-invoice.subtotal_minor, &invoice.currency);
+    if *subtotal < 0 {
+        let credit = format_money(-subtotal, &invoice.currency);
         let body =
             format!("Credit note {number} for {period} is attached: {credit} is credit held for your next invoices.");
         return (format!("Credit note {number}"), body);
     }
-    let total = format_money(invoice.subtotal_minor, &invoice.currency);
+    let total = format_money(*subtotal, &invoice.currency);
     let body = if amount_due == 0 && applied == 0 {
         format!("Invoice {number} for {period} is attached: {total}. Nothing is owed.")
     } else if amount_due == 0 {

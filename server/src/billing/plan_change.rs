@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::accounts::audit::reason_of;
 use crate::accounts::db::audit::{AuditEntry, append_audit};
 use crate::accounts::db::organizations::lock_organizations;
+use crate::billing::coupons::active_discount;
 use crate::billing::db::plans::{self, PlanVersionRow};
 use crate::billing::db::subscriptions::{self, NewPlanChange, SubscriptionRow};
 use crate::billing::domain::catalog::trial_days;
@@ -69,6 +70,7 @@ pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error
             cancels_at: None,
             plans: plan_options(&mut conn, &mut cache, None).await?,
             subscribed: false,
+            discount: None,
         });
     };
     let current = cache.get(&mut conn, &subscription.plan_version_id).await?.0.clone();
@@ -96,6 +98,7 @@ pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error
             .map(|_| display_ms(usage_window.ends_at.unwrap_or(subscription.current_period_end))),
         plans,
         subscribed: true,
+        discount: active_discount(&mut conn, organization_id).await?,
     })
 }
 

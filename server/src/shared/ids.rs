@@ -32,6 +32,9 @@ pub enum IdKind {
     Signup,
     PasswordReset,
     Invitation,
+    Coupon,
+    PromotionCode,
+    CouponRedemption,
 }
 
 impl IdKind {
@@ -64,6 +67,9 @@ impl IdKind {
             Self::Signup => "sgn",
             Self::PasswordReset => "pwr",
             Self::Invitation => "inv",
+            Self::Coupon => "cpn",
+            Self::PromotionCode => "promo",
+            Self::CouponRedemption => "rdm",
         }
     }
 }

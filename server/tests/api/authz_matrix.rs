@@ -80,6 +80,8 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
         ),
         row("start_card_setup", &[("organization_id", org)], [401, 403, 409, 404, 404]),
         row("start_plan", &[("organization_id", org), ("plan", "Business")], [401, 403, 409, 404, 404]),
+        row("preview_promotion_code", &[("organization_id", org), ("code", "")], [401, 403, 422, 404, 404]),
+        row("redeem_promotion_code", &[("organization_id", org), ("code", "")], [401, 403, 422, 404, 404]),
         // Staff only; to everyone else these do not exist.
         row("admin_search_customers", &[("query", ""), ("page", "0")], [401, 404, 404, 404, 200]),
         row("admin_operations", &[], [401, 404, 404, 404, 200]),
@@ -110,6 +112,32 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
         ),
         row("admin_retry_payments", &[("organization_id", org), ("reason", "")], [401, 404, 404, 404, 422]),
         row("mark_uncollectible", &[("invoice_id", "in_unknown"), ("reason", "")], [401, 404, 404, 404, 422]),
+        row("admin_coupons", &[], [401, 404, 404, 404, 200]),
+        row(
+            "admin_create_coupon",
+            &[
+                ("form[name]", ""),
+                ("form[kind]", "percent"),
+                ("form[value]", "10"),
+                ("form[currency]", "USD"),
+                ("form[duration]", "once"),
+                ("form[invoices]", ""),
+                ("form[redeem_by]", ""),
+                ("form[max_redemptions]", ""),
+                ("form[plans]", ""),
+            ],
+            [401, 404, 404, 404, 422],
+        ),
+        row(
+            "admin_create_promotion_code",
+            &[
+                ("form[coupon_id]", "cpn_unknown"),
+                ("form[code]", ""),
+                ("form[redeem_by]", ""),
+                ("form[max_redemptions]", ""),
+            ],
+            [401, 404, 404, 404, 422],
+        ),
         row("replay_webhook_event", &[("event_id", "evt_unknown"), ("reason", "")], [401, 404, 404, 404, 422]),
         // Anyone may ask who they are, sign up and recover an account; invalid input for all.
         row("whoami", &[], [200, 200, 200, 200, 200]),
@@ -159,6 +187,9 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
         "billing_details",
         "signups",
         "password_resets",
+        "coupons",
+        "promotion_codes",
+        "coupon_redemptions",
     ] {
         assert_eq!(app.count(&format!("select count(*) from {table}")).await, 0, "{table}");
     }
@@ -195,6 +226,7 @@ async fn every_organization_route_answers_each_kind_of_caller_as_the_matrix_says
         (format!("/admin/orgs/{acme}"), [302, 404, 404, 404, 200]),
         ("/admin".to_owned(), [302, 404, 404, 404, 200]),
         ("/admin/operations".to_owned(), [302, 404, 404, 404, 200]),
+        ("/admin/coupons".to_owned(), [302, 404, 404, 404, 200]),
         (format!("/orgs/{acme}/usage.csv"), [401, 200, 200, 404, 404]),
         // Pages for visitors: open to everyone.
         ("/signup".to_owned(), [200, 200, 200, 200, 200]),

@@ -14,19 +14,19 @@ use server::shared::time::parse_rfc3339_or_date;
 
 use crate::helpers::*;
 
-fn at(text: &str) -> i64 {
+pub(crate) fn at(text: &str) -> i64 {
     parse_rfc3339_or_date(text).expect("an RFC 3339 instant")
 }
 
 impl TestApp {
-    async fn cycle_at(&self, text: &str) -> CycleReport {
+    pub(crate) async fn cycle_at(&self, text: &str) -> CycleReport {
         let now = at(text);
         self.db.clock.set(now);
         run_billing_cycle(&self.db, &self.rules, now).await.expect("billing cycle")
     }
 
     /// (status, number, subtotal, credit applied, amount due) of the organization's invoices, oldest first.
-    async fn invoices(&self, organization_id: &str) -> Vec<(String, Option<String>, i64, i64, i64)> {
+    pub(crate) async fn invoices(&self, organization_id: &str) -> Vec<(String, Option<String>, i64, i64, i64)> {
         sqlx::query_as(
             "select status, number, subtotal_minor, credit_applied_minor, amount_due_minor from invoices
              where organization_id = $1 order by period_start",
@@ -38,7 +38,7 @@ impl TestApp {
     }
 
     /// (kind, description, quantity, amount) of every line of the organization's invoice `index`.
-    async fn lines(&self, organization_id: &str, index: usize) -> Vec<(String, String, i64, i64)> {
+    pub(crate) async fn lines(&self, organization_id: &str, index: usize) -> Vec<(String, String, i64, i64)> {
         let ids: Vec<String> =
             sqlx::query_scalar("select id from invoices where organization_id = $1 order by period_start")
                 .bind(organization_id)
@@ -54,7 +54,7 @@ impl TestApp {
         .expect("lines")
     }
 
-    async fn ledger_balance(&self, organization_id: &str, account: &str) -> i64 {
+    pub(crate) async fn ledger_balance(&self, organization_id: &str, account: &str) -> i64 {
         sqlx::query_scalar(
             "select cast(coalesce(sum(e.amount_minor), 0) as bigint) from ledger_entries e
              join ledger_transactions t on t.id = e.transaction_id where t.organization_id = $1 and e.account = $2",
@@ -88,7 +88,7 @@ impl TestApp {
         self.wait_for_rollups().await;
     }
 
-    async fn assert_reconciled(&self, pending_adjustments: usize) {
+    pub(crate) async fn assert_reconciled(&self, pending_adjustments: usize) {
         let now = self.db.clock.now_ms();
         let result =
             reconcile_billing(&self.db, &self.rules, (i64::MIN / 2, i64::MAX / 2), now).await.expect("reconcile");

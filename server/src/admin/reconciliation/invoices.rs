@@ -1,9 +1,9 @@
 //! The billing half of `server reconcile`: the ledger balances, every invoice's receivable is
 //! posted, every hour of usage lies in a billed period, and what invoices bill for a period equals
 //! that period rated again from its rollups.
-use crate::billing::db::credits;
 use crate::billing::db::invoices::{self, InvoiceRow};
 use crate::billing::db::ledger;
+use crate::billing::db::{coupons, credits};
 use crate::billing::domain::invoice_builder::{EarlierPeriod, adjustments};
 use crate::billing::period_rating::{BillingRules, PlanCache, rate_period, subscription_by_id};
 use crate::error::Error;
@@ -39,6 +39,9 @@ pub async fn reconcile_billing(
     }
     for (credit, granted, applied) in credits::overspent_credits(&mut conn).await? {
         result.mismatches.push(format!("credit {credit}: {applied} applied of {granted} granted"));
+    }
+    for (invoice, on_lines, recorded) in coupons::discount_mismatches(&mut conn).await? {
+        result.mismatches.push(format!("invoice {invoice}: discount lines {on_lines}, discount recorded {recorded}"));
     }
     for (organization, balance) in ledger::overdrawn_credit_accounts(&mut conn).await? {
         result.mismatches.push(format!("organization {organization}: customer credit overdrawn by {balance}"));

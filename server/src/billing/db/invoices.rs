@@ -69,31 +69,48 @@ pub async fn replace_draft_lines(
 
 const LINE_INSERT_COLUMNS: usize = 14;
 
+fn line_values(invoice_id: &str, position: i64, line: &InvoiceLine) -> Vec<Value> {
+    vec![
+        Value::Text(invoice_id.to_owned()),
+        Value::Int(position),
+        Value::Text(line.kind.as_str().to_owned()),
+        Value::Text(line.description.clone()),
+        Value::MaybeText(line.namespace_id.clone()),
+        Value::MaybeText(line.metric.clone()),
+        Value::MaybeInt(line.tier),
+        Value::Int(line.quantity),
+        Value::MaybeInt(line.unit_price.map(|p| p.minor)),
+        Value::MaybeInt(line.unit_price.map(|p| p.per)),
+        Value::Int(line.amount_minor),
+        Value::Text(line.unrounded.audit_text()),
+        Value::MaybeInt(line.usage_period.map(|p| p.0)),
+        Value::MaybeInt(line.usage_period.map(|p| p.1)),
+    ]
+}
+
 /// Inserts the lines of many invoices in statements of up to 500 rows.
 pub async fn insert_lines(conn: &mut AnyConnection, invoices: &[(String, Vec<InvoiceLine>)]) -> Result<(), Error> {
     let rows: Vec<Vec<Value>> = invoices
         .iter()
         .flat_map(|(invoice_id, lines)| {
-            lines.iter().enumerate().map(move |(position, line)| {
-                vec![
-                    Value::Text(invoice_id.clone()),
-                    Value::Int(position as i64),
-                    Value::Text(line.kind.as_str().to_owned()),
-                    Value::Text(line.description.clone()),
-                    Value::MaybeText(line.namespace_id.clone()),
-                    Value::MaybeText(line.metric.clone()),
-                    Value::MaybeInt(line.tier),
-                    Value::Int(line.quantity),
-                    Value::MaybeInt(line.unit_price.map(|p| p.minor)),
-                    Value::MaybeInt(line.unit_price.map(|p| p.per)),
-                    Value::Int(line.amount_minor),
-                    Value::Text(line.unrounded.audit_text()),
-                    Value::MaybeInt(line.usage_period.map(|p| p.0)),
-                    Value::MaybeInt(line.usage_period.map(|p| p.1)),
-                ]
-            })
+            lines.iter().enumerate().map(move |(position, line)| line_values(invoice_id, position as i64, line))
         })
         .collect();
+    insert_line_rows(conn, &rows).await
+}
+
+/// Adds a line after the invoice's last one. The invoice's subtotal is the caller's to update.
+pub async fn append_line(conn: &mut AnyConnection, invoice_id: &str, line: &InvoiceLine) -> Result<(), Error> {
+    let position: i64 = sqlx::query_scalar(
+        "select cast(coalesce(max(position), -1) + 1 as bigint) from invoice_lines where invoice_id = $1",
+    )
+    .bind(invoice_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    insert_line_rows(conn, &[line_values(invoice_id, position, line)]).await
+}
+
+async fn insert_line_rows(conn: &mut AnyConnection, rows: &[Vec<Value>]) -> Result<(), Error> {
     for chunk in rows.chunks(500) {
         let sql = format!(
             "insert into invoice_lines (invoice_id, position, kind, description, namespace_id, metric, tier, quantity,
@@ -357,6 +374,8 @@ pub async fn invoices_of(conn: &mut AnyConnection, organization_id: &str) -> Res
 pub struct Finalization<'a> {
     pub invoice_id: &'a str,
     pub number: &'a str,
+    /// The draft's subtotal less its discount.
+    pub subtotal_minor: i64,
     pub credit_applied_minor: i64,
     pub amount_due_minor: i64,
     pub status: InvoiceStatus,
@@ -429,9 +448,10 @@ pub async fn next_numbers(
 pub async fn finalize_many(conn: &mut AnyConnection, finalizations: &[Finalization<'_>]) -> Result<(), Error> {
     let sql = format!(
         "update invoices set status = v.column2, number = v.column3, credit_applied_minor = v.column4,
-             amount_due_minor = v.column5, due_at = v.column6, finalized_at = v.column7, paid_at = v.column8
+             amount_due_minor = v.column5, due_at = v.column6, finalized_at = v.column7, paid_at = v.column8,
+             subtotal_minor = v.column9
          from (values {}) as v where invoices.id = v.column1 and invoices.status = 'draft'",
-        row_placeholders(conn, 1, finalizations.len(), 8)
+        row_placeholders(conn, 1, finalizations.len(), 9)
     );
     let values: Vec<Value> = finalizations
         .iter()
@@ -445,6 +465,7 @@ pub async fn finalize_many(conn: &mut AnyConnection, finalizations: &[Finalizati
                 Value::Int(f.due_at),
                 Value::Int(f.now),
                 Value::MaybeInt((f.status == InvoiceStatus::Paid).then_some(f.now)),
+                Value::Int(f.subtotal_minor),
             ]
         })
         .collect();

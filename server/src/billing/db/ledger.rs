@@ -15,6 +15,7 @@ pub fn account_name(account: Account) -> &'static str {
         Account::Overpayments => "overpayments",
         Account::Disputed => "disputed",
         Account::DisputeFees => "dispute_fees",
+        Account::Discounts => "discounts",
     }
 }
 

@@ -1,4 +1,5 @@
 //! The SQL of billing.
+pub mod coupons;
 pub mod credits;
 pub mod invoices;
 pub mod ledger;

@@ -14,6 +14,7 @@ pub enum LineKind {
     Usage,
     Proration,
     Adjustment,
+    Discount,
 }
 
 impl LineKind {
@@ -23,11 +24,14 @@ impl LineKind {
             Self::Usage => "usage",
             Self::Proration => "proration",
             Self::Adjustment => "adjustment",
+            Self::Discount => "discount",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::BaseFee, Self::Usage, Self::Proration, Self::Adjustment].into_iter().find(|k| k.as_str() == text)
+        [Self::BaseFee, Self::Usage, Self::Proration, Self::Adjustment, Self::Discount]
+            .into_iter()
+            .find(|k| k.as_str() == text)
     }
 }
 

@@ -17,6 +17,8 @@ pub enum Account {
     Disputed,
     /// What disputes cost in processor fees.
     DisputeFees,
+    /// What coupons took off invoices: revenue given away, kept apart so it can be read.
+    Discounts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +64,23 @@ impl Posting {
             Entry { account: Account::Receivable, amount_minor: total_minor - credit_applied_minor },
             Entry { account: Account::CustomerCredit, amount_minor: credit_applied_minor },
             Entry { account: Account::Revenue, amount_minor: -total_minor },
+        ])
+    }
+
+    /// A coupon's discount on a finalized invoice: the invoice posts what is owed, and this
+    /// posting the rest of its revenue, given away.
+    pub fn invoice_discounted(discount_minor: i64) -> Result<Self, PostingError> {
+        Self::new(vec![
+            Entry { account: Account::Discounts, amount_minor: discount_minor },
+            Entry { account: Account::Revenue, amount_minor: -discount_minor },
+        ])
+    }
+
+    /// Voiding a discounted invoice takes back its discount with it.
+    pub fn invoice_discount_voided(discount_minor: i64) -> Result<Self, PostingError> {
+        Self::new(vec![
+            Entry { account: Account::Revenue, amount_minor: discount_minor },
+            Entry { account: Account::Discounts, amount_minor: -discount_minor },
         ])
     }
 
@@ -199,6 +218,25 @@ mod tests {
     }
 
     #[test]
+    fn a_discounted_invoice_books_its_whole_revenue_and_what_was_given_away() {
+        let postings = vec![
+            Posting::invoice_finalized(8_000, 0).unwrap(),
+            Posting::invoice_discounted(2_000).unwrap(),
+            Posting::payment_received(8_000).unwrap(),
+        ];
+        assert_eq!(balance(&postings, Account::Revenue), -10_000);
+        assert_eq!(balance(&postings, Account::Discounts), 2_000);
+        assert_eq!(balance(&postings, Account::Receivable), 0);
+        let voided = vec![
+            Posting::invoice_finalized(8_000, 0).unwrap(),
+            Posting::invoice_discounted(2_000).unwrap(),
+            Posting::invoice_voided(8_000, 0).unwrap(),
+            Posting::invoice_discount_voided(2_000).unwrap(),
+        ];
+        assert_eq!((balance(&voided, Account::Revenue), balance(&voided, Account::Discounts)), (0, 0));
+    }
+
+    #[test]
     fn a_void_undoes_its_finalization_and_returns_the_credit() {
         let postings = vec![
             Posting::credit_granted(2_000).unwrap(),
@@ -260,6 +298,8 @@ mod tests {
                 Posting::dispute_funds_reinstated(total, credit),
                 Posting::overpayment_dispute_lost(total, credit),
                 Posting::dispute_lost(total),
+                Posting::invoice_discounted(total),
+                Posting::invoice_discount_voided(total),
             ]
             .into_iter()
             .flatten()

@@ -1,5 +1,6 @@
 //! Pure rules of billing.
 pub mod catalog;
+pub mod discount;
 pub mod invoice;
 pub mod invoice_builder;
 pub mod ledger;

@@ -110,3 +110,43 @@ test("staff grant a credit once, with the amount checked, and the customer's cre
   await expect(page.locator("#credits")).toContainText("e2e goodwill");
   expect(problems).toEqual([]);
 });
+
+test("staff create a coupon and its code; an owner previews the code, applies it and sees it in the estimate", async ({ page }) => {
+  const problems = watchConsole(page);
+  await logIn(page, STAFF);
+  await expect(page.locator("#organizations")).toContainText("Acme Corp");
+  await waitForHydration(page);
+  await page.getByRole("link", { name: "Coupons" }).click();
+  await expect(page.getByRole("heading", { name: "New coupon" })).toBeVisible();
+  await waitForHydration(page);
+  await page.getByLabel("Name (staff only)").fill("Spring launch");
+  await page.getByLabel("Percentage (20) or amount (25.00)").fill("15");
+  await page.getByLabel("Duration").selectOption("repeating");
+  await page.getByLabel("Number of invoices (repeating only)").fill("3");
+  await page.getByRole("button", { name: "Create coupon" }).click();
+  const coupon = page.locator('[data-coupon="Spring launch"]');
+  await expect(coupon.locator(".coupon-terms")).toHaveText("15% off the next 3 invoices");
+  await coupon.getByLabel("New code").fill("spring15");
+  await coupon.getByRole("button", { name: "Add code" }).click();
+  await expect(coupon.locator("table.codes")).toContainText("SPRING15");
+  await expect(coupon.locator("table.codes")).toContainText("0 redeemed");
+
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await logIn(page, ACME_OWNER);
+  await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
+  await waitForHydration(page);
+  await page.getByRole("link", { name: "Plan" }).click();
+  await page.getByLabel("Code").fill("spring15");
+  await page.getByRole("button", { name: "Preview" }).click();
+  await expect(page.locator("#promotion-preview")).toContainText("15% off the next 3 invoices");
+  await expect(page.locator("#promotion-so-far")).toHaveText(/^\d+\.\d{2} USD$/);
+  await expect(page.locator("#promotion-discount")).toHaveText(/^-\d+\.\d{2} USD$/);
+  await page.getByRole("button", { name: "Apply code" }).click();
+  await expect(page.locator("#discount-code")).toHaveText("SPRING15");
+  await expect(page.locator("#discount-remaining")).toHaveText("3 invoices left");
+
+  await page.getByRole("link", { name: "Dashboard" }).click();
+  await expect(page.locator("#estimate-discount")).toContainText("off with SPRING15");
+  expect(problems).toEqual([]);
+});

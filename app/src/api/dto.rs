@@ -313,6 +313,8 @@ pub mod usage {
         /// Formatted with its currency, e.g. `512.34 USD`.
         pub total: String,
         pub total_minor: i64,
+        /// The promotion code's discount already taken off `total`, e.g. `100.00 USD off with LAUNCH20`.
+        pub discount: Option<String>,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ pub fn EstimateLine(estimate: Option<CostEstimate>) -> impl IntoView {
             <p class="estimate">
                 "Month-to-date estimate: " <strong id="estimate">{e.total}</strong>
                 {format!(" on the {} plan, period {}", e.plan, e.period)}
+                {e.discount.map(|discount| view! { ", after " <span id="estimate-discount">{discount}</span> })}
             </p>
         }
     })

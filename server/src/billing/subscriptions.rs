@@ -2,8 +2,10 @@
 //! functions that rate invoices.
 use app::api::dto::usage::CostEstimate;
 
-use crate::billing::db::plans;
-use crate::billing::db::subscriptions::{self, NewSubscription};
+use sqlx::AnyConnection;
+
+use crate::billing::db::subscriptions::{self, NewSubscription, SubscriptionRow};
+use crate::billing::db::{coupons, plans};
 use crate::billing::domain::catalog::{self, CURRENCY};
 use crate::billing::domain::period::next_period;
 use crate::billing::domain::subscription::SubscriptionStatus;
@@ -105,14 +107,39 @@ pub async fn month_to_date_estimate(db: &Db, organization_id: &str) -> Result<Op
             period: span,
             total: format_money(0, &plan.currency),
             total_minor: 0,
+            discount: None,
         }));
     }
     let (lines, currency) = invoice_lines(&mut conn, &mut cache, &subscription, period, None).await?;
-    let total = checked_sum(lines.iter().map(|l| l.amount_minor))?;
+    let gross = checked_sum(lines.iter().map(|l| l.amount_minor))?;
+    let discount = discount_due(&mut conn, &subscription, gross, &currency).await?;
+    let total = gross - discount.as_ref().map_or(0, |(amount, _)| *amount);
     Ok(Some(CostEstimate {
         plan: plan.plan_name,
         period: span,
         total: format_money(total, &currency),
         total_minor: total,
+        discount: discount.map(|(amount, code)| format!("{} off with {code}", format_money(amount, &currency))),
     }))
+}
+
+/// The discount the period's invoice would receive if it were finalized now, the way
+/// finalization chooses it: the oldest redemption still running that allows the plan.
+async fn discount_due(
+    conn: &mut AnyConnection,
+    subscription: &SubscriptionRow,
+    gross_minor: i64,
+    currency: &str,
+) -> Result<Option<(i64, String)>, Error> {
+    let (plan_id, _) = coupons::plan_of_version(conn, &subscription.plan_version_id).await?;
+    for redemption in coupons::redemptions_of(conn, &subscription.organization_id).await? {
+        let terms = redemption.coupon.terms()?;
+        if terms.duration.covers_another(redemption.invoices_discounted)
+            && coupons::coupon_allows_plan(conn, &redemption.coupon.id, &plan_id).await?
+        {
+            let amount = terms.discount_minor(gross_minor, currency)?;
+            return Ok((amount > 0).then_some((amount, redemption.code)));
+        }
+    }
+    Ok(None)
 }

@@ -84,6 +84,13 @@ async fn a_promotion_code_takes_its_percentage_off_the_next_invoices_and_the_led
     let plan = json(app.redeem(&owner, &acme, "launch20").await).await;
     assert_eq!(plan["discount"]["code"], "LAUNCH20", "{plan}");
     assert_eq!(plan["discount"]["remaining"], "2 invoices left");
+    let dashboard = json(app.call_with(&member, "dashboard", &[("organization_id", &acme)]).await).await;
+    let estimate = &dashboard["estimate"];
+    assert_eq!(
+        (estimate["total"].as_str(), estimate["discount"].as_str()),
+        (Some("400.00 USD"), Some("100.00 USD off with LAUNCH20")),
+        "{estimate}"
+    );
     let again = app.redeem(&owner, &acme, "LAUNCH20").await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
     assert_eq!(json(again).await["field"], "code");

@@ -10,9 +10,7 @@ use sqlx::AnyConnection;
 
 use crate::accounts::db::audit::{AuditEntry, append_audit};
 use crate::accounts::db::organizations::lock_organizations;
-use crate::billing::db::coupons::{
-    self, CouponRow, NewCoupon, NewPromotionCode, NewRedemption, PromotionCodeRow, RedemptionRow,
-};
+use crate::billing::db::coupons::{self, CouponRow, NewCoupon, NewPromotionCode, NewRedemption, PromotionCodeRow};
 use crate::billing::db::plans;
 use crate::billing::db::subscriptions;
 use crate::billing::domain::discount::{AmountOff, CouponTerms, Duration, normalize_code};
@@ -205,11 +203,6 @@ pub async fn create_promotion_code(db: &Db, admin: &str, form: &PromotionCodeFor
     coupons_page(db).await
 }
 
-/// Whether one more invoice is discounted: its coupon's duration is not used up.
-fn still_active(redemption: &RedemptionRow) -> Result<bool, Error> {
-    Ok(redemption.coupon.terms()?.duration.covers_another(redemption.invoices_discounted))
-}
-
 /// A code the organization may redeem now, with its coupon and the currency of its invoices.
 struct Redeemable {
     code: PromotionCodeRow,
@@ -242,14 +235,12 @@ async fn redeemable(
         .await?
         .filter(|s| s.status != "canceled")
         .ok_or_else(|| AppError::conflict("code", "choose a plan before applying a promotion code"))?;
-    for redemption in coupons::redemptions_of(conn, organization_id).await? {
-        if redemption.coupon.id == coupon.id {
-            return Err(AppError::conflict("code", format!("{typed} was already redeemed by this organization")).into());
-        }
-        if still_active(&redemption)? {
-            let message = format!("{} still applies; a second discount cannot be added", redemption.code);
-            return Err(AppError::conflict("code", message).into());
-        }
+    if coupons::redemptions_of(conn, organization_id).await?.iter().any(|r| r.coupon.id == coupon.id) {
+        return Err(AppError::conflict("code", format!("{typed} was already redeemed by this organization")).into());
+    }
+    if let Some(running) = coupons::running_redemption(conn, organization_id, &subscription.plan_version_id).await? {
+        let message = format!("{} still applies; a second discount cannot be added", running.code);
+        return Err(AppError::conflict("code", message).into());
     }
     let (plan_id, plan_name) = coupons::plan_of_version(conn, &subscription.plan_version_id).await?;
     if !coupons::coupon_allows_plan(conn, &coupon.id, &plan_id).await? {
@@ -326,19 +317,17 @@ pub async fn redeem_code(db: &Db, actor: &str, organization_id: &str, text: &str
 
 /// The discount the organization's next invoice receives, if any.
 pub async fn active_discount(conn: &mut AnyConnection, organization_id: &str) -> Result<Option<ActiveDiscount>, Error> {
-    for redemption in coupons::redemptions_of(conn, organization_id).await? {
-        let terms = redemption.coupon.terms()?;
-        if !terms.duration.covers_another(redemption.invoices_discounted) {
-            continue;
-        }
-        let remaining = match terms.duration.invoices() {
-            Some(n) if n - redemption.invoices_discounted == 1 => "1 invoice left".to_owned(),
-            Some(n) => format!("{} invoices left", n - redemption.invoices_discounted),
-            None => "every invoice".to_owned(),
-        };
-        return Ok(Some(ActiveDiscount { code: redemption.code, terms: terms.describe(), remaining }));
-    }
-    Ok(None)
+    let Some(subscription) = subscriptions::subscription_of(conn, organization_id).await? else { return Ok(None) };
+    let Some(running) = coupons::running_redemption(conn, organization_id, &subscription.plan_version_id).await? else {
+        return Ok(None);
+    };
+    let terms = running.coupon.terms()?;
+    let remaining = match terms.duration.invoices().map(|n| n - running.invoices_discounted) {
+        Some(1) => "1 invoice left".to_owned(),
+        Some(left) => format!("{left} invoices left"),
+        None => "every invoice".to_owned(),
+    };
+    Ok(Some(ActiveDiscount { code: running.code, terms: terms.describe(), remaining }))
 }
 
 /// A discount an invoice about to be finalized receives.
@@ -356,10 +345,10 @@ pub async fn due_discounts(
 ) -> Result<HashMap<String, DueDiscount>, Error> {
     let mut due = HashMap::new();
     for row in coupons::redemptions_for_invoices(conn, invoice_ids).await? {
-        if due.contains_key(&row.invoice_id) || !still_active(&row.redemption)? {
+        let terms = row.redemption.coupon.terms()?;
+        if due.contains_key(&row.invoice_id) || !terms.duration.covers_another(row.redemption.invoices_discounted) {
             continue;
         }
-        let terms = row.redemption.coupon.terms()?;
         due.insert(
             row.invoice_id,
             DueDiscount { redemption_id: row.redemption.redemption_id, code: row.redemption.code, terms },

@@ -123,23 +123,16 @@ pub async fn month_to_date_estimate(db: &Db, organization_id: &str) -> Result<Op
     }))
 }
 
-/// The discount the period's invoice would receive if it were finalized now, the way
-/// finalization chooses it: the oldest redemption still running that allows the plan.
+/// The discount the period's invoice would receive if it were finalized now.
 async fn discount_due(
     conn: &mut AnyConnection,
     subscription: &SubscriptionRow,
     gross_minor: i64,
     currency: &str,
 ) -> Result<Option<(i64, String)>, Error> {
-    let (plan_id, _) = coupons::plan_of_version(conn, &subscription.plan_version_id).await?;
-    for redemption in coupons::redemptions_of(conn, &subscription.organization_id).await? {
-        let terms = redemption.coupon.terms()?;
-        if terms.duration.covers_another(redemption.invoices_discounted)
-            && coupons::coupon_allows_plan(conn, &redemption.coupon.id, &plan_id).await?
-        {
-            let amount = terms.discount_minor(gross_minor, currency)?;
-            return Ok((amount > 0).then_some((amount, redemption.code)));
-        }
-    }
-    Ok(None)
+    let running =
+        coupons::running_redemption(conn, &subscription.organization_id, &subscription.plan_version_id).await?;
+    let Some(redemption) = running else { return Ok(None) };
+    let amount = redemption.coupon.terms()?.discount_minor(gross_minor, currency)?;
+    Ok((amount > 0).then_some((amount, redemption.code)))
 }

@@ -3,6 +3,7 @@
 //! code is redeemed once per organization and never beyond its limit, also when asked at once.
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
+use server::admin::reconciliation::invoices::reconcile_billing;
 
 use crate::billing::at;
 use crate::helpers::*;
@@ -13,7 +14,10 @@ impl TestApp {
         let response = self.create_coupon(staff, fields).await;
         assert_eq!(response.status(), StatusCode::OK);
         let page = json(response).await;
-        page["coupons"][0]["id"].as_str().expect("the new coupon comes first").to_owned()
+        let name = coupon_form(fields).into_iter().find(|(field, _)| field == "form[name]").unwrap().1;
+        let coupons = page["coupons"].as_array().expect("coupons");
+        let coupon = coupons.iter().find(|c| c["name"] == name).expect("the new coupon");
+        coupon["id"].as_str().unwrap().to_owned()
     }
 
     async fn create_coupon(&self, staff: &Client, fields: &[(&str, &str)]) -> reqwest::Response {
@@ -162,6 +166,17 @@ async fn a_fixed_amount_never_takes_more_than_the_invoice_and_a_full_discount_le
     assert_eq!(app.ledger_balance(&acme, "revenue").await, -50_000);
     assert_eq!(app.count("select count(*) from payments").await, 0, "nothing to collect");
     app.assert_reconciled(0).await;
+
+    // Reconciliation notices a recorded discount that differs from the invoice's line and the books.
+    sqlx::query("update discount_applications set amount_minor = amount_minor - 1")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let now = app.db.clock.now_ms();
+    let found = reconcile_billing(&app.db, &app.rules, (i64::MIN / 2, i64::MAX / 2), now).await.unwrap().mismatches;
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].ends_with("discount lines 50000, discount recorded 49999"), "{found:?}");
+    assert!(found[1].ends_with("discounts 50000 posted, 49999 recorded"), "{found:?}");
 }
 
 #[tokio::test]
@@ -263,4 +278,93 @@ async fn bad_coupon_forms_name_the_field_and_create_nothing() {
     let unknown_coupon = app.promotion_code(&staff, "cpn_unknown", "OTHER", "").await;
     assert_eq!(unknown_coupon.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.count("select count(*) from promotion_codes").await, 1);
+}
+
+impl TestApp {
+    async fn change_plan(&self, owner: &Client, org: &str, plan: &str) {
+        let form = [("organization_id", org), ("plan", plan)];
+        let preview = json(self.call_with(owner, "preview_plan_change", &form).await).await;
+        let token = preview["token"].as_str().expect("a preview token").to_owned();
+        let confirm = [("organization_id", org), ("plan", plan), ("token", token.as_str())];
+        assert_eq!(self.call_with(owner, "confirm_plan_change", &confirm).await.status(), StatusCode::OK);
+    }
+
+    async fn discounts_per_invoice(&self, org: &str) -> Vec<i64> {
+        let mut discounts = Vec::new();
+        for index in 0..self.invoices(org).await.len() {
+            discounts.push(self.lines(org, index).await.iter().filter(|l| l.0 == "discount").map(|l| -l.3).sum());
+        }
+        discounts
+    }
+}
+
+#[tokio::test]
+async fn a_code_redeemed_after_a_period_ended_leaves_that_periods_invoice_alone() {
+    let app = spawn_app_at(Some(at("2027-01-10T09:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let (staff, owner) = (app.client_for(&STAFF).await, app.client_for(&ACME_OWNER).await);
+    let coupon = app.coupon(&staff, &[("value", "50")]).await;
+    app.promotion_code(&staff, &coupon, "HALF", "").await;
+    app.cycle_at("2027-02-10T10:00:00Z").await;
+    // January's draft waits out its grace period while February runs; the code is for February on.
+    app.db.clock.set(at("2027-02-11T09:00:00Z"));
+    assert_eq!(app.redeem(&owner, &acme, "HALF").await.status(), StatusCode::OK);
+    app.cycle_at("2027-02-12T10:00:00Z").await;
+    app.cycle_at("2027-03-10T10:00:00Z").await;
+    app.cycle_at("2027-03-12T10:00:00Z").await;
+    assert_eq!(app.discounts_per_invoice(&acme).await, [0, 25_000]);
+    app.assert_reconciled(0).await;
+}
+
+#[tokio::test]
+async fn a_plan_limited_coupon_follows_the_plan_the_period_was_billed_on() {
+    let app = spawn_app_at(Some(at("2027-01-10T09:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let (staff, owner) = (app.client_for(&STAFF).await, app.client_for(&ACME_OWNER).await);
+    let business =
+        app.coupon(&staff, &[("name", "Business only"), ("duration", "forever"), ("plans", "Business")]).await;
+    app.promotion_code(&staff, &business, "BUSINESS10", "").await;
+    let anyone = app.coupon(&staff, &[("name", "Anyone"), ("value", "5")]).await;
+    app.promotion_code(&staff, &anyone, "ANYONE5", "").await;
+    app.db.clock.set(at("2027-01-20T09:00:00Z"));
+    assert_eq!(app.redeem(&owner, &acme, "BUSINESS10").await.status(), StatusCode::OK);
+    // The downgrade waits for the period end; January was billed on Business and gets its discount.
+    app.change_plan(&owner, &acme, "Essentials").await;
+    app.cycle_at("2027-02-10T10:00:00Z").await;
+    app.cycle_at("2027-02-12T10:00:00Z").await;
+    assert_eq!(app.discounts_per_invoice(&acme).await, [10_000]);
+
+    // On Essentials the Business coupon no longer runs: another code can be applied, and is used.
+    let plan = json(app.call_with(&owner, "plan", &[("organization_id", &acme)]).await).await;
+    assert_eq!(plan["discount"], Value::Null, "{plan}");
+    assert_eq!(app.redeem(&owner, &acme, "ANYONE5").await.status(), StatusCode::OK);
+    app.cycle_at("2027-03-10T10:00:00Z").await;
+    app.cycle_at("2027-03-12T10:00:00Z").await;
+    assert_eq!(app.discounts_per_invoice(&acme).await, [10_000, 500], "5 % of Essentials' 100.00");
+    app.assert_reconciled(0).await;
+}
+
+#[tokio::test]
+async fn a_voided_discounted_invoice_gives_its_turn_back_to_the_next_invoice() {
+    let app = spawn_app_at(Some(at("2027-01-10T09:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let (staff, owner) = (app.client_for(&STAFF).await, app.client_for(&ACME_OWNER).await);
+    let coupon = app.coupon(&staff, &[]).await;
+    app.promotion_code(&staff, &coupon, "ONCE20", "").await;
+    app.redeem(&owner, &acme, "ONCE20").await;
+    app.cycle_at("2027-02-10T10:00:00Z").await;
+    app.cycle_at("2027-02-12T10:00:00Z").await;
+    let first: String = sqlx::query_scalar("select id from invoices where organization_id = $1")
+        .bind(&acme)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    app.call_with(&staff, "void_invoice", &[("invoice_id", &first), ("reason", "billed in error")]).await;
+    let plan = json(app.call_with(&owner, "plan", &[("organization_id", &acme)]).await).await;
+    assert_eq!(plan["discount"]["remaining"], "1 invoice left", "{plan}");
+    app.cycle_at("2027-03-10T10:00:00Z").await;
+    app.cycle_at("2027-03-12T10:00:00Z").await;
+    assert_eq!(app.discounts_per_invoice(&acme).await, [10_000, 10_000]);
+    assert_eq!(app.ledger_balance(&acme, "discounts").await, 10_000, "the voided invoice's discount is reversed");
+    app.assert_reconciled(0).await;
 }

@@ -43,6 +43,9 @@ pub async fn reconcile_billing(
     for (invoice, on_lines, recorded) in coupons::discount_mismatches(&mut conn).await? {
         result.mismatches.push(format!("invoice {invoice}: discount lines {on_lines}, discount recorded {recorded}"));
     }
+    for (organization, posted, recorded) in coupons::discount_ledger_mismatches(&mut conn).await? {
+        result.mismatches.push(format!("organization {organization}: discounts {posted} posted, {recorded} recorded"));
+    }
     for (organization, balance) in ledger::overdrawn_credit_accounts(&mut conn).await? {
         result.mismatches.push(format!("organization {organization}: customer credit overdrawn by {balance}"));
     }

@@ -228,8 +228,10 @@ pub struct RedemptionRow {
     pub coupon: CouponRow,
 }
 
+/// A voided invoice gives its turn back: only discounts on invoices still standing count.
 const REDEMPTION_SELECT: &str = "select r.id as redemption_id, r.organization_id, p.code, r.redeemed_at,
-    (select cast(count(*) as bigint) from discount_applications a where a.redemption_id = r.id) as invoices_discounted,";
+    (select cast(count(*) as bigint) from discount_applications a join invoices d on d.id = a.invoice_id
+     where a.redemption_id = r.id and d.status <> 'void') as invoices_discounted,";
 
 /// The organization's redemptions, oldest first.
 pub async fn redemptions_of(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<RedemptionRow>, Error> {
@@ -243,8 +245,27 @@ pub async fn redemptions_of(conn: &mut AnyConnection, organization_id: &str) -> 
     .await?)
 }
 
-/// For each listed invoice, the redemptions of its organization whose coupon allows the plan its
-/// subscription is on now, oldest first: (invoice id, redemption).
+/// The redemption whose discount the organization's invoices on the plan version receive: the
+/// oldest one still running that allows the plan. One limited to another plan waits meanwhile.
+pub async fn running_redemption(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    plan_version_id: &str,
+) -> Result<Option<RedemptionRow>, Error> {
+    let (plan_id, _) = plan_of_version(conn, plan_version_id).await?;
+    for redemption in redemptions_of(conn, organization_id).await? {
+        if redemption.coupon.terms()?.duration.covers_another(redemption.invoices_discounted)
+            && coupon_allows_plan(conn, &redemption.coupon.id, &plan_id).await?
+        {
+            return Ok(Some(redemption));
+        }
+    }
+    Ok(None)
+}
+
+/// For each listed invoice, the redemptions of its organization made before its period ended
+/// whose coupon allows the plan the period ended on, oldest first. A plan change at the period
+/// end has moved the subscription on already; the change's `from` version is the plan billed.
 pub async fn redemptions_for_invoices(
     conn: &mut AnyConnection,
     invoice_ids: &[String],
@@ -255,8 +276,12 @@ pub async fn redemptions_for_invoices(
     let sql = format!(
         "{REDEMPTION_SELECT} i.id as invoice_id, {COUPON_COLUMNS} from invoices i
          join subscriptions s on s.id = i.subscription_id
-         join plan_versions v on v.id = s.plan_version_id
-         join coupon_redemptions r on r.organization_id = i.organization_id
+         join plan_versions v on v.id = coalesce(
+             (select pc.from_version_id from plan_changes pc
+              where pc.subscription_id = i.subscription_id and pc.status = 'applied' and pc.effective_at >= i.period_end
+              order by pc.effective_at limit 1),
+             s.plan_version_id)
+         join coupon_redemptions r on r.organization_id = i.organization_id and r.redeemed_at < i.period_end
          join coupons c on c.id = r.coupon_id join promotion_codes p on p.id = r.promotion_code_id
          where i.id in ({})
            and (not exists (select 1 from coupon_plans cp where cp.coupon_id = c.id)
@@ -310,6 +335,22 @@ pub async fn discount_mismatches(conn: &mut AnyConnection) -> Result<Vec<(String
              union all
              select invoice_id, 0, amount_minor from discount_applications) d
          group by d.invoice_id having sum(d.on_lines) <> sum(d.recorded)",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Organizations whose discounts account differs from the discounts of their standing invoices:
+/// (organization id, posted, recorded). Empty in sound books.
+pub async fn discount_ledger_mismatches(conn: &mut AnyConnection) -> Result<Vec<(String, i64, i64)>, Error> {
+    Ok(sqlx::query_as(
+        "select d.organization_id, cast(sum(d.posted) as bigint), cast(sum(d.recorded) as bigint) from (
+             select t.organization_id, e.amount_minor as posted, 0 as recorded
+             from ledger_entries e join ledger_transactions t on t.id = e.transaction_id where e.account = 'discounts'
+             union all
+             select i.organization_id, 0, a.amount_minor
+             from discount_applications a join invoices i on i.id = a.invoice_id where i.status <> 'void') d
+         group by d.organization_id having sum(d.posted) <> sum(d.recorded)",
     )
     .fetch_all(conn)
     .await?)

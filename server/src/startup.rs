@@ -159,7 +159,8 @@ impl Application {
     }
 }
 
-/// Removes expired sessions, old login failures and old ingestion commits every few minutes.
+/// Removes expired sessions, old login failures, old promotion code misses and old ingestion
+/// commits every few minutes.
 async fn housekeeping(db: Db, mut stop: watch::Receiver<bool>) {
     let store = DbSessionStore::new(db.pool.clone());
     loop {
@@ -172,6 +173,11 @@ async fn housekeeping(db: Db, mut stop: watch::Receiver<bool>) {
                 crate::accounts::db::login_failures::delete_login_failures_before(&mut conn, now - 24 * 3_600_000).await
         {
             tracing::warn!(%error, "deleting old login failures failed");
+        }
+        if let Ok(mut conn) = db.pool.acquire().await
+            && let Err(error) = crate::billing::db::coupons::delete_misses_before(&mut conn, now - 24 * 3_600_000).await
+        {
+            tracing::warn!(%error, "deleting old promotion code misses failed");
         }
         if let Ok(mut conn) = db.pool.acquire().await
             && let Err(error) =

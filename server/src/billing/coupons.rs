@@ -10,6 +10,7 @@ use sqlx::AnyConnection;
 
 use crate::accounts::db::audit::{AuditEntry, append_audit};
 use crate::accounts::db::organizations::lock_organizations;
+use crate::accounts::domain::throttle::retry_after_secs;
 use crate::billing::db::coupons::{self, CouponRow, NewCoupon, NewPromotionCode, NewRedemption, PromotionCodeRow};
 use crate::billing::db::plans;
 use crate::billing::db::subscriptions;
@@ -211,15 +212,37 @@ struct Redeemable {
     currency: String,
 }
 
+/// Unknown codes an organization may type per window: enough for typos, too few to guess codes.
+const MISSES_ALLOWED: i64 = 20;
+const MISS_WINDOW_MS: i64 = 3_600_000;
+
+/// The typed code, normalized, if it names a promotion code. Unknown codes are counted per
+/// organization, and past the limit every code is refused for a while, known or not.
+async fn known_code(db: &Db, organization_id: &str, text: &str, now: i64) -> Result<String, Error> {
+    let typed = normalize_code(text).map_err(|reason| AppError::invalid("code", reason))?;
+    let mut conn = db.pool.acquire().await?;
+    let (misses, oldest) = coupons::recent_misses(&mut conn, organization_id, now - MISS_WINDOW_MS).await?;
+    if misses >= MISSES_ALLOWED {
+        return Err(AppError::RateLimited { retry_after_secs: retry_after_secs(oldest, MISS_WINDOW_MS, now) }.into());
+    }
+    if coupons::promotion_code(&mut conn, &typed).await?.is_none() {
+        drop(conn);
+        let mut tx = db.begin().await?;
+        coupons::record_miss(&mut tx, organization_id, now).await?;
+        tx.commit().await?;
+        return Err(AppError::invalid("code", format!("{typed} is not a promotion code")).into());
+    }
+    Ok(typed)
+}
+
 /// Everything that decides whether the organization may redeem the code now, in the caller's
 /// transaction: the code and its coupon, or the refusal a customer can act on.
 async fn redeemable(
     conn: &mut AnyConnection,
     organization_id: &str,
-    text: &str,
+    typed: &str,
     now: i64,
 ) -> Result<Redeemable, Error> {
-    let typed = normalize_code(text).map_err(|reason| AppError::invalid("code", reason))?;
     let unknown = || AppError::invalid("code", format!("{typed} is not a promotion code"));
     let code = coupons::promotion_code(conn, &typed).await?.ok_or_else(unknown)?;
     let coupon = coupons::coupon(conn, &code.coupon_id).await?.ok_or_else(unknown)?;
@@ -259,9 +282,10 @@ async fn redeemable(
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn preview_code(db: &Db, organization_id: &str, text: &str) -> Result<PromotionPreview, Error> {
     let now = db.clock.now_ms();
+    let typed = known_code(db, organization_id, text, now).await?;
     let Redeemable { code, coupon, terms, currency } = {
         let mut conn = db.pool.acquire().await?;
-        redeemable(&mut conn, organization_id, text, now).await?
+        redeemable(&mut conn, organization_id, &typed, now).await?
     };
     let estimate = month_to_date_estimate(db, organization_id).await?.ok_or(AppError::NotFound)?;
     let discount = terms.discount_minor(estimate.total_minor, &currency)?;
@@ -287,10 +311,11 @@ pub async fn preview_code(db: &Db, organization_id: &str, text: &str) -> Result<
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn redeem_code(db: &Db, actor: &str, organization_id: &str, text: &str) -> Result<(), Error> {
     let now = db.clock.now_ms();
+    let typed = known_code(db, organization_id, text, now).await?;
     let mut tx = db.begin().await?;
     // Two owners applying codes at once: the second sees the first's redemption.
     lock_organizations(&mut tx, &[organization_id.to_owned()]).await?;
-    let Redeemable { code, coupon, terms, .. } = redeemable(&mut tx, organization_id, text, now).await?;
+    let Redeemable { code, coupon, terms, .. } = redeemable(&mut tx, organization_id, &typed, now).await?;
     if !coupons::count_redemption(&mut tx, &code, now).await? {
         return Err(AppError::invalid("code", format!("{} has been used up", code.code)).into());
     }

@@ -368,3 +368,32 @@ async fn a_voided_discounted_invoice_gives_its_turn_back_to_the_next_invoice() {
     assert_eq!(app.ledger_balance(&acme, "discounts").await, 10_000, "the voided invoice's discount is reversed");
     app.assert_reconciled(0).await;
 }
+
+#[tokio::test]
+async fn guessing_codes_is_limited_per_organization() {
+    let app = spawn_app().await;
+    let acme = app.organization_id("Acme Corp").await;
+    let (staff, owner) = (app.client_for(&STAFF).await, app.client_for(&ACME_OWNER).await);
+    let coupon = app.coupon(&staff, &[]).await;
+    app.promotion_code(&staff, &coupon, "REAL", "").await;
+    for guess in 0..20 {
+        let form = [("organization_id", acme.as_str()), ("code", &format!("GUESS{guess}"))];
+        let response = app.call_with(&owner, "preview_promotion_code", &form).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "guess {guess}");
+    }
+    let form = [("organization_id", acme.as_str()), ("code", "REAL")];
+    let throttled = app.call_with(&owner, "preview_promotion_code", &form).await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS, "even a real code waits");
+    assert!(throttled.headers().contains_key("retry-after"));
+    assert_eq!(app.redeem(&owner, &acme, "REAL").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    let globex = app.organization_id("Globex").await;
+    let other = app.client_for(&GLOBEX_OWNER).await;
+    let form = [("organization_id", globex.as_str()), ("code", "REAL")];
+    assert_eq!(
+        app.call_with(&other, "preview_promotion_code", &form).await.status(),
+        StatusCode::OK,
+        "per organization"
+    );
+    app.db.clock.set(app.db.clock.now_ms() + 3_600_001);
+    assert_eq!(app.redeem(&owner, &acme, "REAL").await.status(), StatusCode::OK, "the window passes");
+}

@@ -368,3 +368,32 @@ pub async fn plan_of_version(conn: &mut AnyConnection, version_id: &str) -> Resu
         .fetch_one(conn)
         .await?)
 }
+
+/// Notes an unknown code typed by the organization.
+pub async fn record_miss(conn: &mut AnyConnection, organization_id: &str, now: i64) -> Result<(), Error> {
+    sqlx::query("insert into promotion_code_misses (organization_id, at) values ($1, $2)")
+        .bind(organization_id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// (count, oldest time) of the organization's unknown codes since `since`.
+pub async fn recent_misses(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    since: i64,
+) -> Result<(i64, Option<i64>), Error> {
+    Ok(sqlx::query_as(
+        "select cast(count(*) as bigint), min(at) from promotion_code_misses where organization_id = $1 and at >= $2",
+    )
+    .bind(organization_id)
+    .bind(since)
+    .fetch_one(conn)
+    .await?)
+}
+
+pub async fn delete_misses_before(conn: &mut AnyConnection, before: i64) -> Result<u64, Error> {
+    Ok(sqlx::query("delete from promotion_code_misses where at < $1").bind(before).execute(conn).await?.rows_affected())
+}

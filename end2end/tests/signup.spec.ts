@@ -140,3 +140,38 @@ test("an owner invites a teammate, who accepts by the mailed link and lands in t
   expect(problems).toEqual([]);
   expect(invitedProblems).toEqual([]);
 });
+
+test("staff create a customer on a trial, and its first owner accepts the mailed invitation and finds it ready", async ({ page, browser }) => {
+  const problems = watchConsole(page);
+  const owner = `erlich+${Date.now()}@aviato.test`;
+  await page.goto("/login");
+  await waitForHydration(page);
+  await page.getByLabel("Email").fill("admin@portal.test");
+  await page.getByLabel("Password").fill("portal-admin-pass");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.locator("#organizations")).toBeVisible();
+  await waitForHydration(page);
+  await page.getByText("New customer").click();
+  await page.getByLabel("Organization name").fill("Aviato");
+  await page.getByLabel("Billing email").fill("ap@aviato.test");
+  await page.getByLabel("Plan").selectOption("Business");
+  await page.getByLabel("Free trial in days (optional, up to 90)").fill("30");
+  await page.getByLabel("First owner's email").fill(owner);
+  await page.getByRole("button", { name: "Create customer and invite the owner" }).click();
+  await expect(page.locator("#customer-name")).toHaveText("Aviato");
+  await expect(page).toHaveURL(/\/admin\/orgs\/org_/);
+
+  const invited = await browser.newPage();
+  const invitedProblems = watchConsole(invited);
+  await submitAfterHydration(invited, await mailedLink(owner, "/invitation"));
+  await invited.getByLabel("Password").fill(PASSWORD);
+  await invited.getByRole("button", { name: "Accept invitation" }).click();
+  await expect(invited.locator("#organization-name")).toHaveText("Aviato");
+  await expect(invited.locator("#role")).toHaveText("owner");
+  await waitForHydration(invited);
+  await invited.getByRole("link", { name: "Plan" }).click();
+  await expect(invited.locator("#current-plan")).toHaveText("Business");
+  await expect(invited.locator("#subscription-status")).toHaveText("trialing");
+  expect(problems).toEqual([]);
+  expect(invitedProblems).toEqual([]);
+});

@@ -2,7 +2,9 @@
 use std::sync::Arc;
 
 use app::api::backend::{Authenticated, CreditForm, PortalBackend, RefundForm, TestCardForm};
-use app::api::dto::admin::{AdminCustomer, CouponForm, CouponsPage, CustomerSearch, Operations, PromotionCodeForm};
+use app::api::dto::admin::{
+    AdminCustomer, CouponForm, CouponsPage, CustomerSearch, NewCustomerForm, Operations, PromotionCodeForm,
+};
 use app::api::dto::billing::{
     InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage, PromotionPreview,
 };
@@ -29,6 +31,7 @@ use crate::onboarding::invitations::{self, Invite};
 use crate::onboarding::mail_throttle::MailThrottle;
 use crate::onboarding::password_reset;
 use crate::onboarding::signup::{self, SignUpForm};
+use crate::onboarding::staff_customers;
 use crate::payments::collection::Collector;
 use crate::payments::methods::{self, CardForm};
 use crate::payments::refunds::{self, RefundRequest};
@@ -247,6 +250,10 @@ impl PortalBackend for Backend {
     ) -> Result<PlanPage, AppError> {
         coupons::redeem_code(&self.db, &actor.email, organization_id, code).await?;
         Ok(plan_change::plan_page(&self.db, organization_id).await?)
+    }
+
+    async fn create_customer(&self, actor: &SessionUser, form: NewCustomerForm) -> Result<String, AppError> {
+        Ok(staff_customers::create_customer(&self.db, &self.public_base_url, &actor.email, &form).await?)
     }
 
     async fn coupons(&self) -> Result<CouponsPage, AppError> {

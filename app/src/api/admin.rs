@@ -2,7 +2,7 @@
 //! the owner's proration preview, suspension). Every change carries a reason for the audit log.
 use leptos::prelude::*;
 
-use super::dto::admin::{CouponForm, CouponsPage, CustomerSearch, Operations, PromotionCodeForm};
+use super::dto::admin::{CouponForm, CouponsPage, CustomerSearch, NewCustomerForm, Operations, PromotionCodeForm};
 use super::dto::billing::{PlanChangePreview, PlanPage};
 use super::error::AppError;
 
@@ -65,4 +65,11 @@ pub async fn create_coupon(form: CouponForm) -> Result<CouponsPage, AppError> {
 pub async fn create_promotion_code(form: PromotionCodeForm) -> Result<CouponsPage, AppError> {
     use super::backend::{Caller, serve};
     serve!(Caller::Staff, |user, backend| { backend.create_promotion_code(&user, form).await })
+}
+
+/// Answers the new organization's id.
+#[server(endpoint = "admin_create_customer")]
+pub async fn create_customer(form: NewCustomerForm) -> Result<String, AppError> {
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |user, backend| { backend.create_customer(&user, form).await })
 }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use leptos::prelude::*;
 
-use super::dto::admin::{AdminCustomer, CouponForm, CouponsPage, CustomerSearch, Operations, PromotionCodeForm};
+use super::dto::admin::{
+    AdminCustomer, CouponForm, CouponsPage, CustomerSearch, NewCustomerForm, Operations, PromotionCodeForm,
+};
 use super::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage, PromotionPreview};
 use super::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
 use super::dto::usage::{UsageRange, UsageReport};
@@ -126,6 +128,8 @@ pub trait PortalBackend: Send + Sync + 'static {
         organization_id: &str,
         code: &str,
     ) -> Result<PlanPage, AppError>;
+    /// Staff: a new customer with its plan, and its first owner invited by mail; answers its id.
+    async fn create_customer(&self, actor: &SessionUser, form: NewCustomerForm) -> Result<String, AppError>;
     async fn coupons(&self) -> Result<CouponsPage, AppError>;
     async fn create_coupon(&self, actor: &SessionUser, form: CouponForm) -> Result<CouponsPage, AppError>;
     async fn create_promotion_code(

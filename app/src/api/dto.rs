@@ -627,6 +627,19 @@ pub mod admin {
         pub plans: String,
     }
 
+    /// A customer staff create for someone sold to by hand.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct NewCustomerForm {
+        pub name: String,
+        pub billing_email: String,
+        /// A plan name, or empty to let the owner choose.
+        pub plan: String,
+        /// Days of free trial; empty for none.
+        pub trial_days: String,
+        /// Invited by mail as the first owner.
+        pub owner_email: String,
+    }
+
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct PromotionCodeForm {
         pub coupon_id: String,
@@ -735,6 +748,8 @@ pub mod admin {
         pub page: u32,
         pub customers: Vec<super::OrganizationSummary>,
         pub has_next: bool,
+        /// The plans a new customer can start on.
+        pub plans: Vec<String>,
     }
 
     /// The operations view: is the machinery keeping up?

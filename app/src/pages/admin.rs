@@ -10,6 +10,7 @@ use crate::api::payments::{ReplayWebhookEvent, get_parked_events};
 use crate::components::confirm::ConfirmCheck;
 use crate::components::error_view::ErrorView;
 use crate::components::layout::AdminHeader;
+use crate::pages::admin_new_customer::NewCustomer;
 
 /// Staff only: find a customer by name, email, id or invoice number; parked webhook events.
 #[component]
@@ -33,7 +34,10 @@ pub fn AdminPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match results.await {
-                        Ok(found) => view! { <SearchResults found/> }.into_any(),
+                        Ok(found) => {
+                            let plans = found.plans.clone();
+                            view! { <SearchResults found/> <NewCustomer plans/> }.into_any()
+                        }
                         Err(error) => view! { <ErrorView error/> }.into_any(),
                     }
                 })}

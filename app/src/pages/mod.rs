@@ -3,6 +3,7 @@ pub mod admin;
 pub mod admin_actions;
 pub mod admin_coupons;
 pub mod admin_customer;
+pub mod admin_new_customer;
 pub mod admin_operations;
 pub mod admin_records;
 pub mod billing_details;

@@ -59,7 +59,8 @@ pub async fn search_customers(db: &Db, query: &str, page: u32) -> Result<Custome
             .collect();
     let has_next = customers.len() as i64 > SEARCH_PAGE_SIZE;
     customers.truncate(SEARCH_PAGE_SIZE as usize);
-    Ok(CustomerSearch { query: query.to_owned(), page, customers, has_next })
+    let plans = plans::current_versions(&mut conn).await?.into_iter().map(|v| v.plan_name).collect();
+    Ok(CustomerSearch { query: query.to_owned(), page, customers, has_next, plans })
 }
 
 #[tracing::instrument(skip_all, fields(organization_id))]

@@ -5,10 +5,11 @@ use app::api::backend::Authenticated;
 use app::api::dto::{Role, SessionUser, TeamInvitation, TeamMember, TeamPage};
 use app::api::error::AppError;
 use serde_json::json;
+use sqlx::AnyConnection;
 
 use crate::accounts::db::audit::{AuditEntry, append_audit};
 use crate::accounts::db::invitations::{self as db, NewInvitation};
-use crate::accounts::db::organizations::{find_organization, insert_membership, lock_organizations};
+use crate::accounts::db::organizations::{OrganizationRow, find_organization, insert_membership, lock_organizations};
 use crate::accounts::db::users::{UserRow, find_user_by_email, insert_user};
 use crate::accounts::domain::email::account_email;
 use crate::accounts::domain::one_time_token::{generate_token, hash_secret};
@@ -108,18 +109,44 @@ pub async fn invite(
     let mut tx = db.begin().await?;
     let organization = find_organization(&mut tx, org).await?.ok_or(AppError::NotFound)?;
     db::retire_expired(&mut tx, org, &email, now).await?;
+    let invitation = Invitation { organization: &organization, email: &email, role, invited_by: &actor.email };
+    let id = mail_invitation(&mut tx, base_url, &invitation, now).await?;
+    let mut entry = audit(org, &actor.email, "invitation.create", &id);
+    entry.after = Some(json!({ "email": email, "role": role.as_str() }));
+    append_audit(&mut tx, entry, now).await?;
+    tx.commit().await?;
+    team_page(db, org, actor).await
+}
+
+/// An invitation about to be mailed.
+pub struct Invitation<'a> {
+    pub organization: &'a OrganizationRow,
+    pub email: &'a str,
+    pub role: Role,
+    pub invited_by: &'a str,
+}
+
+/// Stores the invitation and queues its mail with the one-time link, in the caller's transaction.
+/// Answers the invitation's id.
+pub async fn mail_invitation(
+    conn: &mut AnyConnection,
+    base_url: &str,
+    invitation: &Invitation<'_>,
+    now: i64,
+) -> Result<String, Error> {
+    let organization = invitation.organization;
     let token = generate_token();
     let id = new_id(IdKind::Invitation, now);
-    let invitation = NewInvitation {
+    let row = NewInvitation {
         id: &id,
-        organization_id: org,
-        email: &email,
-        role: role.as_str(),
+        organization_id: &organization.id,
+        email: invitation.email,
+        role: invitation.role.as_str(),
         token_hash: &token.hash,
-        invited_by: &actor.email,
+        invited_by: invitation.invited_by,
         expires_at: now + INVITATION_TTL_MS,
     };
-    db::insert_invitation(&mut tx, &invitation, now).await.map_err(|error| match error {
+    db::insert_invitation(conn, &row, now).await.map_err(|error| match error {
         Error::Database(e) if is_unique_violation(&e) => invitation_waiting().into(),
         other => other,
     })?;
@@ -127,19 +154,15 @@ pub async fn invite(
         "{} invited you to join {} in the billing portal as {} {}.\n\n\
          Accept the invitation: {base_url}/invitation?token={}\n\n\
          The link works once, for 7 days. If you did not expect it, you can ignore this message.",
-        actor.email,
+        invitation.invited_by,
         organization.name,
-        if role == Role::Owner { "an" } else { "a" },
-        role.as_str(),
+        if invitation.role == Role::Owner { "an" } else { "a" },
+        invitation.role.as_str(),
         token.secret
     );
     let subject = format!("Join {} in the billing portal", organization.name);
-    enqueue(&mut tx, &account_mail("account.invitation", &id, &email, &subject, &body), now).await?;
-    let mut entry = audit(org, &actor.email, "invitation.create", &id);
-    entry.after = Some(json!({ "email": email, "role": role.as_str() }));
-    append_audit(&mut tx, entry, now).await?;
-    tx.commit().await?;
-    team_page(db, org, actor).await
+    enqueue(conn, &account_mail("account.invitation", &id, invitation.email, &subject, &body), now).await?;
+    Ok(id)
 }
 
 #[tracing::instrument(skip_all, fields(organization_id))]

@@ -112,6 +112,17 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
         ),
         row("admin_retry_payments", &[("organization_id", org), ("reason", "")], [401, 404, 404, 404, 422]),
         row("mark_uncollectible", &[("invoice_id", "in_unknown"), ("reason", "")], [401, 404, 404, 404, 422]),
+        row(
+            "admin_create_customer",
+            &[
+                ("form[name]", ""),
+                ("form[billing_email]", "ap@example.test"),
+                ("form[plan]", ""),
+                ("form[trial_days]", ""),
+                ("form[owner_email]", "owner@example.test"),
+            ],
+            [401, 404, 404, 404, 422],
+        ),
         row("admin_coupons", &[], [401, 404, 404, 404, 200]),
         row(
             "admin_create_coupon",
@@ -190,6 +201,7 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
         "coupons",
         "promotion_codes",
         "coupon_redemptions",
+        "invitations",
     ] {
         assert_eq!(app.count(&format!("select count(*) from {table}")).await, 0, "{table}");
     }

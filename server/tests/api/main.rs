@@ -20,6 +20,7 @@ mod rollups;
 mod scale_out;
 mod sessions;
 mod signup;
+mod staff_customers;
 mod stripe_channel;
 mod stripe_webhook;
 mod team;

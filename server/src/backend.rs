@@ -16,6 +16,7 @@ use app::api::dto::{
 use app::api::error::AppError;
 use async_trait::async_trait;
 
+use crate::accounts::billing_contacts;
 use crate::accounts::billing_details;
 use crate::accounts::login::{self, LoginThrottle};
 use crate::accounts::organizations;
@@ -168,6 +169,24 @@ impl PortalBackend for Backend {
 
     async fn revoke_api_key(&self, actor: &SessionUser, organization_id: &str, key_id: &str) -> Result<(), AppError> {
         Ok(organizations::revoke_api_key(&self.db, &actor.email, organization_id, key_id).await?)
+    }
+
+    async fn add_billing_contact(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        email: &str,
+    ) -> Result<BillingDetailsPage, AppError> {
+        Ok(billing_contacts::add(&self.db, actor, organization_id, email).await?)
+    }
+
+    async fn remove_billing_contact(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        email: &str,
+    ) -> Result<BillingDetailsPage, AppError> {
+        Ok(billing_contacts::remove(&self.db, actor, organization_id, email).await?)
     }
 
     async fn search_customers(&self, query: &str, page: u32) -> Result<CustomerSearch, AppError> {

@@ -84,6 +84,18 @@ pub trait PortalBackend: Send + Sync + 'static {
         organization_id: &str,
         details: BillingDetails,
     ) -> Result<BillingDetailsPage, AppError>;
+    async fn add_billing_contact(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        email: &str,
+    ) -> Result<BillingDetailsPage, AppError>;
+    async fn remove_billing_contact(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        email: &str,
+    ) -> Result<BillingDetailsPage, AppError>;
     async fn search_customers(&self, query: &str, page: u32) -> Result<CustomerSearch, AppError>;
     async fn operations(&self) -> Result<Operations, AppError>;
     /// Staff: suspend (`true`) or lift a suspension (`false`), with the reason for the audit log.

@@ -161,6 +161,8 @@ pub struct BillingDetailsPage {
     pub countries: Vec<Country>,
     /// Owners change the details; members read them.
     pub can_edit: bool,
+    /// Who receives invoices and payment notices beside the billing email.
+    pub contacts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

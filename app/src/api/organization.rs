@@ -77,3 +77,20 @@ pub async fn save_billing_details(
         backend.save_billing_details(&user, &organization_id, details).await
     })
 }
+
+/// Someone who receives invoices and payment notices beside the billing email, without logging in.
+#[server(endpoint = "add_billing_contact")]
+pub async fn add_billing_contact(organization_id: String, email: String) -> Result<BillingDetailsPage, AppError> {
+    use super::backend::{Caller, serve};
+    serve!(Caller::Owner(&organization_id), |user, backend| {
+        backend.add_billing_contact(&user, &organization_id, &email).await
+    })
+}
+
+#[server(endpoint = "remove_billing_contact")]
+pub async fn remove_billing_contact(organization_id: String, email: String) -> Result<BillingDetailsPage, AppError> {
+    use super::backend::{Caller, serve};
+    serve!(Caller::Owner(&organization_id), |user, backend| {
+        backend.remove_billing_contact(&user, &organization_id, &email).await
+    })
+}

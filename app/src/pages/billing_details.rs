@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::dto::{BillingDetails, BillingDetailsPage, Country};
-use crate::api::organization::{SaveBillingDetails, get_billing_details};
+use crate::api::organization::{AddBillingContact, RemoveBillingContact, SaveBillingDetails, get_billing_details};
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::use_organization_id;
@@ -23,12 +23,21 @@ pub fn BillingDetailsPage() -> impl IntoView {
     view! {
         <Title text="Billing details · Billing portal"/>
         <h1>"Billing details"</h1>
-        <p>"Invoices show these details, and invoices and payment notices go to the billing email."</p>
+        <p>"Invoices show these details, and invoices and payment notices go to the billing email and the billing contacts."</p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(page) if page.can_edit => view! { <DetailsForm page action=save organization_id/> }.into_any(),
-                    Ok(page) => view! { <DetailsSummary details=page.details countries=page.countries/> }.into_any(),
+                    Ok(page) if page.can_edit => {
+                        let contacts = page.contacts.clone();
+                        view! {
+                            <DetailsForm page action=save organization_id/>
+                            <BillingContacts contacts can_edit=true organization_id/>
+                        }.into_any()
+                    }
+                    Ok(page) => view! {
+                        <DetailsSummary details=page.details countries=page.countries/>
+                        <BillingContacts contacts=page.contacts can_edit=false organization_id/>
+                    }.into_any(),
                     Err(error) => view! { <ErrorView error/> }.into_any(),
                 }
             })}
@@ -122,5 +131,64 @@ fn TextField(
         <input id=id name=name type=kind value=value.clone() prop:value=value maxlength="200" autocomplete=autocomplete required=required
             aria-describedby=error_id.clone()/>
         <FieldError id=error_id message=error/>
+    }
+}
+
+/// Who receives invoices and payment notices beside the billing email; owners add and remove them.
+#[component]
+fn BillingContacts(contacts: Vec<String>, can_edit: bool, organization_id: Signal<String>) -> impl IntoView {
+    let add = ServerAction::<AddBillingContact>::new();
+    let remove = ServerAction::<RemoveBillingContact>::new();
+    let latest = move || {
+        let added = add.value().get().and_then(Result::ok).map(|page| (add.version().get(), page.contacts));
+        let removed = remove.value().get().and_then(Result::ok).map(|page| (remove.version().get(), page.contacts));
+        match (added, removed) {
+            (Some(a), Some(r)) => Some(if a.0 >= r.0 { a.1 } else { r.1 }),
+            (a, r) => a.or(r).map(|(_, contacts)| contacts),
+        }
+    };
+    let shown = move || latest().unwrap_or_else(|| contacts.clone());
+    let error = Signal::derive(move || field_message(add.value().get(), "email"));
+    view! {
+        <section class="card" id="billing-contacts" aria-labelledby="contacts-heading">
+            <h2 id="contacts-heading">"Billing contacts"</h2>
+            <p class="hint">"They receive every invoice and payment notice, with the PDF, without logging in."</p>
+            {move || {
+                let list = shown();
+                if list.is_empty() {
+                    view! { <p id="no-contacts">"None yet: notices go to the billing email only."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="contacts">
+                            {list.into_iter().map(|email| {
+                                let label = format!("Remove {email}");
+                                let value = email.clone();
+                                view! {
+                                    <li>
+                                        <span>{email}</span>
+                                        {can_edit.then(|| view! {
+                                            <ActionForm action=remove attr:class="inline-action">
+                                                <input type="hidden" name="organization_id" value=organization_id/>
+                                                <input type="hidden" name="email" value=value/>
+                                                <button type="submit" class="link-button" aria-label=label>"Remove"</button>
+                                            </ActionForm>
+                                        })}
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }
+            }}
+            {can_edit.then(|| view! {
+                <ActionForm action=add attr:class="form inline" attr:id="add-contact-form">
+                    <input type="hidden" name="organization_id" value=organization_id/>
+                    <label for="contact-email">"Add a contact"</label>
+                    <input id="contact-email" name="email" type="email" required maxlength="254" aria-describedby="contact-email-error"/>
+                    <button type="submit" id="add-contact">"Add contact"</button>
+                </ActionForm>
+                <FieldError id="contact-email-error" message=error/>
+            })}
+        </section>
     }
 }

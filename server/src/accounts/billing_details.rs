@@ -1,9 +1,10 @@
-//! The customer's billing details: owners keep them, members read them, invoices will print them.
+//! The customer's billing details: owners keep them, members read them, invoices print them.
 use app::api::dto::{BillingDetails, BillingDetailsPage, Country, Role, SessionUser};
 use app::api::error::AppError;
 use serde_json::json;
 
 use crate::accounts::db::audit::{AuditEntry, append_audit};
+use crate::accounts::db::billing_contacts::billing_contacts;
 use crate::accounts::db::billing_details::{self, BillingDetailsRow};
 use crate::accounts::domain::billing_details::{self as rules, countries};
 use crate::error::Error;
@@ -39,8 +40,14 @@ impl From<BillingDetailsRow> for BillingDetails {
     }
 }
 
-fn page(details: BillingDetails, viewer: &SessionUser, organization_id: &str) -> BillingDetailsPage {
+fn page(
+    details: BillingDetails,
+    contacts: Vec<String>,
+    viewer: &SessionUser,
+    organization_id: &str,
+) -> BillingDetailsPage {
     BillingDetailsPage {
+        contacts,
         details,
         countries: countries()
             .into_iter()
@@ -58,7 +65,8 @@ pub async fn billing_details_page(
 ) -> Result<BillingDetailsPage, Error> {
     let mut conn = db.pool.acquire().await?;
     let row = billing_details::billing_details(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
-    Ok(page(row.into(), viewer, organization_id))
+    let contacts = billing_contacts(&mut conn, organization_id).await?;
+    Ok(page(row.into(), contacts, viewer, organization_id))
 }
 
 /// Checks every field first: a refusal names its field and nothing is stored.
@@ -96,8 +104,9 @@ pub async fn save(
         reason: None,
     };
     append_audit(&mut tx, audit, now).await?;
+    let contacts = billing_contacts(&mut tx, organization_id).await?;
     tx.commit().await?;
-    Ok(page(row.into(), actor, organization_id))
+    Ok(page(row.into(), contacts, actor, organization_id))
 }
 
 fn audited(row: &BillingDetailsRow) -> serde_json::Value {

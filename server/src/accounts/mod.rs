@@ -1,5 +1,6 @@
 //! Who is who: users, sessions, organizations and their members, namespaces, API keys, the audit log.
 pub mod audit;
+pub mod billing_contacts;
 pub mod billing_details;
 pub mod db;
 pub mod domain;

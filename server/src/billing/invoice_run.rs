@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sqlx::AnyConnection;
 
-use crate::accounts::db::organizations::{billing_emails, lock_organizations};
+use crate::accounts::db::billing_contacts::billing_recipients;
+use crate::accounts::db::organizations::lock_organizations;
 use crate::billing::coupons::{DueDiscount, due_discounts};
 use crate::billing::db::coupons;
 use crate::billing::db::credits::{self, NewCredit};
@@ -480,7 +481,7 @@ async fn finalize_group(
         }
     }
     ledger::post_many(&mut tx, &postings).await?;
-    let emails = billing_emails(&mut tx, &organizations).await?;
+    let emails = billing_recipients(&mut tx, &organizations).await?;
     let texts: Vec<(String, String, String)> = finalized
         .iter()
         .zip(&records)

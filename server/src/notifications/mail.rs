@@ -4,8 +4,8 @@
 //! notification's id (so a message sent again is recognisably the same one) and UTF-8 headers.
 use std::path::PathBuf;
 
-use lettre::message::header::ContentType;
-use lettre::message::{Attachment as MailAttachment, Mailbox, Message, MultiPart, SinglePart};
+use lettre::message::header::{self, ContentType};
+use lettre::message::{Attachment as MailAttachment, Mailbox, Mailboxes, Message, MultiPart, SinglePart};
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncTransport, Tokio1Executor};
 
@@ -77,13 +77,14 @@ impl Mailer {
     }
 
     pub async fn send(&self, mail: &OutgoingMail<'_>) -> Result<(), MailFailure> {
-        let to: Mailbox = mail
+        // Billing notices go to the billing email and the billing contacts, listed with commas.
+        let to: Mailboxes = mail
             .to
             .parse()
             .map_err(|e| MailFailure::Permanent(format!("the address {:?} is not valid: {e}", mail.to)))?;
         let builder = Message::builder()
             .from(self.from.clone())
-            .to(to)
+            .mailbox(header::To::from(to))
             .subject(mail.subject)
             .date_now()
             .message_id(Some(format!("<{}@{}>", mail.id, self.domain)));

@@ -1,7 +1,7 @@
 //! Writing a notice: in the transaction of its cause, to the organization's billing email.
 use sqlx::AnyConnection;
 
-use crate::accounts::db::organizations::find_organization;
+use crate::accounts::db::billing_contacts::billing_recipients;
 use crate::error::Error;
 use crate::notifications::db::{NewNotification, enqueue};
 
@@ -45,7 +45,8 @@ pub async fn notify_with(
     notice: &Notice<'_>,
     now: i64,
 ) -> Result<(), Error> {
-    let recipient = find_organization(conn, organization_id).await?.map(|o| o.billing_email).unwrap_or_default();
+    let recipient =
+        billing_recipients(conn, &[organization_id.to_owned()]).await?.remove(organization_id).unwrap_or_default();
     let notification = NewNotification {
         organization_id: Some(organization_id),
         kind: notice.kind,

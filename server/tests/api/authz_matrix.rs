@@ -78,6 +78,12 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
             ],
             [401, 403, 422, 404, 404],
         ),
+        row("add_billing_contact", &[("organization_id", org), ("email", "not an address")], [401, 403, 422, 404, 404]),
+        row(
+            "remove_billing_contact",
+            &[("organization_id", org), ("email", "nobody@acme.test")],
+            [401, 403, 404, 404, 404],
+        ),
         row("start_card_setup", &[("organization_id", org)], [401, 403, 409, 404, 404]),
         row("start_plan", &[("organization_id", org), ("plan", "Business")], [401, 403, 409, 404, 404]),
         row("preview_promotion_code", &[("organization_id", org), ("code", "")], [401, 403, 422, 404, 404]),
@@ -202,6 +208,7 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
         "promotion_codes",
         "coupon_redemptions",
         "invitations",
+        "billing_contacts",
     ] {
         assert_eq!(app.count(&format!("select count(*) from {table}")).await, 0, "{table}");
     }

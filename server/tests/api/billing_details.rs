@@ -75,3 +75,45 @@ async fn bad_billing_details_name_the_field_and_change_nothing() {
     assert_eq!(app.count("select count(*) from organizations where billing_email = 'billing@acme.test'").await, 1);
     assert_eq!(app.count("select count(*) from audit_log where action = 'billing_details.update'").await, 0);
 }
+
+#[tokio::test]
+async fn billing_contacts_get_the_invoice_mail_beside_the_billing_email_without_logging_in() {
+    let (app, inbox) = crate::signup::app_with_inbox(Some(crate::billing::at("2027-01-10T09:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    let add = |email: &'static str| {
+        let (app, owner, acme) = (&app, &owner, &acme);
+        async move { app.call_with(owner, "add_billing_contact", &[("organization_id", acme), ("email", email)]).await }
+    };
+    let page = json(add(" Controller@Acme.test ").await).await;
+    assert_eq!(page["contacts"], serde_json::json!(["controller@acme.test"]), "{page}");
+    add("ap-team@acme.test").await;
+    assert_eq!(add("controller@acme.test").await.status(), StatusCode::CONFLICT, "listed once");
+    let bad = add("not an address").await;
+    assert_eq!(json(bad).await["field"], "email");
+    let member = app.client_for(&ACME_MEMBER).await;
+    let by_member =
+        app.call_with(&member, "add_billing_contact", &[("organization_id", &acme), ("email", "x@acme.test")]).await;
+    assert_eq!(by_member.status(), StatusCode::FORBIDDEN);
+    let read = json(app.call_with(&member, "billing_details", &[("organization_id", &acme)]).await).await;
+    assert_eq!(read["contacts"].as_array().unwrap().len(), 2, "members read the list");
+
+    app.cycle_at("2027-02-10T10:00:00Z").await;
+    app.cycle_at("2027-02-12T10:00:00Z").await;
+    let mails = inbox.deliver(&app).await;
+    let invoice = mails.iter().find(|m| m.contains("Subject: Invoice INV-")).expect("the invoice mail");
+    let to = invoice.lines().find(|l| l.starts_with("To: ")).unwrap();
+    for address in ["billing@acme.test", "controller@acme.test", "ap-team@acme.test"] {
+        assert!(to.contains(address), "{to}");
+    }
+
+    let removed = app
+        .call_with(&owner, "remove_billing_contact", &[("organization_id", &acme), ("email", "ap-team@acme.test")])
+        .await;
+    assert_eq!(json(removed).await["contacts"], serde_json::json!(["controller@acme.test"]));
+    assert_eq!(
+        app.count("select count(*) from audit_log where action in ('billing_contact.add', 'billing_contact.remove')")
+            .await,
+        3
+    );
+}

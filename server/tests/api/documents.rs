@@ -237,8 +237,9 @@ async fn a_finalized_invoice_is_mailed_once_with_its_pdf_and_a_payment_with_its_
 
 /// (parked, last error) of the notice of `kind`, once it is settled: the server's own payments
 /// job may hold it under its lease for a moment after the test's pass skipped it.
+/// Waits (up to 30 s beside a busy suite) until the notice is parked or delivered.
 async fn parked(s: &Scenario, kind: &str) -> (i64, Option<String>) {
-    for _ in 0..100 {
+    for _ in 0..600 {
         let settled: (i64, Option<String>, Option<i64>) = sqlx::query_as(
             "select case when parked_at is null then 0 else 1 end, last_error, delivered_at
              from notifications where kind = $1",

@@ -23,7 +23,8 @@ pub(crate) async fn app_with_inbox(start: Option<i64>, extra: &[&str]) -> (TestA
     let (address, received) = fake_smtp().await;
     let url = format!("smtp://{address}");
     let app = spawn_app_at(start, &[&["--smtp-url", &url, "--smtp-from", "portal@portal.test"], extra].concat()).await;
-    let relay = Outbox::smtp(&url, "portal@portal.test", "portal.test").unwrap();
+    let relay =
+        Outbox::smtp(&url, "portal@portal.test", "portal.test").unwrap().with_attachments(app.documents.clone());
     (app, Inbox { relay, received })
 }
 

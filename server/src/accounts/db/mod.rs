@@ -1,6 +1,7 @@
 //! The SQL of accounts.
 pub mod api_keys;
 pub mod audit;
+pub mod billing_contacts;
 pub mod billing_details;
 pub mod invitations;
 pub mod login_failures;

@@ -3,7 +3,7 @@ use sqlx::{AnyConnection, FromRow};
 
 use crate::error::Error;
 use crate::store::Dialect;
-use crate::store::bulk::{bind_all, bind_all_as, list_placeholders, texts};
+use crate::store::bulk::{bind_all, list_placeholders, texts};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct OrganizationRow {
@@ -33,24 +33,6 @@ pub async fn find_organization(conn: &mut AnyConnection, id: &str) -> Result<Opt
         .bind(id)
         .fetch_optional(conn)
         .await?)
-}
-
-/// The billing email of each organization among `organization_ids`, by id.
-pub async fn billing_emails(
-    conn: &mut AnyConnection,
-    organization_ids: &[String],
-) -> Result<std::collections::HashMap<String, String>, Error> {
-    let mut emails = std::collections::HashMap::new();
-    for chunk in organization_ids.chunks(1_000) {
-        let sql = format!(
-            "select id, billing_email from organizations where id in ({})",
-            list_placeholders(conn, 1, chunk.len())
-        );
-        let rows: Vec<(String, String)> =
-            bind_all_as(sqlx::query_as(&sql), &texts(chunk)).fetch_all(&mut *conn).await?;
-        emails.extend(rows);
-    }
-    Ok(emails)
 }
 
 /// Holds the organizations' rows until the transaction ends, taken in id order so two holders

@@ -157,6 +157,7 @@ test("staff create a customer on a trial, and its first owner accepts the mailed
   await page.getByLabel("Plan").selectOption("Business");
   await page.getByLabel("Free trial in days (optional, up to 90)").fill("30");
   await page.getByLabel("First owner's email").fill(owner);
+  await page.getByLabel("Reason (audit log): the deal or contract").fill("Contract signed by phone");
   await page.getByRole("button", { name: "Create customer and invite the owner" }).click();
   await expect(page.locator("#customer-name")).toHaveText("Aviato");
   await expect(page).toHaveURL(/\/admin\/orgs\/org_/);

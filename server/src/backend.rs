@@ -275,6 +275,17 @@ impl PortalBackend for Backend {
         Ok(staff_customers::create_customer(&self.db, &self.public_base_url, &actor.email, &form).await?)
     }
 
+    async fn invite_owner(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        email: &str,
+        reason: &str,
+    ) -> Result<(), AppError> {
+        let base_url = &self.public_base_url;
+        Ok(staff_customers::invite_owner(&self.db, base_url, &actor.email, organization_id, email, reason).await?)
+    }
+
     async fn coupons(&self) -> Result<CouponsPage, AppError> {
         Ok(coupons::coupons_page(&self.db).await?)
     }

@@ -73,3 +73,9 @@ pub async fn create_customer(form: NewCustomerForm) -> Result<String, AppError> 
     use super::backend::{Caller, serve};
     serve!(Caller::Staff, |user, backend| { backend.create_customer(&user, form).await })
 }
+
+#[server(endpoint = "admin_invite_owner")]
+pub async fn invite_owner(organization_id: String, email: String, reason: String) -> Result<(), AppError> {
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |user, backend| { backend.invite_owner(&user, &organization_id, &email, &reason).await })
+}

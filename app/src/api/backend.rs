@@ -142,6 +142,14 @@ pub trait PortalBackend: Send + Sync + 'static {
     ) -> Result<PlanPage, AppError>;
     /// Staff: a new customer with its plan, and its first owner invited by mail; answers its id.
     async fn create_customer(&self, actor: &SessionUser, form: NewCustomerForm) -> Result<String, AppError>;
+    /// Staff: invite an owner into a customer (the first owner's invitation lapsed, say).
+    async fn invite_owner(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        email: &str,
+        reason: &str,
+    ) -> Result<(), AppError>;
     async fn coupons(&self) -> Result<CouponsPage, AppError>;
     async fn create_coupon(&self, actor: &SessionUser, form: CouponForm) -> Result<CouponsPage, AppError>;
     async fn create_promotion_code(

@@ -640,6 +640,8 @@ pub mod admin {
         pub trial_days: String,
         /// Invited by mail as the first owner.
         pub owner_email: String,
+        /// Why staff create it (the deal, the contract), for the audit log.
+        pub reason: String,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,8 +1,8 @@
-//! What staff do to a customer's service: suspend or lift a suspension, and change the plan for
-//! the customer after reviewing the same proration preview the owner would see.
+//! What staff do to a customer's service: suspend or lift a suspension, change the plan for the
+//! customer after reviewing the same proration preview the owner would see, invite an owner.
 use leptos::prelude::*;
 
-use crate::api::admin::{AdminChangePlan, AdminPreviewPlanChange, SuspendCustomer, UnsuspendCustomer};
+use crate::api::admin::{AdminChangePlan, AdminPreviewPlanChange, InviteOwner, SuspendCustomer, UnsuspendCustomer};
 use crate::components::confirm::StaffReason;
 use crate::components::field_error::form_message;
 use crate::components::proration::ProrationTable;
@@ -75,4 +75,26 @@ pub fn PlanChangeForStaff(
         })}
     }
     .into_any()
+}
+
+/// When nobody inside the customer can invite anyone (the first owner's link lapsed, the owners
+/// left), staff invite an owner by mail.
+#[component]
+pub fn InviteOwnerForm(invite: ServerAction<InviteOwner>, organization_id: String) -> impl IntoView {
+    let sent = move || matches!(invite.value().get(), Some(Ok(())));
+    view! {
+        <details class="card" id="invite-owner">
+            <summary>"Invite an owner"</summary>
+            <ActionForm action=invite attr:class="form">
+                <input type="hidden" name="organization_id" value=organization_id/>
+                <label for="invite-owner-email">"Email"</label>
+                <input id="invite-owner-email" name="email" type="email" required maxlength="254"/>
+                <StaffReason label="Why staff invite an owner (audit log)" id="invite-owner-reason"
+                    confirm="Confirm: mail an owner's invitation"/>
+                <button type="submit" id="send-owner-invitation">"Send invitation"</button>
+                <p class="form-error" role="alert">{move || invite.value().get().and_then(Result::err).map(|e| e.message())}</p>
+                {move || sent().then(|| view! { <p role="status" id="owner-invitation-sent">"Invitation sent."</p> })}
+            </ActionForm>
+        </details>
+    }
 }

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::admin::{AdminChangePlan, AdminPreviewPlanChange, SuspendCustomer, UnsuspendCustomer};
+use crate::api::admin::{AdminChangePlan, AdminPreviewPlanChange, InviteOwner, SuspendCustomer, UnsuspendCustomer};
 use crate::api::billing::{IssueCredit, VoidInvoice, get_admin_customer};
 use crate::api::dto::MAX_REASON_LEN;
 use crate::api::dto::billing::InvoiceSummary;
@@ -15,7 +15,7 @@ use crate::components::estimate::EstimateLine;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::AdminHeader;
 use crate::components::past_due::Timeline;
-use crate::pages::admin_actions::{PlanChangeForStaff, SuspensionForm};
+use crate::pages::admin_actions::{InviteOwnerForm, PlanChangeForStaff, SuspensionForm};
 use crate::pages::admin_records::{AuditLog, LedgerTable, NamespaceStates, PeriodUsage, StatusHistory, WebhookEvents};
 use crate::pages::invoices::{CreditTable, InvoiceTable};
 use crate::pages::payment::PaymentTable;
@@ -34,6 +34,7 @@ pub fn AdminCustomerPage() -> impl IntoView {
     let unsuspend = ServerAction::<UnsuspendCustomer>::new();
     let preview = ServerAction::<AdminPreviewPlanChange>::new();
     let change_plan = ServerAction::<AdminChangePlan>::new();
+    let invite = ServerAction::<InviteOwner>::new();
     let customer = Resource::new(
         move || {
             let versions = [
@@ -81,6 +82,7 @@ pub fn AdminCustomerPage() -> impl IntoView {
                         <h2>"Service"</h2>
                         <NamespaceStates namespaces=c.namespaces/>
                         {(suspended || can_suspend).then(|| view! { <SuspensionForm suspend unsuspend organization_id=org.clone() suspended/> })}
+                        <InviteOwnerForm invite organization_id=org.clone()/>
                         <h2>"Plan"</h2>
                         {(has_subscription && !c.plans.is_empty()).then(|| view! {
                             <PlanChangeForStaff preview confirm=change_plan organization_id=org.clone() plans=c.plans/>

@@ -38,7 +38,12 @@ pub fn NewCustomer(plans: Vec<String>) -> impl IntoView {
                 <label for="customer-owner">"First owner's email"</label>
                 <input id="customer-owner" name="form[owner_email]" type="email" required/>
                 <FieldError id="customer-owner-error" message=error("owner_email")/>
-                <button type="submit" id="create-customer">"Create customer and invite the owner"</button>
+                <label for="customer-reason">"Reason (audit log): the deal or contract"</label>
+                <input id="customer-reason" name="form[reason]" required maxlength="500"/>
+                <FieldError id="customer-reason-error" message=error("reason")/>
+                <button type="submit" id="create-customer" disabled=move || create.pending().get()>
+                    "Create customer and invite the owner"
+                </button>
                 <p class="form-error" role="alert">{move || form_message(create.value().get())}</p>
             </ActionForm>
         </details>

@@ -139,22 +139,25 @@ fn TextField(
 fn BillingContacts(contacts: Vec<String>, can_edit: bool, organization_id: Signal<String>) -> impl IntoView {
     let add = ServerAction::<AddBillingContact>::new();
     let remove = ServerAction::<RemoveBillingContact>::new();
-    let latest = move || {
-        let added = add.value().get().and_then(Result::ok).map(|page| (add.version().get(), page.contacts));
-        let removed = remove.value().get().and_then(Result::ok).map(|page| (remove.version().get(), page.contacts));
-        match (added, removed) {
-            (Some(a), Some(r)) => Some(if a.0 >= r.0 { a.1 } else { r.1 }),
-            (a, r) => a.or(r).map(|(_, contacts)| contacts),
+    // The list as the last successful change left it: each answer carries the whole list.
+    let shown = RwSignal::new(contacts);
+    Effect::new(move |_| {
+        if let Some(Ok(page)) = add.value().get() {
+            shown.set(page.contacts);
         }
-    };
-    let shown = move || latest().unwrap_or_else(|| contacts.clone());
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(page)) = remove.value().get() {
+            shown.set(page.contacts);
+        }
+    });
     let error = Signal::derive(move || field_message(add.value().get(), "email"));
     view! {
         <section class="card" id="billing-contacts" aria-labelledby="contacts-heading">
             <h2 id="contacts-heading">"Billing contacts"</h2>
             <p class="hint">"They receive every invoice and payment notice, with the PDF, without logging in."</p>
             {move || {
-                let list = shown();
+                let list = shown.get();
                 if list.is_empty() {
                     view! { <p id="no-contacts">"None yet: notices go to the billing email only."</p> }.into_any()
                 } else {

@@ -6,7 +6,7 @@ use app::api::error::AppError;
 use crate::accounts::billing_details::billing_details_page;
 use crate::accounts::db::audit::{AuditEntry, append_audit};
 use crate::accounts::db::billing_contacts as db;
-use crate::accounts::db::organizations::lock_organizations;
+use crate::accounts::db::organizations::{find_organization, lock_organizations};
 use crate::accounts::domain::email::account_email;
 use crate::error::Error;
 use crate::store::Db;
@@ -38,6 +38,10 @@ pub async fn add(
     let mut tx = db.begin().await?;
     // Two additions at once: the second counts the first.
     lock_organizations(&mut tx, &[organization_id.to_owned()]).await?;
+    let organization = find_organization(&mut tx, organization_id).await?.ok_or(AppError::NotFound)?;
+    if organization.billing_email.eq_ignore_ascii_case(&email) {
+        return Err(AppError::conflict("email", "is the billing email, which gets every notice already").into());
+    }
     if db::billing_contacts(&mut tx, organization_id).await?.len() >= MAX_BILLING_CONTACTS {
         let message = format!("at most {MAX_BILLING_CONTACTS} contacts: remove one first, or use a mailing list");
         return Err(AppError::invalid("email", message).into());
@@ -57,12 +61,14 @@ pub async fn remove(
     organization_id: &str,
     email: &str,
 ) -> Result<BillingDetailsPage, Error> {
+    // Stored as added: trimmed and lower-cased.
+    let email = account_email("email", email).map_err(|_| AppError::NotFound)?;
     let now = db.clock.now_ms();
     let mut tx = db.begin().await?;
-    if !db::remove_billing_contact(&mut tx, organization_id, email.trim()).await? {
+    if !db::remove_billing_contact(&mut tx, organization_id, &email).await? {
         return Err(AppError::NotFound.into());
     }
-    append_audit(&mut tx, audit(organization_id, &actor.email, "billing_contact.remove", email.trim()), now).await?;
+    append_audit(&mut tx, audit(organization_id, &actor.email, "billing_contact.remove", &email), now).await?;
     tx.commit().await?;
     billing_details_page(db, organization_id, actor).await
 }

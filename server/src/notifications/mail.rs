@@ -77,10 +77,13 @@ impl Mailer {
     }
 
     pub async fn send(&self, mail: &OutgoingMail<'_>) -> Result<(), MailFailure> {
-        // Billing notices go to the billing email and the billing contacts, listed with commas.
-        let to: Mailboxes = mail
+        // Billing notices go to the billing email and the billing contacts, listed with commas
+        // (addresses are plain, checked when stored, so a comma only ever separates two).
+        let to = mail
             .to
-            .parse()
+            .split(',')
+            .map(|address| address.trim().parse::<Mailbox>())
+            .collect::<Result<Mailboxes, _>>()
             .map_err(|e| MailFailure::Permanent(format!("the address {:?} is not valid: {e}", mail.to)))?;
         let builder = Message::builder()
             .from(self.from.clone())

@@ -1,12 +1,17 @@
 //! Customers sold to by hand: staff create the organization with its billing email and plan (the
-//! trial they agreed on), and its first owner is invited by mail to take it over.
+//! trial they agreed on), and its first owner is invited by mail to take it over. Staff can invite
+//! an owner again later, when nobody inside can.
 use app::api::dto::Role;
 use app::api::dto::admin::NewCustomerForm;
 use app::api::error::AppError;
 use serde_json::json;
 
+use crate::accounts::audit::reason_of;
 use crate::accounts::db::audit::{AuditEntry, append_audit};
-use crate::accounts::db::organizations::{OrganizationRow, insert_organization};
+use crate::accounts::db::invitations;
+use crate::accounts::db::organizations::{
+    OrganizationRow, find_organization, insert_organization, organizations_named,
+};
 use crate::accounts::domain::email::account_email;
 use crate::accounts::domain::organization_name::organization_name;
 use crate::billing::db::plans;
@@ -42,8 +47,14 @@ pub async fn create_customer(db: &Db, base_url: &str, admin: &str, form: &NewCus
     let owner_email = account_email("owner_email", &form.owner_email)?;
     let plan = Some(form.plan.trim()).filter(|p| !p.is_empty());
     let trial_days = trial_days_of(&form.trial_days, plan)?;
+    let reason = reason_of(&form.reason)?;
     let now = db.clock.now_ms();
     let mut tx = db.begin().await?;
+    // A second submit of the same form (a double click, a retry) makes no second customer.
+    if organizations_named(&mut tx, &name, &billing_email).await? > 0 {
+        let message = "a customer with this name and billing email exists: search for it";
+        return Err(AppError::conflict("name", message).into());
+    }
     if let Some(plan) = plan
         && !plans::current_versions(&mut tx).await?.iter().any(|v| v.plan_name == plan)
     {
@@ -73,11 +84,47 @@ pub async fn create_customer(db: &Db, base_url: &str, admin: &str, form: &NewCus
             "name": organization.name, "billing_email": organization.billing_email, "plan": plan,
             "trial_days": trial_days, "owner": owner_email,
         })),
-        reason: None,
+        reason: Some(reason),
     };
     append_audit(&mut tx, audit, now).await?;
     tx.commit().await?;
     Ok(organization.id)
+}
+
+/// Staff invite an owner into a customer: when the first owner's invitation lapsed, or the
+/// customer's owners left, nobody inside could invite anyone.
+#[tracing::instrument(skip_all, fields(organization_id))]
+pub async fn invite_owner(
+    db: &Db,
+    base_url: &str,
+    admin: &str,
+    organization_id: &str,
+    email: &str,
+    reason: &str,
+) -> Result<(), Error> {
+    let email = account_email("email", email)?;
+    let reason = reason_of(reason)?;
+    let now = db.clock.now_ms();
+    let mut tx = db.begin().await?;
+    let organization = find_organization(&mut tx, organization_id).await?.ok_or(AppError::NotFound)?;
+    if invitations::members_of(&mut tx, organization_id).await?.iter().any(|m| m.email == email) {
+        return Err(AppError::conflict("email", "is a member already").into());
+    }
+    invitations::retire_expired(&mut tx, organization_id, &email, now).await?;
+    let invitation = Invitation { organization: &organization, email: &email, role: Role::Owner, invited_by: admin };
+    let id = mail_invitation(&mut tx, base_url, &invitation, now).await?;
+    let audit = AuditEntry {
+        organization_id: Some(organization_id),
+        actor: admin,
+        action: "invitation.create",
+        target: &id,
+        before: None,
+        after: Some(json!({ "email": email, "role": "owner" })),
+        reason: Some(reason),
+    };
+    append_audit(&mut tx, audit, now).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -126,7 +126,13 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
                 ("form[plan]", ""),
                 ("form[trial_days]", ""),
                 ("form[owner_email]", "owner@example.test"),
+                ("form[reason]", "x"),
             ],
+            [401, 404, 404, 404, 422],
+        ),
+        row(
+            "admin_invite_owner",
+            &[("organization_id", org), ("email", "not an address"), ("reason", "x")],
             [401, 404, 404, 404, 422],
         ),
         row("admin_coupons", &[], [401, 404, 404, 404, 200]),

@@ -16,6 +16,7 @@ fn customer_form<'a>(fields: &[(&'a str, &'a str)]) -> Vec<(String, &'a str)> {
         ("plan", "Essentials"),
         ("trial_days", "30"),
         ("owner_email", "gavin@hooli.test"),
+        ("reason", "Contract 2027-004, signed by phone"),
     ];
     for (name, value) in fields {
         form.iter_mut().find(|(n, _)| n == name).expect("a customer field").1 = value;
@@ -51,6 +52,9 @@ async fn staff_create_a_customer_on_a_trial_and_its_first_owner_joins_through_th
         .unwrap();
     assert_eq!(trial_end, at("2027-02-09T09:00:00Z"), "the 30 days staff chose, not the plan's 14");
     assert_eq!(app.count("select count(*) from audit_log where action = 'organization.create'").await, 1);
+    let twice = create_customer(&app, &staff, &[("name", "HOOLI")]).await;
+    assert_eq!(twice.status(), StatusCode::CONFLICT, "a second submit makes no second customer");
+    assert_eq!(app.count("select count(*) from organizations where lower(name) = 'hooli'").await, 1);
 
     let mails = inbox.deliver(&app).await;
     let mail = mails.iter().find(|m| m.contains("To: gavin@hooli.test")).expect("the owner's invitation");
@@ -63,6 +67,30 @@ async fn staff_create_a_customer_on_a_trial_and_its_first_owner_joins_through_th
     assert_eq!(dashboard["role"], "owner", "{dashboard}");
     let plan = json(app.call_with(&gavin, "plan", &[("organization_id", &organization_id)]).await).await;
     assert_eq!((plan["current_plan"].as_str(), plan["status"].as_str()), (Some("Essentials"), Some("trialing")));
+}
+
+#[tokio::test]
+async fn staff_invite_an_owner_again_once_the_first_invitation_has_lapsed() {
+    let (app, inbox) = app_with_inbox(Some(at("2027-01-10T09:00:00Z")), &[]).await;
+    let staff = app.client_for(&STAFF).await;
+    let organization_id = json(create_customer(&app, &staff, &[]).await).await.as_str().unwrap().to_owned();
+    inbox.deliver(&app).await;
+    app.db.clock.set(at("2027-01-18T09:00:00Z"));
+    let org = organization_id.as_str();
+    let without_reason = [("organization_id", org), ("email", "gavin@hooli.test"), ("reason", "")];
+    assert_eq!(json(app.call_with(&staff, "admin_invite_owner", &without_reason).await).await["field"], "reason");
+    let refs = [("organization_id", org), ("email", "gavin@hooli.test"), ("reason", "The first link lapsed")];
+    assert_eq!(app.call_with(&staff, "admin_invite_owner", &refs).await.status(), StatusCode::OK);
+    let owner = app.client_for(&ACME_OWNER).await;
+    assert_eq!(app.call_with(&owner, "admin_invite_owner", &refs).await.status(), StatusCode::NOT_FOUND, "staff only");
+
+    let mails = inbox.deliver(&app).await;
+    let token =
+        token_in(mails.iter().find(|m| m.contains("To: gavin@hooli.test")).expect("a new invitation"), "/invitation");
+    let gavin = new_client();
+    app.call_with(&gavin, "accept_invitation", &[("token", &token), ("password", PASSWORD)]).await;
+    let dashboard = json(app.call_with(&gavin, "dashboard", &[("organization_id", &organization_id)]).await).await;
+    assert_eq!(dashboard["role"], "owner", "{dashboard}");
 }
 
 #[tokio::test]
@@ -90,7 +118,8 @@ async fn bad_customer_forms_name_the_field_and_create_nothing() {
     let app = spawn_app().await;
     let staff = app.client_for(&STAFF).await;
     let organizations = app.count("select count(*) from organizations").await;
-    let cases: [(&[(&str, &str)], &str); 7] = [
+    let cases: [(&[(&str, &str)], &str); 8] = [
+        (&[("reason", " ")], "reason"),
         (&[("name", "  ")], "name"),
         (&[("billing_email", "not an address")], "billing_email"),
         (&[("owner_email", "")], "owner_email"),

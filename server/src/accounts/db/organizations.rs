@@ -35,6 +35,17 @@ pub async fn find_organization(conn: &mut AnyConnection, id: &str) -> Result<Opt
         .await?)
 }
 
+/// How many organizations have this name (in any case) and billing email.
+pub async fn organizations_named(conn: &mut AnyConnection, name: &str, billing_email: &str) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar(
+        "select cast(count(*) as bigint) from organizations where lower(name) = lower($1) and billing_email = $2",
+    )
+    .bind(name)
+    .bind(billing_email)
+    .fetch_one(conn)
+    .await?)
+}
+
 /// Holds the organizations' rows until the transaction ends, taken in id order so two holders
 /// never wait for each other crosswise. Whatever spends an organization's credit takes it before
 /// reading what is left. `no key update`: rows that only reference the organization (drafts,

@@ -14,9 +14,13 @@ pub fn email_address(field: &'static str, raw: &str) -> Result<String, Refusal> 
     if email.len() > MAX_EMAIL_LEN {
         return refuse(field, format!("must be at most {MAX_EMAIL_LEN} characters"));
     }
+    // Quoted local parts and address literals are valid to lettre but not to every relay, and a
+    // comma would split a list of recipients: plain addresses only.
+    let plain = !email.contains(['"', ',', '[', ']', '(', ')', '<', '>', ';', ':', '\\'])
+        && email.rsplit_once('@').is_some_and(|(_, domain)| domain.contains('.'));
     match email.parse::<lettre::Address>() {
-        Ok(_) => Ok(email.to_owned()),
-        Err(_) => refuse(field, "is not an email address such as name@example.com"),
+        Ok(_) if plain => Ok(email.to_owned()),
+        _ => refuse(field, "is not an email address such as name@example.com"),
     }
 }
 
@@ -33,7 +37,18 @@ mod tests {
     fn addresses_are_trimmed_and_checked_and_accounts_compare_lower_cased() {
         assert_eq!(email_address("email", "  Ada@Example.com ").unwrap(), "Ada@Example.com");
         assert_eq!(account_email("email", "Ada@Example.COM").unwrap(), "ada@example.com");
-        for bad in ["", "ada", "ada@", "@example.com", "a b@example.com"] {
+        let refused = [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "a b@example.com",
+            "\"a b\"@example.com",
+            "\"ap,team\"@acme.test",
+            "ap@[10.0.0.1]",
+            "ap@localhost",
+        ];
+        for bad in refused {
             assert_eq!(email_address("email", bad).unwrap_err().field, "email", "{bad:?}");
         }
         let long = format!("{}@example.com", "a".repeat(250));

@@ -137,8 +137,8 @@ test("staff create a coupon and its code; an owner previews the code, applies it
   await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
   await waitForHydration(page);
   await page.getByRole("link", { name: "Plan" }).click();
-  await page.getByLabel("Code").fill("spring15");
-  await page.getByRole("button", { name: "Preview" }).click();
+  await page.getByRole("textbox", { name: "Code", exact: true }).fill("spring15");
+  await page.getByRole("button", { name: "Preview", exact: true }).click();
   await expect(page.locator("#promotion-preview")).toContainText("15% off the next 3 invoices");
   await expect(page.locator("#promotion-so-far")).toHaveText(/^\d+\.\d{2} USD$/);
   await expect(page.locator("#promotion-discount")).toHaveText(/^-\d+\.\d{2} USD$/);

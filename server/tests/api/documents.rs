@@ -47,9 +47,13 @@ async fn latest_invoice(s: &Scenario) -> String {
 }
 
 async fn save_billing_details(s: &Scenario) {
+    save_billing_details_named(s, "Acme Corporation GmbH").await;
+}
+
+async fn save_billing_details_named(s: &Scenario, legal_name: &str) {
     let form = [
         ("organization_id", s.acme.as_str()),
-        ("legal_name", "Acme Corporation GmbH"),
+        ("legal_name", legal_name),
         ("address_line1", "Hauptstraße 1"),
         ("address_line2", ""),
         ("city", "Berlin"),
@@ -132,6 +136,9 @@ async fn an_invoice_pdf_prints_the_invoice_pages_figures_the_same_way_each_time(
 
     let (_, _, again) = download(&s.app, &s.owner, &path).await;
     assert_eq!(again, pdf, "the same invoice gives the same bytes");
+    save_billing_details_named(&s, "Acme Holdings AG").await;
+    let (_, _, after_rename) = download(&s.app, &s.owner, &path).await;
+    assert_eq!(after_rename, pdf, "an issued invoice keeps the customer's details it was issued with");
     let member = s.app.client_for(&ACME_MEMBER).await;
     assert_eq!(download(&s.app, &member, &path).await.2, pdf, "members download it too");
     let staff = s.app.client_for(&STAFF).await;

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sqlx::AnyConnection;
 
 use crate::accounts::db::billing_contacts::billing_recipients;
+use crate::accounts::db::billing_details::keep_invoice_customers;
 use crate::accounts::db::organizations::lock_organizations;
 use crate::billing::coupons::{DueDiscount, due_discounts};
 use crate::billing::db::coupons;
@@ -457,6 +458,7 @@ async fn finalize_group(
         })
         .collect();
     invoices::finalize_many(&mut tx, &records).await?;
+    keep_invoice_customers(&mut tx, &claimed).await?;
     let to_collect: Vec<(&str, &str, &str)> = finalized
         .iter()
         .filter(|f| f.amount_due > 0)

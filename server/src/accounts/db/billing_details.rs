@@ -3,6 +3,7 @@
 use sqlx::{AnyConnection, FromRow};
 
 use crate::error::Error;
+use crate::store::bulk::{bind_all, list_placeholders, texts};
 
 #[derive(Debug, Clone, Default, FromRow)]
 pub struct BillingDetailsRow {
@@ -64,4 +65,48 @@ pub async fn save_billing_details(conn: &mut AnyConnection, row: &BillingDetails
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Keeps each listed invoice's customer details as they are now: called as the invoices are
+/// finalized, so an issued invoice's document never changes with later edits.
+pub async fn keep_invoice_customers(conn: &mut AnyConnection, invoice_ids: &[String]) -> Result<(), Error> {
+    for chunk in invoice_ids.chunks(1_000) {
+        let sql = format!(
+            "insert into invoice_customers (invoice_id, organization_name, legal_name, address_line1, address_line2,
+                 city, postal_code, region, country, tax_id, billing_email)
+             select i.id, o.name, coalesce(d.legal_name, ''), coalesce(d.address_line1, ''),
+                 coalesce(d.address_line2, ''), coalesce(d.city, ''), coalesce(d.postal_code, ''),
+                 coalesce(d.region, ''), coalesce(d.country, ''), coalesce(d.tax_id, ''), o.billing_email
+             from invoices i join organizations o on o.id = i.organization_id
+             left join billing_details d on d.organization_id = o.id
+             where i.id in ({}) on conflict (invoice_id) do nothing",
+            list_placeholders(conn, 1, chunk.len())
+        );
+        bind_all(sqlx::query(&sql), &texts(chunk)).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The customer an invoice was issued to: its details and the organization's name then. None for
+/// an invoice finalized before they were kept.
+pub async fn invoice_customer(
+    conn: &mut AnyConnection,
+    invoice_id: &str,
+) -> Result<Option<(BillingDetailsRow, String)>, Error> {
+    let row: Option<IssuedTo> = sqlx::query_as(
+        "select i.organization_id, c.organization_name, c.legal_name, c.address_line1, c.address_line2, c.city,
+                c.postal_code, c.region, c.country, c.tax_id, c.billing_email
+         from invoice_customers c join invoices i on i.id = c.invoice_id where c.invoice_id = $1",
+    )
+    .bind(invoice_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.details, r.organization_name)))
+}
+
+#[derive(FromRow)]
+struct IssuedTo {
+    organization_name: String,
+    #[sqlx(flatten)]
+    details: BillingDetailsRow,
 }

@@ -8,7 +8,8 @@ use app::api::dto::billing::InvoiceDetail;
 use app::api::error::AppError;
 use async_trait::async_trait;
 
-use crate::accounts::db::billing_details::{BillingDetailsRow, billing_details};
+use crate::accounts::db::billing_details::{BillingDetailsRow, billing_details, invoice_customer};
+use crate::accounts::db::organizations::find_organization;
 use crate::accounts::domain::billing_details::countries;
 use crate::billing::db::invoices;
 use crate::billing::domain::invoice::InvoiceStatus;
@@ -52,7 +53,8 @@ pub struct PdfFile {
 struct Parts<'a> {
     title: &'a str,
     number: String,
-    details: &'a BillingDetailsRow,
+    /// The customer as the invoice was issued to them.
+    customer: &'a (BillingDetailsRow, String),
     detail: &'a InvoiceDetail,
     facts: Vec<(String, String)>,
     totals: Vec<(String, String)>,
@@ -64,6 +66,21 @@ pub struct Documents {
     pub seller: Seller,
     /// Where the customer pays online: the invoice page's address starts with it.
     pub public_base_url: String,
+}
+
+/// The customer an invoice was issued to: as kept at its finalization, or, for an invoice finalized
+/// before details were kept, as they are now.
+async fn issued_to(
+    conn: &mut sqlx::AnyConnection,
+    organization_id: &str,
+    invoice_id: &str,
+) -> Result<(BillingDetailsRow, String), Error> {
+    if let Some(customer) = invoice_customer(conn, invoice_id).await? {
+        return Ok(customer);
+    }
+    let details = billing_details(conn, organization_id).await?.ok_or(AppError::NotFound)?;
+    let organization = find_organization(conn, organization_id).await?.ok_or(AppError::NotFound)?;
+    Ok((details, organization.name))
 }
 
 fn customer_lines(details: &BillingDetailsRow, organization_name: &str) -> Vec<String> {
@@ -113,7 +130,7 @@ impl Documents {
         let (Some(number), Some(finalized_at)) = (invoice.number.clone(), invoice.finalized_at) else {
             return Err(AppError::Conflict { field: "invoice".into(), message: "a draft has no PDF yet".into() }.into());
         };
-        let details = billing_details(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
+        let customer = issued_to(&mut conn, organization_id, invoice_id).await?;
         drop(conn);
         let detail = invoice_detail(&self.db, organization_id, invoice_id).await?;
         let credit_note = invoice.subtotal_minor < 0;
@@ -155,7 +172,7 @@ impl Documents {
             ],
         };
         let title = if credit_note { "Credit note" } else { "Invoice" };
-        let parts = Parts { title, number, details: &details, detail: &detail, facts, totals, notes };
+        let parts = Parts { title, number, customer: &customer, detail: &detail, facts, totals, notes };
         Ok(self.render(parts))
     }
 
@@ -166,7 +183,7 @@ impl Documents {
             .await?
             .filter(|p| p.organization_id == organization_id && p.status == PaymentStatus::Succeeded.as_str())
             .ok_or(AppError::NotFound)?;
-        let details = billing_details(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
+        let customer = issued_to(&mut conn, organization_id, &payment.invoice_id).await?;
         let card = attempts::profile_of(&mut conn, organization_id)
             .await?
             .filter(|p| p.payment_method_id.as_deref() == Some(payment.payment_method_id.as_str()))
@@ -194,7 +211,7 @@ impl Documents {
         }
         totals.push(("Amount paid".to_owned(), paid));
         let number = format!("{invoice_number}-R{}", payment.attempt);
-        let parts = Parts { title: "Receipt", number, details: &details, detail: &detail, facts, totals, notes };
+        let parts = Parts { title: "Receipt", number, customer: &customer, detail: &detail, facts, totals, notes };
         Ok(self.render(parts))
     }
 
@@ -204,7 +221,7 @@ impl Documents {
             title: parts.title.to_owned(),
             number: parts.number.clone(),
             seller: self.seller.lines(),
-            customer: customer_lines(parts.details, &parts.detail.organization_name),
+            customer: customer_lines(&parts.customer.0, &parts.customer.1),
             facts: parts.facts,
             lines: document_lines(parts.detail),
             totals: parts.totals,

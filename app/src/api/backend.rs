@@ -274,6 +274,8 @@ pub enum Caller<'a> {
     Member(&'a str),
     /// An owner of this organization.
     Owner(&'a str),
+    /// An owner or a billing member of this organization.
+    Billing(&'a str),
     /// Staff.
     Staff,
 }
@@ -285,6 +287,7 @@ pub async fn authorize(caller: Caller<'_>) -> Result<SessionUser, AppError> {
     match caller {
         Caller::Member(organization_id) => user.role_in(organization_id).map(drop)?,
         Caller::Owner(organization_id) => user.require_owner(organization_id)?,
+        Caller::Billing(organization_id) => user.require_billing(organization_id)?,
         Caller::Staff => user.require_staff()?,
     }
     Ok(user)

@@ -11,6 +11,8 @@ pub const MAX_REASON_LEN: usize = 500;
 pub enum Role {
     Owner,
     Member,
+    /// Reads what members read, and keeps the card and the billing details: for finance people.
+    Billing,
 }
 
 impl Role {
@@ -18,6 +20,7 @@ impl Role {
         match self {
             Self::Owner => "owner",
             Self::Member => "member",
+            Self::Billing => "billing",
         }
     }
 
@@ -25,6 +28,7 @@ impl Role {
         match text {
             "owner" => Some(Self::Owner),
             "member" => Some(Self::Member),
+            "billing" => Some(Self::Billing),
             _ => None,
         }
     }
@@ -52,12 +56,25 @@ impl SessionUser {
         self.memberships.iter().find(|m| m.organization_id == organization_id).map(|m| m.role).ok_or(AppError::NotFound)
     }
 
-    /// Billing actions (keys, namespaces, plans, payment methods) are for owners only.
+    /// Changes to the service (keys, namespaces, plans, the team) are for owners only.
     pub fn require_owner(&self, organization_id: &str) -> Result<(), AppError> {
         match self.role_in(organization_id)? {
             Role::Owner => Ok(()),
+            Role::Member | Role::Billing => Err(AppError::Forbidden),
+        }
+    }
+
+    /// The card, payments and billing details: owners and the billing role.
+    pub fn require_billing(&self, organization_id: &str) -> Result<(), AppError> {
+        match self.role_in(organization_id)? {
+            Role::Owner | Role::Billing => Ok(()),
             Role::Member => Err(AppError::Forbidden),
         }
+    }
+
+    /// Whether the user keeps the card and billing details of the organization.
+    pub fn keeps_billing(&self, organization_id: &str) -> bool {
+        self.require_billing(organization_id).is_ok()
     }
 
     pub fn require_staff(&self) -> Result<(), AppError> {

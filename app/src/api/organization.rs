@@ -73,7 +73,7 @@ pub async fn save_billing_details(
         tax_id,
         billing_email,
     };
-    serve!(Caller::Owner(&organization_id), |user, backend| {
+    serve!(Caller::Billing(&organization_id), |user, backend| {
         backend.save_billing_details(&user, &organization_id, details).await
     })
 }
@@ -82,7 +82,7 @@ pub async fn save_billing_details(
 #[server(endpoint = "add_billing_contact")]
 pub async fn add_billing_contact(organization_id: String, email: String) -> Result<BillingDetailsPage, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Owner(&organization_id), |user, backend| {
+    serve!(Caller::Billing(&organization_id), |user, backend| {
         backend.add_billing_contact(&user, &organization_id, &email).await
     })
 }
@@ -90,7 +90,7 @@ pub async fn add_billing_contact(organization_id: String, email: String) -> Resu
 #[server(endpoint = "remove_billing_contact")]
 pub async fn remove_billing_contact(organization_id: String, email: String) -> Result<BillingDetailsPage, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Owner(&organization_id), |user, backend| {
+    serve!(Caller::Billing(&organization_id), |user, backend| {
         backend.remove_billing_contact(&user, &organization_id, &email).await
     })
 }

@@ -24,7 +24,7 @@ pub async fn save_test_card(
     exp_year: String,
 ) -> Result<PaymentMethodPage, AppError> {
     use super::backend::{Caller, TestCardForm, serve};
-    serve!(Caller::Owner(&organization_id), |user, backend| {
+    serve!(Caller::Billing(&organization_id), |user, backend| {
         let card = TestCardForm { number, exp_month, exp_year };
         backend.save_test_card(&user, &organization_id, card).await
     })
@@ -33,14 +33,14 @@ pub async fn save_test_card(
 #[server(endpoint = "pay_now")]
 pub async fn pay_now(organization_id: String) -> Result<PaymentMethodPage, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Owner(&organization_id), |_user, backend| { backend.pay_now(&organization_id).await })
+    serve!(Caller::Billing(&organization_id), |_user, backend| { backend.pay_now(&organization_id).await })
 }
 
 /// Stripe mode: where to send the owner to add or replace the card.
 #[server(endpoint = "start_card_setup")]
 pub async fn start_card_setup(organization_id: String) -> Result<String, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Owner(&organization_id), |_user, backend| { backend.start_card_setup(&organization_id).await })
+    serve!(Caller::Billing(&organization_id), |_user, backend| { backend.start_card_setup(&organization_id).await })
 }
 
 #[server(endpoint = "admin_parked_events")]

@@ -1,7 +1,6 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::dto::Role;
 use crate::api::dto::payments::{PaymentMethodPage, PaymentView};
 use crate::api::payments::{SaveTestCard, StartCardSetup, get_payment_method_page};
 use crate::api::session::whoami;
@@ -39,7 +38,8 @@ pub fn PaymentPage() -> impl IntoView {
                     Err(error) => return view! { <ErrorView error/> }.into_any(),
                 };
                 let org = organization_id.get_untracked();
-                let is_owner = matches!(user.await, Ok(Some(u)) if u.role_in(&org) == Ok(Role::Owner));
+                // Owners and the billing role keep the card.
+                let is_owner = matches!(user.await, Ok(Some(u)) if u.keeps_billing(&org));
                 view! { <PaymentDetails page is_owner save organization_id/> }.into_any()
             })}
         </Transition>

@@ -134,6 +134,7 @@ fn InviteForm(invite: ServerAction<InviteMember>, organization_id: Signal<String
             <label for="invite-role">"Role"</label>
             <select id="invite-role" name="role" aria-describedby="invite-role-error">
                 <option value="member" selected>"Member: reads usage, invoices and payments"</option>
+                <option value="billing">"Billing: also keeps the card, pays and edits billing details"</option>
                 <option value="owner">"Owner: also changes the plan, payment, keys and the team"</option>
             </select>
             <FieldError id="invite-role-error" message=error_of("role")/>

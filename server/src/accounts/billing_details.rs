@@ -1,5 +1,5 @@
 //! The customer's billing details: owners keep them, members read them, invoices print them.
-use app::api::dto::{BillingDetails, BillingDetailsPage, Country, Role, SessionUser};
+use app::api::dto::{BillingDetails, BillingDetailsPage, Country, SessionUser};
 use app::api::error::AppError;
 use serde_json::json;
 
@@ -53,7 +53,7 @@ fn page(
             .into_iter()
             .map(|(code, name)| Country { code: code.to_owned(), name: name.to_owned() })
             .collect(),
-        can_edit: viewer.role_in(organization_id).is_ok_and(|role| role == Role::Owner),
+        can_edit: viewer.keeps_billing(organization_id),
     }
 }
 

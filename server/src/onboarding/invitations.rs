@@ -93,7 +93,7 @@ pub async fn invite(
 ) -> Result<TeamPage, Error> {
     let org = invite.organization_id;
     let email = account_email("email", invite.email)?;
-    let role = Role::parse(invite.role).ok_or_else(|| AppError::invalid("role", "must be owner or member"))?;
+    let role = Role::parse(invite.role).ok_or_else(|| AppError::invalid("role", "must be owner, member or billing"))?;
     {
         let mut conn = db.pool.acquire().await?;
         if db::members_of(&mut conn, org).await?.iter().any(|m| m.email == email) {

@@ -1,13 +1,44 @@
 //! Every server function and route × (anonymous, member, owner, owner of another organization,
-//! staff admin) → the status each must get. Inputs for the allowed callers are chosen invalid
+//! staff admin, billing member) → the status each must get. Inputs for the allowed callers are chosen invalid
 //! wherever a call would change something, so the matrix shows that authorization is decided
 //! before anything else and that refused calls change nothing.
 use reqwest::{Client, StatusCode};
 
 use crate::helpers::*;
 
-/// [anonymous, member, owner, other organization's owner, staff] for one call.
+/// [anonymous, member, owner, other organization's owner, staff] for one call. The billing member
+/// gets the owner's answer for the functions in `BILLING_KEEPS` and a member's for the rest.
 type Expected = [u16; 5];
+
+/// What the billing role may do beyond reading: the card, payments and billing details.
+const BILLING_KEEPS: [&str; 6] = [
+    "save_test_card",
+    "pay_now",
+    "start_card_setup",
+    "save_billing_details",
+    "add_billing_contact",
+    "remove_billing_contact",
+];
+
+fn billing_expects(function: &str, expected: Expected) -> u16 {
+    if BILLING_KEEPS.contains(&function) { expected[2] } else { expected[1] }
+}
+
+/// A client logged in as a billing member of Acme, who joined by a mailed invitation.
+async fn billing_member(app: &TestApp, inbox: &crate::signup::Inbox) -> Client {
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    let form = [("organization_id", acme.as_str()), ("email", "finn@acme.test"), ("role", "billing")];
+    assert_eq!(app.call_with(&owner, "invite_member", &form).await.status(), StatusCode::OK);
+    let mails = inbox.deliver(app).await;
+    let token =
+        crate::signup::token_in(mails.iter().find(|m| m.contains("To: finn@acme.test")).unwrap(), "/invitation");
+    let client = new_client();
+    let accepted =
+        app.call_with(&client, "accept_invitation", &[("token", &token), ("password", "ledger lantern 4417")]).await;
+    assert!(accepted.status().is_success() || accepted.status().is_redirection(), "{}", accepted.status());
+    client
+}
 
 struct Row {
     function: &'static str,
@@ -21,9 +52,10 @@ fn row(function: &'static str, form: &[(&'static str, &str)], expected: Expected
 
 #[tokio::test]
 async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() {
-    let app = spawn_app().await;
+    let (app, inbox) = crate::signup::app_with_inbox(None, &[]).await;
     let acme = app.organization_id("Acme Corp").await;
     let org = acme.as_str();
+    let billing = billing_member(&app, &inbox).await;
     let callers: [Client; 5] = [
         new_client(),
         app.client_for(&ACME_MEMBER).await,
@@ -198,6 +230,11 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
                     .push(format!("{} as {}: {status}, expected {}", row.function, NAMES[who], row.expected[who]));
             }
         }
+        let status = app.call_with(&billing, row.function, &pairs(&row.form)).await.status().as_u16();
+        let expected = billing_expects(row.function, row.expected);
+        if status != expected {
+            mismatches.push(format!("{} as billing member: {status}, expected {expected}", row.function));
+        }
     }
     assert_eq!(mismatches, Vec::<String>::new());
     // Nothing a refused or invalid call could have written exists.
@@ -213,12 +250,12 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
         "coupons",
         "promotion_codes",
         "coupon_redemptions",
-        "invitations",
         "billing_contacts",
     ] {
         assert_eq!(app.count(&format!("select count(*) from {table}")).await, 0, "{table}");
     }
     assert_eq!(app.count("select count(*) from namespaces").await, 3, "the demo's namespaces only");
+    assert_eq!(app.count("select count(*) from invitations").await, 1, "the billing member's own");
 }
 
 const NAMES: [&str; 5] = ["anonymous", "member", "owner", "other owner", "staff"];
@@ -229,7 +266,8 @@ fn pairs<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)>
 
 #[tokio::test]
 async fn every_organization_route_answers_each_kind_of_caller_as_the_matrix_says() {
-    let app = spawn_app().await;
+    let (app, inbox) = crate::signup::app_with_inbox(None, &[]).await;
+    let billing = billing_member(&app, &inbox).await;
     let acme = app.organization_id("Acme Corp").await;
     let callers: [Client; 5] = [
         new_client(),
@@ -267,6 +305,11 @@ async fn every_organization_route_answers_each_kind_of_caller_as_the_matrix_says
             if status != expected[who] {
                 mismatches.push(format!("GET {path} as {}: {status}, expected {}", NAMES[who], expected[who]));
             }
+        }
+        // Every page reads as it does for a member.
+        let status = app.get_page(&billing, path).await.status().as_u16();
+        if status != expected[1] {
+            mismatches.push(format!("GET {path} as billing member: {status}, expected {}", expected[1]));
         }
     }
     assert_eq!(mismatches, Vec::<String>::new());

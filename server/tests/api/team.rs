@@ -227,3 +227,36 @@ async fn removing_an_owner_withdraws_the_invitations_they_sent() {
     let used = app.call_with(&new_client(), "accept_invitation", &[("token", &token), ("password", PASSWORD)]).await;
     assert_eq!(used.status(), StatusCode::UNPROCESSABLE_ENTITY, "a removed owner's invitation does nothing");
 }
+
+#[tokio::test]
+async fn a_billing_member_keeps_the_card_and_the_billing_details_and_changes_nothing_else() {
+    let (app, inbox) = app_with_inbox(None, &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    assert_eq!(invite(&app, &owner, &acme, "finn@acme.test", "billing").await.status(), StatusCode::OK);
+    let token = token_in(&inbox.deliver(&app).await[0], "/invitation");
+    let finn = new_client();
+    app.call_with(&finn, "accept_invitation", &[("token", &token), ("password", PASSWORD)]).await;
+    let org = acme.as_str();
+    let dashboard = json(app.call_with(&finn, "dashboard", &[("organization_id", org)]).await).await;
+    assert_eq!(dashboard["role"], "billing", "{dashboard}");
+
+    let card = [("organization_id", org), ("number", "4242 4242 4242 4242"), ("exp_month", "12"), ("exp_year", "2031")];
+    assert_eq!(app.call_with(&finn, "save_test_card", &card).await.status(), StatusCode::OK);
+    let contact = [("organization_id", org), ("email", "controller@acme.test")];
+    assert_eq!(app.call_with(&finn, "add_billing_contact", &contact).await.status(), StatusCode::OK);
+    let details = json(app.call_with(&finn, "billing_details", &[("organization_id", org)]).await).await;
+    assert_eq!(details["can_edit"], true);
+    for (function, form) in [
+        ("create_api_key", vec![("organization_id", org), ("name", "finance")]),
+        ("create_namespace", vec![("organization_id", org), ("name", "finance")]),
+        ("invite_member", vec![("organization_id", org), ("email", "x@acme.test"), ("role", "member")]),
+        ("preview_plan_change", vec![("organization_id", org), ("plan", "Essentials")]),
+        ("cancel_subscription", vec![("organization_id", org)]),
+    ] {
+        assert_eq!(app.call_with(&finn, function, &form).await.status(), StatusCode::FORBIDDEN, "{function}");
+    }
+    let page = json(app.call_with(&owner, "team", &[("organization_id", org)]).await).await;
+    let finn_row = page["members"].as_array().unwrap().iter().find(|m| m["email"] == "finn@acme.test").cloned();
+    assert_eq!(finn_row.unwrap()["role"], "billing");
+}

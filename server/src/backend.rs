@@ -101,6 +101,16 @@ impl PortalBackend for Backend {
         Ok(invitations::invite(&self.db, self.mail_throttle, &self.public_base_url, actor, &invite).await?)
     }
 
+    async fn resend_invitation(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        invitation_id: &str,
+    ) -> Result<TeamPage, AppError> {
+        let (throttle, base_url) = (self.mail_throttle, &self.public_base_url);
+        Ok(invitations::resend(&self.db, throttle, base_url, actor, organization_id, invitation_id).await?)
+    }
+
     async fn withdraw_invitation(
         &self,
         actor: &SessionUser,

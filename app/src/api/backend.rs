@@ -39,6 +39,12 @@ pub trait PortalBackend: Send + Sync + 'static {
         email: &str,
         role: &str,
     ) -> Result<TeamPage, AppError>;
+    async fn resend_invitation(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        invitation_id: &str,
+    ) -> Result<TeamPage, AppError>;
     async fn withdraw_invitation(
         &self,
         actor: &SessionUser,
@@ -270,7 +276,7 @@ pub async fn client_address() -> String {
 
 /// Whom a server function serves.
 pub enum Caller<'a> {
-    /// Any member of this organization (owner or member).
+    /// Anyone in this organization, whatever their role.
     Member(&'a str),
     /// An owner of this organization.
     Owner(&'a str),

@@ -260,7 +260,7 @@ mod tests {
 
     #[test]
     fn roles_round_trip_through_their_stored_text() {
-        for role in [Role::Owner, Role::Member] {
+        for role in [Role::Owner, Role::Member, Role::Billing] {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }
         assert_eq!(Role::parse("admin"), None);

@@ -36,7 +36,7 @@ pub async fn pay_now(organization_id: String) -> Result<PaymentMethodPage, AppEr
     serve!(Caller::Billing(&organization_id), |_user, backend| { backend.pay_now(&organization_id).await })
 }
 
-/// Stripe mode: where to send the owner to add or replace the card.
+/// Stripe mode: where to send an owner or billing member to add or replace the card.
 #[server(endpoint = "start_card_setup")]
 pub async fn start_card_setup(organization_id: String) -> Result<String, AppError> {
     use super::backend::{Caller, serve};

@@ -19,6 +19,15 @@ pub async fn invite_member(organization_id: String, email: String, role: String)
     })
 }
 
+/// Mails a waiting invitation again with a new link; the old link stops working.
+#[server(endpoint = "resend_invitation")]
+pub async fn resend_invitation(organization_id: String, invitation_id: String) -> Result<TeamPage, AppError> {
+    use super::backend::{Caller, serve};
+    serve!(Caller::Owner(&organization_id), |user, backend| {
+        backend.resend_invitation(&user, &organization_id, &invitation_id).await
+    })
+}
+
 #[server(endpoint = "withdraw_invitation")]
 pub async fn withdraw_invitation(organization_id: String, invitation_id: String) -> Result<TeamPage, AppError> {
     use super::backend::{Caller, serve};

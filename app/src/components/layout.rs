@@ -58,7 +58,7 @@ pub fn OrgLayout() -> impl IntoView {
             <LogoutButton/>
         </header>
         <main>
-            <PastDueBanner/>
+            <PastDueBanner user/>
             <Outlet/>
         </main>
     }

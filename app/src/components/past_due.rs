@@ -3,7 +3,9 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::api::dto::SessionUser;
 use crate::api::dto::payments::{BillingStatus, TimelineEntry};
+use crate::api::error::AppError;
 use crate::api::payments::{PayNow, get_billing_status};
 use crate::components::field_error::form_message;
 use crate::components::layout::use_organization_id;
@@ -20,8 +22,9 @@ pub fn use_billing_refresh() -> RwSignal<u32> {
 /// While a payment is past due: on every page of the organization, what is owed, why the last
 /// attempt failed, what happens next, and "Pay now". It polls while shown, because a payment
 /// can settle through a webhook at any moment, and disappears the moment nothing is past due.
+/// `user` is the layout's: owners and billing members get "Pay now", the others whom to ask.
 #[component]
-pub fn PastDueBanner() -> impl IntoView {
+pub fn PastDueBanner(user: Resource<Result<Option<SessionUser>, AppError>>) -> impl IntoView {
     let organization_id = use_organization_id();
     let refresh = use_billing_refresh();
     let pay = ServerAction::<PayNow>::new();
@@ -40,13 +43,15 @@ pub fn PastDueBanner() -> impl IntoView {
     view! {
         <Transition>
             {move || Suspend::new(async move {
-                status.await.ok().and_then(|status| banner(status, organization_id.get_untracked(), pay))
+                let org = organization_id.get_untracked();
+                let can_pay = matches!(user.await, Ok(Some(u)) if u.keeps_billing(&org));
+                status.await.ok().and_then(|status| banner(status, org, pay, can_pay))
             })}
         </Transition>
     }
 }
 
-fn banner(status: BillingStatus, org: String, pay: ServerAction<PayNow>) -> Option<AnyView> {
+fn banner(status: BillingStatus, org: String, pay: ServerAction<PayNow>, can_pay: bool) -> Option<AnyView> {
     let invoice = status.past_due.first()?.clone();
     let headline = if status.suspended { "Service suspended" } else { "Payment past due" };
     Some(
@@ -68,14 +73,20 @@ fn banner(status: BillingStatus, org: String, pay: ServerAction<PayNow>) -> Opti
                     <summary>"What happened"</summary>
                     <Timeline entries=invoice.timeline/>
                 </details>
-                <div class="actions">
-                    <A href=format!("/orgs/{org}/payment")>"Update payment method"</A>
-                    <ActionForm action=pay>
-                        <input type="hidden" name="organization_id" value=org/>
-                        <button type="submit" id="pay-now">"Pay now"</button>
-                    </ActionForm>
-                    <span class="form-error">{move || form_message(pay.value().get())}</span>
-                </div>
+                {if can_pay {
+                    view! {
+                        <div class="actions">
+                            <A href=format!("/orgs/{org}/payment")>"Update payment method"</A>
+                            <ActionForm action=pay>
+                                <input type="hidden" name="organization_id" value=org/>
+                                <button type="submit" id="pay-now">"Pay now"</button>
+                            </ActionForm>
+                            <span class="form-error">{move || form_message(pay.value().get())}</span>
+                        </div>
+                    }.into_any()
+                } else {
+                    view! { <p id="ask-to-pay">"An owner or a billing member can pay it or update the card."</p> }.into_any()
+                }}
             </div>
         }
         .into_any(),

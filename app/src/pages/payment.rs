@@ -71,7 +71,7 @@ fn PaymentDetails(
             {outcome.map(|text| view! { <p id="card-saved" role="status">{text}</p> })}
             {(is_owner && page.test_mode).then(|| view! { <CardForm save organization_id/> })}
             {(is_owner && !page.test_mode).then(|| view! { <HostedSetup organization_id/> })}
-            {(!is_owner).then(|| view! { <p id="member-note">"Only owners can change the payment method."</p> })}
+            {(!is_owner).then(|| view! { <p id="member-note">"Only owners and billing members can change the payment method."</p> })}
         </section>
         {page.status.past_due.into_iter().map(|invoice| view! {
             <section class="card past-due">

@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::dto::{TeamInvitation, TeamMember};
-use crate::api::team::{InviteMember, RemoveMember, WithdrawInvitation, get_team};
+use crate::api::team::{InviteMember, RemoveMember, ResendInvitation, WithdrawInvitation, get_team};
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::use_organization_id;
@@ -13,10 +13,15 @@ pub fn TeamPage() -> impl IntoView {
     let organization_id = use_organization_id();
     let invite = ServerAction::<InviteMember>::new();
     let withdraw = ServerAction::<WithdrawInvitation>::new();
+    let resend = ServerAction::<ResendInvitation>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let team = Resource::new(
-        move || (organization_id.get(), invite.version().get(), withdraw.version().get(), remove.version().get()),
-        |(org, ..)| get_team(org),
+        move || {
+            let versions =
+                (invite.version().get(), withdraw.version().get(), resend.version().get(), remove.version().get());
+            (organization_id.get(), versions)
+        },
+        |(org, _)| get_team(org),
     );
     view! {
         <Title text="Team · Billing portal"/>
@@ -36,7 +41,13 @@ pub fn TeamPage() -> impl IntoView {
                     </section>
                     <section aria-labelledby="invitations-heading">
                         <h2 id="invitations-heading">"Invitations"</h2>
-                        <InvitationTable invitations=team.invitations can_manage withdraw organization_id/>
+                        <InvitationTable invitations=team.invitations can_manage withdraw resend organization_id/>
+                        <p class="form-error" role="alert" id="resend-error">
+                            {move || resend.value().get().and_then(Result::err).map(|error| error.message())}
+                        </p>
+                        {move || matches!(resend.value().get(), Some(Ok(_))).then(|| view! {
+                            <p role="status" id="invitation-resent">"Invitation sent again with a new link."</p>
+                        })}
                         {if can_manage {
                             view! { <InviteForm invite organization_id/> }.into_any()
                         } else {
@@ -87,6 +98,7 @@ fn InvitationTable(
     invitations: Vec<TeamInvitation>,
     can_manage: bool,
     withdraw: ServerAction<WithdrawInvitation>,
+    resend: ServerAction<ResendInvitation>,
     organization_id: Signal<String>,
 ) -> impl IntoView {
     if invitations.is_empty() {
@@ -98,17 +110,26 @@ fn InvitationTable(
             <tbody>
                 {invitations.into_iter().map(|invitation| {
                     let label = format!("Withdraw {}", invitation.email);
+                    let resend_label = format!("Resend to {}", invitation.email);
+                    let resend_id = invitation.id.clone();
                     view! {
                     <tr data-invitation=invitation.email.clone()>
                         <td>{invitation.email.clone()}</td><td>{invitation.role}</td>
                         <td>{invitation.invited_by}</td><td>{invitation.expires}</td>
                         <td>
                             {can_manage.then(|| view! {
-                                <ActionForm action=withdraw>
-                                    <input type="hidden" name="organization_id" value=organization_id/>
-                                    <input type="hidden" name="invitation_id" value=invitation.id/>
-                                    <button type="submit" class="danger">{label}</button>
-                                </ActionForm>
+                                <div class="row-actions">
+                                    <ActionForm action=resend>
+                                        <input type="hidden" name="organization_id" value=organization_id/>
+                                        <input type="hidden" name="invitation_id" value=resend_id/>
+                                        <button type="submit" aria-label=resend_label>"Resend"</button>
+                                    </ActionForm>
+                                    <ActionForm action=withdraw>
+                                        <input type="hidden" name="organization_id" value=organization_id/>
+                                        <input type="hidden" name="invitation_id" value=invitation.id/>
+                                        <button type="submit" class="danger">{label}</button>
+                                    </ActionForm>
+                                </div>
                             })}
                         </td>
                     </tr>

@@ -14,6 +14,7 @@ use crate::accounts::db::users::{UserRow, find_user_by_email, insert_user};
 use crate::accounts::domain::email::account_email;
 use crate::accounts::domain::one_time_token::{generate_token, hash_secret};
 use crate::accounts::domain::password::{hash_password, new_password};
+use crate::accounts::domain::throttle::retry_after_secs;
 use crate::accounts::login::{LoginThrottle, authenticate};
 use crate::error::Error;
 use crate::notifications::db::enqueue;
@@ -25,6 +26,10 @@ use crate::store::{Db, is_unique_violation};
 
 /// An invitation's link works for a week.
 pub const INVITATION_TTL_MS: i64 = 7 * 24 * 3_600_000;
+/// Invitations an organization may send a day, resent ones included: a team grows slower, and an
+/// owner's account taken over cannot mail the world in the portal's name.
+pub const INVITATIONS_PER_DAY: i64 = 50;
+const DAY_MS: i64 = 24 * 3_600_000;
 
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn team_page(db: &Db, organization_id: &str, viewer: &SessionUser) -> Result<TeamPage, Error> {
@@ -135,6 +140,10 @@ pub async fn mail_invitation(
     now: i64,
 ) -> Result<String, Error> {
     let organization = invitation.organization;
+    let (sent, oldest) = db::invitations_made_since(conn, &organization.id, now - DAY_MS).await?;
+    if sent >= INVITATIONS_PER_DAY {
+        return Err(AppError::RateLimited { retry_after_secs: retry_after_secs(oldest, DAY_MS, now) }.into());
+    }
     let token = generate_token();
     let id = new_id(IdKind::Invitation, now);
     let row = NewInvitation {
@@ -151,18 +160,56 @@ pub async fn mail_invitation(
         other => other,
     })?;
     let body = format!(
-        "{} invited you to join {} in the billing portal as {} {}.\n\n\
+        "{} invited you to join {} in the billing portal as {}.\n\n\
          Accept the invitation: {base_url}/invitation?token={}\n\n\
          The link works once, for 7 days. If you did not expect it, you can ignore this message.",
         invitation.invited_by,
         organization.name,
-        if invitation.role == Role::Owner { "an" } else { "a" },
-        invitation.role.as_str(),
+        match invitation.role {
+            Role::Owner => "an owner",
+            Role::Member => "a member",
+            Role::Billing => "a billing member (invoices, payments and the card)",
+        },
         token.secret
     );
     let subject = format!("Join {} in the billing portal", organization.name);
     enqueue(conn, &account_mail("account.invitation", &id, invitation.email, &subject, &body), now).await?;
     Ok(id)
+}
+
+/// Sends a waiting invitation again with a new link; the old link stops working. Counts like a
+/// new invitation against the address's mail allowance and the organization's daily number.
+#[tracing::instrument(skip_all, fields(organization_id))]
+pub async fn resend(
+    db: &Db,
+    throttle: MailThrottle,
+    base_url: &str,
+    actor: &SessionUser,
+    organization_id: &str,
+    invitation_id: &str,
+) -> Result<TeamPage, Error> {
+    let waiting = {
+        let mut conn = db.pool.acquire().await?;
+        db::pending_invitations(&mut conn, organization_id, db.clock.now_ms()).await?
+    };
+    let old = waiting.into_iter().find(|i| i.id == invitation_id).ok_or(AppError::NotFound)?;
+    let role = Role::parse(&old.role).ok_or_else(|| Error::Corrupt(format!("invitation role {}", old.role)))?;
+    count_mail_request(db, throttle, &old.email).await?;
+    let now = db.clock.now_ms();
+    let mut tx = db.begin().await?;
+    let organization = find_organization(&mut tx, organization_id).await?.ok_or(AppError::NotFound)?;
+    // Withdrawn first, so the new one takes the address's one waiting place.
+    if !db::revoke_invitation(&mut tx, organization_id, invitation_id, now).await? {
+        return Err(AppError::NotFound.into());
+    }
+    let invitation = Invitation { organization: &organization, email: &old.email, role, invited_by: &actor.email };
+    let id = mail_invitation(&mut tx, base_url, &invitation, now).await?;
+    let mut entry = audit(organization_id, &actor.email, "invitation.resend", &id);
+    entry.before = Some(json!({ "invitation": invitation_id }));
+    entry.after = Some(json!({ "email": old.email, "role": role.as_str() }));
+    append_audit(&mut tx, entry, now).await?;
+    tx.commit().await?;
+    team_page(db, organization_id, actor).await
 }
 
 #[tracing::instrument(skip_all, fields(organization_id))]

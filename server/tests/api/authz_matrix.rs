@@ -212,6 +212,11 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
             [401, 403, 422, 404, 404],
         ),
         row(
+            "resend_invitation",
+            &[("organization_id", org), ("invitation_id", "inv_forged")],
+            [401, 403, 404, 404, 404],
+        ),
+        row(
             "withdraw_invitation",
             &[("organization_id", org), ("invitation_id", "inv_forged")],
             [401, 403, 404, 404, 404],

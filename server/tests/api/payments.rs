@@ -1339,3 +1339,19 @@ async fn a_dispute_is_recorded_posted_and_shown_whatever_the_order_of_its_events
     assert_eq!(detail["disputes"][0]["status"], "lost", "{detail}");
     s.assert_reconciled().await;
 }
+
+#[tokio::test]
+async fn the_past_due_banner_offers_pay_now_to_those_who_keep_the_card_and_tells_members_whom_to_ask() {
+    let s = Scenario::new(&[]).await;
+    s.save_card("4000 0000 0000 0341").await;
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    let page = format!("/orgs/{}", s.acme);
+    let owner_html = s.app.get_page(&s.owner, &page).await.text().await.unwrap();
+    assert!(owner_html.contains("id=\"past-due-banner\"") && owner_html.contains("id=\"pay-now\""), "{owner_html}");
+    let member = s.app.client_for(&ACME_MEMBER).await;
+    let member_html = s.app.get_page(&member, &page).await.text().await.unwrap();
+    assert!(member_html.contains("id=\"past-due-banner\""), "members see what is owed");
+    assert!(!member_html.contains("id=\"pay-now\""), "a member's Pay now would be refused");
+    assert!(member_html.contains("id=\"ask-to-pay\""));
+}

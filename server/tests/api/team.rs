@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{ACME_MEMBER, ACME_OWNER, GLOBEX_OWNER, TestApp, json, new_client};
+use crate::helpers::{ACME_MEMBER, ACME_OWNER, GLOBEX_OWNER, TestApp, json, new_client, spawn_app};
 use crate::signup::{app_with_inbox, token_in};
 
 const PASSWORD: &str = "copper lantern orbit 42";
@@ -259,4 +259,52 @@ async fn a_billing_member_keeps_the_card_and_the_billing_details_and_changes_not
     let page = json(app.call_with(&owner, "team", &[("organization_id", org)]).await).await;
     let finn_row = page["members"].as_array().unwrap().iter().find(|m| m["email"] == "finn@acme.test").cloned();
     assert_eq!(finn_row.unwrap()["role"], "billing");
+}
+
+#[tokio::test]
+async fn a_resent_invitation_carries_a_new_link_and_the_old_one_stops_working() {
+    let (app, inbox) = app_with_inbox(None, &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    let page = json(invite(&app, &owner, &acme, "gil@example.test", "billing").await).await;
+    let first_id = page["invitations"][0]["id"].as_str().unwrap().to_owned();
+    let old_token = token_in(&inbox.deliver(&app).await[0], "/invitation");
+    let member = app.client_for(&ACME_MEMBER).await;
+    let form = [("organization_id", acme.as_str()), ("invitation_id", first_id.as_str())];
+    assert_eq!(app.call_with(&member, "resend_invitation", &form).await.status(), StatusCode::FORBIDDEN);
+
+    let page = json(app.call_with(&owner, "resend_invitation", &form).await).await;
+    let waiting = page["invitations"].as_array().unwrap();
+    assert_eq!(waiting.len(), 1, "{page}");
+    assert_ne!(waiting[0]["id"], first_id.as_str(), "a new invitation takes the old one's place");
+    assert_eq!(waiting[0]["role"], "billing");
+    let new_token = token_in(&inbox.deliver(&app).await[0], "/invitation");
+    assert_ne!(new_token, old_token);
+    let old = app.call_with(&new_client(), "accept_invitation", &[("token", &old_token), ("password", PASSWORD)]).await;
+    assert_eq!(old.status(), StatusCode::UNPROCESSABLE_ENTITY, "the old link stops working");
+    let gil = new_client();
+    app.call_with(&gil, "accept_invitation", &[("token", &new_token), ("password", PASSWORD)]).await;
+    let dashboard = json(app.call_with(&gil, "dashboard", &[("organization_id", &acme)]).await).await;
+    assert_eq!(dashboard["role"], "billing");
+    let again = app.call_with(&owner, "resend_invitation", &form).await;
+    assert_eq!(again.status(), StatusCode::NOT_FOUND, "a used or withdrawn invitation is not resent");
+    assert_eq!(app.count("select count(*) from audit_log where action = 'invitation.resend'").await, 1);
+}
+
+#[tokio::test]
+async fn an_organization_sends_at_most_fifty_invitations_a_day() {
+    let app = spawn_app().await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    for n in 0..50 {
+        let sent = invite(&app, &owner, &acme, &format!("person{n}@example.test"), "member").await;
+        assert_eq!(sent.status(), StatusCode::OK, "invitation {n}");
+    }
+    let refused = invite(&app, &owner, &acme, "person50@example.test", "member").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(app.count("select count(*) from invitations").await, 50);
+    app.db.clock.set(app.db.clock.now_ms() + 24 * 3_600_000 + 1);
+    let tomorrow = invite(&app, &owner, &acme, "person50@example.test", "member").await;
+    assert_eq!(tomorrow.status(), StatusCode::OK, "the next day");
 }

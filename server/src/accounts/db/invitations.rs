@@ -180,3 +180,18 @@ pub async fn delete_membership(conn: &mut AnyConnection, organization_id: &str, 
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// (count, oldest time) of the invitations the organization made since `since`.
+pub async fn invitations_made_since(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    since: i64,
+) -> Result<(i64, Option<i64>), Error> {
+    Ok(sqlx::query_as(
+        "select cast(count(*) as bigint), min(created_at) from invitations where organization_id = $1 and created_at >= $2",
+    )
+    .bind(organization_id)
+    .bind(since)
+    .fetch_one(conn)
+    .await?)
+}

@@ -382,6 +382,8 @@ pub mod billing {
         pub subscribed: bool,
         /// The promotion code whose discount the next invoices receive.
         pub discount: Option<ActiveDiscount>,
+        /// When the last subscription ended, for an organization that may subscribe again.
+        pub ended: Option<String>,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

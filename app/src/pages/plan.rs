@@ -55,8 +55,19 @@ pub fn PlanPage() -> impl IntoView {
                 if !page.subscribed {
                     return view! {
                         <section class="card" id="choose-plan">
-                            <h2>"Choose a plan to start"</h2>
-                            <p>"Usage is metered from the moment you start. You can change plans at any time."</p>
+                            {match page.ended.clone() {
+                                Some(at) => view! {
+                                    <h2>"Subscribe again"</h2>
+                                    <p id="ended-note">{format!(
+                                        "Your subscription ended on {at}. Its invoices stay under Invoices. A new subscription \
+                                         starts a new period today; usage from before it is not accepted."
+                                    )}</p>
+                                }.into_any(),
+                                None => view! {
+                                    <h2>"Choose a plan to start"</h2>
+                                    <p>"Usage is metered from the moment you start. You can change plans at any time."</p>
+                                }.into_any(),
+                            }}
                         </section>
                         <div class="plans">
                             {page.plans.into_iter().map(|plan| view! { <StartCard plan is_owner start organization_id/> }).collect_view()}

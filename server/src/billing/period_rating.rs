@@ -226,8 +226,8 @@ pub async fn subscription_by_id(
     conn: &mut AnyConnection,
     invoice: &invoices::InvoiceRow,
 ) -> Result<SubscriptionRow, Error> {
-    subscriptions::subscription_of(conn, &invoice.organization_id)
+    subscriptions::subscription(conn, &invoice.subscription_id)
         .await?
-        .filter(|s| s.id == invoice.subscription_id)
+        .filter(|s| s.organization_id == invoice.organization_id)
         .ok_or_else(|| Error::Corrupt(format!("invoice {} has no subscription", invoice.id)))
 }

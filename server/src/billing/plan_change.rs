@@ -21,7 +21,7 @@ use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::period_rating::{BillingRules, PlanCache, rate_period};
 use crate::billing::subscriptions::subscribe;
 use crate::error::Error;
-use crate::metering::db::usage::{MetricRow, end_usage_at, metric_catalog, reopen_usage, usage_window};
+use crate::metering::db::usage::{MetricRow, end_usage_at, metric_catalog, reopen_usage, restart_usage, usage_window};
 use crate::metering::domain::usage::{format_quantity, hour_of};
 use crate::shared::money::{checked_sum, format_money};
 use crate::shared::time::display_ms;
@@ -68,11 +68,26 @@ pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error
             period: String::new(),
             scheduled_change: None,
             cancels_at: None,
-            plans: plan_options(&mut conn, &mut cache, None).await?,
+            plans: plan_options(&mut conn, &mut cache, None, true).await?,
             subscribed: false,
             discount: None,
+            ended: None,
         });
     };
+    if let Some(ended_at) = subscription.ended_at.filter(|_| subscription.status == "canceled") {
+        // Ended: the customer may subscribe again, without a second free trial.
+        return Ok(PlanPage {
+            current_plan: String::new(),
+            status: subscription.status.clone(),
+            period: String::new(),
+            scheduled_change: None,
+            cancels_at: None,
+            plans: plan_options(&mut conn, &mut cache, None, false).await?,
+            subscribed: false,
+            discount: None,
+            ended: Some(display_ms(ended_at)),
+        });
+    }
     let current = cache.get(&mut conn, &subscription.plan_version_id).await?.0.clone();
     let scheduled_change = match subscriptions::pending_change(&mut conn, &subscription.id).await? {
         Some(change) => {
@@ -82,7 +97,7 @@ pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error
         None => None,
     };
     let usage_window = usage_window(&mut conn, organization_id).await?;
-    let plans = plan_options(&mut conn, &mut cache, Some(&current.plan_name)).await?;
+    let plans = plan_options(&mut conn, &mut cache, Some(&current.plan_name), true).await?;
     Ok(PlanPage {
         current_plan: current.plan_name,
         status: subscription.status.clone(),
@@ -99,6 +114,7 @@ pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error
         plans,
         subscribed: true,
         discount: active_discount(&mut conn, organization_id).await?,
+        ended: None,
     })
 }
 
@@ -106,6 +122,7 @@ async fn plan_options(
     conn: &mut sqlx::AnyConnection,
     cache: &mut PlanCache,
     current: Option<&str>,
+    offer_trials: bool,
 ) -> Result<Vec<PlanOption>, Error> {
     let metrics = metric_catalog(conn).await?;
     let mut plans = Vec::new();
@@ -116,36 +133,44 @@ async fn plan_options(
             base_fee: format!("{} per month", format_money(version.base_fee_minor, &version.currency)),
             terms: prices.iter().map(|p| describe_price(p, &metrics, &version.currency)).collect(),
             current: current == Some(version.plan_name.as_str()),
-            trial: trial_days(&version.plan_name).map(|days| format!("{days}-day free trial")),
+            trial: trial_days(&version.plan_name).filter(|_| offer_trials).map(|days| format!("{days}-day free trial")),
         });
     }
     Ok(plans)
 }
 
 /// An organization without a plan (just signed up) starts on one, with the plan's free trial where
-/// it has one. Once it has a plan, changes go through preview and confirm instead.
+/// it has one; one whose subscription ended subscribes again, with a new period and no trial.
+/// While a subscription runs, changes go through preview and confirm instead.
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn start_plan(db: &Db, actor: &str, organization_id: &str, plan: &str) -> Result<PlanPage, Error> {
     let now = db.clock.now_ms();
     let mut tx = db.begin().await?;
     // Two starts at once: the second waits here, then finds the first one's subscription.
     lock_organizations(&mut tx, &[organization_id.to_owned()]).await?;
-    if subscriptions::subscription_of(&mut tx, organization_id).await?.is_some() {
-        return Err(AppError::Conflict {
-            field: "plan".into(),
-            message: "this organization has a plan already: preview a change instead".into(),
+    let returning = match subscriptions::subscription_of(&mut tx, organization_id).await? {
+        None => false,
+        Some(ended) if ended.status == "canceled" && ended.ended_at.is_some_and(|at| at <= now) => true,
+        Some(_) => {
+            return Err(AppError::Conflict {
+                field: "plan".into(),
+                message: "this organization has a plan already: preview a change instead".into(),
+            }
+            .into());
         }
-        .into());
-    }
+    };
     if !plans::current_versions(&mut tx).await?.iter().any(|version| version.plan_name == plan) {
         return Err(AppError::invalid("plan", "is not a plan on offer").into());
     }
-    let trial = trial_days(plan);
+    let trial = trial_days(plan).filter(|_| !returning);
     subscribe(&mut tx, organization_id, plan, trial, now).await?;
+    if returning {
+        restart_usage(&mut tx, organization_id, now).await?;
+    }
     let audit = AuditEntry {
         organization_id: Some(organization_id),
         actor,
-        action: "subscription.start",
+        action: if returning { "subscription.restart" } else { "subscription.start" },
         target: organization_id,
         before: None,
         after: Some(json!({ "plan": plan, "trial_days": trial })),

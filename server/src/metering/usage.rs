@@ -76,6 +76,7 @@ pub async fn check_batch(
         ends_at: window.ends_at,
         closed_before: window.closed_before,
         subscribed: window.subscriptions > 0,
+        starts_at: window.starts_at,
     };
 
     let mut outcomes: Vec<Option<EventOutcome>> = vec![None; raw_events.len()];

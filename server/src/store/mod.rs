@@ -239,7 +239,7 @@ mod tests {
 
     /// Migrations whose SQLite and PostgreSQL texts differ on purpose (indexes and storage that
     /// only one dialect has). Every other migration is the same file in both folders.
-    const WRITTEN_PER_DIALECT: [&str; 10] = [
+    const WRITTEN_PER_DIALECT: [&str; 11] = [
         "20261201000009_admin_console.sql",
         "20261201000011_rollup_covering_index.sql",
         "20261201000012_rollup_parts.sql",
@@ -250,6 +250,7 @@ mod tests {
         "20261203000025_sign_up.sql",
         "20261204000028_coupons.sql",
         "20261204000032_billing_role.sql",
+        "20261204000033_resubscribe.sql",
     ];
 
     #[test]

@@ -67,11 +67,13 @@ impl TestApp {
     }
 
     async fn subscription_status(&self, organization_id: &str) -> String {
-        sqlx::query_scalar("select status from subscriptions where organization_id = $1")
-            .bind(organization_id)
-            .fetch_one(&self.db.pool)
-            .await
-            .expect("subscription")
+        sqlx::query_scalar(
+            "select status from subscriptions where organization_id = $1 order by created_at desc, id desc limit 1",
+        )
+        .bind(organization_id)
+        .fetch_one(&self.db.pool)
+        .await
+        .expect("subscription")
     }
 
     async fn events_at(&self, key: &str, events: &[(&str, &str, i64, &str)]) {
@@ -279,6 +281,56 @@ async fn a_cancellation_ends_the_subscription_with_the_period_after_its_last_inv
     app.cycle_at("2027-08-03T12:00:00Z").await;
     assert_eq!(app.invoices(&acme).await.len(), 1, "nothing after the cancellation");
     assert_eq!(app.invoices(&acme).await[0].0, "open", "its draft was finalized");
+}
+
+#[tokio::test]
+async fn a_customer_whose_subscription_ended_subscribes_again_with_a_new_period_and_keeps_the_old_invoices() {
+    let app = spawn_app_at(Some(at("2027-05-03T12:00:00Z")), &[]).await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    let org = [("organization_id", acme.as_str())];
+    let start = [("organization_id", acme.as_str()), ("plan", "Essentials")];
+    app.db.clock.set(at("2027-05-10T00:00:00Z"));
+    app.call_with(&owner, "cancel_subscription", &org).await;
+    let too_early = app.call_with(&owner, "start_plan", &start).await;
+    assert_eq!(too_early.status(), StatusCode::CONFLICT, "the subscription runs to the end of its period");
+    app.cycle_at("2027-06-03T12:00:00Z").await;
+    app.cycle_at("2027-06-05T13:00:00Z").await;
+    assert_eq!(app.invoices(&acme).await[0].0, "open", "the final invoice is issued");
+
+    app.db.clock.set(at("2027-06-10T09:00:00Z"));
+    let page = json(app.call_with(&owner, "plan", &org).await).await;
+    assert_eq!((page["subscribed"].as_bool(), page["ended"].as_str()), (Some(false), Some("2027-06-03 12:00 UTC")));
+    assert!(page["plans"].as_array().unwrap().iter().all(|p| p["trial"].is_null()), "no second free trial: {page}");
+    let member = app.client_for(&ACME_MEMBER).await;
+    assert_eq!(app.call_with(&member, "start_plan", &start).await.status(), StatusCode::FORBIDDEN);
+    let page = json(app.call_with(&owner, "start_plan", &start).await).await;
+    assert_eq!(
+        (page["current_plan"].as_str(), page["status"].as_str()),
+        (Some("Essentials"), Some("active")),
+        "{page}"
+    );
+    assert_eq!(app.call_with(&owner, "start_plan", &start).await.status(), StatusCode::CONFLICT, "one at a time");
+    assert_eq!(app.count("select count(*) from subscriptions").await, 3, "Acme's two and Globex's");
+
+    // Usage from the gap is refused; usage from the new start on is accepted and billed.
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    app.db.clock.set(at("2027-06-10T10:00:00Z"));
+    let event = |id: &str, at: &str| json!([{ "id": id, "namespace": "payments-prod", "metric": "actions", "quantity": 1_500_000, "timestamp": at }]);
+    let gap = json(app.send_events(&key, &event("in-the-gap", "2027-06-08T10:00:00Z")).await).await;
+    assert_eq!(gap["results"][0]["field"], "timestamp", "{gap}");
+    let after = json(app.send_events(&key, &event("after-restart", "2027-06-10T09:30:00Z")).await).await;
+    assert_eq!(after["results"][0]["status"], "accepted", "{after}");
+    app.wait_for_rollups().await;
+
+    app.cycle_at("2027-07-10T10:00:00Z").await;
+    app.cycle_at("2027-07-12T10:00:00Z").await;
+    let invoices = app.invoices(&acme).await;
+    assert_eq!(invoices.len(), 2, "the old invoice is kept beside the new one");
+    let lines = app.lines(&acme, 1).await;
+    assert_eq!((lines[0].0.as_str(), lines[0].3), ("base_fee", 10_000), "Essentials from the new start");
+    assert!(lines.iter().any(|l| l.0 == "usage" && l.3 > 0), "the usage after the restart: {lines:?}");
+    app.assert_reconciled(0).await;
 }
 
 #[tokio::test]

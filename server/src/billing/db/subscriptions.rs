@@ -74,8 +74,19 @@ pub async fn subscription_of(
     conn: &mut AnyConnection,
     organization_id: &str,
 ) -> Result<Option<SubscriptionRow>, Error> {
-    Ok(sqlx::query_as(&format!("select {SUBSCRIPTION_COLUMNS} from subscriptions s where s.organization_id = $1"))
-        .bind(organization_id)
+    // The latest: after a resubscription the ended one stays beside it, with its invoices.
+    Ok(sqlx::query_as(&format!(
+        "select {SUBSCRIPTION_COLUMNS} from subscriptions s where s.organization_id = $1
+         order by s.created_at desc, s.id desc limit 1"
+    ))
+    .bind(organization_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn subscription(conn: &mut AnyConnection, subscription_id: &str) -> Result<Option<SubscriptionRow>, Error> {
+    Ok(sqlx::query_as(&format!("select {SUBSCRIPTION_COLUMNS} from subscriptions s where s.id = $1"))
+        .bind(subscription_id)
         .fetch_optional(conn)
         .await?)
 }

@@ -47,13 +47,15 @@ pub async fn namespace_lookup(
 pub struct UsageWindow {
     pub closed_before: i64,
     pub ends_at: Option<i64>,
+    /// Set when the organization subscribed again: usage before it is refused.
+    pub starts_at: Option<i64>,
     /// 0 for an organization that has not chosen a plan yet: no period would bill its usage.
     pub subscriptions: i64,
 }
 
 pub async fn usage_window(conn: &mut AnyConnection, organization_id: &str) -> Result<UsageWindow, Error> {
     Ok(sqlx::query_as(
-        "select usage_closed_before as closed_before, usage_ends_at as ends_at,
+        "select usage_closed_before as closed_before, usage_ends_at as ends_at, usage_starts_at as starts_at,
                 (select count(*) from subscriptions s where s.organization_id = o.id) as subscriptions
          from organizations o where id = $1",
     )
@@ -61,6 +63,16 @@ pub async fn usage_window(conn: &mut AnyConnection, organization_id: &str) -> Re
     .fetch_optional(conn)
     .await?
     .unwrap_or_default())
+}
+
+/// A new subscription after an ended one: usage is accepted again from `at` on, not before.
+pub async fn restart_usage(conn: &mut AnyConnection, organization_id: &str, at: i64) -> Result<(), Error> {
+    sqlx::query("update organizations set usage_ends_at = null, usage_starts_at = $1 where id = $2")
+        .bind(at)
+        .bind(organization_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Accepts the organization's usage again after an end that was withdrawn, unless the end was

@@ -32,6 +32,9 @@ pub struct EventRules<'a> {
     pub closed_before: i64,
     /// False until the organization chooses a plan (a new sign-up): no period would bill usage.
     pub subscribed: bool,
+    /// The organization subscribed again here: earlier usage belongs to the ended subscription,
+    /// whose invoices are final, or to the gap between the two, which no period bills.
+    pub starts_at: Option<i64>,
 }
 
 /// An event that passed every check, in stored form.
@@ -118,6 +121,15 @@ pub fn check_event(raw: &Value, rules: &EventRules<'_>) -> Result<ValidEvent, Re
             "has no plan yet: its owner chooses one on the Plan page, then usage is accepted",
         );
     }
+    if let Some(starts_at) = rules.starts_at
+        && occurred_at < starts_at
+    {
+        let when = crate::shared::time::display_rfc3339(starts_at);
+        return reject(
+            "timestamp",
+            format!("the current subscription started at {when}; earlier usage is not accepted"),
+        );
+    }
     if let Some(ends_at) = rules.ends_at {
         let when = crate::shared::time::display_rfc3339(ends_at);
         if rules.closed_before >= ends_at {
@@ -186,6 +198,7 @@ mod tests {
             ends_at: None,
             closed_before: 0,
             subscribed: true,
+            starts_at: None,
         }
     }
 
@@ -244,6 +257,17 @@ mod tests {
         let refused = check_event(&event(), &invoiced).unwrap_err();
         assert_eq!(refused.field, "timestamp");
         assert!(refused.reason.contains("final invoice"), "{}", refused.reason);
+    }
+
+    #[test]
+    fn usage_from_before_a_resubscription_is_refused() {
+        let (ns, metrics) = fixtures();
+        let occurred_at = check_event(&event(), &rules_with(&ns, &metrics)).unwrap().occurred_at;
+        let restarted = |starts_at| EventRules { starts_at: Some(starts_at), ..rules_with(&ns, &metrics) };
+        assert!(check_event(&event(), &restarted(occurred_at)).is_ok());
+        let refused = check_event(&event(), &restarted(occurred_at + 1)).unwrap_err();
+        assert_eq!(refused.field, "timestamp");
+        assert!(refused.reason.contains("current subscription started"), "{}", refused.reason);
     }
 
     #[test]

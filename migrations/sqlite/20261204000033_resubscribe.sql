@@ -31,5 +31,7 @@ drop table subscriptions_kept;
 create index subscriptions_current_period_end on subscriptions(current_period_end) where status <> 'canceled';
 create index subscriptions_ended on subscriptions(ended_at) where ended_at is not null;
 create index subscriptions_organization on subscriptions(organization_id, created_at);
+-- Canceled before `ended_at` was kept: they ended with their current period.
+update subscriptions set ended_at = current_period_end where status = 'canceled' and ended_at is null;
 create unique index subscriptions_one_running on subscriptions(organization_id) where ended_at is null;
 alter table organizations add column usage_starts_at bigint;

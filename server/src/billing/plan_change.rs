@@ -10,6 +10,7 @@ use crate::accounts::audit::reason_of;
 use crate::accounts::db::audit::{AuditEntry, append_audit};
 use crate::accounts::db::organizations::lock_organizations;
 use crate::billing::coupons::active_discount;
+use crate::billing::db::invoices;
 use crate::billing::db::plans::{self, PlanVersionRow};
 use crate::billing::db::subscriptions::{self, NewPlanChange, SubscriptionRow};
 use crate::billing::domain::catalog::trial_days;
@@ -150,7 +151,10 @@ pub async fn start_plan(db: &Db, actor: &str, organization_id: &str, plan: &str)
     lock_organizations(&mut tx, &[organization_id.to_owned()]).await?;
     let returning = match subscriptions::subscription_of(&mut tx, organization_id).await? {
         None => false,
-        Some(ended) if ended.status == "canceled" && ended.ended_at.is_some_and(|at| at <= now) => true,
+        Some(ended) if ended.status == "canceled" && ended.ended_at.is_some_and(|at| at <= now) => {
+            refuse_restart_while_owing(&mut tx, organization_id, ended.ended_at.unwrap_or(now), now).await?;
+            true
+        }
         Some(_) => {
             return Err(AppError::Conflict {
                 field: "plan".into(),
@@ -179,6 +183,29 @@ pub async fn start_plan(db: &Db, actor: &str, organization_id: &str, plan: &str)
     append_audit(&mut tx, audit, now).await?;
     tx.commit().await?;
     plan_page(db, organization_id).await
+}
+
+/// A new subscription waits until the ended one is settled: its final invoice issued and nothing
+/// left to collect (so no dunning of an old invoice ever acts on the new subscription), and the
+/// hour it ended in over (usage is billed by the hour, and that hour belongs to its final period).
+async fn refuse_restart_while_owing(
+    conn: &mut sqlx::AnyConnection,
+    organization_id: &str,
+    ended_at: i64,
+    now: i64,
+) -> Result<(), Error> {
+    if invoices::unsettled_count(conn, organization_id).await? > 0 {
+        let message = "the last subscription's invoices are not settled yet: once its final invoice is issued \
+                       and paid, you can subscribe again";
+        return Err(AppError::conflict("plan", message).into());
+    }
+    let next_hour = hour_of(ended_at) + 3_600_000;
+    if now < next_hour {
+        let message =
+            format!("the last subscription ended this hour: you can subscribe again from {}", display_ms(next_hour));
+        return Err(AppError::conflict("plan", message).into());
+    }
+    Ok(())
 }
 
 /// The subscription ends with the current period: that period is still invoiced, then no more.

@@ -295,8 +295,21 @@ async fn a_customer_whose_subscription_ended_subscribes_again_with_a_new_period_
     let too_early = app.call_with(&owner, "start_plan", &start).await;
     assert_eq!(too_early.status(), StatusCode::CONFLICT, "the subscription runs to the end of its period");
     app.cycle_at("2027-06-03T12:00:00Z").await;
+    app.db.clock.set(at("2027-06-04T09:00:00Z"));
+    let unsettled = app.call_with(&owner, "start_plan", &start).await;
+    assert_eq!(unsettled.status(), StatusCode::CONFLICT, "the final invoice is not issued yet");
+    // Its final invoice paid (a credit covers it), the ended subscription is settled.
+    let staff = app.client_for(&STAFF).await;
+    let credit = [
+        ("organization_id", acme.as_str()),
+        ("amount", "600.00"),
+        ("reason", "goodwill"),
+        ("expires", ""),
+        ("idempotency_key", "resubscribe-test"),
+    ];
+    assert_eq!(app.call_with(&staff, "issue_credit", &credit).await.status(), StatusCode::OK);
     app.cycle_at("2027-06-05T13:00:00Z").await;
-    assert_eq!(app.invoices(&acme).await[0].0, "open", "the final invoice is issued");
+    assert_eq!(app.invoices(&acme).await[0].0, "paid", "the final invoice is issued and settled");
 
     app.db.clock.set(at("2027-06-10T09:00:00Z"));
     let page = json(app.call_with(&owner, "plan", &org).await).await;
@@ -312,6 +325,13 @@ async fn a_customer_whose_subscription_ended_subscribes_again_with_a_new_period_
     );
     assert_eq!(app.call_with(&owner, "start_plan", &start).await.status(), StatusCode::CONFLICT, "one at a time");
     assert_eq!(app.count("select count(*) from subscriptions").await, 3, "Acme's two and Globex's");
+    // "The" subscription is the running one, whatever the rows' creation times (a trial's is its end).
+    sqlx::query("update subscriptions set created_at = 9000000000000 where ended_at is not null")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let page = json(app.call_with(&owner, "plan", &org).await).await;
+    assert_eq!(page["current_plan"], "Essentials", "{page}");
 
     // Usage from the gap is refused; usage from the new start on is accepted and billed.
     let key = app.api_key(&ACME_OWNER, "Acme Corp").await;

@@ -521,6 +521,17 @@ pub async fn billed_lines_of(
     Ok(bind_all_as(sqlx::query_as(&sql).bind(from).bind(to), &values).fetch_all(conn).await?)
 }
 
+/// The organization's invoices still to be finalized or collected (drafts, finalized, open).
+pub async fn unsettled_count(conn: &mut AnyConnection, organization_id: &str) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar(
+        "select cast(count(*) as bigint) from invoices
+         where organization_id = $1 and status in ('draft', 'finalized', 'open')",
+    )
+    .bind(organization_id)
+    .fetch_one(conn)
+    .await?)
+}
+
 /// Moves an invoice from `from` to paid or uncollectible; false when it was no longer `from`.
 pub async fn settle_status(
     conn: &mut AnyConnection,

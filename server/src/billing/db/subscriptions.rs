@@ -74,10 +74,11 @@ pub async fn subscription_of(
     conn: &mut AnyConnection,
     organization_id: &str,
 ) -> Result<Option<SubscriptionRow>, Error> {
-    // The latest: after a resubscription the ended one stays beside it, with its invoices.
+    // The running one (at most one runs), else the one that ended last: after a resubscription
+    // the ended one stays beside it with its invoices. Not by `created_at`, which is a trial's end.
     Ok(sqlx::query_as(&format!(
         "select {SUBSCRIPTION_COLUMNS} from subscriptions s where s.organization_id = $1
-         order by s.created_at desc, s.id desc limit 1"
+         order by case when s.ended_at is null then 1 else 0 end desc, s.ended_at desc, s.id desc limit 1"
     ))
     .bind(organization_id)
     .fetch_optional(conn)

@@ -244,7 +244,7 @@ async fn redeemable(
     now: i64,
 ) -> Result<Redeemable, Error> {
     let unknown = || AppError::invalid("code", format!("{typed} is not a promotion code"));
-    let code = coupons::promotion_code(conn, &typed).await?.ok_or_else(unknown)?;
+    let code = coupons::promotion_code(conn, typed).await?.ok_or_else(unknown)?;
     let coupon = coupons::coupon(conn, &code.coupon_id).await?.ok_or_else(unknown)?;
     let terms = coupon.terms()?;
     if [code.redeem_by, coupon.redeem_by].into_iter().flatten().any(|at| at <= now) {
@@ -258,14 +258,15 @@ async fn redeemable(
         .await?
         .filter(|s| s.status != "canceled")
         .ok_or_else(|| AppError::conflict("code", "choose a plan before applying a promotion code"))?;
-    if coupons::redemptions_of(conn, organization_id).await?.iter().any(|r| r.coupon.id == coupon.id) {
+    let redemptions = coupons::redemptions_of(conn, organization_id).await?;
+    if redemptions.iter().any(|r| r.coupon.id == coupon.id) {
         return Err(AppError::conflict("code", format!("{typed} was already redeemed by this organization")).into());
     }
-    if let Some(running) = coupons::running_redemption(conn, organization_id, &subscription.plan_version_id).await? {
+    let (plan_id, plan_name) = coupons::plan_of_version(conn, &subscription.plan_version_id).await?;
+    if let Some(running) = coupons::running_among(conn, redemptions, &plan_id).await? {
         let message = format!("{} still applies; a second discount cannot be added", running.code);
         return Err(AppError::conflict("code", message).into());
     }
-    let (plan_id, plan_name) = coupons::plan_of_version(conn, &subscription.plan_version_id).await?;
     if !coupons::coupon_allows_plan(conn, &coupon.id, &plan_id).await? {
         return Err(AppError::invalid("code", format!("{typed} does not apply to the {plan_name} plan")).into());
     }

@@ -253,9 +253,19 @@ pub async fn running_redemption(
     plan_version_id: &str,
 ) -> Result<Option<RedemptionRow>, Error> {
     let (plan_id, _) = plan_of_version(conn, plan_version_id).await?;
-    for redemption in redemptions_of(conn, organization_id).await? {
+    let redemptions = redemptions_of(conn, organization_id).await?;
+    running_among(conn, redemptions, &plan_id).await
+}
+
+/// `running_redemption` among redemptions already read, for the plan `plan_id`.
+pub async fn running_among(
+    conn: &mut AnyConnection,
+    redemptions: Vec<RedemptionRow>,
+    plan_id: &str,
+) -> Result<Option<RedemptionRow>, Error> {
+    for redemption in redemptions {
         if redemption.coupon.terms()?.duration.covers_another(redemption.invoices_discounted)
-            && coupon_allows_plan(conn, &redemption.coupon.id, &plan_id).await?
+            && coupon_allows_plan(conn, &redemption.coupon.id, plan_id).await?
         {
             return Ok(Some(redemption));
         }

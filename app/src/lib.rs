@@ -25,6 +25,7 @@ use pages::{
     login::LoginPage,
     namespaces::NamespacesPage,
     not_found::NotFoundPage,
+    pay::PayInvoicePage,
     payment::PaymentPage,
     plan::PlanPage,
     team::TeamPage,
@@ -80,6 +81,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("usage") view={Lazy::<UsageRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("invoices") view={Lazy::<InvoicesRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("invoices/:invoice") view={Lazy::<InvoiceRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("invoices/:invoice/pay") view={Lazy::<PayInvoiceRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("plan") view={Lazy::<PlanRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("payment") view={Lazy::<PaymentRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("billing-details") view={Lazy::<BillingDetailsRoute>::new()} ssr=SsrMode::Async/>
@@ -129,6 +131,7 @@ lazy_pages! {
     UsageRoute => UsagePage,
     InvoicesRoute => InvoicesPage,
     InvoiceRoute => InvoicePage,
+    PayInvoiceRoute => PayInvoicePage,
     PlanRoute => PlanPage,
     PaymentRoute => PaymentPage,
     BillingDetailsRoute => BillingDetailsPage,

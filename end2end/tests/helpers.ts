@@ -1,9 +1,12 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { expect, Page, ConsoleMessage } from "@playwright/test";
 
 export const ACME_OWNER = { email: "owner@acme.test", password: "acme-owner-pass" };
 export const ACME_MEMBER = { email: "member@acme.test", password: "acme-member-pass" };
 export const GLOBEX_OWNER = { email: "owner@globex.test", password: "globex-owner-pass" };
 export const INITECH_OWNER = { email: "owner@initech.test", password: "initech-owner-pass" };
+export const VANDELAY_OWNER = { email: "owner@vandelay.test", password: "vandelay-owner-pass" };
 export const STAFF = { email: "admin@portal.test", password: "portal-admin-pass" };
 
 /**
@@ -35,4 +38,28 @@ export async function logIn(page: Page, who: { email: string; password: string }
   await page.getByLabel("Email").fill(who.email);
   await page.getByLabel("Password").fill(who.password);
   await page.getByRole("button", { name: "Log in" }).click();
+}
+
+/** The link to `path` in the newest mail to `to` in the server's mail log folder (MAIL_DIR). */
+export async function mailedLink(to: string, path: string): Promise<string> {
+  const folder = process.env.MAIL_DIR;
+  if (!folder) throw new Error("MAIL_DIR names the server's mail log folder");
+  let link = "";
+  await expect
+    .poll(
+      () => {
+        const mails = readdirSync(folder)
+          .filter((name) => name.endsWith(".eml"))
+          .map((name) => readFileSync(join(folder, name), "utf8").replace(/=\r?\n/g, "").replace(/=3D/g, "="))
+          .filter((mail) => mail.includes(`To: ${to}`) && mail.includes(path));
+        const links = mails
+          .flatMap((mail) => mail.match(/https?:\/\/[^\s"<>]+/g) ?? [])
+          .map((found) => found.replace(/[.,;:)]+$/, ""));
+        link = links.find((found) => found.includes(path)) ?? "";
+        return link;
+      },
+      { timeout: 15_000 },
+    )
+    .toContain(path);
+  return link;
 }

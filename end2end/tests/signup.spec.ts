@@ -1,32 +1,8 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { expect, test, Page } from "@playwright/test";
-import { waitForHydration, watchConsole } from "./helpers";
+import { mailedLink, waitForHydration, watchConsole } from "./helpers";
 
 const PASSWORD = "violet tractor mango 17";
 const NEW_PASSWORD = "amber kettle orbit 42";
-
-/** The link to `path` in the newest mail to `to` in the server's mail log folder (MAIL_DIR). */
-async function mailedLink(to: string, path: string): Promise<string> {
-  const folder = process.env.MAIL_DIR;
-  if (!folder) throw new Error("MAIL_DIR names the server's mail log folder");
-  let link = "";
-  await expect
-    .poll(
-      () => {
-        const mails = readdirSync(folder)
-          .filter((name) => name.endsWith(".eml"))
-          .map((name) => readFileSync(join(folder, name), "utf8").replace(/=\r?\n/g, "").replace(/=3D/g, "="))
-          .filter((mail) => mail.includes(`To: ${to}`) && mail.includes(path));
-        const found = mails.map((mail) => mail.match(/https?:\/\/\S+\?token=[A-Za-z0-9]+/)?.[0]).find(Boolean);
-        link = found ?? "";
-        return link;
-      },
-      { timeout: 15_000 },
-    )
-    .toContain(path);
-  return link;
-}
 
 async function submitAfterHydration(page: Page, url: string) {
   await page.goto(url);

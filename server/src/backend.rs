@@ -8,7 +8,7 @@ use app::api::dto::admin::{
 use app::api::dto::billing::{
     InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage, PromotionPreview,
 };
-use app::api::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
+use app::api::dto::payments::{BillingStatus, ParkedEvent, PayPage, PaymentMethodPage};
 use app::api::dto::usage::{UsageRange, UsageReport};
 use app::api::dto::{
     ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace, SessionUser, TeamPage,
@@ -33,6 +33,7 @@ use crate::onboarding::mail_throttle::MailThrottle;
 use crate::onboarding::password_reset;
 use crate::onboarding::signup::{self, SignUpForm};
 use crate::onboarding::staff_customers;
+use crate::payments::authentication;
 use crate::payments::collection::Collector;
 use crate::payments::methods::{self, CardForm};
 use crate::payments::refunds::{self, RefundRequest};
@@ -50,6 +51,8 @@ pub struct Backend {
     /// Where customers come back to after a processor's hosted page, and what mailed links open.
     pub public_base_url: String,
     pub mail_throttle: MailThrottle,
+    /// Stripe.js's key, for the Pay page to confirm a payment with the card holder's bank.
+    pub stripe_publishable_key: Option<String>,
 }
 
 #[async_trait]
@@ -362,6 +365,23 @@ impl PortalBackend for Backend {
     async fn pay_now(&self, organization_id: &str) -> Result<PaymentMethodPage, AppError> {
         methods::pay_now(&self.db, &self.collector, organization_id).await?;
         self.payment_method_page(organization_id).await
+    }
+
+    async fn pay_page(&self, organization_id: &str, invoice_id: &str) -> Result<PayPage, AppError> {
+        let key = self.stripe_publishable_key.as_deref();
+        Ok(authentication::pay_page(&self.db, &self.collector, key, organization_id, invoice_id).await?)
+    }
+
+    async fn confirm_test_payment(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        invoice_id: &str,
+        approve: bool,
+    ) -> Result<PayPage, AppError> {
+        let (db, collector) = (&self.db, &self.collector);
+        Ok(authentication::confirm_test_payment(db, collector, &actor.email, organization_id, invoice_id, approve)
+            .await?)
     }
 
     async fn start_card_setup(&self, organization_id: &str) -> Result<String, AppError> {

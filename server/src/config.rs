@@ -92,6 +92,10 @@ pub struct Settings {
     pub stripe_secret_key: Option<Secret>,
     #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
     pub stripe_webhook_secret: Option<Secret>,
+    /// Stripe.js's key (`pk_…`): on an invoice's Pay page the card holder confirms, with their
+    /// bank, a payment that needs them.
+    #[arg(long, env = "STRIPE_PUBLISHABLE_KEY")]
+    pub stripe_publishable_key: Option<String>,
     /// Where the Stripe API is; only a test double is ever anywhere but the default.
     #[arg(long, env = "STRIPE_API_BASE", value_parser = parse_base_url)]
     pub stripe_api_base: Option<String>,
@@ -176,10 +180,16 @@ impl Settings {
             if self.stripe_webhook_secret.is_none() {
                 tracing::warn!("STRIPE_WEBHOOK_SECRET is not set: payment results and card updates will not arrive");
             }
-            return Ok(Collector { channel: Arc::new(channel), channel_name: "stripe", test_mode: None, policy });
+            return Ok(Collector {
+                channel: Arc::new(channel),
+                channel_name: "stripe",
+                test_mode: None,
+                policy,
+                portal_url: self.public_base_url.clone(),
+            });
         }
         let latency = Duration::from_millis(self.test_mode_charge_latency_ms);
-        Ok(Collector::test_mode(db, policy, latency))
+        Ok(Collector::test_mode(db, policy, latency, &self.public_base_url))
     }
 
     pub fn seller(&self) -> Seller {

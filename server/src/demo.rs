@@ -27,12 +27,17 @@ pub struct DemoLogin {
     pub password: &'static str,
 }
 
-pub const DEMO_LOGINS: [DemoLogin; 5] = [
+pub const DEMO_LOGINS: [DemoLogin; 6] = [
     DemoLogin { who: "customer owner (Acme Corp)", email: "owner@acme.test", password: "acme-owner-pass" },
     DemoLogin { who: "customer member (Acme Corp)", email: "member@acme.test", password: "acme-member-pass" },
     DemoLogin { who: "customer owner (Globex)", email: "owner@globex.test", password: "globex-owner-pass" },
     DemoLogin { who: "staff admin", email: "admin@portal.test", password: "portal-admin-pass" },
     DemoLogin { who: "past-due owner (Initech)", email: "owner@initech.test", password: "initech-owner-pass" },
+    DemoLogin {
+        who: "owner asked to confirm a payment (Vandelay)",
+        email: "owner@vandelay.test",
+        password: "vandelay-owner-pass",
+    },
 ];
 
 struct DemoOrganization {
@@ -48,7 +53,7 @@ struct DemoOrganization {
     card: Option<&'static str>,
 }
 
-const DEMO_ORGANIZATIONS: [DemoOrganization; 3] = [
+const DEMO_ORGANIZATIONS: [DemoOrganization; 4] = [
     DemoOrganization {
         name: "Acme Corp",
         billing_email: "billing@acme.test",
@@ -80,11 +85,24 @@ const DEMO_ORGANIZATIONS: [DemoOrganization; 3] = [
         history_days: 40,
         card: Some("4000 0000 0000 0341"),
     },
+    // Its bank asks the card holder to confirm every payment: the automatic charge of the first
+    // invoice waits on the invoice's Pay page.
+    DemoOrganization {
+        name: "Vandelay Industries",
+        billing_email: "billing@vandelay.test",
+        namespaces: &["imports"],
+        members: &[(5, Role::Owner)],
+        plan: "Essentials",
+        trial_days: None,
+        history_days: 40,
+        card: Some("4000 0025 0000 3155"),
+    },
 ];
 
-/// Returns false when the demo data was already there. With `history`, Acme Corp and Initech have
-/// been customers for 40 days: daily usage, their first period invoiced and finalized; Initech's
-/// card is declined, so it is past due.
+/// Returns false when the demo data was already there. With `history`, Acme Corp, Initech and
+/// Vandelay have been customers for 40 days: daily usage, their first period invoiced and
+/// finalized; Initech's card is declined, so it is past due, and Vandelay's bank asks the card
+/// holder to confirm the payment.
 #[tracing::instrument(skip_all)]
 pub async fn seed_demo(db: &Db, history: Option<(&BillingRules, &Collector)>) -> Result<bool, Error> {
     ensure_catalog(db).await?;

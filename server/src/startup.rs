@@ -83,6 +83,7 @@ impl Application {
             collector: collector.clone(),
             public_base_url: settings.public_base_url.clone(),
             mail_throttle: MailThrottle { max_mails: settings.account_mails_per_hour, window_ms: 3_600_000 },
+            stripe_publishable_key: settings.stripe_publishable_key.clone(),
         });
         let documents = Arc::new(Documents {
             db: db.clone(),

@@ -9,7 +9,7 @@ use super::dto::admin::{
     AdminCustomer, CouponForm, CouponsPage, CustomerSearch, NewCustomerForm, Operations, PromotionCodeForm,
 };
 use super::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage, PromotionPreview};
-use super::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
+use super::dto::payments::{BillingStatus, ParkedEvent, PayPage, PaymentMethodPage};
 use super::dto::usage::{UsageRange, UsageReport};
 use super::dto::{
     ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace, SessionUser, TeamPage,
@@ -178,6 +178,15 @@ pub trait PortalBackend: Send + Sync + 'static {
         card: TestCardForm,
     ) -> Result<PaymentMethodPage, AppError>;
     async fn pay_now(&self, organization_id: &str) -> Result<PaymentMethodPage, AppError>;
+    async fn pay_page(&self, organization_id: &str, invoice_id: &str) -> Result<PayPage, AppError>;
+    /// Test mode: the card holder approves or fails the bank's confirmation of a payment.
+    async fn confirm_test_payment(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        invoice_id: &str,
+        approve: bool,
+    ) -> Result<PayPage, AppError>;
     /// Stripe: the address of a hosted page where the customer adds a card.
     async fn start_card_setup(&self, organization_id: &str) -> Result<String, AppError>;
     async fn parked_events(&self) -> Result<Vec<ParkedEvent>, AppError>;

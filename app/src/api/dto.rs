@@ -520,6 +520,8 @@ pub mod payments {
         /// Whole days until the service is suspended, while it is not yet.
         pub suspends_in_days: Option<i64>,
         pub cancels_on: Option<String>,
+        /// The last attempt waits for the card holder to confirm it with their bank.
+        pub awaits_confirmation: bool,
         pub timeline: Vec<TimelineEntry>,
     }
 
@@ -556,6 +558,34 @@ pub mod payments {
         pub test_mode: bool,
         pub status: BillingStatus,
         pub payments: Vec<PaymentView>,
+    }
+
+    /// An invoice's Pay page: a payment the card holder's bank asked them to confirm, and how.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct PayPage {
+        pub invoice_id: String,
+        pub invoice_number: String,
+        pub amount_due: String,
+        pub card: Option<CardView>,
+        pub step: PayStep,
+        /// What the last confirmation on this page came to, when it did not pay the invoice.
+        pub notice: Option<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum PayStep {
+        Paid,
+        /// Nothing waits for the card holder: the invoice is not open, or its last attempt
+        /// failed for another reason (a new card is the way then).
+        NothingToConfirm,
+        /// Test mode: the portal shows the bank's step itself, to approve or to fail.
+        TestAuthentication,
+        /// Stripe: Stripe.js confirms the PaymentIntent in the browser with these.
+        Stripe {
+            publishable_key: String,
+            client_secret: String,
+            payment_method_id: String,
+        },
     }
 
     /// A webhook event that failed every retry and waits for a person (`server webhooks replay`).

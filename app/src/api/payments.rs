@@ -1,7 +1,7 @@
 //! Payment method, the past-due status every page shows, and "Pay now" (members read, owners act).
 use leptos::prelude::*;
 
-use super::dto::payments::{BillingStatus, ParkedEvent, PaymentMethodPage};
+use super::dto::payments::{BillingStatus, ParkedEvent, PayPage, PaymentMethodPage};
 use super::error::AppError;
 
 #[server(endpoint = "billing_status")]
@@ -34,6 +34,34 @@ pub async fn save_test_card(
 pub async fn pay_now(organization_id: String) -> Result<PaymentMethodPage, AppError> {
     use super::backend::{Caller, serve};
     serve!(Caller::Billing(&organization_id), |_user, backend| { backend.pay_now(&organization_id).await })
+}
+
+/// The invoice's Pay page, where an owner or billing member confirms a payment their bank asked
+/// them to.
+#[server(endpoint = "pay_page")]
+pub async fn get_pay_page(organization_id: String, invoice_id: String) -> Result<PayPage, AppError> {
+    use super::backend::{Caller, serve};
+    serve!(Caller::Billing(&organization_id), |_user, backend| {
+        backend.pay_page(&organization_id, &invoice_id).await
+    })
+}
+
+/// Test mode's simulated bank step: `outcome` is `approve` or `fail`.
+#[server(endpoint = "confirm_test_payment")]
+pub async fn confirm_test_payment(
+    organization_id: String,
+    invoice_id: String,
+    outcome: String,
+) -> Result<PayPage, AppError> {
+    use super::backend::{Caller, serve};
+    serve!(Caller::Billing(&organization_id), |user, backend| {
+        let approve = match outcome.as_str() {
+            "approve" => true,
+            "fail" => false,
+            _ => return Err(AppError::invalid("outcome", "must be approve or fail")),
+        };
+        backend.confirm_test_payment(&user, &organization_id, &invoice_id, approve).await
+    })
 }
 
 /// Stripe mode: where to send an owner or billing member to add or replace the card.

@@ -10,6 +10,13 @@ use crate::api::payments::{PayNow, get_billing_status};
 use crate::components::field_error::form_message;
 use crate::components::layout::use_organization_id;
 
+/// Where the card holder confirms a payment their bank asked them to: the link mailed to them
+/// and shown in the banner. Followed as a full page load, so that in Stripe mode the page's
+/// Content-Security-Policy admits Stripe.js.
+pub fn pay_page_href(organization_id: &str, invoice_id: &str) -> String {
+    format!("/orgs/{organization_id}/invoices/{invoice_id}/pay")
+}
+
 /// Bumped whenever something may have changed what the organization owes, so the banner and
 /// the payment page read it again.
 #[derive(Clone, Copy)]
@@ -62,6 +69,16 @@ fn banner(status: BillingStatus, org: String, pay: ServerAction<PayNow>, can_pay
                     {format!("invoice {} ({}) is unpaid.", invoice.number, invoice.amount_due)}
                     {status.last_failure.map(|f| view! { " " <span id="last-failure">{format!("Last attempt: {f}")}</span> })}
                 </p>
+                {invoice.awaits_confirmation.then(|| if can_pay {
+                    view! {
+                        <p id="confirm-payment-prompt">
+                            <strong>"Your bank asks you to confirm this payment. "</strong>
+                            <a id="confirm-payment" rel="external" href=pay_page_href(&org, &invoice.invoice_id)>"Confirm payment"</a>
+                        </p>
+                    }.into_any()
+                } else {
+                    view! { <p id="confirm-payment-prompt">"The card holder's bank asks them to confirm this payment: an owner or a billing member can do it."</p> }.into_any()
+                })}
                 <p>
                     {invoice.next_retry.map(|at| format!("Next automatic retry: {at}. "))}
                     {invoice.suspends_in_days.map(|d| view! {

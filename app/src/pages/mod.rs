@@ -13,6 +13,7 @@ pub mod invoices;
 pub mod login;
 pub mod namespaces;
 pub mod not_found;
+pub mod pay;
 pub mod payment;
 pub mod plan;
 pub mod team;

@@ -2,7 +2,7 @@
 use std::sync::{Arc, LazyLock};
 
 use app::api::error::AppError;
-use app::csp::content_security_policy;
+use app::csp::{content_security_policy, is_pay_page};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -38,11 +38,12 @@ pub async fn refuse_cross_site(State(origin): State<Arc<AllowedOrigin>>, request
 
 /// Built once: every response that is not a page (ingestion batches among them) carries it.
 static NOT_A_PAGE_POLICY: LazyLock<HeaderValue> = LazyLock::new(|| {
-    HeaderValue::from_str(&content_security_policy(None)).expect("the policy is a valid header value")
+    HeaderValue::from_str(&content_security_policy(None, false)).expect("the policy is a valid header value")
 });
 
 pub async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = with_content_security_policy(next.run(request).await).await;
+    let stripe_js = is_pay_page(request.uri().path());
+    let mut response = with_content_security_policy(next.run(request).await, stripe_js).await;
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -54,7 +55,7 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
 /// document itself: its head, with the hydration scripts, comes in the first chunk. (Set through
 /// leptos' response options instead, the header went missing on some browser loads, and the page
 /// never hydrated.) Everything else gets the policy without a nonce.
-async fn with_content_security_policy(response: Response) -> Response {
+async fn with_content_security_policy(response: Response, stripe_js: bool) -> Response {
     let is_page = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -69,8 +70,8 @@ async fn with_content_security_policy(response: Response) -> Response {
     let mut chunks = body.into_data_stream();
     let first = chunks.next().await;
     let nonce = first.as_ref().and_then(|chunk| chunk.as_ref().ok()).and_then(|html| script_nonce(html));
-    let policy =
-        HeaderValue::from_str(&content_security_policy(nonce.as_deref())).unwrap_or_else(|_| NOT_A_PAGE_POLICY.clone());
+    let policy = HeaderValue::from_str(&content_security_policy(nonce.as_deref(), stripe_js))
+        .unwrap_or_else(|_| NOT_A_PAGE_POLICY.clone());
     parts.headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     Response::from_parts(parts, Body::from_stream(futures_util::stream::iter(first).chain(chunks)))
 }

@@ -51,14 +51,26 @@ pub struct Collector {
     /// Present when the built-in test-mode processor is the channel: its card form uses it.
     pub test_mode: Option<Arc<TestModeChannel>>,
     pub policy: DunningPolicy,
+    /// The portal's address: a payment that waits for the card holder is mailed as a link to its
+    /// Pay page.
+    pub portal_url: String,
 }
 
 impl Collector {
-    /// The channel the settings choose: Stripe with a secret key, else the built-in test mode.
-
-    pub fn test_mode(db: &Db, policy: DunningPolicy, answer_latency: Duration) -> Self {
+    pub fn test_mode(db: &Db, policy: DunningPolicy, answer_latency: Duration, portal_url: &str) -> Self {
         let channel = Arc::new(TestModeChannel::new(db.clone(), answer_latency));
-        Self { channel: channel.clone(), channel_name: "test", test_mode: Some(channel), policy }
+        Self {
+            channel: channel.clone(),
+            channel_name: "test",
+            test_mode: Some(channel),
+            policy,
+            portal_url: portal_url.to_owned(),
+        }
+    }
+
+    /// The page where the card holder completes a payment that waits for them.
+    pub fn pay_page(&self, organization_id: &str, invoice_id: &str) -> String {
+        format!("{}/orgs/{organization_id}/invoices/{invoice_id}/pay", self.portal_url)
     }
 }
 
@@ -521,9 +533,11 @@ async fn after_failure(
         collections::record_event(&mut tx, &invoice.id, org, "payment_failed", &detail, now).await?;
         move_subscription(&mut tx, &invoice.subscription_id, SubscriptionStatus::PastDue, "payment failed", now)
             .await?;
-        let body = format!("Your payment of {amount} for invoice {number} failed: {}", failure.message);
-        notify(&mut tx, org, "payment_failed", &invoice.id, &format!("Payment failed for {number}"), &body, now)
-            .await?;
+        if !ask_for_authentication(&mut tx, collector, invoice, now).await? {
+            let body = format!("Your payment of {amount} for invoice {number} failed: {}", failure.message);
+            notify(&mut tx, org, "payment_failed", &invoice.id, &format!("Payment failed for {number}"), &body, now)
+                .await?;
+        }
         (now, 0)
     } else {
         let started = row.dunning_started_at.unwrap_or(now);
@@ -531,6 +545,7 @@ async fn after_failure(
         if !advance {
             let detail = format!("Retry with the updated payment method failed: {}", failure.message);
             collections::record_event(&mut tx, &invoice.id, org, "retry_failed", &detail, now).await?;
+            ask_for_authentication(&mut tx, collector, invoice, now).await?;
             collections::release(&mut tx, &invoice.id).await?;
             tx.commit().await?;
             return Ok(());
@@ -538,6 +553,7 @@ async fn after_failure(
         if let Some(DunningStep::Retry { day, warns_of_suspension, suspends_on_failure }) = step {
             let detail = format!("Retry on day {day} failed: {}", failure.message);
             collections::record_event(&mut tx, &invoice.id, org, "retry_failed", &detail, now).await?;
+            ask_for_authentication(&mut tx, collector, invoice, now).await?;
             if warns_of_suspension {
                 let suspension = policy.suspension_day().unwrap_or(day);
                 let body = format!(
@@ -581,6 +597,33 @@ async fn after_failure(
     collections::reschedule(&mut tx, &invoice.id, &next, now).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// When the attempt that just failed waits for the card holder (their bank asks them to confirm
+/// it), they are sent the link to its Pay page: once per attempt, so at the first failure and
+/// again at every retry day that asks again. Answers whether it did.
+async fn ask_for_authentication(
+    conn: &mut AnyConnection,
+    collector: &Collector,
+    invoice: &InvoiceRow,
+    now: i64,
+) -> Result<bool, Error> {
+    let latest = attempts::payments_of_invoice(conn, &invoice.id).await?.into_iter().max_by_key(|p| p.attempt);
+    let Some(payment) = latest.filter(PaymentRow::awaits_authentication) else { return Ok(false) };
+    let org = invoice.organization_id.as_str();
+    let number = invoice.number.as_deref().unwrap_or(&invoice.id);
+    let amount = format_money(payment.amount_minor, &payment.currency);
+    let link = collector.pay_page(org, &invoice.id);
+    let body = format!(
+        "Your bank asks you to confirm the payment of {amount} for invoice {number} before it goes through. \
+         Open {link}, sign in, and confirm it with your bank; it takes a moment. Until you do, we keep \
+         trying on the scheduled days."
+    );
+    let subject = format!("Confirm your payment for invoice {number}");
+    notify(conn, org, "authentication_required", &payment.id, &subject, &body, now).await?;
+    let detail = "The bank asks the card holder to confirm the payment; the link to it was sent.";
+    collections::record_event(conn, &invoice.id, org, "authentication_required", detail, now).await?;
+    Ok(true)
 }
 
 /// The last step: the subscription is canceled and the invoice written off as uncollectible.

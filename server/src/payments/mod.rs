@@ -1,4 +1,5 @@
 //! Getting paid: processor channels, collection and dunning, the processor's event inbox, refunds.
+pub mod authentication;
 pub mod channel;
 pub mod collection;
 pub mod db;

@@ -7,11 +7,13 @@ use crate::billing::domain::ledger::Posting;
 use crate::error::Error;
 use crate::payments::collection::{Collector, payment_succeeded, retry_now};
 use crate::payments::db::attempts::{self, PaymentRow};
+use crate::payments::db::collections;
 use crate::payments::db::overpayments;
 use crate::payments::db::stripe_events::{self, ClaimedEvent};
 use crate::payments::disputes::apply_dispute;
 use crate::payments::domain::status::{InboxStatus, PaymentStatus};
 use crate::payments::domain::stripe_event::{EventObject, StripeEvent};
+use crate::payments::domain::test_cards::AUTHENTICATION_FAILED;
 use crate::store::Db;
 
 /// A claimed event is ours until this lapses; then another worker may take it again.
@@ -154,9 +156,17 @@ async fn handle(db: &Db, collector: &Collector, event: &ClaimedEvent, now: i64) 
             }
             // Settling only a pending attempt: a late failure never undoes a success.
             let mut conn = db.pool.acquire().await?;
-            let failure = Some(object.failure());
-            attempts::settle(&mut conn, &payment.id, PaymentStatus::Failed, object.payment_intent_id(), failure, now)
-                .await?;
+            let failure = object.failure();
+            let intent = object.payment_intent_id();
+            let settled =
+                attempts::settle(&mut conn, &payment.id, PaymentStatus::Failed, intent, Some(failure), now).await?;
+            // The card holder, on the Pay page, did not confirm an attempt already failed: the
+            // invoice's history says so, and the attempt keeps waiting for them.
+            if !settled && failure.0 == AUTHENTICATION_FAILED {
+                let detail = "The card holder did not confirm the payment with their bank; nothing was charged.";
+                let (invoice, org) = (&payment.invoice_id, &payment.organization_id);
+                collections::record_event(&mut conn, invoice, org, "authentication_failed", detail, now).await?;
+            }
             Ok(Handled::Processed)
         }
         "charge.refunded" => {

@@ -11,7 +11,7 @@ use crate::billing::db::subscriptions::subscription_of;
 use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::error::Error;
 use crate::notifications::db::notifications_of;
-use crate::payments::db::attempts::{self, PaymentRow};
+use crate::payments::db::attempts::{self, PaymentProfileRow, PaymentRow};
 use crate::payments::db::collections::{events_of, open_collections_of};
 use crate::payments::db::disputes::DisputeRow;
 use crate::payments::domain::dunning::{DAY_MS, DunningPolicy, DunningStep};
@@ -28,6 +28,7 @@ pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &s
         subscription_of(&mut conn, organization_id).await?.map_or_else(|| "none".to_owned(), |s| s.status);
     let suspended = subscription_status == SubscriptionStatus::Suspended.as_str();
     let events = events_of(&mut conn, organization_id).await?;
+    let payments = attempts::payments_of(&mut conn, organization_id).await?;
     let mut past_due = Vec::new();
     for collection in open_collections_of(&mut conn, organization_id).await? {
         if collection.status()? != CollectionStatus::PastDue {
@@ -49,6 +50,11 @@ pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &s
                 .filter(|&at| !suspended && at > now)
                 .map(|at| (at - now + DAY_MS - 1) / DAY_MS),
             cancels_on: Some(display_ms(started + i64::from(policy.cancel_day()) * DAY_MS)),
+            awaits_confirmation: payments
+                .iter()
+                .filter(|p| p.invoice_id == invoice.id)
+                .max_by_key(|p| p.attempt)
+                .is_some_and(PaymentRow::awaits_authentication),
             timeline: events
                 .iter()
                 .filter(|e| e.invoice_id == invoice.id)
@@ -56,13 +62,18 @@ pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &s
                 .collect(),
         });
     }
-    let last_failure = attempts::payments_of(&mut conn, organization_id)
-        .await?
-        .into_iter()
+    let last_failure = payments
+        .iter()
         .find(|p| p.status().is_ok_and(|s| s != PaymentStatus::Pending))
         .filter(|p| p.status().is_ok_and(|s| s == PaymentStatus::Failed))
-        .and_then(|p| p.failure_message);
+        .and_then(|p| p.failure_message.clone());
     Ok(BillingStatus { subscription_status, suspended, past_due, last_failure })
+}
+
+/// The card a profile charges, as the portal shows it.
+pub fn card_on_file(profile: PaymentProfileRow) -> Option<CardView> {
+    let expires = format!("{:02}/{}", profile.exp_month?, profile.exp_year?);
+    Some(CardView { brand: profile.brand?, last4: profile.last4?, expires })
 }
 
 #[tracing::instrument(skip_all, fields(organization_id))]
@@ -74,9 +85,7 @@ pub async fn payment_method_page(
 ) -> Result<PaymentMethodPage, Error> {
     let status = billing_status(db, policy, organization_id).await?;
     let mut conn = db.pool.acquire().await?;
-    let card = attempts::profile_of(&mut conn, organization_id).await?.and_then(|p| {
-        Some(CardView { brand: p.brand?, last4: p.last4?, expires: format!("{:02}/{}", p.exp_month?, p.exp_year?) })
-    });
+    let card = attempts::profile_of(&mut conn, organization_id).await?.and_then(card_on_file);
     drop(conn);
     let payments = organization_payments(db, organization_id).await?;
     Ok(PaymentMethodPage { card, test_mode, status, payments })

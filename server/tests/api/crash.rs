@@ -153,7 +153,7 @@ async fn a_server_killed_while_charging_a_new_card_charges_it_once_after_the_res
         downgrade_timing: DowngradeTiming::PeriodEnd,
         credit_max_minor: 1_000_000,
     };
-    let collector = Collector::test_mode(&db, DunningPolicy::default(), Duration::ZERO);
+    let collector = Collector::test_mode(&db, DunningPolicy::default(), Duration::ZERO, "http://portal.test");
     // Initech's card is declined: it is past due when the server starts.
     server::demo::seed_demo(&db, Some((&rules, &collector))).await.unwrap();
     let initech: String =

@@ -38,6 +38,9 @@ pub enum Scripted {
     Decline(&'static str),
     /// A PaymentIntent accepted but still processing; retrieving it later finds it succeeded.
     Processing,
+    /// An off-session charge whose bank asks the card holder to authenticate (card 3155): 402,
+    /// with the PaymentIntent waiting in `requires_payment_method` for an on-session confirmation.
+    AuthenticationRequired,
 }
 
 /// How long Stripe remembers an idempotency key.
@@ -133,6 +136,20 @@ impl FakeStripe {
         self.books.lock().unwrap().events.clone()
     }
 
+    /// What Stripe.js's `confirmCardPayment` does once the card holder passes their bank's
+    /// check: the same PaymentIntent succeeds, and `payment_intent.succeeded` is sent. Answers
+    /// the event.
+    pub fn authenticate(&self, payment_intent_id: &str) -> Value {
+        let mut books = self.books.lock().unwrap();
+        let intent = books.intents.iter_mut().find(|i| i["id"] == payment_intent_id).expect("a PaymentIntent");
+        intent["status"] = json!("succeeded");
+        intent["amount_received"] = intent["amount"].clone();
+        intent["last_payment_error"] = Value::Null;
+        let intent = intent.clone();
+        books.record_event("payment_intent.succeeded", intent);
+        books.events.last().cloned().expect("the event")
+    }
+
     /// Moves the fake's clock on: keys first used longer ago than a day are forgotten.
     pub fn advance(&self, by: std::time::Duration) {
         self.books.lock().unwrap().clock += by.as_secs() as i64;
@@ -178,6 +195,16 @@ async fn answer(
             books.created += 1;
             (200, payment_intent(&recorded, books.created, "processing"))
         }
+        Some(Scripted::AuthenticationRequired) => {
+            books.created += 1;
+            let mut intent = payment_intent(&recorded, books.created, "requires_payment_method");
+            let error = json!({ "type": "card_error", "code": "authentication_required",
+                "decline_code": "authentication_required", "message": "Your card was declined. This transaction requires authentication." });
+            intent["last_payment_error"] = error.clone();
+            let mut error = error;
+            error["payment_intent"] = intent;
+            (402, json!({ "error": error }))
+        }
         Some(Scripted::Decline(code)) => {
             books.created += 1;
             let intent = payment_intent(&recorded, books.created, "requires_payment_method");
@@ -204,8 +231,10 @@ async fn answer(
             let found = books.intents.iter().find(|intent| intent["id"] == id).cloned();
             return match found {
                 Some(mut intent) => {
-                    intent["status"] = json!("succeeded");
-                    intent["amount_received"] = intent["amount"].clone();
+                    if intent["status"] == "processing" {
+                        intent["status"] = json!("succeeded");
+                        intent["amount_received"] = intent["amount"].clone();
+                    }
                     reply(200, intent)
                 }
                 None => reply(
@@ -232,15 +261,16 @@ async fn answer(
 impl Books {
     fn record_intent(&mut self, intent: Value) {
         if intent["status"] == "succeeded" {
-            let n = self.events.len() + 1;
-            self.events.push(
-                json!({ "id": format!("evt_fake{n}"), "object": "event", "api_version": "2025-03-31.basil",
-                "created": CREATED + self.clock, "livemode": false, "pending_webhooks": 1,
-                "request": { "id": null, "idempotency_key": null }, "type": "payment_intent.succeeded",
-                "data": { "object": intent.clone() } }),
-            );
+            self.record_event("payment_intent.succeeded", intent.clone());
         }
         self.intents.push(intent);
+    }
+
+    fn record_event(&mut self, event_type: &str, object: Value) {
+        let n = self.events.len() + 1;
+        self.events.push(json!({ "id": format!("evt_fake{n}"), "object": "event", "api_version": "2025-03-31.basil",
+            "created": CREATED + self.clock, "livemode": false, "pending_webhooks": 1,
+            "request": { "id": null, "idempotency_key": null }, "type": event_type, "data": { "object": object } }));
     }
 }
 
@@ -327,5 +357,6 @@ fn payment_intent(request: &Recorded, n: u64, status: &str) -> Value {
         "amount_received": if status == "succeeded" { amount } else { 0 }, "capture_method": "automatic",
         "confirmation_method": "automatic", "created": CREATED, "currency": request.field("currency"),
         "customer": request.field("customer"), "payment_method": request.field("payment_method"),
-        "livemode": false, "metadata": metadata, "payment_method_types": ["card"], "status": status })
+        "livemode": false, "metadata": metadata, "payment_method_types": ["card"], "status": status,
+        "client_secret": format!("pi_fake{n}_secret_fake") })
 }

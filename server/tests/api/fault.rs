@@ -209,7 +209,7 @@ async fn count(db: &Db, sql: &str) -> i64 {
 /// Customers a month into their first period, each with a working test card: the first billing
 /// cycle after the start closes, invoices and charges them all.
 async fn customers_with_ended_periods_and_cards(db: &Db) {
-    let collector = Collector::test_mode(db, DunningPolicy::default(), Duration::ZERO);
+    let collector = Collector::test_mode(db, DunningPolicy::default(), Duration::ZERO, "http://portal.test");
     let started = db.clock.now_ms() - 32 * DAY_MS;
     for n in 0..CUSTOMERS {
         let id = format!("org_fault{n:04}");

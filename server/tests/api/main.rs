@@ -4,6 +4,7 @@ mod authz;
 mod authz_matrix;
 mod billing;
 mod billing_details;
+mod card_authentication;
 mod coupons;
 mod crash;
 mod documents;

@@ -40,7 +40,7 @@ pub struct Scenario {
 impl Scenario {
     pub async fn new(extra: &[&str]) -> Self {
         let app = spawn_app_at(Some(at(START)), extra).await;
-        let collector = Collector::test_mode(&app.db, DunningPolicy::default(), Duration::ZERO);
+        let collector = Collector::test_mode(&app.db, DunningPolicy::default(), Duration::ZERO, &app.address);
         let acme = app.organization_id("Acme Corp").await;
         let owner = app.client_for(&ACME_OWNER).await;
         Self { app, collector, outbox: Outbox::default(), acme, owner }
@@ -79,7 +79,7 @@ impl Scenario {
     }
 
     /// (attempt, status, failure code, trigger) of every payment attempt, in order.
-    async fn payments(&self) -> Vec<(i64, String, Option<String>, String)> {
+    pub(crate) async fn payments(&self) -> Vec<(i64, String, Option<String>, String)> {
         sqlx::query_as(
             "select attempt, status, failure_code, trigger from payments where organization_id = $1 order by attempt",
         )
@@ -89,7 +89,7 @@ impl Scenario {
         .expect("payments")
     }
 
-    async fn notification_kinds(&self) -> Vec<String> {
+    pub(crate) async fn notification_kinds(&self) -> Vec<String> {
         sqlx::query_scalar("select kind from notifications where organization_id = $1 order by created_at, id")
             .bind(&self.acme)
             .fetch_all(&self.app.db.pool)
@@ -109,7 +109,7 @@ impl Scenario {
         .expect("ledger balance")
     }
 
-    async fn banner(&self) -> Value {
+    pub(crate) async fn banner(&self) -> Value {
         json(self.app.call_with(&self.owner, "billing_status", &[("organization_id", &self.acme)]).await).await
     }
 

@@ -16,7 +16,9 @@ use server::payments::collection::{Collector, retry_now};
 use server::payments::db::stripe_events::{ReceivedEvent, insert_event};
 use server::payments::domain::dunning::DunningPolicy;
 use server::payments::domain::stripe_signature::sign;
+use server::payments::pass::run_payments_pass;
 use server::payments::processor_checks::run_check_now;
+use server::payments::processor_events::process_inbox;
 use server::shared::time::parse_rfc3339_or_date;
 
 use crate::fake_stripe::{FakeStripe, Scripted};
@@ -247,6 +249,7 @@ async fn an_attempt_of_unknown_outcome(
         channel_name: "stripe",
         test_mode: None,
         policy: DunningPolicy::default(),
+        portal_url: s.app.address.clone(),
     };
     let payment = s.insert_attempt(1, "first", day0).await;
     if charged {
@@ -427,4 +430,84 @@ async fn the_processor_check_applies_a_lost_webhook_and_lists_a_charge_the_porta
         s.acme
     );
     assert!(later.discrepancies.contains(&changed), "{:?}", later.discrepancies);
+}
+
+#[tokio::test]
+async fn with_stripe_the_pay_page_hands_the_waiting_payment_intent_to_stripe_js_and_its_success_pays_the_invoice() {
+    let fake = FakeStripe::start().await;
+    let extra = [
+        "--stripe-secret-key",
+        "sk_test_fake",
+        "--stripe-api-base",
+        fake.url.as_str(),
+        "--stripe-webhook-secret",
+        SECRET,
+        "--stripe-publishable-key",
+        "pk_test_fake",
+        "--payments-interval-seconds",
+        "3600",
+    ];
+    let s = crate::payments::Scenario::new(&extra).await;
+    sqlx::query(
+        "insert into payment_profiles (organization_id, channel, customer_id, payment_method_id, brand, last4,
+             exp_month, exp_year, method_set_at, updated_at)
+         values ($1, 'stripe', 'cus_fake1', 'pm_card_authenticationRequired', 'visa', '3155', 12, 2031, 0, 0)",
+    )
+    .bind(&s.acme)
+    .execute(&s.app.db.pool)
+    .await
+    .unwrap();
+    let collector = Collector {
+        channel: Arc::new(StripeChannel::new("sk_test_fake", Some(&fake.url)).unwrap()),
+        channel_name: "stripe",
+        test_mode: None,
+        policy: DunningPolicy::default(),
+        portal_url: s.app.address.clone(),
+    };
+    let day0 = s.finalize_first_invoice().await;
+    fake.then(Scripted::AuthenticationRequired);
+    s.app.db.clock.set(day0);
+    run_payments_pass(&s.app.db, &collector, &s.outbox).await.unwrap();
+    assert_eq!(s.invoice_status().await, "open");
+    assert_eq!(s.subscription_status().await, "past_due");
+    let invoice: String =
+        sqlx::query_scalar("select id from invoices where status = 'open'").fetch_one(&s.app.db.pool).await.unwrap();
+
+    // The page gives Stripe.js what it confirms the same PaymentIntent with.
+    let form = [("organization_id", s.acme.as_str()), ("invoice_id", invoice.as_str())];
+    let page = json(s.app.call_with(&s.owner, "pay_page", &form).await).await;
+    assert_eq!(
+        page["step"],
+        json!({ "Stripe": { "publishable_key": "pk_test_fake", "client_secret": "pi_fake1_secret_fake",
+            "payment_method_id": "pm_card_authenticationRequired" } }),
+        "{page}"
+    );
+    // Only the Pay page admits Stripe.js, and it carries the confirmation's inputs.
+    let path = format!("/orgs/{}/invoices/{invoice}/pay", s.acme);
+    let html = s.app.get_page(&s.owner, &path).await;
+    let policy = html.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.contains("script-src 'self' https://js.stripe.com"), "{policy}");
+    assert!(policy.contains("frame-src 'self' https://js.stripe.com https://hooks.stripe.com"), "{policy}");
+    let html = html.text().await.unwrap();
+    assert!(html.contains("/stripe-confirm.js") && html.contains("pi_fake1_secret_fake"), "{html}");
+    let invoice_page = s.app.get_page(&s.owner, &format!("/orgs/{}/invoices/{invoice}", s.acme)).await;
+    assert!(!invoice_page.headers()["content-security-policy"].to_str().unwrap().contains("stripe"));
+    let approve = [form[0], form[1], ("outcome", "approve")];
+    let test_step = s.app.call_with(&s.owner, "confirm_test_payment", &approve).await;
+    assert_eq!(test_step.status(), StatusCode::CONFLICT, "no simulated bank step with Stripe");
+
+    // The card holder passes their bank's check; Stripe's signed event settles the same attempt.
+    let event = fake.authenticate("pi_fake1").to_string();
+    let created = s.app.db.clock.now_ms() / 1000;
+    let signature = format!("t={created},v1={}", sign(SECRET, created, event.as_bytes()));
+    let delivered =
+        new_client().post(s.app.url("/stripe/webhook")).header("stripe-signature", signature).body(event).send();
+    assert_eq!(delivered.await.unwrap().status(), StatusCode::OK);
+    process_inbox(&s.app.db, &collector, s.app.db.clock.now_ms()).await.unwrap();
+    assert_eq!(s.invoice_status().await, "paid");
+    assert_eq!(s.subscription_status().await, "active");
+    assert_eq!(fake.payment_intents_created(), 1, "the same PaymentIntent completed; nothing charged twice");
+    let page = json(s.app.call_with(&s.owner, "pay_page", &form).await).await;
+    assert_eq!(page["step"], "Paid");
+    s.app.assert_reconciled(0).await;
 }

@@ -131,6 +131,9 @@ pub trait PaymentChannel: Send + Sync + 'static {
     /// The processor's payment for our attempt `payment_id` (a succeeded one first), found by the
     /// id every charge carries in its metadata; None when the processor never received it.
     async fn find_payment(&self, payment_id: &str) -> Result<Option<ChargeOutcome>, ChannelError>;
+    /// What the card holder's browser needs to complete a PaymentIntent that waits for them: the
+    /// client secret Stripe.js confirms it with; None where the portal shows the step itself.
+    async fn client_secret(&self, processor_payment_id: &str) -> Result<Option<String>, ChannelError>;
     /// Starts adding a payment method; the result arrives as a setup webhook event.
     async fn start_setup(&self, customer_id: &str, return_url: &str) -> Result<SetupStart, ChannelError>;
     async fn payment_method(&self, payment_method_id: &str) -> Result<CardDetails, ChannelError>;

@@ -208,6 +208,12 @@ impl PaymentChannel for StripeChannel {
         Ok(found.data.iter().min_by_key(rank).map(outcome_of))
     }
 
+    async fn client_secret(&self, processor_payment_id: &str) -> Result<Option<String>, ChannelError> {
+        let intent =
+            RetrievePaymentIntent::new(processor_payment_id).send(&self.client).await.map_err(channel_error)?;
+        Ok(intent.client_secret)
+    }
+
     async fn start_setup(&self, customer_id: &str, return_url: &str) -> Result<SetupStart, ChannelError> {
         let request = CreateCheckoutSession::new()
             .mode(CheckoutSessionMode::Setup)

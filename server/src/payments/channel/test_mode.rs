@@ -13,7 +13,9 @@ use crate::error::Error;
 use crate::payments::db::stripe_events::{ReceivedEvent, insert_event};
 use crate::payments::db::test_mode::{self, TestChargeRow, TestPaymentMethodRow};
 use crate::payments::domain::card::CardDetails;
-use crate::payments::domain::test_cards::{CardBehaviour, CardError, test_card};
+use crate::payments::domain::test_cards::{
+    AUTHENTICATION_FAILED, AUTHENTICATION_REQUIRED, CardBehaviour, CardError, test_card,
+};
 use crate::shared::ids::{IdKind, new_id};
 use crate::store::Db;
 
@@ -87,6 +89,41 @@ impl TestModeChannel {
         tx.commit().await.map_err(Error::from)?;
         Ok(vec![attached, succeeded])
     }
+
+    /// The simulated authentication step of a PaymentIntent that needs the card holder, as
+    /// Stripe's test page for the 3155 card offers it: approving completes the same PaymentIntent
+    /// on-session (`payment_intent.succeeded`), failing leaves it waiting for another try
+    /// (`payment_intent.payment_failed`). Answers the stored event's id, None when the
+    /// PaymentIntent had already succeeded (a second approval charges nothing).
+    pub async fn authenticate(
+        &self,
+        payment_intent_id: &str,
+        invoice_id: &str,
+        approve: bool,
+    ) -> Result<Option<String>, ChannelError> {
+        let now = self.db.clock.now_ms();
+        let mut tx = self.db.begin().await.map_err(Error::from)?;
+        let charge = test_mode::charge_by_intent(&mut tx, payment_intent_id)
+            .await?
+            .ok_or_else(|| ChannelError::Refused(format!("no such payment: {payment_intent_id}")))?;
+        if charge.status == "succeeded" {
+            return Ok(None);
+        }
+        if !matches!(charge.failure_code.as_deref(), Some(AUTHENTICATION_REQUIRED | AUTHENTICATION_FAILED)) {
+            return Err(ChannelError::Refused(format!("{payment_intent_id} does not wait for authentication")));
+        }
+        let failure = (!approve).then_some((AUTHENTICATION_FAILED, "The card holder did not confirm the payment."));
+        if !test_mode::settle_authentication(&mut tx, payment_intent_id, failure).await? {
+            return Ok(None);
+        }
+        let settled = test_mode::charge_by_intent(&mut tx, payment_intent_id)
+            .await?
+            .ok_or_else(|| Error::Corrupt(format!("test charge {payment_intent_id} vanished")))?;
+        let kind = if approve { "payment_intent.succeeded" } else { "payment_intent.payment_failed" };
+        let event = emit(&mut tx, now, kind, payment_intent_object(&settled, invoice_id, Session::On)).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(Some(event))
+    }
 }
 
 #[async_trait]
@@ -122,7 +159,8 @@ impl PaymentChannel for TestModeChannel {
         if new {
             let kind =
                 if charge.status == "succeeded" { "payment_intent.succeeded" } else { "payment_intent.payment_failed" };
-            emit(&mut tx, now, kind, payment_intent_object(&charge, request)).await?;
+            let object = payment_intent_object(&charge, request.invoice_id, Session::Off);
+            emit(&mut tx, now, kind, object).await?;
         }
         tx.commit().await.map_err(Error::from)?;
         tokio::time::sleep(self.answer_latency).await;
@@ -199,6 +237,11 @@ impl PaymentChannel for TestModeChannel {
         Ok(ListPage { items: Vec::new(), next: None })
     }
 
+    /// The portal shows test mode's authentication step itself.
+    async fn client_secret(&self, _processor_payment_id: &str) -> Result<Option<String>, ChannelError> {
+        Ok(None)
+    }
+
     async fn start_setup(&self, _customer_id: &str, _return_url: &str) -> Result<SetupStart, ChannelError> {
         Ok(SetupStart::InPortalForm)
     }
@@ -247,12 +290,23 @@ fn payment_method_object(method: &TestPaymentMethodRow) -> Value {
     })
 }
 
-fn payment_intent_object(charge: &TestChargeRow, request: &ChargeRequest<'_>) -> Value {
+/// Whether the card holder was present when the PaymentIntent was confirmed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Session {
+    Off,
+    On,
+}
+
+fn payment_intent_object(charge: &TestChargeRow, invoice_id: &str, session: Session) -> Value {
     let last_payment_error = charge.failure_code.as_ref().map(|code| {
+        let error_code = match code.as_str() {
+            AUTHENTICATION_REQUIRED | AUTHENTICATION_FAILED => code.as_str(),
+            _ => "card_declined",
+        };
         json!({
-            "type": "card_error",
-            "code": if code == "authentication_required" { "authentication_required" } else { "card_declined" },
-            "decline_code": code,
+            "type": if code == AUTHENTICATION_FAILED { "invalid_request_error" } else { "card_error" },
+            "code": error_code,
+            "decline_code": if code == AUTHENTICATION_FAILED { None } else { Some(code) },
             "message": charge.failure_message,
             "payment_method": { "id": charge.payment_method_id, "object": "payment_method", "type": "card" },
         })
@@ -266,10 +320,10 @@ fn payment_intent_object(charge: &TestChargeRow, request: &ChargeRequest<'_>) ->
         "customer": charge.customer_id,
         "payment_method": charge.payment_method_id,
         "status": charge.status,
-        "off_session": true,
+        "off_session": session == Session::Off,
         "confirm": true,
         "last_payment_error": last_payment_error,
-        "metadata": { "invoice_id": request.invoice_id, "payment_id": request.payment_id },
+        "metadata": { "invoice_id": invoice_id, "payment_id": charge.payment_id },
         "created": charge.created_at / 1000,
         "livemode": false,
     })

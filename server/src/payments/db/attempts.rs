@@ -4,6 +4,7 @@ use sqlx::{AnyConnection, FromRow};
 use crate::error::Error;
 use crate::payments::domain::card::CardDetails;
 use crate::payments::domain::status::PaymentStatus;
+use crate::payments::domain::test_cards::AUTHENTICATION_REQUIRED;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct PaymentProfileRow {
@@ -112,6 +113,14 @@ pub struct PaymentRow {
 impl PaymentRow {
     pub fn status(&self) -> Result<PaymentStatus, Error> {
         PaymentStatus::parse(&self.status).ok_or_else(|| Error::Corrupt(format!("payment status {:?}", self.status)))
+    }
+
+    /// A failed attempt whose PaymentIntent waits for the card holder: completing it on-session
+    /// pays the invoice.
+    pub fn awaits_authentication(&self) -> bool {
+        self.status == PaymentStatus::Failed.as_str()
+            && self.failure_code.as_deref() == Some(AUTHENTICATION_REQUIRED)
+            && self.processor_payment_id.is_some()
     }
 }
 

@@ -175,3 +175,23 @@ async fn refunded_total(conn: &mut AnyConnection, payment_intent_id: &str) -> Re
         .fetch_one(conn)
         .await?)
 }
+
+/// Completes (`failure` None) or fails a PaymentIntent waiting for authentication, unless it has
+/// succeeded meanwhile; answers whether it changed.
+pub async fn settle_authentication(
+    conn: &mut AnyConnection,
+    payment_intent_id: &str,
+    failure: Option<(&str, &str)>,
+) -> Result<bool, Error> {
+    let updated = sqlx::query(
+        "update test_mode_charges set status = $1, failure_code = $2, failure_message = $3
+         where payment_intent_id = $4 and status <> 'succeeded'",
+    )
+    .bind(if failure.is_some() { "requires_payment_method" } else { "succeeded" })
+    .bind(failure.map(|f| f.0))
+    .bind(failure.map(|f| f.1))
+    .bind(payment_intent_id)
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}

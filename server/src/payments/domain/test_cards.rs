@@ -1,5 +1,10 @@
 //! Stripe's test cards, as the built-in test-mode processor honours them.
 
+/// Stripe's code for an off-session charge the card holder must authenticate.
+pub const AUTHENTICATION_REQUIRED: &str = "authentication_required";
+/// Stripe's code for a PaymentIntent whose authentication the card holder failed.
+pub const AUTHENTICATION_FAILED: &str = "payment_intent_authentication_failure";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CardBehaviour {
     /// `4242 4242 4242 4242`: every charge succeeds.
@@ -36,7 +41,7 @@ impl CardBehaviour {
             Self::DeclinesCharges => Some(("card_declined", "Your card was declined.")),
             Self::InsufficientFunds => Some(("insufficient_funds", "Your card has insufficient funds.")),
             Self::RequiresAuthentication => Some((
-                "authentication_required",
+                AUTHENTICATION_REQUIRED,
                 "Your card requires authentication, which is not possible for an automatic payment.",
             )),
         }

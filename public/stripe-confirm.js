@@ -26,12 +26,19 @@
     try {
       const stripe = (await loadStripe())(publishableKey);
       const result = await stripe.confirmCardPayment(clientSecret, { payment_method: paymentMethod });
-      status.textContent = result.error
-        ? `${result.error.message} Nothing was charged; you can try again.`
-        : "Confirmed. The invoice turns paid in a moment.";
+      if (result.error) {
+        // A card error or a failed authentication leaves the PaymentIntent unpaid; anything else
+        // (a lost connection) may not have, so the page waits for the portal's word instead.
+        const settled = result.error.type === "card_error" || result.error.code === "payment_intent_authentication_failure";
+        status.textContent = settled
+          ? `${result.error.message} Nothing was charged; you can try again.`
+          : `${result.error.message} If the payment went through, this page shows it in a moment.`;
+        button.disabled = false;
+      } else {
+        status.textContent = "Confirmed. The invoice turns paid in a moment.";
+      }
     } catch (error) {
       status.textContent = error.message;
-    } finally {
       button.disabled = false;
     }
   });

@@ -9,7 +9,11 @@
 pub fn content_security_policy(nonce: Option<&str>, stripe_js: bool) -> String {
     let inline_scripts = nonce.map(|nonce| format!(" 'nonce-{nonce}'")).unwrap_or_default();
     let (scripts, frames, connect) = if stripe_js {
-        (" https://js.stripe.com", " https://js.stripe.com https://hooks.stripe.com", " https://api.stripe.com")
+        (
+            " https://js.stripe.com https://*.js.stripe.com",
+            " https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com",
+            " https://api.stripe.com",
+        )
     } else {
         ("", "", "")
     };

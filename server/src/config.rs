@@ -17,7 +17,7 @@ use crate::notifications::delivery::Outbox;
 use crate::payments::channel::stripe::StripeChannel;
 use crate::payments::collection::Collector;
 use crate::payments::domain::dunning::DunningPolicy;
-use crate::portal::documents::Seller;
+use crate::portal::documents::{Documents, Seller};
 use crate::store::{Db, Dialect};
 
 #[derive(Debug, Clone, Args)]
@@ -207,6 +207,11 @@ impl Settings {
             tax_id: present(&self.seller_tax_id),
             email: present(&self.seller_email),
         }
+    }
+
+    /// The invoice, credit-note and receipt PDFs the outbox attaches.
+    pub fn documents(&self, db: &Db) -> Arc<Documents> {
+        Arc::new(Documents { db: db.clone(), seller: self.seller(), public_base_url: self.public_base_url.clone() })
     }
 
     pub fn outbox(&self) -> Result<Outbox, Error> {

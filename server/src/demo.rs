@@ -104,7 +104,9 @@ const DEMO_ORGANIZATIONS: [DemoOrganization; 4] = [
 /// finalized; Initech's card is declined, so it is past due, and Vandelay's bank asks the card
 /// holder to confirm the payment.
 #[tracing::instrument(skip_all)]
-pub async fn seed_demo(db: &Db, history: Option<(&BillingRules, &Collector)>) -> Result<bool, Error> {
+/// The history's notices (invoices, the failed and the waiting payments) go out through `Outbox`:
+/// with a mail log, the demo's mail folder holds them from the start.
+pub async fn seed_demo(db: &Db, history: Option<(&BillingRules, &Collector, &Outbox)>) -> Result<bool, Error> {
     ensure_catalog(db).await?;
     let mut tx = db.begin().await?;
     if find_user_by_email(&mut tx, DEMO_LOGINS[3].email).await?.is_some() {
@@ -153,7 +155,7 @@ pub async fn seed_demo(db: &Db, history: Option<(&BillingRules, &Collector)>) ->
         }
     }
     tx.commit().await?;
-    if let Some((rules, collector)) = history {
+    if let Some((rules, collector, outbox)) = history {
         for (demo, organization_id) in &seeded {
             if demo.history_days > 0 {
                 seed_usage(db, demo, organization_id, rules, now).await?;
@@ -165,8 +167,7 @@ pub async fn seed_demo(db: &Db, history: Option<(&BillingRules, &Collector)>) ->
             }
         }
         run_billing_cycle(db, rules, now).await?;
-        // The seed's own notices go to the mail log.
-        run_payments_pass(db, collector, &Outbox::default()).await?;
+        run_payments_pass(db, collector, outbox).await?;
     }
     Ok(true)
 }

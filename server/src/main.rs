@@ -99,11 +99,12 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let db = Db::connect(&settings.database_url).await?;
             db.migrate().await?;
             let collector = settings.collector(&db)?;
-            let created = seed_demo(&db, Some((&settings.billing_rules(), &collector))).await?;
+            let outbox = settings.outbox()?.with_attachments(settings.documents(&db));
+            let created = seed_demo(&db, Some((&settings.billing_rules(), &collector, &outbox))).await?;
             println!(
                 "{}",
                 if created {
-                    "demo data loaded (Acme Corp and Initech with 40 days of usage and their first invoices; Initech is past due)"
+                    "demo data loaded (Acme Corp, Initech and Vandelay with 40 days of usage and their first invoices; Initech is past due, Vandelay's bank asks to confirm its payment)"
                 } else {
                     "demo data already present"
                 }

@@ -24,7 +24,6 @@ use crate::jobs::rollup::{Metering, relay_rollup_notices, run_rollup_worker};
 use crate::notifications::delivery::Outbox;
 use crate::onboarding::mail_throttle::MailThrottle;
 use crate::payments::collection::Collector;
-use crate::portal::documents::Documents;
 use crate::shared::time::{Clock, now_ms};
 use crate::store;
 use crate::store::Db;
@@ -85,11 +84,7 @@ impl Application {
             mail_throttle: MailThrottle { max_mails: settings.account_mails_per_hour, window_ms: 3_600_000 },
             stripe_publishable_key: settings.stripe_publishable_key.clone(),
         });
-        let documents = Arc::new(Documents {
-            db: db.clone(),
-            seller: settings.seller(),
-            public_base_url: settings.public_base_url.clone(),
-        });
+        let documents = settings.documents(&db);
         let state = AppState {
             db: db.clone(),
             backend,

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::dto::GettingStarted;
+use crate::api::dto::{GettingStarted, Role};
 use crate::api::organization::get_dashboard;
 use crate::components::error_view::ErrorView;
 use crate::components::estimate::EstimateLine;
@@ -25,7 +25,7 @@ pub fn DashboardPage() -> impl IntoView {
                             <dt>"Your role"</dt><dd id="role">{d.role.as_str()}</dd>
                         </dl>
                         {d.getting_started.clone().map(|steps| view! {
-                            <GettingStartedCard steps organization_id=d.organization_id.clone()/>
+                            <GettingStartedCard steps organization_id=d.organization_id.clone() is_owner=d.role == Role::Owner/>
                         })}
                         <EstimateLine estimate=d.estimate.clone()/>
                         <h2>"Namespaces"</h2>
@@ -60,12 +60,22 @@ fn first_event_command(events_url: &str, namespace: &str) -> String {
 /// From sign-up to the first metered event: each step links to where it is done and is ticked
 /// once done; the card goes away when all are.
 #[component]
-fn GettingStartedCard(steps: GettingStarted, organization_id: String) -> impl IntoView {
+fn GettingStartedCard(steps: GettingStarted, organization_id: String, is_owner: bool) -> impl IntoView {
     let plan = format!("/orgs/{organization_id}/plan");
     let namespaces = format!("/orgs/{organization_id}/namespaces");
     let namespace = steps.first_namespace.clone().unwrap_or_else(|| "your-namespace".to_owned());
     let command = first_event_command(&steps.events_url, &namespace);
     let state = |done: bool| if done { "done" } else { "to do" };
+    // Each step links an owner to its form; anyone else learns who takes it.
+    let action = move |done: bool, href: &str, label: &'static str, owner_does: &'static str| {
+        (!done).then(|| {
+            if is_owner {
+                view! { <a href=href.to_owned()>{label}</a> }.into_any()
+            } else {
+                view! { <span class="hint">{owner_does}</span> }.into_any()
+            }
+        })
+    };
     view! {
         <section class="card getting-started" id="get-started" aria-labelledby="get-started-title">
             <h2 id="get-started-title">"Get started"</h2>
@@ -74,19 +84,19 @@ fn GettingStartedCard(steps: GettingStarted, organization_id: String) -> impl In
                     <span class="step-state">{state(steps.has_plan)}</span>
                     <strong>"Choose a plan. "</strong>
                     "Usage is accepted once the organization has one. "
-                    {(!steps.has_plan).then(|| view! { <a href=plan.clone()>"See the plans and their free trials"</a> })}
+                    {action(steps.has_plan, &plan, "See the plans and their free trials", "An owner chooses the plan.")}
                 </li>
                 <li data-step="namespace" class:done=steps.first_namespace.is_some()>
                     <span class="step-state">{state(steps.first_namespace.is_some())}</span>
                     <strong>"Name your first namespace. "</strong>
                     "Usage is counted per namespace. "
-                    {steps.first_namespace.is_none().then(|| view! { <a href=namespaces.clone()>"Create a namespace"</a> })}
+                    {action(steps.first_namespace.is_some(), &namespaces, "Create a namespace", "An owner creates the namespace.")}
                 </li>
                 <li data-step="key" class:done=steps.has_api_key>
                     <span class="step-state">{state(steps.has_api_key)}</span>
                     <strong>"Create an API key. "</strong>
                     "Its secret is shown once: keep it where your service reads its settings. "
-                    {(!steps.has_api_key).then(|| view! { <a href=namespaces.clone()>"Create an API key"</a> })}
+                    {action(steps.has_api_key, &namespaces, "Create an API key", "An owner creates the key.")}
                 </li>
                 <li data-step="event" class:done=steps.has_usage>
                     <span class="step-state">{state(steps.has_usage)}</span>

@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::dto::payments::{PayPage, PayStep};
-use crate::api::payments::{ConfirmTestPayment, get_pay_page};
+use crate::api::payments::{ConfirmTestPayment, get_billing_status, get_pay_page};
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::form_message;
 use crate::components::layout::use_organization_id;
@@ -130,8 +130,9 @@ fn OutcomeForm(
     }
 }
 
-/// With Stripe the payment settles by webhook after Stripe.js confirms it: its state is read
-/// every few seconds, and the page shown again once it is paid.
+/// With Stripe the payment settles by webhook after Stripe.js confirms it: the organization's
+/// billing status (not Stripe) is read every few seconds, and the page shown again once the
+/// invoice is no longer past due.
 #[component]
 fn StripeWatcher(organization_id: String, invoice_id: String, settled: RwSignal<u32>) -> impl IntoView {
     Effect::new(move |_| {
@@ -139,7 +140,7 @@ fn StripeWatcher(organization_id: String, invoice_id: String, settled: RwSignal<
         let look = move || {
             let (org, invoice) = (org.clone(), invoice.clone());
             leptos::task::spawn_local(async move {
-                if matches!(get_pay_page(org, invoice).await, Ok(PayPage { step: PayStep::Paid, .. })) {
+                if get_billing_status(org).await.is_ok_and(|s| s.past_due.iter().all(|p| p.invoice_id != invoice)) {
                     settled.update(|n| *n += 1);
                 }
             });

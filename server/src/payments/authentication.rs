@@ -31,23 +31,11 @@ pub async fn pay_page(
     let (invoice, waiting, card) = read_invoice(db, organization_id, invoice_id).await?;
     let step = match (invoice.status()?, waiting) {
         (InvoiceStatus::Paid, _) => PayStep::Paid,
-        (_, None) => PayStep::NothingToConfirm,
-        (_, Some(_)) if collector.test_mode.is_some() => PayStep::TestAuthentication,
-        (_, Some(payment)) => {
-            let intent = payment.processor_payment_id.as_deref().unwrap_or_default();
-            let client_secret = collector
-                .channel
-                .client_secret(intent)
-                .await?
-                .ok_or_else(|| Error::Processor(format!("{intent} has no client secret")))?;
-            let publishable_key = publishable_key
-                .ok_or_else(|| Error::Config("STRIPE_PUBLISHABLE_KEY is needed to confirm payments".into()))?;
-            PayStep::Stripe {
-                publishable_key: publishable_key.to_owned(),
-                client_secret,
-                payment_method_id: payment.payment_method_id.clone(),
-            }
-        }
+        (InvoiceStatus::Open | InvoiceStatus::Uncollectible, Some(payment)) => match collector.test_mode {
+            Some(_) => PayStep::TestAuthentication,
+            None => stripe_step(collector, publishable_key, &payment).await?,
+        },
+        _ => PayStep::NothingToConfirm,
     };
     Ok(PayPage {
         invoice_id: invoice.id.clone(),
@@ -56,6 +44,27 @@ pub async fn pay_page(
         card,
         step,
         notice: None,
+    })
+}
+
+/// What Stripe.js confirms the waiting PaymentIntent with.
+async fn stripe_step(
+    collector: &Collector,
+    publishable_key: Option<&str>,
+    payment: &PaymentRow,
+) -> Result<PayStep, Error> {
+    let intent = payment.processor_payment_id.as_deref().unwrap_or_default();
+    let client_secret = collector
+        .channel
+        .client_secret(intent)
+        .await?
+        .ok_or_else(|| Error::Processor(format!("{intent} has no client secret")))?;
+    let publishable_key =
+        publishable_key.ok_or_else(|| Error::Config("STRIPE_PUBLISHABLE_KEY is needed to confirm payments".into()))?;
+    Ok(PayStep::Stripe {
+        publishable_key: publishable_key.to_owned(),
+        client_secret,
+        payment_method_id: payment.payment_method_id.clone(),
     })
 }
 

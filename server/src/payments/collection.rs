@@ -528,6 +528,16 @@ async fn after_failure(
     let number = invoice.number.as_deref().unwrap_or(&invoice.id);
     let amount = format_money(invoice.amount_due_minor, &invoice.currency);
     let mut tx = db.begin().await?;
+    // The invoice before its collection, as `cancel` and a settling payment take them. While this
+    // step's charge was out, another payment may have settled the invoice (the card holder
+    // confirming an earlier attempt on the Pay page): then this failure changes nothing.
+    invoices::lock_invoice(&mut tx, &invoice.id).await?;
+    let still_owed = invoices::invoice(&mut tx, &invoice.id)
+        .await?
+        .is_some_and(|i| matches!(i.status(), Ok(InvoiceStatus::Open | InvoiceStatus::Uncollectible)));
+    if !still_owed {
+        return Ok(());
+    }
     let (started_at, next_step) = if row.status()? == CollectionStatus::Collecting {
         let detail = format!("Payment of {amount} failed: {}", failure.message);
         collections::record_event(&mut tx, &invoice.id, org, "payment_failed", &detail, now).await?;
@@ -545,7 +555,6 @@ async fn after_failure(
         if !advance {
             let detail = format!("Retry with the updated payment method failed: {}", failure.message);
             collections::record_event(&mut tx, &invoice.id, org, "retry_failed", &detail, now).await?;
-            ask_for_authentication(&mut tx, collector, invoice, now).await?;
             collections::release(&mut tx, &invoice.id).await?;
             tx.commit().await?;
             return Ok(());
@@ -600,8 +609,10 @@ async fn after_failure(
 }
 
 /// When the attempt that just failed waits for the card holder (their bank asks them to confirm
-/// it), they are sent the link to its Pay page: once per attempt, so at the first failure and
-/// again at every retry day that asks again. Answers whether it did.
+/// it), they are sent the link to its Pay page: once per scheduled attempt, so at the first
+/// failure and again at every retry day. (An attempt the customer started, with Pay now or a new
+/// card, is not mailed: they are in the portal, where the banner links to the page.) Answers
+/// whether it did.
 async fn ask_for_authentication(
     conn: &mut AnyConnection,
     collector: &Collector,

@@ -351,6 +351,23 @@ async fn a_customer_whose_subscription_ended_subscribes_again_with_a_new_period_
     assert_eq!((lines[0].0.as_str(), lines[0].3), ("base_fee", 10_000), "Essentials from the new start");
     assert!(lines.iter().any(|l| l.0 == "usage" && l.3 > 0), "the usage after the restart: {lines:?}");
     app.assert_reconciled(0).await;
+    // Usage in the gap would be billed by no period: reconcile names it, although it falls before
+    // the new subscription's first period.
+    sqlx::query(
+        "insert into usage_hourly (organization_id, namespace_id, metric, hour, total, event_count, computed_at)
+         select organization_id, namespace_id, metric, $1, 7, 1, 0 from usage_hourly where organization_id = $2 limit 1",
+    )
+    .bind(at("2027-06-08T10:00:00Z"))
+    .bind(&acme)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let result = reconcile_billing(&app.db, &app.rules, (i64::MIN / 2, i64::MAX / 2), app.db.clock.now_ms()).await;
+    let mismatches = result.expect("reconcile").mismatches;
+    assert!(
+        mismatches.iter().any(|m| m.contains("2027-06-08T10:00:00Z") && m.contains("no billed period")),
+        "{mismatches:?}"
+    );
 }
 
 #[tokio::test]

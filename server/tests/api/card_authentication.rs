@@ -2,9 +2,13 @@
 //! off-session charge fails, the customer is sent to the invoice's Pay page, and confirming there
 //! completes the same PaymentIntent, which pays the invoice and ends dunning. Dunning keeps
 //! running meanwhile and asks again at every retry.
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::Value;
-use server::payments::domain::dunning::DAY_MS;
+use server::payments::collection::{Collector, run_collections};
+use server::payments::domain::dunning::{DAY_MS, DunningPolicy};
+use server::payments::processor_events::process_event;
 
 use crate::helpers::*;
 use crate::payments::Scenario;
@@ -195,4 +199,83 @@ async fn only_owners_and_billing_members_confirm_and_only_a_payment_that_waits()
     let globex_owner = s.app.client_for(&GLOBEX_OWNER).await;
     let form = [("organization_id", globex.as_str()), ("invoice_id", invoice.as_str())];
     assert_eq!(s.app.call_with(&globex_owner, "pay_page", &form).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_confirmation_that_lands_while_a_retry_is_charging_leaves_the_invoice_paid_and_the_service_running() {
+    let s = Scenario::new(&[]).await;
+    s.save_card(AUTHENTICATION_CARD).await;
+    let day0 = s.finalize_first_invoice().await;
+    for day in [0, 3, 7] {
+        s.pass_at(day0 + day * DAY_MS).await;
+    }
+    let invoice = s.latest_invoice().await;
+    let waiting: String = sqlx::query_scalar(
+        "select processor_payment_id from payments where invoice_id = $1 order by attempt desc limit 1",
+    )
+    .bind(&invoice)
+    .fetch_one(&s.app.db.pool)
+    .await
+    .unwrap();
+    // A slow processor: the day-10 retry's answer comes half a second after its charge is made,
+    // and the card holder confirms the waiting payment in between.
+    let slow = Collector::test_mode(&s.app.db, DunningPolicy::default(), Duration::from_millis(500), &s.app.address);
+    let day10 = day0 + 10 * DAY_MS;
+    s.app.db.clock.set(day10);
+    let confirm = async {
+        while s.app.count("select count(*) from test_mode_charges").await < 4 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let test_mode = slow.test_mode.as_ref().unwrap();
+        let event = test_mode.authenticate(&waiting, &invoice, true).await.unwrap().expect("an event");
+        process_event(&s.app.db, &slow, &event, day10).await.unwrap();
+    };
+    let (collected, ()) = tokio::join!(run_collections(&s.app.db, &slow, day10), confirm);
+    assert_eq!(collected.unwrap().failed, 1, "the retry's own charge failed");
+    assert_eq!(s.invoice_status().await, "paid");
+    assert_eq!(s.subscription_status().await, "active");
+    let collection: String =
+        sqlx::query_scalar("select status from collections").fetch_one(&s.app.db.pool).await.unwrap();
+    assert_eq!(collection, "paid");
+    assert_eq!(s.app.count("select count(*) from namespaces where suspended_at is not null").await, 0);
+    assert!(s.notices("suspended").await.is_empty());
+    assert_eq!(s.notices("authentication_required").await.len(), 3, "no reminder for a paid invoice");
+    s.pass_at(day0 + 30 * DAY_MS).await;
+    assert_eq!(s.subscription_status().await, "active");
+}
+
+#[tokio::test]
+async fn a_voided_invoice_offers_nothing_to_confirm() {
+    let s = Scenario::new(&[]).await;
+    s.save_card(AUTHENTICATION_CARD).await;
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    let invoice = s.latest_invoice().await;
+    let staff = s.app.client_for(&STAFF).await;
+    let void = [("invoice_id", invoice.as_str()), ("reason", "billed in error")];
+    assert_eq!(s.app.call_with(&staff, "void_invoice", &void).await.status(), StatusCode::OK);
+    let page = json(s.pay_page(&invoice).await).await;
+    assert_eq!(page["step"], "NothingToConfirm", "{page}");
+    assert_eq!(s.confirm(&invoice, "approve").await.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        s.processor_charges().await,
+        vec![("requires_payment_method".to_owned(), Some("authentication_required".to_owned()))]
+    );
+}
+
+#[tokio::test]
+async fn pay_now_while_the_bank_waits_for_the_card_holder_does_not_mail_the_link_again() {
+    let s = Scenario::new(&[]).await;
+    s.save_card(AUTHENTICATION_CARD).await;
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    for _ in 0..2 {
+        let paid = s.app.call_with(&s.owner, "pay_now", &[("organization_id", &s.acme)]).await;
+        assert_eq!(paid.status(), StatusCode::OK);
+    }
+    assert_eq!(s.notices("authentication_required").await.len(), 1, "the customer is on the page: the banner links");
+    assert_eq!(s.banner().await["past_due"][0]["awaits_confirmation"], true);
+    let invoice = s.latest_invoice().await;
+    assert_eq!(json(s.confirm(&invoice, "approve").await).await["step"], "Paid");
+    assert_eq!(s.app.count("select count(*) from test_mode_charges where status = 'succeeded'").await, 1);
 }

@@ -155,7 +155,8 @@ async fn a_server_killed_while_charging_a_new_card_charges_it_once_after_the_res
     };
     let collector = Collector::test_mode(&db, DunningPolicy::default(), Duration::ZERO, "http://portal.test");
     // Initech's card is declined: it is past due when the server starts.
-    server::demo::seed_demo(&db, Some((&rules, &collector))).await.unwrap();
+    let outbox = server::notifications::delivery::Outbox::default();
+    server::demo::seed_demo(&db, Some((&rules, &collector, &outbox))).await.unwrap();
     let initech: String =
         sqlx::query_scalar("select id from organizations where name = 'Initech'").fetch_one(&db.pool).await.unwrap();
     let port = free_port();

@@ -1,7 +1,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json as body;
 
-use crate::helpers::{ACME_OWNER, GLOBEX_OWNER, json, spawn_app};
+use crate::helpers::{ACME_MEMBER, ACME_OWNER, GLOBEX_OWNER, json, spawn_app};
 
 #[tokio::test]
 async fn an_owner_creates_a_namespace_and_the_change_is_audited() {
@@ -174,6 +174,12 @@ async fn the_dashboards_first_steps_tick_off_as_a_key_and_an_event_arrive_then_g
     assert_eq!(first["first_namespace"], "payments-prod");
     assert_eq!((first["has_api_key"].clone(), first["has_usage"].clone()), (body!(false), body!(false)));
     assert_eq!(first["events_url"], format!("{}/v1/usage/events", crate::helpers::ORIGIN));
+    // A step only an owner can take links an owner to its form, and tells a member whom to ask.
+    let dashboard = format!("/orgs/{acme}");
+    let member_page = app.get_page(&app.client_for(&ACME_MEMBER).await, &dashboard).await.text().await.unwrap();
+    let owner_page = app.get_page(&app.client_for(&ACME_OWNER).await, &dashboard).await.text().await.unwrap();
+    assert!(member_page.contains("An owner creates the key") && !member_page.contains(">Create an API key<"));
+    assert!(owner_page.contains(">Create an API key<") && !owner_page.contains("An owner creates the key"));
 
     let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
     assert_eq!(steps().await["has_api_key"], true);

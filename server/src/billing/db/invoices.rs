@@ -562,8 +562,9 @@ pub async fn lock_invoice(conn: &mut AnyConnection, invoice_id: &str) -> Result<
 
 /// (organization, hour) of rolled-up usage in `[from, to)` that no period bills: not inside any
 /// invoice's period, a trial, or the open period of a subscription that has not ended. Usage
-/// dated before the subscription's first period (a backdated event) is left out. At most `limit`,
-/// oldest first.
+/// dated before the organization's first subscription's first period (a backdated event) is left
+/// out; before a later subscription's, it is in the gap no period bills. At most `limit`, oldest
+/// first.
 pub async fn unbilled_usage_hours(
     conn: &mut AnyConnection,
     (from, to): (i64, i64),
@@ -582,6 +583,8 @@ pub async fn unbilled_usage_hours(
                  h.hour < coalesce(s.trial_ends_at, 0)
                  or h.hour < (select coalesce(min(f.period_start), s.current_period_start) from invoices f
                               where f.subscription_id = s.id)
+                    and not exists (select 1 from subscriptions e where e.organization_id = s.organization_id
+                                    and e.ended_at is not null and e.ended_at <= s.anchor_at)
                  or (h.hour >= s.current_period_start and (s.ended_at is null and s.status <> 'canceled'
                      or h.hour < s.ended_at))
              )

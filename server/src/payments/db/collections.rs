@@ -81,11 +81,12 @@ pub struct NextRun {
     pub next_run_at: i64,
 }
 
+/// Only a running timer: one a payment ended meanwhile stays ended.
 pub async fn reschedule(conn: &mut AnyConnection, invoice_id: &str, next: &NextRun, now: i64) -> Result<(), Error> {
     sqlx::query(
         "update collections set status = $1, dunning_started_at = $2, dunning_step = $3, next_run_at = $4,
              lease_until = null, updated_at = $5
-         where invoice_id = $6",
+         where invoice_id = $6 and status in ('collecting', 'past_due')",
     )
     .bind(next.status.as_str())
     .bind(next.dunning_started_at)

@@ -31,7 +31,7 @@ database="sqlite:$work/e2e.db"
 port=$(free_port)
 base_url="http://127.0.0.1:$port"
 mail_dir="$work/mail"
-./target/release/server --database-url "$database" --mail-log-dir "$mail_dir" seed-demo >/dev/null
+./target/release/server --database-url "$database" --public-base-url "$base_url" --mail-log-dir "$mail_dir" seed-demo >/dev/null
 ./target/release/server --database-url "$database" --listen-addr "127.0.0.1:$port" --public-base-url "$base_url" \
   --mail-log-dir "$mail_dir" --log-level warn &
 server_pid=$!

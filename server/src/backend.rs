@@ -362,8 +362,8 @@ impl PortalBackend for Backend {
         self.payment_method_page(organization_id).await
     }
 
-    async fn pay_now(&self, organization_id: &str) -> Result<PaymentMethodPage, AppError> {
-        methods::pay_now(&self.db, &self.collector, organization_id).await?;
+    async fn pay_now(&self, actor: &SessionUser, organization_id: &str) -> Result<PaymentMethodPage, AppError> {
+        methods::pay_now(&self.db, &self.collector, &actor.email, organization_id).await?;
         self.payment_method_page(organization_id).await
     }
 

@@ -1,11 +1,13 @@
 //! Demo data: two customers, an owner and a member, and a staff admin. Loading twice changes nothing.
 use app::api::dto::Role;
+use app::api::dto::admin::{CouponForm, PromotionCodeForm};
 use serde_json::json;
 
 use crate::accounts::db::namespaces::{NamespaceRow, insert_namespace};
 use crate::accounts::db::organizations::{OrganizationRow, insert_membership, insert_organization};
 use crate::accounts::db::users::{UserRow, find_user_by_email, insert_staff_admin, insert_user};
 use crate::accounts::domain::password::hash_password;
+use crate::billing::coupons::{create_coupon, create_promotion_code};
 use crate::billing::domain::period::instant;
 use crate::billing::invoicing::run_billing_cycle;
 use crate::billing::period_rating::BillingRules;
@@ -168,8 +170,35 @@ pub async fn seed_demo(db: &Db, history: Option<(&BillingRules, &Collector, &Out
         }
         run_billing_cycle(db, rules, now).await?;
         run_payments_pass(db, collector, outbox).await?;
+        seed_welcome_offer(db).await?;
     }
     Ok(true)
+}
+
+/// A coupon ready to use: 20 % off the next three invoices with the code `WELCOME20`.
+async fn seed_welcome_offer(db: &Db) -> Result<(), Error> {
+    let staff = DEMO_LOGINS[3].email;
+    let coupon = CouponForm {
+        name: "Welcome offer".into(),
+        kind: "percent".into(),
+        value: "20".into(),
+        currency: String::new(),
+        duration: "repeating".into(),
+        invoices: "3".into(),
+        redeem_by: String::new(),
+        max_redemptions: String::new(),
+        plans: String::new(),
+    };
+    let page = create_coupon(db, staff, &coupon).await?;
+    let coupon_id = page.coupons.iter().find(|c| c.name == coupon.name).map(|c| c.id.clone()).unwrap_or_default();
+    let code = PromotionCodeForm {
+        coupon_id,
+        code: "WELCOME20".into(),
+        redeem_by: String::new(),
+        max_redemptions: String::new(),
+    };
+    create_promotion_code(db, staff, &code).await?;
+    Ok(())
 }
 
 const DAY_MS: i64 = 86_400_000;

@@ -177,7 +177,7 @@ pub trait PortalBackend: Send + Sync + 'static {
         organization_id: &str,
         card: TestCardForm,
     ) -> Result<PaymentMethodPage, AppError>;
-    async fn pay_now(&self, organization_id: &str) -> Result<PaymentMethodPage, AppError>;
+    async fn pay_now(&self, actor: &SessionUser, organization_id: &str) -> Result<PaymentMethodPage, AppError>;
     async fn pay_page(&self, organization_id: &str, invoice_id: &str) -> Result<PayPage, AppError>;
     /// Test mode: the card holder approves or fails the bank's confirmation of a payment.
     async fn confirm_test_payment(

@@ -33,7 +33,7 @@ pub async fn save_test_card(
 #[server(endpoint = "pay_now")]
 pub async fn pay_now(organization_id: String) -> Result<PaymentMethodPage, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Billing(&organization_id), |_user, backend| { backend.pay_now(&organization_id).await })
+    serve!(Caller::Billing(&organization_id), |user, backend| { backend.pay_now(&user, &organization_id).await })
 }
 
 /// The invoice's Pay page, where an owner or billing member confirms a payment their bank asked

@@ -60,25 +60,44 @@ pub fn PastDueBanner(user: Resource<Result<Option<SessionUser>, AppError>>) -> i
 
 fn banner(status: BillingStatus, org: String, pay: ServerAction<PayNow>, can_pay: bool) -> Option<AnyView> {
     let invoice = status.past_due.first()?.clone();
-    let headline = if status.suspended { "Service suspended" } else { "Payment past due" };
+    // A payment waiting for the card holder is not a failure to explain but a step to take: the
+    // banner says so and leads to it, instead of offering another charge that would wait too.
+    let waits = invoice.awaits_confirmation;
+    let headline = if status.suspended {
+        "Service suspended"
+    } else if waits {
+        "Payment waiting for you"
+    } else {
+        "Payment past due"
+    };
+    let last_failure = status.last_failure.filter(|_| !waits);
+    let pay_href = pay_page_href(&org, &invoice.invoice_id);
+    let payment_href = format!("/orgs/{org}/payment");
+    let primary = if waits {
+        view! { <a class="button" id="confirm-payment" rel="external" href=pay_href>"Confirm payment"</a> }.into_any()
+    } else {
+        view! {
+            <ActionForm action=pay>
+                <input type="hidden" name="organization_id" value=org/>
+                <button type="submit" id="pay-now">"Pay now"</button>
+            </ActionForm>
+        }
+        .into_any()
+    };
+    let who_acts = if waits {
+        "An owner or a billing member can confirm it with the bank, or update the card."
+    } else {
+        "An owner or a billing member can pay it or update the card."
+    };
     Some(
         view! {
             <div id="past-due-banner" class="banner" role="alert">
                 <p>
                     <strong>{headline} ": "</strong>
                     {format!("invoice {} ({}) is unpaid.", invoice.number, invoice.amount_due)}
-                    {status.last_failure.map(|f| view! { " " <span id="last-failure">{format!("Last attempt: {f}")}</span> })}
+                    {last_failure.map(|f| view! { " " <span id="last-failure">{format!("Last attempt: {f}")}</span> })}
+                    {waits.then(|| view! { " " <span id="confirm-payment-prompt">"Your bank asks you to confirm this payment."</span> })}
                 </p>
-                {invoice.awaits_confirmation.then(|| if can_pay {
-                    view! {
-                        <p id="confirm-payment-prompt">
-                            <strong>"Your bank asks you to confirm this payment. "</strong>
-                            <a id="confirm-payment" rel="external" href=pay_page_href(&org, &invoice.invoice_id)>"Confirm payment"</a>
-                        </p>
-                    }.into_any()
-                } else {
-                    view! { <p id="confirm-payment-prompt">"The card holder's bank asks them to confirm this payment: an owner or a billing member can do it."</p> }.into_any()
-                })}
                 <p>
                     {invoice.next_retry.map(|at| format!("Next automatic retry: {at}. "))}
                     {invoice.suspends_in_days.map(|d| view! {
@@ -93,16 +112,13 @@ fn banner(status: BillingStatus, org: String, pay: ServerAction<PayNow>, can_pay
                 {if can_pay {
                     view! {
                         <div class="actions">
-                            <A href=format!("/orgs/{org}/payment")>"Update payment method"</A>
-                            <ActionForm action=pay>
-                                <input type="hidden" name="organization_id" value=org/>
-                                <button type="submit" id="pay-now">"Pay now"</button>
-                            </ActionForm>
+                            {primary}
+                            <A href=payment_href>"Update payment method"</A>
                             <span class="form-error">{move || form_message(pay.value().get())}</span>
                         </div>
                     }.into_any()
                 } else {
-                    view! { <p id="ask-to-pay">"An owner or a billing member can pay it or update the card."</p> }.into_any()
+                    view! { <p id="ask-to-pay">{who_acts}</p> }.into_any()
                 }}
             </div>
         }

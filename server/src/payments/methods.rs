@@ -112,13 +112,29 @@ pub async fn start_setup(
 
 /// "Pay now": every invoice the organization owes, charged at once with the method on file.
 #[tracing::instrument(skip_all, fields(organization_id))]
-pub async fn pay_now(db: &Db, collector: &Collector, organization_id: &str) -> Result<Vec<RetryResult>, Error> {
+pub async fn pay_now(
+    db: &Db,
+    collector: &Collector,
+    actor: &str,
+    organization_id: &str,
+) -> Result<Vec<RetryResult>, Error> {
     let mut conn = db.pool.acquire().await?;
     let has_method =
         attempts::profile_of(&mut conn, organization_id).await?.is_some_and(|p| p.payment_method_id.is_some());
-    drop(conn);
     if !has_method {
         return Err(AppError::conflict("payment_method", "add a payment method first").into());
     }
-    retry_now(db, collector, organization_id, None, db.clock.now_ms()).await
+    let now = db.clock.now_ms();
+    let audit = AuditEntry {
+        organization_id: Some(organization_id),
+        actor,
+        action: "payment.pay_now",
+        target: organization_id,
+        before: None,
+        after: None,
+        reason: None,
+    };
+    append_audit(&mut conn, audit, now).await?;
+    drop(conn);
+    retry_now(db, collector, organization_id, None, now).await
 }

@@ -160,12 +160,19 @@ async fn handle(db: &Db, collector: &Collector, event: &ClaimedEvent, now: i64) 
             let intent = object.payment_intent_id();
             let settled =
                 attempts::settle(&mut conn, &payment.id, PaymentStatus::Failed, intent, Some(failure), now).await?;
-            // The card holder, on the Pay page, did not confirm an attempt already failed: the
-            // invoice's history says so, and the attempt keeps waiting for them.
+            let (invoice, org) = (&payment.invoice_id, &payment.organization_id);
             if !settled && failure.0 == AUTHENTICATION_FAILED {
+                // The card holder, on the Pay page, did not confirm an attempt already failed:
+                // the invoice's history says so, and the attempt keeps waiting for them.
                 let detail = "The card holder did not confirm the payment with their bank; nothing was charged.";
-                let (invoice, org) = (&payment.invoice_id, &payment.organization_id);
                 collections::record_event(&mut conn, invoice, org, "authentication_failed", detail, now).await?;
+            } else if !settled && payment.awaits_authentication() {
+                // Confirmed by the card holder, then declined by the bank: the attempt no longer
+                // waits for them, and says why it failed.
+                if attempts::record_later_failure(&mut conn, &payment.id, failure, now).await? {
+                    let detail = format!("Confirmed by the card holder, then declined: {}", failure.1);
+                    collections::record_event(&mut conn, invoice, org, "payment_failed", &detail, now).await?;
+                }
             }
             Ok(Handled::Processed)
         }

@@ -157,6 +157,10 @@ async fn a_server_killed_while_charging_a_new_card_charges_it_once_after_the_res
     // Initech's card is declined: it is past due when the server starts.
     let outbox = server::notifications::delivery::Outbox::default();
     server::demo::seed_demo(&db, Some((&rules, &collector, &outbox))).await.unwrap();
+    let demo_code = "select count(*) from promotion_codes where code = 'WELCOME20'";
+    assert_eq!(sqlx::query_scalar::<_, i64>(demo_code).fetch_one(&db.pool).await.unwrap(), 1, "a coupon ready to use");
+    let waiting = "select count(*) from payments where failure_code = 'authentication_required'";
+    assert_eq!(sqlx::query_scalar::<_, i64>(waiting).fetch_one(&db.pool).await.unwrap(), 1, "Vandelay's payment waits");
     let initech: String =
         sqlx::query_scalar("select id from organizations where name = 'Initech'").fetch_one(&db.pool).await.unwrap();
     let port = free_port();

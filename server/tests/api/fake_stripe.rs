@@ -150,6 +150,19 @@ impl FakeStripe {
         books.events.last().cloned().expect("the event")
     }
 
+    /// The card holder confirmed the PaymentIntent, then their bank declined the charge: it waits
+    /// for another payment method, and `payment_intent.payment_failed` is sent. Answers the event.
+    pub fn decline_after_authentication(&self, payment_intent_id: &str, decline_code: &str) -> Value {
+        let mut books = self.books.lock().unwrap();
+        let intent = books.intents.iter_mut().find(|i| i["id"] == payment_intent_id).expect("a PaymentIntent");
+        intent["status"] = json!("requires_payment_method");
+        intent["last_payment_error"] = json!({ "type": "card_error", "code": "card_declined",
+            "decline_code": decline_code, "message": "Your card has insufficient funds." });
+        let intent = intent.clone();
+        books.record_event("payment_intent.payment_failed", intent);
+        books.events.last().cloned().expect("the event")
+    }
+
     /// Moves the fake's clock on: keys first used longer ago than a day are forgotten.
     pub fn advance(&self, by: std::time::Duration) {
         self.books.lock().unwrap().clock += by.as_secs() as i64;

@@ -440,6 +440,8 @@ async fn a_failed_retry_after_a_card_update_keeps_the_dunning_step_and_says_why(
     let paid = s.app.call_with(&s.owner, "pay_now", &[("organization_id", &s.acme)]).await;
     assert_eq!(paid.status(), StatusCode::OK);
     assert_eq!(s.payments().await.len(), 4);
+    let audited = "select count(*) from audit_log where action = 'payment.pay_now' and actor = 'owner@acme.test'";
+    assert_eq!(s.app.count(audited).await, 1, "Pay now names who pressed it");
     let step: i64 = sqlx::query_scalar("select dunning_step from collections").fetch_one(&s.app.db.pool).await.unwrap();
     assert_eq!(step, 1);
 }

@@ -432,9 +432,12 @@ async fn the_processor_check_applies_a_lost_webhook_and_lists_a_charge_the_porta
     assert!(later.discrepancies.contains(&changed), "{:?}", later.discrepancies);
 }
 
-#[tokio::test]
-async fn with_stripe_the_pay_page_hands_the_waiting_payment_intent_to_stripe_js_and_its_success_pays_the_invoice() {
-    let fake = FakeStripe::start().await;
+/// Acme's first invoice, charged on Stripe with a card whose bank asks the card holder to confirm
+/// it: the PaymentIntent waits on the Pay page. Answers the scenario, a Stripe collector, and the
+/// invoice.
+async fn a_stripe_payment_waiting_for_the_card_holder(
+    fake: &FakeStripe,
+) -> (crate::payments::Scenario, Collector, String) {
     let extra = [
         "--stripe-secret-key",
         "sk_test_fake",
@@ -472,6 +475,24 @@ async fn with_stripe_the_pay_page_hands_the_waiting_payment_intent_to_stripe_js_
     assert_eq!(s.subscription_status().await, "past_due");
     let invoice: String =
         sqlx::query_scalar("select id from invoices where status = 'open'").fetch_one(&s.app.db.pool).await.unwrap();
+    (s, collector, invoice)
+}
+
+/// Delivers a Stripe event as Stripe does (signed, to the webhook) and lets the inbox process it.
+async fn deliver(s: &crate::payments::Scenario, collector: &Collector, event: serde_json::Value) {
+    let event = event.to_string();
+    let created = s.app.db.clock.now_ms() / 1000;
+    let signature = format!("t={created},v1={}", sign(SECRET, created, event.as_bytes()));
+    let delivered =
+        new_client().post(s.app.url("/stripe/webhook")).header("stripe-signature", signature).body(event).send();
+    assert_eq!(delivered.await.unwrap().status(), StatusCode::OK);
+    process_inbox(&s.app.db, collector, s.app.db.clock.now_ms()).await.unwrap();
+}
+
+#[tokio::test]
+async fn with_stripe_the_pay_page_hands_the_waiting_payment_intent_to_stripe_js_and_its_success_pays_the_invoice() {
+    let fake = FakeStripe::start().await;
+    let (s, collector, invoice) = a_stripe_payment_waiting_for_the_card_holder(&fake).await;
 
     // The page gives Stripe.js what it confirms the same PaymentIntent with.
     let form = [("organization_id", s.acme.as_str()), ("invoice_id", invoice.as_str())];
@@ -498,17 +519,26 @@ async fn with_stripe_the_pay_page_hands_the_waiting_payment_intent_to_stripe_js_
     assert_eq!(test_step.status(), StatusCode::CONFLICT, "no simulated bank step with Stripe");
 
     // The card holder passes their bank's check; Stripe's signed event settles the same attempt.
-    let event = fake.authenticate("pi_fake1").to_string();
-    let created = s.app.db.clock.now_ms() / 1000;
-    let signature = format!("t={created},v1={}", sign(SECRET, created, event.as_bytes()));
-    let delivered =
-        new_client().post(s.app.url("/stripe/webhook")).header("stripe-signature", signature).body(event).send();
-    assert_eq!(delivered.await.unwrap().status(), StatusCode::OK);
-    process_inbox(&s.app.db, &collector, s.app.db.clock.now_ms()).await.unwrap();
+    deliver(&s, &collector, fake.authenticate("pi_fake1")).await;
     assert_eq!(s.invoice_status().await, "paid");
     assert_eq!(s.subscription_status().await, "active");
     assert_eq!(fake.payment_intents_created(), 1, "the same PaymentIntent completed; nothing charged twice");
     let page = json(s.app.call_with(&s.owner, "pay_page", &form).await).await;
     assert_eq!(page["step"], "Paid");
     s.app.assert_reconciled(0).await;
+}
+
+#[tokio::test]
+async fn a_card_declined_after_its_holder_confirmed_it_is_no_longer_offered_for_confirmation() {
+    let fake = FakeStripe::start().await;
+    let (s, collector, invoice) = a_stripe_payment_waiting_for_the_card_holder(&fake).await;
+    // The card holder passes the bank's check, then the bank declines the charge.
+    deliver(&s, &collector, fake.decline_after_authentication("pi_fake1", "insufficient_funds")).await;
+    let form = [("organization_id", s.acme.as_str()), ("invoice_id", invoice.as_str())];
+    let page = json(s.app.call_with(&s.owner, "pay_page", &form).await).await;
+    assert_eq!(page["step"], "NothingToConfirm", "{page}");
+    let banner = s.banner().await;
+    assert_eq!(banner["past_due"][0]["awaits_confirmation"], false, "{banner}");
+    assert!(banner["last_failure"].as_str().unwrap_or_default().contains("insufficient funds"), "{banner}");
+    assert_eq!(s.invoice_status().await, "open");
 }

@@ -231,6 +231,28 @@ pub async fn settle(
     Ok(updated.rows_affected() == 1)
 }
 
+/// A failed attempt that waited for the card holder, declined after they confirmed it: the reason
+/// it failed is now the bank's. Answers whether it changed.
+pub async fn record_later_failure(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+    (code, message): (&str, &str),
+    now: i64,
+) -> Result<bool, Error> {
+    let updated = sqlx::query(
+        "update payments set failure_code = $1, failure_message = $2, updated_at = $3
+         where id = $4 and status = 'failed' and failure_code = $5",
+    )
+    .bind(code)
+    .bind(message)
+    .bind(now)
+    .bind(payment_id)
+    .bind(AUTHENTICATION_REQUIRED)
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
 /// When the attempt succeeded: kept while refunds and disputes change the row later.
 pub async fn succeeded_at(conn: &mut AnyConnection, payment_id: &str) -> Result<Option<i64>, Error> {
     Ok(sqlx::query_scalar("select succeeded_at from payments where id = $1")

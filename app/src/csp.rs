@@ -40,7 +40,10 @@ mod tests {
         assert!(!is_pay_page("/orgs/org_1/invoices/in_1"));
         assert!(!is_pay_page("/orgs/org_1/invoices/in_1/pay/more"));
         assert!(!is_pay_page("/orgs/org_1/payment"));
-        assert!(content_security_policy(Some("n"), true).contains("script-src 'self' https://js.stripe.com 'nonce-n'"));
+        assert!(
+            content_security_policy(Some("n"), true)
+                .contains("script-src 'self' https://js.stripe.com https://*.js.stripe.com 'nonce-n'")
+        );
         assert!(!content_security_policy(Some("n"), false).contains("stripe"));
     }
 }

@@ -26,8 +26,8 @@ pub fn InvoiceTable(
             .into_any();
     }
     view! {
-        <table id="invoices">
-            <thead><tr><th>"Number"</th><th>"Period"</th><th>"Status"</th><th>"Total"</th><th>"Amount due"</th><th>"Due"</th><th>"PDF"</th></tr></thead>
+        <table id="invoices" class="stack">
+            <thead><tr><th>"Number"</th><th>"Period"</th><th>"Status"</th><th class="amount">"Total"</th><th class="amount">"Amount due"</th><th>"Due"</th><th>"PDF"</th></tr></thead>
             <tbody>
                 {invoices.into_iter().map(|invoice| {
                     let label = invoice.number.clone().unwrap_or_else(|| "Draft".to_owned());
@@ -41,10 +41,12 @@ pub fn InvoiceTable(
                     };
                     view! {
                         <tr data-invoice=invoice.id.clone()>
-                            <td>{number}</td><td>{invoice.period}</td>
-                            <td><span class=format!("status {}", invoice.status)>{invoice.status.clone()}</span></td>
-                            <td>{invoice.total}</td><td>{invoice.amount_due}</td><td>{invoice.due.unwrap_or_default()}</td>
-                            <td>{pdf}</td>
+                            <td data-label="Number">{number}</td><td data-label="Period">{invoice.period}</td>
+                            <td data-label="Status"><span class=format!("status {}", invoice.status)>{invoice.status.clone()}</span></td>
+                            <td data-label="Total" class="amount">{invoice.total}</td>
+                            <td data-label="Amount due" class="amount">{invoice.amount_due}</td>
+                            <td data-label="Due">{invoice.due.unwrap_or_default()}</td>
+                            <td data-label="PDF">{pdf}</td>
                         </tr>
                     }
                 }).collect_view()}

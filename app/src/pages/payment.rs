@@ -132,8 +132,8 @@ pub fn PaymentTable(payments: Vec<PaymentView>, #[prop(into)] id: String, organi
         return view! { <p class="empty">"No payments yet."</p> }.into_any();
     }
     view! {
-        <table id=id>
-            <thead><tr><th>"When"</th><th>"Invoice"</th><th>"Attempt"</th><th>"Amount"</th><th>"Result"</th><th>"Started by"</th><th>"Receipt"</th></tr></thead>
+        <table id=id class="stack">
+            <thead><tr><th>"When"</th><th>"Invoice"</th><th>"Attempt"</th><th class="amount">"Amount"</th><th>"Result"</th><th>"Started by"</th><th>"Receipt"</th></tr></thead>
             <tbody>
                 {payments.into_iter().map(|p| {
                     let receipt = (p.status == "succeeded").then(|| view! {
@@ -142,12 +142,13 @@ pub fn PaymentTable(payments: Vec<PaymentView>, #[prop(into)] id: String, organi
                     });
                     view! {
                     <tr>
-                        <td>{p.at}</td><td>{p.invoice_number}</td><td>{p.attempt}</td><td>{p.amount}</td>
-                        <td><span class=format!("status {}", p.status)>{p.status.clone()}</span>
+                        <td data-label="When">{p.at}</td><td data-label="Invoice">{p.invoice_number}</td>
+                        <td data-label="Attempt">{p.attempt}</td><td data-label="Amount" class="amount">{p.amount}</td>
+                        <td data-label="Result"><span class=format!("status {}", p.status)>{p.status.clone()}</span>
                             {p.failure.map(|f| format!(": {f}"))}
                             {p.refunded.map(|r| format!(" (refunded {r})"))}</td>
-                        <td>{p.trigger}</td>
-                        <td>{receipt}</td>
+                        <td data-label="Started by">{p.trigger}</td>
+                        <td data-label="Receipt">{receipt}</td>
                     </tr>
                     }
                 }).collect_view()}

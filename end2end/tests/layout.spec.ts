@@ -1,0 +1,70 @@
+import { expect, test, Page } from "@playwright/test";
+import { ACME_OWNER, STAFF, logIn, waitForHydration, watchConsole } from "./helpers";
+
+/** Every page of Acme as its owner sees it: the organization's pages and its first invoice. */
+async function organizationPages(page: Page): Promise<string[]> {
+  await logIn(page, ACME_OWNER);
+  await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
+  const org = new URL(page.url()).pathname.split("/")[2];
+  await page.goto(`/orgs/${org}/invoices`);
+  const invoice = await page.locator("#invoices tbody a").first().getAttribute("href");
+  const sections = ["", "/usage", "/invoices", "/plan", "/payment", "/billing-details", "/namespaces", "/team"];
+  return [...sections.map((section) => `/orgs/${org}${section}`), invoice ?? `/orgs/${org}/invoices`];
+}
+
+async function staffPages(page: Page, org: string): Promise<string[]> {
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await logIn(page, STAFF);
+  await expect(page.locator("#organizations")).toBeVisible();
+  return ["/admin", `/admin/orgs/${org}`, "/admin/operations", "/admin/coupons"];
+}
+
+/** How far the page scrolls sideways: 0 when everything fits the viewport's width. */
+async function sidewaysScroll(page: Page, path: string): Promise<number> {
+  await page.goto(path);
+  await waitForHydration(page);
+  return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+}
+
+test.describe("on a 390 px phone", () => {
+  test.use({ viewport: { width: 390, height: 844 } });
+
+  test("no page of a customer or of staff scrolls sideways", async ({ page }) => {
+    const problems = watchConsole(page);
+    const pages = await organizationPages(page);
+    const org = pages[0].split("/")[2];
+    const overflowing: string[] = [];
+    const check = async (paths: string[]) => {
+      for (const path of paths) {
+        const by = await sidewaysScroll(page, path);
+        if (by > 0) overflowing.push(`${path} by ${by}px`);
+      }
+    };
+    await check(pages);
+    await check(await staffPages(page, org));
+    expect(overflowing).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+});
+
+test.describe("with the system in dark mode", () => {
+  test.use({ colorScheme: "dark" });
+
+  test("pages are drawn dark, with light text", async ({ page }) => {
+    await logIn(page, ACME_OWNER);
+    await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
+    const luminance = (color: string) => {
+      const [r, g, b] = (color.match(/\d+/g) ?? []).slice(0, 3).map((c) => Number(c) / 255);
+      const linear = (c: number) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+    };
+    const [background, text] = await page.evaluate(() => {
+      const style = getComputedStyle(document.documentElement);
+      return [style.backgroundColor, style.color];
+    });
+    expect(luminance(background)).toBeLessThan(0.05);
+    const contrast = (luminance(text) + 0.05) / (luminance(background) + 0.05);
+    expect(contrast).toBeGreaterThan(7);
+  });
+});

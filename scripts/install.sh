@@ -51,8 +51,9 @@ fi
 
 # Playwright drives Debian's Chromium, so no browser download; npm's binaryen gives a wasm-opt
 # that keeps hydration working (Debian's older one breaks it).
-if [ -x end2end/node_modules/.bin/playwright ] && [ -x end2end/node_modules/.bin/wasm-opt ]; then
-  skip "end2end npm packages (@playwright/test, binaryen)"
+if [ -x end2end/node_modules/.bin/playwright ] && [ -x end2end/node_modules/.bin/wasm-opt ] \
+  && [ -d end2end/node_modules/@axe-core/playwright ]; then
+  skip "end2end npm packages (@playwright/test, @axe-core/playwright, binaryen)"
 else
   step "npm ci in end2end/"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)

@@ -1,24 +1,6 @@
 import { expect, test, Page } from "@playwright/test";
 import { ACME_OWNER, STAFF, logIn, waitForHydration, watchConsole } from "./helpers";
-
-/** Every page of Acme as its owner sees it: the organization's pages and its first invoice. */
-async function organizationPages(page: Page): Promise<string[]> {
-  await logIn(page, ACME_OWNER);
-  await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
-  const org = new URL(page.url()).pathname.split("/")[2];
-  await page.goto(`/orgs/${org}/invoices`);
-  const invoice = await page.locator("#invoices tbody a").first().getAttribute("href");
-  const sections = ["", "/usage", "/invoices", "/plan", "/payment", "/billing-details", "/namespaces", "/team"];
-  return [...sections.map((section) => `/orgs/${org}${section}`), invoice ?? `/orgs/${org}/invoices`];
-}
-
-async function staffPages(page: Page, org: string): Promise<string[]> {
-  await page.getByRole("button", { name: "Log out" }).click();
-  await expect(page).toHaveURL(/\/login$/);
-  await logIn(page, STAFF);
-  await expect(page.locator("#organizations")).toBeVisible();
-  return ["/admin", `/admin/orgs/${org}`, "/admin/operations", "/admin/coupons"];
-}
+import { organizationPages, staffPages } from "./pages";
 
 /** How far the page scrolls sideways: 0 when everything fits the viewport's width. */
 async function sidewaysScroll(page: Page, path: string): Promise<number> {
@@ -32,7 +14,7 @@ test.describe("on a 390 px phone", () => {
 
   test("no page of a customer or of staff scrolls sideways", async ({ page }) => {
     const problems = watchConsole(page);
-    const pages = await organizationPages(page);
+    const pages = await organizationPages(page, ACME_OWNER);
     const org = pages[0].split("/")[2];
     const overflowing: string[] = [];
     const check = async (paths: string[]) => {
@@ -42,7 +24,7 @@ test.describe("on a 390 px phone", () => {
       }
     };
     await check(pages);
-    await check(await staffPages(page, org));
+    await check(await staffPages(page, STAFF, org));
     expect(overflowing).toEqual([]);
     expect(problems).toEqual([]);
   });

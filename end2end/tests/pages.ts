@@ -1,0 +1,22 @@
+import { expect, Page } from "@playwright/test";
+import { logIn } from "./helpers";
+
+/** Every page of Acme as `who` sees it: the organization's pages and its first invoice. */
+export async function organizationPages(page: Page, who: { email: string; password: string }): Promise<string[]> {
+  await logIn(page, who);
+  await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
+  const org = new URL(page.url()).pathname.split("/")[2];
+  await page.goto(`/orgs/${org}/invoices`);
+  const invoice = await page.locator("#invoices tbody a").first().getAttribute("href");
+  const sections = ["", "/usage", "/invoices", "/plan", "/payment", "/billing-details", "/namespaces", "/team"];
+  return [...sections.map((section) => `/orgs/${org}${section}`), invoice ?? `/orgs/${org}/invoices`];
+}
+
+/** The staff console's pages, `org`'s among them, after logging in as `who` instead. */
+export async function staffPages(page: Page, who: { email: string; password: string }, org: string): Promise<string[]> {
+  await page.goto("/login");
+  await page.context().clearCookies();
+  await logIn(page, who);
+  await expect(page.locator("#organizations")).toBeVisible();
+  return ["/admin", `/admin/orgs/${org}`, "/admin/operations", "/admin/coupons"];
+}

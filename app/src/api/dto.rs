@@ -110,6 +110,49 @@ pub struct Dashboard {
     pub estimate: Option<usage::CostEstimate>,
     /// The first steps of a new organization, until all are done.
     pub getting_started: Option<GettingStarted>,
+    pub overview: Overview,
+}
+
+/// The dashboard's tiles: where the organization stands, each linking to its page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overview {
+    /// The plan subscribed to; None before one is chosen or after the subscription ended.
+    pub plan: Option<String>,
+    /// The subscription's status (`active`, `trialing`, `past_due`, …), or `none`.
+    pub status: String,
+    /// When the current period ends and its invoice is drafted.
+    pub next_invoice_on: Option<String>,
+    pub balance_due: String,
+    pub credit_balance: String,
+    /// The newest three.
+    pub latest_invoices: Vec<billing::InvoiceSummary>,
+    /// Everything that needs the customer, most urgent first.
+    pub alerts: Vec<Alert>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub severity: Severity,
+    pub message: String,
+    /// The organization's page where it is dealt with: `payment`, `plan`, ….
+    pub section: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Severity {
+    Danger,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Danger => "danger",
+            Self::Warning => "warning",
+            Self::Info => "info",
+        }
+    }
 }
 
 /// An organization's people and the invitations waiting for an answer.

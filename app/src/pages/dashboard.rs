@@ -1,11 +1,12 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::dto::{GettingStarted, Role};
+use crate::api::dto::{GettingStarted, Overview, Role};
 use crate::api::organization::get_dashboard;
 use crate::components::error_view::ErrorView;
 use crate::components::estimate::EstimateLine;
 use crate::components::layout::use_organization_id;
+use crate::pages::invoices::InvoiceTable;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
@@ -27,6 +28,7 @@ pub fn DashboardPage() -> impl IntoView {
                         {d.getting_started.clone().map(|steps| view! {
                             <GettingStartedCard steps organization_id=d.organization_id.clone() is_owner=d.role == Role::Owner/>
                         })}
+                        <OverviewTiles overview=d.overview.clone() organization_id=d.organization_id.clone()/>
                         <EstimateLine estimate=d.estimate.clone()/>
                         <h2>"Namespaces"</h2>
                         {if d.namespaces.is_empty() {
@@ -43,6 +45,47 @@ pub fn DashboardPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// Where the organization stands, each tile linking to its page, then what needs the customer
+/// and the latest invoices.
+#[component]
+fn OverviewTiles(overview: Overview, organization_id: String) -> impl IntoView {
+    let href = |section: &str| format!("/orgs/{organization_id}/{section}");
+    let plan = overview.plan.clone().unwrap_or_else(|| "No plan yet".to_owned());
+    let status = overview.status.replace('_', " ");
+    view! {
+        {(!overview.alerts.is_empty()).then(|| view! {
+            <ul class="alerts" id="alerts" aria-label="Needs your attention">
+                {overview.alerts.iter().map(|alert| view! {
+                    <li class=format!("alert {}", alert.severity.as_str())>
+                        {alert.message.clone()} " " <a href=href(&alert.section)>"Open"</a>
+                    </li>
+                }).collect_view()}
+            </ul>
+        })}
+        <section class="tiles" aria-label="Overview">
+            <a class="tile" href=href("plan") id="tile-plan">
+                <span class="tile-label">"Plan"</span>
+                <strong>{plan}</strong>
+                <span class=format!("status {}", overview.status)>{status}</span>
+            </a>
+            <a class="tile" href=href("invoices") id="tile-next-invoice">
+                <span class="tile-label">"Next invoice"</span>
+                <strong>{overview.next_invoice_on.clone().unwrap_or_else(|| "None scheduled".to_owned())}</strong>
+            </a>
+            <a class="tile" href=href("invoices") id="tile-balance">
+                <span class="tile-label">"Balance due"</span>
+                <strong id="tile-balance-due">{overview.balance_due.clone()}</strong>
+                <span class="hint">"Credit " <span id="tile-credit">{overview.credit_balance.clone()}</span></span>
+            </a>
+        </section>
+        {(!overview.latest_invoices.is_empty()).then(|| view! {
+            <h2>"Latest invoices"</h2>
+            <InvoiceTable invoices=overview.latest_invoices.clone() link_base=Some(href("invoices"))
+                organization_id=organization_id.clone()/>
+        })}
     }
 }
 

@@ -1,5 +1,5 @@
-//! The organization's dashboard: who it is, its first steps, its namespaces and this period's
-//! estimate.
+//! The organization's dashboard: who it is, its first steps, where it stands (the overview's
+//! tiles and alerts), its namespaces and this period's estimate.
 use app::api::dto::{Dashboard, GettingStarted, Namespace, SessionUser};
 use app::api::error::AppError;
 
@@ -8,6 +8,7 @@ use crate::billing::db::subscriptions::subscription_of;
 use crate::billing::subscriptions::month_to_date_estimate;
 use crate::error::Error;
 use crate::metering::db::usage::has_usage;
+use crate::portal::overview::overview;
 use crate::store::Db;
 
 #[tracing::instrument(skip_all, fields(organization_id))]
@@ -29,6 +30,7 @@ pub async fn dashboard(
         events_url: format!("{public_base_url}/v1/usage/events"),
     };
     let done = steps.has_plan && steps.first_namespace.is_some() && steps.has_api_key && steps.has_usage;
+    let overview = overview(&mut conn, organization_id, &org.currency, db.clock.now_ms()).await?;
     // Released before the estimate takes its own: holding one while waiting for another starves
     // the pool once every connection is held by a request doing the same.
     drop(conn);
@@ -41,5 +43,6 @@ pub async fn dashboard(
         namespaces: namespaces.into_iter().map(Namespace::from).collect(),
         estimate: month_to_date_estimate(db, organization_id).await?,
         getting_started: (!done).then_some(steps),
+        overview,
     })
 }

@@ -17,7 +17,7 @@ use crate::shared::money::format_money;
 use crate::shared::time::display_ms;
 use crate::store::Db;
 
-fn summary(invoice: &InvoiceRow) -> InvoiceSummary {
+pub fn summary(invoice: &InvoiceRow) -> InvoiceSummary {
     InvoiceSummary {
         id: invoice.id.clone(),
         number: invoice.number.clone(),

@@ -2,4 +2,5 @@
 pub mod dashboard;
 pub mod documents;
 pub mod invoice_pages;
+pub mod overview;
 pub mod usage_page;

@@ -7,6 +7,7 @@ mod billing_details;
 mod card_authentication;
 mod coupons;
 mod crash;
+mod dashboard;
 mod documents;
 mod fake_stripe;
 mod fault;

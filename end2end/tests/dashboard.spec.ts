@@ -1,0 +1,25 @@
+import { expect, test } from "@playwright/test";
+import { ACME_OWNER, logIn, waitForHydration, watchConsole } from "./helpers";
+
+test("the dashboard's tiles agree with the pages they link to", async ({ page }) => {
+  const problems = watchConsole(page);
+  await logIn(page, ACME_OWNER);
+  await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
+  await waitForHydration(page);
+  const dashboard = page.url();
+  const balance = (await page.locator("#tile-balance-due").textContent()) ?? "";
+  expect(balance).toMatch(/^\d+\.\d{2} USD$/);
+  const plan = (await page.locator("#tile-plan strong").textContent()) ?? "";
+  const latest = (await page.locator("#invoices tbody tr a").first().textContent()) ?? "";
+
+  await page.locator("#tile-balance").click();
+  await expect(page.getByRole("heading", { name: "Invoices" })).toBeVisible();
+  await expect(page.locator("#balance-due")).toHaveText(balance);
+  await expect(page.locator("#invoices tbody tr a").first()).toHaveText(latest);
+
+  await page.goto(dashboard);
+  await waitForHydration(page);
+  await page.locator("#tile-plan").click();
+  await expect(page.locator("#current-plan")).toHaveText(plan);
+  expect(problems).toEqual([]);
+});

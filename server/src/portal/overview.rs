@@ -1,0 +1,103 @@
+//! The dashboard's tiles: plan and status, the next invoice, balances, the latest invoices, and
+//! every alert that needs the customer (a payment past due, a card about to lapse, a pending plan
+//! change or cancellation).
+use app::api::dto::{Alert, Overview, Severity};
+use sqlx::AnyConnection;
+
+use crate::billing::db::invoices;
+use crate::billing::db::ledger;
+use crate::billing::db::subscriptions::{self, SubscriptionRow};
+use crate::billing::domain::ledger::Account;
+use crate::billing::period_rating::PlanCache;
+use crate::error::Error;
+use crate::payments::db::attempts;
+use crate::payments::db::collections::has_past_due;
+use crate::payments::domain::card::lapses_at;
+use crate::portal::invoice_pages::summary;
+use crate::shared::money::format_money;
+use crate::shared::time::display_ms;
+
+/// A card lapsing within this is worth replacing now: the next charge may come after it.
+const CARD_WARNING_MS: i64 = 30 * 86_400_000;
+const LATEST_INVOICES: usize = 3;
+
+pub async fn overview(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    currency: &str,
+    now: i64,
+) -> Result<Overview, Error> {
+    let subscription = subscriptions::subscription_of(conn, organization_id).await?;
+    let running = subscription.as_ref().filter(|s| s.ended_at.is_none());
+    let mut cache = PlanCache::default();
+    let plan = match running {
+        Some(s) => Some(cache.get(conn, &s.plan_version_id).await?.0.plan_name.clone()),
+        None => None,
+    };
+    let receivable = ledger::balance(conn, organization_id, Account::Receivable).await?;
+    let credit = -ledger::balance(conn, organization_id, Account::CustomerCredit).await?;
+    let latest_invoices = invoices::invoices_of(conn, organization_id)
+        .await?
+        .iter()
+        .filter(|i| i.number.is_some())
+        .take(LATEST_INVOICES)
+        .map(summary)
+        .collect();
+    Ok(Overview {
+        plan,
+        status: subscription.as_ref().map_or_else(|| "none".to_owned(), |s| s.status.clone()),
+        next_invoice_on: running.map(|s| display_ms(s.current_period_end)),
+        balance_due: format_money(receivable, currency),
+        credit_balance: format_money(credit, currency),
+        latest_invoices,
+        alerts: alerts(conn, &mut cache, organization_id, running, now).await?,
+    })
+}
+
+async fn alerts(
+    conn: &mut AnyConnection,
+    cache: &mut PlanCache,
+    organization_id: &str,
+    running: Option<&SubscriptionRow>,
+    now: i64,
+) -> Result<Vec<Alert>, Error> {
+    let mut alerts = Vec::new();
+    let alert = |severity, message: String, section: &str| Alert { severity, message, section: section.to_owned() };
+    if has_past_due(conn, organization_id).await? {
+        let message = "A payment is past due: pay it or update the card to keep the service running.".to_owned();
+        alerts.push(alert(Severity::Danger, message, "payment"));
+    }
+    let profile = attempts::profile_of(conn, organization_id).await?;
+    let card = profile.filter(|p| p.payment_method_id.is_some());
+    if let Some((month, year, last4)) =
+        card.and_then(|c| Some((c.exp_month?, c.exp_year?, c.last4.unwrap_or_default())))
+    {
+        match lapses_at(month, year) {
+            Some(at) if at <= now => {
+                let message = format!("The card ending {last4} has expired: add a new one before the next charge.");
+                alerts.push(alert(Severity::Danger, message, "payment"));
+            }
+            Some(at) if at - now <= CARD_WARNING_MS => {
+                let message =
+                    format!("The card ending {last4} expires at the end of {month:02}/{year}: add a new one.");
+                alerts.push(alert(Severity::Warning, message, "payment"));
+            }
+            _ => {}
+        }
+    }
+    if let Some(subscription) = running {
+        if subscription.cancel_requested_at.is_some() {
+            let message = format!(
+                "The subscription is canceled at the end of the period, on {}.",
+                display_ms(subscription.current_period_end)
+            );
+            alerts.push(alert(Severity::Warning, message, "plan"));
+        }
+        if let Some(change) = subscriptions::pending_change(conn, &subscription.id).await? {
+            let to = cache.get(conn, &change.to_version_id).await?.0.plan_name.clone();
+            let message = format!("The plan changes to {to} on {}.", display_ms(change.effective_at));
+            alerts.push(alert(Severity::Info, message, "plan"));
+        }
+    }
+    Ok(alerts)
+}

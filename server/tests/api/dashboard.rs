@@ -1,0 +1,84 @@
+//! The dashboard's overview: plan and status, the next invoice, balances, the latest invoices,
+//! and the alerts that need the customer, each as its own page shows it.
+use serde_json::Value;
+
+use crate::helpers::*;
+use crate::payments::Scenario;
+
+impl Scenario {
+    async fn overview(&self) -> Value {
+        let form = [("organization_id", self.acme.as_str())];
+        json(self.app.call_with(&self.owner, "dashboard", &form).await).await["overview"].clone()
+    }
+
+    /// (severity, section) of each alert, in order, and their messages.
+    async fn alerts(&self) -> (Vec<(String, String)>, String) {
+        let overview = self.overview().await;
+        let alerts = overview["alerts"].as_array().cloned().unwrap_or_default();
+        let kinds = alerts
+            .iter()
+            .map(|a| {
+                (
+                    a["severity"].as_str().unwrap_or_default().to_owned(),
+                    a["section"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let messages = alerts.iter().filter_map(|a| a["message"].as_str()).collect::<Vec<_>>().join(" | ");
+        (kinds, messages)
+    }
+}
+
+fn kinds(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected.iter().map(|(s, p)| ((*s).to_owned(), (*p).to_owned())).collect()
+}
+
+#[tokio::test]
+async fn the_overview_shows_plan_next_invoice_and_balances_as_their_pages_do() {
+    let s = Scenario::new(&[]).await;
+    let overview = s.overview().await;
+    assert_eq!(
+        (overview["plan"].as_str(), overview["status"].as_str()),
+        (Some("Business"), Some("active")),
+        "{overview}"
+    );
+    assert_eq!(overview["next_invoice_on"], "2027-04-01 00:00 UTC");
+    assert_eq!(
+        (overview["balance_due"].as_str(), overview["credit_balance"].as_str()),
+        (Some("0.00 USD"), Some("0.00 USD"))
+    );
+    assert_eq!(overview["latest_invoices"], serde_json::json!([]));
+    assert_eq!(s.alerts().await.0, kinds(&[]));
+
+    // A cancellation waiting for the period's end is an alert until it is taken back.
+    let org = [("organization_id", s.acme.as_str())];
+    s.app.call_with(&s.owner, "cancel_subscription", &org).await;
+    let (alerts, messages) = s.alerts().await;
+    assert_eq!(alerts, kinds(&[("Warning", "plan")]));
+    assert!(messages.contains("canceled at the end of the period, on 2027-04-01 00:00 UTC"), "{messages}");
+    s.app.call_with(&s.owner, "keep_subscription", &org).await;
+    assert_eq!(s.alerts().await.0, kinds(&[]));
+
+    // A declined card that lapses this month: past due first, then the card.
+    s.save_card("4000 0000 0000 0341").await;
+    sqlx::query("update payment_profiles set exp_month = 4, exp_year = 2027").execute(&s.app.db.pool).await.unwrap();
+    let day0 = s.finalize_first_invoice().await;
+    s.pass_at(day0).await;
+    let (alerts, messages) = s.alerts().await;
+    assert_eq!(alerts, kinds(&[("Danger", "payment"), ("Warning", "payment")]), "{messages}");
+    assert!(messages.contains("The card ending 0341 expires at the end of 04/2027"), "{messages}");
+    let invoices = json(s.app.call_with(&s.owner, "invoices", &org).await).await;
+    let overview = s.overview().await;
+    assert_eq!(overview["balance_due"], invoices["balance_due"]);
+    assert_ne!(overview["balance_due"], "0.00 USD");
+    assert_eq!(overview["latest_invoices"][0]["number"], invoices["invoices"][0]["number"]);
+    assert_eq!(overview["status"], "past_due");
+
+    // Once the card has lapsed, it says so.
+    s.app.db.clock.set(crate::payments::at("2027-05-01T00:00:00Z"));
+    let (alerts, messages) = s.alerts().await;
+    assert!(
+        alerts.contains(&("Danger".to_owned(), "payment".to_owned())) && messages.contains("has expired"),
+        "{messages}"
+    );
+}

@@ -52,7 +52,7 @@ test("an owner previews an upgrade with its proration and confirms it", async ({
   await logIn(page, ACME_OWNER);
   await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
   await waitForHydration(page);
-  await page.getByRole("link", { name: "Plan" }).click();
+  await page.getByRole("link", { name: "Plan", exact: true }).click();
   await expect(page.locator("#current-plan")).toHaveText("Business");
 
   await page.locator('[data-plan="Enterprise"]').getByRole("button", { name: "Preview change" }).click();
@@ -74,7 +74,7 @@ test("an owner cancels at the period end, saying why, and takes it back", async 
   await logIn(page, ACME_OWNER);
   await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
   await waitForHydration(page);
-  await page.getByRole("link", { name: "Plan" }).click();
+  await page.getByRole("link", { name: "Plan", exact: true }).click();
   await page.getByText("Cancel the subscription").click();
   await expect(page.locator("#cancel-effect")).toContainText("That period is invoiced as usual");
   await page.getByLabel("Why are you leaving? (optional)").fill("Trying another region");
@@ -136,7 +136,7 @@ test("staff create a coupon and its code; an owner previews the code, applies it
   await logIn(page, ACME_OWNER);
   await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
   await waitForHydration(page);
-  await page.getByRole("link", { name: "Plan" }).click();
+  await page.getByRole("link", { name: "Plan", exact: true }).click();
   await page.getByRole("textbox", { name: "Code", exact: true }).fill("spring15");
   await page.getByRole("button", { name: "Preview", exact: true }).click();
   await expect(page.locator("#promotion-preview")).toContainText("15% off the next 3 invoices");

@@ -146,7 +146,7 @@ test("staff create a customer on a trial, and its first owner accepts the mailed
   await expect(invited.locator("#organization-name")).toHaveText("Aviato");
   await expect(invited.locator("#role")).toHaveText("owner");
   await waitForHydration(invited);
-  await invited.getByRole("link", { name: "Plan" }).click();
+  await invited.getByRole("link", { name: "Plan", exact: true }).click();
   await expect(invited.locator("#current-plan")).toHaveText("Business");
   await expect(invited.locator("#subscription-status")).toHaveText("trialing");
   expect(problems).toEqual([]);

@@ -38,11 +38,12 @@ pub fn NamespacesPage() -> impl IntoView {
                 view! {
                     <section aria-labelledby="namespaces-heading">
                         <h2 id="namespaces-heading">"Namespaces"</h2>
-                        <table id="namespaces">
+                        <table id="namespaces" class="stack">
                             <thead><tr><th>"Name"</th><th>"Id"</th><th>"Created"</th></tr></thead>
                             <tbody>
                                 {dashboard.namespaces.into_iter().map(|ns| view! {
-                                    <tr><td>{ns.name}</td><td><code>{ns.id}</code></td><td>{ns.created_at}</td></tr>
+                                    <tr><td data-label="Name">{ns.name}</td><td data-label="Id"><code>{ns.id}</code></td>
+                                        <td data-label="Created">{ns.created_at}</td></tr>
                                 }).collect_view()}
                             </tbody>
                         </table>
@@ -113,20 +114,20 @@ fn ApiKeyTable(
         return view! { <p id="no-api-keys">"No API keys yet."</p> }.into_any();
     }
     view! {
-        <table id="api-keys">
-            <thead><tr><th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"Status"</th><th></th></tr></thead>
+        <table id="api-keys" class="stack">
+            <thead><tr><th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"Status"</th><th>"Actions"</th></tr></thead>
             <tbody>
                 {keys.into_iter().map(|key| {
                     let revoked = key.revoked_at.is_some();
                     let key_id = key.id.clone();
                     view! {
                         <tr data-key-id=key.id.clone()>
-                            <td>{key.name.clone()}</td>
-                            <td><code>{format!("{}…", key.prefix)}</code></td>
-                            <td>{key.created_at.clone()}</td>
-                            <td>{key.last_used_at.clone().unwrap_or_else(|| "never".to_owned())}</td>
-                            <td class="key-status">{if revoked { "revoked" } else { "active" }}</td>
-                            <td>
+                            <td data-label="Name">{key.name.clone()}</td>
+                            <td data-label="Key"><code>{format!("{}…", key.prefix)}</code></td>
+                            <td data-label="Created">{key.created_at.clone()}</td>
+                            <td data-label="Last used">{key.last_used_at.clone().unwrap_or_else(|| "never".to_owned())}</td>
+                            <td data-label="Status" class="key-status">{if revoked { "revoked" } else { "active" }}</td>
+                            <td data-label="Actions">
                                 {(is_owner && !revoked).then(|| view! {
                                     <ActionForm action=revoke_key>
                                         <input type="hidden" name="organization_id" value=organization_id/>

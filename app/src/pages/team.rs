@@ -68,15 +68,16 @@ fn MemberTable(
     organization_id: Signal<String>,
 ) -> impl IntoView {
     view! {
-        <table id="members">
-            <thead><tr><th>"Email"</th><th>"Role"</th><th>"Since"</th><th></th></tr></thead>
+        <table id="members" class="stack">
+            <thead><tr><th>"Email"</th><th>"Role"</th><th>"Since"</th><th>"Actions"</th></tr></thead>
             <tbody>
                 {members.into_iter().map(|member| {
                     let label = format!("Remove {}", member.email);
                     view! {
                     <tr data-member=member.email.clone()>
-                        <td>{member.email.clone()}</td><td>{member.role}</td><td>{member.since}</td>
-                        <td>
+                        <td data-label="Email">{member.email.clone()}</td><td data-label="Role">{member.role}</td>
+                        <td data-label="Since">{member.since}</td>
+                        <td data-label="Actions">
                             {(can_manage && member.removable).then(|| view! {
                                 <ActionForm action=remove>
                                     <input type="hidden" name="organization_id" value=organization_id/>
@@ -105,8 +106,8 @@ fn InvitationTable(
         return view! { <p id="no-invitations">"No invitations waiting."</p> }.into_any();
     }
     view! {
-        <table id="invitations">
-            <thead><tr><th>"Email"</th><th>"Role"</th><th>"Invited by"</th><th>"Link expires"</th><th></th></tr></thead>
+        <table id="invitations" class="stack">
+            <thead><tr><th>"Email"</th><th>"Role"</th><th>"Invited by"</th><th>"Link expires"</th><th>"Actions"</th></tr></thead>
             <tbody>
                 {invitations.into_iter().map(|invitation| {
                     let label = format!("Withdraw {}", invitation.email);
@@ -114,9 +115,9 @@ fn InvitationTable(
                     let resend_id = invitation.id.clone();
                     view! {
                     <tr data-invitation=invitation.email.clone()>
-                        <td>{invitation.email.clone()}</td><td>{invitation.role}</td>
-                        <td>{invitation.invited_by}</td><td>{invitation.expires}</td>
-                        <td>
+                        <td data-label="Email">{invitation.email.clone()}</td><td data-label="Role">{invitation.role}</td>
+                        <td data-label="Invited by">{invitation.invited_by}</td><td data-label="Link expires">{invitation.expires}</td>
+                        <td data-label="Actions">
                             {can_manage.then(|| view! {
                                 <div class="row-actions">
                                     <ActionForm action=resend>

@@ -111,7 +111,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             );
             println!("demo logins:");
             for login in &DEMO_LOGINS {
-                println!("  {:<28} {:<20} password: {}", login.who, login.email, login.password);
+                println!("  {:<44} {:<20} password: {}", login.who, login.email, login.password);
             }
             Ok(())
         }

@@ -13,24 +13,30 @@ test("staff find a customer, suspend its service with a reason, lift it, and rea
   await expect(page.locator("#organizations tbody tr")).toHaveCount(1);
   await page.getByRole("link", { name: "Acme Corp" }).click();
   await expect(page.locator("#customer-name")).toHaveText("Acme Corp");
-  await expect(page.locator("#ledger")).toContainText("invoice.finalized");
   await waitForHydration(page);
+  await page.getByRole("link", { name: "Activity" }).click();
+  await expect(page.locator("#ledger")).toContainText("invoice.finalized");
+  await page.getByRole("link", { name: "Overview" }).click();
 
-  await page.getByLabel("Suspend every namespace (reason)").fill("e2e abuse check");
-  // The browser refuses the form until the action is confirmed.
+  await page.getByRole("button", { name: "Suspend service…" }).click();
+  const suspend = page.getByRole("dialog", { name: "Suspend every namespace?" });
+  await expect(suspend).toContainText("stop accepting work");
+  // The browser refuses the action until it has a reason.
   expect(await page.locator("#suspend-form").evaluate((form) => (form as HTMLFormElement).checkValidity())).toBe(false);
-  await page.getByLabel("Confirm: suspend every namespace").check();
-  await page.getByRole("button", { name: "Suspend service" }).click();
+  await suspend.getByLabel("Reason (audit log)").fill("e2e abuse check");
+  await suspend.getByRole("button", { name: "Suspend service", exact: true }).click();
   await expect(page.locator("#customer-status")).toHaveText("suspended");
   await expect(page.locator("#admin-namespaces")).toContainText("suspended since");
-  await expect(page.locator('#audit-log tr[data-action="subscription.suspend"]')).toContainText("e2e abuse check");
 
-  await page.getByLabel("Lift the suspension (reason)").fill("e2e check done");
-  await page.getByLabel("Confirm: lift the suspension").check();
-  await page.getByRole("button", { name: "Lift suspension" }).click();
+  await page.getByRole("button", { name: "Lift the suspension…" }).click();
+  const lift = page.getByRole("dialog", { name: "Lift the suspension?" });
+  await lift.getByLabel("Reason (audit log)").fill("e2e check done");
+  await lift.getByRole("button", { name: "Lift suspension", exact: true }).click();
   await expect(page.locator("#customer-status")).toHaveText("active");
   await expect(page.locator("#admin-namespaces")).not.toContainText("suspended since");
   await expect(page.locator("#status-history")).toContainText("suspension lifted by staff");
+  await page.getByRole("link", { name: "Activity" }).click();
+  await expect(page.locator('#audit-log tr[data-action="subscription.suspend"]')).toContainText("e2e abuse check");
 
   await page.getByRole("link", { name: "Operations" }).click();
   await expect(page.locator("#job-queues")).toContainText("collections");

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { expect, test } from "@playwright/test";
-import { ACME_MEMBER, ACME_OWNER, STAFF, logIn, waitForHydration, watchConsole } from "./helpers";
+import { ACME_MEMBER, ACME_OWNER, DOLLARS, MINUS_DOLLARS, STAFF, logIn, waitForHydration, watchConsole } from "./helpers";
 
 test("a member reads the finalized demo invoice line by line", async ({ page }) => {
   const problems = watchConsole(page);
@@ -9,7 +9,7 @@ test("a member reads the finalized demo invoice line by line", async ({ page }) 
   await waitForHydration(page);
   await page.getByRole("link", { name: "Invoices" }).click();
   await expect(page.getByRole("heading", { name: "Invoices" })).toBeVisible();
-  await expect(page.locator("#balance-due")).toHaveText(/^\d+\.\d{2} USD$/);
+  await expect(page.locator("#balance-due")).toHaveText(DOLLARS);
   const row = page.locator("#invoices tbody tr").first();
   await expect(row).toContainText("open");
   await row.getByRole("link", { name: /^INV-\d{4}-000001$/ }).click();
@@ -21,7 +21,7 @@ test("a member reads the finalized demo invoice line by line", async ({ page }) 
   const usageLine = page.locator("#invoice-lines tr.usage", { hasText: "payments-prod" }).first();
   await expect(usageLine).toContainText("tier");
   await expect(usageLine).toContainText("Actions under Business");
-  await expect(page.locator("#invoice-amount-due")).toHaveText(/^\d+\.\d{2} USD$/);
+  await expect(page.locator("#invoice-amount-due")).toHaveText(DOLLARS);
   expect(problems).toEqual([]);
 });
 
@@ -58,8 +58,8 @@ test("an owner previews an upgrade with its proration and confirms it", async ({
   await page.locator('[data-plan="Enterprise"]').getByRole("button", { name: "Preview change" }).click();
   const preview = page.locator("#plan-preview");
   await expect(preview).toContainText("Business → Enterprise");
-  await expect(page.locator("#preview-credit")).toHaveText(/^-\d+\.\d{2} USD$/);
-  await expect(page.locator("#preview-charge")).toHaveText(/^\d+\.\d{2} USD$/);
+  await expect(page.locator("#preview-credit")).toHaveText(MINUS_DOLLARS);
+  await expect(page.locator("#preview-charge")).toHaveText(DOLLARS);
   await expect(page.locator("#preview-days")).toHaveText(/^\d+\.\d of \d+ days$/);
   await expect(preview).toContainText("rated under Business");
 
@@ -97,16 +97,18 @@ test("staff grant a credit once, with the amount checked, and the customer's cre
   await expect(page.locator("#customer-name")).toHaveText("Acme Corp");
   await waitForHydration(page);
 
-  await page.getByLabel("Amount").fill("0");
-  await page.getByLabel("Reason (recorded in the audit log)").fill("e2e goodwill");
-  await page.getByLabel("Confirm: grant this credit").check();
-  await page.getByRole("button", { name: "Issue credit" }).click();
-  await expect(page.locator("#credit-amount-error")).toContainText("more than zero");
+  await page.getByRole("link", { name: "Billing" }).click();
+  await page.getByRole("button", { name: "Grant a credit…" }).click();
+  const dialog = page.getByRole("dialog", { name: "Grant a credit?" });
+  await dialog.getByLabel("Amount").fill("0");
+  await dialog.getByLabel("Reason (audit log)").fill("e2e goodwill");
+  await dialog.getByRole("button", { name: "Issue credit" }).click();
+  await expect(dialog.locator("#credit-amount-error")).toContainText("more than zero");
 
-  await page.getByLabel("Amount").fill("25.00");
-  await page.getByRole("button", { name: "Issue credit" }).click();
-  await expect(page.locator("#credit-issued")).toHaveText("Credit of 25.00 USD issued.");
-  await expect(page.locator("#credit-balance")).toHaveText("25.00 USD");
+  await dialog.getByLabel("Amount").fill("25.00");
+  await dialog.getByRole("button", { name: "Issue credit" }).click();
+  await expect(page.locator("#credit-issued")).toHaveText("Credit of $25.00 issued.");
+  await expect(page.locator("#credit-balance")).toHaveText("$25.00");
   await expect(page.locator("#credits")).toContainText("e2e goodwill");
   expect(problems).toEqual([]);
 });
@@ -140,8 +142,8 @@ test("staff create a coupon and its code; an owner previews the code, applies it
   await page.getByRole("textbox", { name: "Code", exact: true }).fill("spring15");
   await page.getByRole("button", { name: "Preview", exact: true }).click();
   await expect(page.locator("#promotion-preview")).toContainText("15% off the next 3 invoices");
-  await expect(page.locator("#promotion-so-far")).toHaveText(/^\d+\.\d{2} USD$/);
-  await expect(page.locator("#promotion-discount")).toHaveText(/^-\d+\.\d{2} USD$/);
+  await expect(page.locator("#promotion-so-far")).toHaveText(DOLLARS);
+  await expect(page.locator("#promotion-discount")).toHaveText(MINUS_DOLLARS);
   await page.getByRole("button", { name: "Apply code" }).click();
   await expect(page.locator("#discount-code")).toHaveText("SPRING15");
   await expect(page.locator("#discount-remaining")).toHaveText("3 invoices left");

@@ -9,6 +9,16 @@ export const INITECH_OWNER = { email: "owner@initech.test", password: "initech-o
 export const VANDELAY_OWNER = { email: "owner@vandelay.test", password: "vandelay-owner-pass" };
 export const STAFF = { email: "admin@portal.test", password: "portal-admin-pass" };
 
+/** An amount in dollars as the portal shows it: `$1,842.50`. */
+export const DOLLARS = /^\$\d{1,3}(,\d{3})*\.\d{2}$/;
+/** A negative one: `-$51.61`. */
+export const MINUS_DOLLARS = /^-\$\d{1,3}(,\d{3})*\.\d{2}$/;
+
+/** `1,842,500` as shown → 1842500. */
+export function figure(text: string | null): number {
+  return Number((text ?? "").replace(/,/g, ""));
+}
+
 /**
  * Collects console errors and page errors; a journey ends by asserting there were none. Chromium
  * logs every 4xx answer as a console error, so a journey names the statuses it provokes on purpose

@@ -9,7 +9,7 @@ use app::api::dto::billing::{
     InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage, PromotionPreview,
 };
 use app::api::dto::payments::{BillingStatus, ParkedEvent, PayPage, PaymentMethodPage};
-use app::api::dto::usage::{UsageRange, UsageReport};
+use app::api::dto::usage::{UsageReport, UsageWindow};
 use app::api::dto::{
     ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace, SessionUser, TeamPage,
 };
@@ -228,9 +228,10 @@ impl PortalBackend for Backend {
         &self,
         organization_id: &str,
         metric: &str,
-        range: UsageRange,
+        window: &UsageWindow,
+        hidden: &[String],
     ) -> Result<UsageReport, AppError> {
-        Ok(usage_page::usage_report(&self.db, organization_id, metric, range).await?)
+        Ok(usage_page::usage_report(&self.db, organization_id, metric, window, hidden).await?)
     }
 
     async fn plan_page(&self, organization_id: &str) -> Result<PlanPage, AppError> {

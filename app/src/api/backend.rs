@@ -10,7 +10,7 @@ use super::dto::admin::{
 };
 use super::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage, PromotionPreview};
 use super::dto::payments::{BillingStatus, ParkedEvent, PayPage, PaymentMethodPage};
-use super::dto::usage::{UsageRange, UsageReport};
+use super::dto::usage::{UsageReport, UsageWindow};
 use super::dto::{
     ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace, SessionUser, TeamPage,
 };
@@ -112,11 +112,13 @@ pub trait PortalBackend: Send + Sync + 'static {
         suspended: bool,
         reason: &str,
     ) -> Result<(), AppError>;
+    /// `hidden` names the namespaces left off the chart; the tables still show them.
     async fn usage_report(
         &self,
         organization_id: &str,
         metric: &str,
-        range: UsageRange,
+        window: &UsageWindow,
+        hidden: &[String],
     ) -> Result<UsageReport, AppError>;
     async fn plan_page(&self, organization_id: &str) -> Result<PlanPage, AppError>;
     async fn preview_plan_change(&self, organization_id: &str, plan: &str) -> Result<PlanChangePreview, AppError>;

@@ -99,6 +99,16 @@ pub struct Namespace {
     pub created_at: String,
 }
 
+/// A namespace on the dashboard: its last seven days of the headline metric.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceActivity {
+    pub name: String,
+    /// e.g. `1.84 M actions`.
+    pub last_7_days: String,
+    /// One point per day, oldest first, drawn by the server.
+    pub sparkline_svg: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dashboard {
     pub organization_id: String,
@@ -107,6 +117,8 @@ pub struct Dashboard {
     pub currency: String,
     pub role: Role,
     pub namespaces: Vec<Namespace>,
+    /// The same namespaces' last seven days, for the dashboard's cards.
+    pub activity: Vec<NamespaceActivity>,
     pub estimate: Option<usage::CostEstimate>,
     /// The first steps of a new organization, until all are done.
     pub getting_started: Option<GettingStarted>,
@@ -318,6 +330,8 @@ pub mod usage {
         Last24Hours,
         Last7Days,
         BillingPeriod,
+        /// Whole UTC days chosen by the customer: [`UsageWindow::from`] through [`UsageWindow::to`].
+        Custom,
     }
 
     impl UsageRange {
@@ -328,6 +342,7 @@ pub mod usage {
                 Self::Last24Hours => "24h",
                 Self::Last7Days => "7d",
                 Self::BillingPeriod => "period",
+                Self::Custom => "custom",
             }
         }
 
@@ -336,13 +351,45 @@ pub mod usage {
                 Self::Last24Hours => "Last 24 hours",
                 Self::Last7Days => "Last 7 days",
                 Self::BillingPeriod => "Current billing period",
+                Self::Custom => "Custom dates",
             }
         }
 
         /// Unknown keys fall back to the last 24 hours.
         pub fn from_key(key: &str) -> Self {
-            Self::ALL.into_iter().find(|r| r.key() == key).unwrap_or(Self::Last24Hours)
+            Self::ALL.into_iter().chain([Self::Custom]).find(|r| r.key() == key).unwrap_or(Self::Last24Hours)
         }
+    }
+
+    /// The hours a usage view covers: a preset range, or the days `from` through `to`
+    /// (`2026-11-01`), which only [`UsageRange::Custom`] reads.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct UsageWindow {
+        pub range: UsageRange,
+        pub from: Option<String>,
+        pub to: Option<String>,
+    }
+
+    impl UsageWindow {
+        pub fn preset(range: UsageRange) -> Self {
+            Self { range, from: None, to: None }
+        }
+
+        /// `range=custom&from=2026-11-01&to=2026-11-15`: the window as a link's query.
+        pub fn query(&self) -> String {
+            match (self.range, &self.from, &self.to) {
+                (UsageRange::Custom, Some(from), Some(to)) => format!("range=custom&from={from}&to={to}"),
+                (range, _, _) => format!("range={}", range.key()),
+            }
+        }
+    }
+
+    /// A namespace's line on the chart: its color, and whether the customer hid it.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct LegendEntry {
+        pub name: String,
+        pub color: String,
+        pub hidden: bool,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -383,9 +430,15 @@ pub mod usage {
     pub struct UsageReport {
         pub metric: MetricInfo,
         pub metrics: Vec<MetricInfo>,
-        pub range: UsageRange,
+        pub window: UsageWindow,
         pub from: String,
         pub to: String,
+        /// The first and last day shown (`2026-11-01`), to fill in the custom range's fields.
+        pub first_day: String,
+        pub last_day: String,
+        pub legend: Vec<LegendEntry>,
+        /// The chart ends with the current hour, still counting.
+        pub in_progress: bool,
         pub namespaces: Vec<NamespaceUsage>,
         pub rows: Vec<HourRow>,
         pub chart_svg: String,

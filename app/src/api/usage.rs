@@ -4,10 +4,22 @@ use leptos::prelude::*;
 use super::dto::usage::{UsageRange, UsageReport};
 use super::error::AppError;
 
+/// `from` and `to` are days (`2026-11-01`) read for the custom range; `hide` names the
+/// namespaces, comma-separated, left off the chart.
 #[server(endpoint = "usage")]
-pub async fn get_usage(organization_id: String, metric: String, range: UsageRange) -> Result<UsageReport, AppError> {
+pub async fn get_usage(
+    organization_id: String,
+    metric: String,
+    range: UsageRange,
+    from: Option<String>,
+    to: Option<String>,
+    hide: Option<String>,
+) -> Result<UsageReport, AppError> {
     use super::backend::{Caller, serve};
+    use super::dto::usage::UsageWindow;
+    let window = UsageWindow { range, from, to };
+    let hidden: Vec<String> = hide.unwrap_or_default().split(',').filter(|n| !n.is_empty()).map(str::to_owned).collect();
     serve!(Caller::Member(&organization_id), |_user, backend| {
-        backend.usage_report(&organization_id, &metric, range).await
+        backend.usage_report(&organization_id, &metric, &window, &hidden).await
     })
 }

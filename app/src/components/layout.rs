@@ -25,11 +25,15 @@ pub fn LogoutButton() -> impl IntoView {
 #[component]
 pub fn AdminHeader() -> impl IntoView {
     view! {
-        <header class="topbar"><nav aria-label="Main"><A href="/admin" exact=true>"Customers"</A><A href="/admin/operations">"Operations"</A><A href="/admin/coupons">"Coupons"</A></nav><LogoutButton/></header>
+        <header class="topbar">
+            <div class="identity"><strong>"Staff console"</strong><LogoutButton/></div>
+            <nav aria-label="Main"><A href="/admin" exact=true>"Customers"</A><A href="/admin/operations">"Operations"</A><A href="/admin/coupons">"Coupons"</A></nav>
+        </header>
     }
 }
 
-/// Navigation for every page of one organization.
+/// Navigation for every page of one organization, under a header naming the organization and
+/// who is signed in.
 #[component]
 pub fn OrgLayout() -> impl IntoView {
     let organization_id = use_organization_id();
@@ -39,6 +43,19 @@ pub fn OrgLayout() -> impl IntoView {
 
     view! {
         <header class="topbar">
+            <div class="identity">
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        let user = user.await.ok().flatten()?;
+                        let membership = user.memberships.iter().find(|m| m.organization_id == organization_id.get())?.clone();
+                        Some(view! {
+                            <strong id="header-organization">{membership.organization_name}</strong>
+                            <span class="signed-in" id="signed-in-as">{user.email} " · " {membership.role.as_str()}</span>
+                        })
+                    })}
+                </Suspense>
+                <LogoutButton/>
+            </div>
             <nav aria-label="Main">
                 <A href=base exact=true>"Dashboard"</A>
                 <A href=move || format!("{}/usage", base())>"Usage"</A>
@@ -55,7 +72,6 @@ pub fn OrgLayout() -> impl IntoView {
                     })}
                 </Suspense>
             </nav>
-            <LogoutButton/>
         </header>
         <main>
             <PastDueBanner user/>

@@ -7,7 +7,7 @@ use crate::api::admin::search_customers;
 use crate::api::dto::admin::CustomerSearch;
 use crate::api::dto::payments::ParkedEvent;
 use crate::api::payments::{ReplayWebhookEvent, get_parked_events};
-use crate::components::confirm::ConfirmCheck;
+use crate::components::confirm::{ActionDialog, ReasonField};
 use crate::components::error_view::ErrorView;
 use crate::components::layout::AdminHeader;
 use crate::pages::admin_new_customer::NewCustomer;
@@ -98,17 +98,15 @@ fn ParkedEvents(events: Vec<ParkedEvent>, replay: ServerAction<ReplayWebhookEven
         <table id="parked-events">
             <thead><tr><th>"Event"</th><th>"Type"</th><th>"Attempts"</th><th>"Last error"</th><th>"Received"</th><th>"Replay"</th></tr></thead>
             <tbody>
-                {events.into_iter().map(|e| {
-                    let confirm = format!("Confirm: replay {}", e.id);
-                    view! {
+                {events.into_iter().map(|e| view! {
                     <tr><td><code>{e.id.clone()}</code></td><td>{e.event_type}</td><td>{e.attempts}</td><td>{e.last_error}</td><td>{e.received}</td>
-                        <td><ActionForm action=replay>
-                            <input type="hidden" name="event_id" value=e.id/>
-                            <label>"Reason" <input name="reason" required maxlength="500"/></label>
-                            <ConfirmCheck text=confirm/>
-                            <button type="submit">"Replay"</button>
+                        <td><ActionForm action=replay attr:class="action">
+                            <input type="hidden" name="event_id" value=e.id.clone()/>
+                            <ActionDialog id=format!("replay-{}", e.id) open="Replay…" title=format!("Replay {}?", e.id)
+                                effect="The event is processed again, as if the processor had just sent it." confirm="Replay">
+                                <ReasonField id=format!("replay-reason-{}", e.id)/>
+                            </ActionDialog>
                         </ActionForm></td></tr>
-                    }
                 }).collect_view()}
             </tbody>
         </table>

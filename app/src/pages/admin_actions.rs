@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::admin::{AdminChangePlan, AdminPreviewPlanChange, InviteOwner, SuspendCustomer, UnsuspendCustomer};
-use crate::components::confirm::StaffReason;
+use crate::components::confirm::{ActionDialog, ReasonField};
 use crate::components::field_error::form_message;
 use crate::components::proration::ProrationTable;
 
@@ -16,21 +16,28 @@ pub fn SuspensionForm(
 ) -> impl IntoView {
     if suspended {
         view! {
-            <ActionForm action=unsuspend attr:class="card form" attr:id="unsuspend-form">
+            <ActionForm action=unsuspend attr:class="action" attr:id="unsuspend-form">
                 <input type="hidden" name="organization_id" value=organization_id/>
-                <StaffReason label="Lift the suspension (reason)" confirm="Confirm: lift the suspension"/>
-                <button type="submit" id="unsuspend">"Lift suspension"</button>
-                <p class="form-error" role="alert">{move || form_message(unsuspend.value().get())}</p>
+                <ActionDialog id="unsuspend-dialog" open="Lift the suspension…" title="Lift the suspension?"
+                    effect="Every namespace accepts work again at once, and the subscription is active."
+                    confirm="Lift suspension" confirm_id="unsuspend">
+                    <ReasonField id="unsuspend-reason"/>
+                    <p class="form-error" role="alert">{move || form_message(unsuspend.value().get())}</p>
+                </ActionDialog>
             </ActionForm>
         }
         .into_any()
     } else {
         view! {
-            <ActionForm action=suspend attr:class="card form" attr:id="suspend-form">
+            <ActionForm action=suspend attr:class="action" attr:id="suspend-form">
                 <input type="hidden" name="organization_id" value=organization_id/>
-                <StaffReason label="Suspend every namespace (reason)" confirm="Confirm: suspend every namespace"/>
-                <button type="submit" class="danger" id="suspend">"Suspend service"</button>
-                <p class="form-error" role="alert">{move || form_message(suspend.value().get())}</p>
+                <ActionDialog id="suspend-dialog" open="Suspend service…" title="Suspend every namespace?" danger=true
+                    effect="The platform will stop accepting work for every namespace of this customer until staff \
+                            lift the suspension, and the customer is notified. Usage that still arrives is recorded and billed."
+                    confirm="Suspend service" confirm_id="suspend">
+                    <ReasonField id="suspend-reason"/>
+                    <p class="form-error" role="alert">{move || form_message(suspend.value().get())}</p>
+                </ActionDialog>
             </ActionForm>
         }
         .into_any()
@@ -61,14 +68,16 @@ pub fn PlanChangeForStaff(
             view! {
                 <section class="card" id="plan-preview">
                     <ProrationTable preview=p/>
-                    <ActionForm action=confirm attr:class="form">
+                    <ActionForm action=confirm attr:class="action">
                         <input type="hidden" name="organization_id" value=org/>
-                        <input type="hidden" name="plan" value=plan/>
+                        <input type="hidden" name="plan" value=plan.clone()/>
                         <input type="hidden" name="token" value=token/>
-                        <StaffReason label="Why staff change the plan (audit log)" id="staff-plan-reason"
-                            confirm="Confirm: change the customer's plan"/>
-                        <button type="submit" id="staff-confirm-change">"Change plan for the customer"</button>
-                        <p class="form-error" role="alert">{move || form_message(confirm.value().get())}</p>
+                        <ActionDialog id="staff-plan-dialog" open="Change the plan…" title=format!("Move the customer to {plan}?")
+                            effect="The change takes effect as previewed above, with its proration on the next invoice."
+                            confirm="Change plan for the customer" confirm_id="staff-confirm-change">
+                            <ReasonField id="staff-plan-reason"/>
+                            <p class="form-error" role="alert">{move || form_message(confirm.value().get())}</p>
+                        </ActionDialog>
                     </ActionForm>
                 </section>
             }
@@ -89,8 +98,7 @@ pub fn InviteOwnerForm(invite: ServerAction<InviteOwner>, organization_id: Strin
                 <input type="hidden" name="organization_id" value=organization_id/>
                 <label for="invite-owner-email">"Email"</label>
                 <input id="invite-owner-email" name="email" type="email" required maxlength="254"/>
-                <StaffReason label="Why staff invite an owner (audit log)" id="invite-owner-reason"
-                    confirm="Confirm: mail an owner's invitation"/>
+                <ReasonField id="invite-owner-reason"/>
                 <button type="submit" id="send-owner-invitation">"Send invitation"</button>
                 <p class="form-error" role="alert">{move || invite.value().get().and_then(Result::err).map(|e| e.message())}</p>
                 {move || sent().then(|| view! { <p role="status" id="owner-invitation-sent">"Invitation sent."</p> })}

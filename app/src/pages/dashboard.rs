@@ -31,12 +31,21 @@ pub fn DashboardPage() -> impl IntoView {
                         <OverviewTiles overview=d.overview.clone() organization_id=d.organization_id.clone()/>
                         <EstimateLine estimate=d.estimate.clone()/>
                         <h2>"Namespaces"</h2>
-                        {if d.namespaces.is_empty() {
-                            view! { <p>"No namespaces yet."</p> }.into_any()
+                        {if d.activity.is_empty() {
+                            view! { <p class="empty">"No namespaces yet."</p> }.into_any()
                         } else {
+                            let usage = format!("/orgs/{}/usage?range=7d", d.organization_id);
                             view! {
-                                <ul id="dashboard-namespaces">
-                                    {d.namespaces.into_iter().map(|ns| view! { <li>{ns.name}</li> }).collect_view()}
+                                <ul id="dashboard-namespaces" class="namespace-cards" aria-label="Namespaces, last 7 days">
+                                    {d.activity.into_iter().map(|ns| view! {
+                                        <li class="card">
+                                            <a href=usage.clone()>
+                                                <strong>{ns.name}</strong>
+                                                <span inner_html=ns.sparkline_svg></span>
+                                                <span class="hint">{ns.last_7_days} " in the last 7 days"</span>
+                                            </a>
+                                        </li>
+                                    }).collect_view()}
                                 </ul>
                             }.into_any()
                         }}

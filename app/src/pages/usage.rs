@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::dto::usage::{UsageRange, UsageReport};
+use crate::api::dto::usage::{UsageRange, UsageReport, UsageWindow};
 use crate::api::usage::get_usage;
 use crate::components::error_view::ErrorView;
 use crate::components::estimate::EstimateLine;
@@ -15,19 +15,27 @@ pub fn UsagePage() -> impl IntoView {
     let organization_id = use_organization_id();
     let query = use_query_map();
     let metric = Signal::derive(move || query.read().get("metric").unwrap_or_else(|| "actions".to_owned()));
-    let range = Signal::derive(move || UsageRange::from_key(&query.read().get("range").unwrap_or_default()));
+    let window = Signal::derive(move || {
+        let query = query.read();
+        UsageWindow {
+            range: UsageRange::from_key(&query.get("range").unwrap_or_default()),
+            from: query.get("from"),
+            to: query.get("to"),
+        }
+    });
+    let hide = Signal::derive(move || query.read().get("hide"));
     let (updates, set_updates) = signal(0_u32);
     follow_rollups(organization_id, set_updates);
 
     let report = Resource::new(
-        move || (organization_id.get(), metric.get(), range.get(), updates.get()),
-        |(org, metric, range, _)| get_usage(org, metric, range),
+        move || (organization_id.get(), metric.get(), window.get(), hide.get(), updates.get()),
+        |(org, metric, window, hide, _)| get_usage(org, metric, window.range, window.from, window.to, hide),
     );
 
     view! {
         <Title text="Usage · Billing portal"/>
         <h1>"Usage"</h1>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="loading">"Loading usage…"</p> }>
             {move || Suspend::new(async move {
                 match report.await {
                     Ok(report) => view! { <UsageView report organization_id=organization_id.get()/> }.into_any(),
@@ -38,26 +46,49 @@ pub fn UsagePage() -> impl IntoView {
     }
 }
 
+/// `?metric=actions&range=7d&hide=a,b`: a view of the page with the given namespaces hidden.
+fn view_query(metric: &str, window: &UsageWindow, hidden: &[&str]) -> String {
+    let hide = if hidden.is_empty() { String::new() } else { format!("&hide={}", hidden.join(",")) };
+    format!("?metric={metric}&{}{hide}", window.query())
+}
+
 #[component]
 fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
     let metric_key = report.metric.key.clone();
-    let range = report.range;
-    let csv = format!("/orgs/{organization_id}/usage.csv?metric={}&range={}", metric_key, range.key());
+    let window = report.window.clone();
+    let csv = format!("/orgs/{organization_id}/usage.csv?metric={}&{}", metric_key, window.query());
     let unit = report.metric.display_unit.clone();
     let namespace_names: Vec<String> = report.namespaces.iter().map(|n| n.name.clone()).collect();
+    let hidden: Vec<&str> = report.legend.iter().filter(|l| l.hidden).map(|l| l.name.as_str()).collect();
+    let custom = window.range == UsageRange::Custom;
+    let caption = format!(
+        "{} per hour ({unit}), {} to {}{}",
+        report.metric.display_name,
+        report.from,
+        report.to,
+        if report.in_progress { "; the last hour is still in progress" } else { "" }
+    );
     view! {
         <nav class="choices" aria-label="Metric">
             {report.metrics.iter().map(|m| {
                 let current = (m.key == metric_key).then_some("true");
-                view! { <a href=format!("?metric={}&range={}", m.key, range.key()) aria-current=current>{m.display_name.clone()}</a> }
+                view! { <a href=view_query(&m.key, &window, &hidden) aria-current=current>{m.display_name.clone()}</a> }
             }).collect_view()}
         </nav>
         <nav class="choices" aria-label="Range">
             {UsageRange::ALL.into_iter().map(|r| {
-                let current = (r == range).then_some("true");
-                view! { <a href=format!("?metric={}&range={}", metric_key, r.key()) aria-current=current>{r.label()}</a> }
+                let current = (r == window.range).then_some("true");
+                view! { <a href=view_query(&metric_key, &UsageWindow::preset(r), &hidden) aria-current=current>{r.label()}</a> }
             }).collect_view()}
         </nav>
+        <form class="custom-range" method="get" aria-label="Custom dates">
+            <input type="hidden" name="metric" value=metric_key.clone()/>
+            <input type="hidden" name="range" value="custom"/>
+            {(!hidden.is_empty()).then(|| view! { <input type="hidden" name="hide" value=hidden.join(",")/> })}
+            <label>"From " <input type="date" name="from" id="range-from" required value=report.first_day.clone()/></label>
+            <label>"To " <input type="date" name="to" id="range-to" required value=report.last_day.clone()/></label>
+            <button type="submit" class=if custom { "" } else { "secondary" }>"Show these days"</button>
+        </form>
         <p class="watermark">
             <span id="watermark">{format!("Usage complete through {}", report.complete_through)}</span>
             {(report.late_events > 0).then(|| view! {
@@ -66,12 +97,25 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
         </p>
         <EstimateLine estimate=report.estimate.clone()/>
         <figure class="chart">
-            <div id="chart" inner_html=report.chart_svg.clone()></div>
-            <figcaption>{format!("{} per hour ({}), {} to {}", report.metric.display_name, unit, report.from, report.to)}</figcaption>
+            <ul class="legend" aria-label="Namespaces on the chart">
+                {report.legend.iter().map(|entry| {
+                    let others: Vec<&str> = hidden.iter().copied().filter(|h| *h != entry.name).collect();
+                    let toggled = if entry.hidden { others } else { others.into_iter().chain([entry.name.as_str()]).collect() };
+                    let shown = if entry.hidden { "false" } else { "true" };
+                    view! {
+                        <li><a role="button" aria-pressed=shown href=view_query(&metric_key, &window, &toggled)
+                            data-namespace=entry.name.clone()>
+                            <span class="swatch" style=format!("background:{}", entry.color)></span>{entry.name.clone()}
+                        </a></li>
+                    }
+                }).collect_view()}
+            </ul>
+            <HourlyChart svg=report.chart_svg.clone()/>
+            <figcaption>{caption}</figcaption>
         </figure>
         <h2>"Totals"</h2>
-        <table id="usage-totals">
-            <thead><tr><th>"Namespace"</th><th>{format!("Total ({unit})")}</th></tr></thead>
+        <table id="usage-totals" class="numbers">
+            <thead><tr><th scope="col">"Namespace"</th><th scope="col">{format!("Total ({unit})")}</th></tr></thead>
             <tbody>
                 {report.namespaces.into_iter().map(|n| {
                     let label = n.name.clone();
@@ -82,20 +126,59 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
         <h2>"Hourly"</h2>
         <p><a id="usage-csv" href=csv download="">"Download CSV"</a></p>
         {if report.rows.is_empty() {
-            view! { <p id="no-usage">"No usage in this range yet."</p> }.into_any()
+            view! { <p id="no-usage" class="empty">"No usage in this range yet."</p> }.into_any()
         } else {
             view! {
-                <table id="usage-hourly">
-                    <caption>{format!("Hours with usage ({unit})")}</caption>
-                    <thead><tr><th>"Hour (UTC)"</th>{namespace_names.into_iter().map(|n| view! { <th>{n}</th> }).collect_view()}</tr></thead>
-                    <tbody>
-                        {report.rows.into_iter().map(|row| view! {
-                            <tr><td>{row.hour}</td>{row.totals.into_iter().map(|t| view! { <td>{t}</td> }).collect_view()}</tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
+                <table id="usage-hourly" class="numbers">
+                        <caption>{format!("Hours with usage ({unit})")}</caption>
+                        <thead><tr><th scope="col">"Hour (UTC)"</th>{namespace_names.into_iter().map(|n| view! { <th scope="col">{n}</th> }).collect_view()}</tr></thead>
+                        <tbody>
+                            {report.rows.into_iter().map(|row| view! {
+                                <tr><td>{row.hour}</td>{row.totals.into_iter().map(|t| view! { <td>{t}</td> }).collect_view()}</tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
             }.into_any()
         }}
+    }
+}
+
+/// The server's drawing, and below it the exact values of the hour last pointed at or tapped:
+/// each hour of the drawing carries them in its title.
+#[component]
+fn HourlyChart(svg: String) -> impl IntoView {
+    let (readout, set_readout) = signal(None::<String>);
+    let pick = move |target: Option<leptos::web_sys::EventTarget>| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let title = target
+                .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+                .and_then(|e| e.closest("rect[data-hour]").ok().flatten())
+                .and_then(|hour| hour.query_selector("title").ok().flatten())
+                .and_then(|title| title.text_content());
+            if title.is_some() {
+                set_readout.set(title);
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (target, set_readout);
+    };
+    view! {
+        <div id="chart" inner_html=svg on:pointermove=move |ev| pick(ev.target()) on:click=move |ev| pick(ev.target())></div>
+        <output id="chart-readout" aria-live="polite" class="readout">
+            {move || match readout.get() {
+                None => view! { <span class="hint">"Point at or tap the chart for an hour's exact figures."</span> }.into_any(),
+                Some(text) => {
+                    let mut lines = text.lines().map(str::to_owned);
+                    let hour = lines.next().unwrap_or_default();
+                    view! {
+                        <strong class="readout-hour">{hour}</strong>
+                        <ul>{lines.map(|line| view! { <li>{line}</li> }).collect_view()}</ul>
+                    }.into_any()
+                }
+            }}
+        </output>
     }
 }
 

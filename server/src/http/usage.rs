@@ -2,7 +2,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use app::api::dto::usage::UsageRange;
+use app::api::dto::usage::{UsageRange, UsageWindow};
 use app::api::error::AppError;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -27,6 +27,8 @@ pub fn routes() -> Router<AppState> {
 struct CsvQuery {
     metric: Option<String>,
     range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
 async fn download_csv(
@@ -38,7 +40,8 @@ async fn download_csv(
     user.role_in(&organization_id)?;
     let metric = query.metric.unwrap_or_else(|| "actions".to_owned());
     let range = UsageRange::from_key(query.range.as_deref().unwrap_or("24h"));
-    let csv = usage_csv(&state.db, &organization_id, &metric, range).await?;
+    let window = UsageWindow { range, from: query.from, to: query.to };
+    let csv = usage_csv(&state.db, &organization_id, &metric, &window).await?;
     let file = format!("attachment; filename=\"usage-{metric}-{}.csv\"", range.key());
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, file)], csv))
 }

@@ -1,9 +1,14 @@
 //! Usage charts drawn with plotters as SVG on the server. The browser only ever receives the SVG,
 //! so the first paint and every live update show the same drawing and the WASM bundle carries no
-//! plotting code.
+//! plotting code. Each hour carries a hover target whose title holds that hour's exact values;
+//! the page reads the same title to answer a tap.
+use std::fmt::Write;
+
 use plotters::prelude::*;
 
-use crate::metering::domain::usage::HOUR_MS;
+use crate::metering::domain::usage::{HOUR_MS, format_quantity};
+use crate::shared::numbers::compact;
+use crate::shared::time::display_ms;
 
 const WIDTH: u32 = 880;
 const HEIGHT: u32 = 300;
@@ -15,44 +20,60 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(190, 40, 60),
     RGBColor(90, 90, 90),
 ];
+const IN_PROGRESS_FILL: RGBColor = RGBColor(238, 242, 247);
 
 pub struct Series<'a> {
     pub label: &'a str,
-    /// One value per hour, starting at `first_hour`.
+    /// One value per hour, starting at the chart's first hour.
     pub values: &'a [i64],
+    /// The namespace's place among all of the organization's, so hiding one keeps the others' colors.
+    pub color: usize,
 }
 
-/// A line per namespace over `hours` hours from `first_hour`; values are in the metric's smallest
-/// unit and drawn divided by `units_per_display`.
-pub fn hourly_chart_svg(
-    first_hour: i64,
-    hours: usize,
-    series: &[Series<'_>],
-    units_per_display: i64,
-    unit: &str,
-) -> String {
+/// What to draw: a line per namespace over `hours` hours from `first_hour`; values are in the
+/// metric's smallest unit and drawn divided by `units_per_display`.
+pub struct HourlyChart<'a> {
+    pub first_hour: i64,
+    pub hours: usize,
+    pub series: &'a [Series<'a>],
+    pub units_per_display: i64,
+    pub unit: &'a str,
+    /// The last hour is the current one: its total is still growing, so it is drawn as such
+    /// rather than as a drop.
+    pub last_hour_in_progress: bool,
+}
+
+/// `#1F4B8A`: the color of the namespace at `index`, for the legend beside the chart.
+pub fn series_color(index: usize) -> String {
+    let RGBColor(r, g, b) = PALETTE[index % PALETTE.len()];
+    format!("#{r:02X}{g:02X}{b:02X}")
+}
+
+pub fn hourly_chart_svg(chart: &HourlyChart<'_>) -> String {
     let mut svg = String::new();
-    if let Err(error) = draw(&mut svg, first_hour, hours, series, units_per_display, unit) {
-        tracing::warn!(%error, "drawing the usage chart failed");
-        return String::new();
+    let targets = match draw(&mut svg, chart) {
+        Ok(targets) => targets,
+        Err(error) => {
+            tracing::warn!(%error, "drawing the usage chart failed");
+            return String::new();
+        }
+    };
+    match svg.rfind("</svg>") {
+        Some(end) => svg.insert_str(end, &targets),
+        None => return String::new(),
     }
     svg
 }
 
-fn draw(
-    svg: &mut String,
-    first_hour: i64,
-    hours: usize,
-    series: &[Series<'_>],
-    units_per_display: i64,
-    unit: &str,
-) -> Result<(), Box<dyn std::error::Error>> {
+/// Draws the chart into `svg` and answers the hover targets to add to it.
+fn draw(svg: &mut String, spec: &HourlyChart<'_>) -> Result<String, Box<dyn std::error::Error>> {
     let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
-    let top = series.iter().flat_map(|s| s.values.iter()).copied().max().unwrap_or(0).max(1);
+    let per = spec.units_per_display as f64;
+    let top = spec.series.iter().flat_map(|s| s.values.iter()).copied().max().unwrap_or(0).max(1);
     // Integer arithmetic until the very last step: the chart is a picture, never a money path.
-    let y_max = (top as f64 / units_per_display as f64) * 1.1;
-    let last = hours.saturating_sub(1).max(1) as i64;
+    let y_max = (top as f64 / per) * 1.1;
+    let last = spec.hours.saturating_sub(1).max(1) as i64;
     let mut chart = ChartBuilder::on(&root)
         .margin(10)
         .x_label_area_size(30)
@@ -60,32 +81,83 @@ fn draw(
         .build_cartesian_2d(0i64..last, 0f64..y_max)?;
     chart
         .configure_mesh()
-        .x_labels(hours.min(12))
-        .x_label_formatter(&|index| hour_label(first_hour + index * HOUR_MS, hours > 48))
-        .y_label_formatter(&|value| axis_number(*value))
-        .y_desc(unit)
+        .x_labels(spec.hours.min(12))
+        .x_label_formatter(&|index| hour_label(spec.first_hour + index * HOUR_MS, spec.hours > 48))
+        .y_label_formatter(&|value| compact(*value))
+        .y_desc(spec.unit)
         .light_line_style(RGBColor(235, 238, 242))
         .draw()?;
-    for (i, s) in series.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        let points = s.values.iter().enumerate().map(|(h, v)| (h as i64, *v as f64 / units_per_display as f64));
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
-            .label(s.label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+    let in_progress = spec.last_hour_in_progress && spec.hours >= 2;
+    if in_progress {
+        chart.draw_series(std::iter::once(Rectangle::new([(last - 1, 0.0), (last, y_max)], IN_PROGRESS_FILL.filled())))?;
     }
-    if !series.is_empty() {
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    for s in spec.series {
+        let color = PALETTE[s.color % PALETTE.len()];
+        let point = |h: usize| (h as i64, s.values.get(h).copied().unwrap_or(0) as f64 / per);
+        let settled = if in_progress { spec.hours - 1 } else { spec.hours };
+        chart.draw_series(LineSeries::new((0..settled).map(point), color.stroke_width(2)))?;
+        if in_progress {
+            let growing = [point(spec.hours - 2), point(spec.hours - 1)];
+            chart.draw_series(DashedLineSeries::new(growing, 6, 4, color.stroke_width(2)))?;
+        }
     }
+    let column = |h: i64| chart.backend_coord(&(h, 0.0)).0;
+    let (plot_top, plot_bottom) = (chart.backend_coord(&(0, y_max)).1, chart.backend_coord(&(0, 0.0)).1);
+    let step = if spec.hours > 1 { column(1) - column(0) } else { (WIDTH / 2) as i32 };
+    let mut targets = String::from("<g class=\"hour-targets\" fill=\"transparent\">");
+    for h in 0..spec.hours {
+        let left = column(h as i64) - step / 2;
+        let title = hour_title(spec, h, in_progress && h + 1 == spec.hours);
+        write!(
+            targets,
+            "<rect data-hour=\"{h}\" x=\"{left}\" y=\"{plot_top}\" width=\"{step}\" height=\"{}\"><title>{}</title></rect>",
+            plot_bottom - plot_top,
+            escape(&title)
+        )?;
+    }
+    targets.push_str("</g>");
     root.present()?;
-    Ok(())
+    Ok(targets)
 }
 
-/// "16000", not plotters' "16000.0": whole counts read as counts; fractions (GBh) keep up to three
-/// decimals, without float noise such as 0.30000000000000004.
-fn axis_number(value: f64) -> String {
-    let text = format!("{value:.3}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+/// `2026-11-25 09:00 UTC` on the first line, then one `namespace: value unit` line per series.
+fn hour_title(spec: &HourlyChart<'_>, hour: usize, in_progress: bool) -> String {
+    let mut title = display_ms(spec.first_hour + hour as i64 * HOUR_MS);
+    if in_progress {
+        title.push_str(" (in progress)");
+    }
+    for s in spec.series {
+        let value = s.values.get(hour).copied().unwrap_or(0);
+        let _ = write!(title, "\n{}: {} {}", s.label, format_quantity(value, spec.units_per_display), spec.unit);
+    }
+    title
+}
+
+/// A small line of `values` (one per day, oldest first) scaled to its own largest, for a
+/// dashboard card; the figures themselves are beside it in text.
+pub fn sparkline_svg(values: &[i64], color: &str) -> String {
+    const W: i64 = 120;
+    const H: i64 = 32;
+    const PAD: i64 = 2;
+    let top = values.iter().copied().max().unwrap_or(0).max(1);
+    let last = (values.len() as i64 - 1).max(1);
+    let points: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let height = i128::from(*v) * i128::from(H - 2 * PAD) / i128::from(top);
+            format!("{},{}", i as i64 * W / last, H - PAD - height as i64)
+        })
+        .collect();
+    format!(
+        "<svg class=\"sparkline\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" aria-hidden=\"true\">\
+         <polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" stroke-linejoin=\"round\" points=\"{}\"/></svg>",
+        points.join(" ")
+    )
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 fn hour_label(ms: i64, with_day: bool) -> String {
@@ -101,40 +173,76 @@ fn hour_label(ms: i64, with_day: bool) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_chart_is_an_svg_with_a_line_and_a_legend_entry_per_namespace() {
-        let a = [1, 5, 3];
-        let b = [0, 2, 8];
-        let svg = hourly_chart_svg(
-            0,
-            3,
-            &[Series { label: "web", values: &a }, Series { label: "batch", values: &b }],
-            1,
-            "actions",
-        );
-        assert!(svg.starts_with("<svg"));
-        for color in ["#1F4B8A", "#D66027"] {
-            assert!(
-                svg.matches(&format!("<polyline fill=\"none\" opacity=\"1\" stroke=\"{color}\"")).count() >= 1,
-                "{svg}"
-            );
-        }
-        assert!(!svg.contains("#2E8B57"), "only two series");
-        assert!(svg.contains("web") && svg.contains("batch"));
+    fn chart<'a>(series: &'a [Series<'a>], hours: usize, in_progress: bool) -> String {
+        hourly_chart_svg(&HourlyChart {
+            first_hour: 0,
+            hours,
+            series,
+            units_per_display: 1,
+            unit: "actions",
+            last_hour_in_progress: in_progress,
+        })
     }
 
     #[test]
-    fn axis_numbers_drop_empty_decimals_and_float_noise() {
-        assert_eq!(axis_number(16_000.0), "16000");
-        assert_eq!(axis_number(0.0), "0");
-        assert_eq!(axis_number(2.5), "2.5");
-        assert_eq!(axis_number(0.1 + 0.2), "0.3");
-        assert_eq!(axis_number(0.125), "0.125");
+    fn the_chart_is_an_svg_with_a_line_per_namespace_in_its_own_color() {
+        let (a, b) = ([1, 5, 3], [0, 2, 8]);
+        let svg = chart(&[Series { label: "web", values: &a, color: 0 }, Series { label: "batch", values: &b, color: 3 }], 3, false);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n") || svg.ends_with("</svg>"), "{svg}");
+        for color in [series_color(0), series_color(3)] {
+            assert!(svg.contains(&format!("<polyline fill=\"none\" opacity=\"1\" stroke=\"{color}\"")), "{svg}");
+        }
+        assert!(!svg.contains(&series_color(1)), "a hidden namespace's color is not used by another");
+    }
+
+    #[test]
+    fn every_hour_has_a_target_titled_with_its_exact_values() {
+        let (a, b) = ([1_200, 5, 3], [0, 1_842_500, 8]);
+        let svg = chart(&[Series { label: "web", values: &a, color: 0 }, Series { label: "a<b", values: &b, color: 1 }], 3, false);
+        assert_eq!(svg.matches("<rect data-hour=").count(), 3);
+        assert!(
+            svg.contains("<title>1970-01-01 01:00 UTC\nweb: 5 actions\na&lt;b: 1,842,500 actions</title>"),
+            "{svg}"
+        );
+    }
+
+    #[test]
+    fn the_current_hour_is_drawn_dashed_and_titled_in_progress() {
+        let a = [4, 5, 0];
+        let series = [Series { label: "web", values: &a, color: 0 }];
+        let (growing, settled) = (chart(&series, 3, true), chart(&series, 3, false));
+        let strokes = |svg: &str| svg.matches(&format!("stroke=\"{}\"", series_color(0))).count();
+        assert_eq!(strokes(&settled), 1, "one line");
+        assert!(strokes(&growing) > 2, "a line, then dashes for the current hour: {growing}");
+        assert!(growing.contains("02:00 UTC (in progress)"), "{growing}");
+        assert!(!settled.contains("in progress"));
+    }
+
+    #[test]
+    fn the_y_axis_reads_in_compact_units() {
+        let a = [1_000_000, 2_000_000];
+        let svg = chart(&[Series { label: "web", values: &a, color: 0 }], 2, false);
+        assert!(svg.contains(">\n1.5 M\n</text>"), "{svg}");
+    }
+
+    #[test]
+    fn a_sparkline_scales_to_its_largest_value_without_overflow() {
+        let svg = sparkline_svg(&[0, 5, 10], "#1F4B8A");
+        assert!(svg.contains("points=\"0,30 60,16 120,2\""), "{svg}");
+        assert!(sparkline_svg(&[], "#000").contains("points=\"\""));
+        assert!(sparkline_svg(&[i64::MAX, 0], "#000").contains("points=\"0,2 120,30\""));
     }
 
     #[test]
     fn an_empty_chart_still_draws_its_axes() {
-        let svg = hourly_chart_svg(0, 24, &[], 1000, "GBh");
+        let svg = hourly_chart_svg(&HourlyChart {
+            first_hour: 0,
+            hours: 24,
+            series: &[],
+            units_per_display: 1000,
+            unit: "GBh",
+            last_hour_in_progress: true,
+        });
         assert!(svg.starts_with("<svg") && svg.contains("GBh"));
     }
 }

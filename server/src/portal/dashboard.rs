@@ -8,6 +8,7 @@ use crate::billing::db::subscriptions::subscription_of;
 use crate::billing::subscriptions::month_to_date_estimate;
 use crate::error::Error;
 use crate::metering::db::usage::has_usage;
+use crate::portal::namespace_activity::namespace_activity;
 use crate::portal::overview::overview;
 use crate::store::Db;
 
@@ -30,7 +31,9 @@ pub async fn dashboard(
         events_url: format!("{public_base_url}/v1/usage/events"),
     };
     let done = steps.has_plan && steps.first_namespace.is_some() && steps.has_api_key && steps.has_usage;
-    let overview = overview(&mut conn, organization_id, &org.currency, db.clock.now_ms()).await?;
+    let now = db.clock.now_ms();
+    let overview = overview(&mut conn, organization_id, &org.currency, now).await?;
+    let activity = namespace_activity(&mut conn, organization_id, &namespaces, now).await?;
     // Released before the estimate takes its own: holding one while waiting for another starves
     // the pool once every connection is held by a request doing the same.
     drop(conn);
@@ -41,6 +44,7 @@ pub async fn dashboard(
         currency: org.currency,
         role,
         namespaces: namespaces.into_iter().map(Namespace::from).collect(),
+        activity,
         estimate: month_to_date_estimate(db, organization_id).await?,
         getting_started: (!done).then_some(steps),
         overview,

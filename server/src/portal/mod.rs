@@ -2,5 +2,6 @@
 pub mod dashboard;
 pub mod documents;
 pub mod invoice_pages;
+pub mod namespace_activity;
 pub mod overview;
 pub mod usage_page;

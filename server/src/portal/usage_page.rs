@@ -2,19 +2,19 @@
 //! come from the same hourly rollups invoices are rated from, so the two always agree.
 use std::collections::HashMap;
 
-use app::api::dto::usage::{HourRow, MetricInfo, NamespaceUsage, UsageRange, UsageReport};
+use app::api::dto::usage::{HourRow, LegendEntry, MetricInfo, NamespaceUsage, UsageRange, UsageReport, UsageWindow};
 use app::api::error::AppError;
 
 use crate::accounts::db::namespaces;
 use crate::billing::db::subscriptions;
 use crate::billing::subscriptions::month_to_date_estimate;
 use crate::error::Error;
-use crate::metering::chart::{Series, hourly_chart_svg};
+use crate::metering::chart::{HourlyChart, Series, hourly_chart_svg, series_color};
 use crate::metering::db::usage::{self, HourTotal, MetricRow};
 use crate::metering::domain::usage as usage_domain;
-use crate::metering::domain::usage::{HOUR_MS, format_quantity, hour_of};
+use crate::metering::domain::usage::{HOUR_MS, custom_bounds, export_quantity, format_quantity, hour_of};
 use crate::metering::usage::complete_through;
-use crate::shared::time::display_ms;
+use crate::shared::time::{display_day, display_ms};
 use crate::store::Db;
 
 fn metric_info(row: &MetricRow) -> MetricInfo {
@@ -26,11 +26,12 @@ pub async fn usage_report(
     db: &Db,
     organization_id: &str,
     metric_key: &str,
-    range: UsageRange,
+    window: &UsageWindow,
+    hidden: &[String],
 ) -> Result<UsageReport, Error> {
     let now = db.clock.now_ms();
     let mut conn = db.pool.acquire().await?;
-    let (from, to) = view_bounds(&mut conn, organization_id, range, now).await?;
+    let (from, to) = view_bounds(&mut conn, organization_id, window, now).await?;
     let catalog = usage::metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog, metric_key)?;
     let namespace_rows = namespaces::list_namespaces(&mut conn, organization_id).await?;
@@ -41,10 +42,29 @@ pub async fn usage_report(
     let estimate = month_to_date_estimate(db, organization_id).await?;
 
     let hours = ((to - from) / HOUR_MS) as usize;
+    let in_progress = to == hour_of(now) + HOUR_MS;
     let grid = hourly_grid(&totals, from, hours, namespace_rows.iter().map(|n| n.id.as_str()));
-    let series: Vec<Series<'_>> =
-        namespace_rows.iter().zip(&grid).map(|(ns, values)| Series { label: &ns.name, values }).collect();
-    let chart_svg = hourly_chart_svg(from, hours, &series, metric.units_per_display, &metric.display_unit);
+    let is_hidden = |name: &str| hidden.iter().any(|h| h == name);
+    let series: Vec<Series<'_>> = namespace_rows
+        .iter()
+        .zip(&grid)
+        .enumerate()
+        .filter(|(_, (ns, _))| !is_hidden(&ns.name))
+        .map(|(color, (ns, values))| Series { label: &ns.name, values, color })
+        .collect();
+    let chart_svg = hourly_chart_svg(&HourlyChart {
+        first_hour: from,
+        hours,
+        series: &series,
+        units_per_display: metric.units_per_display,
+        unit: &metric.display_unit,
+        last_hour_in_progress: in_progress,
+    });
+    let legend = namespace_rows
+        .iter()
+        .enumerate()
+        .map(|(i, ns)| LegendEntry { name: ns.name.clone(), color: series_color(i), hidden: is_hidden(&ns.name) })
+        .collect();
     let rows = (0..hours)
         .filter(|&h| grid.iter().any(|values| values[h] != 0))
         .map(|h| HourRow {
@@ -64,9 +84,13 @@ pub async fn usage_report(
     Ok(UsageReport {
         metric: metric_info(metric),
         metrics: catalog.iter().map(metric_info).collect(),
-        range,
+        window: window.clone(),
         from: display_ms(from),
         to: display_ms(to),
+        first_day: display_day(from),
+        last_day: display_day(to - 1),
+        legend,
+        in_progress,
         namespaces,
         rows,
         chart_svg,
@@ -100,9 +124,14 @@ fn hourly_grid<'a>(
 
 /// `hour,namespace,metric,total` for every stored hourly total in the range, the same numbers as the page.
 #[tracing::instrument(skip_all, fields(organization_id))]
-pub async fn usage_csv(db: &Db, organization_id: &str, metric_key: &str, range: UsageRange) -> Result<String, Error> {
+pub async fn usage_csv(
+    db: &Db,
+    organization_id: &str,
+    metric_key: &str,
+    window: &UsageWindow,
+) -> Result<String, Error> {
     let mut conn = db.pool.acquire().await?;
-    let (from, to) = view_bounds(&mut conn, organization_id, range, db.clock.now_ms()).await?;
+    let (from, to) = view_bounds(&mut conn, organization_id, window, db.clock.now_ms()).await?;
     let catalog = usage::metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog, metric_key)?;
     let names: HashMap<String, String> =
@@ -115,7 +144,7 @@ pub async fn usage_csv(db: &Db, organization_id: &str, metric_key: &str, range: 
             .and_then(|h| h.format(&time::format_description::well_known::Rfc3339).ok())
             .unwrap_or_default();
         let name = names.get(&t.namespace_id).map(String::as_str).unwrap_or(&t.namespace_id);
-        csv.push_str(&format!("{hour},{name},{},{}\n", metric.key, format_quantity(t.total, metric.units_per_display)));
+        csv.push_str(&format!("{hour},{name},{},{}\n", metric.key, export_quantity(t.total, metric.units_per_display)));
     }
     Ok(csv)
 }
@@ -126,16 +155,20 @@ pub async fn usage_csv(db: &Db, organization_id: &str, metric_key: &str, range: 
 async fn view_bounds(
     conn: &mut sqlx::AnyConnection,
     organization_id: &str,
-    range: UsageRange,
+    window: &UsageWindow,
     now: i64,
 ) -> Result<(i64, i64), Error> {
-    let view = match range {
+    let view = match window.range {
         UsageRange::Last24Hours => usage_domain::UsageRange::Last24Hours,
         UsageRange::Last7Days => usage_domain::UsageRange::Last7Days,
         UsageRange::BillingPeriod => usage_domain::UsageRange::BillingPeriod,
+        UsageRange::Custom => {
+            let (first, last) = (window.from.as_deref().unwrap_or_default(), window.to.as_deref().unwrap_or_default());
+            return custom_bounds(first, last, now).map_err(|(field, reason)| AppError::invalid(field, reason).into());
+        }
     };
     let (from, to) = usage_domain::range_bounds(view, now);
-    if range != UsageRange::BillingPeriod {
+    if window.range != UsageRange::BillingPeriod {
         return Ok((from, to));
     }
     let subscription = subscriptions::subscription_of(conn, organization_id).await?;

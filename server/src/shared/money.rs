@@ -1,5 +1,6 @@
 //! Money in integer minor units. Intermediate amounts are exact fractions of a minor unit (i128
 //! numerator over a positive denominator); they are rounded once, per invoice line, half-up.
+use crate::shared::numbers::group_thousands;
 
 /// A money amount or quantity sum too large for a 64-bit integer of minor units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -69,9 +70,24 @@ pub fn parse_minor(text: &str) -> Result<i64, &'static str> {
     Ok(whole * 100 + cents)
 }
 
-/// `12345` minor units of `USD` → `123.45 USD`: how amounts are shown everywhere.
+/// `184250` minor units of `USD` → `$1,842.50`: how amounts are shown everywhere. Currencies
+/// without a symbol of their own here keep their code: `1,842.50 CHF`.
 pub fn format_money(minor: i64, currency: &str) -> String {
-    format!("{} {currency}", format_minor(minor))
+    let sign = if minor < 0 { "-" } else { "" };
+    let amount = format!("{}.{:02}", group_thousands(minor.unsigned_abs() / 100), minor.unsigned_abs() % 100);
+    match currency_symbol(currency) {
+        Some(symbol) => format!("{sign}{symbol}{amount}"),
+        None => format!("{sign}{amount} {currency}"),
+    }
+}
+
+fn currency_symbol(currency: &str) -> Option<&'static str> {
+    match currency {
+        "USD" => Some("$"),
+        "EUR" => Some("€"),
+        "GBP" => Some("£"),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -112,7 +128,11 @@ mod tests {
         assert_eq!(format_minor(12_345), "123.45");
         assert_eq!(format_minor(5), "0.05");
         assert_eq!(format_minor(-250), "-2.50");
-        assert_eq!(format_money(-5_161, "USD"), "-51.61 USD");
+        assert_eq!(format_money(-5_161, "USD"), "-$51.61");
+        assert_eq!(format_money(184_250, "USD"), "$1,842.50");
+        assert_eq!(format_money(100_000_000, "EUR"), "€1,000,000.00");
+        assert_eq!(format_money(7, "GBP"), "£0.07");
+        assert_eq!(format_money(184_250, "CHF"), "1,842.50 CHF");
     }
 
     #[test]

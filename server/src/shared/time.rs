@@ -45,6 +45,15 @@ pub fn display_ms(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
+/// `2026-11-25`: the UTC day of an instant, as date fields take it.
+pub fn display_day(ms: i64) -> String {
+    let format = format_description!("[year]-[month]-[day]");
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
 /// `2026-11-25T09:30:00Z`: how instants travel in JSON.
 pub fn display_rfc3339(ms: i64) -> String {
     use time::format_description::well_known::Rfc3339;
@@ -57,10 +66,14 @@ pub fn display_rfc3339(ms: i64) -> String {
 /// `2026-11-25T09:30:00Z` or `2026-11-25` (midnight UTC).
 pub fn parse_rfc3339_or_date(text: &str) -> Option<i64> {
     use time::format_description::well_known::Rfc3339;
-    let instant = OffsetDateTime::parse(text, &Rfc3339).ok().or_else(|| {
-        time::Date::parse(text, format_description!("[year]-[month]-[day]")).ok().map(|d| d.midnight().assume_utc())
-    })?;
-    Some((instant.unix_timestamp_nanos() / 1_000_000) as i64)
+    let instant = OffsetDateTime::parse(text, &Rfc3339).ok();
+    instant.map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64).or_else(|| parse_day(text))
+}
+
+/// `2026-11-25` → midnight UTC of that day.
+pub fn parse_day(text: &str) -> Option<i64> {
+    let day = time::Date::parse(text, format_description!("[year]-[month]-[day]")).ok()?;
+    Some(day.midnight().assume_utc().unix_timestamp() * 1000)
 }
 
 #[cfg(test)]

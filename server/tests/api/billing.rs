@@ -131,8 +131,8 @@ async fn trial_upgrade_late_usage_finalization_and_an_adjustment_on_the_next_inv
     assert_eq!(preview["immediate"], true, "{preview}");
     assert_eq!(preview["remaining_days"], "16.0");
     // 16 of 31 days: credit 100.00 × 16/31, charge 500.00 × 16/31, each rounded once.
-    assert_eq!((preview["credit"].as_str(), preview["charge"].as_str()), (Some("-51.61 USD"), Some("258.06 USD")));
-    assert_eq!(preview["net"], "206.45 USD");
+    assert_eq!((preview["credit"].as_str(), preview["charge"].as_str()), (Some("-$51.61"), Some("$258.06")));
+    assert_eq!(preview["net"], "$206.45");
     let token = preview["token"].as_str().unwrap().to_owned();
     let confirmed = app
         .call_with(
@@ -215,7 +215,7 @@ async fn a_downgrade_waits_for_the_period_end_and_a_second_change_is_refused() {
     let preview =
         json(app.call_with(&owner, "preview_plan_change", &[("organization_id", &acme), ("plan", "Essentials")]).await)
             .await;
-    assert_eq!((preview["immediate"].as_bool(), preview["net"].as_str()), (Some(false), Some("0.00 USD")), "{preview}");
+    assert_eq!((preview["immediate"].as_bool(), preview["net"].as_str()), (Some(false), Some("$0.00")), "{preview}");
     let token = preview["token"].as_str().unwrap().to_owned();
     let page = json(
         app.call_with(
@@ -617,7 +617,7 @@ async fn a_credit_larger_than_an_invoice_pays_it_and_the_rest_carries_over() {
 
     let page =
         json(app.call_with(&app.client_for(&ACME_MEMBER).await, "invoices", &[("organization_id", &acme)]).await).await;
-    assert_eq!((page["balance_due"].as_str(), page["credit_balance"].as_str()), (Some("200.00 USD"), Some("0.00 USD")));
+    assert_eq!((page["balance_due"].as_str(), page["credit_balance"].as_str()), (Some("$200.00"), Some("$0.00")));
     let outsider = app.call_with(&app.client_for(&GLOBEX_OWNER).await, "invoices", &[("organization_id", &acme)]).await;
     assert_eq!(outsider.status(), StatusCode::NOT_FOUND);
 }

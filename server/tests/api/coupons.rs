@@ -78,10 +78,10 @@ async fn a_promotion_code_takes_its_percentage_off_the_next_invoices_and_the_led
     let form = [("organization_id", acme.as_str()), ("code", "Launch20")];
     assert_eq!(app.call_with(&member, "preview_promotion_code", &form).await.status(), StatusCode::FORBIDDEN);
     let preview = json(app.call_with(&owner, "preview_promotion_code", &form).await).await;
-    assert_eq!(preview["period_so_far"], "500.00 USD", "{preview}");
+    assert_eq!(preview["period_so_far"], "$500.00", "{preview}");
     assert_eq!(
         (preview["discount"].as_str(), preview["after_discount"].as_str()),
-        (Some("-100.00 USD"), Some("400.00 USD"))
+        (Some("-$100.00"), Some("$400.00"))
     );
     assert_eq!(app.count("select count(*) from coupon_redemptions").await, 0, "a preview redeems nothing");
 
@@ -92,7 +92,7 @@ async fn a_promotion_code_takes_its_percentage_off_the_next_invoices_and_the_led
     let estimate = &dashboard["estimate"];
     assert_eq!(
         (estimate["total"].as_str(), estimate["discount"].as_str()),
-        (Some("400.00 USD"), Some("100.00 USD off with LAUNCH20")),
+        (Some("$400.00"), Some("$100.00 off with LAUNCH20")),
         "{estimate}"
     );
     let again = app.redeem(&owner, &acme, "LAUNCH20").await;

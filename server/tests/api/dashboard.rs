@@ -45,7 +45,7 @@ async fn the_overview_shows_plan_next_invoice_and_balances_as_their_pages_do() {
     assert_eq!(overview["next_invoice_on"], "2027-04-01 00:00 UTC");
     assert_eq!(
         (overview["balance_due"].as_str(), overview["credit_balance"].as_str()),
-        (Some("0.00 USD"), Some("0.00 USD"))
+        (Some("$0.00"), Some("$0.00"))
     );
     assert_eq!(overview["latest_invoices"], serde_json::json!([]));
     assert_eq!(s.alerts().await.0, kinds(&[]));
@@ -70,7 +70,7 @@ async fn the_overview_shows_plan_next_invoice_and_balances_as_their_pages_do() {
     let invoices = json(s.app.call_with(&s.owner, "invoices", &org).await).await;
     let overview = s.overview().await;
     assert_eq!(overview["balance_due"], invoices["balance_due"]);
-    assert_ne!(overview["balance_due"], "0.00 USD");
+    assert_ne!(overview["balance_due"], "$0.00");
     assert_eq!(overview["latest_invoices"][0]["number"], invoices["invoices"][0]["number"]);
     assert_eq!(overview["status"], "past_due");
 

@@ -239,7 +239,7 @@ async fn a_finalized_invoice_is_mailed_once_with_its_pdf_and_a_payment_with_its_
     let after = download(&s.app, &s.owner, &format!("/orgs/{}/payments/{payment}/receipt", s.acme)).await.2;
     let text = pdf_text(&after).await;
     assert!(text.contains("Paid on 2027-04-03 01:00 UTC"), "{text}");
-    assert!(text.contains("10.00 USD of it was refunded."), "{text}");
+    assert!(text.contains("$10.00 of it was refunded."), "{text}");
 }
 
 /// (parked, last error) of the notice of `kind`, once it is settled: the server's own payments

@@ -682,7 +682,7 @@ async fn staff_refund_part_of_a_payment_once_and_the_ledger_follows() {
     assert_eq!(s.app.count("select count(*) from ledger_transactions where kind = 'payment.refunded'").await, 1);
     assert_eq!(s.app.count("select count(*) from audit_log where action = 'payment.refund'").await, 2);
     let page = json(s.app.call_with(&staff, "admin_customer", &[("organization_id", &s.acme)]).await).await;
-    assert_eq!(page["payments"][0]["refunded"], "10.00 USD");
+    assert_eq!(page["payments"][0]["refunded"], "$10.00");
     assert_eq!(s.invoice_status().await, "paid");
     s.assert_reconciled().await;
 }

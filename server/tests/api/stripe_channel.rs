@@ -366,7 +366,7 @@ async fn the_processor_check_reads_every_page_and_counts_only_what_it_acts_on() 
     assert_eq!(check.events_recovered, 3, "each foreign charge's success, across pages");
     assert_eq!(check.charges_checked, 4);
     assert_eq!(check.discrepancies.len(), 3, "{:?}", check.discrepancies);
-    assert!(check.discrepancies[2].contains("of 1.01 USD"), "the oldest, on the last page: {:?}", check.discrepancies);
+    assert!(check.discrepancies[2].contains("of $1.01"), "the oldest, on the last page: {:?}", check.discrepancies);
     assert_eq!(s.invoice_status().await, "paid", "the waiting success was applied with them");
 }
 
@@ -388,7 +388,7 @@ async fn the_processor_check_applies_a_lost_webhook_and_lists_a_charge_the_porta
     assert_eq!(check.charges_checked, 2);
     assert_eq!(
         check.discrepancies,
-        vec!["charge pi_fake2 of 12.34 USD (cus_stranger) matches no payment of ours".to_owned()]
+        vec!["charge pi_fake2 of $12.34 (cus_stranger) matches no payment of ours".to_owned()]
     );
     assert_eq!(fake.payment_intents_created(), 2, "nothing charged by the check");
 
@@ -401,7 +401,7 @@ async fn the_processor_check_applies_a_lost_webhook_and_lists_a_charge_the_porta
     let admin = s.app.client_for(&STAFF).await;
     let page = s.app.get_page(&admin, "/admin/operations").await.text().await.unwrap();
     assert!(page.contains("2 charges checked, 1 discrepancies"), "{page}");
-    assert!(page.contains("charge pi_fake2 of 12.34 USD (cus_stranger) matches no payment of ours"));
+    assert!(page.contains("charge pi_fake2 of $12.34 (cus_stranger) matches no payment of ours"));
 
     // Run beside this test's runtime, which keeps serving the fake Stripe meanwhile.
     let (database_url, stripe_url) = (s.app.database_url.clone(), fake.url.clone());
@@ -417,7 +417,7 @@ async fn the_processor_check_applies_a_lost_webhook_and_lists_a_charge_the_porta
     let printed = String::from_utf8_lossy(&command.stdout);
     assert!(!command.status.success(), "{printed}{}", String::from_utf8_lossy(&command.stderr));
     assert!(
-        printed.contains("MISMATCH processor charge pi_fake2 of 12.34 USD (cus_stranger) matches no payment of ours"),
+        printed.contains("MISMATCH processor charge pi_fake2 of $12.34 (cus_stranger) matches no payment of ours"),
         "{printed}"
     );
     assert!(printed.contains("processor: since"), "{printed}");

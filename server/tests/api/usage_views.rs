@@ -30,9 +30,9 @@ async fn the_usage_report_shows_the_rolled_up_totals_per_namespace_and_hour() {
         .iter()
         .map(|n| (n["name"].as_str().unwrap(), n["total"].as_str().unwrap()))
         .collect();
-    assert_eq!(totals, [("payments-prod", "1200"), ("payments-staging", "34")]);
+    assert_eq!(totals, [("payments-prod", "1,200"), ("payments-staging", "34")]);
     assert_eq!(report["rows"].as_array().unwrap().len(), 1);
-    assert_eq!(report["rows"][0]["totals"], json!(["1200", "34"]));
+    assert_eq!(report["rows"][0]["totals"], json!(["1,200", "34"]));
     assert!(report["chart_svg"].as_str().unwrap().starts_with("<svg"));
     assert!(report["complete_through"].as_str().unwrap().ends_with("UTC"));
 }
@@ -117,9 +117,9 @@ async fn the_month_to_date_estimate_rates_the_rollups_under_the_subscribed_plan(
     let form = [("organization_id", acme.as_str()), ("metric", "actions"), ("range", "BillingPeriod")];
     let report = || app.call_with(&owner, "usage", &form);
 
-    assert_eq!(estimate(json(report().await).await), "500.00 USD", "the Business base fee alone");
+    assert_eq!(estimate(json(report().await).await), "$500.00", "the Business base fee alone");
 
-    // 3,000,000 actions: 2,500,000 included, 500,000 at 45.00 USD per million = 22.50 USD.
+    // 3,000,000 actions: 2,500,000 included, 500,000 at $45.00 per million = $22.50.
     app.send_events(
         &key,
         &json!([actions("m1", "payments-prod", 1_000_000), actions("m2", "payments-staging", 2_000_000)]),
@@ -129,9 +129,9 @@ async fn the_month_to_date_estimate_rates_the_rollups_under_the_subscribed_plan(
 
     let report = json(report().await).await;
     assert_eq!(report["estimate"]["plan"], "Business");
-    assert_eq!(estimate(report), "522.50 USD");
+    assert_eq!(estimate(report), "$522.50");
     let dashboard = json(app.call_with(&owner, "dashboard", &[("organization_id", &acme)]).await).await;
-    assert_eq!(dashboard["estimate"]["total"], "522.50 USD", "the dashboard shows the same estimate");
+    assert_eq!(dashboard["estimate"]["total"], "$522.50", "the dashboard shows the same estimate");
 }
 
 /// A subscription that started on March 14: its period runs to April 14, across the calendar month.
@@ -158,7 +158,54 @@ async fn the_current_period_of_the_usage_page_is_the_subscriptions_and_matches_t
     let report = json(app.call_with(&owner, "usage", &form).await).await;
 
     let prod = report["namespaces"].as_array().unwrap().iter().find(|n| n["name"] == "payments-prod").unwrap().clone();
-    assert_eq!(prod["total"], "3000000", "both events are in the period March 14 to April 14");
-    // 3,000,000 actions: 2,500,000 included, 500,000 at 45.00 USD per million = 22.50 USD.
-    assert_eq!(report["estimate"]["total"], "522.50 USD", "the estimate rates the same usage");
+    assert_eq!(prod["total"], "3,000,000", "both events are in the period March 14 to April 14");
+    // 3,000,000 actions: 2,500,000 included, 500,000 at $45.00 per million = $22.50.
+    assert_eq!(report["estimate"]["total"], "$522.50", "the estimate rates the same usage");
+}
+
+#[tokio::test]
+async fn a_custom_range_of_days_with_a_hidden_namespace_keeps_the_tables_whole_and_reads_with_separators() {
+    let app = spawn_app().await;
+    let acme = app.organization_id("Acme Corp").await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    app.send_events(&key, &json!([actions("c1", "payments-prod", 1_842_500), actions("c2", "payments-staging", 34)])).await;
+    app.wait_for_rollups().await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    let today = &minutes_ago(0)[..10];
+    let ask = |range: &'static str, from: &str, to: &str, hide: &'static str| {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        let (app, owner, acme) = (&app, &owner, &acme);
+        async move {
+            let form = [("organization_id", acme.as_str()), ("metric", "actions"), ("range", range), ("from", &from), ("to", &to), ("hide", hide)];
+            app.call_with(owner, "usage", &form).await
+        }
+    };
+
+    let report = json(ask("Custom", today, today, "payments-staging").await).await;
+
+    let totals: Vec<&str> = report["namespaces"].as_array().unwrap().iter().map(|n| n["total"].as_str().unwrap()).collect();
+    assert_eq!(totals, ["1,842,500", "34"], "hiding a namespace from the chart keeps it in the totals");
+    assert_eq!(report["first_day"], today);
+    assert_eq!(report["in_progress"], true, "today ends with the current hour");
+    let legend = report["legend"].as_array().unwrap();
+    assert_eq!((legend[0]["hidden"].as_bool(), legend[1]["hidden"].as_bool()), (Some(false), Some(true)));
+    assert_ne!(legend[0]["color"], legend[1]["color"]);
+    let svg = report["chart_svg"].as_str().unwrap();
+    assert!(svg.contains("payments-prod: 1,842,500 actions"), "the hour's exact values are in its title");
+    assert!(!svg.contains("payments-staging:"), "a hidden namespace is not drawn");
+    let csv = owner
+        .get(app.url(&format!("/orgs/{acme}/usage.csv?metric=actions&range=custom&from={today}&to={today}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains(",payments-prod,actions,1842500\n"), "exports keep plain figures: {csv}");
+
+    for (from, to, field) in [("2026-13-01", today, "from"), (today, "2000-01-01", "to"), ("", "", "from")] {
+        let refused = ask("Custom", from, to, "").await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{from}..{to}");
+        assert_eq!(json(refused).await["field"], field, "{from}..{to}");
+    }
 }

@@ -172,7 +172,7 @@ mod tests {
     #[test]
     fn terms_and_lines_read_as_a_customer_would_say_them() {
         assert_eq!(percent(20, Duration::Repeating(3)).describe(), "20% off the next 3 invoices");
-        assert_eq!(fixed(2_500).describe(), "25.00 USD off the next invoice");
+        assert_eq!(fixed(2_500).describe(), "$25.00 off the next invoice");
         let line = discount_line("SPRING", &percent(10, Duration::Forever), 1_234);
         assert_eq!((line.kind, line.amount_minor), (LineKind::Discount, -1_234));
         assert_eq!(line.description, "Discount SPRING: 10% off every invoice");

@@ -8,6 +8,9 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::shared::numbers::exact_decimal;
+use crate::shared::time::parse_day;
+
 pub const MAX_BATCH_EVENTS: usize = 1_000;
 pub const MAX_EVENT_ID_LEN: usize = 128;
 /// A trillion units per event: far above any real hour of usage, far below i64 overflow when summed.
@@ -354,8 +357,37 @@ pub fn range_bounds(range: UsageRange, now_ms: i64) -> (i64, i64) {
     (from, to)
 }
 
-/// A quantity in the metric's display unit: `units_per_display` of the stored unit make one.
+/// The longest custom span a usage view shows: a quarter, so the chart stays readable.
+pub const MAX_CUSTOM_DAYS: i64 = 92;
+
+/// `[from, to)` for the whole UTC days `first` through `last` (`2026-11-01`), ending no later
+/// than the current hour; or the field at fault and why.
+pub fn custom_bounds(first: &str, last: &str, now_ms: i64) -> Result<(i64, i64), (&'static str, String)> {
+    let day = |field: &'static str, text: &str| {
+        parse_day(text.trim()).ok_or_else(|| (field, "must be a date such as 2026-11-01".to_owned()))
+    };
+    let (from, last) = (day("from", first)?, day("to", last)?);
+    let now_end = hour_of(now_ms) + HOUR_MS;
+    if last < from {
+        return Err(("to", "must not be before the first day".to_owned()));
+    }
+    if from >= now_end {
+        return Err(("from", "must not be in the future".to_owned()));
+    }
+    if (last - from) / (24 * HOUR_MS) >= MAX_CUSTOM_DAYS {
+        return Err(("to", format!("must be within {MAX_CUSTOM_DAYS} days of the first day")));
+    }
+    Ok((from, (last + 24 * HOUR_MS).min(now_end)))
+}
+
+/// A quantity in the metric's display unit, as people read it: `1,000` GBh, `1.25` GBh.
 pub fn format_quantity(quantity: i64, units_per_display: i64) -> String {
+    exact_decimal(quantity, units_per_display)
+}
+
+/// A quantity in the metric's display unit for machines (CSV): no separators, every decimal
+/// place: `units_per_display` of the stored unit make one.
+pub fn export_quantity(quantity: i64, units_per_display: i64) -> String {
     if units_per_display <= 1 {
         return quantity.to_string();
     }
@@ -378,9 +410,27 @@ mod view_tests {
     }
 
     #[test]
+    fn custom_ranges_cover_whole_days_up_to_the_current_hour_and_name_what_is_wrong() {
+        let day = 24 * HOUR_MS;
+        let nov_1 = 1_793_491_200_000;
+        assert_eq!(custom_bounds("2026-11-01", "2026-11-02", NOW), Ok((nov_1, nov_1 + 2 * day)));
+        assert_eq!(custom_bounds("2026-11-01", "2026-11-30", NOW), Ok((nov_1, 1_795_255_200_000)), "clipped to now");
+        assert_eq!(custom_bounds("2026-11-01", "2026-11-01", NOW).map(|(f, t)| t - f), Ok(day));
+        assert_eq!(custom_bounds("2026-11-3", "2026-11-01", NOW).unwrap_err().0, "from");
+        assert_eq!(custom_bounds("2026-11-01", "yesterday", NOW).unwrap_err().0, "to");
+        assert_eq!(custom_bounds("2026-11-05", "2026-11-01", NOW).unwrap_err().0, "to");
+        assert_eq!(custom_bounds("2026-11-22", "2026-11-23", NOW).unwrap_err().0, "from");
+        assert!(custom_bounds("2026-08-22", "2026-11-21", NOW).is_ok(), "92 days");
+        assert_eq!(custom_bounds("2026-08-21", "2026-11-21", NOW).unwrap_err().0, "to");
+    }
+
+    #[test]
     fn quantities_are_shown_in_display_units_without_floats() {
-        assert_eq!(format_quantity(1234, 1), "1234");
-        assert_eq!(format_quantity(1234, 1000), "1.234");
-        assert_eq!(format_quantity(5, 1000), "0.005");
+        assert_eq!(export_quantity(1234, 1), "1234");
+        assert_eq!(export_quantity(1234, 1000), "1.234");
+        assert_eq!(export_quantity(5, 1000), "0.005");
+        assert_eq!(export_quantity(1_000_000, 1000), "1000.000");
+        assert_eq!(format_quantity(1_842_500, 1), "1,842,500");
+        assert_eq!(format_quantity(1_000_000, 1000), "1,000");
     }
 }

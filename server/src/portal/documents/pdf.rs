@@ -286,11 +286,11 @@ mod tests {
                     description: format!("Actions (tier {})", i % 3 + 1),
                     namespace: "production".into(),
                     quantity: "1,842.5 K actions".into(),
-                    unit_price: "0.25 USD per 1,000 actions".into(),
-                    amount: format!("{i},460.62 USD"),
+                    unit_price: "$0.25 per 1,000 actions".into(),
+                    amount: format!("{i},$460.62"),
                 })
                 .collect(),
-            totals: vec![("Subtotal".into(), "460.62 USD".into()), ("Amount due".into(), "460.62 USD".into())],
+            totals: vec![("Subtotal".into(), "$460.62".into()), ("Amount due".into(), "$460.62".into())],
             notes: vec!["The card on file is charged on the due date.".into()],
         }
     }
@@ -319,7 +319,7 @@ mod tests {
             .unwrap();
         assert!(pages >= 4, "{pages} pages");
         for i in [0, 100, 199] {
-            assert!(text.contains(&format!("({i},460.62 USD)")), "line {i} is printed");
+            assert!(text.contains(&format!("({i},$460.62)")), "line {i} is printed");
         }
     }
 }

@@ -1,0 +1,55 @@
+// The README's pictures, taken from the demo data: `node screenshots.mjs BASE_URL OUT_DIR`.
+// scripts/screenshots.sh seeds a fresh portal and runs this, so the pictures stay true.
+import { chromium } from "@playwright/test";
+
+const [base, out] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu"],
+});
+
+async function signedIn(email, password) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  await page.goto(`${base}/login`);
+  await page.waitForSelector("#root[data-hydrated=true]");
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await page.click("button[type=submit]");
+  await page.waitForURL((url) => !url.pathname.startsWith("/login"));
+  await page.waitForSelector("#root[data-hydrated=true]");
+  return page;
+}
+
+async function shot(page, name) {
+  await page.waitForLoadState("networkidle");
+  await page.screenshot({ path: `${out}/${name}.png`, fullPage: false });
+  console.log(`${out}/${name}.png`);
+}
+
+const owner = await signedIn("owner@acme.test", "acme-owner-pass");
+const org = new URL(owner.url()).pathname.split("/")[2];
+await shot(owner, "dashboard");
+
+await owner.goto(`${base}/orgs/${org}/usage?metric=actions&range=7d`);
+await owner.waitForSelector("#root[data-hydrated=true]");
+const busiest = owner.locator("#chart rect[data-hour]").nth(-30);
+await busiest.hover();
+await shot(owner, "usage");
+
+await owner.goto(`${base}/orgs/${org}/invoices`);
+await owner.locator("#invoices tbody a").first().click();
+await owner.waitForSelector("#invoice-number");
+await shot(owner, "invoice");
+
+await owner.goto(`${base}/orgs/${org}/plan`);
+await owner.waitForSelector("#root[data-hydrated=true]");
+await owner.locator('[data-plan="Enterprise"]').getByRole("button", { name: "Preview change" }).click();
+await owner.waitForSelector("#plan-preview");
+await owner.locator("#plan-preview").scrollIntoViewIfNeeded();
+await shot(owner, "plan-change");
+
+const staff = await signedIn("admin@portal.test", "portal-admin-pass");
+await staff.goto(`${base}/admin/orgs/${org}`);
+await shot(staff, "staff-customer");
+
+await browser.close();

@@ -14,7 +14,8 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   reporter: [["list"]],
-  use: { baseURL: process.env.BASE_URL ?? "http://127.0.0.1:3000" },
+  // Pages read times in the browser's zone: the journeys run in UTC wherever the machine is.
+  use: { baseURL: process.env.BASE_URL ?? "http://127.0.0.1:3000", timezoneId: "UTC" },
   projects: [
     {
       name: "chromium",

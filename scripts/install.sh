@@ -17,12 +17,14 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs npm)
 # pdftotext reads the invoice PDFs back in the API tests.
 command -v pdftotext >/dev/null 2>&1 || apt_packages+=(poppler-utils)
+# The tz database: pages read times in each reader's zone.
+[ -e /usr/share/zoneinfo/Asia/Tokyo ] || apt_packages+=(tzdata)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   step "apt-get install ${apt_packages[*]}"
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_packages[@]}"
 else
-  skip "Debian packages (chromium, postgresql, node, poppler-utils)"
+  skip "Debian packages (chromium, postgresql, node, poppler-utils, tzdata)"
 fi
 
 if rustup target list --installed | grep -qx wasm32-unknown-unknown; then

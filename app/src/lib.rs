@@ -28,9 +28,13 @@ use pages::{
     pay::PayInvoicePage,
     payment::PaymentPage,
     plan::PlanPage,
+    preferences::PreferencesPage,
     team::TeamPage,
     usage::UsagePage,
 };
+
+const BROWSER_ZONE_SCRIPT: &str = "try{var z=Intl.DateTimeFormat().resolvedOptions().timeZone;\
+    if(z&&document.cookie.indexOf('tz='+z)<0)document.cookie='tz='+z+';path=/;max-age=31536000;samesite=lax'}catch(e){}";
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -40,6 +44,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <HydrationScripts options/>
+                // Keeps the browser's time zone in a cookie, so pages read times in it.
+                <script nonce=leptos::nonce::use_nonce() inner_html=BROWSER_ZONE_SCRIPT></script>
                 <MetaTags/>
             </head>
             <body>
@@ -86,6 +92,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("payment") view={Lazy::<PaymentRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("billing-details") view={Lazy::<BillingDetailsRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("team") view={Lazy::<TeamRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("preferences") view={Lazy::<PreferencesRoute>::new()} ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>
             </Router>
@@ -136,6 +143,7 @@ lazy_pages! {
     PaymentRoute => PaymentPage,
     BillingDetailsRoute => BillingDetailsPage,
     TeamRoute => TeamPage,
+    PreferencesRoute => PreferencesPage,
 }
 
 #[cfg(feature = "hydrate")]

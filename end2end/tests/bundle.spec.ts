@@ -3,7 +3,9 @@ import { ACME_OWNER, waitForHydration } from "./helpers";
 
 // What a first visit downloads, compressed as served: the main module and the chunks of the pages
 // shown (each page's own chunk and the shared chunks it needs).
-const FIRST_PAGE_BUDGET_BYTES = 250 * 1024;
+// Raised from 250 KiB when pages gained time zones, the chart's readout and staff dialogs (the
+// login page itself did not grow; shared code did): a guard against growth, not the goal.
+const FIRST_PAGE_BUDGET_BYTES = 260 * 1024;
 
 test("the WASM a first visit downloads: the login page, then the dashboard", async ({ page }) => {
   const wasm: Promise<number>[] = [];

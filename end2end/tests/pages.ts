@@ -8,15 +8,16 @@ export async function organizationPages(page: Page, who: { email: string; passwo
   const org = new URL(page.url()).pathname.split("/")[2];
   await page.goto(`/orgs/${org}/invoices`);
   const invoice = await page.locator("#invoices tbody a").first().getAttribute("href");
-  const sections = ["", "/usage", "/invoices", "/plan", "/payment", "/billing-details", "/namespaces", "/team"];
+  const sections = ["", "/usage", "/invoices", "/plan", "/payment", "/billing-details", "/namespaces", "/team", "/preferences"];
   return [...sections.map((section) => `/orgs/${org}${section}`), invoice ?? `/orgs/${org}/invoices`];
 }
 
-/** The staff console's pages, `org`'s among them, after logging in as `who` instead. */
+/** The staff console's pages, each section of `org`'s among them, after logging in as `who` instead. */
 export async function staffPages(page: Page, who: { email: string; password: string }, org: string): Promise<string[]> {
   await page.goto("/login");
   await page.context().clearCookies();
   await logIn(page, who);
   await expect(page.locator("#organizations")).toBeVisible();
-  return ["/admin", `/admin/orgs/${org}`, "/admin/operations", "/admin/coupons"];
+  const customer = ["overview", "billing", "payments", "usage", "activity"].map((tab) => `/admin/orgs/${org}?tab=${tab}`);
+  return ["/admin", ...customer, "/admin/operations", "/admin/coupons"];
 }

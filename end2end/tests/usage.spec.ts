@@ -85,7 +85,7 @@ test("the chart answers a pointed-at hour with the hourly table's figures, hides
   await page.getByLabel("From", { exact: true }).fill(weekAgo);
   await page.getByLabel("To", { exact: true }).fill(today);
   await page.getByRole("button", { name: "Show these days" }).click();
-  await expect(page).toHaveURL(new RegExp(`range=custom&from=${weekAgo}&to=${today}`));
+  await expect(page).toHaveURL(new RegExp(`range=custom&hide=payments-staging&from=${weekAgo}&to=${today}`));
   await expect(page.locator("figcaption")).toContainText(`${weekAgo} 00:00 UTC to`);
   await expect(page.locator("figcaption")).toContainText("the last hour is still in progress");
   expect(problems).toEqual([]);

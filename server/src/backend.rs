@@ -11,7 +11,7 @@ use app::api::dto::billing::{
 use app::api::dto::payments::{BillingStatus, ParkedEvent, PayPage, PaymentMethodPage};
 use app::api::dto::usage::{UsageReport, UsageWindow};
 use app::api::dto::{
-    ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace, SessionUser, TeamPage,
+    ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace, Preferences, SessionUser, TeamPage,
 };
 use app::api::error::AppError;
 use async_trait::async_trait;
@@ -20,6 +20,7 @@ use crate::accounts::billing_contacts;
 use crate::accounts::billing_details;
 use crate::accounts::login::{self, LoginThrottle};
 use crate::accounts::organizations;
+use crate::accounts::preferences;
 use crate::admin::billing_actions::{self, CreditRequest};
 use crate::admin::customers;
 use crate::admin::operations;
@@ -64,6 +65,14 @@ impl PortalBackend for Backend {
 
     async fn session_user(&self, user_id: &str, generation: i64) -> Result<Option<SessionUser>, AppError> {
         Ok(login::session_user(&self.db, user_id, generation).await?)
+    }
+
+    async fn preferences(&self, user: &SessionUser, browser_zone: Option<String>) -> Result<Preferences, AppError> {
+        Ok(preferences::preferences(&self.db, user, browser_zone))
+    }
+
+    async fn set_time_zone(&self, user: &SessionUser, zone: &str) -> Result<(), AppError> {
+        Ok(preferences::set_time_zone(&self.db, user, zone).await?)
     }
 
     async fn sign_up(&self, email: &str, password: &str, organization_name: &str) -> Result<(), AppError> {

@@ -2,8 +2,9 @@
 //! code imports nothing but the kernel, and SQL modules import no use case.
 
 /// Lowest first. A module may import its own top-level module and any listed before it.
-const LAYERS: [&str; 18] = [
+const LAYERS: [&str; 19] = [
     "shared",
+    "reader",
     "error",
     "store",
     "accounts",

@@ -19,6 +19,7 @@ pub mod notifications;
 pub mod onboarding;
 pub mod payments;
 pub mod portal;
+pub mod reader;
 pub mod shared;
 pub mod startup;
 pub mod store;

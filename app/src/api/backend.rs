@@ -12,7 +12,7 @@ use super::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangeP
 use super::dto::payments::{BillingStatus, ParkedEvent, PayPage, PaymentMethodPage};
 use super::dto::usage::{UsageReport, UsageWindow};
 use super::dto::{
-    ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace, SessionUser, TeamPage,
+    ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace, Preferences, SessionUser, TeamPage,
 };
 use super::error::AppError;
 
@@ -23,6 +23,10 @@ pub trait PortalBackend: Send + Sync + 'static {
     /// `None` when the user is gone or the session began in an earlier session generation (before
     /// a password reset).
     async fn session_user(&self, user_id: &str, generation: i64) -> Result<Option<SessionUser>, AppError>;
+    /// `browser_zone` is the zone the reader's browser reports, for the page to name.
+    async fn preferences(&self, user: &SessionUser, browser_zone: Option<String>) -> Result<Preferences, AppError>;
+    /// Empty goes back to the browser's zone; an unknown name is refused, naming `time_zone`.
+    async fn set_time_zone(&self, user: &SessionUser, zone: &str) -> Result<(), AppError>;
     /// Mails a confirmation link (or, to an address with an account, a note saying so).
     async fn sign_up(&self, email: &str, password: &str, organization_name: &str) -> Result<(), AppError>;
     /// Makes the organization and its owner from a confirmation link and the password chosen at
@@ -276,6 +280,49 @@ pub async fn require_user() -> Result<SessionUser, AppError> {
     backend()?.session_user(&login.user_id, login.generation).await?.ok_or(AppError::Unauthorized)
 }
 
+tokio::task_local! {
+    /// The IANA zone the reader of a server function's answer sees times in.
+    static READER_TIME_ZONE: String;
+}
+
+/// The zone of the server function running now, if its reader has one; times are UTC otherwise
+/// (background jobs, mail, exports).
+pub fn reader_time_zone() -> Option<String> {
+    READER_TIME_ZONE.try_with(Clone::clone).ok()
+}
+
+/// Runs `work` with times shown in `zone`.
+pub async fn in_time_zone<F: std::future::Future>(zone: Option<String>, work: F) -> F::Output {
+    match zone {
+        Some(zone) => READER_TIME_ZONE.scope(zone, work).await,
+        None => work.await,
+    }
+}
+
+/// The cookie the page's script keeps at the browser's zone (`Intl…timeZone`).
+pub const BROWSER_ZONE_COOKIE: &str = "tz";
+
+/// The zone `user` reads times in: their choice, else their browser's.
+pub fn zone_of(user: &SessionUser) -> Option<String> {
+    user.time_zone.clone().or_else(browser_time_zone)
+}
+
+/// The browser's zone as its cookie says, when it looks like a zone name.
+pub fn browser_time_zone() -> Option<String> {
+    let parts = use_context::<axum::http::request::Parts>()?;
+    let cookies = parts.headers.get_all(axum::http::header::COOKIE);
+    let zone = cookies
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(BROWSER_ZONE_COOKIE)?.strip_prefix('='))?
+        .to_owned();
+    let plausible = !zone.is_empty()
+        && zone.len() <= 64
+        && zone.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'+'));
+    plausible.then_some(zone)
+}
+
 /// The client's address as the server resolved it (behind trusted proxies, the real client's).
 #[derive(Debug, Clone)]
 pub struct ClientAddress(pub String);
@@ -311,16 +358,17 @@ pub async fn authorize(caller: Caller<'_>) -> Result<SessionUser, AppError> {
 }
 
 /// The one shape of an authenticated server function: `serve!(caller, |user, backend| { … })`
-/// authorizes the session's user as `caller`, runs the block with the user and the backend, and
-/// lets an error set the HTTP status. A macro, not a function taking an async closure: the
+/// authorizes the session's user as `caller`, runs the block with the user and the backend, with
+/// times shown in the user's zone, and lets an error set the HTTP status. A macro, not a function taking an async closure: the
 /// closure's future must be `Send`, which async closures cannot promise yet.
 macro_rules! serve {
-    ($caller:expr, |$user:pat_param, $backend:pat_param| $body:block) => {
+    ($caller:expr, |$user:ident, $backend:pat_param| $body:block) => {
         $crate::api::backend::respond(
             async {
                 let $user = $crate::api::backend::authorize($caller).await?;
                 let $backend = $crate::api::backend::backend()?;
-                $body
+                let zone = $crate::api::backend::zone_of(&$user);
+                $crate::api::backend::in_time_zone(zone, async { $body }).await
             }
             .await,
         )

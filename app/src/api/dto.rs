@@ -48,6 +48,21 @@ pub struct SessionUser {
     pub email: String,
     pub is_staff: bool,
     pub memberships: Vec<Membership>,
+    /// The IANA zone they chose to read times in; `None`: their browser's.
+    pub time_zone: Option<String>,
+}
+
+/// What the preferences page shows and edits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preferences {
+    pub email: String,
+    /// The zone chosen, or `None` for the browser's.
+    pub time_zone: Option<String>,
+    pub browser_time_zone: Option<String>,
+    /// Every zone to choose from.
+    pub time_zones: Vec<String>,
+    /// The current time as the portal now shows it, e.g. `2026-12-04 23:40 CET`.
+    pub now: String,
 }
 
 impl SessionUser {
@@ -283,6 +298,7 @@ mod tests {
                     role: *role,
                 })
                 .collect(),
+            time_zone: None,
         }
     }
 
@@ -422,8 +438,11 @@ pub mod usage {
         /// Formatted with its currency, e.g. `512.34 USD`.
         pub total: String,
         pub total_minor: i64,
-        /// The promotion code's discount already taken off `total`, e.g. `100.00 USD off with LAUNCH20`.
+        /// The promotion code's discount already taken off `total`, e.g. `$100.00 off with LAUNCH20`.
         pub discount: Option<String>,
+        /// The dashboard's: usage charges so far against the previous period's at the same point,
+        /// e.g. `Usage so far $120.00, up 12% on the same point last period ($107.14)`.
+        pub usage_change: Option<String>,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! Log in, log out, and who is logged in.
 use leptos::prelude::*;
 
-use super::dto::SessionUser;
+use super::dto::{Preferences, SessionUser};
 use super::error::AppError;
 
 #[server(endpoint = "login")]
@@ -46,4 +46,18 @@ pub async fn whoami() -> Result<Option<SessionUser>, AppError> {
         Err(AppError::Unauthorized) => Ok(None),
         Err(other) => Err(other),
     })
+}
+
+/// The signed-in person's own settings, on a page of one of their organizations.
+#[server(endpoint = "preferences")]
+pub async fn get_preferences(organization_id: String) -> Result<Preferences, AppError> {
+    use super::backend::{Caller, browser_time_zone, serve};
+    serve!(Caller::Member(&organization_id), |user, backend| { backend.preferences(&user, browser_time_zone()).await })
+}
+
+/// An IANA zone name (`Europe/Paris`) to read times in, or empty for the browser's.
+#[server(endpoint = "set_time_zone")]
+pub async fn set_time_zone(time_zone: String) -> Result<(), AppError> {
+    use super::backend::{backend, require_user, respond};
+    respond(async { backend()?.set_time_zone(&require_user().await?, &time_zone).await }.await)
 }

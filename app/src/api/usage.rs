@@ -18,7 +18,8 @@ pub async fn get_usage(
     use super::backend::{Caller, serve};
     use super::dto::usage::UsageWindow;
     let window = UsageWindow { range, from, to };
-    let hidden: Vec<String> = hide.unwrap_or_default().split(',').filter(|n| !n.is_empty()).map(str::to_owned).collect();
+    let hidden: Vec<String> =
+        hide.unwrap_or_default().split(',').filter(|n| !n.is_empty()).map(str::to_owned).collect();
     serve!(Caller::Member(&organization_id), |_user, backend| {
         backend.usage_report(&organization_id, &metric, &window, &hidden).await
     })

@@ -11,6 +11,7 @@ pub fn EstimateLine(estimate: Option<CostEstimate>) -> impl IntoView {
                 "Month-to-date estimate: " <strong id="estimate">{e.total}</strong>
                 {format!(" on the {} plan, period {}", e.plan, e.period)}
                 {e.discount.map(|discount| view! { ", after " <span id="estimate-discount">{discount}</span> })}
+                {e.usage_change.map(|change| view! { <br/><span class="hint" id="usage-change">{change}</span> })}
             </p>
         }
     })

@@ -50,7 +50,10 @@ pub fn OrgLayout() -> impl IntoView {
                         let membership = user.memberships.iter().find(|m| m.organization_id == organization_id.get())?.clone();
                         Some(view! {
                             <strong id="header-organization">{membership.organization_name}</strong>
-                            <span class="signed-in" id="signed-in-as">{user.email} " · " {membership.role.as_str()}</span>
+                            <span class="signed-in" id="signed-in-as">
+                                <a href=format!("/orgs/{}/preferences", membership.organization_id) title="Your preferences">{user.email}</a>
+                                " · " {membership.role.as_str()}
+                            </span>
                         })
                     })}
                 </Suspense>

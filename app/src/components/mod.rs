@@ -6,3 +6,4 @@ pub mod field_error;
 pub mod layout;
 pub mod past_due;
 pub mod proration;
+pub mod successes;

@@ -14,6 +14,7 @@ use crate::components::estimate::EstimateLine;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::AdminHeader;
 use crate::components::past_due::Timeline;
+use crate::components::successes::successes;
 use crate::pages::admin_actions::{InviteOwnerForm, PlanChangeForStaff, SuspensionForm};
 use crate::pages::admin_records::{AuditLog, LedgerTable, NamespaceStates, PeriodUsage, StatusHistory, WebhookEvents};
 use crate::pages::invoices::{CreditTable, InvoiceTable};
@@ -34,22 +35,18 @@ pub fn AdminCustomerPage() -> impl IntoView {
     let preview = ServerAction::<AdminPreviewPlanChange>::new();
     let change_plan = ServerAction::<AdminChangePlan>::new();
     let invite = ServerAction::<InviteOwner>::new();
-    let customer = Resource::new(
-        move || {
-            let versions = [
-                credit.version(),
-                void.version(),
-                refund.version(),
-                uncollectible.version(),
-                retry.version(),
-                suspend.version(),
-                unsuspend.version(),
-                change_plan.version(),
-            ];
-            (organization_id.get(), versions.map(|v| v.get()))
-        },
-        |(org, _)| get_admin_customer(org),
-    );
+    let changes = [
+        successes(credit),
+        successes(void),
+        successes(refund),
+        successes(uncollectible),
+        successes(retry),
+        successes(suspend),
+        successes(unsuspend),
+        successes(change_plan),
+    ];
+    let customer =
+        Resource::new(move || (organization_id.get(), changes.map(|c| c.get())), |(org, _)| get_admin_customer(org));
     let query = use_query_map();
     let tab = Signal::derive(move || CustomerTab::from_key(&query.read().get("tab").unwrap_or_default()));
     view! {

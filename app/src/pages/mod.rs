@@ -16,5 +16,6 @@ pub mod not_found;
 pub mod pay;
 pub mod payment;
 pub mod plan;
+pub mod preferences;
 pub mod team;
 pub mod usage;

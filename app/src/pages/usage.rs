@@ -88,6 +88,7 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
             <label>"From " <input type="date" name="from" id="range-from" required value=report.first_day.clone()/></label>
             <label>"To " <input type="date" name="to" id="range-to" required value=report.last_day.clone()/></label>
             <button type="submit" class=if custom { "" } else { "secondary" }>"Show these days"</button>
+            <span class="hint">"Whole days in UTC"</span>
         </form>
         <p class="watermark">
             <span id="watermark">{format!("Usage complete through {}", report.complete_through)}</span>
@@ -131,7 +132,7 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
             view! {
                 <table id="usage-hourly" class="numbers">
                         <caption>{format!("Hours with usage ({unit})")}</caption>
-                        <thead><tr><th scope="col">"Hour (UTC)"</th>{namespace_names.into_iter().map(|n| view! { <th scope="col">{n}</th> }).collect_view()}</tr></thead>
+                        <thead><tr><th scope="col">"Hour"</th>{namespace_names.into_iter().map(|n| view! { <th scope="col">{n}</th> }).collect_view()}</tr></thead>
                         <tbody>
                             {report.rows.into_iter().map(|row| view! {
                                 <tr><td>{row.hour}</td>{row.totals.into_iter().map(|t| view! { <td>{t}</td> }).collect_view()}</tr>

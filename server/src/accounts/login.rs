@@ -69,7 +69,8 @@ pub async fn authenticate(
 /// generation (before a password reset).
 pub async fn session_user(db: &Db, user_id: &str, generation: i64) -> Result<Option<SessionUser>, Error> {
     let mut conn = db.pool.acquire().await?;
-    let Some(user) = users::find_user(&mut conn, user_id).await?.filter(|u| u.session_generation == generation) else {
+    let Some(user) = users::find_session_user(&mut conn, user_id).await?.filter(|u| u.session_generation == generation)
+    else {
         return Ok(None);
     };
     let is_staff = users::is_staff_admin(&mut conn, user_id).await?;
@@ -82,5 +83,5 @@ pub async fn session_user(db: &Db, user_id: &str, generation: i64) -> Result<Opt
             Ok(Membership { organization_id: row.organization_id, organization_name: row.organization_name, role })
         })
         .collect::<Result<_, Error>>()?;
-    Ok(Some(SessionUser { user_id: user.id, email: user.email, is_staff, memberships }))
+    Ok(Some(SessionUser { user_id: user.id, email: user.email, is_staff, memberships, time_zone: user.time_zone }))
 }

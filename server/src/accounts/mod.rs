@@ -6,6 +6,7 @@ pub mod db;
 pub mod domain;
 pub mod login;
 pub mod organizations;
+pub mod preferences;
 
 impl From<argon2::password_hash::Error> for crate::error::Error {
     fn from(error: argon2::password_hash::Error) -> Self {

@@ -11,8 +11,8 @@ use crate::payments::db::disputes;
 use crate::payments::db::overpayments;
 use crate::payments::db::processor_checks;
 use crate::payments::views::dispute_views;
+use crate::reader::display_time;
 use crate::shared::money::format_money;
-use crate::shared::time::display_ms;
 use crate::store::Db;
 
 #[tracing::instrument(skip_all)]
@@ -28,14 +28,14 @@ pub async fn operations(db: &Db) -> Result<Operations, Error> {
         .collect();
     let parked_events = crate::payments::db::stripe_events::parked_count(&mut conn).await?;
     let last_reconcile = db::last_reconcile_run(&mut conn).await?.map(|run| ReconcileRun {
-        finished: display_ms(run.finished_at),
+        finished: display_time(run.finished_at),
         invoices_checked: run.invoices_checked,
         mismatches: run.mismatches,
         detail: run.detail,
     });
     let last_processor_check = processor_checks::last_check(&mut conn).await?.map(|check| ProcessorCheckRun {
-        finished: display_ms(check.finished_at),
-        since: display_ms(check.since),
+        finished: display_time(check.finished_at),
+        since: display_time(check.since),
         events_recovered: check.events_recovered,
         charges_checked: check.charges_checked,
         discrepancies: check.discrepancies,
@@ -48,8 +48,8 @@ pub async fn operations(db: &Db) -> Result<Operations, Error> {
             organization: row.organization_name,
             namespace: row.namespace_name,
             metric: row.metric,
-            hour: display_ms(row.hour),
-            set_aside: display_ms(row.set_aside_at),
+            hour: display_time(row.hour),
+            set_aside: display_time(row.set_aside_at),
             error: row.error,
         })
         .collect();
@@ -62,13 +62,13 @@ pub async fn operations(db: &Db) -> Result<Operations, Error> {
             amount: format_money(row.amount_minor, &row.currency),
             payment_id: row.payment_id,
             reason: row.reason,
-            refused: display_ms(row.refused_at),
+            refused: display_time(row.refused_at),
         })
         .collect();
     Ok(Operations {
         events_last_minute,
         events_last_hour,
-        ingestion_watermark: watermark.map(display_ms),
+        ingestion_watermark: watermark.map(display_time),
         dirty_hours,
         rollup_lag_seconds: oldest_mark.map_or(0, |at| (now - at).max(0) / 1000),
         jobs,

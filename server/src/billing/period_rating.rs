@@ -113,6 +113,17 @@ pub async fn rate_period(
     subscription: &SubscriptionRow,
     period: (i64, i64),
 ) -> Result<RatedPeriod, Error> {
+    rate_period_until(conn, cache, subscription, period, i64::MAX).await
+}
+
+/// [`rate_period`] counting only the usage before `usage_until`: the period as it stood then.
+pub async fn rate_period_until(
+    conn: &mut AnyConnection,
+    cache: &mut PlanCache,
+    subscription: &SubscriptionRow,
+    period: (i64, i64),
+    usage_until: i64,
+) -> Result<RatedPeriod, Error> {
     let whole = whole_period(subscription, period);
     let from_start = subscriptions::applied_changes(conn, &subscription.id, period.0, i64::MAX).await?;
     let at_start = match from_start.first() {
@@ -132,11 +143,12 @@ pub async fn rate_period(
         if to <= *from {
             continue;
         }
-        let usage: Vec<Usage> = period_totals(conn, &subscription.organization_id, *from, to)
-            .await?
-            .into_iter()
-            .map(|(namespace_id, metric, quantity)| Usage { namespace_id, metric, quantity })
-            .collect();
+        let usage: Vec<Usage> =
+            period_totals(conn, &subscription.organization_id, *from, to.min(usage_until).max(*from))
+                .await?
+                .into_iter()
+                .map(|(namespace_id, metric, quantity)| Usage { namespace_id, metric, quantity })
+                .collect();
         let (row, prices) = cache.get(conn, version_id).await?;
         let segment = PlanSegment { plan_name: &row.plan_name, prices, from_ms: *from, to_ms: to, usage };
         usage_lines.extend(rate_segment(&segment, whole)?);

@@ -24,8 +24,8 @@ use crate::billing::subscriptions::subscribe;
 use crate::error::Error;
 use crate::metering::db::usage::{MetricRow, end_usage_at, metric_catalog, reopen_usage, restart_usage, usage_window};
 use crate::metering::domain::usage::{format_quantity, hour_of};
+use crate::reader::display_time;
 use crate::shared::money::{checked_sum, format_money};
-use crate::shared::time::display_ms;
 use crate::store::Db;
 
 /// A preview can be confirmed for this long; after that the customer asks for a new one.
@@ -86,14 +86,14 @@ pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error
             plans: plan_options(&mut conn, &mut cache, None, false).await?,
             subscribed: false,
             discount: None,
-            ended: Some(display_ms(ended_at)),
+            ended: Some(display_time(ended_at)),
         });
     }
     let current = cache.get(&mut conn, &subscription.plan_version_id).await?.0.clone();
     let scheduled_change = match subscriptions::pending_change(&mut conn, &subscription.id).await? {
         Some(change) => {
             let to = cache.get(&mut conn, &change.to_version_id).await?.0.plan_name.clone();
-            Some(format!("{to} from {}", display_ms(change.effective_at)))
+            Some(format!("{to} from {}", display_time(change.effective_at)))
         }
         None => None,
     };
@@ -104,14 +104,14 @@ pub async fn plan_page(db: &Db, organization_id: &str) -> Result<PlanPage, Error
         status: subscription.status.clone(),
         period: format!(
             "{} to {}",
-            display_ms(subscription.current_period_start),
-            display_ms(subscription.current_period_end)
+            display_time(subscription.current_period_start),
+            display_time(subscription.current_period_end)
         ),
         scheduled_change,
         cancels_at: subscription
             .cancel_requested_at
             .filter(|_| subscription.status != "canceled")
-            .map(|_| display_ms(usage_window.ends_at.unwrap_or(subscription.current_period_end))),
+            .map(|_| display_time(usage_window.ends_at.unwrap_or(subscription.current_period_end))),
         plans,
         subscribed: true,
         discount: active_discount(&mut conn, organization_id).await?,
@@ -202,7 +202,7 @@ async fn refuse_restart_while_owing(
     let next_hour = hour_of(ended_at) + 3_600_000;
     if now < next_hour {
         let message =
-            format!("the last subscription ended this hour: you can subscribe again from {}", display_ms(next_hour));
+            format!("the last subscription ended this hour: you can subscribe again from {}", display_time(next_hour));
         return Err(AppError::conflict("plan", message).into());
     }
     Ok(())
@@ -269,7 +269,7 @@ pub async fn keep_subscription(db: &Db, actor: &str, organization_id: &str) -> R
     }
     let ends_at = usage_window(&mut tx, organization_id).await?.ends_at.unwrap_or(subscription.current_period_end);
     if now >= ends_at {
-        let ended = display_ms(ends_at);
+        let ended = display_time(ends_at);
         return Err(
             AppError::conflict("status", format!("the subscription ended {ended}; it can no longer be kept")).into()
         );
@@ -327,7 +327,7 @@ fn refuse_while_the_period_is_invoiced(subscription: &SubscriptionRow, at: i64) 
     if at < subscription.current_period_end {
         return Ok(());
     }
-    let ended = display_ms(subscription.current_period_end);
+    let ended = display_time(subscription.current_period_end);
     Err(AppError::conflict(
         "plan",
         format!("the period that ended {ended} is being invoiced; try again in a few minutes"),
@@ -361,7 +361,7 @@ async fn plan_change(
         let to_name = cache.get(conn, &pending.to_version_id).await?.0.plan_name.clone();
         return Err(AppError::conflict(
             "plan",
-            format!("a change to {to_name} is already scheduled for {}", display_ms(pending.effective_at)),
+            format!("a change to {to_name} is already scheduled for {}", display_time(pending.effective_at)),
         )
         .into());
     }
@@ -405,13 +405,13 @@ pub async fn preview(
         vec![
             format!(
                 "Usage before {} is rated under {} with {old_share}% of its included quantities ({} so far).",
-                display_ms(split),
+                display_time(split),
                 planned.from.plan_name,
                 format_money(usage_so_far, currency)
             ),
             format!(
                 "Usage from {} on is rated under {} with the other {}% of its included quantities.",
-                display_ms(split),
+                display_time(split),
                 planned.to.plan_name,
                 100 - old_share
             ),
@@ -422,7 +422,7 @@ pub async fn preview(
             planned.from.plan_name,
             format_money(usage_so_far, currency),
             planned.to.plan_name,
-            display_ms(period.1)
+            display_time(period.1)
         )]
     };
     Ok(PlanChangePreview {
@@ -430,8 +430,8 @@ pub async fn preview(
         to_plan: planned.to.plan_name.clone(),
         upgrade: planned.upgrade,
         immediate: planned.immediate,
-        effective_at: display_ms(p.input.change_at_ms),
-        period: format!("{} to {}", display_ms(period.0), display_ms(period.1)),
+        effective_at: display_time(p.input.change_at_ms),
+        period: format!("{} to {}", display_time(period.0), display_time(period.1)),
         remaining_days: p.remaining_days(),
         period_days: format!("{}", p.period_seconds / 86_400),
         credit: format_money(p.credit_minor, currency),

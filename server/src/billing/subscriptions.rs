@@ -7,14 +7,16 @@ use sqlx::AnyConnection;
 use crate::billing::db::subscriptions::{self, NewSubscription, SubscriptionRow};
 use crate::billing::db::{coupons, plans};
 use crate::billing::domain::catalog::{self, CURRENCY};
+use crate::billing::domain::invoice_builder::LineKind;
 use crate::billing::domain::period::next_period;
 use crate::billing::domain::subscription::SubscriptionStatus;
-use crate::billing::period_rating::{PlanCache, invoice_lines};
+use crate::billing::domain::trend::describe_change;
+use crate::billing::period_rating::{PlanCache, invoice_lines, rate_period_until};
 use crate::error::Error;
 use crate::metering::db::usage::{end_usage_at, usage_window};
 use crate::metering::domain::usage::hour_of;
+use crate::reader::display_time;
 use crate::shared::money::{checked_sum, format_money};
-use crate::shared::time::display_ms;
 use crate::store::Db;
 
 /// Puts every catalog plan's current version in the database (idempotent).
@@ -93,6 +95,17 @@ pub async fn subscribe(
 /// effect when it happened. `None` for an organization without a subscription.
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn month_to_date_estimate(db: &Db, organization_id: &str) -> Result<Option<CostEstimate>, Error> {
+    estimate(db, organization_id, false).await
+}
+
+/// The estimate with its usage charges so far beside the previous period's at the same point:
+/// the dashboard's. One more rating, of the previous period, so the other pages go without.
+#[tracing::instrument(skip_all, fields(organization_id))]
+pub async fn month_to_date_estimate_compared(db: &Db, organization_id: &str) -> Result<Option<CostEstimate>, Error> {
+    estimate(db, organization_id, true).await
+}
+
+async fn estimate(db: &Db, organization_id: &str, compare: bool) -> Result<Option<CostEstimate>, Error> {
     let mut conn = db.pool.acquire().await?;
     let Some(subscription) = subscriptions::subscription_of(&mut conn, organization_id).await? else {
         return Ok(None);
@@ -100,7 +113,7 @@ pub async fn month_to_date_estimate(db: &Db, organization_id: &str) -> Result<Op
     let period = (subscription.current_period_start, subscription.current_period_end);
     let mut cache = PlanCache::default();
     let plan = cache.get(&mut conn, &subscription.plan_version_id).await?.0.clone();
-    let span = format!("{} to {}", display_ms(period.0), display_ms(period.1));
+    let span = format!("{} to {}", display_time(period.0), display_time(period.1));
     if subscription.status()? == SubscriptionStatus::Trialing {
         return Ok(Some(CostEstimate {
             plan: format!("{} (free trial)", plan.plan_name),
@@ -108,19 +121,48 @@ pub async fn month_to_date_estimate(db: &Db, organization_id: &str) -> Result<Op
             total: format_money(0, &plan.currency),
             total_minor: 0,
             discount: None,
+            usage_change: None,
         }));
     }
     let (lines, currency) = invoice_lines(&mut conn, &mut cache, &subscription, period, None).await?;
     let gross = checked_sum(lines.iter().map(|l| l.amount_minor))?;
     let discount = discount_due(&mut conn, &subscription, gross, &currency).await?;
     let total = gross - discount.as_ref().map_or(0, |(amount, _)| *amount);
+    let usage_change = match compare {
+        true => {
+            let so_far = checked_sum(lines.iter().filter(|l| l.kind == LineKind::Usage).map(|l| l.amount_minor))?;
+            usage_change(&mut conn, &mut cache, &subscription, so_far, &currency, db.clock.now_ms()).await?
+        }
+        false => None,
+    };
     Ok(Some(CostEstimate {
         plan: plan.plan_name,
         period: span,
         total: format_money(total, &currency),
         total_minor: total,
         discount: discount.map(|(amount, code)| format!("{} off with {code}", format_money(amount, &currency))),
+        usage_change,
     }))
+}
+
+/// `so_far` beside the previous period's usage charges at the same point into it, rated the same
+/// way; `None` in a subscription's first period.
+async fn usage_change(
+    conn: &mut AnyConnection,
+    cache: &mut PlanCache,
+    subscription: &SubscriptionRow,
+    so_far: i64,
+    currency: &str,
+    now: i64,
+) -> Result<Option<String>, Error> {
+    let previous = next_period(subscription.anchor_at, subscription.current_period_start - 1);
+    if previous.0 < subscription.anchor_at || previous.1 != subscription.current_period_start {
+        return Ok(None);
+    }
+    let same_point = previous.0.saturating_add(now.saturating_sub(subscription.current_period_start));
+    let then = rate_period_until(conn, cache, subscription, previous, same_point).await?.usage_lines;
+    let before = checked_sum(then.iter().map(|l| l.amount_minor))?;
+    Ok(Some(describe_change(so_far, before, currency)))
 }
 
 /// The discount the period's invoice would receive if it were finalized now.

@@ -7,8 +7,8 @@ use std::fmt::Write;
 use plotters::prelude::*;
 
 use crate::metering::domain::usage::{HOUR_MS, format_quantity};
+use crate::reader::{display_hour, display_time};
 use crate::shared::numbers::compact;
-use crate::shared::time::display_ms;
 
 const WIDTH: u32 = 880;
 const HEIGHT: u32 = 300;
@@ -82,14 +82,17 @@ fn draw(svg: &mut String, spec: &HourlyChart<'_>) -> Result<String, Box<dyn std:
     chart
         .configure_mesh()
         .x_labels(spec.hours.min(12))
-        .x_label_formatter(&|index| hour_label(spec.first_hour + index * HOUR_MS, spec.hours > 48))
+        .x_label_formatter(&|index| display_hour(spec.first_hour + index * HOUR_MS, spec.hours > 48))
         .y_label_formatter(&|value| compact(*value))
         .y_desc(spec.unit)
         .light_line_style(RGBColor(235, 238, 242))
         .draw()?;
     let in_progress = spec.last_hour_in_progress && spec.hours >= 2;
     if in_progress {
-        chart.draw_series(std::iter::once(Rectangle::new([(last - 1, 0.0), (last, y_max)], IN_PROGRESS_FILL.filled())))?;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(last - 1, 0.0), (last, y_max)],
+            IN_PROGRESS_FILL.filled(),
+        )))?;
     }
     for s in spec.series {
         let color = PALETTE[s.color % PALETTE.len()];
@@ -122,7 +125,7 @@ fn draw(svg: &mut String, spec: &HourlyChart<'_>) -> Result<String, Box<dyn std:
 
 /// `2026-11-25 09:00 UTC` on the first line, then one `namespace: value unit` line per series.
 fn hour_title(spec: &HourlyChart<'_>, hour: usize, in_progress: bool) -> String {
-    let mut title = display_ms(spec.first_hour + hour as i64 * HOUR_MS);
+    let mut title = display_time(spec.first_hour + hour as i64 * HOUR_MS);
     if in_progress {
         title.push_str(" (in progress)");
     }
@@ -160,15 +163,6 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-fn hour_label(ms: i64, with_day: bool) -> String {
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)) else { return String::new() };
-    if with_day {
-        format!("{:02}-{:02} {:02}h", t.month() as u8, t.day(), t.hour())
-    } else {
-        format!("{:02}:00", t.hour())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,7 +181,11 @@ mod tests {
     #[test]
     fn the_chart_is_an_svg_with_a_line_per_namespace_in_its_own_color() {
         let (a, b) = ([1, 5, 3], [0, 2, 8]);
-        let svg = chart(&[Series { label: "web", values: &a, color: 0 }, Series { label: "batch", values: &b, color: 3 }], 3, false);
+        let svg = chart(
+            &[Series { label: "web", values: &a, color: 0 }, Series { label: "batch", values: &b, color: 3 }],
+            3,
+            false,
+        );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n") || svg.ends_with("</svg>"), "{svg}");
         for color in [series_color(0), series_color(3)] {
             assert!(svg.contains(&format!("<polyline fill=\"none\" opacity=\"1\" stroke=\"{color}\"")), "{svg}");
@@ -198,7 +196,11 @@ mod tests {
     #[test]
     fn every_hour_has_a_target_titled_with_its_exact_values() {
         let (a, b) = ([1_200, 5, 3], [0, 1_842_500, 8]);
-        let svg = chart(&[Series { label: "web", values: &a, color: 0 }, Series { label: "a<b", values: &b, color: 1 }], 3, false);
+        let svg = chart(
+            &[Series { label: "web", values: &a, color: 0 }, Series { label: "a<b", values: &b, color: 1 }],
+            3,
+            false,
+        );
         assert_eq!(svg.matches("<rect data-hour=").count(), 3);
         assert!(
             svg.contains("<title>1970-01-01 01:00 UTC\nweb: 5 actions\na&lt;b: 1,842,500 actions</title>"),

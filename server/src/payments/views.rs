@@ -16,8 +16,8 @@ use crate::payments::db::collections::{events_of, open_collections_of};
 use crate::payments::db::disputes::DisputeRow;
 use crate::payments::domain::dunning::{DAY_MS, DunningPolicy, DunningStep};
 use crate::payments::domain::status::{CollectionStatus, PaymentStatus};
+use crate::reader::display_time;
 use crate::shared::money::format_money;
-use crate::shared::time::display_ms;
 use crate::store::Db;
 
 #[tracing::instrument(skip_all, fields(organization_id))]
@@ -37,7 +37,7 @@ pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &s
         let invoice = invoices::invoice(&mut conn, &collection.invoice_id).await?.ok_or(AppError::NotFound)?;
         let started = collection.dunning_started_at.unwrap_or(collection.updated_at);
         let next_retry = match policy.step(collection.dunning_step as usize) {
-            Some(DunningStep::Retry { .. }) => Some(display_ms(collection.next_run_at)),
+            Some(DunningStep::Retry { .. }) => Some(display_time(collection.next_run_at)),
             _ => None,
         };
         let suspends_at = policy.suspension_day().map(|day| started + i64::from(day) * DAY_MS);
@@ -49,7 +49,7 @@ pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &s
             suspends_in_days: suspends_at
                 .filter(|&at| !suspended && at > now)
                 .map(|at| (at - now + DAY_MS - 1) / DAY_MS),
-            cancels_on: Some(display_ms(started + i64::from(policy.cancel_day()) * DAY_MS)),
+            cancels_on: Some(display_time(started + i64::from(policy.cancel_day()) * DAY_MS)),
             awaits_confirmation: payments
                 .iter()
                 .filter(|p| p.invoice_id == invoice.id)
@@ -58,7 +58,7 @@ pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &s
             timeline: events
                 .iter()
                 .filter(|e| e.invoice_id == invoice.id)
-                .map(|e| TimelineEntry { at: display_ms(e.at), kind: e.kind.clone(), detail: e.detail.clone() })
+                .map(|e| TimelineEntry { at: display_time(e.at), kind: e.kind.clone(), detail: e.detail.clone() })
                 .collect(),
         });
     }
@@ -113,7 +113,7 @@ pub async fn payment_views(conn: &mut sqlx::AnyConnection, rows: Vec<PaymentRow>
             amount: format_money(row.amount_minor, &row.currency),
             status: row.status,
             failure: row.failure_message,
-            at: display_ms(row.updated_at),
+            at: display_time(row.updated_at),
             trigger: row.trigger,
         });
     }
@@ -133,7 +133,7 @@ pub async fn mail_log(db: &Db, organization_id: &str) -> Result<Vec<Notification
         .await?
         .into_iter()
         .map(|n| NotificationView {
-            at: display_ms(n.created_at),
+            at: display_time(n.created_at),
             kind: n.kind,
             recipient: n.recipient,
             subject: n.subject,
@@ -159,7 +159,7 @@ pub async fn parked_events(db: &Db) -> Result<Vec<ParkedEvent>, Error> {
             event_type: e.event_type,
             attempts: e.attempts,
             last_error: e.last_error.unwrap_or_default(),
-            received: display_ms(e.received_at),
+            received: display_time(e.received_at),
         })
         .collect())
 }
@@ -175,9 +175,9 @@ pub fn dispute_views(rows: Vec<DisputeRow>) -> Vec<DisputeView> {
             evidence_due: d
                 .evidence_due_by
                 .filter(|_| DISPUTE_AWAITS_EVIDENCE.contains(&d.status.as_str()))
-                .map(display_ms),
+                .map(display_time),
             status: d.status.replace('_', " "),
-            opened: display_ms(d.created_at),
+            opened: display_time(d.created_at),
             id: d.id,
         })
         .collect()

@@ -5,7 +5,7 @@ use app::api::error::AppError;
 
 use crate::accounts::db::{api_keys, namespaces, organizations};
 use crate::billing::db::subscriptions::subscription_of;
-use crate::billing::subscriptions::month_to_date_estimate;
+use crate::billing::subscriptions::month_to_date_estimate_compared;
 use crate::error::Error;
 use crate::metering::db::usage::has_usage;
 use crate::portal::namespace_activity::namespace_activity;
@@ -45,7 +45,7 @@ pub async fn dashboard(
         role,
         namespaces: namespaces.into_iter().map(Namespace::from).collect(),
         activity,
-        estimate: month_to_date_estimate(db, organization_id).await?,
+        estimate: month_to_date_estimate_compared(db, organization_id).await?,
         getting_started: (!done).then_some(steps),
         overview,
     })

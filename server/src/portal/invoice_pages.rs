@@ -13,19 +13,19 @@ use crate::metering::db::usage::metric_catalog;
 use crate::metering::domain::usage::format_quantity;
 use crate::payments::db::disputes;
 use crate::payments::views::{dispute_views, invoice_payments};
+use crate::reader::display_time;
 use crate::shared::money::format_money;
-use crate::shared::time::display_ms;
 use crate::store::Db;
 
 pub fn summary(invoice: &InvoiceRow) -> InvoiceSummary {
     InvoiceSummary {
         id: invoice.id.clone(),
         number: invoice.number.clone(),
-        period: format!("{} to {}", display_ms(invoice.period_start), display_ms(invoice.period_end)),
+        period: format!("{} to {}", display_time(invoice.period_start), display_time(invoice.period_end)),
         status: invoice.status.clone(),
         total: format_money(invoice.subtotal_minor, &invoice.currency),
         amount_due: format_money(invoice.amount_due_minor, &invoice.currency),
-        due: invoice.due_at.map(display_ms),
+        due: invoice.due_at.map(display_time),
     }
 }
 
@@ -48,7 +48,7 @@ pub async fn invoices_page(db: &Db, organization_id: &str) -> Result<InvoicesPag
                 format_money(c.remaining_minor, &org.currency)
             },
             reason: c.reason,
-            expires: c.expires_at.map(display_ms),
+            expires: c.expires_at.map(display_time),
         })
         .collect();
     Ok(InvoicesPage {

@@ -14,8 +14,8 @@ use crate::payments::db::attempts;
 use crate::payments::db::collections::has_past_due;
 use crate::payments::domain::card::lapses_at;
 use crate::portal::invoice_pages::summary;
+use crate::reader::display_time;
 use crate::shared::money::format_money;
-use crate::shared::time::display_ms;
 
 /// A card lapsing within this is worth replacing now: the next charge may come after it.
 const CARD_WARNING_MS: i64 = 30 * 86_400_000;
@@ -46,7 +46,7 @@ pub async fn overview(
     Ok(Overview {
         plan,
         status: subscription.as_ref().map_or_else(|| "none".to_owned(), |s| s.status.clone()),
-        next_invoice_on: running.map(|s| display_ms(s.current_period_end)),
+        next_invoice_on: running.map(|s| display_time(s.current_period_end)),
         balance_due: format_money(receivable, currency),
         credit_balance: format_money(credit, currency),
         latest_invoices,
@@ -89,13 +89,13 @@ async fn alerts(
         if subscription.cancel_requested_at.is_some() {
             let message = format!(
                 "The subscription is canceled at the end of the period, on {}.",
-                display_ms(subscription.current_period_end)
+                display_time(subscription.current_period_end)
             );
             alerts.push(alert(Severity::Warning, message, "plan"));
         }
         if let Some(change) = subscriptions::pending_change(conn, &subscription.id).await? {
             let to = cache.get(conn, &change.to_version_id).await?.0.plan_name.clone();
-            let message = format!("The plan changes to {to} on {}.", display_ms(change.effective_at));
+            let message = format!("The plan changes to {to} on {}.", display_time(change.effective_at));
             alerts.push(alert(Severity::Info, message, "plan"));
         }
     }

@@ -14,7 +14,8 @@ use crate::metering::db::usage::{self, HourTotal, MetricRow};
 use crate::metering::domain::usage as usage_domain;
 use crate::metering::domain::usage::{HOUR_MS, custom_bounds, export_quantity, format_quantity, hour_of};
 use crate::metering::usage::complete_through;
-use crate::shared::time::{display_day, display_ms};
+use crate::reader::display_time;
+use crate::shared::time::display_day;
 use crate::store::Db;
 
 fn metric_info(row: &MetricRow) -> MetricInfo {
@@ -68,7 +69,7 @@ pub async fn usage_report(
     let rows = (0..hours)
         .filter(|&h| grid.iter().any(|values| values[h] != 0))
         .map(|h| HourRow {
-            hour: display_ms(from + h as i64 * HOUR_MS),
+            hour: display_time(from + h as i64 * HOUR_MS),
             totals: grid.iter().map(|values| format_quantity(values[h], metric.units_per_display)).collect(),
         })
         .collect();
@@ -85,8 +86,8 @@ pub async fn usage_report(
         metric: metric_info(metric),
         metrics: catalog.iter().map(metric_info).collect(),
         window: window.clone(),
-        from: display_ms(from),
-        to: display_ms(to),
+        from: display_time(from),
+        to: display_time(to),
         first_day: display_day(from),
         last_day: display_day(to - 1),
         legend,
@@ -94,7 +95,7 @@ pub async fn usage_report(
         namespaces,
         rows,
         chart_svg,
-        complete_through: display_ms(complete_through),
+        complete_through: display_time(complete_through),
         late_events,
         estimate,
     })

@@ -36,13 +36,42 @@ impl Clock {
     }
 }
 
-/// `2026-11-25 09:30 UTC`: what people read in the portal.
+/// `2026-11-25 09:30 UTC`: times as stored texts, mail, documents and logs show them.
 pub fn display_ms(ms: i64) -> String {
     let format = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .ok()
         .and_then(|t| t.format(&format).ok())
         .unwrap_or_else(|| ms.to_string())
+}
+
+/// `09:00`, or `11-25 09h` with the day: a chart's hour in UTC.
+pub fn display_utc_hour(ms: i64, with_day: bool) -> String {
+    let Ok(t) = OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)) else { return String::new() };
+    if with_day {
+        format!("{:02}-{:02} {:02}h", t.month() as u8, t.day(), t.hour())
+    } else {
+        format!("{:02}:00", t.hour())
+    }
+}
+
+/// `ms` formatted by `pattern` (strftime) in `zone`, when the time zone database knows it.
+pub fn format_in_zone(ms: i64, zone: &str, pattern: &str) -> Option<String> {
+    let zone = jiff::tz::TimeZone::get(zone).ok()?;
+    let instant = jiff::Timestamp::from_millisecond(ms).ok()?;
+    Some(instant.to_zoned(zone).strftime(pattern).to_string())
+}
+
+/// Whether the time zone database knows `name` (`Europe/Paris`).
+pub fn is_time_zone(name: &str) -> bool {
+    name.len() <= 64 && jiff::tz::TimeZone::get(name).is_ok()
+}
+
+/// Every zone name the database knows, sorted: what a reader chooses from.
+pub fn time_zone_names() -> Vec<String> {
+    let mut names: Vec<String> = jiff::tz::db().available().map(|name| name.to_string()).collect();
+    names.sort();
+    names
 }
 
 /// `2026-11-25`: the UTC day of an instant, as date fields take it.
@@ -79,6 +108,20 @@ pub fn parse_day(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_format_in_a_named_zone_and_unknown_zones_are_refused() {
+        let at = 1_795_253_400_000; // 2026-11-21T09:30:00Z
+        let pattern = "%Y-%m-%d %H:%M %Z";
+        assert_eq!(display_ms(at), "2026-11-21 09:30 UTC");
+        assert_eq!(format_in_zone(at, "Asia/Tokyo", pattern).as_deref(), Some("2026-11-21 18:30 JST"));
+        assert_eq!(format_in_zone(at, "America/New_York", pattern).as_deref(), Some("2026-11-21 04:30 EST"));
+        assert_eq!(format_in_zone(at, "Asia/Kolkata", "%m-%d %Hh").as_deref(), Some("11-21 15h"));
+        assert_eq!(format_in_zone(at, "Mars/Olympus_Mons", pattern), None);
+        assert_eq!(display_utc_hour(at, true), "11-21 09h");
+        assert!(is_time_zone("Europe/Paris") && !is_time_zone("Europe/Atlantis"));
+        assert!(time_zone_names().iter().any(|n| n == "America/Argentina/Buenos_Aires"));
+    }
 
     #[test]
     fn a_set_clock_is_shared_by_its_clones() {

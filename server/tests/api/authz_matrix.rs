@@ -204,6 +204,9 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
         row("replay_webhook_event", &[("event_id", "evt_unknown"), ("reason", "")], [401, 404, 404, 404, 422]),
         // Anyone may ask who they are, sign up and recover an account; invalid input for all.
         row("whoami", &[], [200, 200, 200, 200, 200]),
+        // One's own settings: read on a page of one's organization, set by anyone signed in.
+        row("preferences", &[("organization_id", org)], [401, 200, 200, 404, 404]),
+        row("set_time_zone", &[("time_zone", "Europe/Atlantis")], [401, 422, 422, 422, 422]),
         row(
             "sign_up",
             &[("email", "not an address"), ("password", "x"), ("organization_name", "x")],
@@ -299,6 +302,7 @@ async fn every_organization_route_answers_each_kind_of_caller_as_the_matrix_says
         (format!("/orgs/{acme}/namespaces"), [302, 200, 200, 404, 404]),
         (format!("/orgs/{acme}/billing-details"), [302, 200, 200, 404, 404]),
         (format!("/orgs/{acme}/team"), [302, 200, 200, 404, 404]),
+        (format!("/orgs/{acme}/preferences"), [302, 200, 200, 404, 404]),
         // The Pay page is for those who keep the card: its invoice unknown, they get 404.
         (format!("/orgs/{acme}/invoices/in_unknown/pay"), [302, 403, 404, 404, 404]),
         (format!("/admin/orgs/{acme}"), [302, 404, 404, 404, 200]),

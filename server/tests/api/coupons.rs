@@ -79,10 +79,7 @@ async fn a_promotion_code_takes_its_percentage_off_the_next_invoices_and_the_led
     assert_eq!(app.call_with(&member, "preview_promotion_code", &form).await.status(), StatusCode::FORBIDDEN);
     let preview = json(app.call_with(&owner, "preview_promotion_code", &form).await).await;
     assert_eq!(preview["period_so_far"], "$500.00", "{preview}");
-    assert_eq!(
-        (preview["discount"].as_str(), preview["after_discount"].as_str()),
-        (Some("-$100.00"), Some("$400.00"))
-    );
+    assert_eq!((preview["discount"].as_str(), preview["after_discount"].as_str()), (Some("-$100.00"), Some("$400.00")));
     assert_eq!(app.count("select count(*) from coupon_redemptions").await, 0, "a preview redeems nothing");
 
     let plan = json(app.redeem(&owner, &acme, "launch20").await).await;

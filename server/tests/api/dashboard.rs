@@ -43,10 +43,7 @@ async fn the_overview_shows_plan_next_invoice_and_balances_as_their_pages_do() {
         "{overview}"
     );
     assert_eq!(overview["next_invoice_on"], "2027-04-01 00:00 UTC");
-    assert_eq!(
-        (overview["balance_due"].as_str(), overview["credit_balance"].as_str()),
-        (Some("$0.00"), Some("$0.00"))
-    );
+    assert_eq!((overview["balance_due"].as_str(), overview["credit_balance"].as_str()), (Some("$0.00"), Some("$0.00")));
     assert_eq!(overview["latest_invoices"], serde_json::json!([]));
     assert_eq!(s.alerts().await.0, kinds(&[]));
 
@@ -81,4 +78,34 @@ async fn the_overview_shows_plan_next_invoice_and_balances_as_their_pages_do() {
         alerts.contains(&("Danger".to_owned(), "payment".to_owned())) && messages.contains("has expired"),
         "{messages}"
     );
+}
+
+#[tokio::test]
+async fn the_dashboard_compares_usage_so_far_with_the_same_point_of_the_previous_period() {
+    let s = Scenario::new(&[]).await;
+    let key = s.app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let actions = |id: &str, quantity: i64, timestamp: &str| serde_json::json!([{"id": id, "namespace": "payments-prod", "metric": "actions", "quantity": quantity, "timestamp": timestamp}]);
+    let usage_change = || async {
+        let form = [("organization_id", s.acme.as_str())];
+        json(s.app.call_with(&s.owner, "dashboard", &form).await).await["estimate"]["usage_change"].clone()
+    };
+    assert_eq!(usage_change().await, Value::Null, "the first period has nothing to compare with");
+
+    // The first period (March): 3,500,000 actions on its second day, 1,000,000 more on the 20th.
+    for (id, quantity, sent_at) in
+        [("m1", 3_500_000, "2027-03-02T10:00:00Z"), ("m2", 1_000_000, "2027-03-20T10:00:00Z")]
+    {
+        s.app.db.clock.set(crate::payments::at(sent_at) + 60_000);
+        s.app.send_events(&key, &actions(id, quantity, sent_at)).await;
+        s.app.wait_for_rollups().await;
+    }
+    // April 3, 01:00: two days and an hour into the second period, with 3,000,000 actions so far.
+    let now = s.finalize_first_invoice().await;
+    s.app.send_events(&key, &actions("a1", 3_000_000, "2027-04-02T10:00:00Z")).await;
+    s.app.wait_for_rollups().await;
+    s.app.db.clock.set(now);
+
+    // Business includes 2,500,000 actions, then $45.00 per million: $22.50 now; by March 3 01:00,
+    // 1,000,000 over made $45.00 (the 20th's usage came later).
+    assert_eq!(usage_change().await, "Usage so far $22.50, down 50% on the same point last period ($45.00)");
 }

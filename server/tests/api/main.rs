@@ -26,4 +26,5 @@ mod staff_customers;
 mod stripe_channel;
 mod stripe_webhook;
 mod team;
+mod time_zones;
 mod usage_views;

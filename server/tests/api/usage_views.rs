@@ -168,7 +168,8 @@ async fn a_custom_range_of_days_with_a_hidden_namespace_keeps_the_tables_whole_a
     let app = spawn_app().await;
     let acme = app.organization_id("Acme Corp").await;
     let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
-    app.send_events(&key, &json!([actions("c1", "payments-prod", 1_842_500), actions("c2", "payments-staging", 34)])).await;
+    app.send_events(&key, &json!([actions("c1", "payments-prod", 1_842_500), actions("c2", "payments-staging", 34)]))
+        .await;
     app.wait_for_rollups().await;
     let owner = app.client_for(&ACME_OWNER).await;
     let today = &minutes_ago(0)[..10];
@@ -176,14 +177,22 @@ async fn a_custom_range_of_days_with_a_hidden_namespace_keeps_the_tables_whole_a
         let (from, to) = (from.to_owned(), to.to_owned());
         let (app, owner, acme) = (&app, &owner, &acme);
         async move {
-            let form = [("organization_id", acme.as_str()), ("metric", "actions"), ("range", range), ("from", &from), ("to", &to), ("hide", hide)];
+            let form = [
+                ("organization_id", acme.as_str()),
+                ("metric", "actions"),
+                ("range", range),
+                ("from", &from),
+                ("to", &to),
+                ("hide", hide),
+            ];
             app.call_with(owner, "usage", &form).await
         }
     };
 
     let report = json(ask("Custom", today, today, "payments-staging").await).await;
 
-    let totals: Vec<&str> = report["namespaces"].as_array().unwrap().iter().map(|n| n["total"].as_str().unwrap()).collect();
+    let totals: Vec<&str> =
+        report["namespaces"].as_array().unwrap().iter().map(|n| n["total"].as_str().unwrap()).collect();
     assert_eq!(totals, ["1,842,500", "34"], "hiding a namespace from the chart keeps it in the totals");
     assert_eq!(report["first_day"], today);
     assert_eq!(report["in_progress"], true, "today ends with the current hour");

@@ -37,6 +37,29 @@ pub async fn find_user(conn: &mut AnyConnection, id: &str) -> Result<Option<User
         .await?)
 }
 
+/// What every request needs of its signed-in user.
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionUserRow {
+    pub id: String,
+    pub email: String,
+    pub session_generation: i64,
+    /// The IANA zone the user chose to read times in, if any.
+    pub time_zone: Option<String>,
+}
+
+pub async fn find_session_user(conn: &mut AnyConnection, id: &str) -> Result<Option<SessionUserRow>, Error> {
+    Ok(sqlx::query_as("select id, email, session_generation, time_zone from users where id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// `None` goes back to the browser's zone.
+pub async fn set_time_zone(conn: &mut AnyConnection, user_id: &str, zone: Option<&str>) -> Result<(), Error> {
+    sqlx::query("update users set time_zone = $1 where id = $2").bind(zone).bind(user_id).execute(conn).await?;
+    Ok(())
+}
+
 /// Sets a new password and starts the next session generation, ending every session of the old.
 pub async fn set_password(conn: &mut AnyConnection, user_id: &str, password_hash: &str) -> Result<(), Error> {
     sqlx::query("update users set password_hash = $1, session_generation = session_generation + 1 where id = $2")

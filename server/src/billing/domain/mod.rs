@@ -8,3 +8,4 @@ pub mod period;
 pub mod proration;
 pub mod rating;
 pub mod subscription;
+pub mod trend;

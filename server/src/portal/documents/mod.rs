@@ -1,9 +1,10 @@
 //! Billing documents as PDFs: an invoice (or credit note) once finalized, and a receipt for each
 //! successful payment. Built from the same rows, and formatted by the same functions, as the
-//! invoice page, so paper and screen always agree.
+//! invoice page, so paper and screen agree; a document's times are always UTC, whoever asks.
 pub mod helvetica;
 pub mod pdf;
 
+use app::api::backend::in_time_zone;
 use app::api::dto::billing::InvoiceDetail;
 use app::api::error::AppError;
 use async_trait::async_trait;
@@ -122,6 +123,10 @@ fn capitalized(word: &str) -> String {
 impl Documents {
     /// The invoice's PDF; a draft has none yet.
     pub async fn invoice_pdf(&self, organization_id: &str, invoice_id: &str) -> Result<PdfFile, Error> {
+        in_time_zone(Some("UTC".to_owned()), self.invoice_pdf_in_utc(organization_id, invoice_id)).await
+    }
+
+    async fn invoice_pdf_in_utc(&self, organization_id: &str, invoice_id: &str) -> Result<PdfFile, Error> {
         let mut conn = self.db.pool.acquire().await?;
         let invoice = invoices::invoice(&mut conn, invoice_id)
             .await?
@@ -178,6 +183,10 @@ impl Documents {
 
     /// The receipt of a successful payment.
     pub async fn receipt_pdf(&self, organization_id: &str, payment_id: &str) -> Result<PdfFile, Error> {
+        in_time_zone(Some("UTC".to_owned()), self.receipt_pdf_in_utc(organization_id, payment_id)).await
+    }
+
+    async fn receipt_pdf_in_utc(&self, organization_id: &str, payment_id: &str) -> Result<PdfFile, Error> {
         let mut conn = self.db.pool.acquire().await?;
         let payment = attempts::payment(&mut conn, payment_id)
             .await?

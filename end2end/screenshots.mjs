@@ -32,8 +32,14 @@ await shot(owner, "dashboard");
 
 await owner.goto(`${base}/orgs/${org}/usage?metric=actions&range=7d`);
 await owner.waitForSelector("#root[data-hydrated=true]");
-const busiest = owner.locator("#chart rect[data-hour]").nth(-30);
-await busiest.hover();
+// Points at the busiest hour, so the readout under the chart has figures to show.
+const hours = owner.locator("#chart rect[data-hour]");
+const busiest = await hours.evaluateAll((rects) => {
+  const total = (rect) => [...(rect.querySelector("title")?.textContent ?? "").matchAll(/: ([\d,.]+)/g)]
+    .reduce((sum, m) => sum + Number(m[1].replace(/,/g, "")), 0);
+  return rects.reduce((best, rect, i) => (total(rect) > total(rects[best]) ? i : best), 0);
+});
+await hours.nth(busiest).hover();
 await shot(owner, "usage");
 
 await owner.goto(`${base}/orgs/${org}/invoices`);
@@ -49,7 +55,9 @@ await owner.locator("#plan-preview").scrollIntoViewIfNeeded();
 await shot(owner, "plan-change");
 
 const staff = await signedIn("admin@portal.test", "portal-admin-pass");
-await staff.goto(`${base}/admin/orgs/${org}`);
+await staff.goto(`${base}/admin/orgs/${org}?tab=billing`);
+await staff.waitForSelector("#root[data-hydrated=true]");
+await staff.getByRole("button", { name: "Grant a credit…" }).click();
 await shot(staff, "staff-customer");
 
 await browser.close();

@@ -10,7 +10,7 @@ work=$(mktemp -d)
 port=3471
 base_url="http://127.0.0.1:$port"
 ./target/release/server --database-url "sqlite:$work/demo.db" --public-base-url "$base_url" \
-  --mail-log-dir "$work/mail" seed-demo >/dev/null
+  --mail-log-dir "$work/mail" seed-demo >"$work/seed.log" 2>&1
 ./target/release/server --database-url "sqlite:$work/demo.db" --listen-addr "127.0.0.1:$port" \
   --public-base-url "$base_url" --mail-log-dir "$work/mail" --log-level warn &
 server=$!

@@ -177,6 +177,11 @@ impl TestApp {
         client.get(self.url(path)).header("accept", "text/html").send().await.expect("request")
     }
 
+    /// The body of a GET of `path` as `client`.
+    pub async fn text_at(&self, client: &Client, path: &str) -> String {
+        client.get(self.url(path)).send().await.unwrap().text().await.unwrap()
+    }
+
     pub async fn organization_id(&self, name: &str) -> String {
         sqlx::query_scalar("select id from organizations where name = $1")
             .bind(name)

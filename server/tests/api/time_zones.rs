@@ -64,14 +64,7 @@ async fn times_read_in_the_browsers_zone_until_the_person_chooses_one_and_export
     let event = serde_json::json!([{"id": "tz", "namespace": "payments-prod", "metric": "actions", "quantity": 1, "timestamp": minutes_ago(0)}]);
     app.send_events(&key, &event).await;
     app.wait_for_rollups().await;
-    let csv = tokyo
-        .get(app.url(&format!("/orgs/{acme}/usage.csv?metric=actions&range=7d")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = app.text_at(&tokyo, &format!("/orgs/{acme}/usage.csv?metric=actions&range=7d")).await;
     let first_row = csv.lines().nth(1).expect("the event's hour");
     assert!(first_row.split(',').next().unwrap().ends_with('Z'), "exports keep UTC: {first_row}");
 }

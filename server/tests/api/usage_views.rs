@@ -202,14 +202,9 @@ async fn a_custom_range_of_days_with_a_hidden_namespace_keeps_the_tables_whole_a
     let svg = report["chart_svg"].as_str().unwrap();
     assert!(svg.contains("payments-prod: 1,842,500 actions"), "the hour's exact values are in its title");
     assert!(!svg.contains("payments-staging:"), "a hidden namespace is not drawn");
-    let csv = owner
-        .get(app.url(&format!("/orgs/{acme}/usage.csv?metric=actions&range=custom&from={today}&to={today}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = app
+        .text_at(&owner, &format!("/orgs/{acme}/usage.csv?metric=actions&range=custom&from={today}&to={today}"))
+        .await;
     assert!(csv.contains(",payments-prod,actions,1842500\n"), "exports keep plain figures: {csv}");
 
     for (from, to, field) in [("2026-13-01", today, "from"), (today, "2000-01-01", "to"), ("", "", "from")] {

@@ -149,6 +149,8 @@ pub struct Overview {
     pub status: String,
     /// When the current period ends and its invoice is drafted.
     pub next_invoice_on: Option<String>,
+    /// The same in words: `in 21 days`.
+    pub next_invoice_in: Option<String>,
     pub balance_due: String,
     pub credit_balance: String,
     /// The newest three.
@@ -632,6 +634,8 @@ pub mod payments {
         pub number: String,
         pub amount_due: String,
         pub next_retry: Option<String>,
+        /// The same in words: `in 3 days`.
+        pub next_retry_in: Option<String>,
         /// Whole days until the service is suspended, while it is not yet.
         pub suspends_in_days: Option<i64>,
         pub cancels_on: Option<String>,

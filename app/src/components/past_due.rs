@@ -99,7 +99,10 @@ fn banner(status: BillingStatus, org: String, pay: ServerAction<PayNow>, can_pay
                     {waits.then(|| view! { " " <span id="confirm-payment-prompt">"Your bank asks you to confirm this payment."</span> })}
                 </p>
                 <p>
-                    {invoice.next_retry.map(|at| format!("Next automatic retry: {at}. "))}
+                    {invoice.next_retry.map(|at| match invoice.next_retry_in.as_deref() {
+                        Some(words) => format!("Next automatic retry {words}, {at}. "),
+                        None => format!("Next automatic retry: {at}. "),
+                    })}
                     {invoice.suspends_in_days.map(|d| view! {
                         <span id="suspends-in">{format!("Service is suspended in {d} day{} unless paid. ", if d == 1 { "" } else { "s" })}</span>
                     })}

@@ -83,6 +83,7 @@ fn OverviewTiles(overview: Overview, organization_id: String) -> impl IntoView {
             <a class="tile" href=href("invoices") id="tile-next-invoice">
                 <span class="tile-label">"Next invoice"</span>
                 <strong>{overview.next_invoice_on.clone().unwrap_or_else(|| "None scheduled".to_owned())}</strong>
+                {overview.next_invoice_in.clone().map(|words| view! { <span class="hint" id="tile-next-invoice-in">{words}</span> })}
             </a>
             <a class="tile" href=href("invoices") id="tile-balance">
                 <span class="tile-label">"Balance due"</span>

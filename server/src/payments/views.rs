@@ -18,6 +18,7 @@ use crate::payments::domain::dunning::{DAY_MS, DunningPolicy, DunningStep};
 use crate::payments::domain::status::{CollectionStatus, PaymentStatus};
 use crate::reader::display_time;
 use crate::shared::money::format_money;
+use crate::shared::time::duration_words;
 use crate::store::Db;
 
 #[tracing::instrument(skip_all, fields(organization_id))]
@@ -36,16 +37,16 @@ pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &s
         }
         let invoice = invoices::invoice(&mut conn, &collection.invoice_id).await?.ok_or(AppError::NotFound)?;
         let started = collection.dunning_started_at.unwrap_or(collection.updated_at);
-        let next_retry = match policy.step(collection.dunning_step as usize) {
-            Some(DunningStep::Retry { .. }) => Some(display_time(collection.next_run_at)),
-            _ => None,
-        };
+        let retries = matches!(policy.step(collection.dunning_step as usize), Some(DunningStep::Retry { .. }));
+        let next_retry = retries.then(|| display_time(collection.next_run_at));
+        let next_retry_in = retries.then(|| duration_words(now, collection.next_run_at));
         let suspends_at = policy.suspension_day().map(|day| started + i64::from(day) * DAY_MS);
         past_due.push(PastDueInvoice {
             invoice_id: invoice.id.clone(),
             number: invoice.number.clone().unwrap_or_else(|| invoice.id.clone()),
             amount_due: format_money(invoice.amount_due_minor, &invoice.currency),
             next_retry,
+            next_retry_in,
             suspends_in_days: suspends_at
                 .filter(|&at| !suspended && at > now)
                 .map(|at| (at - now + DAY_MS - 1) / DAY_MS),

@@ -16,6 +16,7 @@ use crate::payments::domain::card::lapses_at;
 use crate::portal::invoice_pages::summary;
 use crate::reader::display_time;
 use crate::shared::money::format_money;
+use crate::shared::time::duration_words;
 
 /// A card lapsing within this is worth replacing now: the next charge may come after it.
 const CARD_WARNING_MS: i64 = 30 * 86_400_000;
@@ -47,6 +48,7 @@ pub async fn overview(
         plan,
         status: subscription.as_ref().map_or_else(|| "none".to_owned(), |s| s.status.clone()),
         next_invoice_on: running.map(|s| display_time(s.current_period_end)),
+        next_invoice_in: running.map(|s| duration_words(now, s.current_period_end)),
         balance_due: format_money(receivable, currency),
         credit_balance: format_money(credit, currency),
         latest_invoices,

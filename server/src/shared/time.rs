@@ -55,6 +55,23 @@ pub fn display_utc_hour(ms: i64, with_day: bool) -> String {
     }
 }
 
+/// `in 3 days`, `5 hours ago`, `in 12 minutes` or `now`: how far `to` is from `from`, in the
+/// largest unit that still reads as a whole number of two or more (one unit below that).
+pub fn duration_words(from: i64, to: i64) -> String {
+    const MINUTE: u64 = 60_000;
+    const HOUR: u64 = 60 * MINUTE;
+    const DAY: u64 = 24 * HOUR;
+    let span = to.abs_diff(from);
+    let (count, unit) = match span {
+        s if s >= 2 * DAY => (s / DAY, "day"),
+        s if s >= 2 * HOUR => (s / HOUR, "hour"),
+        s if s >= MINUTE => (s / MINUTE, "minute"),
+        _ => return "now".to_owned(),
+    };
+    let words = format!("{count} {unit}{}", if count == 1 { "" } else { "s" });
+    if to >= from { format!("in {words}") } else { format!("{words} ago") }
+}
+
 /// `ms` formatted by `pattern` (strftime) in `zone`, when the time zone database knows it.
 pub fn format_in_zone(ms: i64, zone: &str, pattern: &str) -> Option<String> {
     let zone = jiff::tz::TimeZone::get(zone).ok()?;
@@ -108,6 +125,18 @@ pub fn parse_day(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_in_words_in_their_largest_whole_unit() {
+        let (minute, hour, day) = (60_000, 3_600_000, 86_400_000);
+        assert_eq!(duration_words(0, 3 * day + 5 * hour), "in 3 days");
+        assert_eq!(duration_words(0, 36 * hour), "in 36 hours");
+        assert_eq!(duration_words(0, 90 * minute), "in 90 minutes");
+        assert_eq!(duration_words(0, minute), "in 1 minute");
+        assert_eq!(duration_words(5 * hour, 0), "5 hours ago");
+        assert_eq!(duration_words(0, 59_999), "now");
+        assert_eq!(duration_words(i64::MIN, i64::MAX), "in 213503982334 days");
+    }
 
     #[test]
     fn times_format_in_a_named_zone_and_unknown_zones_are_refused() {

@@ -204,6 +204,7 @@ async fn a_declined_card_is_retried_on_days_3_and_7_and_a_new_card_on_day_8_pays
     let past_due = &banner["past_due"][0];
     assert_eq!(past_due["number"].as_str().unwrap().len(), "INV-2027-000001".len());
     assert_eq!(past_due["next_retry"], "2027-04-06 01:00 UTC");
+    assert_eq!(past_due["next_retry_in"], "in 3 days");
     assert_eq!(past_due["suspends_in_days"], 10);
     assert_eq!(banner["last_failure"], "Your card was declined.");
 

@@ -33,6 +33,7 @@ test("a customer does it all by keyboard: logs in, reads the usage table, previe
   await tabTo(page, page.locator('[data-plan="Essentials"]').getByRole("button", { name: "Preview change" }));
   await page.keyboard.press("Enter");
   await expect(page.locator("#plan-preview")).toContainText("→ Essentials");
+  await expect(page.locator("#plan-preview"), "the focus moves to the preview").toBeFocused();
 
   await tabTo(page, page.getByRole("link", { name: "Payment", exact: true }));
   await page.keyboard.press("Enter");

@@ -72,6 +72,7 @@ pub async fn create_targets(
                 organization_name: org.name.clone(),
                 role: Role::Owner,
             }],
+            time_zone: None,
         };
         let key = create_api_key(db, &owner, &org.id, "loadgen").await?;
         targets.push(Target { organization_id: org.id, key: key.secret, namespaces: names });

@@ -1,3 +1,4 @@
+pub mod action_result;
 pub mod confirm;
 pub mod disputes;
 pub mod error_view;

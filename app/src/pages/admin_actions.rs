@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::admin::{AdminChangePlan, AdminPreviewPlanChange, InviteOwner, SuspendCustomer, UnsuspendCustomer};
+use crate::components::action_result::ActionResult;
 use crate::components::confirm::{ActionDialog, ReasonField};
 use crate::components::field_error::form_message;
 use crate::components::proration::ProrationTable;
@@ -66,7 +67,7 @@ pub fn PlanChangeForStaff(
         {move || preview.value().get().and_then(Result::ok).map(|p| {
             let (plan, token, org) = (p.to_plan.clone(), p.token.clone(), confirm_org.clone());
             view! {
-                <section class="card" id="plan-preview">
+                <ActionResult id="plan-preview" class="card">
                     <ProrationTable preview=p/>
                     <ActionForm action=confirm attr:class="action">
                         <input type="hidden" name="organization_id" value=org/>
@@ -79,7 +80,7 @@ pub fn PlanChangeForStaff(
                             <p class="form-error" role="alert">{move || form_message(confirm.value().get())}</p>
                         </ActionDialog>
                     </ActionForm>
-                </section>
+                </ActionResult>
             }
         })}
     }

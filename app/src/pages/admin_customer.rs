@@ -7,6 +7,7 @@ use crate::api::billing::{IssueCredit, VoidInvoice, get_admin_customer};
 use crate::api::dto::billing::InvoiceSummary;
 use crate::api::dto::payments::{NotificationView, PaymentView};
 use crate::api::payments::{AdminRetryPayments, MarkUncollectible, RefundPayment};
+use crate::components::action_result::ActionResult;
 use crate::components::confirm::{ActionDialog, ReasonField};
 use crate::components::disputes::DisputeTable;
 use crate::components::error_view::ErrorView;
@@ -250,7 +251,9 @@ fn CreditForm(action: ServerAction<IssueCredit>, organization_id: String, idempo
                 <p class="form-error" role="alert">{move || form_message(action.value().get())}</p>
             </ActionDialog>
         </ActionForm>
-        {move || granted().map(|g| view! { <p role="status" id="credit-issued">{format!("Credit of {} issued.", g.amount)}</p> })}
+        {move || granted().map(|g| view! {
+            <ActionResult id="credit-result"><p role="status" id="credit-issued">{format!("Credit of {} issued.", g.amount)}</p></ActionResult>
+        })}
     }
 }
 

@@ -3,6 +3,7 @@ use leptos_meta::Title;
 
 use crate::api::dto::{ApiKey, Role};
 use crate::api::organization::{CreateApiKey, CreateNamespace, RevokeApiKey, get_dashboard, list_api_keys};
+use crate::components::action_result::ActionResult;
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::use_organization_id;
@@ -95,10 +96,10 @@ fn ApiKeyForm(action: ServerAction<CreateApiKey>, organization_id: Signal<String
             <button type="submit" id="create-api-key">"Create API key"</button>
         </ActionForm>
         {move || created().map(|created| view! {
-            <div class="card secret" role="status">
-                <p>"Copy this key now. It is shown only once:"</p>
+            <ActionResult id="new-api-key" class="card secret">
+                <p role="status">"Copy this key now. It is shown only once:"</p>
                 <code id="new-api-key-secret">{created.secret}</code>
-            </div>
+            </ActionResult>
         })}
     }
 }

@@ -8,6 +8,7 @@ use crate::api::billing::{
 use crate::api::dto::Role;
 use crate::api::dto::billing::{ActiveDiscount, PlanChangePreview, PlanOption, PromotionPreview};
 use crate::api::session::whoami;
+use crate::components::action_result::ActionResult;
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::form_message;
 use crate::components::layout::use_organization_id;
@@ -275,7 +276,7 @@ fn Preview(
     let (to_plan, token) = (preview.to_plan.clone(), preview.token.clone());
     let confirmed = move || confirm.value().get().is_some_and(|r| r.is_ok());
     view! {
-        <section class="card" id="plan-preview" aria-labelledby="preview-heading">
+        <ActionResult id="plan-preview" class="card" labelled_by="preview-heading">
             <ProrationTable preview/>
             <ActionForm action=confirm>
                 <input type="hidden" name="organization_id" value=organization_id/>
@@ -285,6 +286,6 @@ fn Preview(
             </ActionForm>
             <p class="form-error" role="alert">{move || confirm.value().get().and_then(|r| r.err()).map(|e| e.message())}</p>
             <Show when=confirmed><p role="status" id="change-confirmed">"Plan change confirmed."</p></Show>
-        </section>
+        </ActionResult>
     }
 }

@@ -90,7 +90,8 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
             <button type="submit" class=if custom { "" } else { "secondary" }>"Show these days"</button>
             <span class="hint">"Whole days in UTC"</span>
         </form>
-        <p class="watermark">
+        // Announced when live usage moves it, so a screen reader hears that the figures changed.
+        <p class="watermark" aria-live="polite">
             <span id="watermark">{format!("Usage complete through {}", report.complete_through)}</span>
             {(report.late_events > 0).then(|| view! {
                 <span id="late-events">{format!(" · {} late events (after their period closed)", report.late_events)}</span>

@@ -21,6 +21,8 @@ for (const colorScheme of ["light", "dark"] as const) {
     test.use({ colorScheme });
 
     test("every page passes the accessibility check with nothing serious or critical", async ({ page }) => {
+      // Twenty-one pages, each hydrated and checked: more than the default 30 s on a busy machine.
+      test.setTimeout(120_000);
       const found: string[] = [];
       for (const path of ["/login", "/signup", "/password-reset"]) found.push(...(await seriousViolations(page, path)));
       const pages = await organizationPages(page, ACME_OWNER);

@@ -13,6 +13,8 @@ test.describe("on a 390 px phone", () => {
   test.use({ viewport: { width: 390, height: 844 } });
 
   test("no page of a customer or of staff scrolls sideways", async ({ page }) => {
+    // Eighteen pages, each hydrated and measured: more than the default 30 s on a busy machine.
+    test.setTimeout(90_000);
     const problems = watchConsole(page);
     const pages = await organizationPages(page, ACME_OWNER);
     const org = pages[0].split("/")[2];

@@ -38,10 +38,14 @@ impl Clock {
 
 /// `2026-11-25 09:30 UTC`: times as stored texts, mail, documents and logs show them.
 pub fn display_ms(ms: i64) -> String {
-    let format = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    format_utc(ms, format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
+}
+
+/// `ms` in UTC by `format`, or the bare number for an instant the format cannot show.
+fn format_utc(ms: i64, format: &(impl time::formatting::Formattable + ?Sized)) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&format).ok())
+        .and_then(|t| t.format(format).ok())
         .unwrap_or_else(|| ms.to_string())
 }
 
@@ -93,20 +97,12 @@ pub fn time_zone_names() -> Vec<String> {
 
 /// `2026-11-25`: the UTC day of an instant, as date fields take it.
 pub fn display_day(ms: i64) -> String {
-    let format = format_description!("[year]-[month]-[day]");
-    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| ms.to_string())
+    format_utc(ms, format_description!("[year]-[month]-[day]"))
 }
 
 /// `2026-11-25T09:30:00Z`: how instants travel in JSON.
 pub fn display_rfc3339(ms: i64) -> String {
-    use time::format_description::well_known::Rfc3339;
-    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| ms.to_string())
+    format_utc(ms, &time::format_description::well_known::Rfc3339)
 }
 
 /// `2026-11-25T09:30:00Z` or `2026-11-25` (midnight UTC).

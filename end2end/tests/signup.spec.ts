@@ -64,6 +64,8 @@ test("a visitor signs up, confirms by the mailed link, lands on the new organiza
 
   await waitForHydration(page);
   await page.getByRole("link", { name: "Forgot your password?" }).click();
+  // The log-in form has an Email field too: wait for the route to change before filling one in.
+  await expect(page.getByRole("heading", { name: "Reset your password" })).toBeVisible();
   await waitForHydration(page);
   await page.getByLabel("Email").fill(email);
   await page.getByRole("button", { name: "Send a reset link" }).click();
@@ -75,6 +77,7 @@ test("a visitor signs up, confirms by the mailed link, lands on the new organiza
   await expect(page.locator("#password-changed")).toBeVisible();
 
   await page.getByRole("link", { name: "Log in" }).click();
+  await expect(page.getByRole("heading", { name: "Log in to the billing portal" })).toBeVisible();
   await waitForHydration(page);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(NEW_PASSWORD);

@@ -12,6 +12,7 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{Lazy, LazyRoute, SsrMode, lazy_route, path};
 
 use components::layout::OrgLayout;
+use components::toast::{ToastRegion, provide_toasts};
 use pages::{
     account::{AcceptInvitationPage, ConfirmSignUpPage, ForgotPasswordPage, ResetPasswordPage, SignUpPage},
     admin::AdminPage,
@@ -59,6 +60,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_toasts();
     view! {
         <Stylesheet id="leptos" href="/pkg/portal.css"/>
         <Link rel="icon" href="/favicon.ico"/>
@@ -96,6 +98,7 @@ pub fn App() -> impl IntoView {
                     </ParentRoute>
                 </Routes>
             </Router>
+            <ToastRegion/>
         </div>
     }
 }

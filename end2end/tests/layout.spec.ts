@@ -30,6 +30,19 @@ test.describe("on a 390 px phone", () => {
     expect(overflowing).toEqual([]);
     expect(problems).toEqual([]);
   });
+
+  test("an invoice's lines become one block per line, each figure under its column's name", async ({ page }) => {
+    const pages = await organizationPages(page, ACME_OWNER);
+    const invoice = pages.find((path) => /\/invoices\/[^/]+$/.test(path));
+    expect(invoice).toBeDefined();
+    await page.goto(invoice!);
+    const amount = page.locator("#invoice-lines tbody td[data-label='Amount']").first();
+    await expect(amount).toBeVisible();
+    expect(await amount.evaluate((cell) => getComputedStyle(cell).display)).toBe("block");
+    const label = await amount.evaluate((cell) => getComputedStyle(cell, "::before").content);
+    expect(label).toBe('"Amount"');
+    await expect(page.locator("#invoice-lines thead")).toHaveCSS("position", "absolute");
+  });
 });
 
 test.describe("with the system in dark mode", () => {

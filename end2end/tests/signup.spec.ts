@@ -51,6 +51,7 @@ test("a visitor signs up, confirms by the mailed link, lands on the new organiza
   await page.getByRole("button", { name: "Create namespace" }).click();
   // The page reads its lists again after the namespace is created: the key's name waits for that.
   await expect(page.locator("#namespaces")).toContainText("checkout");
+  await expect(page.locator("#toasts")).toContainText("Namespace created.");
   await page.getByLabel("New API key").fill("production");
   await page.getByRole("button", { name: "Create API key" }).click();
   await expect(page.locator("#new-api-key-secret")).toHaveText(/^bpk_/);

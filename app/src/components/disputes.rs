@@ -13,13 +13,13 @@ pub fn DisputeTable(
         return view! { <p class="empty" id=id>{empty}</p> }.into_any();
     }
     view! {
-        <table id=id>
+        <table id=id class="stack">
             <thead><tr><th>"Opened"</th><th>"Customer"</th><th>"Invoice"</th><th>"Amount"</th><th>"Reason"</th><th>"Status"</th><th>"Evidence due"</th></tr></thead>
             <tbody>
                 {disputes.into_iter().map(|d| view! {
                     <tr data-dispute=d.id>
-                        <td>{d.opened}</td><td>{d.customer}</td><td>{d.invoice}</td><td>{d.amount}</td><td>{d.reason}</td>
-                        <td><span class="status">{d.status}</span></td><td>{d.evidence_due.unwrap_or_else(|| "–".into())}</td>
+                        <td data-label="Opened">{d.opened}</td><td data-label="Customer">{d.customer}</td><td data-label="Invoice">{d.invoice}</td><td data-label="Amount">{d.amount}</td><td data-label="Reason">{d.reason}</td>
+                        <td data-label="Status"><span class="status">{d.status}</span></td><td data-label="Evidence due">{d.evidence_due.unwrap_or_else(|| "–".into())}</td>
                     </tr>
                 }).collect_view()}
             </tbody>

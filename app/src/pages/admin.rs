@@ -10,6 +10,8 @@ use crate::api::payments::{ReplayWebhookEvent, get_parked_events};
 use crate::components::confirm::{ActionDialog, ReasonField};
 use crate::components::error_view::ErrorView;
 use crate::components::layout::AdminHeader;
+use crate::components::loading::Loading;
+use crate::components::toast::toast_on_success;
 use crate::pages::admin_new_customer::NewCustomer;
 
 /// Staff only: find a customer by name, email, id or invoice number; parked webhook events.
@@ -20,6 +22,7 @@ pub fn AdminPage() -> impl IntoView {
     let page = move || query.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
     let results = Resource::new(move || (search(), page()), |(q, page)| search_customers(q, page));
     let replay = ServerAction::<ReplayWebhookEvent>::new();
+    toast_on_success(replay, "Event replayed.");
     let parked = Resource::new(move || replay.version().get(), |_| get_parked_events());
     view! {
         <Title text="Admin · Billing portal"/>
@@ -31,7 +34,7 @@ pub fn AdminPage() -> impl IntoView {
                     <input type="search" name="q" id="customer-search" maxlength="200" prop:value=search/></label>
                 <button type="submit">"Search"</button>
             </Form>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Suspense fallback=|| view! { <Loading what="customers"/> }>
                 {move || Suspend::new(async move {
                     match results.await {
                         Ok(found) => {
@@ -59,13 +62,13 @@ fn SearchResults(found: CustomerSearch) -> impl IntoView {
     let previous = (found.page > 0).then(|| link(found.page - 1));
     let next = found.has_next.then(|| link(found.page + 1));
     view! {
-        <table id="organizations">
+        <table id="organizations" class="stack">
             <thead><tr><th>"Organization"</th><th>"Id"</th><th>"Billing email"</th>
                 <th>"Namespaces"</th><th>"Members"</th><th>"Since"</th></tr></thead>
             <tbody>
                 {found.customers.into_iter().map(|o| view! {
-                    <tr><td><a href=format!("/admin/orgs/{}", o.id)>{o.name}</a></td><td><code>{o.id}</code></td><td>{o.billing_email}</td>
-                        <td>{o.namespace_count}</td><td>{o.member_count}</td><td>{o.created_at}</td></tr>
+                    <tr><td data-label="Organization"><a href=format!("/admin/orgs/{}", o.id)>{o.name}</a></td><td data-label="Id"><code>{o.id}</code></td><td data-label="Billing email">{o.billing_email}</td>
+                        <td data-label="Namespaces">{o.namespace_count}</td><td data-label="Members">{o.member_count}</td><td data-label="Since">{o.created_at}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>
@@ -95,12 +98,12 @@ fn ParkedEvents(events: Vec<ParkedEvent>, replay: ServerAction<ReplayWebhookEven
         return view! { <p id="no-parked-events">"None: every webhook event was processed."</p> }.into_any();
     }
     view! {
-        <table id="parked-events">
+        <table id="parked-events" class="stack">
             <thead><tr><th>"Event"</th><th>"Type"</th><th>"Attempts"</th><th>"Last error"</th><th>"Received"</th><th>"Replay"</th></tr></thead>
             <tbody>
                 {events.into_iter().map(|e| view! {
-                    <tr><td><code>{e.id.clone()}</code></td><td>{e.event_type}</td><td>{e.attempts}</td><td>{e.last_error}</td><td>{e.received}</td>
-                        <td><ActionForm action=replay attr:class="action">
+                    <tr><td data-label="Event"><code>{e.id.clone()}</code></td><td data-label="Type">{e.event_type}</td><td data-label="Attempts">{e.attempts}</td><td data-label="Last error">{e.last_error}</td><td data-label="Received">{e.received}</td>
+                        <td data-label="Replay"><ActionForm action=replay attr:class="action">
                             <input type="hidden" name="event_id" value=e.id.clone()/>
                             <ActionDialog id=format!("replay-{}", e.id) open="Replay…" title=format!("Replay {}?", e.id)
                                 effect="The event is processed again, as if the processor had just sent it." confirm="Replay">

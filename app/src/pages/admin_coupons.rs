@@ -6,19 +6,23 @@ use crate::api::dto::admin::{CouponView, CouponsPage};
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::AdminHeader;
+use crate::components::loading::Loading;
+use crate::components::toast::toast_on_success;
 
 /// Staff only: coupons (what comes off, for how long, for whom) and the codes customers type.
 #[component]
 pub fn CouponsAdminPage() -> impl IntoView {
     let create = ServerAction::<CreateCoupon>::new();
+    toast_on_success(create, "Coupon created.");
     let add_code = ServerAction::<CreatePromotionCode>::new();
+    toast_on_success(add_code, "Promotion code added.");
     let page = Resource::new(move || (create.version().get(), add_code.version().get()), |_| get_coupons());
     view! {
         <Title text="Coupons · Admin · Billing portal"/>
         <AdminHeader/>
         <main>
             <h1>"Coupons"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Suspense fallback=|| view! { <Loading what="the coupons"/> }>
                 {move || Suspend::new(async move {
                     match page.await {
                         Ok(page) => view! { <CouponsView page create add_code/> }.into_any(),
@@ -126,12 +130,12 @@ fn CouponCard(coupon: CouponView, add_code: ServerAction<CreatePromotionCode>) -
                 view! { <p class="empty">"No promotion codes yet."</p> }.into_any()
             } else {
                 view! {
-                    <table class="codes">
+                    <table class="codes stack">
                         <thead><tr><th scope="col">"Code"</th><th scope="col">"Redeemed"</th><th scope="col">"Redeem by"</th></tr></thead>
                         <tbody>
                             {codes.into_iter().map(|code| view! {
-                                <tr><td><code>{code.code}</code></td><td>{code.redeemed}</td>
-                                    <td>{code.redeem_by.unwrap_or_else(|| "No end".into())}</td></tr>
+                                <tr><td data-label="Code"><code>{code.code}</code></td><td data-label="Redeemed">{code.redeemed}</td>
+                                    <td data-label="Redeem by">{code.redeem_by.unwrap_or_else(|| "No end".into())}</td></tr>
                             }).collect_view()}
                         </tbody>
                     </table>

@@ -14,8 +14,10 @@ use crate::components::error_view::ErrorView;
 use crate::components::estimate::EstimateLine;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::AdminHeader;
+use crate::components::loading::Loading;
 use crate::components::past_due::Timeline;
 use crate::components::successes::successes;
+use crate::components::toast::toast_on_success;
 use crate::pages::admin_actions::{InviteOwnerForm, PlanChangeForStaff, SuspensionForm};
 use crate::pages::admin_records::{AuditLog, LedgerTable, NamespaceStates, PeriodUsage, StatusHistory, WebhookEvents};
 use crate::pages::invoices::{CreditTable, InvoiceTable};
@@ -28,14 +30,22 @@ pub fn AdminCustomerPage() -> impl IntoView {
     let organization_id = Signal::derive(move || params.read().get("org").unwrap_or_default());
     let credit = ServerAction::<IssueCredit>::new();
     let void = ServerAction::<VoidInvoice>::new();
+    toast_on_success(void, "Invoice voided.");
     let refund = ServerAction::<RefundPayment>::new();
+    toast_on_success(refund, "Refund issued.");
     let uncollectible = ServerAction::<MarkUncollectible>::new();
+    toast_on_success(uncollectible, "Invoice marked uncollectible.");
     let retry = ServerAction::<AdminRetryPayments>::new();
+    toast_on_success(retry, "Payment retried.");
     let suspend = ServerAction::<SuspendCustomer>::new();
+    toast_on_success(suspend, "Customer suspended.");
     let unsuspend = ServerAction::<UnsuspendCustomer>::new();
+    toast_on_success(unsuspend, "Suspension lifted.");
     let preview = ServerAction::<AdminPreviewPlanChange>::new();
     let change_plan = ServerAction::<AdminChangePlan>::new();
+    toast_on_success(change_plan, "Plan changed.");
     let invite = ServerAction::<InviteOwner>::new();
+    toast_on_success(invite, "Invitation sent to the new owner.");
     let changes = [
         successes(credit),
         successes(void),
@@ -54,7 +64,7 @@ pub fn AdminCustomerPage() -> impl IntoView {
         <Title text="Customer · Admin · Billing portal"/>
         <AdminHeader/>
         <main>
-            <Suspense fallback=|| view! { <p class="loading">"Loading the customer…"</p> }>
+            <Suspense fallback=|| view! { <Loading what="the customer"/> }>
                 {move || Suspend::new(async move {
                     let c = match customer.await {
                         Ok(c) => c,
@@ -298,12 +308,12 @@ fn MailLog(notifications: Vec<NotificationView>) -> impl IntoView {
         return view! { <p class="empty">"No notifications yet."</p> }.into_any();
     }
     view! {
-        <table id="mail-log">
+        <table id="mail-log" class="stack">
             <thead><tr><th>"When"</th><th>"To"</th><th>"Subject"</th><th>"Message"</th><th>"Delivery"</th></tr></thead>
             <tbody>
                 {notifications.into_iter().map(|n| view! {
-                    <tr data-kind=n.kind><td>{n.at}</td><td>{n.recipient}</td><td>{n.subject}</td><td>{n.body}</td>
-                        <td>{n.delivery.unwrap_or_else(|| "queued".into())}</td></tr>
+                    <tr data-kind=n.kind><td data-label="When">{n.at}</td><td data-label="To">{n.recipient}</td><td data-label="Subject">{n.subject}</td><td data-label="Message">{n.body}</td>
+                        <td data-label="Delivery">{n.delivery.unwrap_or_else(|| "queued".into())}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>

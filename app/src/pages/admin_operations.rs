@@ -6,6 +6,7 @@ use crate::api::dto::admin::{Operations, RefusedRefund, SetAsideRollup};
 use crate::components::disputes::DisputeTable;
 use crate::components::error_view::ErrorView;
 use crate::components::layout::AdminHeader;
+use crate::components::loading::Loading;
 
 /// Staff only: is the machinery keeping up? Ingestion, rollups, durable queues, reconciliation.
 #[component]
@@ -17,7 +18,7 @@ pub fn OperationsPage() -> impl IntoView {
         <main>
             <h1>"Operations"</h1>
             <button type="button" id="refresh-operations" on:click=move |_| operations.refetch()>"Refresh"</button>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Suspense fallback=|| view! { <Loading what="the operations view"/> }>
                 {move || Suspend::new(async move {
                     match operations.await {
                         Ok(ops) => view! { <OperationsView ops/> }.into_any(),
@@ -44,12 +45,12 @@ fn OperationsView(ops: Operations) -> impl IntoView {
             <SetAsideRollups rollups=ops.rollups_set_aside/>
         </section>
         <h2>"Queues"</h2>
-        <table id="job-queues">
+        <table id="job-queues" class="stack">
             <thead><tr><th>"Queue"</th><th>"Queued"</th><th>"Running"</th><th>"Failed"</th></tr></thead>
             <tbody>
                 {ops.jobs.into_iter().map(|q| {
                     let queue = q.name.clone();
-                    view! { <tr data-queue=queue><td>{q.name}</td><td>{q.queued}</td><td>{q.running}</td><td>{q.failed}</td></tr> }
+                    view! { <tr data-queue=queue><td data-label="Queue">{q.name}</td><td data-label="Queued">{q.queued}</td><td data-label="Running">{q.running}</td><td data-label="Failed">{q.failed}</td></tr> }
                 }).collect_view()}
             </tbody>
         </table>
@@ -89,11 +90,11 @@ fn SetAsideRollups(rollups: Vec<SetAsideRollup>) -> impl IntoView {
     view! {
         <h3>"Rollups set aside"</h3>
         <p>"These hours cannot be summed, so their usage is missing from rollups and invoices until their events are corrected."</p>
-        <table id="rollups-set-aside">
+        <table id="rollups-set-aside" class="stack">
                 <thead><tr><th>"Customer"</th><th>"Namespace"</th><th>"Metric"</th><th>"Hour"</th><th>"Set aside"</th><th>"Error"</th></tr></thead>
                 <tbody>
                     {rollups.into_iter().map(|r| view! {
-                        <tr><td>{r.organization}</td><td>{r.namespace}</td><td>{r.metric}</td><td>{r.hour}</td><td>{r.set_aside}</td><td>{r.error}</td></tr>
+                        <tr><td data-label="Customer">{r.organization}</td><td data-label="Namespace">{r.namespace}</td><td data-label="Metric">{r.metric}</td><td data-label="Hour">{r.hour}</td><td data-label="Set aside">{r.set_aside}</td><td data-label="Error">{r.error}</td></tr>
                     }).collect_view()}
                 </tbody>
         </table>
@@ -110,11 +111,11 @@ fn RefusedRefunds(refunds: Vec<RefusedRefund>) -> impl IntoView {
     view! {
         <h2>"Overpayment refunds refused"</h2>
         <p>"The processor refused these refunds. Refund each by hand in the processor's dashboard; its refund event settles the books and removes it from this list."</p>
-        <table id="refused-refunds">
+        <table id="refused-refunds" class="stack">
             <thead><tr><th>"Customer"</th><th>"Payment"</th><th>"Owed back"</th><th>"Refused"</th><th>"Reason"</th></tr></thead>
             <tbody>
                 {refunds.into_iter().map(|r| view! {
-                    <tr><td>{r.organization}</td><td>{r.payment_id}</td><td>{r.amount}</td><td>{r.refused}</td><td>{r.reason}</td></tr>
+                    <tr><td data-label="Customer">{r.organization}</td><td data-label="Payment">{r.payment_id}</td><td data-label="Owed back">{r.amount}</td><td data-label="Refused">{r.refused}</td><td data-label="Reason">{r.reason}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>

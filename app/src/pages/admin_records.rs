@@ -6,12 +6,12 @@ use crate::api::dto::admin::{AuditView, LedgerLine, NamespaceState, StatusChange
 #[component]
 pub fn NamespaceStates(namespaces: Vec<NamespaceState>) -> impl IntoView {
     view! {
-        <table id="admin-namespaces">
+        <table id="admin-namespaces" class="stack">
             <thead><tr><th>"Namespace"</th><th>"Id"</th><th>"Service"</th></tr></thead>
             <tbody>
                 {namespaces.into_iter().map(|n| view! {
-                    <tr><td>{n.name}</td><td><code>{n.id}</code></td>
-                        <td class="service">{n.suspended_since.map_or_else(|| "serving".to_owned(), |at| format!("suspended since {at}"))}</td></tr>
+                    <tr><td data-label="Namespace">{n.name}</td><td data-label="Id"><code>{n.id}</code></td>
+                        <td data-label="Service" class="service">{n.suspended_since.map_or_else(|| "serving".to_owned(), |at| format!("suspended since {at}"))}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>
@@ -24,10 +24,10 @@ pub fn PeriodUsage(usage: Vec<UsageTotal>) -> impl IntoView {
         return view! { <p class="empty">"No usage this period yet."</p> }.into_any();
     }
     view! {
-        <table id="period-usage">
+        <table id="period-usage" class="stack">
             <thead><tr><th>"Namespace"</th><th>"Metric"</th><th>"Quantity"</th></tr></thead>
             <tbody>
-                {usage.into_iter().map(|u| view! { <tr><td>{u.namespace}</td><td>{u.metric}</td><td>{u.quantity}</td></tr> }).collect_view()}
+                {usage.into_iter().map(|u| view! { <tr><td data-label="Namespace">{u.namespace}</td><td data-label="Metric">{u.metric}</td><td data-label="Quantity">{u.quantity}</td></tr> }).collect_view()}
             </tbody>
         </table>
     }
@@ -37,11 +37,11 @@ pub fn PeriodUsage(usage: Vec<UsageTotal>) -> impl IntoView {
 #[component]
 pub fn StatusHistory(changes: Vec<StatusChange>) -> impl IntoView {
     view! {
-        <table id="status-history">
+        <table id="status-history" class="stack">
             <thead><tr><th>"When"</th><th>"From"</th><th>"To"</th><th>"Cause"</th><th>"By"</th></tr></thead>
             <tbody>
                 {changes.into_iter().map(|c| view! {
-                    <tr><td>{c.at}</td><td>{c.from}</td><td>{c.to}</td><td>{c.cause}</td><td>{c.actor}</td></tr>
+                    <tr><td data-label="When">{c.at}</td><td data-label="From">{c.from}</td><td data-label="To">{c.to}</td><td data-label="Cause">{c.cause}</td><td data-label="By">{c.actor}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>
@@ -51,13 +51,13 @@ pub fn StatusHistory(changes: Vec<StatusChange>) -> impl IntoView {
 #[component]
 pub fn LedgerTable(lines: Vec<LedgerLine>) -> impl IntoView {
     view! {
-        <table id="ledger">
+        <table id="ledger" class="stack">
             <thead><tr><th>"When"</th><th>"Transaction"</th><th>"Reference"</th><th>"Owed change"</th>
                 <th>"Owed after"</th><th>"Credit after"</th></tr></thead>
             <tbody>
                 {lines.into_iter().map(|l| view! {
-                    <tr><td>{l.at}</td><td>{l.kind}</td><td><code>{l.reference}</code></td><td class="amount">{l.receivable_change}</td>
-                        <td class="amount">{l.receivable_balance}</td><td class="amount">{l.credit_balance}</td></tr>
+                    <tr><td data-label="When">{l.at}</td><td data-label="Transaction">{l.kind}</td><td data-label="Reference"><code>{l.reference}</code></td><td data-label="Owed change" class="amount">{l.receivable_change}</td>
+                        <td data-label="Owed after" class="amount">{l.receivable_balance}</td><td data-label="Credit after" class="amount">{l.credit_balance}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>
@@ -70,11 +70,11 @@ pub fn WebhookEvents(events: Vec<WebhookEventView>) -> impl IntoView {
         return view! { <p class="empty">"No processor events for this customer."</p> }.into_any();
     }
     view! {
-        <table id="customer-webhook-events">
+        <table id="customer-webhook-events" class="stack">
             <thead><tr><th>"Event"</th><th>"Type"</th><th>"Status"</th><th>"Attempts"</th><th>"Received"</th></tr></thead>
             <tbody>
                 {events.into_iter().map(|e| view! {
-                    <tr><td><code>{e.id}</code></td><td>{e.event_type}</td><td>{e.status}</td><td>{e.attempts}</td><td>{e.received}</td></tr>
+                    <tr><td data-label="Event"><code>{e.id}</code></td><td data-label="Type">{e.event_type}</td><td data-label="Status">{e.status}</td><td data-label="Attempts">{e.attempts}</td><td data-label="Received">{e.received}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>
@@ -85,13 +85,13 @@ pub fn WebhookEvents(events: Vec<WebhookEventView>) -> impl IntoView {
 #[component]
 pub fn AuditLog(entries: Vec<AuditView>) -> impl IntoView {
     view! {
-        <table id="audit-log">
+        <table id="audit-log" class="stack">
             <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Reason"</th><th>"Change"</th></tr></thead>
             <tbody>
                 {entries.into_iter().map(|a| {
                     let action = a.action.clone();
-                    view! { <tr data-action=action><td>{a.at}</td><td>{a.actor}</td><td>{a.action}</td><td><code>{a.target}</code></td>
-                        <td>{a.reason.unwrap_or_default()}</td><td><code>{a.change}</code></td></tr> }
+                    view! { <tr data-action=action><td data-label="When">{a.at}</td><td data-label="Who">{a.actor}</td><td data-label="Action">{a.action}</td><td data-label="Target"><code>{a.target}</code></td>
+                        <td data-label="Reason">{a.reason.unwrap_or_default()}</td><td data-label="Change"><code>{a.change}</code></td></tr> }
                 }).collect_view()}
             </tbody>
         </table>

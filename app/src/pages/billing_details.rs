@@ -6,6 +6,8 @@ use crate::api::organization::{AddBillingContact, RemoveBillingContact, SaveBill
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::use_organization_id;
+use crate::components::loading::Loading;
+use crate::components::toast::toast_on_success;
 
 /// The customer's legal name, address, tax id and billing email: what invoices print and where
 /// they are sent. Owners edit them; members read them.
@@ -24,7 +26,7 @@ pub fn BillingDetailsPage() -> impl IntoView {
         <Title text="Billing details · Billing portal"/>
         <h1>"Billing details"</h1>
         <p>"Invoices show these details, and invoices and payment notices go to the billing email and the billing contacts."</p>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=|| view! { <Loading what="billing details"/> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(page) if page.can_edit => {
@@ -138,7 +140,9 @@ fn TextField(
 #[component]
 fn BillingContacts(contacts: Vec<String>, can_edit: bool, organization_id: Signal<String>) -> impl IntoView {
     let add = ServerAction::<AddBillingContact>::new();
+    toast_on_success(add, "Billing contact added.");
     let remove = ServerAction::<RemoveBillingContact>::new();
+    toast_on_success(remove, "Billing contact removed.");
     // The list as the last successful change left it: each answer carries the whole list.
     let shown = RwSignal::new(contacts);
     Effect::new(move |_| {

@@ -6,6 +6,7 @@ use crate::api::organization::get_dashboard;
 use crate::components::error_view::ErrorView;
 use crate::components::estimate::EstimateLine;
 use crate::components::layout::use_organization_id;
+use crate::components::loading::Loading;
 use crate::pages::invoices::InvoiceTable;
 
 #[component]
@@ -14,7 +15,7 @@ pub fn DashboardPage() -> impl IntoView {
     let dashboard = Resource::new(move || organization_id.get(), get_dashboard);
 
     view! {
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Suspense fallback=|| view! { <Loading what="the dashboard"/> }>
             {move || Suspend::new(async move {
                 match dashboard.await {
                     Ok(d) => view! {

@@ -6,6 +6,7 @@ use crate::api::billing::{get_invoice, get_invoices};
 use crate::api::dto::billing::{CreditView, InvoiceSummary};
 use crate::components::error_view::ErrorView;
 use crate::components::layout::use_organization_id;
+use crate::components::loading::Loading;
 use crate::pages::payment::PaymentTable;
 
 /// Where a finalized invoice's PDF downloads from.
@@ -59,11 +60,11 @@ pub fn InvoiceTable(
 #[component]
 pub fn CreditTable(credits: Vec<CreditView>) -> impl IntoView {
     (!credits.is_empty()).then(|| view! {
-        <table id="credits">
+        <table id="credits" class="stack">
             <thead><tr><th>"Credit"</th><th>"Left"</th><th>"Reason"</th><th>"Expires"</th></tr></thead>
             <tbody>
                 {credits.into_iter().map(|c| view! {
-                    <tr><td>{c.amount}</td><td>{c.remaining}</td><td>{c.reason}</td><td>{c.expires.unwrap_or_else(|| "never".into())}</td></tr>
+                    <tr><td data-label="Credit">{c.amount}</td><td data-label="Left">{c.remaining}</td><td data-label="Reason">{c.reason}</td><td data-label="Expires">{c.expires.unwrap_or_else(|| "never".into())}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>
@@ -77,7 +78,7 @@ pub fn InvoicesPage() -> impl IntoView {
     view! {
         <Title text="Invoices · Billing portal"/>
         <h1>"Invoices"</h1>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Suspense fallback=|| view! { <Loading what="invoices"/> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(page) => view! {
@@ -107,7 +108,7 @@ pub fn InvoicePage() -> impl IntoView {
         |(org, id)| get_invoice(org, id),
     );
     view! {
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Suspense fallback=|| view! { <Loading what="the invoice"/> }>
             {move || Suspend::new(async move {
                 let detail = match invoice.await {
                     Ok(detail) => detail,
@@ -135,13 +136,13 @@ pub fn InvoicePage() -> impl IntoView {
                                 </p>
                             }).collect_view()}
                         </header>
-                        <table id="invoice-lines">
+                        <table id="invoice-lines" class="stack">
                             <thead><tr><th>"Description"</th><th>"Namespace"</th><th>"Tier"</th><th>"Quantity"</th><th>"Unit price"</th><th class="amount">"Amount"</th></tr></thead>
                             <tbody>
                                 {detail.lines.into_iter().map(|l| view! {
                                     <tr class=l.kind>
-                                        <td>{l.description}</td><td>{l.namespace.unwrap_or_default()}</td><td>{l.tier.unwrap_or_default()}</td>
-                                        <td>{l.quantity}</td><td>{l.unit_price.unwrap_or_default()}</td><td class="amount">{l.amount}</td>
+                                        <td data-label="Description">{l.description}</td><td data-label="Namespace">{l.namespace.unwrap_or_default()}</td><td data-label="Tier">{l.tier.unwrap_or_default()}</td>
+                                        <td data-label="Quantity">{l.quantity}</td><td data-label="Unit price">{l.unit_price.unwrap_or_default()}</td><td data-label="Amount" class="amount">{l.amount}</td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>

@@ -7,13 +7,17 @@ use crate::components::action_result::ActionResult;
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::use_organization_id;
+use crate::components::loading::Loading;
+use crate::components::toast::toast_on_success;
 
 #[component]
 pub fn NamespacesPage() -> impl IntoView {
     let organization_id = use_organization_id();
     let create_namespace = ServerAction::<CreateNamespace>::new();
+    toast_on_success(create_namespace, "Namespace created.");
     let create_key = ServerAction::<CreateApiKey>::new();
     let revoke_key = ServerAction::<RevokeApiKey>::new();
+    toast_on_success(revoke_key, "API key revoked.");
 
     let dashboard =
         Resource::new(move || (organization_id.get(), create_namespace.version().get()), |(org, _)| get_dashboard(org));
@@ -25,7 +29,7 @@ pub fn NamespacesPage() -> impl IntoView {
     view! {
         <Title text="Namespaces & API keys · Billing portal"/>
         <h1>"Namespaces & API keys"</h1>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Suspense fallback=|| view! { <Loading what="namespaces and keys"/> }>
             {move || Suspend::new(async move {
                 let dashboard = match dashboard.await {
                     Ok(d) => d,

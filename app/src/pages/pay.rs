@@ -9,6 +9,7 @@ use crate::api::payments::{ConfirmTestPayment, get_billing_status, get_pay_page}
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::form_message;
 use crate::components::layout::use_organization_id;
+use crate::components::loading::Loading;
 use crate::components::past_due::use_billing_refresh;
 
 /// An invoice's Pay page: the payment that waits for the card holder, confirmed here with the
@@ -38,7 +39,7 @@ pub fn PayInvoicePage() -> impl IntoView {
     view! {
         <Title text="Confirm your payment · Billing portal"/>
         <h1>"Confirm your payment"</h1>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=|| view! { <Loading what="the invoice"/> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(page) => view! { <PayStepView page confirm settled organization_id=organization_id.get_untracked()/> }.into_any(),

@@ -7,6 +7,7 @@ use crate::api::session::whoami;
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::use_organization_id;
+use crate::components::loading::Loading;
 use crate::components::past_due::{Timeline, use_billing_refresh};
 
 /// The card on file, the form that replaces it, and every payment attempt.
@@ -31,7 +32,7 @@ pub fn PaymentPage() -> impl IntoView {
     view! {
         <Title text="Payment method · Billing portal"/>
         <h1>"Payment method"</h1>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=|| view! { <Loading what="payment details"/> }>
             {move || Suspend::new(async move {
                 let page = match page.await {
                     Ok(page) => page,

@@ -12,7 +12,9 @@ use crate::components::action_result::ActionResult;
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::form_message;
 use crate::components::layout::use_organization_id;
+use crate::components::loading::Loading;
 use crate::components::proration::ProrationTable;
+use crate::components::toast::toast_on_success;
 
 /// The plans on offer; owners preview a change with its proration and confirm it.
 #[component]
@@ -21,9 +23,13 @@ pub fn PlanPage() -> impl IntoView {
     let preview = ServerAction::<PreviewPlanChange>::new();
     let confirm = ServerAction::<ConfirmPlanChange>::new();
     let cancel = ServerAction::<CancelSubscription>::new();
+    toast_on_success(cancel, "Cancellation scheduled for the end of the period.");
     let keep = ServerAction::<KeepSubscription>::new();
+    toast_on_success(keep, "Your subscription continues.");
     let start = ServerAction::<StartPlan>::new();
+    toast_on_success(start, "Plan started.");
     let redeem = ServerAction::<RedeemPromotionCode>::new();
+    toast_on_success(redeem, "Promotion code applied.");
     let page = Resource::new(
         move || {
             let versions = (
@@ -42,7 +48,7 @@ pub fn PlanPage() -> impl IntoView {
     view! {
         <Title text="Plan · Billing portal"/>
         <h1>"Plan"</h1>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Suspense fallback=|| view! { <Loading what="the plans"/> }>
             {move || Suspend::new(async move {
                 let page = match page.await {
                     Ok(page) => page,

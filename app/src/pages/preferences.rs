@@ -7,18 +7,21 @@ use crate::api::session::{SetTimeZone, get_preferences};
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message};
 use crate::components::layout::use_organization_id;
+use crate::components::loading::Loading;
 use crate::components::successes::successes;
+use crate::components::toast::toast_on_success;
 
 #[component]
 pub fn PreferencesPage() -> impl IntoView {
     let save = ServerAction::<SetTimeZone>::new();
+    toast_on_success(save, "Preferences saved.");
     let saved = successes(save);
     let organization_id = use_organization_id();
     let preferences = Resource::new(move || (organization_id.get(), saved.get()), |(org, _)| get_preferences(org));
     view! {
         <Title text="Your preferences · Billing portal"/>
         <h1>"Your preferences"</h1>
-        <Transition fallback=|| view! { <p class="loading">"Loading your preferences…"</p> }>
+        <Transition fallback=|| view! { <Loading what="your preferences"/> }>
             {move || Suspend::new(async move {
                 match preferences.await {
                     Ok(p) => view! { <TimeZoneForm preferences=p save/> }.into_any(),

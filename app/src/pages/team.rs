@@ -7,14 +7,18 @@ use crate::api::team::{InviteMember, RemoveMember, ResendInvitation, WithdrawInv
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::use_organization_id;
+use crate::components::loading::Loading;
+use crate::components::toast::toast_on_success;
 
 #[component]
 pub fn TeamPage() -> impl IntoView {
     let organization_id = use_organization_id();
     let invite = ServerAction::<InviteMember>::new();
     let withdraw = ServerAction::<WithdrawInvitation>::new();
+    toast_on_success(withdraw, "Invitation withdrawn.");
     let resend = ServerAction::<ResendInvitation>::new();
     let remove = ServerAction::<RemoveMember>::new();
+    toast_on_success(remove, "Removed from the team.");
     let team = Resource::new(
         move || {
             let versions =
@@ -26,7 +30,7 @@ pub fn TeamPage() -> impl IntoView {
     view! {
         <Title text="Team · Billing portal"/>
         <h1>"Team"</h1>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Suspense fallback=|| view! { <Loading what="the team"/> }>
             {move || Suspend::new(async move {
                 let team = match team.await {
                     Ok(team) => team,

@@ -7,6 +7,7 @@ use crate::api::usage::get_usage;
 use crate::components::error_view::ErrorView;
 use crate::components::estimate::EstimateLine;
 use crate::components::layout::use_organization_id;
+use crate::components::loading::Loading;
 
 /// Hourly usage per namespace: a chart, the same numbers as a table, period totals and a CSV
 /// download. New rollups arrive by server-sent events and refresh the page's data in place.
@@ -35,7 +36,7 @@ pub fn UsagePage() -> impl IntoView {
     view! {
         <Title text="Usage · Billing portal"/>
         <h1>"Usage"</h1>
-        <Transition fallback=|| view! { <p class="loading">"Loading usage…"</p> }>
+        <Transition fallback=|| view! { <Loading what="usage"/> }>
             {move || Suspend::new(async move {
                 match report.await {
                     Ok(report) => view! { <UsageView report organization_id=organization_id.get()/> }.into_any(),

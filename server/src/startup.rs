@@ -21,6 +21,7 @@ use crate::http::client_address::TrustedProxies;
 use crate::http::{AppState, SessionSettings, guard::AllowedOrigin, router};
 use crate::jobs::payments::run_payments_job;
 use crate::jobs::rollup::{Metering, relay_rollup_notices, run_rollup_worker};
+use crate::jobs::rollup_lag::run_lag_sampler;
 use crate::notifications::delivery::Outbox;
 use crate::onboarding::mail_throttle::MailThrottle;
 use crate::payments::collection::Collector;
@@ -129,6 +130,7 @@ impl Application {
         let (stop_workers, workers_stopped) = watch::channel(false);
         let housekeeping = tokio::spawn(housekeeping(self.db.clone(), workers_stopped.clone()));
         let rollups = tokio::spawn(run_rollup_worker(self.db.clone(), self.metering.clone(), workers_stopped.clone()));
+        let lag_sampler = tokio::spawn(run_lag_sampler(self.db.clone(), workers_stopped.clone()));
         let notices = (self.db.dialect == store::Dialect::Postgres).then(|| {
             let relay = relay_rollup_notices(self.database_url, self.metering.clone(), workers_stopped.clone());
             tokio::spawn(relay)
@@ -146,6 +148,7 @@ impl Application {
         let _ = stop_workers.send(true);
         housekeeping.await?;
         rollups.await?;
+        lag_sampler.await?;
         if let Some(notices) = notices {
             notices.await?;
         }
@@ -155,8 +158,8 @@ impl Application {
     }
 }
 
-/// Removes expired sessions, old login failures, old promotion code misses and old ingestion
-/// commits every few minutes.
+/// Removes expired sessions, old login failures, old promotion code misses, old ingestion
+/// commits and old rollup lag samples every few minutes.
 async fn housekeeping(db: Db, mut stop: watch::Receiver<bool>) {
     let store = DbSessionStore::new(db.pool.clone());
     loop {
@@ -180,6 +183,11 @@ async fn housekeeping(db: Db, mut stop: watch::Receiver<bool>) {
                 crate::metering::db::ingest_commits::prune_ingest_commits(&mut conn, db.clock.now_ms()).await
         {
             tracing::warn!(%error, "pruning ingestion commits failed");
+        }
+        if let Ok(mut conn) = db.pool.acquire().await
+            && let Err(error) = crate::metering::db::rollup_lag::prune_lag_samples(&mut conn, db.clock.now_ms()).await
+        {
+            tracing::warn!(%error, "pruning rollup lag samples failed");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(300)) => {}

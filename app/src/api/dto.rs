@@ -934,6 +934,10 @@ pub mod admin {
         pub dirty_hours: i64,
         /// Age of the oldest hour still waiting for its rollup, in seconds.
         pub rollup_lag_seconds: i64,
+        /// Events stored in each minute of the last hour.
+        pub ingestion_trend: MinuteTrend,
+        /// The worst rollup lag sampled in each minute of the last hour, in milliseconds.
+        pub rollup_lag_trend: MinuteTrend,
         pub jobs: Vec<JobQueue>,
         pub parked_events: i64,
         pub last_reconcile: Option<ReconcileRun>,
@@ -945,6 +949,15 @@ pub mod admin {
         pub open_disputes: Vec<super::payments::DisputeView>,
         /// Overpayments the processor would not refund, waiting for staff.
         pub refused_refunds: Vec<RefusedRefund>,
+    }
+
+    /// An hour of a figure, minute by minute, oldest first, drawn small with words beside it.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct MinuteTrend {
+        pub per_minute: Vec<i64>,
+        /// The figure's latest and largest values in words, e.g. `now 1,200/min, peak 9,800/min`.
+        pub summary: String,
+        pub svg: String,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::admin::get_operations;
-use crate::api::dto::admin::{Operations, RefusedRefund, SetAsideRollup};
+use crate::api::dto::admin::{MinuteTrend, Operations, RefusedRefund, SetAsideRollup};
 use crate::components::disputes::DisputeTable;
 use crate::components::error_view::ErrorView;
 use crate::components::layout::AdminHeader;
@@ -42,6 +42,10 @@ fn OperationsView(ops: Operations) -> impl IntoView {
                 <dt>"Hours waiting for rollup"</dt><dd id="dirty-hours">{ops.dirty_hours}</dd>
                 <dt>"Rollup lag"</dt><dd id="rollup-lag">{format!("{} s", ops.rollup_lag_seconds)}</dd>
             </dl>
+            <div class="trends">
+                <Trend id="ingestion-trend" title="Events ingested per minute, last hour" trend=ops.ingestion_trend/>
+                <Trend id="rollup-lag-trend" title="Rollup lag, worst each minute, last hour" trend=ops.rollup_lag_trend/>
+            </div>
             <SetAsideRollups rollups=ops.rollups_set_aside/>
         </section>
         <h2>"Queues"</h2>
@@ -77,6 +81,17 @@ fn OperationsView(ops: Operations) -> impl IntoView {
             }.into_any(),
             None => view! { <p id="processor-check">"Not checked yet: the payments job checks once a day, and " <code>"server reconcile --processor"</code> " on demand."</p> }.into_any(),
         }}
+    }
+}
+
+/// A figure's last hour, drawn small; the words carry the numbers for every reader.
+#[component]
+fn Trend(id: &'static str, title: &'static str, trend: MinuteTrend) -> impl IntoView {
+    view! {
+        <figure class="trend" id=id>
+            <figcaption><strong>{title}</strong><br/><span class="trend-summary">{trend.summary}</span></figcaption>
+            <span inner_html=trend.svg></span>
+        </figure>
     }
 }
 

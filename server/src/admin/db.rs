@@ -1,14 +1,9 @@
-//! What the operations view reads: rollup marks, the durable job tables and the record of
+//! What the operations view reads: the durable job tables and the record of
 //! reconciliation runs.
 use sqlx::{AnyConnection, FromRow};
 
 use crate::error::Error;
 use crate::shared::ids::{IdKind, new_id};
-
-/// (hours waiting for their rollup, when the oldest of them was marked).
-pub async fn rollup_backlog(conn: &mut AnyConnection) -> Result<(i64, Option<i64>), Error> {
-    Ok(sqlx::query_as("select count(*), min(marked_at) from usage_dirty_hours").fetch_one(conn).await?)
-}
 
 #[derive(Debug, FromRow)]
 pub struct QueueCounts {

@@ -139,8 +139,16 @@ fn hour_title(spec: &HourlyChart<'_>, hour: usize, in_progress: bool) -> String 
 /// A small line of `values` (one per day, oldest first) scaled to its own largest, for a
 /// dashboard card; the figures themselves are beside it in text.
 pub fn sparkline_svg(values: &[i64], color: &str) -> String {
-    const W: i64 = 120;
-    const H: i64 = 32;
+    line_svg(values, color, 120, 32)
+}
+
+/// A line of `values` (one per minute, oldest first) for the operations view, wide enough that
+/// an hour's minutes stay apart; the figures themselves are beside it in text.
+pub fn minute_trend_svg(values: &[i64], color: &str) -> String {
+    line_svg(values, color, 360, 48)
+}
+
+fn line_svg(values: &[i64], color: &str, width: i64, height: i64) -> String {
     const PAD: i64 = 2;
     let top = values.iter().copied().max().unwrap_or(0).max(1);
     let last = (values.len() as i64 - 1).max(1);
@@ -148,13 +156,14 @@ pub fn sparkline_svg(values: &[i64], color: &str) -> String {
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            let height = i128::from(*v) * i128::from(H - 2 * PAD) / i128::from(top);
-            format!("{},{}", i as i64 * W / last, H - PAD - height as i64)
+            let rise = i128::from(*v) * i128::from(height - 2 * PAD) / i128::from(top);
+            format!("{},{}", i as i64 * width / last, height - PAD - rise as i64)
         })
         .collect();
     format!(
-        "<svg class=\"sparkline\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" aria-hidden=\"true\">\
-         <polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" stroke-linejoin=\"round\" points=\"{}\"/></svg>",
+        "<svg class=\"sparkline\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" \
+         preserveAspectRatio=\"none\" aria-hidden=\"true\"><polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" \
+         stroke-linejoin=\"round\" vector-effect=\"non-scaling-stroke\" points=\"{}\"/></svg>",
         points.join(" ")
     )
 }

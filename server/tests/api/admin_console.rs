@@ -2,6 +2,7 @@
 //! (suspension, plan change with its preview) and the operations view.
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use server::metering::db::rollup_lag::record_lag_sample;
 
 use crate::helpers::*;
 use crate::payments::Scenario;
@@ -223,6 +224,23 @@ async fn the_operations_view_counts_ingestion_rollup_backlog_queues_and_the_last
     assert_eq!(after["events_last_hour"], 7);
     assert!(after["ingestion_watermark"].is_string());
     assert_eq!(after["dirty_hours"], 0);
+    let ingested: Vec<i64> =
+        after["ingestion_trend"]["per_minute"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    assert_eq!((ingested.len(), ingested.iter().sum::<i64>()), (60, 7), "{after}");
+    assert!(after["ingestion_trend"]["summary"].as_str().unwrap().contains("peak 7/min"), "{after}");
+
+    // Two instances sample the same minute: the worse lag is the one kept.
+    server::jobs::rollup_lag::sample_rollup_lag(&app.db).await.expect("sample the backlog");
+    let mut conn = app.db.pool.acquire().await.unwrap();
+    let now = app.db.clock.now_ms();
+    record_lag_sample(&mut conn, now, 2_500, 3).await.unwrap();
+    record_lag_sample(&mut conn, now, 900, 1).await.unwrap();
+    drop(conn);
+    let lag = json(app.call_with(&staff, "admin_operations", &[]).await).await["rollup_lag_trend"].clone();
+    let worst = lag["per_minute"].as_array().unwrap().iter().filter_map(|v| v.as_i64()).max();
+    assert_eq!(worst, Some(2_500), "{lag}");
+    assert!(lag["summary"].as_str().unwrap().contains("peak 2.5 s"), "{lag}");
+
     let queues: Vec<&str> = after["jobs"].as_array().unwrap().iter().map(|q| q["name"].as_str().unwrap()).collect();
     assert_eq!(queues, ["webhook events", "collections", "invoice finalization", "period close", "notifications"]);
 

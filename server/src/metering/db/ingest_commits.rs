@@ -45,3 +45,14 @@ pub async fn ingestion_stats(conn: &mut AnyConnection, now: i64) -> Result<(i64,
     .fetch_one(conn)
     .await?)
 }
+
+/// (minute index from `since`, events stored in it) for the minutes since `since` that had any.
+pub async fn events_per_minute(conn: &mut AnyConnection, since: i64) -> Result<Vec<(i64, i64)>, Error> {
+    Ok(sqlx::query_as(
+        "select (at - $1) / 60000 as minute, cast(sum(events) as bigint)
+         from ingest_commits where at >= $1 group by 1 order by 1",
+    )
+    .bind(since)
+    .fetch_all(conn)
+    .await?)
+}

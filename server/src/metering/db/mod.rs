@@ -1,5 +1,6 @@
 //! The SQL of metering.
 pub mod ingest_commits;
+pub mod rollup_lag;
 pub mod set_aside;
 pub mod usage;
 pub mod usage_copy;

@@ -107,11 +107,31 @@ impl SessionUser {
     }
 }
 
+/// A moment as its reader reads it, in their time zone, with UTC kept for the hover and for
+/// machines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moment {
+    /// `2026-11-25 18:30 JST`
+    pub local: String,
+    /// `2026-11-25T09:30:00Z`
+    pub utc: String,
+}
+
+impl Moment {
+    /// `2026-11-25 09:30 UTC`, the same moment for someone comparing notes across zones.
+    pub fn utc_text(&self) -> String {
+        match (self.utc.get(..10), self.utc.get(11..16)) {
+            (Some(day), Some(time)) => format!("{day} {time} UTC"),
+            _ => self.utc.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Namespace {
     pub id: String,
     pub name: String,
-    pub created_at: String,
+    pub created_at: Moment,
 }
 
 /// A namespace on the dashboard: its last seven days of the headline metric.
@@ -148,7 +168,7 @@ pub struct Overview {
     /// The subscription's status (`active`, `trialing`, `past_due`, …), or `none`.
     pub status: String,
     /// When the current period ends and its invoice is drafted.
-    pub next_invoice_on: Option<String>,
+    pub next_invoice_on: Option<Moment>,
     /// The same in words: `in 21 days`.
     pub next_invoice_in: Option<String>,
     pub balance_due: String,
@@ -198,7 +218,7 @@ pub struct TeamMember {
     pub user_id: String,
     pub email: String,
     pub role: String,
-    pub since: String,
+    pub since: Moment,
     /// False for the last owner, who stays.
     pub removable: bool,
 }
@@ -209,7 +229,7 @@ pub struct TeamInvitation {
     pub email: String,
     pub role: String,
     pub invited_by: String,
-    pub expires: String,
+    pub expires: Moment,
 }
 
 /// The steps from sign-up to the first metered event, each done once its row exists.
@@ -261,9 +281,9 @@ pub struct ApiKey {
     /// The visible start of the secret, so owners can tell keys apart.
     pub prefix: String,
     pub created_by: String,
-    pub created_at: String,
-    pub last_used_at: Option<String>,
-    pub revoked_at: Option<String>,
+    pub created_at: Moment,
+    pub last_used_at: Option<Moment>,
+    pub revoked_at: Option<Moment>,
 }
 
 /// Returned once, when the key is made; only its hash is kept.
@@ -280,7 +300,7 @@ pub struct OrganizationSummary {
     pub billing_email: String,
     pub namespace_count: i64,
     pub member_count: i64,
-    pub created_at: String,
+    pub created_at: Moment,
 }
 
 #[cfg(test)]
@@ -428,7 +448,7 @@ pub mod usage {
     /// One row of the accessible table: an hour with usage, and each namespace's total in it.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct HourRow {
-        pub hour: String,
+        pub hour: super::Moment,
         pub totals: Vec<String>,
     }
 
@@ -553,7 +573,7 @@ pub mod billing {
         pub status: String,
         pub total: String,
         pub amount_due: String,
-        pub due: Option<String>,
+        pub due: Option<super::Moment>,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -561,7 +581,7 @@ pub mod billing {
         pub amount: String,
         pub remaining: String,
         pub reason: String,
-        pub expires: Option<String>,
+        pub expires: Option<super::Moment>,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -622,7 +642,7 @@ pub mod payments {
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct TimelineEntry {
-        pub at: String,
+        pub at: super::Moment,
         pub kind: String,
         pub detail: String,
     }
@@ -663,7 +683,7 @@ pub mod payments {
         pub amount: String,
         pub status: String,
         pub failure: Option<String>,
-        pub at: String,
+        pub at: super::Moment,
         /// `automatic` (first charge, dunning) or `customer` (method update, Pay now).
         pub trigger: String,
         /// How much of it was refunded, when any was.
@@ -714,7 +734,7 @@ pub mod payments {
         pub event_type: String,
         pub attempts: i64,
         pub last_error: String,
-        pub received: String,
+        pub received: super::Moment,
     }
 
     /// A chargeback: the card holder's bank disputes one of our payments.
@@ -727,13 +747,13 @@ pub mod payments {
         pub reason: String,
         pub status: String,
         /// When the evidence must reach the processor, while that is still open.
-        pub evidence_due: Option<String>,
-        pub opened: String,
+        pub evidence_due: Option<super::Moment>,
+        pub opened: super::Moment,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct NotificationView {
-        pub at: String,
+        pub at: super::Moment,
         pub kind: String,
         pub recipient: String,
         pub subject: String,
@@ -762,7 +782,7 @@ pub mod admin {
         pub terms: String,
         /// e.g. "3 of 100 redeemed".
         pub redeemed: String,
-        pub redeem_by: Option<String>,
+        pub redeem_by: Option<super::Moment>,
         /// Empty for every plan.
         pub plans: Vec<String>,
         pub codes: Vec<PromotionCodeView>,
@@ -772,7 +792,7 @@ pub mod admin {
     pub struct PromotionCodeView {
         pub code: String,
         pub redeemed: String,
-        pub redeem_by: Option<String>,
+        pub redeem_by: Option<super::Moment>,
     }
 
     /// A new coupon as staff type it; every field is checked and a refusal names it.
@@ -868,12 +888,12 @@ pub mod admin {
     pub struct NamespaceState {
         pub id: String,
         pub name: String,
-        pub suspended_since: Option<String>,
+        pub suspended_since: Option<super::Moment>,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct StatusChange {
-        pub at: String,
+        pub at: super::Moment,
         pub from: String,
         pub to: String,
         pub cause: String,
@@ -882,7 +902,7 @@ pub mod admin {
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct LedgerLine {
-        pub at: String,
+        pub at: super::Moment,
         pub kind: String,
         pub reference: String,
         /// Change of what the customer owes (receivable), signed, formatted.
@@ -899,12 +919,12 @@ pub mod admin {
         pub event_type: String,
         pub status: String,
         pub attempts: i64,
-        pub received: String,
+        pub received: super::Moment,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct AuditView {
-        pub at: String,
+        pub at: super::Moment,
         pub actor: String,
         pub action: String,
         pub target: String,
@@ -930,7 +950,7 @@ pub mod admin {
         pub events_last_minute: i64,
         pub events_last_hour: i64,
         /// The newest event time stored, i.e. how far ingestion has come.
-        pub ingestion_watermark: Option<String>,
+        pub ingestion_watermark: Option<super::Moment>,
         pub dirty_hours: i64,
         /// Age of the oldest hour still waiting for its rollup, in seconds.
         pub rollup_lag_seconds: i64,
@@ -967,7 +987,7 @@ pub mod admin {
         /// What is still owed back, formatted with its currency.
         pub amount: String,
         pub reason: String,
-        pub refused: String,
+        pub refused: super::Moment,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -975,8 +995,8 @@ pub mod admin {
         pub organization: String,
         pub namespace: String,
         pub metric: String,
-        pub hour: String,
-        pub set_aside: String,
+        pub hour: super::Moment,
+        pub set_aside: super::Moment,
         pub error: String,
     }
 

@@ -10,3 +10,4 @@ pub mod past_due;
 pub mod proration;
 pub mod successes;
 pub mod toast;
+pub mod when;

@@ -9,6 +9,7 @@ use crate::api::error::AppError;
 use crate::api::payments::{PayNow, get_billing_status};
 use crate::components::field_error::form_message;
 use crate::components::layout::use_organization_id;
+use crate::components::when::When;
 
 /// Where the card holder confirms a payment their bank asked them to: the link mailed to them
 /// and shown in the banner. Followed as a full page load, so that in Stripe mode the page's
@@ -134,7 +135,7 @@ pub fn Timeline(entries: Vec<TimelineEntry>) -> impl IntoView {
     view! {
         <ol class="timeline">
             {entries.into_iter().map(|e| view! {
-                <li data-kind=e.kind.clone()><time>{e.at}</time> " " {e.detail}</li>
+                <li data-kind=e.kind.clone()><When at=e.at/> " " {e.detail}</li>
             }).collect_view()}
         </ol>
     }

@@ -12,6 +12,7 @@ use crate::components::error_view::ErrorView;
 use crate::components::layout::AdminHeader;
 use crate::components::loading::Loading;
 use crate::components::toast::toast_on_success;
+use crate::components::when::When;
 use crate::pages::admin_new_customer::NewCustomer;
 
 /// Staff only: find a customer by name, email, id or invoice number; parked webhook events.
@@ -68,7 +69,7 @@ fn SearchResults(found: CustomerSearch) -> impl IntoView {
             <tbody>
                 {found.customers.into_iter().map(|o| view! {
                     <tr><td data-label="Organization"><a href=format!("/admin/orgs/{}", o.id)>{o.name}</a></td><td data-label="Id"><code>{o.id}</code></td><td data-label="Billing email">{o.billing_email}</td>
-                        <td data-label="Namespaces">{o.namespace_count}</td><td data-label="Members">{o.member_count}</td><td data-label="Since">{o.created_at}</td></tr>
+                        <td data-label="Namespaces">{o.namespace_count}</td><td data-label="Members">{o.member_count}</td><td data-label="Since"><When at=o.created_at/></td></tr>
                 }).collect_view()}
             </tbody>
         </table>
@@ -102,7 +103,7 @@ fn ParkedEvents(events: Vec<ParkedEvent>, replay: ServerAction<ReplayWebhookEven
             <thead><tr><th>"Event"</th><th>"Type"</th><th>"Attempts"</th><th>"Last error"</th><th>"Received"</th><th>"Replay"</th></tr></thead>
             <tbody>
                 {events.into_iter().map(|e| view! {
-                    <tr><td data-label="Event"><code>{e.id.clone()}</code></td><td data-label="Type">{e.event_type}</td><td data-label="Attempts">{e.attempts}</td><td data-label="Last error">{e.last_error}</td><td data-label="Received">{e.received}</td>
+                    <tr><td data-label="Event"><code>{e.id.clone()}</code></td><td data-label="Type">{e.event_type}</td><td data-label="Attempts">{e.attempts}</td><td data-label="Last error">{e.last_error}</td><td data-label="Received"><When at=e.received/></td>
                         <td data-label="Replay"><ActionForm action=replay attr:class="action">
                             <input type="hidden" name="event_id" value=e.id.clone()/>
                             <ActionDialog id=format!("replay-{}", e.id) open="Replay…" title=format!("Replay {}?", e.id)

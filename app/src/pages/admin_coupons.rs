@@ -8,6 +8,7 @@ use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::AdminHeader;
 use crate::components::loading::Loading;
 use crate::components::toast::toast_on_success;
+use crate::components::when::MaybeWhen;
 
 /// Staff only: coupons (what comes off, for how long, for whom) and the codes customers type.
 #[component]
@@ -124,7 +125,7 @@ fn CouponCard(coupon: CouponView, add_code: ServerAction<CreatePromotionCode>) -
             <dl>
                 <dt>"Redeemed"</dt><dd>{coupon.redeemed}</dd>
                 <dt>"Plans"</dt><dd>{plans}</dd>
-                <dt>"Redeem by"</dt><dd>{coupon.redeem_by.unwrap_or_else(|| "No end".into())}</dd>
+                <dt>"Redeem by"</dt><dd><MaybeWhen at=coupon.redeem_by otherwise="No end"/></dd>
             </dl>
             {if codes.is_empty() {
                 view! { <p class="empty">"No promotion codes yet."</p> }.into_any()
@@ -135,7 +136,7 @@ fn CouponCard(coupon: CouponView, add_code: ServerAction<CreatePromotionCode>) -
                         <tbody>
                             {codes.into_iter().map(|code| view! {
                                 <tr><td data-label="Code"><code>{code.code}</code></td><td data-label="Redeemed">{code.redeemed}</td>
-                                    <td data-label="Redeem by">{code.redeem_by.unwrap_or_else(|| "No end".into())}</td></tr>
+                                    <td data-label="Redeem by"><MaybeWhen at=code.redeem_by otherwise="No end"/></td></tr>
                             }).collect_view()}
                         </tbody>
                     </table>

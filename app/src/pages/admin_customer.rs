@@ -18,6 +18,7 @@ use crate::components::loading::Loading;
 use crate::components::past_due::Timeline;
 use crate::components::successes::successes;
 use crate::components::toast::toast_on_success;
+use crate::components::when::When;
 use crate::pages::admin_actions::{InviteOwnerForm, PlanChangeForStaff, SuspensionForm};
 use crate::pages::admin_records::{AuditLog, LedgerTable, NamespaceStates, PeriodUsage, StatusHistory, WebhookEvents};
 use crate::pages::invoices::{CreditTable, InvoiceTable};
@@ -312,7 +313,7 @@ fn MailLog(notifications: Vec<NotificationView>) -> impl IntoView {
             <thead><tr><th>"When"</th><th>"To"</th><th>"Subject"</th><th>"Message"</th><th>"Delivery"</th></tr></thead>
             <tbody>
                 {notifications.into_iter().map(|n| view! {
-                    <tr data-kind=n.kind><td data-label="When">{n.at}</td><td data-label="To">{n.recipient}</td><td data-label="Subject">{n.subject}</td><td data-label="Message">{n.body}</td>
+                    <tr data-kind=n.kind><td data-label="When"><When at=n.at/></td><td data-label="To">{n.recipient}</td><td data-label="Subject">{n.subject}</td><td data-label="Message">{n.body}</td>
                         <td data-label="Delivery">{n.delivery.unwrap_or_else(|| "queued".into())}</td></tr>
                 }).collect_view()}
             </tbody>

@@ -7,6 +7,7 @@ use crate::components::disputes::DisputeTable;
 use crate::components::error_view::ErrorView;
 use crate::components::layout::AdminHeader;
 use crate::components::loading::Loading;
+use crate::components::when::{MaybeWhen, When};
 
 /// Staff only: is the machinery keeping up? Ingestion, rollups, durable queues, reconciliation.
 #[component]
@@ -38,7 +39,7 @@ fn OperationsView(ops: Operations) -> impl IntoView {
             <dl id="metering-figures">
                 <dt>"Events ingested, last minute"</dt><dd id="events-last-minute">{ops.events_last_minute}</dd>
                 <dt>"Events ingested, last hour"</dt><dd id="events-last-hour">{ops.events_last_hour}</dd>
-                <dt>"Newest event time (watermark)"</dt><dd id="watermark">{ops.ingestion_watermark.unwrap_or_else(|| "none in the last day".into())}</dd>
+                <dt>"Newest event time (watermark)"</dt><dd id="watermark"><MaybeWhen at=ops.ingestion_watermark otherwise="none in the last day"/></dd>
                 <dt>"Hours waiting for rollup"</dt><dd id="dirty-hours">{ops.dirty_hours}</dd>
                 <dt>"Rollup lag"</dt><dd id="rollup-lag">{format!("{} s", ops.rollup_lag_seconds)}</dd>
             </dl>
@@ -109,7 +110,7 @@ fn SetAsideRollups(rollups: Vec<SetAsideRollup>) -> impl IntoView {
                 <thead><tr><th>"Customer"</th><th>"Namespace"</th><th>"Metric"</th><th>"Hour"</th><th>"Set aside"</th><th>"Error"</th></tr></thead>
                 <tbody>
                     {rollups.into_iter().map(|r| view! {
-                        <tr><td data-label="Customer">{r.organization}</td><td data-label="Namespace">{r.namespace}</td><td data-label="Metric">{r.metric}</td><td data-label="Hour">{r.hour}</td><td data-label="Set aside">{r.set_aside}</td><td data-label="Error">{r.error}</td></tr>
+                        <tr><td data-label="Customer">{r.organization}</td><td data-label="Namespace">{r.namespace}</td><td data-label="Metric">{r.metric}</td><td data-label="Hour"><When at=r.hour/></td><td data-label="Set aside"><When at=r.set_aside/></td><td data-label="Error">{r.error}</td></tr>
                     }).collect_view()}
                 </tbody>
         </table>
@@ -130,7 +131,7 @@ fn RefusedRefunds(refunds: Vec<RefusedRefund>) -> impl IntoView {
             <thead><tr><th>"Customer"</th><th>"Payment"</th><th>"Owed back"</th><th>"Refused"</th><th>"Reason"</th></tr></thead>
             <tbody>
                 {refunds.into_iter().map(|r| view! {
-                    <tr><td data-label="Customer">{r.organization}</td><td data-label="Payment">{r.payment_id}</td><td data-label="Owed back">{r.amount}</td><td data-label="Refused">{r.refused}</td><td data-label="Reason">{r.reason}</td></tr>
+                    <tr><td data-label="Customer">{r.organization}</td><td data-label="Payment">{r.payment_id}</td><td data-label="Owed back">{r.amount}</td><td data-label="Refused"><When at=r.refused/></td><td data-label="Reason">{r.reason}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>

@@ -2,6 +2,7 @@
 use leptos::prelude::*;
 
 use crate::api::dto::admin::{AuditView, LedgerLine, NamespaceState, StatusChange, UsageTotal, WebhookEventView};
+use crate::components::when::When;
 
 #[component]
 pub fn NamespaceStates(namespaces: Vec<NamespaceState>) -> impl IntoView {
@@ -11,7 +12,7 @@ pub fn NamespaceStates(namespaces: Vec<NamespaceState>) -> impl IntoView {
             <tbody>
                 {namespaces.into_iter().map(|n| view! {
                     <tr><td data-label="Namespace">{n.name}</td><td data-label="Id"><code>{n.id}</code></td>
-                        <td data-label="Service" class="service">{n.suspended_since.map_or_else(|| "serving".to_owned(), |at| format!("suspended since {at}"))}</td></tr>
+                        <td data-label="Service" class="service">{n.suspended_since.map_or_else(|| "serving".into_any(), |at| view! { "suspended since " <When at/> }.into_any())}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>
@@ -41,7 +42,7 @@ pub fn StatusHistory(changes: Vec<StatusChange>) -> impl IntoView {
             <thead><tr><th>"When"</th><th>"From"</th><th>"To"</th><th>"Cause"</th><th>"By"</th></tr></thead>
             <tbody>
                 {changes.into_iter().map(|c| view! {
-                    <tr><td data-label="When">{c.at}</td><td data-label="From">{c.from}</td><td data-label="To">{c.to}</td><td data-label="Cause">{c.cause}</td><td data-label="By">{c.actor}</td></tr>
+                    <tr><td data-label="When"><When at=c.at/></td><td data-label="From">{c.from}</td><td data-label="To">{c.to}</td><td data-label="Cause">{c.cause}</td><td data-label="By">{c.actor}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>
@@ -56,7 +57,7 @@ pub fn LedgerTable(lines: Vec<LedgerLine>) -> impl IntoView {
                 <th>"Owed after"</th><th>"Credit after"</th></tr></thead>
             <tbody>
                 {lines.into_iter().map(|l| view! {
-                    <tr><td data-label="When">{l.at}</td><td data-label="Transaction">{l.kind}</td><td data-label="Reference"><code>{l.reference}</code></td><td data-label="Owed change" class="amount">{l.receivable_change}</td>
+                    <tr><td data-label="When"><When at=l.at/></td><td data-label="Transaction">{l.kind}</td><td data-label="Reference"><code>{l.reference}</code></td><td data-label="Owed change" class="amount">{l.receivable_change}</td>
                         <td data-label="Owed after" class="amount">{l.receivable_balance}</td><td data-label="Credit after" class="amount">{l.credit_balance}</td></tr>
                 }).collect_view()}
             </tbody>
@@ -74,7 +75,7 @@ pub fn WebhookEvents(events: Vec<WebhookEventView>) -> impl IntoView {
             <thead><tr><th>"Event"</th><th>"Type"</th><th>"Status"</th><th>"Attempts"</th><th>"Received"</th></tr></thead>
             <tbody>
                 {events.into_iter().map(|e| view! {
-                    <tr><td data-label="Event"><code>{e.id}</code></td><td data-label="Type">{e.event_type}</td><td data-label="Status">{e.status}</td><td data-label="Attempts">{e.attempts}</td><td data-label="Received">{e.received}</td></tr>
+                    <tr><td data-label="Event"><code>{e.id}</code></td><td data-label="Type">{e.event_type}</td><td data-label="Status">{e.status}</td><td data-label="Attempts">{e.attempts}</td><td data-label="Received"><When at=e.received/></td></tr>
                 }).collect_view()}
             </tbody>
         </table>
@@ -90,7 +91,7 @@ pub fn AuditLog(entries: Vec<AuditView>) -> impl IntoView {
             <tbody>
                 {entries.into_iter().map(|a| {
                     let action = a.action.clone();
-                    view! { <tr data-action=action><td data-label="When">{a.at}</td><td data-label="Who">{a.actor}</td><td data-label="Action">{a.action}</td><td data-label="Target"><code>{a.target}</code></td>
+                    view! { <tr data-action=action><td data-label="When"><When at=a.at/></td><td data-label="Who">{a.actor}</td><td data-label="Action">{a.action}</td><td data-label="Target"><code>{a.target}</code></td>
                         <td data-label="Reason">{a.reason.unwrap_or_default()}</td><td data-label="Change"><code>{a.change}</code></td></tr> }
                 }).collect_view()}
             </tbody>

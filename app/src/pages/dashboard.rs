@@ -7,6 +7,7 @@ use crate::components::error_view::ErrorView;
 use crate::components::estimate::EstimateLine;
 use crate::components::layout::use_organization_id;
 use crate::components::loading::Loading;
+use crate::components::when::MaybeWhen;
 use crate::pages::invoices::InvoiceTable;
 
 #[component]
@@ -83,7 +84,7 @@ fn OverviewTiles(overview: Overview, organization_id: String) -> impl IntoView {
             </a>
             <a class="tile" href=href("invoices") id="tile-next-invoice">
                 <span class="tile-label">"Next invoice"</span>
-                <strong>{overview.next_invoice_on.clone().unwrap_or_else(|| "None scheduled".to_owned())}</strong>
+                <strong><MaybeWhen at=overview.next_invoice_on.clone() otherwise="None scheduled"/></strong>
                 {overview.next_invoice_in.clone().map(|words| view! { <span class="hint" id="tile-next-invoice-in">{words}</span> })}
             </a>
             <a class="tile" href=href("invoices") id="tile-balance">

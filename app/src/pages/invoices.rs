@@ -7,6 +7,7 @@ use crate::api::dto::billing::{CreditView, InvoiceSummary};
 use crate::components::error_view::ErrorView;
 use crate::components::layout::use_organization_id;
 use crate::components::loading::Loading;
+use crate::components::when::{MaybeWhen, When};
 use crate::pages::payment::PaymentTable;
 
 /// Where a finalized invoice's PDF downloads from.
@@ -46,7 +47,7 @@ pub fn InvoiceTable(
                             <td data-label="Status"><span class=format!("status {}", invoice.status)>{invoice.status.clone()}</span></td>
                             <td data-label="Total" class="amount">{invoice.total}</td>
                             <td data-label="Amount due" class="amount">{invoice.amount_due}</td>
-                            <td data-label="Due">{invoice.due.unwrap_or_default()}</td>
+                            <td data-label="Due"><MaybeWhen at=invoice.due otherwise=""/></td>
                             <td data-label="PDF">{pdf}</td>
                         </tr>
                     }
@@ -64,7 +65,7 @@ pub fn CreditTable(credits: Vec<CreditView>) -> impl IntoView {
             <thead><tr><th>"Credit"</th><th>"Left"</th><th>"Reason"</th><th>"Expires"</th></tr></thead>
             <tbody>
                 {credits.into_iter().map(|c| view! {
-                    <tr><td data-label="Credit">{c.amount}</td><td data-label="Left">{c.remaining}</td><td data-label="Reason">{c.reason}</td><td data-label="Expires">{c.expires.unwrap_or_else(|| "never".into())}</td></tr>
+                    <tr><td data-label="Credit">{c.amount}</td><td data-label="Left">{c.remaining}</td><td data-label="Reason">{c.reason}</td><td data-label="Expires"><MaybeWhen at=c.expires otherwise="never"/></td></tr>
                 }).collect_view()}
             </tbody>
         </table>
@@ -127,7 +128,7 @@ pub fn InvoicePage() -> impl IntoView {
                             <h1 id="invoice-number">{title}</h1>
                             <p>{detail.organization_name} " · " {detail.billing_email}</p>
                             <p>"Period " {s.period} " · status " <span id="invoice-status">{s.status}</span>
-                                {s.due.map(|d| format!(" · due {d}"))}</p>
+                                {s.due.map(|at| view! { " · due " <When at/> })}</p>
                             {pdf}
                             {detail.void_reason.map(|r| view! { <p>"Voided: " {r}</p> })}
                             {detail.disputes.into_iter().map(|d| view! {

@@ -9,6 +9,7 @@ use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::use_organization_id;
 use crate::components::loading::Loading;
 use crate::components::toast::toast_on_success;
+use crate::components::when::{MaybeWhen, When};
 
 #[component]
 pub fn NamespacesPage() -> impl IntoView {
@@ -48,7 +49,7 @@ pub fn NamespacesPage() -> impl IntoView {
                             <tbody>
                                 {dashboard.namespaces.into_iter().map(|ns| view! {
                                     <tr><td data-label="Name">{ns.name}</td><td data-label="Id"><code>{ns.id}</code></td>
-                                        <td data-label="Created">{ns.created_at}</td></tr>
+                                        <td data-label="Created"><When at=ns.created_at/></td></tr>
                                 }).collect_view()}
                             </tbody>
                         </table>
@@ -129,8 +130,8 @@ fn ApiKeyTable(
                         <tr data-key-id=key.id.clone()>
                             <td data-label="Name">{key.name.clone()}</td>
                             <td data-label="Key"><code>{format!("{}…", key.prefix)}</code></td>
-                            <td data-label="Created">{key.created_at.clone()}</td>
-                            <td data-label="Last used">{key.last_used_at.clone().unwrap_or_else(|| "never".to_owned())}</td>
+                            <td data-label="Created"><When at=key.created_at.clone()/></td>
+                            <td data-label="Last used"><MaybeWhen at=key.last_used_at.clone() otherwise="never"/></td>
                             <td data-label="Status" class="key-status">{if revoked { "revoked" } else { "active" }}</td>
                             <td data-label="Actions">
                                 {(is_owner && !revoked).then(|| view! {

@@ -9,6 +9,7 @@ use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::use_organization_id;
 use crate::components::loading::Loading;
 use crate::components::toast::toast_on_success;
+use crate::components::when::When;
 
 #[component]
 pub fn TeamPage() -> impl IntoView {
@@ -80,7 +81,7 @@ fn MemberTable(
                     view! {
                     <tr data-member=member.email.clone()>
                         <td data-label="Email">{member.email.clone()}</td><td data-label="Role">{member.role}</td>
-                        <td data-label="Since">{member.since}</td>
+                        <td data-label="Since"><When at=member.since/></td>
                         <td data-label="Actions">
                             {(can_manage && member.removable).then(|| view! {
                                 <ActionForm action=remove>
@@ -120,7 +121,7 @@ fn InvitationTable(
                     view! {
                     <tr data-invitation=invitation.email.clone()>
                         <td data-label="Email">{invitation.email.clone()}</td><td data-label="Role">{invitation.role}</td>
-                        <td data-label="Invited by">{invitation.invited_by}</td><td data-label="Link expires">{invitation.expires}</td>
+                        <td data-label="Invited by">{invitation.invited_by}</td><td data-label="Link expires"><When at=invitation.expires/></td>
                         <td data-label="Actions">
                             {can_manage.then(|| view! {
                                 <div class="row-actions">

@@ -8,6 +8,7 @@ use crate::components::error_view::ErrorView;
 use crate::components::estimate::EstimateLine;
 use crate::components::layout::use_organization_id;
 use crate::components::loading::Loading;
+use crate::components::when::When;
 
 /// Hourly usage per namespace: a chart, the same numbers as a table, period totals and a CSV
 /// download. New rollups arrive by server-sent events and refresh the page's data in place.
@@ -137,7 +138,7 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
                         <thead><tr><th scope="col">"Hour"</th>{namespace_names.into_iter().map(|n| view! { <th scope="col">{n}</th> }).collect_view()}</tr></thead>
                         <tbody>
                             {report.rows.into_iter().map(|row| view! {
-                                <tr><td>{row.hour}</td>{row.totals.into_iter().map(|t| view! { <td>{t}</td> }).collect_view()}</tr>
+                                <tr><td><When at=row.hour/></td>{row.totals.into_iter().map(|t| view! { <td>{t}</td> }).collect_view()}</tr>
                             }).collect_view()}
                         </tbody>
                     </table>

@@ -9,7 +9,7 @@ use crate::accounts::db::namespaces::{self, NamespaceRow};
 use crate::accounts::domain::api_key::generate_api_key;
 use crate::accounts::domain::namespace_name::NamespaceName;
 use crate::error::Error;
-use crate::reader::display_time;
+use crate::reader::moment;
 use crate::shared::ids::{IdKind, new_id};
 use crate::store::{Db, is_unique_violation};
 
@@ -17,7 +17,7 @@ const MAX_KEY_NAME_LEN: usize = 100;
 
 impl From<NamespaceRow> for Namespace {
     fn from(row: NamespaceRow) -> Self {
-        Self { id: row.id, name: row.name, created_at: display_time(row.created_at) }
+        Self { id: row.id, name: row.name, created_at: moment(row.created_at) }
     }
 }
 
@@ -28,9 +28,9 @@ impl From<ApiKeyRow> for ApiKey {
             name: row.name,
             prefix: row.prefix,
             created_by: row.created_by,
-            created_at: display_time(row.created_at),
-            last_used_at: row.last_used_at.map(display_time),
-            revoked_at: row.revoked_at.map(display_time),
+            created_at: moment(row.created_at),
+            last_used_at: row.last_used_at.map(moment),
+            revoked_at: row.revoked_at.map(moment),
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::payments::db::stripe_events;
 use crate::payments::domain::dunning::DunningPolicy;
 use crate::payments::views::{billing_status, dispute_views, mail_log, organization_payments};
 use crate::portal::invoice_pages::invoices_page;
-use crate::reader::display_time;
+use crate::reader::moment;
 use crate::shared::ids::{IdKind, new_id};
 use crate::shared::money::format_money;
 use crate::store::Db;
@@ -54,7 +54,7 @@ pub async fn search_customers(db: &Db, query: &str, page: u32) -> Result<Custome
                 billing_email: r.billing_email,
                 namespace_count: r.namespace_count,
                 member_count: r.member_count,
-                created_at: display_time(r.created_at),
+                created_at: moment(r.created_at),
             })
             .collect();
     let has_next = customers.len() as i64 > SEARCH_PAGE_SIZE;
@@ -100,7 +100,7 @@ pub async fn admin_customer(db: &Db, policy: &DunningPolicy, organization_id: &s
         .await?
         .into_iter()
         .map(|t| StatusChange {
-            at: display_time(t.at),
+            at: moment(t.at),
             from: t.from_status,
             to: t.to_status,
             cause: t.cause,
@@ -116,14 +116,14 @@ pub async fn admin_customer(db: &Db, policy: &DunningPolicy, organization_id: &s
             event_type: e.event_type,
             status: e.status,
             attempts: e.attempts,
-            received: display_time(e.received_at),
+            received: moment(e.received_at),
         })
         .collect();
     let audit = audit::list_audit(&mut conn, organization_id, RECENT_ROWS as i64)
         .await?
         .into_iter()
         .map(|a| AuditView {
-            at: display_time(a.at),
+            at: moment(a.at),
             actor: a.actor,
             action: a.action,
             target: a.target,
@@ -149,11 +149,7 @@ pub async fn admin_customer(db: &Db, policy: &DunningPolicy, organization_id: &s
         period_usage,
         namespaces: namespaces
             .into_iter()
-            .map(|(id, name, suspended_at)| NamespaceState {
-                id,
-                name,
-                suspended_since: suspended_at.map(display_time),
-            })
+            .map(|(id, name, suspended_at)| NamespaceState { id, name, suspended_since: suspended_at.map(moment) })
             .collect(),
         status_history,
         ledger,
@@ -174,7 +170,7 @@ fn ledger_lines(transactions: Vec<ledger::TransactionTotals>, currency: &str) ->
             owed += t.receivable_minor;
             credit -= t.customer_credit_minor;
             LedgerLine {
-                at: display_time(t.at),
+                at: moment(t.at),
                 kind: t.kind,
                 reference: t.reference,
                 receivable_change: format_money(t.receivable_minor, currency),

@@ -15,7 +15,7 @@ use crate::payments::db::disputes;
 use crate::payments::db::overpayments;
 use crate::payments::db::processor_checks;
 use crate::payments::views::dispute_views;
-use crate::reader::display_time;
+use crate::reader::{display_time, moment};
 use crate::shared::money::format_money;
 use crate::shared::numbers::group_thousands;
 use crate::store::Db;
@@ -57,8 +57,8 @@ pub async fn operations(db: &Db) -> Result<Operations, Error> {
             organization: row.organization_name,
             namespace: row.namespace_name,
             metric: row.metric,
-            hour: display_time(row.hour),
-            set_aside: display_time(row.set_aside_at),
+            hour: moment(row.hour),
+            set_aside: moment(row.set_aside_at),
             error: row.error,
         })
         .collect();
@@ -71,13 +71,13 @@ pub async fn operations(db: &Db) -> Result<Operations, Error> {
             amount: format_money(row.amount_minor, &row.currency),
             payment_id: row.payment_id,
             reason: row.reason,
-            refused: display_time(row.refused_at),
+            refused: moment(row.refused_at),
         })
         .collect();
     Ok(Operations {
         events_last_minute,
         events_last_hour,
-        ingestion_watermark: watermark.map(display_time),
+        ingestion_watermark: watermark.map(moment),
         dirty_hours,
         rollup_lag_seconds: oldest_mark.map_or(0, |at| (now - at).max(0) / 1000),
         ingestion_trend: trend(ingested, |events| format!("{}/min", group_thousands(events.unsigned_abs())), 0),

@@ -17,7 +17,7 @@ use crate::billing::db::subscriptions;
 use crate::billing::domain::discount::{AmountOff, CouponTerms, Duration, normalize_code};
 use crate::billing::subscriptions::month_to_date_estimate;
 use crate::error::Error;
-use crate::reader::display_time;
+use crate::reader::moment;
 use crate::shared::ids::{IdKind, new_id};
 use crate::shared::money::{format_money, parse_minor};
 use crate::shared::time::parse_rfc3339_or_date;
@@ -40,7 +40,7 @@ pub async fn coupons_page(db: &Db) -> Result<CouponsPage, Error> {
     for code in coupons::promotion_codes(&mut conn).await? {
         codes_of.entry(code.coupon_id.clone()).or_default().push(PromotionCodeView {
             redeemed: redeemed(code.times_redeemed, code.max_redemptions),
-            redeem_by: code.redeem_by.map(display_time),
+            redeem_by: code.redeem_by.map(moment),
             code: code.code,
         });
     }
@@ -51,7 +51,7 @@ pub async fn coupons_page(db: &Db) -> Result<CouponsPage, Error> {
             Ok(CouponView {
                 terms: coupon.terms()?.describe(),
                 redeemed: redeemed(coupon.times_redeemed, coupon.max_redemptions),
-                redeem_by: coupon.redeem_by.map(display_time),
+                redeem_by: coupon.redeem_by.map(moment),
                 plans: plans_of.remove(&coupon.id).unwrap_or_default(),
                 codes: codes_of.remove(&coupon.id).unwrap_or_default(),
                 id: coupon.id,

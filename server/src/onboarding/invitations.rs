@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::notifications::db::enqueue;
 use crate::onboarding::mail_throttle::{MailThrottle, count_mail_request};
 use crate::onboarding::signup::account_mail;
-use crate::reader::display_time;
+use crate::reader::moment;
 use crate::shared::ids::{IdKind, new_id};
 use crate::store::{Db, is_unique_violation};
 
@@ -47,7 +47,7 @@ pub async fn team_page(db: &Db, organization_id: &str, viewer: &SessionUser) -> 
                 user_id: m.user_id,
                 email: m.email,
                 role: m.role,
-                since: display_time(m.created_at),
+                since: moment(m.created_at),
             })
             .collect(),
         invitations: invitations
@@ -57,7 +57,7 @@ pub async fn team_page(db: &Db, organization_id: &str, viewer: &SessionUser) -> 
                 email: i.email,
                 role: i.role,
                 invited_by: i.invited_by,
-                expires: display_time(i.expires_at),
+                expires: moment(i.expires_at),
             })
             .collect(),
         can_manage: role == Role::Owner,

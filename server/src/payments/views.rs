@@ -16,7 +16,7 @@ use crate::payments::db::collections::{events_of, open_collections_of};
 use crate::payments::db::disputes::DisputeRow;
 use crate::payments::domain::dunning::{DAY_MS, DunningPolicy, DunningStep};
 use crate::payments::domain::status::{CollectionStatus, PaymentStatus};
-use crate::reader::display_time;
+use crate::reader::{display_time, moment};
 use crate::shared::money::format_money;
 use crate::shared::time::duration_words;
 use crate::store::Db;
@@ -59,7 +59,7 @@ pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &s
             timeline: events
                 .iter()
                 .filter(|e| e.invoice_id == invoice.id)
-                .map(|e| TimelineEntry { at: display_time(e.at), kind: e.kind.clone(), detail: e.detail.clone() })
+                .map(|e| TimelineEntry { at: moment(e.at), kind: e.kind.clone(), detail: e.detail.clone() })
                 .collect(),
         });
     }
@@ -114,7 +114,7 @@ pub async fn payment_views(conn: &mut sqlx::AnyConnection, rows: Vec<PaymentRow>
             amount: format_money(row.amount_minor, &row.currency),
             status: row.status,
             failure: row.failure_message,
-            at: display_time(row.updated_at),
+            at: moment(row.updated_at),
             trigger: row.trigger,
         });
     }
@@ -134,7 +134,7 @@ pub async fn mail_log(db: &Db, organization_id: &str) -> Result<Vec<Notification
         .await?
         .into_iter()
         .map(|n| NotificationView {
-            at: display_time(n.created_at),
+            at: moment(n.created_at),
             kind: n.kind,
             recipient: n.recipient,
             subject: n.subject,
@@ -160,7 +160,7 @@ pub async fn parked_events(db: &Db) -> Result<Vec<ParkedEvent>, Error> {
             event_type: e.event_type,
             attempts: e.attempts,
             last_error: e.last_error.unwrap_or_default(),
-            received: display_time(e.received_at),
+            received: moment(e.received_at),
         })
         .collect())
 }
@@ -176,9 +176,9 @@ pub fn dispute_views(rows: Vec<DisputeRow>) -> Vec<DisputeView> {
             evidence_due: d
                 .evidence_due_by
                 .filter(|_| DISPUTE_AWAITS_EVIDENCE.contains(&d.status.as_str()))
-                .map(display_time),
+                .map(moment),
             status: d.status.replace('_', " "),
-            opened: display_time(d.created_at),
+            opened: moment(d.created_at),
             id: d.id,
         })
         .collect()

@@ -13,7 +13,7 @@ use crate::metering::db::usage::metric_catalog;
 use crate::metering::domain::usage::format_quantity;
 use crate::payments::db::disputes;
 use crate::payments::views::{dispute_views, invoice_payments};
-use crate::reader::display_time;
+use crate::reader::{display_time, moment};
 use crate::shared::money::format_money;
 use crate::store::Db;
 
@@ -25,7 +25,7 @@ pub fn summary(invoice: &InvoiceRow) -> InvoiceSummary {
         status: invoice.status.clone(),
         total: format_money(invoice.subtotal_minor, &invoice.currency),
         amount_due: format_money(invoice.amount_due_minor, &invoice.currency),
-        due: invoice.due_at.map(display_time),
+        due: invoice.due_at.map(moment),
     }
 }
 
@@ -48,7 +48,7 @@ pub async fn invoices_page(db: &Db, organization_id: &str) -> Result<InvoicesPag
                 format_money(c.remaining_minor, &org.currency)
             },
             reason: c.reason,
-            expires: c.expires_at.map(display_time),
+            expires: c.expires_at.map(moment),
         })
         .collect();
     Ok(InvoicesPage {

@@ -14,7 +14,7 @@ use crate::payments::db::attempts;
 use crate::payments::db::collections::has_past_due;
 use crate::payments::domain::card::lapses_at;
 use crate::portal::invoice_pages::summary;
-use crate::reader::display_time;
+use crate::reader::{display_time, moment};
 use crate::shared::money::format_money;
 use crate::shared::time::duration_words;
 
@@ -47,7 +47,7 @@ pub async fn overview(
     Ok(Overview {
         plan,
         status: subscription.as_ref().map_or_else(|| "none".to_owned(), |s| s.status.clone()),
-        next_invoice_on: running.map(|s| display_time(s.current_period_end)),
+        next_invoice_on: running.map(|s| moment(s.current_period_end)),
         next_invoice_in: running.map(|s| duration_words(now, s.current_period_end)),
         balance_due: format_money(receivable, currency),
         credit_balance: format_money(credit, currency),

@@ -14,7 +14,7 @@ use crate::metering::db::usage::{self, HourTotal, MetricRow};
 use crate::metering::domain::usage as usage_domain;
 use crate::metering::domain::usage::{HOUR_MS, custom_bounds, export_quantity, format_quantity, hour_of};
 use crate::metering::usage::complete_through;
-use crate::reader::display_time;
+use crate::reader::{display_time, moment};
 use crate::shared::time::display_day;
 use crate::store::Db;
 
@@ -69,7 +69,7 @@ pub async fn usage_report(
     let rows = (0..hours)
         .filter(|&h| grid.iter().any(|values| values[h] != 0))
         .map(|h| HourRow {
-            hour: display_time(from + h as i64 * HOUR_MS),
+            hour: moment(from + h as i64 * HOUR_MS),
             totals: grid.iter().map(|values| format_quantity(values[h], metric.units_per_display)).collect(),
         })
         .collect();

@@ -42,7 +42,7 @@ async fn the_overview_shows_plan_next_invoice_and_balances_as_their_pages_do() {
         (Some("Business"), Some("active")),
         "{overview}"
     );
-    assert_eq!(overview["next_invoice_on"], "2027-04-01 00:00 UTC");
+    assert_eq!(overview["next_invoice_on"]["local"], "2027-04-01 00:00 UTC");
     assert_eq!(overview["next_invoice_in"], "in 31 days", "the clock stands at March 1");
     assert_eq!((overview["balance_due"].as_str(), overview["credit_balance"].as_str()), (Some("$0.00"), Some("$0.00")));
     assert_eq!(overview["latest_invoices"], serde_json::json!([]));

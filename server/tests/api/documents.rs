@@ -124,7 +124,7 @@ async fn an_invoice_pdf_prints_the_invoice_pages_figures_the_same_way_each_time(
         "Invoice",
         "INV-2027-000001",
         page["summary"]["period"].as_str().unwrap(),
-        page["summary"]["due"].as_str().unwrap(),
+        page["summary"]["due"]["local"].as_str().unwrap(),
         page["subtotal"].as_str().unwrap(),
         page["summary"]["amount_due"].as_str().unwrap(),
         "Durable Cloud Ltd 1 Quay Street Dublin 2 Ireland Tax id IE1234567T",

@@ -1309,7 +1309,7 @@ async fn a_dispute_is_recorded_posted_and_shown_whatever_the_order_of_its_events
     let open = &operations["open_disputes"][0];
     assert_eq!(open["reason"], "fraudulent", "{operations}");
     assert_eq!(open["status"], "needs response");
-    assert!(open["evidence_due"].as_str().is_some(), "{open}");
+    assert!(open["evidence_due"]["local"].as_str().is_some(), "{open}");
 
     // The closing event arrives before the withdrawal it includes, then the older withdrawal event.
     let lost = dispute_event("charge.dispute.closed", "evt_d3", t + 20, &intent, amount, "lost", withdrawal.clone());

@@ -64,6 +64,11 @@ async fn times_read_in_the_browsers_zone_until_the_person_chooses_one_and_export
     let event = serde_json::json!([{"id": "tz", "namespace": "payments-prod", "metric": "actions", "quantity": 1, "timestamp": minutes_ago(0)}]);
     app.send_events(&key, &event).await;
     app.wait_for_rollups().await;
+    // A time shown on its own keeps UTC beside the reader's, for the hover.
+    let with_event = call(&app, &tokyo, "usage", &usage).await;
+    let hour = &with_event["rows"].as_array().unwrap().last().expect("the event's hour")["hour"];
+    assert!(hour["local"].as_str().unwrap().ends_with(" JST"), "{hour}");
+    assert!(hour["utc"].as_str().unwrap().ends_with(":00:00Z"), "{hour}");
     let csv = app.text_at(&tokyo, &format!("/orgs/{acme}/usage.csv?metric=actions&range=7d")).await;
     let first_row = csv.lines().nth(1).expect("the event's hour");
     assert!(first_row.split(',').next().unwrap().ends_with('Z'), "exports keep UTC: {first_row}");

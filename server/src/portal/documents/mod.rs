@@ -141,7 +141,7 @@ impl Documents {
         let credit_note = invoice.subtotal_minor < 0;
         let mut facts =
             vec![("Issued".to_owned(), display_ms(finalized_at)), ("Period".to_owned(), detail.summary.period.clone())];
-        facts.extend(detail.summary.due.clone().filter(|_| !credit_note).map(|due| ("Due".to_owned(), due)));
+        facts.extend(detail.summary.due.clone().filter(|_| !credit_note).map(|due| ("Due".to_owned(), due.local)));
         if !credit_note {
             facts.push(("Status".to_owned(), detail.summary.status.clone()));
         }
@@ -169,7 +169,7 @@ impl Documents {
                 format!(
                     "Amount due {} by {}.",
                     detail.summary.amount_due,
-                    detail.summary.due.clone().unwrap_or_default()
+                    detail.summary.due.clone().map(|due| due.local).unwrap_or_default()
                 ),
                 "The card on file is charged automatically. To pay with another card, or to see this invoice online:"
                     .to_owned(),

@@ -6,6 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::account::{ConfirmSignUp, RequestPasswordReset, ResetPassword, SignUp};
 use crate::api::team::AcceptInvitation;
+use crate::components::action_result::ActionResult;
 use crate::components::field_error::{FieldError, field_message, form_message};
 
 /// The one-time token of a mailed link, from `?token=`.
@@ -150,10 +151,12 @@ pub fn ResetPasswordPage() -> impl IntoView {
 #[component]
 fn Outcome(id: &'static str, title: &'static str, children: Children) -> impl IntoView {
     view! {
-        <section class="card" id=id role="status">
-            <h2>{title}</h2>
-            {children()}
-        </section>
+        <ActionResult id=id class="card">
+            <div role="status">
+                <h2>{title}</h2>
+                {children()}
+            </div>
+        </ActionResult>
     }
 }
 

@@ -3,6 +3,7 @@ use leptos_meta::Title;
 
 use crate::api::dto::{BillingDetails, BillingDetailsPage, Country};
 use crate::api::organization::{AddBillingContact, RemoveBillingContact, SaveBillingDetails, get_billing_details};
+use crate::components::action_result::ActionResult;
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::use_organization_id;
@@ -109,7 +110,7 @@ fn DetailsForm(
             <TextField name="tax_id" label="Tax id (VAT number, EIN, ABN…)" value=details.tax_id error=error_of("tax_id") autocomplete="off"/>
             <p class="form-error" role="alert">{form_error}</p>
             <button type="submit" id="save-billing-details">"Save billing details"</button>
-            {move || saved().then(|| view! { <p role="status" id="billing-details-saved">"Billing details saved."</p> })}
+            {move || saved().then(|| view! { <ActionResult id="billing-details-saved-result"><p role="status" id="billing-details-saved">"Billing details saved."</p></ActionResult> })}
         </ActionForm>
     }
 }

@@ -4,6 +4,7 @@ use leptos_meta::Title;
 use crate::api::dto::payments::{PaymentMethodPage, PaymentView};
 use crate::api::payments::{SaveTestCard, StartCardSetup, get_payment_method_page};
 use crate::api::session::whoami;
+use crate::components::action_result::ActionResult;
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::use_organization_id;
@@ -70,7 +71,7 @@ fn PaymentDetails(
                 }.into_any(),
                 None => view! { <p id="card-on-file">"No payment method on file."</p> }.into_any(),
             }}
-            {outcome.map(|text| view! { <p id="card-saved" role="status">{text}</p> })}
+            {outcome.map(|text| view! { <ActionResult id="card-saved-result"><p id="card-saved" role="status">{text}</p></ActionResult> })}
             {(is_owner && page.test_mode).then(|| view! { <CardForm save organization_id/> })}
             {(is_owner && !page.test_mode).then(|| view! { <HostedSetup organization_id/> })}
             {(!is_owner).then(|| view! { <p id="member-note">"Only owners and billing members can change the payment method."</p> })}

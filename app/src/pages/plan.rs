@@ -291,7 +291,7 @@ fn Preview(
                 <button type="submit" id="confirm-change">"Confirm change"</button>
             </ActionForm>
             <p class="form-error" role="alert">{move || confirm.value().get().and_then(|r| r.err()).map(|e| e.message())}</p>
-            <Show when=confirmed><p role="status" id="change-confirmed">"Plan change confirmed."</p></Show>
+            <Show when=confirmed><ActionResult id="change-confirmed-result"><p role="status" id="change-confirmed">"Plan change confirmed."</p></ActionResult></Show>
         </ActionResult>
     }
 }

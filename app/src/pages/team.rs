@@ -4,6 +4,7 @@ use leptos_meta::Title;
 
 use crate::api::dto::{TeamInvitation, TeamMember};
 use crate::api::team::{InviteMember, RemoveMember, ResendInvitation, WithdrawInvitation, get_team};
+use crate::components::action_result::ActionResult;
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::use_organization_id;
@@ -51,7 +52,7 @@ pub fn TeamPage() -> impl IntoView {
                             {move || resend.value().get().and_then(Result::err).map(|error| error.message())}
                         </p>
                         {move || matches!(resend.value().get(), Some(Ok(_))).then(|| view! {
-                            <p role="status" id="invitation-resent">"Invitation sent again with a new link."</p>
+                            <ActionResult id="invitation-resent-result"><p role="status" id="invitation-resent">"Invitation sent again with a new link."</p></ActionResult>
                         })}
                         {if can_manage {
                             view! { <InviteForm invite organization_id/> }.into_any()
@@ -166,7 +167,7 @@ fn InviteForm(invite: ServerAction<InviteMember>, organization_id: Signal<String
             </select>
             <FieldError id="invite-role-error" message=error_of("role")/>
             <button type="submit" id="invite-submit">"Send invitation"</button>
-            {move || sent().then(|| view! { <p role="status" id="invite-sent">"Invitation sent. The link works for 7 days."</p> })}
+            {move || sent().then(|| view! { <ActionResult id="invite-sent-result"><p role="status" id="invite-sent">"Invitation sent. The link works for 7 days."</p></ActionResult> })}
         </ActionForm>
     }
 }

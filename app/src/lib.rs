@@ -12,7 +12,7 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{Lazy, LazyRoute, SsrMode, lazy_route, path};
 
 use components::layout::OrgLayout;
-use components::toast::{ToastRegion, provide_toasts};
+use components::toast::provide_toasts;
 use pages::{
     account::{AcceptInvitationPage, ConfirmSignUpPage, ForgotPasswordPage, ResetPasswordPage, SignUpPage},
     admin::AdminPage,
@@ -98,7 +98,6 @@ pub fn App() -> impl IntoView {
                     </ParentRoute>
                 </Routes>
             </Router>
-            <ToastRegion/>
         </div>
     }
 }

@@ -301,6 +301,11 @@ pub struct OrganizationSummary {
     pub namespace_count: i64,
     pub member_count: i64,
     pub created_at: Moment,
+    /// The subscription's status (`active`, `past_due`…), or `none`.
+    pub status: String,
+    /// What the customer owes and their unused credit, formatted with their currency.
+    pub owed: String,
+    pub credit: String,
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::session::{Logout, whoami};
 use crate::components::past_due::{BillingRefresh, PastDueBanner};
+use crate::components::toast::ToastRegion;
 
 /// The organization of the current URL (`/orgs/:org/...`).
 pub fn use_organization_id() -> Signal<String> {
@@ -29,6 +30,7 @@ pub fn AdminHeader() -> impl IntoView {
             <div class="identity"><strong>"Staff console"</strong><LogoutButton/></div>
             <nav aria-label="Main"><A href="/admin" exact=true>"Customers"</A><A href="/admin/operations">"Operations"</A><A href="/admin/coupons">"Coupons"</A></nav>
         </header>
+        <ToastRegion/>
     }
 }
 
@@ -80,5 +82,6 @@ pub fn OrgLayout() -> impl IntoView {
             <PastDueBanner user/>
             <Outlet/>
         </main>
+        <ToastRegion/>
     }
 }

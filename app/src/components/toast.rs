@@ -27,7 +27,8 @@ impl Toasts {
     }
 }
 
-/// Makes toasts available below; `ToastRegion` shows them.
+/// Makes toasts available below; `ToastRegion` shows them. The region sits in the organization
+/// layout and the staff header rather than here, so its code stays out of the first download.
 pub fn provide_toasts() {
     provide_context(Toasts { shown: RwSignal::new(Vec::new()), next_id: StoredValue::new(0) });
 }
@@ -39,12 +40,12 @@ pub fn ToastRegion() -> impl IntoView {
     let toasts = expect_context::<Toasts>();
     view! {
         <div class="toasts" id="toasts" role="status" aria-live="polite">
-            <For each=move || toasts.shown.get() key=|(id, _)| *id let:toast>
+            {move || toasts.shown.get().into_iter().map(|(id, message)| view! {
                 <p class="toast">
-                    <span>{toast.1}</span>
-                    <button type="button" class="dismiss" aria-label="Dismiss" on:click=move |_| toasts.dismiss(toast.0)>"×"</button>
+                    <span>{message}</span>
+                    <button type="button" class="dismiss" aria-label="Dismiss" on:click=move |_| toasts.dismiss(id)>"×"</button>
                 </p>
-            </For>
+            }).collect_view()}
         </div>
     }
 }

@@ -64,11 +64,14 @@ fn SearchResults(found: CustomerSearch) -> impl IntoView {
     let next = found.has_next.then(|| link(found.page + 1));
     view! {
         <table id="organizations" class="stack">
-            <thead><tr><th>"Organization"</th><th>"Id"</th><th>"Billing email"</th>
-                <th>"Namespaces"</th><th>"Members"</th><th>"Since"</th></tr></thead>
+            <thead><tr><th>"Organization"</th><th>"Status"</th><th class="amount">"Owed"</th><th class="amount">"Credit"</th>
+                <th>"Billing email"</th><th>"Namespaces"</th><th>"Members"</th><th>"Since"</th></tr></thead>
             <tbody>
                 {found.customers.into_iter().map(|o| view! {
-                    <tr><td data-label="Organization"><a href=format!("/admin/orgs/{}", o.id)>{o.name}</a></td><td data-label="Id"><code>{o.id}</code></td><td data-label="Billing email">{o.billing_email}</td>
+                    <tr data-organization=o.id.clone()><td data-label="Organization"><a href=format!("/admin/orgs/{}", o.id)>{o.name}</a></td>
+                        <td data-label="Status"><span class=format!("status {}", o.status)>{o.status.replace('_', " ")}</span></td>
+                        <td data-label="Owed" class="amount owed">{o.owed}</td><td data-label="Credit" class="amount">{o.credit}</td>
+                        <td data-label="Billing email">{o.billing_email}</td>
                         <td data-label="Namespaces">{o.namespace_count}</td><td data-label="Members">{o.member_count}</td><td data-label="Since"><When at=o.created_at/></td></tr>
                 }).collect_view()}
             </tbody>

@@ -36,7 +36,7 @@ fn OperationsView(ops: Operations) -> impl IntoView {
     view! {
         <section class="card">
             <h2>"Metering"</h2>
-            <dl id="metering-figures">
+            <dl id="metering-figures" class="facts">
                 <dt>"Events ingested, last minute"</dt><dd id="events-last-minute">{ops.events_last_minute}</dd>
                 <dt>"Events ingested, last hour"</dt><dd id="events-last-hour">{ops.events_last_hour}</dd>
                 <dt>"Newest event time (watermark)"</dt><dd id="watermark"><MaybeWhen at=ops.ingestion_watermark otherwise="none in the last day"/></dd>
@@ -50,7 +50,7 @@ fn OperationsView(ops: Operations) -> impl IntoView {
             <SetAsideRollups rollups=ops.rollups_set_aside/>
         </section>
         <h2>"Queues"</h2>
-        <table id="job-queues" class="stack">
+        <table id="job-queues" class="stack numbers">
             <thead><tr><th>"Queue"</th><th>"Queued"</th><th>"Running"</th><th>"Failed"</th></tr></thead>
             <tbody>
                 {ops.jobs.into_iter().map(|q| {

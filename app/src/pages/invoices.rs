@@ -140,11 +140,17 @@ pub fn InvoicePage() -> impl IntoView {
                         <table id="invoice-lines" class="stack">
                             <thead><tr><th>"Description"</th><th>"Namespace"</th><th>"Tier"</th><th>"Quantity"</th><th>"Unit price"</th><th class="amount">"Amount"</th></tr></thead>
                             <tbody>
-                                {detail.lines.into_iter().map(|l| view! {
+                                {detail.lines.into_iter().map(|l| {
+                                    let label_if = |value: &Option<String>, label: &'static str| value.is_some().then_some(label);
+                                    let (namespace_label, tier_label, price_label) =
+                                        (label_if(&l.namespace, "Namespace"), label_if(&l.tier, "Tier"), label_if(&l.unit_price, "Unit price"));
+                                    view! {
                                     <tr class=l.kind>
-                                        <td data-label="Description">{l.description}</td><td data-label="Namespace">{l.namespace.unwrap_or_default()}</td><td data-label="Tier">{l.tier.unwrap_or_default()}</td>
-                                        <td data-label="Quantity">{l.quantity}</td><td data-label="Unit price">{l.unit_price.unwrap_or_default()}</td><td data-label="Amount" class="amount">{l.amount}</td>
+                                        <td data-label="Description">{l.description}</td><td data-label=namespace_label>{l.namespace}</td>
+                                        <td data-label=tier_label>{l.tier}</td>
+                                        <td data-label="Quantity">{l.quantity}</td><td data-label=price_label>{l.unit_price}</td><td data-label="Amount" class="amount">{l.amount}</td>
                                     </tr>
+                                    }
                                 }).collect_view()}
                             </tbody>
                             <tfoot>

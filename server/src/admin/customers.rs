@@ -3,6 +3,8 @@ use app::api::dto::OrganizationSummary;
 use app::api::dto::admin::{
     AdminCustomer, AuditView, CustomerSearch, LedgerLine, NamespaceState, StatusChange, UsageTotal, WebhookEventView,
 };
+use std::collections::HashMap;
+
 use app::api::error::AppError;
 
 use crate::accounts::db::audit;
@@ -44,21 +46,36 @@ pub async fn search_customers(db: &Db, query: &str, page: u32) -> Result<Custome
     let prefix = query.to_ascii_lowercase();
     let offset = i64::from(page) * SEARCH_PAGE_SIZE;
     let mut conn = db.pool.acquire().await?;
-    let mut customers: Vec<OrganizationSummary> =
+    let mut rows =
         organizations::search_organization_summaries(&mut conn, db.dialect, &prefix, SEARCH_PAGE_SIZE + 1, offset)
-            .await?
-            .into_iter()
-            .map(|r| OrganizationSummary {
+            .await?;
+    let has_next = rows.len() as i64 > SEARCH_PAGE_SIZE;
+    rows.truncate(SEARCH_PAGE_SIZE as usize);
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let statuses: HashMap<String, String> =
+        subscriptions::statuses_of_organizations(&mut conn, &ids).await?.into_iter().collect();
+    let balances: HashMap<String, (i64, i64)> = ledger::balances_of_organizations(&mut conn, &ids)
+        .await?
+        .into_iter()
+        .map(|(id, owed, credit)| (id, (owed, credit)))
+        .collect();
+    let customers = rows
+        .into_iter()
+        .map(|r| {
+            let (owed, credit) = balances.get(&r.id).copied().unwrap_or_default();
+            OrganizationSummary {
+                status: statuses.get(&r.id).cloned().unwrap_or_else(|| "none".to_owned()),
+                owed: format_money(owed, &r.currency),
+                credit: format_money(credit, &r.currency),
                 id: r.id,
                 name: r.name,
                 billing_email: r.billing_email,
                 namespace_count: r.namespace_count,
                 member_count: r.member_count,
                 created_at: moment(r.created_at),
-            })
-            .collect();
-    let has_next = customers.len() as i64 > SEARCH_PAGE_SIZE;
-    customers.truncate(SEARCH_PAGE_SIZE as usize);
+            }
+        })
+        .collect();
     let plans = plans::current_versions(&mut conn).await?.into_iter().map(|v| v.plan_name).collect();
     Ok(CustomerSearch { query: query.to_owned(), page, customers, has_next, plans })
 }

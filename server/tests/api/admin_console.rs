@@ -3,6 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::metering::db::rollup_lag::record_lag_sample;
+use server::shared::money::format_money;
 
 use crate::helpers::*;
 use crate::payments::Scenario;
@@ -48,6 +49,30 @@ async fn staff_find_a_customer_by_name_email_member_id_or_invoice_number_a_page_
         assert_eq!(names(&search(app, &staff, query, "0").await), ["Acme Corp"], "{query}");
     }
     assert_eq!(names(&search(app, &staff, "nobody-by-this-name", "0").await), Vec::<&str>::new());
+
+    // Each result carries its status and balances, as the customer page has them.
+    let acme = search(app, &staff, "acme", "0").await["customers"][0].clone();
+    let status: String = sqlx::query_scalar("select status from subscriptions where organization_id = $1")
+        .bind(&s.acme)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let owed: i64 = sqlx::query_scalar(
+        "select cast(sum(e.amount_minor) as bigint) from ledger_entries e
+         join ledger_transactions t on t.id = e.transaction_id where t.organization_id = $1 and e.account = 'receivable'",
+    )
+    .bind(&s.acme)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(owed > 0, "the finalized invoice is owed");
+    assert_eq!(
+        (acme["status"].as_str().unwrap(), acme["owed"].as_str().unwrap()),
+        (status.as_str(), &*format_money(owed, "USD"))
+    );
+    assert_eq!(acme["credit"], "$0.00");
+    let zeta = search(app, &staff, "zeta 07", "0").await["customers"][0].clone();
+    assert_eq!((&zeta["status"], &zeta["owed"]), (&json!("none"), &json!("$0.00")));
 
     let first = search(app, &staff, "zeta", "0").await;
     assert_eq!(names(&first).len(), 25);

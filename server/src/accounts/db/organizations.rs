@@ -111,6 +111,7 @@ pub struct SummaryRow {
     pub namespace_count: i64,
     pub member_count: i64,
     pub created_at: i64,
+    pub currency: String,
 }
 
 /// One page of organizations, by name. A non-empty `prefix` (lower-cased) matches the start of
@@ -139,7 +140,7 @@ pub async fn search_organization_summaries(
                 where u.email{c} >= $3 and u.email{c} < $4)"
     );
     let sql = format!(
-        "select o.id, o.name, o.billing_email, o.created_at,
+        "select o.id, o.name, o.billing_email, o.created_at, o.currency,
                 (select count(*) from namespaces n where n.organization_id = o.id) as namespace_count,
                 (select count(*) from memberships m where m.organization_id = o.id) as member_count
          from organizations o {}

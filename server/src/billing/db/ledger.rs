@@ -4,7 +4,7 @@ use sqlx::{AnyConnection, FromRow};
 use crate::billing::domain::ledger::{Account, Posting};
 use crate::error::Error;
 use crate::shared::ids::{IdKind, new_id};
-use crate::store::bulk::{Value, bind_all, bind_all_scalar, row_placeholders};
+use crate::store::bulk::{Value, bind_all, bind_all_as, bind_all_scalar, list_placeholders, row_placeholders, texts};
 
 pub fn account_name(account: Account) -> &'static str {
     match account {
@@ -43,6 +43,27 @@ pub async fn balance(conn: &mut AnyConnection, organization_id: &str, account: A
     .bind(account_name(account))
     .fetch_one(conn)
     .await?)
+}
+
+/// (organization id, owed, unused credit) for each of `organization_ids` with ledger entries: the
+/// receivable's debit balance and the customer-credit account's credit balance.
+pub async fn balances_of_organizations(
+    conn: &mut AnyConnection,
+    organization_ids: &[String],
+) -> Result<Vec<(String, i64, i64)>, Error> {
+    if organization_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "select t.organization_id,
+                cast(coalesce(sum(case when e.account = 'receivable' then e.amount_minor else 0 end), 0) as bigint),
+                cast(coalesce(sum(case when e.account = 'customer_credit' then -e.amount_minor else 0 end), 0) as bigint)
+         from ledger_entries e join ledger_transactions t on t.id = e.transaction_id
+         where t.organization_id in ({}) and e.account in ('receivable', 'customer_credit')
+         group by t.organization_id",
+        list_placeholders(conn, 1, organization_ids.len())
+    );
+    Ok(bind_all_as(sqlx::query_as(&sql), &texts(organization_ids)).fetch_all(conn).await?)
 }
 
 /// Transactions whose entries do not sum to zero: (transaction id, sum). Empty in a sound ledger.

@@ -421,3 +421,23 @@ pub async fn last_cause(conn: &mut AnyConnection, subscription_id: &str) -> Resu
     .fetch_optional(conn)
     .await?)
 }
+
+/// (organization id, status) of each organization's subscription as `subscription_of` picks it:
+/// the running one, else the one that ended last. Organizations without one are left out.
+pub async fn statuses_of_organizations(
+    conn: &mut AnyConnection,
+    organization_ids: &[String],
+) -> Result<Vec<(String, String)>, Error> {
+    if organization_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "select organization_id, status from (
+             select s.organization_id, s.status, row_number() over (partition by s.organization_id
+                 order by case when s.ended_at is null then 1 else 0 end desc, s.ended_at desc, s.id desc) as pick
+             from subscriptions s where s.organization_id in ({})) picked
+         where pick = 1",
+        list_placeholders(conn, 1, organization_ids.len())
+    );
+    Ok(bind_all_as(sqlx::query_as(&sql), &texts(organization_ids)).fetch_all(conn).await?)
+}

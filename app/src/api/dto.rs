@@ -470,6 +470,26 @@ pub mod usage {
         /// The dashboard's: usage charges so far against the previous period's at the same point,
         /// e.g. `Usage so far $120.00, up 12% on the same point last period ($107.14)`.
         pub usage_change: Option<String>,
+        /// The whole period's cost if usage keeps its pace so far; none in a trial or in the
+        /// period's first day.
+        pub projection: Option<Projection>,
+    }
+
+    /// An estimate of where the period ends (`billing::domain::forecast` on the server).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Projection {
+        /// The period's projected total, with its currency, e.g. `$1,240.00`.
+        pub total: String,
+        pub total_minor: i64,
+        /// Each namespace's projected usage charges, by name.
+        pub per_namespace: Vec<NamespaceProjection>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct NamespaceProjection {
+        pub namespace: String,
+        pub usage: String,
+        pub usage_minor: i64,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,6 +13,19 @@ pub fn EstimateLine(estimate: Option<CostEstimate>) -> impl IntoView {
                 {e.discount.map(|discount| view! { ", after " <span id="estimate-discount">{discount}</span> })}
                 {e.usage_change.map(|change| view! { <br/><span class="hint" id="usage-change">{change}</span> })}
             </p>
+            {e.projection.map(|p| view! {
+                <p class="projection" id="projection">
+                    "Projected for the whole period: " <strong id="projected-total">{p.total}</strong>
+                    " (an estimate: this period's usage so far, carried to its end at the same pace)"
+                </p>
+                {(p.per_namespace.len() > 1).then(|| view! {
+                    <ul class="projections" id="projected-namespaces" aria-label="Projected usage by namespace">
+                        {p.per_namespace.into_iter().map(|n| view! {
+                            <li data-namespace=n.namespace.clone()>{n.namespace.clone()} ": " <span class="amount">{n.usage}</span></li>
+                        }).collect_view()}
+                    </ul>
+                })}
+            })}
         }
     })
 }

@@ -30,7 +30,8 @@ pub fn DashboardPage() -> impl IntoView {
                         {d.getting_started.clone().map(|steps| view! {
                             <GettingStartedCard steps organization_id=d.organization_id.clone() is_owner=d.role == Role::Owner/>
                         })}
-                        <OverviewTiles overview=d.overview.clone() organization_id=d.organization_id.clone()/>
+                        <OverviewTiles overview=d.overview.clone() organization_id=d.organization_id.clone()
+                            projected=d.estimate.as_ref().and_then(|e| e.projection.as_ref()).map(|p| p.total.clone())/>
                         <EstimateLine estimate=d.estimate.clone()/>
                         <h2>"Namespaces"</h2>
                         {if d.activity.is_empty() {
@@ -62,7 +63,12 @@ pub fn DashboardPage() -> impl IntoView {
 /// Where the organization stands, each tile linking to its page, then what needs the customer
 /// and the latest invoices.
 #[component]
-fn OverviewTiles(overview: Overview, organization_id: String) -> impl IntoView {
+fn OverviewTiles(
+    overview: Overview,
+    organization_id: String,
+    /// The next invoice's projected total, when there is one.
+    projected: Option<String>,
+) -> impl IntoView {
     let href = |section: &str| format!("/orgs/{organization_id}/{section}");
     let plan = overview.plan.clone().unwrap_or_else(|| "No plan yet".to_owned());
     let status = overview.status.replace('_', " ");
@@ -86,6 +92,7 @@ fn OverviewTiles(overview: Overview, organization_id: String) -> impl IntoView {
                 <span class="tile-label">"Next invoice"</span>
                 <strong><MaybeWhen at=overview.next_invoice_on.clone() otherwise="None scheduled"/></strong>
                 {overview.next_invoice_in.clone().map(|words| view! { <span class="hint" id="tile-next-invoice-in">{words}</span> })}
+                {projected.map(|total| view! { <span class="hint" id="tile-next-invoice-estimate">{format!("about {total}, projected")}</span> })}
             </a>
             <a class="tile" href=href("invoices") id="tile-balance">
                 <span class="tile-label">"Balance due"</span>

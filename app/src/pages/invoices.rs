@@ -127,7 +127,7 @@ pub fn InvoicePage() -> impl IntoView {
                         <header>
                             <h1 id="invoice-number">{title}</h1>
                             <p>{detail.organization_name} " · " {detail.billing_email}</p>
-                            <p>"Period " {s.period} " · status " <span id="invoice-status">{s.status}</span>
+                            <p>"Period " {s.period} " · status " <span id="invoice-status" class=format!("status {}", s.status)>{s.status.clone()}</span>
                                 {s.due.map(|at| view! { " · due " <When at/> })}</p>
                             {pdf}
                             {detail.void_reason.map(|r| view! { <p>"Voided: " {r}</p> })}

@@ -86,7 +86,7 @@ pub fn PlanPage() -> impl IntoView {
                 view! {
                     <section class="card">
                         <p>"Current plan: " <strong id="current-plan">{page.current_plan}</strong>
-                            " (" <span id="subscription-status">{page.status}</span> ")"</p>
+                            " (" <span id="subscription-status" class=format!("status {}", page.status)>{page.status.clone()}</span> ")"</p>
                         <p>"This period: " {page.period}</p>
                         {page.scheduled_change.map(|change| view! {
                             <p id="scheduled-change">"Scheduled: " {change}</p>

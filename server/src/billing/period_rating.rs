@@ -8,6 +8,7 @@ use sqlx::AnyConnection;
 use crate::billing::db::invoices::{self};
 use crate::billing::db::plans::{self, PlanVersionRow};
 use crate::billing::db::subscriptions::{self, SubscriptionRow};
+use crate::billing::domain::forecast::projected_usage;
 use crate::billing::domain::invoice_builder::{
     EarlierPeriod, InvoiceLine, PeriodCharges, PlanSegment, ProratedChange, build_lines, rate_segment,
 };
@@ -124,6 +125,48 @@ pub async fn rate_period_until(
     period: (i64, i64),
     usage_until: i64,
 ) -> Result<RatedPeriod, Error> {
+    rate_period_counting(conn, cache, subscription, period, UsageCounted::Until(usage_until)).await
+}
+
+/// [`rate_period`] as it would end if usage kept the period's pace from `now` on
+/// (`billing::domain::forecast`).
+pub async fn rate_period_projected(
+    conn: &mut AnyConnection,
+    cache: &mut PlanCache,
+    subscription: &SubscriptionRow,
+    period: (i64, i64),
+    now: i64,
+) -> Result<RatedPeriod, Error> {
+    rate_period_counting(conn, cache, subscription, period, UsageCounted::ProjectedFrom(now)).await
+}
+
+#[derive(Clone, Copy)]
+enum UsageCounted {
+    /// What was metered before this instant.
+    Until(i64),
+    /// What was metered before this instant, and the rest of the period at its pace so far.
+    ProjectedFrom(i64),
+}
+
+async fn rate_period_counting(
+    conn: &mut AnyConnection,
+    cache: &mut PlanCache,
+    subscription: &SubscriptionRow,
+    period: (i64, i64),
+    counted: UsageCounted,
+) -> Result<RatedPeriod, Error> {
+    let usage_until = match counted {
+        UsageCounted::Until(at) | UsageCounted::ProjectedFrom(at) => at,
+    };
+    let as_usage = |rows: Vec<(String, String, i64)>| -> Vec<Usage> {
+        rows.into_iter().map(|(namespace_id, metric, quantity)| Usage { namespace_id, metric, quantity }).collect()
+    };
+    let pace = match counted {
+        UsageCounted::ProjectedFrom(now) if now > period.0 && now < period.1 => {
+            Some((now, as_usage(period_totals(conn, &subscription.organization_id, period.0, now).await?)))
+        }
+        _ => None,
+    };
     let whole = whole_period(subscription, period);
     let from_start = subscriptions::applied_changes(conn, &subscription.id, period.0, i64::MAX).await?;
     let at_start = match from_start.first() {
@@ -143,12 +186,14 @@ pub async fn rate_period_until(
         if to <= *from {
             continue;
         }
-        let usage: Vec<Usage> =
-            period_totals(conn, &subscription.organization_id, *from, to.min(usage_until).max(*from))
-                .await?
-                .into_iter()
-                .map(|(namespace_id, metric, quantity)| Usage { namespace_id, metric, quantity })
-                .collect();
+        let metered =
+            as_usage(period_totals(conn, &subscription.organization_id, *from, to.min(usage_until).max(*from)).await?);
+        let usage = match &pace {
+            Some((now, in_period)) if *from < *now && *now < to => {
+                projected_usage(&metered, in_period, now - period.0, to - now).map_err(Error::from)?
+            }
+            _ => metered,
+        };
         let (row, prices) = cache.get(conn, version_id).await?;
         let segment = PlanSegment { plan_name: &row.plan_name, prices, from_ms: *from, to_ms: to, usage };
         usage_lines.extend(rate_segment(&segment, whole)?);

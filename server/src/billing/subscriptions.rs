@@ -1,22 +1,26 @@
 //! The plan catalog, subscribing, and the month-to-date cost estimate, rated by the same
 //! functions that rate invoices.
-use app::api::dto::usage::CostEstimate;
+use std::collections::BTreeMap;
+
+use app::api::dto::usage::{CostEstimate, NamespaceProjection, Projection};
 
 use sqlx::AnyConnection;
 
+use crate::accounts::db::namespaces::list_namespaces;
 use crate::billing::db::subscriptions::{self, NewSubscription, SubscriptionRow};
 use crate::billing::db::{coupons, plans};
 use crate::billing::domain::catalog::{self, CURRENCY};
-use crate::billing::domain::invoice_builder::LineKind;
+use crate::billing::domain::forecast::MIN_ELAPSED_MS;
+use crate::billing::domain::invoice_builder::{InvoiceLine, LineKind};
 use crate::billing::domain::period::next_period;
 use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::domain::trend::describe_change;
-use crate::billing::period_rating::{PlanCache, invoice_lines, rate_period_until};
+use crate::billing::period_rating::{PlanCache, invoice_lines, rate_period_projected, rate_period_until};
 use crate::error::Error;
 use crate::metering::db::usage::{end_usage_at, usage_window};
 use crate::metering::domain::usage::hour_of;
 use crate::reader::display_time;
-use crate::shared::money::{checked_sum, format_money};
+use crate::shared::money::{AmountOutOfRange, checked_sum, format_money};
 use crate::store::Db;
 
 /// Puts every catalog plan's current version in the database (idempotent).
@@ -122,6 +126,7 @@ async fn estimate(db: &Db, organization_id: &str, compare: bool) -> Result<Optio
             total_minor: 0,
             discount: None,
             usage_change: None,
+            projection: None,
         }));
     }
     let (lines, currency) = invoice_lines(&mut conn, &mut cache, &subscription, period, None).await?;
@@ -135,6 +140,8 @@ async fn estimate(db: &Db, organization_id: &str, compare: bool) -> Result<Optio
         }
         false => None,
     };
+    let so_far = Estimated { lines: &lines, gross, currency: &currency };
+    let projection = projection(&mut conn, &mut cache, &subscription, period, so_far, db.clock.now_ms()).await?;
     Ok(Some(CostEstimate {
         plan: plan.plan_name,
         period: span,
@@ -142,7 +149,54 @@ async fn estimate(db: &Db, organization_id: &str, compare: bool) -> Result<Optio
         total_minor: total,
         discount: discount.map(|(amount, code)| format!("{} off with {code}", format_money(amount, &currency))),
         usage_change,
+        projection,
     }))
+}
+
+/// The period's estimate so far, which the projection starts from.
+struct Estimated<'a> {
+    lines: &'a [InvoiceLine],
+    gross: i64,
+    currency: &'a str,
+}
+
+/// The period's total if usage keeps its pace: the estimate with its usage lines rated again from
+/// quantities carried to the period's end, and the discount taken from that total.
+async fn projection(
+    conn: &mut AnyConnection,
+    cache: &mut PlanCache,
+    subscription: &SubscriptionRow,
+    period: (i64, i64),
+    so_far: Estimated<'_>,
+    now: i64,
+) -> Result<Option<Projection>, Error> {
+    if now.saturating_sub(period.0) < MIN_ELAPSED_MS || now >= period.1 {
+        return Ok(None);
+    }
+    let projected = rate_period_projected(conn, cache, subscription, period, now).await?.usage_lines;
+    let usage_so_far = checked_sum(so_far.lines.iter().filter(|l| l.kind == LineKind::Usage).map(|l| l.amount_minor))?;
+    let usage_ahead = checked_sum(projected.iter().map(|l| l.amount_minor))?;
+    let gross =
+        so_far.gross.checked_sub(usage_so_far).and_then(|g| g.checked_add(usage_ahead)).ok_or(AmountOutOfRange)?;
+    let discount = discount_due(conn, subscription, gross, so_far.currency).await?.map_or(0, |(amount, _)| amount);
+    let total = gross.checked_sub(discount).ok_or(AmountOutOfRange)?;
+    let mut by_namespace: BTreeMap<&str, i64> = BTreeMap::new();
+    for line in &projected {
+        let sum = by_namespace.entry(line.namespace_id.as_deref().unwrap_or_default()).or_insert(0);
+        *sum = sum.checked_add(line.amount_minor).ok_or(AmountOutOfRange)?;
+    }
+    let names: BTreeMap<String, String> =
+        list_namespaces(conn, &subscription.organization_id).await?.into_iter().map(|n| (n.id, n.name)).collect();
+    let mut per_namespace: Vec<NamespaceProjection> = by_namespace
+        .into_iter()
+        .map(|(id, usage_minor)| NamespaceProjection {
+            namespace: names.get(id).cloned().unwrap_or_else(|| id.to_owned()),
+            usage: format_money(usage_minor, so_far.currency),
+            usage_minor,
+        })
+        .collect();
+    per_namespace.sort_by(|a, b| a.namespace.cmp(&b.namespace));
+    Ok(Some(Projection { total: format_money(total, so_far.currency), total_minor: total, per_namespace }))
 }
 
 /// `so_far` beside the previous period's usage charges at the same point into it, rated the same

@@ -110,3 +110,38 @@ async fn the_dashboard_compares_usage_so_far_with_the_same_point_of_the_previous
     // 1,000,000 over made $45.00 (the 20th's usage came later).
     assert_eq!(usage_change().await, "Usage so far $22.50, down 50% on the same point last period ($45.00)");
 }
+
+#[tokio::test]
+async fn the_projection_of_steady_usage_is_what_the_period_then_costs() {
+    let s = Scenario::new(&[]).await;
+    let key = s.app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let actions = |id: &str, quantity: i64, timestamp: &str| serde_json::json!([{"id": id, "namespace": "payments-prod", "metric": "actions", "quantity": quantity, "timestamp": timestamp}]);
+    let estimate = || async {
+        let form = [("organization_id", s.acme.as_str())];
+        json(s.app.call_with(&s.owner, "dashboard", &form).await).await["estimate"].clone()
+    };
+    // April 3, 01:00: 49 hours into April's 720, with 3,000,000 actions so far.
+    let now = s.finalize_first_invoice().await;
+    s.app.send_events(&key, &actions("a1", 3_000_000, "2027-04-02T10:00:00Z")).await;
+    s.app.wait_for_rollups().await;
+    s.app.db.clock.set(now);
+    let early = estimate().await;
+    let projection = &early["projection"];
+    assert!(projection["total_minor"].as_i64().unwrap() > early["total_minor"].as_i64().unwrap(), "{early}");
+
+    // The same pace to the end: 3,000,000 × 671 / 49 more actions (rounded down) by April 30.
+    let late = crate::payments::at("2027-04-30T22:00:00Z");
+    s.app.db.clock.set(late);
+    s.app.send_events(&key, &actions("a2", 41_081_632, "2027-04-30T21:00:00Z")).await;
+    s.app.wait_for_rollups().await;
+    let at_the_end = estimate().await;
+    assert_eq!(at_the_end["total_minor"], projection["total_minor"], "{projection} against {at_the_end}");
+    assert_eq!(projection["total"], at_the_end["total"]);
+    let namespaces = projection["per_namespace"].as_array().unwrap();
+    assert_eq!(namespaces.len(), 1, "{projection}");
+    assert_eq!(namespaces[0]["namespace"], "payments-prod");
+
+    // Within a period's first day there is too little to go on.
+    s.app.db.clock.set(crate::payments::at("2027-04-01T12:00:00Z"));
+    assert_eq!(estimate().await["projection"], Value::Null);
+}

@@ -1,6 +1,7 @@
 //! Pure rules of billing.
 pub mod catalog;
 pub mod discount;
+pub mod forecast;
 pub mod invoice;
 pub mod invoice_builder;
 pub mod ledger;

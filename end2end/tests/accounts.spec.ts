@@ -30,6 +30,8 @@ test("an owner logs in, creates a namespace and an API key, revokes it and logs 
   await expect(row.locator(".key-status")).toHaveText("active");
 
   await row.getByRole("button", { name: `Revoke ${keyName}` }).click();
+  await expect(page.getByRole("dialog", { name: `Revoke ${keyName}?` })).toBeVisible();
+  await row.getByRole("button", { name: "Revoke key" }).click();
   await expect(row.locator(".key-status")).toHaveText("revoked");
 
   await page.reload();

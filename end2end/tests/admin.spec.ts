@@ -5,6 +5,10 @@ test("staff find a customer, suspend its service with a reason, lift it, and rea
   const problems = watchConsole(page);
   await logIn(page, STAFF);
   await expect(page.locator("#organizations")).toContainText("Initech");
+  await expect(page.locator("#signed-in-as")).toHaveText(`${STAFF.email} · staff`);
+  // Each customer with its state and what it owes.
+  await expect(page.locator("#organizations tr", { hasText: "Initech" }).locator(".status")).toHaveText("past due");
+  await expect(page.locator("#organizations tr", { hasText: "Initech" }).locator(".owed")).toHaveText(/^\$[1-9][\d,]*\.\d\d$/);
   await waitForHydration(page);
 
   await page.getByLabel("Name, email, organization id or invoice number").fill("member@acme");

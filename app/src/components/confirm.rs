@@ -1,5 +1,5 @@
-//! Staff actions open a dialog first: what the action will do, the reason the audit log keeps,
-//! and the button that does it. The dialog is an HTML popover its button opens, so it works
+//! Staff actions, and a customer's actions that cannot be taken back, open a dialog first: what
+//! the action will do, the reason the audit log keeps (staff), and the button that does it. The dialog is an HTML popover its button opens, so it works
 //! before the page hydrates and needs no script.
 use leptos::prelude::*;
 
@@ -29,7 +29,9 @@ pub fn ActionDialog(
     #[prop(optional)]
     danger: bool,
     #[prop(optional, into)] confirm_id: Option<String>,
-    children: Children,
+    /// The fields the action needs (a reason, an amount); none for a plain confirmation.
+    #[prop(optional)]
+    children: Option<Children>,
 ) -> impl IntoView {
     let title_id = format!("{id}-title");
     let labelled_by = title_id.clone();
@@ -41,7 +43,7 @@ pub fn ActionDialog(
             // Focus lands on the question, so it is read first; the fields follow.
             <h3 id=title_id tabindex="-1" autofocus>{title}</h3>
             <p class="effect">{effect}</p>
-            <div class="form">{children()}</div>
+            {children.map(|fields| view! { <div class="form">{fields()}</div> })}
             <div class="actions">
                 <button type="submit" class=class id=confirm_id>{confirm}</button>
                 <button type="button" class="secondary" popovertarget=closer popovertargetaction="hide">"Cancel"</button>

@@ -15,11 +15,11 @@ pub fn DisputeTable(
     }
     view! {
         <table id=id class="stack">
-            <thead><tr><th>"Opened"</th><th>"Customer"</th><th>"Invoice"</th><th>"Amount"</th><th>"Reason"</th><th>"Status"</th><th>"Evidence due"</th></tr></thead>
+            <thead><tr><th>"Opened"</th><th>"Customer"</th><th>"Invoice"</th><th class="amount">"Amount"</th><th>"Reason"</th><th>"Status"</th><th>"Evidence due"</th></tr></thead>
             <tbody>
                 {disputes.into_iter().map(|d| view! {
                     <tr data-dispute=d.id>
-                        <td data-label="Opened"><When at=d.opened/></td><td data-label="Customer">{d.customer}</td><td data-label="Invoice">{d.invoice}</td><td data-label="Amount">{d.amount}</td><td data-label="Reason">{d.reason}</td>
+                        <td data-label="Opened"><When at=d.opened/></td><td data-label="Customer">{d.customer}</td><td data-label="Invoice">{d.invoice}</td><td data-label="Amount" class="amount">{d.amount}</td><td data-label="Reason">{d.reason}</td>
                         <td data-label="Status"><span class="status">{d.status}</span></td><td data-label="Evidence due"><MaybeWhen at=d.evidence_due otherwise="–"/></td>
                     </tr>
                 }).collect_view()}

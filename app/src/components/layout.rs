@@ -25,9 +25,19 @@ pub fn LogoutButton() -> impl IntoView {
 /// The header of the staff pages.
 #[component]
 pub fn AdminHeader() -> impl IntoView {
+    let user = Resource::new(|| (), |_| whoami());
     view! {
         <header class="topbar">
-            <div class="identity"><strong>"Staff console"</strong><LogoutButton/></div>
+            <div class="identity">
+                <strong>"Staff console"</strong>
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        let user = user.await.ok().flatten()?;
+                        Some(view! { <span class="signed-in" id="signed-in-as">{user.email}" · staff"</span> })
+                    })}
+                </Suspense>
+                <LogoutButton/>
+            </div>
             <nav aria-label="Main"><A href="/admin" exact=true>"Customers"</A><A href="/admin/operations">"Operations"</A><A href="/admin/coupons">"Coupons"</A></nav>
         </header>
         <ToastRegion/>

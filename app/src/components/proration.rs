@@ -16,10 +16,10 @@ pub fn ProrationTable(preview: PlanChangePreview) -> impl IntoView {
         <p>{if preview.upgrade { "Upgrade" } else { "Downgrade" }} ", " {when}</p>
         <table>
             <tbody>
-                <tr><th>"Remaining time"</th><td id="preview-days">{format!("{} of {} days", preview.remaining_days, preview.period_days)}</td></tr>
-                <tr><th>"Credit for unused " {preview.from_plan.clone()}</th><td id="preview-credit">{preview.credit}</td></tr>
-                <tr><th>"Charge for remaining " {preview.to_plan.clone()}</th><td id="preview-charge">{preview.charge}</td></tr>
-                <tr><th>"Net on the next invoice"</th><td id="preview-net">{preview.net}</td></tr>
+                <tr><th>"Remaining time"</th><td id="preview-days" class="amount">{format!("{} of {} days", preview.remaining_days, preview.period_days)}</td></tr>
+                <tr><th>"Credit for unused " {preview.from_plan.clone()}</th><td id="preview-credit" class="amount">{preview.credit}</td></tr>
+                <tr><th>"Charge for remaining " {preview.to_plan.clone()}</th><td id="preview-charge" class="amount">{preview.charge}</td></tr>
+                <tr><th>"Net on the next invoice"</th><td id="preview-net" class="amount">{preview.net}</td></tr>
             </tbody>
         </table>
         <ul>{preview.usage_split.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}</ul>

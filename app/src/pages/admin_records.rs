@@ -6,6 +6,9 @@ use crate::components::when::When;
 
 #[component]
 pub fn NamespaceStates(namespaces: Vec<NamespaceState>) -> impl IntoView {
+    if namespaces.is_empty() {
+        return view! { <p class="empty">"No namespaces yet."</p> }.into_any();
+    }
     view! {
         <table id="admin-namespaces" class="stack">
             <thead><tr><th>"Namespace"</th><th>"Id"</th><th>"Service"</th></tr></thead>
@@ -17,6 +20,7 @@ pub fn NamespaceStates(namespaces: Vec<NamespaceState>) -> impl IntoView {
             </tbody>
         </table>
     }
+    .into_any()
 }
 
 #[component]
@@ -26,9 +30,9 @@ pub fn PeriodUsage(usage: Vec<UsageTotal>) -> impl IntoView {
     }
     view! {
         <table id="period-usage" class="stack">
-            <thead><tr><th>"Namespace"</th><th>"Metric"</th><th>"Quantity"</th></tr></thead>
+            <thead><tr><th>"Namespace"</th><th>"Metric"</th><th class="amount">"Quantity"</th></tr></thead>
             <tbody>
-                {usage.into_iter().map(|u| view! { <tr><td data-label="Namespace">{u.namespace}</td><td data-label="Metric">{u.metric}</td><td data-label="Quantity">{u.quantity}</td></tr> }).collect_view()}
+                {usage.into_iter().map(|u| view! { <tr><td data-label="Namespace">{u.namespace}</td><td data-label="Metric">{u.metric}</td><td data-label="Quantity" class="amount">{u.quantity}</td></tr> }).collect_view()}
             </tbody>
         </table>
     }
@@ -37,6 +41,9 @@ pub fn PeriodUsage(usage: Vec<UsageTotal>) -> impl IntoView {
 
 #[component]
 pub fn StatusHistory(changes: Vec<StatusChange>) -> impl IntoView {
+    if changes.is_empty() {
+        return view! { <p class="empty">"No status changes yet."</p> }.into_any();
+    }
     view! {
         <table id="status-history" class="stack">
             <thead><tr><th>"When"</th><th>"From"</th><th>"To"</th><th>"Cause"</th><th>"By"</th></tr></thead>
@@ -47,14 +54,18 @@ pub fn StatusHistory(changes: Vec<StatusChange>) -> impl IntoView {
             </tbody>
         </table>
     }
+    .into_any()
 }
 
 #[component]
 pub fn LedgerTable(lines: Vec<LedgerLine>) -> impl IntoView {
+    if lines.is_empty() {
+        return view! { <p class="empty">"Nothing posted to the ledger yet."</p> }.into_any();
+    }
     view! {
         <table id="ledger" class="stack">
-            <thead><tr><th>"When"</th><th>"Transaction"</th><th>"Reference"</th><th>"Owed change"</th>
-                <th>"Owed after"</th><th>"Credit after"</th></tr></thead>
+            <thead><tr><th>"When"</th><th>"Transaction"</th><th>"Reference"</th><th class="amount">"Owed change"</th>
+                <th class="amount">"Owed after"</th><th class="amount">"Credit after"</th></tr></thead>
             <tbody>
                 {lines.into_iter().map(|l| view! {
                     <tr><td data-label="When"><When at=l.at/></td><td data-label="Transaction">{l.kind}</td><td data-label="Reference"><code>{l.reference}</code></td><td data-label="Owed change" class="amount">{l.receivable_change}</td>
@@ -63,6 +74,7 @@ pub fn LedgerTable(lines: Vec<LedgerLine>) -> impl IntoView {
             </tbody>
         </table>
     }
+    .into_any()
 }
 
 #[component]
@@ -85,6 +97,9 @@ pub fn WebhookEvents(events: Vec<WebhookEventView>) -> impl IntoView {
 
 #[component]
 pub fn AuditLog(entries: Vec<AuditView>) -> impl IntoView {
+    if entries.is_empty() {
+        return view! { <p class="empty">"Nothing audited yet."</p> }.into_any();
+    }
     view! {
         <table id="audit-log" class="stack">
             <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Reason"</th><th>"Change"</th></tr></thead>
@@ -97,4 +112,5 @@ pub fn AuditLog(entries: Vec<AuditView>) -> impl IntoView {
             </tbody>
         </table>
     }
+    .into_any()
 }

@@ -62,10 +62,10 @@ pub fn InvoiceTable(
 pub fn CreditTable(credits: Vec<CreditView>) -> impl IntoView {
     (!credits.is_empty()).then(|| view! {
         <table id="credits" class="stack">
-            <thead><tr><th>"Credit"</th><th>"Left"</th><th>"Reason"</th><th>"Expires"</th></tr></thead>
+            <thead><tr><th class="amount">"Credit"</th><th class="amount">"Left"</th><th>"Reason"</th><th>"Expires"</th></tr></thead>
             <tbody>
                 {credits.into_iter().map(|c| view! {
-                    <tr><td data-label="Credit">{c.amount}</td><td data-label="Left">{c.remaining}</td><td data-label="Reason">{c.reason}</td><td data-label="Expires"><MaybeWhen at=c.expires otherwise="never"/></td></tr>
+                    <tr><td data-label="Credit" class="amount">{c.amount}</td><td data-label="Left" class="amount">{c.remaining}</td><td data-label="Reason">{c.reason}</td><td data-label="Expires"><MaybeWhen at=c.expires otherwise="never"/></td></tr>
                 }).collect_view()}
             </tbody>
         </table>
@@ -138,7 +138,7 @@ pub fn InvoicePage() -> impl IntoView {
                             }).collect_view()}
                         </header>
                         <table id="invoice-lines" class="stack">
-                            <thead><tr><th>"Description"</th><th>"Namespace"</th><th>"Tier"</th><th>"Quantity"</th><th>"Unit price"</th><th class="amount">"Amount"</th></tr></thead>
+                            <thead><tr><th>"Description"</th><th>"Namespace"</th><th>"Tier"</th><th class="amount">"Quantity"</th><th class="amount">"Unit price"</th><th class="amount">"Amount"</th></tr></thead>
                             <tbody>
                                 {detail.lines.into_iter().map(|l| {
                                     let label_if = |value: &Option<String>, label: &'static str| value.is_some().then_some(label);
@@ -148,7 +148,7 @@ pub fn InvoicePage() -> impl IntoView {
                                     <tr class=l.kind>
                                         <td data-label="Description">{l.description}</td><td data-label=namespace_label>{l.namespace}</td>
                                         <td data-label=tier_label>{l.tier}</td>
-                                        <td data-label="Quantity">{l.quantity}</td><td data-label=price_label>{l.unit_price}</td><td data-label="Amount" class="amount">{l.amount}</td>
+                                        <td data-label="Quantity" class="amount">{l.quantity}</td><td data-label=price_label class="amount">{l.unit_price}</td><td data-label="Amount" class="amount">{l.amount}</td>
                                     </tr>
                                     }
                                 }).collect_view()}

@@ -4,6 +4,7 @@ use leptos_meta::Title;
 use crate::api::dto::{ApiKey, Role};
 use crate::api::organization::{CreateApiKey, CreateNamespace, RevokeApiKey, get_dashboard, list_api_keys};
 use crate::components::action_result::ActionResult;
+use crate::components::confirm::ActionDialog;
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::use_organization_id;
@@ -44,6 +45,11 @@ pub fn NamespacesPage() -> impl IntoView {
                 view! {
                     <section aria-labelledby="namespaces-heading">
                         <h2 id="namespaces-heading">"Namespaces"</h2>
+                        {if dashboard.namespaces.is_empty() {
+                            let hint = if is_owner { "No namespaces yet: name one below to send usage to it." } else { "No namespaces yet." };
+                            view! { <p class="empty" id="no-namespaces">{hint}</p> }.into_any()
+                        } else {
+                            view! {
                         <table id="namespaces" class="stack">
                             <thead><tr><th>"Name"</th><th>"Id"</th><th>"Created"</th></tr></thead>
                             <tbody>
@@ -53,6 +59,8 @@ pub fn NamespacesPage() -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
+                            }.into_any()
+                        }}
                         {is_owner.then(|| view! { <NamespaceForm action=create_namespace organization_id/> })}
                     </section>
                     <section aria-labelledby="keys-heading">
@@ -135,10 +143,12 @@ fn ApiKeyTable(
                             <td data-label="Status" class="key-status">{if revoked { "revoked" } else { "active" }}</td>
                             <td data-label="Actions">
                                 {(is_owner && !revoked).then(|| view! {
-                                    <ActionForm action=revoke_key>
+                                    <ActionForm action=revoke_key attr:class="action">
                                         <input type="hidden" name="organization_id" value=organization_id/>
-                                        <input type="hidden" name="key_id" value=key_id/>
-                                        <button type="submit" class="danger">{format!("Revoke {}", key.name)}</button>
+                                        <input type="hidden" name="key_id" value=key_id.clone()/>
+                                        <ActionDialog id=format!("revoke-{key_id}") open=format!("Revoke {}…", key.name)
+                                            title=format!("Revoke {}?", key.name) confirm="Revoke key" danger=true
+                                            effect="Usage sent with this key is refused from then on, and a revoked key cannot be brought back: senders need a new key."/>
                                     </ActionForm>
                                 })}
                             </td>

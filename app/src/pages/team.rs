@@ -5,6 +5,7 @@ use leptos_meta::Title;
 use crate::api::dto::{TeamInvitation, TeamMember};
 use crate::api::team::{InviteMember, RemoveMember, ResendInvitation, WithdrawInvitation, get_team};
 use crate::components::action_result::ActionResult;
+use crate::components::confirm::ActionDialog;
 use crate::components::error_view::ErrorView;
 use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::use_organization_id;
@@ -85,10 +86,12 @@ fn MemberTable(
                         <td data-label="Since"><When at=member.since/></td>
                         <td data-label="Actions">
                             {(can_manage && member.removable).then(|| view! {
-                                <ActionForm action=remove>
+                                <ActionForm action=remove attr:class="action">
                                     <input type="hidden" name="organization_id" value=organization_id/>
-                                    <input type="hidden" name="user_id" value=member.user_id/>
-                                    <button type="submit" class="danger">{label}</button>
+                                    <input type="hidden" name="user_id" value=member.user_id.clone()/>
+                                    <ActionDialog id=format!("remove-{}", member.user_id) open=format!("{label}…")
+                                        title=format!("{label} from the team?") confirm="Remove from the team" danger=true
+                                        effect="They lose access to this organization at once and are logged out of it. Inviting them again gives it back."/>
                                 </ActionForm>
                             })}
                         </td>
@@ -131,10 +134,12 @@ fn InvitationTable(
                                         <input type="hidden" name="invitation_id" value=resend_id/>
                                         <button type="submit" aria-label=resend_label>"Resend"</button>
                                     </ActionForm>
-                                    <ActionForm action=withdraw>
+                                    <ActionForm action=withdraw attr:class="action">
                                         <input type="hidden" name="organization_id" value=organization_id/>
-                                        <input type="hidden" name="invitation_id" value=invitation.id/>
-                                        <button type="submit" class="danger">{label}</button>
+                                        <input type="hidden" name="invitation_id" value=invitation.id.clone()/>
+                                        <ActionDialog id=format!("withdraw-{}", invitation.id) open=format!("{label}…")
+                                            title=format!("{label}?") confirm="Withdraw invitation" danger=true
+                                            effect="The mailed link stops working. You can invite the same address again later."/>
                                     </ActionForm>
                                 </div>
                             })}

@@ -31,7 +31,7 @@ test("an owner logs in, creates a namespace and an API key, revokes it and logs 
 
   await row.getByRole("button", { name: `Revoke ${keyName}` }).click();
   await expect(page.getByRole("dialog", { name: `Revoke ${keyName}?` })).toBeVisible();
-  await row.getByRole("button", { name: "Revoke key" }).click();
+  await row.getByRole("button", { name: "Revoke key", exact: true }).click();
   await expect(row.locator(".key-status")).toHaveText("revoked");
 
   await page.reload();

@@ -119,7 +119,7 @@ test("an owner invites a teammate, who accepts by the mailed link and lands in t
   await expect(page.locator("#no-invitations")).toBeVisible();
   await page.getByRole("button", { name: `Remove ${email}` }).click();
   await expect(page.getByRole("dialog", { name: `Remove ${email} from the team?` })).toBeVisible();
-  await page.getByRole("button", { name: "Remove from the team" }).click();
+  await page.getByRole("button", { name: "Remove from the team", exact: true }).click();
   await expect(page.locator("#members tr", { hasText: email })).toHaveCount(0);
   expect(problems).toEqual([]);
   expect(invitedProblems).toEqual([]);

@@ -492,6 +492,37 @@ pub mod usage {
         pub usage_minor: i64,
     }
 
+    /// `GET /v1/estimate`: the current period's cost so far and where it is heading, as figures
+    /// in the currency's minor units (cents), rated like the period's invoice.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct UsageEstimate {
+        pub plan: String,
+        /// ISO 4217, e.g. `USD`.
+        pub currency: String,
+        /// RFC 3339, UTC.
+        pub period_start: String,
+        pub period_end: String,
+        /// In a free trial nothing is charged: every figure is zero and there is no projection.
+        pub trial: bool,
+        /// What the period's invoice would hold if it were finalized now, discount taken off.
+        pub month_to_date_minor: i64,
+        /// An estimate: the period's total if usage keeps its pace so far; null in a trial and
+        /// in the period's first day.
+        pub projected_minor: Option<i64>,
+        /// Every namespace of the organization, by name.
+        pub namespaces: Vec<NamespaceEstimate>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct NamespaceEstimate {
+        pub namespace_id: String,
+        pub name: String,
+        /// The namespace's usage charges so far.
+        pub usage_to_date_minor: i64,
+        /// Its usage charges by the period's end at its pace so far (null when the total is).
+        pub projected_usage_minor: Option<i64>,
+    }
+
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct UsageReport {
         pub metric: MetricInfo,

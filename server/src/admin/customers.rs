@@ -13,7 +13,7 @@ use crate::accounts::db::organizations;
 use crate::billing::db::ledger;
 use crate::billing::db::plans;
 use crate::billing::db::subscriptions;
-use crate::billing::subscriptions::month_to_date_estimate;
+use crate::billing::estimate::month_to_date_estimate;
 use crate::error::Error;
 use crate::metering::db::usage;
 use crate::payments::db::disputes;

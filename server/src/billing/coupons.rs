@@ -15,7 +15,7 @@ use crate::billing::db::coupons::{self, CouponRow, NewCoupon, NewPromotionCode, 
 use crate::billing::db::plans;
 use crate::billing::db::subscriptions;
 use crate::billing::domain::discount::{AmountOff, CouponTerms, Duration, normalize_code};
-use crate::billing::subscriptions::month_to_date_estimate;
+use crate::billing::estimate::month_to_date_estimate;
 use crate::error::Error;
 use crate::reader::moment;
 use crate::shared::ids::{IdKind, new_id};

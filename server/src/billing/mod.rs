@@ -2,6 +2,7 @@
 pub mod coupons;
 pub mod db;
 pub mod domain;
+pub mod estimate;
 pub mod invoice_run;
 pub mod invoicing;
 pub mod period_rating;

@@ -1,5 +1,6 @@
 //! The JSON API for machines, authenticated by API keys.
 use app::api::dto::Namespace;
+use app::api::dto::usage::UsageEstimate;
 use app::api::error::AppError;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,10 +12,18 @@ use super::AppState;
 use super::api_auth::ApiCaller;
 use super::api_json::ApiJson;
 use crate::accounts::organizations;
+use crate::billing::estimate::usage_estimate;
 use crate::store::Db;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/namespaces", get(list_namespaces).post(create_namespace))
+    Router::new()
+        .route("/v1/namespaces", get(list_namespaces).post(create_namespace))
+        .route("/v1/estimate", get(estimate))
+}
+
+/// The current period's cost so far and projected, per namespace; 404 without a plan.
+async fn estimate(caller: ApiCaller, State(db): State<Db>) -> Result<Json<UsageEstimate>, AppError> {
+    Ok(Json(usage_estimate(&db, &caller.organization_id).await?.ok_or(AppError::NotFound)?))
 }
 
 async fn list_namespaces(caller: ApiCaller, State(db): State<Db>) -> Result<Json<Vec<Namespace>>, AppError> {

@@ -5,7 +5,7 @@ use app::api::error::AppError;
 
 use crate::accounts::db::{api_keys, namespaces, organizations};
 use crate::billing::db::subscriptions::subscription_of;
-use crate::billing::subscriptions::month_to_date_estimate_compared;
+use crate::billing::estimate::month_to_date_estimate_compared;
 use crate::error::Error;
 use crate::metering::db::usage::has_usage;
 use crate::portal::namespace_activity::namespace_activity;

@@ -7,7 +7,7 @@ use app::api::error::AppError;
 
 use crate::accounts::db::namespaces;
 use crate::billing::db::subscriptions;
-use crate::billing::subscriptions::month_to_date_estimate;
+use crate::billing::estimate::month_to_date_estimate;
 use crate::error::Error;
 use crate::metering::chart::{HourlyChart, Series, hourly_chart_svg, series_color};
 use crate::metering::db::usage::{self, HourTotal, MetricRow};

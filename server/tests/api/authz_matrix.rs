@@ -335,8 +335,10 @@ async fn every_organization_route_answers_each_kind_of_caller_as_the_matrix_says
     assert_eq!(mismatches, Vec::<String>::new());
     // The machine API takes API keys only: a session cookie is not enough.
     for (who, client) in callers.iter().enumerate() {
-        let status = client.get(app.url("/v1/namespaces")).send().await.unwrap().status();
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{}", NAMES[who]);
+        for route in ["/v1/namespaces", "/v1/estimate"] {
+            let status = client.get(app.url(route)).send().await.unwrap().status();
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{route} as {}", NAMES[who]);
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The dashboard's overview: plan and status, the next invoice, balances, the latest invoices,
 //! and the alerts that need the customer, each as its own page shows it.
+use reqwest::Method;
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -128,6 +129,17 @@ async fn the_projection_of_steady_usage_is_what_the_period_then_costs() {
     let early = estimate().await;
     let projection = &early["projection"];
     assert!(projection["total_minor"].as_i64().unwrap() > early["total_minor"].as_i64().unwrap(), "{early}");
+    // The usage API answers the same figures, per namespace.
+    let api = json(s.app.api(Method::GET, "/v1/estimate", &key).send().await.unwrap()).await;
+    assert_eq!(api["month_to_date_minor"], early["total_minor"], "{api}");
+    assert_eq!(api["projected_minor"], projection["total_minor"], "{api}");
+    assert_eq!((api["currency"].as_str(), api["trial"].as_bool()), (Some("USD"), Some(false)), "{api}");
+    assert_eq!(api["period_start"], "2027-04-01T00:00:00Z", "{api}");
+    let in_api = api["namespaces"].as_array().unwrap().iter().find(|n| n["name"] == "payments-prod").unwrap();
+    let on_page = &projection["per_namespace"][0];
+    assert_eq!(in_api["projected_usage_minor"], on_page["usage_minor"], "{api}");
+    let usage_so_far = in_api["usage_to_date_minor"].as_i64().unwrap();
+    assert!(usage_so_far > 0 && usage_so_far < on_page["usage_minor"].as_i64().unwrap(), "{api}");
 
     // The same pace to the end: 3,000,000 × 671 / 49 more actions (rounded down) by April 30.
     let late = crate::payments::at("2027-04-30T22:00:00Z");
@@ -144,4 +156,7 @@ async fn the_projection_of_steady_usage_is_what_the_period_then_costs() {
     // Within a period's first day there is too little to go on.
     s.app.db.clock.set(crate::payments::at("2027-04-01T12:00:00Z"));
     assert_eq!(estimate().await["projection"], Value::Null);
+    let api = json(s.app.api(Method::GET, "/v1/estimate", &key).send().await.unwrap()).await;
+    assert_eq!(api["projected_minor"], Value::Null, "{api}");
+    assert!(api["namespaces"].as_array().unwrap().iter().all(|n| n["projected_usage_minor"].is_null()), "{api}");
 }

@@ -539,6 +539,9 @@ pub mod usage {
         pub namespaces: Vec<NamespaceUsage>,
         pub rows: Vec<HourRow>,
         pub chart_svg: String,
+        /// In the current period's view a day or more in: what the dashed lines to the period's
+        /// end are.
+        pub projection_note: Option<String>,
         pub complete_through: String,
         pub late_events: i64,
         pub estimate: Option<CostEstimate>,

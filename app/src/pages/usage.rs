@@ -115,7 +115,10 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
                 }).collect_view()}
             </ul>
             <HourlyChart svg=report.chart_svg.clone()/>
-            <figcaption>{caption}</figcaption>
+            <figcaption>
+                {caption}
+                {report.projection_note.clone().map(|note| view! { <span class="projection-note" id="chart-projection">" " {note}</span> })}
+            </figcaption>
         </figure>
         <h2>"Totals"</h2>
         <table id="usage-totals" class="numbers">
@@ -148,7 +151,7 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
 }
 
 /// The server's drawing, and below it the exact values of the hour last pointed at or tapped:
-/// each hour of the drawing carries them in its title.
+/// each hour of the drawing carries them in its title, and the projected hours their pace.
 #[component]
 fn HourlyChart(svg: String) -> impl IntoView {
     let (readout, set_readout) = signal(None::<String>);
@@ -158,7 +161,7 @@ fn HourlyChart(svg: String) -> impl IntoView {
             use wasm_bindgen::JsCast;
             let title = target
                 .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
-                .and_then(|e| e.closest("rect[data-hour]").ok().flatten())
+                .and_then(|e| e.closest("rect[data-hour], rect[data-projected]").ok().flatten())
                 .and_then(|hour| hour.query_selector("title").ok().flatten())
                 .and_then(|title| title.text_content());
             if title.is_some() {

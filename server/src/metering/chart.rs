@@ -21,6 +21,7 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(90, 90, 90),
 ];
 const IN_PROGRESS_FILL: RGBColor = RGBColor(238, 242, 247);
+const PROJECTED_FILL: RGBColor = RGBColor(246, 247, 249);
 
 pub struct Series<'a> {
     pub label: &'a str,
@@ -28,6 +29,8 @@ pub struct Series<'a> {
     pub values: &'a [i64],
     /// The namespace's place among all of the organization's, so hiding one keeps the others' colors.
     pub color: usize,
+    /// Its usage per hour at the pace so far, drawn dashed over [`HourlyChart::projection`].
+    pub pace: i64,
 }
 
 /// What to draw: a line per namespace over `hours` hours from `first_hour`; values are in the
@@ -41,6 +44,15 @@ pub struct HourlyChart<'a> {
     /// The last hour is the current one: its total is still growing, so it is drawn as such
     /// rather than as a drop.
     pub last_hour_in_progress: bool,
+    /// Hours after the last one, to the billing period's end, where each series goes on dashed
+    /// at its pace: the forecast's model, drawn. None outside the current period's view.
+    pub projection: Option<Projection<'a>>,
+}
+
+pub struct Projection<'a> {
+    pub hours: usize,
+    /// What the hover target over the projected hours says first, e.g. how the pace is read.
+    pub caption: &'a str,
 }
 
 /// `#1F4B8A`: the color of the namespace at `index`, for the legend beside the chart.
@@ -70,10 +82,13 @@ fn draw(svg: &mut String, spec: &HourlyChart<'_>) -> Result<String, Box<dyn std:
     let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
     let per = spec.units_per_display as f64;
-    let top = spec.series.iter().flat_map(|s| s.values.iter()).copied().max().unwrap_or(0).max(1);
+    let projected_hours = spec.projection.as_ref().map_or(0, |p| p.hours);
+    let paces = spec.series.iter().map(|s| if projected_hours > 0 { s.pace } else { 0 });
+    let top = spec.series.iter().flat_map(|s| s.values.iter()).copied().chain(paces).max().unwrap_or(0).max(1);
     // Integer arithmetic until the very last step: the chart is a picture, never a money path.
     let y_max = (top as f64 / per) * 1.1;
-    let last = spec.hours.saturating_sub(1).max(1) as i64;
+    let drawn_hours = spec.hours + projected_hours;
+    let last = drawn_hours.saturating_sub(1).max(1) as i64;
     let mut chart = ChartBuilder::on(&root)
         .margin(10)
         .x_label_area_size(30)
@@ -81,16 +96,20 @@ fn draw(svg: &mut String, spec: &HourlyChart<'_>) -> Result<String, Box<dyn std:
         .build_cartesian_2d(0i64..last, 0f64..y_max)?;
     chart
         .configure_mesh()
-        .x_labels(spec.hours.min(12))
-        .x_label_formatter(&|index| display_hour(spec.first_hour + index * HOUR_MS, spec.hours > 48))
+        .x_labels(drawn_hours.min(12))
+        .x_label_formatter(&|index| display_hour(spec.first_hour + index * HOUR_MS, drawn_hours > 48))
         .y_label_formatter(&|value| compact(*value))
         .y_desc(spec.unit)
         .light_line_style(RGBColor(235, 238, 242))
         .draw()?;
     let in_progress = spec.last_hour_in_progress && spec.hours >= 2;
+    let current = spec.hours as i64 - 1;
+    if projected_hours > 0 {
+        chart.draw_series(std::iter::once(Rectangle::new([(current, 0.0), (last, y_max)], PROJECTED_FILL.filled())))?;
+    }
     if in_progress {
         chart.draw_series(std::iter::once(Rectangle::new(
-            [(last - 1, 0.0), (last, y_max)],
+            [(current - 1, 0.0), (current, y_max)],
             IN_PROGRESS_FILL.filled(),
         )))?;
     }
@@ -103,6 +122,11 @@ fn draw(svg: &mut String, spec: &HourlyChart<'_>) -> Result<String, Box<dyn std:
             let growing = [point(spec.hours - 2), point(spec.hours - 1)];
             chart.draw_series(DashedLineSeries::new(growing, 6, 4, color.stroke_width(2)))?;
         }
+        if projected_hours > 0 {
+            let pace = s.pace as f64 / per;
+            let ahead = [(current, pace), (last, pace)];
+            chart.draw_series(DashedLineSeries::new(ahead, 3, 5, color.stroke_width(2)))?;
+        }
     }
     let column = |h: i64| chart.backend_coord(&(h, 0.0)).0;
     let (plot_top, plot_bottom) = (chart.backend_coord(&(0, y_max)).1, chart.backend_coord(&(0, 0.0)).1);
@@ -114,6 +138,22 @@ fn draw(svg: &mut String, spec: &HourlyChart<'_>) -> Result<String, Box<dyn std:
         write!(
             targets,
             "<rect data-hour=\"{h}\" x=\"{left}\" y=\"{plot_top}\" width=\"{step}\" height=\"{}\"><title>{}</title></rect>",
+            plot_bottom - plot_top,
+            escape(&title)
+        )?;
+    }
+    if let Some(projection) = spec.projection.as_ref().filter(|p| p.hours > 0) {
+        let left = column(spec.hours as i64) - step / 2;
+        let width = column(last) + step / 2 - left;
+        let mut title = projection.caption.to_owned();
+        for s in spec.series {
+            let pace = format_quantity(s.pace, spec.units_per_display);
+            let _ = write!(title, "\n{}: {pace} {} an hour", s.label, spec.unit);
+        }
+        write!(
+            targets,
+            "<rect data-projected=\"{}\" x=\"{left}\" y=\"{plot_top}\" width=\"{width}\" height=\"{}\"><title>{}</title></rect>",
+            projection.hours,
             plot_bottom - plot_top,
             escape(&title)
         )?;
@@ -184,6 +224,7 @@ mod tests {
             units_per_display: 1,
             unit: "actions",
             last_hour_in_progress: in_progress,
+            projection: None,
         })
     }
 
@@ -191,7 +232,10 @@ mod tests {
     fn the_chart_is_an_svg_with_a_line_per_namespace_in_its_own_color() {
         let (a, b) = ([1, 5, 3], [0, 2, 8]);
         let svg = chart(
-            &[Series { label: "web", values: &a, color: 0 }, Series { label: "batch", values: &b, color: 3 }],
+            &[
+                Series { label: "web", values: &a, color: 0, pace: 0 },
+                Series { label: "batch", values: &b, color: 3, pace: 0 },
+            ],
             3,
             false,
         );
@@ -206,7 +250,10 @@ mod tests {
     fn every_hour_has_a_target_titled_with_its_exact_values() {
         let (a, b) = ([1_200, 5, 3], [0, 1_842_500, 8]);
         let svg = chart(
-            &[Series { label: "web", values: &a, color: 0 }, Series { label: "a<b", values: &b, color: 1 }],
+            &[
+                Series { label: "web", values: &a, color: 0, pace: 0 },
+                Series { label: "a<b", values: &b, color: 1, pace: 0 },
+            ],
             3,
             false,
         );
@@ -220,7 +267,7 @@ mod tests {
     #[test]
     fn the_current_hour_is_drawn_dashed_and_titled_in_progress() {
         let a = [4, 5, 0];
-        let series = [Series { label: "web", values: &a, color: 0 }];
+        let series = [Series { label: "web", values: &a, color: 0, pace: 0 }];
         let (growing, settled) = (chart(&series, 3, true), chart(&series, 3, false));
         let strokes = |svg: &str| svg.matches(&format!("stroke=\"{}\"", series_color(0))).count();
         assert_eq!(strokes(&settled), 1, "one line");
@@ -232,7 +279,7 @@ mod tests {
     #[test]
     fn the_y_axis_reads_in_compact_units() {
         let a = [1_000_000, 2_000_000];
-        let svg = chart(&[Series { label: "web", values: &a, color: 0 }], 2, false);
+        let svg = chart(&[Series { label: "web", values: &a, color: 0, pace: 0 }], 2, false);
         assert!(svg.contains(">\n1.5 M\n</text>"), "{svg}");
     }
 
@@ -253,7 +300,40 @@ mod tests {
             units_per_display: 1000,
             unit: "GBh",
             last_hour_in_progress: true,
+            projection: None,
         });
         assert!(svg.starts_with("<svg") && svg.contains("GBh"));
+    }
+
+    #[test]
+    fn the_rest_of_the_period_is_drawn_dashed_at_each_pace_under_one_titled_target() {
+        let (a, b) = ([4_000, 6_000, 1_000], [10, 20, 5]);
+        let series = [
+            Series { label: "web", values: &a, color: 0, pace: 5_000 },
+            Series { label: "batch", values: &b, color: 1, pace: 15 },
+        ];
+        let spec = |projection| HourlyChart {
+            first_hour: 0,
+            hours: 3,
+            series: &series,
+            units_per_display: 1,
+            unit: "actions",
+            last_hour_in_progress: true,
+            projection,
+        };
+        let caption = "Projected to 1970-01-01 10:00 UTC";
+        let svg = hourly_chart_svg(&spec(Some(Projection { hours: 7, caption })));
+        assert_eq!(svg.matches("<rect data-hour=").count(), 3, "the projected hours are not hours of usage");
+        assert!(
+            svg.contains("<rect data-projected=\"7\"")
+                && svg.contains(&format!(
+                    "<title>{caption}\nweb: 5,000 actions an hour\nbatch: 15 actions an hour</title>"
+                )),
+            "{svg}"
+        );
+        let without = hourly_chart_svg(&spec(None));
+        let dashes = |svg: &str| svg.matches(&format!("stroke=\"{}\"", series_color(0))).count();
+        assert!(dashes(&svg) > dashes(&without) + 10, "a dashed line on to the period's end");
+        assert!(!without.contains("data-projected"));
     }
 }

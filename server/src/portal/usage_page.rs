@@ -7,9 +7,10 @@ use app::api::error::AppError;
 
 use crate::accounts::db::namespaces;
 use crate::billing::db::subscriptions;
+use crate::billing::domain::forecast::{MIN_ELAPSED_MS, pace};
 use crate::billing::estimate::month_to_date_estimate;
 use crate::error::Error;
-use crate::metering::chart::{HourlyChart, Series, hourly_chart_svg, series_color};
+use crate::metering::chart::{HourlyChart, Projection, Series, hourly_chart_svg, series_color};
 use crate::metering::db::usage::{self, HourTotal, MetricRow};
 use crate::metering::domain::usage as usage_domain;
 use crate::metering::domain::usage::{HOUR_MS, custom_bounds, export_quantity, format_quantity, hour_of};
@@ -32,7 +33,7 @@ pub async fn usage_report(
 ) -> Result<UsageReport, Error> {
     let now = db.clock.now_ms();
     let mut conn = db.pool.acquire().await?;
-    let (from, to) = view_bounds(&mut conn, organization_id, window, now).await?;
+    let (from, to, period) = view_bounds(&mut conn, organization_id, window, now).await?;
     let catalog = usage::metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog, metric_key)?;
     let namespace_rows = namespaces::list_namespaces(&mut conn, organization_id).await?;
@@ -46,13 +47,29 @@ pub async fn usage_report(
     let in_progress = to == hour_of(now) + HOUR_MS;
     let grid = hourly_grid(&totals, from, hours, namespace_rows.iter().map(|n| n.id.as_str()));
     let is_hidden = |name: &str| hidden.iter().any(|h| h == name);
+    // The current period's view goes on to the period's end at each namespace's pace so far, the
+    // forecast's model; from the period's first day on, as the cost projection.
+    let projected = period.filter(|&(start, end)| now - start >= MIN_ELAPSED_MS && end > to);
     let series: Vec<Series<'_>> = namespace_rows
         .iter()
         .zip(&grid)
         .enumerate()
         .filter(|(_, (ns, _))| !is_hidden(&ns.name))
-        .map(|(color, (ns, values))| Series { label: &ns.name, values, color })
+        .map(|(color, (ns, values))| Series {
+            label: &ns.name,
+            values,
+            color,
+            pace: projected.map_or(0, |(start, _)| pace(values.iter().sum(), now - start, HOUR_MS)),
+        })
         .collect();
+    let projection_note = projected.map(|(_, end)| {
+        format!(
+            "Dashed: each namespace at its pace so far this period, on to the period's end at {} (an estimate).",
+            display_time(end)
+        )
+    });
+    let caption =
+        projected.map(|(_, end)| format!("Projected to {} at the pace so far (an estimate)", display_time(end)));
     let chart_svg = hourly_chart_svg(&HourlyChart {
         first_hour: from,
         hours,
@@ -60,6 +77,9 @@ pub async fn usage_report(
         units_per_display: metric.units_per_display,
         unit: &metric.display_unit,
         last_hour_in_progress: in_progress,
+        projection: projected
+            .zip(caption.as_deref())
+            .map(|((_, end), caption)| Projection { hours: ((end - to) / HOUR_MS) as usize, caption }),
     });
     let legend = namespace_rows
         .iter()
@@ -95,6 +115,7 @@ pub async fn usage_report(
         namespaces,
         rows,
         chart_svg,
+        projection_note,
         complete_through: display_time(complete_through),
         late_events,
         estimate,
@@ -132,7 +153,7 @@ pub async fn usage_csv(
     window: &UsageWindow,
 ) -> Result<String, Error> {
     let mut conn = db.pool.acquire().await?;
-    let (from, to) = view_bounds(&mut conn, organization_id, window, db.clock.now_ms()).await?;
+    let (from, to, _) = view_bounds(&mut conn, organization_id, window, db.clock.now_ms()).await?;
     let catalog = usage::metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog, metric_key)?;
     let names: HashMap<String, String> =
@@ -150,28 +171,34 @@ pub async fn usage_csv(
     Ok(csv)
 }
 
-/// `[from, to)` of a view, in whole hours ending with the current one. The billing period is the
-/// subscription's own, anchored at its start day, from its first whole hour: the hours the
-/// month-to-date estimate and the next invoice rate, so the page's totals are theirs.
+/// `[from, to)` of a view, in whole hours ending with the current one, and for the billing
+/// period's view the subscription's current period. The billing period is the subscription's own,
+/// anchored at its start day, from its first whole hour: the hours the month-to-date estimate and
+/// the next invoice rate, so the page's totals are theirs.
 async fn view_bounds(
     conn: &mut sqlx::AnyConnection,
     organization_id: &str,
     window: &UsageWindow,
     now: i64,
-) -> Result<(i64, i64), Error> {
+) -> Result<(i64, i64, Option<(i64, i64)>), Error> {
     let view = match window.range {
         UsageRange::Last24Hours => usage_domain::UsageRange::Last24Hours,
         UsageRange::Last7Days => usage_domain::UsageRange::Last7Days,
         UsageRange::BillingPeriod => usage_domain::UsageRange::BillingPeriod,
         UsageRange::Custom => {
             let (first, last) = (window.from.as_deref().unwrap_or_default(), window.to.as_deref().unwrap_or_default());
-            return custom_bounds(first, last, now).map_err(|(field, reason)| AppError::invalid(field, reason).into());
+            let (from, to) =
+                custom_bounds(first, last, now).map_err(|(field, reason)| AppError::invalid(field, reason))?;
+            return Ok((from, to, None));
         }
     };
     let (from, to) = usage_domain::range_bounds(view, now);
     if window.range != UsageRange::BillingPeriod {
-        return Ok((from, to));
+        return Ok((from, to, None));
     }
-    let subscription = subscriptions::subscription_of(conn, organization_id).await?;
-    Ok((subscription.map_or(from, |s| hour_of(s.current_period_start + HOUR_MS - 1)), to))
+    let Some(subscription) = subscriptions::subscription_of(conn, organization_id).await? else {
+        return Ok((from, to, None));
+    };
+    let period = (subscription.current_period_start, subscription.current_period_end);
+    Ok((hour_of(period.0 + HOUR_MS - 1), to, Some(period)))
 }

@@ -161,6 +161,20 @@ async fn the_current_period_of_the_usage_page_is_the_subscriptions_and_matches_t
     assert_eq!(prod["total"], "3,000,000", "both events are in the period March 14 to April 14");
     // 3,000,000 actions: 2,500,000 included, 500,000 at $45.00 per million = $22.50.
     assert_eq!(report["estimate"]["total"], "$522.50", "the estimate rates the same usage");
+
+    // 19 days of 31 gone: the chart goes on dashed to April 14 at 3,000,000 / 456 hours, rounded down.
+    let svg = report["chart_svg"].as_str().unwrap();
+    assert!(svg.contains("<rect data-projected=\"287\""), "April 2 01:00 to April 14 00:00 is 287 hours");
+    assert!(
+        svg.contains("Projected to 2027-04-14 00:00 UTC at the pace so far (an estimate)\npayments-prod: 6,578 actions an hour\npayments-staging: 0 actions an hour"),
+        "{svg}"
+    );
+    assert!(report["projection_note"].as_str().unwrap().contains("2027-04-14 00:00 UTC"), "{report}");
+    // The other views end with the current hour.
+    let form = [("organization_id", acme.as_str()), ("metric", "actions"), ("range", "Last7Days")];
+    let week = json(app.call_with(&owner, "usage", &form).await).await;
+    assert!(!week["chart_svg"].as_str().unwrap().contains("data-projected"));
+    assert_eq!(week["projection_note"], serde_json::Value::Null);
 }
 
 #[tokio::test]

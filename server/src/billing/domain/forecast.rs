@@ -42,6 +42,16 @@ pub fn projected_usage(
         .collect())
 }
 
+/// The usage `so_far`, metered over `elapsed_ms`, per `span_ms` at the same pace (rounded down):
+/// what the Usage chart draws on to the period's end.
+pub fn pace(so_far: i64, elapsed_ms: i64, span_ms: i64) -> i64 {
+    if elapsed_ms <= 0 {
+        return 0;
+    }
+    let per_span = i128::from(so_far) * i128::from(span_ms) / i128::from(elapsed_ms);
+    i64::try_from(per_span).unwrap_or(if per_span < 0 { i64::MIN } else { i64::MAX })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +89,13 @@ mod tests {
     fn a_projection_beyond_64_bits_is_refused_not_wrapped() {
         let huge = [usage("ns_a", i64::MAX / 2)];
         assert_eq!(projected_usage(&huge, &huge, DAY, 30 * DAY), Err(AmountOutOfRange));
+    }
+
+    #[test]
+    fn a_pace_is_usage_per_span_at_the_rate_so_far_rounded_down() {
+        const HOUR: i64 = 3_600_000;
+        assert_eq!(pace(3_000_000, 18 * DAY, HOUR), 6_944, "3,000,000 over 432 hours");
+        assert_eq!(pace(10, 0, HOUR), 0, "no time gone, no pace");
+        assert_eq!(pace(i64::MAX, 1, HOUR), i64::MAX, "beyond 64 bits it stops at the largest");
     }
 }

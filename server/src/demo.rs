@@ -3,9 +3,11 @@ use app::api::dto::Role;
 use app::api::dto::admin::{CouponForm, PromotionCodeForm};
 use serde_json::json;
 
+use crate::accounts::db::api_keys::{ApiKeyRow, insert_api_key};
 use crate::accounts::db::namespaces::{NamespaceRow, insert_namespace};
 use crate::accounts::db::organizations::{OrganizationRow, insert_membership, insert_organization};
 use crate::accounts::db::users::{UserRow, find_user_by_email, insert_staff_admin, insert_user};
+use crate::accounts::domain::api_key::generate_api_key;
 use crate::accounts::domain::password::hash_password;
 use crate::billing::coupons::{create_coupon, create_promotion_code};
 use crate::billing::domain::period::instant;
@@ -154,6 +156,23 @@ pub async fn seed_demo(db: &Db, history: Option<(&BillingRules, &Collector, &Out
                 created_at: now,
             };
             insert_namespace(&mut tx, &ns).await?;
+        }
+        // A customer with a history sends its usage with a key: its secret lives in that
+        // customer's service, not here, so it is generated and thrown away.
+        if history.is_some() && demo.history_days > 0 {
+            let owner = demo.members[0].0;
+            let generated = generate_api_key();
+            let key = ApiKeyRow {
+                id: new_id(IdKind::ApiKey, now),
+                organization_id: org.id.clone(),
+                name: "production".to_owned(),
+                prefix: generated.prefix,
+                created_by: DEMO_LOGINS[owner].email.to_owned(),
+                created_at: started,
+                last_used_at: None,
+                revoked_at: None,
+            };
+            insert_api_key(&mut tx, &key, &user_ids[owner], &generated.secret_hash).await?;
         }
     }
     tx.commit().await?;

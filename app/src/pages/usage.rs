@@ -117,7 +117,7 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
             <HourlyChart svg=report.chart_svg.clone()/>
             <figcaption>
                 {caption}
-                {report.projection_note.clone().map(|note| view! { <span class="projection-note" id="chart-projection">" " {note}</span> })}
+                {report.projection_note.clone().map(|note| view! { <span class="projection-note" id="chart-projection">". " {note}</span> })}
             </figcaption>
         </figure>
         <h2>"Totals"</h2>

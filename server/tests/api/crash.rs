@@ -161,6 +161,10 @@ async fn a_server_killed_while_charging_a_new_card_charges_it_once_after_the_res
     assert_eq!(sqlx::query_scalar::<_, i64>(demo_code).fetch_one(&db.pool).await.unwrap(), 1, "a coupon ready to use");
     let waiting = "select count(*) from payments where failure_code = 'authentication_required'";
     assert_eq!(sqlx::query_scalar::<_, i64>(waiting).fetch_one(&db.pool).await.unwrap(), 1, "Vandelay's payment waits");
+    // Customers with a history send their usage with a key, so their dashboards show no first steps.
+    let without_key = "select count(*) from organizations o join subscriptions s on s.organization_id = o.id
+        where o.name in ('Acme Corp', 'Initech') and not exists (select 1 from api_keys k where k.organization_id = o.id)";
+    assert_eq!(sqlx::query_scalar::<_, i64>(without_key).fetch_one(&db.pool).await.unwrap(), 0, "every key in place");
     let initech: String =
         sqlx::query_scalar("select id from organizations where name = 'Initech'").fetch_one(&db.pool).await.unwrap();
     let port = free_port();

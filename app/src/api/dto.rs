@@ -365,6 +365,86 @@ mod tests {
     }
 }
 
+/// What the JSON API for machines answers (`/v1/…`): figures rather than words. Quantities are
+/// integers in the metric's stored unit (`units_per_display` of them make one `unit`), money
+/// integers in the currency's minor units, times RFC 3339 in UTC.
+pub mod machine {
+    use serde::{Deserialize, Serialize};
+
+    /// `GET /v1/usage`: rolled-up totals of one metric per namespace and bucket.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct UsageTotals {
+        pub metric: String,
+        pub unit: String,
+        pub units_per_display: i64,
+        /// `hour` or `day` (UTC days).
+        pub granularity: String,
+        /// The buckets asked for, widened to whole ones and ending with the current hour.
+        pub from: String,
+        pub to: String,
+        /// Usage is complete through this instant (the watermark); later hours may still grow.
+        pub complete_through: String,
+        /// Each namespace asked for, with its total over the whole span (zero included).
+        pub namespaces: Vec<NamespaceTotal>,
+        /// Buckets with usage, by namespace and then start.
+        pub buckets: Vec<UsageBucket>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct NamespaceTotal {
+        pub namespace: String,
+        pub quantity: i64,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct UsageBucket {
+        pub namespace: String,
+        pub start: String,
+        pub quantity: i64,
+    }
+
+    /// `GET /v1/invoices` (without lines) and `GET /v1/invoices/:id` (with them).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct InvoiceFigures {
+        pub id: String,
+        /// Given at finalization; none on a draft.
+        pub number: Option<String>,
+        /// `draft`, `open`, `paid`, `void` or `uncollectible`.
+        pub status: String,
+        pub currency: String,
+        pub period_start: String,
+        pub period_end: String,
+        pub subtotal_minor: i64,
+        pub credit_applied_minor: i64,
+        pub amount_due_minor: i64,
+        pub due_at: Option<String>,
+        pub finalized_at: Option<String>,
+        pub paid_at: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        pub lines: Option<Vec<InvoiceLineFigures>>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct InvoiceLineFigures {
+        /// `base_fee`, `usage`, `proration`, `adjustment`, `credit`, `discount`…
+        pub kind: String,
+        pub description: String,
+        /// The namespace's name, for usage lines.
+        pub namespace: Option<String>,
+        pub metric: Option<String>,
+        /// The price tier, from 1.
+        pub tier: Option<i64>,
+        pub quantity: i64,
+        /// `unit_price_minor` for every `unit_price_per` of the metric's stored unit.
+        pub unit_price_minor: Option<i64>,
+        pub unit_price_per: Option<i64>,
+        pub amount_minor: i64,
+        /// The usage period the line was rated from.
+        pub usage_from: Option<String>,
+        pub usage_to: Option<String>,
+    }
+}
+
 pub mod usage {
     use serde::{Deserialize, Serialize};
 

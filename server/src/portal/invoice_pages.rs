@@ -62,10 +62,7 @@ pub async fn invoices_page(db: &Db, organization_id: &str) -> Result<InvoicesPag
 #[tracing::instrument(skip_all, fields(organization_id, invoice_id))]
 pub async fn invoice_detail(db: &Db, organization_id: &str, invoice_id: &str) -> Result<InvoiceDetail, Error> {
     let mut conn = db.pool.acquire().await?;
-    let invoice = invoices::invoice(&mut conn, invoice_id)
-        .await?
-        .filter(|i| i.organization_id == organization_id)
-        .ok_or(AppError::NotFound)?;
+    let invoice = invoices::invoice_of(&mut conn, organization_id, invoice_id).await?.ok_or(AppError::NotFound)?;
     let org = organizations::find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
     let names = namespaces::list_namespaces(&mut conn, organization_id).await?;
     let metrics = metric_catalog(&mut conn).await?;

@@ -335,7 +335,8 @@ async fn every_organization_route_answers_each_kind_of_caller_as_the_matrix_says
     assert_eq!(mismatches, Vec::<String>::new());
     // The machine API takes API keys only: a session cookie is not enough.
     for (who, client) in callers.iter().enumerate() {
-        for route in ["/v1/namespaces", "/v1/estimate"] {
+        for route in ["/v1/namespaces", "/v1/estimate", "/v1/usage?metric=actions", "/v1/invoices", "/v1/invoices/in_x"]
+        {
             let status = client.get(app.url(route)).send().await.unwrap().status();
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{route} as {}", NAMES[who]);
         }

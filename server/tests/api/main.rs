@@ -27,4 +27,5 @@ mod stripe_channel;
 mod stripe_webhook;
 mod team;
 mod time_zones;
+mod usage_api;
 mod usage_views;

@@ -362,6 +362,15 @@ pub async fn invoice(conn: &mut AnyConnection, invoice_id: &str) -> Result<Optio
         .await?)
 }
 
+/// The invoice `invoice_id` when it is `organization_id`'s: another's reads as not there.
+pub async fn invoice_of(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    invoice_id: &str,
+) -> Result<Option<InvoiceRow>, Error> {
+    Ok(invoice(conn, invoice_id).await?.filter(|i| i.organization_id == organization_id))
+}
+
 pub async fn invoices_of(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<InvoiceRow>, Error> {
     Ok(sqlx::query_as(&format!(
         "select {INVOICE_COLUMNS} from invoices where organization_id = $1 order by period_start desc"

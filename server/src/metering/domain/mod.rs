@@ -1,3 +1,4 @@
 //! Pure rules of metering.
 pub mod seen_ids;
 pub mod usage;
+pub mod usage_query;

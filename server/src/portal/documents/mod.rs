@@ -128,10 +128,7 @@ impl Documents {
 
     async fn invoice_pdf_in_utc(&self, organization_id: &str, invoice_id: &str) -> Result<PdfFile, Error> {
         let mut conn = self.db.pool.acquire().await?;
-        let invoice = invoices::invoice(&mut conn, invoice_id)
-            .await?
-            .filter(|i| i.organization_id == organization_id)
-            .ok_or(AppError::NotFound)?;
+        let invoice = invoices::invoice_of(&mut conn, organization_id, invoice_id).await?.ok_or(AppError::NotFound)?;
         let (Some(number), Some(finalized_at)) = (invoice.number.clone(), invoice.finalized_at) else {
             return Err(AppError::Conflict { field: "invoice".into(), message: "a draft has no PDF yet".into() }.into());
         };

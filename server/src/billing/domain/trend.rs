@@ -1,6 +1,7 @@
 //! This period's usage charges so far beside the previous period's at the same point: what the
 //! dashboard says about the month's direction.
 use crate::shared::money::format_money;
+use crate::shared::numbers::group_thousands;
 
 /// The change from `before` to `now` in whole percent, toward zero; `None` with nothing before.
 pub fn change_percent(now: i64, before: i64) -> Option<i64> {
@@ -10,13 +11,17 @@ pub fn change_percent(now: i64, before: i64) -> Option<i64> {
     i64::try_from((i128::from(now) - i128::from(before)) * 100 / i128::from(before)).ok()
 }
 
-/// `Usage so far $120.00, up 12% on the same point last period ($107.14)`.
+/// `Usage so far $120.00, up 12% on the same point last period ($107.14)`; from ten times up,
+/// `152× the same point last period`.
 pub fn describe_change(now: i64, before: i64, currency: &str) -> String {
     let so_far = format!("Usage so far {}", format_money(now, currency));
     let then = format_money(before, currency);
     match change_percent(now, before) {
         None => format!("{so_far}, none by this point last period"),
         Some(0) => format!("{so_far}, about the same as at this point last period ({then})"),
+        Some(p) if p >= 900 => {
+            format!("{so_far}, {}× the same point last period ({then})", group_thousands((now / before).unsigned_abs()))
+        }
         Some(p) if p > 0 => format!("{so_far}, up {p}% on the same point last period ({then})"),
         Some(p) => format!("{so_far}, down {}% on the same point last period ({then})", p.unsigned_abs()),
     }
@@ -51,5 +56,15 @@ mod tests {
             "Usage so far €100.00, about the same as at this point last period (€100.00)"
         );
         assert_eq!(describe_change(700, 0, "USD"), "Usage so far $7.00, none by this point last period");
+        // From ten times up a percentage stops reading well: a multiple does.
+        assert_eq!(describe_change(13_691, 90, "USD"), "Usage so far $136.91, 152× the same point last period ($0.90)");
+        assert_eq!(
+            describe_change(1_000_000_000, 1, "USD"),
+            "Usage so far $10,000,000.00, 1,000,000,000× the same point last period ($0.01)"
+        );
+        assert_eq!(
+            describe_change(999, 100, "USD"),
+            "Usage so far $9.99, up 899% on the same point last period ($1.00)"
+        );
     }
 }

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use crate::api::dto::payments::DisputeView;
+use crate::components::status::StatusBadge;
 use crate::components::when::{MaybeWhen, When};
 
 /// Chargebacks, with the date evidence is due while it can still be sent.
@@ -20,7 +21,7 @@ pub fn DisputeTable(
                 {disputes.into_iter().map(|d| view! {
                     <tr data-dispute=d.id>
                         <td data-label="Opened"><When at=d.opened/></td><td data-label="Customer">{d.customer}</td><td data-label="Invoice">{d.invoice}</td><td data-label="Amount" class="amount">{d.amount}</td><td data-label="Reason">{d.reason}</td>
-                        <td data-label="Status"><span class="status">{d.status}</span></td><td data-label="Evidence due"><MaybeWhen at=d.evidence_due otherwise="–"/></td>
+                        <td data-label="Status"><StatusBadge state=d.status/></td><td data-label="Evidence due"><MaybeWhen at=d.evidence_due otherwise="–"/></td>
                     </tr>
                 }).collect_view()}
             </tbody>

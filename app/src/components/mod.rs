@@ -8,6 +8,7 @@ pub mod layout;
 pub mod loading;
 pub mod past_due;
 pub mod proration;
+pub mod status;
 pub mod successes;
 pub mod toast;
 pub mod when;

@@ -11,6 +11,7 @@ use crate::components::confirm::{ActionDialog, ReasonField};
 use crate::components::error_view::ErrorView;
 use crate::components::layout::AdminHeader;
 use crate::components::loading::Loading;
+use crate::components::status::StatusBadge;
 use crate::components::toast::toast_on_success;
 use crate::components::when::When;
 use crate::pages::admin_new_customer::NewCustomer;
@@ -69,7 +70,7 @@ fn SearchResults(found: CustomerSearch) -> impl IntoView {
             <tbody>
                 {found.customers.into_iter().map(|o| view! {
                     <tr data-organization=o.id.clone()><td data-label="Organization"><a href=format!("/admin/orgs/{}", o.id)>{o.name}</a></td>
-                        <td data-label="Status"><span class=format!("status {}", o.status)>{o.status.replace('_', " ")}</span></td>
+                        <td data-label="Status"><StatusBadge state=o.status.clone()/></td>
                         <td data-label="Owed" class="amount owed">{o.owed}</td><td data-label="Credit" class="amount">{o.credit}</td>
                         <td data-label="Billing email">{o.billing_email}</td>
                         <td data-label="Namespaces">{o.namespace_count}</td><td data-label="Members">{o.member_count}</td><td data-label="Since"><When at=o.created_at/></td></tr>

@@ -16,6 +16,7 @@ use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::AdminHeader;
 use crate::components::loading::Loading;
 use crate::components::past_due::Timeline;
+use crate::components::status::StatusBadge;
 use crate::components::successes::successes;
 use crate::components::toast::toast_on_success;
 use crate::components::when::When;
@@ -162,7 +163,7 @@ pub fn AdminCustomerPage() -> impl IntoView {
                         <h1 id="customer-name">{c.name}</h1>
                         <p class="customer-meta">
                             {c.billing_email} " · " <span id="customer-plan">{c.plan}</span> " "
-                            <span class=format!("status {}", c.subscription_status) id="customer-status">{c.subscription_status.clone()}</span>
+                            <StatusBadge state=c.subscription_status.clone() id="customer-status"/>
                             " · " <code>{c.organization_id.clone()}</code>
                         </p>
                         <section class="tiles" aria-label="Key figures">

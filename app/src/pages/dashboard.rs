@@ -7,6 +7,7 @@ use crate::components::error_view::ErrorView;
 use crate::components::estimate::EstimateLine;
 use crate::components::layout::use_organization_id;
 use crate::components::loading::Loading;
+use crate::components::status::StatusBadge;
 use crate::components::when::MaybeWhen;
 use crate::pages::invoices::InvoiceTable;
 
@@ -71,7 +72,6 @@ fn OverviewTiles(
 ) -> impl IntoView {
     let href = |section: &str| format!("/orgs/{organization_id}/{section}");
     let plan = overview.plan.clone().unwrap_or_else(|| "No plan yet".to_owned());
-    let status = overview.status.replace('_', " ");
     view! {
         {(!overview.alerts.is_empty()).then(|| view! {
             <ul class="alerts" id="alerts" aria-label="Needs your attention">
@@ -86,7 +86,7 @@ fn OverviewTiles(
             <a class="tile" href=href("plan") id="tile-plan">
                 <span class="tile-label">"Plan"</span>
                 <strong>{plan}</strong>
-                <span class=format!("status {}", overview.status)>{status}</span>
+                <StatusBadge state=overview.status.clone()/>
             </a>
             <a class="tile" href=href("invoices") id="tile-next-invoice">
                 <span class="tile-label">"Next invoice"</span>

@@ -7,6 +7,7 @@ use crate::api::dto::billing::{CreditView, InvoiceSummary};
 use crate::components::error_view::ErrorView;
 use crate::components::layout::use_organization_id;
 use crate::components::loading::Loading;
+use crate::components::status::StatusBadge;
 use crate::components::when::{MaybeWhen, When};
 use crate::pages::payment::PaymentTable;
 
@@ -44,7 +45,7 @@ pub fn InvoiceTable(
                     view! {
                         <tr data-invoice=invoice.id.clone()>
                             <td data-label="Number">{number}</td><td data-label="Period">{invoice.period}</td>
-                            <td data-label="Status"><span class=format!("status {}", invoice.status)>{invoice.status.clone()}</span></td>
+                            <td data-label="Status"><StatusBadge state=invoice.status.clone()/></td>
                             <td data-label="Total" class="amount">{invoice.total}</td>
                             <td data-label="Amount due" class="amount">{invoice.amount_due}</td>
                             <td data-label="Due"><MaybeWhen at=invoice.due otherwise=""/></td>
@@ -127,7 +128,7 @@ pub fn InvoicePage() -> impl IntoView {
                         <header>
                             <h1 id="invoice-number">{title}</h1>
                             <p>{detail.organization_name} " · " {detail.billing_email}</p>
-                            <p>"Period " {s.period} " · status " <span id="invoice-status" class=format!("status {}", s.status)>{s.status.clone()}</span>
+                            <p>"Period " {s.period} " · status " <StatusBadge state=s.status.clone() id="invoice-status"/>
                                 {s.due.map(|at| view! { " · due " <When at/> })}</p>
                             {pdf}
                             {detail.void_reason.map(|r| view! { <p>"Voided: " {r}</p> })}

@@ -10,6 +10,7 @@ use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::layout::use_organization_id;
 use crate::components::loading::Loading;
 use crate::components::past_due::{Timeline, use_billing_refresh};
+use crate::components::status::StatusBadge;
 use crate::components::when::When;
 
 /// The card on file, the form that replaces it, and every payment attempt.
@@ -147,7 +148,7 @@ pub fn PaymentTable(payments: Vec<PaymentView>, #[prop(into)] id: String, organi
                     <tr>
                         <td data-label="When"><When at=p.at/></td><td data-label="Invoice">{p.invoice_number}</td>
                         <td data-label="Attempt">{p.attempt}</td><td data-label="Amount" class="amount">{p.amount}</td>
-                        <td data-label="Result"><span class=format!("status {}", p.status)>{p.status.clone()}</span>
+                        <td data-label="Result"><StatusBadge state=p.status.clone()/>
                             {p.failure.map(|f| format!(": {f}"))}
                             {p.refunded.map(|r| format!(" (refunded {r})"))}</td>
                         <td data-label="Started by">{p.trigger}</td>

@@ -14,6 +14,7 @@ use crate::components::field_error::form_message;
 use crate::components::layout::use_organization_id;
 use crate::components::loading::Loading;
 use crate::components::proration::ProrationTable;
+use crate::components::status::StatusBadge;
 use crate::components::toast::toast_on_success;
 
 /// The plans on offer; owners preview a change with its proration and confirm it.
@@ -86,7 +87,7 @@ pub fn PlanPage() -> impl IntoView {
                 view! {
                     <section class="card">
                         <p>"Current plan: " <strong id="current-plan">{page.current_plan}</strong>
-                            " (" <span id="subscription-status" class=format!("status {}", page.status)>{page.status.clone()}</span> ")"</p>
+                            " (" <StatusBadge state=page.status.clone() id="subscription-status"/> ")"</p>
                         <p>"This period: " {page.period}</p>
                         {page.scheduled_change.map(|change| view! {
                             <p id="scheduled-change">"Scheduled: " {change}</p>

@@ -1,0 +1,9 @@
+//! One badge for every state (invoice, subscription, payment, namespace): its class names the
+//! state, which the stylesheet colours, and its text reads as words (`past_due` → "past due").
+use leptos::prelude::*;
+
+#[component]
+pub fn StatusBadge(#[prop(into)] state: String, #[prop(optional, into)] id: Option<String>) -> impl IntoView {
+    let words = state.replace('_', " ");
+    view! { <span class=format!("status {state}") id=id>{words}</span> }
+}

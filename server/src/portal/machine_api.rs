@@ -10,7 +10,7 @@ use crate::accounts::db::namespaces;
 use crate::billing::db::invoices::{self, InvoiceRow, LineRow};
 use crate::error::Error;
 use crate::metering::db::usage::{hourly_totals, metric_catalog};
-use crate::metering::domain::usage_query::{Granularity, bucket_totals, query_bounds};
+use crate::metering::domain::usage_query::{Granularity, bucket_totals, check_answer_size, query_bounds};
 use crate::metering::usage::complete_through;
 use crate::shared::money::AmountOutOfRange;
 use crate::shared::time::display_rfc3339;
@@ -50,6 +50,8 @@ pub async fn usage_totals(db: &Db, organization_id: &str, question: &UsageQuesti
             return Err(AppError::invalid("namespace", "no namespace of this organization has that name").into());
         }
     }
+    check_answer_size(names.len(), from, to, granularity)
+        .map_err(|(field, reason)| AppError::invalid(field, reason))?;
     let hourly = hourly_totals(&mut conn, organization_id, &metric.key, from, to).await?;
     drop(conn);
     let watermark = complete_through(db, organization_id).await?;

@@ -36,7 +36,8 @@ async fn usage_by_hour_and_by_day_is_the_usage_pages_and_refusals_name_their_fie
         async move { app.api(Method::GET, &format!("/v1/usage?{query}"), &key).send().await.unwrap() }
     };
 
-    let hours = json(usage("metric=actions&from=2027-04-01&to=2027-04-02T23:59:59Z").await).await;
+    // A date alone as the end means through that day, as the Usage page's custom range does.
+    let hours = json(usage("metric=actions&from=2027-04-01&to=2027-04-02").await).await;
     assert_eq!(
         (hours["from"].as_str(), hours["to"].as_str()),
         (Some("2027-04-01T00:00:00Z"), Some("2027-04-03T00:00:00Z"))
@@ -96,6 +97,29 @@ async fn usage_by_hour_and_by_day_is_the_usage_pages_and_refusals_name_their_fie
     assert_eq!(buckets(&staging), [row("payments-staging", "2027-04-02T23:00:00Z", 7)]);
     assert_eq!(staging["namespaces"].as_array().unwrap().len(), 1);
 
+    // Another organization names no namespace of Acme's.
+    let globex = s.app.api_key(&GLOBEX_OWNER, "Globex").await;
+    let theirs = s.app.api(
+        Method::GET,
+        "/v1/usage?metric=actions&namespace=payments-prod&from=2027-04-01&to=2027-04-02",
+        &globex,
+    );
+    let theirs = theirs.send().await.unwrap();
+    assert_eq!(theirs.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json(theirs).await["error"]["field"], "namespace");
+
+    // An answer holds at most 10,000 namespace-buckets: five namespaces by the hour for 92 days is more.
+    for name in ["extra-one", "extra-two", "extra-three"] {
+        let created =
+            s.app.api(Method::POST, "/v1/namespaces", &key).json(&json!({"name": name})).send().await.unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    let too_big = usage("metric=actions&from=2027-01-01&to=2027-04-02").await;
+    assert_eq!(too_big.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json(too_big).await["error"]["field"], "to");
+    let by_day = usage("metric=actions&from=2027-01-01&to=2027-04-02&granularity=day").await;
+    assert_eq!(json(by_day).await["namespaces"].as_array().unwrap().len(), 5);
+
     let refusals = [
         ("from=2027-04-01&to=2027-04-02", "metric"),
         ("metric=bytes&from=2027-04-01&to=2027-04-02", "metric"),
@@ -105,6 +129,7 @@ async fn usage_by_hour_and_by_day_is_the_usage_pages_and_refusals_name_their_fie
         ("metric=actions&from=2026-01-01&to=2027-04-01", "to"),
         ("metric=actions&namespace=elsewhere&from=2027-04-01&to=2027-04-02", "namespace"),
         ("metric=actions&from=2027-04-01&to=2027-04-02&colour=blue", "query"),
+        ("metric=actions&metric=bytes&from=2027-04-01&to=2027-04-02", "query"),
     ];
     for (query, field) in refusals {
         let refused = usage(query).await;

@@ -3,11 +3,14 @@
 use std::collections::BTreeMap;
 
 use crate::metering::domain::usage::{HOUR_MS, MAX_CUSTOM_DAYS, hour_of};
-use crate::shared::time::parse_rfc3339_or_date;
+use crate::shared::time::{parse_day, parse_rfc3339_or_date};
 
 const DAY_MS: i64 = 24 * HOUR_MS;
 /// A year of days: enough for a report, small enough to answer in one response.
 pub const MAX_DAY_BUCKETS: i64 = 366;
+/// The most namespace-buckets one answer holds (four namespaces by the hour for 92 days): a
+/// bigger question is asked by the day, for fewer days or one namespace at a time.
+pub const MAX_ANSWER_BUCKETS: i64 = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Granularity {
@@ -56,7 +59,12 @@ pub fn query_bounds(
         parse_rfc3339_or_date(text.trim())
             .ok_or_else(|| (field, "must be an RFC 3339 time or a date such as 2026-11-01".to_owned()))
     };
-    let (first, last) = (instant("from", from)?, instant("to", to)?);
+    let first = instant("from", from)?;
+    // A date alone as the end means through that day, as on the Usage page.
+    let last = match parse_day(to.trim()) {
+        Some(day) => day + DAY_MS,
+        None => instant("to", to)?,
+    };
     if last <= first {
         return Err(("to", "must be after from".to_owned()));
     }
@@ -77,7 +85,26 @@ pub fn query_bounds(
     Ok((start, end.min(now_end)))
 }
 
-/// Hourly totals `(namespace, hour, total)` summed into buckets: `(namespace, bucket) → total`.
+/// Refuses an answer of more than [`MAX_ANSWER_BUCKETS`]: `namespaces` × the buckets of `[from, to)`.
+pub fn check_answer_size(
+    namespaces: usize,
+    from: i64,
+    to: i64,
+    granularity: Granularity,
+) -> Result<(), (&'static str, String)> {
+    let buckets = (to - from).div_euclid(granularity.span_ms()).max(0);
+    let namespaces = i64::try_from(namespaces).unwrap_or(i64::MAX);
+    if buckets.saturating_mul(namespaces) > MAX_ANSWER_BUCKETS {
+        let limit = format!(
+            "{namespaces} namespaces × {buckets} buckets is over the {MAX_ANSWER_BUCKETS} an answer holds: ask by the day, for fewer days, or for one namespace"
+        );
+        return Err(("to", limit));
+    }
+    Ok(())
+}
+
+/// Hourly totals `(namespace, hour, total)` summed into buckets: `(namespace, bucket) → total`,
+/// buckets that come to zero left out.
 /// Checked: a sum beyond 64 bits is refused rather than wrapped.
 pub fn bucket_totals<'a>(
     hourly: impl IntoIterator<Item = (&'a str, i64, i64)>,
@@ -88,6 +115,8 @@ pub fn bucket_totals<'a>(
         let sum: &mut i64 = buckets.entry((namespace, granularity.bucket_of(hour))).or_insert(0);
         *sum = sum.checked_add(total)?;
     }
+    // Usage taken back within a bucket leaves nothing to show, as on the page.
+    buckets.retain(|_, total| *total != 0);
     Some(buckets)
 }
 
@@ -109,6 +138,8 @@ mod tests {
         assert_eq!(days, Ok((ms("2026-11-01"), ms("2026-11-03"))));
         let until_now = query_bounds("2026-11-19", "2026-12-01", Granularity::Day, now);
         assert_eq!(until_now, Ok((ms("2026-11-19"), ms("2026-11-20T11:00:00Z"))));
+        let one_day = query_bounds("2026-11-01", "2026-11-01", Granularity::Hour, now);
+        assert_eq!(one_day, Ok((ms("2026-11-01"), ms("2026-11-02"))), "a date as the end means through that day");
     }
 
     #[test]
@@ -118,7 +149,9 @@ mod tests {
         assert_eq!(field("yesterday", "2026-11-02", Granularity::Hour), "from");
         assert_eq!(field("2026-11-01", "soon", Granularity::Hour), "to");
         assert_eq!(field("2026-11-02", "2026-11-01", Granularity::Hour), "to");
-        assert_eq!(field("2026-11-02", "2026-11-02", Granularity::Hour), "to");
+        assert_eq!(field("2026-11-02T00:00:00Z", "2026-11-02T00:00:00Z", Granularity::Hour), "to");
+        assert!(query_bounds("2026-08-20", "2026-11-19", Granularity::Hour, now).is_ok(), "92 days by the hour");
+        assert_eq!(field("2026-08-20", "2026-11-20", Granularity::Hour), "to", "93 days by the hour");
         assert_eq!(field("2026-12-01", "2026-12-02", Granularity::Day), "from");
         assert_eq!(field("2026-01-01", "2026-11-01", Granularity::Hour), "to", "hours for at most 92 days");
         assert!(query_bounds("2026-01-01", "2026-11-01", Granularity::Day, now).is_ok(), "days for a year");
@@ -134,5 +167,22 @@ mod tests {
         let hours = bucket_totals(hourly, Granularity::Hour).unwrap();
         assert_eq!(hours.len(), 4);
         assert_eq!(bucket_totals([("a", d1, i64::MAX), ("a", d1 + HOUR_MS, 1)], Granularity::Day), None);
+        let taken_back =
+            bucket_totals([("a", d1, 5), ("a", d1 + HOUR_MS, -5), ("b", d1, 1)], Granularity::Day).unwrap();
+        assert_eq!(
+            taken_back.into_iter().collect::<Vec<_>>(),
+            [(("b", d1), 1)],
+            "a bucket that comes to zero is left out"
+        );
+    }
+
+    #[test]
+    fn an_answer_holds_at_most_ten_thousand_namespace_buckets() {
+        let day = ms("2026-11-01");
+        let ninety_two = day + 92 * DAY_MS;
+        assert_eq!(check_answer_size(4, day, ninety_two, Granularity::Hour), Ok(()), "8,832");
+        assert_eq!(check_answer_size(5, day, ninety_two, Granularity::Hour).unwrap_err().0, "to", "11,040");
+        assert_eq!(check_answer_size(27, day, day + 366 * DAY_MS, Granularity::Day), Ok(()), "9,882");
+        assert_eq!(check_answer_size(usize::MAX, day, ninety_two, Granularity::Day).unwrap_err().0, "to");
     }
 }

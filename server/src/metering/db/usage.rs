@@ -714,6 +714,29 @@ pub async fn hourly_totals(
     .await?)
 }
 
+/// [`hourly_totals`] of one namespace: a range of the primary key, however many namespaces the
+/// organization has.
+pub async fn hourly_totals_of_namespace(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    namespace_id: &str,
+    metric: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<HourTotal>, Error> {
+    Ok(sqlx::query_as(
+        "select namespace_id, hour, total from usage_hourly
+         where organization_id = $1 and namespace_id = $2 and metric = $3 and hour >= $4 and hour < $5 order by hour",
+    )
+    .bind(organization_id)
+    .bind(namespace_id)
+    .bind(metric)
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?)
+}
+
 pub async fn late_event_count(conn: &mut AnyConnection, organization_id: &str) -> Result<i64, Error> {
     Ok(sqlx::query_scalar("select count(*) from usage_events where organization_id = $1 and late = 1")
         .bind(organization_id)

@@ -166,9 +166,9 @@ fn usage_lines(lines: &[InvoiceLine]) -> impl Iterator<Item = &InvoiceLine> {
 }
 
 /// Each namespace's usage charges among `lines`.
-fn usage_by_namespace<'a>(lines: impl IntoIterator<Item = &'a InvoiceLine>) -> Result<BTreeMap<String, i64>, Error> {
+fn usage_by_namespace(lines: &[InvoiceLine]) -> Result<BTreeMap<String, i64>, Error> {
     let mut by_namespace: BTreeMap<String, i64> = BTreeMap::new();
-    for line in lines.into_iter().filter(|l| l.kind == LineKind::Usage) {
+    for line in usage_lines(lines) {
         let sum = by_namespace.entry(line.namespace_id.clone().unwrap_or_default()).or_insert(0);
         *sum = sum.checked_add(line.amount_minor).ok_or(AmountOutOfRange)?;
     }

@@ -5,11 +5,20 @@
 #   scripts/bench.sh webhooks sqlite|postgres [EVENTS] [CONNECTIONS]: signed Stripe deliveries acked
 #   scripts/bench.sh pages    sqlite|postgres [REQUESTS] [USERS]: server-rendered pages of the demo
 #                             owner under concurrent users, after a cold start on the demo data
+#   scripts/bench.sh noisy    sqlite|postgres [QUOTA] [FLOOD CONNECTIONS]: one organization floods
+#                             ingestion while another sends paced batches, with each organization's
+#                             quota at QUOTA events/s (0: none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-ingest}
 backend=${2:-sqlite}
-if [ "$what" = pages ]; then events=${3:-5000} connections=${4:-50}; else events=${3:-1000000} connections=${4:-8}; fi
+case "$what" in
+  pages) events=${3:-5000} connections=${4:-50} ;;
+  noisy) events=${3:-20000} connections=${4:-7} ;;
+  *) events=${3:-1000000} connections=${4:-8} ;;
+esac
+quota=0
+if [ "$what" = noisy ]; then quota=$events; fi
 secret=whsec_benchmark
 # shellcheck source=scripts/scratch.sh
 source scripts/scratch.sh bench
@@ -33,7 +42,7 @@ case "$backend" in
     psql "$cluster/postgres" -qc "create database bench"
     url="$cluster/bench"
     ;;
-  *) echo "usage: $0 ingest|webhooks|pages sqlite|postgres [EVENTS] [CONNECTIONS]" >&2; exit 2 ;;
+  *) echo "usage: $0 ingest|webhooks|pages|noisy sqlite|postgres [EVENTS] [CONNECTIONS]" >&2; exit 2 ;;
 esac
 
 port=$(free_port)
@@ -45,7 +54,7 @@ fi
 started=$(date +%s%N)
 ./target/release/server --database-url "$url" --listen-addr "127.0.0.1:$port" --log-level warn \
   --public-base-url "http://127.0.0.1:$port" \
-  --stripe-webhook-secret "$secret" &
+  --stripe-webhook-secret "$secret" --ingest-events-per-second "$quota" &
 server_pid=$!
 until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.01; done
 echo "cold start (process start to ready, migrated database): $(( ($(date +%s%N) - started) / 1000000 )) ms"
@@ -55,6 +64,12 @@ if [ "$what" = pages ]; then
   "$loadgen" pages --url "http://127.0.0.1:$port" --database-url "$url" --requests "$events" \
     --users "$connections"
   echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server_pid/status)"
+  exit 0
+fi
+if [ "$what" = noisy ]; then
+  echo "each organization's quota: $quota events/s (0: none)"
+  "$loadgen" noisy-neighbour --url "http://127.0.0.1:$port" --keys-file "$work/keys.json" \
+    --flood-connections "$connections"
   exit 0
 fi
 if [ "$what" = webhooks ]; then

@@ -32,8 +32,9 @@ port=$(free_port)
 base_url="http://127.0.0.1:$port"
 mail_dir="$work/mail"
 ./target/release/server --database-url "$database" --public-base-url "$base_url" --mail-log-dir "$mail_dir" seed-demo >/dev/null
+# The webhooks journey's receiver listens on loopback.
 ./target/release/server --database-url "$database" --listen-addr "127.0.0.1:$port" --public-base-url "$base_url" \
-  --mail-log-dir "$mail_dir" --log-level warn &
+  --mail-log-dir "$mail_dir" --webhook-allow-private-targets true --log-level warn &
 server_pid=$!
 (cd end2end && BASE_URL="$base_url" MAIL_DIR="$mail_dir" npx playwright test)
 

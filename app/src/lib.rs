@@ -20,6 +20,7 @@ use pages::{
     admin_customer::AdminCustomerPage,
     admin_operations::OperationsPage,
     billing_details::BillingDetailsPage,
+    budgets::BudgetsPage,
     dashboard::DashboardPage,
     home::HomePage,
     invoices::{InvoicePage, InvoicesPage},
@@ -32,6 +33,7 @@ use pages::{
     preferences::PreferencesPage,
     team::TeamPage,
     usage::UsagePage,
+    webhooks::WebhooksPage,
 };
 
 const BROWSER_ZONE_SCRIPT: &str = "try{var z=Intl.DateTimeFormat().resolvedOptions().timeZone;\
@@ -87,6 +89,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view={Lazy::<DashboardRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("namespaces") view={Lazy::<NamespacesRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("usage") view={Lazy::<UsageRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("budgets") view={Lazy::<BudgetsRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("webhooks") view={Lazy::<WebhooksRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("invoices") view={Lazy::<InvoicesRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("invoices/:invoice") view={Lazy::<InvoiceRoute>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("invoices/:invoice/pay") view={Lazy::<PayInvoiceRoute>::new()} ssr=SsrMode::Async/>
@@ -138,6 +142,8 @@ lazy_pages! {
     DashboardRoute => DashboardPage,
     NamespacesRoute => NamespacesPage,
     UsageRoute => UsagePage,
+    BudgetsRoute => BudgetsPage,
+    WebhooksRoute => WebhooksPage,
     InvoicesRoute => InvoicesPage,
     InvoiceRoute => InvoicePage,
     PayInvoiceRoute => PayInvoicePage,

@@ -50,6 +50,15 @@ export async function logIn(page: Page, who: { email: string; password: string }
   await page.getByRole("button", { name: "Log in" }).click();
 }
 
+/** Creates an API key on the open Namespaces page and answers its secret, shown once. */
+export async function createApiKey(page: Page, name: string): Promise<string> {
+  await page.getByLabel("New API key").fill(name);
+  await page.getByRole("button", { name: "Create API key" }).click();
+  const secret = (await page.locator("#new-api-key-secret").textContent()) ?? "";
+  expect(secret).toMatch(/^bpk_/);
+  return secret;
+}
+
 /** The link to `path` in the newest mail to `to` in the server's mail log folder (MAIL_DIR). */
 export async function mailedLink(to: string, path: string): Promise<string> {
   const folder = process.env.MAIL_DIR;

@@ -19,7 +19,7 @@ export async function organizationPages(page: Page, who: { email: string; passwo
   const org = new URL(page.url()).pathname.split("/")[2];
   await page.goto(`/orgs/${org}/invoices`);
   const invoice = await page.locator("#invoices tbody a").first().getAttribute("href");
-  const sections = ["", "/usage", "/invoices", "/plan", "/payment", "/billing-details", "/namespaces", "/team", "/preferences"];
+  const sections = ["", "/usage", "/budgets", "/webhooks", "/invoices", "/plan", "/payment", "/billing-details", "/namespaces", "/team", "/preferences"];
   expect(invoice).toBeTruthy();
   return [...sections.map((section) => `/orgs/${org}${section}`), invoice!, `${invoice}/pay`];
 }

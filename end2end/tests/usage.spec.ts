@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { ACME_OWNER, DOLLARS, figure, logIn, waitForHydration, watchConsole } from "./helpers";
+import { ACME_OWNER, DOLLARS, createApiKey, figure, logIn, waitForHydration, watchConsole } from "./helpers";
 
 test("usage sent through the API appears on the open Usage page without a reload", async ({ page }) => {
   const problems = watchConsole(page);
@@ -8,10 +8,7 @@ test("usage sent through the API appears on the open Usage page without a reload
   await waitForHydration(page);
 
   await page.getByRole("link", { name: "Namespaces & API keys" }).click();
-  await page.getByLabel("New API key").fill(`usage ${Date.now()}`);
-  await page.getByRole("button", { name: "Create API key" }).click();
-  const secret = (await page.locator("#new-api-key-secret").textContent()) ?? "";
-  expect(secret).toMatch(/^bpk_/);
+  const secret = await createApiKey(page, `usage ${Date.now()}`);
 
   await page.getByRole("link", { name: "Usage" }).click();
   await expect(page.getByRole("heading", { name: "Usage", exact: true })).toBeVisible();

@@ -23,6 +23,7 @@ use tokio::sync::Mutex;
 mod baseline;
 mod billing_bench;
 mod closed_loop;
+mod noisy_neighbour;
 mod page_bench;
 mod rollup_lag;
 mod setup;
@@ -68,6 +69,18 @@ enum Command {
         /// The server's database: when given, rollup lag is sampled during the run.
         #[arg(long)]
         database_url: Option<String>,
+    },
+    /// One organization floods ingestion over many connections while the first sends paced batches;
+    /// report the quiet one's batch latency alone and under the flood.
+    NoisyNeighbour {
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        #[arg(long, default_value = "loadgen-keys.json")]
+        keys_file: String,
+        #[arg(long, default_value_t = 500)]
+        quiet_batches: usize,
+        #[arg(long, default_value_t = 7)]
+        flood_connections: usize,
     },
     /// Post signed Stripe events with distinct ids to the webhook endpoint; report deliveries/s and ack latency.
     Webhooks {
@@ -140,6 +153,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             if let Some(lag) = lag {
                 lag.report().await?;
             }
+        }
+        Command::NoisyNeighbour { url, keys_file, quiet_batches, flood_connections } => {
+            let targets: Vec<setup::Target> = serde_json::from_str(&std::fs::read_to_string(&keys_file)?)?;
+            noisy_neighbour::run(&url, &targets, quiet_batches, flood_connections).await?;
         }
         Command::Webhooks { url, secret, events, connections } => {
             webhook_bench::run(&url, &secret, events, connections).await?

@@ -12,7 +12,7 @@ use server::shared::ids::{IdKind, new_id};
 use server::shared::time::now_ms;
 use server::store::Db;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Target {
     pub organization_id: String,
     pub key: String,

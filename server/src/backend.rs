@@ -1,7 +1,7 @@
 //! The portal backend the UI's server functions call: a thin layer over the services.
 use std::sync::Arc;
 
-use app::api::backend::{Authenticated, CreditForm, PortalBackend, RefundForm, TestCardForm};
+use app::api::backend::{Authenticated, BudgetForm, CreditForm, PortalBackend, RefundForm, TestCardForm};
 use app::api::dto::admin::{
     AdminCustomer, CouponForm, CouponsPage, CustomerSearch, NewCustomerForm, Operations, PromotionCodeForm,
 };
@@ -9,7 +9,9 @@ use app::api::dto::billing::{
     InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage, PromotionPreview,
 };
 use app::api::dto::payments::{BillingStatus, ParkedEvent, PayPage, PaymentMethodPage};
+use app::api::dto::spend::BudgetsPage;
 use app::api::dto::usage::{UsageReport, UsageWindow};
+use app::api::dto::webhooks::{ShownSecret, WebhooksPage};
 use app::api::dto::{
     ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace, Preferences, SessionUser, TeamPage,
 };
@@ -42,7 +44,10 @@ use crate::payments::views;
 use crate::portal::dashboard;
 use crate::portal::invoice_pages;
 use crate::portal::usage_page;
+use crate::spend::budgets;
 use crate::store::Db;
+use crate::webhooks::endpoints as webhook_endpoints;
+use crate::webhooks::targets::TargetPolicy;
 
 pub struct Backend {
     pub db: Db,
@@ -54,6 +59,8 @@ pub struct Backend {
     pub mail_throttle: MailThrottle,
     /// Stripe.js's key, for the Pay page to confirm a payment with the card holder's bank.
     pub stripe_publishable_key: Option<String>,
+    /// Where webhook endpoints may point.
+    pub webhook_targets: TargetPolicy,
 }
 
 #[async_trait]
@@ -92,6 +99,80 @@ impl PortalBackend for Backend {
 
     async fn reset_password(&self, token: &str, password: &str) -> Result<(), AppError> {
         Ok(password_reset::reset_password(&self.db, token, password).await?)
+    }
+
+    async fn budgets_page(&self, viewer: &SessionUser, organization_id: &str) -> Result<BudgetsPage, AppError> {
+        Ok(budgets::budgets_page(&self.db, organization_id, viewer).await?)
+    }
+
+    async fn save_budget(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        form: &BudgetForm,
+    ) -> Result<BudgetsPage, AppError> {
+        Ok(budgets::save_budget(&self.db, actor, organization_id, form).await?)
+    }
+
+    async fn delete_budget(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        budget_id: &str,
+    ) -> Result<BudgetsPage, AppError> {
+        Ok(budgets::delete_budget(&self.db, actor, organization_id, budget_id).await?)
+    }
+
+    async fn dismiss_budget_alert(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        alert_id: &str,
+    ) -> Result<(), AppError> {
+        Ok(budgets::dismiss_alert(&self.db, actor, organization_id, alert_id).await?)
+    }
+
+    async fn webhooks_page(&self, viewer: &SessionUser, organization_id: &str) -> Result<WebhooksPage, AppError> {
+        Ok(webhook_endpoints::webhooks_page(&self.db, organization_id, viewer).await?)
+    }
+
+    async fn add_webhook_endpoint(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        url: &str,
+        event_types: &str,
+    ) -> Result<ShownSecret, AppError> {
+        let policy = &self.webhook_targets;
+        Ok(webhook_endpoints::add_endpoint(&self.db, policy, actor, organization_id, url, event_types).await?)
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        endpoint_id: &str,
+    ) -> Result<ShownSecret, AppError> {
+        Ok(webhook_endpoints::rotate_secret(&self.db, actor, organization_id, endpoint_id).await?)
+    }
+
+    async fn set_webhook_endpoint_enabled(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        endpoint_id: &str,
+        enabled: bool,
+    ) -> Result<WebhooksPage, AppError> {
+        Ok(webhook_endpoints::set_enabled(&self.db, actor, organization_id, endpoint_id, enabled).await?)
+    }
+
+    async fn send_webhook_again(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        delivery_id: &str,
+    ) -> Result<WebhooksPage, AppError> {
+        Ok(webhook_endpoints::send_again(&self.db, actor, organization_id, delivery_id).await?)
     }
 
     async fn dashboard(&self, organization_id: &str, viewer: &SessionUser) -> Result<Dashboard, AppError> {

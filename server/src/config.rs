@@ -12,13 +12,16 @@ use clap::{Args, ValueEnum};
 use crate::billing::domain::subscription::DowngradeTiming;
 use crate::billing::period_rating::BillingRules;
 use crate::error::Error;
+use crate::metering::domain::quota::Quota;
 use crate::metering::domain::usage::HOUR_MS;
+use crate::metering::domain::usage::MAX_BATCH_EVENTS;
 use crate::notifications::delivery::Outbox;
 use crate::payments::channel::stripe::StripeChannel;
 use crate::payments::collection::Collector;
 use crate::payments::domain::dunning::DunningPolicy;
 use crate::portal::documents::{Documents, Seller};
 use crate::store::{Db, Dialect};
+use crate::webhooks::targets::TargetPolicy;
 
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
@@ -45,6 +48,18 @@ pub struct Settings {
     /// Usage events older than this are rejected at ingestion.
     #[arg(long, env = "USAGE_MAX_AGE_DAYS", default_value_t = 35, value_parser = clap::value_parser!(i64).range(1..=400))]
     pub usage_max_age_days: i64,
+    /// Each organization's ingestion rate, in events a second across all instances; 0 for none.
+    /// A batch beyond it is answered 429 with `Retry-After`, and nothing of it is stored.
+    #[arg(long, env = "INGEST_EVENTS_PER_SECOND", default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..=10_000_000))]
+    pub ingest_events_per_second: i64,
+    /// How many events an organization may send at once above its rate (at least one full batch,
+    /// 1,000 events). Defaults to one second's worth.
+    #[arg(long, env = "INGEST_BURST_EVENTS", value_parser = clap::value_parser!(i64).range(1_000..=100_000_000))]
+    pub ingest_burst_events: Option<i64>,
+    /// How many instances share the database: each enforces its share of the rate (the burst is
+    /// not divided, so a full batch always fits).
+    #[arg(long, env = "INGEST_INSTANCES", default_value_t = 1, value_parser = clap::value_parser!(i64).range(1..=1000))]
+    pub ingest_instances: i64,
     /// How long a draft invoice waits for late usage before it is finalized.
     #[arg(long, env = "INVOICE_GRACE_HOURS", default_value_t = 48, value_parser = clap::value_parser!(i64).range(0..=720))]
     pub invoice_grace_hours: i64,
@@ -100,6 +115,10 @@ pub struct Settings {
     #[arg(long, env = "STRIPE_API_BASE", value_parser = parse_base_url)]
     pub stripe_api_base: Option<String>,
     /// A tracing filter such as `info` or `server=debug,sqlx=warn`.
+    /// Lets webhook endpoints point at loopback, private and link-local addresses, over plain
+    /// http too: for a local test receiver, never on a portal the internet reaches.
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private_targets: bool,
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -155,10 +174,23 @@ fn parse_retry_days(value: &str) -> Result<String, String> {
 }
 
 impl Settings {
+    pub fn webhook_targets(&self) -> TargetPolicy {
+        TargetPolicy { allow_private: self.webhook_allow_private_targets }
+    }
+
     /// The dunning schedule; the two settings are checked against each other here.
     pub fn dunning_policy(&self) -> Result<DunningPolicy, Error> {
         DunningPolicy::parse(&self.dunning_retry_days, self.dunning_cancel_day)
             .map_err(|e| Error::Config(format!("DUNNING_RETRY_DAYS / DUNNING_CANCEL_DAY: {e}")))
+    }
+
+    /// This instance's share of each organization's ingestion quota; `None` without one.
+    pub fn ingest_quota(&self) -> Option<Quota> {
+        (self.ingest_events_per_second > 0).then(|| {
+            let per_instance = (self.ingest_events_per_second + self.ingest_instances - 1) / self.ingest_instances;
+            let burst = self.ingest_burst_events.unwrap_or(self.ingest_events_per_second).max(MAX_BATCH_EVENTS as i64);
+            Quota { events_per_second: per_instance, burst }
+        })
     }
 
     pub fn billing_rules(&self) -> BillingRules {
@@ -256,6 +288,17 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         settings: Settings,
+    }
+
+    #[test]
+    fn each_instance_enforces_its_share_of_the_ingestion_rate_and_a_full_batch_always_fits() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["server"], args].concat()).unwrap().settings.ingest_quota();
+        assert_eq!(parse(&[]), None);
+        let shared = parse(&["--ingest-events-per-second", "10000", "--ingest-instances", "3"]).unwrap();
+        assert_eq!((shared.events_per_second, shared.burst), (3_334, 10_000));
+        let slow = parse(&["--ingest-events-per-second", "50"]).unwrap();
+        assert_eq!(slow.burst, 1_000, "one batch of 1,000 fits however slow the rate");
+        assert!(Cli::try_parse_from(["server", "--ingest-burst-events", "999"]).is_err());
     }
 
     #[test]

@@ -2,16 +2,18 @@
 //! code imports nothing but the kernel, and SQL modules import no use case.
 
 /// Lowest first. A module may import its own top-level module and any listed before it.
-const LAYERS: [&str; 19] = [
+const LAYERS: [&str; 21] = [
     "shared",
     "reader",
     "error",
     "store",
     "accounts",
     "notifications",
+    "webhooks",
     "metering",
     "billing",
     "payments",
+    "spend",
     "onboarding",
     "portal",
     "admin",

@@ -1,7 +1,8 @@
 //! The billing portal's server, cut by what the business calls things.
 //!
 //! Contexts, lowest first (each imports only the ones before it): `accounts`, `notifications`,
-//! `metering`, `billing`, `payments`, `onboarding` (sign-up and password reset). Above them, `portal` (the customer's pages, read across
+//! `webhooks` (events sent to the customer's endpoints), `metering`, `billing`, `payments`,
+//! `spend` (budgets, alerts and caps), `onboarding` (sign-up and password reset). Above them, `portal` (the customer's pages, read across
 //! contexts) and `admin` (the staff console, its actions and the books' checks). `shared` and
 //! `store` are the pure kernel and the database plumbing every context stands on; `http` and
 //! `jobs` call into contexts and nothing calls into them.
@@ -21,9 +22,11 @@ pub mod payments;
 pub mod portal;
 pub mod reader;
 pub mod shared;
+pub mod spend;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 
 #[cfg(test)]
 mod layering;

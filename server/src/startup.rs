@@ -22,12 +22,15 @@ use crate::http::{AppState, SessionSettings, guard::AllowedOrigin, router};
 use crate::jobs::payments::run_payments_job;
 use crate::jobs::rollup::{Metering, relay_rollup_notices, run_rollup_worker};
 use crate::jobs::rollup_lag::run_lag_sampler;
+use crate::jobs::webhooks::run_webhook_job;
+use crate::metering::quotas::IngestQuotas;
 use crate::notifications::delivery::Outbox;
 use crate::onboarding::mail_throttle::MailThrottle;
 use crate::payments::collection::Collector;
 use crate::shared::time::{Clock, now_ms};
 use crate::store;
 use crate::store::Db;
+use crate::webhooks::delivery::Sender;
 
 pub struct Application {
     listener: TcpListener,
@@ -38,6 +41,7 @@ pub struct Application {
     collector: Arc<Collector>,
     outbox: Outbox,
     payments_interval: Duration,
+    webhooks: Sender,
     /// For PostgreSQL's LISTEN, which needs a connection of its own.
     database_url: String,
 }
@@ -84,6 +88,7 @@ impl Application {
             public_base_url: settings.public_base_url.clone(),
             mail_throttle: MailThrottle { max_mails: settings.account_mails_per_hour, window_ms: 3_600_000 },
             stripe_publishable_key: settings.stripe_publishable_key.clone(),
+            webhook_targets: settings.webhook_targets(),
         });
         let documents = settings.documents(&db);
         let state = AppState {
@@ -94,6 +99,7 @@ impl Application {
             origin: Arc::new(AllowedOrigin(settings.public_base_url.clone())),
             trusted_proxies: Arc::new(TrustedProxies(settings.trusted_proxies.clone())),
             metering: metering.clone(),
+            ingest_quotas: Arc::new(IngestQuotas::new(settings.ingest_quota())),
             stripe_webhook_secret: settings.stripe_webhook_secret.clone().map(Arc::new),
         };
         let sessions = SessionSettings {
@@ -111,6 +117,7 @@ impl Application {
             collector,
             outbox: settings.outbox()?.with_attachments(documents),
             payments_interval: Duration::from_secs(settings.payments_interval_seconds),
+            webhooks: Sender::new(settings.webhook_targets())?,
             database_url: settings.database_url.clone(),
         })
     }
@@ -135,6 +142,7 @@ impl Application {
             let relay = relay_rollup_notices(self.database_url, self.metering.clone(), workers_stopped.clone());
             tokio::spawn(relay)
         });
+        let webhooks = tokio::spawn(run_webhook_job(self.db.clone(), self.webhooks, workers_stopped.clone()));
         let billing = tokio::spawn(run_billing_job(self.db.clone(), self.billing, workers_stopped.clone()));
         let payments = tokio::spawn(run_payments_job(
             self.db.clone(),
@@ -154,6 +162,7 @@ impl Application {
         }
         billing.await?;
         payments.await?;
+        webhooks.await?;
         served.map_err(Error::io("serving HTTP"))
     }
 }

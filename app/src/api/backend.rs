@@ -10,7 +10,9 @@ use super::dto::admin::{
 };
 use super::dto::billing::{InvoiceDetail, InvoicesPage, IssuedCredit, PlanChangePreview, PlanPage, PromotionPreview};
 use super::dto::payments::{BillingStatus, ParkedEvent, PayPage, PaymentMethodPage};
+use super::dto::spend::BudgetsPage;
 use super::dto::usage::{UsageReport, UsageWindow};
+use super::dto::webhooks::{ShownSecret, WebhooksPage};
 use super::dto::{
     ApiKey, BillingDetails, BillingDetailsPage, CreatedApiKey, Dashboard, Namespace, Preferences, SessionUser, TeamPage,
 };
@@ -36,6 +38,55 @@ pub trait PortalBackend: Send + Sync + 'static {
     async fn reset_password(&self, token: &str, password: &str) -> Result<(), AppError>;
     async fn dashboard(&self, organization_id: &str, viewer: &SessionUser) -> Result<Dashboard, AppError>;
     async fn team_page(&self, viewer: &SessionUser, organization_id: &str) -> Result<TeamPage, AppError>;
+    async fn budgets_page(&self, viewer: &SessionUser, organization_id: &str) -> Result<BudgetsPage, AppError>;
+    /// Sets the scope's budget (replacing its previous one) and evaluates it at once.
+    async fn save_budget(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        form: &BudgetForm,
+    ) -> Result<BudgetsPage, AppError>;
+    async fn delete_budget(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        budget_id: &str,
+    ) -> Result<BudgetsPage, AppError>;
+    async fn dismiss_budget_alert(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        alert_id: &str,
+    ) -> Result<(), AppError>;
+    async fn webhooks_page(&self, viewer: &SessionUser, organization_id: &str) -> Result<WebhooksPage, AppError>;
+    /// Registers an endpoint; its signing secret is answered this once.
+    async fn add_webhook_endpoint(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        url: &str,
+        event_types: &str,
+    ) -> Result<ShownSecret, AppError>;
+    /// A new secret, answered this once; the one before it also signs for 24 hours.
+    async fn rotate_webhook_secret(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        endpoint_id: &str,
+    ) -> Result<ShownSecret, AppError>;
+    async fn set_webhook_endpoint_enabled(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        endpoint_id: &str,
+        enabled: bool,
+    ) -> Result<WebhooksPage, AppError>;
+    async fn send_webhook_again(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        delivery_id: &str,
+    ) -> Result<WebhooksPage, AppError>;
     async fn invite_member(
         &self,
         actor: &SessionUser,
@@ -225,6 +276,15 @@ pub struct TestCardForm {
     pub exp_year: String,
 }
 
+/// A budget as its form sends it: the limit as typed, in the currency or the metric's unit.
+pub struct BudgetForm {
+    pub scope: String,
+    pub measure: String,
+    pub limit: String,
+    pub thresholds: String,
+    pub hard_cap: bool,
+}
+
 /// The admin's credit form as submitted.
 pub struct CreditForm {
     pub organization_id: String,
@@ -275,9 +335,20 @@ pub async fn session_login(session: &tower_sessions::Session) -> Result<Authenti
 }
 
 /// The logged-in user, or `Unauthorized`.
+/// The session's user, read once per request: a page's layout and each of its resources ask.
+#[derive(Clone, Default)]
+pub struct RequestUser(Arc<tokio::sync::OnceCell<SessionUser>>);
+
 pub async fn require_user() -> Result<SessionUser, AppError> {
-    let login = session_login(&session().await?).await?;
-    backend()?.session_user(&login.user_id, login.generation).await?.ok_or(AppError::Unauthorized)
+    let read_user = async {
+        let login = session_login(&session().await?).await?;
+        backend()?.session_user(&login.user_id, login.generation).await?.ok_or(AppError::Unauthorized)
+    };
+    match use_context::<RequestUser>() {
+        // Resources render side by side: the first reads, the others wait for its answer.
+        Some(read) => read.0.get_or_try_init(|| read_user).await.cloned(),
+        None => read_user.await,
+    }
 }
 
 tokio::task_local! {

@@ -109,6 +109,7 @@ impl SessionUser {
 
 /// A moment as its reader reads it, in their time zone, with UTC kept for the hover and for
 /// machines.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Moment {
     /// `2026-11-25 18:30 JST`
@@ -127,6 +128,7 @@ impl Moment {
     }
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Namespace {
     pub id: String,
@@ -138,6 +140,8 @@ pub struct Namespace {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamespaceActivity {
     pub name: String,
+    /// A budget's hard cap stops work in it this period.
+    pub capped: bool,
     /// e.g. `1.84 M actions`.
     pub last_7_days: String,
     /// One point per day, oldest first, drawn by the server.
@@ -185,6 +189,8 @@ pub struct Alert {
     pub message: String,
     /// The organization's page where it is dealt with: `payment`, `plan`, ….
     pub section: String,
+    /// What to send `dismiss_budget_alert` to hide it; `None` while it needs action.
+    pub dismiss: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -372,6 +378,7 @@ pub mod machine {
     use serde::{Deserialize, Serialize};
 
     /// `GET /v1/usage`: rolled-up totals of one metric per namespace and bucket.
+    #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct UsageTotals {
         pub metric: String,
@@ -390,12 +397,14 @@ pub mod machine {
         pub buckets: Vec<UsageBucket>,
     }
 
+    #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct NamespaceTotal {
         pub namespace: String,
         pub quantity: i64,
     }
 
+    #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct UsageBucket {
         pub namespace: String,
@@ -403,7 +412,61 @@ pub mod machine {
         pub quantity: i64,
     }
 
+    /// `GET /v1/namespaces/:ns`: what the platform's data plane reads before starting work.
+    #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct NamespaceStatus {
+        pub id: String,
+        pub name: String,
+        pub created_at: String,
+        /// A budget with a hard cap reached its limit this period: stop starting new work.
+        /// Usage that still arrives is recorded and billed.
+        pub capped: bool,
+    }
+
+    /// One budget of `PUT /v1/budgets`, which replaces the organization's budgets with the list.
+    #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct BudgetSetting {
+        /// A namespace's name; absent or `null` for all namespaces together.
+        #[serde(default)]
+        pub namespace: Option<String>,
+        /// `cost` or a metric's key.
+        pub measure: String,
+        /// Minor units for cost, the metric's stored unit otherwise.
+        pub limit: i64,
+        /// Whole percentages of the limit, 1 to 1000, at most five.
+        #[serde(default)]
+        pub thresholds: Vec<i64>,
+        #[serde(default)]
+        pub hard_cap: bool,
+    }
+
+    /// `GET /v1/budgets`: each budget and where it stands this period.
+    #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct BudgetFigures {
+        pub id: String,
+        /// The namespace's name; `None` for all namespaces together.
+        pub namespace: Option<String>,
+        /// `cost` (money in minor units) or a metric's key (its stored unit).
+        pub measure: String,
+        pub limit: i64,
+        /// Percentages of the limit that alert.
+        pub thresholds: Vec<i64>,
+        pub hard_cap: bool,
+        /// So far this period; `None` before a plan is chosen.
+        pub used: Option<i64>,
+        pub crossed: Vec<i64>,
+        pub capped: bool,
+        /// When `used` reaches `limit` at the pace so far, if it does within the period (an
+        /// estimate, by the forecast's linear model).
+        pub reaches_at: Option<String>,
+    }
+
     /// `GET /v1/invoices` (without lines) and `GET /v1/invoices/:id` (with them).
+    #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct InvoiceFigures {
         pub id: String,
@@ -424,6 +487,7 @@ pub mod machine {
         pub lines: Option<Vec<InvoiceLineFigures>>,
     }
 
+    #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct InvoiceLineFigures {
         /// `base_fee`, `usage`, `proration`, `adjustment`, `credit`, `discount`…
@@ -442,6 +506,119 @@ pub mod machine {
         /// The usage period the line was rated from.
         pub usage_from: Option<String>,
         pub usage_to: Option<String>,
+    }
+}
+
+/// Budgets per namespace or for the whole organization (`/orgs/:org/budgets`).
+pub mod spend {
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct BudgetsPage {
+        pub organization_id: String,
+        pub can_edit: bool,
+        /// The current billing period in words; `None` before a plan is chosen.
+        pub period: Option<String>,
+        pub budgets: Vec<Budget>,
+        /// What a budget may be for: all namespaces together (`""`), then each namespace.
+        pub scopes: Vec<Choice>,
+        /// What it may count: `cost`, then each metric.
+        pub measures: Vec<Choice>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Choice {
+        pub value: String,
+        pub label: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Budget {
+        pub id: String,
+        /// A namespace's id, or `""` for all namespaces together.
+        pub scope: String,
+        pub scope_label: String,
+        /// `cost` or a metric's key.
+        pub measure: String,
+        pub measure_label: String,
+        /// `$250.00`, `5,000,000 actions`.
+        pub limit: String,
+        /// The limit as the form takes it: `250.00`, `5000000`.
+        pub limit_input: String,
+        /// `50, 80, 100`.
+        pub thresholds: String,
+        pub hard_cap: bool,
+        /// So far this period; `None` before a plan is chosen.
+        pub used: Option<String>,
+        pub used_percent: Option<i64>,
+        /// Thresholds crossed this period, ascending.
+        pub crossed: Vec<i64>,
+        pub capped: bool,
+        /// When it reaches the budget at the pace so far: `on 20 Dec 2026 (in 15 days)`.
+        pub reaches: Option<String>,
+    }
+}
+
+pub mod webhooks {
+    use serde::{Deserialize, Serialize};
+
+    use super::spend::Choice;
+
+    /// The organization's webhook endpoints with their recent deliveries; owners only.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct WebhooksPage {
+        pub organization_id: String,
+        pub endpoints: Vec<WebhookEndpoint>,
+        /// Every event type, with what it announces.
+        pub event_types: Vec<Choice>,
+        /// How many endpoints an organization may have.
+        pub max_endpoints: usize,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct WebhookEndpoint {
+        pub id: String,
+        pub url: String,
+        pub event_types: Vec<String>,
+        pub enabled: bool,
+        /// Why it is disabled: by an owner, or after failing for three days.
+        pub disabled_reason: Option<String>,
+        pub created: String,
+        /// While the secret before the last rotation still signs: until when.
+        pub previous_secret_until: Option<String>,
+        /// The newest first.
+        pub deliveries: Vec<WebhookDelivery>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct WebhookDelivery {
+        pub id: String,
+        /// The `webhook-id` the endpoint received.
+        pub event_id: String,
+        pub event_type: String,
+        /// `pending`, `delivered` or `failed`.
+        pub status: String,
+        pub created: String,
+        /// When it is tried again, for one still pending.
+        pub next_attempt: Option<String>,
+        pub attempts: Vec<WebhookAttempt>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct WebhookAttempt {
+        pub at: String,
+        /// `HTTP 200`, `HTTP 500: …`, `no answer within 10 seconds`.
+        pub result: String,
+        pub succeeded: bool,
+        pub duration_ms: i64,
+    }
+
+    /// A signing secret, shown once: after registering an endpoint or rotating its secret.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ShownSecret {
+        pub endpoint_id: String,
+        pub secret: String,
+        pub page: WebhooksPage,
     }
 }
 
@@ -574,6 +751,7 @@ pub mod usage {
 
     /// `GET /v1/estimate`: the current period's cost so far and where it is heading, as figures
     /// in the currency's minor units (cents), rated like the period's invoice.
+    #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct UsageEstimate {
         pub plan: String,
@@ -593,6 +771,7 @@ pub mod usage {
         pub namespaces: Vec<NamespaceEstimate>,
     }
 
+    #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct NamespaceEstimate {
         pub namespace_id: String,

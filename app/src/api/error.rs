@@ -94,6 +94,9 @@ impl FromServerFnError for AppError {
 }
 
 #[cfg(feature = "ssr")]
+pub use http::{ErrorBody, ErrorDetail};
+
+#[cfg(feature = "ssr")]
 mod http {
     use super::AppError;
     use axum::http::{HeaderValue, StatusCode, header};
@@ -134,17 +137,22 @@ mod http {
         }
     }
 
-    #[derive(serde::Serialize)]
-    struct ErrorBody {
-        error: ErrorDetail,
+    /// What every JSON API answers with a refusal.
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    pub struct ErrorBody {
+        pub error: ErrorDetail,
     }
 
-    #[derive(serde::Serialize)]
-    struct ErrorDetail {
-        kind: &'static str,
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    pub struct ErrorDetail {
+        /// `unauthorized`, `forbidden`, `not_found`, `invalid`, `conflict`, `malformed`,
+        /// `payload_too_large`, `rate_limited`, …
+        #[schema(value_type = String)]
+        pub kind: &'static str,
+        /// The field refused, for `invalid`, `conflict` and `malformed`: `limit`, `budgets[1].limit`.
         #[serde(skip_serializing_if = "Option::is_none")]
-        field: Option<String>,
-        message: String,
+        pub field: Option<String>,
+        pub message: String,
     }
 
     impl AppError {

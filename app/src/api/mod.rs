@@ -9,5 +9,7 @@ pub mod error;
 pub mod organization;
 pub mod payments;
 pub mod session;
+pub mod spend;
 pub mod team;
 pub mod usage;
+pub mod webhooks;

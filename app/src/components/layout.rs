@@ -74,12 +74,19 @@ pub fn OrgLayout() -> impl IntoView {
             <nav aria-label="Main">
                 <A href=base exact=true>"Dashboard"</A>
                 <A href=move || format!("{}/usage", base())>"Usage"</A>
+                <A href=move || format!("{}/budgets", base())>"Budgets"</A>
                 <A href=move || format!("{}/invoices", base())>"Invoices"</A>
                 <A href=move || format!("{}/plan", base())>"Plan"</A>
                 <A href=move || format!("{}/payment", base())>"Payment"</A>
                 <A href=move || format!("{}/billing-details", base())>"Billing details"</A>
                 <A href=move || format!("{}/namespaces", base())>"Namespaces & API keys"</A>
                 <A href=move || format!("{}/team", base())>"Team"</A>
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        let owner = matches!(user.await, Ok(Some(u)) if u.require_owner(&organization_id.get()).is_ok());
+                        owner.then(|| view! { <A href=move || format!("{}/webhooks", base())>"Webhooks"</A> })
+                    })}
+                </Suspense>
                 <Suspense>
                     {move || Suspend::new(async move {
                         let staff = matches!(user.await, Ok(Some(u)) if u.is_staff);

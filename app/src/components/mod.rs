@@ -5,6 +5,7 @@ pub mod error_view;
 pub mod estimate;
 pub mod field_error;
 pub mod layout;
+pub mod live;
 pub mod loading;
 pub mod past_due;
 pub mod proration;

@@ -3,9 +3,11 @@ use leptos_meta::Title;
 
 use crate::api::dto::{GettingStarted, Overview, Role};
 use crate::api::organization::get_dashboard;
+use crate::api::spend::DismissBudgetAlert;
 use crate::components::error_view::ErrorView;
 use crate::components::estimate::EstimateLine;
 use crate::components::layout::use_organization_id;
+use crate::components::live::follow_rollups;
 use crate::components::loading::Loading;
 use crate::components::status::StatusBadge;
 use crate::components::when::MaybeWhen;
@@ -14,10 +16,17 @@ use crate::pages::invoices::InvoiceTable;
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let organization_id = use_organization_id();
-    let dashboard = Resource::new(move || organization_id.get(), get_dashboard);
+    let dismiss = ServerAction::<DismissBudgetAlert>::new();
+    let (updates, set_updates) = signal(0u32);
+    follow_rollups(organization_id, set_updates);
+    // New usage may cross a budget's threshold: its alert appears without a reload.
+    let dashboard = Resource::new(
+        move || (organization_id.get(), updates.get(), dismiss.version().get()),
+        |(org, _, _)| get_dashboard(org),
+    );
 
     view! {
-        <Suspense fallback=|| view! { <Loading what="the dashboard"/> }>
+        <Transition fallback=|| view! { <Loading what="the dashboard"/> }>
             {move || Suspend::new(async move {
                 match dashboard.await {
                     Ok(d) => view! {
@@ -31,7 +40,7 @@ pub fn DashboardPage() -> impl IntoView {
                         {d.getting_started.clone().map(|steps| view! {
                             <GettingStartedCard steps organization_id=d.organization_id.clone() is_owner=d.role == Role::Owner/>
                         })}
-                        <OverviewTiles overview=d.overview.clone() organization_id=d.organization_id.clone()
+                        <OverviewTiles overview=d.overview.clone() organization_id=d.organization_id.clone() dismiss
                             projected=d.estimate.as_ref().and_then(|e| e.projection.as_ref()).map(|p| p.total.clone())/>
                         <EstimateLine estimate=d.estimate.clone()/>
                         <h2>"Namespaces"</h2>
@@ -45,6 +54,7 @@ pub fn DashboardPage() -> impl IntoView {
                                         <li class="card">
                                             <a href=usage.clone()>
                                                 <strong>{ns.name}</strong>
+                                                {ns.capped.then(|| view! { <StatusBadge state="capped"/> })}
                                                 <span inner_html=ns.sparkline_svg></span>
                                                 <span class="hint">{ns.last_7_days} " in the last 7 days"</span>
                                             </a>
@@ -57,7 +67,7 @@ pub fn DashboardPage() -> impl IntoView {
                     Err(error) => view! { <ErrorView error/> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -69,17 +79,28 @@ fn OverviewTiles(
     organization_id: String,
     /// The next invoice's projected total, when there is one.
     projected: Option<String>,
+    dismiss: ServerAction<DismissBudgetAlert>,
 ) -> impl IntoView {
     let href = |section: &str| format!("/orgs/{organization_id}/{section}");
+    let org = organization_id.clone();
     let plan = overview.plan.clone().unwrap_or_else(|| "No plan yet".to_owned());
     view! {
         {(!overview.alerts.is_empty()).then(|| view! {
             <ul class="alerts" id="alerts" aria-label="Needs your attention">
-                {overview.alerts.iter().map(|alert| view! {
+                {overview.alerts.iter().map(|alert| {
+                    let org = org.clone();
+                    view! {
                     <li class=format!("alert {}", alert.severity.as_str())>
-                        {alert.message.clone()} " " <a href=href(&alert.section)>"Open"</a>
+                        <span>{alert.message.clone()}</span> " " <a href=href(&alert.section)>"Open"</a>
+                        {alert.dismiss.clone().map(|alert_id| view! {
+                            <ActionForm action=dismiss attr:class="inline-action">
+                                <input type="hidden" name="organization_id" value=org/>
+                                <input type="hidden" name="alert_id" value=alert_id/>
+                                <button type="submit" class="link-button dismiss" aria-label="Dismiss this alert">"Dismiss"</button>
+                            </ActionForm>
+                        })}
                     </li>
-                }).collect_view()}
+                }}).collect_view()}
             </ul>
         })}
         <section class="tiles" aria-label="Overview">

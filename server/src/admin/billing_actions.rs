@@ -17,8 +17,10 @@ use crate::error::Error;
 use crate::payments::collection::stop_collecting;
 use crate::shared::ids::{IdKind, new_id};
 use crate::shared::money::{format_minor, format_money};
-use crate::shared::time::parse_rfc3339_or_date;
+use crate::shared::time::{display_rfc3339, parse_rfc3339_or_date};
 use crate::store::Db;
+use crate::webhooks::domain::event_types::CREDIT_GRANTED;
+use crate::webhooks::events::{Announcement, announce};
 
 pub struct CreditRequest<'a> {
     pub organization_id: &'a str,
@@ -82,6 +84,19 @@ pub async fn issue_credit(
             reason: Some(reason),
         };
         append_audit(&mut tx, audit, now).await?;
+        let granted = Announcement {
+            organization_id: org.id.clone(),
+            event_type: CREDIT_GRANTED,
+            reference: stored.id.clone(),
+            data: json!({
+                "credit_id": stored.id,
+                "amount": amount,
+                "currency": org.currency,
+                "reason": reason,
+                "expires_at": expires_at.map(display_rfc3339),
+            }),
+        };
+        announce(&mut tx, granted, now).await?;
     }
     tx.commit().await?;
     Ok(IssuedCredit { id: stored.id, amount: format_money(stored.amount_minor, &org.currency), created })

@@ -8,6 +8,7 @@ use crate::accounts::db::audit::{AuditEntry, append_audit};
 use crate::accounts::db::namespaces::set_suspended;
 use crate::billing::db::subscriptions;
 use crate::billing::domain::subscription::{STAFF_SUSPENSION, SubscriptionStatus};
+use crate::billing::subscriptions::move_status;
 use crate::error::Error;
 use crate::notifications::outbox::notify;
 use crate::payments::db::collections;
@@ -26,7 +27,7 @@ pub async fn suspend(db: &Db, admin: &str, organization_id: &str, reason: &str) 
         return Err(AppError::conflict("status", message).into());
     }
     let cause = subscriptions::TransitionCause { cause: STAFF_SUSPENSION, actor: admin, at: now };
-    change(&mut tx, &subscription.id, from, SubscriptionStatus::Suspended, &cause).await?;
+    change(&mut tx, (organization_id, &subscription.id), from, SubscriptionStatus::Suspended, &cause).await?;
     set_suspended(&mut tx, organization_id, Some(now)).await?;
     audit(&mut tx, admin, organization_id, "subscription.suspend", (from, SubscriptionStatus::Suspended), reason, now)
         .await?;
@@ -51,7 +52,7 @@ pub async fn unsuspend(db: &Db, admin: &str, organization_id: &str, reason: &str
     let past_due = collections::has_past_due(&mut tx, organization_id).await?;
     let to = if past_due { SubscriptionStatus::PastDue } else { SubscriptionStatus::Active };
     let cause = subscriptions::TransitionCause { cause: "suspension lifted by staff", actor: admin, at: now };
-    change(&mut tx, &subscription.id, from, to, &cause).await?;
+    change(&mut tx, (organization_id, &subscription.id), from, to, &cause).await?;
     set_suspended(&mut tx, organization_id, None).await?;
     audit(&mut tx, admin, organization_id, "subscription.unsuspend", (from, to), reason, now).await?;
     tx.commit().await?;
@@ -60,12 +61,12 @@ pub async fn unsuspend(db: &Db, admin: &str, organization_id: &str, reason: &str
 
 async fn change(
     conn: &mut sqlx::AnyConnection,
-    subscription_id: &str,
+    (organization_id, subscription_id): (&str, &str),
     from: SubscriptionStatus,
     to: SubscriptionStatus,
     cause: &subscriptions::TransitionCause<'_>,
 ) -> Result<(), Error> {
-    if subscriptions::change_status(conn, subscription_id, from, to, cause).await? {
+    if move_status(conn, organization_id, subscription_id, (from, to), cause).await? {
         Ok(())
     } else {
         Err(AppError::conflict("status", "the subscription changed meanwhile; reload the page").into())

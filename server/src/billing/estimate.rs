@@ -1,13 +1,14 @@
 //! What the current period costs so far and where it is heading, rated by the same functions
 //! that rate invoices: worded for the pages (`CostEstimate`), as figures for the usage API
-//! (`UsageEstimate`, `GET /v1/estimate`).
+//! (`UsageEstimate`, `GET /v1/estimate`), and as what budgets count (`SpendToDate`).
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use app::api::dto::usage::{CostEstimate, NamespaceEstimate, NamespaceProjection, Projection, UsageEstimate};
 use sqlx::AnyConnection;
 
 use crate::accounts::db::namespaces::list_namespaces;
-use crate::billing::db::coupons;
+use crate::billing::db::coupons::{self, RedemptionRow};
 use crate::billing::db::subscriptions::{self, SubscriptionRow};
 use crate::billing::domain::forecast::MIN_ELAPSED_MS;
 use crate::billing::domain::invoice_builder::{InvoiceLine, LineKind};
@@ -39,10 +40,10 @@ pub async fn month_to_date_estimate_compared(db: &Db, organization_id: &str) -> 
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn usage_estimate(db: &Db, organization_id: &str) -> Result<Option<UsageEstimate>, Error> {
     let mut conn = db.pool.acquire().await?;
-    let Some((figures, _)) = period_figures(&mut conn, organization_id, db.clock.now_ms()).await? else {
+    let Some(figures) = period_figures(&mut conn, db, organization_id).await? else {
         return Ok(None);
     };
-    let to_date = usage_by_namespace(&figures.lines)?;
+    let to_date = usage_by_namespace(figures.lines())?;
     let projected = figures.projected.as_ref().map(|p| &p.usage_by_namespace);
     let namespaces = list_namespaces(&mut conn, organization_id)
         .await?
@@ -59,26 +60,58 @@ pub async fn usage_estimate(db: &Db, organization_id: &str) -> Result<Option<Usa
         currency: figures.currency,
         period_start: display_rfc3339(figures.period.0),
         period_end: display_rfc3339(figures.period.1),
-        trial: figures.trial,
+        trial: figures.rated.is_none(),
         month_to_date_minor: figures.total,
         projected_minor: figures.projected.map(|p| p.total),
         namespaces,
     }))
 }
 
+/// The current period's cost so far, in total and per namespace: what budgets in money count.
+pub struct SpendToDate {
+    pub period: (i64, i64),
+    pub currency: String,
+    /// The estimate's total: base fee, prorations and usage, discount taken off.
+    pub total_minor: i64,
+    /// Each namespace's usage charges.
+    pub usage_by_namespace: BTreeMap<String, i64>,
+    /// The same at the period's end at its pace so far; `None` too early or late to tell a pace.
+    pub projected: Option<(i64, BTreeMap<String, i64>)>,
+}
+
+/// `None` for an organization without a subscription.
+pub async fn spend_to_date(db: &Db, organization_id: &str) -> Result<Option<SpendToDate>, Error> {
+    let mut conn = db.pool.acquire().await?;
+    let Some(figures) = period_figures(&mut conn, db, organization_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(SpendToDate {
+        period: figures.period,
+        usage_by_namespace: usage_by_namespace(figures.lines())?,
+        projected: figures.projected.map(|p| (p.total, p.usage_by_namespace)),
+        currency: figures.currency,
+        total_minor: figures.total,
+    }))
+}
+
 /// The current period's figures before they are worded.
 struct PeriodFigures {
-    subscription: SubscriptionRow,
     plan_name: String,
     currency: String,
     period: (i64, i64),
-    trial: bool,
-    /// The lines the period's invoice would hold now; none in a trial.
-    lines: Vec<InvoiceLine>,
+    /// `None` in a trial, which charges nothing.
+    rated: Option<Arc<RatedSoFar>>,
     /// The lines' sum, discount taken off.
     total: i64,
     discount: Option<(i64, String)>,
     projected: Option<ProjectedFigures>,
+}
+
+impl PeriodFigures {
+    /// The lines the period's invoice would hold now; none in a trial.
+    fn lines(&self) -> &[InvoiceLine] {
+        self.rated.as_ref().map_or(&[], |rated| &rated.lines)
+    }
 }
 
 struct ProjectedFigures {
@@ -86,11 +119,37 @@ struct ProjectedFigures {
     usage_by_namespace: BTreeMap<String, i64>,
 }
 
+/// What the rollups say of the current period: the three ratings every page with an estimate
+/// needs. They are the expensive part and change only with the rollups, the subscription, its
+/// plan changes or the minute, so each instance keeps them until one of those changes.
+struct RatedSoFar {
+    subscription: SubscriptionRow,
+    applied_changes: Vec<String>,
+    minute: i64,
+    lines: Vec<InvoiceLine>,
+    currency: String,
+    gross: i64,
+    /// The usage lines rated to the period's end at its pace so far; `None` too early or too late
+    /// in the period to tell a pace.
+    projected_usage: Option<Vec<InvoiceLine>>,
+    /// The previous period's usage charges at the same point into it; `None` in the first period.
+    previous_usage_at_same_point: Option<i64>,
+}
+
+const RATED_SO_FAR: &str = "billing.rated_so_far";
+const MINUTE_MS: i64 = 60_000;
+
+impl RatedSoFar {
+    fn still_rates(&self, subscription: &SubscriptionRow, applied_changes: &[String], now: i64) -> bool {
+        self.subscription == *subscription && self.applied_changes == applied_changes && self.minute == now / MINUTE_MS
+    }
+}
+
 async fn period_figures(
     conn: &mut AnyConnection,
+    db: &Db,
     organization_id: &str,
-    now: i64,
-) -> Result<Option<(PeriodFigures, PlanCache)>, Error> {
+) -> Result<Option<PeriodFigures>, Error> {
     let Some(subscription) = subscriptions::subscription_of(conn, organization_id).await? else {
         return Ok(None);
     };
@@ -99,59 +158,99 @@ async fn period_figures(
     let plan = cache.get(conn, &subscription.plan_version_id).await?.0.clone();
     if subscription.status()? == SubscriptionStatus::Trialing {
         let figures = PeriodFigures {
-            subscription,
             plan_name: plan.plan_name,
             currency: plan.currency,
             period,
-            trial: true,
-            lines: Vec::new(),
+            rated: None,
             total: 0,
             discount: None,
             projected: None,
         };
-        return Ok(Some((figures, cache)));
+        return Ok(Some(figures));
     }
-    let (lines, currency) = invoice_lines(conn, &mut cache, &subscription, period, None).await?;
-    let gross = checked_sum(lines.iter().map(|l| l.amount_minor))?;
-    let discount = discount_due(conn, &subscription, gross, &currency).await?;
-    let total = gross - discount.as_ref().map_or(0, |(amount, _)| *amount);
-    let so_far = Estimated { lines: &lines, gross, currency: &currency };
-    let projected = projection(conn, &mut cache, &subscription, period, so_far, now).await?;
+    let rated = rated_so_far(conn, db, &mut cache, subscription).await?;
+    let coupon = coupons::running_redemption(conn, organization_id, &rated.subscription.plan_version_id).await?;
+    let discount = discount_due(coupon.as_ref(), rated.gross, &rated.currency)?;
+    let total = rated.gross - discount.as_ref().map_or(0, |(amount, _)| *amount);
+    let projected = match &rated.projected_usage {
+        Some(usage_ahead) => Some(projected_figures(&rated, usage_ahead, coupon.as_ref())?),
+        None => None,
+    };
     let figures = PeriodFigures {
-        subscription,
         plan_name: plan.plan_name,
-        currency,
+        currency: rated.currency.clone(),
         period,
-        trial: false,
-        lines,
+        rated: Some(rated),
         total,
         discount,
         projected,
     };
-    Ok(Some((figures, cache)))
+    Ok(Some(figures))
+}
+
+/// The kept ratings when they still hold, else rated again (and kept).
+async fn rated_so_far(
+    conn: &mut AnyConnection,
+    db: &Db,
+    cache: &mut PlanCache,
+    subscription: SubscriptionRow,
+) -> Result<Arc<RatedSoFar>, Error> {
+    let now = db.clock.now_ms();
+    let period = (subscription.current_period_start, subscription.current_period_end);
+    let organization_id = subscription.organization_id.clone();
+    let read_at = db.rollup_derived.generation(&organization_id);
+    let applied_changes: Vec<String> = subscriptions::applied_changes(conn, &subscription.id, period.0, i64::MAX)
+        .await?
+        .into_iter()
+        .map(|change| change.id)
+        .collect();
+    let kept = db.rollup_derived.get::<RatedSoFar>(&organization_id, RATED_SO_FAR);
+    if let Some(kept) = kept.filter(|kept| kept.still_rates(&subscription, &applied_changes, now)) {
+        return Ok(kept);
+    }
+    let (lines, currency) = invoice_lines(conn, cache, &subscription, period, None).await?;
+    let gross = checked_sum(lines.iter().map(|l| l.amount_minor))?;
+    let projected_usage = match now.saturating_sub(period.0) >= MIN_ELAPSED_MS && now < period.1 {
+        true => Some(rate_period_projected(conn, cache, &subscription, period, now).await?.usage_lines),
+        false => None,
+    };
+    let previous_usage_at_same_point = previous_usage_at_same_point(conn, cache, &subscription, now).await?;
+    let rated = Arc::new(RatedSoFar {
+        subscription,
+        applied_changes,
+        minute: now / MINUTE_MS,
+        lines,
+        currency,
+        gross,
+        projected_usage,
+        previous_usage_at_same_point,
+    });
+    db.rollup_derived.keep(&organization_id, RATED_SO_FAR, read_at, rated.clone());
+    Ok(rated)
 }
 
 async fn estimate(db: &Db, organization_id: &str, compare: bool) -> Result<Option<CostEstimate>, Error> {
     let mut conn = db.pool.acquire().await?;
-    let now = db.clock.now_ms();
-    let Some((figures, mut cache)) = period_figures(&mut conn, organization_id, now).await? else {
+    let Some(figures) = period_figures(&mut conn, db, organization_id).await? else {
         return Ok(None);
     };
     let currency = &figures.currency;
     let span = format!("{} to {}", display_time(figures.period.0), display_time(figures.period.1));
-    let usage_change = match compare && !figures.trial {
-        true => {
-            let so_far = checked_sum(usage_lines(&figures.lines).map(|l| l.amount_minor))?;
-            usage_change(&mut conn, &mut cache, &figures.subscription, so_far, currency, now).await?
+    let previous = figures.rated.as_ref().and_then(|rated| rated.previous_usage_at_same_point);
+    let usage_change = match (compare, previous) {
+        (true, Some(before)) => {
+            let so_far = checked_sum(usage_lines(figures.lines()).map(|l| l.amount_minor))?;
+            Some(describe_change(so_far, before, currency))
         }
-        false => None,
+        _ => None,
     };
     let projection = match &figures.projected {
         Some(projected) => Some(worded_projection(&mut conn, organization_id, projected, currency).await?),
         None => None,
     };
+    let trial = figures.rated.is_none();
     Ok(Some(CostEstimate {
-        plan: if figures.trial { format!("{} (free trial)", figures.plan_name) } else { figures.plan_name.clone() },
+        plan: if trial { format!("{} (free trial)", figures.plan_name) } else { figures.plan_name.clone() },
         period: span,
         total: format_money(figures.total, currency),
         total_minor: figures.total,
@@ -175,34 +274,20 @@ fn usage_by_namespace(lines: &[InvoiceLine]) -> Result<BTreeMap<String, i64>, Er
     Ok(by_namespace)
 }
 
-/// The period's estimate so far, which the projection starts from.
-struct Estimated<'a> {
-    lines: &'a [InvoiceLine],
-    gross: i64,
-    currency: &'a str,
-}
-
-/// The period's total if usage keeps its pace: the estimate with its usage lines rated again from
-/// quantities carried to the period's end, and the discount taken from that total.
-async fn projection(
-    conn: &mut AnyConnection,
-    cache: &mut PlanCache,
-    subscription: &SubscriptionRow,
-    period: (i64, i64),
-    so_far: Estimated<'_>,
-    now: i64,
-) -> Result<Option<ProjectedFigures>, Error> {
-    if now.saturating_sub(period.0) < MIN_ELAPSED_MS || now >= period.1 {
-        return Ok(None);
-    }
-    let projected = rate_period_projected(conn, cache, subscription, period, now).await?.usage_lines;
-    let usage_so_far = checked_sum(usage_lines(so_far.lines).map(|l| l.amount_minor))?;
-    let usage_ahead = checked_sum(projected.iter().map(|l| l.amount_minor))?;
+/// The period's total if usage keeps its pace: the estimate with its usage lines replaced by
+/// those rated from quantities carried to the period's end, and the discount taken from that total.
+fn projected_figures(
+    rated: &RatedSoFar,
+    usage_ahead: &[InvoiceLine],
+    coupon: Option<&RedemptionRow>,
+) -> Result<ProjectedFigures, Error> {
+    let usage_so_far = checked_sum(usage_lines(&rated.lines).map(|l| l.amount_minor))?;
+    let usage_projected = checked_sum(usage_ahead.iter().map(|l| l.amount_minor))?;
     let gross =
-        so_far.gross.checked_sub(usage_so_far).and_then(|g| g.checked_add(usage_ahead)).ok_or(AmountOutOfRange)?;
-    let discount = discount_due(conn, subscription, gross, so_far.currency).await?.map_or(0, |(amount, _)| amount);
+        rated.gross.checked_sub(usage_so_far).and_then(|g| g.checked_add(usage_projected)).ok_or(AmountOutOfRange)?;
+    let discount = discount_due(coupon, gross, &rated.currency)?.map_or(0, |(amount, _)| amount);
     let total = gross.checked_sub(discount).ok_or(AmountOutOfRange)?;
-    Ok(Some(ProjectedFigures { total, usage_by_namespace: usage_by_namespace(&projected)? }))
+    Ok(ProjectedFigures { total, usage_by_namespace: usage_by_namespace(usage_ahead)? })
 }
 
 /// The projection with its currency, each namespace by name.
@@ -227,36 +312,31 @@ async fn worded_projection(
     Ok(Projection { total: format_money(projected.total, currency), total_minor: projected.total, per_namespace })
 }
 
-/// `so_far` beside the previous period's usage charges at the same point into it, rated the same
-/// way; `None` in a subscription's first period.
-async fn usage_change(
+/// The previous period's usage charges at the same point into it, rated the same way; `None`
+/// in a subscription's first period.
+async fn previous_usage_at_same_point(
     conn: &mut AnyConnection,
     cache: &mut PlanCache,
     subscription: &SubscriptionRow,
-    so_far: i64,
-    currency: &str,
     now: i64,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<i64>, Error> {
     let previous = next_period(subscription.anchor_at, subscription.current_period_start - 1);
     if previous.0 < subscription.anchor_at || previous.1 != subscription.current_period_start {
         return Ok(None);
     }
     let same_point = previous.0.saturating_add(now.saturating_sub(subscription.current_period_start));
     let then = rate_period_until(conn, cache, subscription, previous, same_point).await?.usage_lines;
-    let before = checked_sum(then.iter().map(|l| l.amount_minor))?;
-    Ok(Some(describe_change(so_far, before, currency)))
+    Ok(Some(checked_sum(then.iter().map(|l| l.amount_minor))?))
 }
 
-/// The discount the period's invoice would receive if it were finalized now.
-async fn discount_due(
-    conn: &mut AnyConnection,
-    subscription: &SubscriptionRow,
+/// The discount the period's invoice would receive from the running coupon if it were finalized
+/// with `gross_minor`.
+fn discount_due(
+    coupon: Option<&RedemptionRow>,
     gross_minor: i64,
     currency: &str,
 ) -> Result<Option<(i64, String)>, Error> {
-    let running =
-        coupons::running_redemption(conn, &subscription.organization_id, &subscription.plan_version_id).await?;
-    let Some(redemption) = running else { return Ok(None) };
+    let Some(redemption) = coupon else { return Ok(None) };
     let amount = redemption.coupon.terms()?.discount_minor(gross_minor, currency)?;
-    Ok((amount > 0).then_some((amount, redemption.code)))
+    Ok((amount > 0).then(|| (amount, redemption.code.clone())))
 }

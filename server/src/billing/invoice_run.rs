@@ -4,11 +4,13 @@
 //! cancellations take the one-by-one path inside the same transaction.
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use serde_json::json;
 use sqlx::AnyConnection;
 
 use crate::accounts::db::billing_contacts::billing_recipients;
 use crate::accounts::db::billing_details::keep_invoice_customers;
 use crate::accounts::db::organizations::lock_organizations;
+use crate::billing::announcements::invoice_event;
 use crate::billing::coupons::{DueDiscount, due_discounts};
 use crate::billing::db::coupons;
 use crate::billing::db::credits::{self, NewCredit};
@@ -25,7 +27,7 @@ use crate::billing::domain::period::{instant, next_period};
 use crate::billing::domain::rating::Usage;
 use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::period_rating::{BillingRules, PlanCache, invoice_lines, subscription_by_id};
-use crate::billing::subscriptions::end_subscription;
+use crate::billing::subscriptions::{end_subscription, move_status};
 use crate::error::Error;
 use crate::metering::db::usage::{close_usage_before_many, period_totals_of};
 use crate::notifications::db::{NewNotification, enqueue_many};
@@ -33,7 +35,10 @@ use crate::notifications::outbox::invoice_document;
 use crate::shared::ids::{IdKind, new_id};
 use crate::shared::money::{AmountOutOfRange, checked_sum, format_money};
 use crate::shared::time::display_ms;
+use crate::shared::time::display_rfc3339;
 use crate::store::Db;
+use crate::webhooks::domain::event_types::{INVOICE_FINALIZED, INVOICE_PAID};
+use crate::webhooks::events::announce_many;
 
 /// Subscriptions or invoices per transaction: few statements each, and short enough locks.
 const GROUP: usize = 1_000;
@@ -228,7 +233,8 @@ async fn apply_period_end_changes(
             subscriptions::TransitionCause { cause: "canceled at the end of the period", actor: "system", at: now };
         // Read again: dunning may have moved it since. Whatever it is now, the owner's request holds.
         let from = subscriptions::status_of(conn, &subscription.id).await?.unwrap_or(subscription.status()?);
-        if subscriptions::change_status(conn, &subscription.id, from, SubscriptionStatus::Canceled, &cause).await? {
+        let moved = (from, SubscriptionStatus::Canceled);
+        if move_status(conn, &subscription.organization_id, &subscription.id, moved, &cause).await? {
             end_subscription(conn, subscription, period.1).await?;
         }
     }
@@ -506,6 +512,23 @@ async fn finalize_group(
         })
         .collect();
     enqueue_many(&mut tx, &mails, now).await?;
+    let mut events = Vec::with_capacity(finalized.len());
+    for (f, record) in finalized.iter().zip(&records) {
+        let figures = json!({
+            "status": f.status.as_str(),
+            "subtotal": f.subtotal,
+            "discount": f.discount,
+            "credit_applied": f.applied,
+            "amount_due": f.amount_due,
+            "due_at": display_rfc3339(record.due_at),
+        });
+        events.push(invoice_event(INVOICE_FINALIZED, &f.invoice.id, f.invoice, &f.number, figures));
+        if f.status == InvoiceStatus::Paid {
+            let paid = json!({ "amount_paid": 0, "paid_by": "credit" });
+            events.push(invoice_event(INVOICE_PAID, &f.invoice.id, f.invoice, &f.number, paid));
+        }
+    }
+    announce_many(&mut tx, &events, now).await?;
     let mut by_period_end: HashMap<i64, Vec<String>> = HashMap::new();
     for invoice in &invoices {
         by_period_end.entry(invoice.period_end).or_default().push(invoice.organization_id.clone());

@@ -12,6 +12,7 @@ use crate::billing::domain::ledger::Posting;
 use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::invoice_run::{close_periods, finalize_drafts};
 use crate::billing::period_rating::{BillingRules, PlanCache, invoice_lines, subscription_by_id};
+use crate::billing::subscriptions::move_status;
 use crate::error::Error;
 use crate::store::Db;
 use crate::store::Dialect;
@@ -62,14 +63,8 @@ pub async fn run_billing_cycle(db: &Db, rules: &BillingRules, now: i64) -> Resul
     for subscription in trials {
         let mut tx = db.begin().await?;
         let cause = subscriptions::TransitionCause { cause: "trial ended", actor: "system", at: now };
-        let converted = subscriptions::change_status(
-            &mut tx,
-            &subscription.id,
-            SubscriptionStatus::Trialing,
-            SubscriptionStatus::Active,
-            &cause,
-        )
-        .await?;
+        let moved = (SubscriptionStatus::Trialing, SubscriptionStatus::Active);
+        let converted = move_status(&mut tx, &subscription.organization_id, &subscription.id, moved, &cause).await?;
         tx.commit().await?;
         report.trials_converted += usize::from(converted);
     }

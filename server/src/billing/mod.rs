@@ -1,4 +1,5 @@
 //! What a customer owes: plans, rating, subscriptions, plan changes, invoices, credits, the ledger.
+pub mod announcements;
 pub mod coupons;
 pub mod db;
 pub mod domain;

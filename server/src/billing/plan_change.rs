@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::accounts::audit::reason_of;
 use crate::accounts::db::audit::{AuditEntry, append_audit};
 use crate::accounts::db::organizations::lock_organizations;
+use crate::billing::announcements::{SubscriptionChange, subscription_event};
 use crate::billing::coupons::active_discount;
 use crate::billing::db::invoices;
 use crate::billing::db::plans::{self, PlanVersionRow};
@@ -26,7 +27,9 @@ use crate::metering::db::usage::{MetricRow, end_usage_at, metric_catalog, reopen
 use crate::metering::domain::usage::{format_quantity, hour_of};
 use crate::reader::display_time;
 use crate::shared::money::{checked_sum, format_money};
+use crate::shared::time::display_rfc3339;
 use crate::store::Db;
+use crate::webhooks::events::announce;
 
 /// A preview can be confirmed for this long; after that the customer asks for a new one.
 const PREVIEW_VALID_MS: i64 = 15 * 60_000;
@@ -249,6 +252,10 @@ pub async fn cancel_at_period_end(
         reason,
     };
     append_audit(&mut tx, audit, now).await?;
+    let announced =
+        SubscriptionChange { organization_id, subscription_id: &subscription.id, cause: "cancellation_scheduled" };
+    let details = json!({ "cancels_at": display_rfc3339(ends_at) });
+    announce(&mut tx, subscription_event(&announced, &subscription.status, details, now), now).await?;
     tx.commit().await?;
     plan_page(db, organization_id).await
 }
@@ -288,6 +295,9 @@ pub async fn keep_subscription(db: &Db, actor: &str, organization_id: &str) -> R
         reason: None,
     };
     append_audit(&mut tx, audit, now).await?;
+    let announced =
+        SubscriptionChange { organization_id, subscription_id: &subscription.id, cause: "cancellation_withdrawn" };
+    announce(&mut tx, subscription_event(&announced, &subscription.status, json!({}), now), now).await?;
     tx.commit().await?;
     plan_page(db, organization_id).await
 }
@@ -500,6 +510,15 @@ pub async fn confirm(db: &Db, rules: &BillingRules, change: &Confirmation<'_>) -
         reason,
     };
     append_audit(&mut tx, audit, now).await?;
+    let announced =
+        SubscriptionChange { organization_id, subscription_id: &planned.subscription.id, cause: "plan_changed" };
+    let details = json!({
+        "previous_plan": planned.from.plan_name,
+        "plan": planned.to.plan_name,
+        "effective_at": display_rfc3339(planned.proration.input.change_at_ms),
+        "proration_net": planned.proration.net_minor,
+    });
+    announce(&mut tx, subscription_event(&announced, &planned.subscription.status, details, now), now).await?;
     tx.commit().await?;
     plan_page(db, organization_id).await
 }

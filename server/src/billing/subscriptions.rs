@@ -1,4 +1,7 @@
-//! The plan catalog, subscribing, and ending a subscription.
+//! The plan catalog, subscribing, moving a subscription's status, and ending a subscription.
+use serde_json::json;
+
+use crate::billing::announcements::{SubscriptionChange, subscription_event};
 use crate::billing::db::plans;
 use crate::billing::db::subscriptions::{self, NewSubscription};
 use crate::billing::domain::catalog::{self, CURRENCY};
@@ -8,6 +11,7 @@ use crate::error::Error;
 use crate::metering::db::usage::{end_usage_at, usage_window};
 use crate::metering::domain::usage::hour_of;
 use crate::store::Db;
+use crate::webhooks::events::announce;
 
 /// Puts every catalog plan's current version in the database (idempotent).
 #[tracing::instrument(skip_all)]
@@ -20,6 +24,24 @@ pub async fn ensure_catalog(db: &Db) -> Result<(), Error> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Moves the subscription's status as [`subscriptions::change_status`] does (false, changing
+/// nothing, when someone moved it first) and announces the move to the organization's endpoints.
+pub async fn move_status(
+    conn: &mut sqlx::AnyConnection,
+    organization_id: &str,
+    subscription_id: &str,
+    (from, to): (SubscriptionStatus, SubscriptionStatus),
+    cause: &subscriptions::TransitionCause<'_>,
+) -> Result<bool, Error> {
+    if !subscriptions::change_status(conn, subscription_id, from, to, cause).await? {
+        return Ok(false);
+    }
+    let change = SubscriptionChange { organization_id, subscription_id, cause: "status_changed" };
+    let details = json!({ "previous_status": from.as_str(), "reason": cause.cause });
+    announce(conn, subscription_event(&change, to.as_str(), details, cause.at), cause.at).await?;
+    Ok(true)
 }
 
 /// A subscription canceled at `at` stops there: the invoice run bills its period up to `at` (the

@@ -1,5 +1,5 @@
 //! `POST /v1/usage/events`: a batch of usage events as a JSON array, `{"events": [...]}`, or NDJSON.
-use app::api::error::AppError;
+use app::api::error::{AppError, ErrorBody};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -22,32 +22,45 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/usage/events", post(ingest_events).layer(DefaultBodyLimit::max(INGEST_BODY_LIMIT)))
 }
 
-#[derive(Serialize)]
-struct IngestReply {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct IngestReply {
     accepted: usize,
     duplicates: usize,
     rejected: usize,
     results: Vec<IndexedOutcome>,
 }
 
-#[derive(Serialize)]
-struct IndexedOutcome {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct IndexedOutcome {
     index: usize,
     #[serde(flatten)]
     outcome: EventOutcome,
 }
 
-async fn ingest_events(
+/// The body is a JSON array of events, `{"events": [...]}` or NDJSON; each event is
+/// `{"id", "namespace", "metric", "quantity", "timestamp"}` and is answered on its own.
+#[utoipa::path(post, path = "/v1/usage/events", tag = "usage", security(("api_key" = [])),
+    request_body(content_type = "application/json", description = "Up to 1,000 events"),
+    responses((status = 200, body = IngestReply), (status = 401, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, description = "The batch is malformed", body = ErrorBody),
+        (status = 429, description = "Beyond the organization's ingestion quota: nothing was stored; send it again after Retry-After seconds", body = ErrorBody)))]
+pub(super) async fn ingest_events(
     caller: ApiCaller,
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IngestReply>, AppError> {
+    if let Err(refused) = state.ingest_quotas.admit(&caller.organization_id, state.db.clock.now_ms()) {
+        return Err(answer_refusal_late(refused).await);
+    }
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge { limit: format!("{INGEST_BODY_LIMIT} bytes") },
         _ => AppError::malformed("body", rejection.body_text()),
     })?;
     let events = parse_batch(&headers, &body)?;
+    if let Err(refused) = state.ingest_quotas.take(&caller.organization_id, events.len(), state.db.clock.now_ms()) {
+        return Err(answer_refusal_late(refused).await);
+    }
     let batch =
         usage::check_batch(&state.db, &caller.organization_id, &events, state.metering.max_event_age_ms).await?;
     let outcomes = state.metering.writer.store(batch).await?;
@@ -60,6 +73,16 @@ async fn ingest_events(
         results: outcomes.into_iter().enumerate().map(|(index, outcome)| IndexedOutcome { index, outcome }).collect(),
     }))
 }
+
+/// A refusal for the quota is answered after a pause: a client that ignores `Retry-After` and
+/// sends again at once then waits on its own connection instead of taking the shared cores from
+/// other customers' batches. The pause is far below the shortest `Retry-After` (a second).
+async fn answer_refusal_late(refused: AppError) -> AppError {
+    tokio::time::sleep(QUOTA_REFUSAL_PAUSE).await;
+    refused
+}
+
+const QUOTA_REFUSAL_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
 fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Value>, AppError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");

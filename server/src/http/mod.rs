@@ -13,7 +13,7 @@ pub mod usage;
 
 use std::sync::{Arc, OnceLock};
 
-use app::api::backend::SharedBackend;
+use app::api::backend::{RequestUser, SharedBackend};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::HeaderName;
@@ -27,6 +27,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use crate::accounts::db::sessions::DbSessionStore;
 use crate::config::Secret;
 use crate::jobs::rollup::Metering;
+use crate::metering::quotas::IngestQuotas;
 use crate::portal::documents::Documents;
 use crate::store::Db;
 
@@ -42,6 +43,7 @@ pub struct AppState {
     pub origin: Arc<guard::AllowedOrigin>,
     pub trusted_proxies: Arc<client_address::TrustedProxies>,
     pub metering: Arc<Metering>,
+    pub ingest_quotas: Arc<IngestQuotas>,
     /// Without it the webhook endpoint answers 404.
     pub stripe_webhook_secret: Option<Arc<Secret>>,
 }
@@ -81,7 +83,10 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(backend.clone()),
+            move || {
+                provide_context(backend.clone());
+                provide_context(RequestUser::default());
+            },
             move || app::shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))

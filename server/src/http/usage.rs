@@ -16,8 +16,8 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use super::AppState;
 use super::session_auth::LoggedIn;
-use crate::jobs::rollup::EVERY_ORGANIZATION;
 use crate::portal::usage_page::usage_csv;
+use crate::store::rollup_derived::EVERY_ORGANIZATION;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/orgs/{org}/usage.csv", get(download_csv)).route("/orgs/{org}/usage/live", get(live_updates))

@@ -3,3 +3,4 @@ pub mod ingest_writer;
 pub mod payments;
 pub mod rollup;
 pub mod rollup_lag;
+pub mod webhooks;

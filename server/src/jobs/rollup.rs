@@ -1,7 +1,7 @@
 //! The rollup worker: recomputes dirty hours as soon as ingestion marks them, and at least every
 //! second (marks written by another instance, or left by a crash). Each recomputation is announced
 //! to the live views of every instance: on PostgreSQL through NOTIFY, which all instances LISTEN
-//! to; on SQLite (one instance) directly.
+//! to; on SQLite (one instance) directly. Budgets are evaluated between the two.
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,12 +14,17 @@ use crate::error::Error;
 use crate::jobs::ingest_writer::IngestWriter;
 use crate::metering::db::usage;
 use crate::metering::usage::{last_commit_id, read_dirty_parts, set_aside_unsummable_hours, store_rollup};
+use crate::spend::evaluation::evaluate_budgets;
 use crate::store::Db;
 use crate::store::Dialect;
+use crate::store::rollup_derived::{EVERY_ORGANIZATION, RollupDerived};
 
 /// A pass is four statements whatever its size; a large one lets a backlog drain in few passes.
 const MARKS_PER_PASS: i64 = 2_000;
 const GATHER: Duration = Duration::from_millis(200);
+/// Every budget is evaluated this often besides after its rollups: an evaluation that failed, or
+/// that a crash cut off between a rollup and its evaluation, is done again.
+const BUDGET_SWEEP: Duration = Duration::from_secs(60);
 
 /// Shared by ingestion (which wakes the worker) and live views (which hear about new totals).
 pub struct Metering {
@@ -28,6 +33,7 @@ pub struct Metering {
     pub ingested: Notify,
     /// Organization ids whose rollups just changed.
     pub rolled_up: broadcast::Sender<String>,
+    derived: Arc<RollupDerived>,
 }
 
 impl Metering {
@@ -37,7 +43,16 @@ impl Metering {
             writer: IngestWriter::start(db.clone()),
             ingested: Notify::new(),
             rolled_up: broadcast::channel(1024).0,
+            derived: db.rollup_derived.clone(),
         })
+    }
+
+    /// Tells this instance that the organization's rollups changed: what was derived from them
+    /// is dropped first, so the live views that reload on the notice read new figures.
+    fn rolled_up(&self, organization_id: String) {
+        self.derived.rolled_up(&organization_id);
+        // Nobody listening is fine: the pages read the rollups on their next load.
+        let _ = self.rolled_up.send(organization_id);
     }
 }
 
@@ -71,11 +86,20 @@ impl FoldHorizon {
 #[tracing::instrument(skip_all)]
 pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch::Receiver<bool>) {
     let mut horizon = FoldHorizon::default();
+    let mut last_sweep = Instant::now();
     loop {
         let pass = roll_up_once(&db, &metering, &mut horizon).await;
         match pass {
             Ok((marks, organizations)) => {
-                announce(&db, &metering, organizations).await;
+                // This instance's figures go at once; its notice may reach its relay later.
+                for organization in &organizations {
+                    db.rollup_derived.rolled_up(organization);
+                }
+                announce(&db, &metering, organizations.clone()).await;
+                // Budgets after the notices, so a slow evaluation holds up no live view; those
+                // with new crossings are announced again, and their open dashboards show them.
+                let crossed = evaluate_budgets(&db, Some(&organizations)).await;
+                announce(&db, &metering, crossed).await;
                 if marks as i64 == MARKS_PER_PASS && !*stop.borrow() {
                     continue;
                 }
@@ -91,6 +115,11 @@ pub async fn run_rollup_worker(db: Db, metering: Arc<Metering>, mut stop: watch:
                 continue;
             }
             Err(error) => tracing::warn!(%error, "rollup pass failed; retrying"),
+        }
+        if last_sweep.elapsed() >= BUDGET_SWEEP {
+            last_sweep = Instant::now();
+            let crossed = evaluate_budgets(&db, None).await;
+            announce(&db, &metering, crossed).await;
         }
         tokio::select! {
             // A moment's batches are gathered into one pass: a pass sums whole hours again, so
@@ -122,8 +151,6 @@ async fn fold_horizon(db: &Db, horizon: &mut FoldHorizon) -> Result<Option<i64>,
 
 /// The NOTIFY channel that carries organization ids whose rollups changed.
 const ROLLUP_CHANNEL: &str = "usage_rolled_up";
-/// Sent to the live views when notices may have been missed: every organization refreshes once.
-pub const EVERY_ORGANIZATION: &str = "*";
 
 async fn announce(db: &Db, metering: &Metering, organizations: Vec<String>) {
     for organization in organizations {
@@ -134,8 +161,7 @@ async fn announce(db: &Db, metering: &Metering, organizations: Vec<String>) {
                 Err(error) => tracing::warn!(%error, "NOTIFY failed; telling this instance's live views only"),
             }
         }
-        // Nobody listening is fine: the pages read the rollups on their next load.
-        let _ = metering.rolled_up.send(organization);
+        metering.rolled_up(organization);
     }
 }
 
@@ -161,19 +187,21 @@ pub async fn relay_rollup_notices(database_url: String, metering: Arc<Metering>,
             },
             _ = stop.changed() => return,
         };
+        // Notices sent before this listener started were missed by it.
+        metering.rolled_up(EVERY_ORGANIZATION.to_owned());
         loop {
             tokio::select! {
                 notice = listener.try_recv() => match notice {
                     Ok(Some(notice)) => {
-                        let _ = metering.rolled_up.send(notice.payload().to_owned());
+                        metering.rolled_up(notice.payload().to_owned());
                     }
                     // The connection dropped and comes back on the next call: notices may be lost.
                     Ok(None) => {
-                        let _ = metering.rolled_up.send(EVERY_ORGANIZATION.to_owned());
+                        metering.rolled_up(EVERY_ORGANIZATION.to_owned());
                     }
                     Err(error) => {
                         tracing::warn!(%error, "rollup notices interrupted; listening again");
-                        let _ = metering.rolled_up.send(EVERY_ORGANIZATION.to_owned());
+                        metering.rolled_up(EVERY_ORGANIZATION.to_owned());
                         break;
                     }
                 },

@@ -2,4 +2,6 @@
 pub mod chart;
 pub mod db;
 pub mod domain;
+pub mod kept_totals;
+pub mod quotas;
 pub mod usage;

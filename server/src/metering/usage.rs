@@ -14,7 +14,7 @@ use crate::metering::domain::seen_ids::SeenIds;
 use crate::metering::domain::usage::{EventRules, Rejection, ValidEvent, check_event};
 use crate::store::Db;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum EventOutcome {
     Accepted,

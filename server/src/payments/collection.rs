@@ -6,9 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::json;
 use sqlx::AnyConnection;
 
 use crate::accounts::db::namespaces::set_suspended;
+use crate::billing::announcements::invoice_event;
 use crate::billing::db::invoices::{self, InvoiceRow};
 use crate::billing::db::ledger::{self, PostingCause};
 use crate::billing::db::subscriptions;
@@ -16,7 +18,7 @@ use crate::billing::domain::invoice::InvoiceStatus;
 use crate::billing::domain::ledger::Posting;
 use crate::billing::domain::subscription::STAFF_SUSPENSION;
 use crate::billing::domain::subscription::{SubscriptionStatus, transition};
-use crate::billing::subscriptions::end_subscription;
+use crate::billing::subscriptions::{end_subscription, move_status};
 use crate::error::Error;
 use crate::notifications::outbox::{Notice, notify, notify_with, receipt_document};
 use crate::payments::channel::ChannelError;
@@ -34,6 +36,8 @@ use crate::shared::ids::{IdKind, new_id};
 use crate::shared::money::format_money;
 use crate::shared::time::display_ms;
 use crate::store::Db;
+use crate::webhooks::domain::event_types::{INVOICE_PAID, INVOICE_PAYMENT_FAILED};
+use crate::webhooks::events::announce;
 
 /// How long a worker owns a timer it claimed; after a crash another picks it up when it lapses.
 pub const COLLECTION_LEASE_MS: i64 = 5 * 60_000;
@@ -386,6 +390,8 @@ pub async fn payment_succeeded(
     let number = invoice.number.as_deref().unwrap_or(&invoice.id);
     collections::record_event(conn, &invoice.id, org, "paid", &format!("Payment of {amount} succeeded."), now).await?;
     reactivate_when_settled(conn, &invoice, now).await?;
+    let paid = json!({ "amount_paid": payment.amount_minor, "payment_id": payment.id, "paid_by": "card" });
+    announce(conn, invoice_event(INVOICE_PAID, &invoice.id, &invoice, number, paid), now).await?;
     let receipt = receipt_document(org, &payment.id);
     let notice = Notice {
         kind: "receipt",
@@ -505,7 +511,7 @@ async fn reactivate_when_settled(conn: &mut AnyConnection, invoice: &InvoiceRow,
     let still_past_due = collections::has_past_due(conn, org).await?;
     if !still_past_due {
         let cause = "nothing past due";
-        move_subscription(conn, &invoice.subscription_id, SubscriptionStatus::Active, cause, now).await?;
+        move_subscription(conn, invoice, SubscriptionStatus::Active, cause, now).await?;
         set_suspended(conn, org, None).await?;
     }
     Ok(())
@@ -538,11 +544,17 @@ async fn after_failure(
     if !still_owed {
         return Ok(());
     }
+    let failed = json!({
+        "amount_due": invoice.amount_due_minor,
+        "failure_code": failure.code,
+        "failure_message": failure.message,
+    });
+    let reference = format!("{}:{now}", invoice.id);
+    announce(&mut tx, invoice_event(INVOICE_PAYMENT_FAILED, &reference, invoice, number, failed), now).await?;
     let (started_at, next_step) = if row.status()? == CollectionStatus::Collecting {
         let detail = format!("Payment of {amount} failed: {}", failure.message);
         collections::record_event(&mut tx, &invoice.id, org, "payment_failed", &detail, now).await?;
-        move_subscription(&mut tx, &invoice.subscription_id, SubscriptionStatus::PastDue, "payment failed", now)
-            .await?;
+        move_subscription(&mut tx, invoice, SubscriptionStatus::PastDue, "payment failed", now).await?;
         if !ask_for_authentication(&mut tx, collector, invoice, now).await? {
             let body = format!("Your payment of {amount} for invoice {number} failed: {}", failure.message);
             notify(&mut tx, org, "payment_failed", &invoice.id, &format!("Payment failed for {number}"), &body, now)
@@ -575,7 +587,7 @@ async fn after_failure(
             }
             if suspends_on_failure {
                 let cause = "unpaid after the last retry";
-                move_subscription(&mut tx, &invoice.subscription_id, SubscriptionStatus::Suspended, cause, now).await?;
+                move_subscription(&mut tx, invoice, SubscriptionStatus::Suspended, cause, now).await?;
                 set_suspended(&mut tx, org, Some(now)).await?;
                 let detail = "Service suspended; usage is still recorded.";
                 collections::record_event(&mut tx, &invoice.id, org, "suspended", detail, now).await?;
@@ -652,7 +664,7 @@ async fn cancel(db: &Db, row: &CollectionRow, invoice: &InvoiceRow, now: i64) ->
         invoices::settle_status(&mut tx, &invoice.id, InvoiceStatus::Open, InvoiceStatus::Uncollectible, now).await?;
     }
     let cause = "unpaid at the end of dunning";
-    let moved = move_subscription(&mut tx, &invoice.subscription_id, SubscriptionStatus::Canceled, cause, now).await?;
+    let moved = move_subscription(&mut tx, invoice, SubscriptionStatus::Canceled, cause, now).await?;
     // A subscription canceled earlier ended then; this cancellation ends nothing more.
     let canceled_here =
         subscriptions::subscription_of(&mut tx, org).await?.filter(|s| moved && s.id == invoice.subscription_id);
@@ -715,17 +727,18 @@ pub async fn retry_now(
 /// subscription canceled by its owner is not brought back by a payment).
 async fn move_subscription(
     conn: &mut AnyConnection,
-    subscription_id: &str,
+    invoice: &InvoiceRow,
     to: SubscriptionStatus,
     cause: &str,
     now: i64,
 ) -> Result<bool, Error> {
+    let subscription_id = invoice.subscription_id.as_str();
     let Some(from) = subscriptions::status_of(conn, subscription_id).await? else { return Ok(false) };
     if from == to || transition(from, to).is_err() {
         return Ok(false);
     }
     let cause = subscriptions::TransitionCause { cause, actor: "dunning", at: now };
-    subscriptions::change_status(conn, subscription_id, from, to, &cause).await
+    move_status(conn, &invoice.organization_id, subscription_id, (from, to), &cause).await
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ pub async fn dashboard(
     let done = steps.has_plan && steps.first_namespace.is_some() && steps.has_api_key && steps.has_usage;
     let now = db.clock.now_ms();
     let overview = overview(&mut conn, organization_id, &org.currency, now).await?;
-    let activity = namespace_activity(&mut conn, organization_id, &namespaces, now).await?;
+    let activity = namespace_activity(db, &mut conn, organization_id, &namespaces, now).await?;
     // Released before the estimate takes its own: holding one while waiting for another starves
     // the pool once every connection is held by a request doing the same.
     drop(conn);

@@ -1,6 +1,6 @@
 //! The dashboard's tiles: plan and status, the next invoice, balances, the latest invoices, and
 //! every alert that needs the customer (a payment past due, a card about to lapse, a pending plan
-//! change or cancellation).
+//! change or cancellation, a budget's threshold crossed or its cap reached).
 use app::api::dto::{Alert, Overview, Severity};
 use sqlx::AnyConnection;
 
@@ -17,6 +17,7 @@ use crate::portal::invoice_pages::summary;
 use crate::reader::{display_time, moment};
 use crate::shared::money::format_money;
 use crate::shared::time::duration_words;
+use crate::spend::alerts::budget_alerts;
 
 /// A card lapsing within this is worth replacing now: the next charge may come after it.
 const CARD_WARNING_MS: i64 = 30 * 86_400_000;
@@ -52,7 +53,7 @@ pub async fn overview(
         balance_due: format_money(receivable, currency),
         credit_balance: format_money(credit, currency),
         latest_invoices,
-        alerts: alerts(conn, &mut cache, organization_id, running, now).await?,
+        alerts: alerts(conn, &mut cache, organization_id, currency, running, now).await?,
     })
 }
 
@@ -60,11 +61,17 @@ async fn alerts(
     conn: &mut AnyConnection,
     cache: &mut PlanCache,
     organization_id: &str,
+    currency: &str,
     running: Option<&SubscriptionRow>,
     now: i64,
 ) -> Result<Vec<Alert>, Error> {
     let mut alerts = Vec::new();
-    let alert = |severity, message: String, section: &str| Alert { severity, message, section: section.to_owned() };
+    let alert = |severity, message: String, section: &str| Alert {
+        severity,
+        message,
+        section: section.to_owned(),
+        dismiss: None,
+    };
     if has_past_due(conn, organization_id).await? {
         let message = "A payment is past due: pay it or update the card to keep the service running.".to_owned();
         alerts.push(alert(Severity::Danger, message, "payment"));
@@ -101,5 +108,12 @@ async fn alerts(
             alerts.push(alert(Severity::Info, message, "plan"));
         }
     }
+    alerts.extend(budget_alerts(conn, organization_id, currency, now).await?);
+    // Most urgent first; in the order above within a severity.
+    alerts.sort_by_key(|alert| match alert.severity {
+        Severity::Danger => 0,
+        Severity::Warning => 1,
+        Severity::Info => 2,
+    });
     Ok(alerts)
 }

@@ -14,6 +14,7 @@ use crate::metering::chart::{HourlyChart, Projection, Series, hourly_chart_svg, 
 use crate::metering::db::usage::{self, HourTotal, MetricRow};
 use crate::metering::domain::usage as usage_domain;
 use crate::metering::domain::usage::{HOUR_MS, custom_bounds, export_quantity, format_quantity, hour_of};
+use crate::metering::kept_totals::kept_hourly_totals;
 use crate::metering::usage::complete_through;
 use crate::reader::{display_time, moment};
 use crate::shared::time::display_day;
@@ -37,7 +38,8 @@ pub async fn usage_report(
     let catalog = usage::metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog, metric_key)?;
     let namespace_rows = namespaces::list_namespaces(&mut conn, organization_id).await?;
-    let totals = usage::hourly_totals(&mut conn, organization_id, &metric.key, from, to).await?;
+    let totals =
+        kept_hourly_totals(db, &mut conn, organization_id, &metric.key, (from, to), "portal.usage_page").await?;
     let late_events = usage::late_event_count(&mut conn, organization_id).await?;
     drop(conn);
     let complete_through = complete_through(db, organization_id).await?;
@@ -158,9 +160,10 @@ pub async fn usage_csv(
     let metric = find_metric(&catalog, metric_key)?;
     let names: HashMap<String, String> =
         namespaces::list_namespaces(&mut conn, organization_id).await?.into_iter().map(|n| (n.id, n.name)).collect();
-    let totals = usage::hourly_totals(&mut conn, organization_id, &metric.key, from, to).await?;
+    let totals =
+        kept_hourly_totals(db, &mut conn, organization_id, &metric.key, (from, to), "portal.usage_page").await?;
     let mut csv = format!("hour_utc,namespace,metric,total_{}\n", metric.display_unit.replace(' ', "_"));
-    for t in totals {
+    for t in totals.iter() {
         let hour = time::OffsetDateTime::from_unix_timestamp(t.hour / 1000)
             .ok()
             .and_then(|h| h.format(&time::format_description::well_known::Rfc3339).ok())

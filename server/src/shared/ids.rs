@@ -35,6 +35,12 @@ pub enum IdKind {
     Coupon,
     PromotionCode,
     CouponRedemption,
+    Budget,
+    BudgetCrossing,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookDelivery,
+    WebhookAttempt,
 }
 
 impl IdKind {
@@ -70,6 +76,12 @@ impl IdKind {
             Self::Coupon => "cpn",
             Self::PromotionCode => "promo",
             Self::CouponRedemption => "rdm",
+            Self::Budget => "bgt",
+            Self::BudgetCrossing => "bx",
+            Self::WebhookEndpoint => "we",
+            Self::WebhookEvent => "msg",
+            Self::WebhookDelivery => "wd",
+            Self::WebhookAttempt => "wa",
         }
     }
 }

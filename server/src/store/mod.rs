@@ -1,6 +1,7 @@
 //! The database plumbing: one pool for SQLite or PostgreSQL (chosen by the URL), migrations per
 //! dialect, transactions and multi-row statement helpers. Each context's SQL lives in its own `db`.
 pub mod bulk;
+pub mod rollup_derived;
 
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
@@ -15,6 +16,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::Error;
 use crate::shared::time::Clock;
+use crate::store::rollup_derived::RollupDerived;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -65,6 +67,8 @@ pub struct Db {
     writer: Option<AnyPool>,
     /// PostgreSQL only: native connections for the ingestion commit, which `COPY`s its events.
     pub copying: Option<PgPool>,
+    /// This process's figures derived from rollups, until the rollups change.
+    pub rollup_derived: Arc<RollupDerived>,
 }
 
 /// A write transaction; on SQLite it holds this process's write turn until it ends.
@@ -142,7 +146,15 @@ impl Db {
                 (open_pool(&options, dialect, 16).await?, None, Some(copying))
             }
         };
-        Ok(Self { pool, dialect, clock: Clock::system(), write_turn: Arc::new(Mutex::new(())), writer, copying })
+        Ok(Self {
+            pool,
+            dialect,
+            clock: Clock::system(),
+            write_turn: Arc::new(Mutex::new(())),
+            writer,
+            copying,
+            rollup_derived: Arc::default(),
+        })
     }
 
     pub async fn migrate(&self) -> Result<(), Error> {

@@ -80,10 +80,37 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
         row("billing_status", &[("organization_id", org)], [401, 200, 200, 404, 404]),
         row("payment_method", &[("organization_id", org)], [401, 200, 200, 404, 404]),
         row("billing_details", &[("organization_id", org)], [401, 200, 200, 404, 404]),
+        row("budgets", &[("organization_id", org)], [401, 200, 200, 404, 404]),
+        // Anyone in the organization may hide a budget's alert; an unknown one is not found.
+        row("dismiss_budget_alert", &[("organization_id", org), ("alert_id", "bx_forged")], [401, 404, 404, 404, 404]),
         // Changes to one organization: owners only (members 403); invalid input for the owner.
         row("create_namespace", &[("organization_id", org), ("name", "")], [401, 403, 422, 404, 404]),
         row("create_api_key", &[("organization_id", org), ("name", "")], [401, 403, 422, 404, 404]),
         row("revoke_api_key", &[("organization_id", org), ("key_id", "key_unknown")], [401, 403, 404, 404, 404]),
+        row(
+            "save_budget",
+            &[("organization_id", org), ("scope", ""), ("measure", "cost"), ("limit", "-1"), ("thresholds", "50")],
+            [401, 403, 422, 404, 404],
+        ),
+        row("delete_budget", &[("organization_id", org), ("budget_id", "bgt_forged")], [401, 403, 404, 404, 404]),
+        // Webhook endpoints carry signing secrets and the log of what was sent: owners only.
+        row("webhooks", &[("organization_id", org)], [401, 403, 200, 404, 404]),
+        row(
+            "add_webhook_endpoint",
+            &[("organization_id", org), ("url", "https://127.0.0.1/hook"), ("event_types", "invoice.paid")],
+            [401, 403, 422, 404, 404],
+        ),
+        row(
+            "rotate_webhook_secret",
+            &[("organization_id", org), ("endpoint_id", "we_forged")],
+            [401, 403, 404, 404, 404],
+        ),
+        row(
+            "set_webhook_endpoint_enabled",
+            &[("organization_id", org), ("endpoint_id", "we_forged"), ("enabled", "false")],
+            [401, 403, 404, 404, 404],
+        ),
+        row("send_webhook_again", &[("organization_id", org), ("delivery_id", "wd_forged")], [401, 403, 404, 404, 404]),
         row("preview_plan_change", &[("organization_id", org), ("plan", "Nonexistent")], [401, 403, 422, 404, 404]),
         row(
             "confirm_plan_change",
@@ -267,6 +294,10 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
         "promotion_codes",
         "coupon_redemptions",
         "billing_contacts",
+        "budgets",
+        "budget_crossings",
+        "webhook_endpoints",
+        "webhook_deliveries",
     ] {
         assert_eq!(app.count(&format!("select count(*) from {table}")).await, 0, "{table}");
     }
@@ -300,6 +331,8 @@ async fn every_organization_route_answers_each_kind_of_caller_as_the_matrix_says
         (format!("/orgs/{acme}/plan"), [302, 200, 200, 404, 404]),
         (format!("/orgs/{acme}/payment"), [302, 200, 200, 404, 404]),
         (format!("/orgs/{acme}/namespaces"), [302, 200, 200, 404, 404]),
+        (format!("/orgs/{acme}/budgets"), [302, 200, 200, 404, 404]),
+        (format!("/orgs/{acme}/webhooks"), [302, 403, 200, 404, 404]),
         (format!("/orgs/{acme}/billing-details"), [302, 200, 200, 404, 404]),
         (format!("/orgs/{acme}/team"), [302, 200, 200, 404, 404]),
         (format!("/orgs/{acme}/preferences"), [302, 200, 200, 404, 404]),
@@ -335,11 +368,23 @@ async fn every_organization_route_answers_each_kind_of_caller_as_the_matrix_says
     assert_eq!(mismatches, Vec::<String>::new());
     // The machine API takes API keys only: a session cookie is not enough.
     for (who, client) in callers.iter().enumerate() {
-        for route in ["/v1/namespaces", "/v1/estimate", "/v1/usage?metric=actions", "/v1/invoices", "/v1/invoices/in_x"]
-        {
+        for route in [
+            "/v1/namespaces",
+            "/v1/namespaces/payments-prod",
+            "/v1/budgets",
+            "/v1/estimate",
+            "/v1/usage?metric=actions",
+            "/v1/invoices",
+            "/v1/invoices/in_x",
+        ] {
             let status = client.get(app.url(route)).send().await.unwrap().status();
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{route} as {}", NAMES[who]);
         }
+        let put = client.put(app.url("/v1/budgets")).header("origin", ORIGIN).json(&serde_json::json!([])).send();
+        assert_eq!(put.await.unwrap().status(), StatusCode::UNAUTHORIZED, "PUT /v1/budgets as {}", NAMES[who]);
+        // The API's description is public: it says nothing of any organization.
+        let document = client.get(app.url("/v1/openapi.json")).send().await.unwrap().status();
+        assert_eq!(document, StatusCode::OK, "the OpenAPI document as {}", NAMES[who]);
     }
 }
 

@@ -233,6 +233,17 @@ impl TestApp {
         panic!("rollups did not catch up within 5 s");
     }
 
+    /// Waits until `sql` counts `want` (work a background job finishes), for up to 10 s.
+    pub async fn wait_for_count(&self, sql: &str, want: i64) {
+        for _ in 0..100 {
+            if self.count(sql).await == want {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(self.count(sql).await, want, "{sql}");
+    }
+
     /// (namespace name, hour, total) of every stored rollup of `metric`.
     pub async fn rollups(&self, metric: &str) -> Vec<(String, i64, i64)> {
         sqlx::query_as(

@@ -18,16 +18,6 @@ fn at(text: &str) -> i64 {
     parse_rfc3339_or_date(text).expect("an RFC 3339 instant")
 }
 
-async fn wait_for(app: &TestApp, sql: &str, want: i64) {
-    for _ in 0..100 {
-        if app.count(sql).await == want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(app.count(sql).await, want, "{sql}");
-}
-
 #[tokio::test]
 async fn two_instances_on_one_database_do_every_piece_of_work_once() {
     let start = at("2027-03-01T00:00:00Z");
@@ -76,9 +66,9 @@ async fn two_instances_on_one_database_do_every_piece_of_work_once() {
 
     // Both payments jobs race for each collection timer: one charge per step.
     let day0 = at("2027-04-03T01:00:00Z");
-    wait_for(&a, "select count(*) from payments", 1).await;
+    a.wait_for_count("select count(*) from payments", 1).await;
     set_clock(day0 + 3 * DAY_MS);
-    wait_for(&a, "select count(*) from payments", 2).await;
+    a.wait_for_count("select count(*) from payments", 2).await;
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(a.count("select count(*) from payments").await, 2, "no step ran twice");
     assert_eq!(a.count("select count(*) from test_mode_charges").await, 2);
@@ -90,7 +80,7 @@ async fn two_instances_on_one_database_do_every_piece_of_work_once() {
         [("organization_id", acme.as_str()), ("number", "4242424242424242"), ("exp_month", "12"), ("exp_year", "2031")];
     assert_eq!(a.call_with(&owner_a, "save_test_card", &card).await.status(), StatusCode::OK);
     assert_eq!(a.count("select count(*) from invoices where status = 'paid'").await, 1);
-    wait_for(&a, "select count(*) from stripe_events where status not in ('processed', 'ignored')", 0).await;
+    a.wait_for_count("select count(*) from stripe_events where status not in ('processed', 'ignored')", 0).await;
     assert_eq!(a.count("select count(*) from ledger_transactions where kind = 'payment.received'").await, 1);
 
     // One Stripe event delivered to both instances at once: stored once, processed once.
@@ -102,7 +92,7 @@ async fn two_instances_on_one_database_do_every_piece_of_work_once() {
     };
     let (x, y) = tokio::join!(deliver(&a), deliver(&b));
     assert_eq!((x.unwrap().status(), y.unwrap().status()), (StatusCode::OK, StatusCode::OK));
-    wait_for(&a, "select count(*) from stripe_events where status = 'pending'", 0).await;
+    a.wait_for_count("select count(*) from stripe_events where status = 'pending'", 0).await;
     assert_eq!(a.count("select count(*) from stripe_events where id = 'evt_3QdTjpLkdIwHu7ix0KQb5bPN'").await, 1);
     let attempts: i64 =
         sqlx::query_scalar("select attempts from stripe_events where id = 'evt_3QdTjpLkdIwHu7ix0KQb5bPN'")
@@ -138,6 +128,46 @@ async fn a_live_chart_on_one_instance_hears_usage_ingested_through_the_other() {
         .unwrap()
         .unwrap();
     assert!(String::from_utf8_lossy(&chunk).contains("event: rollup"));
+}
+
+/// Each instance keeps an organization's rated period until a rollup notice for it arrives, and on
+/// PostgreSQL notices from every instance reach every instance: the estimate read on one moves
+/// once usage arrives through the other.
+#[tokio::test]
+async fn an_estimate_kept_by_one_instance_moves_when_usage_arrives_through_the_other() {
+    let a = spawn_app().await;
+    if !a.database_url.starts_with("postgres") {
+        return;
+    }
+    let b = spawn_instance(&a.database_url, None, &[]).await;
+    let acme = a.organization_id("Acme Corp").await;
+    let key = a.api_key(&ACME_OWNER, "Acme Corp").await;
+    let owner = b.client_for(&ACME_OWNER).await;
+    let estimate = || async {
+        let dashboard = json(b.call_with(&owner, "dashboard", &[("organization_id", &acme)]).await).await;
+        dashboard["estimate"]["total_minor"].as_i64().expect("an estimate")
+    };
+    let before = estimate().await;
+    assert_eq!(estimate().await, before, "read twice, kept once");
+    // Both instances listen for notices before the usage is sent: one that started listening
+    // later would have missed none (it drops what it kept when it starts), but the test would
+    // wait on its start instead of on the notice.
+    let listening = "select count(*) from pg_stat_activity
+                     where datname = current_database() and query ilike 'listen%usage_rolled_up%'";
+    a.wait_for_count(listening, 2).await;
+
+    // 50,000,000 actions go beyond any plan's included ones.
+    let event = json!([{ "id": "kept", "namespace": "payments-prod", "metric": "actions", "quantity": 50_000_000,
+                         "timestamp": minutes_ago(3) }]);
+    assert_eq!(a.send_events(&key, &event).await.status(), StatusCode::OK);
+    a.wait_for_rollups().await;
+    for _ in 0..30 {
+        if estimate().await > before {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("instance b still estimates {before} minor units after usage arrived through a");
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use crate::store::bulk::{bind_all_as, bind_all_scalar, list_placeholders, placeh
 const SUBSCRIPTION_COLUMNS: &str = "s.id, s.organization_id, s.plan_version_id, s.status, s.anchor_at,
     s.current_period_start, s.current_period_end, s.trial_ends_at, s.cancel_requested_at, s.ended_at";
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct SubscriptionRow {
     pub id: String,
     pub organization_id: String,

@@ -1,0 +1,88 @@
+//! The ingestion quota: a token bucket per organization. It refills at `events_per_second` up to
+//! `burst`; a batch takes as many tokens as it has events, all of them or none, so a refused batch
+//! stores nothing and the client sends it again after `Retry-After`. Counted in thousandths of an
+//! event, so a slow rate refills by the millisecond without floating point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub events_per_second: i64,
+    pub burst: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    milli_events: i64,
+    at_ms: i64,
+}
+
+impl Bucket {
+    pub fn full(quota: Quota, now_ms: i64) -> Self {
+        Self { milli_events: quota.burst.saturating_mul(1000), at_ms: now_ms }
+    }
+
+    /// Whether a batch of `events` could fit now, taking nothing: checked before a body is parsed,
+    /// so a flood of batches an empty bucket would refuse costs no parsing.
+    pub fn could_take(&self, quota: Quota, events: i64, now_ms: i64) -> Result<(), u64> {
+        let mut unchanged = *self;
+        unchanged.take(quota, events, now_ms)
+    }
+
+    /// Takes `events` tokens, or answers in how many whole seconds there will be enough.
+    pub fn take(&mut self, quota: Quota, events: i64, now_ms: i64) -> Result<(), u64> {
+        let elapsed = now_ms.saturating_sub(self.at_ms).max(0);
+        // Thousandths of an event per millisecond is events per second.
+        let refilled = self.milli_events.saturating_add(elapsed.saturating_mul(quota.events_per_second));
+        self.milli_events = refilled.min(quota.burst.saturating_mul(1000));
+        self.at_ms = self.at_ms.max(now_ms);
+        let needed = events.saturating_mul(1000);
+        if needed <= self.milli_events {
+            self.milli_events -= needed;
+            return Ok(());
+        }
+        let rate = quota.events_per_second.max(1);
+        let wait_ms = (needed - self.milli_events + rate - 1) / rate;
+        Err(u64::try_from((wait_ms + 999) / 1000).unwrap_or(u64::MAX).max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUOTA: Quota = Quota { events_per_second: 100, burst: 1000 };
+
+    #[test]
+    fn a_full_bucket_passes_a_burst_then_refuses_until_it_refills() {
+        let mut bucket = Bucket::full(QUOTA, 0);
+        assert_eq!(bucket.take(QUOTA, 1000, 0), Ok(()));
+        assert_eq!(bucket.take(QUOTA, 1, 0), Err(1), "one event back in 10 ms: retry in a second");
+        assert_eq!(bucket.take(QUOTA, 300, 1_000), Err(2), "100 back after a second; 200 more need two");
+        assert_eq!(bucket.take(QUOTA, 300, 3_000), Ok(()));
+        assert_eq!(bucket.take(QUOTA, 1, 3_000), Err(1));
+    }
+
+    #[test]
+    fn refills_stop_at_the_burst_and_a_refused_batch_takes_nothing() {
+        let mut bucket = Bucket::full(QUOTA, 0);
+        assert_eq!(bucket.take(QUOTA, 900, 0), Ok(()));
+        assert!(bucket.take(QUOTA, 500, 0).is_err());
+        assert_eq!(bucket.take(QUOTA, 100, 0), Ok(()), "the refused 500 took nothing");
+        assert_eq!(bucket.take(QUOTA, 1000, 3_600_000), Ok(()), "an hour refills no more than the burst");
+        assert!(bucket.take(QUOTA, 1, 3_600_000).is_err());
+    }
+
+    #[test]
+    fn looking_takes_nothing() {
+        let mut bucket = Bucket::full(QUOTA, 0);
+        assert_eq!(bucket.could_take(QUOTA, 1000, 0), Ok(()));
+        assert_eq!(bucket.take(QUOTA, 1000, 0), Ok(()), "the look took nothing");
+        assert_eq!(bucket.could_take(QUOTA, 1, 0), Err(1));
+    }
+
+    #[test]
+    fn a_clock_that_steps_back_refills_nothing() {
+        let mut bucket = Bucket::full(QUOTA, 10_000);
+        assert_eq!(bucket.take(QUOTA, 1000, 10_000), Ok(()));
+        assert!(bucket.take(QUOTA, 1, 5_000).is_err());
+        assert!(bucket.take(QUOTA, 1, 10_005).is_err(), "no refill for the step back");
+    }
+}

@@ -1,0 +1,2 @@
+//! Pure rules of spend controls.
+pub mod budget;

@@ -54,11 +54,20 @@ test("an owner sets a budget with an 80% alert and a hard cap, and the open dash
   await expect(page.locator("#alerts li.danger", { hasText: `${namespace} is capped` })).toBeVisible({ timeout: 5_000 });
   const card = page.locator("#dashboard-namespaces li", { hasText: namespace });
   await expect(card.locator(".status.capped")).toHaveText("capped");
+  // The forecast's budgets say it too, on the dashboard and on the Usage page.
+  const outlook = page.locator("#budget-outlook li", { hasText: namespace });
+  await expect(outlook).toContainText("1,050 actions of 1,000 actions (105%)");
+  await expect(outlook.locator(".budget-reach")).toHaveText("capped: the hard cap is reached");
 
   // Dismissed, the threshold's alert goes; the cap stays while it stops work.
   await alert.getByRole("button", { name: "Dismiss this alert" }).click();
   await expect(alert).toHaveCount(0);
   await expect(page.locator("#alerts li.danger", { hasText: `${namespace} is capped` })).toBeVisible();
+
+  await page.getByRole("link", { name: "Usage", exact: true }).click();
+  await expect(page.locator("#budget-outlook li", { hasText: namespace })).toContainText("(105%)");
+  await page.goto(dashboard);
+  await waitForHydration(page);
 
   // Removing the budget (after confirming) lifts the cap.
   await page.getByRole("link", { name: "Budgets" }).click();

@@ -159,6 +159,8 @@ pub struct Dashboard {
     /// The same namespaces' last seven days, for the dashboard's cards.
     pub activity: Vec<NamespaceActivity>,
     pub estimate: Option<usage::CostEstimate>,
+    /// Every budget with where it stands and when the pace so far reaches it.
+    pub budgets: Vec<spend::Budget>,
     /// The first steps of a new organization, until all are done.
     pub getting_started: Option<GettingStarted>,
     pub overview: Overview,
@@ -804,6 +806,8 @@ pub mod usage {
         pub complete_through: String,
         pub late_events: i64,
         pub estimate: Option<CostEstimate>,
+        /// Every budget with where it stands and when the pace so far reaches it.
+        pub budgets: Vec<super::spend::Budget>,
     }
 }
 

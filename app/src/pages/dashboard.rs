@@ -5,7 +5,7 @@ use crate::api::dto::{GettingStarted, Overview, Role};
 use crate::api::organization::get_dashboard;
 use crate::api::spend::DismissBudgetAlert;
 use crate::components::error_view::ErrorView;
-use crate::components::estimate::EstimateLine;
+use crate::components::estimate::{BudgetOutlook, EstimateLine};
 use crate::components::layout::use_organization_id;
 use crate::components::live::follow_rollups;
 use crate::components::loading::Loading;
@@ -43,6 +43,7 @@ pub fn DashboardPage() -> impl IntoView {
                         <OverviewTiles overview=d.overview.clone() organization_id=d.organization_id.clone() dismiss
                             projected=d.estimate.as_ref().and_then(|e| e.projection.as_ref()).map(|p| p.total.clone())/>
                         <EstimateLine estimate=d.estimate.clone()/>
+                        <BudgetOutlook budgets=d.budgets.clone() organization_id=d.organization_id.clone()/>
                         <h2>"Namespaces"</h2>
                         {if d.activity.is_empty() {
                             view! { <p class="empty">"No namespaces yet."</p> }.into_any()

@@ -5,7 +5,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::dto::usage::{UsageRange, UsageReport, UsageWindow};
 use crate::api::usage::get_usage;
 use crate::components::error_view::ErrorView;
-use crate::components::estimate::EstimateLine;
+use crate::components::estimate::{BudgetOutlook, EstimateLine};
 use crate::components::layout::use_organization_id;
 use crate::components::live::follow_rollups;
 use crate::components::loading::Loading;
@@ -101,6 +101,7 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
             })}
         </p>
         <EstimateLine estimate=report.estimate.clone()/>
+        <BudgetOutlook budgets=report.budgets.clone() organization_id=organization_id.clone()/>
         <figure class="chart">
             <ul class="legend" aria-label="Namespaces on the chart">
                 {report.legend.iter().map(|entry| {

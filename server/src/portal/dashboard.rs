@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::metering::db::usage::has_usage;
 use crate::portal::namespace_activity::namespace_activity;
 use crate::portal::overview::overview;
+use crate::spend::budgets::budget_outlook;
 use crate::store::Db;
 
 #[tracing::instrument(skip_all, fields(organization_id))]
@@ -46,6 +47,7 @@ pub async fn dashboard(
         namespaces: namespaces.into_iter().map(Namespace::from).collect(),
         activity,
         estimate: month_to_date_estimate_compared(db, organization_id).await?,
+        budgets: budget_outlook(db, organization_id).await?,
         getting_started: (!done).then_some(steps),
         overview,
     })

@@ -18,6 +18,7 @@ use crate::metering::kept_totals::kept_hourly_totals;
 use crate::metering::usage::complete_through;
 use crate::reader::{display_time, moment};
 use crate::shared::time::display_day;
+use crate::spend::budgets::budget_outlook;
 use crate::store::Db;
 
 fn metric_info(row: &MetricRow) -> MetricInfo {
@@ -44,6 +45,7 @@ pub async fn usage_report(
     drop(conn);
     let complete_through = complete_through(db, organization_id).await?;
     let estimate = month_to_date_estimate(db, organization_id).await?;
+    let budgets = budget_outlook(db, organization_id).await?;
 
     let hours = ((to - from) / HOUR_MS) as usize;
     let in_progress = to == hour_of(now) + HOUR_MS;
@@ -121,6 +123,7 @@ pub async fn usage_report(
         complete_through: display_time(complete_through),
         late_events,
         estimate,
+        budgets,
     })
 }
 

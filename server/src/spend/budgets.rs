@@ -19,47 +19,18 @@ use crate::spend::db::{self, BudgetRow, WHOLE_ORGANIZATION};
 use crate::spend::domain::budget::{Thresholds, percent_of};
 use crate::spend::measure::{COST, amount_words};
 use crate::spend::settings::{Fields, Setting, evaluate_afresh, remove_budget, store_setting};
-use crate::spend::standing::{BudgetStanding, standing};
+use crate::spend::standing::{BudgetStanding, Standing, standing};
 use crate::store::Db;
 
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn budgets_page(db: &Db, organization_id: &str, viewer: &SessionUser) -> Result<BudgetsPage, Error> {
     viewer.role_in(organization_id)?;
     let can_edit = viewer.require_owner(organization_id).is_ok();
-    let standing = standing(db, organization_id).await?;
-    let now = db.clock.now_ms();
-    let currency = match &standing.measured {
-        Some(measured) => measured.spend.currency.clone(),
-        None => {
-            let mut conn = db.pool.acquire().await?;
-            find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?.currency
-        }
-    };
+    let mut standing = standing(db, organization_id).await?;
+    let currency = currency_of(db, &standing, organization_id).await?;
+    let budgets = worded(std::mem::take(&mut standing.budgets), &standing, &currency, db.clock.now_ms());
     let names = standing.names();
     let metrics = &standing.metrics;
-    let budgets = standing
-        .budgets
-        .into_iter()
-        .map(|BudgetStanding { budget, used, crossed, capped, reaches_at }| {
-            let words = |amount: i64| amount_words(metrics, &currency, &budget.measure, amount);
-            Budget {
-                id: budget.id.clone(),
-                scope_label: scope_words(&budget.scope, &names),
-                measure_label: measure_label(&budget.measure, metrics, &currency),
-                limit: words(budget.limit_amount),
-                limit_input: limit_input(&budget, metrics),
-                thresholds: budget.thresholds.replace(',', ", "),
-                hard_cap: budget.hard_cap == 1,
-                used: used.map(words),
-                used_percent: used.map(|amount| percent_of(budget.limit_amount, amount)),
-                crossed,
-                capped,
-                reaches: reaches_at.map(|at| format!("on {} ({})", display_time(at), duration_words(now, at))),
-                scope: budget.scope,
-                measure: budget.measure,
-            }
-        })
-        .collect();
     let mut scopes = vec![Choice { value: WHOLE_ORGANIZATION.to_owned(), label: scope_words("", &names) }];
     scopes.extend(standing.namespaces.iter().map(|n| Choice { value: n.id.clone(), label: n.name.clone() }));
     let mut measures = vec![Choice { value: COST.to_owned(), label: measure_label(COST, metrics, &currency) }];
@@ -75,6 +46,57 @@ pub async fn budgets_page(db: &Db, organization_id: &str, viewer: &SessionUser) 
         scopes,
         measures,
     })
+}
+
+/// Where each budget stands, worded as on the budgets page, for the dashboard and the Usage page
+/// (their forecasts say when the pace so far reaches each one). Its callers have checked the
+/// viewer's membership.
+#[tracing::instrument(skip_all, fields(organization_id))]
+pub async fn budget_outlook(db: &Db, organization_id: &str) -> Result<Vec<Budget>, Error> {
+    // Most organizations have none: one indexed read instead of rating the period.
+    if db::budgets_of(&mut *db.pool.acquire().await?, organization_id).await?.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut standing = standing(db, organization_id).await?;
+    let currency = currency_of(db, &standing, organization_id).await?;
+    Ok(worded(std::mem::take(&mut standing.budgets), &standing, &currency, db.clock.now_ms()))
+}
+
+async fn currency_of(db: &Db, standing: &Standing, organization_id: &str) -> Result<String, Error> {
+    Ok(match &standing.measured {
+        Some(measured) => measured.spend.currency.clone(),
+        None => {
+            let mut conn = db.pool.acquire().await?;
+            find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?.currency
+        }
+    })
+}
+
+fn worded(budgets: Vec<BudgetStanding>, standing: &Standing, currency: &str, now: i64) -> Vec<Budget> {
+    let names = standing.names();
+    let metrics = &standing.metrics;
+    budgets
+        .into_iter()
+        .map(|BudgetStanding { budget, used, crossed, capped, reaches_at }| {
+            let words = |amount: i64| amount_words(metrics, currency, &budget.measure, amount);
+            Budget {
+                id: budget.id.clone(),
+                scope_label: scope_words(&budget.scope, &names),
+                measure_label: measure_label(&budget.measure, metrics, currency),
+                limit: words(budget.limit_amount),
+                limit_input: limit_input(&budget, metrics),
+                thresholds: budget.thresholds.replace(',', ", "),
+                hard_cap: budget.hard_cap == 1,
+                used: used.map(words),
+                used_percent: used.map(|amount| percent_of(budget.limit_amount, amount)),
+                crossed,
+                capped,
+                reaches: reaches_at.map(|at| format!("on {} ({})", display_time(at), duration_words(now, at))),
+                scope: budget.scope,
+                measure: budget.measure,
+            }
+        })
+        .collect()
 }
 
 fn measure_label(measure: &str, metrics: &[MetricRow], currency: &str) -> String {

@@ -350,6 +350,14 @@ async fn a_budget_says_when_the_pace_so_far_reaches_it() {
     let organization = s.acme.as_str();
     let page = json(save_budget(&s.app, &s.owner, organization, form).await).await;
     assert!(page["budgets"][0]["reaches"].as_str().unwrap().contains("(in 4 days)"), "{page}");
+    // The dashboard's forecast and the Usage page's say it too, as the budgets page words it.
+    let member = s.app.client_for(&ACME_MEMBER).await;
+    let dashboard = json(s.app.call_with(&member, "dashboard", &[("organization_id", organization)]).await).await;
+    let window = [("organization_id", organization), ("metric", "actions"), ("range", "BillingPeriod")];
+    let usage = json(s.app.call_with(&member, "usage", &window).await).await;
+    for shown in [&dashboard["budgets"], &usage["budgets"]] {
+        assert_eq!(shown, &page["budgets"], "{dashboard}");
+    }
 
     let budgets = json(s.app.api(reqwest::Method::GET, "/v1/budgets", &key).send().await.unwrap()).await;
     let budget = &budgets[0];

@@ -8,6 +8,9 @@
 #   scripts/bench.sh noisy    sqlite|postgres [QUOTA] [FLOOD CONNECTIONS]: one organization floods
 #                             ingestion while another sends paced batches, with each organization's
 #                             quota at QUOTA events/s (0: none)
+#   scripts/bench.sh alerts   sqlite|postgres [SAMPLES] [FLOOD CONNECTIONS]: usage sent to a budget's
+#                             threshold alert delivered by webhook, alone or while another
+#                             organization floods ingestion
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-ingest}
@@ -15,6 +18,7 @@ backend=${2:-sqlite}
 case "$what" in
   pages) events=${3:-5000} connections=${4:-50} ;;
   noisy) events=${3:-20000} connections=${4:-7} ;;
+  alerts) events=${3:-200} connections=${4:-0} ;;
   *) events=${3:-1000000} connections=${4:-8} ;;
 esac
 quota=0
@@ -42,7 +46,7 @@ case "$backend" in
     psql "$cluster/postgres" -qc "create database bench"
     url="$cluster/bench"
     ;;
-  *) echo "usage: $0 ingest|webhooks|pages|noisy sqlite|postgres [EVENTS] [CONNECTIONS]" >&2; exit 2 ;;
+  *) echo "usage: $0 ingest|webhooks|pages|noisy|alerts sqlite|postgres [EVENTS] [CONNECTIONS]" >&2; exit 2 ;;
 esac
 
 port=$(free_port)
@@ -54,7 +58,8 @@ fi
 started=$(date +%s%N)
 ./target/release/server --database-url "$url" --listen-addr "127.0.0.1:$port" --log-level warn \
   --public-base-url "http://127.0.0.1:$port" \
-  --stripe-webhook-secret "$secret" --ingest-events-per-second "$quota" &
+  --stripe-webhook-secret "$secret" --ingest-events-per-second "$quota" \
+  --webhook-allow-private-targets "$([ "$what" = alerts ] && echo true || echo false)" &
 server_pid=$!
 until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.01; done
 echo "cold start (process start to ready, migrated database): $(( ($(date +%s%N) - started) / 1000000 )) ms"
@@ -70,6 +75,11 @@ if [ "$what" = noisy ]; then
   echo "each organization's quota: $quota events/s (0: none)"
   "$loadgen" noisy-neighbour --url "http://127.0.0.1:$port" --keys-file "$work/keys.json" \
     --flood-connections "$connections"
+  exit 0
+fi
+if [ "$what" = alerts ]; then
+  "$loadgen" alert-latency --url "http://127.0.0.1:$port" --keys-file "$work/keys.json" --database-url "$url" \
+    --samples "$events" --background-connections "$connections"
   exit 0
 fi
 if [ "$what" = webhooks ]; then

@@ -39,8 +39,24 @@ test("staff find a customer, suspend its service with a reason, lift it, and rea
   await expect(page.locator("#customer-status")).toHaveText("active");
   await expect(page.locator("#admin-namespaces")).not.toContainText("suspended since");
   await expect(page.locator("#status-history")).toContainText("suspension lifted by staff");
+  // The customer's own ingestion rate (far above what other journeys send), then the portal's again.
+  await page.getByRole("link", { name: "Usage", exact: true }).click();
+  await expect(page.locator("#ingest-quota")).toHaveText("The portal's setting, the same for every customer");
+  await page.getByRole("button", { name: "Set the ingestion quota…" }).click();
+  const quota = page.getByRole("dialog", { name: "Set this customer's ingestion quota?" });
+  await quota.getByLabel("Events a second").fill("5,000,000");
+  await quota.getByLabel("Reason (audit log)").fill("e2e contract check");
+  await quota.getByRole("button", { name: "Set quota", exact: true }).click();
+  await expect(page.locator("#ingest-quota")).toHaveText("5,000,000 events a second, set for this customer");
+  await page.getByRole("button", { name: "Set the ingestion quota…" }).click();
+  await quota.getByLabel("Events a second").fill("");
+  await quota.getByLabel("Reason (audit log)").fill("e2e check done");
+  await quota.getByRole("button", { name: "Set quota", exact: true }).click();
+  await expect(page.locator("#ingest-quota")).toHaveText("The portal's setting, the same for every customer");
+
   await page.getByRole("link", { name: "Activity" }).click();
   await expect(page.locator('#audit-log tr[data-action="subscription.suspend"]')).toContainText("e2e abuse check");
+  await expect(page.locator('#audit-log tr[data-action="organization.ingest_quota"]').first()).toContainText("e2e check done");
 
   await page.getByRole("link", { name: "Operations" }).click();
   await expect(page.locator("#job-queues")).toContainText("collections");

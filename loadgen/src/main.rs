@@ -4,6 +4,7 @@
 //! loadgen setup    --database-url URL --organizations 4 --namespaces 5 --keys-file keys.json
 //! loadgen http     --url http://127.0.0.1:3000 --keys-file keys.json --events 1000000 --connections 8
 //! loadgen baseline --database-url URL --events 1000000
+//! loadgen alert-latency --url http://127.0.0.1:3000 --database-url URL --samples 200
 //! loadgen webhooks --url http://127.0.0.1:3000 --secret whsec_… --events 20000 --connections 8
 //! loadgen rating   --lines 10000000
 //! loadgen invoice-run --database-url URL --subscriptions 100000 --namespaces 10
@@ -20,6 +21,7 @@ use server::shared::time::now_ms;
 use server::store::Db;
 use tokio::sync::Mutex;
 
+mod alert_latency;
 mod baseline;
 mod billing_bench;
 mod closed_loop;
@@ -81,6 +83,23 @@ enum Command {
         quiet_batches: usize,
         #[arg(long, default_value_t = 7)]
         flood_connections: usize,
+    },
+    /// A budget one batch short of its limit, the batch that reaches it, and the time until its
+    /// alert's webhook arrives; other organizations may flood ingestion meanwhile. The server must
+    /// allow private webhook targets (the receiver listens on loopback).
+    AlertLatency {
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        #[arg(long, default_value = "loadgen-keys.json")]
+        keys_file: String,
+        /// The server's database, to register the receiver as the organization's owner.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+        /// Connections flooding another organization's ingestion while measuring (0: none).
+        #[arg(long, default_value_t = 0)]
+        background_connections: usize,
     },
     /// Post signed Stripe events with distinct ids to the webhook endpoint; report deliveries/s and ack latency.
     Webhooks {
@@ -157,6 +176,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::NoisyNeighbour { url, keys_file, quiet_batches, flood_connections } => {
             let targets: Vec<setup::Target> = serde_json::from_str(&std::fs::read_to_string(&keys_file)?)?;
             noisy_neighbour::run(&url, &targets, quiet_batches, flood_connections).await?;
+        }
+        Command::AlertLatency { url, keys_file, database_url, samples, background_connections } => {
+            let targets: Vec<setup::Target> = serde_json::from_str(&std::fs::read_to_string(&keys_file)?)?;
+            let db = Db::connect(&database_url).await?;
+            alert_latency::run(&url, &db, &targets, samples, background_connections).await?;
         }
         Command::Webhooks { url, secret, events, connections } => {
             webhook_bench::run(&url, &secret, events, connections).await?

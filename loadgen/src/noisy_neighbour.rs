@@ -25,9 +25,56 @@ pub async fn run(
     let endpoint = format!("{url}/v1/usage/events");
     let alone = quiet_latencies(&endpoint, quiet, "alone", quiet_batches).await?;
     let stop = Arc::new(AtomicBool::new(false));
+    let flooding = flood(url, noisy, flood_connections, stop.clone())?;
+    // Let the flood reach its pace before measuring under it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let flooded = quiet_latencies(&endpoint, quiet, "flooded", quiet_batches).await?;
+    stop.store(true, Ordering::Relaxed);
+    let (sent, refused) = flooding.finish().await?;
+    let p99 = |latencies: &[u64]| percentile_ms(latencies, 0.99);
+    println!(
+        "noisy neighbour: quiet organization's batches of {QUIET_BATCH}, p50 {:.1} ms p99 {:.1} ms alone; \
+         p50 {:.1} ms p99 {:.1} ms while another floods over {flood_connections} connections \
+         ({} batches of 1,000 accepted, {} answered 429); p99 ratio {:.2}",
+        percentile_ms(&alone, 0.5),
+        p99(&alone),
+        percentile_ms(&flooded, 0.5),
+        p99(&flooded),
+        sent,
+        refused,
+        p99(&flooded) / p99(&alone).max(0.001),
+    );
+    Ok(())
+}
+
+/// Connections sending one organization's batches of 1,000 as fast as they are answered.
+pub struct Flooding {
+    connections: Vec<tokio::task::JoinHandle<()>>,
+    sent: Arc<AtomicU64>,
+    refused: Arc<AtomicU64>,
+}
+
+impl Flooding {
+    /// Waits for the connections to see `stop`; answers how many batches were accepted and
+    /// how many refused with 429.
+    pub async fn finish(self) -> Result<(u64, u64), Box<dyn std::error::Error>> {
+        for connection in self.connections {
+            connection.await?;
+        }
+        Ok((self.sent.load(Ordering::Relaxed), self.refused.load(Ordering::Relaxed)))
+    }
+}
+
+pub fn flood(
+    url: &str,
+    noisy: &Target,
+    connections: usize,
+    stop: Arc<AtomicBool>,
+) -> Result<Flooding, Box<dyn std::error::Error>> {
+    let endpoint = format!("{url}/v1/usage/events");
     let (sent, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let mut flood = Vec::new();
-    for connection in 0..flood_connections {
+    let mut handles = Vec::new();
+    for connection in 0..connections {
         let (stop, sent, refused) = (stop.clone(), sent.clone(), refused.clone());
         let (endpoint, noisy) = (endpoint.clone(), noisy.clone());
         // Bodies made up front and sent in turn: building one per request would spend the
@@ -36,7 +83,7 @@ pub async fn run(
         let bodies: Vec<Vec<u8>> = (0..FLOOD_BODIES)
             .map(|_| serde_json::to_vec(&events(&noisy, &format!("flood{connection}"), &mut sequence, 1_000)))
             .collect::<Result<_, _>>()?;
-        flood.push(tokio::spawn(async move {
+        handles.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             for body in bodies.iter().cycle() {
                 if stop.load(Ordering::Relaxed) {
@@ -55,27 +102,7 @@ pub async fn run(
             }
         }));
     }
-    // Let the flood reach its pace before measuring under it.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let flooded = quiet_latencies(&endpoint, quiet, "flooded", quiet_batches).await?;
-    stop.store(true, Ordering::Relaxed);
-    for connection in flood {
-        connection.await?;
-    }
-    let p99 = |latencies: &[u64]| percentile_ms(latencies, 0.99);
-    println!(
-        "noisy neighbour: quiet organization's batches of {QUIET_BATCH}, p50 {:.1} ms p99 {:.1} ms alone; \
-         p50 {:.1} ms p99 {:.1} ms while another floods over {flood_connections} connections \
-         ({} batches of 1,000 accepted, {} answered 429); p99 ratio {:.2}",
-        percentile_ms(&alone, 0.5),
-        p99(&alone),
-        percentile_ms(&flooded, 0.5),
-        p99(&flooded),
-        sent.load(Ordering::Relaxed),
-        refused.load(Ordering::Relaxed),
-        p99(&flooded) / p99(&alone).max(0.001),
-    );
-    Ok(())
+    Ok(Flooding { connections: handles, sent, refused })
 }
 
 /// Sorted latencies of `batches` paced batches of the quiet organization, in microseconds.
@@ -104,7 +131,7 @@ async fn quiet_latencies(
 
 fn events(target: &Target, prefix: &str, sequence: &mut u64, count: usize) -> Vec<Value> {
     let run = crate::now_ms();
-    let at = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let at = crate::alert_latency::now_rfc3339();
     (0..count)
         .map(|_| {
             *sequence += 1;

@@ -40,7 +40,7 @@ pub async fn create_targets(
         };
         let user = UserRow {
             id: new_id(IdKind::User, now),
-            email: format!("{}@load.test", org.id),
+            email: owner_email(&org.id),
             password_hash: password_hash.clone(),
             session_generation: 0,
         };
@@ -78,4 +78,8 @@ pub async fn create_targets(
         targets.push(Target { organization_id: org.id, key: key.secret, namespaces: names });
     }
     Ok(targets)
+}
+
+pub fn owner_email(organization_id: &str) -> String {
+    format!("{organization_id}@load.test")
 }

@@ -27,6 +27,7 @@ use crate::admin::billing_actions::{self, CreditRequest};
 use crate::admin::customers;
 use crate::admin::operations;
 use crate::admin::payment_actions;
+use crate::admin::quotas;
 use crate::admin::suspension;
 use crate::billing::coupons;
 use crate::billing::period_rating::BillingRules;
@@ -312,6 +313,16 @@ impl PortalBackend for Backend {
             false => suspension::unsuspend(&self.db, &actor.email, organization_id, reason).await?,
         }
         Ok(())
+    }
+
+    async fn set_ingest_quota(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        events_per_second: &str,
+        reason: &str,
+    ) -> Result<(), AppError> {
+        Ok(quotas::set_ingest_quota(&self.db, &actor.email, organization_id, events_per_second, reason).await?)
     }
 
     async fn usage_report(

@@ -14,7 +14,6 @@ use crate::billing::period_rating::BillingRules;
 use crate::error::Error;
 use crate::metering::domain::quota::Quota;
 use crate::metering::domain::usage::HOUR_MS;
-use crate::metering::domain::usage::MAX_BATCH_EVENTS;
 use crate::notifications::delivery::Outbox;
 use crate::payments::channel::stripe::StripeChannel;
 use crate::payments::collection::Collector;
@@ -114,11 +113,11 @@ pub struct Settings {
     /// Where the Stripe API is; only a test double is ever anywhere but the default.
     #[arg(long, env = "STRIPE_API_BASE", value_parser = parse_base_url)]
     pub stripe_api_base: Option<String>,
-    /// A tracing filter such as `info` or `server=debug,sqlx=warn`.
     /// Lets webhook endpoints point at loopback, private and link-local addresses, over plain
     /// http too: for a local test receiver, never on a portal the internet reaches.
     #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhook_allow_private_targets: bool,
+    /// A tracing filter such as `info` or `server=debug,sqlx=warn`.
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -186,11 +185,7 @@ impl Settings {
 
     /// This instance's share of each organization's ingestion quota; `None` without one.
     pub fn ingest_quota(&self) -> Option<Quota> {
-        (self.ingest_events_per_second > 0).then(|| {
-            let per_instance = (self.ingest_events_per_second + self.ingest_instances - 1) / self.ingest_instances;
-            let burst = self.ingest_burst_events.unwrap_or(self.ingest_events_per_second).max(MAX_BATCH_EVENTS as i64);
-            Quota { events_per_second: per_instance, burst }
-        })
+        Quota::per_instance(self.ingest_events_per_second, self.ingest_burst_events, self.ingest_instances)
     }
 
     pub fn billing_rules(&self) -> BillingRules {

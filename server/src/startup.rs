@@ -99,7 +99,7 @@ impl Application {
             origin: Arc::new(AllowedOrigin(settings.public_base_url.clone())),
             trusted_proxies: Arc::new(TrustedProxies(settings.trusted_proxies.clone())),
             metering: metering.clone(),
-            ingest_quotas: Arc::new(IngestQuotas::new(settings.ingest_quota())),
+            ingest_quotas: Arc::new(IngestQuotas::new(settings.ingest_quota(), settings.ingest_instances)),
             stripe_webhook_secret: settings.stripe_webhook_secret.clone().map(Arc::new),
         };
         let sessions = SessionSettings {
@@ -142,7 +142,12 @@ impl Application {
             let relay = relay_rollup_notices(self.database_url, self.metering.clone(), workers_stopped.clone());
             tokio::spawn(relay)
         });
-        let webhooks = tokio::spawn(run_webhook_job(self.db.clone(), self.webhooks, workers_stopped.clone()));
+        let webhooks = tokio::spawn(run_webhook_job(
+            self.db.clone(),
+            self.webhooks,
+            self.metering.rolled_up.subscribe(),
+            workers_stopped.clone(),
+        ));
         let billing = tokio::spawn(run_billing_job(self.db.clone(), self.billing, workers_stopped.clone()));
         let payments = tokio::spawn(run_payments_job(
             self.db.clone(),

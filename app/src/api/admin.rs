@@ -49,6 +49,19 @@ pub async fn unsuspend_customer(organization_id: String, reason: String) -> Resu
     serve!(Caller::Staff, |user, backend| { backend.set_suspended(&user, &organization_id, false, &reason).await })
 }
 
+/// `events_per_second`: empty for the portal's setting, 0 for no limit.
+#[server(endpoint = "admin_set_ingest_quota")]
+pub async fn set_ingest_quota(
+    organization_id: String,
+    events_per_second: String,
+    reason: String,
+) -> Result<(), AppError> {
+    use super::backend::{Caller, serve};
+    serve!(Caller::Staff, |user, backend| {
+        backend.set_ingest_quota(&user, &organization_id, &events_per_second, &reason).await
+    })
+}
+
 #[server(endpoint = "admin_coupons")]
 pub async fn get_coupons() -> Result<CouponsPage, AppError> {
     use super::backend::{Caller, serve};

@@ -167,6 +167,15 @@ pub trait PortalBackend: Send + Sync + 'static {
         suspended: bool,
         reason: &str,
     ) -> Result<(), AppError>;
+    /// Staff: the organization's own ingestion rate (empty: the portal's; 0: no limit), with the
+    /// reason for the audit log.
+    async fn set_ingest_quota(
+        &self,
+        actor: &SessionUser,
+        organization_id: &str,
+        events_per_second: &str,
+        reason: &str,
+    ) -> Result<(), AppError>;
     /// `hidden` names the namespaces left off the chart; the tables still show them.
     async fn usage_report(
         &self,

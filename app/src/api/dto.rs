@@ -1197,6 +1197,10 @@ pub mod admin {
         pub audit: Vec<AuditView>,
         /// Plans staff can move the customer to, with the same proration preview as the owner's.
         pub plans: Vec<String>,
+        /// Its ingestion rate limit in words: its own, or the portal's.
+        pub ingest_quota: String,
+        /// Its own rate as the form takes it; empty when it follows the portal's.
+        pub ingest_quota_input: String,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

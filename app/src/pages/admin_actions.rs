@@ -1,11 +1,14 @@
 //! What staff do to a customer's service: suspend or lift a suspension, change the plan for the
-//! customer after reviewing the same proration preview the owner would see, invite an owner.
+//! customer after reviewing the same proration preview the owner would see, invite an owner, set
+//! its own ingestion rate.
 use leptos::prelude::*;
 
-use crate::api::admin::{AdminChangePlan, AdminPreviewPlanChange, InviteOwner, SuspendCustomer, UnsuspendCustomer};
+use crate::api::admin::{
+    AdminChangePlan, AdminPreviewPlanChange, InviteOwner, SetIngestQuota, SuspendCustomer, UnsuspendCustomer,
+};
 use crate::components::action_result::ActionResult;
 use crate::components::confirm::{ActionDialog, ReasonField};
-use crate::components::field_error::form_message;
+use crate::components::field_error::{FieldError, field_message, form_message};
 use crate::components::proration::ProrationTable;
 
 #[component]
@@ -42,6 +45,35 @@ pub fn SuspensionForm(
             </ActionForm>
         }
         .into_any()
+    }
+}
+
+/// The customer's own limit on `POST /v1/usage/events`, in place of the portal's.
+#[component]
+pub fn IngestQuotaForm(
+    action: ServerAction<SetIngestQuota>,
+    organization_id: String,
+    current: String,
+) -> impl IntoView {
+    let error_of = move |field: &'static str| Signal::derive(move || field_message(action.value().get(), field));
+    view! {
+        <ActionForm action attr:class="action" attr:id="ingest-quota-form">
+            <input type="hidden" name="organization_id" value=organization_id/>
+            <ActionDialog id="ingest-quota-dialog" open="Set the ingestion quota…" title="Set this customer's ingestion quota?"
+                effect="From its next batch, this customer's usage events are accepted up to this many a second \
+                        (with a burst of one second's worth); batches beyond it are refused with 429 and Retry-After \
+                        and stored only when sent again. Usage already accepted is never dropped."
+                confirm="Set quota" confirm_id="set-ingest-quota">
+                <label for="ingest-quota-rate">"Events a second"</label>
+                <input id="ingest-quota-rate" name="events_per_second" inputmode="numeric" value=current
+                    aria-describedby="ingest-quota-hint ingest-quota-rate-error"/>
+                <p class="hint" id="ingest-quota-hint">"Empty: the portal's setting. 0: no limit for this customer."</p>
+                <FieldError id="ingest-quota-rate-error" message=error_of("events_per_second")/>
+                <ReasonField id="ingest-quota-reason"/>
+                <FieldError id="ingest-quota-reason-error" message=error_of("reason")/>
+                <p class="form-error" role="alert">{move || form_message(action.value().get())}</p>
+            </ActionDialog>
+        </ActionForm>
     }
 }
 

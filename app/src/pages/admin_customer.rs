@@ -2,7 +2,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::admin::{AdminChangePlan, AdminPreviewPlanChange, InviteOwner, SuspendCustomer, UnsuspendCustomer};
+use crate::api::admin::{
+    AdminChangePlan, AdminPreviewPlanChange, InviteOwner, SetIngestQuota, SuspendCustomer, UnsuspendCustomer,
+};
 use crate::api::billing::{IssueCredit, VoidInvoice, get_admin_customer};
 use crate::api::dto::billing::InvoiceSummary;
 use crate::api::dto::payments::{NotificationView, PaymentView};
@@ -20,7 +22,7 @@ use crate::components::status::StatusBadge;
 use crate::components::successes::successes;
 use crate::components::toast::toast_on_success;
 use crate::components::when::When;
-use crate::pages::admin_actions::{InviteOwnerForm, PlanChangeForStaff, SuspensionForm};
+use crate::pages::admin_actions::{IngestQuotaForm, InviteOwnerForm, PlanChangeForStaff, SuspensionForm};
 use crate::pages::admin_records::{AuditLog, LedgerTable, NamespaceStates, PeriodUsage, StatusHistory, WebhookEvents};
 use crate::pages::invoices::{CreditTable, InvoiceTable};
 use crate::pages::payment::PaymentTable;
@@ -46,6 +48,8 @@ pub fn AdminCustomerPage() -> impl IntoView {
     let preview = ServerAction::<AdminPreviewPlanChange>::new();
     let change_plan = ServerAction::<AdminChangePlan>::new();
     toast_on_success(change_plan, "Plan changed.");
+    let set_quota = ServerAction::<SetIngestQuota>::new();
+    toast_on_success(set_quota, "Ingestion quota set.");
     let invite = ServerAction::<InviteOwner>::new();
     toast_on_success(invite, "Invitation sent to the new owner.");
     let changes = [
@@ -57,6 +61,7 @@ pub fn AdminCustomerPage() -> impl IntoView {
         successes(suspend),
         successes(unsuspend),
         successes(change_plan),
+        successes(set_quota),
     ];
     let customer =
         Resource::new(move || (organization_id.get(), changes.map(|c| c.get())), |(org, _)| get_admin_customer(org));
@@ -147,6 +152,9 @@ pub fn AdminCustomerPage() -> impl IntoView {
                         CustomerTab::Usage => view! {
                             <h2>"Usage this period"</h2>
                             <PeriodUsage usage=c.period_usage/>
+                            <h2>"Ingestion quota"</h2>
+                            <p id="ingest-quota">{c.ingest_quota}</p>
+                            <IngestQuotaForm action=set_quota organization_id=org.clone() current=c.ingest_quota_input/>
                         }.into_any(),
                         CustomerTab::Activity => view! {
                             <h2>"Ledger"</h2>

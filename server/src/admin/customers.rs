@@ -24,6 +24,7 @@ use crate::portal::invoice_pages::invoices_page;
 use crate::reader::moment;
 use crate::shared::ids::{IdKind, new_id};
 use crate::shared::money::format_money;
+use crate::shared::numbers::group_thousands;
 use crate::store::Db;
 
 const SEARCH_PAGE_SIZE: i64 = 25;
@@ -84,6 +85,7 @@ pub async fn search_customers(db: &Db, query: &str, page: u32) -> Result<Custome
 pub async fn admin_customer(db: &Db, policy: &DunningPolicy, organization_id: &str) -> Result<AdminCustomer, Error> {
     let mut conn = db.pool.acquire().await?;
     let org = organizations::find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
+    let own_rate = organizations::own_ingest_rate(&mut conn, organization_id).await?.flatten();
     let subscription = subscriptions::subscription_of(&mut conn, organization_id).await?;
     let (plan, subscription_status) = match &subscription {
         Some(subscription) => {
@@ -173,6 +175,12 @@ pub async fn admin_customer(db: &Db, policy: &DunningPolicy, organization_id: &s
         webhook_events,
         audit,
         plans,
+        ingest_quota: match own_rate {
+            None => "The portal's setting, the same for every customer".to_owned(),
+            Some(0) => "No limit, set for this customer".to_owned(),
+            Some(rate) => format!("{} events a second, set for this customer", group_thousands(rate.unsigned_abs())),
+        },
+        ingest_quota_input: own_rate.map(|rate| rate.to_string()).unwrap_or_default(),
     })
 }
 

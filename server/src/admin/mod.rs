@@ -4,5 +4,6 @@ pub mod customers;
 pub mod db;
 pub mod operations;
 pub mod payment_actions;
+pub mod quotas;
 pub mod reconciliation;
 pub mod suspension;

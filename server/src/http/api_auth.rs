@@ -14,6 +14,8 @@ use crate::shared::time::now_ms;
 pub struct ApiCaller {
     pub organization_id: String,
     pub key_id: String,
+    /// The organization's own ingestion rate, when staff set one.
+    pub ingest_events_per_second: Option<i64>,
 }
 
 impl FromRequestParts<AppState> for ApiCaller {
@@ -37,6 +39,10 @@ impl FromRequestParts<AppState> for ApiCaller {
         if key.last_used_at.is_none_or(|at| at < now - 60_000) {
             api_keys::touch_api_key(&mut conn, &key.id, now).await?;
         }
-        Ok(Self { organization_id: key.organization_id, key_id: key.id })
+        Ok(Self {
+            organization_id: key.organization_id,
+            key_id: key.id,
+            ingest_events_per_second: key.ingest_events_per_second,
+        })
     }
 }

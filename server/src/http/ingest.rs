@@ -50,7 +50,9 @@ pub(super) async fn ingest_events(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IngestReply>, AppError> {
-    if let Err(refused) = state.ingest_quotas.admit(&caller.organization_id, state.db.clock.now_ms()) {
+    if let Err(refused) =
+        state.ingest_quotas.admit(&caller.organization_id, caller.ingest_events_per_second, state.db.clock.now_ms())
+    {
         return Err(answer_refusal_late(refused).await);
     }
     let body = body.map_err(|rejection| match rejection.status() {
@@ -58,7 +60,12 @@ pub(super) async fn ingest_events(
         _ => AppError::malformed("body", rejection.body_text()),
     })?;
     let events = parse_batch(&headers, &body)?;
-    if let Err(refused) = state.ingest_quotas.take(&caller.organization_id, events.len(), state.db.clock.now_ms()) {
+    if let Err(refused) = state.ingest_quotas.take(
+        &caller.organization_id,
+        caller.ingest_events_per_second,
+        events.len(),
+        state.db.clock.now_ms(),
+    ) {
         return Err(answer_refusal_late(refused).await);
     }
     let batch =

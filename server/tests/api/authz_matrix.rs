@@ -170,6 +170,11 @@ async fn every_server_function_answers_each_kind_of_caller_as_the_matrix_says() 
         ),
         row("admin_suspend", &[("organization_id", org), ("reason", "")], [401, 404, 404, 404, 422]),
         row("admin_unsuspend", &[("organization_id", org), ("reason", "")], [401, 404, 404, 404, 422]),
+        row(
+            "admin_set_ingest_quota",
+            &[("organization_id", org), ("events_per_second", "100"), ("reason", "")],
+            [401, 404, 404, 404, 422],
+        ),
         row("admin_customer", &[("organization_id", org)], [401, 404, 404, 404, 200]),
         row("admin_parked_events", &[], [401, 404, 404, 404, 200]),
         row(

@@ -63,11 +63,25 @@ pub async fn find_api_key(
     .await?)
 }
 
+/// What an API request needs of its key: whose it is, and its organization's own ingestion rate.
+#[derive(sqlx::FromRow)]
+pub struct ApiKeyCaller {
+    pub id: String,
+    pub organization_id: String,
+    pub last_used_at: Option<i64>,
+    /// Set by staff for this organization (events a second, 0 for none); `None`: the portal's.
+    pub ingest_events_per_second: Option<i64>,
+}
+
 /// The key a bearer secret belongs to, if it exists and is not revoked.
-pub async fn find_active_key_by_hash(conn: &mut AnyConnection, secret_hash: &str) -> Result<Option<ApiKeyRow>, Error> {
-    Ok(sqlx::query_as(&format!(
-        "select {COLUMNS} from api_keys k join users u on u.id = k.created_by where k.secret_hash = $1 and k.revoked_at is null"
-    ))
+pub async fn find_active_key_by_hash(
+    conn: &mut AnyConnection,
+    secret_hash: &str,
+) -> Result<Option<ApiKeyCaller>, Error> {
+    Ok(sqlx::query_as(
+        "select k.id, k.organization_id, k.last_used_at, o.ingest_events_per_second from api_keys k \
+         join organizations o on o.id = k.organization_id where k.secret_hash = $1 and k.revoked_at is null",
+    )
     .bind(secret_hash)
     .fetch_optional(conn)
     .await?)

@@ -35,6 +35,24 @@ pub async fn find_organization(conn: &mut AnyConnection, id: &str) -> Result<Opt
         .await?)
 }
 
+/// The organization's own ingestion rate: `None` when it does not exist, `Some(None)` when it
+/// follows the portal's.
+pub async fn own_ingest_rate(conn: &mut AnyConnection, id: &str) -> Result<Option<Option<i64>>, Error> {
+    Ok(sqlx::query_scalar("select ingest_events_per_second from organizations where id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub async fn set_own_ingest_rate(conn: &mut AnyConnection, id: &str, rate: Option<i64>) -> Result<(), Error> {
+    sqlx::query("update organizations set ingest_events_per_second = $1 where id = $2")
+        .bind(rate)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// How many organizations have this name (in any case) and billing email.
 pub async fn organizations_named(conn: &mut AnyConnection, name: &str, billing_email: &str) -> Result<i64, Error> {
     Ok(sqlx::query_scalar(

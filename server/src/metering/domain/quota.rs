@@ -2,10 +2,41 @@
 //! `burst`; a batch takes as many tokens as it has events, all of them or none, so a refused batch
 //! stores nothing and the client sends it again after `Retry-After`. Counted in thousandths of an
 //! event, so a slow rate refills by the millisecond without floating point.
+use crate::metering::domain::usage::MAX_BATCH_EVENTS;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
     pub events_per_second: i64,
     pub burst: i64,
+}
+
+impl Quota {
+    /// An organization's rate as each of `instances` instances enforces it (its share, rounded
+    /// up); the burst is never less than a full batch, or no batch would ever fit. `None` for a
+    /// rate of 0: no limit.
+    pub fn per_instance(events_per_second: i64, burst: Option<i64>, instances: i64) -> Option<Quota> {
+        let instances = instances.max(1);
+        (events_per_second > 0).then(|| Quota {
+            events_per_second: events_per_second.saturating_add(instances - 1) / instances,
+            burst: burst.unwrap_or(events_per_second).max(MAX_BATCH_EVENTS as i64),
+        })
+    }
+}
+
+/// The highest rate staff may set for one organization: beyond it a quota limits nothing.
+pub const MAX_EVENTS_PER_SECOND: i64 = 10_000_000;
+
+/// An organization's own rate as staff type it: empty for the portal's setting, else whole events
+/// a second (`25,000` reads as 25000; 0 for no limit).
+pub fn parse_own_rate(text: &str) -> Result<Option<i64>, String> {
+    let digits: String = text.trim().chars().filter(|c| *c != ',' && *c != '_').collect();
+    if digits.is_empty() {
+        return Ok(None);
+    }
+    match digits.parse::<i64>() {
+        Ok(rate) if (0..=MAX_EVENTS_PER_SECOND).contains(&rate) => Ok(Some(rate)),
+        _ => Err(format!("must be a whole number of events a second from 0 to {MAX_EVENTS_PER_SECOND}, or empty")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +80,25 @@ mod tests {
     use super::*;
 
     const QUOTA: Quota = Quota { events_per_second: 100, burst: 1000 };
+
+    #[test]
+    fn an_own_rate_is_whole_events_a_second_or_empty_for_the_portals() {
+        assert_eq!(parse_own_rate(""), Ok(None));
+        assert_eq!(parse_own_rate("  "), Ok(None));
+        assert_eq!(parse_own_rate("25,000"), Ok(Some(25_000)));
+        assert_eq!(parse_own_rate("0"), Ok(Some(0)), "no limit for this organization");
+        assert_eq!(parse_own_rate("10000000"), Ok(Some(MAX_EVENTS_PER_SECOND)));
+        for refused in ["-1", "10000001", "1.5", "fast", "99999999999999999999"] {
+            assert!(parse_own_rate(refused).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn an_own_rate_of_zero_limits_nothing_and_a_slow_one_still_fits_a_batch() {
+        assert_eq!(Quota::per_instance(0, None, 2), None);
+        assert_eq!(Quota::per_instance(50, None, 2), Some(Quota { events_per_second: 25, burst: 1_000 }));
+        assert_eq!(Quota::per_instance(i64::MAX, None, 3).map(|q| q.events_per_second), Some(i64::MAX / 3));
+    }
 
     #[test]
     fn a_full_bucket_passes_a_burst_then_refuses_until_it_refills() {

@@ -61,7 +61,8 @@ pub fn IngestQuotaForm(
             <input type="hidden" name="organization_id" value=organization_id/>
             <ActionDialog id="ingest-quota-dialog" open="Set the ingestion quota…" title="Set this customer's ingestion quota?"
                 effect="From its next batch, this customer's usage events are accepted up to this many a second \
-                        (with a burst of one second's worth); batches beyond it are refused with 429 and Retry-After \
+                        (each instance its share, with a burst of one second's worth and never less than a batch of \
+                        1,000); batches beyond it are refused with 429 and Retry-After \
                         and stored only when sent again. Usage already accepted is never dropped."
                 confirm="Set quota" confirm_id="set-ingest-quota">
                 <label for="ingest-quota-rate">"Events a second"</label>

@@ -27,14 +27,18 @@ impl Quota {
 pub const MAX_EVENTS_PER_SECOND: i64 = 10_000_000;
 
 /// An organization's own rate as staff type it: empty for the portal's setting, else whole events
-/// a second (`25,000` reads as 25000; 0 for no limit).
+/// a second, plain or grouped by thousands (`25,000`); 0 for no limit.
 pub fn parse_own_rate(text: &str) -> Result<Option<i64>, String> {
-    let digits: String = text.trim().chars().filter(|c| *c != ',' && *c != '_').collect();
-    if digits.is_empty() {
+    let text = text.trim();
+    if text.is_empty() {
         return Ok(None);
     }
-    match digits.parse::<i64>() {
-        Ok(rate) if (0..=MAX_EVENTS_PER_SECOND).contains(&rate) => Ok(Some(rate)),
+    let digits = |group: &str| !group.is_empty() && group.bytes().all(|b| b.is_ascii_digit());
+    let well_formed = text.split(',').enumerate().all(|(i, group)| {
+        digits(group) && (!text.contains(',') || if i == 0 { group.len() <= 3 } else { group.len() == 3 })
+    });
+    match text.replace(',', "").parse::<i64>() {
+        Ok(rate) if well_formed && (0..=MAX_EVENTS_PER_SECOND).contains(&rate) => Ok(Some(rate)),
         _ => Err(format!("must be a whole number of events a second from 0 to {MAX_EVENTS_PER_SECOND}, or empty")),
     }
 }
@@ -88,7 +92,7 @@ mod tests {
         assert_eq!(parse_own_rate("25,000"), Ok(Some(25_000)));
         assert_eq!(parse_own_rate("0"), Ok(Some(0)), "no limit for this organization");
         assert_eq!(parse_own_rate("10000000"), Ok(Some(MAX_EVENTS_PER_SECOND)));
-        for refused in ["-1", "10000001", "1.5", "fast", "99999999999999999999"] {
+        for refused in ["-1", "10000001", "1.5", "fast", "99999999999999999999", ",", ",,", "_", "+100", "1,,000"] {
             assert!(parse_own_rate(refused).is_err(), "{refused}");
         }
     }

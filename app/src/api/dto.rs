@@ -1206,8 +1206,10 @@ pub mod admin {
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct UsageTotal {
         pub namespace: String,
+        /// The metric's name, e.g. `Active storage`.
         pub metric: String,
-        pub quantity: i64,
+        /// In the metric's display unit, e.g. `61.569 GBh`.
+        pub quantity: String,
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

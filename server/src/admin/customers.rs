@@ -16,6 +16,7 @@ use crate::billing::db::subscriptions;
 use crate::billing::estimate::month_to_date_estimate;
 use crate::error::Error;
 use crate::metering::db::usage;
+use crate::metering::domain::usage::format_quantity;
 use crate::payments::db::disputes;
 use crate::payments::db::stripe_events;
 use crate::payments::domain::dunning::DunningPolicy;
@@ -106,9 +107,19 @@ pub async fn admin_customer(db: &Db, policy: &DunningPolicy, organization_id: &s
             let totals =
                 usage::period_totals(&mut conn, organization_id, s.current_period_start, s.current_period_end).await?;
             let name_of = |id: &str| namespaces.iter().find(|n| n.0 == id).map_or(id.to_owned(), |n| n.1.clone());
+            let catalog = usage::metric_catalog(&mut conn).await?;
             let mut rows: Vec<UsageTotal> = totals
                 .into_iter()
-                .map(|(namespace, metric, quantity)| UsageTotal { namespace: name_of(&namespace), metric, quantity })
+                .map(|(namespace, metric, quantity)| {
+                    let (metric, quantity) = match catalog.iter().find(|m| m.key == metric) {
+                        Some(m) => (
+                            m.display_name.clone(),
+                            format!("{} {}", format_quantity(quantity, m.units_per_display), m.display_unit),
+                        ),
+                        None => (metric, quantity.to_string()),
+                    };
+                    UsageTotal { namespace: name_of(&namespace), metric, quantity }
+                })
                 .collect();
             rows.sort_by(|a, b| (&a.namespace, &a.metric).cmp(&(&b.namespace, &b.metric)));
             rows

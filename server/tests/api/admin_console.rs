@@ -281,3 +281,33 @@ async fn the_operations_view_counts_ingestion_rollup_backlog_queues_and_the_last
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("Hours waiting for rollup"));
 }
+
+/// The staff customer page's usage reads as the customer's pages do: the metric's name and the
+/// quantity in its unit, grouped by thousands.
+#[tokio::test]
+async fn the_customer_pages_usage_this_period_reads_in_each_metrics_unit() {
+    let s = Scenario::new(&[]).await;
+    let key = s.app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let now = s.finalize_first_invoice().await;
+    let created =
+        s.app.api(reqwest::Method::POST, "/v1/namespaces", &key).json(&json!({ "name": "staff-view" })).send().await;
+    assert_eq!(created.unwrap().status(), StatusCode::CREATED);
+    let at = "2027-04-02T10:00:00Z";
+    let events = json!([
+        { "id": "sv-1", "namespace": "staff-view", "metric": "actions", "quantity": 1_234_567, "timestamp": at },
+        { "id": "sv-2", "namespace": "staff-view", "metric": "active_storage_gbh", "quantity": 61_569, "timestamp": at },
+    ]);
+    assert_eq!(s.app.send_events(&key, &events).await.status(), StatusCode::OK);
+    s.app.wait_for_rollups().await;
+    s.app.db.clock.set(now);
+    let staff = s.app.client_for(&STAFF).await;
+    let customer = json(s.app.call_with(&staff, "admin_customer", &[("organization_id", &s.acme)]).await).await;
+    let shown: Vec<(&str, &str)> = customer["period_usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["namespace"] == "staff-view")
+        .map(|row| (row["metric"].as_str().unwrap(), row["quantity"].as_str().unwrap()))
+        .collect();
+    assert_eq!(shown, [("Actions", "1,234,567 actions"), ("Active storage", "61.569 GBh")], "{customer}");
+}

@@ -15,18 +15,23 @@ fn batch(prefix: &str, namespace: &str, count: usize) -> Value {
     Value::Array(events)
 }
 
-#[tokio::test]
-async fn a_batch_beyond_the_quota_is_refused_whole_with_retry_after_and_other_organizations_go_on() {
-    let start = server::shared::time::now_ms();
-    let app = spawn_app_at(Some(start), &["--ingest-events-per-second", "100", "--ingest-burst-events", "1000"]).await;
-    let acme = app.api_key(&ACME_OWNER, "Acme Corp").await;
-    let globex = app.api_key(&GLOBEX_OWNER, "Globex").await;
-    let globex_namespace: String = sqlx::query_scalar(
+/// Globex's API key and one of its namespaces: the other organization, with a bucket of its own.
+async fn globex_sender(app: &TestApp) -> (String, String) {
+    let namespace = sqlx::query_scalar(
         "select n.name from namespaces n join organizations o on o.id = n.organization_id where o.name = 'Globex'",
     )
     .fetch_one(&app.db.pool)
     .await
     .unwrap();
+    (app.api_key(&GLOBEX_OWNER, "Globex").await, namespace)
+}
+
+#[tokio::test]
+async fn a_batch_beyond_the_quota_is_refused_whole_with_retry_after_and_other_organizations_go_on() {
+    let start = server::shared::time::now_ms();
+    let app = spawn_app_at(Some(start), &["--ingest-events-per-second", "100", "--ingest-burst-events", "1000"]).await;
+    let acme = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let (globex, globex_namespace) = globex_sender(&app).await;
     let stored = "select count(*) from usage_events where event_id like 'quota-%'";
 
     assert_eq!(app.send_events(&acme, &batch("quota-a", "payments-prod", 1000)).await.status(), StatusCode::OK);
@@ -55,13 +60,7 @@ async fn staff_give_one_organization_its_own_rate_from_its_next_batch() {
     let app = spawn_app_at(Some(server::shared::time::now_ms()), &["--ingest-events-per-second", "100000"]).await;
     let organization = app.organization_id("Acme Corp").await;
     let acme = app.api_key(&ACME_OWNER, "Acme Corp").await;
-    let globex = app.api_key(&GLOBEX_OWNER, "Globex").await;
-    let globex_namespace: String = sqlx::query_scalar(
-        "select n.name from namespaces n join organizations o on o.id = n.organization_id where o.name = 'Globex'",
-    )
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
+    let (globex, globex_namespace) = globex_sender(&app).await;
     let staff = app.client_for(&STAFF).await;
     let set = |rate: &'static str, reason: &'static str| {
         let fields =

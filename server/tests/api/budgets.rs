@@ -16,8 +16,10 @@ async fn fresh_namespace(app: &TestApp, key: &str, name: &str) -> String {
     json(created).await["id"].as_str().unwrap().to_owned()
 }
 
+/// Usage of the current period. The demo's subscriptions start at the hour the test's app
+/// started, so only the current minute is sure to be in it: a minute ago may be the hour before.
 fn actions(id: &str, namespace: &str, quantity: i64) -> Value {
-    json!({ "id": id, "namespace": namespace, "metric": "actions", "quantity": quantity, "timestamp": minutes_ago(2) })
+    json!({ "id": id, "namespace": namespace, "metric": "actions", "quantity": quantity, "timestamp": minutes_ago(0) })
 }
 
 /// A budget as the page's form sends it.

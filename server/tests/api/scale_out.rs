@@ -156,9 +156,10 @@ async fn an_estimate_kept_by_one_instance_moves_when_usage_arrives_through_the_o
                      where datname = current_database() and query ilike 'listen%usage_rolled_up%'";
     a.wait_for_count(listening, 2).await;
 
-    // 50,000,000 actions go beyond any plan's included ones.
+    // 50,000,000 actions go beyond any plan's included ones; sent at the current minute, since the
+    // period began at the hour the app started.
     let event = json!([{ "id": "kept", "namespace": "payments-prod", "metric": "actions", "quantity": 50_000_000,
-                         "timestamp": minutes_ago(3) }]);
+                         "timestamp": minutes_ago(0) }]);
     assert_eq!(a.send_events(&key, &event).await.status(), StatusCode::OK);
     a.wait_for_rollups().await;
     for _ in 0..30 {

@@ -331,8 +331,9 @@ impl PortalBackend for Backend {
         metric: &str,
         window: &UsageWindow,
         hidden: &[String],
+        by: Option<&str>,
     ) -> Result<UsageReport, AppError> {
-        Ok(usage_page::usage_report(&self.db, organization_id, metric, window, hidden).await?)
+        Ok(usage_page::usage_report(&self.db, organization_id, metric, window, hidden, by).await?)
     }
 
     async fn plan_page(&self, organization_id: &str) -> Result<PlanPage, AppError> {

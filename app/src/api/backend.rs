@@ -176,13 +176,15 @@ pub trait PortalBackend: Send + Sync + 'static {
         events_per_second: &str,
         reason: &str,
     ) -> Result<(), AppError>;
-    /// `hidden` names the namespaces left off the chart; the tables still show them.
+    /// `hidden` names the series left off the chart; the tables still show them. The series are
+    /// the namespaces, or with `by` the values of that dimension of the metric.
     async fn usage_report(
         &self,
         organization_id: &str,
         metric: &str,
         window: &UsageWindow,
         hidden: &[String],
+        by: Option<&str>,
     ) -> Result<UsageReport, AppError>;
     async fn plan_page(&self, organization_id: &str) -> Result<PlanPage, AppError>;
     async fn preview_plan_change(&self, organization_id: &str, plan: &str) -> Result<PlanChangePreview, AppError>;

@@ -395,8 +395,15 @@ pub mod machine {
         pub complete_through: String,
         /// Each namespace asked for, with its total over the whole span (zero included).
         pub namespaces: Vec<NamespaceTotal>,
-        /// Buckets with usage, by namespace and then start.
+        /// Buckets with usage, by namespace and then start (and then group, when grouped).
         pub buckets: Vec<UsageBucket>,
+        /// The dimension asked for with `group_by`, e.g. `action_type`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub group_by: Option<String>,
+        /// With `group_by`: each value's total over the whole span, usage without the dimension
+        /// under `unspecified`. They add up to the namespaces' totals.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub groups: Vec<GroupTotal>,
     }
 
     #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -408,9 +415,20 @@ pub mod machine {
 
     #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct GroupTotal {
+        /// A declared value of the dimension, or `unspecified`.
+        pub group: String,
+        pub quantity: i64,
+    }
+
+    #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct UsageBucket {
         pub namespace: String,
         pub start: String,
+        /// With `group_by`: the dimension's value (or `unspecified`) this bucket counts.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub group: Option<String>,
         pub quantity: i64,
     }
 
@@ -702,6 +720,7 @@ pub mod usage {
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    /// A series of the page: a namespace, or a value of the dimension the page is broken down by.
     pub struct NamespaceUsage {
         pub id: String,
         pub name: String,
@@ -808,6 +827,18 @@ pub mod usage {
         pub estimate: Option<CostEstimate>,
         /// Every budget with where it stands and when the pace so far reaches it.
         pub budgets: Vec<super::spend::Budget>,
+        /// The metric's dimensions, each a way to break the page down instead of by namespace.
+        pub dimensions: Vec<DimensionInfo>,
+        /// The dimension the series are the values of; by namespace when `None`.
+        pub by: Option<DimensionInfo>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct DimensionInfo {
+        /// As events and `group_by` name it: `action_type`.
+        pub key: String,
+        /// As people read it: "Action type".
+        pub label: String,
     }
 }
 

@@ -4,8 +4,9 @@ use leptos::prelude::*;
 use super::dto::usage::{UsageRange, UsageReport};
 use super::error::AppError;
 
-/// `from` and `to` are days (`2026-11-01`) read for the custom range; `hide` names the
-/// namespaces, comma-separated, left off the chart.
+/// `from` and `to` are days (`2026-11-01`) read for the custom range; `hide` names the series,
+/// comma-separated, left off the chart; `by` is a dimension of the metric (`action_type`) whose
+/// values are the series instead of the namespaces.
 #[server(endpoint = "usage")]
 pub async fn get_usage(
     organization_id: String,
@@ -14,6 +15,7 @@ pub async fn get_usage(
     from: Option<String>,
     to: Option<String>,
     hide: Option<String>,
+    by: Option<String>,
 ) -> Result<UsageReport, AppError> {
     use super::backend::{Caller, serve};
     use super::dto::usage::UsageWindow;
@@ -21,6 +23,6 @@ pub async fn get_usage(
     let hidden: Vec<String> =
         hide.unwrap_or_default().split(',').filter(|n| !n.is_empty()).map(str::to_owned).collect();
     serve!(Caller::Member(&organization_id), |_user, backend| {
-        backend.usage_report(&organization_id, &metric, &window, &hidden).await
+        backend.usage_report(&organization_id, &metric, &window, &hidden, by.as_deref().filter(|b| !b.is_empty())).await
     })
 }

@@ -27,12 +27,13 @@ pub fn UsagePage() -> impl IntoView {
         }
     });
     let hide = Signal::derive(move || query.read().get("hide"));
+    let by = Signal::derive(move || query.read().get("by"));
     let (updates, set_updates) = signal(0_u32);
     follow_rollups(organization_id, set_updates);
 
     let report = Resource::new(
-        move || (organization_id.get(), metric.get(), window.get(), hide.get(), updates.get()),
-        |(org, metric, window, hide, _)| get_usage(org, metric, window.range, window.from, window.to, hide),
+        move || (organization_id.get(), metric.get(), window.get(), hide.get(), by.get(), updates.get()),
+        |(org, metric, window, hide, by, _)| get_usage(org, metric, window.range, window.from, window.to, hide, by),
     );
 
     view! {
@@ -49,10 +50,12 @@ pub fn UsagePage() -> impl IntoView {
     }
 }
 
-/// `?metric=actions&range=7d&hide=a,b`: a view of the page with the given namespaces hidden.
-fn view_query(metric: &str, window: &UsageWindow, hidden: &[&str]) -> String {
+/// `?metric=actions&range=7d&by=action_type&hide=a,b`: a view of the page broken down by a
+/// dimension (by namespace without `by`) with the given series hidden.
+fn view_query(metric: &str, window: &UsageWindow, by: Option<&str>, hidden: &[&str]) -> String {
+    let by = by.map(|by| format!("&by={by}")).unwrap_or_default();
     let hide = if hidden.is_empty() { String::new() } else { format!("&hide={}", hidden.join(",")) };
-    format!("?metric={metric}&{}{hide}", window.query())
+    format!("?metric={metric}&{}{by}{hide}", window.query())
 }
 
 #[component]
@@ -64,9 +67,13 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
     let namespace_names: Vec<String> = report.namespaces.iter().map(|n| n.name.clone()).collect();
     let hidden: Vec<&str> = report.legend.iter().filter(|l| l.hidden).map(|l| l.name.as_str()).collect();
     let custom = window.range == UsageRange::Custom;
+    let by = report.by.as_ref().map(|d| d.key.as_str());
+    // What a series is: a namespace, or a value of the dimension the page is broken down by.
+    let series_label = report.by.as_ref().map_or_else(|| "Namespace".to_owned(), |d| d.label.clone());
     let caption = format!(
-        "{} per hour ({unit}), {} to {}{}",
+        "{} per hour ({unit}){}, {} to {}{}",
         report.metric.display_name,
+        report.by.as_ref().map(|d| format!(" by {}", d.label.to_lowercase())).unwrap_or_default(),
         report.from,
         report.to,
         if report.in_progress { "; the last hour is still in progress" } else { "" }
@@ -75,18 +82,30 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
         <nav class="choices" aria-label="Metric">
             {report.metrics.iter().map(|m| {
                 let current = (m.key == metric_key).then_some("true");
-                view! { <a href=view_query(&m.key, &window, &hidden) aria-current=current>{m.display_name.clone()}</a> }
+                // Another metric has its own dimensions and series: its view starts whole.
+                view! { <a href=view_query(&m.key, &window, None, &[]) aria-current=current>{m.display_name.clone()}</a> }
             }).collect_view()}
         </nav>
         <nav class="choices" aria-label="Range">
             {UsageRange::ALL.into_iter().map(|r| {
                 let current = (r == window.range).then_some("true");
-                view! { <a href=view_query(&metric_key, &UsageWindow::preset(r), &hidden) aria-current=current>{r.label()}</a> }
+                view! { <a href=view_query(&metric_key, &UsageWindow::preset(r), by, &hidden) aria-current=current>{r.label()}</a> }
             }).collect_view()}
         </nav>
+        {(!report.dimensions.is_empty()).then(|| view! {
+            <nav class="choices" aria-label="Break down by" id="breakdown">
+                <span class="choices-label">"By"</span>
+                <a href=view_query(&metric_key, &window, None, &[]) aria-current=by.is_none().then_some("true")>"Namespace"</a>
+                {report.dimensions.iter().map(|d| {
+                    let current = (Some(d.key.as_str()) == by).then_some("true");
+                    view! { <a href=view_query(&metric_key, &window, Some(&d.key), &[]) aria-current=current>{d.label.clone()}</a> }
+                }).collect_view()}
+            </nav>
+        })}
         <form class="custom-range" method="get" aria-label="Custom dates">
             <input type="hidden" name="metric" value=metric_key.clone()/>
             <input type="hidden" name="range" value="custom"/>
+            {by.map(|by| view! { <input type="hidden" name="by" value=by.to_owned()/> })}
             {(!hidden.is_empty()).then(|| view! { <input type="hidden" name="hide" value=hidden.join(",")/> })}
             <label>"From " <input type="date" name="from" id="range-from" required value=report.first_day.clone()/></label>
             <label>"To " <input type="date" name="to" id="range-to" required value=report.last_day.clone()/></label>
@@ -103,13 +122,13 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
         <EstimateLine estimate=report.estimate.clone()/>
         <BudgetOutlook budgets=report.budgets.clone() organization_id=organization_id.clone()/>
         <figure class="chart">
-            <ul class="legend" aria-label="Namespaces on the chart">
+            <ul class="legend" aria-label=format!("{series_label} on the chart")>
                 {report.legend.iter().map(|entry| {
                     let others: Vec<&str> = hidden.iter().copied().filter(|h| *h != entry.name).collect();
                     let toggled = if entry.hidden { others } else { others.into_iter().chain([entry.name.as_str()]).collect() };
                     let shown = if entry.hidden { "false" } else { "true" };
                     view! {
-                        <li><a role="button" aria-pressed=shown href=view_query(&metric_key, &window, &toggled)
+                        <li><a role="button" aria-pressed=shown href=view_query(&metric_key, &window, by, &toggled)
                             data-namespace=entry.name.clone()>
                             <span class="swatch" style=format!("background:{}", entry.color)></span>{entry.name.clone()}
                         </a></li>
@@ -124,7 +143,7 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
         </figure>
         <h2>"Totals"</h2>
         <table id="usage-totals" class="numbers">
-            <thead><tr><th scope="col">"Namespace"</th><th scope="col">{format!("Total ({unit})")}</th></tr></thead>
+            <thead><tr><th scope="col">{series_label.clone()}</th><th scope="col">{format!("Total ({unit})")}</th></tr></thead>
             <tbody>
                 {report.namespaces.into_iter().map(|n| {
                     let label = n.name.clone();

@@ -41,6 +41,7 @@ struct UsageParams {
     from: Option<String>,
     to: Option<String>,
     granularity: Option<String>,
+    group_by: Option<String>,
 }
 
 /// Rolled-up totals of a metric per namespace and hour or day, with the watermark.
@@ -51,6 +52,7 @@ struct UsageParams {
         ("to" = String, Query, description = "An RFC 3339 time or a date (through that day)"),
         ("namespace" = Option<String>, Query, description = "One namespace's name; all when absent"),
         ("granularity" = Option<String>, Query, description = "`hour` (the default) or `day`"),
+        ("group_by" = Option<String>, Query, description = "A dimension of the metric, e.g. `action_type`: each bucket split by its values"),
     ),
     responses((status = 200, body = UsageTotals), (status = 401, description = "No API key, or one revoked", body = ErrorBody), (status = 422, description = "A parameter refused", body = ErrorBody)))]
 async fn usage(
@@ -65,6 +67,7 @@ async fn usage(
         from: required(&params.from, "from")?,
         to: required(&params.to, "to")?,
         granularity: params.granularity.as_deref(),
+        group_by: params.group_by.as_deref().filter(|g| !g.is_empty()),
     };
     Ok(Json(usage_totals(&db, &caller.organization_id, &question).await?))
 }

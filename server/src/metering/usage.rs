@@ -1,4 +1,5 @@
 //! Metering use cases: ingest a batch, roll dirty hours up, reconcile rollups with events.
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
@@ -19,12 +20,16 @@ use crate::store::Db;
 pub enum EventOutcome {
     Accepted,
     Duplicate,
-    Rejected { field: &'static str, reason: String },
+    Rejected {
+        #[schema(value_type = String)]
+        field: Cow<'static, str>,
+        reason: String,
+    },
 }
 
 fn conflict() -> EventOutcome {
     EventOutcome::Rejected {
-        field: "id",
+        field: Cow::Borrowed("id"),
         reason: "conflict: an event with this id and different content exists".into(),
     }
 }
@@ -65,12 +70,13 @@ pub async fn check_batch(
 ) -> Result<CheckedBatch, Error> {
     let mut conn = db.pool.acquire().await?;
     let namespaces = usage::namespace_lookup(&mut conn, organization_id).await?;
-    let metrics = usage::metric_keys(&mut conn).await?;
+    let (metrics, dimensions) = usage::metric_rules(&mut conn).await?;
     let window = usage::usage_window(&mut conn, organization_id).await?;
     drop(conn);
     let rules = EventRules {
         namespaces: &namespaces,
         metrics: &metrics,
+        dimensions: &dimensions,
         now_ms: db.clock.now_ms(),
         max_age_ms,
         ends_at: window.ends_at,

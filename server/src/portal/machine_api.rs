@@ -3,13 +3,17 @@
 //! numbers are the ones the pages word: the same rollups, the same invoice rows.
 use std::collections::BTreeMap;
 
-use app::api::dto::machine::{InvoiceFigures, InvoiceLineFigures, NamespaceTotal, UsageBucket, UsageTotals};
+use app::api::dto::machine::{
+    GroupTotal, InvoiceFigures, InvoiceLineFigures, NamespaceTotal, UsageBucket, UsageTotals,
+};
 use app::api::error::AppError;
 
 use crate::accounts::db::namespaces;
 use crate::billing::db::invoices::{self, InvoiceRow, LineRow};
 use crate::error::Error;
-use crate::metering::db::usage::{hourly_totals, hourly_totals_of_namespace, metric_catalog};
+use crate::metering::db::usage::{dimensions_of, metric_catalog};
+use crate::metering::db::usage_dimensions::{HourBreakdown, hourly_breakdown};
+use crate::metering::domain::dimensions::break_down;
 use crate::metering::domain::usage_query::{Granularity, bucket_totals, check_answer_size, query_bounds};
 use crate::metering::usage::complete_through;
 use crate::shared::money::AmountOutOfRange;
@@ -24,6 +28,8 @@ pub struct UsageQuestion<'a> {
     pub from: &'a str,
     pub to: &'a str,
     pub granularity: Option<&'a str>,
+    /// A declared dimension of the metric to break the buckets down by.
+    pub group_by: Option<&'a str>,
 }
 
 #[tracing::instrument(skip_all, fields(organization_id))]
@@ -42,6 +48,17 @@ pub async fn usage_totals(db: &Db, organization_id: &str, question: &UsageQuesti
         .iter()
         .find(|m| m.key == question.metric)
         .ok_or_else(|| AppError::invalid("metric", "unknown metric"))?;
+    if let Some(dimension) = question.group_by {
+        let declared = dimensions_of(&mut conn, &metric.key).await?;
+        if !declared.contains_key(dimension) {
+            let known: Vec<&str> = declared.keys().map(String::as_str).collect();
+            let reason = match known.as_slice() {
+                [] => format!("{} has no dimensions", metric.key),
+                known => format!("not a dimension of {}; it has {}", metric.key, known.join(", ")),
+            };
+            return Err(AppError::invalid("group_by", reason).into());
+        }
+    }
     let mut names: BTreeMap<String, String> =
         namespaces::list_namespaces(&mut conn, organization_id).await?.into_iter().map(|n| (n.id, n.name)).collect();
     if let Some(wanted) = question.namespace {
@@ -53,20 +70,21 @@ pub async fn usage_totals(db: &Db, organization_id: &str, question: &UsageQuesti
     check_answer_size(names.len(), from, to, granularity)
         .map_err(|(field, reason)| AppError::invalid(field, reason))?;
     // One namespace asked for is read alone: the others' hours are never loaded.
-    let hourly = match (question.namespace, names.keys().next()) {
-        (Some(_), Some(namespace_id)) => {
-            hourly_totals_of_namespace(&mut conn, organization_id, namespace_id, &metric.key, from, to).await?
-        }
-        _ => hourly_totals(&mut conn, organization_id, &metric.key, from, to).await?,
-    };
+    let one_namespace = question.namespace.and(names.keys().next().map(String::as_str));
+    let hourly = hourly_breakdown(&mut conn, organization_id, one_namespace, &metric.key, from, to).await?;
     drop(conn);
     let watermark = complete_through(db, organization_id).await?;
-    let named = hourly.iter().filter_map(|t| Some((names.get(&t.namespace_id)?.as_str(), t.hour, t.total)));
-    let buckets = bucket_totals(named, granularity).ok_or(AmountOutOfRange)?;
+    let series = hourly_series(&hourly, &names, question.group_by).ok_or(AmountOutOfRange)?;
+    let buckets = bucket_totals(series, granularity).ok_or(AmountOutOfRange)?;
     let mut per_namespace: BTreeMap<&str, i64> = names.values().map(|name| (name.as_str(), 0)).collect();
-    for ((namespace, _), quantity) in &buckets {
+    let mut per_group: BTreeMap<&str, i64> = BTreeMap::new();
+    for (((namespace, group), _), quantity) in &buckets {
         let sum = per_namespace.entry(namespace).or_insert(0);
         *sum = sum.checked_add(*quantity).ok_or(AmountOutOfRange)?;
+        if let Some(group) = group {
+            let sum = per_group.entry(group).or_insert(0);
+            *sum = sum.checked_add(*quantity).ok_or(AmountOutOfRange)?;
+        }
     }
     Ok(UsageTotals {
         metric: metric.key.clone(),
@@ -82,13 +100,41 @@ pub async fn usage_totals(db: &Db, organization_id: &str, question: &UsageQuesti
             .collect(),
         buckets: buckets
             .into_iter()
-            .map(|((namespace, start), quantity)| UsageBucket {
+            .map(|(((namespace, group), start), quantity)| UsageBucket {
                 namespace: namespace.to_owned(),
                 start: display_rfc3339(start),
+                group: group.map(str::to_owned),
                 quantity,
             })
             .collect(),
+        group_by: question.group_by.map(str::to_owned),
+        groups: per_group
+            .into_iter()
+            .map(|(group, quantity)| GroupTotal { group: group.to_owned(), quantity })
+            .collect(),
     })
+}
+
+/// The hours as series: each namespace's by name, or with `group_by` each namespace's split by
+/// the dimension's values, the rest of its total `unspecified`. `None` on overflow.
+fn hourly_series<'a>(
+    hourly: &'a [HourBreakdown],
+    names: &'a BTreeMap<String, String>,
+    group_by: Option<&str>,
+) -> Option<Vec<((&'a str, Option<&'a str>), i64, i64)>> {
+    let mut series = Vec::with_capacity(hourly.len());
+    for hour in hourly {
+        let Some(name) = names.get(&hour.namespace_id) else { continue };
+        let Some(dimension) = group_by else {
+            series.push(((name.as_str(), None), hour.hour, hour.total));
+            continue;
+        };
+        let typed = hour.dimensions.iter().map(|(dimensions, total)| (dimensions.as_str(), *total));
+        for (value, quantity) in break_down(hour.total, typed, dimension)? {
+            series.push(((name.as_str(), Some(value)), hour.hour, quantity));
+        }
+    }
+    Some(series)
 }
 
 /// Every invoice of the organization, newest period first, without lines.

@@ -2,7 +2,9 @@
 //! come from the same hourly rollups invoices are rated from, so the two always agree.
 use std::collections::HashMap;
 
-use app::api::dto::usage::{HourRow, LegendEntry, MetricInfo, NamespaceUsage, UsageRange, UsageReport, UsageWindow};
+use app::api::dto::usage::{
+    DimensionInfo, HourRow, LegendEntry, MetricInfo, NamespaceUsage, UsageRange, UsageReport, UsageWindow,
+};
 use app::api::error::AppError;
 
 use crate::accounts::db::namespaces;
@@ -12,11 +14,14 @@ use crate::billing::estimate::month_to_date_estimate;
 use crate::error::Error;
 use crate::metering::chart::{HourlyChart, Projection, Series, hourly_chart_svg, series_color};
 use crate::metering::db::usage::{self, HourTotal, MetricRow};
+use crate::metering::db::usage_dimensions::{HourBreakdown, hourly_breakdown};
+use crate::metering::domain::dimensions::{UNSPECIFIED, break_down, label_of};
 use crate::metering::domain::usage as usage_domain;
 use crate::metering::domain::usage::{HOUR_MS, custom_bounds, export_quantity, format_quantity, hour_of};
 use crate::metering::kept_totals::kept_hourly_totals;
 use crate::metering::usage::complete_through;
 use crate::reader::{display_time, moment};
+use crate::shared::money::AmountOutOfRange;
 use crate::shared::time::display_day;
 use crate::spend::budgets::budget_outlook;
 use crate::store::Db;
@@ -32,43 +37,64 @@ pub async fn usage_report(
     metric_key: &str,
     window: &UsageWindow,
     hidden: &[String],
+    by: Option<&str>,
 ) -> Result<UsageReport, Error> {
     let now = db.clock.now_ms();
     let mut conn = db.pool.acquire().await?;
     let (from, to, period) = view_bounds(&mut conn, organization_id, window, now).await?;
     let catalog = usage::metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog, metric_key)?;
-    let namespace_rows = namespaces::list_namespaces(&mut conn, organization_id).await?;
-    let totals =
-        kept_hourly_totals(db, &mut conn, organization_id, &metric.key, (from, to), "portal.usage_page").await?;
+    let declared = usage::dimensions_of(&mut conn, &metric.key).await?;
+    let by = match by {
+        None => None,
+        Some(key) => {
+            Some(declared.get_key_value(key).ok_or_else(|| AppError::invalid("by", "not a dimension of this metric"))?)
+        }
+    };
+    let hours = ((to - from) / HOUR_MS) as usize;
+    let (series_rows, grid) = match by {
+        None => {
+            let namespace_rows = namespaces::list_namespaces(&mut conn, organization_id).await?;
+            let totals =
+                kept_hourly_totals(db, &mut conn, organization_id, &metric.key, (from, to), "portal.usage_page")
+                    .await?;
+            let grid = hourly_grid(&totals, from, hours, namespace_rows.iter().map(|n| n.id.as_str()));
+            (namespace_rows.into_iter().map(|n| (n.id, n.name)).collect::<Vec<_>>(), grid)
+        }
+        Some((dimension, values)) => {
+            let hourly = hourly_breakdown(&mut conn, organization_id, None, &metric.key, from, to).await?;
+            let values: Vec<&str> = values.iter().map(String::as_str).chain([UNSPECIFIED]).collect();
+            let grid = value_grid(&hourly, from, hours, dimension, &values).ok_or(AmountOutOfRange)?;
+            (values.iter().map(|v| (v.to_string(), label_of(v))).collect(), grid)
+        }
+    };
     let late_events = usage::late_event_count(&mut conn, organization_id).await?;
     drop(conn);
     let complete_through = complete_through(db, organization_id).await?;
     let estimate = month_to_date_estimate(db, organization_id).await?;
     let budgets = budget_outlook(db, organization_id).await?;
 
-    let hours = ((to - from) / HOUR_MS) as usize;
     let in_progress = to == hour_of(now) + HOUR_MS;
-    let grid = hourly_grid(&totals, from, hours, namespace_rows.iter().map(|n| n.id.as_str()));
     let is_hidden = |name: &str| hidden.iter().any(|h| h == name);
     // The current period's view goes on to the period's end at each namespace's pace so far, the
     // forecast's model; from the period's first day on, as the cost projection.
     let projected = period.filter(|&(start, end)| now - start >= MIN_ELAPSED_MS && end > to);
-    let series: Vec<Series<'_>> = namespace_rows
+    let series: Vec<Series<'_>> = series_rows
         .iter()
         .zip(&grid)
         .enumerate()
-        .filter(|(_, (ns, _))| !is_hidden(&ns.name))
-        .map(|(color, (ns, values))| Series {
-            label: &ns.name,
+        .filter(|(_, ((_, name), _))| !is_hidden(name))
+        .map(|(color, ((_, name), values))| Series {
+            label: name,
             values,
             color,
             pace: projected.map_or(0, |(start, _)| pace(values.iter().sum(), now - start, HOUR_MS)),
         })
         .collect();
     let projection_note = projected.map(|(_, end)| {
+        let each = by.map_or_else(|| "namespace".to_owned(), |(dimension, _)| label_of(dimension).to_lowercase());
         format!(
-            "Dashed: each namespace at its pace so far this period, on to the period's end at {} (an estimate).",
+            "Dashed: each {each} at its pace so far this period, on to the period's end at {} (an estimate).",
             display_time(end)
         )
     });
@@ -85,10 +111,10 @@ pub async fn usage_report(
             .zip(caption.as_deref())
             .map(|((_, end), caption)| Projection { hours: ((end - to) / HOUR_MS) as usize, caption }),
     });
-    let legend = namespace_rows
+    let legend = series_rows
         .iter()
         .enumerate()
-        .map(|(i, ns)| LegendEntry { name: ns.name.clone(), color: series_color(i), hidden: is_hidden(&ns.name) })
+        .map(|(i, (_, name))| LegendEntry { name: name.clone(), color: series_color(i), hidden: is_hidden(name) })
         .collect();
     let rows = (0..hours)
         .filter(|&h| grid.iter().any(|values| values[h] != 0))
@@ -97,15 +123,16 @@ pub async fn usage_report(
             totals: grid.iter().map(|values| format_quantity(values[h], metric.units_per_display)).collect(),
         })
         .collect();
-    let namespaces = namespace_rows
+    let namespaces = series_rows
         .iter()
         .zip(&grid)
-        .map(|(ns, values)| NamespaceUsage {
-            id: ns.id.clone(),
-            name: ns.name.clone(),
+        .map(|((id, name), values)| NamespaceUsage {
+            id: id.clone(),
+            name: name.clone(),
             total: format_quantity(values.iter().sum(), metric.units_per_display),
         })
         .collect();
+    let dimension_info = |key: &String| DimensionInfo { key: key.clone(), label: label_of(key) };
     Ok(UsageReport {
         metric: metric_info(metric),
         metrics: catalog.iter().map(metric_info).collect(),
@@ -124,6 +151,8 @@ pub async fn usage_report(
         late_events,
         estimate,
         budgets,
+        dimensions: declared.keys().map(dimension_info).collect(),
+        by: by.map(|(key, _)| dimension_info(key)),
     })
 }
 
@@ -147,6 +176,29 @@ fn hourly_grid<'a>(
         }
     }
     grid
+}
+
+/// One vector of hourly values per value of `dimension` (in `values`' order, the last one
+/// `unspecified`), summed over the namespaces. `None` on overflow.
+fn value_grid(
+    hourly: &[HourBreakdown],
+    from: i64,
+    hours: usize,
+    dimension: &str,
+    values: &[&str],
+) -> Option<Vec<Vec<i64>>> {
+    let index: HashMap<&str, usize> = values.iter().enumerate().map(|(i, v)| (*v, i)).collect();
+    let mut grid = vec![vec![0_i64; hours]; values.len()];
+    for hour in hourly {
+        let h = ((hour.hour - from) / HOUR_MS) as usize;
+        let typed = hour.dimensions.iter().map(|(dimensions, total)| (dimensions.as_str(), *total));
+        for (value, quantity) in break_down(hour.total, typed, dimension)? {
+            if let (Some(&series), true) = (index.get(value), h < hours) {
+                grid[series][h] = grid[series][h].checked_add(quantity)?;
+            }
+        }
+    }
+    Some(grid)
 }
 
 /// `hour,namespace,metric,total` for every stored hourly total in the range, the same numbers as the page.

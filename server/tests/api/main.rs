@@ -9,6 +9,7 @@ mod card_authentication;
 mod coupons;
 mod crash;
 mod dashboard;
+mod dimensions;
 mod documents;
 mod fake_stripe;
 mod fault;

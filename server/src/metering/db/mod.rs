@@ -4,3 +4,4 @@ pub mod rollup_lag;
 pub mod set_aside;
 pub mod usage;
 pub mod usage_copy;
+pub mod usage_dimensions;

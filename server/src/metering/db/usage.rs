@@ -4,13 +4,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sqlx::{AnyConnection, FromRow};
 
 use crate::error::Error;
+use crate::metering::db::usage_dimensions;
+use crate::metering::domain::dimensions::{DeclaredDimensions, DimensionTotals};
 use crate::metering::domain::usage::ValidEvent;
 use crate::store::Dialect;
 use crate::store::bulk::{
     Value, bind_all, bind_all_as, list_placeholders, listed_rows, placeholder, row_placeholders, texts,
 };
 
-/// Rows per multi-row statement: 12 parameters each stays far below both databases' limits.
+/// Rows per multi-row statement: 13 parameters each stays far below both databases' limits.
 const INSERT_CHUNK: usize = 500;
 const LOOKUP_CHUNK: usize = 500;
 
@@ -20,8 +22,41 @@ pub async fn notify_rolled_up(pool: &sqlx::AnyPool, channel: &str, organization_
     Ok(())
 }
 
-pub async fn metric_keys(conn: &mut AnyConnection) -> Result<Vec<String>, Error> {
-    Ok(sqlx::query_scalar("select key from metrics order by key").fetch_all(conn).await?)
+/// The metrics' keys and their declared dimensions, in one query: it runs for every batch.
+pub async fn metric_rules(conn: &mut AnyConnection) -> Result<(Vec<String>, DeclaredDimensions), Error> {
+    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "select m.key, d.dimension, d.value from metrics m
+         left join metric_dimension_values d on d.metric = m.key
+         order by m.key, d.dimension, d.position",
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut keys: Vec<String> = Vec::new();
+    let mut declared = DeclaredDimensions::new();
+    for (metric, dimension, value) in rows {
+        if keys.last() != Some(&metric) {
+            keys.push(metric.clone());
+        }
+        if let (Some(dimension), Some(value)) = (dimension, value) {
+            declared.entry(metric).or_default().entry(dimension).or_default().push(value);
+        }
+    }
+    Ok((keys, declared))
+}
+
+/// Every declared dimension of a metric with its values, in the order pages list them.
+pub async fn dimensions_of(conn: &mut AnyConnection, metric: &str) -> Result<BTreeMap<String, Vec<String>>, Error> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "select dimension, value from metric_dimension_values where metric = $1 order by dimension, position",
+    )
+    .bind(metric)
+    .fetch_all(conn)
+    .await?;
+    let mut declared: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (dimension, value) in rows {
+        declared.entry(dimension).or_default().push(value);
+    }
+    Ok(declared)
 }
 
 /// Names and ids of the organization's namespaces, each mapped to the id.
@@ -167,10 +202,10 @@ pub async fn insert_new_events(
     for chunk in fresh.chunks(INSERT_CHUNK) {
         let sql = format!(
             "insert into usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour,
-                 properties, content_hash, received_at, late, commit_id)
+                 properties, dimensions, content_hash, received_at, late, commit_id)
              values {}
              on conflict do nothing",
-            row_placeholders(conn, 1, chunk.len(), 12)
+            row_placeholders(conn, 1, chunk.len(), 13)
         );
         let mut query = sqlx::query(&sql);
         for event in chunk {
@@ -183,6 +218,7 @@ pub async fn insert_new_events(
                 .bind(event.occurred_at)
                 .bind(event.hour())
                 .bind(event.properties.as_deref())
+                .bind(event.dimensions.as_deref())
                 .bind(&event.content_hash)
                 .bind(new.received_at)
                 .bind(i64::from(event.hour() < new.closed_before))
@@ -305,6 +341,57 @@ pub struct PartTotal {
     pub commit_id: i64,
     pub total: i64,
     pub event_count: i64,
+    /// The part of `total` whose events carried dimensions, per canonical text, as stored JSON.
+    pub dimension_totals: Option<String>,
+}
+
+/// A part's sum over the events of one set of dimensions (none for `None`); a part is the sum
+/// of its groups.
+#[derive(FromRow)]
+struct GroupSum {
+    organization_id: String,
+    namespace_id: String,
+    metric: String,
+    hour: i64,
+    first_commit_id: i64,
+    commit_id: i64,
+    dimensions: Option<String>,
+    total: i64,
+    event_count: i64,
+}
+
+/// Groups in part order → parts, each with its groups' totals and the dimensioned ones kept apart.
+fn parts_of_groups(groups: Vec<GroupSum>) -> Result<Vec<PartTotal>, Error> {
+    let overflow = || Error::Corrupt("an hour's usage is beyond 64 bits".into());
+    let mut parts: Vec<(PartTotal, DimensionTotals)> = Vec::new();
+    for group in groups {
+        let same = parts.last().is_some_and(|(part, _)| {
+            (&part.organization_id, &part.namespace_id, &part.metric, part.hour, part.commit_id)
+                == (&group.organization_id, &group.namespace_id, &group.metric, group.hour, group.commit_id)
+        });
+        if !same {
+            let part = PartTotal {
+                organization_id: group.organization_id,
+                namespace_id: group.namespace_id,
+                metric: group.metric,
+                hour: group.hour,
+                first_commit_id: group.first_commit_id,
+                commit_id: group.commit_id,
+                total: 0,
+                event_count: 0,
+                dimension_totals: None,
+            };
+            parts.push((part, DimensionTotals::default()));
+        }
+        let (part, dimensions) = parts.last_mut().expect("pushed above");
+        part.total = part.total.checked_add(group.total).ok_or_else(overflow)?;
+        part.event_count += group.event_count;
+        dimensions.add(group.dimensions.as_deref(), group.total).ok_or_else(overflow)?;
+    }
+    Ok(parts
+        .into_iter()
+        .map(|(part, dimensions)| PartTotal { dimension_totals: dimensions.to_stored(), ..part })
+        .collect())
 }
 
 impl PartTotal {
@@ -337,11 +424,11 @@ pub async fn part_totals(conn: &mut AnyConnection, marks: &[DirtyPart]) -> Resul
         .map(|r| format!("commit_id between {} and {}", placeholder(conn, 1 + 2 * r), placeholder(conn, 2 + 2 * r)))
         .collect();
     let sql = format!(
-        "select organization_id, namespace_id, metric, hour, commit_id as first_commit_id, commit_id,
+        "select organization_id, namespace_id, metric, hour, commit_id as first_commit_id, commit_id, dimensions,
              cast(sum(quantity) as bigint) as total, count(*) as event_count
          from usage_events
          where {}
-         group by organization_id, namespace_id, metric, hour, commit_id
+         group by organization_id, namespace_id, metric, hour, commit_id, dimensions
          having (organization_id, namespace_id, metric, hour, commit_id) in (values {})
          order by organization_id, namespace_id, metric, hour, commit_id",
         ranges.join(" or "),
@@ -350,7 +437,7 @@ pub async fn part_totals(conn: &mut AnyConnection, marks: &[DirtyPart]) -> Resul
     let commit_values: Vec<Value> =
         runs.into_iter().flat_map(|(first, last)| [Value::Int(first), Value::Int(last)]).collect();
     let mark_values: Vec<Value> = marks.iter().flat_map(mark_values).collect();
-    Ok(bind_all_as(bind_all_as(sqlx::query_as(&sql), &commit_values), &mark_values).fetch_all(conn).await?)
+    parts_of_groups(bind_all_as(bind_all_as(sqlx::query_as(&sql), &commit_values), &mark_values).fetch_all(conn).await?)
 }
 
 /// `part_totals` for the marks of one hour, filtering by the hour before summing: on SQLite the
@@ -362,11 +449,11 @@ pub async fn part_totals_of_hour(conn: &mut AnyConnection, marks: &[DirtyPart]) 
     commits.sort_unstable();
     commits.dedup();
     let sql = format!(
-        "select organization_id, namespace_id, metric, hour, commit_id as first_commit_id, commit_id,
+        "select organization_id, namespace_id, metric, hour, commit_id as first_commit_id, commit_id, dimensions,
              cast(sum(quantity) as bigint) as total, count(*) as event_count
          from usage_events
          where organization_id = {} and namespace_id = {} and metric = {} and hour = {} and commit_id in ({})
-         group by organization_id, namespace_id, metric, hour, commit_id
+         group by organization_id, namespace_id, metric, hour, commit_id, dimensions
          order by commit_id",
         placeholder(conn, 1),
         placeholder(conn, 2),
@@ -380,7 +467,7 @@ pub async fn part_totals_of_hour(conn: &mut AnyConnection, marks: &[DirtyPart]) 
         .bind(&first.namespace_id)
         .bind(&first.metric)
         .bind(first.hour);
-    Ok(bind_all_as(query, &commit_values).fetch_all(conn).await?)
+    parts_of_groups(bind_all_as(query, &commit_values).fetch_all(conn).await?)
 }
 
 /// Sorted commit numbers → ranges that cover them, reading at most a few commits that are not
@@ -427,6 +514,11 @@ pub async fn store_parts(
 
     let claimed = claim_marks(conn, marks).await?;
     let parts = recomputed_parts(conn, &claimed, commit_parts, &hour_values).await?;
+    // An hour's totals per dimension change only with a part whose events carried some.
+    let mut typed_hours: Vec<HourKey> =
+        parts.iter().filter(|part| part.dimension_totals.is_some()).map(PartTotal::key).collect();
+    typed_hours.sort_unstable();
+    typed_hours.dedup();
     match fold_through {
         Some(through) => store_folding(conn, &hours, parts, through).await?,
         None => upsert_parts(conn, &parts).await?,
@@ -442,7 +534,7 @@ pub async fn store_parts(
         listed_rows(conn, 1, hours.len(), 4)
     );
     bind_all(sqlx::query(&totals), &hour_values).execute(&mut *conn).await?;
-    Ok(())
+    usage_dimensions::store_hourly_dimensions(conn, &typed_hours).await
 }
 
 /// Clears the marks and returns those that were still there. Another instance that recomputed
@@ -471,7 +563,8 @@ async fn recomputed_parts(
         return Ok(Vec::new());
     };
     let sql = format!(
-        "select organization_id, namespace_id, metric, hour, first_commit_id, commit_id, total, event_count
+        "select organization_id, namespace_id, metric, hour, first_commit_id, commit_id, total, event_count,
+             dimension_totals
          from usage_hourly_parts
          where first_commit_id < commit_id and commit_id >= {}
              and (organization_id, namespace_id, metric, hour) in ({})",
@@ -506,10 +599,14 @@ async fn recomputed_parts(
 
 /// The part recomputed from its commits' events.
 async fn sum_events(conn: &mut AnyConnection, part: &PartTotal) -> Result<PartTotal, Error> {
-    let (total, event_count): (i64, i64) = sqlx::query_as(
-        "select cast(coalesce(sum(quantity), 0) as bigint), count(*) from usage_events
+    let groups: Vec<GroupSum> = sqlx::query_as(
+        "select organization_id, namespace_id, metric, hour, cast($1 as bigint) as first_commit_id,
+             cast($2 as bigint) as commit_id, dimensions,
+             cast(sum(quantity) as bigint) as total, count(*) as event_count
+         from usage_events
          where commit_id between $1 and $2 and organization_id = $3 and namespace_id = $4 and metric = $5
-             and hour = $6",
+             and hour = $6
+         group by organization_id, namespace_id, metric, hour, dimensions",
     )
     .bind(part.first_commit_id)
     .bind(part.commit_id)
@@ -517,9 +614,10 @@ async fn sum_events(conn: &mut AnyConnection, part: &PartTotal) -> Result<PartTo
     .bind(&part.namespace_id)
     .bind(&part.metric)
     .bind(part.hour)
-    .fetch_one(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(PartTotal { total, event_count, ..part.clone() })
+    let summed = parts_of_groups(groups)?.pop();
+    Ok(summed.unwrap_or(PartTotal { total: 0, event_count: 0, dimension_totals: None, ..part.clone() }))
 }
 
 async fn upsert_parts(conn: &mut AnyConnection, parts: &[PartTotal]) -> Result<(), Error> {
@@ -528,11 +626,12 @@ async fn upsert_parts(conn: &mut AnyConnection, parts: &[PartTotal]) -> Result<(
     }
     let sql = format!(
         "insert into usage_hourly_parts (organization_id, namespace_id, metric, hour, first_commit_id, commit_id,
-             total, event_count)
+             total, event_count, dimension_totals)
          values {}
          on conflict (organization_id, namespace_id, metric, hour, commit_id) do update set
-             first_commit_id = excluded.first_commit_id, total = excluded.total, event_count = excluded.event_count",
-        row_placeholders(conn, 1, parts.len(), 8)
+             first_commit_id = excluded.first_commit_id, total = excluded.total, event_count = excluded.event_count,
+             dimension_totals = excluded.dimension_totals",
+        row_placeholders(conn, 1, parts.len(), 9)
     );
     let values: Vec<Value> = parts
         .iter()
@@ -547,6 +646,7 @@ async fn upsert_parts(conn: &mut AnyConnection, parts: &[PartTotal]) -> Result<(
                 Value::Int(part.commit_id),
                 Value::Int(part.total),
                 Value::Int(part.event_count),
+                Value::MaybeText(part.dimension_totals.clone()),
             ]
         })
         .collect();
@@ -594,7 +694,7 @@ async fn store_folding(
     // scanning every part of every hour ever stored.
     let sql = format!(
         "select p.organization_id, p.namespace_id, p.metric, p.hour, p.first_commit_id, p.commit_id, p.total,
-             p.event_count
+             p.event_count, p.dimension_totals
          from (values {}) as f cross join usage_hourly_parts p
          where p.organization_id = f.column1 and p.namespace_id = f.column2 and p.metric = f.column3
              and p.hour = f.column4 and p.commit_id <= f.column5",
@@ -617,7 +717,7 @@ async fn store_folding(
         }
     }
     let settled: Vec<PartTotal> = settled.into_values().collect();
-    let (replaced, folds) = fold(&settled, FOLD_BUCKET);
+    let (replaced, folds) = fold(&settled, FOLD_BUCKET)?;
     let replaced: HashSet<(HourKey, i64)> = replaced.iter().map(|part| (part.key(), part.commit_id)).collect();
     let gone: Vec<Value> = replaced
         .iter()
@@ -644,7 +744,7 @@ async fn store_folding(
 
 /// Parts in key and commit order → (the parts that fold, their folds): the parts of an hour whose
 /// commits share a bucket of `bucket` commits fold into one, when there are several.
-fn fold(parts: &[PartTotal], bucket: i64) -> (Vec<&PartTotal>, Vec<PartTotal>) {
+fn fold(parts: &[PartTotal], bucket: i64) -> Result<(Vec<&PartTotal>, Vec<PartTotal>), Error> {
     let (mut replaced, mut folds) = (Vec::new(), Vec::new());
     let same_fold = |a: &PartTotal, b: &PartTotal| {
         (&a.organization_id, &a.namespace_id, &a.metric, a.hour, a.commit_id.div_euclid(bucket))
@@ -653,16 +753,25 @@ fn fold(parts: &[PartTotal], bucket: i64) -> (Vec<&PartTotal>, Vec<PartTotal>) {
     for run in parts.chunk_by(same_fold) {
         // Parts of a bucket never overlap, so the first one's range starts the fold's.
         if let [first, .., last] = run {
+            let mut dimensions = DimensionTotals::default();
+            for part in run {
+                dimensions.add_stored(part.dimension_totals.as_deref()).ok_or_else(unreadable)?;
+            }
             folds.push(PartTotal {
                 commit_id: last.commit_id,
                 total: run.iter().map(|part| part.total).sum(),
                 event_count: run.iter().map(|part| part.event_count).sum(),
+                dimension_totals: dimensions.to_stored(),
                 ..first.clone()
             });
             replaced.extend(run);
         }
     }
-    (replaced, folds)
+    Ok((replaced, folds))
+}
+
+pub(super) fn unreadable() -> Error {
+    Error::Corrupt("a rollup part's totals per dimension are unreadable or beyond 64 bits".into())
 }
 
 fn mark_values(mark: &DirtyPart) -> [Value; 5] {
@@ -670,7 +779,7 @@ fn mark_values(mark: &DirtyPart) -> [Value; 5] {
     [organization_id, namespace_id, metric, hour, Value::Int(mark.commit_id)]
 }
 
-fn key_values(key: &HourKey) -> [Value; 4] {
+pub(super) fn key_values(key: &HourKey) -> [Value; 4] {
     [
         Value::Text(key.organization_id.clone()),
         Value::Text(key.namespace_id.clone()),
@@ -872,16 +981,35 @@ mod tests {
             commit_id,
             total,
             event_count: commit_id - first_commit_id + 1,
+            dimension_totals: None,
         }
+    }
+
+    fn typed(part: PartTotal, dimension_totals: &str) -> PartTotal {
+        PartTotal { dimension_totals: Some(dimension_totals.into()), ..part }
     }
 
     #[test]
     fn an_hours_parts_fold_per_bucket_of_commits() {
         let parts =
             [part(0, 5, 40, 100), part(0, 41, 41, 7), part(0, 50, 50, 3), part(0, 127, 127, 1), part(0, 128, 128, 2)];
-        let (replaced, folds) = fold(&parts, 128);
+        let (replaced, folds) = fold(&parts, 128).unwrap();
         assert_eq!(replaced, parts[..4].iter().collect::<Vec<_>>());
         assert_eq!(folds, [PartTotal { event_count: 36 + 1 + 1 + 1, ..part(0, 5, 127, 111) }]);
+    }
+
+    #[test]
+    fn a_fold_keeps_the_sum_of_its_parts_per_dimension() {
+        let parts = [
+            typed(part(0, 1, 1, 10), r#"{"action_type=activity":4}"#),
+            part(0, 2, 2, 5),
+            typed(part(0, 3, 3, 7), r#"{"action_type=activity":1,"action_type=signal":6}"#),
+        ];
+        let (_, folds) = fold(&parts, 128).unwrap();
+        let expected = r#"{"action_type=activity":5,"action_type=signal":6}"#;
+        assert_eq!(folds, [PartTotal { event_count: 3, ..typed(part(0, 1, 3, 22), expected) }]);
+        let broken = [typed(part(0, 1, 1, 1), "not json"), part(0, 2, 2, 1)];
+        assert!(fold(&broken, 128).is_err(), "an unreadable part stops the pass rather than losing its split");
     }
 
     #[test]
@@ -893,7 +1021,7 @@ mod tests {
     #[test]
     fn a_part_alone_in_its_bucket_or_hour_stays_as_it_is() {
         let parts = [part(0, 3, 3, 1), part(3_600_000, 4, 4, 2), part(3_600_000, 200, 200, 5)];
-        let (replaced, folds) = fold(&parts, 128);
+        let (replaced, folds) = fold(&parts, 128).unwrap();
         assert!(replaced.is_empty());
         assert!(folds.is_empty());
     }

@@ -1,5 +1,6 @@
 //! Usage events as clients send them, checked one by one: a bad event is rejected with the field
 //! and the reason, and never stops the good ones of the same batch.
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::Serialize;
@@ -8,6 +9,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::metering::domain::dimensions::{DeclaredDimensions, canonical_dimensions};
 use crate::shared::numbers::exact_decimal;
 use crate::shared::time::parse_day;
 
@@ -26,6 +28,7 @@ pub struct EventRules<'a> {
     /// Both names and ids of the organization's namespaces, each mapped to the id.
     pub namespaces: &'a HashMap<String, String>,
     pub metrics: &'a [String],
+    pub dimensions: &'a DeclaredDimensions,
     pub now_ms: i64,
     pub max_age_ms: i64,
     /// The organization's subscription ended here: later usage has no period to be billed in.
@@ -49,6 +52,8 @@ pub struct ValidEvent {
     pub quantity: i64,
     pub occurred_at: i64,
     pub properties: Option<String>,
+    /// Canonical (`action_type=activity`), see [`crate::metering::domain::dimensions`].
+    pub dimensions: Option<String>,
     /// Equal for two sends of the same event, different when anything but the id differs.
     pub content_hash: String,
 }
@@ -65,12 +70,12 @@ pub fn hour_of(ms: i64) -> i64 {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rejection {
-    pub field: &'static str,
+    pub field: Cow<'static, str>,
     pub reason: String,
 }
 
 fn reject<T>(field: &'static str, reason: impl Into<String>) -> Result<T, Rejection> {
-    Err(Rejection { field, reason: reason.into() })
+    Err(Rejection { field: Cow::Borrowed(field), reason: reason.into() })
 }
 
 pub fn check_event(raw: &Value, rules: &EventRules<'_>) -> Result<ValidEvent, Rejection> {
@@ -147,8 +152,15 @@ pub fn check_event(raw: &Value, rules: &EventRules<'_>) -> Result<ValidEvent, Re
         Some(Value::Object(map)) => Some(check_properties(map)?),
         Some(_) => return reject("properties", "must be an object of short strings"),
     };
-    let content_hash = content_hash(&namespace_id, &metric, quantity, occurred_at, properties.as_deref());
-    Ok(ValidEvent { event_id, namespace_id, metric, quantity, occurred_at, properties, content_hash })
+    let dimensions = match event.get("dimensions") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) => canonical_dimensions(map, rules.dimensions.get(&metric))
+            .map_err(|refusal| Rejection { field: refusal.field, reason: refusal.reason })?,
+        Some(_) => return reject("dimensions", r#"must be an object such as {"action_type": "activity"}"#),
+    };
+    let content_hash =
+        content_hash(&namespace_id, &metric, quantity, occurred_at, properties.as_deref(), dimensions.as_deref());
+    Ok(ValidEvent { event_id, namespace_id, metric, quantity, occurred_at, properties, dimensions, content_hash })
 }
 
 /// Properties are stored as canonical JSON (keys sorted), so the same map always hashes the same.
@@ -173,12 +185,22 @@ fn check_properties(map: &Map<String, Value>) -> Result<String, Rejection> {
             }
         }
     }
-    serde_json::to_string(&sorted).map_err(|e| Rejection { field: "properties", reason: e.to_string() })
+    serde_json::to_string(&sorted).map_err(|e| Rejection { field: Cow::Borrowed("properties"), reason: e.to_string() })
 }
 
-fn content_hash(namespace_id: &str, metric: &str, quantity: i64, occurred_at: i64, properties: Option<&str>) -> String {
+/// Dimensions come last and only when present, so the hashes stored before events carried any
+/// still match a resend.
+fn content_hash(
+    namespace_id: &str,
+    metric: &str,
+    quantity: i64,
+    occurred_at: i64,
+    properties: Option<&str>,
+    dimensions: Option<&str>,
+) -> String {
     let mut hasher = Sha256::new();
-    for part in [namespace_id, metric, &quantity.to_string(), &occurred_at.to_string(), properties.unwrap_or("")] {
+    let fields = [namespace_id, metric, &quantity.to_string(), &occurred_at.to_string(), properties.unwrap_or("")];
+    for part in fields.iter().copied().chain(dimensions) {
         hasher.update(part.as_bytes());
         hasher.update([0u8]);
     }
@@ -192,10 +214,17 @@ mod tests {
 
     const NOW: i64 = 1_795_253_400_000; // 2026-11-21T09:30:00Z
 
+    static DECLARED: std::sync::LazyLock<DeclaredDimensions> = std::sync::LazyLock::new(|| {
+        let action_types = ["workflow_start", "activity"].map(String::from).to_vec();
+        let actions = std::collections::BTreeMap::from([("action_type".to_owned(), action_types)]);
+        HashMap::from([("actions".to_owned(), actions)])
+    });
+
     fn rules_with<'a>(namespaces: &'a HashMap<String, String>, metrics: &'a [String]) -> EventRules<'a> {
         EventRules {
             namespaces,
             metrics,
+            dimensions: &DECLARED,
             now_ms: NOW,
             max_age_ms: 35 * 24 * HOUR_MS,
             ends_at: None,
@@ -214,7 +243,10 @@ mod tests {
     fn the_content_hash_is_the_first_half_of_the_sha256_of_the_fields_in_lowercase_hex() {
         // Stored hashes must never change: a resent event is compared with the one stored before.
         // Python: hashlib.sha256(b"ns_1\0actions\0" b"42\0" b"1700000000000\0\0").hexdigest()[:32]
-        assert_eq!(content_hash("ns_1", "actions", 42, 1_700_000_000_000, None), "010e166c2aab0e06d1c70b1445c97a2e");
+        assert_eq!(
+            content_hash("ns_1", "actions", 42, 1_700_000_000_000, None, None),
+            "010e166c2aab0e06d1c70b1445c97a2e"
+        );
     }
 
     fn event() -> Value {
@@ -236,6 +268,21 @@ mod tests {
         assert_eq!(valid.hour(), 1_795_251_600_000);
         let by_id = check_event(&with("namespace", json!("ns_1")), &rules_with(&ns, &metrics)).unwrap();
         assert_eq!(by_id.content_hash, valid.content_hash, "name and id are the same namespace");
+    }
+
+    #[test]
+    fn declared_dimensions_are_kept_and_make_a_different_event() {
+        let (ns, metrics) = fixtures();
+        let rules = rules_with(&ns, &metrics);
+        let plain = check_event(&event(), &rules).unwrap();
+        let typed = check_event(&with("dimensions", json!({"action_type": "activity"})), &rules).unwrap();
+        assert_eq!(typed.dimensions.as_deref(), Some("action_type=activity"));
+        assert_ne!(typed.content_hash, plain.content_hash, "a resend with other dimensions is a conflict");
+        let empty = check_event(&with("dimensions", json!({})), &rules).unwrap();
+        assert_eq!((empty.dimensions, empty.content_hash), (None, plain.content_hash));
+        let mut storage_typed = with("metric", json!("active_storage_gbh"));
+        storage_typed["dimensions"] = json!({"action_type": "activity"});
+        assert_eq!(check_event(&storage_typed, &rules).unwrap_err().field, "dimensions.action_type");
     }
 
     #[test]
@@ -292,6 +339,9 @@ mod tests {
             (with("timestamp", json!("2026-09-01T00:00:00Z")), "timestamp"),
             (with("properties", json!({"k": 1})), "properties"),
             (with("properties", json!([1])), "properties"),
+            (with("dimensions", json!("activity")), "dimensions"),
+            (with("dimensions", json!({"action_type": "signal"})), "dimensions.action_type"),
+            (with("dimensions", json!({"tier": "gold"})), "dimensions.tier"),
         ];
         for (raw, field) in cases {
             assert_eq!(check_event(&raw, &rules).unwrap_err().field, field, "{raw}");

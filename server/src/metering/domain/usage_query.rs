@@ -103,16 +103,16 @@ pub fn check_answer_size(
     Ok(())
 }
 
-/// Hourly totals `(namespace, hour, total)` summed into buckets: `(namespace, bucket) → total`,
-/// buckets that come to zero left out.
+/// Hourly totals `(series, hour, total)` summed into buckets: `(series, bucket) → total`, buckets
+/// that come to zero left out. A series is a namespace, or a namespace and a dimension's value.
 /// Checked: a sum beyond 64 bits is refused rather than wrapped.
-pub fn bucket_totals<'a>(
-    hourly: impl IntoIterator<Item = (&'a str, i64, i64)>,
+pub fn bucket_totals<K: Ord>(
+    hourly: impl IntoIterator<Item = (K, i64, i64)>,
     granularity: Granularity,
-) -> Option<BTreeMap<(&'a str, i64), i64>> {
+) -> Option<BTreeMap<(K, i64), i64>> {
     let mut buckets = BTreeMap::new();
-    for (namespace, hour, total) in hourly {
-        let sum: &mut i64 = buckets.entry((namespace, granularity.bucket_of(hour))).or_insert(0);
+    for (series, hour, total) in hourly {
+        let sum: &mut i64 = buckets.entry((series, granularity.bucket_of(hour))).or_insert(0);
         *sum = sum.checked_add(total)?;
     }
     // Usage taken back within a bucket leaves nothing to show, as on the page.

@@ -35,6 +35,34 @@ test("usage sent through the API appears on the open Usage page without a reload
   await expect(page.locator("#usage-hourly tbody tr").last().locator("td").nth(column)).toHaveText("42");
   expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
 
+  // Broken down by action type: the demo's actions carry one; the event above carried none.
+  await page.locator("#breakdown").getByRole("link", { name: "Action type" }).click();
+  await expect(page).toHaveURL(/by=action_type/);
+  await expect(page.locator("#usage-totals thead th").first()).toHaveText("Action type");
+  await expect(page.locator(".legend")).toHaveAttribute("aria-label", "Action type on the chart");
+  expect(figure(await page.locator('#usage-totals tr[data-namespace="Activity"] .total').textContent())).toBeGreaterThan(0);
+  expect(figure(await page.locator('#usage-totals tr[data-namespace="Unspecified"] .total').textContent())).toBeGreaterThanOrEqual(42);
+  await waitForHydration(page);
+  const signals = page.locator('#usage-totals tr[data-namespace="Signal"] .total');
+  const signalsBefore = figure(await signals.textContent());
+  const typed = await page.request.post("/v1/usage/events", {
+    headers: { Authorization: `Bearer ${secret}` },
+    data: [
+      {
+        id: `pw-typed-${Date.now()}`,
+        namespace: "payments-prod",
+        metric: "actions",
+        quantity: 7,
+        timestamp: new Date().toISOString(),
+        dimensions: { action_type: "signal" },
+      },
+    ],
+  });
+  expect((await typed.json()).accepted).toBe(1);
+  await expect(signals).toHaveText((signalsBefore + 7).toLocaleString("en-US"), { timeout: 3_000 });
+  await page.locator("#breakdown").getByRole("link", { name: "Namespace" }).click();
+  await expect(page.locator("#usage-totals thead th").first()).toHaveText("Namespace");
+
   await page.getByRole("link", { name: "Active storage" }).click();
   await expect(page).toHaveURL(/metric=active_storage_gbh/);
   await expect(page.locator("figcaption")).toContainText("Active storage per hour (GBh)");

@@ -68,6 +68,9 @@ enum Command {
         /// Share of events dated inside the closed period (stored and flagged `late`).
         #[arg(long, default_value_t = 0.01)]
         late_share: f64,
+        /// Share of `actions` events that carry an `action_type` dimension.
+        #[arg(long, default_value_t = 0.0)]
+        typed_share: f64,
         /// The server's database: when given, rollup lag is sampled during the run.
         #[arg(long)]
         database_url: Option<String>,
@@ -161,9 +164,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::fs::write(&keys_file, serde_json::to_string_pretty(&targets)?)?;
             println!("{organizations} organizations with {namespaces} namespaces each; keys in {keys_file}");
         }
-        Command::Http { url, keys_file, events, connections, batch, duplicate_share, late_share, database_url } => {
+        Command::Http {
+            url,
+            keys_file,
+            events,
+            connections,
+            batch,
+            duplicate_share,
+            late_share,
+            typed_share,
+            database_url,
+        } => {
             let targets: Vec<setup::Target> = serde_json::from_str(&std::fs::read_to_string(&keys_file)?)?;
-            let shape = Shape { duplicate_share, late_share, batch };
+            let shape = Shape { duplicate_share, late_share, typed_share, batch };
             let lag = match database_url {
                 Some(url) => Some(rollup_lag::Sampler::start(Db::connect(&url).await?)),
                 None => None,
@@ -213,8 +226,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 struct Shape {
     duplicate_share: f64,
     late_share: f64,
+    typed_share: f64,
     batch: usize,
 }
+
+/// The values the portal declares for `actions`' `action_type`.
+const ACTION_TYPES: [&str; 6] = ["workflow_start", "activity", "signal", "query", "timer", "other"];
 
 struct Totals {
     latencies_us: Mutex<Vec<u64>>,
@@ -349,11 +366,15 @@ fn event(worker: usize, sequence: u64, target: &setup::Target, base_ms: i64, sha
     } else {
         ("active_storage_gbh", rng.gen_range(1..5_000))
     };
-    json!({
+    let mut event = json!({
         "id": format!("w{worker}-{sequence}"),
         "namespace": namespace,
         "metric": metric,
         "quantity": quantity,
         "timestamp": at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-    })
+    });
+    if metric == "actions" && shape.typed_share > 0.0 && rng.gen_bool(shape.typed_share) {
+        event["dimensions"] = json!({ "action_type": ACTION_TYPES[rng.gen_range(0..ACTION_TYPES.len())] });
+    }
+    event
 }

@@ -225,7 +225,16 @@ const DAY_MS: i64 = 86_400_000;
 const DAILY_USAGE: [(&str, i64); 3] =
     [("actions", 60_000), ("active_storage_gbh", 2_000), ("retained_storage_gbh", 40_000)];
 
-/// One event per namespace, metric and day, and the last day hour by hour (so the Usage page's
+/// The demo's mix of actions, in percent; the last takes what rounding leaves.
+const DEMO_ACTION_TYPES: [(Option<&str>, i64); 5] = [
+    (Some("workflow_start"), 8),
+    (Some("signal"), 6),
+    (Some("query"), 3),
+    (Some("timer"), 18),
+    (Some("activity"), 65),
+];
+
+/// One event per namespace, metric and day (actions one per action type), and the last day hour by hour (so the Usage page's
 /// default range, the last 24 hours, is not empty), stored through the same checks as the
 /// ingestion API.
 async fn seed_usage(
@@ -237,14 +246,26 @@ async fn seed_usage(
 ) -> Result<(), Error> {
     let days = demo.history_days.min(rules.late_usage_window_ms / DAY_MS - 1);
     let mut events = Vec::new();
+    // Actions are sent per action type, so the Usage page has a breakdown to show.
     let mut push = |id: String, namespace: &str, metric: &str, quantity: i64, timestamp: i64| {
-        events.push(json!({
-            "id": id,
-            "namespace": namespace,
-            "metric": metric,
-            "quantity": quantity,
-            "timestamp": display_rfc3339(timestamp),
-        }));
+        let kinds: &[(Option<&str>, i64)] =
+            if metric == "actions" { &DEMO_ACTION_TYPES } else { &[(None, 100)] };
+        let mut left = quantity;
+        for (n, (action_type, percent)) in kinds.iter().enumerate() {
+            let share = if n + 1 == kinds.len() { left } else { quantity * percent / 100 };
+            left -= share;
+            let mut event = json!({
+                "id": action_type.map_or_else(|| id.clone(), |kind| format!("{id}-{kind}")),
+                "namespace": namespace,
+                "metric": metric,
+                "quantity": share,
+                "timestamp": display_rfc3339(timestamp),
+            });
+            if let Some(kind) = action_type {
+                event["dimensions"] = json!({ "action_type": kind });
+            }
+            events.push(event);
+        }
     };
     for (index, namespace) in demo.namespaces.iter().enumerate() {
         let size = index as i64 + 1;

@@ -226,13 +226,8 @@ const DAILY_USAGE: [(&str, i64); 3] =
     [("actions", 60_000), ("active_storage_gbh", 2_000), ("retained_storage_gbh", 40_000)];
 
 /// The demo's mix of actions, in percent; the last takes what rounding leaves.
-const DEMO_ACTION_TYPES: [(Option<&str>, i64); 5] = [
-    (Some("workflow_start"), 8),
-    (Some("signal"), 6),
-    (Some("query"), 3),
-    (Some("timer"), 18),
-    (Some("activity"), 65),
-];
+const DEMO_ACTION_TYPES: [(Option<&str>, i64); 5] =
+    [(Some("workflow_start"), 8), (Some("signal"), 6), (Some("query"), 3), (Some("timer"), 18), (Some("activity"), 65)];
 
 /// One event per namespace, metric and day (actions one per action type), and the last day hour by hour (so the Usage page's
 /// default range, the last 24 hours, is not empty), stored through the same checks as the
@@ -248,8 +243,7 @@ async fn seed_usage(
     let mut events = Vec::new();
     // Actions are sent per action type, so the Usage page has a breakdown to show.
     let mut push = |id: String, namespace: &str, metric: &str, quantity: i64, timestamp: i64| {
-        let kinds: &[(Option<&str>, i64)] =
-            if metric == "actions" { &DEMO_ACTION_TYPES } else { &[(None, 100)] };
+        let kinds: &[(Option<&str>, i64)] = if metric == "actions" { &DEMO_ACTION_TYPES } else { &[(None, 100)] };
         let mut left = quantity;
         for (n, (action_type, percent)) in kinds.iter().enumerate() {
             let share = if n + 1 == kinds.len() { left } else { quantity * percent / 100 };

@@ -61,11 +61,11 @@ pub async fn usage_report(
             let grid = hourly_grid(&totals, from, hours, namespace_rows.iter().map(|n| n.id.as_str()));
             (namespace_rows.into_iter().map(|n| (n.id, n.name)).collect::<Vec<_>>(), grid)
         }
-        Some((dimension, values)) => {
+        Some((dimension, declared_values)) => {
             let hourly = hourly_breakdown(&mut conn, organization_id, None, &metric.key, from, to).await?;
-            let values: Vec<&str> = values.iter().map(String::as_str).chain([UNSPECIFIED]).collect();
-            let grid = value_grid(&hourly, from, hours, dimension, &values).ok_or(AmountOutOfRange)?;
-            (values.iter().map(|v| (v.to_string(), label_of(v))).collect(), grid)
+            let (values, grid) =
+                value_grid(&hourly, from, hours, dimension, declared_values).ok_or(AmountOutOfRange)?;
+            (values.iter().map(|v| (v.clone(), label_of(v))).collect(), grid)
         }
     };
     let late_events = usage::late_event_count(&mut conn, organization_id).await?;
@@ -178,27 +178,43 @@ fn hourly_grid<'a>(
     grid
 }
 
-/// One vector of hourly values per value of `dimension` (in `values`' order, the last one
-/// `unspecified`), summed over the namespaces. `None` on overflow.
+/// The values of `dimension` the page shows (the declared ones in their order, any other found in
+/// the rollups, say one no longer declared, then `unspecified`) and one vector of hourly values per
+/// value, summed over the namespaces: they add up to the hours' totals. `None` on overflow.
 fn value_grid(
     hourly: &[HourBreakdown],
     from: i64,
     hours: usize,
     dimension: &str,
-    values: &[&str],
-) -> Option<Vec<Vec<i64>>> {
-    let index: HashMap<&str, usize> = values.iter().enumerate().map(|(i, v)| (*v, i)).collect();
+    declared: &[String],
+) -> Option<(Vec<String>, Vec<Vec<i64>>)> {
+    let mut values: Vec<String> = declared.to_vec();
     let mut grid = vec![vec![0_i64; hours]; values.len()];
     for hour in hourly {
         let h = ((hour.hour - from) / HOUR_MS) as usize;
         let typed = hour.dimensions.iter().map(|(dimensions, total)| (dimensions.as_str(), *total));
         for (value, quantity) in break_down(hour.total, typed, dimension)? {
-            if let (Some(&series), true) = (index.get(value), h < hours) {
+            let series = match values.iter().position(|v| v == value) {
+                Some(series) => series,
+                None => {
+                    values.push(value.to_owned());
+                    grid.push(vec![0; hours]);
+                    values.len() - 1
+                }
+            };
+            if h < hours {
                 grid[series][h] = grid[series][h].checked_add(quantity)?;
             }
         }
     }
-    Some(grid)
+    // Unspecified last, present even when everything carried the dimension.
+    let unspecified = match values.iter().position(|v| v == UNSPECIFIED) {
+        Some(at) => (values.remove(at), grid.remove(at)),
+        None => (UNSPECIFIED.to_owned(), vec![0; hours]),
+    };
+    values.push(unspecified.0);
+    grid.push(unspecified.1);
+    Some((values, grid))
 }
 
 /// `hour,namespace,metric,total` for every stored hourly total in the range, the same numbers as the page.
@@ -259,4 +275,28 @@ async fn view_bounds(
     };
     let period = (subscription.current_period_start, subscription.current_period_end);
     Ok((hour_of(period.0 + HOUR_MS - 1), to, Some(period)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hour(at: i64, total: i64, typed: &[(&str, i64)]) -> HourBreakdown {
+        let dimensions = typed.iter().map(|(d, q)| (d.to_string(), *q)).collect();
+        HourBreakdown { namespace_id: "ns".into(), hour: at * HOUR_MS, total, dimensions }
+    }
+
+    #[test]
+    fn every_value_found_has_a_series_and_the_series_add_up_to_the_hours() {
+        let declared = ["signal".to_owned(), "activity".to_owned()];
+        let hourly = [
+            hour(0, 10, &[("action_type=activity", 4), ("action_type=retired", 1)]),
+            hour(1, 3, &[("action_type=signal", 3)]),
+        ];
+        let (values, grid) = value_grid(&hourly, 0, 2, "action_type", &declared).unwrap();
+        assert_eq!(values, ["signal", "activity", "retired", UNSPECIFIED], "a value no longer declared still counts");
+        assert_eq!(grid, [vec![0, 3], vec![4, 0], vec![1, 0], vec![5, 0]]);
+        let (values, _) = value_grid(&[], 0, 2, "action_type", &declared).unwrap();
+        assert_eq!(values.last().map(String::as_str), Some(UNSPECIFIED), "always there, last");
+    }
 }

@@ -175,3 +175,83 @@ async fn undeclared_dimensions_are_refused_naming_the_field_and_store_nothing() 
     let page = app.call_with(&owner, "usage", &fields).await;
     assert_eq!(json(page).await["field"], "by");
 }
+
+/// An hour whose typed and untyped usage each fit in 64 bits but not together cannot be rolled up:
+/// it is set aside for staff like any hour that cannot be summed, and the others keep rolling up.
+#[tokio::test]
+async fn an_hour_whose_typed_and_untyped_usage_cannot_be_summed_together_is_set_aside() {
+    let app = spawn_app().await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let at = minutes_ago(90);
+    let events = json!([
+        typed("huge-typed", "payments-prod", 1, &at, Some("activity")),
+        typed("huge-untyped", "payments-prod", 1, &at, None),
+    ]);
+    assert_eq!(app.send_events(&key, &events).await.status(), StatusCode::OK);
+    app.wait_for_rollups().await;
+    for sql in [
+        "update usage_events set quantity = 9223372036854775000 where event_id like 'huge-%'",
+        "insert into usage_dirty_hours (organization_id, namespace_id, metric, hour, commit_id, marked_at)
+         select organization_id, namespace_id, metric, hour, commit_id, 0 from usage_events
+         where event_id = 'huge-typed'",
+    ] {
+        sqlx::query(sql).execute(&app.db.pool).await.unwrap();
+    }
+
+    let later = json!([typed("fine-1", "payments-staging", 7, &minutes_ago(0), Some("timer"))]);
+    assert_eq!(app.send_events(&key, &later).await.status(), StatusCode::OK);
+    app.wait_for_rollups().await;
+    assert_eq!(app.count("select count(*) from usage_rollups_set_aside").await, 1);
+    let timers = "select total from usage_hourly_dimensions where dimensions = 'action_type=timer'";
+    assert_eq!(app.count(timers).await, 7, "the later hour rolled up with its type");
+}
+
+/// Folded parts keep their totals per value, and a fold marked again (here after both it and the
+/// hour's totals per value were damaged) is summed again from its events, values included.
+#[tokio::test]
+async fn a_folded_part_marked_again_recomputes_its_totals_per_value_from_its_events() {
+    let app = spawn_app().await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let at = minutes_ago(0);
+    for n in 1..=4_i64 {
+        let kind = ACTION_TYPES[n as usize % 2];
+        let batch = json!([
+            typed(&format!("f{n}"), "payments-prod", n, &at, Some(kind)),
+            typed(&format!("u{n}"), "payments-prod", 10, &at, None)
+        ]);
+        app.send_events(&key, &batch).await;
+        app.wait_for_rollups().await;
+    }
+    // A pass more than a second later takes those commits as ended, and folds their parts.
+    tokio::time::sleep(std::time::Duration::from_millis(1_300)).await;
+    app.send_events(&key, &json!([typed("f5", "payments-prod", 5, &at, Some("timer"))])).await;
+    app.wait_for_rollups().await;
+    let folds = "select count(*) from usage_hourly_parts where first_commit_id < commit_id";
+    assert!(app.count(folds).await >= 1, "folded");
+    let per_value = || async {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("select dimensions, total from usage_hourly_dimensions order by dimensions")
+                .fetch_all(&app.db.pool)
+                .await
+                .unwrap();
+        rows
+    };
+    let expected = vec![
+        ("action_type=activity".to_owned(), 1 + 3),
+        ("action_type=timer".to_owned(), 5),
+        ("action_type=workflow_start".to_owned(), 2 + 4),
+    ];
+    assert_eq!(per_value().await, expected);
+
+    for sql in [
+        "update usage_hourly_parts set dimension_totals = '{\"action_type=signal\":1}' where first_commit_id < commit_id",
+        "update usage_hourly_dimensions set total = total + 1000",
+        "insert into usage_dirty_hours (organization_id, namespace_id, metric, hour, commit_id, marked_at)
+         select organization_id, namespace_id, metric, hour, first_commit_id + 1, 0 from usage_hourly_parts
+         where first_commit_id < commit_id",
+    ] {
+        sqlx::query(sql).execute(&app.db.pool).await.unwrap();
+    }
+    app.wait_for_rollups().await;
+    assert_eq!(per_value().await, expected);
+}

@@ -5,8 +5,9 @@ use sqlx::{AnyConnection, FromRow};
 
 use crate::error::Error;
 use crate::metering::db::usage_dimensions;
-use crate::metering::domain::dimensions::{DeclaredDimensions, DimensionTotals};
+use crate::metering::domain::dimensions::{DeclaredDimensions, DimensionTotals, TotalsError};
 use crate::metering::domain::usage::ValidEvent;
+use crate::shared::money::AmountOutOfRange;
 use crate::store::Dialect;
 use crate::store::bulk::{
     Value, bind_all, bind_all_as, list_placeholders, listed_rows, placeholder, row_placeholders, texts,
@@ -362,7 +363,6 @@ struct GroupSum {
 
 /// Groups in part order → parts, each with its groups' totals and the dimensioned ones kept apart.
 fn parts_of_groups(groups: Vec<GroupSum>) -> Result<Vec<PartTotal>, Error> {
-    let overflow = || Error::Corrupt("an hour's usage is beyond 64 bits".into());
     let mut parts: Vec<(PartTotal, DimensionTotals)> = Vec::new();
     for group in groups {
         let same = parts.last().is_some_and(|(part, _)| {
@@ -384,9 +384,9 @@ fn parts_of_groups(groups: Vec<GroupSum>) -> Result<Vec<PartTotal>, Error> {
             parts.push((part, DimensionTotals::default()));
         }
         let (part, dimensions) = parts.last_mut().expect("pushed above");
-        part.total = part.total.checked_add(group.total).ok_or_else(overflow)?;
-        part.event_count += group.event_count;
-        dimensions.add(group.dimensions.as_deref(), group.total).ok_or_else(overflow)?;
+        part.total = part.total.checked_add(group.total).ok_or_else(beyond_range)?;
+        part.event_count = part.event_count.checked_add(group.event_count).ok_or_else(beyond_range)?;
+        dimensions.add(group.dimensions.as_deref(), group.total).map_err(totals_error)?;
     }
     Ok(parts
         .into_iter()
@@ -514,11 +514,6 @@ pub async fn store_parts(
 
     let claimed = claim_marks(conn, marks).await?;
     let parts = recomputed_parts(conn, &claimed, commit_parts, &hour_values).await?;
-    // An hour's totals per dimension change only with a part whose events carried some.
-    let mut typed_hours: Vec<HourKey> =
-        parts.iter().filter(|part| part.dimension_totals.is_some()).map(PartTotal::key).collect();
-    typed_hours.sort_unstable();
-    typed_hours.dedup();
     match fold_through {
         Some(through) => store_folding(conn, &hours, parts, through).await?,
         None => upsert_parts(conn, &parts).await?,
@@ -534,7 +529,9 @@ pub async fn store_parts(
         listed_rows(conn, 1, hours.len(), 4)
     );
     bind_all(sqlx::query(&totals), &hour_values).execute(&mut *conn).await?;
-    usage_dimensions::store_hourly_dimensions(conn, &typed_hours).await
+    // Every hour's, not only those of parts with dimensions: recomputed, so whatever an earlier
+    // pass or a repair left is replaced.
+    usage_dimensions::store_hourly_dimensions(conn, &hours).await
 }
 
 /// Clears the marks and returns those that were still there. Another instance that recomputed
@@ -621,9 +618,13 @@ async fn sum_events(conn: &mut AnyConnection, part: &PartTotal) -> Result<PartTo
 }
 
 async fn upsert_parts(conn: &mut AnyConnection, parts: &[PartTotal]) -> Result<(), Error> {
-    if parts.is_empty() {
-        return Ok(());
+    for chunk in parts.chunks(INSERT_CHUNK) {
+        upsert_part_rows(conn, chunk).await?;
     }
+    Ok(())
+}
+
+async fn upsert_part_rows(conn: &mut AnyConnection, parts: &[PartTotal]) -> Result<(), Error> {
     let sql = format!(
         "insert into usage_hourly_parts (organization_id, namespace_id, metric, hour, first_commit_id, commit_id,
              total, event_count, dimension_totals)
@@ -753,14 +754,16 @@ fn fold(parts: &[PartTotal], bucket: i64) -> Result<(Vec<&PartTotal>, Vec<PartTo
     for run in parts.chunk_by(same_fold) {
         // Parts of a bucket never overlap, so the first one's range starts the fold's.
         if let [first, .., last] = run {
-            let mut dimensions = DimensionTotals::default();
+            let (mut total, mut event_count, mut dimensions) = (0_i64, 0_i64, DimensionTotals::default());
             for part in run {
-                dimensions.add_stored(part.dimension_totals.as_deref()).ok_or_else(unreadable)?;
+                total = total.checked_add(part.total).ok_or_else(beyond_range)?;
+                event_count = event_count.checked_add(part.event_count).ok_or_else(beyond_range)?;
+                dimensions.add_stored(part.dimension_totals.as_deref()).map_err(totals_error)?;
             }
             folds.push(PartTotal {
                 commit_id: last.commit_id,
-                total: run.iter().map(|part| part.total).sum(),
-                event_count: run.iter().map(|part| part.event_count).sum(),
+                total,
+                event_count,
                 dimension_totals: dimensions.to_stored(),
                 ..first.clone()
             });
@@ -770,8 +773,16 @@ fn fold(parts: &[PartTotal], bucket: i64) -> Result<(Vec<&PartTotal>, Vec<PartTo
     Ok((replaced, folds))
 }
 
-pub(super) fn unreadable() -> Error {
-    Error::Corrupt("a rollup part's totals per dimension are unreadable or beyond 64 bits".into())
+/// A sum beyond 64 bits: the hour cannot be summed, and is set aside like one whose SQL sum failed.
+fn beyond_range() -> Error {
+    Error::from(AmountOutOfRange)
+}
+
+pub(super) fn totals_error(error: TotalsError) -> Error {
+    match error {
+        TotalsError::BeyondRange => beyond_range(),
+        TotalsError::Unreadable => Error::Corrupt("a rollup part's totals per dimension are unreadable".into()),
+    }
 }
 
 fn mark_values(mark: &DirtyPart) -> [Value; 5] {
@@ -1010,6 +1021,8 @@ mod tests {
         assert_eq!(folds, [PartTotal { event_count: 3, ..typed(part(0, 1, 3, 22), expected) }]);
         let broken = [typed(part(0, 1, 1, 1), "not json"), part(0, 2, 2, 1)];
         assert!(fold(&broken, 128).is_err(), "an unreadable part stops the pass rather than losing its split");
+        let beyond = [part(0, 1, 1, i64::MAX), part(0, 2, 2, 1)];
+        assert!(fold(&beyond, 128).unwrap_err().is_out_of_range(), "set aside, not wrapped or panicking");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use sqlx::AnyConnection;
 
 use crate::error::Error;
-use crate::metering::db::usage::{HourKey, key_values, unreadable};
+use crate::metering::db::usage::{HourKey, key_values, totals_error};
 use crate::metering::domain::dimensions::DimensionTotals;
 use crate::store::bulk::{Value, bind_all, bind_all_as, listed_rows, row_placeholders};
 
@@ -29,7 +29,7 @@ pub async fn store_hourly_dimensions(conn: &mut AnyConnection, hours: &[HourKey]
     let mut by_hour: BTreeMap<HourKey, DimensionTotals> = BTreeMap::new();
     for (organization_id, namespace_id, metric, hour, stored) in parts {
         let key = HourKey { organization_id, namespace_id, metric, hour };
-        by_hour.entry(key).or_default().add_stored(Some(&stored)).ok_or_else(unreadable)?;
+        by_hour.entry(key).or_default().add_stored(Some(&stored)).map_err(totals_error)?;
     }
 
     let sql = format!(

@@ -73,28 +73,36 @@ pub fn label_of(key: &str) -> String {
 }
 
 /// Totals per canonical text, as a rollup part keeps them. Checked: a sum beyond 64 bits is
-/// `None` rather than wrapped.
+/// refused rather than wrapped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DimensionTotals(BTreeMap<String, i64>);
 
+/// Why totals could not be added: a sum beyond 64 bits (the hour cannot be summed, like any
+/// other), or a stored text that is not totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotalsError {
+    BeyondRange,
+    Unreadable,
+}
+
 impl DimensionTotals {
     /// Adds a group's total; a group without dimensions is not kept (it is the rest of the total).
-    pub fn add(&mut self, dimensions: Option<&str>, total: i64) -> Option<()> {
+    pub fn add(&mut self, dimensions: Option<&str>, total: i64) -> Result<(), TotalsError> {
         if let Some(dimensions) = dimensions {
             let sum = self.0.entry(dimensions.to_owned()).or_insert(0);
-            *sum = sum.checked_add(total)?;
+            *sum = sum.checked_add(total).ok_or(TotalsError::BeyondRange)?;
         }
-        Some(())
+        Ok(())
     }
 
-    /// Adds every total of a stored text (see [`Self::to_stored`]); `None` if it is not one.
-    pub fn add_stored(&mut self, stored: Option<&str>) -> Option<()> {
-        let Some(stored) = stored else { return Some(()) };
-        let totals: BTreeMap<String, i64> = serde_json::from_str(stored).ok()?;
+    /// Adds every total of a stored text (see [`Self::to_stored`]).
+    pub fn add_stored(&mut self, stored: Option<&str>) -> Result<(), TotalsError> {
+        let Some(stored) = stored else { return Ok(()) };
+        let totals: BTreeMap<String, i64> = serde_json::from_str(stored).map_err(|_| TotalsError::Unreadable)?;
         for (dimensions, total) in totals {
             self.add(Some(&dimensions), total)?;
         }
-        Some(())
+        Ok(())
     }
 
     /// JSON text for the part's `dimension_totals`; `None` when no event carried dimensions.
@@ -193,11 +201,12 @@ mod tests {
         merged.add_stored(Some(r#"{"action_type=signal":3,"action_type=activity":1}"#)).unwrap();
         merged.add_stored(None).unwrap();
         assert_eq!(merged.iter().collect::<Vec<_>>(), [("action_type=activity", 1), ("action_type=signal", 5)]);
-        assert_eq!(merged.add_stored(Some("[1]")), None);
+        assert_eq!(merged.add_stored(Some("[1]")), Err(TotalsError::Unreadable));
         assert_eq!(DimensionTotals::default().to_stored(), None);
         let mut full = DimensionTotals::default();
         full.add(Some("a=b"), i64::MAX).unwrap();
-        assert_eq!(full.add(Some("a=b"), 1), None);
+        assert_eq!(full.add(Some("a=b"), 1), Err(TotalsError::BeyondRange));
+        assert_eq!(full.add_stored(Some(r#"{"a=b":1}"#)), Err(TotalsError::BeyondRange));
     }
 
     #[test]

@@ -12,13 +12,16 @@ use crate::shared::numbers::compact;
 
 const WIDTH: u32 = 880;
 const HEIGHT: u32 = 300;
-const PALETTE: [RGBColor; 6] = [
+/// Eight: a breakdown by action type has seven series, and the seventh must not repeat the first.
+const PALETTE: [RGBColor; 8] = [
     RGBColor(31, 75, 138),
     RGBColor(214, 96, 39),
     RGBColor(46, 139, 87),
     RGBColor(148, 70, 160),
     RGBColor(190, 40, 60),
     RGBColor(90, 90, 90),
+    RGBColor(0, 121, 128),
+    RGBColor(138, 98, 0),
 ];
 const IN_PROGRESS_FILL: RGBColor = RGBColor(238, 242, 247);
 const PROJECTED_FILL: RGBColor = RGBColor(246, 247, 249);
@@ -215,6 +218,12 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_breakdown_by_action_type_draws_seven_series_in_seven_colors() {
+        let colors: std::collections::HashSet<String> = (0..7).map(series_color).collect();
+        assert_eq!(colors.len(), 7);
+    }
 
     fn chart<'a>(series: &'a [Series<'a>], hours: usize, in_progress: bool) -> String {
         hourly_chart_svg(&HourlyChart {

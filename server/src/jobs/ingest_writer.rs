@@ -103,35 +103,87 @@ async fn write_batches(
     seen_ids: Arc<std::sync::Mutex<SeenIds>>,
 ) {
     while let Some(group) = next_group(&waiting).await {
-        let (batches, replies): (Vec<CheckedBatch>, Vec<Reply>) = group.into_iter().unzip();
-        let storing = match &gate {
-            Some(gate) => Some(gate.read().await),
-            None => None,
-        };
-        let mut attempt = 1;
-        let stored = loop {
-            // Stored again after a refusal, the group looks every id up: the filter may have been
-            // wrong about one of them.
-            match store_batches(&db, &batches, (attempt == 1).then_some(&*seen_ids)).await {
-                Err(error) if attempt < ATTEMPTS && is_refused_by_another_writer(&error) => {
-                    tracing::info!(attempt, %error, "a usage group met another writer's new ids; storing it again");
-                    attempt += 1;
-                }
-                stored => break stored,
+        for commit in light_first(group) {
+            store_group(&db, gate.as_deref(), &seen_ids, commit).await;
+        }
+    }
+}
+
+/// An organization with at most this many events in a group is light: a quiet customer's batch.
+const LIGHT_EVENTS: usize = 250;
+
+/// The group as commits: the batches of light organizations first, in their own commit, when heavy
+/// ones share the group; otherwise the whole group at once. A quiet customer's batch then waits
+/// for its own small commit, not for another's flood of large batches (the noisy-neighbour
+/// benchmark), and a group of equals is still one commit.
+fn light_first<T: Weighed>(group: Vec<T>) -> Vec<Vec<T>> {
+    let mut per_organization: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for item in &group {
+        *per_organization.entry(item.organization_id()).or_insert(0) += item.event_count();
+    }
+    let light: std::collections::HashSet<String> = per_organization
+        .iter()
+        .filter(|(_, events)| **events <= LIGHT_EVENTS)
+        .map(|(organization, _)| (*organization).to_owned())
+        .collect();
+    if light.is_empty() || light.len() == per_organization.len() {
+        return vec![group];
+    }
+    let (light, heavy): (Vec<T>, Vec<T>) = group.into_iter().partition(|item| light.contains(item.organization_id()));
+    vec![light, heavy]
+}
+
+/// What `light_first` reads of a waiting batch.
+trait Weighed {
+    fn organization_id(&self) -> &str;
+    fn event_count(&self) -> usize;
+}
+
+impl Weighed for (CheckedBatch, Reply) {
+    fn organization_id(&self) -> &str {
+        &self.0.organization_id
+    }
+
+    fn event_count(&self) -> usize {
+        self.0.event_count()
+    }
+}
+
+/// Stores one commit's batches, again after another writer's refusal, and answers each request.
+async fn store_group(
+    db: &Db,
+    gate: Option<&RwLock<()>>,
+    seen_ids: &std::sync::Mutex<SeenIds>,
+    group: Vec<(CheckedBatch, Reply)>,
+) {
+    let (batches, replies): (Vec<CheckedBatch>, Vec<Reply>) = group.into_iter().unzip();
+    let storing = match gate {
+        Some(gate) => Some(gate.read().await),
+        None => None,
+    };
+    let mut attempt = 1;
+    let stored = loop {
+        // Stored again after a refusal, the group looks every id up: the filter may have been
+        // wrong about one of them.
+        match store_batches(db, &batches, (attempt == 1).then_some(seen_ids)).await {
+            Err(error) if attempt < ATTEMPTS && is_refused_by_another_writer(&error) => {
+                tracing::info!(attempt, %error, "a usage group met another writer's new ids; storing it again");
+                attempt += 1;
             }
-        };
-        drop(storing);
-        match stored {
-            Ok(answers) => {
-                for (reply, answer) in replies.into_iter().zip(answers) {
-                    let _ = reply.send(Ok(answer));
-                }
+            stored => break stored,
+        }
+    };
+    drop(storing);
+    match stored {
+        Ok(answers) => {
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(Ok(answer));
             }
-            Err(error) => {
-                tracing::error!(%error, "storing a group of usage batches failed");
-                for reply in replies {
-                    let _ = reply.send(Err(error.to_string()));
-                }
+        }
+        Err(error) => {
+            tracing::error!(%error, "storing a group of usage batches failed");
+            for reply in replies {
+                let _ = reply.send(Err(error.to_string()));
             }
         }
     }
@@ -159,4 +211,42 @@ async fn next_group(waiting: &Queue) -> Option<Vec<(CheckedBatch, Reply)>> {
 fn is_refused_by_another_writer(error: &Error) -> bool {
     matches!(error, Error::Database(sqlx::Error::Database(db))
         if db.code().as_deref() == Some("40P01") || db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl Weighed for (&'static str, usize) {
+        fn organization_id(&self) -> &str {
+            self.0
+        }
+
+        fn event_count(&self) -> usize {
+            self.1
+        }
+    }
+
+    #[test]
+    fn a_quiet_organizations_batches_get_their_own_commit_ahead_of_a_flood() {
+        let group = vec![("flood", 1_000), ("quiet", 100), ("flood", 1_000), ("other", 250)];
+        assert_eq!(
+            light_first(group),
+            [vec![("quiet", 100), ("other", 250)], vec![("flood", 1_000), ("flood", 1_000)]]
+        );
+    }
+
+    #[test]
+    fn a_group_of_equals_stays_one_commit() {
+        let heavy = vec![("a", 1_000), ("b", 990), ("a", 1_000)];
+        assert_eq!(light_first(heavy.clone()), [heavy]);
+        let light = vec![("a", 100), ("b", 100), ("a", 100)];
+        assert_eq!(light_first(light.clone()), [light], "three light batches");
+        let split_by_total = vec![("a", 200), ("a", 200), ("b", 100)];
+        assert_eq!(
+            light_first(split_by_total),
+            [vec![("b", 100)], vec![("a", 200), ("a", 200)]],
+            "a's 400 events together are heavy"
+        );
+    }
 }

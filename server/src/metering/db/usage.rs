@@ -514,6 +514,12 @@ pub async fn store_parts(
 
     let claimed = claim_marks(conn, marks).await?;
     let parts = recomputed_parts(conn, &claimed, commit_parts, &hour_values).await?;
+    // An hour's totals per dimension change only with a part whose events carried some (events
+    // never change): untyped usage costs the pass, which holds SQLite's write lock, nothing more.
+    let mut typed_hours: Vec<HourKey> =
+        parts.iter().filter(|part| part.dimension_totals.is_some()).map(PartTotal::key).collect();
+    typed_hours.sort_unstable();
+    typed_hours.dedup();
     match fold_through {
         Some(through) => store_folding(conn, &hours, parts, through).await?,
         None => upsert_parts(conn, &parts).await?,
@@ -529,9 +535,7 @@ pub async fn store_parts(
         listed_rows(conn, 1, hours.len(), 4)
     );
     bind_all(sqlx::query(&totals), &hour_values).execute(&mut *conn).await?;
-    // Every hour's, not only those of parts with dimensions: recomputed, so whatever an earlier
-    // pass or a repair left is replaced.
-    usage_dimensions::store_hourly_dimensions(conn, &hours).await
+    usage_dimensions::store_hourly_dimensions(conn, &typed_hours).await
 }
 
 /// Clears the marks and returns those that were still there. Another instance that recomputed

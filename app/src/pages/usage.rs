@@ -70,10 +70,10 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
     let by = report.by.as_ref().map(|d| d.key.as_str());
     // What a series is: a namespace, or a value of the dimension the page is broken down by.
     let series_label = report.by.as_ref().map_or_else(|| "Namespace".to_owned(), |d| d.label.clone());
+    let by_words = report.by.as_ref().map(|d| format!(" by {}", d.label.to_lowercase())).unwrap_or_default();
     let caption = format!(
-        "{} per hour ({unit}){}, {} to {}{}",
+        "{}{by_words} per hour ({unit}), {} to {}{}",
         report.metric.display_name,
-        report.by.as_ref().map(|d| format!(" by {}", d.label.to_lowercase())).unwrap_or_default(),
         report.from,
         report.to,
         if report.in_progress { "; the last hour is still in progress" } else { "" }
@@ -122,7 +122,7 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
         <EstimateLine estimate=report.estimate.clone()/>
         <BudgetOutlook budgets=report.budgets.clone() organization_id=organization_id.clone()/>
         <figure class="chart">
-            <ul class="legend" aria-label=format!("{series_label} on the chart")>
+            <ul class="legend" aria-label=format!("{series_label}s on the chart")>
                 {report.legend.iter().map(|entry| {
                     let others: Vec<&str> = hidden.iter().copied().filter(|h| *h != entry.name).collect();
                     let toggled = if entry.hidden { others } else { others.into_iter().chain([entry.name.as_str()]).collect() };
@@ -158,7 +158,7 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
         } else {
             view! {
                 <table id="usage-hourly" class="numbers">
-                        <caption>{format!("Hours with usage ({unit})")}</caption>
+                        <caption>{format!("Hours with usage{by_words} ({unit})")}</caption>
                         <thead><tr><th scope="col">"Hour"</th>{namespace_names.into_iter().map(|n| view! { <th scope="col">{n}</th> }).collect_view()}</tr></thead>
                         <tbody>
                             {report.rows.into_iter().map(|row| view! {

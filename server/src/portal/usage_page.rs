@@ -45,12 +45,9 @@ pub async fn usage_report(
     let catalog = usage::metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog, metric_key)?;
     let declared = usage::dimensions_of(&mut conn, &metric.key).await?;
-    let by = match by {
-        None => None,
-        Some(key) => {
-            Some(declared.get_key_value(key).ok_or_else(|| AppError::invalid("by", "not a dimension of this metric"))?)
-        }
-    };
+    // A breakdown the metric does not have (a link kept from another metric) shows the page by
+    // namespace rather than an error with no way back to the choices.
+    let by = by.and_then(|key| declared.get_key_value(key));
     let hours = ((to - from) / HOUR_MS) as usize;
     let (series_rows, grid) = match by {
         None => {

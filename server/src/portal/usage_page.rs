@@ -44,7 +44,7 @@ pub async fn usage_report(
     let (from, to, period) = view_bounds(&mut conn, organization_id, window, now).await?;
     let catalog = usage::metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog, metric_key)?;
-    let declared = usage::dimensions_of(&mut conn, &metric.key).await?;
+    let declared = usage::metric_rules(&mut conn).await?.1.remove(&metric.key).unwrap_or_default();
     // A breakdown the metric does not have (a link kept from another metric) shows the page by
     // namespace rather than an error with no way back to the choices.
     let by = by.and_then(|key| declared.get_key_value(key));

@@ -45,21 +45,6 @@ pub async fn metric_rules(conn: &mut AnyConnection) -> Result<(Vec<String>, Decl
     Ok((keys, declared))
 }
 
-/// Every declared dimension of a metric with its values, in the order pages list them.
-pub async fn dimensions_of(conn: &mut AnyConnection, metric: &str) -> Result<BTreeMap<String, Vec<String>>, Error> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "select dimension, value from metric_dimension_values where metric = $1 order by dimension, position",
-    )
-    .bind(metric)
-    .fetch_all(conn)
-    .await?;
-    let mut declared: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (dimension, value) in rows {
-        declared.entry(dimension).or_default().push(value);
-    }
-    Ok(declared)
-}
-
 /// Names and ids of the organization's namespaces, each mapped to the id.
 pub async fn namespace_lookup(
     conn: &mut AnyConnection,
@@ -831,29 +816,6 @@ pub async fn hourly_totals(
          where organization_id = $1 and metric = $2 and hour >= $3 and hour < $4 order by hour, namespace_id",
     )
     .bind(organization_id)
-    .bind(metric)
-    .bind(from)
-    .bind(to)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// [`hourly_totals`] of one namespace: a range of the primary key, however many namespaces the
-/// organization has.
-pub async fn hourly_totals_of_namespace(
-    conn: &mut AnyConnection,
-    organization_id: &str,
-    namespace_id: &str,
-    metric: &str,
-    from: i64,
-    to: i64,
-) -> Result<Vec<HourTotal>, Error> {
-    Ok(sqlx::query_as(
-        "select namespace_id, hour, total from usage_hourly
-         where organization_id = $1 and namespace_id = $2 and metric = $3 and hour >= $4 and hour < $5 order by hour",
-    )
-    .bind(organization_id)
-    .bind(namespace_id)
     .bind(metric)
     .bind(from)
     .bind(to)

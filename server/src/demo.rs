@@ -258,7 +258,7 @@ async fn seed_usage(
             if let Some(kind) = action_type {
                 event["dimensions"] = json!({ "action_type": kind });
             }
-            events.push(event);
+            events.push(serde_json::value::to_raw_value(&event).expect("an event of strings and numbers serializes"));
         }
     };
     for (index, namespace) in demo.namespaces.iter().enumerate() {
@@ -285,6 +285,7 @@ async fn seed_usage(
             }
         }
     }
+    let events: Vec<&serde_json::value::RawValue> = events.iter().map(AsRef::as_ref).collect();
     let batch = check_batch(db, organization_id, &events, rules.late_usage_window_ms).await?;
     store_batches(db, &[batch], None).await?;
     // Every demo commit has ended, so all of them may be folded.

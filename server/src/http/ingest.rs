@@ -7,8 +7,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::AppState;
 use super::api_auth::ApiCaller;
@@ -91,28 +91,45 @@ async fn answer_refusal_late(refused: AppError) -> AppError {
 
 const QUOTA_REFUSAL_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
-fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Value>, AppError> {
+/// `{"events": [...]}`: other fields are ignored.
+#[derive(Deserialize)]
+struct WrappedBatch<'a> {
+    #[serde(borrow)]
+    events: Option<&'a RawValue>,
+}
+
+/// The batch's events as JSON text, each checked on its own later: an event that is not an
+/// object is refused alone, a body that is not JSON as a whole.
+fn parse_batch<'a>(headers: &HeaderMap, body: &'a [u8]) -> Result<Vec<&'a RawValue>, AppError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let events = if content_type.starts_with("application/x-ndjson") || content_type.starts_with("application/ndjson") {
-        let text = std::str::from_utf8(body).map_err(|_| AppError::malformed("body", "NDJSON must be UTF-8"))?;
+    let ndjson = content_type.starts_with("application/x-ndjson") || content_type.starts_with("application/ndjson");
+    if !ndjson && !content_type.starts_with("application/json") {
+        return Err(AppError::malformed("content-type", "send application/json or application/x-ndjson"));
+    }
+    let text = std::str::from_utf8(body).map_err(|_| AppError::malformed("body", "must be UTF-8"))?;
+    let events = if ndjson {
         text.lines()
             .enumerate()
             .filter(|(_, line)| !line.trim().is_empty())
             .map(|(n, line)| {
                 serde_json::from_str(line).map_err(|e| AppError::malformed("body", format!("line {}: {e}", n + 1)))
             })
-            .collect::<Result<Vec<Value>, _>>()?
-    } else if content_type.starts_with("application/json") {
-        match serde_json::from_slice::<Value>(body).map_err(|e| AppError::malformed("body", e.to_string()))? {
-            Value::Array(events) => events,
-            Value::Object(mut wrapper) => match wrapper.remove("events") {
-                Some(Value::Array(events)) => events,
-                _ => return Err(AppError::malformed("events", "send an array of events, or {\"events\": [...]}")),
-            },
-            _ => return Err(AppError::malformed("body", "send an array of events, or {\"events\": [...]}")),
-        }
+            .collect::<Result<Vec<&RawValue>, _>>()?
     } else {
-        return Err(AppError::malformed("content-type", "send application/json or application/x-ndjson"));
+        let whole: &RawValue = serde_json::from_str(text).map_err(|e| AppError::malformed("body", e.to_string()))?;
+        let shape = "send an array of events, or {\"events\": [...]}";
+        match whole.get().as_bytes().first() {
+            Some(b'[') => serde_json::from_str(whole.get()).map_err(|e| AppError::malformed("body", e.to_string()))?,
+            Some(b'{') => {
+                let wrapped: WrappedBatch =
+                    serde_json::from_str(whole.get()).map_err(|e| AppError::malformed("body", e.to_string()))?;
+                match wrapped.events.map(|events| serde_json::from_str::<Vec<&RawValue>>(events.get())) {
+                    Some(Ok(events)) => events,
+                    _ => return Err(AppError::malformed("events", shape)),
+                }
+            }
+            _ => return Err(AppError::malformed("body", shape)),
+        }
     };
     if events.len() > MAX_BATCH_EVENTS {
         return Err(AppError::PayloadTooLarge { limit: format!("{MAX_BATCH_EVENTS} events per batch") });

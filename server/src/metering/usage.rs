@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::Error;
 use crate::metering::db::ingest_commits;
@@ -65,7 +65,7 @@ impl CheckedBatch {
 pub async fn check_batch(
     db: &Db,
     organization_id: &str,
-    raw_events: &[Value],
+    raw_events: &[&RawValue],
     max_age_ms: i64,
 ) -> Result<CheckedBatch, Error> {
     let mut conn = db.pool.acquire().await?;

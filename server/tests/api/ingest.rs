@@ -95,6 +95,17 @@ async fn bad_bodies_and_bad_keys_are_refused_and_write_nothing() {
         .unwrap();
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
     assert_eq!(json(malformed).await["error"]["field"], "body");
+    for (shape, field) in [(r#"{"events": 5}"#, "events"), (r#"{"batch": []}"#, "events"), ("7", "body")] {
+        let refused = app
+            .api(Method::POST, "/v1/usage/events", &key)
+            .header("content-type", "application/json")
+            .body(shape)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{shape}");
+        assert_eq!(json(refused).await["error"]["field"], field, "{shape}");
+    }
 
     let too_many: Vec<Value> = (0..1001).map(|i| event(&format!("b{i}"), "payments-prod", 1, &at)).collect();
     let oversized = app.send_events(&key, &Value::Array(too_many)).await;

@@ -5,7 +5,9 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+
+use crate::metering::domain::sent::text;
 
 /// metric → dimension → its declared values, in the order pages list them.
 pub type DeclaredDimensions = HashMap<String, BTreeMap<String, Vec<String>>>;
@@ -20,14 +22,15 @@ pub struct DimensionRefusal {
     pub reason: String,
 }
 
-/// The event's `dimensions` object checked against its metric's declarations: the canonical text,
-/// or `None` for an empty object. Every key must be declared for the metric and every value one
-/// of the key's declared values, which bounds how many totals an hour keeps.
+/// The event's `dimensions` object (key → value as sent, keys sorted) checked against its metric's
+/// declarations: the canonical text, or `None` for an empty object. Every key must be declared for
+/// the metric and every value one of the key's declared values, which bounds how many totals an
+/// hour keeps.
 pub fn canonical_dimensions(
-    given: &Map<String, Value>,
+    given: &BTreeMap<String, &RawValue>,
     declared: Option<&BTreeMap<String, Vec<String>>>,
 ) -> Result<Option<String>, DimensionRefusal> {
-    let mut pairs = BTreeMap::new();
+    let mut canonical = String::new();
     for (key, value) in given {
         let field = || Cow::Owned(format!("dimensions.{}", printable(key)));
         let Some(values) = declared.and_then(|declared| declared.get(key)) else {
@@ -38,9 +41,14 @@ pub fn canonical_dimensions(
             };
             return Err(DimensionRefusal { field: field(), reason });
         };
-        match value.as_str() {
-            Some(text) if values.iter().any(|v| v == text) => {
-                pairs.insert(key.as_str(), text);
+        match text(Some(value)) {
+            Some(text) if values.iter().any(|v| *v == *text) => {
+                if !canonical.is_empty() {
+                    canonical.push('&');
+                }
+                canonical.push_str(key);
+                canonical.push('=');
+                canonical.push_str(&text);
             }
             _ => {
                 let reason = format!("must be one of {}", values.join(", "));
@@ -48,11 +56,7 @@ pub fn canonical_dimensions(
             }
         }
     }
-    if pairs.is_empty() {
-        return Ok(None);
-    }
-    let text: Vec<String> = pairs.into_iter().map(|(key, value)| format!("{key}={value}")).collect();
-    Ok(Some(text.join("&")))
+    Ok((!canonical.is_empty()).then_some(canonical))
 }
 
 /// A key as it may be echoed in a field name: short, without control characters.
@@ -148,8 +152,16 @@ mod tests {
         BTreeMap::from([("action_type".to_owned(), values), ("region".to_owned(), vec!["eu".to_owned()])])
     }
 
-    fn check(given: Value) -> Result<Option<String>, DimensionRefusal> {
-        canonical_dimensions(given.as_object().unwrap(), Some(&declared()))
+    fn check_against(
+        given: serde_json::Value,
+        declared: Option<&BTreeMap<String, Vec<String>>>,
+    ) -> Result<Option<String>, DimensionRefusal> {
+        let sent = given.to_string();
+        canonical_dimensions(&serde_json::from_str(&sent).unwrap(), declared)
+    }
+
+    fn check(given: serde_json::Value) -> Result<Option<String>, DimensionRefusal> {
+        check_against(given, Some(&declared()))
     }
 
     #[test]
@@ -158,6 +170,15 @@ mod tests {
         let both = check(json!({"region": "eu", "action_type": "signal"})).unwrap();
         assert_eq!(both.as_deref(), Some("action_type=signal&region=eu"));
         assert_eq!(check(json!({})).unwrap(), None, "an empty object is no dimensions");
+        let escaped = canonical_dimensions(
+            &serde_json::from_str(r#"{"action_type": "activit\u0079"}"#).unwrap(),
+            Some(&declared()),
+        );
+        assert_eq!(
+            escaped.unwrap().as_deref(),
+            Some("action_type=activity"),
+            "a value is read as JSON, escapes and all"
+        );
     }
 
     #[test]
@@ -169,7 +190,7 @@ mod tests {
         assert_eq!(beyond.field, "dimensions.action_type");
         assert_eq!(beyond.reason, "must be one of workflow_start, activity, signal");
         assert_eq!(check(json!({"action_type": 3})).unwrap_err().field, "dimensions.action_type");
-        let none = canonical_dimensions(json!({"action_type": "activity"}).as_object().unwrap(), None).unwrap_err();
+        let none = check_against(json!({"action_type": "activity"}), None).unwrap_err();
         assert_eq!(none.reason, "this metric declares no dimensions");
         let noisy = check(json!({"a\u{7}b": "x"})).unwrap_err();
         assert_eq!(noisy.field, "dimensions.ab", "a key is echoed without control characters");

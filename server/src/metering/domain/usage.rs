@@ -1,15 +1,17 @@
 //! Usage events as clients send them, checked one by one: a bad event is rejected with the field
 //! and the reason, and never stops the good ones of the same batch.
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+use serde_json::{Map, Number, Value};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::metering::domain::dimensions::{DeclaredDimensions, canonical_dimensions};
+use crate::metering::domain::sent::{SentEvent, text};
 use crate::shared::numbers::exact_decimal;
 use crate::shared::time::parse_day;
 
@@ -78,40 +80,42 @@ fn reject<T>(field: &'static str, reason: impl Into<String>) -> Result<T, Reject
     Err(Rejection { field: Cow::Borrowed(field), reason: reason.into() })
 }
 
-pub fn check_event(raw: &Value, rules: &EventRules<'_>) -> Result<ValidEvent, Rejection> {
-    let Some(event) = raw.as_object() else { return reject("event", "must be a JSON object") };
-    let event_id = match event.get("id") {
-        Some(Value::String(id))
-            if !id.is_empty() && id.len() <= MAX_EVENT_ID_LEN && !id.chars().any(char::is_control) =>
-        {
-            id.clone()
-        }
-        Some(Value::String(_)) => return reject("id", format!("must be 1 to {MAX_EVENT_ID_LEN} printable characters")),
-        _ => return reject("id", "is required: a string that identifies this event"),
+pub fn check_event(raw: &RawValue, rules: &EventRules<'_>) -> Result<ValidEvent, Rejection> {
+    let event: SentEvent = match serde_json::from_str(raw.get()) {
+        Ok(event) => event,
+        Err(_) if !raw.get().starts_with('{') => return reject("event", "must be a JSON object"),
+        Err(e) => return reject("event", format!("must be a JSON object with each field once: {e}")),
     };
-    let namespace_id = match event.get("namespace").and_then(Value::as_str) {
-        Some(name) => match rules.namespaces.get(name) {
+    let event_id = match text(event.id) {
+        Some(id) if !id.is_empty() && id.len() <= MAX_EVENT_ID_LEN && !id.chars().any(char::is_control) => {
+            id.into_owned()
+        }
+        Some(_) => return reject("id", format!("must be 1 to {MAX_EVENT_ID_LEN} printable characters")),
+        None => return reject("id", "is required: a string that identifies this event"),
+    };
+    let namespace_id = match text(event.namespace) {
+        Some(name) => match rules.namespaces.get(&*name) {
             Some(id) => id.clone(),
             None => return reject("namespace", "unknown namespace"),
         },
         None => return reject("namespace", "is required: the namespace name or id"),
     };
-    let metric = match event.get("metric").and_then(Value::as_str) {
-        Some(metric) if rules.metrics.iter().any(|m| m == metric) => metric.to_owned(),
+    let metric = match text(event.metric) {
+        Some(metric) if rules.metrics.iter().any(|m| *m == *metric) => metric.into_owned(),
         Some(_) => return reject("metric", "unknown metric"),
         None => return reject("metric", "is required"),
     };
-    let quantity = match event.get("quantity") {
-        Some(Value::Number(n)) => match n.as_i64() {
+    let quantity = match event.quantity.and_then(|raw| serde_json::from_str::<Number>(raw.get()).ok()) {
+        Some(n) => match n.as_i64() {
             Some(q) if (0..=MAX_QUANTITY).contains(&q) => q,
             Some(q) if q < 0 => return reject("quantity", "must not be negative"),
             Some(_) => return reject("quantity", format!("must be at most {MAX_QUANTITY}")),
             None => return reject("quantity", "must be a whole number in the metric's unit"),
         },
-        _ => return reject("quantity", "is required: a whole number"),
+        None => return reject("quantity", "is required: a whole number"),
     };
-    let occurred_at = match event.get("timestamp").and_then(Value::as_str) {
-        Some(text) => match OffsetDateTime::parse(text, &Rfc3339) {
+    let occurred_at = match text(event.timestamp) {
+        Some(text) => match OffsetDateTime::parse(&text, &Rfc3339) {
             Ok(t) => (t.unix_timestamp_nanos() / 1_000_000) as i64,
             Err(_) => return reject("timestamp", "must be an RFC 3339 time such as 2026-11-25T09:30:00Z"),
         },
@@ -147,16 +151,16 @@ pub fn check_event(raw: &Value, rules: &EventRules<'_>) -> Result<ValidEvent, Re
             return reject("timestamp", format!("the subscription ended at {when}; later usage is not accepted"));
         }
     }
-    let properties = match event.get("properties") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(map)) => Some(check_properties(map)?),
+    let properties = match event.properties.map(|raw| serde_json::from_str::<Value>(raw.get())) {
+        None => None,
+        Some(Ok(Value::Object(map))) => Some(check_properties(&map)?),
         Some(_) => return reject("properties", "must be an object of short strings"),
     };
-    let dimensions = match event.get("dimensions") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(map)) => canonical_dimensions(map, rules.dimensions.get(&metric))
+    let dimensions = match event.dimensions.map(|raw| serde_json::from_str::<BTreeMap<String, &RawValue>>(raw.get())) {
+        None => None,
+        Some(Ok(given)) => canonical_dimensions(&given, rules.dimensions.get(&metric))
             .map_err(|refusal| Rejection { field: refusal.field, reason: refusal.reason })?,
-        Some(_) => return reject("dimensions", r#"must be an object such as {"action_type": "activity"}"#),
+        Some(Err(_)) => return reject("dimensions", r#"must be an object such as {"action_type": "activity"}"#),
     };
     let content_hash =
         content_hash(&namespace_id, &metric, quantity, occurred_at, properties.as_deref(), dimensions.as_deref());
@@ -168,7 +172,7 @@ fn check_properties(map: &Map<String, Value>) -> Result<String, Rejection> {
     if map.len() > MAX_PROPERTIES {
         return reject("properties", format!("at most {MAX_PROPERTIES} entries"));
     }
-    let mut sorted = std::collections::BTreeMap::new();
+    let mut sorted = BTreeMap::new();
     for (key, value) in map {
         if key.is_empty() || key.len() > MAX_PROPERTY_KEY_LEN {
             return reject("properties", format!("keys must be 1 to {MAX_PROPERTY_KEY_LEN} characters"));
@@ -249,6 +253,10 @@ mod tests {
         );
     }
 
+    fn check(event: &Value, rules: &EventRules<'_>) -> Result<ValidEvent, Rejection> {
+        check_event(&serde_json::value::to_raw_value(event).unwrap(), rules)
+    }
+
     fn event() -> Value {
         json!({"id": "e1", "namespace": "web", "metric": "actions", "quantity": 5, "timestamp": "2026-11-21T09:10:00Z"})
     }
@@ -262,11 +270,11 @@ mod tests {
     #[test]
     fn a_valid_event_is_resolved_to_its_namespace_id_and_hour() {
         let (ns, metrics) = fixtures();
-        let valid = check_event(&event(), &rules_with(&ns, &metrics)).unwrap();
+        let valid = check(&event(), &rules_with(&ns, &metrics)).unwrap();
         assert_eq!(valid.namespace_id, "ns_1");
         assert_eq!(valid.quantity, 5);
         assert_eq!(valid.hour(), 1_795_251_600_000);
-        let by_id = check_event(&with("namespace", json!("ns_1")), &rules_with(&ns, &metrics)).unwrap();
+        let by_id = check(&with("namespace", json!("ns_1")), &rules_with(&ns, &metrics)).unwrap();
         assert_eq!(by_id.content_hash, valid.content_hash, "name and id are the same namespace");
     }
 
@@ -274,22 +282,22 @@ mod tests {
     fn declared_dimensions_are_kept_and_make_a_different_event() {
         let (ns, metrics) = fixtures();
         let rules = rules_with(&ns, &metrics);
-        let plain = check_event(&event(), &rules).unwrap();
-        let typed = check_event(&with("dimensions", json!({"action_type": "activity"})), &rules).unwrap();
+        let plain = check(&event(), &rules).unwrap();
+        let typed = check(&with("dimensions", json!({"action_type": "activity"})), &rules).unwrap();
         assert_eq!(typed.dimensions.as_deref(), Some("action_type=activity"));
         assert_ne!(typed.content_hash, plain.content_hash, "a resend with other dimensions is a conflict");
-        let empty = check_event(&with("dimensions", json!({})), &rules).unwrap();
+        let empty = check(&with("dimensions", json!({})), &rules).unwrap();
         assert_eq!((empty.dimensions, empty.content_hash), (None, plain.content_hash));
         let mut storage_typed = with("metric", json!("active_storage_gbh"));
         storage_typed["dimensions"] = json!({"action_type": "activity"});
-        assert_eq!(check_event(&storage_typed, &rules).unwrap_err().field, "dimensions.action_type");
+        assert_eq!(check(&storage_typed, &rules).unwrap_err().field, "dimensions.action_type");
     }
 
     #[test]
     fn usage_of_an_organization_without_a_plan_is_refused() {
         let (ns, metrics) = fixtures();
         let unsubscribed = EventRules { subscribed: false, ..rules_with(&ns, &metrics) };
-        let refused = check_event(&event(), &unsubscribed).unwrap_err();
+        let refused = check(&event(), &unsubscribed).unwrap_err();
         assert_eq!(refused.field, "organization");
         assert!(refused.reason.contains("Plan page"), "{}", refused.reason);
     }
@@ -297,14 +305,14 @@ mod tests {
     #[test]
     fn usage_from_the_end_of_the_subscription_on_and_after_its_final_invoice_is_refused() {
         let (ns, metrics) = fixtures();
-        let occurred_at = check_event(&event(), &rules_with(&ns, &metrics)).unwrap().occurred_at;
+        let occurred_at = check(&event(), &rules_with(&ns, &metrics)).unwrap().occurred_at;
         let ended = |ends_at| EventRules { ends_at: Some(ends_at), ..rules_with(&ns, &metrics) };
-        assert!(check_event(&event(), &ended(occurred_at + 1)).is_ok());
-        let refused = check_event(&event(), &ended(occurred_at)).unwrap_err();
+        assert!(check(&event(), &ended(occurred_at + 1)).is_ok());
+        let refused = check(&event(), &ended(occurred_at)).unwrap_err();
         assert_eq!(refused.field, "timestamp");
         assert!(refused.reason.contains("2026-11-21T09:10:00Z"), "{}", refused.reason);
         let invoiced = EventRules { closed_before: occurred_at + 1, ..ended(occurred_at + 1) };
-        let refused = check_event(&event(), &invoiced).unwrap_err();
+        let refused = check(&event(), &invoiced).unwrap_err();
         assert_eq!(refused.field, "timestamp");
         assert!(refused.reason.contains("final invoice"), "{}", refused.reason);
     }
@@ -312,10 +320,10 @@ mod tests {
     #[test]
     fn usage_from_before_a_resubscription_is_refused() {
         let (ns, metrics) = fixtures();
-        let occurred_at = check_event(&event(), &rules_with(&ns, &metrics)).unwrap().occurred_at;
+        let occurred_at = check(&event(), &rules_with(&ns, &metrics)).unwrap().occurred_at;
         let restarted = |starts_at| EventRules { starts_at: Some(starts_at), ..rules_with(&ns, &metrics) };
-        assert!(check_event(&event(), &restarted(occurred_at)).is_ok());
-        let refused = check_event(&event(), &restarted(occurred_at + 1)).unwrap_err();
+        assert!(check(&event(), &restarted(occurred_at)).is_ok());
+        let refused = check(&event(), &restarted(occurred_at + 1)).unwrap_err();
         assert_eq!(refused.field, "timestamp");
         assert!(refused.reason.contains("current subscription started"), "{}", refused.reason);
     }
@@ -344,35 +352,46 @@ mod tests {
             (with("dimensions", json!({"tier": "gold"})), "dimensions.tier"),
         ];
         for (raw, field) in cases {
-            assert_eq!(check_event(&raw, &rules).unwrap_err().field, field, "{raw}");
+            assert_eq!(check(&raw, &rules).unwrap_err().field, field, "{raw}");
         }
+    }
+
+    #[test]
+    fn an_event_with_a_field_twice_is_refused_whole() {
+        let (ns, metrics) = fixtures();
+        let twice = r#"{"id": "e1", "id": "e2", "namespace": "web", "metric": "actions", "quantity": 5,
+            "timestamp": "2026-11-21T09:10:00Z"}"#;
+        let refused = check_event(&RawValue::from_string(twice.to_owned()).unwrap(), &rules_with(&ns, &metrics));
+        let refused = refused.unwrap_err();
+        assert_eq!(refused.field, "event");
+        assert!(refused.reason.contains("duplicate field `id`"), "{}", refused.reason);
     }
 
     #[test]
     fn unknown_namespace_and_metric_say_so() {
         let (ns, metrics) = fixtures();
         let rules = rules_with(&ns, &metrics);
-        assert_eq!(check_event(&with("namespace", json!("x")), &rules).unwrap_err().reason, "unknown namespace");
-        assert_eq!(check_event(&with("metric", json!("x")), &rules).unwrap_err().reason, "unknown metric");
+        assert_eq!(check(&with("namespace", json!("x")), &rules).unwrap_err().reason, "unknown namespace");
+        assert_eq!(check(&with("metric", json!("x")), &rules).unwrap_err().reason, "unknown metric");
     }
 
     #[test]
     fn a_timestamp_up_to_five_minutes_ahead_is_accepted() {
         let (ns, metrics) = fixtures();
-        assert!(check_event(&with("timestamp", json!("2026-11-21T09:34:59Z")), &rules_with(&ns, &metrics)).is_ok());
+        assert!(check(&with("timestamp", json!("2026-11-21T09:34:59Z")), &rules_with(&ns, &metrics)).is_ok());
     }
 
     #[test]
     fn the_content_hash_ignores_the_order_of_properties_but_not_their_values() {
         let (ns, metrics) = fixtures();
         let rules = rules_with(&ns, &metrics);
-        let a = check_event(&with("properties", json!({"a": "1", "b": "2"})), &rules).unwrap();
-        let b = check_event(&with("properties", json!({"b": "2", "a": "1"})), &rules).unwrap();
-        let c = check_event(&with("properties", json!({"a": "1", "b": "3"})), &rules).unwrap();
+        let a = check(&with("properties", json!({"a": "1", "b": "2"})), &rules).unwrap();
+        let b = check(&with("properties", json!({"b": "2", "a": "1"})), &rules).unwrap();
+        let c = check(&with("properties", json!({"a": "1", "b": "3"})), &rules).unwrap();
         assert_eq!(a.content_hash, b.content_hash);
         assert_ne!(a.content_hash, c.content_hash);
-        let more = check_event(&with("quantity", json!(6)), &rules).unwrap();
-        assert_ne!(more.content_hash, check_event(&event(), &rules).unwrap().content_hash);
+        let more = check(&with("quantity", json!(6)), &rules).unwrap();
+        assert_ne!(more.content_hash, check(&event(), &rules).unwrap().content_hash);
     }
 
     #[test]

@@ -75,7 +75,7 @@ if [ "$what" = pages ]; then
 fi
 if [ "$what" = noisy ]; then
   echo "each organization's quota: $quota events/s (0: none)"
-  "$loadgen" noisy-neighbour --url "http://127.0.0.1:$port" --keys-file "$work/keys.json" \
+  "$loadgen" noisy-neighbour --url "http://127.0.0.1:$port" --keys-file "$work/keys.json" --quiet-batches 1500 \
     --flood-connections "$connections"
   exit 0
 fi

@@ -29,6 +29,8 @@ struct CsvQuery {
     range: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    /// A dimension of the metric to break the rows down by (`action_type`).
+    by: Option<String>,
 }
 
 async fn download_csv(
@@ -41,7 +43,7 @@ async fn download_csv(
     let metric = query.metric.unwrap_or_else(|| "actions".to_owned());
     let range = UsageRange::from_key(query.range.as_deref().unwrap_or("24h"));
     let window = UsageWindow { range, from: query.from, to: query.to };
-    let csv = usage_csv(&state.db, &organization_id, &metric, &window).await?;
+    let csv = usage_csv(&state.db, &organization_id, &metric, &window, query.by.as_deref()).await?;
     let file = format!("attachment; filename=\"usage-{metric}-{}.csv\"", range.key());
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, file)], csv))
 }

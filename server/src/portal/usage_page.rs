@@ -214,32 +214,63 @@ fn value_grid(
     Some((values, grid))
 }
 
-/// `hour,namespace,metric,total` for every stored hourly total in the range, the same numbers as the page.
+/// `hour,namespace,metric,total` for every stored hourly total in the range, the same numbers as
+/// the page; broken down `by` a dimension of the metric, a row per hour, namespace and value
+/// (`unspecified` for usage without one), which add up to the same totals.
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn usage_csv(
     db: &Db,
     organization_id: &str,
     metric_key: &str,
     window: &UsageWindow,
+    by: Option<&str>,
 ) -> Result<String, Error> {
     let mut conn = db.pool.acquire().await?;
     let (from, to, _) = view_bounds(&mut conn, organization_id, window, db.clock.now_ms()).await?;
     let catalog = usage::metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog, metric_key)?;
+    let declared = usage::metric_rules(&mut conn).await?.1.remove(&metric.key).unwrap_or_default();
     let names: HashMap<String, String> =
         namespaces::list_namespaces(&mut conn, organization_id).await?.into_iter().map(|n| (n.id, n.name)).collect();
-    let totals =
-        kept_hourly_totals(db, &mut conn, organization_id, &metric.key, (from, to), "portal.usage_page").await?;
-    let mut csv = format!("hour_utc,namespace,metric,total_{}\n", metric.display_unit.replace(' ', "_"));
-    for t in totals.iter() {
-        let hour = time::OffsetDateTime::from_unix_timestamp(t.hour / 1000)
-            .ok()
-            .and_then(|h| h.format(&time::format_description::well_known::Rfc3339).ok())
-            .unwrap_or_default();
-        let name = names.get(&t.namespace_id).map(String::as_str).unwrap_or(&t.namespace_id);
-        csv.push_str(&format!("{hour},{name},{},{}\n", metric.key, export_quantity(t.total, metric.units_per_display)));
-    }
+    let name_of = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
+    let quantity = |total: i64| export_quantity(total, metric.units_per_display);
+    let unit = metric.display_unit.replace(' ', "_");
+    // As on the page, a breakdown the metric lacks is the plain export.
+    let csv = match by.filter(|key| declared.contains_key(*key)) {
+        None => {
+            let totals =
+                kept_hourly_totals(db, &mut conn, organization_id, &metric.key, (from, to), "portal.usage_page")
+                    .await?;
+            let mut csv = format!("hour_utc,namespace,metric,total_{unit}\n");
+            for t in totals.iter() {
+                let (hour, name) = (utc_hour(t.hour), name_of(&t.namespace_id));
+                csv.push_str(&format!("{hour},{name},{},{}\n", metric.key, quantity(t.total)));
+            }
+            csv
+        }
+        Some(dimension) => {
+            let hourly = hourly_breakdown(&mut conn, organization_id, None, &metric.key, from, to).await?;
+            let mut csv = format!("hour_utc,namespace,metric,{dimension},total_{unit}\n");
+            for hour in &hourly {
+                let typed = hour.dimensions.iter().map(|(dimensions, total)| (dimensions.as_str(), *total));
+                let values = break_down(hour.total, typed, dimension).ok_or(AmountOutOfRange)?;
+                let (at, name) = (utc_hour(hour.hour), name_of(&hour.namespace_id));
+                for (value, total) in values {
+                    csv.push_str(&format!("{at},{name},{},{value},{}\n", metric.key, quantity(total)));
+                }
+            }
+            csv
+        }
+    };
     Ok(csv)
+}
+
+/// An hour as exports write it: RFC 3339 in UTC.
+fn utc_hour(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .ok()
+        .and_then(|h| h.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
 }
 
 /// `[from, to)` of a view, in whole hours ending with the current one, and for the billing

@@ -123,6 +123,18 @@ async fn totals_per_action_type_are_their_events_sums_and_add_up_to_the_metrics_
         assert_eq!(shown, *quantity, "{value} on the page");
     }
     assert_eq!(page["legend"][1]["name"], "Activity", "the series are the values, in their declared order");
+
+    // Its CSV, broken down the same way, has a row per hour, namespace and value.
+    let csv = a.text_at(&owner, &format!("/orgs/{acme}/usage.csv?metric=actions&range=7d&by=action_type")).await;
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("hour_utc,namespace,metric,action_type,total_actions"), "{csv}");
+    let mut exported: BTreeMap<String, i64> = BTreeMap::new();
+    for line in lines.filter(|line| line.contains(",typed,")) {
+        let fields: Vec<&str> = line.split(',').collect();
+        *exported.entry(fields[3].to_owned()).or_insert(0) += fields[4].parse::<i64>().unwrap();
+    }
+    let expected_by_value: BTreeMap<String, i64> = expected.iter().map(|(v, q)| ((*v).to_owned(), *q)).collect();
+    assert_eq!(exported, expected_by_value, "{csv}");
 }
 
 #[tokio::test]

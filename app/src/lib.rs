@@ -5,6 +5,7 @@ pub mod components;
 #[cfg(feature = "ssr")]
 pub mod csp;
 pub mod pages;
+pub mod query;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};

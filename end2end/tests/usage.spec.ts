@@ -60,6 +60,11 @@ test("usage sent through the API appears on the open Usage page without a reload
   });
   expect((await typed.json()).accepted).toBe(1);
   await expect(signals).toHaveText((signalsBefore + 7).toLocaleString("en-US"), { timeout: 3_000 });
+  // A value whose name has a space hides like a namespace; the CSV follows the breakdown.
+  await page.locator('.legend a[data-namespace="Workflow start"]').click();
+  await expect(page).toHaveURL(/hide=Workflow%20start/);
+  await expect(page.locator('.legend a[data-namespace="Workflow start"]')).toHaveAttribute("aria-pressed", "false");
+  await expect(page.locator("#usage-csv")).toHaveAttribute("href", /by=action_type/);
   await page.locator("#breakdown").getByRole("link", { name: "Namespace" }).click();
   await expect(page.locator("#usage-totals thead th").first()).toHaveText("Namespace");
 

@@ -15,6 +15,7 @@ use crate::components::status::StatusBadge;
 use crate::components::toast::toast_on_success;
 use crate::components::when::When;
 use crate::pages::admin_new_customer::NewCustomer;
+use crate::query::query_value;
 
 /// Staff only: find a customer by name, email, id or invoice number; parked webhook events.
 #[component]
@@ -60,7 +61,7 @@ fn SearchResults(found: CustomerSearch) -> impl IntoView {
     if found.customers.is_empty() {
         return view! { <p id="no-customers">"No customer matches."</p> }.into_any();
     }
-    let link = |page: u32| format!("/admin?q={}&page={page}", percent_encode(&found.query));
+    let link = |page: u32| format!("/admin?q={}&page={page}", query_value(&found.query));
     let previous = (found.page > 0).then(|| link(found.page - 1));
     let next = found.has_next.then(|| link(found.page + 1));
     view! {
@@ -84,16 +85,6 @@ fn SearchResults(found: CustomerSearch) -> impl IntoView {
         </nav>
     }
     .into_any()
-}
-
-/// For a query string: everything but unreserved characters as `%XX` bytes.
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Events that failed every retry: each needs a look, then `server webhooks replay <id>`.

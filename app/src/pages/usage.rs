@@ -10,6 +10,7 @@ use crate::components::layout::use_organization_id;
 use crate::components::live::follow_rollups;
 use crate::components::loading::Loading;
 use crate::components::when::When;
+use crate::query::query_value;
 
 /// Hourly usage per namespace: a chart, the same numbers as a table, period totals and a CSV
 /// download. New rollups arrive by server-sent events and refresh the page's data in place.
@@ -54,7 +55,12 @@ pub fn UsagePage() -> impl IntoView {
 /// dimension (by namespace without `by`) with the given series hidden.
 fn view_query(metric: &str, window: &UsageWindow, by: Option<&str>, hidden: &[&str]) -> String {
     let by = by.map(|by| format!("&by={by}")).unwrap_or_default();
-    let hide = if hidden.is_empty() { String::new() } else { format!("&hide={}", hidden.join(",")) };
+    let hide = if hidden.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = hidden.iter().map(|name| query_value(name)).collect();
+        format!("&hide={}", names.join(","))
+    };
     format!("?metric={metric}&{}{by}{hide}", window.query())
 }
 

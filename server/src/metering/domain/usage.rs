@@ -81,9 +81,12 @@ fn reject<T>(field: &'static str, reason: impl Into<String>) -> Result<T, Reject
 }
 
 pub fn check_event(raw: &RawValue, rules: &EventRules<'_>) -> Result<ValidEvent, Rejection> {
+    // Checked first: serde would also read the fields from an array, in their order.
+    if !raw.get().starts_with('{') {
+        return reject("event", "must be a JSON object");
+    }
     let event: SentEvent = match serde_json::from_str(raw.get()) {
         Ok(event) => event,
-        Err(_) if !raw.get().starts_with('{') => return reject("event", "must be a JSON object"),
         Err(e) => return reject("event", format!("must be a JSON object with each field once: {e}")),
     };
     let event_id = match text(event.id) {
@@ -105,13 +108,14 @@ pub fn check_event(raw: &RawValue, rules: &EventRules<'_>) -> Result<ValidEvent,
         Some(_) => return reject("metric", "unknown metric"),
         None => return reject("metric", "is required"),
     };
-    let quantity = match event.quantity.and_then(|raw| serde_json::from_str::<Number>(raw.get()).ok()) {
-        Some(n) => match n.as_i64() {
+    let quantity = match event.quantity.map(|raw| serde_json::from_str::<Number>(raw.get())) {
+        Some(Ok(n)) => match n.as_i64() {
             Some(q) if (0..=MAX_QUANTITY).contains(&q) => q,
             Some(q) if q < 0 => return reject("quantity", "must not be negative"),
             Some(_) => return reject("quantity", format!("must be at most {MAX_QUANTITY}")),
             None => return reject("quantity", "must be a whole number in the metric's unit"),
         },
+        Some(Err(_)) => return reject("quantity", "must be a whole number in the metric's unit"),
         None => return reject("quantity", "is required: a whole number"),
     };
     let occurred_at = match text(event.timestamp) {
@@ -334,6 +338,8 @@ mod tests {
         let rules = rules_with(&ns, &metrics);
         let cases = [
             (json!("not an object"), "event"),
+            // serde reads a struct from an array of its fields in order too: not an event.
+            (json!(["e1", "web", "actions", 5, "2026-11-21T09:10:00Z", null, null]), "event"),
             (with("id", json!("")), "id"),
             (with("id", json!(7)), "id"),
             (with("namespace", json!("other-org-ns")), "namespace"),

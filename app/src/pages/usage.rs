@@ -158,6 +158,11 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+        {report.by.as_ref().map(|dimension| view! {
+            <p class="hint" id="unspecified-note">
+                {format!("Unspecified: usage whose events carried no {}.", dimension.label.to_lowercase())}
+            </p>
+        })}
         <h2>"Hourly"</h2>
         <p><a id="usage-csv" href=csv download="">"Download CSV"</a></p>
         {if report.rows.is_empty() {

@@ -11,6 +11,7 @@ use crate::metering::db::ingest_commits;
 use crate::metering::db::set_aside;
 use crate::metering::db::usage::{self, HourKey, KeyedTotal};
 use crate::metering::db::usage_copy;
+use crate::metering::db::usage_dimensions::{DimensionHourTotal, event_sums_by_dimensions, stored_dimension_totals};
 use crate::metering::domain::seen_ids::SeenIds;
 use crate::metering::domain::usage::{EventRules, Rejection, ValidEvent, check_event};
 use crate::store::Db;
@@ -321,8 +322,8 @@ pub struct Mismatch {
     pub from_rollups: i64,
 }
 
-/// Recomputes hourly and daily totals from the events in `[from, to)` and compares them with the
-/// stored rollups. Hours still marked for rollup are behind by design and left out (their count
+/// Recomputes hourly and daily totals, and hourly totals per set of dimensions, from the events
+/// in `[from, to)` and compares them with the stored rollups. Hours still marked for rollup are behind by design and left out (their count
 /// is returned beside the mismatches).
 #[tracing::instrument(skip_all)]
 pub async fn reconcile(db: &Db, from: i64, to: i64) -> Result<(Vec<Mismatch>, usize), Error> {
@@ -344,6 +345,25 @@ pub async fn reconcile(db: &Db, from: i64, to: i64) -> Result<(Vec<Mismatch>, us
     let rollups = settled(usage::stored_rollups(&mut conn, from, to).await?);
     let mut mismatches = compare(&events, &rollups, "hour", |hour| hour);
     mismatches.extend(compare(&events, &rollups, "day", |hour| hour.div_euclid(86_400_000) * 86_400_000));
+    // Each hour's totals per set of dimensions, compared as if each set were a metric of its own
+    // (`actions action_type=signal`), so a mismatch names it.
+    let per_set = |rows: Vec<DimensionHourTotal>| -> Vec<KeyedTotal> {
+        rows.into_iter()
+            .filter(|row| {
+                !pending.contains(&HourKey::of(&row.organization_id, &row.namespace_id, &row.metric, row.hour))
+            })
+            .map(|row| KeyedTotal {
+                metric: format!("{} {}", row.metric, row.dimensions),
+                organization_id: row.organization_id,
+                namespace_id: row.namespace_id,
+                hour: row.hour,
+                total: row.total,
+            })
+            .collect()
+    };
+    let typed_events = per_set(event_sums_by_dimensions(&mut conn, from, to).await?);
+    let typed_rollups = per_set(stored_dimension_totals(&mut conn, from, to).await?);
+    mismatches.extend(compare(&typed_events, &typed_rollups, "hour", |hour| hour));
     Ok((mismatches, pending.len()))
 }
 

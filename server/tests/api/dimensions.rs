@@ -268,3 +268,29 @@ async fn a_folded_part_marked_again_recomputes_its_totals_per_value_from_its_eve
     app.wait_for_rollups().await;
     assert_eq!(per_value().await, expected);
 }
+
+#[tokio::test]
+async fn reconcile_compares_the_totals_per_action_type_with_their_events() {
+    let app = spawn_app().await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let now = minutes_ago(0);
+    let batch = json!([
+        typed("p1", "payments-prod", 3, &now, Some("signal")),
+        typed("p2", "payments-prod", 4, &now, Some("activity")),
+        typed("p3", "payments-prod", 5, &now, None),
+    ]);
+    assert_eq!(json(app.send_events(&key, &batch).await).await["accepted"], 3);
+    app.wait_for_rollups().await;
+    let reconcile = || server::metering::usage::reconcile(&app.db, i64::MIN / 2, i64::MAX / 2);
+    assert_eq!(reconcile().await.unwrap().0, vec![]);
+
+    // A per-type total that no longer matches its events is found, though the hour's total does.
+    sqlx::query("update usage_hourly_dimensions set total = total + 1 where dimensions = 'action_type=signal'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let (mismatches, _) = reconcile().await.unwrap();
+    let found: Vec<(&str, &str, i64, i64)> =
+        mismatches.iter().map(|m| (m.level, m.metric.as_str(), m.from_events, m.from_rollups)).collect();
+    assert_eq!(found, [("hour", "actions action_type=signal", 3, 4)]);
+}

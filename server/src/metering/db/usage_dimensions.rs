@@ -111,3 +111,46 @@ pub async fn hourly_breakdown(
     }
     Ok(hours)
 }
+
+/// An hour's total for one set of dimensions, for reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DimensionHourTotal {
+    pub organization_id: String,
+    pub namespace_id: String,
+    pub metric: String,
+    pub hour: i64,
+    pub dimensions: String,
+    pub total: i64,
+}
+
+/// The events' sums per hour and set of dimensions (events without any are the hours' rest).
+pub async fn event_sums_by_dimensions(
+    conn: &mut AnyConnection,
+    from: i64,
+    to: i64,
+) -> Result<Vec<DimensionHourTotal>, Error> {
+    Ok(sqlx::query_as(
+        "select organization_id, namespace_id, metric, hour, dimensions, cast(sum(quantity) as bigint) as total
+         from usage_events where hour >= $1 and hour < $2 and dimensions is not null
+         group by organization_id, namespace_id, metric, hour, dimensions",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn stored_dimension_totals(
+    conn: &mut AnyConnection,
+    from: i64,
+    to: i64,
+) -> Result<Vec<DimensionHourTotal>, Error> {
+    Ok(sqlx::query_as(
+        "select organization_id, namespace_id, metric, hour, dimensions, total from usage_hourly_dimensions
+         where hour >= $1 and hour < $2",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?)
+}

@@ -41,6 +41,8 @@ test("usage sent through the API appears on the open Usage page without a reload
   await expect(page.locator("#usage-totals thead th").first()).toHaveText("Action type");
   await expect(page.locator(".legend")).toHaveAttribute("aria-label", "Action types on the chart");
   await expect(page.locator("#unspecified-note")).toHaveText("Unspecified: usage whose events carried no action type.");
+  const valueTotals = (await page.locator("#usage-totals tbody .total").allTextContents()).map(figure);
+  expect(figure(await page.locator("#usage-grand-total").textContent())).toBe(valueTotals.reduce((a, b) => a + b, 0));
   expect(figure(await page.locator('#usage-totals tr[data-namespace="Activity"] .total').textContent())).toBeGreaterThan(0);
   expect(figure(await page.locator('#usage-totals tr[data-namespace="Unspecified"] .total').textContent())).toBeGreaterThanOrEqual(42);
   await waitForHydration(page);

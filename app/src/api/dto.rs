@@ -817,6 +817,8 @@ pub mod usage {
         /// The chart ends with the current hour, still counting.
         pub in_progress: bool,
         pub namespaces: Vec<NamespaceUsage>,
+        /// Every series' total together, written like theirs.
+        pub total: String,
         pub rows: Vec<HourRow>,
         pub chart_svg: String,
         /// In the current period's view a day or more in: what the dashed lines to the period's

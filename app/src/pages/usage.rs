@@ -154,9 +154,10 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
             <tbody>
                 {report.namespaces.into_iter().map(|n| {
                     let label = n.name.clone();
-                    view! { <tr data-namespace=label><td>{n.name}</td><td class="total">{n.total}</td></tr> }
+                    view! { <tr data-namespace=label><th scope="row">{n.name}</th><td class="total">{n.total}</td></tr> }
                 }).collect_view()}
             </tbody>
+            <tfoot><tr><th scope="row">"Total"</th><td id="usage-grand-total">{report.total.clone()}</td></tr></tfoot>
         </table>
         {report.by.as_ref().map(|dimension| view! {
             <p class="hint" id="unspecified-note">

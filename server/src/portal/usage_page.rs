@@ -129,6 +129,7 @@ pub async fn usage_report(
             total: format_quantity(values.iter().sum(), metric.units_per_display),
         })
         .collect();
+    let total = grid.iter().flatten().try_fold(0_i64, |sum, value| sum.checked_add(*value)).ok_or(AmountOutOfRange)?;
     let dimension_info = |key: &String| DimensionInfo { key: key.clone(), label: label_of(key) };
     Ok(UsageReport {
         metric: metric_info(metric),
@@ -141,6 +142,7 @@ pub async fn usage_report(
         legend,
         in_progress,
         namespaces,
+        total: format_quantity(total, metric.units_per_display),
         rows,
         chart_svg,
         projection_note,

@@ -123,6 +123,14 @@ async fn totals_per_action_type_are_their_events_sums_and_add_up_to_the_metrics_
         assert_eq!(shown, *quantity, "{value} on the page");
     }
     assert_eq!(page["legend"][1]["name"], "Activity", "the series are the values, in their declared order");
+    let page_total: i64 = page["total"].as_str().unwrap().replace(',', "").parse().unwrap();
+    let acme_total: i64 = a
+        .count(&format!(
+            "select cast(coalesce(sum(quantity), 0) as bigint) from usage_events
+             where metric = 'actions' and organization_id = '{acme}'"
+        ))
+        .await;
+    assert_eq!(page_total, acme_total, "the total row is every value's total together");
 
     // Its CSV, broken down the same way, has a row per hour, namespace and value.
     let csv = a.text_at(&owner, &format!("/orgs/{acme}/usage.csv?metric=actions&range=7d&by=action_type")).await;

@@ -68,8 +68,8 @@ fn view_query(metric: &str, window: &UsageWindow, by: Option<&str>, hidden: &[&s
 fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
     let metric_key = report.metric.key.clone();
     let window = report.window.clone();
-    let by_query = report.by.as_ref().map(|d| format!("&by={}", d.key)).unwrap_or_default();
-    let csv = format!("/orgs/{organization_id}/usage.csv?metric={}&{}{by_query}", metric_key, window.query());
+    let csv_by = report.by.as_ref().map(|d| d.key.as_str());
+    let csv = format!("/orgs/{organization_id}/usage.csv{}", view_query(&metric_key, &window, csv_by, &[]));
     let unit = report.metric.display_unit.clone();
     let namespace_names: Vec<String> = report.namespaces.iter().map(|n| n.name.clone()).collect();
     let hidden: Vec<&str> = report.legend.iter().filter(|l| l.hidden).map(|l| l.name.as_str()).collect();

@@ -323,8 +323,8 @@ pub struct Mismatch {
 }
 
 /// Recomputes hourly and daily totals, and hourly totals per set of dimensions, from the events
-/// in `[from, to)` and compares them with the stored rollups. Hours still marked for rollup are behind by design and left out (their count
-/// is returned beside the mismatches).
+/// in `[from, to)` and compares them with the stored rollups. Hours still marked for rollup are
+/// behind by design and left out (their count is returned beside the mismatches).
 #[tracing::instrument(skip_all)]
 pub async fn reconcile(db: &Db, from: i64, to: i64) -> Result<(Vec<Mismatch>, usize), Error> {
     let mut conn = db.pool.acquire().await?;

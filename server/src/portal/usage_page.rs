@@ -22,7 +22,7 @@ use crate::metering::kept_totals::kept_hourly_totals;
 use crate::metering::usage::complete_through;
 use crate::reader::{display_time, moment};
 use crate::shared::money::AmountOutOfRange;
-use crate::shared::time::display_day;
+use crate::shared::time::{display_day, display_rfc3339};
 use crate::spend::budgets::budget_outlook;
 use crate::store::Db;
 
@@ -245,7 +245,7 @@ pub async fn usage_csv(
                     .await?;
             let mut csv = format!("hour_utc,namespace,metric,total_{unit}\n");
             for t in totals.iter() {
-                let (hour, name) = (utc_hour(t.hour), name_of(&t.namespace_id));
+                let (hour, name) = (display_rfc3339(t.hour), name_of(&t.namespace_id));
                 csv.push_str(&format!("{hour},{name},{},{}\n", metric.key, quantity(t.total)));
             }
             csv
@@ -256,7 +256,7 @@ pub async fn usage_csv(
             for hour in &hourly {
                 let typed = hour.dimensions.iter().map(|(dimensions, total)| (dimensions.as_str(), *total));
                 let values = break_down(hour.total, typed, dimension).ok_or(AmountOutOfRange)?;
-                let (at, name) = (utc_hour(hour.hour), name_of(&hour.namespace_id));
+                let (at, name) = (display_rfc3339(hour.hour), name_of(&hour.namespace_id));
                 for (value, total) in values {
                     csv.push_str(&format!("{at},{name},{},{value},{}\n", metric.key, quantity(total)));
                 }
@@ -265,14 +265,6 @@ pub async fn usage_csv(
         }
     };
     Ok(csv)
-}
-
-/// An hour as exports write it: RFC 3339 in UTC.
-fn utc_hour(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
-        .ok()
-        .and_then(|h| h.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 /// `[from, to)` of a view, in whole hours ending with the current one, and for the billing

@@ -126,6 +126,10 @@ enum Command {
         users: usize,
         #[arg(long, default_value_t = 5_000)]
         requests: u64,
+        /// Which pages, in order: dashboard, usage, invoice, and login (the framework's floor: a
+        /// page with no data behind it, fetched without a session).
+        #[arg(long, value_delimiter = ',', default_value = "dashboard,usage,invoice")]
+        pages: Vec<String>,
     },
     /// Rate the Business plan repeatedly on one core and report invoice lines per second.
     Rating {
@@ -198,8 +202,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Webhooks { url, secret, events, connections } => {
             webhook_bench::run(&url, &secret, events, connections).await?
         }
-        Command::Pages { url, database_url, users, requests } => {
-            page_bench::run(&url, &Db::connect(&database_url).await?, users, requests).await?
+        Command::Pages { url, database_url, users, requests, pages } => {
+            page_bench::run(&url, &Db::connect(&database_url).await?, users, requests, &pages).await?
         }
         Command::Rating { lines, namespaces } => billing_bench::rating(lines, namespaces),
         Command::InvoiceRun { database_url, subscriptions, namespaces } => {

@@ -6,7 +6,13 @@ use crate::closed_loop;
 
 const OWNER: (&str, &str) = ("owner@acme.test", "acme-owner-pass");
 
-pub async fn run(url: &str, db: &Db, users: usize, requests: u64) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn run(
+    url: &str,
+    db: &Db,
+    users: usize,
+    requests: u64,
+    names: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
     let organization: String =
         sqlx::query_scalar("select id from organizations where name = 'Acme Corp'").fetch_one(&db.pool).await?;
     let invoice: String =
@@ -24,13 +30,16 @@ pub async fn run(url: &str, db: &Db, users: usize, requests: u64) -> Result<(), 
     if !login.status().is_success() {
         return Err(format!("logging in as {} answered {}", OWNER.0, login.status()).into());
     }
-    let pages = [
-        ("dashboard", format!("{url}/orgs/{organization}")),
-        ("usage", format!("{url}/orgs/{organization}/usage")),
-        ("invoice", format!("{url}/orgs/{organization}/invoices/{invoice}")),
-    ];
-    for (name, page) in pages {
-        measure(&client, name, &page, users, requests).await?;
+    let anonymous = reqwest::Client::new();
+    for name in names {
+        let (client, page) = match name.as_str() {
+            "dashboard" => (&client, format!("{url}/orgs/{organization}")),
+            "usage" => (&client, format!("{url}/orgs/{organization}/usage")),
+            "invoice" => (&client, format!("{url}/orgs/{organization}/invoices/{invoice}")),
+            "login" => (&anonymous, format!("{url}/login")),
+            other => return Err(format!("no page named {other}: dashboard, usage, invoice or login").into()),
+        };
+        measure(client, name, &page, users, requests).await?;
     }
     Ok(())
 }

@@ -1025,7 +1025,7 @@ pub mod payments {
         pub subscription_status: String,
         pub suspended: bool,
         pub past_due: Vec<PastDueInvoice>,
-        /// The most recent failure, as the processor explained it.
+        /// While something is past due, the most recent failure, as the processor explained it.
         pub last_failure: Option<String>,
     }
 

@@ -73,7 +73,7 @@ pub async fn session_user(db: &Db, user_id: &str, generation: i64) -> Result<Opt
     else {
         return Ok(None);
     };
-    let is_staff = users::is_staff_admin(&mut conn, user_id).await?;
+    let is_staff = user.is_staff();
     let memberships = organizations::memberships_of(&mut conn, user_id)
         .await?
         .into_iter()

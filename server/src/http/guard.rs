@@ -78,11 +78,13 @@ async fn with_content_security_policy(response: Response, stripe_js: bool) -> Re
 
 /// The first `nonce="…"` of a document: leptos' hydration scripts in its head, before any content.
 fn script_nonce(html: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(html);
-    let start = text.find("nonce=\"")? + "nonce=\"".len();
-    let length = text[start..].find('"')?;
-    let nonce = &text[start..start + length];
-    nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_+/=".contains(&b)).then(|| nonce.to_owned())
+    const ATTRIBUTE: &[u8] = b"nonce=\"";
+    let start = html.windows(ATTRIBUTE.len()).position(|window| window == ATTRIBUTE)? + ATTRIBUTE.len();
+    let length = html[start..].iter().position(|&b| b == b'"')?;
+    let nonce = &html[start..start + length];
+    let well_formed = nonce.iter().all(|b| b.is_ascii_alphanumeric() || b"-_+/=".contains(b));
+    // Only ASCII passed the check above, so the bytes are text.
+    well_formed.then(|| String::from_utf8_lossy(nonce).into_owned())
 }
 
 /// Server functions that fail before their body runs (arguments that do not decode) are answered
@@ -101,4 +103,20 @@ pub async fn error_status_from_body(request: Request, next: Next) -> Response {
         parts.status = error.http_status();
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script_nonce;
+
+    #[test]
+    fn the_nonce_is_the_first_one_written_and_only_a_well_formed_one() {
+        let head = "<head><script nonce=\"a9_Z-+/=\">go()</script><script nonce=\"second\"></script>";
+        assert_eq!(script_nonce(head.as_bytes()).as_deref(), Some("a9_Z-+/="));
+        assert_eq!(script_nonce("<p>é</p><script nonce=\"x\">".as_bytes()).as_deref(), Some("x"));
+        assert_eq!(script_nonce(b"<script nonce=\"a b\">"), None);
+        assert_eq!(script_nonce(b"<script nonce=\"\xff\">"), None);
+        assert_eq!(script_nonce(b"<script nonce=\"unterminated"), None);
+        assert_eq!(script_nonce(b"<script>"), None);
+    }
 }

@@ -28,13 +28,21 @@ pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &s
     let subscription_status =
         subscription_of(&mut conn, organization_id).await?.map_or_else(|| "none".to_owned(), |s| s.status);
     let suspended = subscription_status == SubscriptionStatus::Suspended.as_str();
+    let mut past_due_collections = Vec::new();
+    for collection in open_collections_of(&mut conn, organization_id).await? {
+        if collection.status()? == CollectionStatus::PastDue {
+            past_due_collections.push(collection);
+        }
+    }
+    // Every page of the organization shows this banner: while nothing is past due it reads no
+    // history, which grows with every payment.
+    if past_due_collections.is_empty() {
+        return Ok(BillingStatus { subscription_status, suspended, past_due: Vec::new(), last_failure: None });
+    }
     let events = events_of(&mut conn, organization_id).await?;
     let payments = attempts::payments_of(&mut conn, organization_id).await?;
     let mut past_due = Vec::new();
-    for collection in open_collections_of(&mut conn, organization_id).await? {
-        if collection.status()? != CollectionStatus::PastDue {
-            continue;
-        }
+    for collection in past_due_collections {
         let invoice = invoices::invoice(&mut conn, &collection.invoice_id).await?.ok_or(AppError::NotFound)?;
         let started = collection.dunning_started_at.unwrap_or(collection.updated_at);
         let retries = matches!(policy.step(collection.dunning_step as usize), Some(DunningStep::Retry { .. }));

@@ -24,8 +24,9 @@ pub async fn dashboard(
     let mut conn = db.pool.acquire().await?;
     let org = organizations::find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
     let namespaces = namespaces::list_namespaces(&mut conn, organization_id).await?;
+    let subscription = subscription_of(&mut conn, organization_id).await?;
     let steps = GettingStarted {
-        has_plan: subscription_of(&mut conn, organization_id).await?.is_some(),
+        has_plan: subscription.is_some(),
         first_namespace: namespaces.first().map(|n| n.name.clone()),
         has_api_key: api_keys::list_api_keys(&mut conn, organization_id).await?.iter().any(|k| k.revoked_at.is_none()),
         has_usage: has_usage(&mut conn, organization_id).await?,
@@ -33,7 +34,7 @@ pub async fn dashboard(
     };
     let done = steps.has_plan && steps.first_namespace.is_some() && steps.has_api_key && steps.has_usage;
     let now = db.clock.now_ms();
-    let overview = overview(&mut conn, organization_id, &org.currency, now).await?;
+    let overview = overview(&mut conn, organization_id, subscription, &org.currency, now).await?;
     let activity = namespace_activity(db, &mut conn, organization_id, &namespaces, now).await?;
     // Released before the estimate takes its own: holding one while waiting for another starves
     // the pool once every connection is held by a request doing the same.

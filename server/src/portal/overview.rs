@@ -23,13 +23,14 @@ use crate::spend::alerts::budget_alerts;
 const CARD_WARNING_MS: i64 = 30 * 86_400_000;
 const LATEST_INVOICES: usize = 3;
 
+/// `subscription` is the organization's, as the caller read it.
 pub async fn overview(
     conn: &mut AnyConnection,
     organization_id: &str,
+    subscription: Option<SubscriptionRow>,
     currency: &str,
     now: i64,
 ) -> Result<Overview, Error> {
-    let subscription = subscriptions::subscription_of(conn, organization_id).await?;
     let running = subscription.as_ref().filter(|s| s.ended_at.is_none());
     let mut cache = PlanCache::default();
     let plan = match running {

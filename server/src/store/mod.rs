@@ -180,6 +180,9 @@ async fn open_pool(options: &AnyConnectOptions, dialect: Dialect, connections: u
     AnyPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(Duration::from_secs(10))
+        // A ping before every acquire is one more round trip per query run on the pool (a worker
+        // thread's turn on SQLite); a connection that broke meanwhile fails its query instead.
+        .test_before_acquire(false)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if dialect == Dialect::Sqlite {

@@ -45,13 +45,24 @@ pub struct SessionUserRow {
     pub session_generation: i64,
     /// The IANA zone the user chose to read times in, if any.
     pub time_zone: Option<String>,
+    /// Set for staff: read with the user, since every request asks.
+    staff_user_id: Option<String>,
+}
+
+impl SessionUserRow {
+    pub fn is_staff(&self) -> bool {
+        self.staff_user_id.is_some()
+    }
 }
 
 pub async fn find_session_user(conn: &mut AnyConnection, id: &str) -> Result<Option<SessionUserRow>, Error> {
-    Ok(sqlx::query_as("select id, email, session_generation, time_zone from users where id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?)
+    Ok(sqlx::query_as(
+        "select u.id, u.email, u.session_generation, u.time_zone, a.user_id as staff_user_id
+         from users u left join staff_admins a on a.user_id = u.id where u.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// `None` goes back to the browser's zone.
@@ -77,12 +88,4 @@ pub async fn insert_staff_admin(conn: &mut AnyConnection, user_id: &str, now_ms:
         .execute(conn)
         .await?;
     Ok(())
-}
-
-pub async fn is_staff_admin(conn: &mut AnyConnection, user_id: &str) -> Result<bool, Error> {
-    let found: Option<String> = sqlx::query_scalar("select user_id from staff_admins where user_id = $1")
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(found.is_some())
 }

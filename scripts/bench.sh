@@ -69,7 +69,7 @@ echo "cold start (process start to ready, migrated database): $(( ($(date +%s%N)
 echo "backend: $backend, events: $events, connections: $connections"
 if [ "$what" = pages ]; then
   "$loadgen" pages --url "http://127.0.0.1:$port" --database-url "$url" --requests "$events" \
-    --users "$connections"
+    --users "$connections" --pages login,dashboard,usage,invoice
   echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server_pid/status)"
   exit 0
 fi

@@ -11,7 +11,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::Error;
@@ -176,13 +176,25 @@ impl Db {
 /// compiling for 600 ms of work; none of this server's statements gains from it.
 const WITHOUT_JIT: &str = "set jit = off";
 
+/// How long a pooled connection may sit unused before it is pinged on its way out of the pool.
+pub const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 async fn open_pool(options: &AnyConnectOptions, dialect: Dialect, connections: u32) -> Result<AnyPool, sqlx::Error> {
     AnyPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(Duration::from_secs(10))
-        // A ping before every acquire is one more round trip per query run on the pool (a worker
-        // thread's turn on SQLite); a connection that broke meanwhile fails its query instead.
+        // A ping before every acquire was one more round trip per statement run on the pool (a
+        // worker thread's turn on SQLite); only a connection idle long enough for the database to
+        // have dropped it (a restart, a failover) is pinged, and replaced when it does not answer.
         .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_BEFORE_PING {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if dialect == Dialect::Sqlite {

@@ -22,6 +22,7 @@ mod namespaces_and_keys;
 mod openapi;
 mod operations;
 mod payments;
+mod pool;
 mod rollups;
 mod scale_out;
 mod sessions;

@@ -11,6 +11,7 @@ use crate::metering::db::usage::has_usage;
 use crate::portal::namespace_activity::namespace_activity;
 use crate::portal::overview::overview;
 use crate::spend::budgets::budget_outlook;
+use crate::spend::caps::period_in_effect;
 use crate::store::Db;
 
 #[tracing::instrument(skip_all, fields(organization_id))]
@@ -34,8 +35,9 @@ pub async fn dashboard(
     };
     let done = steps.has_plan && steps.first_namespace.is_some() && steps.has_api_key && steps.has_usage;
     let now = db.clock.now_ms();
-    let overview = overview(&mut conn, organization_id, subscription, &org.currency, now).await?;
-    let activity = namespace_activity(db, &mut conn, organization_id, &namespaces, now).await?;
+    let period = period_in_effect(subscription.as_ref(), now);
+    let activity = namespace_activity(db, &mut conn, organization_id, &namespaces, period, now).await?;
+    let overview = overview(&mut conn, organization_id, subscription, period, &org.currency, now).await?;
     // Released before the estimate takes its own: holding one while waiting for another starves
     // the pool once every connection is held by a request doing the same.
     drop(conn);

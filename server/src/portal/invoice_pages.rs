@@ -7,7 +7,6 @@ use crate::accounts::db::organizations;
 use crate::billing::db::credits;
 use crate::billing::db::invoices::{self, InvoiceRow, LineRow};
 use crate::billing::db::ledger;
-use crate::billing::domain::ledger::Account;
 use crate::error::Error;
 use crate::metering::db::usage::metric_catalog;
 use crate::metering::domain::usage::format_quantity;
@@ -34,8 +33,7 @@ pub async fn invoices_page(db: &Db, organization_id: &str) -> Result<InvoicesPag
     let mut conn = db.pool.acquire().await?;
     let org = organizations::find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
     let invoices = invoices::invoices_of(&mut conn, organization_id).await?;
-    let receivable = ledger::balance(&mut conn, organization_id, Account::Receivable).await?;
-    let credit = -ledger::balance(&mut conn, organization_id, Account::CustomerCredit).await?;
+    let (receivable, credit) = ledger::receivable_and_credit(&mut conn, organization_id).await?;
     let now = db.clock.now_ms();
     let credits = credits::credits_of(&mut conn, organization_id)
         .await?

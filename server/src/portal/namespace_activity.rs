@@ -12,7 +12,7 @@ use crate::metering::db::usage::metric_catalog;
 use crate::metering::domain::usage::{HOUR_MS, hour_of};
 use crate::metering::kept_totals::kept_hourly_totals;
 use crate::shared::numbers::compact;
-use crate::spend::caps::caps;
+use crate::spend::caps::caps_in;
 use crate::store::Db;
 
 const DAYS: usize = 7;
@@ -25,9 +25,10 @@ pub async fn namespace_activity(
     conn: &mut AnyConnection,
     organization_id: &str,
     namespaces: &[NamespaceRow],
+    period: Option<(i64, i64)>,
     now: i64,
 ) -> Result<Vec<NamespaceActivity>, Error> {
-    let caps = caps(conn, organization_id, now).await?;
+    let caps = caps_in(conn, organization_id, period).await?;
     let catalog = metric_catalog(conn).await?;
     let Some(metric) = catalog.iter().find(|m| m.key == HEADLINE_METRIC).or(catalog.first()) else {
         return Ok(Vec::new());

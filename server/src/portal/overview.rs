@@ -7,7 +7,6 @@ use sqlx::AnyConnection;
 use crate::billing::db::invoices;
 use crate::billing::db::ledger;
 use crate::billing::db::subscriptions::{self, SubscriptionRow};
-use crate::billing::domain::ledger::Account;
 use crate::billing::period_rating::PlanCache;
 use crate::error::Error;
 use crate::payments::db::attempts;
@@ -21,13 +20,14 @@ use crate::spend::alerts::budget_alerts;
 
 /// A card lapsing within this is worth replacing now: the next charge may come after it.
 const CARD_WARNING_MS: i64 = 30 * 86_400_000;
-const LATEST_INVOICES: usize = 3;
+const LATEST_INVOICES: i64 = 3;
 
-/// `subscription` is the organization's, as the caller read it.
+/// `subscription` is the organization's and `period` its current one, as the caller read them.
 pub async fn overview(
     conn: &mut AnyConnection,
     organization_id: &str,
     subscription: Option<SubscriptionRow>,
+    period: Option<(i64, i64)>,
     currency: &str,
     now: i64,
 ) -> Result<Overview, Error> {
@@ -37,15 +37,9 @@ pub async fn overview(
         Some(s) => Some(cache.get(conn, &s.plan_version_id).await?.0.plan_name.clone()),
         None => None,
     };
-    let receivable = ledger::balance(conn, organization_id, Account::Receivable).await?;
-    let credit = -ledger::balance(conn, organization_id, Account::CustomerCredit).await?;
-    let latest_invoices = invoices::invoices_of(conn, organization_id)
-        .await?
-        .iter()
-        .filter(|i| i.number.is_some())
-        .take(LATEST_INVOICES)
-        .map(summary)
-        .collect();
+    let (receivable, credit) = ledger::receivable_and_credit(conn, organization_id).await?;
+    let latest_invoices =
+        invoices::latest_issued_invoices(conn, organization_id, LATEST_INVOICES).await?.iter().map(summary).collect();
     Ok(Overview {
         plan,
         status: subscription.as_ref().map_or_else(|| "none".to_owned(), |s| s.status.clone()),
@@ -54,7 +48,7 @@ pub async fn overview(
         balance_due: format_money(receivable, currency),
         credit_balance: format_money(credit, currency),
         latest_invoices,
-        alerts: alerts(conn, &mut cache, organization_id, currency, running, now).await?,
+        alerts: alerts(conn, &mut cache, organization_id, currency, running, period, now).await?,
     })
 }
 
@@ -64,6 +58,7 @@ async fn alerts(
     organization_id: &str,
     currency: &str,
     running: Option<&SubscriptionRow>,
+    period: Option<(i64, i64)>,
     now: i64,
 ) -> Result<Vec<Alert>, Error> {
     let mut alerts = Vec::new();
@@ -109,7 +104,7 @@ async fn alerts(
             alerts.push(alert(Severity::Info, message, "plan"));
         }
     }
-    alerts.extend(budget_alerts(conn, organization_id, currency, now).await?);
+    alerts.extend(budget_alerts(conn, organization_id, currency, period).await?);
     // Most urgent first; in the order above within a severity.
     alerts.sort_by_key(|alert| match alert.severity {
         Severity::Danger => 0,

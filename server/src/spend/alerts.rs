@@ -11,7 +11,6 @@ use crate::error::Error;
 use crate::metering::db::usage::{MetricRow, metric_catalog};
 use crate::reader::display_time;
 use crate::shared::time::display_rfc3339;
-use crate::spend::caps::current_period;
 use crate::spend::db::{BudgetRow, WHOLE_ORGANIZATION, budgets_of, standing_crossings};
 use crate::spend::domain::budget::CrossingKind;
 use crate::spend::measure::{COST, Measured, amount_words};
@@ -102,15 +101,15 @@ pub fn crossing_event(
     }
 }
 
-/// The dashboard's alerts of the current period: each threshold crossed until it is dismissed,
-/// and each cap until it is lifted.
+/// The dashboard's alerts of the current period (`None`: no period runs): each threshold crossed
+/// until it is dismissed, and each cap until it is lifted.
 pub async fn budget_alerts(
     conn: &mut AnyConnection,
     organization_id: &str,
     currency: &str,
-    now: i64,
+    period: Option<(i64, i64)>,
 ) -> Result<Vec<Alert>, Error> {
-    let Some((period_start, _)) = current_period(conn, organization_id, now).await? else { return Ok(Vec::new()) };
+    let Some((period_start, _)) = period else { return Ok(Vec::new()) };
     let crossings = standing_crossings(conn, organization_id, period_start).await?;
     if crossings.is_empty() {
         return Ok(Vec::new());

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use sqlx::AnyConnection;
 
-use crate::billing::db::subscriptions::subscription_of;
+use crate::billing::db::subscriptions::{SubscriptionRow, subscription_of};
 use crate::error::Error;
 use crate::spend::db::{WHOLE_ORGANIZATION, capped_scopes};
 
@@ -16,11 +16,15 @@ pub async fn current_period(
     organization_id: &str,
     now: i64,
 ) -> Result<Option<(i64, i64)>, Error> {
-    let subscription = subscription_of(conn, organization_id).await?;
-    Ok(subscription
+    Ok(period_in_effect(subscription_of(conn, organization_id).await?.as_ref(), now))
+}
+
+/// [`current_period`] of a subscription the caller already read.
+pub fn period_in_effect(subscription: Option<&SubscriptionRow>, now: i64) -> Option<(i64, i64)> {
+    subscription
         .filter(|s| s.ended_at.is_none_or(|ended| ended > now))
         .map(|s| (s.current_period_start, s.current_period_end))
-        .filter(|(_, end)| now < *end))
+        .filter(|(_, end)| now < *end)
 }
 
 pub struct Caps {
@@ -36,7 +40,13 @@ impl Caps {
 }
 
 pub async fn caps(conn: &mut AnyConnection, organization_id: &str, now: i64) -> Result<Caps, Error> {
-    let scopes = match current_period(conn, organization_id, now).await? {
+    let period = current_period(conn, organization_id, now).await?;
+    caps_in(conn, organization_id, period).await
+}
+
+/// [`caps`] in the current period as the caller read it (`None`: no period runs).
+pub async fn caps_in(conn: &mut AnyConnection, organization_id: &str, period: Option<(i64, i64)>) -> Result<Caps, Error> {
+    let scopes = match period {
         Some((start, _)) => capped_scopes(conn, organization_id, start).await?,
         None => Vec::new(),
     };

@@ -380,6 +380,22 @@ pub async fn invoices_of(conn: &mut AnyConnection, organization_id: &str) -> Res
     .await?)
 }
 
+/// The organization's `limit` latest invoices that have a number (issued), newest period first.
+pub async fn latest_issued_invoices(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    limit: i64,
+) -> Result<Vec<InvoiceRow>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "select {INVOICE_COLUMNS} from invoices where organization_id = $1 and number is not null
+         order by period_start desc limit $2"
+    ))
+    .bind(organization_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
 pub struct Finalization<'a> {
     pub invoice_id: &'a str,
     pub number: &'a str,

@@ -45,6 +45,12 @@ pub async fn balance(conn: &mut AnyConnection, organization_id: &str, account: A
     .await?)
 }
 
+/// The organization's (owed, unused credit): [`balances_of_organizations`] of one.
+pub async fn receivable_and_credit(conn: &mut AnyConnection, organization_id: &str) -> Result<(i64, i64), Error> {
+    let balances = balances_of_organizations(conn, &[organization_id.to_owned()]).await?;
+    Ok(balances.first().map_or((0, 0), |(_, owed, credit)| (*owed, *credit)))
+}
+
 /// (organization id, owed, unused credit) for each of `organization_ids` with ledger entries: the
 /// receivable's debit balance and the customer-credit account's credit balance.
 pub async fn balances_of_organizations(

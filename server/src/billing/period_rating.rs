@@ -2,6 +2,7 @@
 //! prorations and the adjustments for earlier periods. Drafts, re-rating, plan-change previews and
 //! `server reconcile` all rate through here, so they cannot disagree.
 use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use sqlx::AnyConnection;
 
@@ -37,27 +38,38 @@ impl BillingRules {
     }
 }
 
-/// Plan versions read once per run.
+/// A plan version with its prices, read and checked.
+type PlanVersion = (PlanVersionRow, Vec<MetricPrice>);
+
+/// Every plan version this process has read. A version never changes once created (a price change
+/// is a new version, under a new random id), so a version read once holds for every rating and
+/// page after it, on any database.
+static READ_VERSIONS: LazyLock<RwLock<HashMap<String, Arc<PlanVersion>>>> = LazyLock::new(RwLock::default);
+
+/// The plan versions one run uses; each is read from the database once per process.
 #[derive(Default)]
 pub struct PlanCache {
-    versions: HashMap<String, (PlanVersionRow, Vec<MetricPrice>)>,
+    versions: HashMap<String, Arc<PlanVersion>>,
 }
 
 impl PlanCache {
-    pub async fn get(
-        &mut self,
-        conn: &mut AnyConnection,
-        id: &str,
-    ) -> Result<&(PlanVersionRow, Vec<MetricPrice>), Error> {
+    pub async fn get(&mut self, conn: &mut AnyConnection, id: &str) -> Result<&PlanVersion, Error> {
         if !self.versions.contains_key(id) {
-            let row = plans::plan_version(conn, id).await?;
-            let prices: Vec<MetricPrice> =
-                serde_json::from_str(&row.prices_json).map_err(|e| Error::Corrupt(format!("plan prices: {e}")))?;
-            // Refused loudly at load: a price that cannot be rated must not bill anyone quietly.
-            validate_prices(&prices).map_err(|invalid| Error::Corrupt(format!("plan version {id}: {invalid}")))?;
-            self.versions.insert(id.to_owned(), (row, prices));
+            let read = READ_VERSIONS.read().unwrap_or_else(PoisonError::into_inner).get(id).cloned();
+            let version = match read {
+                Some(version) => version,
+                None => {
+                    let version = Arc::new(read_version(conn, id).await?);
+                    READ_VERSIONS
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(id.to_owned(), version.clone());
+                    version
+                }
+            };
+            self.versions.insert(id.to_owned(), version);
         }
-        self.versions.get(id).ok_or_else(|| Error::Corrupt("plan cache".into()))
+        self.versions.get(id).map(|version| &**version).ok_or_else(|| Error::Corrupt("plan cache".into()))
     }
 
     /// Reads every listed version that is not cached yet, so `cached` finds them all.
@@ -68,9 +80,21 @@ impl PlanCache {
         Ok(())
     }
 
-    pub fn cached(&self, id: &str) -> Result<&(PlanVersionRow, Vec<MetricPrice>), Error> {
-        self.versions.get(id).ok_or_else(|| Error::Corrupt(format!("plan version {id} was not loaded")))
+    pub fn cached(&self, id: &str) -> Result<&PlanVersion, Error> {
+        self.versions
+            .get(id)
+            .map(|version| &**version)
+            .ok_or_else(|| Error::Corrupt(format!("plan version {id} was not loaded")))
     }
+}
+
+async fn read_version(conn: &mut AnyConnection, id: &str) -> Result<PlanVersion, Error> {
+    let row = plans::plan_version(conn, id).await?;
+    let prices: Vec<MetricPrice> =
+        serde_json::from_str(&row.prices_json).map_err(|e| Error::Corrupt(format!("plan prices: {e}")))?;
+    // Refused loudly at load: a price that cannot be rated must not bill anyone quietly.
+    validate_prices(&prices).map_err(|invalid| Error::Corrupt(format!("plan version {id}: {invalid}")))?;
+    Ok((row, prices))
 }
 
 pub fn proration_of(change: &subscriptions::PlanChangeRow) -> Result<Proration, Error> {

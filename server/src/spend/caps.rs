@@ -45,7 +45,11 @@ pub async fn caps(conn: &mut AnyConnection, organization_id: &str, now: i64) -> 
 }
 
 /// [`caps`] in the current period as the caller read it (`None`: no period runs).
-pub async fn caps_in(conn: &mut AnyConnection, organization_id: &str, period: Option<(i64, i64)>) -> Result<Caps, Error> {
+pub async fn caps_in(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    period: Option<(i64, i64)>,
+) -> Result<Caps, Error> {
     let scopes = match period {
         Some((start, _)) => capped_scopes(conn, organization_id, start).await?,
         None => Vec::new(),

@@ -5,8 +5,7 @@ use app::api::dto::{Membership, Role, SessionUser};
 use app::api::error::AppError;
 
 use crate::accounts::db::login_failures;
-use crate::accounts::db::organizations;
-use crate::accounts::db::users;
+use crate::accounts::db::users::{self, SessionUserRow};
 use crate::accounts::domain::email::MAX_EMAIL_LEN;
 use crate::accounts::domain::password::{MAX_PASSWORD_LEN, hash_password, verify_password};
 use crate::accounts::domain::throttle::retry_after_secs;
@@ -69,19 +68,27 @@ pub async fn authenticate(
 /// generation (before a password reset).
 pub async fn session_user(db: &Db, user_id: &str, generation: i64) -> Result<Option<SessionUser>, Error> {
     let mut conn = db.pool.acquire().await?;
-    let Some(user) = users::find_session_user(&mut conn, user_id).await?.filter(|u| u.session_generation == generation)
-    else {
+    let rows = users::find_session_user(&mut conn, user_id).await?;
+    let Some(user) = rows.first().filter(|u| u.session_generation == generation) else {
         return Ok(None);
     };
-    let is_staff = user.is_staff();
-    let memberships = organizations::memberships_of(&mut conn, user_id)
-        .await?
-        .into_iter()
-        .map(|row| {
-            let role =
-                Role::parse(&row.role).ok_or_else(|| Error::Corrupt(format!("membership role {:?}", row.role)))?;
-            Ok(Membership { organization_id: row.organization_id, organization_name: row.organization_name, role })
+    let memberships = rows
+        .iter()
+        .filter_map(SessionUserRow::membership)
+        .map(|(organization_id, organization_name, role)| {
+            let role = Role::parse(role).ok_or_else(|| Error::Corrupt(format!("membership role {role:?}")))?;
+            Ok(Membership {
+                organization_id: organization_id.to_owned(),
+                organization_name: organization_name.to_owned(),
+                role,
+            })
         })
         .collect::<Result<_, Error>>()?;
-    Ok(Some(SessionUser { user_id: user.id, email: user.email, is_staff, memberships, time_zone: user.time_zone }))
+    Ok(Some(SessionUser {
+        user_id: user.id.clone(),
+        email: user.email.clone(),
+        is_staff: user.is_staff(),
+        memberships,
+        time_zone: user.time_zone.clone(),
+    }))
 }

@@ -104,24 +104,6 @@ pub async fn insert_membership(
 }
 
 #[derive(FromRow)]
-pub struct MembershipRow {
-    pub organization_id: String,
-    pub organization_name: String,
-    pub role: String,
-}
-
-pub async fn memberships_of(conn: &mut AnyConnection, user_id: &str) -> Result<Vec<MembershipRow>, Error> {
-    Ok(sqlx::query_as(
-        "select m.organization_id, o.name as organization_name, m.role
-         from memberships m join organizations o on o.id = m.organization_id
-         where m.user_id = $1 order by o.name, o.id",
-    )
-    .bind(user_id)
-    .fetch_all(conn)
-    .await?)
-}
-
-#[derive(FromRow)]
 pub struct SummaryRow {
     pub id: String,
     pub name: String,

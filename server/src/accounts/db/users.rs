@@ -37,7 +37,8 @@ pub async fn find_user(conn: &mut AnyConnection, id: &str) -> Result<Option<User
         .await?)
 }
 
-/// What every request needs of its signed-in user.
+/// What every request needs of its signed-in user: one row per membership, or one with no
+/// organization for a user without any. Every request asks, so it is one statement.
 #[derive(Debug, Clone, FromRow)]
 pub struct SessionUserRow {
     pub id: String,
@@ -45,23 +46,36 @@ pub struct SessionUserRow {
     pub session_generation: i64,
     /// The IANA zone the user chose to read times in, if any.
     pub time_zone: Option<String>,
-    /// Set for staff: read with the user, since every request asks.
     staff_user_id: Option<String>,
+    organization_id: Option<String>,
+    organization_name: Option<String>,
+    role: Option<String>,
 }
 
 impl SessionUserRow {
     pub fn is_staff(&self) -> bool {
         self.staff_user_id.is_some()
     }
+
+    /// (organization id, its name, the role in it).
+    pub fn membership(&self) -> Option<(&str, &str, &str)> {
+        Some((self.organization_id.as_deref()?, self.organization_name.as_deref()?, self.role.as_deref()?))
+    }
 }
 
-pub async fn find_session_user(conn: &mut AnyConnection, id: &str) -> Result<Option<SessionUserRow>, Error> {
+/// The user's rows (see [`SessionUserRow`]), memberships by organization name; empty when there
+/// is no such user.
+pub async fn find_session_user(conn: &mut AnyConnection, id: &str) -> Result<Vec<SessionUserRow>, Error> {
     Ok(sqlx::query_as(
-        "select u.id, u.email, u.session_generation, u.time_zone, a.user_id as staff_user_id
-         from users u left join staff_admins a on a.user_id = u.id where u.id = $1",
+        "select u.id, u.email, u.session_generation, u.time_zone, a.user_id as staff_user_id,
+                m.organization_id, o.name as organization_name, m.role
+         from users u
+         left join staff_admins a on a.user_id = u.id
+         left join (memberships m join organizations o on o.id = m.organization_id) on m.user_id = u.id
+         where u.id = $1 order by o.name, o.id",
     )
     .bind(id)
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await?)
 }
 

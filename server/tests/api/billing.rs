@@ -759,7 +759,17 @@ async fn subscriptions_from_before_stored_periods_start_billing_from_the_present
 async fn a_stored_plan_that_cannot_be_rated_stops_its_invoice_run_naming_the_metric() {
     let app = spawn_app_at(Some(at("2027-03-01T00:00:00Z")), &[]).await;
     let package = r#"[{"metric":"actions","included":0,"model":{"package":{"block":0,"minor_per_block":2500}}}]"#;
-    sqlx::query("update plan_versions set prices_json = $1").bind(package).execute(&app.db.pool).await.unwrap();
+    // Stored as a version of its own, as prices change: a stored version never changes, and the
+    // server keeps every version it has read.
+    sqlx::query(
+        "insert into plan_versions (id, plan_id, version, currency, base_fee_minor, prices_json, created_at)
+         select 'pv_unratable', plan_id, 99, currency, base_fee_minor, $1, created_at from plan_versions limit 1",
+    )
+    .bind(package)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    sqlx::query("update subscriptions set plan_version_id = 'pv_unratable'").execute(&app.db.pool).await.unwrap();
     app.db.clock.set(at("2027-04-01T00:00:00Z"));
 
     let refused = run_billing_cycle(&app.db, &app.rules, at("2027-04-01T00:00:00Z")).await.unwrap_err();

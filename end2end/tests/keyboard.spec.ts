@@ -27,6 +27,26 @@ test("a customer does it all by keyboard: logs in, reads the usage table, previe
   const totals = page.locator("#usage-totals");
   await expect(totals).toContainText("payments-prod");
   await expect(totals.locator("tbody tr").first()).toBeVisible();
+  // The view is drawn again for other days, another range or series; the focus stays on what
+  // changed it.
+  const days = page.getByRole("button", { name: "Show these days" });
+  await tabTo(page, days);
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/range=custom/);
+  await expect(days, "the focus stays on the button").toBeFocused();
+  const period = page.getByRole("link", { name: "Current billing period" });
+  await tabTo(page, period);
+  await page.keyboard.press("Enter");
+  await expect(period).toHaveAttribute("aria-current", "true");
+  await expect(period, "the focus stays on the range chosen").toBeFocused();
+  const staging = page.locator('.legend a[data-namespace="payments-staging"]');
+  await tabTo(page, staging);
+  await page.keyboard.press("Enter");
+  await expect(staging).toHaveAttribute("aria-pressed", "false");
+  await expect(staging, "the focus stays on the series hidden").toBeFocused();
+  // The chart's dashed lines go on at each namespace's pace: the table says it without pointing.
+  await expect(totals.locator("thead")).toContainText("Pace so far");
+  await expect(totals.locator('tr[data-namespace="payments-prod"] td.pace')).toHaveText(/^[1-9][\d,.]*$/);
 
   await tabTo(page, page.getByRole("link", { name: "Plan", exact: true }));
   await page.keyboard.press("Enter");

@@ -726,6 +726,9 @@ pub mod usage {
         pub name: String,
         /// The period total, formatted in the metric's display unit.
         pub total: String,
+        /// In the current period's view, the hourly pace so far that the chart's dashed line
+        /// goes on at, e.g. `1,240.5`, in the metric's display unit.
+        pub pace: Option<String>,
     }
 
     /// One row of the accessible table: an hour with usage, and each namespace's total in it.

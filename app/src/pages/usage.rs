@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::dto::usage::{UsageRange, UsageReport, UsageWindow};
@@ -74,6 +75,7 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
     let namespace_names: Vec<String> = report.namespaces.iter().map(|n| n.name.clone()).collect();
     let hidden: Vec<&str> = report.legend.iter().filter(|l| l.hidden).map(|l| l.name.as_str()).collect();
     let custom = window.range == UsageRange::Custom;
+    let projecting = report.namespaces.iter().any(|n| n.pace.is_some());
     let by = report.by.as_ref().map(|d| d.key.as_str());
     // What a series is: a namespace, or a value of the dimension the page is broken down by.
     let series_label = report.by.as_ref().map_or_else(|| "Namespace".to_owned(), |d| d.label.clone());
@@ -109,16 +111,15 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
                 }).collect_view()}
             </nav>
         })}
-        <form class="custom-range" method="get" aria-label="Custom dates">
-            <input type="hidden" name="metric" value=metric_key.clone()/>
-            <input type="hidden" name="range" value="custom"/>
-            {by.map(|by| view! { <input type="hidden" name="by" value=by.to_owned()/> })}
-            {(!hidden.is_empty()).then(|| view! { <input type="hidden" name="hide" value=hidden.join(",")/> })}
-            <label>"From " <input type="date" name="from" id="range-from" required value=report.first_day.clone()/></label>
-            <label>"To " <input type="date" name="to" id="range-to" required value=report.last_day.clone()/></label>
-            <button type="submit" class=if custom { "" } else { "secondary" }>"Show these days"</button>
-            <span class="hint">"Whole days in UTC"</span>
-        </form>
+        <CustomRange
+            action=format!("/orgs/{organization_id}/usage")
+            metric=metric_key.clone()
+            by=by.map(str::to_owned)
+            hidden=hidden.join(",")
+            first_day=report.first_day.clone()
+            last_day=report.last_day.clone()
+            chosen=custom
+        />
         // Announced when live usage moves it, so a screen reader hears that the figures changed.
         <p class="watermark" aria-live="polite">
             <span id="watermark">{format!("Usage complete through {}", report.complete_through)}</span>
@@ -150,14 +151,29 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
         </figure>
         <h2>"Totals"</h2>
         <table id="usage-totals" class="numbers">
-            <thead><tr><th scope="col">{series_label.clone()}</th><th scope="col">{format!("Total ({unit})")}</th></tr></thead>
+            <thead><tr>
+                <th scope="col">{series_label.clone()}</th>
+                <th scope="col">{format!("Total ({unit})")}</th>
+                // The chart's dashed lines, in words for those who cannot point at them.
+                {projecting.then(|| view! { <th scope="col">{format!("Pace so far ({unit} an hour)")}</th> })}
+            </tr></thead>
             <tbody>
                 {report.namespaces.into_iter().map(|n| {
                     let label = n.name.clone();
-                    view! { <tr data-namespace=label><th scope="row">{n.name}</th><td class="total">{n.total}</td></tr> }
+                    view! {
+                        <tr data-namespace=label>
+                            <th scope="row">{n.name}</th>
+                            <td class="total">{n.total}</td>
+                            {projecting.then(|| view! { <td class="pace">{n.pace.unwrap_or_default()}</td> })}
+                        </tr>
+                    }
                 }).collect_view()}
             </tbody>
-            <tfoot><tr><th scope="row">"Total"</th><td id="usage-grand-total">{report.total.clone()}</td></tr></tfoot>
+            <tfoot><tr>
+                <th scope="row">"Total"</th>
+                <td id="usage-grand-total">{report.total.clone()}</td>
+                {projecting.then(|| view! { <td></td> })}
+            </tr></tfoot>
         </table>
         {report.by.as_ref().map(|dimension| view! {
             <p class="hint" id="unspecified-note">
@@ -181,6 +197,35 @@ fn UsageView(report: UsageReport, organization_id: String) -> impl IntoView {
                     </table>
             }.into_any()
         }}
+    }
+}
+
+/// Other days, in the same view otherwise. The router's form: the view is drawn again in place,
+/// so the focus stays on its button (a plain form reloaded the page, and the focus fell back to
+/// the page's start).
+#[component]
+fn CustomRange(
+    action: String,
+    metric: String,
+    by: Option<String>,
+    /// The hidden series, comma-separated.
+    hidden: String,
+    first_day: String,
+    last_day: String,
+    /// The view shows custom days now.
+    chosen: bool,
+) -> impl IntoView {
+    view! {
+        <Form method="get" action noscroll=true attr:class="custom-range" attr:aria-label="Custom dates">
+            <input type="hidden" name="metric" value=metric/>
+            <input type="hidden" name="range" value="custom"/>
+            {by.map(|by| view! { <input type="hidden" name="by" value=by/> })}
+            {(!hidden.is_empty()).then(|| view! { <input type="hidden" name="hide" value=hidden/> })}
+            <label>"From " <input type="date" name="from" id="range-from" required value=first_day/></label>
+            <label>"To " <input type="date" name="to" id="range-to" required value=last_day/></label>
+            <button type="submit" class=if chosen { "" } else { "secondary" }>"Show these days"</button>
+            <span class="hint">"Whole days in UTC"</span>
+        </Form>
     }
 }
 

@@ -15,6 +15,7 @@ use crate::billing::db::plans;
 use crate::billing::db::subscriptions;
 use crate::billing::estimate::month_to_date_estimate;
 use crate::error::Error;
+use crate::metering::catalog::metric_catalog;
 use crate::metering::db::usage;
 use crate::metering::domain::usage::format_quantity;
 use crate::payments::db::disputes;
@@ -107,11 +108,11 @@ pub async fn admin_customer(db: &Db, policy: &DunningPolicy, organization_id: &s
             let totals =
                 usage::period_totals(&mut conn, organization_id, s.current_period_start, s.current_period_end).await?;
             let name_of = |id: &str| namespaces.iter().find(|n| n.0 == id).map_or(id.to_owned(), |n| n.1.clone());
-            let catalog = usage::metric_catalog(&mut conn).await?;
+            let catalog = metric_catalog(&mut conn).await?;
             let mut rows: Vec<UsageTotal> = totals
                 .into_iter()
                 .map(|(namespace, metric, quantity)| {
-                    let (metric, quantity) = match catalog.iter().find(|m| m.key == metric) {
+                    let (metric, quantity) = match catalog.metrics.iter().find(|m| m.key == metric) {
                         Some(m) => (
                             m.display_name.clone(),
                             format!("{} {}", format_quantity(quantity, m.units_per_display), m.display_unit),

@@ -23,7 +23,8 @@ use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::period_rating::{BillingRules, PlanCache, rate_period};
 use crate::billing::subscriptions::subscribe;
 use crate::error::Error;
-use crate::metering::db::usage::{MetricRow, end_usage_at, metric_catalog, reopen_usage, restart_usage, usage_window};
+use crate::metering::catalog::metric_catalog;
+use crate::metering::db::usage::{MetricRow, end_usage_at, reopen_usage, restart_usage, usage_window};
 use crate::metering::domain::usage::{format_quantity, hour_of};
 use crate::reader::display_time;
 use crate::shared::money::{checked_sum, format_money};
@@ -135,7 +136,7 @@ async fn plan_options(
         plans.push(PlanOption {
             name: version.plan_name.clone(),
             base_fee: format!("{} per month", format_money(version.base_fee_minor, &version.currency)),
-            terms: prices.iter().map(|p| describe_price(p, &metrics, &version.currency)).collect(),
+            terms: prices.iter().map(|p| describe_price(p, &metrics.metrics, &version.currency)).collect(),
             current: current == Some(version.plan_name.as_str()),
             trial: trial_days(&version.plan_name).filter(|_| offer_trials).map(|days| format!("{days}-day free trial")),
         });

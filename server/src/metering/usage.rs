@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::error::Error;
+use crate::metering::catalog::metric_catalog;
 use crate::metering::db::ingest_commits;
 use crate::metering::db::set_aside;
 use crate::metering::db::usage::{self, HourKey, KeyedTotal};
@@ -71,13 +72,13 @@ pub async fn check_batch(
 ) -> Result<CheckedBatch, Error> {
     let mut conn = db.pool.acquire().await?;
     let namespaces = usage::namespace_lookup(&mut conn, organization_id).await?;
-    let (metrics, dimensions) = usage::metric_rules(&mut conn).await?;
+    let catalog = metric_catalog(&mut conn).await?;
     let window = usage::usage_window(&mut conn, organization_id).await?;
     drop(conn);
     let rules = EventRules {
         namespaces: &namespaces,
-        metrics: &metrics,
-        dimensions: &dimensions,
+        metrics: &catalog.keys,
+        dimensions: &catalog.dimensions,
         now_ms: db.clock.now_ms(),
         max_age_ms,
         ends_at: window.ends_at,

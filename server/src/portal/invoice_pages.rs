@@ -8,7 +8,7 @@ use crate::billing::db::credits;
 use crate::billing::db::invoices::{self, InvoiceRow, LineRow};
 use crate::billing::db::ledger;
 use crate::error::Error;
-use crate::metering::db::usage::metric_catalog;
+use crate::metering::catalog::metric_catalog;
 use crate::metering::domain::usage::format_quantity;
 use crate::payments::db::disputes;
 use crate::payments::views::{dispute_views, invoice_payments};
@@ -66,7 +66,7 @@ pub async fn invoice_detail(db: &Db, organization_id: &str, invoice_id: &str) ->
     let metrics = metric_catalog(&mut conn).await?;
     let lines = invoices::lines_of(&mut conn, invoice_id).await?;
     let view = |line: LineRow| {
-        let metric = metrics.iter().find(|m| Some(&m.key) == line.metric.as_ref());
+        let metric = metrics.metrics.iter().find(|m| Some(&m.key) == line.metric.as_ref());
         let per_display = metric.map_or(1, |m| m.units_per_display);
         let unit = metric.map_or("", |m| m.display_unit.as_str());
         // Stored descriptions name metrics by key; people read the catalog's display name.

@@ -11,7 +11,7 @@ use app::api::error::AppError;
 use crate::accounts::db::namespaces;
 use crate::billing::db::invoices::{self, InvoiceRow, LineRow};
 use crate::error::Error;
-use crate::metering::db::usage::{metric_catalog, metric_rules};
+use crate::metering::catalog::metric_catalog;
 use crate::metering::db::usage_dimensions::{HourBreakdown, hourly_breakdown};
 use crate::metering::domain::dimensions::break_down;
 use crate::metering::domain::usage_query::{Granularity, bucket_totals, check_answer_size, query_bounds};
@@ -45,11 +45,12 @@ pub async fn usage_totals(db: &Db, organization_id: &str, question: &UsageQuesti
     let mut conn = db.pool.acquire().await?;
     let catalog = metric_catalog(&mut conn).await?;
     let metric = catalog
+        .metrics
         .iter()
         .find(|m| m.key == question.metric)
         .ok_or_else(|| AppError::invalid("metric", "unknown metric"))?;
     if let Some(dimension) = question.group_by {
-        let declared = metric_rules(&mut conn).await?.1.remove(&metric.key).unwrap_or_default();
+        let declared = catalog.dimensions.get(&metric.key).cloned().unwrap_or_default();
         if !declared.contains_key(dimension) {
             let known: Vec<&str> = declared.keys().map(String::as_str).collect();
             let reason = match known.as_slice() {

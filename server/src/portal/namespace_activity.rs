@@ -7,8 +7,8 @@ use sqlx::AnyConnection;
 
 use crate::accounts::db::namespaces::NamespaceRow;
 use crate::error::Error;
+use crate::metering::catalog::metric_catalog;
 use crate::metering::chart::{series_color, sparkline_svg};
-use crate::metering::db::usage::metric_catalog;
 use crate::metering::domain::usage::{HOUR_MS, hour_of};
 use crate::metering::kept_totals::kept_hourly_totals;
 use crate::shared::numbers::compact;
@@ -30,7 +30,7 @@ pub async fn namespace_activity(
 ) -> Result<Vec<NamespaceActivity>, Error> {
     let caps = caps_in(conn, organization_id, period).await?;
     let catalog = metric_catalog(conn).await?;
-    let Some(metric) = catalog.iter().find(|m| m.key == HEADLINE_METRIC).or(catalog.first()) else {
+    let Some(metric) = catalog.metrics.iter().find(|m| m.key == HEADLINE_METRIC).or(catalog.metrics.first()) else {
         return Ok(Vec::new());
     };
     let to = hour_of(now) + HOUR_MS;

@@ -12,6 +12,7 @@ use crate::billing::db::subscriptions;
 use crate::billing::domain::forecast::{MIN_ELAPSED_MS, pace};
 use crate::billing::estimate::month_to_date_estimate;
 use crate::error::Error;
+use crate::metering::catalog::metric_catalog;
 use crate::metering::chart::{HourlyChart, Projection, Series, hourly_chart_svg, series_color};
 use crate::metering::db::usage::{self, HourTotal, MetricRow};
 use crate::metering::db::usage_dimensions::{HourBreakdown, hourly_breakdown};
@@ -42,9 +43,9 @@ pub async fn usage_report(
     let now = db.clock.now_ms();
     let mut conn = db.pool.acquire().await?;
     let (from, to, period) = view_bounds(&mut conn, organization_id, window, now).await?;
-    let catalog = usage::metric_catalog(&mut conn).await?;
-    let metric = find_metric(&catalog, metric_key)?;
-    let declared = usage::metric_rules(&mut conn).await?.1.remove(&metric.key).unwrap_or_default();
+    let catalog = metric_catalog(&mut conn).await?;
+    let metric = find_metric(&catalog.metrics, metric_key)?;
+    let declared = catalog.dimensions.get(&metric.key).cloned().unwrap_or_default();
     // A breakdown the metric does not have (a link kept from another metric) shows the page by
     // namespace rather than an error with no way back to the choices.
     let by = by.and_then(|key| declared.get_key_value(key));
@@ -76,17 +77,15 @@ pub async fn usage_report(
     // The current period's view goes on to the period's end at each namespace's pace so far, the
     // forecast's model; from the period's first day on, as the cost projection.
     let projected = period.filter(|&(start, end)| now - start >= MIN_ELAPSED_MS && end > to);
+    let paces: Vec<Option<i64>> =
+        grid.iter().map(|values| projected.map(|(start, _)| pace(values.iter().sum(), now - start, HOUR_MS))).collect();
     let series: Vec<Series<'_>> = series_rows
         .iter()
         .zip(&grid)
+        .zip(&paces)
         .enumerate()
-        .filter(|(_, ((_, name), _))| !is_hidden(name))
-        .map(|(color, ((_, name), values))| Series {
-            label: name,
-            values,
-            color,
-            pace: projected.map_or(0, |(start, _)| pace(values.iter().sum(), now - start, HOUR_MS)),
-        })
+        .filter(|(_, (((_, name), _), _))| !is_hidden(name))
+        .map(|(color, (((_, name), values), pace))| Series { label: name, values, color, pace: pace.unwrap_or(0) })
         .collect();
     let projection_note = projected.map(|(_, end)| {
         let each = by.map_or_else(|| "namespace".to_owned(), |(dimension, _)| label_of(dimension).to_lowercase());
@@ -123,17 +122,19 @@ pub async fn usage_report(
     let namespaces = series_rows
         .iter()
         .zip(&grid)
-        .map(|((id, name), values)| NamespaceUsage {
+        .zip(&paces)
+        .map(|(((id, name), values), pace)| NamespaceUsage {
             id: id.clone(),
             name: name.clone(),
             total: format_quantity(values.iter().sum(), metric.units_per_display),
+            pace: pace.map(|pace| format_quantity(pace, metric.units_per_display)),
         })
         .collect();
     let total = grid.iter().flatten().try_fold(0_i64, |sum, value| sum.checked_add(*value)).ok_or(AmountOutOfRange)?;
     let dimension_info = |key: &String| DimensionInfo { key: key.clone(), label: label_of(key) };
     Ok(UsageReport {
         metric: metric_info(metric),
-        metrics: catalog.iter().map(metric_info).collect(),
+        metrics: catalog.metrics.iter().map(metric_info).collect(),
         window: window.clone(),
         from: display_time(from),
         to: display_time(to),
@@ -229,9 +230,9 @@ pub async fn usage_csv(
 ) -> Result<String, Error> {
     let mut conn = db.pool.acquire().await?;
     let (from, to, _) = view_bounds(&mut conn, organization_id, window, db.clock.now_ms()).await?;
-    let catalog = usage::metric_catalog(&mut conn).await?;
-    let metric = find_metric(&catalog, metric_key)?;
-    let declared = usage::metric_rules(&mut conn).await?.1.remove(&metric.key).unwrap_or_default();
+    let catalog = metric_catalog(&mut conn).await?;
+    let metric = find_metric(&catalog.metrics, metric_key)?;
+    let declared = catalog.dimensions.get(&metric.key).cloned().unwrap_or_default();
     let names: HashMap<String, String> =
         namespaces::list_namespaces(&mut conn, organization_id).await?.into_iter().map(|n| (n.id, n.name)).collect();
     let name_of = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());

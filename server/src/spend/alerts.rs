@@ -8,7 +8,7 @@ use sqlx::AnyConnection;
 
 use crate::accounts::db::namespaces::list_namespaces;
 use crate::error::Error;
-use crate::metering::db::usage::{MetricRow, metric_catalog};
+use crate::metering::catalog::metric_catalog;
 use crate::reader::display_time;
 use crate::shared::time::display_rfc3339;
 use crate::spend::db::{BudgetRow, WHOLE_ORGANIZATION, budgets_of, standing_crossings};
@@ -118,8 +118,8 @@ pub async fn budget_alerts(
         budgets_of(conn, organization_id).await?.into_iter().map(|b| (b.id.clone(), b)).collect();
     let names: HashMap<String, String> =
         list_namespaces(conn, organization_id).await?.into_iter().map(|n| (n.id, n.name)).collect();
-    let metrics: Vec<MetricRow> = metric_catalog(conn).await?;
-    let words = |budget: &BudgetRow, amount: i64| amount_words(&metrics, currency, &budget.measure, amount);
+    let catalog = metric_catalog(conn).await?;
+    let words = |budget: &BudgetRow, amount: i64| amount_words(&catalog.metrics, currency, &budget.measure, amount);
     let mut alerts = Vec::new();
     let mut alerted = HashSet::new();
     // Newest and highest first: a budget's highest threshold says all its lower ones do.

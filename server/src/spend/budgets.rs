@@ -9,7 +9,8 @@ use app::api::error::AppError;
 use crate::accounts::db::namespaces::list_namespaces;
 use crate::accounts::db::organizations::find_organization;
 use crate::error::Error;
-use crate::metering::db::usage::{MetricRow, metric_catalog};
+use crate::metering::catalog::metric_catalog;
+use crate::metering::db::usage::MetricRow;
 use crate::reader::display_time;
 use crate::shared::money::{format_minor, parse_minor};
 use crate::shared::numbers::{exact_decimal, parse_decimal};
@@ -129,7 +130,7 @@ pub async fn save_budget(
         return Err(AppError::invalid("scope", "is not a namespace of this organization").into());
     }
     let metrics = metric_catalog(&mut tx).await?;
-    let limit_amount = match (form.measure.as_str(), metrics.iter().find(|m| m.key == form.measure.as_str())) {
+    let limit_amount = match (form.measure.as_str(), metrics.metrics.iter().find(|m| m.key == form.measure.as_str())) {
         (COST, _) => parse_minor(form.limit.as_str()).map_err(|reason| AppError::invalid("limit", reason))?,
         (_, Some(metric)) => parse_decimal(form.limit.as_str(), metric.units_per_display)
             .map_err(|reason| AppError::invalid("limit", reason))?,

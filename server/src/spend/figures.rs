@@ -7,7 +7,7 @@ use app::api::error::AppError;
 use crate::accounts::db::namespaces::list_namespaces;
 use crate::accounts::db::organizations::lock_organizations;
 use crate::error::Error;
-use crate::metering::db::usage::metric_catalog;
+use crate::metering::catalog::metric_catalog;
 use crate::shared::time::display_rfc3339;
 use crate::spend::caps::caps;
 use crate::spend::db::{WHOLE_ORGANIZATION, budgets_of};
@@ -91,7 +91,7 @@ pub async fn replace_budgets(
         if checked.iter().any(|s: &Setting<'_>| s.scope == scope) {
             return Err(AppError::invalid(&fields.name("namespace"), "has a budget earlier in the list").into());
         }
-        if setting.measure != COST && !metrics.iter().any(|m| m.key == setting.measure) {
+        if setting.measure != COST && !metrics.metrics.iter().any(|m| m.key == setting.measure) {
             return Err(AppError::invalid(&fields.name("measure"), "is neither cost nor a metric").into());
         }
         let thresholds = Thresholds::from_percents(&setting.thresholds)

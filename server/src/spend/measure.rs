@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use crate::billing::domain::forecast::pace;
 use crate::billing::estimate::{SpendToDate, spend_to_date};
 use crate::error::Error;
-use crate::metering::db::usage::{MetricRow, metric_catalog, period_totals};
+use crate::metering::catalog::metric_catalog;
+use crate::metering::db::usage::{MetricRow, period_totals};
 use crate::shared::money::format_money;
 use crate::shared::numbers::exact_decimal;
 use crate::spend::db::{BudgetRow, WHOLE_ORGANIZATION};
@@ -31,7 +32,7 @@ pub async fn measured(db: &Db, organization_id: &str) -> Result<Option<Measured>
         .into_iter()
         .map(|(namespace, metric, quantity)| ((namespace, metric), quantity))
         .collect();
-    let metrics = metric_catalog(&mut conn).await?;
+    let metrics = metric_catalog(&mut conn).await?.metrics.clone();
     Ok(Some(Measured { spend, quantities, metrics }))
 }
 

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use crate::accounts::db::namespaces::{NamespaceRow, list_namespaces};
 use crate::error::Error;
-use crate::metering::db::usage::{MetricRow, metric_catalog};
+use crate::metering::catalog::metric_catalog;
+use crate::metering::db::usage::MetricRow;
 use crate::spend::caps::current_period;
 use crate::spend::db::{BudgetRow, budgets_of, standing_crossings};
 use crate::spend::domain::budget::{CrossingKind, reaches_limit_at};
@@ -60,6 +61,6 @@ pub async fn standing(db: &Db, organization_id: &str) -> Result<Standing, Error>
         })
         .collect();
     let namespaces = list_namespaces(&mut conn, organization_id).await?;
-    let metrics = metric_catalog(&mut conn).await?;
+    let metrics = metric_catalog(&mut conn).await?.metrics.clone();
     Ok(Standing { budgets, measured, namespaces, metrics })
 }

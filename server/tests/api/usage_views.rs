@@ -170,11 +170,16 @@ async fn the_current_period_of_the_usage_page_is_the_subscriptions_and_matches_t
         "{svg}"
     );
     assert!(report["projection_note"].as_str().unwrap().contains("2027-04-14 00:00 UTC"), "{report}");
+    // The same paces in the totals table, for those who cannot point at the drawing.
+    assert_eq!(prod["pace"], "6,578");
+    let staging = report["namespaces"].as_array().unwrap().iter().find(|n| n["name"] == "payments-staging").unwrap();
+    assert_eq!(staging["pace"], "0", "{report}");
     // The other views end with the current hour.
     let form = [("organization_id", acme.as_str()), ("metric", "actions"), ("range", "Last7Days")];
     let week = json(app.call_with(&owner, "usage", &form).await).await;
     assert!(!week["chart_svg"].as_str().unwrap().contains("data-projected"));
     assert_eq!(week["projection_note"], serde_json::Value::Null);
+    assert!(week["namespaces"].as_array().unwrap().iter().all(|n| n["pace"].is_null()), "{week}");
 }
 
 #[tokio::test]

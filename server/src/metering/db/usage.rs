@@ -23,26 +23,27 @@ pub async fn notify_rolled_up(pool: &sqlx::AnyPool, channel: &str, organization_
     Ok(())
 }
 
-/// The metrics' keys and their declared dimensions, in one query: it runs for every batch.
-pub async fn metric_rules(conn: &mut AnyConnection) -> Result<(Vec<String>, DeclaredDimensions), Error> {
-    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
-        "select m.key, d.dimension, d.value from metrics m
+/// Every metric and its declared dimensions, in one query.
+pub async fn read_catalog(conn: &mut AnyConnection) -> Result<(Vec<MetricRow>, DeclaredDimensions), Error> {
+    type Row = (String, String, String, i64, Option<String>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "select m.key, m.display_name, m.display_unit, m.units_per_display, d.dimension, d.value from metrics m
          left join metric_dimension_values d on d.metric = m.key
          order by m.key, d.dimension, d.position",
     )
     .fetch_all(conn)
     .await?;
-    let mut keys: Vec<String> = Vec::new();
+    let mut metrics: Vec<MetricRow> = Vec::new();
     let mut declared = DeclaredDimensions::new();
-    for (metric, dimension, value) in rows {
-        if keys.last() != Some(&metric) {
-            keys.push(metric.clone());
+    for (key, display_name, display_unit, units_per_display, dimension, value) in rows {
+        if metrics.last().map(|m| &m.key) != Some(&key) {
+            metrics.push(MetricRow { key: key.clone(), display_name, display_unit, units_per_display });
         }
         if let (Some(dimension), Some(value)) = (dimension, value) {
-            declared.entry(metric).or_default().entry(dimension).or_default().push(value);
+            declared.entry(key).or_default().entry(dimension).or_default().push(value);
         }
     }
-    Ok((keys, declared))
+    Ok((metrics, declared))
 }
 
 /// Names and ids of the organization's namespaces, each mapped to the id.
@@ -867,12 +868,6 @@ pub struct MetricRow {
     pub display_name: String,
     pub display_unit: String,
     pub units_per_display: i64,
-}
-
-pub async fn metric_catalog(conn: &mut AnyConnection) -> Result<Vec<MetricRow>, Error> {
-    Ok(sqlx::query_as("select key, display_name, display_unit, units_per_display from metrics order by key")
-        .fetch_all(conn)
-        .await?)
 }
 
 pub async fn dirty_keys(conn: &mut AnyConnection, from: i64, to: i64) -> Result<Vec<HourKey>, Error> {

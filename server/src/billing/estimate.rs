@@ -7,7 +7,7 @@ use std::sync::Arc;
 use app::api::dto::usage::{CostEstimate, NamespaceEstimate, NamespaceProjection, Projection, UsageEstimate};
 use sqlx::AnyConnection;
 
-use crate::accounts::db::namespaces::list_namespaces;
+use crate::accounts::db::namespaces::{NamespaceRow, list_namespaces};
 use crate::billing::db::coupons::{self, RedemptionRow};
 use crate::billing::db::subscriptions::{self, SubscriptionRow};
 use crate::billing::domain::forecast::MIN_ELAPSED_MS;
@@ -30,10 +30,20 @@ pub async fn month_to_date_estimate(db: &Db, organization_id: &str) -> Result<Op
 }
 
 /// The estimate with its usage charges so far beside the previous period's at the same point:
-/// the dashboard's. One more rating, of the previous period, so the other pages go without.
+/// the dashboard's. One more rating, of the previous period, so the other pages go without. The
+/// dashboard has read the organization's subscription and namespaces already.
 #[tracing::instrument(skip_all, fields(organization_id))]
-pub async fn month_to_date_estimate_compared(db: &Db, organization_id: &str) -> Result<Option<CostEstimate>, Error> {
-    estimate(db, organization_id, true).await
+pub async fn month_to_date_estimate_compared(
+    db: &Db,
+    organization_id: &str,
+    subscription: Option<SubscriptionRow>,
+    namespaces: &[NamespaceRow],
+) -> Result<Option<CostEstimate>, Error> {
+    let mut conn = db.pool.acquire().await?;
+    let Some(figures) = period_figures_of(&mut conn, db, subscription).await? else {
+        return Ok(None);
+    };
+    worded_estimate(&mut conn, organization_id, figures, true, Some(namespaces)).await.map(Some)
 }
 
 /// The same figures as the pages' estimate, per namespace and unworded, for the usage API.
@@ -150,7 +160,16 @@ async fn period_figures(
     db: &Db,
     organization_id: &str,
 ) -> Result<Option<PeriodFigures>, Error> {
-    let Some(subscription) = subscriptions::subscription_of(conn, organization_id).await? else {
+    let subscription = subscriptions::subscription_of(conn, organization_id).await?;
+    period_figures_of(conn, db, subscription).await
+}
+
+async fn period_figures_of(
+    conn: &mut AnyConnection,
+    db: &Db,
+    subscription: Option<SubscriptionRow>,
+) -> Result<Option<PeriodFigures>, Error> {
+    let Some(subscription) = subscription else {
         return Ok(None);
     };
     let period = (subscription.current_period_start, subscription.current_period_end);
@@ -169,6 +188,7 @@ async fn period_figures(
         return Ok(Some(figures));
     }
     let rated = rated_so_far(conn, db, &mut cache, subscription).await?;
+    let organization_id = &rated.subscription.organization_id;
     let coupon = coupons::running_redemption(conn, organization_id, &rated.subscription.plan_version_id).await?;
     let discount = discount_due(coupon.as_ref(), rated.gross, &rated.currency)?;
     let total = rated.gross - discount.as_ref().map_or(0, |(amount, _)| *amount);
@@ -234,6 +254,17 @@ async fn estimate(db: &Db, organization_id: &str, compare: bool) -> Result<Optio
     let Some(figures) = period_figures(&mut conn, db, organization_id).await? else {
         return Ok(None);
     };
+    worded_estimate(&mut conn, organization_id, figures, compare, None).await.map(Some)
+}
+
+/// `namespaces`: the organization's, when the caller has read them.
+async fn worded_estimate(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    figures: PeriodFigures,
+    compare: bool,
+    namespaces: Option<&[NamespaceRow]>,
+) -> Result<CostEstimate, Error> {
     let currency = &figures.currency;
     let span = format!("{} to {}", display_time(figures.period.0), display_time(figures.period.1));
     let previous = figures.rated.as_ref().and_then(|rated| rated.previous_usage_at_same_point);
@@ -245,11 +276,11 @@ async fn estimate(db: &Db, organization_id: &str, compare: bool) -> Result<Optio
         _ => None,
     };
     let projection = match &figures.projected {
-        Some(projected) => Some(worded_projection(&mut conn, organization_id, projected, currency).await?),
+        Some(projected) => Some(worded_projection(conn, organization_id, namespaces, projected, currency).await?),
         None => None,
     };
     let trial = figures.rated.is_none();
-    Ok(Some(CostEstimate {
+    Ok(CostEstimate {
         plan: if trial { format!("{} (free trial)", figures.plan_name) } else { figures.plan_name.clone() },
         period: span,
         total: format_money(figures.total, currency),
@@ -257,7 +288,7 @@ async fn estimate(db: &Db, organization_id: &str, compare: bool) -> Result<Optio
         discount: figures.discount.map(|(amount, code)| format!("{} off with {code}", format_money(amount, currency))),
         usage_change,
         projection,
-    }))
+    })
 }
 
 fn usage_lines(lines: &[InvoiceLine]) -> impl Iterator<Item = &InvoiceLine> {
@@ -290,20 +321,28 @@ fn projected_figures(
     Ok(ProjectedFigures { total, usage_by_namespace: usage_by_namespace(usage_ahead)? })
 }
 
-/// The projection with its currency, each namespace by name.
+/// The projection with its currency, each namespace by name (`namespaces`, or read when `None`).
 async fn worded_projection(
     conn: &mut AnyConnection,
     organization_id: &str,
+    namespaces: Option<&[NamespaceRow]>,
     projected: &ProjectedFigures,
     currency: &str,
 ) -> Result<Projection, Error> {
-    let names: BTreeMap<String, String> =
-        list_namespaces(conn, organization_id).await?.into_iter().map(|n| (n.id, n.name)).collect();
+    let read;
+    let namespaces = match namespaces {
+        Some(namespaces) => namespaces,
+        None => {
+            read = list_namespaces(conn, organization_id).await?;
+            &read
+        }
+    };
+    let names: BTreeMap<&str, &str> = namespaces.iter().map(|n| (n.id.as_str(), n.name.as_str())).collect();
     let mut per_namespace: Vec<NamespaceProjection> = projected
         .usage_by_namespace
         .iter()
         .map(|(id, usage_minor)| NamespaceProjection {
-            namespace: names.get(id).cloned().unwrap_or_else(|| id.clone()),
+            namespace: names.get(id.as_str()).map_or_else(|| id.clone(), |name| (*name).to_owned()),
             usage: format_money(*usage_minor, currency),
             usage_minor: *usage_minor,
         })

@@ -37,10 +37,11 @@ pub async fn dashboard(
     let now = db.clock.now_ms();
     let period = period_in_effect(subscription.as_ref(), now);
     let activity = namespace_activity(db, &mut conn, organization_id, &namespaces, period, now).await?;
-    let overview = overview(&mut conn, organization_id, subscription, period, &org.currency, now).await?;
+    let overview = overview(&mut conn, organization_id, subscription.clone(), period, &org.currency, now).await?;
     // Released before the estimate takes its own: holding one while waiting for another starves
     // the pool once every connection is held by a request doing the same.
     drop(conn);
+    let estimate = month_to_date_estimate_compared(db, organization_id, subscription, &namespaces).await?;
     Ok(Dashboard {
         organization_id: org.id,
         organization_name: org.name,
@@ -49,7 +50,7 @@ pub async fn dashboard(
         role,
         namespaces: namespaces.into_iter().map(Namespace::from).collect(),
         activity,
-        estimate: month_to_date_estimate_compared(db, organization_id).await?,
+        estimate,
         budgets: budget_outlook(db, organization_id).await?,
         getting_started: (!done).then_some(steps),
         overview,

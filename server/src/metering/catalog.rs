@@ -1,5 +1,6 @@
 //! The metrics and the values their dimensions may take. Only migrations write them, so a process
-//! reads them once: every page and every ingested batch read them again before.
+//! reads them once: every page and every ingested batch read them again before. A metric added by
+//! a migration is refused by the instances started before it until they restart.
 use std::sync::{Arc, OnceLock};
 
 use sqlx::AnyConnection;

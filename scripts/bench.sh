@@ -4,6 +4,9 @@
 #                             insert rate of the same database, then reconcile
 #   scripts/bench.sh ingest-typed sqlite|postgres [EVENTS] [CONNECTIONS]: the same with every
 #                             `actions` event carrying an `action_type` dimension
+#   scripts/bench.sh ingest-retries sqlite|postgres [EVENTS] [CONNECTIONS]: the same with the 5 %
+#                             duplicates taken from the batch last sent for the organization,
+#                             often still in flight: clients retrying batches that timed out
 #   scripts/bench.sh webhooks sqlite|postgres [EVENTS] [CONNECTIONS]: signed Stripe deliveries acked
 #   scripts/bench.sh pages    sqlite|postgres [REQUESTS] [USERS]: server-rendered pages of the demo
 #                             owner under concurrent users, after a cold start on the demo data
@@ -48,7 +51,7 @@ case "$backend" in
     psql "$cluster/postgres" -qc "create database bench"
     url="$cluster/bench"
     ;;
-  *) echo "usage: $0 ingest|ingest-typed|webhooks|pages|noisy|alerts sqlite|postgres [EVENTS] [CONNECTIONS]" >&2; exit 2 ;;
+  *) echo "usage: $0 ingest|ingest-typed|ingest-retries|webhooks|pages|noisy|alerts sqlite|postgres [EVENTS] [CONNECTIONS]" >&2; exit 2 ;;
 esac
 
 port=$(free_port)
@@ -90,8 +93,10 @@ if [ "$what" = webhooks ]; then
   echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server_pid/status)"
   exit 0
 fi
+shape=(--typed-share "$([ "$what" = ingest-typed ] && echo 1 || echo 0)")
+if [ "$what" = ingest-retries ]; then shape+=(--recent-duplicates); fi
 "$loadgen" http --url "http://127.0.0.1:$port" --keys-file "$work/keys.json" --events "$events" \
-  --connections "$connections" --database-url "$url" --typed-share "$([ "$what" = ingest-typed ] && echo 1 || echo 0)"
+  --connections "$connections" --database-url "$url" "${shape[@]}"
 echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server_pid/status)"
 "$loadgen" baseline --database-url "$url" --events "$events" --rows-per-transaction 10000
 ./target/release/server --database-url "$url" reconcile | tail -n 2

@@ -65,6 +65,11 @@ enum Command {
         /// Share of events that repeat an id already sent (answered `duplicate`).
         #[arg(long, default_value_t = 0.05)]
         duplicate_share: f64,
+        /// Duplicates repeat ids of the batch last sent for the same organization, by any
+        /// connection and often still in flight (a client retrying a batch that timed out),
+        /// instead of any id the connection sent before.
+        #[arg(long)]
+        recent_duplicates: bool,
         /// Share of events dated inside the closed period (stored and flagged `late`).
         #[arg(long, default_value_t = 0.01)]
         late_share: f64,
@@ -175,12 +180,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             connections,
             batch,
             duplicate_share,
+            recent_duplicates,
             late_share,
             typed_share,
             database_url,
         } => {
             let targets: Vec<setup::Target> = serde_json::from_str(&std::fs::read_to_string(&keys_file)?)?;
-            let shape = Shape { duplicate_share, late_share, typed_share, batch };
+            let shape = Shape { duplicate_share, recent_duplicates, late_share, typed_share, batch };
             let lag = match database_url {
                 Some(url) => Some(rollup_lag::Sampler::start(Db::connect(&url).await?)),
                 None => None,
@@ -229,6 +235,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 #[derive(Clone, Copy)]
 struct Shape {
     duplicate_share: f64,
+    recent_duplicates: bool,
     late_share: f64,
     typed_share: f64,
     batch: usize,
@@ -257,25 +264,31 @@ async fn run_http(
     connections: usize,
     shape: Shape,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let remaining = Arc::new(AtomicU64::new(events));
-    let totals = Arc::new(Totals {
-        latencies_us: Mutex::new(Vec::new()),
-        accepted: AtomicU64::new(0),
-        duplicates: AtomicU64::new(0),
-        rejected: AtomicU64::new(0),
-        failed_batches: AtomicU64::new(0),
+    let run = Arc::new(HttpRun {
+        endpoint: format!("{url}/v1/usage/events"),
+        last_sent: targets.iter().map(|_| LastSent::default()).collect(),
+        targets,
+        remaining: AtomicU64::new(events),
+        totals: Totals {
+            latencies_us: Mutex::new(Vec::new()),
+            accepted: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            failed_batches: AtomicU64::new(0),
+        },
+        shape,
+        base_ms: now_ms(),
     });
-    let targets = Arc::new(targets);
     let started = Instant::now();
     let mut workers = Vec::new();
     for worker in 0..connections {
-        let (remaining, totals, targets, url) = (remaining.clone(), totals.clone(), targets.clone(), url.to_owned());
-        workers
-            .push(tokio::spawn(async move { send_batches(worker, &url, &targets, &remaining, &totals, shape).await }));
+        let run = run.clone();
+        workers.push(tokio::spawn(async move { send_batches(worker, &run).await }));
     }
     for worker in workers {
         worker.await?;
     }
+    let totals = &run.totals;
     let secs = started.elapsed().as_secs_f64();
     let mut latencies = totals.latencies_us.lock().await.clone();
     latencies.sort_unstable();
@@ -298,21 +311,32 @@ async fn run_http(
     Ok(())
 }
 
-async fn send_batches(
-    worker: usize,
-    url: &str,
-    targets: &[setup::Target],
-    remaining: &AtomicU64,
-    totals: &Totals,
+/// What the connections of one `http` run share.
+struct HttpRun {
+    endpoint: String,
+    targets: Vec<setup::Target>,
+    /// Per target, the batch last sent for it.
+    last_sent: Vec<LastSent>,
+    /// Events still to send.
+    remaining: AtomicU64,
+    totals: Totals,
     shape: Shape,
-) {
+    /// One instant for every connection, so an id resent by another connection is the same event.
+    base_ms: i64,
+}
+
+/// (the connection that sent the batch, its sequence numbers).
+type LastSent = std::sync::Mutex<Option<(usize, std::ops::Range<u64>)>>;
+
+async fn send_batches(worker: usize, run: &HttpRun) {
+    let HttpRun { endpoint, targets, remaining, totals, shape, base_ms, .. } = run;
+    let (shape, base_ms) = (*shape, *base_ms);
     let client = reqwest::Client::new();
     let mut rng = StdRng::seed_from_u64(worker as u64 ^ now_ms() as u64);
     // One organization per connection, so a resent id reaches the organization that has it.
     let target = &targets[worker % targets.len()];
-    let base_ms = now_ms();
+    let last_sent = &run.last_sent[worker % targets.len()];
     let mut next_sequence: u64 = 0;
-    let endpoint = format!("{url}/v1/usage/events");
     let mut latencies = Vec::new();
     loop {
         let want = shape.batch as u64;
@@ -322,19 +346,30 @@ async fn send_batches(
             break;
         };
         let size = previous.min(want) as usize;
+        let recent = if shape.recent_duplicates { last_sent.lock().unwrap().clone() } else { None };
+        let first_sequence = next_sequence;
         let batch: Vec<Value> = (0..size)
             .map(|_| {
-                let sequence = if next_sequence > 0 && rng.gen_bool(shape.duplicate_share) {
-                    rng.gen_range(0..next_sequence)
-                } else {
-                    next_sequence += 1;
-                    next_sequence - 1
+                let (sender, sequence) = match &recent {
+                    Some((sender, sent)) if rng.gen_bool(shape.duplicate_share) => {
+                        (*sender, rng.gen_range(sent.clone()))
+                    }
+                    None if next_sequence > 0 && rng.gen_bool(shape.duplicate_share) => {
+                        (worker, rng.gen_range(0..next_sequence))
+                    }
+                    _ => {
+                        next_sequence += 1;
+                        (worker, next_sequence - 1)
+                    }
                 };
-                event(worker, sequence, target, base_ms, shape)
+                event(sender, sequence, target, base_ms, shape)
             })
             .collect();
+        if shape.recent_duplicates && next_sequence > first_sequence {
+            *last_sent.lock().unwrap() = Some((worker, first_sequence..next_sequence));
+        }
         let sent = Instant::now();
-        let reply = client.post(&endpoint).bearer_auth(&target.key).json(&batch).send().await;
+        let reply = client.post(endpoint).bearer_auth(&target.key).json(&batch).send().await;
         latencies.push(sent.elapsed().as_micros() as u64);
         match reply {
             Ok(response) if response.status().is_success() => {

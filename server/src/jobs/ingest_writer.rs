@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, OwnedRwLockWriteGuard, RwLock, mpsc, oneshot};
 
 use crate::error::Error;
-use crate::metering::domain::seen_ids::SeenIds;
+use crate::metering::id_claims::IdClaims;
 use crate::metering::usage::{CheckedBatch, EventOutcome, store_batches};
 use crate::store::Db;
 use crate::store::Dialect;
@@ -19,9 +19,10 @@ use crate::store::Dialect;
 const MAX_EVENTS_PER_COMMIT: usize = 20_000;
 const QUEUE_DEPTH: usize = 256;
 const POSTGRES_WRITERS: usize = 3;
-/// Two PostgreSQL groups that copy the same new id conflict: the unique index refuses one of
-/// them (or, with several such ids in different orders, PostgreSQL ends a deadlock by aborting
-/// one). That group is stored again, and its lookup then finds the ids the other one stored.
+/// A group that copies an id another instance is copying too (or stored before a restart, when
+/// the filter of seen ids took it as new) is refused by the unique index, or aborted by
+/// PostgreSQL to end a deadlock. It is stored again, looking every id up. This instance's own
+/// writers never meet that way: they claim their ids first (see `id_claims`).
 const ATTEMPTS: usize = 5;
 /// Ids remembered as stored, per generation of the filter (two generations: 24 MB in all).
 const IDS_PER_GENERATION: usize = 8_000_000;
@@ -41,16 +42,16 @@ impl IngestWriter {
     pub fn start(db: Db) -> Self {
         let (queue, waiting) = mpsc::channel(QUEUE_DEPTH);
         let waiting: Queue = Arc::new(Mutex::new(waiting));
-        let seen_ids = Arc::new(std::sync::Mutex::new(SeenIds::new(IDS_PER_GENERATION)));
+        let claims = Arc::new(IdClaims::new(IDS_PER_GENERATION));
         let gate = match db.dialect {
             Dialect::Sqlite => {
-                spawn_on_own_thread(write_batches(db, waiting, None, seen_ids));
+                spawn_on_own_thread(write_batches(db, waiting, None, claims));
                 None
             }
             Dialect::Postgres => {
                 let gate = Arc::new(RwLock::new(()));
                 for _ in 0..POSTGRES_WRITERS {
-                    tokio::spawn(write_batches(db.clone(), waiting.clone(), Some(gate.clone()), seen_ids.clone()));
+                    tokio::spawn(write_batches(db.clone(), waiting.clone(), Some(gate.clone()), claims.clone()));
                 }
                 Some(gate)
             }
@@ -96,15 +97,10 @@ fn spawn_on_own_thread(writer: impl Future<Output = ()> + Send + 'static) {
     }
 }
 
-async fn write_batches(
-    db: Db,
-    waiting: Queue,
-    gate: Option<Arc<RwLock<()>>>,
-    seen_ids: Arc<std::sync::Mutex<SeenIds>>,
-) {
+async fn write_batches(db: Db, waiting: Queue, gate: Option<Arc<RwLock<()>>>, claims: Arc<IdClaims>) {
     while let Some(group) = next_group(&waiting).await {
         for commit in light_first(group) {
-            store_group(&db, gate.as_deref(), &seen_ids, commit).await;
+            store_group(&db, gate.as_deref(), &claims, commit).await;
         }
     }
 }
@@ -150,29 +146,27 @@ impl Weighed for (CheckedBatch, Reply) {
 }
 
 /// Stores one commit's batches, again after another writer's refusal, and answers each request.
-async fn store_group(
-    db: &Db,
-    gate: Option<&RwLock<()>>,
-    seen_ids: &std::sync::Mutex<SeenIds>,
-    group: Vec<(CheckedBatch, Reply)>,
-) {
+async fn store_group(db: &Db, gate: Option<&RwLock<()>>, claims: &IdClaims, group: Vec<(CheckedBatch, Reply)>) {
     let (batches, replies): (Vec<CheckedBatch>, Vec<Reply>) = group.into_iter().unzip();
     let storing = match gate {
         Some(gate) => Some(gate.read().await),
         None => None,
     };
+    // Claimed once the gate is passed: a group may wait for one that claimed before it, and that
+    // one must not be queued at the gate behind a rollup pass that waits for this one.
+    let mut claim = claims.claim(batches.iter().map(|batch| (batch.organization_id.as_str(), batch.event_ids())));
     let mut attempt = 1;
     let stored = loop {
-        // Stored again after a refusal, the group looks every id up: the filter may have been
-        // wrong about one of them.
-        match store_batches(db, &batches, (attempt == 1).then_some(seen_ids)).await {
-            Err(error) if attempt < ATTEMPTS && is_refused_by_another_writer(&error) => {
-                tracing::info!(attempt, %error, "a usage group met another writer's new ids; storing it again");
+        match store_batches(db, &batches, Some(&claim)).await {
+            Err(error) if attempt < ATTEMPTS && is_refused_by_another_instance(&error) => {
+                tracing::info!(attempt, %error, "a usage group met another instance's new ids; storing it again");
+                claim.look_up_all();
                 attempt += 1;
             }
             stored => break stored,
         }
     };
+    drop(claim);
     drop(storing);
     match stored {
         Ok(answers) => {
@@ -207,8 +201,8 @@ async fn next_group(waiting: &Queue) -> Option<Vec<(CheckedBatch, Reply)>> {
     Some(group)
 }
 
-/// A deadlock, or a unique violation: only an id another group stored after this one's lookup.
-fn is_refused_by_another_writer(error: &Error) -> bool {
+/// A deadlock, or a unique violation: an id another instance stored after this group's lookup.
+fn is_refused_by_another_instance(error: &Error) -> bool {
     matches!(error, Error::Database(sqlx::Error::Database(db))
         if db.code().as_deref() == Some("40P01") || db.is_unique_violation())
 }

@@ -3,6 +3,7 @@ pub mod catalog;
 pub mod chart;
 pub mod db;
 pub mod domain;
+pub mod id_claims;
 pub mod kept_totals;
 pub mod quotas;
 pub mod usage;

@@ -1,7 +1,6 @@
 //! Metering use cases: ingest a batch, roll dirty hours up, reconcile rollups with events.
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -13,8 +12,8 @@ use crate::metering::db::set_aside;
 use crate::metering::db::usage::{self, HourKey, KeyedTotal};
 use crate::metering::db::usage_copy;
 use crate::metering::db::usage_dimensions::{DimensionHourTotal, event_sums_by_dimensions, stored_dimension_totals};
-use crate::metering::domain::seen_ids::SeenIds;
 use crate::metering::domain::usage::{EventRules, Rejection, ValidEvent, check_event};
+use crate::metering::id_claims::{GroupClaim, Route};
 use crate::store::Db;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -119,23 +118,23 @@ pub async fn check_batch(
 }
 
 impl CheckedBatch {
-    /// The events whose id the filter has seen (to be looked up) and the others (taken as new).
-    /// Without a filter, every id is looked up.
-    fn split_by(&self, seen_ids: Option<&Mutex<SeenIds>>) -> (Vec<&ValidEvent>, Vec<&ValidEvent>) {
-        let events = self.candidates.iter().map(|(_, event)| event);
-        match seen_ids.map(|ids| ids.lock().unwrap_or_else(PoisonError::into_inner)) {
-            Some(ids) => events.partition(|event| ids.may_contain(&self.organization_id, &event.event_id)),
-            None => (events.collect(), Vec::new()),
-        }
+    /// The ids to be stored, in the batch's order: what a group claims before it stores.
+    pub fn event_ids(&self) -> Vec<&str> {
+        self.candidates.iter().map(|(_, event)| event.event_id.as_str()).collect()
     }
 
-    fn remember(&self, stored: &usage::StoredIds, seen_ids: Option<&Mutex<SeenIds>>) {
-        if let Some(ids) = seen_ids {
-            let mut ids = ids.lock().unwrap_or_else(PoisonError::into_inner);
-            for (_, event) in self.candidates.iter().filter(|(_, event)| stored.was_inserted(&event.event_id)) {
-                ids.insert(&self.organization_id, &event.event_id);
+    /// The events to look up, those to store as new, and those to store once the groups that
+    /// claimed them have ended. Without a claim, every id is looked up.
+    fn routed(&self, claim: Option<&GroupClaim<'_>>, batch: usize) -> [Vec<&ValidEvent>; 3] {
+        let [mut look_up, mut new, mut after_others] = [Vec::new(), Vec::new(), Vec::new()];
+        for (n, (_, event)) in self.candidates.iter().enumerate() {
+            match claim.map_or(Route::LookUp, |claim| claim.routes(batch)[n]) {
+                Route::LookUp => look_up.push(event),
+                Route::New => new.push(event),
+                Route::AfterOthers => after_others.push(event),
             }
         }
+        [look_up, new, after_others]
     }
 
     fn new_events(&self, commit_id: i64, now: i64) -> usage::NewEvents<'_> {
@@ -170,18 +169,32 @@ impl CheckedBatch {
 /// connection's three steps. A macro, because a function generic over sqlx's executors makes the
 /// writer task's future not `Send` (a known limit of the compiler with such bounds).
 macro_rules! store_in {
-    ($tx:expr, $sql:ident, $batches:expr, $seen_ids:expr, $now:expr) => {{
+    ($tx:expr, $sql:ident, $batches:expr, $claim:expr, $now:expr) => {{
         let mut tx = $tx;
         let commit_id = $sql::next_commit_id(&mut tx).await?;
-        let mut answers = Vec::with_capacity($batches.len());
-        let mut dirty = BTreeSet::new();
-        for batch in $batches {
-            let (seen, unseen) = batch.split_by($seen_ids);
-            let stored = $sql::insert_new_events(&mut tx, &batch.new_events(commit_id, $now), &seen, &unseen).await?;
-            // Before the next batch: a later batch of this commit must look up the ids this one stored.
-            batch.remember(&stored, $seen_ids);
-            answers.push(batch.settle(&stored, &mut dirty));
+        let mut stored = Vec::with_capacity($batches.len());
+        let mut waiting = Vec::with_capacity($batches.len());
+        for (index, batch) in $batches.iter().enumerate() {
+            let [look_up, new, after_others] = batch.routed($claim, index);
+            stored.push($sql::insert_new_events(&mut tx, &batch.new_events(commit_id, $now), &look_up, &new).await?);
+            waiting.push(after_others);
         }
+        if waiting.iter().any(|events| !events.is_empty()) {
+            // Last, so this commit's own rows are sent while the other groups commit theirs.
+            if let Some(claim) = $claim {
+                claim.others_ended().await;
+            }
+            for ((batch, events), stored) in $batches.iter().zip(&waiting).zip(&mut stored) {
+                if !events.is_empty() {
+                    let found =
+                        $sql::insert_new_events(&mut tx, &batch.new_events(commit_id, $now), events, &[]).await?;
+                    stored.already_stored.extend(found.already_stored);
+                }
+            }
+        }
+        let mut dirty = BTreeSet::new();
+        let answers: Vec<Vec<EventOutcome>> =
+            $batches.iter().zip(&stored).map(|(batch, stored)| batch.settle(stored, &mut dirty)).collect();
         let dirty: Vec<HourKey> = dirty.into_iter().map(|(o, n, m, hour)| HourKey::of(o, n, m, hour)).collect();
         $sql::mark_dirty(&mut tx, &dirty, commit_id, $now).await?;
         if let Some((accepted, newest)) = commit_record($batches, &answers) {
@@ -194,18 +207,18 @@ macro_rules! store_in {
 
 /// Stores several checked batches in one transaction: one commit for all of them. Nothing is
 /// answered before that commit, so `accepted` always means durable. PostgreSQL's commit runs on a
-/// native connection and copies its rows; SQLite's inserts them under its one write lock. Only the
-/// ids `seen_ids` may have seen are looked up; without it, all are.
+/// native connection and copies its rows; SQLite's inserts them under its one write lock. The
+/// group's `claim` says which ids to look up (see `id_claims`); without one, all are.
 #[tracing::instrument(skip_all)]
 pub async fn store_batches(
     db: &Db,
     batches: &[CheckedBatch],
-    seen_ids: Option<&Mutex<SeenIds>>,
+    claim: Option<&GroupClaim<'_>>,
 ) -> Result<Vec<Vec<EventOutcome>>, Error> {
     let now = db.clock.now_ms();
     Ok(match &db.copying {
-        Some(pool) => store_in!(pool.begin().await?, usage_copy, batches, seen_ids, now),
-        None => store_in!(db.begin().await?, usage, batches, seen_ids, now),
+        Some(pool) => store_in!(pool.begin().await?, usage_copy, batches, claim, now),
+        None => store_in!(db.begin().await?, usage, batches, claim, now),
     })
 }
 

@@ -1,5 +1,12 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use reqwest::{Method, StatusCode};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use server::metering::id_claims::IdClaims;
+use server::metering::usage::{EventOutcome, check_batch, store_batches};
+use server::store::Dialect;
 
 use crate::helpers::{ACME_OWNER, GLOBEX_OWNER, json, minutes_ago, spawn_app};
 
@@ -237,4 +244,54 @@ async fn concurrent_overlapping_batches_accept_each_event_exactly_once() {
     app.wait_for_rollups().await;
     let rollups = app.rollups("actions").await;
     assert_eq!(rollups.iter().map(|r| r.2).sum::<i64>(), 600);
+}
+
+/// A client retries a batch that timed out while the first send is still being stored, and a
+/// PostgreSQL writer takes the retry while another has the first send's transaction open: the
+/// retry waits for that commit and answers duplicate for the repeated ids, instead of copying them
+/// too and being refused by the unique index. (SQLite stores with one writer, one group at a
+/// time, so no group there ever waits for another.)
+#[tokio::test]
+async fn a_retry_of_a_batch_still_being_stored_waits_for_it_and_answers_duplicate() {
+    let app = spawn_app().await;
+    if app.db.dialect != Dialect::Postgres {
+        return;
+    }
+    let organization = app.organization_id("Acme Corp").await;
+    let at = minutes_ago(30);
+    let check = |ids: &[&str]| {
+        let events: Vec<Box<RawValue>> = ids
+            .iter()
+            .map(|id| serde_json::value::to_raw_value(&event(id, "payments-prod", 2, &at)).expect("raw event"))
+            .collect();
+        let (db, organization) = (&app.db, organization.as_str());
+        async move {
+            let raw: Vec<&RawValue> = events.iter().map(|event| event.as_ref()).collect();
+            check_batch(db, organization, &raw, 86_400_000).await.expect("checked")
+        }
+    };
+    let first = [check(&["sent-once", "sent-twice"]).await];
+    let retry = [check(&["sent-twice", "sent-with-the-retry"]).await];
+    let claims = IdClaims::new(1_000);
+    let first_claim = claims.claim(first.iter().map(|batch| (batch.organization_id.as_str(), batch.event_ids())));
+    let retry_claim = claims.claim(retry.iter().map(|batch| (batch.organization_id.as_str(), batch.event_ids())));
+    let retry_answered = AtomicBool::new(false);
+
+    let (retried, ()) = tokio::join!(
+        async {
+            let answers = store_batches(&app.db, &retry, Some(&retry_claim)).await;
+            retry_answered.store(true, Ordering::SeqCst);
+            answers
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert!(!retry_answered.load(Ordering::SeqCst), "the retry waits for the send it repeats");
+            let answers = store_batches(&app.db, &first, Some(&first_claim)).await.expect("stored");
+            assert_eq!(answers, [[EventOutcome::Accepted, EventOutcome::Accepted]]);
+            drop(first_claim);
+        }
+    );
+
+    assert_eq!(retried.expect("stored, not refused"), [[EventOutcome::Duplicate, EventOutcome::Accepted]]);
+    assert_eq!(app.count("select count(*) from usage_events").await, 3);
 }

@@ -17,8 +17,9 @@ pub async fn next_commit_id(conn: &mut PgConnection) -> Result<i64, Error> {
 
 /// Looks the `seen` events' ids up and copies the events whose id is new for the organization; the
 /// `unseen` ones are taken as new. The unique index refuses the commit when one was not (an id
-/// stored by another instance or before a restart), or when another writer copies the same new
-/// id at the same time; the ingestion writer then stores that group again, looking every id up.
+/// stored before a restart), or when another instance copies the same new id at the same time;
+/// the ingestion writer then stores that group again, looking every id up. This instance's
+/// writers never copy the same id at once: they claim ids first (`metering::id_claims`).
 pub async fn insert_new_events(
     conn: &mut PgConnection,
     new: &NewEvents<'_>,

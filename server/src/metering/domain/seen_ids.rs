@@ -25,24 +25,29 @@ impl SeenIds {
         Self { newer: Bloom::new(ids_per_generation), older: None, ids_per_generation }
     }
 
-    pub fn may_contain(&self, organization_id: &str, event_id: &str) -> bool {
-        let hash = hash_of(organization_id, event_id);
+    pub fn may_contain(&self, IdHash(hash): IdHash) -> bool {
         self.newer.may_contain(hash) || self.older.as_ref().is_some_and(|older| older.may_contain(hash))
     }
 
-    pub fn insert(&mut self, organization_id: &str, event_id: &str) {
+    pub fn insert(&mut self, IdHash(hash): IdHash) {
         if self.newer.inserted >= self.ids_per_generation {
             let full = std::mem::replace(&mut self.newer, Bloom::new(self.ids_per_generation));
             self.older = Some(full);
         }
-        self.newer.insert(hash_of(organization_id, event_id));
+        self.newer.insert(hash);
     }
 }
 
-fn hash_of(organization_id: &str, event_id: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    (organization_id, event_id).hash(&mut hasher);
-    hasher.finish()
+/// An event id within its organization, hashed once for the filter and for ingestion's claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IdHash(u64);
+
+impl IdHash {
+    pub fn of(organization_id: &str, event_id: &str) -> Self {
+        let mut hasher = DefaultHasher::new();
+        (organization_id, event_id).hash(&mut hasher);
+        Self(hasher.finish())
+    }
 }
 
 struct Bloom {
@@ -85,17 +90,21 @@ impl Bloom {
 mod tests {
     use super::*;
 
+    fn id(organization_id: &str, event_id: &str) -> IdHash {
+        IdHash::of(organization_id, event_id)
+    }
+
     #[test]
     fn an_inserted_id_is_always_seen_and_few_others_are() {
         let mut seen = SeenIds::new(10_000);
         for n in 0..10_000 {
-            seen.insert("org_a", &format!("e{n}"));
+            seen.insert(id("org_a", &format!("e{n}")));
         }
-        assert!((0..10_000).all(|n| seen.may_contain("org_a", &format!("e{n}"))));
-        let wrong = (0..10_000).filter(|n| seen.may_contain("org_a", &format!("other{n}"))).count();
+        assert!((0..10_000).all(|n| seen.may_contain(id("org_a", &format!("e{n}")))));
+        let wrong = (0..10_000).filter(|n| seen.may_contain(id("org_a", &format!("other{n}")))).count();
         assert!(wrong < 200, "{wrong} of 10,000 unseen ids taken as seen");
         // The same id in another organization is another event.
-        let other_org = (0..10_000).filter(|n| seen.may_contain("org_b", &format!("e{n}"))).count();
+        let other_org = (0..10_000).filter(|n| seen.may_contain(id("org_b", &format!("e{n}")))).count();
         assert!(other_org < 200, "{other_org}");
     }
 
@@ -103,11 +112,11 @@ mod tests {
     fn the_last_generation_stays_remembered_and_older_ones_are_forgotten() {
         let mut seen = SeenIds::new(1_000);
         for n in 0..3_000 {
-            seen.insert("org", &format!("e{n}"));
+            seen.insert(id("org", &format!("e{n}")));
         }
         // Ids 2000..3000 fill the newer generation, 1000..2000 the older; 0..1000 were dropped.
-        assert!((1_000..3_000).all(|n| seen.may_contain("org", &format!("e{n}"))));
-        let remembered = (0..1_000).filter(|n| seen.may_contain("org", &format!("e{n}"))).count();
+        assert!((1_000..3_000).all(|n| seen.may_contain(id("org", &format!("e{n}")))));
+        let remembered = (0..1_000).filter(|n| seen.may_contain(id("org", &format!("e{n}")))).count();
         assert!(remembered < 50, "{remembered} of 1,000 dropped ids still seen");
     }
 }

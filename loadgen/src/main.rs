@@ -65,9 +65,10 @@ enum Command {
         /// Share of events that repeat an id already sent (answered `duplicate`).
         #[arg(long, default_value_t = 0.05)]
         duplicate_share: f64,
-        /// Duplicates repeat ids of the batch last sent for the same organization, by any
-        /// connection and often still in flight (a client retrying a batch that timed out),
-        /// instead of any id the connection sent before.
+        /// Duplicates repeat ids of the batch another connection last sent for the same
+        /// organization, often still in flight (a client retrying a batch that timed out),
+        /// instead of any id the connection sent before. Needs more connections than
+        /// organizations.
         #[arg(long)]
         recent_duplicates: bool,
         /// Share of events dated inside the closed period (stored and flagged `late`).
@@ -186,6 +187,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             database_url,
         } => {
             let targets: Vec<setup::Target> = serde_json::from_str(&std::fs::read_to_string(&keys_file)?)?;
+            if recent_duplicates && connections <= targets.len() {
+                return Err(format!(
+                    "--recent-duplicates needs more connections than organizations ({})",
+                    targets.len()
+                )
+                .into());
+            }
             let shape = Shape { duplicate_share, recent_duplicates, late_share, typed_share, batch };
             let lag = match database_url {
                 Some(url) => Some(rollup_lag::Sampler::start(Db::connect(&url).await?)),
@@ -346,7 +354,11 @@ async fn send_batches(worker: usize, run: &HttpRun) {
             break;
         };
         let size = previous.min(want) as usize;
-        let recent = if shape.recent_duplicates { last_sent.lock().unwrap().clone() } else { None };
+        // Another connection's batch: this connection's own last one has been answered already.
+        let recent = match shape.recent_duplicates.then(|| last_sent.lock().unwrap().clone()).flatten() {
+            Some((sender, sent)) if sender != worker => Some((sender, sent)),
+            _ => None,
+        };
         let first_sequence = next_sequence;
         let batch: Vec<Value> = (0..size)
             .map(|_| {

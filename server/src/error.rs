@@ -28,6 +28,9 @@ pub enum Error {
     /// A posting that would not balance: a bug, never the caller's input.
     #[error("ledger: {0}")]
     Ledger(String),
+    /// A wait for other work, given up after its limit so that the caller can try again.
+    #[error("gave up waiting: {0}")]
+    WaitedTooLong(String),
 }
 
 impl Error {

@@ -158,7 +158,7 @@ async fn store_group(db: &Db, gate: Option<&RwLock<()>>, claims: &IdClaims, grou
     let mut attempt = 1;
     let stored = loop {
         match store_batches(db, &batches, Some(&claim)).await {
-            Err(error) if attempt < ATTEMPTS && is_refused_by_another_instance(&error) => {
+            Err(error) if attempt < ATTEMPTS && is_worth_storing_again(&error) => {
                 tracing::info!(attempt, %error, "a usage group met another instance's new ids; storing it again");
                 claim.look_up_all();
                 attempt += 1;
@@ -166,7 +166,7 @@ async fn store_group(db: &Db, gate: Option<&RwLock<()>>, claims: &IdClaims, grou
             stored => break stored,
         }
     };
-    drop(claim);
+    claim.release().await;
     drop(storing);
     match stored {
         Ok(answers) => {
@@ -201,10 +201,14 @@ async fn next_group(waiting: &Queue) -> Option<Vec<(CheckedBatch, Reply)>> {
     Some(group)
 }
 
-/// A deadlock, or a unique violation: an id another instance stored after this group's lookup.
-fn is_refused_by_another_instance(error: &Error) -> bool {
-    matches!(error, Error::Database(sqlx::Error::Database(db))
-        if db.code().as_deref() == Some("40P01") || db.is_unique_violation())
+/// A deadlock, a unique violation (an id another instance stored after this group's lookup), or
+/// a wait for another group given up (see `store_in!`).
+fn is_worth_storing_again(error: &Error) -> bool {
+    match error {
+        Error::WaitedTooLong(_) => true,
+        Error::Database(sqlx::Error::Database(db)) => db.code().as_deref() == Some("40P01") || db.is_unique_violation(),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -3,11 +3,18 @@
 //!
 //! PostgreSQL ingestion runs several writers. Two that copy the same new id conflict on the unique
 //! index, and the one refused stores its whole group again: clients retrying a batch that timed
-//! out (5 % of events repeating ids of batches still in flight) cut the ingestion rate to a quarter
+//! out (5 % of events repeating ids of batches still in flight) cut the ingestion rate to a fifth
 //! and its p99 to seconds. So a group claims its ids before its transaction begins, one group at a
-//! time. An id another group has claimed and not yet committed is stored after that group ends:
-//! by then its row is committed and a lookup finds it. Claims are only ever awaited in the order
-//! they were made, so writers cannot wait on each other in a circle.
+//! time. A group that meets an id another group holds takes it over, stores the rest of its events,
+//! and then waits until that group has ended: the id's row is then committed (or was never stored)
+//! and a lookup settles it.
+//!
+//! Only one group at a time holds an id, and a group releases its ids only after the groups it took
+//! ids over from have ended, so no two of this instance's writers ever copy one id, and none waits
+//! in PostgreSQL for another's rows. Waits go only to groups that claimed earlier, so they never
+//! form a circle here. One can form through another instance (see `store_in!` in `usage.rs`); its
+//! wait is limited, and the group that gave up stores again.
+
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
@@ -23,18 +30,24 @@ pub enum Route {
     /// Looked up first: the id may be stored already (by an earlier commit, or an earlier batch
     /// of this group).
     LookUp,
-    /// Looked up once the group that claimed it has ended.
+    /// Looked up once the group that held it has ended.
     AfterOthers,
 }
 
+/// The group holding an id, and whether it took the id over from another still storing.
+#[derive(Clone, Copy)]
+struct Holder {
+    group: u64,
+    taken_over: bool,
+}
 pub struct IdClaims {
     state: Mutex<State>,
 }
 
 struct State {
     seen: SeenIds,
-    /// Each id claimed by a group still storing, and that group.
-    claimed: HashMap<IdHash, u64>,
+    /// Each id held by a group still storing.
+    claimed: HashMap<IdHash, Holder>,
     /// Each group still storing: its end is the end of its sender.
     groups: HashMap<u64, watch::Receiver<()>>,
     next_group: u64,
@@ -44,7 +57,7 @@ struct State {
 pub struct GroupClaim<'c> {
     claims: &'c IdClaims,
     group: u64,
-    owned: Vec<IdHash>,
+    held: Vec<IdHash>,
     /// Per batch, per event in the batch's order.
     routes: Vec<Vec<Route>>,
     others: Vec<watch::Receiver<()>>,
@@ -71,7 +84,7 @@ impl IdClaims {
         state.next_group += 1;
         let (ends, end) = watch::channel(());
         state.groups.insert(group, end);
-        let mut owned = Vec::new();
+        let mut held = Vec::new();
         let mut others: HashMap<u64, watch::Receiver<()>> = HashMap::new();
         let routes = batches
             .into_iter()
@@ -80,30 +93,30 @@ impl IdClaims {
                     .into_iter()
                     .map(|event_id| {
                         let hash = IdHash::of(organization_id, event_id);
-                        match state.claimed.get(&hash) {
-                            Some(&owner) if owner == group => Route::LookUp,
-                            Some(&owner) => {
-                                if let Some(end) = state.groups.get(&owner) {
-                                    others.entry(owner).or_insert_with(|| end.clone());
+                        let route = match state.claimed.get(&hash).copied() {
+                            Some(Holder { group: holder, taken_over }) if holder == group => {
+                                return if taken_over { Route::AfterOthers } else { Route::LookUp };
+                            }
+                            Some(Holder { group: holder, .. }) => {
+                                if let Some(end) = state.groups.get(&holder) {
+                                    others.entry(holder).or_insert_with(|| end.clone());
                                 }
                                 Route::AfterOthers
                             }
+                            None if state.seen.may_contain(hash) => Route::LookUp,
                             None => {
-                                state.claimed.insert(hash, group);
-                                owned.push(hash);
-                                if state.seen.may_contain(hash) {
-                                    Route::LookUp
-                                } else {
-                                    state.seen.insert(hash);
-                                    Route::New
-                                }
+                                state.seen.insert(hash);
+                                Route::New
                             }
-                        }
+                        };
+                        state.claimed.insert(hash, Holder { group, taken_over: route == Route::AfterOthers });
+                        held.push(hash);
+                        route
                     })
                     .collect()
             })
             .collect();
-        GroupClaim { claims: self, group, owned, routes, others: others.into_values().collect(), _ends: ends }
+        GroupClaim { claims: self, group, held, routes, others: others.into_values().collect(), _ends: ends }
     }
 }
 
@@ -121,6 +134,13 @@ impl GroupClaim<'_> {
         }
     }
 
+    /// Releases the claims once the groups this one took ids over from have ended: if it released
+    /// them sooner (after a failure), a later group could take such an id as its own and copy it
+    /// while the earlier one still might.
+    pub async fn release(self) {
+        self.others_ended().await;
+    }
+
     /// For storing the group again after a refusal: every id the filter took as new is looked up,
     /// since the filter may have been wrong about it (an id stored by another instance).
     pub fn look_up_all(&mut self) {
@@ -135,8 +155,11 @@ impl GroupClaim<'_> {
 impl Drop for GroupClaim<'_> {
     fn drop(&mut self) {
         let mut state = self.claims.state.lock().unwrap_or_else(PoisonError::into_inner);
-        for hash in &self.owned {
-            state.claimed.remove(hash);
+        for hash in &self.held {
+            // A later group may have taken the id over; it is released when that group ends.
+            if state.claimed.get(hash).is_some_and(|holder| holder.group == self.group) {
+                state.claimed.remove(hash);
+            }
         }
         state.groups.remove(&self.group);
         // The claims go before the sender: a group that claims after this one ended finds the ids
@@ -180,5 +203,23 @@ mod tests {
         let later = claims.claim([batch("org", &["b", "c"])]);
         assert_eq!(later.routes(0), [Route::LookUp, Route::LookUp], "ended groups hold no claims");
         later.others_ended().await;
+    }
+
+    #[tokio::test]
+    async fn an_id_taken_over_stays_held_when_the_group_it_came_from_ends() {
+        let claims = IdClaims::new(1_000);
+        let first = claims.claim([batch("org", &["x"])]);
+        let second = claims.claim([batch("org", &["x", "y"]), batch("org", &["x"])]);
+        assert_eq!(second.routes(0), [Route::AfterOthers, Route::New]);
+        assert_eq!(second.routes(1), [Route::AfterOthers], "its later batch waits for the same group");
+        // The first group fails and ends before the second has looked x up: a third group must not
+        // take x as its own, or it and the second would both copy it.
+        drop(first);
+        let third = claims.claim([batch("org", &["x"])]);
+        assert_eq!(third.routes(0), [Route::AfterOthers]);
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), third.others_ended()).await;
+        assert!(waiting.is_err(), "the third waits for the second, which holds x now");
+        drop(second);
+        third.others_ended().await;
     }
 }

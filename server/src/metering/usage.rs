@@ -123,8 +123,8 @@ impl CheckedBatch {
         self.candidates.iter().map(|(_, event)| event.event_id.as_str()).collect()
     }
 
-    /// The events to look up, those to store as new, and those to store once the groups that
-    /// claimed them have ended. Without a claim, every id is looked up.
+    /// The events to look up, those to store as new, and those to look up once the groups that
+    /// held them have ended. Without a claim, every id is looked up.
     fn routed(&self, claim: Option<&GroupClaim<'_>>, batch: usize) -> [Vec<&ValidEvent>; 3] {
         let [mut look_up, mut new, mut after_others] = [Vec::new(), Vec::new(), Vec::new()];
         for (n, (_, event)) in self.candidates.iter().enumerate() {
@@ -165,6 +165,9 @@ impl CheckedBatch {
     }
 }
 
+/// PostgreSQL's own wait before it looks for a deadlock is a second too (`deadlock_timeout`).
+const WAIT_FOR_OTHER_GROUPS: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// One ingestion commit on either kind of transaction: `$sql` is the module with that
 /// connection's three steps. A macro, because a function generic over sqlx's executors makes the
 /// writer task's future not `Send` (a known limit of the compiler with such bounds).
@@ -179,10 +182,14 @@ macro_rules! store_in {
             stored.push($sql::insert_new_events(&mut tx, &batch.new_events(commit_id, $now), &look_up, &new).await?);
             waiting.push(after_others);
         }
-        if waiting.iter().any(|events| !events.is_empty()) {
-            // Last, so this commit's own rows are sent while the other groups commit theirs.
-            if let Some(claim) = $claim {
-                claim.others_ended().await;
+        if let (Some(claim), true) = ($claim, waiting.iter().any(|events| !events.is_empty())) {
+            // Last, so this group's own rows are sent while the groups it waits for commit theirs.
+            // Limited, because another instance's transaction may wait for this one's rows while
+            // a group this one waits for waits for that transaction: PostgreSQL cannot see the
+            // wait here, so it cannot end that circle as it ends a deadlock.
+            if tokio::time::timeout(WAIT_FOR_OTHER_GROUPS, claim.others_ended()).await.is_err() {
+                tx.rollback().await?;
+                return Err(Error::WaitedTooLong("a usage group waited for another's commit".into()));
             }
             for ((batch, events), stored) in $batches.iter().zip(&waiting).zip(&mut stored) {
                 if !events.is_empty() {

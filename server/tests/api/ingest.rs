@@ -295,3 +295,32 @@ async fn a_retry_of_a_batch_still_being_stored_waits_for_it_and_answers_duplicat
     assert_eq!(retried.expect("stored, not refused"), [[EventOutcome::Duplicate, EventOutcome::Accepted]]);
     assert_eq!(app.count("select count(*) from usage_events").await, 3);
 }
+
+/// A group that waits too long for another (through another instance's transaction, the two can
+/// wait for each other where PostgreSQL cannot see it) gives up, stores nothing, and is stored
+/// again once the other has ended.
+#[tokio::test]
+async fn a_group_that_waits_too_long_for_another_stores_nothing_and_is_stored_again() {
+    let app = spawn_app().await;
+    let organization = app.organization_id("Acme Corp").await;
+    let at = minutes_ago(30);
+    let events: Vec<Box<RawValue>> = ["held-elsewhere", "only-here"]
+        .iter()
+        .map(|id| serde_json::value::to_raw_value(&event(id, "payments-prod", 2, &at)).expect("raw event"))
+        .collect();
+    let raw: Vec<&RawValue> = events.iter().map(|event| event.as_ref()).collect();
+    let batch = [check_batch(&app.db, &organization, &raw, 86_400_000).await.expect("checked")];
+    let claims = IdClaims::new(1_000);
+    let held = claims.claim([(organization.as_str(), vec!["held-elsewhere"])]);
+    let mut claim = claims.claim(batch.iter().map(|batch| (batch.organization_id.as_str(), batch.event_ids())));
+
+    let gave_up = store_batches(&app.db, &batch, Some(&claim)).await;
+    assert!(matches!(gave_up, Err(server::error::Error::WaitedTooLong(_))), "{:?}", gave_up.err());
+    assert_eq!(app.count("select count(*) from usage_events").await, 0, "its own new id is rolled back too");
+
+    drop(held);
+    claim.look_up_all();
+    let stored = store_batches(&app.db, &batch, Some(&claim)).await.expect("stored");
+    assert_eq!(stored, [[EventOutcome::Accepted, EventOutcome::Accepted]]);
+    assert_eq!(app.count("select count(*) from usage_events").await, 2);
+}

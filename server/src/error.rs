@@ -28,7 +28,7 @@ pub enum Error {
     /// A posting that would not balance: a bug, never the caller's input.
     #[error("ledger: {0}")]
     Ledger(String),
-    /// A wait for other work, given up after its limit so that the caller can try again.
+    /// A wait for other work given up, because something else waited for this work in turn.
     #[error("gave up waiting: {0}")]
     WaitedTooLong(String),
 }

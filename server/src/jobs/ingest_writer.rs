@@ -159,7 +159,7 @@ async fn store_group(db: &Db, gate: Option<&RwLock<()>>, claims: &IdClaims, grou
     let stored = loop {
         match store_batches(db, &batches, Some(&claim)).await {
             Err(error) if attempt < ATTEMPTS && is_worth_storing_again(&error) => {
-                tracing::info!(attempt, %error, "a usage group met another instance's new ids; storing it again");
+                tracing::info!(attempt, %error, "a usage group met another instance's transaction; storing it again");
                 claim.look_up_all();
                 attempt += 1;
             }
@@ -202,7 +202,8 @@ async fn next_group(waiting: &Queue) -> Option<Vec<(CheckedBatch, Reply)>> {
 }
 
 /// A deadlock, a unique violation (an id another instance stored after this group's lookup), or
-/// a wait for another group given up (see `store_in!`).
+/// a wait for another group given up while another instance's transaction waited for this one
+/// (see `store_in!`).
 fn is_worth_storing_again(error: &Error) -> bool {
     match error {
         Error::WaitedTooLong(_) => true,

@@ -12,8 +12,9 @@
 //! Only one group at a time holds an id, and a group releases its ids only after the groups it took
 //! ids over from have ended, so no two of this instance's writers ever copy one id, and none waits
 //! in PostgreSQL for another's rows. Waits go only to groups that claimed earlier, so they never
-//! form a circle here. One can form through another instance (see `store_in!` in `usage.rs`); its
-//! wait is limited, and the group that gave up stores again.
+//! form a circle here. One can form through another instance (see `store_in!` in `usage.rs`): a
+//! long wait looks for it, and a group that another transaction waits for gives up its wait, rolls
+//! back and stores again.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -53,7 +54,7 @@ struct State {
     next_group: u64,
 }
 
-/// One group's claims, held while it stores; dropping it releases them.
+/// One group's claims, held while it stores; `release` gives them up.
 pub struct GroupClaim<'c> {
     claims: &'c IdClaims,
     group: u64,
@@ -152,6 +153,7 @@ impl GroupClaim<'_> {
     }
 }
 
+/// Without `release` (a writer task that panicked), the claims go at once.
 impl Drop for GroupClaim<'_> {
     fn drop(&mut self) {
         let mut state = self.claims.state.lock().unwrap_or_else(PoisonError::into_inner);

@@ -165,8 +165,8 @@ impl CheckedBatch {
     }
 }
 
-/// PostgreSQL's own wait before it looks for a deadlock is a second too (`deadlock_timeout`).
-const WAIT_FOR_OTHER_GROUPS: std::time::Duration = std::time::Duration::from_secs(1);
+/// As PostgreSQL's own wait before it looks for a deadlock (`deadlock_timeout`).
+const CHECK_WAIT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// One ingestion commit on either kind of transaction: `$sql` is the module with that
 /// connection's three steps. A macro, because a function generic over sqlx's executors makes the
@@ -184,12 +184,16 @@ macro_rules! store_in {
         }
         if let (Some(claim), true) = ($claim, waiting.iter().any(|events| !events.is_empty())) {
             // Last, so this group's own rows are sent while the groups it waits for commit theirs.
-            // Limited, because another instance's transaction may wait for this one's rows while
-            // a group this one waits for waits for that transaction: PostgreSQL cannot see the
-            // wait here, so it cannot end that circle as it ends a deadlock.
-            if tokio::time::timeout(WAIT_FOR_OTHER_GROUPS, claim.others_ended()).await.is_err() {
-                tx.rollback().await?;
-                return Err(Error::WaitedTooLong("a usage group waited for another's commit".into()));
+            // Another instance's transaction may wait for this one's rows while a group this one
+            // waits for waits for that transaction. PostgreSQL cannot see the wait here, so it
+            // cannot end that circle as it ends a deadlock: a long wait checks for it, and ends it.
+            while tokio::time::timeout(CHECK_WAIT_EVERY, claim.others_ended()).await.is_err() {
+                if $sql::blocks_another_transaction(&mut tx).await? {
+                    let _ = tx.rollback().await;
+                    return Err(Error::WaitedTooLong(
+                        "a usage group waited for another while a transaction waited for it".into(),
+                    ));
+                }
             }
             for ((batch, events), stored) in $batches.iter().zip(&waiting).zip(&mut stored) {
                 if !events.is_empty() {

@@ -296,31 +296,64 @@ async fn a_retry_of_a_batch_still_being_stored_waits_for_it_and_answers_duplicat
     assert_eq!(app.count("select count(*) from usage_events").await, 3);
 }
 
-/// A group that waits too long for another (through another instance's transaction, the two can
-/// wait for each other where PostgreSQL cannot see it) gives up, stores nothing, and is stored
-/// again once the other has ended.
+/// A group waits for another for as long as it takes, unless a transaction waits for it in turn:
+/// another instance storing the same new id, while the group this one waits for may wait for that
+/// instance (a circle PostgreSQL cannot see). Then it gives up, stores nothing, and is stored
+/// again once the other has ended. (SQLite has one writer, so no group there waits for another.)
 #[tokio::test]
-async fn a_group_that_waits_too_long_for_another_stores_nothing_and_is_stored_again() {
+async fn a_waiting_group_that_another_instance_waits_for_gives_up_and_is_stored_again() {
     let app = spawn_app().await;
+    if app.db.dialect != Dialect::Postgres {
+        return;
+    }
     let organization = app.organization_id("Acme Corp").await;
     let at = minutes_ago(30);
-    let events: Vec<Box<RawValue>> = ["held-elsewhere", "only-here"]
+    let events: Vec<Box<RawValue>> = ["held-by-a-group", "also-sent-elsewhere"]
         .iter()
         .map(|id| serde_json::value::to_raw_value(&event(id, "payments-prod", 2, &at)).expect("raw event"))
         .collect();
     let raw: Vec<&RawValue> = events.iter().map(|event| event.as_ref()).collect();
     let batch = [check_batch(&app.db, &organization, &raw, 86_400_000).await.expect("checked")];
     let claims = IdClaims::new(1_000);
-    let held = claims.claim([(organization.as_str(), vec!["held-elsewhere"])]);
+    let held = claims.claim([(organization.as_str(), vec!["held-by-a-group"])]);
     let mut claim = claims.claim(batch.iter().map(|batch| (batch.organization_id.as_str(), batch.event_ids())));
+    let (elsewhere_began, elsewhere_stored) = (AtomicBool::new(false), AtomicBool::new(false));
 
-    let gave_up = store_batches(&app.db, &batch, Some(&claim)).await;
+    let ((gave_up, waited_for), ()) = tokio::join!(
+        async {
+            let stored = store_batches(&app.db, &batch, Some(&claim)).await;
+            (stored, elsewhere_began.load(Ordering::SeqCst))
+        },
+        async {
+            // Longer than a check: nobody waits for the group yet, so it goes on waiting.
+            tokio::time::sleep(Duration::from_millis(1_500)).await;
+            // Another instance stores the group's other new id: it waits for the group's row.
+            let mut elsewhere = app.db.pool.begin().await.expect("begin");
+            elsewhere_began.store(true, Ordering::SeqCst);
+            sqlx::query(
+                "insert into usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at,
+                 hour, content_hash, received_at, late, commit_id)
+             values ($1, 'also-sent-elsewhere', 'x', 'actions', 2, 0, 0, 'elsewhere', 0, 0, -1)",
+            )
+            .bind(&organization)
+            .execute(&mut *elsewhere)
+            .await
+            .expect("stored once the group gave up");
+            elsewhere.commit().await.expect("commit");
+            elsewhere_stored.store(true, Ordering::SeqCst);
+        }
+    );
+    assert!(waited_for, "the group gave up before anything waited for it");
     assert!(matches!(gave_up, Err(server::error::Error::WaitedTooLong(_))), "{:?}", gave_up.err());
-    assert_eq!(app.count("select count(*) from usage_events").await, 0, "its own new id is rolled back too");
+    assert!(elsewhere_stored.load(Ordering::SeqCst));
 
     drop(held);
     claim.look_up_all();
     let stored = store_batches(&app.db, &batch, Some(&claim)).await.expect("stored");
-    assert_eq!(stored, [[EventOutcome::Accepted, EventOutcome::Accepted]]);
+    let conflict = EventOutcome::Rejected {
+        field: "id".into(),
+        reason: "conflict: an event with this id and different content exists".into(),
+    };
+    assert_eq!(stored, [[EventOutcome::Accepted, conflict]], "the other instance's event came first");
     assert_eq!(app.count("select count(*) from usage_events").await, 2);
 }

@@ -141,6 +141,12 @@ pub async fn last_commit_id(conn: &mut AnyConnection) -> Result<i64, Error> {
     Ok(sqlx::query_scalar(sql).fetch_one(conn).await?)
 }
 
+/// SQLite: whether another transaction waits for this one's rows. None can: SQLite has one writer
+/// at a time, and a reader never waits for it.
+pub async fn blocks_another_transaction(_conn: &mut AnyConnection) -> Result<bool, Error> {
+    Ok(false)
+}
+
 /// SQLite: the number of a new ingestion commit, inside its transaction; numbers grow and are
 /// never reused. SQLite has one writer at a time, so the counter row is never waited for.
 pub async fn next_commit_id(conn: &mut AnyConnection) -> Result<i64, Error> {

@@ -15,6 +15,15 @@ pub async fn next_commit_id(conn: &mut PgConnection) -> Result<i64, Error> {
     Ok(sqlx::query_scalar("select nextval('usage_commit_ids')").fetch_one(conn).await?)
 }
 
+/// Whether another transaction waits for a lock this one holds (a row it copied, say).
+pub async fn blocks_another_transaction(conn: &mut PgConnection) -> Result<bool, Error> {
+    Ok(sqlx::query_scalar(
+        "select exists(select 1 from pg_stat_activity where pg_backend_pid() = any(pg_blocking_pids(pid)))",
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
 /// Looks the `seen` events' ids up and copies the events whose id is new for the organization; the
 /// `unseen` ones are taken as new. The unique index refuses the commit when one was not (an id
 /// stored before a restart), or when another instance copies the same new id at the same time;

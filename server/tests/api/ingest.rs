@@ -5,10 +5,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use server::metering::id_claims::IdClaims;
-use server::metering::usage::{EventOutcome, check_batch, store_batches};
+use server::metering::usage::{CheckedBatch, EventOutcome, check_batch, store_batches};
 use server::store::Dialect;
 
-use crate::helpers::{ACME_OWNER, GLOBEX_OWNER, json, minutes_ago, spawn_app};
+use crate::helpers::{ACME_OWNER, GLOBEX_OWNER, TestApp, json, minutes_ago, spawn_app};
 
 fn event(id: &str, namespace: &str, quantity: i64, at: &str) -> Value {
     json!({"id": id, "namespace": namespace, "metric": "actions", "quantity": quantity, "timestamp": at})
@@ -246,32 +246,37 @@ async fn concurrent_overlapping_batches_accept_each_event_exactly_once() {
     assert_eq!(rollups.iter().map(|r| r.2).sum::<i64>(), 600);
 }
 
+/// The app and Acme's id, on PostgreSQL only: SQLite's one writer stores one group at a time, so
+/// no group there ever waits for another.
+async fn acme_on_postgres() -> Option<(TestApp, String)> {
+    let app = spawn_app().await;
+    if app.db.dialect != Dialect::Postgres {
+        return None;
+    }
+    let organization = app.organization_id("Acme Corp").await;
+    Some((app, organization))
+}
+
+/// A batch of `actions` events with these ids, checked as the ingestion endpoint checks it.
+async fn checked_batch(app: &TestApp, organization: &str, ids: &[&str]) -> CheckedBatch {
+    let at = minutes_ago(30);
+    let events: Vec<Box<RawValue>> = ids
+        .iter()
+        .map(|id| serde_json::value::to_raw_value(&event(id, "payments-prod", 2, &at)).expect("raw event"))
+        .collect();
+    let raw: Vec<&RawValue> = events.iter().map(|event| event.as_ref()).collect();
+    check_batch(&app.db, organization, &raw, 86_400_000).await.expect("checked")
+}
+
 /// A client retries a batch that timed out while the first send is still being stored, and a
 /// PostgreSQL writer takes the retry while another has the first send's transaction open: the
 /// retry waits for that commit and answers duplicate for the repeated ids, instead of copying them
-/// too and being refused by the unique index. (SQLite stores with one writer, one group at a
-/// time, so no group there ever waits for another.)
+/// too and being refused by the unique index.
 #[tokio::test]
 async fn a_retry_of_a_batch_still_being_stored_waits_for_it_and_answers_duplicate() {
-    let app = spawn_app().await;
-    if app.db.dialect != Dialect::Postgres {
-        return;
-    }
-    let organization = app.organization_id("Acme Corp").await;
-    let at = minutes_ago(30);
-    let check = |ids: &[&str]| {
-        let events: Vec<Box<RawValue>> = ids
-            .iter()
-            .map(|id| serde_json::value::to_raw_value(&event(id, "payments-prod", 2, &at)).expect("raw event"))
-            .collect();
-        let (db, organization) = (&app.db, organization.as_str());
-        async move {
-            let raw: Vec<&RawValue> = events.iter().map(|event| event.as_ref()).collect();
-            check_batch(db, organization, &raw, 86_400_000).await.expect("checked")
-        }
-    };
-    let first = [check(&["sent-once", "sent-twice"]).await];
-    let retry = [check(&["sent-twice", "sent-with-the-retry"]).await];
+    let Some((app, organization)) = acme_on_postgres().await else { return };
+    let first = [checked_batch(&app, &organization, &["sent-once", "sent-twice"]).await];
+    let retry = [checked_batch(&app, &organization, &["sent-twice", "sent-with-the-retry"]).await];
     let claims = IdClaims::new(1_000);
     let first_claim = claims.claim(first.iter().map(|batch| (batch.organization_id.as_str(), batch.event_ids())));
     let retry_claim = claims.claim(retry.iter().map(|batch| (batch.organization_id.as_str(), batch.event_ids())));
@@ -299,21 +304,11 @@ async fn a_retry_of_a_batch_still_being_stored_waits_for_it_and_answers_duplicat
 /// A group waits for another for as long as it takes, unless a transaction waits for it in turn:
 /// another instance storing the same new id, while the group this one waits for may wait for that
 /// instance (a circle PostgreSQL cannot see). Then it gives up, stores nothing, and is stored
-/// again once the other has ended. (SQLite has one writer, so no group there waits for another.)
+/// again once the other has ended.
 #[tokio::test]
 async fn a_waiting_group_that_another_instance_waits_for_gives_up_and_is_stored_again() {
-    let app = spawn_app().await;
-    if app.db.dialect != Dialect::Postgres {
-        return;
-    }
-    let organization = app.organization_id("Acme Corp").await;
-    let at = minutes_ago(30);
-    let events: Vec<Box<RawValue>> = ["held-by-a-group", "also-sent-elsewhere"]
-        .iter()
-        .map(|id| serde_json::value::to_raw_value(&event(id, "payments-prod", 2, &at)).expect("raw event"))
-        .collect();
-    let raw: Vec<&RawValue> = events.iter().map(|event| event.as_ref()).collect();
-    let batch = [check_batch(&app.db, &organization, &raw, 86_400_000).await.expect("checked")];
+    let Some((app, organization)) = acme_on_postgres().await else { return };
+    let batch = [checked_batch(&app, &organization, &["held-by-a-group", "also-sent-elsewhere"]).await];
     let claims = IdClaims::new(1_000);
     let held = claims.claim([(organization.as_str(), vec!["held-by-a-group"])]);
     let mut claim = claims.claim(batch.iter().map(|batch| (batch.organization_id.as_str(), batch.event_ids())));

@@ -1,11 +1,13 @@
 # Sourced by scripts that run a server against throw-away databases: a scratch folder ($work),
-# removed on exit together with the server ($server_pid) and the private PostgreSQL cluster in it.
+# removed on exit together with the server ($server_pid) and the private PostgreSQL cluster (and
+# its replica) in it.
 export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 work=$(mktemp -d "/tmp/portal-${1:-scratch}.XXXXXX")
 chmod 755 "$work"
 server_pid=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  scripts/postgres.sh stop "$work/pg-replica" || true
   scripts/postgres.sh stop "$work/pg" || true
   rm -rf "$work"
 }

@@ -15,11 +15,13 @@ export FAULT_REPORT="$work/fault-report.txt"
 section "unit and API tests on SQLite"
 TEST_DATABASE=sqlite cargo test --locked -p app -p server -p loadgen --features app/ssr
 
-section "API tests on PostgreSQL (private cluster)"
+section "API tests on PostgreSQL (private cluster, with a streaming replica)"
 postgres_url=$(scripts/postgres.sh start "$work/pg")
-echo "cluster at $postgres_url"
+replica_url=$(scripts/postgres.sh replica "$work/pg" "$work/pg-replica")
+echo "cluster at $postgres_url, its replica at $replica_url"
 # The same packages and features as above, so nothing is compiled again (the unit tests rerun in a second).
-TEST_DATABASE=postgres TEST_POSTGRES_URL="$postgres_url" cargo test --locked -p app -p server -p loadgen --features app/ssr
+TEST_DATABASE=postgres TEST_POSTGRES_URL="$postgres_url" TEST_POSTGRES_REPLICA_URL="$replica_url" \
+  cargo test --locked -p app -p server -p loadgen --features app/ssr
 
 section "browser journeys in Chromium (release build)"
 # Room left for the release build: when it fails on a CI machine, these lines tell whether disk or

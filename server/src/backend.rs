@@ -1,7 +1,9 @@
 //! The portal backend the UI's server functions call: a thin layer over the services.
 use std::sync::Arc;
 
-use app::api::backend::{Authenticated, BudgetForm, CreditForm, PortalBackend, RefundForm, TestCardForm};
+use app::api::backend::{
+    Authenticated, BudgetForm, CreditForm, PortalBackend, RefundForm, TestCardForm, reads_may_lag,
+};
 use app::api::dto::admin::{
     AdminCustomer, CouponForm, CouponsPage, CustomerSearch, NewCustomerForm, Operations, PromotionCodeForm,
 };
@@ -62,6 +64,14 @@ pub struct Backend {
     pub stripe_publishable_key: Option<String>,
     /// Where webhook endpoints may point.
     pub webhook_targets: TargetPolicy,
+}
+
+impl Backend {
+    /// Where a server function that only reads finds its data: a replica when one is set and the
+    /// browser has not just written (`serve!(reads …)`), the primary otherwise.
+    fn reads(&self) -> Db {
+        if reads_may_lag() { self.db.may_lag() } else { self.db.clone() }
+    }
 }
 
 #[async_trait]
@@ -294,7 +304,7 @@ impl PortalBackend for Backend {
     }
 
     async fn search_customers(&self, query: &str, page: u32) -> Result<CustomerSearch, AppError> {
-        Ok(customers::search_customers(&self.db, query, page).await?)
+        Ok(customers::search_customers(&self.reads(), query, page).await?)
     }
 
     async fn operations(&self) -> Result<Operations, AppError> {
@@ -333,7 +343,7 @@ impl PortalBackend for Backend {
         hidden: &[String],
         by: Option<&str>,
     ) -> Result<UsageReport, AppError> {
-        Ok(usage_page::usage_report(&self.db, organization_id, metric, window, hidden, by).await?)
+        Ok(usage_page::usage_report(&self.reads(), organization_id, metric, window, hidden, by).await?)
     }
 
     async fn plan_page(&self, organization_id: &str) -> Result<PlanPage, AppError> {
@@ -419,11 +429,11 @@ impl PortalBackend for Backend {
     }
 
     async fn invoices_page(&self, organization_id: &str) -> Result<InvoicesPage, AppError> {
-        Ok(invoice_pages::invoices_page(&self.db, organization_id).await?)
+        Ok(invoice_pages::invoices_page(&self.reads(), organization_id).await?)
     }
 
     async fn invoice_detail(&self, organization_id: &str, invoice_id: &str) -> Result<InvoiceDetail, AppError> {
-        Ok(invoice_pages::invoice_detail(&self.db, organization_id, invoice_id).await?)
+        Ok(invoice_pages::invoice_detail(&self.reads(), organization_id, invoice_id).await?)
     }
 
     async fn admin_customer(&self, organization_id: &str) -> Result<AdminCustomer, AppError> {

@@ -27,6 +27,11 @@ pub struct Settings {
     /// `sqlite:<file>` (the embedded default) or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite:data/portal.db", value_parser = parse_database_url)]
     pub database_url: String,
+    /// A PostgreSQL streaming replica of that database (`postgres://…`): usage charts, invoice
+    /// pages, staff search and the usage API read it; everything else, and a browser's pages
+    /// for a few seconds after it wrote, use the primary.
+    #[arg(long, env = "DATABASE_READ_URL", value_parser = parse_database_url)]
+    pub database_read_url: Option<String>,
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:3000")]
     pub listen_addr: SocketAddr,
     /// The origin browsers use to reach the portal; state-changing requests from any other origin are refused.

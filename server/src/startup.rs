@@ -53,7 +53,7 @@ struct BillingJob {
 
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, Error> {
-        let db = Db::connect(&settings.database_url).await?;
+        let db = Db::connect_with_replica(&settings.database_url, settings.database_read_url.as_deref()).await?;
         db.migrate().await?;
         ensure_catalog(&db).await?;
         let backfilled = backfill_periods(&db).await?;

@@ -9,13 +9,13 @@ use super::error::AppError;
 #[server(endpoint = "admin_search_customers")]
 pub async fn search_customers(query: String, page: u32) -> Result<CustomerSearch, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Staff, |_user, backend| { backend.search_customers(&query, page).await })
+    serve!(reads Caller::Staff, |_user, backend| { backend.search_customers(&query, page).await })
 }
 
 #[server(endpoint = "admin_operations")]
 pub async fn get_operations() -> Result<Operations, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Staff, |_user, backend| { backend.operations().await })
+    serve!(reads Caller::Staff, |_user, backend| { backend.operations().await })
 }
 
 #[server(endpoint = "admin_preview_plan_change")]
@@ -65,7 +65,7 @@ pub async fn set_ingest_quota(
 #[server(endpoint = "admin_coupons")]
 pub async fn get_coupons() -> Result<CouponsPage, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Staff, |_user, backend| { backend.coupons().await })
+    serve!(reads Caller::Staff, |_user, backend| { backend.coupons().await })
 }
 
 #[server(endpoint = "admin_create_coupon")]

@@ -391,18 +391,67 @@ pub fn zone_of(user: &SessionUser) -> Option<String> {
 
 /// The browser's zone as its cookie says, when it looks like a zone name.
 pub fn browser_time_zone() -> Option<String> {
-    let parts = use_context::<axum::http::request::Parts>()?;
-    let cookies = parts.headers.get_all(axum::http::header::COOKIE);
-    let zone = cookies
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|header| header.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(BROWSER_ZONE_COOKIE)?.strip_prefix('='))?
-        .to_owned();
+    let zone = request_cookie(BROWSER_ZONE_COOKIE)?;
     let plausible = !zone.is_empty()
         && zone.len() <= 64
         && zone.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'+'));
     plausible.then_some(zone)
+}
+
+/// The value of the request's cookie `name`.
+fn request_cookie(name: &str) -> Option<String> {
+    let parts = use_context::<axum::http::request::Parts>()?;
+    cookie_value(&parts.headers, name)
+}
+
+/// The value of cookie `name` among `headers`' `Cookie` lines.
+pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
+        .map(str::to_owned)
+}
+
+/// Set for a few seconds on a browser whose server function call may have written: while it lasts
+/// its pages read the primary database, so they show what it wrote even before a replica has
+/// replayed it. It says nothing secret, so it needs no more than `HttpOnly` and `SameSite`.
+pub const WROTE_COOKIE: &str = "wrote";
+/// Far longer than a healthy replica lags.
+const WROTE_COOKIE_SET: &str = "wrote=1; Max-Age=10; Path=/; HttpOnly; SameSite=Lax";
+
+tokio::task_local! {
+    /// Whether the server function running now may read a replica that lags a moment.
+    static READS_MAY_LAG: bool;
+}
+
+/// Whether the server function running now only reads, for a browser that has not just written:
+/// what it reads may then come from a replica a moment behind the primary.
+pub fn reads_may_lag() -> bool {
+    READS_MAY_LAG.try_with(|may_lag| *may_lag).unwrap_or(false)
+}
+
+/// Runs a server function that only reads, on a replica unless its browser has just written.
+pub async fn reading<F: std::future::Future>(work: F) -> F::Output {
+    READS_MAY_LAG.scope(request_cookie(WROTE_COOKIE).is_none(), work).await
+}
+
+/// Runs `work` on the primary even inside a server function that only reads: a refresh that a
+/// rollup notice asked for must see that rollup, which a replica may not have replayed yet.
+pub async fn on_primary<F: std::future::Future>(work: F) -> F::Output {
+    READS_MAY_LAG.scope(false, work).await
+}
+
+/// A server function called over HTTP (a form or a button; a page's render calls them with the
+/// page's GET) may have written: the browser's next pages read the primary for a while.
+fn note_possible_write() {
+    let called_over_http =
+        use_context::<axum::http::request::Parts>().is_some_and(|parts| parts.method == axum::http::Method::POST);
+    if called_over_http && let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.append_header(axum::http::header::SET_COOKIE, axum::http::HeaderValue::from_static(WROTE_COOKIE_SET));
+    }
 }
 
 /// The client's address as the server resolved it (behind trusted proxies, the real client's).
@@ -443,7 +492,21 @@ pub async fn authorize(caller: Caller<'_>) -> Result<SessionUser, AppError> {
 /// authorizes the session's user as `caller`, runs the block with the user and the backend, with
 /// times shown in the user's zone, and lets an error set the HTTP status. A macro, not a function taking an async closure: the
 /// closure's future must be `Send`, which async closures cannot promise yet.
+///
+/// `serve!(reads caller, …)` is a server function that never writes: it does not send its browser
+/// to the primary for its next pages, and may itself read a replica ([`reads_may_lag`]).
 macro_rules! serve {
+    (reads $caller:expr, |$user:ident, $backend:pat_param| $body:block) => {
+        $crate::api::backend::respond_to_read(
+            async {
+                let $user = $crate::api::backend::authorize($caller).await?;
+                let $backend = $crate::api::backend::backend()?;
+                let zone = $crate::api::backend::zone_of(&$user);
+                $crate::api::backend::in_time_zone(zone, $crate::api::backend::reading(async { $body })).await
+            }
+            .await,
+        )
+    };
     ($caller:expr, |$user:ident, $backend:pat_param| $body:block) => {
         $crate::api::backend::respond(
             async {
@@ -458,8 +521,15 @@ macro_rules! serve {
 }
 pub(crate) use serve;
 
-/// Every server function ends here, so the HTTP status of an error is set in one place.
+/// Every server function that may write ends here, so the HTTP status of an error is set in one
+/// place, and its browser reads the primary for a while after.
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    note_possible_write();
+    respond_to_read(result)
+}
+
+/// Every server function that only reads ends here.
+pub fn respond_to_read<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(error) = &result
         && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
     {

@@ -8,7 +8,7 @@ use super::error::AppError;
 #[server(endpoint = "plan")]
 pub async fn get_plan_page(organization_id: String) -> Result<PlanPage, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Member(&organization_id), |_user, backend| { backend.plan_page(&organization_id).await })
+    serve!(reads Caller::Member(&organization_id), |_user, backend| { backend.plan_page(&organization_id).await })
 }
 
 #[server(endpoint = "preview_plan_change")]
@@ -55,13 +55,13 @@ pub async fn start_plan(organization_id: String, plan: String) -> Result<PlanPag
 #[server(endpoint = "invoices")]
 pub async fn get_invoices(organization_id: String) -> Result<InvoicesPage, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Member(&organization_id), |_user, backend| { backend.invoices_page(&organization_id).await })
+    serve!(reads Caller::Member(&organization_id), |_user, backend| { backend.invoices_page(&organization_id).await })
 }
 
 #[server(endpoint = "invoice")]
 pub async fn get_invoice(organization_id: String, invoice_id: String) -> Result<InvoiceDetail, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Member(&organization_id), |_user, backend| {
+    serve!(reads Caller::Member(&organization_id), |_user, backend| {
         backend.invoice_detail(&organization_id, &invoice_id).await
     })
 }
@@ -69,7 +69,7 @@ pub async fn get_invoice(organization_id: String, invoice_id: String) -> Result<
 #[server(endpoint = "admin_customer")]
 pub async fn get_admin_customer(organization_id: String) -> Result<AdminCustomer, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Staff, |_user, backend| { backend.admin_customer(&organization_id).await })
+    serve!(reads Caller::Staff, |_user, backend| { backend.admin_customer(&organization_id).await })
 }
 
 #[server(endpoint = "issue_credit")]

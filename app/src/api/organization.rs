@@ -7,7 +7,7 @@ use super::error::AppError;
 #[server(endpoint = "dashboard")]
 pub async fn get_dashboard(organization_id: String) -> Result<Dashboard, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Member(&organization_id), |user, backend| { backend.dashboard(&organization_id, &user).await })
+    serve!(reads Caller::Member(&organization_id), |user, backend| { backend.dashboard(&organization_id, &user).await })
 }
 
 #[server(endpoint = "create_namespace")]
@@ -21,7 +21,7 @@ pub async fn create_namespace(organization_id: String, name: String) -> Result<N
 #[server(endpoint = "api_keys")]
 pub async fn list_api_keys(organization_id: String) -> Result<Vec<ApiKey>, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Member(&organization_id), |_user, backend| { backend.list_api_keys(&organization_id).await })
+    serve!(reads Caller::Member(&organization_id), |_user, backend| { backend.list_api_keys(&organization_id).await })
 }
 
 #[server(endpoint = "create_api_key")]
@@ -43,7 +43,7 @@ pub async fn revoke_api_key(organization_id: String, key_id: String) -> Result<(
 #[server(endpoint = "billing_details")]
 pub async fn get_billing_details(organization_id: String) -> Result<BillingDetailsPage, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Member(&organization_id), |user, backend| { backend.billing_details(&organization_id, &user).await })
+    serve!(reads Caller::Member(&organization_id), |user, backend| { backend.billing_details(&organization_id, &user).await })
 }
 
 #[server(endpoint = "save_billing_details")]

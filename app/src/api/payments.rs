@@ -7,13 +7,13 @@ use super::error::AppError;
 #[server(endpoint = "billing_status")]
 pub async fn get_billing_status(organization_id: String) -> Result<BillingStatus, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Member(&organization_id), |_user, backend| { backend.billing_status(&organization_id).await })
+    serve!(reads Caller::Member(&organization_id), |_user, backend| { backend.billing_status(&organization_id).await })
 }
 
 #[server(endpoint = "payment_method")]
 pub async fn get_payment_method_page(organization_id: String) -> Result<PaymentMethodPage, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Member(&organization_id), |_user, backend| { backend.payment_method_page(&organization_id).await })
+    serve!(reads Caller::Member(&organization_id), |_user, backend| { backend.payment_method_page(&organization_id).await })
 }
 
 #[server(endpoint = "save_test_card")]
@@ -41,7 +41,7 @@ pub async fn pay_now(organization_id: String) -> Result<PaymentMethodPage, AppEr
 #[server(endpoint = "pay_page")]
 pub async fn get_pay_page(organization_id: String, invoice_id: String) -> Result<PayPage, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Billing(&organization_id), |_user, backend| {
+    serve!(reads Caller::Billing(&organization_id), |_user, backend| {
         backend.pay_page(&organization_id, &invoice_id).await
     })
 }
@@ -74,7 +74,7 @@ pub async fn start_card_setup(organization_id: String) -> Result<String, AppErro
 #[server(endpoint = "admin_parked_events")]
 pub async fn get_parked_events() -> Result<Vec<ParkedEvent>, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Staff, |_user, backend| { backend.parked_events().await })
+    serve!(reads Caller::Staff, |_user, backend| { backend.parked_events().await })
 }
 
 #[server(endpoint = "refund_payment")]

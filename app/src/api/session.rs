@@ -6,8 +6,10 @@ use super::error::AppError;
 
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String) -> Result<(), AppError> {
-    use super::backend::{backend, client_address, log_in, respond};
-    respond(
+    use super::backend::{backend, client_address, log_in, respond_to_read};
+    // What logging in writes, the session, is always read from the primary: the pages that follow
+    // may read a replica.
+    respond_to_read(
         async {
             let client = client_address().await;
             let backend = backend()?;
@@ -40,8 +42,8 @@ pub async fn logout() -> Result<(), AppError> {
 /// `None` when nobody is logged in: pages decide whether that means "go to the login page".
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<SessionUser>, AppError> {
-    use super::backend::{require_user, respond};
-    respond(match require_user().await {
+    use super::backend::{require_user, respond_to_read};
+    respond_to_read(match require_user().await {
         Ok(user) => Ok(Some(user)),
         Err(AppError::Unauthorized) => Ok(None),
         Err(other) => Err(other),
@@ -52,7 +54,7 @@ pub async fn whoami() -> Result<Option<SessionUser>, AppError> {
 #[server(endpoint = "preferences")]
 pub async fn get_preferences(organization_id: String) -> Result<Preferences, AppError> {
     use super::backend::{Caller, browser_time_zone, serve};
-    serve!(Caller::Member(&organization_id), |user, backend| { backend.preferences(&user, browser_time_zone()).await })
+    serve!(reads Caller::Member(&organization_id), |user, backend| { backend.preferences(&user, browser_time_zone()).await })
 }
 
 /// An IANA zone name (`Europe/Paris`) to read times in, or empty for the browser's.

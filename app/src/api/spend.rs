@@ -8,7 +8,7 @@ use super::error::AppError;
 #[server(endpoint = "budgets")]
 pub async fn get_budgets(organization_id: String) -> Result<BudgetsPage, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Member(&organization_id), |user, backend| { backend.budgets_page(&user, &organization_id).await })
+    serve!(reads Caller::Member(&organization_id), |user, backend| { backend.budgets_page(&user, &organization_id).await })
 }
 
 /// `hard_cap` is a checkbox's: present (`true`) when ticked, absent otherwise.

@@ -7,7 +7,7 @@ use super::error::AppError;
 #[server(endpoint = "team")]
 pub async fn get_team(organization_id: String) -> Result<TeamPage, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Member(&organization_id), |user, backend| { backend.team_page(&user, &organization_id).await })
+    serve!(reads Caller::Member(&organization_id), |user, backend| { backend.team_page(&user, &organization_id).await })
 }
 
 /// Mails an invitation to join as `role` (`owner` or `member`).

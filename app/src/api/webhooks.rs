@@ -8,7 +8,7 @@ use super::error::AppError;
 #[server(endpoint = "webhooks")]
 pub async fn get_webhooks(organization_id: String) -> Result<WebhooksPage, AppError> {
     use super::backend::{Caller, serve};
-    serve!(Caller::Owner(&organization_id), |user, backend| { backend.webhooks_page(&user, &organization_id).await })
+    serve!(reads Caller::Owner(&organization_id), |user, backend| { backend.webhooks_page(&user, &organization_id).await })
 }
 
 /// `event_types` lists the types to receive, separated by commas or spaces.

@@ -35,7 +35,9 @@ pub fn UsagePage() -> impl IntoView {
 
     let report = Resource::new(
         move || (organization_id.get(), metric.get(), window.get(), hide.get(), by.get(), updates.get()),
-        |(org, metric, window, hide, by, _)| get_usage(org, metric, window.range, window.from, window.to, hide, by),
+        |(org, metric, window, hide, by, updates)| {
+            get_usage(org, metric, window.range, window.from, window.to, hide, by, updates > 0)
+        },
     );
 
     view! {

@@ -245,7 +245,7 @@ async fn rated_so_far(
         projected_usage,
         previous_usage_at_same_point,
     });
-    db.rollup_derived.keep(&organization_id, RATED_SO_FAR, read_at, rated.clone());
+    db.keep_derived(&organization_id, RATED_SO_FAR, read_at, rated.clone());
     Ok(rated)
 }
 

@@ -1,4 +1,6 @@
-//! The JSON API for machines, authenticated by API keys.
+//! The JSON API for machines, authenticated by API keys. What only reads figures (usage, invoices,
+//! the estimate) reads a replica when one is set: a machine polls, and a moment's lag is as old as
+//! its last poll.
 use app::api::dto::Namespace;
 use app::api::dto::machine::{BudgetFigures, BudgetSetting, InvoiceFigures, NamespaceStatus, UsageTotals};
 use app::api::dto::usage::UsageEstimate;
@@ -69,7 +71,7 @@ async fn usage(
         granularity: params.granularity.as_deref(),
         group_by: params.group_by.as_deref().filter(|g| !g.is_empty()),
     };
-    Ok(Json(usage_totals(&db, &caller.organization_id, &question).await?))
+    Ok(Json(usage_totals(&db.may_lag(), &caller.organization_id, &question).await?))
 }
 
 fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, AppError> {
@@ -79,7 +81,7 @@ fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, AppEr
 #[utoipa::path(get, path = "/v1/invoices", tag = "invoices", security(("api_key" = [])),
     responses((status = 200, body = Vec<InvoiceFigures>), (status = 401, description = "No API key, or one revoked", body = ErrorBody)))]
 async fn list_invoices(caller: ApiCaller, State(db): State<Db>) -> Result<Json<Vec<InvoiceFigures>>, AppError> {
-    Ok(Json(invoice_list(&db, &caller.organization_id).await?))
+    Ok(Json(invoice_list(&db.may_lag(), &caller.organization_id).await?))
 }
 
 #[utoipa::path(get, path = "/v1/invoices/{invoice_id}", tag = "invoices", security(("api_key" = [])),
@@ -90,14 +92,14 @@ async fn invoice(
     State(db): State<Db>,
     Path(invoice_id): Path<String>,
 ) -> Result<Json<InvoiceFigures>, AppError> {
-    Ok(Json(invoice_with_lines(&db, &caller.organization_id, &invoice_id).await?))
+    Ok(Json(invoice_with_lines(&db.may_lag(), &caller.organization_id, &invoice_id).await?))
 }
 
 /// The current period's cost so far and projected, per namespace; 404 without a plan.
 #[utoipa::path(get, path = "/v1/estimate", tag = "usage", security(("api_key" = [])),
     responses((status = 200, body = UsageEstimate), (status = 401, description = "No API key, or one revoked", body = ErrorBody), (status = 404, description = "No subscription", body = ErrorBody)))]
 async fn estimate(caller: ApiCaller, State(db): State<Db>) -> Result<Json<UsageEstimate>, AppError> {
-    Ok(Json(usage_estimate(&db, &caller.organization_id).await?.ok_or(AppError::NotFound)?))
+    Ok(Json(usage_estimate(&db.may_lag(), &caller.organization_id).await?.ok_or(AppError::NotFound)?))
 }
 
 #[utoipa::path(get, path = "/v1/namespaces", tag = "namespaces", security(("api_key" = [])),

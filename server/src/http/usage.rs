@@ -2,11 +2,12 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use app::api::backend::{WROTE_COOKIE, cookie_value};
 use app::api::dto::usage::{UsageRange, UsageWindow};
 use app::api::error::AppError;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
@@ -38,12 +39,15 @@ async fn download_csv(
     State(state): State<AppState>,
     Path(organization_id): Path<String>,
     Query(query): Query<CsvQuery>,
+    headers: HeaderMap,
 ) -> Result<impl IntoResponse, AppError> {
     user.role_in(&organization_id)?;
+    // A browser that has just written reads the primary (see `WROTE_COOKIE`).
+    let db = if cookie_value(&headers, WROTE_COOKIE).is_some() { state.db.clone() } else { state.db.may_lag() };
     let metric = query.metric.unwrap_or_else(|| "actions".to_owned());
     let range = UsageRange::from_key(query.range.as_deref().unwrap_or("24h"));
     let window = UsageWindow { range, from: query.from, to: query.to };
-    let csv = usage_csv(&state.db, &organization_id, &metric, &window, query.by.as_deref()).await?;
+    let csv = usage_csv(&db, &organization_id, &metric, &window, query.by.as_deref()).await?;
     let file = format!("attachment; filename=\"usage-{metric}-{}.csv\"", range.key());
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, file)], csv))
 }

@@ -35,6 +35,6 @@ pub async fn kept_hourly_totals(
     }
     let totals = Arc::new(hourly_totals(conn, organization_id, metric, span.0, span.1).await?);
     let kept = Kept { metric: metric.to_owned(), span, totals: totals.clone() };
-    db.rollup_derived.keep(organization_id, slot, read_at, Arc::new(kept));
+    db.keep_derived(organization_id, slot, read_at, Arc::new(kept));
     Ok(totals)
 }

@@ -69,6 +69,11 @@ pub struct Db {
     pub copying: Option<PgPool>,
     /// This process's figures derived from rollups, until the rollups change.
     pub rollup_derived: Arc<RollupDerived>,
+    /// PostgreSQL only: a streaming replica (`DATABASE_READ_URL`) for reads that may lag a moment.
+    replica: Option<AnyPool>,
+    /// Set on the view [`Db::may_lag`] gives when it reads a replica: what it reads may be a moment
+    /// old, so no figure read through it is kept (a rollup notice may already have passed it).
+    pub lagging: bool,
 }
 
 /// A write transaction; on SQLite it holds this process's write turn until it ends.
@@ -117,6 +122,49 @@ impl Db {
 
     /// Opens the pool; an SQLite file and its folder are created when missing.
     pub async fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_with_replica(url, None).await
+    }
+
+    /// As [`Db::connect`], with a PostgreSQL streaming replica of the same database for reads that
+    /// may lag a moment ([`Db::may_lag`]).
+    pub async fn connect_with_replica(url: &str, replica_url: Option<&str>) -> Result<Self, Error> {
+        let postgres = |url| Dialect::from_url(url) == Some(Dialect::Postgres);
+        if replica_url.is_some_and(|replica_url| !postgres(url) || !postgres(replica_url)) {
+            return Err(Error::Config("DATABASE_READ_URL: a replica is for PostgreSQL only".to_owned()));
+        }
+        let mut db = Self::connect_primary(url).await?;
+        if let Some(replica_url) = replica_url {
+            let options = AnyConnectOptions::from_str(replica_url)?.log_statements(tracing::log::LevelFilter::Trace);
+            db.replica = Some(open_pool(&options, Dialect::Postgres, 16).await?);
+        }
+        Ok(db)
+    }
+
+    /// Where a read that may be a moment old goes: the replica when there is one, this database
+    /// otherwise. Ingestion, billing, payments and anything a page must see right after its own
+    /// write read the primary.
+    pub fn may_lag(&self) -> Db {
+        match &self.replica {
+            Some(replica) => Db { pool: replica.clone(), replica: None, lagging: true, ..self.clone() },
+            None => self.clone(),
+        }
+    }
+
+    /// Keeps a figure derived from the organization's rollups ([`RollupDerived::keep`]), unless it
+    /// was read on a replica: the replica may not yet have the rollups of a notice already heard.
+    pub fn keep_derived<T: std::any::Any + Send + Sync>(
+        &self,
+        organization_id: &str,
+        kind: &'static str,
+        read_at: rollup_derived::RollupGeneration,
+        figure: Arc<T>,
+    ) {
+        if !self.lagging {
+            self.rollup_derived.keep(organization_id, kind, read_at, figure);
+        }
+    }
+
+    async fn connect_primary(url: &str) -> Result<Self, Error> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::from_url(url)
             .ok_or_else(|| Error::Config(format!("DATABASE_URL: unsupported scheme in {url:?}")))?;
@@ -154,6 +202,8 @@ impl Db {
             writer,
             copying,
             rollup_derived: Arc::default(),
+            replica: None,
+            lagging: false,
         })
     }
 

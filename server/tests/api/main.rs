@@ -23,6 +23,7 @@ mod openapi;
 mod operations;
 mod payments;
 mod pool;
+mod replica;
 mod rollups;
 mod scale_out;
 mod sessions;

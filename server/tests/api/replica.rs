@@ -90,18 +90,23 @@ async fn page_total(app: &TestApp, client: &Client, organization_id: &str, after
     report["total"].as_str().unwrap().to_owned()
 }
 
+/// The demo data on a fresh database, served by an instance that reads the replica's copy of it.
+async fn demo_with_replica(replica_cluster: &str) -> TestApp {
+    // A run that failed while replay was paused left it so.
+    set_replay_paused(replica_cluster, false).await;
+    let url = fresh_database_url().await;
+    replica_has_database(replica_cluster, &url).await;
+    let database = url.rsplit('/').next().unwrap();
+    let app = spawn_instance(&url, None, &["--database-read-url", &format!("{replica_cluster}/{database}")]).await;
+    server::demo::seed_demo(&app.db, None).await.expect("seed demo data");
+    app
+}
+
 #[tokio::test]
 async fn reads_that_may_lag_come_from_the_replica_and_a_browser_that_wrote_reads_the_primary() {
     let Some(replica) = replica_cluster() else { return };
     let _turn = REPLAY.lock().await;
-    // A run that failed while replay was paused left it so.
-    set_replay_paused(&replica, false).await;
-    let url = fresh_database_url().await;
-    replica_has_database(&replica, &url).await;
-    let app =
-        spawn_instance(&url, None, &["--database-read-url", &format!("{replica}/{}", url.rsplit('/').next().unwrap())])
-            .await;
-    server::demo::seed_demo(&app.db, None).await.expect("seed demo data");
+    let app = demo_with_replica(&replica).await;
     let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
     let organization_id = app.organization_id("Acme Corp").await;
     let owner = app.client_for(&ACME_OWNER).await;
@@ -156,12 +161,7 @@ async fn found(app: &TestApp, staff: &Client, query: &str) -> usize {
 async fn staff_search_and_invoice_pages_read_the_replica() {
     let Some(replica) = replica_cluster() else { return };
     let _turn = REPLAY.lock().await;
-    set_replay_paused(&replica, false).await;
-    let url = fresh_database_url().await;
-    replica_has_database(&replica, &url).await;
-    let database = url.rsplit('/').next().unwrap().to_owned();
-    let app = spawn_instance(&url, None, &["--database-read-url", &format!("{replica}/{database}")]).await;
-    server::demo::seed_demo(&app.db, None).await.expect("seed demo data");
+    let app = demo_with_replica(&replica).await;
     let organization_id = app.organization_id("Acme Corp").await;
     let (staff, owner) = (app.client_for(&STAFF).await, app.client_for(&ACME_OWNER).await);
     let invoices_form = [("organization_id", organization_id.as_str())];

@@ -23,6 +23,7 @@ use crate::jobs::payments::run_payments_job;
 use crate::jobs::rollup::{Metering, relay_rollup_notices, run_rollup_worker};
 use crate::jobs::rollup_lag::run_lag_sampler;
 use crate::jobs::webhooks::run_webhook_job;
+use crate::metering::catalog::metric_catalog;
 use crate::metering::quotas::IngestQuotas;
 use crate::notifications::delivery::Outbox;
 use crate::onboarding::mail_throttle::MailThrottle;
@@ -56,6 +57,9 @@ impl Application {
         let db = Db::connect_with_replica(&settings.database_url, settings.database_read_url.as_deref()).await?;
         db.migrate().await?;
         ensure_catalog(&db).await?;
+        // Read once per process, here on the primary: a replica may not have replayed the migration
+        // that added a metric yet.
+        metric_catalog(&mut *db.pool.acquire().await?).await?;
         let backfilled = backfill_periods(&db).await?;
         if backfilled > 0 {
             tracing::info!(

@@ -1,6 +1,7 @@
-//! The JSON API for machines, authenticated by API keys. What only reads figures (usage, invoices,
-//! the estimate) reads a replica when one is set: a machine polls, and a moment's lag is as old as
-//! its last poll.
+//! The JSON API for machines, authenticated by API keys. Usage and the estimate read a replica when
+//! one is set: a machine polls them, and a moment's lag is as old as its last poll. Invoices stay on
+//! the primary: a receiver of `invoice.finalized` asks for the invoice at once, while the invoice
+//! run's writes are the ones a replica replays last.
 use app::api::dto::Namespace;
 use app::api::dto::machine::{BudgetFigures, BudgetSetting, InvoiceFigures, NamespaceStatus, UsageTotals};
 use app::api::dto::usage::UsageEstimate;
@@ -19,6 +20,7 @@ use super::api_auth::ApiCaller;
 use super::api_json::ApiJson;
 use crate::accounts::organizations;
 use crate::billing::estimate::usage_estimate;
+use crate::error::Error;
 use crate::portal::machine_api::{UsageQuestion, invoice_list, invoice_with_lines, usage_totals};
 use crate::spend::figures::{budget_figures, namespace_status as status_of, replace_budgets as set_budgets};
 use crate::store::Db;
@@ -71,7 +73,14 @@ async fn usage(
         granularity: params.granularity.as_deref(),
         group_by: params.group_by.as_deref().filter(|g| !g.is_empty()),
     };
-    Ok(Json(usage_totals(&db.may_lag(), &caller.organization_id, &question).await?))
+    // A namespace the replica does not know yet may be one the caller has just created.
+    let answer = match usage_totals(&db.may_lag(), &caller.organization_id, &question).await {
+        Err(Error::App(AppError::Invalid { field, .. })) if field == "namespace" && db.has_replica() => {
+            usage_totals(&db, &caller.organization_id, &question).await
+        }
+        answer => answer,
+    };
+    Ok(Json(answer?))
 }
 
 fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, AppError> {
@@ -81,7 +90,7 @@ fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, AppEr
 #[utoipa::path(get, path = "/v1/invoices", tag = "invoices", security(("api_key" = [])),
     responses((status = 200, body = Vec<InvoiceFigures>), (status = 401, description = "No API key, or one revoked", body = ErrorBody)))]
 async fn list_invoices(caller: ApiCaller, State(db): State<Db>) -> Result<Json<Vec<InvoiceFigures>>, AppError> {
-    Ok(Json(invoice_list(&db.may_lag(), &caller.organization_id).await?))
+    Ok(Json(invoice_list(&db, &caller.organization_id).await?))
 }
 
 #[utoipa::path(get, path = "/v1/invoices/{invoice_id}", tag = "invoices", security(("api_key" = [])),
@@ -92,7 +101,7 @@ async fn invoice(
     State(db): State<Db>,
     Path(invoice_id): Path<String>,
 ) -> Result<Json<InvoiceFigures>, AppError> {
-    Ok(Json(invoice_with_lines(&db.may_lag(), &caller.organization_id, &invoice_id).await?))
+    Ok(Json(invoice_with_lines(&db, &caller.organization_id, &invoice_id).await?))
 }
 
 /// The current period's cost so far and projected, per namespace; 404 without a plan.

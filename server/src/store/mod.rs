@@ -164,6 +164,10 @@ impl Db {
         }
     }
 
+    pub fn has_replica(&self) -> bool {
+        self.replica.is_some()
+    }
+
     async fn connect_primary(url: &str) -> Result<Self, Error> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::from_url(url)
@@ -304,6 +308,20 @@ mod tests {
         );
         assert_eq!(prepare_sqlite_url("sqlite:/tmp/x.db?mode=ro").unwrap(), "sqlite:/tmp/x.db?mode=ro");
         assert!(prepare_sqlite_url("sqlite::memory:").is_err());
+    }
+
+    #[tokio::test]
+    async fn figures_read_on_a_replica_are_not_kept() {
+        let file = std::env::temp_dir().join(format!("keep-derived-{}.db", std::process::id()));
+        let mut db = Db::connect(&format!("sqlite:{}", file.display())).await.unwrap();
+        let read_at = db.rollup_derived.generation("org_1");
+        db.lagging = true;
+        db.keep_derived("org_1", "figure", read_at, Arc::new(1_u8));
+        assert!(db.rollup_derived.get::<u8>("org_1", "figure").is_none());
+        db.lagging = false;
+        db.keep_derived("org_1", "figure", read_at, Arc::new(2_u8));
+        assert_eq!(db.rollup_derived.get::<u8>("org_1", "figure").as_deref(), Some(&2));
+        let _ = std::fs::remove_file(file);
     }
 
     #[test]

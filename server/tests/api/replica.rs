@@ -18,9 +18,10 @@ fn replica_cluster() -> Option<String> {
     sqlx::any::install_default_drivers();
     let on_postgres = std::env::var("TEST_DATABASE").as_deref() == Ok("postgres");
     let replica = std::env::var("TEST_POSTGRES_REPLICA_URL").ok();
-    if on_postgres && replica.is_none() {
-        eprintln!("no TEST_POSTGRES_REPLICA_URL: the replica tests do not run");
-    }
+    assert!(
+        !on_postgres || replica.is_some(),
+        "TEST_POSTGRES_REPLICA_URL names a replica of the test cluster (scripts/postgres.sh replica)"
+    );
     replica.filter(|_| on_postgres)
 }
 
@@ -66,6 +67,17 @@ async fn set_replay_paused(replica_cluster: &str, paused: bool) {
     let mut replica = sqlx::AnyConnection::connect(&format!("{replica_cluster}/postgres")).await.unwrap();
     let statement = if paused { "select pg_wal_replay_pause()" } else { "select pg_wal_replay_resume()" };
     sqlx::query(statement).execute(&mut replica).await.unwrap();
+    // A pause is only asked for: replay stops at its next record.
+    let wanted = if paused { "paused" } else { "not paused" };
+    for _ in 0..200 {
+        let state: String =
+            sqlx::query_scalar("select pg_get_wal_replay_pause_state()").fetch_one(&mut replica).await.unwrap();
+        if state == wanted {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the replica's replay is not {wanted} after 2 s");
 }
 
 /// Every action the usage API counts for the organization in the last day.
@@ -124,6 +136,23 @@ async fn reads_that_may_lag_come_from_the_replica_and_a_browser_that_wrote_reads
     // What may lag shows the replica's figures: the API, and the page of a browser that only read.
     assert_eq!(api_actions(&app, &key).await, api_before, "the usage API reads the replica");
     assert_eq!(page_total(&app, &owner, &organization_id, false).await, page_before, "the page reads the replica");
+    let csv = |client: &Client| {
+        let url = app.url(&format!("/orgs/{organization_id}/usage.csv?metric=actions&range=24h"));
+        let request = client.get(url).send();
+        async move { request.await.unwrap().text().await.unwrap() }
+    };
+    let csv_before = csv(&owner).await;
+    assert!(!csv_before.contains("5000000000"), "the CSV reads the replica: {csv_before}");
+    let estimate = app.api(Method::GET, "/v1/estimate", &key).send().await.unwrap();
+    assert_eq!(estimate.status(), StatusCode::OK, "the estimate reads the replica without writing");
+    // Rendering a page writes nothing, so it does not send the browser to the primary.
+    let page = app.get_page(&owner, &format!("/orgs/{organization_id}/usage")).await;
+    assert!(!crate::helpers::set_cookie(page.headers()).contains("wrote="));
+    // A namespace made a moment ago is looked for on the primary when the replica lacks it.
+    let made = app.api(Method::POST, "/v1/namespaces", &key).json(&json!({"name": "fresh-ns"})).send().await.unwrap();
+    assert!(made.status().is_success(), "{}", made.status());
+    let fresh = format!("/v1/usage?metric=actions&namespace=fresh-ns&from={}&to={}", minutes_ago(60), minutes_ago(0));
+    assert_eq!(app.api(Method::GET, &fresh, &key).send().await.unwrap().status(), StatusCode::OK);
 
     // A browser that has just written (here, its time zone) reads the primary for a while.
     let writer = app.client_for(&ACME_OWNER).await;
@@ -133,6 +162,7 @@ async fn reads_that_may_lag_come_from_the_replica_and_a_browser_that_wrote_reads
     assert!(crate::helpers::set_cookie(wrote.headers()).contains("wrote=1"), "a write marks the browser");
     let page_after = page_total(&app, &writer, &organization_id, false).await;
     assert_ne!(page_after, page_before, "after a write, the primary");
+    assert!(csv(&writer).await.contains("5000000000"), "the CSV of a browser that wrote reads the primary");
 
     // A refresh asked for by a rollup notice reads the primary too.
     set_replay_paused(&replica, true).await;

@@ -5,6 +5,8 @@ use server::admin::reconciliation::run_reconciliation;
 use server::config::Settings;
 use server::demo::{DEMO_LOGINS, seed_demo};
 use server::error::Error;
+use server::metering::archive::{self, archive_usage};
+use server::metering::domain::archive_months::UsageMonth;
 use server::payments::db::stripe_events;
 use server::payments::processor_checks::run_check_now;
 use server::payments::processor_events::process_event;
@@ -49,6 +51,20 @@ enum Command {
         /// events that never arrived, and list charges our payments do not account for.
         #[arg(long)]
         processor: bool,
+    },
+    /// Move whole months of usage events, older than late usage can reach, out of the database into
+    /// one compressed CSV file each; their hourly rollups stay, and `reconcile` reads the files.
+    Archive {
+        /// The first month kept (`2026-10` archives September 2026 and every month before it).
+        #[arg(long)]
+        before: String,
+        /// Where the files go (`usage-events-2026-09.csv.zst`); the database records each path.
+        #[arg(long, default_value = "data/archive")]
+        dir: std::path::PathBuf,
+        /// SQLite: give the freed pages back to the file system afterwards (rewrites the file;
+        /// everything else waits meanwhile).
+        #[arg(long)]
+        vacuum: bool,
     },
     /// The Stripe webhook inbox.
     Webhooks {
@@ -145,6 +161,29 @@ async fn run(cli: Cli) -> Result<(), Error> {
                         );
                     }
                 }
+            }
+            Ok(())
+        }
+        Command::Archive { before, dir, vacuum } => {
+            let before = UsageMonth::parse(&before)
+                .ok_or_else(|| Error::Config(format!("--before: {before:?} is not a month like 2026-10")))?;
+            let db = Db::connect(&settings.database_url).await?;
+            db.migrate().await?;
+            let archived = archive_usage(&db, &dir, before, settings.usage_max_age_days * 86_400_000).await?;
+            for month in &archived {
+                println!(
+                    "{} {} events ({} in all) -> {}",
+                    month.month,
+                    month.events,
+                    month.quantity,
+                    month.path.display()
+                );
+            }
+            if archived.is_empty() {
+                println!("no events before {} to archive", before.label());
+            }
+            if vacuum {
+                archive::vacuum(&db).await?;
             }
             Ok(())
         }

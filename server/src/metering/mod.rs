@@ -1,4 +1,5 @@
 //! Usage: ingestion of events, hourly rollups, and the charts drawn from them.
+pub mod archive;
 pub mod catalog;
 pub mod chart;
 pub mod db;

@@ -1,5 +1,6 @@
 //! API tests: the real server over real HTTP, on SQLite or PostgreSQL (see helpers).
 mod admin_console;
+mod archive;
 mod authz;
 mod authz_matrix;
 mod billing;

@@ -1,4 +1,5 @@
 //! The SQL of metering.
+pub mod archive;
 pub mod ingest_commits;
 pub mod rollup_lag;
 pub mod set_aside;

@@ -1,4 +1,5 @@
 //! Pure rules of metering.
+pub mod archive_months;
 pub mod dimensions;
 pub mod quota;
 pub mod seen_ids;

@@ -51,7 +51,7 @@ pub async fn archive_usage(
         let open = too_recent.first_open.label();
         AppError::invalid(
             "before",
-            format!("late usage for {open} may still arrive; archive months before {open} at the latest"),
+            format!("late usage for {open} may still arrive, so {open} is the latest month to give"),
         )
     })?;
     std::fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;

@@ -30,7 +30,7 @@ pub enum Error {
     Ledger(String),
     /// A wait for other work given up, because something else waited for this work in turn.
     #[error("gave up waiting: {0}")]
-    WaitedTooLong(String),
+    WaitGivenUp(String),
 }
 
 impl Error {

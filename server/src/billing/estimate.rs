@@ -26,7 +26,11 @@ use crate::store::Db;
 /// effect when it happened. `None` for an organization without a subscription.
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn month_to_date_estimate(db: &Db, organization_id: &str) -> Result<Option<CostEstimate>, Error> {
-    estimate(db, organization_id, false).await
+    let mut conn = db.pool.acquire().await?;
+    let Some(figures) = period_figures(&mut conn, db, organization_id).await? else {
+        return Ok(None);
+    };
+    worded_estimate(&mut conn, organization_id, figures, false, None).await.map(Some)
 }
 
 /// The estimate with its usage charges so far beside the previous period's at the same point:
@@ -247,14 +251,6 @@ async fn rated_so_far(
     });
     db.keep_derived(&organization_id, RATED_SO_FAR, read_at, rated.clone());
     Ok(rated)
-}
-
-async fn estimate(db: &Db, organization_id: &str, compare: bool) -> Result<Option<CostEstimate>, Error> {
-    let mut conn = db.pool.acquire().await?;
-    let Some(figures) = period_figures(&mut conn, db, organization_id).await? else {
-        return Ok(None);
-    };
-    worded_estimate(&mut conn, organization_id, figures, compare, None).await.map(Some)
 }
 
 /// `namespaces`: the organization's, when the caller has read them.

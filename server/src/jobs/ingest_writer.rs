@@ -206,7 +206,7 @@ async fn next_group(waiting: &Queue) -> Option<Vec<(CheckedBatch, Reply)>> {
 /// (see `store_in!`).
 fn is_worth_storing_again(error: &Error) -> bool {
     match error {
-        Error::WaitedTooLong(_) => true,
+        Error::WaitGivenUp(_) => true,
         Error::Database(sqlx::Error::Database(db)) => db.code().as_deref() == Some("40P01") || db.is_unique_violation(),
         _ => false,
     }

@@ -191,7 +191,7 @@ macro_rules! store_in {
             while tokio::time::timeout(CHECK_WAIT_EVERY, claim.others_ended()).await.is_err() {
                 if $sql::blocks_another_transaction(&mut tx).await? {
                     let _ = tx.rollback().await;
-                    return Err(Error::WaitedTooLong(
+                    return Err(Error::WaitGivenUp(
                         "a usage group waited for another while a transaction waited for it".into(),
                     ));
                 }

@@ -339,7 +339,7 @@ async fn a_waiting_group_that_another_instance_waits_for_gives_up_and_is_stored_
         }
     );
     assert!(waited_for, "the group gave up before anything waited for it");
-    assert!(matches!(gave_up, Err(server::error::Error::WaitedTooLong(_))), "{:?}", gave_up.err());
+    assert!(matches!(gave_up, Err(server::error::Error::WaitGivenUp(_))), "{:?}", gave_up.err());
     assert!(elsewhere_stored.load(Ordering::SeqCst));
 
     drop(held);

@@ -40,7 +40,8 @@ pub async fn oldest_event_hour_before(conn: &mut AnyConnection, before: i64) -> 
     Ok(sqlx::query_scalar("select min(hour) from usage_events where hour < $1").bind(before).fetch_one(conn).await?)
 }
 
-/// Every event of the hours in `[from, to)`, one row at a time (a month does not fit in memory).
+/// Every event of the hours in `[from, to)`, one row at a time (a month does not fit in memory), in
+/// the table's order: sorting a month without an index on the hour took as long as reading it.
 pub fn events_between(
     conn: &mut AnyConnection,
     from: i64,
@@ -49,7 +50,7 @@ pub fn events_between(
     sqlx::query_as(
         "select organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour, dimensions,
             properties, content_hash, received_at, late, commit_id
-         from usage_events where hour >= $1 and hour < $2 order by hour, organization_id, event_id",
+         from usage_events where hour >= $1 and hour < $2",
     )
     .bind(from)
     .bind(to)

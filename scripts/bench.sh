@@ -16,6 +16,10 @@
 #   scripts/bench.sh alerts   sqlite|postgres [SAMPLES] [FLOOD CONNECTIONS]: usage sent to a budget's
 #                             threshold alert delivered by webhook, alone or while another
 #                             organization floods ingestion
+#   scripts/bench.sh pages-after sqlite|postgres [EVENTS]: the pages benchmark after EVENTS events of
+#                             other organizations were ingested over HTTP (how far a database goes)
+#   scripts/bench.sh archive  sqlite|postgres [EVENTS]: EVENTS events written straight into October
+#                             2026, then `server archive --before 2026-11` timed, with the sizes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-ingest}
@@ -24,6 +28,8 @@ case "$what" in
   pages) events=${3:-5000} connections=${4:-50} ;;
   noisy) events=${3:-20000} connections=${4:-7} ;;
   alerts) events=${3:-200} connections=${4:-0} ;;
+  pages-after) events=${3:-10000000} connections=8 ;;
+  archive) events=${3:-5000000} connections=0 ;;
   *) events=${3:-1000000} connections=${4:-8} ;;
 esac
 quota=0
@@ -33,7 +39,7 @@ secret=whsec_benchmark
 source scripts/scratch.sh bench
 
 # Only the pages benchmark serves the WASM bundle; the others skip its minutes-long front build.
-if [ "$what" = pages ]; then
+if [ "$what" = pages ] || [ "$what" = pages-after ]; then
   cargo leptos build --release --split >/dev/null
 else
   cargo leptos build --release --split --server-only >/dev/null
@@ -51,12 +57,49 @@ case "$backend" in
     psql "$cluster/postgres" -qc "create database bench"
     url="$cluster/bench"
     ;;
-  *) echo "usage: $0 ingest|ingest-typed|ingest-retries|webhooks|pages|noisy|alerts sqlite|postgres [EVENTS] [CONNECTIONS]" >&2; exit 2 ;;
+  *) echo "usage: $0 ingest|ingest-typed|ingest-retries|webhooks|pages|pages-after|noisy|alerts|archive sqlite|postgres [EVENTS] [CONNECTIONS]" >&2; exit 2 ;;
 esac
+
+database_size() {
+  case "$backend" in
+    sqlite) du -k "$work"/bench.db* | awk '{s += $1} END {printf "%.0f MB\n", s / 1024}' ;;
+    postgres) psql "$url" -Atc "select pg_size_pretty(pg_database_size(current_database()))" ;;
+  esac
+}
+
+if [ "$what" = archive ]; then
+  ./target/release/server --database-url "$url" migrate >/dev/null
+  # A month of events with the widths ingestion stores (random 32-hex ids, 64-hex content hashes),
+  # a quarter of them with a dimension; written by SQL, so no rollups match them (not reconciled).
+  october=1790812800000 month_ms=2678400000
+  columns="organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour, properties, content_hash, received_at, late, commit_id, dimensions"
+  at="$october + (i - 1) * ($month_ms / $events)"
+  values="'org_' || (i % 1000), 'evt_' || %ID%, 'ns_' || (i % 10000), case when i % 3 = 0 then 'storage' else 'actions' end, i % 500, $at, ($at) / 3600000 * 3600000, null, %HASH%, $at, 0, i / 1000, case when i % 4 = 0 then 'action_type=signal' end"
+  if [ "$backend" = sqlite ]; then
+    values=${values/\%ID\%/lower(hex(randomblob(16)))}; values=${values/\%HASH\%/lower(hex(randomblob(32)))}
+    sqlite3 "$work/bench.db" "with recursive g(i) as (select 1 union all select i + 1 from g where i < $events) insert into usage_events ($columns) select $values from g"
+  else
+    values=${values/\%ID\%/md5(random()::text)}; values=${values/\%HASH\%/md5(random()::text) || md5(random()::text)}
+    psql "$url" -qc "insert into usage_events ($columns) select $values from generate_series(1, $events) i" -c "vacuum analyze usage_events"
+  fi
+  echo "backend: $backend, $events events in October 2026; database $(database_size)"
+  started=$(date +%s%N)
+  ./target/release/server --database-url "$url" --log-level error archive --before 2026-11 --dir "$work/archive"
+  echo "archive: $(( ($(date +%s%N) - started) / 1000000 )) ms; file $(du -k "$work"/archive/*.zst | awk '{printf "%.1f MB", $1 / 1024}'); database after $(database_size)"
+  if [ "$backend" = sqlite ]; then
+    started=$(date +%s%N)
+    sqlite3 "$work/bench.db" vacuum
+    echo "vacuum: $(( ($(date +%s%N) - started) / 1000000 )) ms; database after $(database_size)"
+  fi
+  exit 0
+fi
 
 port=$(free_port)
 if [ "$what" = pages ]; then
   ./target/release/server --database-url "$url" seed-demo >/dev/null 2>&1
+elif [ "$what" = pages-after ]; then
+  ./target/release/server --database-url "$url" seed-demo >/dev/null 2>&1
+  "$loadgen" setup --database-url "$url" --keys-file "$work/keys.json" >/dev/null
 else
   "$loadgen" setup --database-url "$url" --keys-file "$work/keys.json" >/dev/null
 fi
@@ -73,6 +116,15 @@ echo "backend: $backend, events: $events, connections: $connections"
 if [ "$what" = pages ]; then
   "$loadgen" pages --url "http://127.0.0.1:$port" --database-url "$url" --requests "$events" \
     --users "$connections" --pages login,dashboard,usage,invoice
+  echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server_pid/status)"
+  exit 0
+fi
+if [ "$what" = pages-after ]; then
+  "$loadgen" http --url "http://127.0.0.1:$port" --keys-file "$work/keys.json" --events "$events" \
+    --connections 8 --database-url "$url" --typed-share 0
+  echo "database: $(database_size)"
+  "$loadgen" pages --url "http://127.0.0.1:$port" --database-url "$url" --requests 5000 --users 50 \
+    --pages login,dashboard,usage,invoice
   echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server_pid/status)"
   exit 0
 fi

@@ -15,13 +15,17 @@ use sqlx::AnyConnection;
 
 use crate::error::Error;
 use crate::metering::db::archive::{
-    ArchiveRecord, ArchivedEvent, archives_overlapping, delete_events_between, events_between,
-    oldest_event_hour_before, record_archive,
+    ArchiveRecord, ArchivedEvent, archives_overlapping, delete_events_between, events_between, is_archived,
+    oldest_event_hour_before, record_archive, unsettled_hours_between,
 };
 use crate::metering::db::usage::KeyedTotal;
 use crate::metering::db::usage_dimensions::DimensionHourTotal;
 use crate::metering::domain::archive_months::{UsageMonth, months_to_archive};
 use crate::store::{Db, Dialect};
+
+/// Kept between the late-usage cutoff and the months archived: for a batch checked just before the
+/// cutoff moved and stored after, and for the clocks of other hosts running the server.
+const CUTOFF_MARGIN_MS: i64 = 86_400_000;
 
 /// zstd's default level: about 8 times smaller than the CSV at a few hundred MB/s.
 const ZSTD_LEVEL: i32 = 3;
@@ -44,7 +48,7 @@ pub async fn archive_usage(
     before: UsageMonth,
     max_age_ms: i64,
 ) -> Result<Vec<ArchivedMonth>, Error> {
-    let late_cutoff = db.clock.now_ms() - max_age_ms;
+    let late_cutoff = db.clock.now_ms() - max_age_ms - CUTOFF_MARGIN_MS;
     let mut conn = db.pool.acquire().await?;
     let oldest = oldest_event_hour_before(&mut conn, before.start).await?;
     let months = months_to_archive(oldest, before, late_cutoff).map_err(|too_recent| {
@@ -56,8 +60,21 @@ pub async fn archive_usage(
     })?;
     std::fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;
     let dir = dir.canonicalize().map_err(Error::io(format!("reading {}", dir.display())))?;
+    let _only_run = lock_folder(&dir)?;
     let mut archived = Vec::new();
     for month in months {
+        if is_archived(&mut conn, month.start).await? {
+            // Events stored in a month after its archive: its file is evidence, never rewritten.
+            return Err(Error::Corrupt(format!(
+                "{} was archived already, yet events of it are stored again; nothing was written",
+                month.label()
+            )));
+        }
+        if unsettled_hours_between(&mut conn, month.start, month.end()).await? > 0 {
+            let reason =
+                format!("{} has hours still to be rolled up; archive it once rollups caught up", month.label());
+            return Err(AppError::invalid("before", reason).into());
+        }
         let path = dir.join(format!("usage-events-{}.csv.zst", month.label()));
         let Some(written) = write_month(&mut conn, month, &path).await? else { continue };
         let record = ArchiveRecord {
@@ -86,6 +103,20 @@ pub async fn archive_usage(
         archived.push(ArchivedMonth { month: month.label(), path, events: written.events, quantity: written.quantity });
     }
     Ok(archived)
+}
+
+/// One run at a time writes into a folder: two would write the same `.partial` files. The lock is
+/// the operating system's, so it ends with the process, however that ends.
+fn lock_folder(dir: &Path) -> Result<File, Error> {
+    let path = dir.join(".archive.lock");
+    let lock = File::create(&path).map_err(Error::io(format!("creating {}", path.display())))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(Error::Config(format!("another `server archive` is writing into {}", dir.display())))
+        }
+        Err(std::fs::TryLockError::Error(error)) => Err(Error::io(format!("locking {}", path.display()))(error)),
+    }
 }
 
 /// SQLite keeps the pages deleted events held and reuses them for new ones; `VACUUM` gives them
@@ -138,6 +169,12 @@ async fn write_month(conn: &mut AnyConnection, month: UsageMonth, path: &Path) -
         return Err(Error::Corrupt(format!("{} does not read back as written", partial.display())));
     }
     std::fs::rename(&partial, path).map_err(io("renaming"))?;
+    // The new name is durable before the events it holds are deleted.
+    if let Some(folder) = path.parent() {
+        File::open(folder)
+            .and_then(|folder| folder.sync_all())
+            .map_err(Error::io(format!("syncing {}", folder.display())))?;
+    }
     Ok(Some(Written { events, quantity, sha256 }))
 }
 

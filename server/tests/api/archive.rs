@@ -62,9 +62,29 @@ async fn months_beyond_late_usage_move_to_files_and_reconcile_reads_them() {
     app.wait_for_rollups().await;
     let (rollups, answered) = (app.rollups("actions").await, december(&app, &key).await);
 
-    // A month on, December is closed: it and every month before it leave the database.
+    // A month on, December is closed: it and every month before it leave the database, but not
+    // while an hour of them waits for its rollup (here, one set aside for staff).
     app.db.clock.set(at("2027-02-10T09:00:00Z"));
-    let archived = archive_usage(&app.db, &dir, UsageMonth::parse("2027-01").unwrap(), LATE_WINDOW_MS).await.unwrap();
+    let before = UsageMonth::parse("2027-01").unwrap();
+    let set_aside = "insert into usage_rollups_set_aside
+        (organization_id, namespace_id, metric, hour, commit_id, marked_at, set_aside_at, error)
+        values ('org', 'ns', 'actions', 1795600800000, 1, 0, 0, 'test')";
+    sqlx::query(set_aside).execute(&app.db.pool).await.unwrap();
+    let error = archive_usage(&app.db, &dir, before, LATE_WINDOW_MS).await.expect_err("an unsettled hour").to_string();
+    assert!(error.contains("2026-11") && error.contains("rolled up"), "{error}");
+    assert_eq!(events_before(&app, january).await, 3);
+    sqlx::query("delete from usage_rollups_set_aside").execute(&app.db.pool).await.unwrap();
+    // Two runs at once into one folder: one archives, the other finds the folder taken or the
+    // months gone; the files are as recorded either way (reconcile, below).
+    let (first, second) = tokio::join!(
+        archive_usage(&app.db, &dir, before, LATE_WINDOW_MS),
+        archive_usage(&app.db, &dir, before, LATE_WINDOW_MS)
+    );
+    let archived = match (first, second) {
+        (Ok(archived), Ok(_) | Err(_)) | (Err(_), Ok(archived)) if !archived.is_empty() => archived,
+        (Ok(_), Ok(archived)) if !archived.is_empty() => archived,
+        other => panic!("one run archives: {other:?}"),
+    };
     let months: Vec<(&str, i64, i64)> = archived.iter().map(|m| (m.month.as_str(), m.events, m.quantity)).collect();
     assert_eq!(months, [("2026-11", 1, 3), ("2026-12", 2, 12)]);
     assert_eq!(events_before(&app, january).await, 0);
@@ -82,9 +102,17 @@ async fn months_beyond_late_usage_move_to_files_and_reconcile_reads_them() {
     assert!(mismatches.is_empty(), "{mismatches:?}");
 
     // Again: nothing left to archive.
-    assert!(
-        archive_usage(&app.db, &dir, UsageMonth::parse("2027-01").unwrap(), LATE_WINDOW_MS).await.unwrap().is_empty()
-    );
+    assert!(archive_usage(&app.db, &dir, before, LATE_WINDOW_MS).await.unwrap().is_empty());
+    // An event stored into an archived month stops the next run; the month's file stays as it was.
+    let file_before = std::fs::read(december_file).unwrap();
+    let stray =
+        "insert into usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour,
+        content_hash, received_at, late, commit_id) values ('org', 'stray', 'ns', 'actions', 1, 1797295200000, 1797292800000, 'h', 0, 0, 0)";
+    sqlx::query(stray).execute(&app.db.pool).await.unwrap();
+    let error = archive_usage(&app.db, &dir, before, LATE_WINDOW_MS).await.expect_err("a stray event").to_string();
+    assert!(error.contains("2026-12") && error.contains("archived already"), "{error}");
+    assert_eq!(std::fs::read(december_file).unwrap(), file_before);
+    sqlx::query("delete from usage_events where event_id = 'stray'").execute(&app.db.pool).await.unwrap();
 
     // A file changed after it was archived is reported, not read as truth: one that still reads
     // (another month's file in its place), then one that no longer does.
@@ -94,5 +122,11 @@ async fn months_beyond_late_usage_move_to_files_and_reconcile_reads_them() {
     std::fs::OpenOptions::new().append(true).open(december_file).unwrap().write_all(b"x").unwrap();
     let error = reconcile(&app.db, i64::MIN / 2, i64::MAX / 2).await.expect_err("a damaged archive").to_string();
     assert!(error.contains("archive 2026-12"), "{error}");
+
+    // With every event archived, the organization still has sent usage: its rollups say so.
+    sqlx::query("delete from usage_events").execute(&app.db.pool).await.unwrap();
+    let acme = app.organization_id("Acme Corp").await;
+    let mut conn = app.db.pool.acquire().await.unwrap();
+    assert!(server::metering::db::usage::has_usage(&mut conn, &acme).await.unwrap());
     std::fs::remove_dir_all(&dir).unwrap();
 }

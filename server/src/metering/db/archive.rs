@@ -83,6 +83,28 @@ pub async fn record_archive(conn: &mut AnyConnection, record: &ArchiveRecord) ->
     Ok(())
 }
 
+/// Whether the month was archived already.
+pub async fn is_archived(conn: &mut AnyConnection, month_start: i64) -> Result<bool, Error> {
+    let found: Option<i64> = sqlx::query_scalar("select 1 from usage_archives where month_start = $1")
+        .bind(month_start)
+        .fetch_optional(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Hours of `[from, to)` whose rollups are still to be recomputed from their events, or were set
+/// aside for staff: archiving their events would lose what the rollup still has to read.
+pub async fn unsettled_hours_between(conn: &mut AnyConnection, from: i64, to: i64) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar(
+        "select (select count(*) from usage_dirty_hours where hour >= $1 and hour < $2)
+              + (select count(*) from usage_rollups_set_aside where hour >= $1 and hour < $2)",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_one(conn)
+    .await?)
+}
+
 /// The archived months that share hours with `[from, to)`.
 pub async fn archives_overlapping(conn: &mut AnyConnection, from: i64, to: i64) -> Result<Vec<ArchiveRecord>, Error> {
     Ok(sqlx::query_as(

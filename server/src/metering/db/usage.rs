@@ -108,12 +108,16 @@ pub async fn reopen_usage(conn: &mut AnyConnection, organization_id: &str, ended
     Ok(())
 }
 
-/// Whether the organization ever sent an accepted usage event.
+/// Whether the organization ever sent an accepted usage event: one still stored, or one whose
+/// hour was rolled up (its event may be archived since).
 pub async fn has_usage(conn: &mut AnyConnection, organization_id: &str) -> Result<bool, Error> {
-    let found: Option<i64> = sqlx::query_scalar("select 1 from usage_events where organization_id = $1 limit 1")
-        .bind(organization_id)
-        .fetch_optional(conn)
-        .await?;
+    let found: Option<i64> = sqlx::query_scalar(
+        "select 1 where exists (select 1 from usage_events where organization_id = $1)
+            or exists (select 1 from usage_hourly where organization_id = $1)",
+    )
+    .bind(organization_id)
+    .fetch_optional(conn)
+    .await?;
     Ok(found.is_some())
 }
 

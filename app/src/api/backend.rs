@@ -417,10 +417,16 @@ pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<Strin
 
 /// Set for a few seconds on a browser whose server function call may have written: while it lasts
 /// its pages read the primary database, so they show what it wrote even before a replica has
-/// replayed it. It says nothing secret, so it needs no more than `HttpOnly` and `SameSite`.
+/// replayed it. It says nothing secret; it is `Secure` when the session cookie is.
 pub const WROTE_COOKIE: &str = "wrote";
 /// Far longer than a healthy replica lags.
 const WROTE_COOKIE_SET: &str = "wrote=1; Max-Age=10; Path=/; HttpOnly; SameSite=Lax";
+const WROTE_COOKIE_SET_SECURE: &str = "wrote=1; Max-Age=10; Path=/; HttpOnly; SameSite=Lax; Secure";
+
+/// Whether the portal's cookies are sent over HTTPS only (`SESSION_COOKIE_SECURE`), given to every
+/// request by the server.
+#[derive(Debug, Clone, Copy)]
+pub struct SecureCookies(pub bool);
 
 tokio::task_local! {
     /// Whether the server function running now may read a replica that lags a moment.
@@ -450,7 +456,9 @@ fn note_possible_write() {
     let called_over_http =
         use_context::<axum::http::request::Parts>().is_some_and(|parts| parts.method == axum::http::Method::POST);
     if called_over_http && let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.append_header(axum::http::header::SET_COOKIE, axum::http::HeaderValue::from_static(WROTE_COOKIE_SET));
+        let secure = use_context::<SecureCookies>().is_some_and(|secure| secure.0);
+        let cookie = if secure { WROTE_COOKIE_SET_SECURE } else { WROTE_COOKIE_SET };
+        response.append_header(axum::http::header::SET_COOKIE, axum::http::HeaderValue::from_static(cookie));
     }
 }
 

@@ -13,7 +13,7 @@ pub mod usage;
 
 use std::sync::{Arc, OnceLock};
 
-use app::api::backend::{RequestUser, SharedBackend};
+use app::api::backend::{RequestUser, SecureCookies, SharedBackend};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::HeaderName;
@@ -65,6 +65,7 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
     let routes = page_routes();
     let backend = state.backend.clone();
     let leptos_options = state.leptos_options.clone();
+    let secure_cookies = SecureCookies(sessions.cookie_secure);
     let session_layer = SessionManagerLayer::new(DbSessionStore::new(state.db.pool.clone()))
         .with_name("portal_session")
         .with_http_only(true)
@@ -86,6 +87,7 @@ pub fn router(state: AppState, sessions: SessionSettings) -> Router {
             move || {
                 provide_context(backend.clone());
                 provide_context(RequestUser::default());
+                provide_context(secure_cookies);
             },
             move || app::shell(leptos_options.clone()),
         )

@@ -16,13 +16,22 @@ async fn logging_in_sets_an_http_only_same_site_cookie_and_points_to_the_organiz
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(!cookie.contains("Secure"), "{cookie}");
+    let wrote = set_cookie(app.call("set_time_zone", &[("time_zone", "Europe/Paris")]).await.headers());
+    assert!(
+        wrote.contains("wrote=1; Max-Age=10; Path=/; HttpOnly; SameSite=Lax") && !wrote.contains("Secure"),
+        "{wrote}"
+    );
 }
 
 #[tokio::test]
-async fn the_cookie_is_secure_when_configured() {
+async fn the_cookies_are_secure_when_configured() {
     let app = spawn_app_with(&["--session-cookie-secure", "true"]).await;
     let response = app.login(&ACME_OWNER).await;
     assert!(set_cookie(response.headers()).contains("Secure"));
+    // The mark a write leaves, which sends the browser's next reads to the primary, too.
+    let wrote = app.call("set_time_zone", &[("time_zone", "Europe/Paris")]).await;
+    let cookie = set_cookie(wrote.headers());
+    assert!(cookie.contains("wrote=1") && cookie.contains("Secure"), "{cookie}");
 }
 
 #[tokio::test]

@@ -504,27 +504,22 @@ pub async fn authorize(caller: Caller<'_>) -> Result<SessionUser, AppError> {
 /// `serve!(reads caller, …)` is a server function that never writes: it does not send its browser
 /// to the primary for its next pages, and may itself read a replica ([`reads_may_lag`]).
 macro_rules! serve {
+    (@authorized $caller:expr, |$user:ident, $backend:pat_param| $body:block) => {
+        async {
+            let $user = $crate::api::backend::authorize($caller).await?;
+            let $backend = $crate::api::backend::backend()?;
+            let zone = $crate::api::backend::zone_of(&$user);
+            $crate::api::backend::in_time_zone(zone, async { $body }).await
+        }
+        .await
+    };
     (reads $caller:expr, |$user:ident, $backend:pat_param| $body:block) => {
-        $crate::api::backend::respond_to_read(
-            async {
-                let $user = $crate::api::backend::authorize($caller).await?;
-                let $backend = $crate::api::backend::backend()?;
-                let zone = $crate::api::backend::zone_of(&$user);
-                $crate::api::backend::in_time_zone(zone, $crate::api::backend::reading(async { $body })).await
-            }
-            .await,
-        )
+        $crate::api::backend::respond_to_read($crate::api::backend::serve!(@authorized $caller, |$user, $backend| {
+            $crate::api::backend::reading(async $body).await
+        }))
     };
     ($caller:expr, |$user:ident, $backend:pat_param| $body:block) => {
-        $crate::api::backend::respond(
-            async {
-                let $user = $crate::api::backend::authorize($caller).await?;
-                let $backend = $crate::api::backend::backend()?;
-                let zone = $crate::api::backend::zone_of(&$user);
-                $crate::api::backend::in_time_zone(zone, async { $body }).await
-            }
-            .await,
-        )
+        $crate::api::backend::respond($crate::api::backend::serve!(@authorized $caller, |$user, $backend| $body))
     };
 }
 pub(crate) use serve;

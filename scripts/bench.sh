@@ -80,7 +80,12 @@ if [ "$what" = archive ]; then
     sqlite3 "$work/bench.db" "with recursive g(i) as (select 1 union all select i + 1 from g where i < $events) insert into usage_events ($columns) select $values from g"
   else
     values=${values/\%ID\%/md5(random()::text)}; values=${values/\%HASH\%/md5(random()::text) || md5(random()::text)}
-    psql "$url" -qc "insert into usage_events ($columns) select $values from generate_series(1, $events) i" -c "vacuum analyze usage_events"
+    # October's own partition, as the server makes for the months it takes usage for, and the
+    # events' keys beside them.
+    psql "$url" -qc "create table usage_events_2026_10 partition of usage_events for values from ($october) to ($(( october + month_ms )))" \
+      -c "insert into usage_events ($columns) select $values from generate_series(1, $events) i" \
+      -c "insert into usage_event_keys select organization_id, event_id, content_hash from usage_events" \
+      -c "vacuum analyze usage_events" -c "vacuum analyze usage_event_keys"
   fi
   echo "backend: $backend, $events events in October 2026; database $(database_size)"
   started=$(date +%s%N)

@@ -193,11 +193,16 @@ impl Settings {
         Quota::per_instance(self.ingest_events_per_second, self.ingest_burst_events, self.ingest_instances)
     }
 
+    /// How far back usage is still taken (`USAGE_MAX_AGE_DAYS`).
+    pub fn late_usage_window_ms(&self) -> i64 {
+        self.usage_max_age_days * 24 * HOUR_MS
+    }
+
     pub fn billing_rules(&self) -> BillingRules {
         BillingRules {
             grace_ms: self.invoice_grace_hours * HOUR_MS,
             payment_terms_ms: self.payment_terms_days * 24 * HOUR_MS,
-            late_usage_window_ms: self.usage_max_age_days * 24 * HOUR_MS,
+            late_usage_window_ms: self.late_usage_window_ms(),
             downgrade_timing: self.downgrade_timing,
             credit_max_minor: self.credit_max_minor,
         }

@@ -6,7 +6,7 @@ use server::config::Settings;
 use server::demo::{DEMO_LOGINS, seed_demo};
 use server::error::Error;
 use server::metering::archive::{self, archive_usage};
-use server::metering::domain::archive_months::UsageMonth;
+use server::metering::domain::usage_months::UsageMonth;
 use server::payments::db::stripe_events;
 use server::payments::processor_checks::run_check_now;
 use server::payments::processor_events::process_event;
@@ -169,7 +169,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 .ok_or_else(|| Error::Config(format!("--before: {before:?} is not a month like 2026-10")))?;
             let db = Db::connect(&settings.database_url).await?;
             db.migrate().await?;
-            let archived = archive_usage(&db, &dir, before, settings.usage_max_age_days * 86_400_000).await?;
+            let archived = archive_usage(&db, &dir, before, settings.late_usage_window_ms()).await?;
             for month in &archived {
                 println!(
                     "{} {} events ({} in all) -> {}",

@@ -24,6 +24,7 @@ use crate::jobs::rollup::{Metering, relay_rollup_notices, run_rollup_worker};
 use crate::jobs::rollup_lag::run_lag_sampler;
 use crate::jobs::webhooks::run_webhook_job;
 use crate::metering::catalog::metric_catalog;
+use crate::metering::partitions::keep_partitions_ready;
 use crate::metering::quotas::IngestQuotas;
 use crate::notifications::delivery::Outbox;
 use crate::onboarding::mail_throttle::MailThrottle;
@@ -45,6 +46,7 @@ pub struct Application {
     webhooks: Sender,
     /// For PostgreSQL's LISTEN, which needs a connection of its own.
     database_url: String,
+    late_usage_window_ms: i64,
 }
 
 struct BillingJob {
@@ -60,6 +62,7 @@ impl Application {
         // Read once per process, here on the primary: a replica may not have replayed the migration
         // that added a metric yet.
         metric_catalog(&mut *db.pool.acquire().await?).await?;
+        keep_partitions_ready(&db, settings.late_usage_window_ms()).await?;
         let backfilled = backfill_periods(&db).await?;
         if backfilled > 0 {
             tracing::info!(
@@ -81,7 +84,7 @@ impl Application {
             max_failures: settings.login_max_failures,
             window_ms: settings.login_failure_window_minutes * 60_000,
         };
-        let metering = Metering::new(&db, settings.usage_max_age_days * 86_400_000);
+        let metering = Metering::new(&db, settings.late_usage_window_ms());
         let billing_rules = settings.billing_rules();
         let collector = Arc::new(settings.collector(&db)?);
         let backend: SharedBackend = Arc::new(Backend {
@@ -123,6 +126,7 @@ impl Application {
             payments_interval: Duration::from_secs(settings.payments_interval_seconds),
             webhooks: Sender::new(settings.webhook_targets())?,
             database_url: settings.database_url.clone(),
+            late_usage_window_ms: settings.late_usage_window_ms(),
         })
     }
 
@@ -139,7 +143,8 @@ impl Application {
     /// stops the background workers.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
         let (stop_workers, workers_stopped) = watch::channel(false);
-        let housekeeping = tokio::spawn(housekeeping(self.db.clone(), workers_stopped.clone()));
+        let housekeeping =
+            tokio::spawn(housekeeping(self.db.clone(), self.late_usage_window_ms, workers_stopped.clone()));
         let rollups = tokio::spawn(run_rollup_worker(self.db.clone(), self.metering.clone(), workers_stopped.clone()));
         let lag_sampler = tokio::spawn(run_lag_sampler(self.db.clone(), workers_stopped.clone()));
         let notices = (self.db.dialect == store::Dialect::Postgres).then(|| {
@@ -178,7 +183,7 @@ impl Application {
 
 /// Removes expired sessions, old login failures, old promotion code misses, old ingestion
 /// commits and old rollup lag samples every few minutes.
-async fn housekeeping(db: Db, mut stop: watch::Receiver<bool>) {
+async fn housekeeping(db: Db, late_usage_window_ms: i64, mut stop: watch::Receiver<bool>) {
     let store = DbSessionStore::new(db.pool.clone());
     loop {
         let now = now_ms();
@@ -206,6 +211,9 @@ async fn housekeeping(db: Db, mut stop: watch::Receiver<bool>) {
             && let Err(error) = crate::metering::db::rollup_lag::prune_lag_samples(&mut conn, db.clock.now_ms()).await
         {
             tracing::warn!(%error, "pruning rollup lag samples failed");
+        }
+        if let Err(error) = keep_partitions_ready(&db, late_usage_window_ms).await {
+            tracing::warn!(%error, "making usage event partitions failed");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(300)) => {}

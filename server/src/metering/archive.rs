@@ -2,7 +2,8 @@
 //! longer arrive, leave the database for one file each (CSV compressed with zstd, every column of
 //! every event). The hourly rollups stay, so pages, invoices and the API answer as before; a month
 //! leaves the database in the transaction that records its file, after the file was read back and
-//! found whole; and `server reconcile` checks the rollups of archived months against their files.
+//! found whole (on PostgreSQL its partition is detached and dropped); and `server reconcile` checks
+//! the rollups of archived months against their files.
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -18,9 +19,10 @@ use crate::metering::db::archive::{
     ArchiveRecord, ArchivedEvent, archives_overlapping, delete_events_between, events_between, is_archived,
     oldest_event_hour_before, record_archive, unsettled_hours_between,
 };
+use crate::metering::db::partitions::drop_month;
 use crate::metering::db::usage::KeyedTotal;
 use crate::metering::db::usage_dimensions::DimensionHourTotal;
-use crate::metering::domain::archive_months::{UsageMonth, months_to_archive};
+use crate::metering::domain::usage_months::{UsageMonth, months_to_archive};
 use crate::store::{Db, Dialect};
 
 /// Kept between the late-usage cutoff and the months archived: for a batch checked just before the
@@ -87,7 +89,10 @@ pub async fn archive_usage(
             archived_at: db.clock.now_ms(),
         };
         let mut tx = db.begin().await?;
-        let deleted = delete_events_between(&mut tx, month.start, month.end()).await?;
+        let deleted = match db.dialect {
+            Dialect::Sqlite => delete_events_between(&mut tx, month.start, month.end()).await?,
+            Dialect::Postgres => drop_month(&mut tx, month).await?,
+        };
         if deleted != written.events as u64 {
             tx.rollback().await?;
             return Err(Error::Corrupt(format!(

@@ -6,5 +6,6 @@ pub mod db;
 pub mod domain;
 pub mod id_claims;
 pub mod kept_totals;
+pub mod partitions;
 pub mod quotas;
 pub mod usage;

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use server::metering::archive::archive_usage;
 use server::metering::db::archive::ArchivedEvent;
-use server::metering::domain::archive_months::UsageMonth;
+use server::metering::domain::usage_months::UsageMonth;
 use server::metering::usage::reconcile;
 
 use crate::helpers::{ACME_OWNER, TestApp, json, spawn_app_at};

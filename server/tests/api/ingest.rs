@@ -322,9 +322,17 @@ async fn a_waiting_group_that_another_instance_waits_for_gives_up_and_is_stored_
         async {
             // Longer than a check: nobody waits for the group yet, so it goes on waiting.
             tokio::time::sleep(Duration::from_millis(1_500)).await;
-            // Another instance stores the group's other new id: it waits for the group's row.
+            // Another instance stores the group's other new id: it waits for the group's key.
             let mut elsewhere = app.db.pool.begin().await.expect("begin");
             elsewhere_began.store(true, Ordering::SeqCst);
+            sqlx::query(
+                "insert into usage_event_keys (organization_id, event_id, content_hash)
+                 values ($1, 'also-sent-elsewhere', 'elsewhere')",
+            )
+            .bind(&organization)
+            .execute(&mut *elsewhere)
+            .await
+            .expect("stored once the group gave up");
             sqlx::query(
                 "insert into usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at,
                  hour, content_hash, received_at, late, commit_id)

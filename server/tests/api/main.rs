@@ -22,6 +22,7 @@ mod money_races;
 mod namespaces_and_keys;
 mod openapi;
 mod operations;
+mod partitions;
 mod payments;
 mod pool;
 mod replica;

@@ -112,7 +112,7 @@ pub async fn reopen_usage(conn: &mut AnyConnection, organization_id: &str, ended
 /// hour was rolled up (its event may be archived since).
 pub async fn has_usage(conn: &mut AnyConnection, organization_id: &str) -> Result<bool, Error> {
     let found: Option<i64> = sqlx::query_scalar(
-        "select 1 where exists (select 1 from usage_events where organization_id = $1)
+        "select 1 where exists (select 1 from usage_event_keys where organization_id = $1)
             or exists (select 1 from usage_hourly where organization_id = $1)",
     )
     .bind(organization_id)

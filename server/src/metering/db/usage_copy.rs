@@ -25,9 +25,10 @@ pub async fn blocks_another_transaction(conn: &mut PgConnection) -> Result<bool,
 }
 
 /// Looks the `seen` events' ids up and copies the events whose id is new for the organization; the
-/// `unseen` ones are taken as new. The unique index refuses the commit when one was not (an id
-/// stored before a restart), or when another instance copies the same new id at the same time;
-/// the ingestion writer then stores that group again, looking every id up. This instance's
+/// `unseen` ones are taken as new. Their keys are copied first, into the one table whose unique
+/// index spans every month's partition of the events: it refuses the commit when an id was not new
+/// (one stored before a restart), or when another instance copies the same new id at the same
+/// time; the ingestion writer then stores that group again, looking every id up. This instance's
 /// writers never copy the same id at once: they claim ids first (`metering::id_claims`).
 pub async fn insert_new_events(
     conn: &mut PgConnection,
@@ -39,7 +40,7 @@ pub async fn insert_new_events(
         HashMap::new()
     } else {
         sqlx::query_as(
-            "select event_id, content_hash from usage_events where organization_id = $1 and event_id = any($2)",
+            "select event_id, content_hash from usage_event_keys where organization_id = $1 and event_id = any($2)",
         )
         .bind(new.organization_id)
         .bind(event_ids(seen))
@@ -50,6 +51,14 @@ pub async fn insert_new_events(
     };
     let fresh: Vec<&ValidEvent> =
         seen.iter().filter(|e| !already_stored.contains_key(&e.event_id)).chain(unseen).copied().collect();
+    let mut keys = String::with_capacity(fresh.len() * 120);
+    for event in &fresh {
+        push_row(
+            &mut keys,
+            &[Some(new.organization_id), Some(event.event_id.as_str()), Some(event.content_hash.as_str())],
+        );
+    }
+    copy_rows(conn, "copy usage_event_keys (organization_id, event_id, content_hash) from stdin", &keys).await?;
     let mut rows = String::with_capacity(fresh.len() * 200);
     let (received_at, commit_id) = (new.received_at.to_string(), new.commit_id.to_string());
     for event in &fresh {

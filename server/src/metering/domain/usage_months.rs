@@ -1,5 +1,6 @@
-//! Which calendar months (UTC) of usage events may leave the database for an archive file: whole
-//! months that end before late usage for them can still arrive.
+//! Calendar months (UTC) of usage events: which may leave the database for an archive file (whole
+//! months that end before late usage for them can still arrive), and which PostgreSQL keeps a
+//! partition of the events ready for.
 use time::{Date, Month, OffsetDateTime};
 
 /// A calendar month in UTC, by its first instant (unix ms).
@@ -82,6 +83,32 @@ pub fn months_to_archive(
     Ok(months)
 }
 
+/// Months past the current one whose partition is made ahead of time: the one job that makes them
+/// may be down for weeks before an event finds no partition of its own (it then lands in the
+/// default partition, from which the month's partition takes it once made).
+pub const MONTHS_AHEAD: i64 = 2;
+
+/// The months whose partitions should exist at `now`, oldest first: every month usage may still
+/// arrive for (back to `now - late_window_ms`), [`MONTHS_AHEAD`] more, and the months from
+/// `stray_hours` (the oldest and newest hour of events that found no partition).
+pub fn months_to_partition(now: i64, late_window_ms: i64, stray_hours: Option<(i64, i64)>) -> Vec<UsageMonth> {
+    let mut last = UsageMonth::of(now);
+    for _ in 0..MONTHS_AHEAD {
+        last = last.next();
+    }
+    let mut month = UsageMonth::of(now.saturating_sub(late_window_ms));
+    if let Some((oldest, newest)) = stray_hours {
+        month = month.min(UsageMonth::of(oldest));
+        last = last.max(UsageMonth::of(newest));
+    }
+    let mut months = Vec::new();
+    while month <= last {
+        months.push(month);
+        month = month.next();
+    }
+    months
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +151,23 @@ mod tests {
         );
         assert_eq!(months_to_archive(None, month("2026-12"), cutoff), Ok(vec![]));
         assert_eq!(months_to_archive(Some(at("2026-11-30T23:00:00Z")), month("2026-11"), cutoff), Ok(vec![]));
+    }
+
+    #[test]
+    fn partitions_cover_the_late_window_two_months_ahead_and_stray_events() {
+        let now = at("2026-12-06T22:00:00Z");
+        let labels = |months: Vec<UsageMonth>| months.into_iter().map(UsageMonth::label).collect::<Vec<_>>();
+        assert_eq!(
+            labels(months_to_partition(now, 35 * 86_400_000, None)),
+            ["2026-11", "2026-12", "2027-01", "2027-02"]
+        );
+        // Late usage reaching back into October, and strays from a clock far off in both directions.
+        assert_eq!(labels(months_to_partition(now, 70 * 86_400_000, None))[0], "2026-09");
+        let strays = Some((at("2026-03-31T23:00:00Z"), at("2027-05-01T00:00:00Z")));
+        let months = labels(months_to_partition(now, 35 * 86_400_000, strays));
+        assert_eq!(
+            (months.first().unwrap().as_str(), months.last().unwrap().as_str(), months.len()),
+            ("2026-03", "2027-05", 15)
+        );
     }
 }

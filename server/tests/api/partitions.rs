@@ -1,0 +1,106 @@
+//! PostgreSQL keeps usage events in a partition per month: made ahead of time, fed from the default
+//! partition when an event found none, and dropped whole when the month is archived. An event id
+//! stays unique for its organization across every month. SQLite, one table, answers the same.
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use server::metering::archive::archive_usage;
+use server::metering::domain::usage_months::UsageMonth;
+use server::metering::partitions::keep_partitions_ready;
+use server::metering::usage::reconcile;
+use server::store::Dialect;
+
+use crate::helpers::{ACME_OWNER, TestApp, json, spawn_app_at};
+use crate::payments::at;
+
+const LATE_WINDOW_MS: i64 = 35 * 86_400_000;
+
+async fn made(app: &TestApp) -> Vec<String> {
+    keep_partitions_ready(&app.db, LATE_WINDOW_MS)
+        .await
+        .expect("partitions made")
+        .into_iter()
+        .map(UsageMonth::label)
+        .collect()
+}
+
+/// The events each partition holds, by month, and those the default partition holds.
+async fn partition_counts(app: &TestApp, months: &[&str]) -> (Vec<i64>, i64) {
+    let mut counts = Vec::new();
+    for month in months {
+        counts.push(app.count(&format!("select count(*) from usage_events_{}", month.replace('-', "_"))).await);
+    }
+    (counts, app.count("select count(*) from usage_events_default").await)
+}
+
+async fn partition_exists(app: &TestApp, month: &str) -> bool {
+    let sql = format!("select count(*) from pg_class where relname = 'usage_events_{}'", month.replace('-', "_"));
+    app.count(&sql).await == 1
+}
+
+async fn statuses(app: &TestApp, key: &str, events: Value) -> Vec<String> {
+    let answer = app.send_events(key, &events).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let reply = json(answer).await;
+    reply["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn events_live_in_their_months_partition_with_ids_unique_across_months() {
+    let app = spawn_app_at(Some(at("2026-12-06T09:00:00Z")), &[]).await;
+    let postgres = app.db.dialect == Dialect::Postgres;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    let event = |id: &str, quantity: i64, timestamp: &str| json!({"id": id, "namespace": "payments-prod", "metric": "actions", "quantity": quantity, "timestamp": timestamp});
+
+    // The server made the months of the late-usage window and two ahead as it started.
+    assert_eq!(statuses(&app, &key, json!([event("november", 3, "2026-11-20T10:00:00Z")])).await, ["accepted"]);
+    if postgres {
+        assert_eq!(partition_counts(&app, &["2026-11", "2026-12", "2027-01", "2027-02"]).await, (vec![1, 0, 0, 0], 0));
+        // Every instance keeps them; at once, or again, nothing is made twice.
+        let (first, second) = tokio::join!(made(&app), made(&app));
+        assert_eq!((first, second), (vec![], vec![]));
+    } else {
+        assert!(made(&app).await.is_empty(), "SQLite has no partitions");
+    }
+
+    // An id already stored in one month is a duplicate, or a conflict, when sent for another.
+    let sent = json!([
+        event("december", 5, "2026-12-05T08:00:00Z"),
+        event("november", 3, "2026-11-20T10:00:00Z"),
+        event("november", 3, "2026-12-01T10:00:00Z"),
+    ]);
+    assert_eq!(statuses(&app, &key, sent).await, ["accepted", "duplicate", "rejected"]);
+    assert_eq!(app.count("select count(*) from usage_events").await, 2);
+    assert_eq!(app.count("select count(*) from usage_event_keys").await, 2);
+    if postgres {
+        assert_eq!(partition_counts(&app, &["2026-11", "2026-12"]).await, (vec![1, 1], 0));
+    }
+
+    // A clock far ahead finds no partition for its month: the event lands in the default one, and
+    // the next upkeep makes the month and moves the event there.
+    app.db.clock.set(at("2027-06-02T09:00:00Z"));
+    assert_eq!(statuses(&app, &key, json!([event("june", 11, "2027-06-02T08:00:00Z")])).await, ["accepted"]);
+    if postgres {
+        assert_eq!(app.count("select count(*) from usage_events_default").await, 1);
+        assert_eq!(made(&app).await, ["2027-04", "2027-05", "2027-06", "2027-07", "2027-08"]);
+        assert_eq!(partition_counts(&app, &["2027-06"]).await, (vec![1], 0));
+    }
+    app.wait_for_rollups().await;
+    let rollups = app.rollups("actions").await;
+
+    // Archiving November and December drops their partitions whole, with their keys.
+    let dir =
+        std::env::temp_dir().join(format!("partitions-test-{}", app.database_url.rsplit(['/', ':']).next().unwrap()));
+    let archived = archive_usage(&app.db, &dir, UsageMonth::parse("2027-01").unwrap(), LATE_WINDOW_MS).await.unwrap();
+    let months: Vec<(&str, i64)> = archived.iter().map(|m| (m.month.as_str(), m.events)).collect();
+    assert_eq!(months, [("2026-11", 1), ("2026-12", 1)]);
+    assert_eq!(app.count("select count(*) from usage_events").await, 1, "June stays");
+    assert_eq!(app.count("select count(*) from usage_event_keys").await, 1, "and only its key");
+    if postgres {
+        assert!(!partition_exists(&app, "2026-11").await && !partition_exists(&app, "2026-12").await);
+        assert!(partition_exists(&app, "2027-01").await, "an empty month after the archived ones stays");
+    }
+    assert_eq!(app.rollups("actions").await, rollups);
+    let (mismatches, _) = reconcile(&app.db, i64::MIN / 2, i64::MAX / 2).await.unwrap();
+    assert!(mismatches.is_empty(), "{mismatches:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

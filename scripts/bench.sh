@@ -79,12 +79,13 @@ if [ "$what" = archive ]; then
     values=${values/\%ID\%/lower(hex(randomblob(16)))}; values=${values/\%HASH\%/lower(hex(randomblob(32)))}
     sqlite3 "$work/bench.db" "with recursive g(i) as (select 1 union all select i + 1 from g where i < $events) insert into usage_events ($columns) select $values from g"
   else
-    values=${values/\%ID\%/md5(random()::text)}; values=${values/\%HASH\%/md5(random()::text) || md5(random()::text)}
-    # October's own partition, as the server makes for the months it takes usage for, and the
-    # events' keys beside them.
+    values=${values/\%ID\%/md5(random()::text)}
+    # October's own partition, as the server makes for the months it takes usage for; the content
+    # hashes go with the keys.
+    columns=${columns/content_hash, /}; values=${values/\%HASH\%, /}
     psql "$url" -qc "create table usage_events_2026_10 partition of usage_events for values from ($october) to ($(( october + month_ms )))" \
       -c "insert into usage_events ($columns) select $values from generate_series(1, $events) i" \
-      -c "insert into usage_event_keys select organization_id, event_id, content_hash from usage_events" \
+      -c "insert into usage_event_keys select organization_id, event_id, md5(random()::text) || md5(random()::text) from usage_events" \
       -c "vacuum analyze usage_events" -c "vacuum analyze usage_event_keys"
   fi
   echo "backend: $backend, $events events in October 2026; database $(database_size)"
@@ -155,5 +156,12 @@ if [ "$what" = ingest-retries ]; then shape+=(--recent-duplicates); fi
 "$loadgen" http --url "http://127.0.0.1:$port" --keys-file "$work/keys.json" --events "$events" \
   --connections "$connections" --database-url "$url" "${shape[@]}"
 echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server_pid/status)"
+echo "database: $(database_size)"
+if [ "$backend" = postgres ]; then
+  psql "$url" -At -c "select 'events (every partition, with indexes): ' || pg_size_pretty(sum(pg_total_relation_size(inhrelid)))
+                      from pg_inherits where inhparent = 'usage_events'::regclass" \
+    -c "select 'event keys: ' || pg_size_pretty(pg_total_relation_size('usage_event_keys'))" \
+    -c "select 'hourly rollups and their parts: ' || pg_size_pretty(pg_total_relation_size('usage_hourly') + pg_total_relation_size('usage_hourly_parts'))"
+fi
 "$loadgen" baseline --database-url "$url" --events "$events" --rows-per-transaction 10000
 ./target/release/server --database-url "$url" reconcile | tail -n 2

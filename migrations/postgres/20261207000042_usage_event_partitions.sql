@@ -1,7 +1,9 @@
 -- Usage events partitioned by month of their hour (UTC), so a month past the late-usage window
 -- leaves by detaching its partition instead of deleting its rows. A unique index on a partitioned
 -- table must contain the partition key, so the exact deduplication of event ids moves to a narrow
--- unpartitioned table of keys, written in the same transaction as the events.
+-- unpartitioned table of keys, written in the same transaction as the events. Each event's content
+-- hash moves with its key: ingestion compares it when an id comes again, and nothing else reads it
+-- but the archive.
 --
 -- Months are made by the server (`metering::partitions`): at start and every few minutes it makes
 -- the months of the late-usage window and two ahead, moving any rows the default partition holds
@@ -21,7 +23,6 @@ create table usage_events (
     occurred_at bigint not null,
     hour bigint not null,
     properties text,
-    content_hash text not null,
     received_at bigint not null,
     late bigint not null default 0,
     commit_id bigint not null default 0,
@@ -41,8 +42,8 @@ create table usage_event_keys (
 insert into usage_event_keys (organization_id, event_id, content_hash)
 select organization_id, event_id, content_hash from usage_events_unpartitioned;
 insert into usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour, properties,
-    content_hash, received_at, late, commit_id, dimensions)
+    received_at, late, commit_id, dimensions)
 select organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour, properties,
-    content_hash, received_at, late, commit_id, dimensions
+    received_at, late, commit_id, dimensions
 from usage_events_unpartitioned;
 drop table usage_events_unpartitioned;

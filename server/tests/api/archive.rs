@@ -9,6 +9,7 @@ use server::metering::archive::archive_usage;
 use server::metering::db::archive::ArchivedEvent;
 use server::metering::domain::usage_months::UsageMonth;
 use server::metering::usage::reconcile;
+use server::store::Dialect;
 
 use crate::helpers::{ACME_OWNER, TestApp, json, spawn_app_at};
 use crate::payments::at;
@@ -105,10 +106,13 @@ async fn months_beyond_late_usage_move_to_files_and_reconcile_reads_them() {
     assert!(archive_usage(&app.db, &dir, before, LATE_WINDOW_MS).await.unwrap().is_empty());
     // An event stored into an archived month stops the next run; the month's file stays as it was.
     let file_before = std::fs::read(december_file).unwrap();
-    let stray =
+    // SQLite keeps an event's content hash in its row, PostgreSQL with its key.
+    let (hash_column, hash) = if app.db.dialect == Dialect::Sqlite { (", content_hash", ", 'h'") } else { ("", "") };
+    let stray = format!(
         "insert into usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour,
-        content_hash, received_at, late, commit_id) values ('org', 'stray', 'ns', 'actions', 1, 1797295200000, 1797292800000, 'h', 0, 0, 0)";
-    sqlx::query(stray).execute(&app.db.pool).await.unwrap();
+        received_at, late, commit_id{hash_column}) values ('org', 'stray', 'ns', 'actions', 1, 1797295200000, 1797292800000, 0, 0, 0{hash})"
+    );
+    sqlx::query(&stray).execute(&app.db.pool).await.unwrap();
     let error = archive_usage(&app.db, &dir, before, LATE_WINDOW_MS).await.expect_err("a stray event").to_string();
     assert!(error.contains("2026-12") && error.contains("archived already"), "{error}");
     assert_eq!(std::fs::read(december_file).unwrap(), file_before);

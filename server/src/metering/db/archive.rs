@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, FromRow};
 
 use crate::error::Error;
+use crate::store::Dialect;
 
 /// One stored usage event, every column, as an archive file keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize, Deserialize)]
@@ -47,14 +48,22 @@ pub fn events_between(
     from: i64,
     to: i64,
 ) -> BoxStream<'_, Result<ArchivedEvent, sqlx::Error>> {
-    sqlx::query_as(
-        "select organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour, dimensions,
-            properties, content_hash, received_at, late, commit_id
-         from usage_events where hour >= $1 and hour < $2",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch(conn)
+    let sql = match Dialect::of(conn) {
+        Dialect::Sqlite => {
+            "select organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour, dimensions,
+                properties, content_hash, received_at, late, commit_id
+             from usage_events where hour >= $1 and hour < $2"
+        }
+        // PostgreSQL keeps an event's content hash with its key.
+        Dialect::Postgres => {
+            "select e.organization_id, e.event_id, e.namespace_id, e.metric, e.quantity, e.occurred_at, e.hour,
+                e.dimensions, e.properties, k.content_hash, e.received_at, e.late, e.commit_id
+             from usage_events e
+             join usage_event_keys k on k.organization_id = e.organization_id and k.event_id = e.event_id
+             where e.hour >= $1 and e.hour < $2"
+        }
+    };
+    sqlx::query_as(sql).bind(from).bind(to).fetch(conn)
 }
 
 pub async fn delete_events_between(conn: &mut AnyConnection, from: i64, to: i64) -> Result<u64, Error> {

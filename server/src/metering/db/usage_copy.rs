@@ -74,7 +74,6 @@ pub async fn insert_new_events(
             Some(hour.as_str()),
             event.properties.as_deref(),
             event.dimensions.as_deref(),
-            Some(event.content_hash.as_str()),
             Some(received_at.as_str()),
             Some(late.as_str()),
             Some(commit_id.as_str()),
@@ -84,7 +83,7 @@ pub async fn insert_new_events(
     copy_rows(
         conn,
         "copy usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour, properties,
-             dimensions, content_hash, received_at, late, commit_id) from stdin",
+             dimensions, received_at, late, commit_id) from stdin",
         &rows,
     )
     .await?;

@@ -62,7 +62,10 @@ impl Application {
         // Read once per process, here on the primary: a replica may not have replayed the migration
         // that added a metric yet.
         metric_catalog(&mut *db.pool.acquire().await?).await?;
-        keep_partitions_ready(&db, settings.late_usage_window_ms()).await?;
+        // Events whose month has no partition wait in the default one; the housekeeping tries again.
+        if let Err(error) = keep_partitions_ready(&db, settings.late_usage_window_ms()).await {
+            tracing::warn!(%error, "making usage event partitions failed");
+        }
         let backfilled = backfill_periods(&db).await?;
         if backfilled > 0 {
             tracing::info!(

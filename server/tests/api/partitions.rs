@@ -4,6 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::metering::archive::archive_usage;
+use server::metering::db::partitions::make_partition;
 use server::metering::domain::usage_months::UsageMonth;
 use server::metering::partitions::keep_partitions_ready;
 use server::metering::usage::reconcile;
@@ -35,6 +36,17 @@ async fn partition_counts(app: &TestApp, months: &[&str]) -> (Vec<i64>, i64) {
 async fn partition_exists(app: &TestApp, month: &str) -> bool {
     let sql = format!("select count(*) from pg_class where relname = 'usage_events_{}'", month.replace('-', "_"));
     app.count(&sql).await == 1
+}
+
+/// A server whose clock starts at `instant`, when the tests run on PostgreSQL.
+async fn postgres_app_at(instant: &str) -> Option<TestApp> {
+    let app = spawn_app_at(Some(at(instant)), &[]).await;
+    (app.db.dialect == Dialect::Postgres).then_some(app)
+}
+
+/// A folder of archive files of this test's own.
+fn archive_dir(app: &TestApp, name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("{name}-{}", app.database_url.rsplit(['/', ':']).next().unwrap()))
 }
 
 async fn statuses(app: &TestApp, key: &str, events: Value) -> Vec<String> {
@@ -88,8 +100,7 @@ async fn events_live_in_their_months_partition_with_ids_unique_across_months() {
     let rollups = app.rollups("actions").await;
 
     // Archiving November and December drops their partitions whole, with their keys.
-    let dir =
-        std::env::temp_dir().join(format!("partitions-test-{}", app.database_url.rsplit(['/', ':']).next().unwrap()));
+    let dir = archive_dir(&app, "partitions-test");
     let archived = archive_usage(&app.db, &dir, UsageMonth::parse("2027-01").unwrap(), LATE_WINDOW_MS).await.unwrap();
     let months: Vec<(&str, i64)> = archived.iter().map(|m| (m.month.as_str(), m.events)).collect();
     assert_eq!(months, [("2026-11", 1), ("2026-12", 1)]);
@@ -103,4 +114,99 @@ async fn events_live_in_their_months_partition_with_ids_unique_across_months() {
     let (mismatches, _) = reconcile(&app.db, i64::MIN / 2, i64::MAX / 2).await.unwrap();
     assert!(mismatches.is_empty(), "{mismatches:?}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An event written straight into the table, as another instance's ingestion would, with its key.
+async fn store_event(db: &sqlx::AnyPool, event_id: &str, hour: i64, with_key: bool) {
+    if with_key {
+        sqlx::query("insert into usage_event_keys (organization_id, event_id, content_hash) values ('org', $1, 'h')")
+            .bind(event_id)
+            .execute(db)
+            .await
+            .unwrap();
+    }
+    sqlx::query(
+        "insert into usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour,
+         received_at, late, commit_id) values ('org', $1, 'ns', 'actions', 1, $2, $2, 0, 0, 0)",
+    )
+    .bind(event_id)
+    .bind(hour)
+    .execute(db)
+    .await
+    .unwrap();
+}
+
+/// A month being made (its events moving out of the default partition) while it is archived
+/// leaves whole all the same: the archive waits for the move, then drops the month's partition.
+#[tokio::test]
+async fn a_month_archived_while_its_partition_is_being_made_leaves_whole() {
+    let Some(app) = postgres_app_at("2027-06-02T09:00:00Z").await else { return };
+    let june = UsageMonth::parse("2027-06").unwrap();
+    sqlx::query("delete from usage_events").execute(&app.db.pool).await.unwrap();
+    sqlx::query("alter table usage_events detach partition usage_events_2027_06").execute(&app.db.pool).await.unwrap();
+    sqlx::query("drop table usage_events_2027_06").execute(&app.db.pool).await.unwrap();
+    store_event(&app.db.pool, "june", at("2027-06-02T08:00:00Z"), true).await;
+    assert_eq!(app.count("select count(*) from usage_events_default").await, 1);
+
+    app.db.clock.set(at("2027-08-15T09:00:00Z"));
+    let mut making = app.db.pool.begin().await.unwrap();
+    assert!(make_partition(&mut making, june).await.unwrap());
+    let dir = archive_dir(&app, "partitions-race");
+    let (archived, ()) =
+        tokio::join!(archive_usage(&app.db, &dir, UsageMonth::parse("2027-07").unwrap(), LATE_WINDOW_MS), async {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            making.commit().await.unwrap();
+        });
+    let months: Vec<(String, i64)> = archived.unwrap().into_iter().map(|m| (m.month, m.events)).collect();
+    assert_eq!(months, [("2027-06".to_owned(), 1)]);
+    assert_eq!(app.count("select count(*) from usage_events").await, 0, "archived, and gone from the database");
+    assert!(!partition_exists(&app, "2027-06").await);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The archive counts the month's events, not only their keys: an event without its key stops
+/// the run instead of leaving with the partition unrecorded.
+#[tokio::test]
+async fn an_event_without_its_key_stops_the_archive_and_nothing_is_dropped() {
+    let Some(app) = postgres_app_at("2026-12-20T09:00:00Z").await else { return };
+    store_event(&app.db.pool, "keyed", at("2026-09-10T08:00:00Z"), true).await;
+    store_event(&app.db.pool, "keyless", at("2026-09-10T09:00:00Z"), false).await;
+    let dir = archive_dir(&app, "partitions-keyless");
+    let error = archive_usage(&app.db, &dir, UsageMonth::parse("2026-10").unwrap(), LATE_WINDOW_MS)
+        .await
+        .expect_err("an event without its key")
+        .to_string();
+    assert!(error.contains("2026-09"), "{error}");
+    assert_eq!(app.count("select count(*) from usage_events").await, 2, "nothing deleted");
+    assert_eq!(app.count("select count(*) from usage_event_keys").await, 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An event stored into the default partition while its month is being made moves with the
+/// others instead of failing the upkeep.
+#[tokio::test]
+async fn an_event_stored_while_its_month_is_made_moves_into_it() {
+    let Some(app) = postgres_app_at("2026-12-06T09:00:00Z").await else { return };
+    app.db.clock.set(at("2027-06-02T09:00:00Z"));
+    for month in ["2027-03", "2027-04", "2027-05"] {
+        let mut tx = app.db.pool.begin().await.unwrap();
+        make_partition(&mut tx, UsageMonth::parse(month).unwrap()).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let mut storing = app.db.pool.begin().await.unwrap();
+    sqlx::query(
+        "insert into usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour,
+         received_at, late, commit_id) values ('org', 'june', 'ns', 'actions', 1, $1, $1, 0, 0, 0)",
+    )
+    .bind(at("2027-06-02T08:00:00Z"))
+    .execute(&mut *storing)
+    .await
+    .unwrap();
+    let (made, ()) = tokio::join!(keep_partitions_ready(&app.db, LATE_WINDOW_MS), async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        storing.commit().await.unwrap();
+    });
+    let made: Vec<String> = made.expect("the upkeep succeeds").into_iter().map(UsageMonth::label).collect();
+    assert_eq!(made, ["2027-06", "2027-07", "2027-08"]);
+    assert_eq!(partition_counts(&app, &["2027-06"]).await, (vec![1], 0));
 }

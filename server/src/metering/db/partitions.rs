@@ -27,16 +27,28 @@ pub async fn has_partition(conn: &mut AnyConnection, month: UsageMonth) -> Resul
     Ok(found.is_some())
 }
 
+/// Archiving and making partitions take turns: an archive that ran while a month was made could
+/// miss the partition being made and leave its events behind.
+async fn take_partitions_turn(conn: &mut AnyConnection) -> Result<(), Error> {
+    sqlx::query("select pg_advisory_xact_lock(hashtext($1))::text").bind(MAKING_PARTITIONS).execute(conn).await?;
+    Ok(())
+}
+
 /// Makes the month's partition, in the caller's transaction, unless it exists; the events the
-/// default partition holds for the month move into it. Attaching takes a lock that lets ingestion
-/// go on into the other partitions. Whether it made the partition.
+/// default partition holds for the month move into it. Whether it made the partition.
+///
+/// The whole table is locked while the partition is made (no more than a month of strays moves;
+/// a month made ahead moves none): a statement planned before the new partition existed and run
+/// after would read neither the moved events in it nor in the default partition, and an event
+/// stored into the default partition meanwhile would fail the attach.
 pub async fn make_partition(conn: &mut AnyConnection, month: UsageMonth) -> Result<bool, Error> {
-    sqlx::query("select pg_advisory_xact_lock(hashtext($1))::text").bind(MAKING_PARTITIONS).execute(&mut *conn).await?;
+    take_partitions_turn(conn).await?;
     if has_partition(conn, month).await? {
         return Ok(false);
     }
     let (name, from, to) = (partition_name(month), month.start, month.end());
     for statement in [
+        "lock table usage_events in access exclusive mode".to_owned(),
         format!("create table {name} (like usage_events including defaults including constraints)"),
         format!("insert into {name} select * from usage_events_default where hour >= {from} and hour < {to}"),
         format!("delete from usage_events_default where hour >= {from} and hour < {to}"),
@@ -49,15 +61,22 @@ pub async fn make_partition(conn: &mut AnyConnection, month: UsageMonth) -> Resu
 
 /// Deletes a month's events with their keys, in the caller's transaction: the month's partition
 /// is detached and dropped whole, and the few events of the month the default partition holds are
-/// deleted. The number of events deleted.
+/// deleted. The number of events deleted; an event without its key, or a key without its event,
+/// is reported and deletes nothing.
 pub async fn drop_month(conn: &mut AnyConnection, month: UsageMonth) -> Result<u64, Error> {
+    take_partitions_turn(conn).await?;
     let (from, to) = (month.start, month.end());
     let partition = has_partition(conn, month).await?.then(|| partition_name(month));
     if let Some(name) = &partition {
         // No event enters the month while its keys go: ingestion refuses a month this old anyway.
         conn.execute(format!("lock table {name} in share row exclusive mode").as_str()).await?;
     }
-    let deleted = sqlx::query(
+    let events: i64 = sqlx::query_scalar("select count(*) from usage_events where hour >= $1 and hour < $2")
+        .bind(from)
+        .bind(to)
+        .fetch_one(&mut *conn)
+        .await?;
+    let keys = sqlx::query(
         "delete from usage_event_keys k using usage_events e
          where e.hour >= $1 and e.hour < $2 and k.organization_id = e.organization_id and k.event_id = e.event_id",
     )
@@ -66,6 +85,12 @@ pub async fn drop_month(conn: &mut AnyConnection, month: UsageMonth) -> Result<u
     .execute(&mut *conn)
     .await?
     .rows_affected();
+    if keys != events as u64 {
+        return Err(Error::Corrupt(format!(
+            "{}: {events} events stored but {keys} of their keys; nothing deleted",
+            month.label()
+        )));
+    }
     sqlx::query("delete from usage_events_default where hour >= $1 and hour < $2")
         .bind(from)
         .bind(to)
@@ -75,5 +100,5 @@ pub async fn drop_month(conn: &mut AnyConnection, month: UsageMonth) -> Result<u
         conn.execute(format!("alter table usage_events detach partition {name}").as_str()).await?;
         conn.execute(format!("drop table {name}").as_str()).await?;
     }
-    Ok(deleted)
+    Ok(keys)
 }

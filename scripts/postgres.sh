@@ -4,6 +4,7 @@
 #   scripts/postgres.sh replica PRIMARY DIR  a streaming replica of the running cluster in PRIMARY,
 #                                          in DIR (a fresh base backup), started; prints its URL
 #   scripts/postgres.sh stop DIR
+# POSTGRES_SETTINGS adds server settings, e.g. "-c shared_buffers=4GB -c max_wal_size=8GB".
 set -euo pipefail
 action=${1:?start, replica or stop}
 root=${2:?cluster directory}
@@ -17,7 +18,7 @@ as_postgres() {
 serve() {
   local dir=$1 port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  as_postgres "$bin/pg_ctl -D '$dir/data' -l '$dir/server.log' -o \"-c listen_addresses=127.0.0.1 -p $port -k '$dir' -c fsync=off -c max_connections=300\" -w start" >/dev/null
+  as_postgres "$bin/pg_ctl -D '$dir/data' -l '$dir/server.log' -o \"-c listen_addresses=127.0.0.1 -p $port -k '$dir' -c fsync=off -c max_connections=300 ${POSTGRES_SETTINGS:-}\" -w start" >/dev/null
   echo "postgres://postgres@127.0.0.1:$port"
 }
 

@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use app::api::error::AppError;
 use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Connection};
 
 use crate::error::Error;
 use crate::metering::db::archive::{
-    ArchiveRecord, ArchivedEvent, archives_overlapping, delete_events_between, events_between, is_archived,
-    oldest_event_hour_before, record_archive, unsettled_hours_between,
+    ArchiveRecord, ArchivedEvent, archives_overlapping, delete_events_between, events_between, give_joins_memory,
+    is_archived, oldest_event_hour_before, record_archive, unsettled_hours_between,
 };
 use crate::metering::db::partitions::drop_month;
 use crate::metering::db::usage::KeyedTotal;
@@ -150,13 +150,16 @@ async fn write_month(conn: &mut AnyConnection, month: UsageMonth, path: &Path) -
         zstd::Encoder::new(HashingWriter::new(BufWriter::new(file)), ZSTD_LEVEL).map_err(io("compressing"))?;
     let mut csv = csv::Writer::from_writer(encoder);
     let (mut events, mut quantity) = (0_i64, 0_i64);
-    let mut rows = events_between(conn, month.start, month.end());
+    let mut reading = conn.begin().await?;
+    give_joins_memory(&mut reading).await?;
+    let mut rows = events_between(&mut reading, month.start, month.end());
     while let Some(event) = rows.try_next().await? {
         events += 1;
         quantity = add_quantity(quantity, &event)?;
         csv.serialize(&event).map_err(|e| Error::Corrupt(format!("writing {}: {e}", partial.display())))?;
     }
     drop(rows);
+    reading.commit().await?;
     let encoder =
         csv.into_inner().map_err(|e| Error::Corrupt(format!("writing {}: {}", partial.display(), e.error())))?;
     let hashing = encoder.finish().map_err(io("compressing"))?;

@@ -2,7 +2,7 @@
 //! where they went.
 use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, FromRow};
+use sqlx::{AnyConnection, Executor, FromRow};
 
 use crate::error::Error;
 use crate::store::Dialect;
@@ -64,6 +64,16 @@ pub fn events_between(
         }
     };
     sqlx::query_as(sql).bind(from).bind(to).fetch(conn)
+}
+
+/// PostgreSQL joins a month's events to their keys (for the content hashes, and to delete the
+/// keys); with the default 4 MB of working memory the join spilled to disk, and archiving 5
+/// million events took 72.5 s against 41.4 s with 256 MB. For the rest of the caller's transaction.
+pub async fn give_joins_memory(conn: &mut AnyConnection) -> Result<(), Error> {
+    if Dialect::of(conn) == Dialect::Postgres {
+        conn.execute("set local work_mem = '256MB'").await?;
+    }
+    Ok(())
 }
 
 pub async fn delete_events_between(conn: &mut AnyConnection, from: i64, to: i64) -> Result<u64, Error> {

@@ -3,6 +3,7 @@
 use sqlx::{AnyConnection, Executor};
 
 use crate::error::Error;
+use crate::metering::db::archive::give_joins_memory;
 use crate::metering::domain::usage_months::UsageMonth;
 
 /// Instances take turns making partitions: two making the same month at once would both find it
@@ -65,6 +66,7 @@ pub async fn make_partition(conn: &mut AnyConnection, month: UsageMonth) -> Resu
 /// is reported and deletes nothing.
 pub async fn drop_month(conn: &mut AnyConnection, month: UsageMonth) -> Result<u64, Error> {
     take_partitions_turn(conn).await?;
+    give_joins_memory(conn).await?;
     let (from, to) = (month.start, month.end());
     let partition = has_partition(conn, month).await?.then(|| partition_name(month));
     if let Some(name) = &partition {

@@ -22,7 +22,7 @@ pub async fn stray_hours(conn: &mut AnyConnection) -> Result<Option<(i64, i64)>,
     Ok(oldest.zip(newest))
 }
 
-pub async fn has_partition(conn: &mut AnyConnection, month: UsageMonth) -> Result<bool, Error> {
+async fn has_partition(conn: &mut AnyConnection, month: UsageMonth) -> Result<bool, Error> {
     let found: Option<String> =
         sqlx::query_scalar("select cast(to_regclass($1) as text)").bind(partition_name(month)).fetch_one(conn).await?;
     Ok(found.is_some())

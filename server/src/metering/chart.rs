@@ -12,19 +12,25 @@ use crate::shared::numbers::compact;
 
 const WIDTH: u32 = 880;
 const HEIGHT: u32 = 300;
-/// Eight: a breakdown by action type has seven series, and the seventh must not repeat the first.
-const PALETTE: [RGBColor; 8] = [
-    RGBColor(31, 75, 138),
-    RGBColor(214, 96, 39),
-    RGBColor(46, 139, 87),
-    RGBColor(148, 70, 160),
-    RGBColor(190, 40, 60),
-    RGBColor(90, 90, 90),
-    RGBColor(0, 121, 128),
-    RGBColor(138, 98, 0),
+/// The colors plotters draws with are stand-ins: [`themed`] turns each into a custom property of
+/// the page's stylesheet, which sets it for the light and the dark theme. Eight series colors: a
+/// breakdown by action type has seven series, and the seventh must not repeat the first.
+const SERIES_STAND_INS: [RGBColor; 8] = [
+    RGBColor(1, 0, 0),
+    RGBColor(2, 0, 0),
+    RGBColor(3, 0, 0),
+    RGBColor(4, 0, 0),
+    RGBColor(5, 0, 0),
+    RGBColor(6, 0, 0),
+    RGBColor(7, 0, 0),
+    RGBColor(8, 0, 0),
 ];
-const IN_PROGRESS_FILL: RGBColor = RGBColor(238, 242, 247);
-const PROJECTED_FILL: RGBColor = RGBColor(246, 247, 249);
+const PAPER_STAND_IN: RGBColor = RGBColor(0, 1, 0);
+const GRID_STAND_IN: RGBColor = RGBColor(0, 2, 0);
+const IN_PROGRESS_STAND_IN: RGBColor = RGBColor(0, 3, 0);
+const PROJECTED_STAND_IN: RGBColor = RGBColor(0, 4, 0);
+/// Plotters' own color for text, axes and the bold grid lines.
+const INK_STAND_IN: RGBColor = BLACK;
 
 pub struct Series<'a> {
     pub label: &'a str,
@@ -58,10 +64,35 @@ pub struct Projection<'a> {
     pub caption: &'a str,
 }
 
-/// `#1F4B8A`: the color of the namespace at `index`, for the legend beside the chart.
+/// `var(--series-0)`: the CSS color of the namespace at `index`, the same in the chart, its legend
+/// and the dashboard's cards, in either theme.
 pub fn series_color(index: usize) -> String {
-    let RGBColor(r, g, b) = PALETTE[index % PALETTE.len()];
+    format!("var(--series-{})", index % SERIES_STAND_INS.len())
+}
+
+fn hex(RGBColor(r, g, b): RGBColor) -> String {
     format!("#{r:02X}{g:02X}{b:02X}")
+}
+
+/// Plotters writes colors as attributes, which cannot name a custom property: each stand-in
+/// becomes a style that does. No element carries two stand-ins, so none gets two styles.
+fn themed(svg: &str) -> String {
+    let mut properties = vec![
+        (PAPER_STAND_IN, "--paper".to_owned()),
+        (GRID_STAND_IN, "--chart-grid".to_owned()),
+        (IN_PROGRESS_STAND_IN, "--chart-in-progress".to_owned()),
+        (PROJECTED_STAND_IN, "--chart-projected".to_owned()),
+        (INK_STAND_IN, "--muted".to_owned()),
+    ];
+    properties.extend(SERIES_STAND_INS.iter().enumerate().map(|(i, color)| (*color, format!("--series-{i}"))));
+    let mut themed = svg.to_owned();
+    for (color, property) in properties {
+        for attribute in ["fill", "stroke"] {
+            let drawn = format!("{attribute}=\"{}\"", hex(color));
+            themed = themed.replace(&drawn, &format!("style=\"{attribute}:var({property})\""));
+        }
+    }
+    themed
 }
 
 pub fn hourly_chart_svg(chart: &HourlyChart<'_>) -> String {
@@ -77,13 +108,13 @@ pub fn hourly_chart_svg(chart: &HourlyChart<'_>) -> String {
         Some(end) => svg.insert_str(end, &targets),
         None => return String::new(),
     }
-    svg
+    themed(&svg)
 }
 
 /// Draws the chart into `svg` and answers the hover targets to add to it.
 fn draw(svg: &mut String, spec: &HourlyChart<'_>) -> Result<String, Box<dyn std::error::Error>> {
     let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE)?;
+    root.fill(&PAPER_STAND_IN)?;
     let per = spec.units_per_display as f64;
     let projected_hours = spec.projection.as_ref().map_or(0, |p| p.hours);
     let paces = spec.series.iter().map(|s| if projected_hours > 0 { s.pace } else { 0 });
@@ -103,21 +134,24 @@ fn draw(svg: &mut String, spec: &HourlyChart<'_>) -> Result<String, Box<dyn std:
         .x_label_formatter(&|index| display_hour(spec.first_hour + index * HOUR_MS, drawn_hours > 48))
         .y_label_formatter(&|value| compact(*value))
         .y_desc(spec.unit)
-        .light_line_style(RGBColor(235, 238, 242))
+        .light_line_style(GRID_STAND_IN)
         .draw()?;
     let in_progress = spec.last_hour_in_progress && spec.hours >= 2;
     let current = spec.hours as i64 - 1;
     if projected_hours > 0 {
-        chart.draw_series(std::iter::once(Rectangle::new([(current, 0.0), (last, y_max)], PROJECTED_FILL.filled())))?;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(current, 0.0), (last, y_max)],
+            PROJECTED_STAND_IN.filled(),
+        )))?;
     }
     if in_progress {
         chart.draw_series(std::iter::once(Rectangle::new(
             [(current - 1, 0.0), (current, y_max)],
-            IN_PROGRESS_FILL.filled(),
+            IN_PROGRESS_STAND_IN.filled(),
         )))?;
     }
     for s in spec.series {
-        let color = PALETTE[s.color % PALETTE.len()];
+        let color = SERIES_STAND_INS[s.color % SERIES_STAND_INS.len()];
         let point = |h: usize| (h as i64, s.values.get(h).copied().unwrap_or(0) as f64 / per);
         let settled = if in_progress { spec.hours - 1 } else { spec.hours };
         chart.draw_series(LineSeries::new((0..settled).map(point), color.stroke_width(2)))?;
@@ -205,7 +239,7 @@ fn line_svg(values: &[i64], color: &str, width: i64, height: i64) -> String {
         .collect();
     format!(
         "<svg class=\"sparkline\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" \
-         preserveAspectRatio=\"none\" aria-hidden=\"true\"><polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" \
+         preserveAspectRatio=\"none\" aria-hidden=\"true\"><polyline fill=\"none\" style=\"stroke:{color}\" stroke-width=\"2\" \
          stroke-linejoin=\"round\" vector-effect=\"non-scaling-stroke\" points=\"{}\"/></svg>",
         points.join(" ")
     )
@@ -250,9 +284,29 @@ mod tests {
         );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n") || svg.ends_with("</svg>"), "{svg}");
         for color in [series_color(0), series_color(3)] {
-            assert!(svg.contains(&format!("<polyline fill=\"none\" opacity=\"1\" stroke=\"{color}\"")), "{svg}");
+            assert!(svg.contains(&format!("<polyline fill=\"none\" opacity=\"1\" style=\"stroke:{color}\"")), "{svg}");
         }
         assert!(!svg.contains(&series_color(1)), "a hidden namespace's color is not used by another");
+    }
+
+    #[test]
+    fn every_color_of_the_chart_is_the_stylesheets_so_it_follows_the_theme() {
+        let (a, b) = ([1, 5, 3], [0, 2, 8]);
+        let svg = chart(
+            &[
+                Series { label: "web", values: &a, color: 0, pace: 0 },
+                Series { label: "batch", values: &b, color: 7, pace: 0 },
+            ],
+            3,
+            true,
+        );
+        let literal = svg.match_indices('#').map(|(at, _)| &svg[at..(at + 7).min(svg.len())]).collect::<Vec<_>>();
+        assert!(literal.is_empty(), "colors left as drawn: {literal:?}");
+        for property in ["--paper", "--muted", "--chart-grid", "--chart-in-progress", "--series-0", "--series-7"] {
+            assert!(svg.contains(&format!(":var({property})\"")), "{property} missing: {svg}");
+        }
+        let twice = svg.split('<').find(|element| element.matches("style=").count() > 1);
+        assert!(twice.is_none(), "an element with two styles: {twice:?}");
     }
 
     #[test]
@@ -278,7 +332,7 @@ mod tests {
         let a = [4, 5, 0];
         let series = [Series { label: "web", values: &a, color: 0, pace: 0 }];
         let (growing, settled) = (chart(&series, 3, true), chart(&series, 3, false));
-        let strokes = |svg: &str| svg.matches(&format!("stroke=\"{}\"", series_color(0))).count();
+        let strokes = |svg: &str| svg.matches(&format!("style=\"stroke:{}\"", series_color(0))).count();
         assert_eq!(strokes(&settled), 1, "one line");
         assert!(strokes(&growing) > 2, "a line, then dashes for the current hour: {growing}");
         assert!(growing.contains("02:00 UTC (in progress)"), "{growing}");
@@ -294,8 +348,9 @@ mod tests {
 
     #[test]
     fn a_sparkline_scales_to_its_largest_value_without_overflow() {
-        let svg = sparkline_svg(&[0, 5, 10], "#1F4B8A");
+        let svg = sparkline_svg(&[0, 5, 10], &series_color(0));
         assert!(svg.contains("points=\"0,30 60,16 120,2\""), "{svg}");
+        assert!(svg.contains("style=\"stroke:var(--series-0)\""), "{svg}");
         assert!(sparkline_svg(&[], "#000").contains("points=\"\""));
         assert!(sparkline_svg(&[i64::MAX, 0], "#000").contains("points=\"0,2 120,30\""));
     }
@@ -341,7 +396,7 @@ mod tests {
             "{svg}"
         );
         let without = hourly_chart_svg(&spec(None));
-        let dashes = |svg: &str| svg.matches(&format!("stroke=\"{}\"", series_color(0))).count();
+        let dashes = |svg: &str| svg.matches(&format!("style=\"stroke:{}\"", series_color(0))).count();
         assert!(dashes(&svg) > dashes(&without) + 10, "a dashed line on to the period's end");
         assert!(!without.contains("data-projected"));
     }

@@ -148,7 +148,10 @@ if [ "$what" = pages-after ]; then
   echo "pages after the load:"
   pages
   echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server_pid/status)"
-  # Its periods are in January 2026: no organization of the demo or of the load is billed with them.
+  # The server's own billing job would close the run's periods (January 2026) beside it: it stops
+  # first. No organization of the demo or of the load has a period ending then.
+  kill "$server_pid"
+  wait "$server_pid" || true
   "$loadgen" invoice-run --database-url "$url" --subscriptions 100000
   exit 0
 fi

@@ -15,7 +15,9 @@ async function signedIn(email, password) {
   await page.fill("#email", email);
   await page.fill("#password", password);
   await page.click("button[type=submit]");
-  await page.waitForURL((url) => !url.pathname.startsWith("/login"));
+  // The signed-in header's logout button: waiting for the URL alone could still find the login
+  // page's hydrated root and photograph the login form.
+  await page.waitForSelector("#logout");
   await page.waitForSelector("#root[data-hydrated=true]");
   return page;
 }

@@ -77,19 +77,19 @@ fn hex(RGBColor(r, g, b): RGBColor) -> String {
 /// Plotters writes colors as attributes, which cannot name a custom property: each stand-in
 /// becomes a style that does. No element carries two stand-ins, so none gets two styles.
 fn themed(svg: &str) -> String {
-    let mut properties = vec![
-        (PAPER_STAND_IN, "--paper".to_owned()),
-        (GRID_STAND_IN, "--chart-grid".to_owned()),
-        (IN_PROGRESS_STAND_IN, "--chart-in-progress".to_owned()),
-        (PROJECTED_STAND_IN, "--chart-projected".to_owned()),
-        (INK_STAND_IN, "--muted".to_owned()),
+    let mut colors = vec![
+        (PAPER_STAND_IN, "var(--paper)".to_owned()),
+        (GRID_STAND_IN, "var(--chart-grid)".to_owned()),
+        (IN_PROGRESS_STAND_IN, "var(--chart-in-progress)".to_owned()),
+        (PROJECTED_STAND_IN, "var(--chart-projected)".to_owned()),
+        (INK_STAND_IN, "var(--muted)".to_owned()),
     ];
-    properties.extend(SERIES_STAND_INS.iter().enumerate().map(|(i, color)| (*color, format!("--series-{i}"))));
+    colors.extend((0..SERIES_STAND_INS.len()).map(|i| (SERIES_STAND_INS[i], series_color(i))));
     let mut themed = svg.to_owned();
-    for (color, property) in properties {
+    for (stand_in, color) in colors {
         for attribute in ["fill", "stroke"] {
-            let drawn = format!("{attribute}=\"{}\"", hex(color));
-            themed = themed.replace(&drawn, &format!("style=\"{attribute}:var({property})\""));
+            let drawn = format!("{attribute}=\"{}\"", hex(stand_in));
+            themed = themed.replace(&drawn, &format!("style=\"{attribute}:{color}\""));
         }
     }
     themed

@@ -37,6 +37,7 @@ pub async fn create_targets(
             billing_email: format!("billing{o}@load.test"),
             currency: "USD".into(),
             created_at: now,
+            onboarded_at: None,
         };
         let user = UserRow {
             id: new_id(IdKind::User, now),

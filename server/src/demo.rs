@@ -140,6 +140,7 @@ pub async fn seed_demo(db: &Db, history: Option<(&BillingRules, &Collector, &Out
             billing_email: demo.billing_email.to_owned(),
             currency: "USD".to_owned(),
             created_at: now,
+            onboarded_at: None,
         };
         insert_organization(&mut tx, &org).await?;
         seeded.push((demo, org.id.clone()));

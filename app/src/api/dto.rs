@@ -1025,7 +1025,7 @@ pub mod payments {
     /// What the past-due banner shows on every page of an organization.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct BillingStatus {
-        pub subscription_status: String,
+        /// The service is suspended for what is past due.
         pub suspended: bool,
         pub past_due: Vec<PastDueInvoice>,
         /// While something is past due, the most recent failure, as the processor explained it.

@@ -33,21 +33,22 @@ pub async fn month_to_date_estimate(db: &Db, organization_id: &str) -> Result<Op
     worded_estimate(&mut conn, organization_id, figures, false, None).await.map(Some)
 }
 
-/// The estimate with its usage charges so far beside the previous period's at the same point:
-/// the dashboard's. One more rating, of the previous period, so the other pages go without. The
-/// dashboard has read the organization's subscription and namespaces already.
+/// [`month_to_date_estimate`] of the subscription and namespaces a page has read already, and with
+/// `compare` its usage charges so far beside the previous period's at the same point: the
+/// dashboard's (one more rating, of the previous period, so the other pages go without).
 #[tracing::instrument(skip_all, fields(organization_id))]
-pub async fn month_to_date_estimate_compared(
+pub async fn month_to_date_estimate_of(
     db: &Db,
     organization_id: &str,
     subscription: Option<SubscriptionRow>,
     namespaces: &[NamespaceRow],
+    compare: bool,
 ) -> Result<Option<CostEstimate>, Error> {
     let mut conn = db.pool.acquire().await?;
     let Some(figures) = period_figures_of(&mut conn, db, subscription).await? else {
         return Ok(None);
     };
-    worded_estimate(&mut conn, organization_id, figures, true, Some(namespaces)).await.map(Some)
+    worded_estimate(&mut conn, organization_id, figures, compare, Some(namespaces)).await.map(Some)
 }
 
 /// The same figures as the pages' estimate, per namespace and unworded, for the usage API.

@@ -137,6 +137,7 @@ pub async fn confirm_sign_up(db: &Db, token: &str, password: &str) -> Result<Con
         billing_email: signup.email.clone(),
         currency: CURRENCY.to_owned(),
         created_at: now,
+        onboarded_at: None,
     };
     insert_organization(&mut tx, &organization).await?;
     insert_membership(&mut tx, &user.id, &organization_id, "owner", now).await?;

@@ -66,6 +66,7 @@ pub async fn create_customer(db: &Db, base_url: &str, admin: &str, form: &NewCus
         billing_email,
         currency: CURRENCY.to_owned(),
         created_at: now,
+        onboarded_at: None,
     };
     insert_organization(&mut tx, &organization).await?;
     if let Some(plan) = plan {

@@ -25,20 +25,20 @@ use crate::store::Db;
 pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &str) -> Result<BillingStatus, Error> {
     let mut conn = db.pool.acquire().await?;
     let now = db.clock.now_ms();
-    let subscription_status =
-        subscription_of(&mut conn, organization_id).await?.map_or_else(|| "none".to_owned(), |s| s.status);
-    let suspended = subscription_status == SubscriptionStatus::Suspended.as_str();
     let mut past_due_collections = Vec::new();
     for collection in open_collections_of(&mut conn, organization_id).await? {
         if collection.status()? == CollectionStatus::PastDue {
             past_due_collections.push(collection);
         }
     }
-    // Every page of the organization shows this banner: while nothing is past due it reads no
-    // history, which grows with every payment.
+    // Every page of the organization shows this banner: while nothing is past due it reads
+    // nothing more, neither the subscription nor the history, which grows with every payment.
     if past_due_collections.is_empty() {
-        return Ok(BillingStatus { subscription_status, suspended, past_due: Vec::new(), last_failure: None });
+        return Ok(BillingStatus { suspended: false, past_due: Vec::new(), last_failure: None });
     }
+    let suspended = subscription_of(&mut conn, organization_id)
+        .await?
+        .is_some_and(|s| s.status == SubscriptionStatus::Suspended.as_str());
     let events = events_of(&mut conn, organization_id).await?;
     let payments = attempts::payments_of(&mut conn, organization_id).await?;
     let mut past_due = Vec::new();
@@ -76,7 +76,7 @@ pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &s
         .find(|p| p.status().is_ok_and(|s| s != PaymentStatus::Pending))
         .filter(|p| p.status().is_ok_and(|s| s == PaymentStatus::Failed))
         .and_then(|p| p.failure_message.clone());
-    Ok(BillingStatus { subscription_status, suspended, past_due, last_failure })
+    Ok(BillingStatus { suspended, past_due, last_failure })
 }
 
 /// The card a profile charges, as the portal shows it.

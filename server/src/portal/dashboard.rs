@@ -3,15 +3,18 @@
 use app::api::dto::{Dashboard, GettingStarted, Namespace, SessionUser};
 use app::api::error::AppError;
 
+use sqlx::AnyConnection;
+
+use crate::accounts::db::namespaces::NamespaceRow;
 use crate::accounts::db::{api_keys, namespaces, organizations};
 use crate::billing::db::subscriptions::subscription_of;
-use crate::billing::estimate::month_to_date_estimate_compared;
+use crate::billing::estimate::month_to_date_estimate_of;
 use crate::error::Error;
 use crate::metering::db::usage::has_usage;
 use crate::portal::namespace_activity::namespace_activity;
-use crate::portal::overview::overview;
+use crate::portal::overview::{Read, overview};
 use crate::spend::budgets::budget_outlook;
-use crate::spend::caps::period_in_effect;
+use crate::spend::caps::{Caps, period_in_effect, standing_in};
 use crate::store::Db;
 
 #[tracing::instrument(skip_all, fields(organization_id))]
@@ -26,22 +29,21 @@ pub async fn dashboard(
     let org = organizations::find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
     let namespaces = namespaces::list_namespaces(&mut conn, organization_id).await?;
     let subscription = subscription_of(&mut conn, organization_id).await?;
-    let steps = GettingStarted {
-        has_plan: subscription.is_some(),
-        first_namespace: namespaces.first().map(|n| n.name.clone()),
-        has_api_key: api_keys::list_api_keys(&mut conn, organization_id).await?.iter().any(|k| k.revoked_at.is_none()),
-        has_usage: has_usage(&mut conn, organization_id).await?,
-        events_url: format!("{public_base_url}/v1/usage/events"),
-    };
-    let done = steps.has_plan && steps.first_namespace.is_some() && steps.has_api_key && steps.has_usage;
     let now = db.clock.now_ms();
+    let getting_started = match org.onboarded_at {
+        Some(_) => None,
+        None => first_steps(&mut conn, &org.id, subscription.is_some(), &namespaces, public_base_url, now).await?,
+    };
     let period = period_in_effect(subscription.as_ref(), now);
-    let activity = namespace_activity(db, &mut conn, organization_id, &namespaces, period, now).await?;
-    let overview = overview(&mut conn, organization_id, subscription.clone(), period, &org.currency, now).await?;
+    let crossings = standing_in(&mut conn, organization_id, period).await?;
+    let caps = Caps::of(&crossings);
+    let activity = namespace_activity(db, &mut conn, organization_id, &namespaces, &caps, now).await?;
+    let read = Read { subscription: subscription.as_ref(), namespaces: &namespaces, crossings: &crossings };
+    let overview = overview(&mut conn, organization_id, read, &org.currency, now).await?;
     // Released before the estimate takes its own: holding one while waiting for another starves
     // the pool once every connection is held by a request doing the same.
     drop(conn);
-    let estimate = month_to_date_estimate_compared(db, organization_id, subscription, &namespaces).await?;
+    let estimate = month_to_date_estimate_of(db, organization_id, subscription, &namespaces, true).await?;
     Ok(Dashboard {
         organization_id: org.id,
         organization_name: org.name,
@@ -52,7 +54,31 @@ pub async fn dashboard(
         activity,
         estimate,
         budgets: budget_outlook(db, organization_id).await?,
-        getting_started: (!done).then_some(steps),
+        getting_started,
         overview,
     })
+}
+
+/// The steps a new organization has left, or `None` once they are all done: recorded then, so
+/// that the dashboard stops checking (and a key revoked later does not bring them back).
+async fn first_steps(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    has_plan: bool,
+    namespaces: &[NamespaceRow],
+    public_base_url: &str,
+    now: i64,
+) -> Result<Option<GettingStarted>, Error> {
+    let steps = GettingStarted {
+        has_plan,
+        first_namespace: namespaces.first().map(|n| n.name.clone()),
+        has_api_key: api_keys::list_api_keys(conn, organization_id).await?.iter().any(|k| k.revoked_at.is_none()),
+        has_usage: has_usage(conn, organization_id).await?,
+        events_url: format!("{public_base_url}/v1/usage/events"),
+    };
+    let done = steps.has_plan && steps.first_namespace.is_some() && steps.has_api_key && steps.has_usage;
+    if done {
+        organizations::mark_onboarded(conn, organization_id, now).await?;
+    }
+    Ok((!done).then_some(steps))
 }

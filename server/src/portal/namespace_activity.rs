@@ -12,7 +12,7 @@ use crate::metering::chart::{series_color, sparkline_svg};
 use crate::metering::domain::usage::{HOUR_MS, hour_of};
 use crate::metering::kept_totals::kept_hourly_totals;
 use crate::shared::numbers::compact;
-use crate::spend::caps::caps_in;
+use crate::spend::caps::Caps;
 use crate::store::Db;
 
 const DAYS: usize = 7;
@@ -25,10 +25,9 @@ pub async fn namespace_activity(
     conn: &mut AnyConnection,
     organization_id: &str,
     namespaces: &[NamespaceRow],
-    period: Option<(i64, i64)>,
+    caps: &Caps,
     now: i64,
 ) -> Result<Vec<NamespaceActivity>, Error> {
-    let caps = caps_in(conn, organization_id, period).await?;
     let catalog = metric_catalog(conn).await?;
     let Some(metric) = catalog.metrics.iter().find(|m| m.key == HEADLINE_METRIC).or(catalog.metrics.first()) else {
         return Ok(Vec::new());

@@ -4,6 +4,7 @@
 use app::api::dto::{Alert, Overview, Severity};
 use sqlx::AnyConnection;
 
+use crate::accounts::db::namespaces::NamespaceRow;
 use crate::billing::db::invoices;
 use crate::billing::db::ledger;
 use crate::billing::db::subscriptions::{self, SubscriptionRow};
@@ -17,21 +18,28 @@ use crate::reader::{display_time, moment};
 use crate::shared::money::format_money;
 use crate::shared::time::duration_words;
 use crate::spend::alerts::budget_alerts;
+use crate::spend::db::CrossingRow;
 
 /// A card lapsing within this is worth replacing now: the next charge may come after it.
 const CARD_WARNING_MS: i64 = 30 * 86_400_000;
 const LATEST_INVOICES: i64 = 3;
 
-/// `subscription` is the organization's and `period` its current one, as the caller read them.
+/// What the dashboard has read already: the organization's subscription, its namespaces and the
+/// budget crossings standing in the current period.
+pub struct Read<'a> {
+    pub subscription: Option<&'a SubscriptionRow>,
+    pub namespaces: &'a [NamespaceRow],
+    pub crossings: &'a [CrossingRow],
+}
+
 pub async fn overview(
     conn: &mut AnyConnection,
     organization_id: &str,
-    subscription: Option<SubscriptionRow>,
-    period: Option<(i64, i64)>,
+    read: Read<'_>,
     currency: &str,
     now: i64,
 ) -> Result<Overview, Error> {
-    let running = subscription.as_ref().filter(|s| s.ended_at.is_none());
+    let running = read.subscription.filter(|s| s.ended_at.is_none());
     let mut cache = PlanCache::default();
     let plan = match running {
         Some(s) => Some(cache.get(conn, &s.plan_version_id).await?.0.plan_name.clone()),
@@ -42,13 +50,13 @@ pub async fn overview(
         invoices::latest_issued_invoices(conn, organization_id, LATEST_INVOICES).await?.iter().map(summary).collect();
     Ok(Overview {
         plan,
-        status: subscription.as_ref().map_or_else(|| "none".to_owned(), |s| s.status.clone()),
+        status: read.subscription.map_or_else(|| "none".to_owned(), |s| s.status.clone()),
         next_invoice_on: running.map(|s| moment(s.current_period_end)),
         next_invoice_in: running.map(|s| duration_words(now, s.current_period_end)),
         balance_due: format_money(receivable, currency),
         credit_balance: format_money(credit, currency),
         latest_invoices,
-        alerts: alerts(conn, &mut cache, organization_id, currency, running, period, now).await?,
+        alerts: alerts(conn, &mut cache, organization_id, currency, running, &read, now).await?,
     })
 }
 
@@ -58,7 +66,7 @@ async fn alerts(
     organization_id: &str,
     currency: &str,
     running: Option<&SubscriptionRow>,
-    period: Option<(i64, i64)>,
+    read: &Read<'_>,
     now: i64,
 ) -> Result<Vec<Alert>, Error> {
     let mut alerts = Vec::new();
@@ -104,7 +112,7 @@ async fn alerts(
             alerts.push(alert(Severity::Info, message, "plan"));
         }
     }
-    alerts.extend(budget_alerts(conn, organization_id, currency, period).await?);
+    alerts.extend(budget_alerts(conn, organization_id, currency, read.crossings, read.namespaces).await?);
     // Most urgent first; in the order above within a severity.
     alerts.sort_by_key(|alert| match alert.severity {
         Severity::Danger => 0,

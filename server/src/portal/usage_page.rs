@@ -8,9 +8,9 @@ use app::api::dto::usage::{
 use app::api::error::AppError;
 
 use crate::accounts::db::namespaces;
-use crate::billing::db::subscriptions;
+use crate::billing::db::subscriptions::{SubscriptionRow, subscription_of};
 use crate::billing::domain::forecast::{MIN_ELAPSED_MS, pace};
-use crate::billing::estimate::month_to_date_estimate;
+use crate::billing::estimate::month_to_date_estimate_of;
 use crate::error::Error;
 use crate::metering::catalog::metric_catalog;
 use crate::metering::chart::{HourlyChart, Projection, Series, hourly_chart_svg, series_color};
@@ -42,7 +42,10 @@ pub async fn usage_report(
 ) -> Result<UsageReport, Error> {
     let now = db.clock.now_ms();
     let mut conn = db.pool.acquire().await?;
-    let (from, to, period) = view_bounds(&mut conn, organization_id, window, now).await?;
+    // Read once for the bounds, the legend and the estimate.
+    let subscription = subscription_of(&mut conn, organization_id).await?;
+    let namespace_rows = namespaces::list_namespaces(&mut conn, organization_id).await?;
+    let (from, to, period) = view_bounds(subscription.as_ref(), window, now)?;
     let catalog = metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog.metrics, metric_key)?;
     let declared = catalog.dimensions.get(&metric.key).cloned().unwrap_or_default();
@@ -52,12 +55,11 @@ pub async fn usage_report(
     let hours = ((to - from) / HOUR_MS) as usize;
     let (series_rows, grid) = match by {
         None => {
-            let namespace_rows = namespaces::list_namespaces(&mut conn, organization_id).await?;
             let totals =
                 kept_hourly_totals(db, &mut conn, organization_id, &metric.key, (from, to), "portal.usage_page")
                     .await?;
             let grid = hourly_grid(&totals, from, hours, namespace_rows.iter().map(|n| n.id.as_str()));
-            (namespace_rows.into_iter().map(|n| (n.id, n.name)).collect::<Vec<_>>(), grid)
+            (namespace_rows.iter().map(|n| (n.id.clone(), n.name.clone())).collect::<Vec<_>>(), grid)
         }
         Some((dimension, declared_values)) => {
             let hourly = hourly_breakdown(&mut conn, organization_id, None, &metric.key, from, to).await?;
@@ -69,7 +71,7 @@ pub async fn usage_report(
     let late_events = usage::late_event_count(&mut conn, organization_id).await?;
     drop(conn);
     let complete_through = complete_through(db, organization_id).await?;
-    let estimate = month_to_date_estimate(db, organization_id).await?;
+    let estimate = month_to_date_estimate_of(db, organization_id, subscription, &namespace_rows, false).await?;
     let budgets = budget_outlook(db, organization_id).await?;
 
     let in_progress = to == hour_of(now) + HOUR_MS;
@@ -229,7 +231,8 @@ pub async fn usage_csv(
     by: Option<&str>,
 ) -> Result<String, Error> {
     let mut conn = db.pool.acquire().await?;
-    let (from, to, _) = view_bounds(&mut conn, organization_id, window, db.clock.now_ms()).await?;
+    let subscription = subscription_of(&mut conn, organization_id).await?;
+    let (from, to, _) = view_bounds(subscription.as_ref(), window, db.clock.now_ms())?;
     let catalog = metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog.metrics, metric_key)?;
     let declared = catalog.dimensions.get(&metric.key).cloned().unwrap_or_default();
@@ -272,9 +275,8 @@ pub async fn usage_csv(
 /// period's view the subscription's current period. The billing period is the subscription's own,
 /// anchored at its start day, from its first whole hour: the hours the month-to-date estimate and
 /// the next invoice rate, so the page's totals are theirs.
-async fn view_bounds(
-    conn: &mut sqlx::AnyConnection,
-    organization_id: &str,
+fn view_bounds(
+    subscription: Option<&SubscriptionRow>,
     window: &UsageWindow,
     now: i64,
 ) -> Result<(i64, i64, Option<(i64, i64)>), Error> {
@@ -293,7 +295,7 @@ async fn view_bounds(
     if window.range != UsageRange::BillingPeriod {
         return Ok((from, to, None));
     }
-    let Some(subscription) = subscriptions::subscription_of(conn, organization_id).await? else {
+    let Some(subscription) = subscription else {
         return Ok((from, to, None));
     };
     let period = (subscription.current_period_start, subscription.current_period_end);

@@ -6,12 +6,12 @@ use app::api::dto::{Alert, Severity};
 use serde_json::json;
 use sqlx::AnyConnection;
 
-use crate::accounts::db::namespaces::list_namespaces;
+use crate::accounts::db::namespaces::NamespaceRow;
 use crate::error::Error;
 use crate::metering::catalog::metric_catalog;
 use crate::reader::display_time;
 use crate::shared::time::display_rfc3339;
-use crate::spend::db::{BudgetRow, WHOLE_ORGANIZATION, budgets_of, standing_crossings};
+use crate::spend::db::{BudgetRow, CrossingRow, WHOLE_ORGANIZATION, budgets_of};
 use crate::spend::domain::budget::CrossingKind;
 use crate::spend::measure::{COST, Measured, amount_words};
 use crate::webhooks::domain::event_types::{NAMESPACE_CAPPED, USAGE_THRESHOLD_CROSSED};
@@ -101,23 +101,24 @@ pub fn crossing_event(
     }
 }
 
-/// The dashboard's alerts of the current period (`None`: no period runs): each threshold crossed
-/// until it is dismissed, and each cap until it is lifted.
+/// The dashboard's alerts of the crossings standing in the current period ([`standing_in`]):
+/// each threshold crossed until it is dismissed, and each cap until it is lifted. `namespaces`
+/// are the organization's, as the caller read them.
+///
+/// [`standing_in`]: crate::spend::caps::standing_in
 pub async fn budget_alerts(
     conn: &mut AnyConnection,
     organization_id: &str,
     currency: &str,
-    period: Option<(i64, i64)>,
+    crossings: &[CrossingRow],
+    namespaces: &[NamespaceRow],
 ) -> Result<Vec<Alert>, Error> {
-    let Some((period_start, _)) = period else { return Ok(Vec::new()) };
-    let crossings = standing_crossings(conn, organization_id, period_start).await?;
     if crossings.is_empty() {
         return Ok(Vec::new());
     }
     let budgets: HashMap<String, BudgetRow> =
         budgets_of(conn, organization_id).await?.into_iter().map(|b| (b.id.clone(), b)).collect();
-    let names: HashMap<String, String> =
-        list_namespaces(conn, organization_id).await?.into_iter().map(|n| (n.id, n.name)).collect();
+    let names: HashMap<String, String> = namespaces.iter().map(|n| (n.id.clone(), n.name.clone())).collect();
     let catalog = metric_catalog(conn).await?;
     let words = |budget: &BudgetRow, amount: i64| amount_words(&catalog.metrics, currency, &budget.measure, amount);
     let mut alerts = Vec::new();

@@ -7,7 +7,8 @@ use sqlx::AnyConnection;
 
 use crate::billing::db::subscriptions::{SubscriptionRow, subscription_of};
 use crate::error::Error;
-use crate::spend::db::{WHOLE_ORGANIZATION, capped_scopes};
+use crate::spend::db::{CrossingRow, WHOLE_ORGANIZATION, standing_crossings};
+use crate::spend::domain::budget::CrossingKind;
 
 /// The subscription's current period, while it lasts: budgets count in it, and caps end with it
 /// (or with the subscription, when it is canceled early).
@@ -37,25 +38,69 @@ impl Caps {
     pub fn is_capped(&self, namespace_id: &str) -> bool {
         self.whole_organization || self.namespaces.contains(namespace_id)
     }
+
+    /// The scopes of the standing cap crossings of budgets that still have a hard cap.
+    pub fn of(standing: &[CrossingRow]) -> Self {
+        let scopes: HashSet<&str> = standing
+            .iter()
+            .filter(|c| CrossingKind::parse(&c.kind) == Some(CrossingKind::Cap) && c.hard_cap == 1)
+            .map(|c| c.scope.as_str())
+            .collect();
+        Caps {
+            whole_organization: scopes.contains(WHOLE_ORGANIZATION),
+            namespaces: scopes.into_iter().filter(|scope| *scope != WHOLE_ORGANIZATION).map(str::to_owned).collect(),
+        }
+    }
 }
 
 pub async fn caps(conn: &mut AnyConnection, organization_id: &str, now: i64) -> Result<Caps, Error> {
     let period = current_period(conn, organization_id, now).await?;
-    caps_in(conn, organization_id, period).await
+    Ok(Caps::of(&standing_in(conn, organization_id, period).await?))
 }
 
-/// [`caps`] in the current period as the caller read it (`None`: no period runs).
-pub async fn caps_in(
+/// The crossings standing in the current period as the caller read it (`None`: no period runs):
+/// what both the caps and the dashboard's budget alerts are made of.
+pub async fn standing_in(
     conn: &mut AnyConnection,
     organization_id: &str,
     period: Option<(i64, i64)>,
-) -> Result<Caps, Error> {
-    let scopes = match period {
-        Some((start, _)) => capped_scopes(conn, organization_id, start).await?,
-        None => Vec::new(),
-    };
-    Ok(Caps {
-        whole_organization: scopes.iter().any(|scope| scope == WHOLE_ORGANIZATION),
-        namespaces: scopes.into_iter().filter(|scope| scope != WHOLE_ORGANIZATION).collect(),
-    })
+) -> Result<Vec<CrossingRow>, Error> {
+    match period {
+        Some((start, _)) => standing_crossings(conn, organization_id, start).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crossing(kind: CrossingKind, scope: &str, hard_cap: i64) -> CrossingRow {
+        CrossingRow {
+            id: format!("{}-{scope}", kind.as_str()),
+            budget_id: format!("budget-{scope}"),
+            kind: kind.as_str().to_owned(),
+            threshold: 100,
+            measured: 1_000,
+            crossed_at: 0,
+            dismissed_at: None,
+            scope: scope.to_owned(),
+            hard_cap,
+        }
+    }
+
+    #[test]
+    fn only_a_standing_cap_of_a_budget_still_hard_capped_caps_its_scope() {
+        let caps = Caps::of(&[
+            crossing(CrossingKind::Cap, "ns_capped", 1),
+            crossing(CrossingKind::Alert, "ns_alerted", 1),
+            crossing(CrossingKind::Cap, "ns_cap_turned_off", 0),
+        ]);
+        assert!(caps.is_capped("ns_capped"));
+        assert!(!caps.is_capped("ns_alerted"), "a threshold only tells");
+        assert!(!caps.is_capped("ns_cap_turned_off"));
+        assert!(!caps.is_capped("ns_other"));
+        let whole = Caps::of(&[crossing(CrossingKind::Cap, WHOLE_ORGANIZATION, 1)]);
+        assert!(whole.is_capped("ns_any"), "a cap of the whole organization caps every namespace");
+    }
 }

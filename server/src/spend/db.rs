@@ -175,6 +175,9 @@ pub struct CrossingRow {
     pub measured: i64,
     pub crossed_at: i64,
     pub dismissed_at: Option<i64>,
+    /// The budget's, as of the crossing's revision (its current one).
+    pub scope: String,
+    pub hard_cap: i64,
 }
 
 /// The crossings of the organization's budgets as they stand in the period starting at
@@ -185,7 +188,7 @@ pub async fn standing_crossings(
     period_start: i64,
 ) -> Result<Vec<CrossingRow>, Error> {
     Ok(sqlx::query_as(
-        "select c.id, c.budget_id, c.kind, c.threshold, c.measured, c.crossed_at, c.dismissed_at
+        "select c.id, c.budget_id, c.kind, c.threshold, c.measured, c.crossed_at, c.dismissed_at, b.scope, b.hard_cap
          from budget_crossings c join budgets b on b.id = c.budget_id and b.revision = c.revision
          where c.organization_id = $1 and c.period_start = $2 order by c.crossed_at, c.threshold, c.id",
     )
@@ -217,22 +220,4 @@ pub async fn dismiss_crossing(
     .await?
     .rows_affected();
     Ok(dismissed > 0)
-}
-
-/// The scopes capped in the period starting at `period_start` (the current one): namespace ids,
-/// or [`WHOLE_ORGANIZATION`] for all of them.
-pub async fn capped_scopes(
-    conn: &mut AnyConnection,
-    organization_id: &str,
-    period_start: i64,
-) -> Result<Vec<String>, Error> {
-    Ok(sqlx::query_scalar(
-        "select distinct b.scope from budget_crossings c
-         join budgets b on b.id = c.budget_id and b.revision = c.revision
-         where c.organization_id = $1 and c.kind = 'cap' and b.hard_cap = 1 and c.period_start = $2",
-    )
-    .bind(organization_id)
-    .bind(period_start)
-    .fetch_all(conn)
-    .await?)
 }

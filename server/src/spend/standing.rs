@@ -6,8 +6,8 @@ use crate::accounts::db::namespaces::{NamespaceRow, list_namespaces};
 use crate::error::Error;
 use crate::metering::catalog::metric_catalog;
 use crate::metering::db::usage::MetricRow;
-use crate::spend::caps::current_period;
-use crate::spend::db::{BudgetRow, budgets_of, standing_crossings};
+use crate::spend::caps::{current_period, standing_in};
+use crate::spend::db::{BudgetRow, budgets_of};
 use crate::spend::domain::budget::{CrossingKind, reaches_limit_at};
 use crate::spend::measure::{Measured, measured};
 use crate::store::Db;
@@ -40,10 +40,8 @@ pub async fn standing(db: &Db, organization_id: &str) -> Result<Standing, Error>
     let measured = measured(db, organization_id).await?;
     let now = db.clock.now_ms();
     let mut conn = db.pool.acquire().await?;
-    let crossings = match current_period(&mut conn, organization_id, now).await? {
-        Some((period_start, _)) => standing_crossings(&mut conn, organization_id, period_start).await?,
-        None => Vec::new(),
-    };
+    let period = current_period(&mut conn, organization_id, now).await?;
+    let crossings = standing_in(&mut conn, organization_id, period).await?;
     let budgets = budgets_of(&mut conn, organization_id)
         .await?
         .into_iter()

@@ -220,6 +220,7 @@ async fn customers_with_ended_periods_and_cards(db: &Db) {
             billing_email: format!("billing{n}@fault.test"),
             currency: "USD".into(),
             created_at: started,
+            onboarded_at: None,
         };
         insert_organization(&mut conn, &org).await.unwrap();
         subscribe(&mut conn, &id, "Essentials", None, started).await.unwrap();

@@ -162,7 +162,7 @@ async fn the_json_api_answers_bad_input_with_errors_naming_the_field() {
 }
 
 #[tokio::test]
-async fn the_dashboards_first_steps_tick_off_as_a_key_and_an_event_arrive_then_go_away() {
+async fn the_dashboards_first_steps_tick_off_as_a_key_and_an_event_arrive_then_go_away_for_good() {
     let app = spawn_app().await;
     let acme = app.organization_id("Acme Corp").await;
     app.login(&ACME_OWNER).await;
@@ -187,4 +187,13 @@ async fn the_dashboards_first_steps_tick_off_as_a_key_and_an_event_arrive_then_g
         "timestamp": crate::helpers::minutes_ago(1) }]);
     assert_eq!(app.send_events(&key, &event).await.status(), StatusCode::OK);
     assert_eq!(steps().await, serde_json::Value::Null, "every step done: the card goes away");
+    let onboarded = format!("select count(*) from organizations where id = '{acme}' and onboarded_at is not null");
+    assert_eq!(app.count(&onboarded).await, 1, "recorded, so the dashboard stops checking");
+
+    // A customer who replaces their keys later is not new again.
+    let keys = json(app.call("api_keys", &[("organization_id", &acme)]).await).await;
+    let key_id = keys[0]["id"].as_str().unwrap().to_owned();
+    let revoked = app.call("revoke_api_key", &[("organization_id", &acme), ("key_id", &key_id)]).await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(steps().await, serde_json::Value::Null, "the steps stay done");
 }

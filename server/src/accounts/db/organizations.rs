@@ -12,27 +12,44 @@ pub struct OrganizationRow {
     pub billing_email: String,
     pub currency: String,
     pub created_at: i64,
+    /// When the dashboard first found the organization's first steps all done: from then on it
+    /// no longer checks them.
+    pub onboarded_at: Option<i64>,
 }
 
 pub async fn insert_organization(conn: &mut AnyConnection, org: &OrganizationRow) -> Result<(), Error> {
     sqlx::query(
-        "insert into organizations (id, name, billing_email, currency, created_at) values ($1, $2, $3, $4, $5)",
+        "insert into organizations (id, name, billing_email, currency, created_at, onboarded_at)
+         values ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&org.id)
     .bind(&org.name)
     .bind(&org.billing_email)
     .bind(&org.currency)
     .bind(org.created_at)
+    .bind(org.onboarded_at)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 pub async fn find_organization(conn: &mut AnyConnection, id: &str) -> Result<Option<OrganizationRow>, Error> {
-    Ok(sqlx::query_as("select id, name, billing_email, currency, created_at from organizations where id = $1")
+    Ok(sqlx::query_as(
+        "select id, name, billing_email, currency, created_at, onboarded_at from organizations where id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Records that the organization's first steps are all done; the first time only.
+pub async fn mark_onboarded(conn: &mut AnyConnection, id: &str, now_ms: i64) -> Result<(), Error> {
+    sqlx::query("update organizations set onboarded_at = $1 where id = $2 and onboarded_at is null")
+        .bind(now_ms)
         .bind(id)
-        .fetch_optional(conn)
-        .await?)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// The organization's own ingestion rate: `None` when it does not exist, `Some(None)` when it

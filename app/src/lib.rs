@@ -4,6 +4,7 @@ pub mod api;
 pub mod components;
 #[cfg(feature = "ssr")]
 pub mod csp;
+pub mod numbers;
 pub mod pages;
 pub mod query;
 
@@ -53,6 +54,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="stylesheet" href="/pkg/portal.css"/>
                 <link rel="icon" href="/favicon.ico"/>
                 <HydrationScripts options/>
+                {without_chunk_preloads()}
                 // Keeps the browser's time zone in a cookie, so pages read times in it.
                 <script nonce=leptos::nonce::use_nonce() inner_html=BROWSER_ZONE_SCRIPT></script>
                 <MetaTags/>
@@ -61,6 +63,21 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// Leaves out the `<link rel="preload">` leptos adds for each WASM chunk of the page's lazy routes
+/// (about 400 on an organization's page, a third of them twice). Registered one by one through
+/// leptos_meta once the body is done, they cost a third of the page's rendering, and most of the
+/// time they came too late for the head and were dropped anyway ("without `ServerMetaContext`"),
+/// so pages differed from one request to the next. The chunks load when hydration reaches them,
+/// as they did whenever the links were dropped. Keeps the split loader's own module preload.
+fn without_chunk_preloads() {
+    #[cfg(feature = "ssr")]
+    if let Some(manifest) = use_context::<leptos::WasmSplitManifest>() {
+        let (pkg_path, _, loader) = manifest.0.get_value();
+        let no_chunks = std::collections::HashMap::new();
+        provide_context(leptos::WasmSplitManifest(ArcStoredValue::new((pkg_path, no_chunks, loader))));
     }
 }
 

@@ -8,6 +8,7 @@ use crate::components::error_view::ErrorView;
 use crate::components::layout::AdminHeader;
 use crate::components::loading::Loading;
 use crate::components::when::{MaybeWhen, When};
+use crate::numbers::count;
 
 /// Staff only: is the machinery keeping up? Ingestion, rollups, durable queues, reconciliation.
 #[component]
@@ -37,10 +38,10 @@ fn OperationsView(ops: Operations) -> impl IntoView {
         <section class="card">
             <h2>"Metering"</h2>
             <dl id="metering-figures" class="facts">
-                <dt>"Events ingested, last minute"</dt><dd id="events-last-minute">{ops.events_last_minute}</dd>
-                <dt>"Events ingested, last hour"</dt><dd id="events-last-hour">{ops.events_last_hour}</dd>
+                <dt>"Events ingested, last minute"</dt><dd id="events-last-minute">{count(ops.events_last_minute)}</dd>
+                <dt>"Events ingested, last hour"</dt><dd id="events-last-hour">{count(ops.events_last_hour)}</dd>
                 <dt>"Newest event time (watermark)"</dt><dd id="watermark"><MaybeWhen at=ops.ingestion_watermark otherwise="none in the last day"/></dd>
-                <dt>"Hours waiting for rollup"</dt><dd id="dirty-hours">{ops.dirty_hours}</dd>
+                <dt>"Hours waiting for rollup"</dt><dd id="dirty-hours">{count(ops.dirty_hours)}</dd>
                 <dt>"Rollup lag"</dt><dd id="rollup-lag">{format!("{} s", ops.rollup_lag_seconds)}</dd>
             </dl>
             <div class="trends">
@@ -55,7 +56,7 @@ fn OperationsView(ops: Operations) -> impl IntoView {
             <tbody>
                 {ops.jobs.into_iter().map(|q| {
                     let queue = q.name.clone();
-                    view! { <tr data-queue=queue><td data-label="Queue">{q.name}</td><td data-label="Queued">{q.queued}</td><td data-label="Running">{q.running}</td><td data-label="Failed">{q.failed}</td></tr> }
+                    view! { <tr data-queue=queue><td data-label="Queue">{q.name}</td><td data-label="Queued">{count(q.queued)}</td><td data-label="Running">{count(q.running)}</td><td data-label="Failed">{count(q.failed)}</td></tr> }
                 }).collect_view()}
             </tbody>
         </table>

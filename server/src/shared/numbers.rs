@@ -1,18 +1,7 @@
 //! Numbers as people read them: `1,842,500` with separators, and `1.84 M` where a glance is
 //! enough (chart axes, tiles). Tables, invoices and exports keep every digit.
 
-/// `1842500` → `1,842,500`.
-pub fn group_thousands(value: u64) -> String {
-    let digits = value.to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    grouped
-}
+pub use app::numbers::group_thousands;
 
 /// A fixed-point value (`scale` of its stored unit make one) with separators and without the
 /// fraction's trailing zeros: `1_000_000` at scale 1000 → `1,000`, `1_250` → `1.25`. Exact: no
@@ -73,15 +62,6 @@ pub fn compact(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thousands_are_grouped_by_three() {
-        assert_eq!(group_thousands(0), "0");
-        assert_eq!(group_thousands(999), "999");
-        assert_eq!(group_thousands(1_000), "1,000");
-        assert_eq!(group_thousands(1_842_500), "1,842,500");
-        assert_eq!(group_thousands(u64::MAX), "18,446,744,073,709,551,615");
-    }
 
     #[test]
     fn exact_decimals_keep_every_digit_and_drop_only_trailing_zeros() {

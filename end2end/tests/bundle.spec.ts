@@ -34,3 +34,24 @@ test("the WASM a first visit downloads: the login page, then the dashboard", asy
   expect(loginBytes).toBeLessThan(FIRST_PAGE_BUDGET_BYTES);
   expect(bothBytes).toBeGreaterThan(loginBytes);
 });
+
+// Leptos would add a preload link for each WASM chunk of a page's lazy routes, about 400 on an
+// organization's page, after the body was rendered: they cost a third of the rendering, and came
+// on some requests and not others (dropped when the head had gone), so eight requests of a page
+// showed them.
+test("an organization's pages carry no link per WASM chunk", async ({ page }) => {
+  await page.goto("/login");
+  await waitForHydration(page);
+  await page.getByLabel("Email").fill(ACME_OWNER.email);
+  await page.getByLabel("Password").fill(ACME_OWNER.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.locator("#dashboard-namespaces")).toContainText("payments-prod");
+  const dashboard = new URL(page.url()).pathname;
+  for (const path of [dashboard, `${dashboard}/usage`, `${dashboard}/invoices`]) {
+    for (let i = 0; i < 8; i++) {
+      const response = await page.request.get(path);
+      expect(response.status()).toBe(200);
+      expect(await response.text(), `${path}, request ${i + 1}`).not.toMatch(/chunk_\d+\.wasm/);
+    }
+  }
+});

@@ -75,7 +75,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 fn without_chunk_preloads() {
     #[cfg(feature = "ssr")]
     if let Some(manifest) = use_context::<leptos::WasmSplitManifest>() {
-        let (pkg_path, _, loader) = manifest.0.get_value();
+        let (pkg_path, loader) = manifest.0.with_value(|(pkg_path, _, loader)| (pkg_path.clone(), loader.clone()));
         let no_chunks = std::collections::HashMap::new();
         provide_context(leptos::WasmSplitManifest(ArcStoredValue::new((pkg_path, no_chunks, loader))));
     }

@@ -30,6 +30,9 @@ mod tests {
         assert_eq!(group_thousands(1_000), "1,000");
         assert_eq!(group_thousands(1_842_500), "1,842,500");
         assert_eq!(group_thousands(u64::MAX), "18,446,744,073,709,551,615");
-        assert_eq!((count(1596), count(-1234), count(i64::MIN)), ("1,596".into(), "-1,234".into(), "-9,223,372,036,854,775,808".into()));
+        assert_eq!(
+            (count(1596), count(-1234), count(i64::MIN)),
+            ("1,596".into(), "-1,234".into(), "-9,223,372,036,854,775,808".into())
+        );
     }
 }

@@ -8,7 +8,7 @@ use server::billing::domain::rating::{Usage, rate};
 use server::billing::invoicing::run_billing_cycle;
 use server::billing::period_rating::BillingRules;
 use server::billing::subscriptions::ensure_catalog;
-use server::store::Db;
+use server::store::{Db, Dialect};
 use sqlx::AnyConnection;
 
 const METRICS: [&str; 3] = ["actions", "active_storage_gbh", "retained_storage_gbh"];
@@ -175,6 +175,11 @@ pub async fn invoice_run(db: &Db, subscriptions: usize, namespaces: usize) -> Re
         METRICS.len(),
         started.elapsed().as_secs_f64()
     );
+    // A database that has lived has statistics of its rollups (autovacuum gathers them); rows
+    // bulk-loaded a moment ago have none yet, and PostgreSQL would plan the run blind.
+    if db.dialect == Dialect::Postgres {
+        sqlx::query("analyze").execute(&db.pool).await?;
+    }
     let rules = BillingRules {
         grace_ms: 48 * HOUR_MS,
         payment_terms_ms: 14 * 24 * HOUR_MS,

@@ -77,8 +77,9 @@ async fn first_steps(
         events_url: format!("{public_base_url}/v1/usage/events"),
     };
     let done = steps.has_plan && steps.first_namespace.is_some() && steps.has_api_key && steps.has_usage;
-    if done {
-        organizations::mark_onboarded(conn, organization_id, now).await?;
+    // Only saves the next views two reads, so a write that fails does not fail the page.
+    if done && let Err(error) = organizations::mark_onboarded(conn, organization_id, now).await {
+        tracing::warn!(%error, "the dashboard could not record the first steps as done");
     }
     Ok((!done).then_some(steps))
 }

@@ -11,6 +11,7 @@ use crate::metering::chart::{minute_trend_svg, series_color};
 use crate::metering::db::ingest_commits;
 use crate::metering::db::rollup_lag::{lag_per_minute, rollup_backlog};
 use crate::metering::db::set_aside;
+use crate::metering::domain::usage::MINUTE_MS;
 use crate::payments::db::disputes;
 use crate::payments::db::overpayments;
 use crate::payments::db::processor_checks;
@@ -92,7 +93,6 @@ pub async fn operations(db: &Db) -> Result<Operations, Error> {
     })
 }
 
-const MINUTE_MS: i64 = 60_000;
 const TREND_MINUTES: usize = 60;
 
 /// The hour's values by minute index, zero where none was recorded.

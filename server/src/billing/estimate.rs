@@ -17,6 +17,7 @@ use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::domain::trend::describe_change;
 use crate::billing::period_rating::{PlanCache, invoice_lines, rate_period_projected, rate_period_until};
 use crate::error::Error;
+use crate::metering::domain::usage::MINUTE_MS;
 use crate::reader::display_time;
 use crate::shared::money::{AmountOutOfRange, checked_sum, format_money};
 use crate::shared::time::display_rfc3339;
@@ -152,7 +153,6 @@ struct RatedSoFar {
 }
 
 const RATED_SO_FAR: &str = "billing.rated_so_far";
-const MINUTE_MS: i64 = 60_000;
 
 impl RatedSoFar {
     fn still_rates(&self, subscription: &SubscriptionRow, applied_changes: &[String], now: i64) -> bool {

@@ -32,6 +32,7 @@ const PROJECTED_STAND_IN: RGBColor = RGBColor(0, 4, 0);
 /// Plotters' own color for text, axes and the bold grid lines.
 const INK_STAND_IN: RGBColor = BLACK;
 
+#[derive(Hash)]
 pub struct Series<'a> {
     pub label: &'a str,
     /// One value per hour, starting at the chart's first hour.
@@ -44,6 +45,7 @@ pub struct Series<'a> {
 
 /// What to draw: a line per namespace over `hours` hours from `first_hour`; values are in the
 /// metric's smallest unit and drawn divided by `units_per_display`.
+#[derive(Hash)]
 pub struct HourlyChart<'a> {
     pub first_hour: i64,
     pub hours: usize,
@@ -58,6 +60,7 @@ pub struct HourlyChart<'a> {
     pub projection: Option<Projection<'a>>,
 }
 
+#[derive(Hash)]
 pub struct Projection<'a> {
     pub hours: usize,
     /// What the hover target over the projected hours says first, e.g. how the pace is read.

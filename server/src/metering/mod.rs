@@ -5,6 +5,7 @@ pub mod chart;
 pub mod db;
 pub mod domain;
 pub mod id_claims;
+pub mod kept_chart;
 pub mod kept_totals;
 pub mod partitions;
 pub mod quotas;

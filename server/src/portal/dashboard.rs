@@ -13,8 +13,9 @@ use crate::error::Error;
 use crate::metering::db::usage::has_usage;
 use crate::portal::namespace_activity::namespace_activity;
 use crate::portal::overview::{Read, overview};
-use crate::spend::budgets::budget_outlook;
+use crate::spend::budgets::outlook_of;
 use crate::spend::caps::{Caps, period_in_effect, standing_in};
+use crate::spend::db::budgets_of;
 use crate::store::Db;
 
 #[tracing::instrument(skip_all, fields(organization_id))]
@@ -34,7 +35,9 @@ pub async fn dashboard(
         Some(_) => None,
         None => first_steps(&mut conn, &org.id, subscription.is_some(), &namespaces, public_base_url, now).await?,
     };
-    let period = period_in_effect(subscription.as_ref(), now);
+    let budgets = budgets_of(&mut conn, organization_id).await?;
+    // Crossings are of budgets: without one, none stands, and there is nothing to read.
+    let period = period_in_effect(subscription.as_ref(), now).filter(|_| !budgets.is_empty());
     let crossings = standing_in(&mut conn, organization_id, period).await?;
     let caps = Caps::of(&crossings);
     let activity = namespace_activity(db, &mut conn, organization_id, &namespaces, &caps, now).await?;
@@ -53,7 +56,7 @@ pub async fn dashboard(
         namespaces: namespaces.into_iter().map(Namespace::from).collect(),
         activity,
         estimate,
-        budgets: budget_outlook(db, organization_id).await?,
+        budgets: outlook_of(db, organization_id, &budgets).await?,
         getting_started,
         overview,
     })

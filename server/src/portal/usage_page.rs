@@ -13,12 +13,13 @@ use crate::billing::domain::forecast::{MIN_ELAPSED_MS, pace};
 use crate::billing::estimate::month_to_date_estimate_of;
 use crate::error::Error;
 use crate::metering::catalog::metric_catalog;
-use crate::metering::chart::{HourlyChart, Projection, Series, hourly_chart_svg, series_color};
+use crate::metering::chart::{HourlyChart, Projection, Series, series_color};
 use crate::metering::db::usage::{self, HourTotal, MetricRow};
 use crate::metering::db::usage_dimensions::{HourBreakdown, hourly_breakdown};
 use crate::metering::domain::dimensions::{UNSPECIFIED, break_down, label_of};
 use crate::metering::domain::usage as usage_domain;
-use crate::metering::domain::usage::{HOUR_MS, custom_bounds, export_quantity, format_quantity, hour_of};
+use crate::metering::domain::usage::{HOUR_MS, MINUTE_MS, custom_bounds, export_quantity, format_quantity, hour_of};
+use crate::metering::kept_chart::kept_chart_svg;
 use crate::metering::kept_totals::kept_hourly_totals;
 use crate::metering::usage::complete_through;
 use crate::reader::{display_time, moment};
@@ -79,8 +80,12 @@ pub async fn usage_report(
     // The current period's view goes on to the period's end at each namespace's pace so far, the
     // forecast's model; from the period's first day on, as the cost projection.
     let projected = period.filter(|&(start, end)| now - start >= MIN_ELAPSED_MS && end > to);
-    let paces: Vec<Option<i64>> =
-        grid.iter().map(|values| projected.map(|(start, _)| pace(values.iter().sum(), now - start, HOUR_MS))).collect();
+    // Paces as of the minute: the chart drawn from them can then be drawn once a minute, not once a view.
+    let paced_at = now - now.rem_euclid(MINUTE_MS);
+    let paces: Vec<Option<i64>> = grid
+        .iter()
+        .map(|values| projected.map(|(start, _)| pace(values.iter().sum(), paced_at - start, HOUR_MS)))
+        .collect();
     let series: Vec<Series<'_>> = series_rows
         .iter()
         .zip(&grid)
@@ -98,7 +103,7 @@ pub async fn usage_report(
     });
     let caption =
         projected.map(|(_, end)| format!("Projected to {} at the pace so far (an estimate)", display_time(end)));
-    let chart_svg = hourly_chart_svg(&HourlyChart {
+    let chart = HourlyChart {
         first_hour: from,
         hours,
         series: &series,
@@ -108,7 +113,8 @@ pub async fn usage_report(
         projection: projected
             .zip(caption.as_deref())
             .map(|((_, end), caption)| Projection { hours: ((end - to) / HOUR_MS) as usize, caption }),
-    });
+    };
+    let chart_svg = kept_chart_svg(db, organization_id, &chart).to_string();
     let legend = series_rows
         .iter()
         .enumerate()

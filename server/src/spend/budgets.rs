@@ -54,8 +54,14 @@ pub async fn budgets_page(db: &Db, organization_id: &str, viewer: &SessionUser) 
 /// viewer's membership.
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn budget_outlook(db: &Db, organization_id: &str) -> Result<Vec<Budget>, Error> {
+    let budgets = db::budgets_of(&mut *db.pool.acquire().await?, organization_id).await?;
+    outlook_of(db, organization_id, &budgets).await
+}
+
+/// [`budget_outlook`] of the organization's budgets as the caller read them ([`db::budgets_of`]).
+pub async fn outlook_of(db: &Db, organization_id: &str, budgets: &[BudgetRow]) -> Result<Vec<Budget>, Error> {
     // Most organizations have none: one indexed read instead of rating the period.
-    if db::budgets_of(&mut *db.pool.acquire().await?, organization_id).await?.is_empty() {
+    if budgets.is_empty() {
         return Ok(Vec::new());
     }
     let mut standing = standing(db, organization_id).await?;

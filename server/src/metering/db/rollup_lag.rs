@@ -2,8 +2,8 @@
 use sqlx::AnyConnection;
 
 use crate::error::Error;
+use crate::metering::domain::usage::MINUTE_MS;
 
-const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
 
 /// (hours waiting for their rollup, when the oldest of them was marked).

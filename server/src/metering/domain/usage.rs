@@ -23,6 +23,7 @@ pub const MAX_FUTURE_MS: i64 = 5 * 60_000;
 pub const MAX_PROPERTIES: usize = 16;
 pub const MAX_PROPERTY_KEY_LEN: usize = 64;
 pub const MAX_PROPERTY_VALUE_LEN: usize = 256;
+pub const MINUTE_MS: i64 = 60_000;
 pub const HOUR_MS: i64 = 3_600_000;
 
 /// What an event is checked against: the organization's namespaces and the metrics catalog.

@@ -11,7 +11,6 @@ use crate::billing::db::subscriptions::{self, SubscriptionRow};
 use crate::billing::period_rating::PlanCache;
 use crate::error::Error;
 use crate::payments::db::attempts;
-use crate::payments::db::collections::has_past_due;
 use crate::payments::domain::card::lapses_at;
 use crate::portal::invoice_pages::summary;
 use crate::reader::{display_time, moment};
@@ -76,15 +75,12 @@ async fn alerts(
         section: section.to_owned(),
         dismiss: None,
     };
-    if has_past_due(conn, organization_id).await? {
+    let (past_due, card) = attempts::past_due_and_card(conn, organization_id).await?;
+    if past_due {
         let message = "A payment is past due: pay it or update the card to keep the service running.".to_owned();
         alerts.push(alert(Severity::Danger, message, "payment"));
     }
-    let profile = attempts::profile_of(conn, organization_id).await?;
-    let card = profile.filter(|p| p.payment_method_id.is_some());
-    if let Some((month, year, last4)) =
-        card.and_then(|c| Some((c.exp_month?, c.exp_year?, c.last4.unwrap_or_default())))
-    {
+    if let Some((month, year, last4)) = card {
         match lapses_at(month, year) {
             Some(at) if at <= now => {
                 let message = format!("The card ending {last4} has expired: add a new one before the next charge.");

@@ -29,6 +29,25 @@ pub async fn profile_of(conn: &mut AnyConnection, organization_id: &str) -> Resu
         .await?)
 }
 
+/// What the dashboard's payment alerts read, in one round trip: whether a collection is past due,
+/// and the card on file as (expiry month, expiry year, last four) when it has an expiry.
+pub async fn past_due_and_card(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+) -> Result<(bool, Option<(i64, i64, String)>), Error> {
+    type Read = (i64, Option<String>, Option<i64>, Option<i64>, Option<String>);
+    let (past_due, method, month, year, last4): Read = sqlx::query_as(
+        "select (select count(*) from collections where organization_id = $1 and status = 'past_due'),
+                p.payment_method_id, p.exp_month, p.exp_year, p.last4
+         from (select 1 as one) one left join payment_profiles p on p.organization_id = $1",
+    )
+    .bind(organization_id)
+    .fetch_one(conn)
+    .await?;
+    let card = method.and(month.zip(year)).map(|(month, year)| (month, year, last4.unwrap_or_default()));
+    Ok((past_due > 0, card))
+}
+
 pub async fn profile_by_customer(
     conn: &mut AnyConnection,
     channel: &str,

@@ -41,7 +41,8 @@ pub async fn dashboard(
     let crossings = standing_in(&mut conn, organization_id, period).await?;
     let caps = Caps::of(&crossings);
     let activity = namespace_activity(db, &mut conn, organization_id, &namespaces, &caps, now).await?;
-    let read = Read { subscription: subscription.as_ref(), namespaces: &namespaces, crossings: &crossings };
+    let read =
+        Read { subscription: subscription.as_ref(), namespaces: &namespaces, budgets: &budgets, crossings: &crossings };
     let overview = overview(&mut conn, organization_id, read, &org.currency, now).await?;
     // Released before the estimate takes its own: holding one while waiting for another starves
     // the pool once every connection is held by a request doing the same.

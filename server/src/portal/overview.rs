@@ -17,17 +17,18 @@ use crate::reader::{display_time, moment};
 use crate::shared::money::format_money;
 use crate::shared::time::duration_words;
 use crate::spend::alerts::budget_alerts;
-use crate::spend::db::CrossingRow;
+use crate::spend::db::{BudgetRow, CrossingRow};
 
 /// A card lapsing within this is worth replacing now: the next charge may come after it.
 const CARD_WARNING_MS: i64 = 30 * 86_400_000;
 const LATEST_INVOICES: i64 = 3;
 
-/// What the dashboard has read already: the organization's subscription, its namespaces and the
-/// budget crossings standing in the current period.
+/// What the dashboard has read already: the organization's subscription, its namespaces, its
+/// budgets and their crossings standing in the current period.
 pub struct Read<'a> {
     pub subscription: Option<&'a SubscriptionRow>,
     pub namespaces: &'a [NamespaceRow],
+    pub budgets: &'a [BudgetRow],
     pub crossings: &'a [CrossingRow],
 }
 
@@ -108,7 +109,7 @@ async fn alerts(
             alerts.push(alert(Severity::Info, message, "plan"));
         }
     }
-    alerts.extend(budget_alerts(conn, organization_id, currency, read.crossings, read.namespaces).await?);
+    alerts.extend(budget_alerts(conn, currency, read.budgets, read.crossings, read.namespaces).await?);
     // Most urgent first; in the order above within a severity.
     alerts.sort_by_key(|alert| match alert.severity {
         Severity::Danger => 0,

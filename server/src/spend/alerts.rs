@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::metering::catalog::metric_catalog;
 use crate::reader::display_time;
 use crate::shared::time::display_rfc3339;
-use crate::spend::db::{BudgetRow, CrossingRow, WHOLE_ORGANIZATION, budgets_of};
+use crate::spend::db::{BudgetRow, CrossingRow, WHOLE_ORGANIZATION};
 use crate::spend::domain::budget::CrossingKind;
 use crate::spend::measure::{COST, Measured, amount_words};
 use crate::webhooks::domain::event_types::{NAMESPACE_CAPPED, USAGE_THRESHOLD_CROSSED};
@@ -102,22 +102,21 @@ pub fn crossing_event(
 }
 
 /// The dashboard's alerts of the crossings standing in the current period ([`standing_in`]):
-/// each threshold crossed until it is dismissed, and each cap until it is lifted. `namespaces`
-/// are the organization's, as the caller read them.
+/// each threshold crossed until it is dismissed, and each cap until it is lifted. `budgets` and
+/// `namespaces` are the organization's, as the caller read them.
 ///
 /// [`standing_in`]: crate::spend::caps::standing_in
 pub async fn budget_alerts(
     conn: &mut AnyConnection,
-    organization_id: &str,
     currency: &str,
+    budgets: &[BudgetRow],
     crossings: &[CrossingRow],
     namespaces: &[NamespaceRow],
 ) -> Result<Vec<Alert>, Error> {
     if crossings.is_empty() {
         return Ok(Vec::new());
     }
-    let budgets: HashMap<String, BudgetRow> =
-        budgets_of(conn, organization_id).await?.into_iter().map(|b| (b.id.clone(), b)).collect();
+    let budgets: HashMap<&str, &BudgetRow> = budgets.iter().map(|b| (b.id.as_str(), b)).collect();
     let names: HashMap<String, String> = namespaces.iter().map(|n| (n.id.clone(), n.name.clone())).collect();
     let catalog = metric_catalog(conn).await?;
     let words = |budget: &BudgetRow, amount: i64| amount_words(&catalog.metrics, currency, &budget.measure, amount);
@@ -125,7 +124,7 @@ pub async fn budget_alerts(
     let mut alerted = HashSet::new();
     // Newest and highest first: a budget's highest threshold says all its lower ones do.
     for crossing in crossings.iter().rev() {
-        let Some(budget) = budgets.get(&crossing.budget_id) else { continue };
+        let Some(budget) = budgets.get(crossing.budget_id.as_str()).copied() else { continue };
         let scope = scope_words(&budget.scope, &names);
         let limit = words(budget, budget.limit_amount);
         match CrossingKind::parse(&crossing.kind) {

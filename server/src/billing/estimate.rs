@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 use crate::accounts::db::namespaces::{NamespaceRow, list_namespaces};
 use crate::billing::db::coupons::{self, RedemptionRow};
-use crate::billing::db::subscriptions::{self, SubscriptionRow};
+use crate::billing::db::subscriptions::{self, SubscriptionRow, SubscriptionStanding};
 use crate::billing::domain::forecast::MIN_ELAPSED_MS;
 use crate::billing::domain::invoice_builder::{InvoiceLine, LineKind};
 use crate::billing::domain::period::next_period;
@@ -41,12 +41,12 @@ pub async fn month_to_date_estimate(db: &Db, organization_id: &str) -> Result<Op
 pub async fn month_to_date_estimate_of(
     db: &Db,
     organization_id: &str,
-    subscription: Option<SubscriptionRow>,
+    standing: Option<SubscriptionStanding>,
     namespaces: &[NamespaceRow],
     compare: bool,
 ) -> Result<Option<CostEstimate>, Error> {
     let mut conn = db.pool.acquire().await?;
-    let Some(figures) = period_figures_of(&mut conn, db, subscription).await? else {
+    let Some(figures) = period_figures_of(&mut conn, db, standing).await? else {
         return Ok(None);
     };
     worded_estimate(&mut conn, organization_id, figures, compare, Some(namespaces)).await.map(Some)
@@ -140,7 +140,7 @@ struct ProjectedFigures {
 /// plan changes or the minute, so each instance keeps them until one of those changes.
 struct RatedSoFar {
     subscription: SubscriptionRow,
-    applied_changes: Vec<String>,
+    changes_applied: i64,
     minute: i64,
     lines: Vec<InvoiceLine>,
     currency: String,
@@ -155,8 +155,10 @@ struct RatedSoFar {
 const RATED_SO_FAR: &str = "billing.rated_so_far";
 
 impl RatedSoFar {
-    fn still_rates(&self, subscription: &SubscriptionRow, applied_changes: &[String], now: i64) -> bool {
-        self.subscription == *subscription && self.applied_changes == applied_changes && self.minute == now / MINUTE_MS
+    fn still_rates(&self, standing: &SubscriptionStanding, now: i64) -> bool {
+        self.subscription == standing.subscription
+            && self.changes_applied == standing.changes_applied_in_period
+            && self.minute == now / MINUTE_MS
     }
 }
 
@@ -165,18 +167,19 @@ async fn period_figures(
     db: &Db,
     organization_id: &str,
 ) -> Result<Option<PeriodFigures>, Error> {
-    let subscription = subscriptions::subscription_of(conn, organization_id).await?;
-    period_figures_of(conn, db, subscription).await
+    let standing = subscriptions::standing_of(conn, organization_id).await?;
+    period_figures_of(conn, db, standing).await
 }
 
 async fn period_figures_of(
     conn: &mut AnyConnection,
     db: &Db,
-    subscription: Option<SubscriptionRow>,
+    standing: Option<SubscriptionStanding>,
 ) -> Result<Option<PeriodFigures>, Error> {
-    let Some(subscription) = subscription else {
+    let Some(standing) = standing else {
         return Ok(None);
     };
+    let subscription = &standing.subscription;
     let period = (subscription.current_period_start, subscription.current_period_end);
     let mut cache = PlanCache::default();
     let plan = cache.get(conn, &subscription.plan_version_id).await?.0.clone();
@@ -192,9 +195,15 @@ async fn period_figures_of(
         };
         return Ok(Some(figures));
     }
-    let rated = rated_so_far(conn, db, &mut cache, subscription).await?;
-    let organization_id = &rated.subscription.organization_id;
-    let coupon = coupons::running_redemption(conn, organization_id, &rated.subscription.plan_version_id).await?;
+    let has_redemptions = standing.redemptions > 0;
+    let rated = rated_so_far(conn, db, &mut cache, standing).await?;
+    let coupon = match has_redemptions {
+        true => {
+            let subscription = &rated.subscription;
+            coupons::running_redemption(conn, &subscription.organization_id, &subscription.plan_version_id).await?
+        }
+        false => None,
+    };
     let discount = discount_due(coupon.as_ref(), rated.gross, &rated.currency)?;
     let total = rated.gross - discount.as_ref().map_or(0, |(amount, _)| *amount);
     let projected = match &rated.projected_usage {
@@ -218,21 +227,18 @@ async fn rated_so_far(
     conn: &mut AnyConnection,
     db: &Db,
     cache: &mut PlanCache,
-    subscription: SubscriptionRow,
+    standing: SubscriptionStanding,
 ) -> Result<Arc<RatedSoFar>, Error> {
     let now = db.clock.now_ms();
-    let period = (subscription.current_period_start, subscription.current_period_end);
-    let organization_id = subscription.organization_id.clone();
+    let organization_id = standing.subscription.organization_id.clone();
     let read_at = db.rollup_derived.generation(&organization_id);
-    let applied_changes: Vec<String> = subscriptions::applied_changes(conn, &subscription.id, period.0, i64::MAX)
-        .await?
-        .into_iter()
-        .map(|change| change.id)
-        .collect();
     let kept = db.rollup_derived.get::<RatedSoFar>(&organization_id, RATED_SO_FAR);
-    if let Some(kept) = kept.filter(|kept| kept.still_rates(&subscription, &applied_changes, now)) {
+    if let Some(kept) = kept.filter(|kept| kept.still_rates(&standing, now)) {
         return Ok(kept);
     }
+    let changes_applied = standing.changes_applied_in_period;
+    let subscription = standing.subscription;
+    let period = (subscription.current_period_start, subscription.current_period_end);
     let (lines, currency) = invoice_lines(conn, cache, &subscription, period, None).await?;
     let gross = checked_sum(lines.iter().map(|l| l.amount_minor))?;
     let projected_usage = match now.saturating_sub(period.0) >= MIN_ELAPSED_MS && now < period.1 {
@@ -242,7 +248,7 @@ async fn rated_so_far(
     let previous_usage_at_same_point = previous_usage_at_same_point(conn, cache, &subscription, now).await?;
     let rated = Arc::new(RatedSoFar {
         subscription,
-        applied_changes,
+        changes_applied,
         minute: now / MINUTE_MS,
         lines,
         currency,

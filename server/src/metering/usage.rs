@@ -330,10 +330,12 @@ pub async fn last_commit_id(db: &Db) -> Result<i64, Error> {
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn complete_through(db: &Db, organization_id: &str) -> Result<i64, Error> {
     let mut conn = db.pool.acquire().await?;
-    Ok(match usage::oldest_pending_mark(&mut conn, organization_id).await? {
-        Some(marked_at) => marked_at - 1,
-        None => db.clock.now_ms(),
-    })
+    Ok(complete_before(usage::oldest_pending_mark(&mut conn, organization_id).await?, db.clock.now_ms()))
+}
+
+/// Complete through the instant before the oldest pending mark was made; through `now` when none waits.
+pub fn complete_before(oldest_pending_mark: Option<i64>, now: i64) -> i64 {
+    oldest_pending_mark.map_or(now, |marked_at| marked_at - 1)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use sqlx::AnyConnection;
 
 use crate::accounts::db::namespaces::NamespaceRow;
 use crate::accounts::db::{api_keys, namespaces, organizations};
-use crate::billing::db::subscriptions::subscription_of;
+use crate::billing::db::subscriptions::standing_of;
 use crate::billing::estimate::month_to_date_estimate_of;
 use crate::error::Error;
 use crate::metering::db::usage::has_usage;
@@ -29,25 +29,25 @@ pub async fn dashboard(
     let mut conn = db.pool.acquire().await?;
     let org = organizations::find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
     let namespaces = namespaces::list_namespaces(&mut conn, organization_id).await?;
-    let subscription = subscription_of(&mut conn, organization_id).await?;
+    let standing = standing_of(&mut conn, organization_id).await?;
+    let subscription = standing.as_ref().map(|s| &s.subscription);
     let now = db.clock.now_ms();
     let getting_started = match org.onboarded_at {
         Some(_) => None,
-        None => first_steps(&mut conn, &org.id, subscription.is_some(), &namespaces, public_base_url, now).await?,
+        None => first_steps(&mut conn, &org.id, standing.is_some(), &namespaces, public_base_url, now).await?,
     };
     let budgets = budgets_of(&mut conn, organization_id).await?;
     // Crossings are of budgets: without one, none stands, and there is nothing to read.
-    let period = period_in_effect(subscription.as_ref(), now).filter(|_| !budgets.is_empty());
+    let period = period_in_effect(subscription, now).filter(|_| !budgets.is_empty());
     let crossings = standing_in(&mut conn, organization_id, period).await?;
     let caps = Caps::of(&crossings);
     let activity = namespace_activity(db, &mut conn, organization_id, &namespaces, &caps, now).await?;
-    let read =
-        Read { subscription: subscription.as_ref(), namespaces: &namespaces, budgets: &budgets, crossings: &crossings };
+    let read = Read { standing: standing.as_ref(), namespaces: &namespaces, budgets: &budgets, crossings: &crossings };
     let overview = overview(&mut conn, organization_id, read, &org.currency, now).await?;
     // Released before the estimate takes its own: holding one while waiting for another starves
     // the pool once every connection is held by a request doing the same.
     drop(conn);
-    let estimate = month_to_date_estimate_of(db, organization_id, subscription, &namespaces, true).await?;
+    let estimate = month_to_date_estimate_of(db, organization_id, standing, &namespaces, true).await?;
     Ok(Dashboard {
         organization_id: org.id,
         organization_name: org.name,

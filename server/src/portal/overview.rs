@@ -7,7 +7,7 @@ use sqlx::AnyConnection;
 use crate::accounts::db::namespaces::NamespaceRow;
 use crate::billing::db::invoices;
 use crate::billing::db::ledger;
-use crate::billing::db::subscriptions::{self, SubscriptionRow};
+use crate::billing::db::subscriptions::SubscriptionStanding;
 use crate::billing::period_rating::PlanCache;
 use crate::error::Error;
 use crate::payments::db::attempts;
@@ -23,10 +23,10 @@ use crate::spend::db::{BudgetRow, CrossingRow};
 const CARD_WARNING_MS: i64 = 30 * 86_400_000;
 const LATEST_INVOICES: i64 = 3;
 
-/// What the dashboard has read already: the organization's subscription, its namespaces, its
-/// budgets and their crossings standing in the current period.
+/// What the dashboard has read already: the organization's subscription with its pending change,
+/// its namespaces, its budgets and their crossings standing in the current period.
 pub struct Read<'a> {
-    pub subscription: Option<&'a SubscriptionRow>,
+    pub standing: Option<&'a SubscriptionStanding>,
     pub namespaces: &'a [NamespaceRow],
     pub budgets: &'a [BudgetRow],
     pub crossings: &'a [CrossingRow],
@@ -39,10 +39,10 @@ pub async fn overview(
     currency: &str,
     now: i64,
 ) -> Result<Overview, Error> {
-    let running = read.subscription.filter(|s| s.ended_at.is_none());
+    let running = read.standing.filter(|s| s.subscription.ended_at.is_none());
     let mut cache = PlanCache::default();
     let plan = match running {
-        Some(s) => Some(cache.get(conn, &s.plan_version_id).await?.0.plan_name.clone()),
+        Some(s) => Some(cache.get(conn, &s.subscription.plan_version_id).await?.0.plan_name.clone()),
         None => None,
     };
     let (receivable, credit) = ledger::receivable_and_credit(conn, organization_id).await?;
@@ -50,9 +50,9 @@ pub async fn overview(
         invoices::latest_issued_invoices(conn, organization_id, LATEST_INVOICES).await?.iter().map(summary).collect();
     Ok(Overview {
         plan,
-        status: read.subscription.map_or_else(|| "none".to_owned(), |s| s.status.clone()),
-        next_invoice_on: running.map(|s| moment(s.current_period_end)),
-        next_invoice_in: running.map(|s| duration_words(now, s.current_period_end)),
+        status: read.standing.map_or_else(|| "none".to_owned(), |s| s.subscription.status.clone()),
+        next_invoice_on: running.map(|s| moment(s.subscription.current_period_end)),
+        next_invoice_in: running.map(|s| duration_words(now, s.subscription.current_period_end)),
         balance_due: format_money(receivable, currency),
         credit_balance: format_money(credit, currency),
         latest_invoices,
@@ -65,7 +65,7 @@ async fn alerts(
     cache: &mut PlanCache,
     organization_id: &str,
     currency: &str,
-    running: Option<&SubscriptionRow>,
+    running: Option<&SubscriptionStanding>,
     read: &Read<'_>,
     now: i64,
 ) -> Result<Vec<Alert>, Error> {
@@ -95,7 +95,8 @@ async fn alerts(
             _ => {}
         }
     }
-    if let Some(subscription) = running {
+    if let Some(standing) = running {
+        let subscription = &standing.subscription;
         if subscription.cancel_requested_at.is_some() {
             let message = format!(
                 "The subscription is canceled at the end of the period, on {}.",
@@ -103,9 +104,9 @@ async fn alerts(
             );
             alerts.push(alert(Severity::Warning, message, "plan"));
         }
-        if let Some(change) = subscriptions::pending_change(conn, &subscription.id).await? {
-            let to = cache.get(conn, &change.to_version_id).await?.0.plan_name.clone();
-            let message = format!("The plan changes to {to} on {}.", display_time(change.effective_at));
+        if let Some((to_version_id, effective_at)) = standing.pending_change() {
+            let to = cache.get(conn, to_version_id).await?.0.plan_name.clone();
+            let message = format!("The plan changes to {to} on {}.", display_time(effective_at));
             alerts.push(alert(Severity::Info, message, "plan"));
         }
     }

@@ -8,7 +8,7 @@ use app::api::dto::usage::{
 use app::api::error::AppError;
 
 use crate::accounts::db::namespaces;
-use crate::billing::db::subscriptions::{SubscriptionRow, subscription_of};
+use crate::billing::db::subscriptions::{SubscriptionRow, standing_of, subscription_of};
 use crate::billing::domain::forecast::{MIN_ELAPSED_MS, pace};
 use crate::billing::estimate::month_to_date_estimate_of;
 use crate::error::Error;
@@ -21,7 +21,7 @@ use crate::metering::domain::usage as usage_domain;
 use crate::metering::domain::usage::{HOUR_MS, MINUTE_MS, custom_bounds, export_quantity, format_quantity, hour_of};
 use crate::metering::kept_chart::kept_chart_svg;
 use crate::metering::kept_totals::kept_hourly_totals;
-use crate::metering::usage::complete_through;
+use crate::metering::usage::complete_before;
 use crate::reader::{display_time, moment};
 use crate::shared::money::AmountOutOfRange;
 use crate::shared::time::{display_day, display_rfc3339};
@@ -44,9 +44,9 @@ pub async fn usage_report(
     let now = db.clock.now_ms();
     let mut conn = db.pool.acquire().await?;
     // Read once for the bounds, the legend and the estimate.
-    let subscription = subscription_of(&mut conn, organization_id).await?;
+    let standing = standing_of(&mut conn, organization_id).await?;
     let namespace_rows = namespaces::list_namespaces(&mut conn, organization_id).await?;
-    let (from, to, period) = view_bounds(subscription.as_ref(), window, now)?;
+    let (from, to, period) = view_bounds(standing.as_ref().map(|s| &s.subscription), window, now)?;
     let catalog = metric_catalog(&mut conn).await?;
     let metric = find_metric(&catalog.metrics, metric_key)?;
     let declared = catalog.dimensions.get(&metric.key).cloned().unwrap_or_default();
@@ -69,10 +69,10 @@ pub async fn usage_report(
             (values.iter().map(|v| (v.clone(), label_of(v))).collect(), grid)
         }
     };
-    let late_events = usage::late_event_count(&mut conn, organization_id).await?;
+    let (late_events, oldest_pending_mark) = usage::late_events_and_oldest_mark(&mut conn, organization_id).await?;
     drop(conn);
-    let complete_through = complete_through(db, organization_id).await?;
-    let estimate = month_to_date_estimate_of(db, organization_id, subscription, &namespace_rows, false).await?;
+    let complete_through = complete_before(oldest_pending_mark, db.clock.now_ms());
+    let estimate = month_to_date_estimate_of(db, organization_id, standing, &namespace_rows, false).await?;
     let budgets = budget_outlook(db, organization_id).await?;
 
     let in_progress = to == hour_of(now) + HOUR_MS;

@@ -278,7 +278,7 @@ async fn bad_coupon_forms_name_the_field_and_create_nothing() {
 }
 
 impl TestApp {
-    async fn change_plan(&self, owner: &Client, org: &str, plan: &str) {
+    pub(crate) async fn change_plan(&self, owner: &Client, org: &str, plan: &str) {
         let form = [("organization_id", org), ("plan", plan)];
         let preview = json(self.call_with(owner, "preview_plan_change", &form).await).await;
         let token = preview["token"].as_str().expect("a preview token").to_owned();

@@ -83,6 +83,37 @@ async fn the_overview_shows_plan_next_invoice_and_balances_as_their_pages_do() {
 }
 
 #[tokio::test]
+async fn a_scheduled_plan_change_is_an_alert_until_it_takes_effect() {
+    let s = Scenario::new(&[]).await;
+    s.app.db.clock.set(crate::payments::at("2027-03-10T00:00:00Z"));
+    s.app.change_plan(&s.owner, &s.acme, "Essentials").await;
+    let (alerts, messages) = s.alerts().await;
+    assert_eq!(alerts, kinds(&[("Info", "plan")]), "{messages}");
+    assert_eq!(messages, "The plan changes to Essentials on 2027-04-01 00:00 UTC.");
+    s.app.cycle_at("2027-04-01T00:00:00Z").await;
+    assert_eq!(s.alerts().await, (kinds(&[]), String::new()), "applied: nothing waits");
+    assert_eq!(s.overview().await["plan"], "Essentials");
+}
+
+#[tokio::test]
+async fn plan_changes_there_and_back_within_a_minute_move_the_estimate() {
+    let s = Scenario::new(&["--downgrade-timing", "immediately"]).await;
+    let total = || async {
+        let form = [("organization_id", s.acme.as_str())];
+        json(s.app.call_with(&s.owner, "dashboard", &form).await).await["estimate"]["total_minor"].as_i64()
+    };
+    s.app.db.clock.set(crate::payments::at("2027-03-10T12:00:10Z"));
+    let before = total().await.expect("an estimate");
+    s.app.change_plan(&s.owner, &s.acme, "Enterprise").await;
+    s.app.db.clock.set(crate::payments::at("2027-03-10T12:00:50Z"));
+    s.app.change_plan(&s.owner, &s.acme, "Business").await;
+    // Back on the plan and period it had, in the same minute: only the two changes applied tell
+    // this estimate from the one before them (40 seconds of Enterprise's fee, prorated).
+    let after = total().await.expect("an estimate");
+    assert_ne!(after, before, "the estimate rated before the changes is not shown after them");
+}
+
+#[tokio::test]
 async fn the_dashboard_compares_usage_so_far_with_the_same_point_of_the_previous_period() {
     let s = Scenario::new(&[]).await;
     let key = s.app.api_key(&ACME_OWNER, "Acme Corp").await;

@@ -70,15 +70,58 @@ pub async fn insert_subscription(conn: &mut AnyConnection, new: &NewSubscription
     Ok(id)
 }
 
+/// The organization's subscription: the running one (at most one runs), else the one that ended
+/// last: after a resubscription the ended one stays beside it with its invoices. Not by
+/// `created_at`, which is a trial's end.
+const OF_ORGANIZATION: &str = "where s.organization_id = $1
+    order by case when s.ended_at is null then 1 else 0 end desc, s.ended_at desc, s.id desc limit 1";
+
 pub async fn subscription_of(
     conn: &mut AnyConnection,
     organization_id: &str,
 ) -> Result<Option<SubscriptionRow>, Error> {
-    // The running one (at most one runs), else the one that ended last: after a resubscription
-    // the ended one stays beside it with its invoices. Not by `created_at`, which is a trial's end.
+    Ok(sqlx::query_as(&format!("select {SUBSCRIPTION_COLUMNS} from subscriptions s {OF_ORGANIZATION}"))
+        .bind(organization_id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// The organization's subscription as [`subscription_of`] picks it, with what the pages showing
+/// an estimate ask beside it, in the same statement (a round trip each was most of a page's cost
+/// on PostgreSQL).
+#[derive(Debug, Clone, FromRow)]
+pub struct SubscriptionStanding {
+    #[sqlx(flatten)]
+    pub subscription: SubscriptionRow,
+    /// Plan changes applied since the period began. Applied changes are never removed or moved, so
+    /// a count that grew means one more was applied.
+    pub changes_applied_in_period: i64,
+    pending_to_version_id: Option<String>,
+    pending_effective_at: Option<i64>,
+    /// The organization's coupon redemptions, running or not: with none (most organizations) there
+    /// is no discount to look for.
+    pub redemptions: i64,
+}
+
+impl SubscriptionStanding {
+    /// The plan change waiting for its moment, as (the plan version it moves to, when).
+    pub fn pending_change(&self) -> Option<(&str, i64)> {
+        self.pending_to_version_id.as_deref().zip(self.pending_effective_at)
+    }
+}
+
+pub async fn standing_of(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+) -> Result<Option<SubscriptionStanding>, Error> {
     Ok(sqlx::query_as(&format!(
-        "select {SUBSCRIPTION_COLUMNS} from subscriptions s where s.organization_id = $1
-         order by case when s.ended_at is null then 1 else 0 end desc, s.ended_at desc, s.id desc limit 1"
+        "select {SUBSCRIPTION_COLUMNS},
+           (select count(*) from plan_changes c where c.subscription_id = s.id and c.status = 'applied'
+            and c.effective_at >= s.current_period_start) as changes_applied_in_period,
+           p.to_version_id as pending_to_version_id, p.effective_at as pending_effective_at,
+           (select count(*) from coupon_redemptions r where r.organization_id = s.organization_id) as redemptions
+         from subscriptions s left join plan_changes p on p.subscription_id = s.id and p.status = 'pending'
+         {OF_ORGANIZATION}"
     ))
     .bind(organization_id)
     .fetch_optional(conn)

@@ -834,11 +834,19 @@ pub async fn hourly_totals(
     .await?)
 }
 
-pub async fn late_event_count(conn: &mut AnyConnection, organization_id: &str) -> Result<i64, Error> {
-    Ok(sqlx::query_scalar("select count(*) from usage_events where organization_id = $1 and late = 1")
-        .bind(organization_id)
-        .fetch_one(conn)
-        .await?)
+/// The Usage page's two counts in one round trip: the organization's late events, and when its
+/// oldest pending mark was made (`None` when nothing waits).
+pub async fn late_events_and_oldest_mark(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+) -> Result<(i64, Option<i64>), Error> {
+    Ok(sqlx::query_as(
+        "select (select count(*) from usage_events where organization_id = $1 and late = 1),
+                (select min(marked_at) from usage_dirty_hours where organization_id = $1)",
+    )
+    .bind(organization_id)
+    .fetch_one(conn)
+    .await?)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]

@@ -85,6 +85,10 @@ impl PortalBackend for Backend {
         Ok(login::session_user(&self.db, user_id, generation).await?)
     }
 
+    async fn user_of_session(&self, session_id: &str) -> Result<Option<SessionUser>, AppError> {
+        Ok(login::user_of_session(&self.db, session_id).await?)
+    }
+
     async fn preferences(&self, user: &SessionUser, browser_zone: Option<String>) -> Result<Preferences, AppError> {
         Ok(preferences::preferences(&self.db, user, browser_zone))
     }

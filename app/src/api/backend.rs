@@ -25,6 +25,8 @@ pub trait PortalBackend: Send + Sync + 'static {
     /// `None` when the user is gone or the session began in an earlier session generation (before
     /// a password reset).
     async fn session_user(&self, user_id: &str, generation: i64) -> Result<Option<SessionUser>, AppError>;
+    /// The user the session `session_id` belongs to, read with the session.
+    async fn user_of_session(&self, session_id: &str) -> Result<Option<SessionUser>, AppError>;
     /// `browser_zone` is the zone the reader's browser reports, for the page to name.
     async fn preferences(&self, user: &SessionUser, browser_zone: Option<String>) -> Result<Preferences, AppError>;
     /// Empty goes back to the browser's zone; an unknown name is refused, naming `time_zone`.
@@ -336,15 +338,6 @@ pub async fn session() -> Result<tower_sessions::Session, AppError> {
     leptos_axum::extract::<tower_sessions::Session>().await.map_err(|_| AppError::Internal)
 }
 
-/// Who the session belongs to, or `Unauthorized` when nobody logged in.
-pub async fn session_login(session: &tower_sessions::Session) -> Result<Authenticated, AppError> {
-    let user_id: Option<String> = session.get(SESSION_USER_KEY).await.map_err(|_| AppError::Internal)?;
-    let user_id = user_id.ok_or(AppError::Unauthorized)?;
-    // Sessions from before generations existed belong to the first one.
-    let generation: Option<i64> = session.get(SESSION_GENERATION_KEY).await.map_err(|_| AppError::Internal)?;
-    Ok(Authenticated { user_id, generation: generation.unwrap_or_default() })
-}
-
 /// The logged-in user, or `Unauthorized`.
 /// The session's user, read once per request: a page's layout and each of its resources ask.
 #[derive(Clone, Default)]
@@ -352,8 +345,8 @@ pub struct RequestUser(Arc<tokio::sync::OnceCell<SessionUser>>);
 
 pub async fn require_user() -> Result<SessionUser, AppError> {
     let read_user = async {
-        let login = session_login(&session().await?).await?;
-        backend()?.session_user(&login.user_id, login.generation).await?.ok_or(AppError::Unauthorized)
+        let session_id = session().await?.id().ok_or(AppError::Unauthorized)?;
+        backend()?.user_of_session(&session_id.to_string()).await?.ok_or(AppError::Unauthorized)
     };
     match use_context::<RequestUser>() {
         // Resources render side by side: the first reads, the others wait for its answer.

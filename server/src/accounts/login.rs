@@ -67,11 +67,28 @@ pub async fn authenticate(
 /// The session's user, or `None` when the user is gone or the session began in an earlier session
 /// generation (before a password reset).
 pub async fn session_user(db: &Db, user_id: &str, generation: i64) -> Result<Option<SessionUser>, Error> {
-    let mut conn = db.pool.acquire().await?;
-    let rows = users::find_session_user(&mut conn, user_id).await?;
-    let Some(user) = rows.first().filter(|u| u.session_generation == generation) else {
-        return Ok(None);
-    };
+    let rows = users::find_session_user(&mut *db.pool.acquire().await?, user_id).await?;
+    match rows.first() {
+        Some(user) if user.session_generation == generation => signed_in_user(&rows).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The user the session `session_id` belongs to, read with the session in one statement (every
+/// request asks); `None` for a session unknown, expired, anonymous or of an earlier generation.
+#[tracing::instrument(skip_all)]
+pub async fn user_of_session(db: &Db, session_id: &str) -> Result<Option<SessionUser>, Error> {
+    // Session expiries are the session layer's, on the wall clock, whatever the billing clock says.
+    let rows = users::find_user_of_session(&mut *db.pool.acquire().await?, session_id, now_ms()).await?;
+    match rows.is_empty() {
+        true => Ok(None),
+        false => signed_in_user(&rows).map(Some),
+    }
+}
+
+/// The user of the rows of [`users::find_session_user`] (at least one).
+fn signed_in_user(rows: &[SessionUserRow]) -> Result<SessionUser, Error> {
+    let user = &rows[0];
     let memberships = rows
         .iter()
         .filter_map(SessionUserRow::membership)
@@ -84,11 +101,11 @@ pub async fn session_user(db: &Db, user_id: &str, generation: i64) -> Result<Opt
             })
         })
         .collect::<Result<_, Error>>()?;
-    Ok(Some(SessionUser {
+    Ok(SessionUser {
         user_id: user.id.clone(),
         email: user.email.clone(),
         is_staff: user.is_staff(),
         memberships,
         time_zone: user.time_zone.clone(),
-    }))
+    })
 }

@@ -1,5 +1,4 @@
 //! The logged-in user for plain axum routes (the server functions have their own path in `app`).
-use app::api::backend::session_login;
 use app::api::dto::SessionUser;
 use app::api::error::AppError;
 use axum::extract::FromRequestParts;
@@ -16,9 +15,8 @@ impl FromRequestParts<AppState> for LoggedIn {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let session = Session::from_request_parts(parts, state).await.map_err(|_| AppError::Internal)?;
-        let login = session_login(&session).await?;
-        let user =
-            login::session_user(&state.db, &login.user_id, login.generation).await?.ok_or(AppError::Unauthorized)?;
+        let session_id = session.id().ok_or(AppError::Unauthorized)?;
+        let user = login::user_of_session(&state.db, &session_id.to_string()).await?.ok_or(AppError::Unauthorized)?;
         Ok(Self(user))
     }
 }

@@ -81,6 +81,38 @@ async fn logging_out_ends_the_session() {
 }
 
 #[tokio::test]
+async fn a_session_from_before_sessions_named_their_user_stays_logged_in_through_the_upgrade() {
+    let app = spawn_app().await;
+    app.login(&ACME_OWNER).await;
+    // The database as the release before left it: the session's user only in its data.
+    for statement in [
+        "alter table sessions drop column user_id",
+        "alter table sessions drop column generation",
+        "delete from _sqlx_migrations where version = 20261207000044",
+    ] {
+        sqlx::query(statement).execute(&app.db.pool).await.unwrap();
+    }
+    assert_eq!(app.call("whoami", &[]).await.status(), StatusCode::INTERNAL_SERVER_ERROR, "the old schema");
+
+    app.db.migrate().await.unwrap();
+
+    assert_eq!(json(app.call("whoami", &[]).await).await["email"], ACME_OWNER.email);
+}
+
+#[tokio::test]
+async fn a_session_of_an_earlier_generation_or_past_its_expiry_is_nobodys() {
+    let app = spawn_app().await;
+    app.login(&ACME_OWNER).await;
+    sqlx::query("update users set session_generation = session_generation + 1").execute(&app.db.pool).await.unwrap();
+    assert_eq!(json(app.call("whoami", &[]).await).await, serde_json::Value::Null, "a reset ended it");
+
+    app.login(&ACME_OWNER).await;
+    assert_eq!(json(app.call("whoami", &[]).await).await["email"], ACME_OWNER.email);
+    sqlx::query("update sessions set expires_at = 0").execute(&app.db.pool).await.unwrap();
+    assert_eq!(json(app.call("whoami", &[]).await).await, serde_json::Value::Null, "expired");
+}
+
+#[tokio::test]
 async fn repeated_failed_logins_are_throttled_with_retry_after() {
     let app = spawn_app_with(&["--login-max-failures", "3"]).await;
     for _ in 0..3 {

@@ -1,4 +1,5 @@
 //! tower-sessions records in the portal's own database, through the same pool as everything else.
+use app::api::backend::{SESSION_GENERATION_KEY, SESSION_USER_KEY};
 use async_trait::async_trait;
 use sqlx::AnyPool;
 use tower_sessions::session::{Id, Record};
@@ -29,10 +30,25 @@ fn backend(error: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(error.to_string())
 }
 
-fn encode(record: &Record) -> session_store::Result<(String, String, i64)> {
+/// A record as stored: its user and generation also in columns of their own, so that a request
+/// reads the session with its user in one statement (`users::find_user_of_session`).
+struct Stored {
+    id: String,
+    data: String,
+    expires_ms: i64,
+    user_id: Option<String>,
+    generation: i64,
+}
+
+fn encode(record: &Record) -> session_store::Result<Stored> {
     let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
-    let expires_ms = (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64;
-    Ok((record.id.to_string(), data, expires_ms))
+    Ok(Stored {
+        id: record.id.to_string(),
+        data,
+        expires_ms: (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64,
+        user_id: record.data.get(SESSION_USER_KEY).and_then(|v| v.as_str()).map(str::to_owned),
+        generation: record.data.get(SESSION_GENERATION_KEY).and_then(|v| v.as_i64()).unwrap_or_default(),
+    })
 }
 
 #[async_trait]
@@ -40,13 +56,17 @@ impl SessionStore for DbSessionStore {
     /// Ids are random 128-bit values; on the rare collision a new one is drawn.
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         loop {
-            let (id, data, expires_ms) = encode(record)?;
-            let inserted = sqlx::query("insert into sessions (id, data, expires_at) values ($1, $2, $3)")
-                .bind(id)
-                .bind(data)
-                .bind(expires_ms)
-                .execute(&self.pool)
-                .await;
+            let stored = encode(record)?;
+            let inserted = sqlx::query(
+                "insert into sessions (id, data, expires_at, user_id, generation) values ($1, $2, $3, $4, $5)",
+            )
+            .bind(stored.id)
+            .bind(stored.data)
+            .bind(stored.expires_ms)
+            .bind(stored.user_id)
+            .bind(stored.generation)
+            .execute(&self.pool)
+            .await;
             match inserted {
                 Ok(_) => return Ok(()),
                 Err(e) if is_unique_violation(&e) => record.id = Id::default(),
@@ -56,14 +76,17 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let (id, data, expires_ms) = encode(record)?;
+        let stored = encode(record)?;
         sqlx::query(
-            "insert into sessions (id, data, expires_at) values ($1, $2, $3)
-             on conflict (id) do update set data = excluded.data, expires_at = excluded.expires_at",
+            "insert into sessions (id, data, expires_at, user_id, generation) values ($1, $2, $3, $4, $5)
+             on conflict (id) do update set data = excluded.data, expires_at = excluded.expires_at,
+             user_id = excluded.user_id, generation = excluded.generation",
         )
-        .bind(id)
-        .bind(data)
-        .bind(expires_ms)
+        .bind(stored.id)
+        .bind(stored.data)
+        .bind(stored.expires_ms)
+        .bind(stored.user_id)
+        .bind(stored.generation)
         .execute(&self.pool)
         .await
         .map_err(backend)?;

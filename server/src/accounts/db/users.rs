@@ -63,18 +63,37 @@ impl SessionUserRow {
     }
 }
 
+const SESSION_USER_SELECT: &str = "select u.id, u.email, u.session_generation, u.time_zone,
+        a.user_id as staff_user_id, m.organization_id, o.name as organization_name, m.role";
+const SESSION_USER_JOINS: &str = "left join staff_admins a on a.user_id = u.id
+    left join (memberships m join organizations o on o.id = m.organization_id) on m.user_id = u.id";
+
 /// The user's rows (see [`SessionUserRow`]), memberships by organization name; empty when there
 /// is no such user.
 pub async fn find_session_user(conn: &mut AnyConnection, id: &str) -> Result<Vec<SessionUserRow>, Error> {
-    Ok(sqlx::query_as(
-        "select u.id, u.email, u.session_generation, u.time_zone, a.user_id as staff_user_id,
-                m.organization_id, o.name as organization_name, m.role
-         from users u
-         left join staff_admins a on a.user_id = u.id
-         left join (memberships m join organizations o on o.id = m.organization_id) on m.user_id = u.id
-         where u.id = $1 order by o.name, o.id",
-    )
+    Ok(sqlx::query_as(&format!(
+        "{SESSION_USER_SELECT} from users u {SESSION_USER_JOINS} where u.id = $1 order by o.name, o.id"
+    ))
     .bind(id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The rows of the user a session belongs to, read with the session; empty when the session is
+/// unknown, expired at `now`, anonymous, or began in an earlier session generation of its user
+/// (before a password reset).
+pub async fn find_user_of_session(
+    conn: &mut AnyConnection,
+    session_id: &str,
+    now: i64,
+) -> Result<Vec<SessionUserRow>, Error> {
+    Ok(sqlx::query_as(&format!(
+        "{SESSION_USER_SELECT} from sessions s
+         join users u on u.id = s.user_id and u.session_generation = s.generation {SESSION_USER_JOINS}
+         where s.id = $1 and s.expires_at > $2 order by o.name, o.id"
+    ))
+    .bind(session_id)
+    .bind(now)
     .fetch_all(conn)
     .await?)
 }

@@ -72,6 +72,7 @@ pub async fn create_targets(
                 organization_id: org.id.clone(),
                 organization_name: org.name.clone(),
                 role: Role::Owner,
+                past_due: false,
             }],
             time_zone: None,
         };

@@ -459,8 +459,8 @@ impl PortalBackend for Backend {
         Ok(billing_actions::void_invoice(&self.db, &actor.email, invoice_id, reason).await?)
     }
 
-    async fn billing_status(&self, organization_id: &str) -> Result<BillingStatus, AppError> {
-        Ok(views::billing_status(&self.db, &self.collector.policy, organization_id).await?)
+    async fn billing_status(&self, viewer: &SessionUser, organization_id: &str) -> Result<BillingStatus, AppError> {
+        Ok(views::billing_status_for(&self.db, &self.collector.policy, viewer, organization_id).await?)
     }
 
     async fn payment_method_page(&self, organization_id: &str) -> Result<PaymentMethodPage, AppError> {

@@ -238,7 +238,7 @@ pub trait PortalBackend: Send + Sync + 'static {
     async fn admin_customer(&self, organization_id: &str) -> Result<AdminCustomer, AppError>;
     async fn issue_credit(&self, actor: &SessionUser, form: CreditForm) -> Result<IssuedCredit, AppError>;
     async fn void_invoice(&self, actor: &SessionUser, invoice_id: &str, reason: &str) -> Result<(), AppError>;
-    async fn billing_status(&self, organization_id: &str) -> Result<BillingStatus, AppError>;
+    async fn billing_status(&self, viewer: &SessionUser, organization_id: &str) -> Result<BillingStatus, AppError>;
     async fn payment_method_page(&self, organization_id: &str) -> Result<PaymentMethodPage, AppError>;
     /// Test mode only: attaches one of Stripe's test cards and retries what is owed at once.
     async fn save_test_card(

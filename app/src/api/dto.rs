@@ -39,6 +39,9 @@ pub struct Membership {
     pub organization_id: String,
     pub organization_name: String,
     pub role: Role,
+    /// A payment of the organization is past due, as of this request: read with the user, so that
+    /// the banner every page asks for reads nothing more while none is.
+    pub past_due: bool,
 }
 
 /// The logged-in person as every page and server function sees them.
@@ -331,6 +334,7 @@ mod tests {
                     organization_id: (*org).into(),
                     organization_name: (*org).into(),
                     role: *role,
+                    past_due: false,
                 })
                 .collect(),
             time_zone: None,

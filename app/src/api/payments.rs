@@ -7,7 +7,7 @@ use super::error::AppError;
 #[server(endpoint = "billing_status")]
 pub async fn get_billing_status(organization_id: String) -> Result<BillingStatus, AppError> {
     use super::backend::{Caller, serve};
-    serve!(reads Caller::Member(&organization_id), |_user, backend| { backend.billing_status(&organization_id).await })
+    serve!(reads Caller::Member(&organization_id), |user, backend| { backend.billing_status(&user, &organization_id).await })
 }
 
 #[server(endpoint = "payment_method")]

@@ -92,12 +92,13 @@ fn signed_in_user(rows: &[SessionUserRow]) -> Result<SessionUser, Error> {
     let memberships = rows
         .iter()
         .filter_map(SessionUserRow::membership)
-        .map(|(organization_id, organization_name, role)| {
+        .map(|(organization_id, organization_name, role, past_due)| {
             let role = Role::parse(role).ok_or_else(|| Error::Corrupt(format!("membership role {role:?}")))?;
             Ok(Membership {
                 organization_id: organization_id.to_owned(),
                 organization_name: organization_name.to_owned(),
                 role,
+                past_due,
             })
         })
         .collect::<Result<_, Error>>()?;

@@ -1,5 +1,6 @@
 //! What customers and staff see of payments: the card on file, the dunning banner with its
 //! timeline, payment history, and the mail log.
+use app::api::dto::SessionUser;
 use app::api::dto::payments::{
     BillingStatus, CardView, DisputeView, NotificationView, ParkedEvent, PastDueInvoice, PaymentMethodPage,
     PaymentView, TimelineEntry,
@@ -21,6 +22,25 @@ use crate::shared::money::format_money;
 use crate::shared::time::duration_words;
 use crate::store::Db;
 
+/// [`billing_status`] as `viewer` sees it: a member's session says already whether anything of the
+/// organization is past due, and when nothing is there is nothing more to read.
+pub async fn billing_status_for(
+    db: &Db,
+    policy: &DunningPolicy,
+    viewer: &SessionUser,
+    organization_id: &str,
+) -> Result<BillingStatus, Error> {
+    let membership = viewer.memberships.iter().find(|m| m.organization_id == organization_id);
+    match membership {
+        Some(membership) if !membership.past_due => Ok(in_good_standing()),
+        _ => billing_status(db, policy, organization_id).await,
+    }
+}
+
+fn in_good_standing() -> BillingStatus {
+    BillingStatus { suspended: false, past_due: Vec::new(), last_failure: None }
+}
+
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &str) -> Result<BillingStatus, Error> {
     let mut conn = db.pool.acquire().await?;
@@ -34,7 +54,7 @@ pub async fn billing_status(db: &Db, policy: &DunningPolicy, organization_id: &s
     // Every page of the organization shows this banner: while nothing is past due it reads
     // nothing more, neither the subscription nor the history, which grows with every payment.
     if past_due_collections.is_empty() {
-        return Ok(BillingStatus { suspended: false, past_due: Vec::new(), last_failure: None });
+        return Ok(in_good_standing());
     }
     let suspended = subscription_of(&mut conn, organization_id)
         .await?

@@ -334,7 +334,7 @@ mod tests {
 
     /// Migrations whose SQLite and PostgreSQL texts differ on purpose (indexes and storage that
     /// only one dialect has). Every other migration is the same file in both folders.
-    const WRITTEN_PER_DIALECT: [&str; 12] = [
+    const WRITTEN_PER_DIALECT: [&str; 13] = [
         "20261201000009_admin_console.sql",
         "20261201000011_rollup_covering_index.sql",
         "20261201000012_rollup_parts.sql",
@@ -347,6 +347,7 @@ mod tests {
         "20261204000032_billing_role.sql",
         "20261204000033_resubscribe.sql",
         "20261207000042_usage_event_partitions.sql",
+        "20261207000044_session_user.sql",
     ];
 
     #[test]

@@ -50,6 +50,7 @@ pub struct SessionUserRow {
     organization_id: Option<String>,
     organization_name: Option<String>,
     role: Option<String>,
+    past_due_collections: i64,
 }
 
 impl SessionUserRow {
@@ -57,14 +58,19 @@ impl SessionUserRow {
         self.staff_user_id.is_some()
     }
 
-    /// (organization id, its name, the role in it).
-    pub fn membership(&self) -> Option<(&str, &str, &str)> {
-        Some((self.organization_id.as_deref()?, self.organization_name.as_deref()?, self.role.as_deref()?))
+    /// (organization id, its name, the role in it, whether a payment of it is past due).
+    pub fn membership(&self) -> Option<(&str, &str, &str, bool)> {
+        let past_due = self.past_due_collections > 0;
+        Some((self.organization_id.as_deref()?, self.organization_name.as_deref()?, self.role.as_deref()?, past_due))
     }
 }
 
+/// With each membership, whether a payment of the organization is past due (payments' table):
+/// the past-due banner on every page then reads nothing more for an organization in good standing.
 const SESSION_USER_SELECT: &str = "select u.id, u.email, u.session_generation, u.time_zone,
-        a.user_id as staff_user_id, m.organization_id, o.name as organization_name, m.role";
+        a.user_id as staff_user_id, m.organization_id, o.name as organization_name, m.role,
+        (select count(*) from collections c where c.organization_id = m.organization_id
+         and c.status = 'past_due') as past_due_collections";
 const SESSION_USER_JOINS: &str = "left join staff_admins a on a.user_id = u.id
     left join (memberships m join organizations o on o.id = m.organization_id) on m.user_id = u.id";
 

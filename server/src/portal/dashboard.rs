@@ -7,7 +7,7 @@ use sqlx::AnyConnection;
 
 use crate::accounts::db::namespaces::NamespaceRow;
 use crate::accounts::db::{api_keys, namespaces, organizations};
-use crate::billing::db::subscriptions::standing_of;
+use crate::billing::db::subscriptions::organization_and_standing;
 use crate::billing::estimate::month_to_date_estimate_of;
 use crate::error::Error;
 use crate::metering::db::usage::has_usage;
@@ -27,9 +27,8 @@ pub async fn dashboard(
 ) -> Result<Dashboard, Error> {
     let role = viewer.role_in(organization_id)?;
     let mut conn = db.pool.acquire().await?;
-    let org = organizations::find_organization(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
+    let (org, standing) = organization_and_standing(&mut conn, organization_id).await?.ok_or(AppError::NotFound)?;
     let namespaces = namespaces::list_namespaces(&mut conn, organization_id).await?;
-    let standing = standing_of(&mut conn, organization_id).await?;
     let subscription = standing.as_ref().map(|s| &s.subscription);
     let now = db.clock.now_ms();
     let getting_started = match org.onboarded_at {

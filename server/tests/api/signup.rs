@@ -99,6 +99,10 @@ async fn only_the_mailed_link_creates_the_organization_and_its_owner_who_is_then
     assert_eq!(app.count("select count(*) from audit_log where action = 'organization.sign_up'").await, 1);
     let dashboard = app.get_page(&browser, &format!("/orgs/{hooli}")).await;
     assert_eq!(dashboard.status(), StatusCode::OK, "a new organization without a plan has a dashboard");
+    let dashboard = json(app.call_with(&browser, "dashboard", &[("organization_id", &hooli)]).await).await;
+    assert_eq!(dashboard["organization_name"], "Hooli", "{dashboard}");
+    let overview = &dashboard["overview"];
+    assert_eq!((&overview["plan"], &overview["status"]), (&Value::Null, &Value::from("none")), "{overview}");
 
     let plans = json(app.call_with(&browser, "plan", &[("organization_id", &hooli)]).await).await;
     assert_eq!(plans["subscribed"], false);

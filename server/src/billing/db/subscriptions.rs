@@ -1,5 +1,7 @@
 //! Subscriptions: their status with its transition log, their current period, and plan changes.
-use sqlx::{AnyConnection, FromRow};
+use sqlx::{AnyConnection, FromRow, Row};
+
+use crate::accounts::db::organizations::OrganizationRow;
 
 use crate::billing::domain::proration::Proration;
 use crate::billing::domain::subscription::{SubscriptionStatus, transition};
@@ -70,20 +72,22 @@ pub async fn insert_subscription(conn: &mut AnyConnection, new: &NewSubscription
     Ok(id)
 }
 
-/// The organization's subscription: the running one (at most one runs), else the one that ended
-/// last: after a resubscription the ended one stays beside it with its invoices. Not by
+/// Picks the organization's subscription: the running one (at most one runs), else the one that
+/// ended last: after a resubscription the ended one stays beside it with its invoices. Not by
 /// `created_at`, which is a trial's end.
-const OF_ORGANIZATION: &str = "where s.organization_id = $1
-    order by case when s.ended_at is null then 1 else 0 end desc, s.ended_at desc, s.id desc limit 1";
+const RUNNING_FIRST: &str =
+    "order by case when s.ended_at is null then 1 else 0 end desc, s.ended_at desc, s.id desc limit 1";
 
 pub async fn subscription_of(
     conn: &mut AnyConnection,
     organization_id: &str,
 ) -> Result<Option<SubscriptionRow>, Error> {
-    Ok(sqlx::query_as(&format!("select {SUBSCRIPTION_COLUMNS} from subscriptions s {OF_ORGANIZATION}"))
-        .bind(organization_id)
-        .fetch_optional(conn)
-        .await?)
+    Ok(sqlx::query_as(&format!(
+        "select {SUBSCRIPTION_COLUMNS} from subscriptions s where s.organization_id = $1 {RUNNING_FIRST}"
+    ))
+    .bind(organization_id)
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// The organization's subscription as [`subscription_of`] picks it, with what the pages showing
@@ -110,22 +114,58 @@ impl SubscriptionStanding {
     }
 }
 
+/// A [`SubscriptionStanding`]'s columns beyond the subscription's, of `s` joined to its pending change `p`.
+const STANDING_COLUMNS: &str = "(select count(*) from plan_changes c where c.subscription_id = s.id
+        and c.status = 'applied' and c.effective_at >= s.current_period_start) as changes_applied_in_period,
+    p.to_version_id as pending_to_version_id, p.effective_at as pending_effective_at,
+    (select count(*) from coupon_redemptions r where r.organization_id = s.organization_id) as redemptions";
+const PENDING_CHANGE: &str = "left join plan_changes p on p.subscription_id = s.id and p.status = 'pending'";
+
 pub async fn standing_of(
     conn: &mut AnyConnection,
     organization_id: &str,
 ) -> Result<Option<SubscriptionStanding>, Error> {
     Ok(sqlx::query_as(&format!(
-        "select {SUBSCRIPTION_COLUMNS},
-           (select count(*) from plan_changes c where c.subscription_id = s.id and c.status = 'applied'
-            and c.effective_at >= s.current_period_start) as changes_applied_in_period,
-           p.to_version_id as pending_to_version_id, p.effective_at as pending_effective_at,
-           (select count(*) from coupon_redemptions r where r.organization_id = s.organization_id) as redemptions
-         from subscriptions s left join plan_changes p on p.subscription_id = s.id and p.status = 'pending'
-         {OF_ORGANIZATION}"
+        "select {SUBSCRIPTION_COLUMNS}, {STANDING_COLUMNS} from subscriptions s {PENDING_CHANGE}
+         where s.organization_id = $1 {RUNNING_FIRST}"
     ))
     .bind(organization_id)
     .fetch_optional(conn)
     .await?)
+}
+
+/// The organization, and its subscription's standing as [`standing_of`] reads it, in one
+/// statement: the dashboard's first read. `None` when there is no such organization.
+pub async fn organization_and_standing(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+) -> Result<Option<(OrganizationRow, Option<SubscriptionStanding>)>, Error> {
+    let row = sqlx::query(&format!(
+        "select o.id as org_id, o.name as org_name, o.billing_email as org_billing_email,
+                o.currency as org_currency, o.created_at as org_created_at, o.onboarded_at as org_onboarded_at,
+                {SUBSCRIPTION_COLUMNS}, {STANDING_COLUMNS}
+         from organizations o
+         left join subscriptions s on s.id = (select s.id from subscriptions s where s.organization_id = o.id {RUNNING_FIRST})
+         {PENDING_CHANGE}
+         where o.id = $1"
+    ))
+    .bind(organization_id)
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let organization = OrganizationRow {
+        id: row.try_get("org_id")?,
+        name: row.try_get("org_name")?,
+        billing_email: row.try_get("org_billing_email")?,
+        currency: row.try_get("org_currency")?,
+        created_at: row.try_get("org_created_at")?,
+        onboarded_at: row.try_get("org_onboarded_at")?,
+    };
+    let standing = match row.try_get::<Option<String>, _>("id")? {
+        Some(_) => Some(SubscriptionStanding::from_row(&row)?),
+        None => None,
+    };
+    Ok(Some((organization, standing)))
 }
 
 pub async fn subscription(conn: &mut AnyConnection, subscription_id: &str) -> Result<Option<SubscriptionRow>, Error> {

@@ -2,7 +2,7 @@
 use std::sync::Arc;
 
 use app::api::backend::{
-    Authenticated, BudgetForm, CreditForm, PortalBackend, RefundForm, TestCardForm, reads_may_lag,
+    Authenticated, BudgetForm, CreditForm, PortalBackend, RefundForm, SignedIn, TestCardForm, reads_may_lag,
 };
 use app::api::dto::admin::{
     AdminCustomer, CouponForm, CouponsPage, CustomerSearch, NewCustomerForm, Operations, PromotionCodeForm,
@@ -85,7 +85,7 @@ impl PortalBackend for Backend {
         Ok(login::session_user(&self.db, user_id, generation).await?)
     }
 
-    async fn user_of_session(&self, session_id: &str) -> Result<Option<SessionUser>, AppError> {
+    async fn user_of_session(&self, session_id: &str) -> Result<Option<SignedIn>, AppError> {
         Ok(login::user_of_session(&self.db, session_id).await?)
     }
 

@@ -26,7 +26,7 @@ pub trait PortalBackend: Send + Sync + 'static {
     /// a password reset).
     async fn session_user(&self, user_id: &str, generation: i64) -> Result<Option<SessionUser>, AppError>;
     /// The user the session `session_id` belongs to, read with the session.
-    async fn user_of_session(&self, session_id: &str) -> Result<Option<SessionUser>, AppError>;
+    async fn user_of_session(&self, session_id: &str) -> Result<Option<SignedIn>, AppError>;
     /// `browser_zone` is the zone the reader's browser reports, for the page to name.
     async fn preferences(&self, user: &SessionUser, browser_zone: Option<String>) -> Result<Preferences, AppError>;
     /// Empty goes back to the browser's zone; an unknown name is refused, naming `time_zone`.
@@ -317,6 +317,26 @@ pub struct Authenticated {
     pub generation: i64,
 }
 
+/// The user a session belongs to, and when the session expires unless it is renewed.
+pub struct SignedIn {
+    pub user: SessionUser,
+    pub session_expires_at: i64,
+}
+
+/// Sessions expire after a time without use: one used with less than half of that time left is
+/// renewed for the whole of it (the session layer saves it and sends its cookie again on the way
+/// out). Not on every request, which would be a write each.
+pub fn keep_alive(session: &tower_sessions::Session, expires_at_ms: i64) {
+    let Some(tower_sessions::Expiry::OnInactivity(idle)) = session.expiry() else { return };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX));
+    let idle_ms = i64::try_from(idle.whole_milliseconds()).unwrap_or(i64::MAX);
+    if expires_at_ms.saturating_sub(now_ms) < idle_ms / 2 {
+        session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(idle)));
+    }
+}
+
 pub const SESSION_USER_KEY: &str = "user_id";
 pub const SESSION_GENERATION_KEY: &str = "session_generation";
 
@@ -345,8 +365,11 @@ pub struct RequestUser(Arc<tokio::sync::OnceCell<SessionUser>>);
 
 pub async fn require_user() -> Result<SessionUser, AppError> {
     let read_user = async {
-        let session_id = session().await?.id().ok_or(AppError::Unauthorized)?;
-        backend()?.user_of_session(&session_id.to_string()).await?.ok_or(AppError::Unauthorized)
+        let session = session().await?;
+        let session_id = session.id().ok_or(AppError::Unauthorized)?;
+        let signed_in = backend()?.user_of_session(&session_id.to_string()).await?.ok_or(AppError::Unauthorized)?;
+        keep_alive(&session, signed_in.session_expires_at);
+        Ok(signed_in.user)
     };
     match use_context::<RequestUser>() {
         // Resources render side by side: the first reads, the others wait for its answer.

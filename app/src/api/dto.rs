@@ -40,8 +40,14 @@ pub struct Membership {
     pub organization_name: String,
     pub role: Role,
     /// A payment of the organization is past due, as of this request: read with the user, so that
-    /// the banner every page asks for reads nothing more while none is.
+    /// the banner every page asks for reads nothing more while none is. Absent from an instance of
+    /// the release before (both answer during a rolling upgrade): asked for, then.
+    #[serde(default = "past_due_unknown")]
     pub past_due: bool,
+}
+
+fn past_due_unknown() -> bool {
+    true
 }
 
 /// The logged-in person as every page and server function sees them.

@@ -1,6 +1,7 @@
 //! Logging in and loading the logged-in user.
 use std::sync::LazyLock;
 
+use app::api::backend::SignedIn;
 use app::api::dto::{Membership, Role, SessionUser};
 use app::api::error::AppError;
 
@@ -77,13 +78,12 @@ pub async fn session_user(db: &Db, user_id: &str, generation: i64) -> Result<Opt
 /// The user the session `session_id` belongs to, read with the session in one statement (every
 /// request asks); `None` for a session unknown, expired, anonymous or of an earlier generation.
 #[tracing::instrument(skip_all)]
-pub async fn user_of_session(db: &Db, session_id: &str) -> Result<Option<SessionUser>, Error> {
+pub async fn user_of_session(db: &Db, session_id: &str) -> Result<Option<SignedIn>, Error> {
     // Session expiries are the session layer's, on the wall clock, whatever the billing clock says.
     let rows = users::find_user_of_session(&mut *db.pool.acquire().await?, session_id, now_ms()).await?;
-    match rows.is_empty() {
-        true => Ok(None),
-        false => signed_in_user(&rows).map(Some),
-    }
+    let Some(first) = rows.first() else { return Ok(None) };
+    let users: Vec<SessionUserRow> = rows.iter().map(|row| row.user.clone()).collect();
+    Ok(Some(SignedIn { user: signed_in_user(&users)?, session_expires_at: first.session_expires_at }))
 }
 
 /// The user of the rows of [`users::find_session_user`] (at least one).

@@ -99,6 +99,65 @@ async fn a_session_from_before_sessions_named_their_user_stays_logged_in_through
     assert_eq!(json(app.call("whoami", &[]).await).await["email"], ACME_OWNER.email);
 }
 
+/// A client sending the session cookie `id`, as a browser holding it does.
+fn browser_with_session(id: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("cookie", format!("portal_session={id}").parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
+#[tokio::test]
+async fn a_session_the_release_before_wrote_during_a_rolling_upgrade_is_honored_until_a_reset() {
+    let app = spawn_app().await;
+    let (owner, generation): (String, i64) =
+        sqlx::query_as("select id, session_generation from users where email = $1")
+            .bind(ACME_OWNER.email)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    // As an instance of the release before writes a login: the user in the data only.
+    let id = tower_sessions::session::Id::default().to_string();
+    let data = serde_json::json!({ "user_id": owner, "session_generation": generation }).to_string();
+    sqlx::query("insert into sessions (id, data, expires_at) values ($1, $2, $3)")
+        .bind(&id)
+        .bind(&data)
+        .bind(server::shared::time::now_ms() + 3_600_000)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let browser = browser_with_session(&id);
+    assert_eq!(json(app.call_with(&browser, "whoami", &[]).await).await["email"], ACME_OWNER.email);
+
+    sqlx::query("update users set session_generation = session_generation + 1").execute(&app.db.pool).await.unwrap();
+    assert_eq!(json(app.call_with(&browser, "whoami", &[]).await).await, serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn a_session_in_use_is_renewed_for_its_idle_time_once_half_of_it_has_passed() {
+    let app = spawn_app_with(&["--session-idle-minutes", "10"]).await;
+    app.login(&ACME_OWNER).await;
+    let expires_at = || async {
+        let at: i64 = sqlx::query_scalar("select expires_at from sessions").fetch_one(&app.db.pool).await.unwrap();
+        at - server::shared::time::now_ms()
+    };
+    let whoami = app.call("whoami", &[]).await;
+    let cookie = set_cookie(whoami.headers());
+    assert!(!cookie.contains("portal_session"), "with most of its time left, nothing is written: {cookie}");
+    assert!(expires_at().await > 9 * 60_000);
+
+    // Four minutes left of ten: the next request renews it, in the database and in the browser.
+    sqlx::query("update sessions set expires_at = $1")
+        .bind(server::shared::time::now_ms() + 4 * 60_000)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let whoami = app.call("whoami", &[]).await;
+    let cookie = set_cookie(whoami.headers());
+    assert!(cookie.contains("portal_session=") && cookie.contains("Max-Age=600"), "sent again: {cookie}");
+    assert_eq!(json(whoami).await["email"], ACME_OWNER.email);
+    assert!(expires_at().await > 9 * 60_000, "renewed for the whole idle time");
+}
+
 #[tokio::test]
 async fn a_session_of_an_earlier_generation_or_past_its_expiry_is_nobodys() {
     let app = spawn_app().await;

@@ -2,6 +2,7 @@
 use sqlx::{AnyConnection, FromRow};
 
 use crate::error::Error;
+use crate::store::Dialect;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct UserRow {
@@ -85,6 +86,14 @@ pub async fn find_session_user(conn: &mut AnyConnection, id: &str) -> Result<Vec
     .await?)
 }
 
+/// A [`SessionUserRow`] read with its session, and when the session expires.
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionOfUserRow {
+    #[sqlx(flatten)]
+    pub user: SessionUserRow,
+    pub session_expires_at: i64,
+}
+
 /// The rows of the user a session belongs to, read with the session; empty when the session is
 /// unknown, expired at `now`, anonymous, or began in an earlier session generation of its user
 /// (before a password reset).
@@ -92,10 +101,24 @@ pub async fn find_user_of_session(
     conn: &mut AnyConnection,
     session_id: &str,
     now: i64,
-) -> Result<Vec<SessionUserRow>, Error> {
+) -> Result<Vec<SessionOfUserRow>, Error> {
+    // A session written by an instance of the release before (both run during a rolling upgrade)
+    // names its user in its data only.
+    let (user_id, generation) = match Dialect::of(conn) {
+        Dialect::Sqlite => (
+            "coalesce(s.user_id, json_extract(s.data, '$.user_id'))",
+            "case when s.user_id is null then coalesce(json_extract(s.data, '$.session_generation'), 0)
+             else s.generation end",
+        ),
+        Dialect::Postgres => (
+            "coalesce(s.user_id, s.data::json ->> 'user_id')",
+            "case when s.user_id is null then coalesce((s.data::json ->> 'session_generation')::bigint, 0)
+             else s.generation end",
+        ),
+    };
     Ok(sqlx::query_as(&format!(
-        "{SESSION_USER_SELECT} from sessions s
-         join users u on u.id = s.user_id and u.session_generation = s.generation {SESSION_USER_JOINS}
+        "{SESSION_USER_SELECT}, s.expires_at as session_expires_at from sessions s
+         join users u on u.id = {user_id} and u.session_generation = {generation} {SESSION_USER_JOINS}
          where s.id = $1 and s.expires_at > $2 order by o.name, o.id"
     ))
     .bind(session_id)

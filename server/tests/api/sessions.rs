@@ -67,6 +67,20 @@ async fn the_session_id_is_renewed_at_login() {
 }
 
 #[tokio::test]
+async fn logging_in_again_retires_the_session_id_the_browser_held() {
+    let app = spawn_app().await;
+    app.login(&ACME_OWNER).await;
+    let first: String = sqlx::query_scalar("select id from sessions").fetch_one(&app.db.pool).await.unwrap();
+    app.login(&ACME_OWNER).await;
+    let ids: Vec<String> = sqlx::query_scalar("select id from sessions").fetch_all(&app.db.pool).await.unwrap();
+    assert!(ids.len() == 1 && ids[0] != first, "one session, under a new id: {ids:?}");
+    // Whoever copied the first id has nobody's session.
+    let copied = browser_with_session(&first);
+    assert_eq!(json(app.call_with(&copied, "whoami", &[]).await).await, serde_json::Value::Null);
+    assert_eq!(json(app.call("whoami", &[]).await).await["email"], ACME_OWNER.email);
+}
+
+#[tokio::test]
 async fn logging_out_ends_the_session() {
     let app = spawn_app().await;
     app.login(&ACME_OWNER).await;

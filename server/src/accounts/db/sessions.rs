@@ -40,6 +40,23 @@ struct Stored {
     generation: i64,
 }
 
+impl Stored {
+    /// `on_conflict`: what an id stored already does, if not refuse.
+    async fn insert(self, pool: &AnyPool, on_conflict: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(&format!(
+            "insert into sessions (id, data, expires_at, user_id, generation) values ($1, $2, $3, $4, $5) {on_conflict}"
+        ))
+        .bind(self.id)
+        .bind(self.data)
+        .bind(self.expires_ms)
+        .bind(self.user_id)
+        .bind(self.generation)
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+}
+
 fn encode(record: &Record) -> session_store::Result<Stored> {
     let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
     Ok(Stored {
@@ -56,18 +73,7 @@ impl SessionStore for DbSessionStore {
     /// Ids are random 128-bit values; on the rare collision a new one is drawn.
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         loop {
-            let stored = encode(record)?;
-            let inserted = sqlx::query(
-                "insert into sessions (id, data, expires_at, user_id, generation) values ($1, $2, $3, $4, $5)",
-            )
-            .bind(stored.id)
-            .bind(stored.data)
-            .bind(stored.expires_ms)
-            .bind(stored.user_id)
-            .bind(stored.generation)
-            .execute(&self.pool)
-            .await;
-            match inserted {
+            match encode(record)?.insert(&self.pool, "").await {
                 Ok(_) => return Ok(()),
                 Err(e) if is_unique_violation(&e) => record.id = Id::default(),
                 Err(e) => return Err(backend(e)),
@@ -76,21 +82,9 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let stored = encode(record)?;
-        sqlx::query(
-            "insert into sessions (id, data, expires_at, user_id, generation) values ($1, $2, $3, $4, $5)
-             on conflict (id) do update set data = excluded.data, expires_at = excluded.expires_at,
-             user_id = excluded.user_id, generation = excluded.generation",
-        )
-        .bind(stored.id)
-        .bind(stored.data)
-        .bind(stored.expires_ms)
-        .bind(stored.user_id)
-        .bind(stored.generation)
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
-        Ok(())
+        let replace = "on conflict (id) do update set data = excluded.data, expires_at = excluded.expires_at,
+            user_id = excluded.user_id, generation = excluded.generation";
+        encode(record)?.insert(&self.pool, replace).await.map_err(backend)
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {

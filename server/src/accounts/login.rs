@@ -70,7 +70,7 @@ pub async fn authenticate(
 pub async fn session_user(db: &Db, user_id: &str, generation: i64) -> Result<Option<SessionUser>, Error> {
     let rows = users::find_session_user(&mut *db.pool.acquire().await?, user_id).await?;
     match rows.first() {
-        Some(user) if user.session_generation == generation => signed_in_user(&rows).map(Some),
+        Some(user) if user.session_generation == generation => signed_in_user(user, &rows).map(Some),
         _ => Ok(None),
     }
 }
@@ -82,15 +82,17 @@ pub async fn user_of_session(db: &Db, session_id: &str) -> Result<Option<SignedI
     // Session expiries are the session layer's, on the wall clock, whatever the billing clock says.
     let rows = users::find_user_of_session(&mut *db.pool.acquire().await?, session_id, now_ms()).await?;
     let Some(first) = rows.first() else { return Ok(None) };
-    let users: Vec<SessionUserRow> = rows.iter().map(|row| row.user.clone()).collect();
-    Ok(Some(SignedIn { user: signed_in_user(&users)?, session_expires_at: first.session_expires_at }))
+    let user = signed_in_user(&first.user, rows.iter().map(|row| &row.user))?;
+    Ok(Some(SignedIn { user, session_expires_at: first.session_expires_at }))
 }
 
-/// The user of the rows of [`users::find_session_user`] (at least one).
-fn signed_in_user(rows: &[SessionUserRow]) -> Result<SessionUser, Error> {
-    let user = &rows[0];
+/// The user of the rows of [`users::find_session_user`], `user` the first of them.
+fn signed_in_user<'a>(
+    user: &SessionUserRow,
+    rows: impl IntoIterator<Item = &'a SessionUserRow>,
+) -> Result<SessionUser, Error> {
     let memberships = rows
-        .iter()
+        .into_iter()
         .filter_map(SessionUserRow::membership)
         .map(|(organization_id, organization_name, role, past_due)| {
             let role = Role::parse(role).ok_or_else(|| Error::Corrupt(format!("membership role {role:?}")))?;

@@ -21,6 +21,11 @@ use server::shared::time::now_ms;
 use server::store::Db;
 use tokio::sync::Mutex;
 
+// The invoice run benchmark runs the billing code in this process: with the server's allocator, so
+// it measures what the server's billing job does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod alert_latency;
 mod baseline;
 mod billing_bench;

@@ -29,7 +29,7 @@ use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::period_rating::{BillingRules, PlanCache, invoice_lines, subscription_by_id};
 use crate::billing::subscriptions::{end_subscription, move_status};
 use crate::error::Error;
-use crate::metering::db::usage::{close_usage_before_many, period_totals_of};
+use crate::metering::db::usage::{PeriodTotals, close_usage_before_many, period_totals_of};
 use crate::notifications::db::{NewNotification, enqueue_many};
 use crate::notifications::outbox::invoice_document;
 use crate::shared::ids::{IdKind, new_id};
@@ -241,12 +241,15 @@ async fn apply_period_end_changes(
     Ok(())
 }
 
-fn usage_by_organization(rows: Vec<(String, String, String, i64)>) -> HashMap<String, Vec<Usage>> {
-    let mut usage: HashMap<String, Vec<Usage>> = HashMap::new();
-    for (organization_id, namespace_id, metric, quantity) in rows {
-        usage.entry(organization_id).or_default().push(Usage { namespace_id, metric, quantity });
-    }
-    usage
+fn usage_by_organization(totals: PeriodTotals) -> HashMap<String, Vec<Usage>> {
+    totals
+        .into_iter()
+        .map(|(organization_id, series)| {
+            let usage =
+                series.into_iter().map(|(namespace_id, metric, quantity)| Usage { namespace_id, metric, quantity });
+            (organization_id, usage.collect())
+        })
+        .collect()
 }
 
 /// Rates subscriptions without plan changes in reach: one plan for the whole period and for the
@@ -394,20 +397,26 @@ async fn finalize_group(
 ) -> Result<usize, Error> {
     let mut tx = db.begin().await?;
     let ids: Vec<String> = group.iter().map(|i| i.id.clone()).collect();
-    let claimed = invoices::claim_drafts(&mut tx, &ids).await?;
-    if claimed.is_empty() {
+    let drafts = invoices::claim_drafts(&mut tx, &ids).await?;
+    if drafts.is_empty() {
         return Ok(0);
     }
-    let stale: HashSet<String> = invoices::stale_among(&mut tx, &claimed).await?.into_iter().collect();
-    let stale: Vec<&InvoiceRow> = group.iter().copied().filter(|i| stale.contains(&i.id)).collect();
-    for invoice in stale {
+    let claimed: Vec<String> = drafts.iter().map(|d| d.invoice.id.clone()).collect();
+    let mut any_stale = false;
+    for invoice in drafts.iter().filter(|d| d.is_stale()).map(|d| &d.invoice) {
+        any_stale = true;
         let subscription = subscription_by_id(&mut tx, invoice).await?;
         let period = (invoice.period_start, invoice.period_end);
         let late_since = Some(now - rules.late_usage_window_ms);
         let (lines, _) = invoice_lines(&mut tx, cache, &subscription, period, late_since).await?;
         invoices::replace_draft_lines(&mut tx, &invoice.id, &lines, now).await?;
     }
-    let invoices = invoices::invoices_by_ids(&mut tx, &claimed).await?;
+    // Re-rating rewrote the subtotals of the stale ones.
+    let invoices = if any_stale {
+        invoices::invoices_by_ids(&mut tx, &claimed).await?
+    } else {
+        drafts.into_iter().map(|d| d.invoice).collect()
+    };
     let organizations: Vec<String> = invoices.iter().map(|i| i.organization_id.clone()).collect();
     // Before the credits are read: another finalization of the same organization commits its
     // draw-down first, and this one then reads what is left.

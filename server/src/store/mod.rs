@@ -1,6 +1,7 @@
 //! The database plumbing: one pool for SQLite or PostgreSQL (chosen by the URL), migrations per
 //! dialect, transactions and multi-row statement helpers. Each context's SQL lives in its own `db`.
 pub mod bulk;
+mod checkpointer;
 pub mod rollup_derived;
 
 use std::ops::{Deref, DerefMut};
@@ -198,11 +199,15 @@ impl Db {
                 (open_pool(&options, dialect, 16).await?, None, Some(copying))
             }
         };
+        let write_turn = Arc::new(Mutex::new(()));
+        if dialect == Dialect::Sqlite {
+            checkpointer::spawn(options, Arc::downgrade(&write_turn));
+        }
         Ok(Self {
             pool,
             dialect,
             clock: Clock::system(),
-            write_turn: Arc::new(Mutex::new(())),
+            write_turn,
             writer,
             copying,
             rollup_derived: Arc::default(),
@@ -258,6 +263,7 @@ async fn open_pool(options: &AnyConnectOptions, dialect: Dialect, connections: u
                     conn.execute("pragma foreign_keys = on").await?;
                     // 64 MiB of page cache: the events' unique index outgrows the 2 MiB default at once.
                     conn.execute("pragma cache_size = -65536").await?;
+                    conn.execute(checkpointer::NO_CHECKPOINT_ON_COMMIT).await?;
                 } else {
                     conn.execute(WITHOUT_JIT).await?;
                 }
@@ -334,7 +340,7 @@ mod tests {
 
     /// Migrations whose SQLite and PostgreSQL texts differ on purpose (indexes and storage that
     /// only one dialect has). Every other migration is the same file in both folders.
-    const WRITTEN_PER_DIALECT: [&str; 13] = [
+    const WRITTEN_PER_DIALECT: [&str; 14] = [
         "20261201000009_admin_console.sql",
         "20261201000011_rollup_covering_index.sql",
         "20261201000012_rollup_parts.sql",
@@ -348,6 +354,7 @@ mod tests {
         "20261204000033_resubscribe.sql",
         "20261207000042_usage_event_partitions.sql",
         "20261207000044_session_user.sql",
+        "20261207000045_invoice_lines_unchecked_key.sql",
     ];
 
     #[test]

@@ -11,6 +11,7 @@ use server::billing::invoicing::{CycleReport, run_billing_cycle};
 use server::billing::period_rating::PlanCache;
 use server::billing::subscriptions::end_subscription;
 use server::shared::time::parse_rfc3339_or_date;
+use server::store::Dialect;
 
 use crate::helpers::*;
 
@@ -368,6 +369,29 @@ async fn a_customer_whose_subscription_ended_subscribes_again_with_a_new_period_
         mismatches.iter().any(|m| m.contains("2027-06-08T10:00:00Z") && m.contains("no billed period")),
         "{mismatches:?}"
     );
+}
+
+#[tokio::test]
+async fn reconcile_names_invoice_lines_whose_invoice_does_not_exist() {
+    let app = spawn_app_at(Some(at("2027-01-10T09:00:00Z")), &[]).await;
+    app.assert_reconciled(0).await;
+    let mut conn = app.db.pool.acquire().await.expect("connection");
+    // PostgreSQL does not check the lines' key; on SQLite the line is written past its check.
+    if app.db.dialect == Dialect::Sqlite {
+        sqlx::query("pragma foreign_keys = off").execute(&mut *conn).await.expect("checks off");
+    }
+    sqlx::query(
+        "insert into invoice_lines (invoice_id, position, kind, description, quantity, amount_minor, unrounded)
+         values ('in_never_drafted', 0, 'usage', 'Actions', 1, 100, '100')",
+    )
+    .execute(&mut *conn)
+    .await
+    .expect("a line without its invoice");
+    // Never back into the pool with its checks off.
+    drop(conn.detach());
+    let result = reconcile_billing(&app.db, &app.rules, (i64::MIN / 2, i64::MAX / 2), app.db.clock.now_ms()).await;
+    let mismatches = result.expect("reconcile").mismatches;
+    assert_eq!(mismatches, ["lines name invoice in_never_drafted, which does not exist (1 of them)"]);
 }
 
 #[tokio::test]

@@ -19,8 +19,9 @@ pub struct BillingReconciliation {
     pub invoices_checked: usize,
 }
 
-/// Unbilled hours listed at most: the first ones show where to look.
-const UNBILLED_SHOWN: i64 = 20;
+/// Unbilled hours (and invoices missing under their lines) listed at most: the first ones show
+/// where to look.
+const LISTED_AT_MOST: i64 = 20;
 
 #[tracing::instrument(skip_all)]
 pub async fn reconcile_billing(
@@ -55,11 +56,14 @@ pub async fn reconcile_billing(
     for (organization, held, owed) in overpayments::overpayment_mismatches(&mut conn).await? {
         result.mismatches.push(format!("organization {organization}: overpayments {held} held, {owed} owed back"));
     }
-    for (organization, hour) in invoices::unbilled_usage_hours(&mut conn, (from, to), UNBILLED_SHOWN).await? {
+    for (organization, hour) in invoices::unbilled_usage_hours(&mut conn, (from, to), LISTED_AT_MOST).await? {
         let hour = display_rfc3339(hour);
         result
             .mismatches
             .push(format!("organization {organization}: usage in the hour of {hour} is in no billed period"));
+    }
+    for (invoice, lines) in invoices::lines_without_invoice(&mut conn, LISTED_AT_MOST).await? {
+        result.mismatches.push(format!("lines name invoice {invoice}, which does not exist ({lines} of them)"));
     }
     let mut cache = PlanCache::default();
     for invoice in invoices::invoices_overlapping(&mut conn, from, to).await? {

@@ -6,6 +6,7 @@ use crate::billing::domain::invoice_builder::{InvoiceLine, LineKind};
 use crate::billing::domain::rating::UnitPrice;
 use crate::error::Error;
 use crate::shared::money::{Exact, checked_sum};
+use crate::store::Dialect;
 use crate::store::bulk::{
     Value, bind_all, bind_all_as, bind_all_scalar, list_placeholders, placeholder, row_placeholders, texts,
 };
@@ -427,22 +428,37 @@ pub async fn void(
     Ok(updated.rows_affected() == 1)
 }
 
-/// Claims many drafts at once (see `claim_draft`); returns the ids still drafts.
-pub async fn claim_drafts(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<String>, Error> {
+/// A draft claimed for finalizing, and whether a rollup of its organization changed since it was
+/// rated.
+#[derive(Debug, FromRow)]
+pub struct ClaimedDraft {
+    #[sqlx(flatten)]
+    pub invoice: InvoiceRow,
+    stale: i64,
+}
+
+impl ClaimedDraft {
+    pub fn is_stale(&self) -> bool {
+        self.stale != 0
+    }
+}
+
+/// Claims many drafts at once (see `claim_draft`); returns those still drafts, as they are now.
+/// PostgreSQL locks their rows as the update of a draft would, without writing them: a dummy
+/// update gave each draft a new row version and six index entries, only to be finalized (updated
+/// again) a moment later. SQLite's writing transaction holds the database already.
+pub async fn claim_drafts(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<ClaimedDraft>, Error> {
+    let lock = match Dialect::of(conn) {
+        Dialect::Postgres => "for no key update of i",
+        Dialect::Sqlite => "",
+    };
     let sql = format!(
-        "update invoices set rated_at = rated_at where status = 'draft' and id in ({}) returning id",
+        "select {INVOICE_COLUMNS}, cast(case when {STALE} then 1 else 0 end as bigint) as stale
+         from invoices i where i.status = 'draft' and i.id in ({}) {lock}",
         list_placeholders(conn, 1, ids.len())
     );
     let values = texts(ids);
-    Ok(bind_all_scalar(sqlx::query_scalar(&sql), &values).fetch_all(conn).await?)
-}
-
-/// The listed drafts that a rollup changed since they were rated.
-pub async fn stale_among(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<String>, Error> {
-    let sql =
-        format!("select i.id from invoices i where i.id in ({}) and {STALE}", list_placeholders(conn, 1, ids.len()));
-    let values = texts(ids);
-    Ok(bind_all_scalar(sqlx::query_scalar(&sql), &values).fetch_all(conn).await?)
+    Ok(bind_all_as(sqlx::query_as(&sql), &values).fetch_all(conn).await?)
 }
 
 pub async fn invoices_by_ids(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<InvoiceRow>, Error> {
@@ -583,6 +599,19 @@ pub async fn settle_status(
 pub async fn lock_invoice(conn: &mut AnyConnection, invoice_id: &str) -> Result<(), Error> {
     sqlx::query("update invoices set status = status where id = $1").bind(invoice_id).execute(conn).await?;
     Ok(())
+}
+
+/// (invoice id, lines) of lines whose invoice does not exist, at most `limit`: PostgreSQL does not
+/// check their key (see the migration `invoice_lines_unchecked_key`).
+pub async fn lines_without_invoice(conn: &mut AnyConnection, limit: i64) -> Result<Vec<(String, i64)>, Error> {
+    Ok(sqlx::query_as(
+        "select l.invoice_id, cast(count(*) as bigint) from invoice_lines l
+         where not exists (select 1 from invoices i where i.id = l.invoice_id)
+         group by l.invoice_id order by l.invoice_id limit $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// (organization, hour) of rolled-up usage in `[from, to)` that no period bills: not inside any

@@ -916,24 +916,44 @@ pub async fn period_totals(
     .await?)
 }
 
-/// (organization, namespace, metric, total) over `[from, to)` for many organizations at once.
+/// Each listed organization's (namespace, metric, total) over `[from, to)`, in bulk.
+pub type PeriodTotals = Vec<(String, Vec<(String, String, i64)>)>;
+
+/// Every listed organization's totals over `[from, to)`. One row per organization, its totals
+/// in a JSON array: a row through sqlx costs microseconds of its own, and an invoice run of
+/// 100,000 organizations × 30 series spent half its drafting receiving three million rows.
 pub async fn period_totals_of(
     conn: &mut AnyConnection,
     organization_ids: &[String],
     (from, to): (i64, i64),
-) -> Result<Vec<(String, String, String, i64)>, Error> {
+) -> Result<PeriodTotals, Error> {
     if organization_ids.is_empty() {
         return Ok(Vec::new());
     }
+    let totals_as_json = match Dialect::of(conn) {
+        Dialect::Sqlite => "json_group_array(json_array(namespace_id, metric, total))",
+        Dialect::Postgres => "cast(json_agg(json_build_array(namespace_id, metric, total)) as text)",
+    };
     let sql = format!(
-        "select organization_id, namespace_id, metric, cast(sum(total) as bigint) from usage_hourly
-         where hour >= {} and hour < {} and organization_id in ({}) group by organization_id, namespace_id, metric",
+        "select organization_id, {totals_as_json} from (
+           select organization_id, namespace_id, metric, cast(sum(total) as bigint) as total from usage_hourly
+           where hour >= {} and hour < {} and organization_id in ({})
+           group by organization_id, namespace_id, metric
+         ) as series group by organization_id",
         placeholder(conn, 1),
         placeholder(conn, 2),
         list_placeholders(conn, 3, organization_ids.len())
     );
     let values = texts(organization_ids);
-    Ok(bind_all_as(sqlx::query_as(&sql).bind(from).bind(to), &values).fetch_all(conn).await?)
+    let rows: Vec<(String, String)> =
+        bind_all_as(sqlx::query_as(&sql).bind(from).bind(to), &values).fetch_all(conn).await?;
+    rows.into_iter()
+        .map(|(organization_id, totals)| {
+            let totals = serde_json::from_str(&totals)
+                .map_err(|e| Error::Corrupt(format!("usage totals of {organization_id}: {e}")))?;
+            Ok((organization_id, totals))
+        })
+        .collect()
 }
 
 /// Usage before `before_ms` belongs to a finalized period from now on, for every listed

@@ -401,10 +401,9 @@ async fn finalize_group(
     if drafts.is_empty() {
         return Ok(0);
     }
-    let claimed: Vec<String> = drafts.iter().map(|d| d.invoice.id.clone()).collect();
-    let mut any_stale = false;
-    for invoice in drafts.iter().filter(|d| d.is_stale()).map(|d| &d.invoice) {
-        any_stale = true;
+    let claimed: Vec<String> = drafts.iter().map(|i| i.id.clone()).collect();
+    let stale: HashSet<String> = invoices::stale_among(&mut tx, &claimed).await?.into_iter().collect();
+    for invoice in drafts.iter().filter(|i| stale.contains(&i.id)) {
         let subscription = subscription_by_id(&mut tx, invoice).await?;
         let period = (invoice.period_start, invoice.period_end);
         let late_since = Some(now - rules.late_usage_window_ms);
@@ -412,11 +411,7 @@ async fn finalize_group(
         invoices::replace_draft_lines(&mut tx, &invoice.id, &lines, now).await?;
     }
     // Re-rating rewrote the subtotals of the stale ones.
-    let invoices = if any_stale {
-        invoices::invoices_by_ids(&mut tx, &claimed).await?
-    } else {
-        drafts.into_iter().map(|d| d.invoice).collect()
-    };
+    let invoices = if stale.is_empty() { drafts } else { invoices::invoices_by_ids(&mut tx, &claimed).await? };
     let organizations: Vec<String> = invoices.iter().map(|i| i.organization_id.clone()).collect();
     // Before the credits are read: another finalization of the same organization commits its
     // draw-down first, and this one then reads what is left.

@@ -24,40 +24,50 @@ pub const NO_CHECKPOINT_ON_COMMIT: &str = "pragma wal_autocheckpoint = 0";
 /// copies the rest.
 pub fn spawn(options: AnyConnectOptions, alive: Weak<impl Send + Sync + 'static>) {
     tokio::spawn(async move {
-        let mut conn = match connect(&options).await {
-            Ok(conn) => conn,
-            Err(error) => {
-                tracing::error!(%error, "no checkpoint connection: the write-ahead log grows until restart");
-                return;
-            }
-        };
+        let mut conn: Option<AnyConnection> = None;
         let mut tick = tokio::time::interval(EVERY);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         while alive.strong_count() > 0 {
             tick.tick().await;
-            if let Err(error) = checkpoint(&mut conn, TRUNCATE_AFTER_PAGES).await {
-                tracing::warn!(%error, "checkpoint failed; the next one tries again");
+            let result = match conn.as_mut() {
+                Some(open) => checkpoint(open, TRUNCATE_AFTER_PAGES).await.map(drop),
+                None => connect(&options).await.map(|open| conn = Some(open)),
+            };
+            if let Err(error) = result {
+                tracing::warn!(%error, "checkpoint failed; the next tick tries again");
+                conn = None;
             }
         }
-        let _ = conn.close().await;
+        if let Some(open) = conn {
+            let _ = open.close().await;
+        }
     });
 }
 
 async fn connect(options: &AnyConnectOptions) -> Result<AnyConnection, sqlx::Error> {
     let mut conn = AnyConnection::connect_with(options).await?;
-    // Emptying the log waits for the writer's transaction to end and for readers of older pages,
-    // and new writers wait meanwhile: at most this long, then a later tick tries again.
+    // Emptying the log waits for the writer's transaction to end, and new writers wait meanwhile:
+    // at most this long, then a later tick tries again.
     conn.execute("pragma busy_timeout = 1000").await?;
     Ok(conn)
 }
 
-async fn checkpoint(conn: &mut AnyConnection, truncate_after_pages: i64) -> Result<(), sqlx::Error> {
-    let (_busy, log_pages, _copied): (i64, i64, i64) =
+#[derive(Debug, PartialEq, Eq)]
+enum Checkpoint {
+    Copied,
+    Emptied,
+}
+
+/// Copies what it can; a long log is emptied only when the copy reached its end, so no reader
+/// held older pages: emptying it while one does would keep writers waiting on that reader.
+async fn checkpoint(conn: &mut AnyConnection, truncate_after_pages: i64) -> Result<Checkpoint, sqlx::Error> {
+    let (busy, log_pages, copied): (i64, i64, i64) =
         sqlx::query_as("pragma wal_checkpoint(passive)").fetch_one(&mut *conn).await?;
-    if log_pages >= truncate_after_pages {
+    if busy == 0 && log_pages >= truncate_after_pages && copied == log_pages {
         conn.execute("pragma wal_checkpoint(truncate)").await?;
+        return Ok(Checkpoint::Emptied);
     }
-    Ok(())
+    Ok(Checkpoint::Copied)
 }
 
 #[cfg(test)]
@@ -66,8 +76,14 @@ mod tests {
 
     use super::*;
 
+    async fn write(conn: &mut AnyConnection) {
+        for _ in 0..50 {
+            conn.execute("insert into pages values (randomblob(16000))").await.unwrap();
+        }
+    }
+
     #[tokio::test]
-    async fn a_long_log_is_copied_and_emptied_and_a_short_one_only_copied() {
+    async fn a_long_log_is_emptied_unless_a_reader_holds_older_pages() {
         sqlx::any::install_default_drivers();
         let file = std::env::temp_dir().join(format!("checkpointer-{}.db", std::process::id()));
         let options = AnyConnectOptions::from_str(&format!("sqlite:{}?mode=rwc", file.display())).unwrap();
@@ -75,24 +91,32 @@ mod tests {
         writer.execute("pragma journal_mode = wal").await.unwrap();
         writer.execute(NO_CHECKPOINT_ON_COMMIT).await.unwrap();
         writer.execute("create table pages (content blob)").await.unwrap();
-        for _ in 0..50 {
-            writer.execute("insert into pages values (randomblob(16000))").await.unwrap();
-        }
+        write(&mut writer).await;
         let log = || std::fs::metadata(file.with_extension("db-wal")).map(|m| m.len()).unwrap_or(0);
         let written = log();
         assert!(written > 800_000, "the commits left their pages in the log: {written} bytes");
 
         let mut checkpointer = connect(&options).await.unwrap();
-        checkpoint(&mut checkpointer, 1_000).await.unwrap();
+        assert_eq!(checkpoint(&mut checkpointer, 1_000).await.unwrap(), Checkpoint::Copied);
         assert_eq!(log(), written, "a copy leaves the log as long as it was");
-        let copied: i64 = sqlx::query_scalar("select count(*) from pages").fetch_one(&mut checkpointer).await.unwrap();
-        assert_eq!(copied, 50);
 
-        checkpoint(&mut checkpointer, 100).await.unwrap();
+        // A reader in the middle of a read holds the pages it started with.
+        let mut reader = connect(&options).await.unwrap();
+        reader.execute("begin").await.unwrap();
+        let _: i64 = sqlx::query_scalar("select count(*) from pages").fetch_one(&mut reader).await.unwrap();
+        write(&mut writer).await;
+        assert_eq!(
+            checkpoint(&mut checkpointer, 100).await.unwrap(),
+            Checkpoint::Copied,
+            "not while a reader holds pages"
+        );
+        reader.execute("commit").await.unwrap();
+
+        assert_eq!(checkpoint(&mut checkpointer, 100).await.unwrap(), Checkpoint::Emptied);
         assert_eq!(log(), 0, "a log past the limit is emptied");
         let kept: i64 = sqlx::query_scalar("select count(*) from pages").fetch_one(&mut writer).await.unwrap();
-        assert_eq!(kept, 50, "every page is in the database file");
-        drop((writer, checkpointer));
+        assert_eq!(kept, 100, "every page is in the database file");
+        drop((writer, checkpointer, reader));
         for suffix in ["db", "db-wal", "db-shm"] {
             let _ = std::fs::remove_file(file.with_extension(suffix));
         }

@@ -372,6 +372,50 @@ async fn a_customer_whose_subscription_ended_subscribes_again_with_a_new_period_
 }
 
 #[tokio::test]
+async fn usage_rolled_up_while_finalizing_waits_for_its_draft_is_billed_on_it() {
+    let app = spawn_app_at(Some(at("2027-01-10T09:00:00Z")), &[]).await;
+    // On SQLite finalizing holds the database: no rollup commits while it waits.
+    if app.db.dialect != Dialect::Postgres {
+        return;
+    }
+    let acme = app.organization_id("Acme Corp").await;
+    let key = app.api_key(&ACME_OWNER, "Acme Corp").await;
+    app.cycle_at("2027-02-10T10:00:00Z").await;
+    let (draft, drafted): (String, i64) =
+        sqlx::query_as("select id, subtotal_minor from invoices where organization_id = $1 and status = 'draft'")
+            .bind(&acme)
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("Acme's draft");
+
+    // Another instance holds the draft (re-rating it, say) when finalizing reaches it.
+    let mut holder = app.db.pool.begin().await.expect("transaction");
+    sqlx::query("select id from invoices where id = $1 for no key update")
+        .bind(&draft)
+        .fetch_one(&mut *holder)
+        .await
+        .expect("draft held");
+    let finalizing = tokio::spawn({
+        let (db, rules) = (app.db.clone(), app.rules.clone());
+        async move { run_billing_cycle(&db, &rules, at("2027-02-12T10:00:00Z")).await }
+    });
+    while app.count("select count(*) from pg_stat_activity where wait_event_type = 'Lock'").await == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Usage of the period arrives and is rolled up meanwhile.
+    app.db.clock.set(at("2027-02-11T00:00:00Z"));
+    app.events_at(&key, &[("while-finalizing", "payments-prod", 90_000_000, "2027-02-09T10:00:00Z")]).await;
+    holder.rollback().await.expect("released");
+
+    let report = finalizing.await.expect("task").expect("cycle");
+    assert_eq!(report.finalized, 1);
+    let (status, _, subtotal, _, _) = app.invoices(&acme).await.remove(0);
+    assert_eq!(status, "open");
+    assert!(subtotal > drafted, "re-rated before finalizing: {subtotal} after {drafted} drafted");
+    app.assert_reconciled(0).await;
+}
+
+#[tokio::test]
 async fn reconcile_names_invoice_lines_whose_invoice_does_not_exist() {
     let app = spawn_app_at(Some(at("2027-01-10T09:00:00Z")), &[]).await;
     app.assert_reconciled(0).await;

@@ -428,37 +428,31 @@ pub async fn void(
     Ok(updated.rows_affected() == 1)
 }
 
-/// A draft claimed for finalizing, and whether a rollup of its organization changed since it was
-/// rated.
-#[derive(Debug, FromRow)]
-pub struct ClaimedDraft {
-    #[sqlx(flatten)]
-    pub invoice: InvoiceRow,
-    stale: i64,
-}
-
-impl ClaimedDraft {
-    pub fn is_stale(&self) -> bool {
-        self.stale != 0
-    }
-}
-
 /// Claims many drafts at once (see `claim_draft`); returns those still drafts, as they are now.
 /// PostgreSQL locks their rows as the update of a draft would, without writing them: a dummy
 /// update gave each draft a new row version and six index entries, only to be finalized (updated
 /// again) a moment later. SQLite's writing transaction holds the database already.
-pub async fn claim_drafts(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<ClaimedDraft>, Error> {
+pub async fn claim_drafts(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<InvoiceRow>, Error> {
     let lock = match Dialect::of(conn) {
-        Dialect::Postgres => "for no key update of i",
+        Dialect::Postgres => "for no key update",
         Dialect::Sqlite => "",
     };
     let sql = format!(
-        "select {INVOICE_COLUMNS}, cast(case when {STALE} then 1 else 0 end as bigint) as stale
-         from invoices i where i.status = 'draft' and i.id in ({}) {lock}",
+        "select {INVOICE_COLUMNS} from invoices where status = 'draft' and id in ({}) {lock}",
         list_placeholders(conn, 1, ids.len())
     );
     let values = texts(ids);
     Ok(bind_all_as(sqlx::query_as(&sql), &values).fetch_all(conn).await?)
+}
+
+/// The listed drafts that a rollup changed since they were rated. Asked once the drafts are
+/// claimed, in a statement of its own: on PostgreSQL a statement reads what was committed when it
+/// began, and the claim may have waited for another transaction while a rollup committed.
+pub async fn stale_among(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<String>, Error> {
+    let sql =
+        format!("select i.id from invoices i where i.id in ({}) and {STALE}", list_placeholders(conn, 1, ids.len()));
+    let values = texts(ids);
+    Ok(bind_all_scalar(sqlx::query_scalar(&sql), &values).fetch_all(conn).await?)
 }
 
 pub async fn invoices_by_ids(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<InvoiceRow>, Error> {

@@ -402,7 +402,7 @@ async fn finalize_group(
         return Ok(0);
     }
     let claimed: Vec<String> = drafts.iter().map(|i| i.id.clone()).collect();
-    let stale: HashSet<String> = invoices::stale_among(&mut tx, &claimed).await?.into_iter().collect();
+    let stale: HashSet<String> = invoices::stale_among(&mut tx, &drafts).await?.into_iter().collect();
     for invoice in drafts.iter().filter(|i| stale.contains(&i.id)) {
         let subscription = subscription_by_id(&mut tx, invoice).await?;
         let period = (invoice.period_start, invoice.period_end);

@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::shared::money::{Exact, checked_sum};
 use crate::store::Dialect;
 use crate::store::bulk::{
-    Value, bind_all, bind_all_as, bind_all_scalar, list_placeholders, placeholder, row_placeholders, texts,
+    Value, bind_all, bind_all_as, bind_all_scalar, list_placeholders, listed_rows, placeholder, row_placeholders, texts,
 };
 
 #[derive(Debug, Clone, FromRow)]
@@ -445,13 +445,28 @@ pub async fn claim_drafts(conn: &mut AnyConnection, ids: &[String]) -> Result<Ve
     Ok(bind_all_as(sqlx::query_as(&sql), &values).fetch_all(conn).await?)
 }
 
-/// The listed drafts that a rollup changed since they were rated. Asked once the drafts are
+/// The claimed drafts that a rollup changed since they were rated. Asked once the drafts are
 /// claimed, in a statement of its own: on PostgreSQL a statement reads what was committed when it
-/// began, and the claim may have waited for another transaction while a rollup committed.
-pub async fn stale_among(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<String>, Error> {
-    let sql =
-        format!("select i.id from invoices i where i.id in ({}) and {STALE}", list_placeholders(conn, 1, ids.len()));
-    let values = texts(ids);
+/// began, and the claim may have waited for another transaction while a rollup committed. The
+/// drafts' own figures are sent along (they are held, so they are current): read from `invoices`,
+/// 1,000 ids made PostgreSQL scan the whole table.
+pub async fn stale_among(conn: &mut AnyConnection, drafts: &[InvoiceRow]) -> Result<Vec<String>, Error> {
+    let sql = format!(
+        "select d.column1 from ({}) as d where exists (select 1 from usage_hourly h
+             where h.organization_id = d.column2 and h.hour < d.column3 and h.computed_at >= d.column4)",
+        listed_rows(conn, 1, drafts.len(), 4)
+    );
+    let values: Vec<Value> = drafts
+        .iter()
+        .flat_map(|d| {
+            [
+                Value::Text(d.id.clone()),
+                Value::Text(d.organization_id.clone()),
+                Value::Int(d.period_end),
+                Value::Int(d.rated_at),
+            ]
+        })
+        .collect();
     Ok(bind_all_scalar(sqlx::query_scalar(&sql), &values).fetch_all(conn).await?)
 }
 

@@ -46,9 +46,9 @@ pub fn spawn(options: AnyConnectOptions, alive: Weak<impl Send + Sync + 'static>
 
 async fn connect(options: &AnyConnectOptions) -> Result<AnyConnection, sqlx::Error> {
     let mut conn = AnyConnection::connect_with(options).await?;
-    // Emptying the log waits for the writer's transaction to end, and new writers wait meanwhile:
-    // at most this long, then a later tick tries again.
-    conn.execute("pragma busy_timeout = 1000").await?;
+    // Emptying the log waits for the writer's transaction and for readers still in the log, and
+    // new writers wait meanwhile: at most this long, then a later tick tries again.
+    conn.execute("pragma busy_timeout = 100").await?;
     Ok(conn)
 }
 
@@ -59,13 +59,17 @@ enum Checkpoint {
 }
 
 /// Copies what it can; a long log is emptied only when the copy reached its end, so no reader
-/// held older pages: emptying it while one does would keep writers waiting on that reader.
+/// held older pages: emptying it while one does would keep writers waiting on that reader. A
+/// reader that started since still makes it wait, for the busy timeout at most.
 async fn checkpoint(conn: &mut AnyConnection, truncate_after_pages: i64) -> Result<Checkpoint, sqlx::Error> {
     let (busy, log_pages, copied): (i64, i64, i64) =
         sqlx::query_as("pragma wal_checkpoint(passive)").fetch_one(&mut *conn).await?;
     if busy == 0 && log_pages >= truncate_after_pages && copied == log_pages {
-        conn.execute("pragma wal_checkpoint(truncate)").await?;
-        return Ok(Checkpoint::Emptied);
+        let (busy, _, _): (i64, i64, i64) =
+            sqlx::query_as("pragma wal_checkpoint(truncate)").fetch_one(&mut *conn).await?;
+        if busy == 0 {
+            return Ok(Checkpoint::Emptied);
+        }
     }
     Ok(Checkpoint::Copied)
 }

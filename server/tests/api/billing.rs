@@ -399,7 +399,9 @@ async fn usage_rolled_up_while_finalizing_waits_for_its_draft_is_billed_on_it() 
         let (db, rules) = (app.db.clone(), app.rules.clone());
         async move { run_billing_cycle(&db, &rules, at("2027-02-12T10:00:00Z")).await }
     });
-    while app.count("select count(*) from pg_stat_activity where wait_event_type = 'Lock'").await == 0 {
+    let waiting =
+        "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()";
+    while app.count(waiting).await == 0 {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     // Usage of the period arrives and is rolled up meanwhile.

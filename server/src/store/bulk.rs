@@ -4,6 +4,7 @@ use std::fmt::Write;
 use sqlx::any::AnyArguments;
 use sqlx::{Any, AnyConnection};
 
+use crate::error::Error;
 use crate::store::Dialect;
 
 /// The `n`th bind placeholder. SQLite gets anonymous `?`: with numbered ones, binding looks every
@@ -86,4 +87,26 @@ bind_values!(bind_all_scalar, QueryScalar, O);
 
 pub fn texts(values: &[String]) -> Vec<Value> {
     values.iter().cloned().map(Value::Text).collect()
+}
+
+/// `select <one JSON array of the rows>` of `select` (a statement that yields `columns`, a comma
+/// list). One row instead of thousands: each row received through sqlx costs microseconds of its
+/// own, a column about one (claiming 1,000 drafts of 19 columns took 33 ms on SQLite, whose own
+/// query took 5). Read it with [`decode_json_rows`].
+pub fn rows_as_json(conn: &AnyConnection, columns: &str, select: &str) -> String {
+    format!("select {} from ({select}) as listed", json_array_agg(conn, columns))
+}
+
+/// The aggregate that gathers each row's `columns` into a JSON array of arrays: `[]` for no rows.
+pub fn json_array_agg(conn: &AnyConnection, columns: &str) -> String {
+    match Dialect::of(conn) {
+        Dialect::Sqlite => format!("json_group_array(json_array({columns}))"),
+        Dialect::Postgres => format!("coalesce(cast(json_agg(json_build_array({columns})) as text), '[]')"),
+    }
+}
+
+/// The rows of [`rows_as_json`], each decoded from its array in column order (a derived
+/// `Deserialize` reads a struct's fields from an array in declaration order).
+pub fn decode_json_rows<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<Vec<T>, Error> {
+    serde_json::from_str(text).map_err(|e| Error::Corrupt(format!("{what} as JSON: {e}")))
 }

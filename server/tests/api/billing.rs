@@ -4,6 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::admin::reconciliation::invoices::reconcile_billing;
+use server::billing::db::invoices;
 use server::billing::db::subscriptions::{TransitionCause, change_status, periods_ended, subscription_of};
 use server::billing::domain::subscription::SubscriptionStatus;
 use server::billing::invoice_run::close_periods;
@@ -415,6 +416,36 @@ async fn usage_rolled_up_while_finalizing_waits_for_its_draft_is_billed_on_it() 
     assert_eq!(status, "open");
     assert!(subtotal > drafted, "re-rated before finalizing: {subtotal} after {drafted} drafted");
     app.assert_reconciled(0).await;
+}
+
+/// Drafts read in bulk arrive as one JSON array per statement, decoded by column position: every
+/// field must come out as a read by column name gives it.
+#[tokio::test]
+async fn drafts_read_in_bulk_carry_every_column_as_stored() {
+    let app = spawn_app_at(Some(at("2027-01-10T09:00:00Z")), &[]).await;
+    app.cycle_at("2027-02-10T10:00:00Z").await;
+    // Every column of the draft a value of its own, so no two fields could be swapped unseen.
+    let distinct = "update invoices set number = 'N-1', subtotal_minor = 11, credit_applied_minor = 12,
+        amount_due_minor = 13, rated_at = 14, finalize_after = 15, due_at = 16, created_at = 17, finalized_at = 18,
+        paid_at = 19, voided_at = 20, void_reason = 'why' where status = 'draft'";
+    sqlx::query(distinct).execute(&app.db.pool).await.expect("distinct values");
+    let mut conn = app.db.pool.acquire().await.expect("connection");
+    let due = invoices::drafts_due(&mut conn, at("2029-01-01T00:00:00Z"), 100).await.expect("drafts due");
+    assert!(!due.is_empty(), "the demo has a draft");
+    let ids: Vec<String> = due.iter().map(|d| d.id.clone()).collect();
+    let by_name = |row: &invoices::InvoiceRow| format!("{row:?}");
+    let mut stored = Vec::new();
+    for id in &ids {
+        stored.push(by_name(&invoices::invoice(&mut conn, id).await.expect("read").expect("stored")));
+    }
+    assert_eq!(due.iter().map(by_name).collect::<Vec<_>>(), stored);
+    drop(conn);
+    let mut tx = app.db.begin().await.expect("transaction");
+    let mut claimed: Vec<String> =
+        invoices::claim_drafts(&mut tx, &ids).await.expect("claimed").iter().map(by_name).collect();
+    claimed.sort();
+    stored.sort();
+    assert_eq!(claimed, stored);
 }
 
 #[tokio::test]

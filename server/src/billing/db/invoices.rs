@@ -8,10 +8,12 @@ use crate::error::Error;
 use crate::shared::money::{Exact, checked_sum};
 use crate::store::Dialect;
 use crate::store::bulk::{
-    Value, bind_all, bind_all_as, bind_all_scalar, list_placeholders, listed_rows, placeholder, row_placeholders, texts,
+    Value, bind_all, bind_all_as, bind_all_scalar, decode_json_rows, list_placeholders, listed_rows, placeholder,
+    row_placeholders, rows_as_json, texts,
 };
 
-#[derive(Debug, Clone, FromRow)]
+/// Read by column name (`FromRow`), or from a JSON array in [`INVOICE_COLUMNS`] order (`Deserialize`).
+#[derive(Debug, Clone, FromRow, serde::Deserialize)]
 pub struct InvoiceRow {
     pub id: String,
     pub organization_id: String,
@@ -253,7 +255,8 @@ pub async fn invoices_overlapping(conn: &mut AnyConnection, from: i64, to: i64) 
 /// The subscription's draft, if it has one that no rollup changed after it was rated.
 pub async fn has_fresh_draft(conn: &mut AnyConnection, subscription_id: &str) -> Result<bool, Error> {
     let fresh: i64 = sqlx::query_scalar(&format!(
-        "select count(*) from invoices i where i.subscription_id = $1 and i.status = 'draft' and not {STALE}"
+        "select count(*) from invoices i where i.subscription_id = $1 and i.status = 'draft' and not {}",
+        stale_of_invoice_alias()
     ))
     .bind(subscription_id)
     .fetch_one(conn)
@@ -261,9 +264,20 @@ pub async fn has_fresh_draft(conn: &mut AnyConnection, subscription_id: &str) ->
     Ok(fresh > 0)
 }
 
-/// A draft is stale when a rollup of its period or earlier was recomputed since it was rated.
-const STALE: &str = "exists (select 1 from usage_hourly h where h.organization_id = i.organization_id
-    and h.hour < i.period_end and h.computed_at >= i.rated_at)";
+/// A draft is stale when a rollup of its organization, for an hour before its period end, was
+/// recomputed at or after it was rated. The arguments are the SQL expressions of the draft's three
+/// figures.
+fn stale(organization_id: &str, period_end: &str, rated_at: &str) -> String {
+    format!(
+        "exists (select 1 from usage_hourly h where h.organization_id = {organization_id}
+             and h.hour < {period_end} and h.computed_at >= {rated_at})"
+    )
+}
+
+/// `stale` of the invoice aliased `i`.
+fn stale_of_invoice_alias() -> String {
+    stale("i.organization_id", "i.period_end", "i.rated_at")
+}
 
 /// Finalized, not voided invoices whose period ended after `since` and at or before `until`: the
 /// periods late usage can still arrive for.
@@ -321,14 +335,16 @@ pub async fn refresh_statistics(pool: &sqlx::AnyPool) -> Result<(), Error> {
 }
 
 pub async fn drafts_due(conn: &mut AnyConnection, now: i64, limit: i64) -> Result<Vec<InvoiceRow>, Error> {
-    Ok(sqlx::query_as(&format!(
+    let due = format!(
         "select {INVOICE_COLUMNS} from invoices where status = 'draft' and finalize_after <= $1
          order by finalize_after limit $2"
-    ))
-    .bind(now)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
+    );
+    let due: String = sqlx::query_scalar(&rows_as_json(conn, INVOICE_COLUMNS, &due))
+        .bind(now)
+        .bind(limit)
+        .fetch_one(&mut *conn)
+        .await?;
+    decode_json_rows("drafts due", &due)
 }
 
 /// Drafts still in their grace period with a rollup of their period or earlier recomputed since
@@ -341,7 +357,8 @@ pub async fn stale_drafts(
 ) -> Result<Vec<InvoiceRow>, Error> {
     Ok(sqlx::query_as(&format!(
         "select {INVOICE_COLUMNS} from invoices i where i.status = 'draft' and i.finalize_after > $1 and i.id > $2
-         and {STALE} order by i.id limit $3"
+         and {} order by i.id limit $3",
+        stale_of_invoice_alias()
     ))
     .bind(now)
     .bind(after_id)
@@ -437,12 +454,14 @@ pub async fn claim_drafts(conn: &mut AnyConnection, ids: &[String]) -> Result<Ve
         Dialect::Postgres => "for no key update",
         Dialect::Sqlite => "",
     };
-    let sql = format!(
+    let claim = format!(
         "select {INVOICE_COLUMNS} from invoices where status = 'draft' and id in ({}) {lock}",
         list_placeholders(conn, 1, ids.len())
     );
     let values = texts(ids);
-    Ok(bind_all_as(sqlx::query_as(&sql), &values).fetch_all(conn).await?)
+    let sql = rows_as_json(conn, INVOICE_COLUMNS, &claim);
+    let claimed: String = bind_all_scalar(sqlx::query_scalar(&sql), &values).fetch_one(&mut *conn).await?;
+    decode_json_rows("claimed drafts", &claimed)
 }
 
 /// The claimed drafts that a rollup changed since they were rated. Asked once the drafts are
@@ -452,9 +471,9 @@ pub async fn claim_drafts(conn: &mut AnyConnection, ids: &[String]) -> Result<Ve
 /// 1,000 ids made PostgreSQL scan the whole table.
 pub async fn stale_among(conn: &mut AnyConnection, drafts: &[InvoiceRow]) -> Result<Vec<String>, Error> {
     let sql = format!(
-        "select d.column1 from ({}) as d where exists (select 1 from usage_hourly h
-             where h.organization_id = d.column2 and h.hour < d.column3 and h.computed_at >= d.column4)",
-        listed_rows(conn, 1, drafts.len(), 4)
+        "select d.column1 from ({}) as d where {}",
+        listed_rows(conn, 1, drafts.len(), 4),
+        stale("d.column2", "d.column3", "d.column4")
     );
     let values: Vec<Value> = drafts
         .iter()

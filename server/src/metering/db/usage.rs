@@ -10,7 +10,7 @@ use crate::metering::domain::usage::ValidEvent;
 use crate::shared::money::AmountOutOfRange;
 use crate::store::Dialect;
 use crate::store::bulk::{
-    Value, bind_all, bind_all_as, list_placeholders, listed_rows, placeholder, row_placeholders, texts,
+    Value, bind_all, bind_all_as, json_array_agg, list_placeholders, listed_rows, placeholder, row_placeholders, texts,
 };
 
 /// Rows per multi-row statement: 13 parameters each stays far below both databases' limits.
@@ -930,10 +930,7 @@ pub async fn period_totals_of(
     if organization_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let totals_as_json = match Dialect::of(conn) {
-        Dialect::Sqlite => "json_group_array(json_array(namespace_id, metric, total))",
-        Dialect::Postgres => "cast(json_agg(json_build_array(namespace_id, metric, total)) as text)",
-    };
+    let totals_as_json = json_array_agg(conn, "namespace_id, metric, total");
     let sql = format!(
         "select organization_id, {totals_as_json} from (
            select organization_id, namespace_id, metric, cast(sum(total) as bigint) as total from usage_hourly

@@ -4,6 +4,8 @@
 //! cancellations take the one-by-one path inside the same transaction.
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use futures_util::future::try_join_all;
+
 use serde_json::json;
 use sqlx::AnyConnection;
 
@@ -27,6 +29,7 @@ use crate::billing::domain::period::{instant, next_period};
 use crate::billing::domain::rating::Usage;
 use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::period_rating::{BillingRules, PlanCache, invoice_lines, subscription_by_id};
+use crate::billing::run_lanes::{by_lane, lane_caches, lanes};
 use crate::billing::subscriptions::{end_subscription, move_status};
 use crate::error::Error;
 use crate::metering::db::usage::{PeriodTotals, close_usage_before_many, period_totals_of};
@@ -42,6 +45,7 @@ use crate::webhooks::events::announce_many;
 
 /// Subscriptions or invoices per transaction: few statements each, and short enough locks.
 const GROUP: usize = 1_000;
+
 /// A plan change this long before the oldest period late usage can reach may still shape it.
 const LONGEST_PERIOD_MS: i64 = 31 * 86_400_000;
 
@@ -69,11 +73,22 @@ pub async fn close_periods(
         let period = (subscription.current_period_start, subscription.current_period_end);
         groups.entry((period, next_period(subscription.anchor_at, period.1))).or_default().push(subscription);
     }
-    for ((period, next), subscriptions) in groups {
-        for group in subscriptions.chunks(GROUP) {
-            closed += close_group(db, cache, rules, period, next, group, now).await?;
+    let lanes = lanes(db);
+    let mut work: Vec<Vec<(PeriodAndNext, Vec<&SubscriptionRow>)>> = (0..lanes).map(|_| Vec::new()).collect();
+    for (period_and_next, subscriptions) in groups {
+        for (lane, subscriptions) in by_lane(subscriptions, |s| &s.organization_id, lanes).into_iter().enumerate() {
+            work[lane].extend(subscriptions.chunks(GROUP).map(|group| (period_and_next, group.to_vec())));
         }
     }
+    let mut extra: Vec<PlanCache> = (1..lanes).map(|_| PlanCache::default()).collect();
+    let runs = lane_caches(cache, &mut extra).zip(work).map(|(cache, groups)| async move {
+        let mut closed = 0;
+        for ((period, next), group) in groups {
+            closed += close_group(db, cache, rules, period, next, &group, now).await?;
+        }
+        Ok::<_, Error>(closed)
+    });
+    closed += try_join_all(runs).await?.into_iter().sum::<usize>();
     Ok(closed)
 }
 
@@ -330,8 +345,7 @@ fn out_of_range(subscription: &SubscriptionRow, error: AmountOutOfRange) -> Erro
     Error::Amount(format!("subscription {} of {}: {error}", subscription.id, subscription.organization_id))
 }
 
-/// Finalizes the listed drafts. Each group holds one invoice per organization (numbers are
-/// drawn per organization); the rest wait for the next group.
+/// Finalizes the listed drafts, each organization's in its lane.
 #[tracing::instrument(skip_all)]
 pub async fn finalize_drafts(
     db: &Db,
@@ -340,7 +354,23 @@ pub async fn finalize_drafts(
     due: &[InvoiceRow],
     now: i64,
 ) -> Result<usize, Error> {
-    let mut waiting: Vec<&InvoiceRow> = due.iter().collect();
+    let lanes = lanes(db);
+    let mut extra: Vec<PlanCache> = (1..lanes).map(|_| PlanCache::default()).collect();
+    let runs = lane_caches(cache, &mut extra)
+        .zip(by_lane(due, |i| &i.organization_id, lanes))
+        .map(|(cache, waiting)| finalize_in_groups(db, cache, rules, waiting, now));
+    Ok(try_join_all(runs).await?.into_iter().sum())
+}
+
+/// Finalizes the listed drafts in order. Each group holds one invoice per organization (numbers
+/// are drawn per organization); the rest wait for the next group.
+async fn finalize_in_groups(
+    db: &Db,
+    cache: &mut PlanCache,
+    rules: &BillingRules,
+    mut waiting: Vec<&InvoiceRow>,
+    now: i64,
+) -> Result<usize, Error> {
     let mut finalized = 0;
     while !waiting.is_empty() {
         let mut group = Vec::new();

@@ -8,6 +8,7 @@ pub mod invoice_run;
 pub mod invoicing;
 pub mod period_rating;
 pub mod plan_change;
+pub mod run_lanes;
 pub mod subscriptions;
 
 use app::api::error::AppError;

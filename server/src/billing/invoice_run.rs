@@ -4,7 +4,7 @@
 //! cancellations take the one-by-one path inside the same transaction.
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use futures_util::future::try_join_all;
+use futures_util::future::join_all;
 
 use serde_json::json;
 use sqlx::AnyConnection;
@@ -29,7 +29,7 @@ use crate::billing::domain::period::{instant, next_period};
 use crate::billing::domain::rating::Usage;
 use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::period_rating::{BillingRules, PlanCache, invoice_lines, subscription_by_id};
-use crate::billing::run_lanes::{by_lane, lane_caches, lanes};
+use crate::billing::run_lanes::{all_lanes, by_lane, lane_caches, lanes};
 use crate::billing::subscriptions::{end_subscription, move_status};
 use crate::error::Error;
 use crate::metering::db::usage::{PeriodTotals, close_usage_before_many, period_totals_of};
@@ -88,7 +88,7 @@ pub async fn close_periods(
         }
         Ok::<_, Error>(closed)
     });
-    closed += try_join_all(runs).await?.into_iter().sum::<usize>();
+    closed += all_lanes(join_all(runs).await)?;
     Ok(closed)
 }
 
@@ -359,7 +359,7 @@ pub async fn finalize_drafts(
     let runs = lane_caches(cache, &mut extra)
         .zip(by_lane(due, |i| &i.organization_id, lanes))
         .map(|(cache, waiting)| finalize_in_groups(db, cache, rules, waiting, now));
-    Ok(try_join_all(runs).await?.into_iter().sum())
+    all_lanes(join_all(runs).await)
 }
 
 /// Finalizes the listed drafts in order. Each group holds one invoice per organization (numbers

@@ -198,6 +198,10 @@ async fn close_group(
 
     let with_period_end_changes: Vec<&SubscriptionRow> =
         moved.iter().copied().filter(|s| changed.contains(&s.id) || s.cancel_requested_at.is_some()).collect();
+    // Ending a subscription writes its organization's row. They are held in id order first, as
+    // finalizing holds them: two instances taking two organizations in opposite orders deadlock.
+    let ending: Vec<String> = with_period_end_changes.iter().map(|s| s.organization_id.clone()).collect();
+    lock_organizations(&mut tx, &ending).await?;
     for subscription in with_period_end_changes {
         apply_period_end_changes(&mut tx, subscription, period, now).await?;
     }

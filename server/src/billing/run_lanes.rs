@@ -20,7 +20,7 @@ pub fn lanes(db: &Db) -> usize {
 
 /// The lane an organization's work takes: each organization in one lane only, so lanes never
 /// wait for each other's locks (an organization's invoice numbers, credits and status).
-fn lane_of(organization_id: &str, lanes: usize) -> usize {
+pub fn lane_of(organization_id: &str, lanes: usize) -> usize {
     let mut hasher = DefaultHasher::new();
     organization_id.hash(&mut hasher);
     (hasher.finish() % lanes as u64) as usize

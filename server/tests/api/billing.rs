@@ -3,6 +3,7 @@
 //! credits and the ledger, on whichever database the suite runs on.
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use server::accounts::db::organizations::lock_organizations;
 use server::admin::reconciliation::invoices::reconcile_billing;
 use server::billing::db::invoices;
 use server::billing::db::subscriptions::{TransitionCause, change_status, periods_ended, subscription_of};
@@ -10,6 +11,7 @@ use server::billing::domain::subscription::SubscriptionStatus;
 use server::billing::invoice_run::close_periods;
 use server::billing::invoicing::{CycleReport, run_billing_cycle};
 use server::billing::period_rating::PlanCache;
+use server::billing::run_lanes::{lane_of, lanes};
 use server::billing::subscriptions::end_subscription;
 use server::shared::time::parse_rfc3339_or_date;
 use server::store::Dialect;
@@ -446,6 +448,77 @@ async fn drafts_read_in_bulk_carry_every_column_as_stored() {
     claimed.sort();
     stored.sort();
     assert_eq!(claimed, stored);
+}
+
+/// Drafting ends the usage of subscriptions canceled at the period end, which writes their
+/// organizations' rows. It takes them in id order, as finalizing does: an instance drafting that
+/// held one organization and waited for another, while a second instance finalizing held the
+/// other, would deadlock.
+#[tokio::test]
+async fn drafting_takes_the_organizations_it_ends_in_id_order() {
+    let app = spawn_app_at(Some(at("2027-01-10T09:00:00Z")), &[]).await;
+    if app.db.dialect != Dialect::Postgres {
+        return;
+    }
+    let now = at("2027-02-11T00:00:00Z");
+    let listed = periods_ended(&mut *app.db.pool.acquire().await.expect("connection"), now, 100).await.expect("due");
+    let template = listed.first().expect("a period ended").clone();
+    // Two organizations whose work shares a lane, so one transaction closes both: copies of the
+    // template's, under the first two ids that hash to one lane.
+    let lanes = lanes(&app.db);
+    let mut by_lane = std::collections::HashMap::new();
+    let (lower, higher) = (0..)
+        .map(|n| format!("org_lane_{n:02}"))
+        .find_map(|id| by_lane.insert(lane_of(&id, lanes), id.clone()).map(|other| (other, id)))
+        .expect("two ids in one lane");
+    for organization in [&lower, &higher] {
+        sqlx::query(
+            "insert into organizations select (jsonb_populate_record(o, jsonb_build_object('id', $2::text))).*
+             from organizations o where id = $1",
+        )
+        .bind(&template.organization_id)
+        .bind(organization)
+        .execute(&app.db.pool)
+        .await
+        .expect("organization copied");
+        // Asked to cancel at the period end.
+        sqlx::query(
+            "insert into subscriptions select (jsonb_populate_record(s, jsonb_build_object('id', $2::text,
+                 'organization_id', $2::text, 'cancel_requested_at', $3::bigint))).*
+             from subscriptions s where id = $1",
+        )
+        .bind(&template.id)
+        .bind(organization)
+        .bind(template.current_period_end - 1)
+        .execute(&app.db.pool)
+        .await
+        .expect("subscription copied");
+    }
+    let listed = periods_ended(&mut *app.db.pool.acquire().await.expect("connection"), now, 100).await.expect("due");
+    let row = |id: &str| listed.iter().find(|s| s.id == id).cloned().expect("listed");
+    // The higher id first: the order the group would write them in.
+    let due = vec![row(&higher), row(&lower)];
+
+    // Another instance finalizing holds the lower organization.
+    let mut holder = app.db.begin().await.expect("transaction");
+    lock_organizations(&mut holder, std::slice::from_ref(&lower)).await.expect("held");
+    let drafting = tokio::spawn({
+        let (db, rules) = (app.db.clone(), app.rules.clone());
+        async move { close_periods(&db, &mut PlanCache::default(), &rules, &due, now).await }
+    });
+    let waiting =
+        "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()";
+    while app.count(waiting).await == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let probe = sqlx::query("select id from organizations where id = $1 for no key update nowait")
+        .bind(&higher)
+        .fetch_one(&app.db.pool)
+        .await
+        .map(drop);
+    holder.rollback().await.expect("released");
+    assert!(probe.is_ok(), "drafting held the higher organization while it waited for the lower: {probe:?}");
+    assert_eq!(drafting.await.expect("task").expect("drafted"), 2);
 }
 
 #[tokio::test]

@@ -11,6 +11,10 @@ use tokio::time::MissedTickBehavior;
 /// How often committed pages are copied.
 const EVERY: Duration = Duration::from_millis(100);
 
+/// The longest wait after failures in a row: a database that cannot be opened (its folder gone, a
+/// full disk) is tried, and logged, every few seconds rather than ten times a second.
+const MOST_AFTER_FAILURES: Duration = Duration::from_secs(10);
+
 /// A log this long is copied to its end and emptied, the writer waiting for the moment it takes
 /// (most pages are copied by then). Copies alone never empty it while a writer never pauses: the
 /// log grew to 1.5 GB over an invoice run of 100,000 subscriptions.
@@ -27,21 +31,33 @@ pub fn spawn(options: AnyConnectOptions, alive: Weak<impl Send + Sync + 'static>
         let mut conn: Option<AnyConnection> = None;
         let mut tick = tokio::time::interval(EVERY);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut failures = 0;
         while alive.strong_count() > 0 {
             tick.tick().await;
             let result = match conn.as_mut() {
                 Some(open) => checkpoint(open, TRUNCATE_AFTER_PAGES).await.map(drop),
                 None => connect(&options).await.map(|open| conn = Some(open)),
             };
-            if let Err(error) = result {
-                tracing::warn!(%error, "checkpoint failed; the next tick tries again");
-                conn = None;
+            match result {
+                Ok(()) => failures = 0,
+                Err(error) => {
+                    failures += 1;
+                    let wait = wait_after_failures(failures);
+                    tracing::warn!(%error, wait_ms = wait.as_millis() as u64, "checkpoint failed; trying again later");
+                    conn = None;
+                    tokio::time::sleep(wait).await;
+                }
             }
         }
         if let Some(open) = conn {
             let _ = open.close().await;
         }
     });
+}
+
+/// Doubles from one tick with each failure in a row, up to [`MOST_AFTER_FAILURES`].
+fn wait_after_failures(failures: u32) -> Duration {
+    EVERY.saturating_mul(1 << failures.saturating_sub(1).min(16)).min(MOST_AFTER_FAILURES)
 }
 
 async fn connect(options: &AnyConnectOptions) -> Result<AnyConnection, sqlx::Error> {
@@ -84,6 +100,15 @@ mod tests {
         for _ in 0..50 {
             conn.execute("insert into pages values (randomblob(16000))").await.unwrap();
         }
+    }
+
+    #[test]
+    fn failures_in_a_row_wait_longer_each_time_up_to_ten_seconds() {
+        assert_eq!(wait_after_failures(1), Duration::from_millis(100));
+        assert_eq!(wait_after_failures(2), Duration::from_millis(200));
+        assert_eq!(wait_after_failures(7), Duration::from_millis(6_400));
+        assert_eq!(wait_after_failures(8), Duration::from_secs(10));
+        assert_eq!(wait_after_failures(u32::MAX), Duration::from_secs(10));
     }
 
     #[tokio::test]

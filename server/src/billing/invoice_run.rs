@@ -29,7 +29,7 @@ use crate::billing::domain::period::{instant, next_period};
 use crate::billing::domain::rating::Usage;
 use crate::billing::domain::subscription::SubscriptionStatus;
 use crate::billing::period_rating::{BillingRules, PlanCache, invoice_lines, subscription_by_id};
-use crate::billing::run_lanes::{all_lanes, by_lane, lane_caches, lanes};
+use crate::billing::run_lanes::{all_lanes, by_lane, lane_caches, lanes, spare_caches};
 use crate::billing::subscriptions::{end_subscription, move_status};
 use crate::error::Error;
 use crate::metering::db::usage::{PeriodTotals, close_usage_before_many, period_totals_of};
@@ -45,7 +45,6 @@ use crate::webhooks::events::announce_many;
 
 /// Subscriptions or invoices per transaction: few statements each, and short enough locks.
 const GROUP: usize = 1_000;
-
 /// A plan change this long before the oldest period late usage can reach may still shape it.
 const LONGEST_PERIOD_MS: i64 = 31 * 86_400_000;
 
@@ -74,13 +73,13 @@ pub async fn close_periods(
         groups.entry((period, next_period(subscription.anchor_at, period.1))).or_default().push(subscription);
     }
     let lanes = lanes(db);
-    let mut work: Vec<Vec<(PeriodAndNext, Vec<&SubscriptionRow>)>> = (0..lanes).map(|_| Vec::new()).collect();
+    let mut work: Vec<Vec<(PeriodAndNext, Vec<&SubscriptionRow>)>> = vec![Vec::new(); lanes];
     for (period_and_next, subscriptions) in groups {
         for (lane, subscriptions) in by_lane(subscriptions, |s| &s.organization_id, lanes).into_iter().enumerate() {
             work[lane].extend(subscriptions.chunks(GROUP).map(|group| (period_and_next, group.to_vec())));
         }
     }
-    let mut extra: Vec<PlanCache> = (1..lanes).map(|_| PlanCache::default()).collect();
+    let mut extra = spare_caches(lanes);
     let runs = lane_caches(cache, &mut extra).zip(work).map(|(cache, groups)| async move {
         let mut closed = 0;
         for ((period, next), group) in groups {
@@ -359,7 +358,7 @@ pub async fn finalize_drafts(
     now: i64,
 ) -> Result<usize, Error> {
     let lanes = lanes(db);
-    let mut extra: Vec<PlanCache> = (1..lanes).map(|_| PlanCache::default()).collect();
+    let mut extra = spare_caches(lanes);
     let runs = lane_caches(cache, &mut extra)
         .zip(by_lane(due, |i| &i.organization_id, lanes))
         .map(|(cache, waiting)| finalize_in_groups(db, cache, rules, waiting, now));

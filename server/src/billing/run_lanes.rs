@@ -40,6 +40,11 @@ pub fn by_lane<T>(
     split
 }
 
+/// The plan caches of the lanes after the first, which uses the caller's (see [`lane_caches`]).
+pub fn spare_caches(lanes: usize) -> Vec<PlanCache> {
+    (1..lanes).map(|_| PlanCache::default()).collect()
+}
+
 /// A plan cache for each lane: the caller's for the first, and `extra` of their own.
 pub fn lane_caches<'c>(
     first: &'c mut PlanCache,

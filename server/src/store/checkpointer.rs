@@ -31,7 +31,7 @@ pub fn spawn(options: AnyConnectOptions, alive: Weak<impl Send + Sync + 'static>
         let mut conn: Option<AnyConnection> = None;
         let mut tick = tokio::time::interval(EVERY);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut failures = 0;
+        let mut failures: u32 = 0;
         while alive.strong_count() > 0 {
             tick.tick().await;
             let result = match conn.as_mut() {
@@ -41,7 +41,7 @@ pub fn spawn(options: AnyConnectOptions, alive: Weak<impl Send + Sync + 'static>
             match result {
                 Ok(()) => failures = 0,
                 Err(error) => {
-                    failures += 1;
+                    failures = failures.saturating_add(1);
                     let wait = wait_after_failures(failures);
                     tracing::warn!(%error, wait_ms = wait.as_millis() as u64, "checkpoint failed; trying again later");
                     conn = None;

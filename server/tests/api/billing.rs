@@ -399,7 +399,7 @@ async fn usage_rolled_up_while_finalizing_waits_for_its_draft_is_billed_on_it() 
         .await
         .expect("draft held");
     let finalizing = tokio::spawn({
-        let (db, rules) = (app.db.clone(), app.rules.clone());
+        let (db, rules) = (app.db.clone(), app.rules);
         async move { run_billing_cycle(&db, &rules, at("2027-02-12T10:00:00Z")).await }
     });
     let waiting =
@@ -461,7 +461,7 @@ async fn drafting_takes_the_organizations_it_ends_in_id_order() {
         return;
     }
     let now = at("2027-02-11T00:00:00Z");
-    let listed = periods_ended(&mut *app.db.pool.acquire().await.expect("connection"), now, 100).await.expect("due");
+    let listed = periods_ended(&mut app.db.pool.acquire().await.expect("connection"), now, 100).await.expect("due");
     let template = listed.first().expect("a period ended").clone();
     // Two organizations whose work shares a lane, so one transaction closes both: copies of the
     // template's, under the first two ids that hash to one lane.
@@ -494,7 +494,7 @@ async fn drafting_takes_the_organizations_it_ends_in_id_order() {
         .await
         .expect("subscription copied");
     }
-    let listed = periods_ended(&mut *app.db.pool.acquire().await.expect("connection"), now, 100).await.expect("due");
+    let listed = periods_ended(&mut app.db.pool.acquire().await.expect("connection"), now, 100).await.expect("due");
     let row = |id: &str| listed.iter().find(|s| s.id == id).cloned().expect("listed");
     // The higher id first: the order the group would write them in.
     let due = vec![row(&higher), row(&lower)];
@@ -503,7 +503,7 @@ async fn drafting_takes_the_organizations_it_ends_in_id_order() {
     let mut holder = app.db.begin().await.expect("transaction");
     lock_organizations(&mut holder, std::slice::from_ref(&lower)).await.expect("held");
     let drafting = tokio::spawn({
-        let (db, rules) = (app.db.clone(), app.rules.clone());
+        let (db, rules) = (app.db.clone(), app.rules);
         async move { close_periods(&db, &mut PlanCache::default(), &rules, &due, now).await }
     });
     let waiting =

@@ -179,6 +179,14 @@ lazy_pages! {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    // A server function's redirect (after logging in or out, signing up, accepting an
+    // invitation) loads the new page from the server, which renders it with its data at once. The
+    // router's own hook would navigate in the browser, and the page would wait for its WASM
+    // chunks, about 250 after logging in, before it showed anything. The first hook set wins, so
+    // this one is set before the router mounts.
+    let _ = leptos::server_fn::redirect::set_redirect_hook(|location: &str| {
+        let _ = window().location().set_href(location);
+    });
     // The asynchronous hydration waits for the current page's chunk before it walks the DOM.
     wasm_bindgen_futures::spawn_local(async {
         let Some(body) = document().body() else { return };

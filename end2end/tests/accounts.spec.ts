@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { ACME_MEMBER, ACME_OWNER, DOLLARS, GLOBEX_OWNER, STAFF, logIn, waitForHydration, watchConsole } from "./helpers";
+import { ACME_MEMBER, ACME_OWNER, DOLLARS, GLOBEX_OWNER, STAFF, logIn, submitLogIn, waitForHydration, watchConsole } from "./helpers";
 
 test("an owner logs in, creates a namespace and an API key, revokes it and logs out", async ({ page }) => {
   // 422: the invalid namespace name below; 401: the page opened again after logging out.
@@ -45,9 +45,27 @@ test("an owner logs in, creates a namespace and an API key, revokes it and logs 
   expect(problems).toEqual([]);
 });
 
+// Navigating in the browser instead, the dashboard waited about two seconds for its WASM chunks,
+// the login form still on screen, before it fetched anything to show.
+test("logging in loads the home page from the server, its data already in the document", async ({ page }) => {
+  const problems = watchConsole(page);
+  await page.goto("/login");
+  await waitForHydration(page);
+  const home = page.waitForResponse((response) => response.request().isNavigationRequest() && /\/orgs\/[^/]+$/.test(response.url()));
+  await submitLogIn(page, ACME_OWNER);
+  const document = await (await home).text();
+  expect(document).toContain("Acme Corp");
+  expect(document).toContain("payments-prod");
+  await waitForHydration(page);
+  await expect(page.locator("#dashboard-namespaces")).toContainText("payments-prod");
+  expect(problems).toEqual([]);
+});
+
 test("a wrong password shows one generic error", async ({ page }) => {
   const problems = watchConsole(page, [401]);
-  await logIn(page, { email: ACME_OWNER.email, password: "not the password" });
+  await page.goto("/login");
+  await waitForHydration(page);
+  await submitLogIn(page, { email: ACME_OWNER.email, password: "not the password" });
   await expect(page.locator("#login-error")).toHaveText("email or password is wrong");
   await expect(page).toHaveURL(/\/login$/);
   expect(problems).toEqual([]);

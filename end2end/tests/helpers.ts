@@ -42,12 +42,23 @@ export async function waitForHydration(page: Page): Promise<void> {
   await expect(page.locator("#root")).toHaveAttribute("data-hydrated", "true");
 }
 
-export async function logIn(page: Page, who: { email: string; password: string }): Promise<void> {
-  await page.goto("/login");
-  await waitForHydration(page);
+/** Fills and sends the login form, open and hydrated; the caller waits for what follows. */
+export async function submitLogIn(page: Page, who: { email: string; password: string }): Promise<void> {
   await page.getByLabel("Email").fill(who.email);
   await page.getByLabel("Password").fill(who.password);
   await page.getByRole("button", { name: "Log in" }).click();
+}
+
+/**
+ * Logs in and waits for the user's home page to load and hydrate. The redirect after logging in
+ * loads the new page from the server, so until it arrives the hydrated login page is still shown.
+ */
+export async function logIn(page: Page, who: { email: string; password: string }): Promise<void> {
+  await page.goto("/login");
+  await waitForHydration(page);
+  await submitLogIn(page, who);
+  await page.waitForURL((url) => url.pathname !== "/login");
+  await waitForHydration(page);
 }
 
 /** Creates an API key on the open Namespaces page and answers its secret, shown once. */

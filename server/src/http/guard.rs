@@ -43,7 +43,7 @@ static NOT_A_PAGE_POLICY: LazyLock<HeaderValue> = LazyLock::new(|| {
 
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let stripe_js = is_pay_page(request.uri().path());
-    let mut response = with_content_security_policy(next.run(request).await, stripe_js).await;
+    let mut response = with_page_headers(next.run(request).await, stripe_js).await;
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -54,8 +54,8 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
 /// A page's policy admits its inline scripts by the nonce leptos wrote on them, read from the
 /// document itself: its head, with the hydration scripts, comes in the first chunk. (Set through
 /// leptos' response options instead, the header went missing on some browser loads, and the page
-/// never hydrated.) Everything else gets the policy without a nonce.
-async fn with_content_security_policy(response: Response, stripe_js: bool) -> Response {
+/// never hydrated.) Everything else gets the policy without a nonce. Pages are also never stored.
+async fn with_page_headers(response: Response, stripe_js: bool) -> Response {
     let is_page = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -73,6 +73,9 @@ async fn with_content_security_policy(response: Response, stripe_js: bool) -> Re
     let policy = HeaderValue::from_str(&content_security_policy(nonce.as_deref(), stripe_js))
         .unwrap_or_else(|_| NOT_A_PAGE_POLICY.clone());
     parts.headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    // A page holds one person's data and a nonce meant for this response alone: kept by the
+    // browser, Back after logging out would show it again without asking the server.
+    parts.headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Response::from_parts(parts, Body::from_stream(futures_util::stream::iter(first).chain(chunks)))
 }
 

@@ -23,6 +23,20 @@ async fn every_response_carries_a_request_id_and_security_headers() {
     assert!(headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
 }
 
+/// A page holds one person's billing data and a nonce meant for one response: no browser or proxy
+/// keeps it, so Back after logging out asks the server again, which sends the login page.
+#[tokio::test]
+async fn pages_are_never_stored_by_a_cache() {
+    let app = spawn_app().await;
+    let acme = app.organization_id("Acme Corp").await;
+    let owner = app.client_for(&ACME_OWNER).await;
+    for (client, path) in [(&app.client, "/login".to_owned()), (&owner, format!("/orgs/{acme}/invoices"))] {
+        let response = app.get_page(client, &path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+    }
+}
+
 #[tokio::test]
 async fn an_unknown_page_is_404() {
     let app = spawn_app().await;

@@ -83,6 +83,7 @@ enum WebhookCommand {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    server::store::c_allocator::return_freed_memory_to_the_system();
     let cli = Cli::parse();
     if let Err(error) = init_tracing(&cli.settings.log_level, cli.settings.log_format) {
         eprintln!("error: {error}");

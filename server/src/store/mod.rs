@@ -1,6 +1,7 @@
 //! The database plumbing: one pool for SQLite or PostgreSQL (chosen by the URL), migrations per
 //! dialect, transactions and multi-row statement helpers. Each context's SQL lives in its own `db`.
 pub mod bulk;
+pub mod c_allocator;
 mod checkpointer;
 pub mod rollup_derived;
 

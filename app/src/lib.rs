@@ -179,7 +179,7 @@ lazy_pages! {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    // A server function's redirect (after logging in or out, signing up, accepting an
+    // A server function's redirect (after logging in or out, confirming a sign-up, accepting an
     // invitation) loads the new page from the server, which renders it with its data at once. The
     // router's own hook would navigate in the browser, and the page would wait for its WASM
     // chunks, about 250 after logging in, before it showed anything. The first hook set wins, so

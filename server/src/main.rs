@@ -81,9 +81,19 @@ enum WebhookCommand {
     Parked,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Before the runtime starts its threads: glibc reads these settings without a lock.
     server::store::c_allocator::return_freed_memory_to_the_system();
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(run_cli()),
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_cli() -> ExitCode {
     let cli = Cli::parse();
     if let Err(error) = init_tracing(&cli.settings.log_level, cli.settings.log_format) {
         eprintln!("error: {error}");

@@ -306,13 +306,14 @@ fn prepare_sqlite_url(url: &str) -> Result<String, Error> {
 /// cleared past 32 statements, kept their memory: it is not their statements.)
 const POSTGRES_STATEMENTS_KEPT: usize = 32;
 
+/// A URL that does not parse is left as it is, for sqlx to refuse with its own message.
 fn prepare_postgres_url(url: &str) -> String {
-    if url.contains("statement-cache-capacity=") {
-        url.to_owned()
-    } else {
-        let separator = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{separator}statement-cache-capacity={POSTGRES_STATEMENTS_KEPT}")
+    const CAPACITY: &str = "statement-cache-capacity";
+    let Ok(mut parsed) = url::Url::parse(url) else { return url.to_owned() };
+    if !parsed.query_pairs().any(|(key, _)| key == CAPACITY) {
+        parsed.query_pairs_mut().append_pair(CAPACITY, &POSTGRES_STATEMENTS_KEPT.to_string());
     }
+    parsed.into()
 }
 
 /// A unique-constraint violation is the caller's conflict, named by the field it protects.
@@ -344,6 +345,11 @@ mod tests {
         );
         let chosen = "postgres://h/db?statement-cache-capacity=200";
         assert_eq!(prepare_postgres_url(chosen), chosen);
+        let encoded = "postgres://h/db?statement%2Dcache%2Dcapacity=200";
+        assert_eq!(prepare_postgres_url(encoded), encoded);
+        // Where sqlx reads it: in the query, not after a fragment; around the spaces it ignores.
+        assert_eq!(prepare_postgres_url("postgres://h/db#x"), "postgres://h/db?statement-cache-capacity=32#x");
+        assert_eq!(prepare_postgres_url(" postgres://h/db "), "postgres://h/db?statement-cache-capacity=32");
     }
 
     #[tokio::test]

@@ -61,26 +61,6 @@ test("logging in loads the home page from the server, its data already in the do
   expect(problems).toEqual([]);
 });
 
-test("the Log in button stays disabled while the home page loads, so a second click cannot log in again", async ({ page }) => {
-  const problems = watchConsole(page);
-  await page.goto("/login");
-  await waitForHydration(page);
-  // The home page is held back a moment, as on a slow network.
-  let releaseHome = () => {};
-  const homeHeld = new Promise<void>((resolve) => (releaseHome = resolve));
-  await page.route(/\/orgs\/[^/]+$/, async (route) => {
-    await homeHeld;
-    await route.continue();
-  });
-  const login = page.waitForResponse((response) => response.url().endsWith("/api/login"));
-  await submitLogIn(page, ACME_OWNER);
-  await login;
-  await expect(page.getByRole("button", { name: "Log in" })).toBeDisabled();
-  releaseHome();
-  await expect(page.locator("#organization-name")).toHaveText("Acme Corp");
-  expect(problems).toEqual([]);
-});
-
 test("a wrong password shows one generic error", async ({ page }) => {
   const problems = watchConsole(page, [401]);
   await page.goto("/login");

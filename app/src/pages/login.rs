@@ -7,8 +7,6 @@ use crate::components::field_error::form_message;
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let error = move || form_message(login.value().get());
-    // Once logged in, the home page loads from the server: a second click meanwhile would log in again.
-    let busy = move || login.pending().get() || login.value().with(|answer| matches!(answer, Some(Ok(()))));
 
     view! {
         <main class="login">
@@ -21,7 +19,7 @@ pub fn LoginPage() -> impl IntoView {
                 <input id="email" name="email" type="email" autocomplete="username" required maxlength="254"/>
                 <label for="password">"Password"</label>
                 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"/>
-                <button type="submit" id="login-submit" disabled=busy>"Log in"</button>
+                <button type="submit" id="login-submit">"Log in"</button>
             </ActionForm>
             <p><a href="/password-reset">"Forgot your password?"</a></p>
             <p>"New here? " <a href="/signup">"Create an account"</a></p>

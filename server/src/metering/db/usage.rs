@@ -10,7 +10,8 @@ use crate::metering::domain::usage::ValidEvent;
 use crate::shared::money::AmountOutOfRange;
 use crate::store::Dialect;
 use crate::store::bulk::{
-    Value, bind_all, bind_all_as, json_array_agg, list_placeholders, listed_rows, placeholder, row_placeholders, texts,
+    Value, bind_all, bind_all_as, json_array_agg, kept_prepared, list_placeholders, listed_rows, placeholder,
+    recurring_chunks, row_placeholders, texts,
 };
 
 /// Rows per multi-row statement: 13 parameters each stays far below both databases' limits.
@@ -196,7 +197,7 @@ pub async fn insert_new_events(
         .collect();
     let fresh: Vec<&ValidEvent> =
         seen.iter().filter(|e| !already_stored.contains_key(&e.event_id)).chain(unseen).copied().collect();
-    for chunk in fresh.chunks(INSERT_CHUNK) {
+    for chunk in recurring_chunks(&fresh, INSERT_CHUNK) {
         let sql = format!(
             "insert into usage_events (organization_id, event_id, namespace_id, metric, quantity, occurred_at, hour,
                  properties, dimensions, content_hash, received_at, late, commit_id)
@@ -281,7 +282,7 @@ impl HourKey {
 /// SQLite: marks the hours one commit touched: each (hour, commit) gets its own mark, so writers never
 /// share a mark row and a mark's `marked_at` is the time its events became durable.
 pub async fn mark_dirty(conn: &mut AnyConnection, keys: &[HourKey], commit_id: i64, now_ms: i64) -> Result<(), Error> {
-    for chunk in keys.chunks(INSERT_CHUNK) {
+    for chunk in recurring_chunks(keys, INSERT_CHUNK) {
         let sql = format!(
             "insert into usage_dirty_hours (organization_id, namespace_id, metric, hour, commit_id, marked_at) values {}
              on conflict do nothing",
@@ -433,7 +434,8 @@ pub async fn part_totals(conn: &mut AnyConnection, marks: &[DirtyPart]) -> Resul
     let commit_values: Vec<Value> =
         runs.into_iter().flat_map(|(first, last)| [Value::Int(first), Value::Int(last)]).collect();
     let mark_values: Vec<Value> = marks.iter().flat_map(mark_values).collect();
-    parts_of_groups(bind_all_as(bind_all_as(sqlx::query_as(&sql), &commit_values), &mark_values).fetch_all(conn).await?)
+    let query = sqlx::query_as(&sql).persistent(kept_prepared(marks.len()));
+    parts_of_groups(bind_all_as(bind_all_as(query, &commit_values), &mark_values).fetch_all(conn).await?)
 }
 
 /// `part_totals` for the marks of one hour, filtering by the hour before summing: on SQLite the
@@ -506,7 +508,9 @@ pub async fn store_parts(
         placeholder(conn, 1),
         row_placeholders(conn, 2, hours.len(), 4)
     );
-    bind_all(sqlx::query(&lock).bind(now_ms), &hour_values).execute(&mut *conn).await?;
+    bind_all(sqlx::query(&lock).persistent(kept_prepared(hours.len())).bind(now_ms), &hour_values)
+        .execute(&mut *conn)
+        .await?;
 
     let claimed = claim_marks(conn, marks).await?;
     let parts = recomputed_parts(conn, &claimed, commit_parts, &hour_values).await?;
@@ -530,7 +534,7 @@ pub async fn store_parts(
          where (organization_id, namespace_id, metric, hour) in ({})",
         listed_rows(conn, 1, hours.len(), 4)
     );
-    bind_all(sqlx::query(&totals), &hour_values).execute(&mut *conn).await?;
+    bind_all(sqlx::query(&totals).persistent(kept_prepared(hours.len())), &hour_values).execute(&mut *conn).await?;
     usage_dimensions::store_hourly_dimensions(conn, &typed_hours).await
 }
 
@@ -544,7 +548,7 @@ async fn claim_marks(conn: &mut AnyConnection, marks: &[DirtyPart]) -> Result<Ve
         listed_rows(conn, 1, marks.len(), 5)
     );
     let values: Vec<Value> = marks.iter().flat_map(mark_values).collect();
-    Ok(bind_all_as(sqlx::query_as(&sql), &values).fetch_all(conn).await?)
+    Ok(bind_all_as(sqlx::query_as(&sql).persistent(kept_prepared(marks.len())), &values).fetch_all(conn).await?)
 }
 
 /// The part each claimed mark recomputes: its commit's own part, from the sums read before the
@@ -569,7 +573,9 @@ async fn recomputed_parts(
         listed_rows(conn, 2, hour_values.len() / 4, 4)
     );
     let folded: Vec<PartTotal> =
-        bind_all_as(sqlx::query_as(&sql).bind(lowest), hour_values).fetch_all(&mut *conn).await?;
+        bind_all_as(sqlx::query_as(&sql).persistent(kept_prepared(hour_values.len() / 4)).bind(lowest), hour_values)
+            .fetch_all(&mut *conn)
+            .await?;
     let mut folded_by_hour: HashMap<HourKey, Vec<&PartTotal>> = HashMap::new();
     for part in &folded {
         folded_by_hour.entry(part.key()).or_default().push(part);
@@ -618,7 +624,7 @@ async fn sum_events(conn: &mut AnyConnection, part: &PartTotal) -> Result<PartTo
 }
 
 async fn upsert_parts(conn: &mut AnyConnection, parts: &[PartTotal]) -> Result<(), Error> {
-    for chunk in parts.chunks(INSERT_CHUNK) {
+    for chunk in recurring_chunks(parts, INSERT_CHUNK) {
         upsert_part_rows(conn, chunk).await?;
     }
     Ok(())
@@ -673,15 +679,17 @@ async fn store_folding(
          group by organization_id, namespace_id, metric, hour",
         listed_rows(conn, 1, hours.len(), 4)
     );
-    let pending: HashMap<HourKey, i64> =
-        bind_all_as::<(String, String, String, i64, i64)>(sqlx::query_as(&sql), &hour_values)
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .map(|(organization_id, namespace_id, metric, hour, commit_id)| {
-                (HourKey { organization_id, namespace_id, metric, hour }, commit_id)
-            })
-            .collect();
+    let pending: HashMap<HourKey, i64> = bind_all_as::<(String, String, String, i64, i64)>(
+        sqlx::query_as(&sql).persistent(kept_prepared(hours.len())),
+        &hour_values,
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|(organization_id, namespace_id, metric, hour, commit_id)| {
+        (HourKey { organization_id, namespace_id, metric, hour }, commit_id)
+    })
+    .collect();
     let limits: HashMap<&HourKey, i64> =
         hours.iter().map(|hour| (hour, pending.get(hour).map_or(through, |&marked| through.min(marked - 1)))).collect();
     let limit_values: Vec<Value> = hours
@@ -701,7 +709,10 @@ async fn store_folding(
              and p.hour = f.column4 and p.commit_id <= f.column5",
         row_placeholders(conn, 1, hours.len(), 5)
     );
-    let stored: Vec<PartTotal> = bind_all_as(sqlx::query_as(&sql), &limit_values).fetch_all(&mut *conn).await?;
+    let stored: Vec<PartTotal> =
+        bind_all_as(sqlx::query_as(&sql).persistent(kept_prepared(hours.len())), &limit_values)
+            .fetch_all(&mut *conn)
+            .await?;
     let in_table: HashSet<(HourKey, i64)> = stored.iter().map(|part| (part.key(), part.commit_id)).collect();
 
     // A part summed again in this pass replaces the stored one of the same commits.
@@ -733,7 +744,7 @@ async fn store_folding(
             "delete from usage_hourly_parts where (organization_id, namespace_id, metric, hour, commit_id) in ({})",
             listed_rows(conn, 1, gone.len() / 5, 5)
         );
-        bind_all(sqlx::query(&sql), &gone).execute(&mut *conn).await?;
+        bind_all(sqlx::query(&sql).persistent(kept_prepared(gone.len() / 5)), &gone).execute(&mut *conn).await?;
     }
     rows.extend(folds);
     rows.extend(settled.into_iter().filter(|part| {

@@ -7,7 +7,9 @@ use sqlx::AnyConnection;
 use crate::error::Error;
 use crate::metering::db::usage::{HourKey, key_values, totals_error};
 use crate::metering::domain::dimensions::DimensionTotals;
-use crate::store::bulk::{Value, bind_all, bind_all_as, listed_rows, row_placeholders};
+use crate::store::bulk::{
+    Value, bind_all, bind_all_as, kept_prepared, listed_rows, recurring_chunks, row_placeholders,
+};
 
 /// Rows per insert: 6 parameters each.
 const INSERT_CHUNK: usize = 1_000;
@@ -25,7 +27,9 @@ pub async fn store_hourly_dimensions(conn: &mut AnyConnection, hours: &[HourKey]
         listed_rows(conn, 1, hours.len(), 4)
     );
     let parts: Vec<(String, String, String, i64, String)> =
-        bind_all_as(sqlx::query_as(&sql), &hour_values).fetch_all(&mut *conn).await?;
+        bind_all_as(sqlx::query_as(&sql).persistent(kept_prepared(hours.len())), &hour_values)
+            .fetch_all(&mut *conn)
+            .await?;
     let mut by_hour: BTreeMap<HourKey, DimensionTotals> = BTreeMap::new();
     for (organization_id, namespace_id, metric, hour, stored) in parts {
         let key = HourKey { organization_id, namespace_id, metric, hour };
@@ -36,7 +40,7 @@ pub async fn store_hourly_dimensions(conn: &mut AnyConnection, hours: &[HourKey]
         "delete from usage_hourly_dimensions where (organization_id, namespace_id, metric, hour) in ({})",
         listed_rows(conn, 1, hours.len(), 4)
     );
-    bind_all(sqlx::query(&sql), &hour_values).execute(&mut *conn).await?;
+    bind_all(sqlx::query(&sql).persistent(kept_prepared(hours.len())), &hour_values).execute(&mut *conn).await?;
     let rows: Vec<[Value; 6]> = by_hour
         .iter()
         .flat_map(|(hour, totals)| {
@@ -53,7 +57,7 @@ pub async fn store_hourly_dimensions(conn: &mut AnyConnection, hours: &[HourKey]
             })
         })
         .collect();
-    for chunk in rows.chunks(INSERT_CHUNK) {
+    for chunk in recurring_chunks(&rows, INSERT_CHUNK) {
         let sql = format!(
             "insert into usage_hourly_dimensions (organization_id, namespace_id, metric, hour, dimensions, total)
              values {}",

@@ -28,6 +28,7 @@ use pages::{
     invoices::{InvoicePage, InvoicesPage},
     login::LoginPage,
     namespaces::NamespacesPage,
+    no_organization::NoOrganizationPage,
     not_found::NotFoundPage,
     pay::PayInvoicePage,
     payment::PaymentPage,
@@ -102,6 +103,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/password-reset") view={Lazy::<ForgotPasswordRoute>::new()}/>
                     <Route path=path!("/password-reset/confirm") view={Lazy::<ResetPasswordRoute>::new()}/>
                     <Route path=path!("/invitation") view={Lazy::<AcceptInvitationRoute>::new()}/>
+                    <Route path=path!("/no-organization") view={Lazy::<NoOrganizationRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/admin/orgs/:org") view={Lazy::<AdminCustomerRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/admin/operations") view={Lazy::<OperationsRoute>::new()} ssr=SsrMode::Async/>
@@ -156,6 +158,7 @@ lazy_pages! {
     ForgotPasswordRoute => ForgotPasswordPage,
     ResetPasswordRoute => ResetPasswordPage,
     AcceptInvitationRoute => AcceptInvitationPage,
+    NoOrganizationRoute => NoOrganizationPage,
     AdminRoute => AdminPage,
     AdminCustomerRoute => AdminCustomerPage,
     OperationsRoute => OperationsPage,

@@ -1,5 +1,5 @@
 import { expect, test, Page } from "@playwright/test";
-import { mailedLink, waitForHydration, watchConsole } from "./helpers";
+import { logIn, mailedLink, waitForHydration, watchConsole } from "./helpers";
 
 const PASSWORD = "violet tractor mango 17";
 const NEW_PASSWORD = "amber kettle orbit 42";
@@ -121,6 +121,14 @@ test("an owner invites a teammate, who accepts by the mailed link and lands in t
   await expect(page.getByRole("dialog", { name: `Remove ${email} from the team?` })).toBeVisible();
   await page.getByRole("button", { name: "Remove from the team", exact: true }).click();
   await expect(page.locator("#members tr", { hasText: email })).toHaveCount(0);
+
+  // In no organization any more, the teammate logs in to a page that says so, not to one that is not there.
+  await logIn(invited, { email, password: PASSWORD });
+  await expect(invited).toHaveURL(/\/no-organization$/);
+  await expect(invited.getByRole("heading", { name: "You are not in an organization" })).toBeVisible();
+  await expect(invited.locator("#no-organization")).toContainText(email);
+  await invited.getByRole("button", { name: "Log out" }).click();
+  await expect(invited.getByRole("heading", { name: "Log in to the billing portal" })).toBeVisible();
   expect(problems).toEqual([]);
   expect(invitedProblems).toEqual([]);
 });

@@ -110,7 +110,7 @@ impl SessionUser {
         match self.memberships.first() {
             Some(m) => format!("/orgs/{}", m.organization_id),
             None if self.is_staff => "/admin".to_owned(),
-            // A user in no organization has nothing to see; the not-found page says so.
+            // A user in no organization any more is told so, and what to do.
             None => "/no-organization".to_owned(),
         }
     }

@@ -13,6 +13,7 @@ pub mod home;
 pub mod invoices;
 pub mod login;
 pub mod namespaces;
+pub mod no_organization;
 pub mod not_found;
 pub mod pay;
 pub mod payment;
